@@ -1,0 +1,1 @@
+"""Tổ CNS bot: the platform-neutral core."""

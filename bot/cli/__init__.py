@@ -1,0 +1,54 @@
+"""The `tocns` operator command line."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+# Each module adds its subcommands with `register(subparsers)`; a new feature adds one line here.
+SUBCOMMAND_MODULES = (
+    "bot.cli.db",
+    "bot.cli.org",
+    "bot.cli.chat",
+    "bot.cli.demo",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="tocns", description="Tổ CNS bot: vận hành và quản trị.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in SUBCOMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `tocns` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except ValidationError as exc:
+        print(f"Lỗi cấu hình: {_settings_errors(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _settings_errors(exc: ValidationError) -> str:
+    messages = []
+    for error in exc.errors():
+        ctx_error = error.get("ctx", {}).get("error")
+        messages.append(str(ctx_error) if ctx_error else f"{'.'.join(map(str, error['loc']))}: {error['msg']}")
+    return "; ".join(messages)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""`tocns console`, `tocns run` and `tocns serve`: talk to the bot and serve the platforms."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from bot.adapters.console import ConsoleAdapter
+from bot.app import BotApp
+from bot.config import get_settings
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the chat-serving subcommands."""
+    console = sub.add_parser("console", help="trò chuyện với bot ngay trên máy (đọc stdin nếu không phải terminal)")
+    _console_args(console)
+    console.set_defaults(func=_console)
+
+    run = sub.add_parser("run", help="chạy bot: Telegram/Zalo nếu có token, nếu không thì console; kèm bộ lập lịch")
+    _console_args(run)
+    run.set_defaults(func=_run)
+
+    serve = sub.add_parser("serve", help="chạy máy chủ webhook (FastAPI) kèm bộ lập lịch")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.set_defaults(func=_serve)
+
+
+def _console_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--chat-id", default="console-group", help="mã nhóm giả lập (mặc định console-group)")
+    parser.add_argument("--user-id", default="1", help="mã người dùng giả lập")
+    parser.add_argument("--name", default="Người dùng thử", help="tên hiển thị")
+    parser.add_argument("--private", action="store_true", help="giả lập tin nhắn riêng với bot")
+
+
+def _adapter(app: BotApp, args: argparse.Namespace) -> ConsoleAdapter:
+    return ConsoleAdapter(app.router, chat_id=args.chat_id, user_id=args.user_id, name=args.name, private=args.private)
+
+
+def _console(args: argparse.Namespace) -> int:
+    async def go() -> None:
+        app = await BotApp.create()
+        try:
+            await _adapter(app, args).run()
+        finally:
+            await app.close()
+
+    asyncio.run(go())
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    logging.getLogger().setLevel(settings.log_level)
+
+    async def go() -> None:
+        from bot.scheduler import start_scheduler
+
+        app = await BotApp.create(settings)
+        scheduler = start_scheduler(app)
+        try:
+            from bot.adapters import runners
+
+            platforms = runners.configured_platforms(settings)
+            if platforms:
+                await runners.run_polling(app, platforms)
+            else:
+                print("Chưa cấu hình token Telegram hay Zalo: chạy bot trong console trên máy này.", file=sys.stderr)
+                await _adapter(app, args).run()
+        finally:
+            scheduler.shutdown(wait=False)
+            await app.close()
+
+    asyncio.run(go())
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from webhook.app import create_app
+
+    settings = get_settings()
+    logging.getLogger().setLevel(settings.log_level)
+    uvicorn.run(
+        create_app(settings, with_scheduler=True),
+        host=args.host or settings.http_host,
+        port=args.port or settings.http_port,
+        log_level=settings.log_level.lower(),
+    )
+    return 0

@@ -1,0 +1,164 @@
+"""The router: one incoming message in, replies out; one session per update, committed once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from bot.config import Settings
+from bot.context import Context, UserError
+from bot.messages import IncomingMessage, Reply
+from bot.parsing import ParsedCommand, parse_command
+from bot.permissions import GUEST, allowed, role_label
+from bot.registry import Registry
+from storage import org as org_store
+from storage.db import Database
+from storage.errors import StorageError
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_INPUT_CHARS = 4000
+INTERNAL_ERROR_TEXT = (
+    "Xin lỗi, bot gặp lỗi khi xử lý lệnh /{name}. Chưa có gì được lưu; bạn vui lòng thử lại sau ít phút. "
+    "Nếu lỗi lặp lại, hãy báo cho cán bộ quản trị."
+)
+
+CommandObserver = Callable[[str, str], None]
+
+
+def _as_replies(result: Reply | list[Reply] | str | None) -> list[Reply]:
+    if result is None:
+        return []
+    if isinstance(result, str):
+        return [Reply(text=result)]
+    if isinstance(result, Reply):
+        return [result]
+    return list(result)
+
+
+class Router:
+    """Turns a neutral IncomingMessage into replies using the command registry."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        registry: Registry,
+        clock: Callable[[], datetime] = utcnow,
+        bot_names: Iterable[str] = (),
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.registry = registry
+        self.clock = clock
+        self.bot_names: set[str] = {n for n in (settings.bot_username, settings.bot_display_name, *bot_names) if n}
+        self.observers: list[CommandObserver] = []
+
+    def parse(self, msg: IncomingMessage) -> ParsedCommand | None:
+        """Parse the message text as a command, or None when it is not one for this bot."""
+        return parse_command(msg.text, self.bot_names, addressed=msg.addressed_to_bot or msg.is_private)
+
+    def _notify(self, name: str, outcome: str) -> None:
+        for observer in self.observers:
+            try:
+                observer(name, outcome)
+            except Exception:  # an observer must never break a command
+                log.exception("command observer failed")
+
+    async def handle(self, msg: IncomingMessage) -> list[Reply]:
+        """Process one message and return the replies to send (empty when it is not for the bot)."""
+        if msg.is_bot:
+            return []
+        parsed = self.parse(msg)
+        if parsed is None:
+            return []
+        if len(msg.text) > MAX_INPUT_CHARS:
+            self._notify(parsed.name, "too_long")
+            return [
+                Reply(
+                    text=f"Tin nhắn quá dài ({len(msg.text)} ký tự). Mỗi lệnh tối đa {MAX_INPUT_CHARS} "
+                    f"ký tự; hãy chia thành nhiều tin nhắn. Chưa có gì được lưu."
+                )
+            ]
+        try:
+            return await self._handle_parsed(msg, parsed)
+        except Exception:
+            # The traceback goes to the server log only, never to the chat.
+            log.exception("command /%s failed (platform=%s chat=%s)", parsed.name, msg.platform, msg.chat_id)
+            self._notify(parsed.name, "error")
+            return [Reply(text=INTERNAL_ERROR_TEXT.format(name=parsed.name))]
+
+    async def _handle_parsed(self, msg: IncomingMessage, parsed: ParsedCommand) -> list[Reply]:
+        now = self.clock()
+        try:
+            async with self.db.session() as session:
+                if msg.message_id is not None and not await org_store.mark_processed(
+                    session, msg.platform, msg.chat_id, msg.message_id
+                ):
+                    log.info(
+                        "duplicate delivery of message %s in %s:%s ignored", msg.message_id, msg.platform, msg.chat_id
+                    )
+                    self._notify(parsed.name, "duplicate")
+                    return []
+                person = await org_store.upsert_person(
+                    session,
+                    platform=msg.platform,
+                    user_id=msg.user_id,
+                    display_name=msg.display_name,
+                    username=msg.username,
+                    private_chat_id=msg.chat_id if msg.is_private else None,
+                    now=now,
+                )
+                binding = None if msg.is_private else await org_store.get_binding(session, msg.platform, msg.chat_id)
+                unit = await org_store.get_unit(session, binding.org_unit_id) if binding else None
+                roles = {GUEST} | await org_store.roles_in_context(session, person.id or 0, unit)
+                command = self.registry.lookup(parsed.name)
+                if command is None:
+                    self._notify(parsed.name, "unknown")
+                    return [Reply(text=self._unknown_command_text(parsed.name))]
+                if not allowed(command.roles, roles):
+                    self._notify(command.name, "denied")
+                    who = ", ".join(role_label(r) for r in sorted(command.roles, key=_role_order))
+                    return [
+                        Reply(
+                            text=f"Bạn không có quyền dùng lệnh /{command.name}. Lệnh này dành cho: {who}. "
+                            f"Gõ /huongdan để xem các lệnh bạn dùng được."
+                        )
+                    ]
+                ctx = Context(
+                    msg=msg,
+                    args=parsed.args,
+                    command=command,
+                    registry=self.registry,
+                    session=session,
+                    settings=self.settings,
+                    person=person,
+                    binding=binding,
+                    unit=unit,
+                    roles=roles,
+                    now=now,
+                )
+                replies = _as_replies(await command.handler(ctx))
+                self._notify(command.name, "ok")
+                return replies
+        except (UserError, StorageError) as exc:
+            # The command's own changes were rolled back; remember the message so a retry stays quiet.
+            if msg.message_id is not None:
+                async with self.db.session() as session:
+                    await org_store.mark_processed(session, msg.platform, msg.chat_id, msg.message_id)
+            self._notify(parsed.name, "rejected")
+            text = exc.message if isinstance(exc, UserError) else str(exc)
+            return [Reply(text=text)]
+
+    def _unknown_command_text(self, name: str) -> str:
+        suggestion = self.registry.suggest(name)
+        hint = f" Có phải bạn muốn gõ /{suggestion}?" if suggestion else ""
+        return f"Không có lệnh /{name}.{hint} Gõ /huongdan để xem các lệnh."
+
+
+def _role_order(role: str) -> int:
+    from storage.models import Role
+
+    return 0 if role == GUEST else Role(role).rank

@@ -1,0 +1,66 @@
+"""Pure text helpers: Unicode normalization, diacritic folding and closest-match lookup."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+_SPACES = re.compile(r"\s+")
+
+
+def nfc(text: str) -> str:
+    """Normalize text to NFC (phones send both NFC and NFD)."""
+    return unicodedata.normalize("NFC", text)
+
+
+def fold(text: str) -> str:
+    """Lower-case, strip Vietnamese diacritics (đ -> d) and collapse whitespace, for matching."""
+    decomposed = unicodedata.normalize("NFD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    stripped = stripped.replace("đ", "d").replace("Đ", "D")
+    return _SPACES.sub(" ", stripped.lower()).strip()
+
+
+def fold_compact(text: str) -> str:
+    """Fold and drop every non-alphanumeric character ("Thôn 3" and "thon3" become equal)."""
+    return "".join(ch for ch in fold(text) if ch.isalnum())
+
+
+def closest(query: str, choices: Iterable[str], limit: int = 3, cutoff: float = 0.6) -> list[str]:
+    """Return up to `limit` choices closest to `query`, comparing folded forms."""
+    folded: dict[str, str] = {}
+    for choice in choices:
+        folded.setdefault(fold(choice), choice)
+    hits = difflib.get_close_matches(fold(query), list(folded), n=limit, cutoff=cutoff)
+    return [folded[h] for h in hits]
+
+
+def similarity(a: str, b: str) -> float:
+    """Similarity in [0, 1] of two strings after folding."""
+    return difflib.SequenceMatcher(None, fold_compact(a), fold_compact(b)).ratio()
+
+
+def split_chunks(text: str, limit: int) -> list[str]:
+    """Split text into pieces of at most `limit` characters, preferring line, then word boundaries."""
+    if limit <= 0:
+        raise ValueError("limit must be positive")
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit + 1)
+        if cut <= 0:
+            cut = rest.rfind(" ", 0, limit + 1)
+        if cut <= 0:
+            cut = limit
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip("\n ")
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces
+
+
+def bullet_list(items: Sequence[str]) -> str:
+    """Render items as a dash list, one per line."""
+    return "\n".join(f"- {item}" for item in items)

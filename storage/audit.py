@@ -1,0 +1,61 @@
+"""The audit log: every change, with who made it and the record before and after."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import AuditLog
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def snapshot(obj: SQLModel | dict[str, Any] | None) -> str | None:
+    """Serialize a record (or a dict) to JSON for the audit log."""
+    if obj is None:
+        return None
+    data = obj if isinstance(obj, dict) else obj.model_dump()
+    return json.dumps(data, ensure_ascii=False, default=_default, sort_keys=True)
+
+
+async def record_audit(
+    session: AsyncSession,
+    *,
+    action: str,
+    entity: str,
+    entity_id: object,
+    actor_person_id: int | None = None,
+    actor_label: str | None = None,
+    before: SQLModel | dict[str, Any] | None = None,
+    after: SQLModel | dict[str, Any] | None = None,
+) -> AuditLog:
+    """Append one audit row in the caller's transaction."""
+    row = AuditLog(
+        actor_person_id=actor_person_id,
+        actor_label=actor_label,
+        action=action,
+        entity=entity,
+        entity_id=str(entity_id),
+        before=snapshot(before),
+        after=snapshot(after),
+    )
+    session.add(row)
+    return row
+
+
+async def audit_trail(session: AsyncSession, entity: str, entity_id: object) -> list[AuditLog]:
+    """Every audit row of one record, oldest first."""
+    result = await session.exec(
+        select(AuditLog)
+        .where(AuditLog.entity == entity, AuditLog.entity_id == str(entity_id))
+        .order_by(col(AuditLog.id))
+    )
+    return list(result.all())

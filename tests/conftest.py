@@ -1,0 +1,119 @@
+"""Shared fixtures: a migrated test database (SQLite by default, PostgreSQL via TEST_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+import storage.all_models  # noqa: F401  (complete metadata for truncation)
+from bot.app import BotApp, load_handlers
+from bot.config import Settings
+from bot.router import Router
+from storage.db import Database, upgrade_database
+from tests.helpers import ChatHarness, FakeClock
+
+PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+def _reset_postgres(url: str) -> None:
+    async def go() -> None:
+        db = Database(url)
+        async with db.engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await db.dispose()
+
+    asyncio.run(go())
+
+
+@pytest.fixture(scope="session")
+def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The migrated test database's URL, fresh for this test session."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        _reset_postgres(url) if url.startswith("postgresql") else None
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    upgrade_database(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def is_postgres(db_url: str) -> bool:
+    """Whether the suite runs against PostgreSQL."""
+    return db_url.startswith("postgresql")
+
+
+async def _truncate(db: Database) -> None:
+    tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
+    async with db.engine.begin() as conn:
+        if db.is_sqlite:
+            for name in tables:
+                await conn.execute(text(f'DELETE FROM "{name}"'))
+            await conn.execute(text("DELETE FROM sqlite_sequence")) if await _has_sqlite_sequence(conn) else None
+        else:
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+
+
+async def _has_sqlite_sequence(conn: object) -> bool:
+    result = await conn.execute(text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'"))  # type: ignore[attr-defined]
+    return result.first() is not None
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    """Test settings on the test database, ignoring any `.env` file."""
+    return Settings(
+        _env_file=None,
+        database_url=db_url,
+        auto_migrate=False,
+        bot_username="ToCNSBot",  # type: ignore[call-arg]
+        bot_display_name="Tổ CNS",
+        public_base_url="http://testserver",
+        link_signing_secret="test-link-signing-secret-0123456789",
+    )
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    """An empty database (every table truncated) for one test."""
+    database = Database(settings.database_url)
+    await _truncate(database)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A controllable clock, starting Monday 2026-11-23 09:00 in Asia/Ho_Chi_Minh."""
+    return FakeClock(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+async def app(settings: Settings, db: Database, clock: FakeClock) -> AsyncIterator[BotApp]:
+    """The bot wired to the test database and the fake clock."""
+    registry = load_handlers()
+    router = Router(db, settings, registry, clock=clock)
+    bot_app = BotApp(settings=settings, db=db, router=router, registry=registry, clock=clock)
+    yield bot_app
+
+
+@pytest.fixture
+def chat(app: BotApp) -> ChatHarness:
+    """Send messages to the bot as people in chats and read its replies."""
+    return ChatHarness(app)
+
+
+@pytest.fixture(autouse=True)
+def _no_dotenv(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Keep a developer's `.env` out of subprocesses and settings."""
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    monkeypatch.delenv("ZALO_BOT_TOKEN", raising=False)
+    yield

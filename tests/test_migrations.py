@@ -11,7 +11,19 @@ from sqlalchemy import inspect
 
 from storage.db import Database, current_revision, upgrade_database
 
-EXPECTED_TABLES = {"org_unit", "chat_binding", "person", "membership", "join_code", "audit_log", "processed_message"}
+EXPECTED_TABLES = {
+    "org_unit",
+    "chat_binding",
+    "person",
+    "membership",
+    "join_code",
+    "audit_log",
+    "processed_message",
+    "indicator",
+    "activity_record",
+    "activity_item",
+    "outbox",
+}
 
 
 async def _tables(url: str) -> set[str]:

@@ -1,0 +1,1 @@
+"""Outbound transports: one per platform, each sends one outbox message and classifies the outcome."""

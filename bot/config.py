@@ -69,6 +69,20 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
 
+    # Tasks and reminders (issue 4). Local times in TIMEZONE; a commune can override the lead days with /caidat.
+    task_reminder_hour: int = 8
+    task_lead_days: str = "3,1,0"
+    task_escalate_after_days: int = 2
+    quiet_hours_start: int = 21
+    quiet_hours_end: int = 7
+    nudge_weekday: int = 4
+    nudge_hour: int = 16
+
+    @property
+    def default_lead_days(self) -> list[int]:
+        """The default reminder lead times, in days before the deadline, largest first."""
+        return sorted({int(p) for p in self.task_lead_days.split(",") if p.strip()}, reverse=True)
+
     @field_validator(*SECRET_FIELDS)
     @classmethod
     def _reject_placeholders(cls, value: str, info: object) -> str:

@@ -3,25 +3,54 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import text
 
 from bot.app import BotApp
 from bot.tasks import load_jobs
 
 log = logging.getLogger(__name__)
 
+# Any fixed 64-bit number: every process of this bot contends for the same PostgreSQL advisory lock.
+JOBS_LOCK_KEY = 7_202_611_230_401
 
-async def run_due_jobs(app: BotApp) -> list[str]:
-    """Run every job at the app's current time; each job decides for itself what is due."""
+
+async def _run_all(app: BotApp, now: datetime) -> list[str]:
     sent: list[str] = []
-    now = app.clock()
     for job in load_jobs():
         try:
             sent.extend(await job.run(app, now))
         except Exception:
             log.exception("job %s failed", job.name)
     return sent
+
+
+async def run_due_jobs(app: BotApp, now: datetime | None = None, wait: bool = False) -> list[str]:
+    """Run every job at `now` (default: the app's clock); each job decides for itself what is due.
+
+    On PostgreSQL only one process runs the jobs at a time (an advisory lock): the scheduler skips a
+    minute another process holds, `tocns tick` (wait=True) queues behind it. On SQLite the dedupe keys
+    and BEGIN IMMEDIATE are enough.
+    """
+    now = now or app.clock()
+    if app.db.is_sqlite:
+        return await _run_all(app, now)
+    async with app.db.engine.connect() as conn:
+        if wait:
+            await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": JOBS_LOCK_KEY})
+        else:
+            got = (await conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": JOBS_LOCK_KEY})).scalar()
+            if not got:
+                log.info("another process is running the scheduled jobs; skipping this minute")
+                return []
+        await conn.commit()
+        try:
+            return await _run_all(app, now)
+        finally:
+            await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": JOBS_LOCK_KEY})
+            await conn.commit()
 
 
 def start_scheduler(app: BotApp) -> AsyncIOScheduler:

@@ -1,0 +1,212 @@
+"""Data access for tasks: creating, completing, cancelling, listing, reminder settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.activity_models import ActivityRecord
+from storage.audit import record_audit
+from storage.models import ChatBinding, Level, OrgUnit, Person
+from storage.task_models import Task, TaskAssignee, TaskReminderSetting, TaskScope, TaskStatus
+
+
+async def create_task(
+    session: AsyncSession,
+    *,
+    commune: OrgUnit,
+    title: str,
+    due_date: date,
+    scope: TaskScope,
+    platform: str,
+    chat_id: str,
+    creator: Person,
+    people: Iterable[Person] = (),
+    teams: Iterable[OrgUnit] = (),
+    plan_month: str | None = None,
+) -> tuple[Task, list[TaskAssignee]]:
+    """Create a task and one assignee row per person or team."""
+    task = Task(
+        commune_id=commune.id or 0,
+        title=title,
+        due_date=due_date,
+        scope=scope.value,
+        plan_month=plan_month,
+        platform=platform,
+        chat_id=chat_id,
+        created_by_person_id=creator.id or 0,
+    )
+    session.add(task)
+    await session.flush()
+    rows = [TaskAssignee(task_id=task.id or 0, person_id=p.id) for p in people]
+    rows += [TaskAssignee(task_id=task.id or 0, team_id=t.id) for t in teams]
+    session.add_all(rows)
+    await session.flush()
+    await record_audit(
+        session, action="create", entity="task", entity_id=task.id, actor_person_id=creator.id, after=task
+    )
+    return task, rows
+
+
+async def get_task(session: AsyncSession, task_id: int) -> Task | None:
+    """Load a task by id."""
+    return await session.get(Task, task_id)
+
+
+async def assignees_of(session: AsyncSession, task_ids: Iterable[int]) -> dict[int, list[TaskAssignee]]:
+    """Assignee rows of several tasks, by task id."""
+    ids = list(task_ids)
+    out: dict[int, list[TaskAssignee]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    result = await session.exec(
+        select(TaskAssignee).where(col(TaskAssignee.task_id).in_(ids)).order_by(col(TaskAssignee.id))
+    )
+    for row in result.all():
+        out[row.task_id].append(row)
+    return out
+
+
+async def open_tasks(session: AsyncSession, commune_id: int | None = None) -> list[Task]:
+    """Open tasks (of one commune, or of all), earliest deadline first."""
+    query = select(Task).where(Task.status == TaskStatus.OPEN)
+    if commune_id is not None:
+        query = query.where(Task.commune_id == commune_id)
+    result = await session.exec(query.order_by(col(Task.due_date), col(Task.id)))
+    return list(result.all())
+
+
+async def month_tasks(session: AsyncSession, commune_id: int, first: date, last: date) -> list[Task]:
+    """Non-cancelled tasks of a commune due within [first, last]."""
+    result = await session.exec(
+        select(Task)
+        .where(
+            Task.commune_id == commune_id,
+            Task.status == TaskStatus.OPEN,
+            col(Task.due_date) >= first,
+            col(Task.due_date) <= last,
+        )
+        .order_by(col(Task.due_date), col(Task.id))
+    )
+    return list(result.all())
+
+
+async def complete(
+    session: AsyncSession, assignee: TaskAssignee, person: Person, result_text: str | None, now: datetime
+) -> None:
+    """Mark one assignee (a person or a team) as done."""
+    before = assignee.model_copy()
+    assignee.completed_at = now
+    assignee.completed_by_person_id = person.id
+    assignee.result = result_text or None
+    session.add(assignee)
+    await session.flush()
+    await record_audit(
+        session,
+        action="complete",
+        entity="task_assignee",
+        entity_id=assignee.id,
+        actor_person_id=person.id,
+        before=before,
+        after=assignee,
+    )
+
+
+async def cancel(session: AsyncSession, task: Task, person: Person, now: datetime) -> None:
+    """Cancel a task: it leaves every list and gets no more reminders."""
+    before = task.model_copy()
+    task.status = TaskStatus.CANCELLED
+    task.cancelled_at = now
+    task.cancelled_by_person_id = person.id
+    session.add(task)
+    await session.flush()
+    await record_audit(
+        session, action="cancel", entity="task", entity_id=task.id, actor_person_id=person.id, before=before, after=task
+    )
+
+
+async def people_by_ids(session: AsyncSession, ids: Iterable[int]) -> dict[int, Person]:
+    """People by id."""
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    result = await session.exec(select(Person).where(col(Person.id).in_(wanted)))
+    return {p.id or 0: p for p in result.all()}
+
+
+async def units_by_ids(session: AsyncSession, ids: Iterable[int]) -> dict[int, OrgUnit]:
+    """Org units by id."""
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    result = await session.exec(select(OrgUnit).where(col(OrgUnit.id).in_(wanted)))
+    return {u.id or 0: u for u in result.all()}
+
+
+async def get_reminder_setting(session: AsyncSession, commune_id: int) -> TaskReminderSetting | None:
+    """A commune's own reminder settings, if it set any."""
+    result = await session.exec(select(TaskReminderSetting).where(TaskReminderSetting.commune_id == commune_id))
+    return result.first()
+
+
+async def set_reminder_setting(
+    session: AsyncSession,
+    commune_id: int,
+    *,
+    lead_days: list[int],
+    escalate_after_days: int,
+    actor: Person,
+    now: datetime,
+) -> TaskReminderSetting:
+    """Create or update a commune's reminder settings."""
+    row = await get_reminder_setting(session, commune_id)
+    before = row.model_copy() if row else None
+    if row is None:
+        row = TaskReminderSetting(commune_id=commune_id, lead_days="", escalate_after_days=0)
+    row.lead_days = ",".join(str(d) for d in lead_days)
+    row.escalate_after_days = escalate_after_days
+    row.updated_at = now
+    session.add(row)
+    await session.flush()
+    await record_audit(
+        session,
+        action="set",
+        entity="task_reminder_setting",
+        entity_id=row.id,
+        actor_person_id=actor.id,
+        before=before,
+        after=row,
+    )
+    return row
+
+
+async def reported_teams(session: AsyncSession, team_ids: Iterable[int], first: date, last: date) -> set[int]:
+    """Teams with at least one non-deleted activity record dated within [first, last]."""
+    wanted = list(team_ids)
+    if not wanted:
+        return set()
+    result = await session.exec(
+        select(ActivityRecord.org_unit_id)
+        .where(
+            col(ActivityRecord.org_unit_id).in_(wanted),
+            col(ActivityRecord.deleted_at).is_(None),
+            col(ActivityRecord.activity_date) >= first,
+            col(ActivityRecord.activity_date) <= last,
+        )
+        .distinct()
+    )
+    return set(result.all())
+
+
+async def commune_bindings(session: AsyncSession) -> list[tuple[ChatBinding, OrgUnit]]:
+    """Active chats bound directly to a commune, with the commune."""
+    result = await session.exec(
+        select(ChatBinding, OrgUnit)
+        .join(OrgUnit, col(OrgUnit.id) == col(ChatBinding.org_unit_id))
+        .where(ChatBinding.active == True, OrgUnit.level == Level.COMMUNE, OrgUnit.active == True)  # noqa: E712
+        .order_by(col(ChatBinding.id))
+    )
+    return [(b, u) for b, u in result.all()]

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
 
+    # Activity logging (/ghi, /sua, /xoa).
+    logging_edit_window_days: int = 31
+
     @field_validator(*SECRET_FIELDS)
     @classmethod
     def _reject_placeholders(cls, value: str, info: object) -> str:

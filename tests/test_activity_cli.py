@@ -107,3 +107,17 @@ async def test_indicators_import_updates_the_catalogue(app: BotApp, db_url: str,
     assert broken.returncode != 0 and "thiếu name, unit" in broken.stderr
     missing = run_cli(["indicators", "import", str(tmp_path / "none.json")], db_url)
     assert missing.returncode != 0 and "không có tệp" in missing.stderr
+
+
+async def test_demo_has_sample_activity_and_ghi_works_out_of_the_box(app: BotApp, db_url: str) -> None:
+    demo = run_cli(["demo"], db_url)
+    assert demo.returncode == 0, demo.stderr
+    assert "Nhật ký mẫu:" in demo.stdout
+    before = run_cli(["export", "activities", "--format", "jsonl"], db_url).stdout.splitlines()
+    assert len(before) > 50
+    console = run_cli(
+        ["console", "--chat-id", "demo-xa-1", "--user-id", "demo-1"], db_url, stdin="/ghi vneid 4\n/cuatoi\n"
+    )
+    assert "Đã ghi #" in console.stdout and "Thôn 1 (Xã Tân Lập)" in console.stdout, console.stdout
+    after = run_cli(["export", "activities", "--format", "jsonl"], db_url).stdout.splitlines()
+    assert len(after) == len(before) + 1

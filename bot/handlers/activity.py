@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+import random
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import get_settings
 from bot.context import Context, UserError
+from bot.demo import EXTENSIONS, DemoResult
 from bot.logging_parser import USAGE, LogParseError, ParsedLog, format_date, parse_log
 from bot.permissions import EVERYONE, MEMBERS
 from bot.registry import registry
 from storage import activity as activity_store
 from storage import org as org_store
 from storage.activity_models import Indicator
-from storage.models import OrgUnit, Role
+from storage.models import OrgUnit, Role, utcnow
 
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
 
@@ -254,3 +259,49 @@ async def chitieu(ctx: Context) -> str:
         lines.append(f"- {row.code}: {row.name} (đơn vị: {row.unit}){examples}")
     lines.append("Ví dụ: /ghi vneid 5, dvc 3")
     return "\n".join(lines)
+
+
+DEMO_WEEKS = 3
+
+
+async def demo_activity(session: AsyncSession, result: DemoResult) -> list[str]:
+    """Sample records for the demo: a few weeks of logging by the demo teams' members."""
+    rows = await activity_store.indicators(session)
+    common = [r for r in rows if r.code in ("vneid", "dvc", "thanhtoan", "bhxh", "suckhoe", "attt")] or rows
+    tz = get_settings().tz
+    today = utcnow().astimezone(tz).date()
+    rng = random.Random(11)
+    count = 0
+    for teams in result.teams.values():
+        for team in teams:
+            for person in result.members.get(team.code, []):
+                for back in range(DEMO_WEEKS * 7):
+                    if rng.random() > 0.15:
+                        continue
+                    day = today - timedelta(days=back)
+                    picked = rng.sample(common, k=rng.randint(1, 3))
+                    items = [(ind, rng.randint(1, 12)) for ind in picked]
+                    text = "/ghi " + ", ".join(f"{ind.code} {q}" for ind, q in items)
+                    created = datetime.combine(day, time(17, 30), tzinfo=tz).astimezone(UTC)
+                    await activity_store.create_record(
+                        session,
+                        person=person,
+                        team=team,
+                        activity_date=day,
+                        items=items,
+                        note=None,
+                        message_text=text,
+                        photo=None,
+                        platform="console",
+                        chat_id=result.chat_ids.get(team.code, "demo"),
+                        message_id=None,
+                        now=min(created, utcnow()),
+                    )
+                    count += 1
+    return [
+        f"Nhật ký mẫu: {count} phiếu ghi kết quả trong {DEMO_WEEKS} tuần qua (xem bằng /cuatoi, xuất bằng "
+        "tocns export activities)."
+    ]
+
+
+EXTENSIONS.append(demo_activity)

@@ -78,10 +78,8 @@ class Settings(BaseSettings):
     nudge_weekday: int = 4
     nudge_hour: int = 16
 
-    @property
-    def default_lead_days(self) -> list[int]:
-        """The default reminder lead times, in days before the deadline, largest first."""
-        return sorted({int(p) for p in self.task_lead_days.split(",") if p.strip()}, reverse=True)
+    # Activity logging (/ghi, /sua, /xoa).
+    logging_edit_window_days: int = 31
 
     @field_validator(*SECRET_FIELDS)
     @classmethod
@@ -99,6 +97,11 @@ class Settings(BaseSettings):
     def _valid_timezone(cls, value: str) -> str:
         ZoneInfo(value)
         return value
+
+    @property
+    def default_lead_days(self) -> list[int]:
+        """The default reminder lead times, in days before the deadline, largest first."""
+        return sorted({int(p) for p in self.task_lead_days.split(",") if p.strip()}, reverse=True)
 
     @property
     def tz(self) -> ZoneInfo:

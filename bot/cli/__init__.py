@@ -17,6 +17,7 @@ SUBCOMMAND_MODULES = (
     "bot.cli.chat",
     "bot.cli.demo",
     "bot.cli.tick",
+    "bot.cli.activity",
 )
 
 

@@ -96,10 +96,46 @@ class Catalogue:
         """The indicator with this code."""
         return next((s for s in self.specs if s.code == code), None)
 
-    def suggest(self, word: str) -> IndicatorSpec | None:
+    def suggest(self, word: str, cutoff: float = 0.6) -> IndicatorSpec | None:
         """The indicator whose alias is closest to a mistyped word."""
-        hits = closest(word, list(self.by_alias), limit=1, cutoff=0.6)
+        if fold(word) in PLACE_WORDS:
+            return None
+        hits = closest(word, list(self.by_alias), limit=1, cutoff=cutoff)
         return self.by_alias[hits[0]] if hits else None
+
+
+# Words for places and groups that are followed by a number in notes ("thôn 3", "tổ 5"): never an indicator.
+PLACE_WORDS = frozenset(
+    {
+        "thon",
+        "ban",
+        "ap",
+        "xom",
+        "to",
+        "khu",
+        "khom",
+        "doi",
+        "phum",
+        "soc",
+        "xa",
+        "phuong",
+        "nha",
+        "ho",
+        "so",
+        "lop",
+        "hem",
+        "ngo",
+        "kiet",
+        "duong",
+        "lan",
+        "buoi",
+        "tuan",
+        "thang",
+        "ngay",
+        "nam",
+    }
+)
+NOTE_CUTOFF = 0.75
 
 
 _TOKEN = re.compile(
@@ -319,7 +355,8 @@ def parse_log(
             continue
         if items and idle:
             following = tokens[i + 1] if i + 1 < len(tokens) else None
-            if following is not None and following.kind == "num" and catalogue.suggest(tok.text):
+            # Only a near-miss of an alias is refused; "thon 3", "ap 2" after the items start the note.
+            if following is not None and following.kind == "num" and catalogue.suggest(tok.text, NOTE_CUTOFF):
                 raise LogParseError(_unknown_message(tok.text, catalogue))
             note = source[tok.start :].strip()
             break

@@ -24,6 +24,10 @@ def _nfd(text: str) -> str:
 # (message as typed, expected items, expected date or None for "today", expected note)
 OK: list[tuple[str, list[tuple[str, int]], str | None, str | None]] = [
     ("/ghi vneid 5", [("vneid", 5)], None, None),
+    # The brief's own example: the place after the items is a note, not an unknown indicator.
+    ("/ghi vneid 5 thon 3", [("vneid", 5)], None, "thon 3"),
+    ("/ghi dvc 2 ap 4 nha ong Ba", [("dvc", 2)], None, "ap 4 nha ong Ba"),
+    ("/ghi vneid 3 to 5", [("vneid", 3)], None, "to 5"),
     ("/ghi VNEID 5", [("vneid", 5)], None, None),
     ("/GHI VneID 5", [("vneid", 5)], None, None),
     ("/ghi@ToCNSBot vneid 5", [("vneid", 5)], None, None),

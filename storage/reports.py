@@ -7,9 +7,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Level, OrgUnit
+from storage.models import ChatBinding, Level, Membership, OrgUnit, Person
 
 TIMELY_DAYS = 2
 """A record is timely when logged at most this many days after its activity date (local calendar days)."""
@@ -313,3 +314,47 @@ async def raw_records(
         },
     )
     return [tuple(row) for row in result.all()]
+
+
+async def dedupe_key_used(session: AsyncSession, key: str) -> bool:
+    """Whether an outbox message with this dedupe key exists (skip rendering files for it again)."""
+    conn = await session.connection()
+    result = await conn.execute(text("SELECT 1 FROM outbox WHERE dedupe_key = :key"), {"key": key})
+    return result.first() is not None
+
+
+async def root_chats(session: AsyncSession) -> list[tuple[OrgUnit, str, str]]:
+    """Active chats bound to a root unit (the department's chats): (unit, platform, chat_id)."""
+    result = await session.exec(
+        select(OrgUnit, ChatBinding.platform, ChatBinding.chat_id)
+        .join(ChatBinding, col(ChatBinding.org_unit_id) == col(OrgUnit.id))
+        .where(col(OrgUnit.parent_id).is_(None), ChatBinding.active == True)  # noqa: E712
+        .order_by(col(OrgUnit.code), col(ChatBinding.chat_id))
+    )
+    return [(unit, platform, chat_id) for unit, platform, chat_id in result.all()]
+
+
+async def digest_recipients(session: AsyncSession) -> list[tuple[OrgUnit, str, str]]:
+    """Where each commune's digest goes: its leaders' private chats, else the commune's groups."""
+    leaders = await session.exec(
+        select(OrgUnit, Person.platform, Person.private_chat_id)
+        .join(Membership, col(Membership.org_unit_id) == col(OrgUnit.id))
+        .join(Person, col(Person.id) == col(Membership.person_id))
+        .where(
+            OrgUnit.level == Level.COMMUNE,
+            OrgUnit.active == True,  # noqa: E712
+            Membership.role == "commune_leader",
+            col(Person.private_chat_id).is_not(None),
+        )
+        .order_by(col(OrgUnit.code), col(Person.id))
+    )
+    out: list[tuple[OrgUnit, str, str]] = [(u, p, c or "") for u, p, c in leaders.all()]
+    privately = {u.id for u, _, _ in out}
+    groups = await session.exec(
+        select(OrgUnit, ChatBinding.platform, ChatBinding.chat_id)
+        .join(ChatBinding, col(ChatBinding.org_unit_id) == col(OrgUnit.id))
+        .where(OrgUnit.level == Level.COMMUNE, OrgUnit.active == True, ChatBinding.active == True)  # noqa: E712
+        .order_by(col(OrgUnit.code), col(ChatBinding.chat_id))
+    )
+    out += [(u, p, c) for u, p, c in groups.all() if u.id not in privately]
+    return out

@@ -130,10 +130,10 @@ def _date_param(dialect: str, value: date) -> date | str:
     return value.isoformat() if dialect == "sqlite" else value
 
 
-def _timely_sql(dialect: str, utc_offset_hours: float, tz_name: str) -> str:
-    """SQL true when record r was created within TIMELY_DAYS local days after its activity date."""
+def _timely_sql(dialect: str, utc_offset_hours: float) -> str:
+    """SQL true when record r was created within TIMELY_DAYS local days after its activity date (:tz = zone)."""
     if dialect == "postgresql":
-        return f"(r.created_at AT TIME ZONE '{tz_name}') < (r.activity_date + {TIMELY_DAYS + 1})"
+        return f"(r.created_at AT TIME ZONE CAST(:tz AS TEXT)) < (r.activity_date + {TIMELY_DAYS + 1})"
     # SQLite stores UTC text; the zone's offset is fixed (Vietnam has no daylight saving time).
     return f"julianday(r.created_at) + {utc_offset_hours / 24!r} < julianday(r.activity_date) + {TIMELY_DAYS + 1}"
 
@@ -199,33 +199,27 @@ async def build_report(
             params,
         )
     ).all()
+    # Per team: its records and timely records in the period (at most one row per team).
     record_rows = (
         await conn.execute(
             text(
                 f"WITH {team_child} "
-                "SELECT tc.child_id, COUNT(*), COUNT(DISTINCT r.org_unit_id), "
-                f"SUM(CASE WHEN {_timely_sql(dialect, utc_offset_hours, tz_name)} THEN 1 ELSE 0 END) "
+                "SELECT r.org_unit_id, COUNT(*), "
+                f"SUM(CASE WHEN {_timely_sql(dialect, utc_offset_hours)} THEN 1 ELSE 0 END) "
                 "FROM activity_record r JOIN team_child tc ON tc.team_id = r.org_unit_id "
                 "WHERE r.deleted_at IS NULL AND r.activity_date BETWEEN :start AND :end "
-                "GROUP BY tc.child_id"
+                "GROUP BY r.org_unit_id"
             ),
-            params,
+            {**params, "tz": tz_name},
         )
     ).all()
-    team_count_rows = (
-        await conn.execute(
-            text(f"WITH {team_child} SELECT child_id, COUNT(*) FROM team_child GROUP BY child_id"), params
-        )
-    ).all()
-    silent_rows = (
+    team_rows = (
         await conn.execute(
             text(
                 f"WITH {team_child} "
-                "SELECT t.code, t.name, p.name FROM team_child tc "
+                "SELECT tc.team_id, tc.child_id, t.code, t.name, p.name FROM team_child tc "
                 "JOIN org_unit t ON t.id = tc.team_id LEFT JOIN org_unit p ON p.id = t.parent_id "
-                "WHERE NOT EXISTS (SELECT 1 FROM activity_record r WHERE r.org_unit_id = t.id "
-                "AND r.deleted_at IS NULL AND r.activity_date BETWEEN :start AND :end) "
-                "ORDER BY p.name, t.name"
+                "ORDER BY p.name, t.name, t.code"
             ),
             params,
         )
@@ -249,8 +243,19 @@ async def build_report(
         IndicatorTotal(code=r[1], name=r[2], unit=r[3], quantity=cur_by.get(r[0], 0), previous=prev_by.get(r[0], 0))
         for r in indicator_rows
     ]
-    records = {row[0]: (int(row[1]), int(row[2]), int(row[3] or 0)) for row in record_rows}
-    team_counts = {row[0]: int(row[1]) for row in team_count_rows}
+    # Teams (a thousand at most) joined with their per-team record counts: children's completeness, silent teams.
+    per_team = {row[0]: (int(row[1]), int(row[2] or 0)) for row in record_rows}
+    team_counts: dict[int, int] = {}
+    records: dict[int, tuple[int, int, int]] = {}
+    silent: list[SilentTeam] = []
+    for team_id, child_id, code, name, parent_name in team_rows:
+        team_counts[child_id] = team_counts.get(child_id, 0) + 1
+        if team_id in per_team:
+            recs, timely = per_team[team_id]
+            so_far = records.get(child_id, (0, 0, 0))
+            records[child_id] = (so_far[0] + recs, so_far[1] + 1, so_far[2] + timely)
+        else:
+            silent.append(SilentTeam(code=code, name=name, parent_name=parent_name or ""))
     children: list[ChildRow] = []
     if unit.level != Level.TEAM:
         for child_id, code, name in children_rows:
@@ -283,7 +288,7 @@ async def build_report(
         reporting_teams=sum(v[1] for v in records.values()),
         records=sum(v[0] for v in records.values()),
         timely_records=sum(v[2] for v in records.values()),
-        silent_teams=[SilentTeam(code=r[0], name=r[1], parent_name=r[2] or "") for r in silent_rows],
+        silent_teams=silent,
     )
 
 

@@ -210,3 +210,20 @@ async def test_long_province_report_is_split_cleanly(app: BotApp, chat: ChatHarn
     # Every line arrives whole: no message starts or ends in the middle of a line.
     lines = joined.split("\n")
     assert all(line.startswith(("•", "📊", "Kỳ", "Chỉ", "Tổ", "Ghi", "Theo", "…", "Lập")) or not line for line in lines)
+
+
+async def test_baocao_in_team_chat_by_a_member(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    async with app.db.session() as session:
+        tree = await build_tree(session)
+        logger = await make_logger(session, clock())
+        await logger.log(tree.teams[1], date(2026, 11, 24), {"suckhoe": 4}, local(date(2026, 11, 24)))
+        await logger.log(tree.teams[0], date(2026, 11, 24), {"suckhoe": 9}, local(date(2026, 11, 24)))
+    await _bind(app, tree.teams[1], "thon3", "30", Role.MEMBER)
+    clock.set_local("2026-11-25 10:00")
+    reply = await chat.text("/baocao", chat="thon3", user="30")
+    assert "BÁO CÁO THÔN 3 (mã X1-T02)" in reply
+    assert "tuần 23/11/2026 - 29/11/2026" in reply
+    assert "Sổ sức khỏe điện tử: 4 người (0, ▲4)" in reply  # Thôn 1's 9 are not counted
+    assert "Tổ có báo cáo: 1/1 (100%)" in reply and "Theo" not in reply
+    # Someone who holds no role in the group's unit may not read its report.
+    assert "không có quyền" in await chat.text("/baocao", chat="thon3", user="99")

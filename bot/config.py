@@ -102,6 +102,13 @@ class Settings(BaseSettings):
             raise ValueError(f"giờ {value!r} không hợp lệ; dạng HH:MM, ví dụ 07:30")
         return f"{int(hour):02d}:{int(minute):02d}"
 
+    @field_validator("weekly_summary_weekday")
+    @classmethod
+    def _valid_weekday(cls, value: int) -> int:
+        if not 0 <= value <= 6:
+            raise ValueError("WEEKLY_SUMMARY_WEEKDAY là 0 (thứ Hai) đến 6 (Chủ nhật)")
+        return value
+
     @field_validator("commune_digest_frequency")
     @classmethod
     def _valid_frequency(cls, value: str) -> str:

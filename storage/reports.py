@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -290,13 +290,6 @@ async def build_report(
         timely_records=sum(v[2] for v in records.values()),
         silent_teams=silent,
     )
-
-
-def previous_range(start: date, end: date) -> tuple[date, date]:
-    """The range of the same length just before [start, end]."""
-    length = end - start
-    prev_end = start - timedelta(days=1)
-    return prev_end - length, prev_end
 
 
 async def raw_records(

@@ -98,3 +98,13 @@ async def test_daily_commune_digest(app: BotApp, clock: FakeClock, tmp_path: Pat
     rows = {r.chat_id: r for r in await _outbox(app)}
     assert "từ 17/11/2026 đến 17/11/2026" in rows["u1"].text
     assert "Kích hoạt VNeID: 12" in rows["u1"].text
+
+
+async def test_zalo_summary_without_signing_secret_says_so(app: BotApp, clock: FakeClock, tmp_path: Path) -> None:
+    await _setup(app, tmp_path)
+    app.settings.link_signing_secret = ""
+    clock.set_local("2026-11-23 08:00")
+    await weekly_summary.run(app, clock())
+    rows = {r.chat_id: r for r in await _outbox(app)}
+    assert "Tệp Excel chưa gửi được qua Zalo" in rows["zso"].text and "http" not in rows["zso"].text
+    assert len(json.loads(rows["-100so"].attachments or "[]")) == 2

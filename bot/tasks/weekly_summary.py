@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,8 @@ from storage.reports import dedupe_key_used, root_chats
 
 if TYPE_CHECKING:
     from bot.app import BotApp
+
+log = logging.getLogger(__name__)
 
 
 @job("weekly_summary")
@@ -36,8 +39,12 @@ async def run(app: BotApp, now: datetime) -> list[str]:
             text = render_text(report, settings.tz)
             if platform == "zalo":
                 # Zalo bots cannot send documents: the workbook goes out as a signed link.
-                link = signed_link(settings, files.xlsx_name, now)
-                text += f"\n\nTệp Excel (hiệu lực {settings.report_link_days} ngày): {link}"
+                if settings.link_signing_secret:
+                    link = signed_link(settings, files.xlsx_name, now)
+                    text += f"\n\nTệp Excel (hiệu lực {settings.report_link_days} ngày): {link}"
+                else:
+                    log.warning("LINK_SIGNING_SECRET is empty: the Excel link is left out for zalo:%s", chat_id)
+                    text += "\n\nTệp Excel chưa gửi được qua Zalo; cán bộ quản trị lấy bằng lệnh tocns report."
                 attachments = [files.png]
             else:
                 attachments = [files.png, files.xlsx]

@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     # Activity logging (/ghi, /sua, /xoa).
     logging_edit_window_days: int = 31
 
+    # Reports and digests (issue 5).
+    report_dir: str = "./data/reports"
+    weekly_summary_weekday: int = 0
+    weekly_summary_time: str = "07:30"
+    commune_digest_time: str = "07:00"
+    commune_digest_frequency: str = "weekly"
+    report_link_days: int = 7
+
     @field_validator(*SECRET_FIELDS)
     @classmethod
     def _reject_placeholders(cls, value: str, info: object) -> str:
@@ -96,6 +104,28 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_timezone(cls, value: str) -> str:
         ZoneInfo(value)
+        return value
+
+    @field_validator("weekly_summary_time", "commune_digest_time")
+    @classmethod
+    def _valid_clock_time(cls, value: str) -> str:
+        hour, _, minute = value.partition(":")
+        if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+            raise ValueError(f"giờ {value!r} không hợp lệ; dạng HH:MM, ví dụ 07:30")
+        return f"{int(hour):02d}:{int(minute):02d}"
+
+    @field_validator("weekly_summary_weekday")
+    @classmethod
+    def _valid_weekday(cls, value: int) -> int:
+        if not 0 <= value <= 6:
+            raise ValueError("WEEKLY_SUMMARY_WEEKDAY là 0 (thứ Hai) đến 6 (Chủ nhật)")
+        return value
+
+    @field_validator("commune_digest_frequency")
+    @classmethod
+    def _valid_frequency(cls, value: str) -> str:
+        if value not in ("weekly", "daily"):
+            raise ValueError("COMMUNE_DIGEST_FREQUENCY là weekly hoặc daily")
         return value
 
     @property

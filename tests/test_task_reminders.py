@@ -19,8 +19,16 @@ from tests.tasks_helpers import log_activity, outbox_rows, setup_commune, tick
 
 
 async def _tasks_tick(app: BotApp, clock: FakeClock, local: str) -> list[str]:
-    """Tick, keeping only task lines (the weekly nudge is tested on its own)."""
-    return [line for line in await tick(app, clock, local) if not line.startswith("nhắc tổ")]
+    """Tick, keeping only task lines (the nudge, digests and summaries are tested on their own)."""
+    return _task_lines(await tick(app, clock, local))
+
+
+def _nudge_lines(lines: list[str]) -> list[str]:
+    return [line for line in lines if line.startswith("nhắc tổ")]
+
+
+def _task_lines(lines: list[str]) -> list[str]:
+    return [line for line in lines if line.startswith(("nhắc việc", "báo lãnh đạo"))]
 
 
 async def test_a_week_of_reminders(app: BotApp, chat: ChatHarness, clock: FakeClock, settings: Settings) -> None:
@@ -53,7 +61,7 @@ async def test_a_week_of_reminders(app: BotApp, chat: ChatHarness, clock: FakeCl
         clock.set_local("2026-11-26 08:05")
         from bot.scheduler import run_due_jobs
 
-        assert await run_due_jobs(app2, clock(), wait=True) == []
+        assert _task_lines(await run_due_jobs(app2, clock(), wait=True)) == []
     finally:
         await restarted.dispose()
 
@@ -89,10 +97,10 @@ async def test_quiet_hours_wait_for_seven(app: BotApp, chat: ChatHarness, clock:
     await setup_commune(app, chat, clock)
     await chat.send("/giaoviec 26/11 Họp tổ tổ Thôn 3", user="10")
     await outbox_rows(app)
-    assert await tick(app, clock, "2026-11-25 05:00") == []
-    assert await tick(app, clock, "2026-11-25 06:59") == []
+    assert _task_lines(await tick(app, clock, "2026-11-25 05:00")) == []
+    assert _task_lines(await tick(app, clock, "2026-11-25 06:59")) == []
     # 24/11 (1 day before) is a holiday: moved to 25/11, sent when the quiet hours end.
-    assert await tick(app, clock, "2026-11-25 07:00") == ["nhắc việc #1 (before1) → console:group-1"]
+    assert _task_lines(await tick(app, clock, "2026-11-25 07:00")) == ["nhắc việc #1 (before1) → console:group-1"]
     text = (await outbox_rows(app, "reminder"))[-1].text
     assert "Chưa xong: Thôn 3" in text
 
@@ -103,10 +111,10 @@ async def test_per_commune_lead_days_and_cancelled_tasks(app: BotApp, chat: Chat
     await chat.send("/giaoviec 04/12 Tập huấn tổ Thôn 1", user="10")
     await chat.send("/giaoviec 04/12 Việc sẽ huỷ tổ Thôn 1", user="10")
     await chat.send("/huyviec 2", user="10")
-    assert await tick(app, clock, "2026-12-01 08:00") == []
-    assert await tick(app, clock, "2026-12-02 08:00") == ["nhắc việc #1 (before2) → console:group-1"]
+    assert _task_lines(await tick(app, clock, "2026-12-01 08:00")) == []
+    assert _task_lines(await tick(app, clock, "2026-12-02 08:00")) == ["nhắc việc #1 (before2) → console:group-1"]
     assert "Thôn 1 (@minh)" in (await outbox_rows(app, "reminder"))[-1].text
-    assert await tick(app, clock, "2026-12-03 08:00") == []
+    assert _task_lines(await tick(app, clock, "2026-12-03 08:00")) == []
 
 
 async def test_nonreporter_nudge(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
@@ -115,15 +123,15 @@ async def test_nonreporter_nudge(app: BotApp, chat: ChatHarness, clock: FakeCloc
     await log_activity(app, "21", thon1.id or 0, date(2026, 11, 24))
     await log_activity(app, "31", thon3.id or 0, date(2026, 11, 25), deleted=True)
     await log_activity(app, "20", ban.id or 0, date(2026, 11, 20))  # last week does not count
-    assert await tick(app, clock, "2026-11-27 15:59") == []
-    assert await tick(app, clock, "2026-11-27 16:00") == ["nhắc tổ chưa báo cáo (2 tổ) → console:group-1"]
-    assert await tick(app, clock, "2026-11-27 17:00") == []
+    assert _nudge_lines(await tick(app, clock, "2026-11-27 15:59")) == []
+    assert _nudge_lines(await tick(app, clock, "2026-11-27 16:00")) == ["nhắc tổ chưa báo cáo (2 tổ) → console:group-1"]
+    assert _nudge_lines(await tick(app, clock, "2026-11-27 17:00")) == []
     [nudge] = await outbox_rows(app, "nudge")
     assert "2/3 tổ của Xã Tân Lập chưa ghi kết quả nào: Thôn 3, Bản Nà Hin." in nudge.text
     assert "Thôn 1" not in nudge.text
     for team in (thon1, thon3, ban):
         await log_activity(app, "20", team.id or 0, date(2026, 12, 1))
-    assert await tick(app, clock, "2026-12-04 16:00") == []
+    assert _nudge_lines(await tick(app, clock, "2026-12-04 16:00")) == []
 
 
 async def test_two_tick_processes_send_once(

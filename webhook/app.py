@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from bot.app import BotApp
 from bot.config import Settings, get_settings
+from webhook.api import router as api_router
 
 
 def create_app(
@@ -45,6 +46,7 @@ def create_app(
             await conn.execute(text("SELECT 1"))
         return {"status": "ok", "database": "ok"}
 
+    app.include_router(api_router)
     if bot_app is not None:
         app.state.bot = bot_app
     return app

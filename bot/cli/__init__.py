@@ -18,6 +18,7 @@ SUBCOMMAND_MODULES = (
     "bot.cli.demo",
     "bot.cli.tick",
     "bot.cli.activity",
+    "bot.cli.report",
 )
 
 

@@ -1,0 +1,1 @@
+"""Reports: periods, rendering to text, Excel and PNG, and delivery helpers."""

@@ -1,0 +1,31 @@
+"""One entry point for every consumer (chat, jobs, CLI, API): the report of a unit for a period."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import Settings
+from bot.reports.period import Period
+from storage.models import OrgUnit
+from storage.reports import Report, build_report
+
+
+async def unit_report(
+    session: AsyncSession, unit: OrgUnit, period: Period, settings: Settings, now: datetime
+) -> Report:
+    """The report of `unit` for `period`, compared with the previous period of the same kind."""
+    previous = period.previous()
+    offset = now.astimezone(settings.tz).utcoffset()
+    return await build_report(
+        session,
+        unit,
+        period.start,
+        period.end,
+        previous.start,
+        previous.end,
+        now,
+        tz_name=settings.timezone,
+        utc_offset_hours=offset.total_seconds() / 3600 if offset else 0.0,
+    )

@@ -1,0 +1,63 @@
+"""Monday 07:30 (configurable): every department chat receives last week's province summary with chart and Excel."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from bot.reports.delivery import due_today, write_report_files
+from bot.reports.links import signed_link
+from bot.reports.period import week_of
+from bot.reports.render import render_text
+from bot.reports.service import unit_report
+from bot.tasks import job
+from storage import outbox
+from storage.reports import dedupe_key_used, root_chats
+
+if TYPE_CHECKING:
+    from bot.app import BotApp
+
+log = logging.getLogger(__name__)
+
+
+@job("weekly_summary")
+async def run(app: BotApp, now: datetime) -> list[str]:
+    """Enqueue the summary of the week that just ended to each department chat, once per chat and week."""
+    settings = app.settings
+    if not due_today(now, settings, settings.weekly_summary_time, settings.weekly_summary_weekday):
+        return []
+    period = week_of(now.astimezone(settings.tz).date() - timedelta(days=7))
+    sent: list[str] = []
+    async with app.db.session() as session:
+        for unit, platform, chat_id in await root_chats(session):
+            key = f"weekly_summary:{platform}:{chat_id}:{period.slug}"
+            if await dedupe_key_used(session, key):
+                continue
+            report = await unit_report(session, unit, period, settings, now)
+            files = await write_report_files(session, settings, unit, period, report)
+            text = render_text(report, settings.tz)
+            if platform == "zalo":
+                # Zalo bots cannot send documents: the workbook goes out as a signed link.
+                if settings.link_signing_secret:
+                    link = signed_link(settings, files.xlsx_name, now)
+                    text += f"\n\nTệp Excel (hiệu lực {settings.report_link_days} ngày): {link}"
+                else:
+                    log.warning("LINK_SIGNING_SECRET is empty: the Excel link is left out for zalo:%s", chat_id)
+                    text += "\n\nTệp Excel chưa gửi được qua Zalo; cán bộ quản trị lấy bằng lệnh tocns report."
+                attachments = [files.png]
+            else:
+                attachments = [files.png, files.xlsx]
+            row = await outbox.enqueue(
+                session,
+                platform=platform,
+                chat_id=chat_id,
+                text=text,
+                kind="summary",
+                dedupe_key=key,
+                attachments=attachments,
+                now=now,
+            )
+            if row is not None:
+                sent.append(f"weekly_summary {unit.code} {period.slug} -> {platform}:{chat_id}")
+    return sent

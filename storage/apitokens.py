@@ -1,0 +1,53 @@
+"""API tokens of the reports API: created for a unit, stored as SHA-256, checked on every request."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.audit import record_audit
+from storage.models import OrgUnit
+from storage.reports_models import ApiToken
+
+TOKEN_PREFIX = "tocns_"
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a token (tokens are long and random, so a plain SHA-256 suffices)."""
+    return hashlib.sha256(token.strip().encode()).hexdigest()
+
+
+async def create_token(
+    session: AsyncSession, unit: OrgUnit, now: datetime, label: str | None = None, actor_label: str | None = None
+) -> str:
+    """Create a token for `unit` and return it; only its hash is kept."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(token_hash=hash_token(token), org_unit_id=unit.id or 0, label=label, created_at=now)
+    session.add(row)
+    await session.flush()
+    await record_audit(
+        session,
+        action="create",
+        entity="api_token",
+        entity_id=row.id,
+        actor_label=actor_label,
+        after={"org_unit_id": row.org_unit_id, "label": label},
+    )
+    return token
+
+
+async def unit_of_token(session: AsyncSession, token: str, now: datetime) -> OrgUnit | None:
+    """The unit a valid (not revoked) token reads, recording its use; None for an unknown token."""
+    result = await session.exec(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at == None)  # noqa: E711
+    )
+    row = result.first()
+    if row is None:
+        return None
+    row.last_used_at = now
+    session.add(row)
+    return await session.get(OrgUnit, row.org_unit_id)

@@ -1,0 +1,42 @@
+"""The Excel workbook and the PNG chart: they open, and the workbook's totals equal the JSON report's."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from openpyxl import load_workbook
+
+from bot.app import BotApp
+from bot.reports.render import render_png, render_xlsx
+from bot.reports.service import unit_report
+from storage.reports import raw_records
+from tests.helpers import FakeClock
+from tests.test_reports import WEEK, _generate
+
+
+async def test_xlsx_totals_equal_json_and_png_is_an_image(app: BotApp, clock: FakeClock) -> None:
+    tree, _rows = await _generate(app, seed=11)
+    async with app.db.session() as session:
+        report = await unit_report(session, tree.province, WEEK, app.settings, clock())
+        raw = await raw_records(session, tree.province, WEEK.start, WEEK.end)
+    data = json.loads(json.dumps(report.to_dict()))
+    wb = load_workbook(io.BytesIO(render_xlsx(report, raw, app.settings.tz)))
+    assert wb.sheetnames == ["Tổng hợp", "Xã Tân Lập", "Xã Hòa Bình", "Dữ liệu gốc"]
+    summary = wb["Tổng hợp"]
+    values = {row[0]: row for row in summary.iter_rows(values_only=True) if row and row[0]}
+    assert values["Kỳ báo cáo"][1] == "tuần 16/11/2026 - 22/11/2026"
+    for total in data["totals"]:
+        assert values[total["code"]][3] == total["quantity"]
+        assert values[total["code"]][4] == total["previous"]
+    assert values["TONG"][3] == data["total_quantity"] > 0
+    # The raw sheet holds one row per live item: its quantities add up to the same total.
+    raw_rows = list(wb["Dữ liệu gốc"].iter_rows(min_row=2, values_only=True))
+    assert sum(r[6] for r in raw_rows) == data["total_quantity"]
+    for child in data["children"]:
+        sheet = wb[child["name"]]
+        last = list(sheet.iter_rows(values_only=True))[-1]
+        assert last[0] == "Tổng cộng" and last[2] == child["quantity"]
+
+    png = render_png(report)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000

@@ -1,0 +1,83 @@
+"""The read-only reports API under /api/v1 (bearer API tokens per department) and signed report downloads."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi.responses import FileResponse, Response
+
+from bot.app import BotApp
+from bot.reports.links import LINK_PATH, verify_link
+from bot.reports.period import PeriodError, parse_cli_period
+from bot.reports.render import render_csv, render_xlsx
+from bot.reports.service import unit_report
+from storage import org as org_store
+from storage.apitokens import unit_of_token
+from storage.reports import raw_records
+
+router = APIRouter(prefix="/api/v1", tags=["reports"])
+
+
+class ReportFormat(StrEnum):
+    """Formats the report endpoint serves."""
+
+    json = "json"
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+@router.get("/reports/{org_code}", response_model=None)
+async def get_report(
+    request: Request,
+    org_code: str,
+    period: str = Query(
+        "tuan", description="tuan, thang, tuan truoc, thang truoc, YYYY-Www, YYYY-MM, YYYY-MM-DD..YYYY-MM-DD"
+    ),
+    format: ReportFormat = Query(ReportFormat.json, description="json, csv or xlsx"),
+    authorization: str = Header("", description="Bearer <API token> from `tocns apitoken create`"),
+) -> dict[str, Any] | Response:
+    """The report of a unit (the token's unit or one below it) for a period, as JSON, CSV or XLSX."""
+    bot: BotApp = request.app.state.bot
+    now = bot.clock()
+    token = authorization.removeprefix("Bearer ").strip() if authorization.startswith("Bearer ") else ""
+    async with bot.db.session() as session:
+        allowed_unit = await unit_of_token(session, token, now) if token else None
+        if allowed_unit is None:
+            raise HTTPException(401, "Thiếu hoặc sai API token (Authorization: Bearer <token>).")
+        unit = await org_store.get_unit_by_code(session, org_code)
+        if unit is None:
+            raise HTTPException(404, f"Không có đơn vị mã {org_code!r}.")
+        if not unit.path.startswith(allowed_unit.path):
+            raise HTTPException(403, f"Token này chỉ đọc được báo cáo của {allowed_unit.name} và đơn vị trực thuộc.")
+        try:
+            chosen = parse_cli_period(period, now.astimezone(bot.settings.tz).date())
+        except PeriodError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        report = await unit_report(session, unit, chosen, bot.settings, now)
+        if format == ReportFormat.json:
+            return report.to_dict()
+        name = f"bao-cao-{unit.code}-{chosen.slug}"
+        if format == ReportFormat.csv:
+            return Response(
+                render_csv(report).encode("utf-8-sig"),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+            )
+        raw = await raw_records(session, unit, chosen.start, chosen.end)
+        return Response(
+            render_xlsx(report, raw, bot.settings.tz),
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+        )
+
+
+@router.get(LINK_PATH.removeprefix("/api/v1") + "/{name:path}", include_in_schema=False)
+async def get_file(request: Request, name: str, exp: int = 0, sig: str = "") -> FileResponse:
+    """A report file behind a signed link that has not expired."""
+    bot: BotApp = request.app.state.bot
+    path = verify_link(bot.settings, name, exp, sig, bot.clock())
+    if path is None:
+        raise HTTPException(403, "Liên kết không hợp lệ hoặc đã hết hạn (liên kết có hiệu lực 7 ngày).")
+    return FileResponse(path, filename=path.name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 
+from sqlalchemy import and_, case, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -210,3 +211,28 @@ async def commune_bindings(session: AsyncSession) -> list[tuple[ChatBinding, Org
         .order_by(col(ChatBinding.id))
     )
     return [(b, u) for b, u in result.all()]
+
+
+async def task_figures(
+    session: AsyncSession, unit: OrgUnit, first: date, last: date, today: date
+) -> tuple[int, int, int]:
+    """Assignments of open tasks due in [first, last] under `unit`: (due, done, overdue as of `today`).
+
+    A team unit counts the assignments to that team; any other unit counts every assignment of the tasks of
+    the communes in its subtree. One aggregate query.
+    """
+    done_case = case((col(TaskAssignee.completed_at).is_not(None), 1), else_=0)
+    overdue_case = case((and_(col(TaskAssignee.completed_at).is_(None), col(Task.due_date) < today), 1), else_=0)
+    query = (
+        select(func.count(), func.coalesce(func.sum(done_case), 0), func.coalesce(func.sum(overdue_case), 0))
+        .select_from(TaskAssignee)
+        .join(Task, col(Task.id) == col(TaskAssignee.task_id))
+        .join(OrgUnit, col(OrgUnit.id) == col(Task.commune_id))
+        .where(Task.status == TaskStatus.OPEN, col(Task.due_date) >= first, col(Task.due_date) <= last)
+    )
+    if unit.level == Level.TEAM:
+        query = query.where(TaskAssignee.team_id == unit.id)
+    else:
+        query = query.where(col(OrgUnit.path).startswith(unit.path))
+    due, done, overdue = (await session.exec(query)).one()
+    return int(due), int(done), int(overdue)

@@ -9,7 +9,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.config import Settings
 from bot.reports.period import Period
 from storage.models import OrgUnit
-from storage.reports import Report, build_report
+from storage.reports import Report, TaskFigures, build_report
+from storage.tasks import task_figures
 
 
 async def unit_report(
@@ -18,7 +19,7 @@ async def unit_report(
     """The report of `unit` for `period`, compared with the previous period of the same kind."""
     previous = period.previous()
     offset = now.astimezone(settings.tz).utcoffset()
-    return await build_report(
+    report = await build_report(
         session,
         unit,
         period.start,
@@ -29,3 +30,7 @@ async def unit_report(
         tz_name=settings.timezone,
         utc_offset_hours=offset.total_seconds() / 3600 if offset else 0.0,
     )
+    today = now.astimezone(settings.tz).date()
+    due, done, overdue = await task_figures(session, unit, period.start, period.end, today)
+    report.tasks = TaskFigures(due=due, done=done, overdue=overdue)
+    return report

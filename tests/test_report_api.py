@@ -46,7 +46,9 @@ async def test_api_json_csv_xlsx_agree(app: BotApp) -> None:
         assert data["start"] == "2026-11-16" and data["end"] == "2026-11-22"
         totals = {t["code"]: t["quantity"] for t in data["totals"]}
         assert totals["vneid"] == 15 and totals["dvc"] == 2 and data["total_quantity"] == 17
-        assert data["teams"] == 4 and data["reporting_teams"] == 2 and data["tasks"] == {"due": 0, "done": 0, "overdue": 0}
+        assert (
+            data["teams"] == 4 and data["reporting_teams"] == 2 and data["tasks"] == {"due": 0, "done": 0, "overdue": 0}
+        )
         xlsx = await client.get("/api/v1/reports/P01", params={"period": "2026-W47", "format": "xlsx"}, headers=auth)
         wb = load_workbook(io.BytesIO(xlsx.content))
         rows = {r[0]: r[3] for r in wb["Tổng hợp"].iter_rows(values_only=True) if r and r[0]}

@@ -16,6 +16,7 @@ SUBCOMMAND_MODULES = (
     "bot.cli.org",
     "bot.cli.chat",
     "bot.cli.demo",
+    "bot.cli.outbox",
 )
 
 

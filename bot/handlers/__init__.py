@@ -1,3 +1,3 @@
 """Command handlers; importing this package registers every command on the registry."""
 
-from bot.handlers import guide, org  # noqa: F401  (import registers the commands)
+from bot.handlers import directives, guide, org  # noqa: F401  (import registers the commands)

@@ -160,3 +160,21 @@ async def test_sender_killed_mid_broadcast_completes_after_restart(
     assert duplicates <= crashes
     async with db.session() as session:
         assert await outbox_store.unfinished(session, ["telegram"]) == 0
+
+
+async def test_two_senders_share_the_work_and_the_bot_limit(db: Database, settings: Settings) -> None:
+    chats = await bound_groups(db, 60)
+    await queue(db, chats)
+    fake = FakeTelegram(rate_429=0.05)
+    with TelegramServer(fake) as server:
+        senders = []
+        for _ in range(2):
+            sender = _sender(db, settings.model_copy(update={"outbox_senders": 2}), server)
+            sender.limits = {"telegram": PlatformLimits.build(20, 20, share=2)}
+            senders.append(sender)
+        await asyncio.wait_for(asyncio.gather(*(s.drain(until_empty=True) for s in senders)), timeout=60)
+    per_chat = fake.delivered_per_chat()
+    assert set(per_chat) == set(chats) and set(per_chat.values()) == {1}
+    assert fake.max_in_window(1.0) <= 20
+    owners = {r.chat_id for r in await _rows(db)}
+    assert owners == set(chats)

@@ -197,6 +197,13 @@ class OutboxSender:
     async def _send(self, job: Job) -> None:
         head = job.head
         limits = self._limits(head.platform)
+        margin = timedelta(
+            seconds=min(self.settings.telegram_request_timeout + 5, self.settings.outbox_lease_seconds / 2)
+        )
+        if head.lease_until is not None and self.clock() >= head.lease_until - margin:
+            # Slow sends ate the lease: another sender may take these rows now, so hand them back unsent.
+            await self._reschedule(job, self.clock(), None, False)
+            return
         ready = limits.chat_ready_at(head.chat_id, self.monotonic())
         if ready > self.monotonic():
             # This chat used its budget: put the rows back without counting an attempt.
@@ -296,8 +303,17 @@ def start_sender(db: Database, settings: Settings) -> tuple[asyncio.Task[None], 
     if not transports:
         return None
     stop = asyncio.Event()
-    task = asyncio.create_task(OutboxSender(db, settings, transports).drain(stop))
-    return task, stop
+
+    async def run() -> None:
+        try:
+            await OutboxSender(db, settings, transports).drain(stop)
+        finally:
+            for transport in transports.values():
+                close = getattr(transport, "close", None)
+                if close is not None:
+                    await close()
+
+    return asyncio.create_task(run()), stop
 
 
 async def stop_sender(handle: tuple[asyncio.Task[None], asyncio.Event] | None) -> None:

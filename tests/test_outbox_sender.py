@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlmodel import select
 
 from bot.config import Settings
-from bot.outbox_sender import OutboxSender, PlatformLimits
+from bot.outbox_sender import Job, OutboxSender, PlatformLimits
 from bot.transports.telegram import TelegramTransport, split_text
 from storage import org as org_store
 from storage import outbox as outbox_store
@@ -178,3 +178,76 @@ async def test_two_senders_share_the_work_and_the_bot_limit(db: Database, settin
     assert fake.max_in_window(1.0) <= 20
     owners = {r.chat_id for r in await _rows(db)}
     assert owners == set(chats)
+
+
+async def test_long_text_and_attachments_reach_the_group(db: Database, settings: Settings, tmp_path: Path) -> None:
+    chats = await bound_groups(db, 1)
+    photo, sheet = tmp_path / "anh.png", tmp_path / "bao-cao.xlsx"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n")
+    sheet.write_bytes(b"PK\x03\x04")
+    long_text = "\n".join(f"Dòng {i}: kiểm tra điểm phát sóng" for i in range(300))
+    async with db.session() as session:
+        await outbox_store.enqueue(
+            session,
+            platform="telegram",
+            chat_id=chats[0],
+            text=long_text,
+            kind="digest",
+            attachments=[
+                {"filename": "anh.png", "mime_type": "image/png", "path": str(photo)},
+                {"filename": "bao-cao.xlsx", "mime_type": "application/vnd.ms-excel", "path": str(sheet)},
+            ],
+        )
+    fake = FakeTelegram()
+    with TelegramServer(fake) as server:
+        await asyncio.wait_for(_sender(db, settings, server).drain(until_empty=True), timeout=20)
+    calls = fake.delivered()
+    texts = [c.text for c in calls if c.method == "sendMessage"]
+    assert len(texts) == 3 and all(len(t) <= 4096 for t in texts)
+    assert "\n".join(texts) == long_text
+    assert [(c.method, c.text) for c in calls[3:]] == [
+        ("sendPhoto", "<file anh.png>"),
+        ("sendDocument", "<file bao-cao.xlsx>"),
+    ]
+
+
+async def test_missing_attachment_file_fails_with_reason(db: Database, settings: Settings, tmp_path: Path) -> None:
+    chats = await bound_groups(db, 1)
+    async with db.session() as session:
+        await outbox_store.enqueue(
+            session,
+            platform="telegram",
+            chat_id=chats[0],
+            text="Báo cáo tuần",
+            kind="summary",
+            attachments=[{"filename": "x.pdf", "mime_type": "application/pdf", "path": str(tmp_path / "x.pdf")}],
+        )
+    fake = FakeTelegram()
+    with TelegramServer(fake) as server:
+        await asyncio.wait_for(_sender(db, settings, server).drain(until_empty=True), timeout=20)
+    [row] = await _rows(db)
+    assert row.state == OutboxState.FAILED and "không đọc được tệp đính kèm" in (row.last_error or "")
+    assert fake.calls == []
+
+
+async def test_rows_whose_lease_ran_out_are_handed_back_unsent(db: Database, settings: Settings) -> None:
+    chats = await bound_groups(db, 3)
+    await queue(db, chats)
+    fake = FakeTelegram()
+    with TelegramServer(fake) as server:
+        sender = _sender(db, settings, server)
+        async with db.session() as session:
+            rows = await outbox_store.claim(
+                session, owner=sender.owner, platforms=["telegram"], now=sender.clock(), lease_seconds=300, limit=10
+            )
+        for row in rows:
+            row.lease_until = sender.clock()  # as if slow sends had used the whole lease
+        for row in rows:
+            await sender._send(_job(row))
+    assert fake.calls == []
+    assert {r.state for r in await _rows(db)} == {OutboxState.PENDING}
+    assert {r.attempts for r in await _rows(db)} == {0}
+
+
+def _job(row: OutboxMessage) -> Job:
+    return Job(rows=[row], text=row.text)

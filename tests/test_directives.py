@@ -132,3 +132,31 @@ async def test_one_reminder_after_24_hours_to_unacknowledged_groups(
     assert [r.chat_id for r in reminders] == ["g-x2"]
     assert "chỉ đạo số 1 gửi ngày 23/11/2026 chưa được xác nhận" in reminders[0].text
     assert "Trả lời /danhan 1" in reminders[0].text
+
+
+async def test_status_of_a_large_province_stays_readable(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    from storage import org as org_store
+    from storage.models import Level
+
+    async with app.db.session() as session:
+        province = await org_store.create_unit(session, code="P02", name="Tỉnh Lớn", level=Level.PROVINCE)
+        for i in range(150):
+            commune = await org_store.create_unit(
+                session, code=f"{i:05d}", name=f"Xã Số {i}", level=Level.COMMUNE, parent=province
+            )
+            await org_store.bind_chat(session, platform="console", chat_id=f"g{i}", unit=commune, person=None)
+        staff = await join_code(session, province, Role.STAFF, clock())
+    await chat.text(f"/ketnoi {staff}", user="1", private=True, chat="p1")
+    assert "tới 150 nhóm của 150 xã/phường" in await _staff(chat, "/chidao Kiểm tra")
+    for i in range(100):
+        await chat.text("/danhan 1", user=str(100 + i), chat=f"g{i}")
+    status = await _staff(chat, "/tinhtrang 1")
+    assert "Xã/phường đã xác nhận: 100/150." in status
+    assert len([line for line in status.splitlines() if line.startswith("- ")]) == 40
+    # The communes needing attention come first: those that have not acknowledged.
+    assert "- Xã Số 100 (00100): đã nhận tin 0/1 nhóm; chưa xác nhận" in status
+    assert "- Xã Số 139 (00139)" in status and "- Xã Số 140 (00140)" not in status
+    assert "- Xã Số 1 (00001)" not in status
+    assert "… và 110 xã/phường khác." in status
+    assert status.count("Xã Số") == 40 + 50
+    assert len(status) < 4000

@@ -151,6 +151,8 @@ async def test_sender_killed_mid_broadcast_completes_after_restart(
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
             crashes += 1
+            # The kill really came mid-broadcast.
+            assert threshold <= len(fake.delivered()) < len(chats)
         proc = _spawn(settings.database_url, server.base_url, tmp_path)
         await asyncio.to_thread(proc.wait, 60)
         assert proc.returncode == 0, (tmp_path / "sender.log").read_text()

@@ -7,7 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.context import Context, UserError
-from bot.permissions import MEMBERS, STAFF
+from bot.permissions import EVERYONE, STAFF
 from bot.registry import registry
 from bot.text import fold
 from storage import directives as store
@@ -21,6 +21,8 @@ from storage.outbox_models import OutboxState
 SCOPE_PREFIXES = ("xa ", "phuong ", "thi tran ", "huyen ", "quan ", "thi xa ", "thanh pho ", "don vi ")
 WHOLE_PROVINCE = {"toan tinh", "tat ca", "ca tinh"}
 MAX_SCOPE_CHARS = 300
+MAX_STATUS_LINES = 40
+MAX_MISSING_NAMES = 100
 USAGE = (
     "/chidao [phạm vi:] <nội dung>\n"
     "Phạm vi: toàn tỉnh (mặc định); danh sách mã hoặc tên xã cách nhau bởi dấu phẩy; "
@@ -151,7 +153,7 @@ async def _directive_arg(ctx: Context) -> Directive:
     "danhan",
     aliases=("ack",),
     vi_name="đã nhận",
-    roles=MEMBERS,
+    roles=EVERYONE,
     summary="Xác nhận đã nhận một chỉ đạo của Sở",
     usage="/danhan <số chỉ đạo>\nVí dụ: /danhan 12",
     order=61,
@@ -219,7 +221,10 @@ async def tinhtrang(ctx: Context) -> str:
         f"Xã/phường đã xác nhận: {len(first_ack)}/{len(per_commune)}.",
     ]
     order = sorted(per_commune, key=lambda cid: communes[cid].code if cid in communes else "")
-    for cid in order:
+    # A province has ~1,000 communes: list the ones needing attention first and keep the reply readable.
+    attention = sorted(order, key=lambda cid: (not any(k == "failed" for k, _ in per_commune[cid]), cid in first_ack))
+    shown = attention[:MAX_STATUS_LINES]
+    for cid in sorted(shown, key=order.index):
         states = per_commune[cid]
         parts = [f"đã nhận tin {sum(1 for k, _ in states if k == 'sent')}/{len(states)} nhóm"]
         failures = [err or "lỗi không rõ" for k, err in states if k == "failed"]
@@ -231,6 +236,10 @@ async def tinhtrang(ctx: Context) -> str:
         )
         name = _label(communes[cid]) if cid in communes else f"đơn vị {cid}"
         lines.append(f"- {name}: {'; '.join(parts)}")
+    if len(order) > len(shown):
+        lines.append(f"… và {len(order) - len(shown)} xã/phường khác.")
     missing = [_label(communes[cid]) for cid in order if cid not in first_ack and cid in communes]
-    lines.append("Chưa xác nhận: " + (", ".join(missing) if missing else "không còn đơn vị nào."))
+    more = f" và {len(missing) - MAX_MISSING_NAMES} xã/phường khác" if len(missing) > MAX_MISSING_NAMES else ""
+    listed = ", ".join(missing[:MAX_MISSING_NAMES]) + more
+    lines.append("Chưa xác nhận: " + (listed if missing else "không còn đơn vị nào."))
     return "\n".join(lines)

@@ -19,6 +19,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.messages import Attachment
 from bot.transports.base import SendResult, SendStatus, Transport
+from storage import directives as directive_store
 from storage import org as org_store
 from storage import outbox as outbox_store
 from storage.db import Database
@@ -232,6 +233,12 @@ class OutboxSender:
         if result.status == SendStatus.OK:
             async with self.db.session() as session:
                 await outbox_store.mark_sent(session, job.ids, self.owner, now)
+        elif result.new_chat_id:
+            async with self.db.session() as session:
+                await org_store.move_binding(session, head.platform, head.chat_id, result.new_chat_id)
+                await directive_store.move_chat(session, head.platform, head.chat_id, result.new_chat_id)
+                await outbox_store.retarget(session, job.ids, self.owner, result.new_chat_id, now)
+            log.info("%s:%s moved to %s", head.platform, head.chat_id, result.new_chat_id)
         elif result.status == SendStatus.RATE_LIMITED:
             wait = result.retry_after if result.retry_after is not None else self._backoff(head.attempts)
             self._limits(head.platform).blocked_until[head.chat_id] = self.monotonic() + wait

@@ -174,3 +174,13 @@ async def reminders_due(
             if target.commune_id not in acked:
                 due.append((directive, target))
     return due
+
+
+async def move_chat(session: AsyncSession, platform: str, old_chat_id: str, new_chat_id: str) -> None:
+    """Follow a chat whose id changed, so acknowledgements typed there still find their directives."""
+    result = await session.exec(
+        select(DirectiveTarget).where(DirectiveTarget.platform == platform, DirectiveTarget.chat_id == old_chat_id)
+    )
+    for target in result.all():
+        target.chat_id = new_chat_id
+        session.add(target)

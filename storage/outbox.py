@@ -165,3 +165,13 @@ async def next_due(session: AsyncSession, platforms: Sequence[str]) -> datetime 
         )
     )
     return result.one()
+
+
+async def retarget(session: AsyncSession, ids: Sequence[int], owner: str, new_chat_id: str, now: datetime) -> None:
+    """Point messages at the chat's new id and make them due again at once."""
+    for row in await _owned(session, ids, owner):
+        row.chat_id = new_chat_id
+        row.state = OutboxState.PENDING
+        row.next_attempt_at = now
+        row.lease_owner = row.lease_until = None
+        session.add(row)

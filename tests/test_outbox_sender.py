@@ -253,3 +253,18 @@ async def test_rows_whose_lease_ran_out_are_handed_back_unsent(db: Database, set
 
 def _job(row: OutboxMessage) -> Job:
     return Job(rows=[row], text=row.text)
+
+
+async def test_group_upgraded_to_supergroup_is_followed(db: Database, settings: Settings) -> None:
+    chats = await bound_groups(db, 1)
+    await queue(db, chats)
+    fake = FakeTelegram()
+    with TelegramServer(fake) as server:
+        fake.script(chats[0], Fault("migrate", new_chat_id=-1009999))
+        await asyncio.wait_for(_sender(db, settings, server).drain(until_empty=True), timeout=20)
+    assert fake.delivered_per_chat() == {"-1009999": 1}
+    [row] = await _rows(db)
+    assert row.state == OutboxState.SENT and row.chat_id == "-1009999"
+    async with db.session() as session:
+        assert await org_store.get_binding(session, "telegram", "-1009999") is not None
+        assert await org_store.get_binding(session, "telegram", chats[0], active_only=False) is None

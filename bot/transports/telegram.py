@@ -72,7 +72,11 @@ class TelegramTransport:
             reason = f"bị chặn hoặc bị xoá khỏi nhóm: {exc.message}"
             return SendResult(SendStatus.PERMANENT, error=reason, chat_gone=True)
         except ChatMigrated as exc:
-            return SendResult(SendStatus.PERMANENT, error=f"nhóm đã chuyển sang mã {exc.new_chat_id}")
+            return SendResult(
+                SendStatus.PERMANENT,
+                error=f"nhóm đã chuyển sang mã {exc.new_chat_id}",
+                new_chat_id=str(exc.new_chat_id),
+            )
         except BadRequest as exc:
             gone = "chat not found" in exc.message.lower()
             reason = "không tìm thấy nhóm" if gone else f"yêu cầu bị từ chối: {exc.message}"

@@ -30,11 +30,12 @@ class Call:
 
 @dataclass
 class Fault:
-    """An answer to inject: 429 (retry_after), 500, 403, 400 (chat not found) or a timeout (sleep seconds)."""
+    """An answer to inject: 429 (retry_after), 500, 403, 400 (chat not found), migrate, or a timeout (sleep)."""
 
     kind: str
     retry_after: int = 1
     sleep: float = 0.0
+    new_chat_id: int = 0
 
 
 @dataclass
@@ -179,6 +180,17 @@ def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
             elif fault.kind == "400":
                 fake.record(method, chat_id, text, 400)
                 self._answer(400, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"})
+            elif fault.kind == "migrate":
+                fake.record(method, chat_id, text, 400)
+                self._answer(
+                    400,
+                    {
+                        "ok": False,
+                        "error_code": 400,
+                        "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                        "parameters": {"migrate_to_chat_id": fault.new_chat_id},
+                    },
+                )
             elif fault.kind == "timeout":
                 fake.record(method, chat_id, text, 0)
                 time.sleep(fault.sleep)

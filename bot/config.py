@@ -89,6 +89,18 @@ class Settings(BaseSettings):
     commune_digest_frequency: str = "weekly"
     report_link_days: int = 7
 
+    # Outbox sender and directives (issue 6)
+    telegram_global_rate: float = 30.0
+    telegram_chat_per_minute: int = 20
+    telegram_request_timeout: float = 10.0
+    zalo_global_rate: float = 10.0
+    zalo_chat_per_minute: int = 20
+    outbox_senders: int = 1
+    outbox_lease_seconds: float = 300.0
+    outbox_max_attempts: int = 8
+    outbox_poll_seconds: float = 1.0
+    directive_reminder_hours: float = 24.0
+
     @field_validator(*SECRET_FIELDS)
     @classmethod
     def _reject_placeholders(cls, value: str, info: object) -> str:

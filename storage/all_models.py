@@ -1,3 +1,10 @@
 """Import every module that defines tables, so SQLModel.metadata is complete (Alembic, tests)."""
 
-from storage import activity_models, models, outbox_models, reports_models, task_models  # noqa: F401
+from storage import (  # noqa: F401
+    activity_models,
+    directive_models,
+    models,
+    outbox_models,
+    reports_models,
+    task_models,
+)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -58,3 +59,119 @@ async def pending(session: AsyncSession, limit: int = 100) -> list[OutboxMessage
         .limit(limit)
     )
     return list(result.all())
+
+
+async def claim(
+    session: AsyncSession,
+    *,
+    owner: str,
+    platforms: Sequence[str],
+    now: datetime,
+    lease_seconds: float,
+    limit: int,
+) -> list[OutboxMessage]:
+    """Take due messages (and those whose sender's lease lapsed) for this sender, oldest first."""
+    due = (col(OutboxMessage.state) == OutboxState.PENDING) & (col(OutboxMessage.next_attempt_at) <= now)
+    lapsed = (col(OutboxMessage.state) == OutboxState.SENDING) & (col(OutboxMessage.lease_until) < now)
+    query = (
+        select(OutboxMessage)
+        .where(col(OutboxMessage.platform).in_(list(platforms)), due | lapsed)
+        .order_by(col(OutboxMessage.id))
+        .limit(limit)
+    )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        # Several senders: each skips the rows another is claiming right now.
+        query = query.with_for_update(skip_locked=True)
+    rows = list((await session.exec(query)).all())
+    until = now + timedelta(seconds=lease_seconds)
+    for row in rows:
+        row.state = OutboxState.SENDING
+        row.lease_owner = owner
+        row.lease_until = until
+        session.add(row)
+    await session.flush()
+    return rows
+
+
+async def _owned(session: AsyncSession, ids: Sequence[int], owner: str) -> list[OutboxMessage]:
+    result = await session.exec(
+        select(OutboxMessage).where(
+            col(OutboxMessage.id).in_(list(ids)),
+            OutboxMessage.lease_owner == owner,
+            OutboxMessage.state == OutboxState.SENDING,
+        )
+    )
+    return list(result.all())
+
+
+async def mark_sent(session: AsyncSession, ids: Sequence[int], owner: str, now: datetime) -> None:
+    """Record that the message ids[0] was sent (the other ids were merged into it)."""
+    for row in await _owned(session, ids, owner):
+        row.state = OutboxState.SENT
+        row.sent_at = now
+        row.attempts += 1
+        row.lease_owner = row.lease_until = None
+        row.merged_into_id = ids[0] if row.id != ids[0] else None
+        session.add(row)
+
+
+async def reschedule(
+    session: AsyncSession,
+    ids: Sequence[int],
+    owner: str,
+    when: datetime,
+    error: str | None = None,
+    count_attempt: bool = True,
+) -> None:
+    """Put messages back to pending until `when` (a retry, or a chat at its rate limit)."""
+    for row in await _owned(session, ids, owner):
+        row.state = OutboxState.PENDING
+        row.next_attempt_at = when
+        row.attempts += 1 if count_attempt else 0
+        row.last_error = error[:500] if error else row.last_error
+        row.lease_owner = row.lease_until = None
+        session.add(row)
+
+
+async def mark_failed(session: AsyncSession, ids: Sequence[int], owner: str, error: str, now: datetime) -> None:
+    """Give up on messages for good (the chat is gone, or too many failed attempts)."""
+    for row in await _owned(session, ids, owner):
+        row.state = OutboxState.FAILED
+        row.attempts += 1
+        row.last_error = error[:500]
+        row.next_attempt_at = now
+        row.lease_owner = row.lease_until = None
+        session.add(row)
+
+
+async def unfinished(session: AsyncSession, platforms: Sequence[str]) -> int:
+    """How many messages of these platforms are still pending or being sent."""
+    result = await session.exec(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            col(OutboxMessage.platform).in_(list(platforms)),
+            col(OutboxMessage.state).in_([OutboxState.PENDING, OutboxState.SENDING]),
+        )
+    )
+    return int(result.one())
+
+
+async def next_due(session: AsyncSession, platforms: Sequence[str]) -> datetime | None:
+    """When the earliest pending message of these platforms becomes due."""
+    result = await session.exec(
+        select(func.min(OutboxMessage.next_attempt_at)).where(
+            col(OutboxMessage.platform).in_(list(platforms)), OutboxMessage.state == OutboxState.PENDING
+        )
+    )
+    return result.one()
+
+
+async def retarget(session: AsyncSession, ids: Sequence[int], owner: str, new_chat_id: str, now: datetime) -> None:
+    """Point messages at the chat's new id and make them due again at once."""
+    for row in await _owned(session, ids, owner):
+        row.chat_id = new_chat_id
+        row.state = OutboxState.PENDING
+        row.next_attempt_at = now
+        row.lease_owner = row.lease_until = None
+        session.add(row)

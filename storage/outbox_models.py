@@ -42,3 +42,9 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
     last_error: str | None = Field(default=None, max_length=500)
+    # A sender owns a row in state `sending` until lease_until; after a crash the lease lapses and another
+    # sender takes it again (the only way a message can be sent twice).
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = None
+    # When several replies to one busy chat went out as one message, the others point at the one sent.
+    merged_into_id: int | None = Field(default=None)

@@ -86,7 +86,7 @@ async def test_province_report_matches_independent_sums(app: BotApp, clock: Fake
     assert {t.code for t in report.silent_teams} == {
         t.code for t in [*tree.teams, *tree.other_teams] if t.id not in reporting
     }
-    assert report.tasks is None
+    assert report.tasks is not None and (report.tasks.due, report.tasks.done, report.tasks.overdue) == (0, 0, 0)
 
 
 async def test_period_boundaries_sunday_night_against_monday_morning(app: BotApp, clock: FakeClock) -> None:
@@ -209,7 +209,7 @@ async def test_long_province_report_is_split_cleanly(app: BotApp, chat: ChatHarn
     assert "… và 130 tổ khác" in joined
     # Every line arrives whole: no message starts or ends in the middle of a line.
     lines = joined.split("\n")
-    assert all(line.startswith(("•", "📊", "Kỳ", "Chỉ", "Tổ", "Ghi", "Theo", "…", "Lập")) or not line for line in lines)
+    assert all(line.startswith(("•", "📊", "Kỳ", "Chỉ", "Tổ", "Ghi", "Theo", "Nhiệm vụ", "…", "Lập")) or not line for line in lines)
 
 
 async def test_baocao_in_team_chat_by_a_member(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:

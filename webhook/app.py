@@ -23,14 +23,20 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = bot_app is None
         app.state.bot = bot_app or await BotApp.create(settings)
-        scheduler = None
+        scheduler = sender = None
         if with_scheduler:
+            from bot.outbox_sender import start_sender
             from bot.scheduler import start_scheduler
 
             scheduler = start_scheduler(app.state.bot)
+            sender = start_sender(app.state.bot.db, settings)
         try:
             yield
         finally:
+            if sender is not None:
+                from bot.outbox_sender import stop_sender
+
+                await stop_sender(sender)
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
             if owned:

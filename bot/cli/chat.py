@@ -58,10 +58,12 @@ def _run(args: argparse.Namespace) -> int:
     logging.getLogger().setLevel(settings.log_level)
 
     async def go() -> None:
+        from bot.outbox_sender import start_sender, stop_sender
         from bot.scheduler import start_scheduler
 
         app = await BotApp.create(settings)
         scheduler = start_scheduler(app)
+        sender = start_sender(app.db, settings)
         try:
             from bot.adapters import runners
 
@@ -72,6 +74,7 @@ def _run(args: argparse.Namespace) -> int:
                 print("Chưa cấu hình token Telegram hay Zalo: chạy bot trong console trên máy này.", file=sys.stderr)
                 await _adapter(app, args).run()
         finally:
+            await stop_sender(sender)
             scheduler.shutdown(wait=False)
             await app.close()
 

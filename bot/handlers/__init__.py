@@ -1,3 +1,3 @@
 """Command handlers; importing this package registers every command on the registry."""
 
-from bot.handlers import activity, guide, org, reports, tasks  # noqa: F401  (import registers the commands)
+from bot.handlers import activity, directives, guide, org, reports, tasks  # noqa: F401  (import registers commands)

@@ -27,6 +27,8 @@ class SendResult:
     error: str | None = None
     # True when the chat is gone for good (the bot was removed or blocked): its binding is deactivated.
     chat_gone: bool = False
+    # Set when the chat moved to a new id (a Telegram group upgraded to a supergroup): resend there.
+    new_chat_id: str | None = None
 
 
 class Transport(Protocol):

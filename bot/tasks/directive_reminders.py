@@ -1,0 +1,43 @@
+"""One reminder to each group whose commune has not acknowledged a directive after DIRECTIVE_REMINDER_HOURS."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from bot.tasks import job
+from storage import directives as store
+from storage import outbox as outbox_store
+from storage.outbox_models import OutboxMessage, OutboxState
+
+if TYPE_CHECKING:
+    from bot.app import BotApp
+
+
+@job("directive_reminders")
+async def run(app: BotApp, now: datetime) -> list[str]:
+    """Queue the reminders due at `now`; the dedupe key makes it one per group and directive."""
+    lines: list[str] = []
+    tz = app.settings.tz
+    async with app.db.session() as session:
+        due = await store.reminders_due(session, now, timedelta(hours=app.settings.directive_reminder_hours))
+        for directive, target in due:
+            row = await session.get(OutboxMessage, target.outbox_id) if target.outbox_id else None
+            if row is not None and row.state == OutboxState.FAILED:
+                continue  # the group never got it (the bot was removed): a reminder would fail the same way
+            sent = directive.created_at.astimezone(tz).strftime("%d/%m/%Y")
+            queued = await outbox_store.enqueue(
+                session,
+                platform=target.platform,
+                chat_id=target.chat_id,
+                text=(
+                    f"⏰ Nhắc: chỉ đạo số {directive.id} gửi ngày {sent} chưa được xác nhận.\n{directive.text}\n\n"
+                    f"Trả lời /danhan {directive.id} để xác nhận."
+                ),
+                kind="directive_reminder",
+                dedupe_key=f"directive-reminder:{directive.id}:{target.platform}:{target.chat_id}",
+                now=now,
+            )
+            if queued is not None:
+                lines.append(f"nhắc chỉ đạo {directive.id} tới {target.platform}:{target.chat_id}")
+    return lines

@@ -1,0 +1,92 @@
+"""Sending outbox messages to Telegram through python-telegram-bot, mapped to SendResult."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import timedelta
+
+from telegram import Bot, InputFile
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.request import HTTPXRequest
+
+from bot.messages import Attachment
+from bot.transports.base import SendResult, SendStatus
+
+TELEGRAM_MAX_TEXT = 4096
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Cut text into parts of at most `limit` characters, at a line break or space where possible."""
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit)
+        if cut < limit // 2:
+            cut = rest.rfind(" ", 0, limit)
+        if cut < limit // 2:
+            cut = limit
+        parts.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n ") if cut < len(rest) else ""
+    if rest or not parts:
+        parts.append(rest)
+    return parts
+
+
+class TelegramTransport:
+    """The Telegram side of the outbox: one Bot object, pooled HTTP connections."""
+
+    platform = "telegram"
+    max_text_length = TELEGRAM_MAX_TEXT
+
+    def __init__(self, token: str, base_url: str, timeout: float = 10.0) -> None:
+        request = HTTPXRequest(
+            connection_pool_size=8,
+            read_timeout=timeout,
+            write_timeout=timeout,
+            connect_timeout=timeout,
+            pool_timeout=timeout,
+            media_write_timeout=max(timeout, 20.0),
+        )
+        self.bot = Bot(token, base_url=f"{base_url.rstrip('/')}/bot", request=request)
+
+    async def send(self, chat_id: str, text: str, attachments: list[Attachment]) -> SendResult:
+        """Send text (split at 4,096 characters) then each attachment; never raises for API errors."""
+        try:
+            if text:
+                for part in split_text(text, self.max_text_length):
+                    await self.bot.send_message(chat_id=chat_id, text=part)
+            for item in attachments:
+                file = InputFile(item.content, filename=item.filename)
+                if item.is_image:
+                    await self.bot.send_photo(chat_id=chat_id, photo=file)
+                else:
+                    await self.bot.send_document(chat_id=chat_id, document=file)
+        except RetryAfter as exc:
+            with warnings.catch_warnings():
+                # PTB 22 warns that retry_after will become a timedelta; both forms are handled below.
+                warnings.simplefilter("ignore")
+                wait = exc.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            return SendResult(SendStatus.RATE_LIMITED, retry_after=seconds, error=str(exc))
+        except Forbidden as exc:
+            reason = f"bị chặn hoặc bị xoá khỏi nhóm: {exc.message}"
+            return SendResult(SendStatus.PERMANENT, error=reason, chat_gone=True)
+        except ChatMigrated as exc:
+            return SendResult(
+                SendStatus.PERMANENT,
+                error=f"nhóm đã chuyển sang mã {exc.new_chat_id}",
+                new_chat_id=str(exc.new_chat_id),
+            )
+        except BadRequest as exc:
+            gone = "chat not found" in exc.message.lower()
+            reason = "không tìm thấy nhóm" if gone else f"yêu cầu bị từ chối: {exc.message}"
+            return SendResult(SendStatus.PERMANENT, error=reason, chat_gone=gone)
+        except NetworkError as exc:  # includes TimedOut and 5xx answers
+            return SendResult(SendStatus.TRANSIENT, error=f"lỗi mạng: {exc.message}")
+        except TelegramError as exc:
+            return SendResult(SendStatus.TRANSIENT, error=f"lỗi Telegram: {exc.message}")
+        return SendResult(SendStatus.OK)
+
+    async def close(self) -> None:
+        """Close the HTTP connections."""
+        await self.bot.shutdown()

@@ -1,0 +1,226 @@
+"""A real local HTTP server speaking enough of the Telegram Bot API for the outbox, with injected faults."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+SEND_METHODS = {"sendMessage", "sendPhoto", "sendDocument"}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the server received: when (monotonic), what, to whom, and how it answered."""
+
+    at: float
+    method: str
+    chat_id: str
+    text: str
+    status: int
+
+
+@dataclass
+class Fault:
+    """An answer to inject: 429 (retry_after), 500, 403, 400 (chat not found), migrate, or a timeout (sleep)."""
+
+    kind: str
+    retry_after: int = 1
+    sleep: float = 0.0
+    new_chat_id: int = 0
+
+
+@dataclass
+class FakeTelegram:
+    """Scripted faults per chat, random 429/5xx rates, and the record of every call."""
+
+    rate_429: float = 0.0
+    rate_5xx: float = 0.0
+    retry_after: int = 1
+    seed: int = 7
+    gone: set[str] = field(default_factory=set)
+    scripted: dict[str, deque[Fault]] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def script(self, chat_id: str, *faults: Fault) -> None:
+        """Answer the next requests to this chat with these faults, in order."""
+        self.scripted.setdefault(chat_id, deque()).extend(faults)
+
+    def fault_for(self, chat_id: str) -> Fault | None:
+        """The fault to answer with now, if any."""
+        with self.lock:
+            if chat_id in self.gone:
+                return Fault("403")
+            queue = self.scripted.get(chat_id)
+            if queue:
+                return queue.popleft()
+            roll = self.rng.random()
+            if roll < self.rate_429:
+                return Fault("429", retry_after=self.retry_after)
+            if roll < self.rate_429 + self.rate_5xx:
+                return Fault("500")
+            return None
+
+    def record(self, method: str, chat_id: str, text: str, status: int) -> None:
+        """Keep one call, stamped with the server's own clock."""
+        with self.lock:
+            self.calls.append(Call(time.monotonic(), method, chat_id, text, status))
+
+    # -- what the tests check -------------------------------------------------
+
+    def delivered(self) -> list[Call]:
+        """The sends answered 200 (messages the chat really got)."""
+        with self.lock:
+            return [c for c in self.calls if c.status == 200 and c.method in SEND_METHODS]
+
+    def delivered_per_chat(self) -> Counter[str]:
+        """How many messages each chat got."""
+        return Counter(c.chat_id for c in self.delivered())
+
+    def max_in_window(self, seconds: float, chat_id: str | None = None) -> int:
+        """The most send requests the server received in any window of `seconds` (all chats or one)."""
+        with self.lock:
+            times = sorted(c.at for c in self.calls if c.method in SEND_METHODS and chat_id in (None, c.chat_id))
+        best, start = 0, 0
+        for end, t in enumerate(times):
+            while times[start] <= t - seconds:
+                start += 1
+            best = max(best, end - start + 1)
+        return best
+
+    def max_per_chat_in_window(self, seconds: float) -> int:
+        """The most send requests any single chat received in any window of `seconds`."""
+        chats = {c.chat_id for c in self.calls}
+        return max((self.max_in_window(seconds, chat) for chat in chats), default=0)
+
+
+def _parse_body(content_type: str, body: bytes) -> dict[str, str]:
+    if content_type.startswith("application/json"):
+        data = json.loads(body or b"{}")
+        return {k: str(v) for k, v in data.items()}
+    if content_type.startswith("multipart/form-data"):
+        message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+        fields: dict[str, str] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if name and part.get_filename() is None:
+                fields[str(name)] = part.get_content() if part.get_content_maintype() == "text" else ""
+            elif name:
+                fields[str(name)] = f"<file {part.get_filename()}>"
+        return fields
+    return {k: v[0] for k, v in parse_qs(body.decode()).items()}
+
+
+def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; with Nagle on, each answer would wait ~40 ms for an ACK.
+        disable_nagle_algorithm = True
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+        def _answer(self, status: int, payload: dict[str, object]) -> None:
+            body = json.dumps(payload).encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError:
+                pass  # the client gave up (a simulated timeout)
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            match = re.fullmatch(r"/bot[^/]+/(\w+)", self.path)
+            method = match.group(1) if match else ""
+            params = _parse_body(self.headers.get("Content-Type", ""), body)
+            chat_id = params.get("chat_id", "")
+            text = params.get("text", "") or params.get("photo", "") or params.get("document", "")
+            if method == "getMe":
+                self._answer(200, {"ok": True, "result": {"id": 1, "is_bot": True, "first_name": "Tổ CNS"}})
+                return
+            if method not in SEND_METHODS:
+                self._answer(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+                return
+            fault = fake.fault_for(chat_id)
+            if fault is None:
+                fake.record(method, chat_id, text, 200)
+                result = {"message_id": len(fake.calls), "date": int(time.time()), "chat": {"id": 0, "type": "group"}}
+                self._answer(200, {"ok": True, "result": result})
+            elif fault.kind == "429":
+                fake.record(method, chat_id, text, 429)
+                self._answer(
+                    429,
+                    {
+                        "ok": False,
+                        "error_code": 429,
+                        "description": f"Too Many Requests: retry after {fault.retry_after}",
+                        "parameters": {"retry_after": fault.retry_after},
+                    },
+                )
+            elif fault.kind == "403":
+                fake.record(method, chat_id, text, 403)
+                kicked = "Forbidden: bot was kicked from the group chat"
+                self._answer(403, {"ok": False, "error_code": 403, "description": kicked})
+            elif fault.kind == "400":
+                fake.record(method, chat_id, text, 400)
+                self._answer(400, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"})
+            elif fault.kind == "migrate":
+                fake.record(method, chat_id, text, 400)
+                self._answer(
+                    400,
+                    {
+                        "ok": False,
+                        "error_code": 400,
+                        "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                        "parameters": {"migrate_to_chat_id": fault.new_chat_id},
+                    },
+                )
+            elif fault.kind == "timeout":
+                fake.record(method, chat_id, text, 0)
+                time.sleep(fault.sleep)
+                self._answer(500, {"ok": False, "error_code": 500, "description": "Internal Server Error"})
+            else:
+                fake.record(method, chat_id, text, 500)
+                self._answer(500, {"ok": False, "error_code": 500, "description": "Internal Server Error"})
+
+    return Handler
+
+
+class TelegramServer:
+    """Runs a FakeTelegram on 127.0.0.1 in a background thread; use as a context manager."""
+
+    def __init__(self, fake: FakeTelegram | None = None) -> None:
+        self.fake = fake or FakeTelegram()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.fake))
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        """The value for TELEGRAM_API_BASE_URL."""
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __enter__(self) -> TelegramServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
 
+    # --- adapters (issue 7): platform adapters, webhooks, Zalo transport
+    webhook_max_body_bytes: int = 1_000_000
+    polling_timeout_seconds: int = 30
+    zalo_parse_mode: str = "Markdown"
+    files_dir: str = "./data/files"
+    signed_link_ttl_hours: int = 72
+
     @field_validator(*SECRET_FIELDS)
     @classmethod
     def _reject_placeholders(cls, value: str, info: object) -> str:

@@ -6,7 +6,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,18 +21,20 @@ async def store_update(
     session: AsyncSession, platform: str, update_key: str, body: dict[str, Any], now: datetime | None = None
 ) -> InboundUpdate | None:
     """Store an update; None when the same (platform, key) was already stored (a redelivery)."""
-    row = InboundUpdate(
-        platform=platform,
-        update_key=update_key[:200],
-        body=json.dumps(body, ensure_ascii=False),
-        received_at=now or utcnow(),
-    )
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
+    values: dict[str, Any] = {
+        "platform": platform,
+        "update_key": update_key[:200],
+        "body": json.dumps(body, ensure_ascii=False),
+        "state": InboundState.PENDING.value,
+        "received_at": now or utcnow(),
+    }
+    # One INSERT ... ON CONFLICT DO NOTHING: no savepoint round trips on the webhook's hot path.
+    insert = pg_insert if session.bind is not None and session.bind.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(InboundUpdate).values(**values).on_conflict_do_nothing().returning(col(InboundUpdate.id))
+    row_id = (await session.exec(statement)).scalar_one_or_none()  # type: ignore[call-overload]
+    if row_id is None:
         return None
-    return row
+    return InboundUpdate(id=row_id, **values)
 
 
 async def get_update(session: AsyncSession, update_id: int) -> InboundUpdate | None:
@@ -40,13 +44,15 @@ async def get_update(session: AsyncSession, update_id: int) -> InboundUpdate | N
 
 async def finish_update(session: AsyncSession, update_id: int, error: str | None = None) -> None:
     """Mark a stored update done, or failed with the error's first line."""
-    row = await session.get(InboundUpdate, update_id)
-    if row is None:
-        return
-    row.state = InboundState.FAILED if error else InboundState.DONE
-    row.error = error[:500] if error else None
-    row.processed_at = utcnow()
-    session.add(row)
+    await session.exec(
+        update(InboundUpdate)  # type: ignore[call-overload]
+        .where(col(InboundUpdate.id) == update_id)
+        .values(
+            state=InboundState.FAILED if error else InboundState.DONE,
+            error=error[:500] if error else None,
+            processed_at=utcnow(),
+        )
+    )
 
 
 async def pending_updates(session: AsyncSession, limit: int = 100) -> list[InboundUpdate]:

@@ -231,3 +231,35 @@ async def test_polling_mode_processes_updates_and_sets_menu(
     offsets = [p.get("offset") for m, p in tg.calls if m == "getUpdates"]
     assert offsets[0] is None and offsets[1] == last_id + 1
     assert [r.chat_id for r in await outbox(papp)] == ["-1001", "-3003"]
+
+
+async def test_updates_stored_before_a_crash_are_processed_at_start(papp: BotApp, adapters: list[Any]) -> None:
+    from bot.adapters.inbound import Inbound
+
+    inbound = Inbound(papp)
+    inbound.add(adapters[0])
+    update = tg_message_update("/huongdan")
+    assert await inbound.store(adapters[0], update) is not None  # stored, then the process "died"
+    assert await outbox(papp) == []
+    assert await Inbound(papp).recover() == 0  # no adapter for the platform: left pending
+    assert await inbound.recover() == 1
+    assert [r.state for r in await inbound_rows(papp)] == ["done"]
+    assert len(await outbox(papp)) == 1
+
+
+async def test_one_chat_is_processed_in_arrival_order(papp: BotApp, adapters: list[Any], clock: FakeClock) -> None:
+    code = await _code(papp, clock)
+    seen: list[str] = []
+    original = papp.router.handle
+
+    async def recording(msg: Any) -> Any:
+        seen.append(msg.text)
+        await asyncio.sleep(0.05 if msg.text.startswith("/ketnoi") else 0)
+        return await original(msg)
+
+    papp.router.handle = recording  # type: ignore[method-assign]
+    async with web(papp, adapters) as (client, _):
+        await client.post("/webhook/telegram", json=tg_message_update(f"/ketnoi {code}"), headers=OK)
+        await client.post("/webhook/telegram", json=tg_message_update("/batdau"), headers=OK)
+    assert seen == [f"/ketnoi {code}", "/batdau"]
+    assert "Nhóm này thuộc: Xã Tân Lập" in (await outbox(papp))[1].text

@@ -27,6 +27,10 @@ class PlatformAdapter(Protocol):
         """The key that identifies a redelivery of the same update."""
         ...
 
+    def chat_key(self, update: dict[str, Any]) -> str:
+        """The chat an update belongs to: updates of one chat are processed one at a time, in order."""
+        ...
+
     async def handle_update(self, body: dict[str, Any]) -> list[Reply]:
         """Process one stored update."""
         ...
@@ -39,6 +43,8 @@ class Inbound:
         self.app = app
         self.adapters: dict[str, PlatformAdapter] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._chat_locks: dict[str, asyncio.Lock] = {}
+        self._chat_users: dict[str, int] = {}
         self.metrics: Any = None
 
     def add(self, adapter: PlatformAdapter) -> None:
@@ -58,13 +64,22 @@ class Inbound:
     async def process(self, adapter: PlatformAdapter, row_id: int, update: dict[str, Any]) -> None:
         """Process a stored update and record the outcome; never raises."""
         error = None
+        key = f"{adapter.platform}:{adapter.chat_key(update)}"
+        lock = self._chat_locks.setdefault(key, asyncio.Lock())
+        self._chat_users[key] = self._chat_users.get(key, 0) + 1
         try:
-            await adapter.handle_update(update)
+            # One chat's messages run in arrival order, as its members typed them; chats run in parallel.
+            async with lock:
+                await adapter.handle_update(update)
         except Exception as exc:
             log.exception("processing %s update %s failed", adapter.platform, row_id)
             error = f"{type(exc).__name__}: {exc}"
             if self.metrics is not None:
                 self.metrics.errors.labels("process").inc()
+        finally:
+            self._chat_users[key] -= 1
+            if not self._chat_users[key]:
+                del self._chat_users[key], self._chat_locks[key]
         try:
             async with self.app.db.session() as session:
                 await inbound_store.finish_update(session, row_id, error)

@@ -125,6 +125,14 @@ class TelegramAdapter:
         """The de-duplication key of an update: its update_id."""
         return str(body["update_id"])
 
+    def chat_key(self, body: dict[str, Any]) -> str:
+        """The chat of an update (message, edit or membership change)."""
+        for field in ("message", "edited_message", "my_chat_member"):
+            part = body.get(field)
+            if isinstance(part, dict) and isinstance(part.get("chat"), dict):
+                return str(part["chat"].get("id"))
+        return ""
+
     def check(self, body: object) -> dict[str, Any]:
         """Validate a webhook body; raises UpdateShapeError when it is not an update."""
         parse_update(body)

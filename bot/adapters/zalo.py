@@ -130,6 +130,10 @@ class ZaloAdapter:
         """Validate a webhook body and return the bare update."""
         return unwrap(body)
 
+    def chat_key(self, update: dict[str, Any]) -> str:
+        """The chat of an update."""
+        return str(update["message"]["chat"]["id"])
+
     def update_key(self, update: dict[str, Any]) -> str:
         """The de-duplication key: chat id and message_id (Zalo updates have no update id)."""
         message = update["message"]

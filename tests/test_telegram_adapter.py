@@ -263,3 +263,19 @@ async def test_one_chat_is_processed_in_arrival_order(papp: BotApp, adapters: li
         await client.post("/webhook/telegram", json=tg_message_update("/batdau"), headers=OK)
     assert seen == [f"/ketnoi {code}", "/batdau"]
     assert "Nhóm này thuộc: Xã Tân Lập" in (await outbox(papp))[1].text
+
+
+async def test_polling_keeps_the_offset_when_an_update_cannot_be_stored(
+    papp: BotApp, adapters: list[Any], tg: FakeTelegramApi
+) -> None:
+    stop = asyncio.Event()
+    tg.updates = [tg_message_update("/huongdan")]
+    tg.on_empty = stop.set
+    adapters[0].retry_delay = 0
+
+    async def database_down(adapter: Any, body: dict[str, Any]) -> None:
+        raise ConnectionError("database down")
+
+    await asyncio.wait_for(adapters[0].poll(database_down, stop), timeout=10)
+    # The failed update was not acknowledged: the next getUpdates asks from the same offset again.
+    assert [p.get("offset") for m, p in tg.calls if m == "getUpdates"] == [None, None]

@@ -211,3 +211,18 @@ async def test_image_by_url_and_document_as_signed_link(papp: BotApp, zalo: Fake
         assert tampered.status_code == 403
         image = await client.get(photo_url.replace("https://bot.example.vn", ""))
         assert image.status_code == 200 and image.content == b"\x89PNG fake chart"
+
+
+async def test_image_with_command_caption_carries_the_photo_url(papp: BotApp, adapters: list[Any]) -> None:
+    from bot.adapters.zalo import to_incoming, unwrap
+
+    body = zalo_update("x", wrapped=False)
+    message = body["message"]
+    del message["text"]
+    body["event_name"] = "message.image.received"
+    message.update({"photo_url": "https://zalo.example/p/1.jpg", "caption": "@ToCNSBot huongdan"})
+    incoming = to_incoming(unwrap(body))
+    assert incoming is not None and incoming.photo == "https://zalo.example/p/1.jpg"
+    async with web(papp, adapters) as (client, _):
+        await client.post("/webhook/zalo", json=body, headers=OK)
+    assert HELP in (await outbox(papp))[0].text

@@ -116,6 +116,7 @@ class TelegramAdapter:
     """Handles Telegram updates: commands, group membership changes, migrations and edits."""
 
     platform = PLATFORM
+    retry_delay = 3.0
 
     def __init__(self, app: BotApp, bot: Bot | None = None) -> None:
         self.app = app
@@ -227,9 +228,15 @@ class TelegramAdapter:
                     offset=offset, timeout=self.app.settings.polling_timeout_seconds, allowed_updates=ALLOWED_UPDATES
                 )
             except Exception:
-                log.exception("telegram getUpdates failed; retrying in 3 s")
-                await asyncio.sleep(3)
+                log.exception("telegram getUpdates failed; retrying")
+                await asyncio.sleep(self.retry_delay)
                 continue
             for update in updates:
+                try:
+                    await process(self, update.to_dict())
+                except Exception:
+                    # Not stored (database down?): keep the offset so Telegram delivers it again.
+                    log.exception("telegram update %s could not be stored; retrying", update.update_id)
+                    await asyncio.sleep(self.retry_delay)
+                    break
                 offset = update.update_id + 1
-                await process(self, update.to_dict())

@@ -185,4 +185,9 @@ class ZaloAdapter:
                 except UpdateShapeError:
                     log.warning("zalo getUpdates returned an unknown shape; skipped")
                     continue
-                await process(self, checked)
+                try:
+                    await process(self, checked)
+                except Exception:
+                    # Zalo cannot redeliver a polled update: log it with its body so nothing is lost silently.
+                    log.exception("zalo update could not be stored: %r", checked)
+                    await asyncio.sleep(3)

@@ -169,6 +169,7 @@ async def test_edited_command_is_not_rerun(papp: BotApp, adapters: list[Any], cl
         (b'{"update_id": 7, "message": {"text": "/huongdan"}}', 400),
         (b'{"update_id": 8}', 200),
         (b"\xff\xfe", 400),
+        (b'{"update_id": 9, "x": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", 400),
     ],
 )
 async def test_bad_bodies_get_400_never_500(papp: BotApp, adapters: list[Any], body: bytes, status: int) -> None:

@@ -61,11 +61,11 @@ async def intake(request: Request, platform: str, secret: str, secret_header: st
         return _refuse(413, platform, "body too large")
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser allows
         return _refuse(400, platform, "body is not JSON")
     try:
         update = adapter.check(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         return _refuse(400, platform, str(exc)[:200])
     try:
         row_id = await inbound.store(adapter, update)

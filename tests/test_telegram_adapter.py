@@ -280,3 +280,23 @@ async def test_polling_keeps_the_offset_when_an_update_cannot_be_stored(
     await asyncio.wait_for(adapters[0].poll(database_down, stop), timeout=10)
     # The failed update was not acknowledged: the next getUpdates asks from the same offset again.
     assert [p.get("offset") for m, p in tg.calls if m == "getUpdates"] == [None, None]
+
+
+def test_adapters_use_the_configured_api_base_urls(papp: BotApp) -> None:
+    telegram, zalo = runners.build_adapters(papp, runners.configured_platforms(papp.settings))
+    assert telegram.bot.base_url == "http://fake-telegram.test/bot123456:TEST-telegram-token"
+    assert zalo.api.base_url == "http://fake-zalo.test" and zalo.api.token == "zalo-test-token-42"
+
+
+async def test_serve_startup_registers_webhooks_and_recovers(
+    papp: BotApp, adapters: list[Any], tg: FakeTelegramApi
+) -> None:
+    from bot.adapters.inbound import Inbound
+    from webhook.app import create_app
+
+    leftover = Inbound(papp)
+    await leftover.store(adapters[0], tg_message_update("/huongdan"))  # stored before a crash
+    web_app = create_app(papp.settings, bot_app=papp, adapters=adapters[:1], with_platforms=True)
+    async with web_app.router.lifespan_context(web_app):
+        assert "setWebhook" in tg.methods() and "setMyCommands" in tg.methods()
+    assert len(await outbox(papp)) == 1

@@ -74,6 +74,8 @@ def create_app(
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
             await inbound.drain()
+            for adapter in inbound.adapters.values():
+                await adapter.close()  # type: ignore[attr-defined]
             if owned:
                 await app.state.bot.close()
 

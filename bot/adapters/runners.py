@@ -39,11 +39,18 @@ async def run_polling(
 ) -> None:
     """Run the long-polling loop of every configured platform until stopped."""
     adapters = adapters if adapters is not None else build_adapters(app, platforms)
+    from bot.metrics import METRICS
+
     inbound = Inbound(app)
+    inbound.metrics = METRICS
     for adapter in adapters:
         inbound.add(adapter)
         await adapter.start()
         if adapter.platform == "telegram":
             await adapter.set_menu()
-    await inbound.recover()
-    await asyncio.gather(*(adapter.poll(lambda a, u: inbound.receive(a, u), stop) for adapter in adapters))
+    try:
+        await inbound.recover()
+        await asyncio.gather(*(adapter.poll(lambda a, u: inbound.receive(a, u), stop) for adapter in adapters))
+    finally:
+        for adapter in adapters:
+            await adapter.close()

@@ -218,6 +218,10 @@ class TelegramAdapter:
         if self.bot.username:
             self.app.router.bot_names.add(self.bot.username)
 
+    async def close(self) -> None:
+        """Release the Bot API connections."""
+        await self.bot.shutdown()
+
     async def poll(self, process: Any, stop: asyncio.Event | None = None) -> None:
         """Long-poll getUpdates, handing each update body to `process`, until `stop` is set."""
         await self.bot.delete_webhook(drop_pending_updates=False)

@@ -161,6 +161,10 @@ class ZaloAdapter:
         """Point Zalo at our webhook with the secret it must echo."""
         return await self.api.call("setWebhook", {"url": url, "secret_token": self.app.settings.zalo_webhook_secret})
 
+    async def close(self) -> None:
+        """Release the HTTP client."""
+        await self.api.aclose()
+
     async def poll(self, process: Any, stop: asyncio.Event | None = None) -> None:
         """Long-poll getUpdates (one update per call; 408 means none yet) until `stop` is set."""
         timeout = self.app.settings.polling_timeout_seconds

@@ -101,6 +101,13 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = 1.0
     directive_reminder_hours: float = 24.0
 
+    # --- adapters (issue 7): platform adapters, webhooks, Zalo transport
+    webhook_max_body_bytes: int = 1_000_000
+    polling_timeout_seconds: int = 30
+    zalo_parse_mode: str = "Markdown"
+    files_dir: str = "./data/files"
+    signed_link_ttl_hours: int = 72
+
     @field_validator(*SECRET_FIELDS)
     @classmethod
     def _reject_placeholders(cls, value: str, info: object) -> str:

@@ -3,6 +3,7 @@
 from storage import (  # noqa: F401
     activity_models,
     directive_models,
+    inbound_models,
     models,
     outbox_models,
     reports_models,

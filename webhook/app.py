@@ -2,19 +2,57 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from sqlalchemy import text
 
+from bot.adapters.inbound import Inbound
 from bot.app import BotApp
 from bot.config import Settings, get_settings
+from bot.metrics import METRICS
 from webhook.api import router as api_router
+
+log = logging.getLogger(__name__)
+
+
+def _attach(app: FastAPI, bot: BotApp, adapters: list[Any] | None) -> Inbound:
+    from bot.adapters.runners import build_adapters, configured_platforms
+
+    inbound = Inbound(bot)
+    inbound.metrics = METRICS
+    for adapter in adapters if adapters is not None else build_adapters(bot, configured_platforms(bot.settings)):
+        inbound.add(adapter)
+    if METRICS.observe_command not in bot.router.observers:
+        bot.router.observers.append(METRICS.observe_command)
+    app.state.bot = bot
+    app.state.inbound = inbound
+    return inbound
+
+
+async def setup_platforms(inbound: Inbound) -> None:
+    """Start each adapter, register its webhook and (Telegram) the command menu."""
+    from webhook import telegram as tg_routes
+    from webhook import zalo as zalo_routes
+
+    base = inbound.app.settings.public_base_url.rstrip("/")
+    for adapter in inbound.adapters.values():
+        await adapter.start()  # type: ignore[attr-defined]
+        path = tg_routes.PATH if adapter.platform == "telegram" else zalo_routes.PATH
+        await adapter.set_webhook(f"{base}{path}")  # type: ignore[attr-defined]
+        if adapter.platform == "telegram":
+            await adapter.set_menu()  # type: ignore[attr-defined]
 
 
 def create_app(
-    settings: Settings | None = None, with_scheduler: bool = False, bot_app: BotApp | None = None
+    settings: Settings | None = None,
+    with_scheduler: bool = False,
+    bot_app: BotApp | None = None,
+    adapters: list[Any] | None = None,
+    with_platforms: bool = False,
 ) -> FastAPI:
     """Build the web app; the bot (database, router) is created at startup unless one is given."""
     settings = settings or get_settings()
@@ -22,7 +60,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = bot_app is None
-        app.state.bot = bot_app or await BotApp.create(settings)
+        bot = bot_app or await BotApp.create(settings)
+        inbound = _attach(app, bot, adapters)
+        if with_platforms:
+            await setup_platforms(inbound)
+        await inbound.recover()
         scheduler = sender = None
         if with_scheduler:
             from bot.outbox_sender import start_sender
@@ -39,6 +81,9 @@ def create_app(
                 await stop_sender(sender)
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
+            await inbound.drain()
+            for adapter in inbound.adapters.values():
+                await adapter.close()  # type: ignore[attr-defined]
             if owned:
                 await app.state.bot.close()
 
@@ -53,6 +98,13 @@ def create_app(
         return {"status": "ok", "database": "ok"}
 
     app.include_router(api_router)
+    from webhook import files, metrics, telegram, zalo
+
+    app.include_router(telegram.router)
+    app.include_router(zalo.router)
+    app.include_router(metrics.router)
+    app.include_router(files.router)
+
     if bot_app is not None:
-        app.state.bot = bot_app
+        _attach(app, bot_app, adapters)
     return app

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+from bot.adapters.inbound import Inbound
 from bot.app import BotApp
 from bot.config import Settings
 
@@ -16,8 +20,37 @@ def configured_platforms(settings: Settings) -> list[str]:
     return platforms
 
 
-async def run_polling(app: BotApp, platforms: list[str]) -> None:
+def build_adapters(app: BotApp, platforms: list[str]) -> list[Any]:
+    """The adapter of each named platform."""
+    adapters: list[Any] = []
+    if "telegram" in platforms:
+        from bot.adapters.telegram import TelegramAdapter
+
+        adapters.append(TelegramAdapter(app))
+    if "zalo" in platforms:
+        from bot.adapters.zalo import ZaloAdapter
+
+        adapters.append(ZaloAdapter(app))
+    return adapters
+
+
+async def run_polling(
+    app: BotApp, platforms: list[str], adapters: list[Any] | None = None, stop: asyncio.Event | None = None
+) -> None:
     """Run the long-polling loop of every configured platform until stopped."""
-    raise NotImplementedError(
-        f"Platform adapters ({', '.join(platforms)}) are not available yet; unset the tokens to use the console."
-    )
+    adapters = adapters if adapters is not None else build_adapters(app, platforms)
+    from bot.metrics import METRICS
+
+    inbound = Inbound(app)
+    inbound.metrics = METRICS
+    for adapter in adapters:
+        inbound.add(adapter)
+        await adapter.start()
+        if adapter.platform == "telegram":
+            await adapter.set_menu()
+    try:
+        await inbound.recover()
+        await asyncio.gather(*(adapter.poll(lambda a, u: inbound.receive(a, u), stop) for adapter in adapters))
+    finally:
+        for adapter in adapters:
+            await adapter.close()

@@ -90,7 +90,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     logging.getLogger().setLevel(settings.log_level)
     uvicorn.run(
-        create_app(settings, with_scheduler=True),
+        create_app(settings, with_scheduler=True, with_platforms=True),
         host=args.host or settings.http_host,
         port=args.port or settings.http_port,
         log_level=settings.log_level.lower(),

@@ -1,0 +1,116 @@
+"""Inbound pipeline shared by webhooks and polling: store the update first, then process it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any, Protocol
+
+from bot.app import BotApp
+from bot.messages import Reply
+from storage import inbound as inbound_store
+
+log = logging.getLogger(__name__)
+
+
+class PlatformAdapter(Protocol):
+    """What the pipeline needs from a platform adapter."""
+
+    platform: str
+
+    def check(self, body: object) -> dict[str, Any]:
+        """Validate a body (raise ValueError) and return the update to store."""
+        ...
+
+    def update_key(self, update: dict[str, Any]) -> str:
+        """The key that identifies a redelivery of the same update."""
+        ...
+
+    def chat_key(self, update: dict[str, Any]) -> str:
+        """The chat an update belongs to: updates of one chat are processed one at a time, in order."""
+        ...
+
+    async def handle_update(self, body: dict[str, Any]) -> list[Reply]:
+        """Process one stored update."""
+        ...
+
+
+class Inbound:
+    """Stores each update once, processes it off the request path, and counts what happens."""
+
+    def __init__(self, app: BotApp) -> None:
+        self.app = app
+        self.adapters: dict[str, PlatformAdapter] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._chat_locks: dict[str, asyncio.Lock] = {}
+        self._chat_users: dict[str, int] = {}
+        self.metrics: Any = None
+
+    def add(self, adapter: PlatformAdapter) -> None:
+        """Register a platform adapter."""
+        self.adapters[adapter.platform] = adapter
+
+    async def store(self, adapter: PlatformAdapter, update: dict[str, Any]) -> int | None:
+        """Store a checked update; the row id, or None for a redelivery already stored."""
+        async with self.app.db.session() as session:
+            row = await inbound_store.store_update(
+                session, adapter.platform, adapter.update_key(update), update, now=self.app.clock()
+            )
+        if self.metrics is not None:
+            self.metrics.updates_received.labels(adapter.platform, "new" if row else "duplicate").inc()
+        return row.id if row is not None else None
+
+    async def process(self, adapter: PlatformAdapter, row_id: int, update: dict[str, Any]) -> None:
+        """Process a stored update and record the outcome; never raises."""
+        error = None
+        key = f"{adapter.platform}:{adapter.chat_key(update)}"
+        lock = self._chat_locks.setdefault(key, asyncio.Lock())
+        self._chat_users[key] = self._chat_users.get(key, 0) + 1
+        try:
+            # One chat's messages run in arrival order, as its members typed them; chats run in parallel.
+            async with lock:
+                await adapter.handle_update(update)
+        except Exception as exc:
+            log.exception("processing %s update %s failed", adapter.platform, row_id)
+            error = f"{type(exc).__name__}: {exc}"
+            if self.metrics is not None:
+                self.metrics.errors.labels("process").inc()
+        finally:
+            self._chat_users[key] -= 1
+            if not self._chat_users[key]:
+                del self._chat_users[key], self._chat_locks[key]
+        try:
+            async with self.app.db.session() as session:
+                await inbound_store.finish_update(session, row_id, error)
+        except Exception:
+            log.exception("could not mark %s update %s processed", adapter.platform, row_id)
+
+    def submit(self, adapter: PlatformAdapter, row_id: int, update: dict[str, Any]) -> None:
+        """Process in the background: the webhook answers without waiting."""
+        task = asyncio.create_task(self.process(adapter, row_id, update))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def receive(self, adapter: PlatformAdapter, update: dict[str, Any]) -> None:
+        """Store then process inline (polling loops, which have no request to answer)."""
+        row_id = await self.store(adapter, update)
+        if row_id is not None:
+            await self.process(adapter, row_id, update)
+
+    async def drain(self) -> None:
+        """Wait for every background processing task (shutdown, tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def recover(self) -> int:
+        """Process updates stored before a stop but never processed; returns how many."""
+        async with self.app.db.session() as session:
+            rows = await inbound_store.pending_updates(session)
+        count = 0
+        for row in rows:
+            adapter = self.adapters.get(row.platform)
+            if adapter is not None and row.id is not None:
+                await self.process(adapter, row.id, json.loads(row.body))
+                count += 1
+        return count

@@ -1,0 +1,57 @@
+"""Replies leave through the outbox: adapters enqueue what the router returns, the sender delivers it."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from bot.app import BotApp
+from bot.messages import Attachment, IncomingMessage, Reply
+from storage.outbox import enqueue
+
+
+def save_attachment(files_dir: str, attachment: Attachment) -> Path:
+    """Write an attachment under the files directory, named by its content so a retry reuses it."""
+    digest = hashlib.sha256(attachment.content).hexdigest()[:16]
+    folder = Path(files_dir) / digest
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / Path(attachment.filename).name
+    if not path.exists():
+        path.write_bytes(attachment.content)
+    return path
+
+
+async def enqueue_replies(app: BotApp, msg: IncomingMessage, replies: list[Reply], key: str) -> int:
+    """Enqueue the router's replies (kind="reply"); `key` makes a reprocessed update enqueue nothing twice."""
+    if not replies:
+        return 0
+    count = 0
+    async with app.db.session() as session:
+        for index, reply in enumerate(replies):
+            files = [
+                {
+                    "filename": a.filename,
+                    "mime_type": a.mime_type,
+                    "path": str(save_attachment(app.settings.files_dir, a)),
+                }
+                for a in reply.attachments
+            ]
+            row = await enqueue(
+                session,
+                platform=reply.platform or msg.platform,
+                chat_id=reply.chat_id or msg.chat_id,
+                text=reply.text,
+                kind="reply",
+                dedupe_key=f"reply:{key}:{index}",
+                attachments=files or None,
+                now=app.clock(),
+            )
+            count += row is not None
+    return count
+
+
+async def handle_message(app: BotApp, msg: IncomingMessage, key: str) -> list[Reply]:
+    """Run one message through the router and enqueue its replies."""
+    replies = await app.router.handle(msg)
+    await enqueue_replies(app, msg, replies, key)
+    return replies

@@ -1,0 +1,38 @@
+"""Prometheus metrics of the bot, in one registry served at /metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    """The bot's counters; the sender observes `send_latency`, the router feeds `commands`."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.updates_received = Counter(
+            "tocns_updates_received",
+            "Updates received from platforms (webhook or polling)",
+            ["platform", "outcome"],
+            registry=self.registry,
+        )
+        self.commands = Counter(
+            "tocns_commands", "Commands handled, by name and outcome", ["name", "outcome"], registry=self.registry
+        )
+        self.errors = Counter("tocns_errors", "Errors, by where they happened", ["kind"], registry=self.registry)
+        self.outbox_depth = Gauge("tocns_outbox_depth", "Outbox messages waiting to be sent", registry=self.registry)
+        self.send_latency = Histogram(
+            "tocns_send_latency_seconds",
+            "Time from enqueue to delivery of an outbox message",
+            ["platform"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+            registry=self.registry,
+        )
+
+    def observe_command(self, name: str, outcome: str) -> None:
+        """Router observer: count one command."""
+        self.commands.labels(name, outcome).inc()
+
+
+METRICS = Metrics()
+"""The process-wide metrics."""

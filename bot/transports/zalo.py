@@ -1,0 +1,105 @@
+"""Zalo transport: sendMessage in 2,000-character pieces, pictures by URL, documents as signed links."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+
+from bot.adapters.zalo import ZaloApi
+from bot.config import Settings
+from bot.delivery import save_attachment
+from bot.messages import Attachment
+from bot.signed_links import sign_url
+from bot.text import split_chunks
+from bot.transports.base import SendResult, SendStatus
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 2000
+
+
+def classify(status_code: int, data: Any) -> SendResult:
+    """Turn an HTTP status and Zalo envelope into a SendResult."""
+    if isinstance(data, dict) and data.get("ok") is True and status_code < 400:
+        return SendResult(SendStatus.OK)
+    code = data.get("error_code") if isinstance(data, dict) else None
+    code = code if isinstance(code, int) else status_code
+    description = str(data.get("description", "")) if isinstance(data, dict) else ""
+    error = f"{code}: {description}"[:300]
+    if code == 429 or status_code == 429:
+        # Zalo gives no retry_after: the sender backs off on its own.
+        return SendResult(SendStatus.RATE_LIMITED, error=error)
+    if code >= 500 or status_code >= 500 or code in (408,):
+        return SendResult(SendStatus.TRANSIENT, error=error)
+    if code == 403:
+        return SendResult(SendStatus.PERMANENT, error=error, chat_gone=True)
+    return SendResult(SendStatus.PERMANENT, error=error)
+
+
+def _markdown_rejected(result: SendResult) -> bool:
+    text = (result.error or "").lower()
+    return result.status == SendStatus.PERMANENT and any(w in text for w in ("parse", "markdown", "entit", "format"))
+
+
+class ZaloTransport:
+    """Sends one outbox message to a Zalo chat; never raises for platform or network errors."""
+
+    platform = "zalo"
+    max_text_length = MAX_TEXT
+
+    def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
+        self.settings = settings
+        self.api = ZaloApi(settings.zalo_api_base_url, settings.zalo_bot_token, client)
+
+    async def _post(self, method: str, payload: dict[str, Any]) -> SendResult:
+        url = f"{self.api.base_url}/bot{self.api.token}/{method}"
+        try:
+            response = await self.api.client.post(url, json=payload)
+        except httpx.HTTPError as exc:
+            return SendResult(SendStatus.TRANSIENT, error=f"{type(exc).__name__}: {exc}"[:300])
+        try:
+            data = response.json()
+        except ValueError:
+            data = {"ok": False, "error_code": response.status_code, "description": response.text[:200]}
+        return classify(response.status_code, data)
+
+    async def _send_text(self, chat_id: str, text: str) -> SendResult:
+        parse_mode = self.settings.zalo_parse_mode
+        payload: dict[str, Any] = {"chat_id": chat_id, "text": text}
+        if parse_mode:
+            payload["parse_mode"] = parse_mode
+        result = await self._post("sendMessage", payload)
+        if parse_mode and _markdown_rejected(result):
+            log.info("zalo rejected %s in chat %s; re-sending as plain text", parse_mode, chat_id)
+            result = await self._post("sendMessage", {"chat_id": chat_id, "text": text})
+        return result
+
+    def _link(self, attachment: Attachment) -> str:
+        path = save_attachment(self.settings.files_dir, attachment)
+        return sign_url(
+            self.settings.public_base_url,
+            self.settings.link_signing_secret,
+            self.settings.files_dir,
+            path,
+            self.settings.signed_link_ttl_hours * 3600,
+        )
+
+    async def send(self, chat_id: str, text: str, attachments: list[Attachment]) -> SendResult:
+        """Send text (split at 2,000 characters), then pictures by URL; documents become links in the text."""
+        documents = [a for a in attachments if not a.is_image]
+        images = [a for a in attachments if a.is_image]
+        if documents:
+            links = "\n".join(f"📎 {a.filename}: {self._link(a)}" for a in documents)
+            text = f"{text}\n\n{links}" if text else links
+        result = SendResult(SendStatus.OK)
+        for piece in split_chunks(text, MAX_TEXT) if text else []:
+            result = await self._send_text(chat_id, piece)
+            if result.status != SendStatus.OK:
+                return result
+        for image in images:
+            result = await self._post("sendPhoto", {"chat_id": chat_id, "photo": self._link(image), "caption": ""})
+            if result.status != SendStatus.OK:
+                return result
+        return result

@@ -1,0 +1,74 @@
+"""Storing inbound updates before processing them, and marking them processed."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.inbound_models import InboundState, InboundUpdate
+from storage.models import utcnow
+from storage.outbox_models import OutboxMessage, OutboxState
+
+
+async def store_update(
+    session: AsyncSession, platform: str, update_key: str, body: dict[str, Any], now: datetime | None = None
+) -> InboundUpdate | None:
+    """Store an update; None when the same (platform, key) was already stored (a redelivery)."""
+    values: dict[str, Any] = {
+        "platform": platform,
+        "update_key": update_key[:200],
+        "body": json.dumps(body, ensure_ascii=False),
+        "state": InboundState.PENDING.value,
+        "received_at": now or utcnow(),
+    }
+    # One INSERT ... ON CONFLICT DO NOTHING: no savepoint round trips on the webhook's hot path.
+    insert = pg_insert if session.bind is not None and session.bind.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(InboundUpdate).values(**values).on_conflict_do_nothing().returning(col(InboundUpdate.id))
+    row_id = (await session.exec(statement)).scalar_one_or_none()  # type: ignore[call-overload]
+    if row_id is None:
+        return None
+    return InboundUpdate(id=row_id, **values)
+
+
+async def get_update(session: AsyncSession, update_id: int) -> InboundUpdate | None:
+    """One stored update by its row id."""
+    return await session.get(InboundUpdate, update_id)
+
+
+async def finish_update(session: AsyncSession, update_id: int, error: str | None = None) -> None:
+    """Mark a stored update done, or failed with the error's first line."""
+    await session.exec(
+        update(InboundUpdate)  # type: ignore[call-overload]
+        .where(col(InboundUpdate.id) == update_id)
+        .values(
+            state=InboundState.FAILED if error else InboundState.DONE,
+            error=error[:500] if error else None,
+            processed_at=utcnow(),
+        )
+    )
+
+
+async def pending_updates(session: AsyncSession, limit: int = 100) -> list[InboundUpdate]:
+    """Updates stored but never processed (the process stopped in between), oldest first."""
+    result = await session.exec(
+        select(InboundUpdate)
+        .where(InboundUpdate.state == InboundState.PENDING)
+        .order_by(col(InboundUpdate.id))
+        .limit(limit)
+    )
+    return list(result.all())
+
+
+async def outbox_depth(session: AsyncSession) -> int:
+    """How many outbox messages wait to be sent."""
+    result = await session.exec(
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state == OutboxState.PENDING)
+    )
+    return int(result.one())

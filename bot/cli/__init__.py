@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from bot.log_setup import configure_logging
+
 # Each module adds its subcommands with `register(subparsers)`; a new feature adds one line here.
 SUBCOMMAND_MODULES = (
     "bot.cli.db",
@@ -36,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `tocns` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(logging.WARNING)
     try:
         return int(args.func(args) or 0)
     except ValidationError as exc:

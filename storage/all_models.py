@@ -2,6 +2,7 @@
 
 from storage import (  # noqa: F401
     activity_models,
+    directive_api_models,
     directive_models,
     inbound_models,
     models,

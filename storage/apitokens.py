@@ -6,10 +6,11 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.audit import record_audit
+from storage.errors import NotFound
 from storage.models import OrgUnit
 from storage.reports_models import ApiToken
 
@@ -40,8 +41,8 @@ async def create_token(
     return token
 
 
-async def unit_of_token(session: AsyncSession, token: str, now: datetime) -> OrgUnit | None:
-    """The unit a valid (not revoked) token reads, recording its use; None for an unknown token."""
+async def token_row(session: AsyncSession, token: str, now: datetime) -> ApiToken | None:
+    """The row of a valid (not revoked) token, recording its use; None for an unknown or revoked token."""
     result = await session.exec(
         select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at == None)  # noqa: E711
     )
@@ -50,4 +51,35 @@ async def unit_of_token(session: AsyncSession, token: str, now: datetime) -> Org
         return None
     row.last_used_at = now
     session.add(row)
-    return await session.get(OrgUnit, row.org_unit_id)
+    return row
+
+
+async def unit_of_token(session: AsyncSession, token: str, now: datetime) -> OrgUnit | None:
+    """The unit a valid (not revoked) token reads, recording its use; None for an unknown token."""
+    row = await token_row(session, token, now)
+    return await session.get(OrgUnit, row.org_unit_id) if row else None
+
+
+async def list_tokens(session: AsyncSession) -> list[tuple[ApiToken, OrgUnit]]:
+    """Every token (revoked ones too) with its unit, oldest first."""
+    result = await session.exec(
+        select(ApiToken, OrgUnit).join(OrgUnit, col(OrgUnit.id) == col(ApiToken.org_unit_id)).order_by(col(ApiToken.id))
+    )
+    return [(t, u) for t, u in result.all()]
+
+
+async def revoke_token(
+    session: AsyncSession, token_id: int, now: datetime, actor_label: str | None = None
+) -> tuple[ApiToken, bool]:
+    """Revoke a token by id; the flag is False when it was already revoked. NotFound for an unknown id."""
+    row = await session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound(f"Không có API token số {token_id}. Xem danh sách bằng: tocns apitoken list")
+    if row.revoked_at is not None:
+        return row, False
+    row.revoked_at = now
+    session.add(row)
+    await record_audit(
+        session, action="revoke", entity="api_token", entity_id=row.id, actor_label=actor_label, after={"revoked": True}
+    )
+    return row, True

@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.text import fold
 from storage import org as org_store
 from storage import outbox as outbox_store
+from storage.directive_api_models import DirectiveApiRequest
 from storage.directive_models import Directive, DirectiveAck, DirectiveTarget
 from storage.models import Level, OrgUnit, Person
 from storage.outbox_models import OutboxMessage
@@ -184,3 +185,36 @@ async def move_chat(session: AsyncSession, platform: str, old_chat_id: str, new_
     for target in result.all():
         target.chat_id = new_chat_id
         session.add(target)
+
+
+async def find_api_request(session: AsyncSession, token_id: int, key: str) -> DirectiveApiRequest | None:
+    """The earlier POST of this token with this Idempotency-Key, if any."""
+    result = await session.exec(
+        select(DirectiveApiRequest).where(
+            DirectiveApiRequest.api_token_id == token_id, DirectiveApiRequest.idempotency_key == key
+        )
+    )
+    return result.first()
+
+
+async def save_api_request(
+    session: AsyncSession,
+    token_id: int,
+    key: str,
+    request_hash: str,
+    directive_id: int,
+    response: str,
+    now: datetime,
+) -> None:
+    """Remember a POST's Idempotency-Key; IntegrityError at flush when a concurrent POST saved it first."""
+    session.add(
+        DirectiveApiRequest(
+            api_token_id=token_id,
+            idempotency_key=key,
+            request_hash=request_hash,
+            directive_id=directive_id,
+            response=response,
+            created_at=now,
+        )
+    )
+    await session.flush()

@@ -8,12 +8,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy import text
 
 from bot.adapters.inbound import Inbound
 from bot.app import BotApp
 from bot.config import Settings, get_settings
 from bot.metrics import METRICS
+from webhook import directives_api
 from webhook.api import router as api_router
 
 log = logging.getLogger(__name__)
@@ -98,6 +100,8 @@ def create_app(
         return {"status": "ok", "database": "ok"}
 
     app.include_router(api_router)
+    app.include_router(directives_api.router)
+    app.add_exception_handler(RequestValidationError, directives_api.validation_error)
     from webhook import files, metrics, telegram, zalo
 
     app.include_router(telegram.router)

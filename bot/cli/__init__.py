@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES = (
     "bot.cli.tick",
     "bot.cli.activity",
     "bot.cli.report",
+    "bot.cli.apitoken",
     "bot.cli.outbox",
 )
 

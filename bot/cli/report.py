@@ -1,4 +1,4 @@
-"""`tocns report` (a unit's report as text, JSON, CSV, XLSX or PNG) and `tocns apitoken create`."""
+"""`tocns report`: a unit's report as text, JSON, CSV, XLSX or PNG."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from bot.reports.period import PeriodError, parse_cli_period
 from bot.reports.render import render_csv, render_png, render_text, render_xlsx
 from bot.reports.service import unit_report
 from storage import org as org_store
-from storage.apitokens import create_token
 from storage.models import utcnow
 from storage.reports import raw_records
 
@@ -22,21 +21,13 @@ FORMATS = ("text", "json", "csv", "xlsx", "png")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the `report` and `apitoken` subcommands."""
+    """Add the `report` subcommand."""
     rep = sub.add_parser("report", help="báo cáo của một đơn vị (text, json, csv, xlsx, png)")
     rep.add_argument("org_code")
     rep.add_argument("--period", default="tuan", help="tuan|thang|tuan truoc|thang truoc|YYYY-Www|YYYY-MM|DATE..DATE")
     rep.add_argument("--format", default="text", choices=FORMATS)
     rep.add_argument("-o", "--output", help="tệp ghi ra (bắt buộc với xlsx và png; mặc định: stdout)")
     rep.set_defaults(func=_report)
-
-    tok = sub.add_parser("apitoken", help="API token cho API báo cáo /api/v1").add_subparsers(
-        dest="apitoken_command", required=True
-    )
-    create = tok.add_parser("create", help="tạo token đọc báo cáo của đơn vị và các đơn vị trực thuộc")
-    create.add_argument("org_code")
-    create.add_argument("--label", help="ghi chú, ví dụ tên hệ thống dùng token")
-    create.set_defaults(func=_create_token)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -71,20 +62,4 @@ def _report(args: argparse.Namespace) -> int:
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
-    return 0
-
-
-def _create_token(args: argparse.Namespace) -> int:
-    async def work(session: AsyncSession) -> tuple[str, str]:
-        unit = await org_store.require_unit(session, args.org_code)
-        token = await create_token(session, unit, utcnow(), label=args.label, actor_label="operator-cli")
-        return token, unit.name
-
-    token, name = run_in_session(work)
-    print(token)
-    print(
-        f"Token đọc báo cáo của {name} và các đơn vị trực thuộc. Chỉ hiện một lần; gửi kèm "
-        "'Authorization: Bearer <token>' khi gọi /api/v1/reports/<mã>. Tài liệu: /docs",
-        file=sys.stderr,
-    )
     return 0

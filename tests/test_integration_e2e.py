@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,6 +24,7 @@ from bot.transports.zalo import ZaloTransport
 from storage import org as org_store
 from storage import outbox as outbox_store
 from tests.adapters_helpers import adapters_for, outbox, platform_app, tg_message_update, zalo_update
+from tests.fakes import zalo_api
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.telegram_server import FakeTelegram, Fault, TelegramServer
 from tests.fakes.zalo_api import FakeZaloApi
@@ -35,9 +40,11 @@ from tests.integ_helpers import (
     post_zalo,
     sender,
 )
+from tests.test_cli import TOCNS
 from webhook.app import create_app
 
 GROUP = -1001
+HELP = "Các lệnh bạn dùng được"
 
 
 @asynccontextmanager
@@ -208,3 +215,42 @@ async def test_serve_starts_both_platforms_the_scheduler_and_the_sender(
     assert [(p["chat_id"], p["text"]) for p in zalo_server.fake.sent()] == [("zg-42", "Chỉ đạo khẩn")]
     webhook = zalo_server.fake.sent("setWebhook")[0]
     assert webhook["url"] == "https://bot.example.vn/webhook/zalo" and webhook["secret_token"]
+
+
+async def test_tocns_run_polls_both_platforms_and_sends_the_replies(
+    app: BotApp, settings: Settings, db_url: str, tmp_path: Path
+) -> None:
+    fake_tg = FakeTelegram(updates=[tg_message_update("/huongdan", chat_id=-2002)])
+    fake_zalo = FakeZaloApi(on_empty=lambda: time.sleep(0.2))
+    fake_zalo.updates.append(zalo_update("@ToCNSBot huongdan", chat_id="zg-run")["result"])
+    with TelegramServer(fake_tg) as tg_server, ZaloServer(fake_zalo) as zalo_server:
+        env = {
+            **os.environ,
+            "DATABASE_URL": db_url,
+            "AUTO_MIGRATE": "false",
+            "TELEGRAM_BOT_TOKEN": "123:run-test",
+            "TELEGRAM_API_BASE_URL": tg_server.base_url,
+            "ZALO_BOT_TOKEN": zalo_api.TOKEN,
+            "ZALO_API_BASE_URL": zalo_server.base_url,
+            "POLLING_TIMEOUT_SECONDS": "1",
+            "OUTBOX_POLL_SECONDS": "0.2",
+            "FILES_DIR": str(tmp_path / "files"),
+        }
+        proc = subprocess.Popen([*TOCNS, "run"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            for _ in range(300):
+                if (fake_tg.delivered() and fake_zalo.sent()) or proc.poll() is not None:
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                _, err = proc.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                _, err = proc.communicate()
+    assert "setMyCommands" in fake_tg.methods() and "getUpdates" in fake_tg.methods(), err.decode()[-2000:]
+    # The update each platform handed out by polling was answered through the outbox sender.
+    assert [c.chat_id for c in fake_tg.delivered()] == ["-2002"] and HELP in fake_tg.delivered()[0].text
+    assert [p["chat_id"] for p in fake_zalo.sent()] == ["zg-run"] and HELP in fake_zalo.sent()[0]["text"]
+    assert "Traceback" not in err.decode().split("KeyboardInterrupt")[0]

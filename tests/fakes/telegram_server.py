@@ -51,6 +51,8 @@ class FakeTelegram:
     scripted: dict[str, deque[Fault]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Update bodies getUpdates hands out (all at once); when empty it answers [] after a short wait.
+    updates: list[dict[str, object]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -160,6 +162,14 @@ def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
             if method == "getMe":
                 me = {"id": 1, "is_bot": True, "first_name": "Tổ CNS", "username": "ToCNSBot"}
                 self._answer(200, {"ok": True, "result": me})
+                return
+            if method == "getUpdates":
+                with fake.lock:
+                    batch, fake.updates[:] = list(fake.updates), []
+                fake.record(method, chat_id, "", 200)
+                if not batch:
+                    time.sleep(0.2)  # a short long-poll, so a polling client does not spin
+                self._answer(200, {"ok": True, "result": batch})
                 return
             if method in SETUP_METHODS:
                 # Start-up calls of `tocns serve` / `tocns run`: recorded, always accepted.

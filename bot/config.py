@@ -82,12 +82,10 @@ class Settings(BaseSettings):
     logging_edit_window_days: int = 31
 
     # Reports and digests (issue 5).
-    report_dir: str = "./data/reports"
     weekly_summary_weekday: int = 0
     weekly_summary_time: str = "07:30"
     commune_digest_time: str = "07:00"
     commune_digest_frequency: str = "weekly"
-    report_link_days: int = 7
 
     # Outbox sender and directives (issue 6)
     telegram_global_rate: float = 30.0
@@ -105,8 +103,10 @@ class Settings(BaseSettings):
     webhook_max_body_bytes: int = 1_000_000
     polling_timeout_seconds: int = 30
     zalo_parse_mode: str = "Markdown"
+
+    # --- integration: one directory for every file the bot sends (reports, attachments), one link lifetime
     files_dir: str = "./data/files"
-    signed_link_ttl_hours: int = 72
+    signed_link_days: int = 7
 
     @field_validator(*SECRET_FIELDS)
     @classmethod

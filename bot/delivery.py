@@ -13,7 +13,8 @@ from storage.outbox import enqueue
 def save_attachment(files_dir: str, attachment: Attachment) -> Path:
     """Write an attachment under the files directory, named by its content so a retry reuses it."""
     digest = hashlib.sha256(attachment.content).hexdigest()[:16]
-    folder = Path(files_dir) / digest
+    # Absolute, so the sender finds the file whatever directory it was started from.
+    folder = Path(files_dir).resolve() / digest
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / Path(attachment.filename).name
     if not path.exists():

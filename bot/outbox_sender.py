@@ -13,11 +13,12 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.config import Settings
 from bot.messages import Attachment
+from bot.metrics import METRICS
 from bot.transports.base import SendResult, SendStatus, Transport
 from storage import directives as directive_store
 from storage import org as org_store
@@ -147,6 +148,13 @@ def load_attachments(raw: str | None) -> list[Attachment]:
     ]
 
 
+def seconds_between(start: datetime, end: datetime) -> float:
+    """Seconds from `start` to `end`, never negative (SQLite gives naive UTC datetimes back)."""
+    start = start if start.tzinfo else start.replace(tzinfo=UTC)
+    end = end if end.tzinfo else end.replace(tzinfo=UTC)
+    return max(0.0, (end - start).total_seconds())
+
+
 class OutboxSender:
     """Drains the outbox: claims due rows under a lease, sends them at the allowed pace, records the outcome."""
 
@@ -233,6 +241,8 @@ class OutboxSender:
         if result.status == SendStatus.OK:
             async with self.db.session() as session:
                 await outbox_store.mark_sent(session, job.ids, self.owner, now)
+            for row in job.rows:
+                METRICS.send_latency.labels(head.platform).observe(seconds_between(row.created_at, now))
         elif result.new_chat_id:
             async with self.db.session() as session:
                 await org_store.move_binding(session, head.platform, head.chat_id, result.new_chat_id)
@@ -292,8 +302,8 @@ class OutboxSender:
                 await asyncio.wait_for(stop.wait(), timeout=pause)
 
 
-def transports_from_settings(settings: Settings) -> dict[str, Transport]:
-    """The transports this process can send through (Telegram when a token is set)."""
+def transports_from_settings(settings: Settings, clock: Callable[[], datetime] = utcnow) -> dict[str, Transport]:
+    """The transports this process can send through: Telegram and Zalo, each when its token is set."""
     transports: dict[str, Transport] = {}
     if settings.telegram_bot_token:
         from bot.transports.telegram import TelegramTransport
@@ -301,19 +311,26 @@ def transports_from_settings(settings: Settings) -> dict[str, Transport]:
         transports["telegram"] = TelegramTransport(
             settings.telegram_bot_token, settings.telegram_api_base_url, settings.telegram_request_timeout
         )
+    if settings.zalo_bot_token:
+        from bot.transports.zalo import ZaloTransport
+
+        # Its pace comes from ZALO_GLOBAL_RATE and ZALO_CHAT_PER_MINUTE (limits_from_settings).
+        transports["zalo"] = ZaloTransport(settings, clock=clock)
     return transports
 
 
-def start_sender(db: Database, settings: Settings) -> tuple[asyncio.Task[None], asyncio.Event] | None:
+def start_sender(
+    db: Database, settings: Settings, clock: Callable[[], datetime] = utcnow
+) -> tuple[asyncio.Task[None], asyncio.Event] | None:
     """Start draining in the background (None when no platform transport is configured)."""
-    transports = transports_from_settings(settings)
+    transports = transports_from_settings(settings, clock)
     if not transports:
         return None
     stop = asyncio.Event()
 
     async def run() -> None:
         try:
-            await OutboxSender(db, settings, transports).drain(stop)
+            await OutboxSender(db, settings, transports, clock=clock).drain(stop)
         finally:
             for transport in transports.values():
                 close = getattr(transport, "close", None)

@@ -67,8 +67,9 @@ async def pending_updates(session: AsyncSession, limit: int = 100) -> list[Inbou
 
 
 async def outbox_depth(session: AsyncSession) -> int:
-    """How many outbox messages wait to be sent."""
+    """How many outbox messages are not delivered yet (waiting, or being sent right now)."""
+    waiting = (OutboxState.PENDING, OutboxState.SENDING)
     result = await session.exec(
-        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state == OutboxState.PENDING)
+        select(func.count()).select_from(OutboxMessage).where(col(OutboxMessage.state).in_(waiting))
     )
     return int(result.one())

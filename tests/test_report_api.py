@@ -11,7 +11,7 @@ import httpx
 from openpyxl import load_workbook
 
 from bot.app import BotApp
-from bot.reports.links import signed_link
+from bot.signed_links import sign_url
 from storage.apitokens import create_token
 from tests.helpers import FakeClock, build_tree
 from tests.reports_helpers import make_logger
@@ -71,10 +71,10 @@ async def test_api_json_csv_xlsx_agree(app: BotApp) -> None:
 
 
 async def test_signed_link_valid_seven_days(app: BotApp, clock: FakeClock, tmp_path: Path) -> None:
-    app.settings.report_dir = str(tmp_path)
+    app.settings.files_dir = str(tmp_path)
     (tmp_path / "2026-W47").mkdir()
     (tmp_path / "2026-W47" / "bao-cao.xlsx").write_bytes(b"PK-excel")
-    link = signed_link(app.settings, "2026-W47/bao-cao.xlsx", clock())
+    link = sign_url(app.settings, tmp_path / "2026-W47" / "bao-cao.xlsx", clock())
     path = link.removeprefix("http://testserver")
     async with _client(app) as client:
         assert (await client.get(path)).content == b"PK-excel"

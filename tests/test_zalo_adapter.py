@@ -209,7 +209,8 @@ async def test_image_by_url_and_document_as_signed_link(papp: BotApp, zalo: Fake
     result = await _transport(papp, zalo).send("zgroup-1", "Báo cáo tuần", [png, xlsx])
     assert result.status == SendStatus.OK
     text = zalo.sent()[0]["text"]
-    assert text.startswith("Báo cáo tuần") and "bao-cao-tuan.xlsx: https://bot.example.vn/files/" in text
+    assert text.startswith("Báo cáo tuần")
+    assert "bao-cao-tuan.xlsx (tải về trong 7 ngày): https://bot.example.vn/files/" in text
     photo_url = zalo.sent("sendPhoto")[0]["photo"]
     assert photo_url.startswith("https://bot.example.vn/files/") and "bieu-do.png?exp=" in photo_url
     doc_url = text.rsplit(": ", 1)[1]
@@ -235,3 +236,14 @@ async def test_image_with_command_caption_carries_the_photo_url(papp: BotApp, ad
     async with web(papp, adapters) as (client, _):
         await client.post("/webhook/zalo", json=body, headers=OK)
     assert HELP in (await outbox(papp))[0].text
+
+
+async def test_without_signing_secret_files_become_a_note(papp: BotApp, zalo: FakeZaloApi) -> None:
+    papp.settings.link_signing_secret = ""
+    png = Attachment("bieu-do.png", b"\x89PNG fake chart", "image/png")
+    xlsx = Attachment("bao-cao-tuan.xlsx", b"PK fake excel", "application/vnd.ms-excel")
+    result = await _transport(papp, zalo).send("zgroup-1", "Báo cáo tuần", [png, xlsx])
+    assert result.status == SendStatus.OK
+    text = zalo.sent()[0]["text"]
+    assert "bao-cao-tuan.xlsx: chưa gửi được qua Zalo" in text and "bieu-do.png: chưa gửi được" in text
+    assert "http" not in text and zalo.sent("sendPhoto") == []

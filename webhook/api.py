@@ -1,4 +1,4 @@
-"""The read-only reports API under /api/v1 (bearer API tokens per department) and signed report downloads."""
+"""The read-only reports API under /api/v1 (bearer API tokens per department)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ from enum import StrEnum
 from typing import Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 
 from bot.app import BotApp
-from bot.reports.links import LINK_PATH, verify_link
 from bot.reports.period import PeriodError, parse_cli_period
 from bot.reports.render import render_csv, render_xlsx
 from bot.reports.service import unit_report
@@ -71,13 +70,3 @@ async def get_report(
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
         )
-
-
-@router.get(LINK_PATH.removeprefix("/api/v1") + "/{name:path}", include_in_schema=False)
-async def get_file(request: Request, name: str, exp: int = 0, sig: str = "") -> FileResponse:
-    """A report file behind a signed link that has not expired."""
-    bot: BotApp = request.app.state.bot
-    path = verify_link(bot.settings, name, exp, sig, bot.clock())
-    if path is None:
-        raise HTTPException(403, "Liên kết không hợp lệ hoặc đã hết hạn (liên kết có hiệu lực 7 ngày).")
-    return FileResponse(path, filename=path.name)

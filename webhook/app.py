@@ -63,7 +63,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = bot_app is None
         bot = bot_app or await BotApp.create(settings)
-        inbound = _attach(app, bot, adapters)
+        # Built with a bot already (tests): keep the pipeline attached then, not a second set of adapters.
+        inbound: Inbound = app.state.inbound if bot_app is not None else _attach(app, bot, adapters)
         if with_platforms:
             await setup_platforms(inbound)
         await inbound.recover()
@@ -73,7 +74,7 @@ def create_app(
             from bot.scheduler import start_scheduler
 
             scheduler = start_scheduler(app.state.bot)
-            sender = start_sender(app.state.bot.db, settings)
+            sender = start_sender(app.state.bot.db, settings, app.state.bot.clock)
         try:
             yield
         finally:

@@ -1,25 +1,22 @@
-"""GET /files/...: files behind signed, expiring links (images and reports sent to Zalo)."""
+"""GET /files/...: files behind signed, expiring links (pictures, documents and report workbooks sent to Zalo)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
 
-from bot.signed_links import verify
+from bot.signed_links import LINK_PATH, verify
 
 router = APIRouter()
 
 
-@router.get("/files/{relative:path}", tags=["files"])
-async def signed_file(relative: str, exp: int, sig: str, request: Request) -> FileResponse:
-    """Serve a file if its link is signed and not expired."""
-    settings = request.app.state.bot.settings
-    if not verify(settings.link_signing_secret, relative, exp, sig):
-        raise HTTPException(status_code=403, detail="Liên kết không hợp lệ hoặc đã hết hạn.")
-    root = Path(settings.files_dir).resolve()
-    path = (root / relative).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
-        raise HTTPException(status_code=404, detail="Không tìm thấy tệp.")
+@router.get(LINK_PATH + "/{relative:path}", tags=["files"])
+async def signed_file(relative: str, request: Request, exp: int = 0, sig: str = "") -> FileResponse:
+    """Serve a file if its link is signed, not expired and the file exists."""
+    bot = request.app.state.bot
+    path = verify(bot.settings, relative, exp, sig, bot.clock())
+    if path is None:
+        days = bot.settings.signed_link_days
+        detail = f"Liên kết không hợp lệ hoặc đã hết hạn (liên kết có hiệu lực {days} ngày)."
+        raise HTTPException(status_code=403, detail=detail)
     return FileResponse(path, filename=path.name)

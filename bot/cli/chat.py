@@ -63,7 +63,7 @@ def _run(args: argparse.Namespace) -> int:
 
         app = await BotApp.create(settings)
         scheduler = start_scheduler(app)
-        sender = start_sender(app.db, settings)
+        sender = start_sender(app.db, settings, app.clock)
         try:
             from bot.adapters import runners
 

@@ -1,4 +1,4 @@
-"""Building what the jobs send: report files written under REPORT_DIR and the outbox attachment entries."""
+"""Building what the jobs send: report files written under FILES_DIR/reports and the outbox attachment entries."""
 
 from __future__ import annotations
 
@@ -43,8 +43,8 @@ class ReportFiles:
 async def write_report_files(
     session: AsyncSession, settings: Settings, unit: OrgUnit, period: Period, report: Report
 ) -> ReportFiles:
-    """Render the chart and the workbook of a report into REPORT_DIR/<period>/."""
-    root = Path(settings.report_dir).resolve()
+    """Render the chart and the workbook of a report into FILES_DIR/reports/<period>/."""
+    root = Path(settings.files_dir).resolve() / "reports"
     folder = root / period.slug
     folder.mkdir(parents=True, exist_ok=True)
     base = f"bao-cao-{unit.code}-{period.slug}"

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.reports.delivery import due_today, write_report_files
-from bot.reports.links import signed_link
 from bot.reports.period import week_of
 from bot.reports.render import render_text
 from bot.reports.service import unit_report
@@ -17,8 +15,6 @@ from storage.reports import dedupe_key_used, root_chats
 
 if TYPE_CHECKING:
     from bot.app import BotApp
-
-log = logging.getLogger(__name__)
 
 
 @job("weekly_summary")
@@ -37,17 +33,8 @@ async def run(app: BotApp, now: datetime) -> list[str]:
             report = await unit_report(session, unit, period, settings, now)
             files = await write_report_files(session, settings, unit, period, report)
             text = render_text(report, settings.tz)
-            if platform == "zalo":
-                # Zalo bots cannot send documents: the workbook goes out as a signed link.
-                if settings.link_signing_secret:
-                    link = signed_link(settings, files.xlsx_name, now)
-                    text += f"\n\nTệp Excel (hiệu lực {settings.report_link_days} ngày): {link}"
-                else:
-                    log.warning("LINK_SIGNING_SECRET is empty: the Excel link is left out for zalo:%s", chat_id)
-                    text += "\n\nTệp Excel chưa gửi được qua Zalo; cán bộ quản trị lấy bằng lệnh tocns report."
-                attachments = [files.png]
-            else:
-                attachments = [files.png, files.xlsx]
+            # Both files go to every chat: the Zalo transport turns the workbook into a signed link.
+            attachments = [files.png, files.xlsx]
             row = await outbox.enqueue(
                 session,
                 platform=platform,

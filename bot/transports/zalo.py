@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -11,9 +13,10 @@ from bot.adapters.zalo import ZaloApi
 from bot.config import Settings
 from bot.delivery import save_attachment
 from bot.messages import Attachment
-from bot.signed_links import sign_url
+from bot.signed_links import can_sign, sign_url
 from bot.text import split_chunks
 from bot.transports.base import SendResult, SendStatus
+from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +52,14 @@ class ZaloTransport:
     platform = "zalo"
     max_text_length = MAX_TEXT
 
-    def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        client: httpx.AsyncClient | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.settings = settings
+        self.clock = clock
         self.api = ZaloApi(settings.zalo_api_base_url, settings.zalo_bot_token, client)
 
     async def _post(self, method: str, payload: dict[str, Any]) -> SendResult:
@@ -78,20 +87,24 @@ class ZaloTransport:
 
     def _link(self, attachment: Attachment) -> str:
         path = save_attachment(self.settings.files_dir, attachment)
-        return sign_url(
-            self.settings.public_base_url,
-            self.settings.link_signing_secret,
-            self.settings.files_dir,
-            path,
-            self.settings.signed_link_ttl_hours * 3600,
-        )
+        return sign_url(self.settings, path, self.clock())
 
     async def send(self, chat_id: str, text: str, attachments: list[Attachment]) -> SendResult:
         """Send text (split at 2,000 characters), then pictures by URL; documents become links in the text."""
-        documents = [a for a in attachments if not a.is_image]
-        images = [a for a in attachments if a.is_image]
-        if documents:
-            links = "\n".join(f"📎 {a.filename}: {self._link(a)}" for a in documents)
+        lines = []
+        images = []
+        if can_sign(self.settings):
+            days = self.settings.signed_link_days
+            documents = [a for a in attachments if not a.is_image]
+            lines = [f"📎 {a.filename} (tải về trong {days} ngày): {self._link(a)}" for a in documents]
+            images = [a for a in attachments if a.is_image]
+        elif attachments:
+            # Without LINK_SIGNING_SECRET there is no safe URL to give: say so rather than drop the file silently.
+            log.warning("LINK_SIGNING_SECRET empty: %d file(s) for zalo:%s as a note", len(attachments), chat_id)
+            note = "chưa gửi được qua Zalo (máy chủ chưa bật liên kết tải tệp)."
+            lines = [f"📎 {a.filename}: {note}" for a in attachments]
+        if lines:
+            links = "\n".join(lines)
             text = f"{text}\n\n{links}" if text else links
         result = SendResult(SendStatus.OK)
         for piece in split_chunks(text, MAX_TEXT) if text else []:
@@ -103,3 +116,7 @@ class ZaloTransport:
             if result.status != SendStatus.OK:
                 return result
         return result
+
+    async def close(self) -> None:
+        """Close the HTTP client (the sender calls this when it stops)."""
+        await self.api.aclose()

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 SEND_METHODS = {"sendMessage", "sendPhoto", "sendDocument"}
+SETUP_METHODS = {"setWebhook", "deleteWebhook", "setMyCommands"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class FakeTelegram:
     scripted: dict[str, deque[Fault]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Update bodies getUpdates hands out (all at once); when empty it answers [] after a short wait.
+    updates: list[dict[str, object]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -84,6 +87,11 @@ class FakeTelegram:
         """The sends answered 200 (messages the chat really got)."""
         with self.lock:
             return [c for c in self.calls if c.status == 200 and c.method in SEND_METHODS]
+
+    def methods(self) -> list[str]:
+        """Every method called, in order."""
+        with self.lock:
+            return [c.method for c in self.calls]
 
     def delivered_per_chat(self) -> Counter[str]:
         """How many messages each chat got."""
@@ -152,7 +160,21 @@ def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
             chat_id = params.get("chat_id", "")
             text = params.get("text", "") or params.get("photo", "") or params.get("document", "")
             if method == "getMe":
-                self._answer(200, {"ok": True, "result": {"id": 1, "is_bot": True, "first_name": "Tổ CNS"}})
+                me = {"id": 1, "is_bot": True, "first_name": "Tổ CNS", "username": "ToCNSBot"}
+                self._answer(200, {"ok": True, "result": me})
+                return
+            if method == "getUpdates":
+                with fake.lock:
+                    batch, fake.updates[:] = list(fake.updates), []
+                fake.record(method, chat_id, "", 200)
+                if not batch:
+                    time.sleep(0.2)  # a short long-poll, so a polling client does not spin
+                self._answer(200, {"ok": True, "result": batch})
+                return
+            if method in SETUP_METHODS:
+                # Start-up calls of `tocns serve` / `tocns run`: recorded, always accepted.
+                fake.record(method, chat_id, json.dumps(params, ensure_ascii=False), 200)
+                self._answer(200, {"ok": True, "result": True})
                 return
             if method not in SEND_METHODS:
                 self._answer(404, {"ok": False, "error_code": 404, "description": "Not Found"})

@@ -126,3 +126,17 @@ async def test_demo_creates_realistic_tree_once(app: BotApp, db_url: str) -> Non
         assert len(teams) == 18
     console = run_cli(["console", "--chat-id", "demo-xa-1", "--user-id", "demo-1"], db_url, stdin="/huongdan\n")
     assert "Nhóm này thuộc: Xã Tân Lập" in console.stdout
+
+
+async def test_console_shows_messages_queued_for_console_groups(app: BotApp, db_url: str) -> None:
+    """A directive typed in the department's console group appears in each commune group's console."""
+    assert run_cli(["demo"], db_url).returncode == 0
+    staff = run_cli(
+        ["console", "--chat-id", "demo-so", "--user-id", "demo-so", "--name", "Cán bộ Sở"],
+        db_url,
+        stdin="/chidao Rà soát VNeID trước 30/11\n/tinhtrang 1\n",
+    )
+    assert staff.returncode == 0, staff.stderr
+    for group in ("demo-xa-1", "demo-xa-2", "demo-xa-3"):
+        assert f"[bot gửi tới {group}] 📢 CHỈ ĐẠO SỐ 1\nRà soát VNeID trước 30/11" in staff.stdout
+    assert "Nhóm: 3 đã nhận tin, 0 lỗi, 0 đang gửi." in staff.stdout

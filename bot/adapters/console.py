@@ -9,6 +9,7 @@ from typing import TextIO
 
 from bot.messages import ChatType, IncomingMessage, Reply
 from bot.router import Router
+from bot.transports.console import ConsoleTransport
 
 PLATFORM = "console"
 
@@ -34,6 +35,7 @@ class ConsoleAdapter:
         self.private = private
         self.attachments_dir = attachments_dir
         self.out = out or sys.stdout
+        self.transport = ConsoleTransport(self.out)
 
     def to_incoming(self, text: str) -> IncomingMessage:
         """Translate a typed line into a neutral message."""
@@ -63,7 +65,25 @@ class ConsoleAdapter:
         replies = await self.router.handle(self.to_incoming(text))
         for reply in replies:
             print(self.render(reply), file=self.out, flush=True)
+        await self.deliver_outbox()
         return replies
+
+    async def deliver_outbox(self) -> int:
+        """Print what the bot queued for console chats (directives, reminders, digests); returns the count."""
+        from bot.outbox_sender import OutboxSender, PlatformLimits
+
+        # A terminal has no flood limit; what is due now is printed now.
+        sender = OutboxSender(
+            self.router.db,
+            self.router.settings,
+            {PLATFORM: self.transport},
+            clock=self.router.clock,
+            limits={PLATFORM: PlatformLimits.build(1000.0, 1000, 1)},
+        )
+        delivered = 0
+        while handled := await sender.run_once():
+            delivered += handled
+        return delivered
 
     async def run(self, stream: TextIO | None = None) -> None:
         """Chat until end of input: a prompt on a terminal, plain line-by-line when scripted."""

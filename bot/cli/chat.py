@@ -72,7 +72,12 @@ def _run(args: argparse.Namespace) -> int:
                 await runners.run_polling(app, platforms)
             else:
                 print("Chưa cấu hình token Telegram hay Zalo: chạy bot trong console trên máy này.", file=sys.stderr)
-                await _adapter(app, args).run()
+                console = _adapter(app, args)
+                printer = asyncio.create_task(_print_outbox_forever(console))
+                try:
+                    await console.run()
+                finally:
+                    printer.cancel()
         finally:
             await stop_sender(sender)
             scheduler.shutdown(wait=False)
@@ -80,6 +85,16 @@ def _run(args: argparse.Namespace) -> int:
 
     asyncio.run(go())
     return 0
+
+
+async def _print_outbox_forever(console: ConsoleAdapter, every_seconds: float = 20.0) -> None:
+    """Show scheduled messages (reminders, digests) for console chats while the operator is idle."""
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            await console.deliver_outbox()
+        except Exception:
+            log.exception("printing the console outbox failed")
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -279,7 +279,7 @@ async def _server(args: argparse.Namespace) -> None:
         phases = []
         # First one message alone (creates the sender's person row), then a warm-up, then the two measured runs.
         for mode, count in (("closed", 1), ("closed", 50), ("closed", args.requests), ("open", open_count)):
-            before = statements[0]
+            before, cpu_before = statements[0], time.process_time()
             sends = await _load(target, mode, count, args, id_base)
             id_base += count
             if name == "bot":
@@ -292,6 +292,7 @@ async def _server(args: argparse.Namespace) -> None:
             phases.append((count / span, latencies))
             if name == "bot" and mode == "closed" and count == args.requests:
                 results["statements"] = (statements[0] - before) / count
+                results["cpu_ms"] = (time.process_time() - cpu_before) / count * 1000
         results[name] = phases[2:]
         if name == "bot":
             await _check_stored(db)
@@ -305,7 +306,10 @@ async def _server(args: argparse.Namespace) -> None:
         f"{args.seconds:g} s; {args.clients} client processes; loop {args.loop}; cpus {os.cpu_count()}; "
         f"load {os.getloadavg()[0]:.1f}"
     )
-    print(f"SQL statements per update (closed loop): {results['statements']:.1f}")
+    print(
+        f"SQL statements per update (closed loop): {results['statements']:.1f}; server process CPU per update: "
+        f"{results['cpu_ms']:.1f} ms (one core saturates at {1000 / results['cpu_ms']:.0f}/s)"
+    )
     for name in ("bot", "bare"):
         (rps, closed), (_, opened) = results[name]
         print(

@@ -6,6 +6,7 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -115,16 +116,16 @@ async def indicators(session: AsyncSession) -> list[Indicator]:
 
 def to_catalogue(rows: list[Indicator]) -> Catalogue:
     """The parser's view of the stored indicators."""
+    return _catalogue(tuple((r.code, r.name, r.unit, r.aliases or "[]", r.max_per_message) for r in rows))
+
+
+@lru_cache(maxsize=8)
+def _catalogue(rows: tuple[tuple[str, str, str, str, int], ...]) -> Catalogue:
+    # Keyed by content, so it can never be stale; building one folds every alias (~100 calls per /ghi).
     return Catalogue(
         [
-            IndicatorSpec(
-                code=r.code,
-                name=r.name,
-                unit=r.unit,
-                aliases=tuple(json.loads(r.aliases or "[]")),
-                max_per_message=r.max_per_message,
-            )
-            for r in rows
+            IndicatorSpec(code=code, name=name, unit=unit, aliases=tuple(json.loads(aliases)), max_per_message=limit)
+            for code, name, unit, aliases, limit in rows
         ]
     )
 

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from sqlmodel import func, select
 
+from bot import delivery
 from bot.app import BotApp
 from bot.messages import ChatType, IncomingMessage
 from bot.router import INTERNAL_ERROR_TEXT
 from storage import org as org_store
+from storage import outbox as storage_outbox
+from storage.activity_models import ActivityRecord
 from storage.models import Person, Role
-from tests.helpers import build_tree
+from storage.outbox_models import OutboxMessage
+from tests.helpers import ChatHarness, FakeClock, build_tree
+from tests.logging_helpers import MEMBER, setup_group
 
 
 def _message(user: str, chat: str, message_id: str) -> IncomingMessage:
@@ -74,3 +80,29 @@ async def test_membership_cache_forgets_a_rolled_back_change(app: BotApp) -> Non
         assert len(await org_store.memberships_of(session, person.id or 0)) == 1
         await nested.rollback()
         assert await org_store.memberships_of(session, person.id or 0) == []
+
+
+async def test_record_and_receipt_commit_together(
+    app: BotApp, chat: ChatHarness, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await setup_group(app, chat, clock)
+    calls: list[str] = []
+
+    async def enqueue_failing_once(session: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs["text"])
+        if len(calls) == 1:
+            raise ConnectionError("outbox unavailable")
+        return await storage_outbox.enqueue(session, **kwargs)
+
+    monkeypatch.setattr(delivery, "enqueue", enqueue_failing_once)
+    msg = IncomingMessage(
+        platform="console", chat_id="group-1", user_id=MEMBER, display_name="Lan", text="/ghi vneid 5", message_id="77"
+    )
+    replies = await delivery.handle_message(app, msg, "console:77")
+    # The receipt could not be queued, so the record was not kept either; the member is told to retry.
+    assert [r.text for r in replies] == [INTERNAL_ERROR_TEXT.format(name="ghi")]
+    async with app.db.session() as session:
+        assert (await session.exec(select(ActivityRecord))).all() == []
+        queued = [m.text for m in (await session.exec(select(OutboxMessage))).all()]
+    assert queued[-1] == INTERNAL_ERROR_TEXT.format(name="ghi")
+    assert not any(t.startswith("Đã ghi") for t in queued)

@@ -2,11 +2,14 @@
 
 Usage:
     python bench/webhook_bench.py [--db URL] [--requests 1000] [--concurrency 50] [--rate 50] [--seconds 10]
+                                  [--people 500] [--groups 20] [--clients 2] [--loop uvloop|asyncio]
 
-Compares with a bare FastAPI JSON endpoint served the same way in the same run. The command is /huongdan
-(/ghi is not on this branch); replies are enqueued in the outbox (the sender that delivers them is issue 6).
-The server (uvicorn + bot) runs in this process; the load generator runs in a child process, so the client's
-own CPU does not slow the server's event loop. Latency: wall clock from the POST to the reply row committed.
+Every request is `/ghi vneid 5 thon 3` from a member of a team, posted in the Telegram group bound to that
+team's commune (--people members spread over --groups bound groups). Compares with a bare FastAPI JSON endpoint
+served the same way in the same run. The server (uvicorn + bot) runs in this process; the load generator runs in
+--clients child processes, so the clients' CPU does not slow the server's event loop. Latency: wall clock from
+the POST to the record stored and the reply row committed in the outbox. Also prints the SQL statements
+executed per update (each one is a database round trip).
 """
 
 from __future__ import annotations
@@ -28,17 +31,35 @@ HEADER = "X-Telegram-Bot-Api-Secret-Token"
 SECRET = "tg-secret-AbC123"
 
 
-def _update(update_id: int) -> dict[str, Any]:
-    """A real-shaped Telegram group message update carrying /huongdan."""
+TEXT = "/ghi vneid 5 thon 3"
+
+
+def _chat_id(group: int) -> int:
+    return -1001000000000 - group
+
+
+def _user_id(person: int) -> int:
+    return 5000000 + person
+
+
+def _update(update_id: int, people: int, groups: int) -> dict[str, Any]:
+    """A real-shaped Telegram group message: /ghi from member `update_id % people` in their commune's group."""
+    person = update_id % people
     return {
         "update_id": update_id,
         "message": {
             "message_id": update_id,
             "date": 1795000000,
-            "chat": {"id": -1001 - update_id % 500, "type": "group", "title": "Xã Tân Lập - Tổ CNS"},
-            "from": {"id": 11, "is_bot": False, "first_name": "Lan", "last_name": "Nguyễn", "username": "lan"},
-            "text": "/huongdan",
-            "entities": [{"type": "bot_command", "offset": 0, "length": 9}],
+            "chat": {"id": _chat_id(person % groups), "type": "supergroup", "title": "Xã - Tổ CNS"},
+            "from": {
+                "id": _user_id(person),
+                "is_bot": False,
+                "first_name": f"Lan {person}",
+                "last_name": "Nguyễn",
+                "username": f"lan{person}",
+            },
+            "text": TEXT,
+            "entities": [{"type": "bot_command", "offset": 0, "length": 4}],
         },
     }
 
@@ -46,21 +67,24 @@ def _update(update_id: int) -> dict[str, Any]:
 # ---------------------------------------------------------------- client (child process)
 
 
-async def _client(url: str, mode: str, count: int, concurrency: int, rate: float, id_base: int) -> None:
+async def _client(args: argparse.Namespace) -> None:
     import httpx
+
+    url, mode, count, concurrency, rate = args.client, args.mode, args.requests, args.concurrency, args.rate
+    id_base, people, groups = args.id_base, args.people, args.groups
 
     sends: list[tuple[int, float, float]] = []
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=concurrency + 50)) as client:
 
         async def one(update_id: int) -> None:
             t0 = time.time()
-            response = await client.post(url, json=_update(update_id), headers={HEADER: SECRET})
+            response = await client.post(url, json=_update(update_id, people, groups), headers={HEADER: SECRET})
             if response.status_code != 200:
                 raise SystemExit(f"HTTP {response.status_code}: {response.text[:200]}")
             sends.append((update_id, t0, time.time()))
 
         if mode == "closed":
-            ids = list(range(id_base, id_base + count))
+            ids = list(range(id_base, id_base + count))[::-1]
 
             async def worker() -> None:
                 while ids:
@@ -94,32 +118,93 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def _load(url: str, mode: str, count: int, args: argparse.Namespace, id_base: int) -> list[Any]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        __file__,
-        "--client",
-        url,
-        "--mode",
-        mode,
-        "--requests",
-        str(count),
-        "--concurrency",
-        str(args.concurrency),
-        "--rate",
-        str(args.rate),
-        "--id-base",
-        str(id_base),
-        stdout=asyncio.subprocess.PIPE,
-    )
-    out, _ = await proc.communicate()
-    if proc.returncode:
-        raise SystemExit(f"load generator failed ({proc.returncode})")
-    return list(json.loads(out))
+    """Run the load over several client processes; each sends its share of ids (and of the rate)."""
+    clients = max(1, min(args.clients, count))
+    shares = [count // clients + (1 if i < count % clients else 0) for i in range(clients)]
+    procs = []
+    start = id_base
+    for share in shares:
+        procs.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                __file__,
+                "--client",
+                url,
+                "--mode",
+                mode,
+                "--requests",
+                str(share),
+                "--concurrency",
+                str(max(1, args.concurrency // clients)),
+                "--rate",
+                str(args.rate / clients),
+                "--id-base",
+                str(start),
+                "--people",
+                str(args.people),
+                "--groups",
+                str(args.groups),
+                stdout=asyncio.subprocess.PIPE,
+            )
+        )
+        start += share
+    sends: list[Any] = []
+    for proc in procs:
+        out, _ = await proc.communicate()
+        if proc.returncode:
+            raise SystemExit(f"load generator failed ({proc.returncode})")
+        sends.extend(json.loads(out))
+    return sends
+
+
+async def _seed(url: str, people: int, groups: int) -> None:
+    """One province, `groups` communes each bound to a Telegram group with three teams, `people` team members."""
+    from storage import org as org_store
+    from storage.activity import indicators
+    from storage.db import Database
+    from storage.models import Level, Role
+
+    db = Database(url)
+    async with db.session() as session:
+        province = await org_store.create_unit(session, code="P01", name="Tỉnh Thử", level=Level.PROVINCE)
+        teams = []
+        for g in range(groups):
+            commune = await org_store.create_unit(
+                session, code=f"X{g:03d}", name=f"Xã Số {g}", level=Level.COMMUNE, parent=province
+            )
+            teams.append([await org_store.add_team(session, commune.code, f"Thôn {t}") for t in (1, 2, 3)])
+            await org_store.bind_chat(session, platform="telegram", chat_id=str(_chat_id(g)), unit=commune, person=None)
+        for p in range(people):
+            person = await org_store.upsert_person(
+                session, platform="telegram", user_id=str(_user_id(p)), display_name=f"Lan {p} Nguyễn"
+            )
+            team = teams[p % groups][(p // groups) % 3]
+            await org_store.set_membership(session, person=person, unit=team, role=Role.MEMBER)
+        await indicators(session)  # seeds the default catalogue
+    await db.dispose()
+
+
+async def _check_stored(db: Any) -> None:
+    """Every /ghi was stored and answered with a receipt (the benchmark measures real work, not errors)."""
+    from sqlmodel import col, func, select
+
+    from storage.activity_models import ActivityRecord
+    from storage.outbox_models import OutboxMessage
+
+    async with db.session() as session:
+        records = await session.scalar(select(func.count()).select_from(ActivityRecord))
+        receipts = await session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(col(OutboxMessage.text).startswith("Đã ghi #"))
+        )
+        replies = await session.scalar(select(func.count()).select_from(OutboxMessage))
+    if not records or records != receipts or receipts != replies:
+        raise SystemExit(f"bench check failed: {records} records, {receipts} receipts, {replies} replies")
 
 
 async def _server(args: argparse.Namespace) -> None:
     import uvicorn
     from fastapi import FastAPI
+    from sqlalchemy import event
 
     from bot.adapters.telegram import TelegramAdapter
     from bot.app import BotApp, load_handlers
@@ -139,6 +224,7 @@ async def _server(args: argparse.Namespace) -> None:
             await conn.execute(text("CREATE SCHEMA public"))
         await reset.dispose()
     await upgrade_database_async(url)
+    await _seed(url, args.people, args.groups)
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=url,
@@ -148,6 +234,12 @@ async def _server(args: argparse.Namespace) -> None:
         files_dir=tempfile.mkdtemp(),
     )
     db = Database(url)
+    statements = [0]
+
+    @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
+    def count(*_: Any) -> None:
+        statements[0] += 1
+
     registry = load_handlers()
     bot = BotApp(settings=settings, db=db, router=Router(db, settings, registry), registry=registry)
     adapter = TelegramAdapter(bot, bot=FakeTelegramApi().bot())
@@ -176,7 +268,10 @@ async def _server(args: argparse.Namespace) -> None:
     open_count = int(args.rate * args.seconds)
     for name, app in (("bare", bare), ("bot", web)):
         port = _free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", http="httptools", loop="none"
+        )
+        server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
         while not server.started:
             await asyncio.sleep(0.01)
@@ -184,6 +279,7 @@ async def _server(args: argparse.Namespace) -> None:
         phases = []
         # First one message alone (creates the sender's person row), then a warm-up, then the two measured runs.
         for mode, count in (("closed", 1), ("closed", 50), ("closed", args.requests), ("open", open_count)):
+            before, cpu_before = statements[0], time.process_time()
             sends = await _load(target, mode, count, args, id_base)
             id_base += count
             if name == "bot":
@@ -194,14 +290,25 @@ async def _server(args: argparse.Namespace) -> None:
             latencies = [ends[u] - t0 for u, t0, _ in sends]
             span = max(ends.values()) - min(t0 for _, t0, _ in sends)
             phases.append((count / span, latencies))
+            if name == "bot" and mode == "closed" and count == args.requests:
+                results["statements"] = (statements[0] - before) / count
+                results["cpu_ms"] = (time.process_time() - cpu_before) / count * 1000
         results[name] = phases[2:]
+        if name == "bot":
+            await _check_stored(db)
         server.should_exit = True
         await task
     await bot.close()
     kind = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     print(
-        f"database: {kind}; closed loop {args.requests} requests at concurrency {args.concurrency}; "
-        f"open loop {args.rate:g}/s for {args.seconds:g} s; cpus {os.cpu_count()}; load {os.getloadavg()[0]:.1f}"
+        f"database: {kind}; {TEXT!r} from {args.people} people in {args.groups} groups; closed loop "
+        f"{args.requests} requests at concurrency {args.concurrency}; open loop {args.rate:g}/s for "
+        f"{args.seconds:g} s; {args.clients} client processes; loop {args.loop}; cpus {os.cpu_count()}; "
+        f"load {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"SQL statements per update (closed loop): {results['statements']:.1f}; server process CPU per update: "
+        f"{results['cpu_ms']:.1f} ms (one core saturates at {1000 / results['cpu_ms']:.0f}/s)"
     )
     for name in ("bot", "bare"):
         (rps, closed), (_, opened) = results[name]
@@ -221,12 +328,22 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--people", type=int, default=500, help="team members sending /ghi")
+    parser.add_argument("--groups", type=int, default=20, help="bound Telegram groups (one commune each)")
+    parser.add_argument("--clients", type=int, default=2, help="load generator processes")
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop", help="server event loop")
     parser.add_argument("--client", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="closed", help=argparse.SUPPRESS)
     parser.add_argument("--id-base", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
-        asyncio.run(_client(args.client, args.mode, args.requests, args.concurrency, args.rate, args.id_base))
+        import uvloop
+
+        uvloop.run(_client(args))
+    elif args.loop == "uvloop":
+        import uvloop
+
+        uvloop.run(_server(args))
     else:
         asyncio.run(_server(args))
 

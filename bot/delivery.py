@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from bot.app import BotApp
 from bot.messages import Attachment, IncomingMessage, Reply
 from storage.outbox import enqueue
@@ -26,33 +28,40 @@ async def enqueue_replies(app: BotApp, msg: IncomingMessage, replies: list[Reply
     """Enqueue the router's replies (kind="reply"); `key` makes a reprocessed update enqueue nothing twice."""
     if not replies:
         return 0
-    count = 0
     async with app.db.session() as session:
-        for index, reply in enumerate(replies):
-            files = [
-                {
-                    "filename": a.filename,
-                    "mime_type": a.mime_type,
-                    "path": str(save_attachment(app.settings.files_dir, a)),
-                }
-                for a in reply.attachments
-            ]
-            row = await enqueue(
-                session,
-                platform=reply.platform or msg.platform,
-                chat_id=reply.chat_id or msg.chat_id,
-                text=reply.text,
-                kind="reply",
-                dedupe_key=f"reply:{key}:{index}",
-                attachments=files or None,
-                now=app.clock(),
-            )
-            count += row is not None
+        return await enqueue_in(session, app, msg, replies, key)
+
+
+async def enqueue_in(session: AsyncSession, app: BotApp, msg: IncomingMessage, replies: list[Reply], key: str) -> int:
+    """Enqueue replies in the caller's transaction; how many were new (not already enqueued for `key`)."""
+    count = 0
+    for index, reply in enumerate(replies):
+        files = [
+            {
+                "filename": a.filename,
+                "mime_type": a.mime_type,
+                "path": str(save_attachment(app.settings.files_dir, a)),
+            }
+            for a in reply.attachments
+        ]
+        row = await enqueue(
+            session,
+            platform=reply.platform or msg.platform,
+            chat_id=reply.chat_id or msg.chat_id,
+            text=reply.text,
+            kind="reply",
+            dedupe_key=f"reply:{key}:{index}",
+            attachments=files or None,
+            now=app.clock(),
+        )
+        count += row is not None
     return count
 
 
 async def handle_message(app: BotApp, msg: IncomingMessage, key: str) -> list[Reply]:
-    """Run one message through the router and enqueue its replies."""
-    replies = await app.router.handle(msg)
-    await enqueue_replies(app, msg, replies, key)
-    return replies
+    """Run one message through the router; its replies are enqueued in the command's own transaction."""
+
+    async def on_replies(session: AsyncSession, replies: list[Reply]) -> None:
+        await enqueue_in(session, app, msg, replies, key)
+
+    return await app.router.handle(msg, on_replies=on_replies)

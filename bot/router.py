@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Settings
 from bot.context import Context, UserError
@@ -26,6 +28,9 @@ INTERNAL_ERROR_TEXT = (
 )
 
 CommandObserver = Callable[[str, str], None]
+# Runs in the command's own transaction with its final replies (e.g. to enqueue them in the outbox), so the
+# record and its receipt commit together in one round trip instead of two transactions.
+RepliesHook = Callable[[AsyncSession, list[Reply]], Awaitable[None]]
 
 
 def _as_replies(result: Reply | list[Reply] | str | None) -> list[Reply]:
@@ -67,8 +72,11 @@ class Router:
             except Exception:  # an observer must never break a command
                 log.exception("command observer failed")
 
-    async def handle(self, msg: IncomingMessage) -> list[Reply]:
-        """Process one message and return the replies to send (empty when it is not for the bot)."""
+    async def handle(self, msg: IncomingMessage, on_replies: RepliesHook | None = None) -> list[Reply]:
+        """Process one message and return the replies to send (empty when it is not for the bot).
+
+        `on_replies` receives non-empty replies exactly once, inside the command's transaction when there is one.
+        """
         if msg.is_bot:
             return []
         parsed = self.parse(msg)
@@ -76,81 +84,100 @@ class Router:
             return []
         if len(msg.text) > MAX_INPUT_CHARS:
             self._notify(parsed.name, "too_long")
-            return [
+            replies = [
                 Reply(
                     text=f"Tin nhắn quá dài ({len(msg.text)} ký tự). Mỗi lệnh tối đa {MAX_INPUT_CHARS} "
                     f"ký tự; hãy chia thành nhiều tin nhắn. Chưa có gì được lưu."
                 )
             ]
+            await self._deliver_alone(replies, on_replies)
+            return replies
         try:
-            return await self._handle_parsed(msg, parsed)
+            return await self._handle_parsed(msg, parsed, on_replies)
         except Exception:
             # The traceback goes to the server log only, never to the chat.
             log.exception("command /%s failed (platform=%s chat=%s)", parsed.name, msg.platform, msg.chat_id)
             self._notify(parsed.name, "error")
-            return [Reply(text=INTERNAL_ERROR_TEXT.format(name=parsed.name))]
+            replies = [Reply(text=INTERNAL_ERROR_TEXT.format(name=parsed.name))]
+            await self._deliver_alone(replies, on_replies)
+            return replies
 
-    async def _handle_parsed(self, msg: IncomingMessage, parsed: ParsedCommand) -> list[Reply]:
-        now = self.clock()
+    async def _deliver_alone(self, replies: list[Reply], on_replies: RepliesHook | None) -> None:
+        if on_replies is not None and replies:
+            async with self.db.session() as session:
+                await on_replies(session, replies)
+
+    async def _handle_parsed(
+        self, msg: IncomingMessage, parsed: ParsedCommand, on_replies: RepliesHook | None
+    ) -> list[Reply]:
         try:
             async with self.db.session() as session:
-                if msg.message_id is not None and not await org_store.mark_processed(
-                    session, msg.platform, msg.chat_id, msg.message_id
-                ):
-                    log.info(
-                        "duplicate delivery of message %s in %s:%s ignored", msg.message_id, msg.platform, msg.chat_id
-                    )
-                    self._notify(parsed.name, "duplicate")
-                    return []
-                person = await org_store.upsert_person(
-                    session,
-                    platform=msg.platform,
-                    user_id=msg.user_id,
-                    display_name=msg.display_name,
-                    username=msg.username,
-                    private_chat_id=msg.chat_id if msg.is_private else None,
-                    now=now,
-                )
-                binding = None if msg.is_private else await org_store.get_binding(session, msg.platform, msg.chat_id)
-                unit = await org_store.get_unit(session, binding.org_unit_id) if binding else None
-                roles = {GUEST} | await org_store.roles_in_context(session, person.id or 0, unit)
-                command = self.registry.lookup(parsed.name)
-                if command is None:
-                    self._notify(parsed.name, "unknown")
-                    return [Reply(text=self._unknown_command_text(parsed.name))]
-                if not allowed(command.roles, roles):
-                    self._notify(command.name, "denied")
-                    who = ", ".join(role_label(r) for r in sorted(command.roles, key=_role_order))
-                    return [
-                        Reply(
-                            text=f"Bạn không có quyền dùng lệnh /{command.name}. Lệnh này dành cho: {who}. "
-                            f"Gõ /huongdan để xem các lệnh bạn dùng được."
-                        )
-                    ]
-                ctx = Context(
-                    msg=msg,
-                    args=parsed.args,
-                    command=command,
-                    registry=self.registry,
-                    session=session,
-                    settings=self.settings,
-                    person=person,
-                    binding=binding,
-                    unit=unit,
-                    roles=roles,
-                    now=now,
-                )
-                replies = _as_replies(await command.handler(ctx))
-                self._notify(command.name, "ok")
+                replies = await self._in_session(session, msg, parsed)
+                if on_replies is not None and replies:
+                    await on_replies(session, replies)
                 return replies
         except (UserError, StorageError) as exc:
             # The command's own changes were rolled back; remember the message so a retry stays quiet.
-            if msg.message_id is not None:
-                async with self.db.session() as session:
-                    await org_store.mark_processed(session, msg.platform, msg.chat_id, msg.message_id)
             self._notify(parsed.name, "rejected")
             text = exc.message if isinstance(exc, UserError) else str(exc)
-            return [Reply(text=text)]
+            replies = [Reply(text=text)]
+            async with self.db.session() as session:
+                if msg.message_id is not None:
+                    await org_store.mark_processed(session, msg.platform, msg.chat_id, msg.message_id)
+                if on_replies is not None:
+                    await on_replies(session, replies)
+            return replies
+
+    async def _in_session(self, session: AsyncSession, msg: IncomingMessage, parsed: ParsedCommand) -> list[Reply]:
+        now = self.clock()
+        if msg.message_id is not None and not await org_store.mark_processed(
+            session, msg.platform, msg.chat_id, msg.message_id
+        ):
+            log.info("duplicate delivery of message %s in %s:%s ignored", msg.message_id, msg.platform, msg.chat_id)
+            self._notify(parsed.name, "duplicate")
+            return []
+        person = await org_store.upsert_person(
+            session,
+            platform=msg.platform,
+            user_id=msg.user_id,
+            display_name=msg.display_name,
+            username=msg.username,
+            private_chat_id=msg.chat_id if msg.is_private else None,
+            now=now,
+        )
+        binding, unit = (
+            (None, None) if msg.is_private else await org_store.binding_and_unit(session, msg.platform, msg.chat_id)
+        )
+        roles = {GUEST} | await org_store.roles_in_context(session, person.id or 0, unit)
+        command = self.registry.lookup(parsed.name)
+        if command is None:
+            self._notify(parsed.name, "unknown")
+            return [Reply(text=self._unknown_command_text(parsed.name))]
+        if not allowed(command.roles, roles):
+            self._notify(command.name, "denied")
+            who = ", ".join(role_label(r) for r in sorted(command.roles, key=_role_order))
+            return [
+                Reply(
+                    text=f"Bạn không có quyền dùng lệnh /{command.name}. Lệnh này dành cho: {who}. "
+                    f"Gõ /huongdan để xem các lệnh bạn dùng được."
+                )
+            ]
+        ctx = Context(
+            msg=msg,
+            args=parsed.args,
+            command=command,
+            registry=self.registry,
+            session=session,
+            settings=self.settings,
+            person=person,
+            binding=binding,
+            unit=unit,
+            roles=roles,
+            now=now,
+        )
+        replies = _as_replies(await command.handler(ctx))
+        self._notify(command.name, "ok")
+        return replies
 
     def _unknown_command_text(self, name: str) -> str:
         suggestion = self.registry.suggest(name)

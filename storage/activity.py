@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
+from weakref import WeakKeyDictionary
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -61,28 +66,66 @@ async def import_catalogue(
     return added, updated
 
 
+# Every /ghi needs the catalogue; it changes rarely, so it is kept in memory per engine. Any ORM write to an
+# indicator in this process clears it (at flush and again at commit); writes from another process (the CLI
+# import while the bot runs) are seen within CATALOGUE_TTL_SECONDS.
+CATALOGUE_TTL_SECONDS = 30.0
+_CHANGED = "activity.catalogue_changed"
+_catalogues: WeakKeyDictionary[Any, tuple[float, list[Indicator]]] = WeakKeyDictionary()
+_generation = [0]
+
+
+def forget_catalogue() -> None:
+    """Drop the in-memory indicator catalogue of every engine (the next read goes to the database)."""
+    _catalogues.clear()
+    _generation[0] += 1
+
+
+@event.listens_for(Session, "after_flush")
+def _note_catalogue_change(session: Session, _context: object) -> None:
+    if any(isinstance(o, Indicator) for o in (*session.new, *session.dirty, *session.deleted)):
+        session.info[_CHANGED] = True
+        forget_catalogue()
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_after_commit(session: Session) -> None:
+    # A reader between the flush and the commit may have cached the old rows again.
+    if session.info.pop(_CHANGED, False):
+        forget_catalogue()
+
+
 async def indicators(session: AsyncSession) -> list[Indicator]:
     """The active indicators in catalogue order; the default catalogue is seeded when the table is empty."""
+    key = session.bind
+    cached = _catalogues.get(key) if key is not None else None
+    if cached is not None and time.monotonic() - cached[0] < CATALOGUE_TTL_SECONDS:
+        return list(cached[1])
+    generation = _generation[0]
     result = await session.exec(select(Indicator).order_by(col(Indicator.sort_order), col(Indicator.code)))
     rows = list(result.all())
     if not rows:
         await import_catalogue(session, default_specs(), actor_label="default-catalogue")
         return await indicators(session)
-    return [r for r in rows if r.active]
+    # Detached copies: a session's instances expire when it rolls back, and the cache outlives every session.
+    active = [Indicator(**r.model_dump()) for r in rows if r.active]
+    if key is not None and generation == _generation[0] and not session.info.get(_CHANGED):
+        _catalogues[key] = (time.monotonic(), active)
+    return list(active)
 
 
 def to_catalogue(rows: list[Indicator]) -> Catalogue:
     """The parser's view of the stored indicators."""
+    return _catalogue(tuple((r.code, r.name, r.unit, r.aliases or "[]", r.max_per_message) for r in rows))
+
+
+@lru_cache(maxsize=8)
+def _catalogue(rows: tuple[tuple[str, str, str, str, int], ...]) -> Catalogue:
+    # Keyed by content, so it can never be stale; building one folds every alias (~100 calls per /ghi).
     return Catalogue(
         [
-            IndicatorSpec(
-                code=r.code,
-                name=r.name,
-                unit=r.unit,
-                aliases=tuple(json.loads(r.aliases or "[]")),
-                max_per_message=r.max_per_message,
-            )
-            for r in rows
+            IndicatorSpec(code=code, name=name, unit=unit, aliases=tuple(json.loads(aliases)), max_per_message=limit)
+            for code, name, unit, aliases, limit in rows
         ]
     )
 

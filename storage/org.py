@@ -6,8 +6,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import event, func
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,6 +25,7 @@ from storage.models import (
     Role,
     utcnow,
 )
+from storage.upsert import insert_or_nothing
 
 JOIN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 JOIN_CODE_LENGTH = 8
@@ -238,21 +239,28 @@ async def upsert_person(
     private_chat_id: str | None = None,
     now: datetime | None = None,
 ) -> Person:
-    """Find or create a person, refreshing their name and private chat."""
+    """Find or create a person, refreshing their name and private chat; safe when two updates race."""
     result = await session.exec(select(Person).where(Person.platform == platform, Person.user_id == user_id))
     person = result.first()
     display_name = (display_name or "").strip()[:200] or f"Người dùng {user_id}"
     if person is None:
-        person = Person(
-            platform=platform,
-            user_id=user_id,
-            display_name=display_name,
-            username=username,
-            private_chat_id=private_chat_id,
-        )
-        session.add(person)
-        await session.flush()
-        return person
+        # INSERT ... ON CONFLICT DO NOTHING: the same new person's first messages in two chats may be processed
+        # at once (different chats run in parallel); the loser reads the winner's row instead of failing.
+        stamp = utcnow()
+        values = {
+            "platform": platform,
+            "user_id": user_id,
+            "display_name": display_name,
+            "username": username,
+            "private_chat_id": private_chat_id,
+            "created_at": stamp,
+            "last_seen_at": stamp,
+        }
+        person = await insert_or_nothing(session, Person, values, ["platform", "user_id"])
+        if person is not None:
+            return person
+        result = await session.exec(select(Person).where(Person.platform == platform, Person.user_id == user_id))
+        person = result.one()
     person.display_name = display_name
     if username:
         person.username = username
@@ -306,6 +314,19 @@ async def get_binding(
     if active_only:
         query = query.where(ChatBinding.active == True)  # noqa: E712
     return (await session.exec(query)).first()
+
+
+async def binding_and_unit(
+    session: AsyncSession, platform: str, chat_id: str
+) -> tuple[ChatBinding | None, OrgUnit | None]:
+    """A chat's active binding and its unit, in one query (the router needs both for every message)."""
+    result = await session.exec(
+        select(ChatBinding, OrgUnit)
+        .join(OrgUnit, col(OrgUnit.id) == col(ChatBinding.org_unit_id))
+        .where(ChatBinding.platform == platform, ChatBinding.chat_id == chat_id, ChatBinding.active == True)  # noqa: E712
+    )
+    row = result.first()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 async def bind_chat(
@@ -395,15 +416,33 @@ async def bindings_of_units(session: AsyncSession, unit_ids: list[int]) -> list[
 # ---------------------------------------------------------------- memberships and roles
 
 
+_MEMBERSHIPS = "org.memberships_of"
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_rollback(session: Session, _previous: object) -> None:
+    # A rolled-back membership change must not survive in the per-session cache.
+    session.info.pop(_MEMBERSHIPS, None)
+
+
+def _forget_memberships(session: AsyncSession) -> None:
+    session.info.pop(_MEMBERSHIPS, None)
+
+
 async def memberships_of(session: AsyncSession, person_id: int) -> list[tuple[Membership, OrgUnit]]:
-    """A person's memberships with their units."""
+    """A person's memberships with their units (read once per session: roles and team both need them)."""
+    cache: dict[int, list[tuple[Membership, OrgUnit]]] = session.info.setdefault(_MEMBERSHIPS, {})
+    if person_id in cache:
+        return list(cache[person_id])
     result = await session.exec(
         select(Membership, OrgUnit)
         .join(OrgUnit, col(OrgUnit.id) == col(Membership.org_unit_id))
         .where(Membership.person_id == person_id)
         .order_by(col(OrgUnit.path))
     )
-    return [(m, u) for m, u in result.all()]
+    rows = [(m, u) for m, u in result.all()]
+    cache[person_id] = rows
+    return list(rows)
 
 
 def _related(member_unit: OrgUnit, context_unit: OrgUnit) -> bool:
@@ -441,6 +480,7 @@ async def set_membership(
     actor_label: str | None = None,
 ) -> Membership:
     """Give a person a role on a unit (creating or updating the membership)."""
+    _forget_memberships(session)
     result = await session.exec(
         select(Membership).where(Membership.person_id == person.id, Membership.org_unit_id == unit.id)
     )
@@ -467,6 +507,7 @@ async def set_membership(
 
 async def remove_membership(session: AsyncSession, membership: Membership, actor: Person | None = None) -> None:
     """Delete a membership, keeping it in the audit log."""
+    _forget_memberships(session)
     await record_audit(
         session,
         action="leave",
@@ -568,9 +609,6 @@ async def consume_join_code(session: AsyncSession, join_code: JoinCode, person: 
 
 async def mark_processed(session: AsyncSession, platform: str, chat_id: str, message_id: str) -> bool:
     """Remember a platform message; False if it was already processed (a retried delivery)."""
-    try:
-        async with session.begin_nested():
-            session.add(ProcessedMessage(platform=platform, chat_id=chat_id, message_id=message_id))
-    except IntegrityError:
-        return False
-    return True
+    values = ProcessedMessage(platform=platform, chat_id=chat_id, message_id=message_id).model_dump(exclude={"id"})
+    row = await insert_or_nothing(session, ProcessedMessage, values, ["platform", "chat_id", "message_id"])
+    return row is not None

@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import utcnow
 from storage.outbox_models import OutboxMessage, OutboxState
+from storage.upsert import insert_or_nothing
 
 
 async def enqueue(
@@ -42,12 +42,11 @@ async def enqueue(
         session.add(row)
         await session.flush()
         return row
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return None
-    return row
+    # One INSERT ... ON CONFLICT DO NOTHING rather than a savepoint: fewer round trips on the reply path.
+    stored: OutboxMessage | None = await insert_or_nothing(
+        session, OutboxMessage, row.model_dump(exclude={"id"}), ["dedupe_key"]
+    )
+    return stored
 
 
 async def pending(session: AsyncSession, limit: int = 100) -> list[OutboxMessage]:

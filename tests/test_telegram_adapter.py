@@ -190,9 +190,9 @@ async def test_answer_does_not_wait_for_processing(papp: BotApp, adapters: list[
     gate = asyncio.Event()
     original = papp.router.handle
 
-    async def slow_handle(msg: Any) -> Any:
+    async def slow_handle(msg: Any, **kwargs: Any) -> Any:
         await gate.wait()
-        return await original(msg)
+        return await original(msg, **kwargs)
 
     papp.router.handle = slow_handle  # type: ignore[method-assign]
     async with web(papp, adapters) as (client, _):
@@ -253,10 +253,10 @@ async def test_one_chat_is_processed_in_arrival_order(papp: BotApp, adapters: li
     seen: list[str] = []
     original = papp.router.handle
 
-    async def recording(msg: Any) -> Any:
+    async def recording(msg: Any, **kwargs: Any) -> Any:
         seen.append(msg.text)
         await asyncio.sleep(0.05 if msg.text.startswith("/ketnoi") else 0)
-        return await original(msg)
+        return await original(msg, **kwargs)
 
     papp.router.handle = recording  # type: ignore[method-assign]
     async with web(papp, adapters) as (client, _):

@@ -217,7 +217,9 @@ async def test_image_by_url_and_document_as_signed_link(papp: BotApp, zalo: Fake
     async with web(papp, adapters) as (client, _):
         got = await client.get(doc_url.replace("https://bot.example.vn", ""))
         assert got.status_code == 200 and got.content == b"PK fake excel"
-        tampered = await client.get(photo_url.replace("https://bot.example.vn", "")[:-1] + "0")
+        good = photo_url.replace("https://bot.example.vn", "")
+        # Change the signature's last character to a different one (never a no-op).
+        tampered = await client.get(good[:-1] + ("1" if good[-1] == "0" else "0"))
         assert tampered.status_code == 403
         image = await client.get(photo_url.replace("https://bot.example.vn", ""))
         assert image.status_code == 200 and image.content == b"\x89PNG fake chart"

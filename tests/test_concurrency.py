@@ -1,0 +1,108 @@
+"""Concurrent processing on PostgreSQL and the per-session caches of the hot path staying correct."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlmodel import func, select
+
+from bot import delivery
+from bot.app import BotApp
+from bot.messages import ChatType, IncomingMessage
+from bot.router import INTERNAL_ERROR_TEXT
+from storage import org as org_store
+from storage import outbox as storage_outbox
+from storage.activity_models import ActivityRecord
+from storage.models import Person, Role
+from storage.outbox_models import OutboxMessage
+from tests.helpers import ChatHarness, FakeClock, build_tree
+from tests.logging_helpers import MEMBER, setup_group
+
+
+def _message(user: str, chat: str, message_id: str) -> IncomingMessage:
+    return IncomingMessage(
+        platform="telegram",
+        chat_id=chat,
+        user_id=user,
+        display_name="Nguyễn Thị Lan",
+        text="/huongdan",
+        message_id=message_id,
+        chat_type=ChatType.GROUP,
+    )
+
+
+async def test_first_two_messages_of_new_person_in_two_chats_both_answered(app: BotApp, is_postgres: bool) -> None:
+    if not is_postgres:
+        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): the race only exists on PostgreSQL")
+    failure = INTERNAL_ERROR_TEXT.format(name="huongdan")
+    # Several new people, each writing in two chats at once, so the race is hit rather than hoped for.
+    for n in range(8):
+        user = f"7{n:03d}"
+        first, second = await asyncio.gather(
+            app.router.handle(_message(user, "-1001", f"{n}1")),
+            app.router.handle(_message(user, "-1002", f"{n}2")),
+        )
+        for replies in (first, second):
+            assert len(replies) == 1
+            assert replies[0].text != failure
+            assert "/huongdan" in replies[0].text
+    async with app.db.session() as session:
+        count = await session.scalar(select(func.count()).select_from(Person))
+        names = set((await session.exec(select(Person.display_name))).all())
+    assert count == 8
+    assert names == {"Nguyễn Thị Lan"}
+
+
+async def test_membership_cache_follows_changes_in_the_same_session(app: BotApp) -> None:
+    async with app.db.session() as session:
+        tree = await build_tree(session)
+        person = await org_store.upsert_person(session, platform="telegram", user_id="42", display_name="Lan")
+        assert await org_store.memberships_of(session, person.id or 0) == []
+        await org_store.set_membership(session, person=person, unit=tree.teams[1], role=Role.MEMBER)
+        assert [u.name for _m, u in await org_store.memberships_of(session, person.id or 0)] == ["Thôn 3"]
+        assert await org_store.roles_in_context(session, person.id or 0, tree.commune) == {"member"}
+        await org_store.set_membership(session, person=person, unit=tree.teams[1], role=Role.TEAM_LEADER)
+        assert await org_store.roles_in_context(session, person.id or 0, tree.commune) == {"team_leader"}
+        membership, _unit = (await org_store.memberships_of(session, person.id or 0))[0]
+        await org_store.remove_membership(session, membership)
+        assert await org_store.memberships_of(session, person.id or 0) == []
+        assert await org_store.team_of(session, person.id or 0) is None
+
+
+async def test_membership_cache_forgets_a_rolled_back_change(app: BotApp) -> None:
+    async with app.db.session() as session:
+        tree = await build_tree(session)
+        person = await org_store.upsert_person(session, platform="telegram", user_id="43", display_name="Hùng")
+        nested = await session.begin_nested()
+        await org_store.set_membership(session, person=person, unit=tree.teams[0], role=Role.MEMBER)
+        assert len(await org_store.memberships_of(session, person.id or 0)) == 1
+        await nested.rollback()
+        assert await org_store.memberships_of(session, person.id or 0) == []
+
+
+async def test_record_and_receipt_commit_together(
+    app: BotApp, chat: ChatHarness, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await setup_group(app, chat, clock)
+    calls: list[str] = []
+
+    async def enqueue_failing_once(session: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs["text"])
+        if len(calls) == 1:
+            raise ConnectionError("outbox unavailable")
+        return await storage_outbox.enqueue(session, **kwargs)
+
+    monkeypatch.setattr(delivery, "enqueue", enqueue_failing_once)
+    msg = IncomingMessage(
+        platform="console", chat_id="group-1", user_id=MEMBER, display_name="Lan", text="/ghi vneid 5", message_id="77"
+    )
+    replies = await delivery.handle_message(app, msg, "console:77")
+    # The receipt could not be queued, so the record was not kept either; the member is told to retry.
+    assert [r.text for r in replies] == [INTERNAL_ERROR_TEXT.format(name="ghi")]
+    async with app.db.session() as session:
+        assert (await session.exec(select(ActivityRecord))).all() == []
+        queued = [m.text for m in (await session.exec(select(OutboxMessage))).all()]
+    assert queued[-1] == INTERNAL_ERROR_TEXT.format(name="ghi")
+    assert not any(t.startswith("Đã ghi") for t in queued)

@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.activity_models import ActivityRecord
 from storage.audit import record_audit
-from storage.models import ChatBinding, Level, OrgUnit, Person
+from storage.models import ChatBinding, Level, Membership, OrgUnit, Person
 from storage.task_models import Task, TaskAssignee, TaskReminderSetting, TaskScope, TaskStatus
 
 
@@ -153,6 +153,32 @@ async def get_reminder_setting(session: AsyncSession, commune_id: int) -> TaskRe
     return result.first()
 
 
+async def reminder_settings(session: AsyncSession, commune_ids: Iterable[int]) -> dict[int, TaskReminderSetting]:
+    """The reminder settings of several communes (those that set any), by commune id."""
+    wanted = list(set(commune_ids))
+    if not wanted:
+        return {}
+    result = await session.exec(select(TaskReminderSetting).where(col(TaskReminderSetting.commune_id).in_(wanted)))
+    return {row.commune_id: row for row in result.all()}
+
+
+async def people_with_role(session: AsyncSession, unit_ids: Iterable[int], role: str) -> dict[int, list[Person]]:
+    """The people holding `role` directly on each of these units, by display name (as `org.members_of`)."""
+    wanted = list(set(unit_ids))
+    out: dict[int, list[Person]] = {i: [] for i in wanted}
+    if not wanted:
+        return out
+    result = await session.exec(
+        select(Person, Membership.org_unit_id)
+        .join(Membership, col(Membership.person_id) == col(Person.id))
+        .where(col(Membership.org_unit_id).in_(wanted), Membership.role == role)
+        .order_by(col(Person.display_name), col(Membership.id))
+    )
+    for person, unit_id in result.all():
+        out[unit_id].append(person)
+    return out
+
+
 async def set_reminder_setting(
     session: AsyncSession,
     commune_id: int,
@@ -200,6 +226,28 @@ async def reported_teams(session: AsyncSession, team_ids: Iterable[int], first: 
         .distinct()
     )
     return set(result.all())
+
+
+async def teams_reported_between(session: AsyncSession, first: date, last: date) -> set[int]:
+    """Every unit with at least one non-deleted activity record dated within [first, last]."""
+    result = await session.exec(
+        select(ActivityRecord.org_unit_id)
+        .where(
+            col(ActivityRecord.deleted_at).is_(None),
+            col(ActivityRecord.activity_date) >= first,
+            col(ActivityRecord.activity_date) <= last,
+        )
+        .distinct()
+    )
+    return set(result.all())
+
+
+async def active_teams(session: AsyncSession) -> list[OrgUnit]:
+    """Every active team, ordered by code (callers group them under their communes by path)."""
+    result = await session.exec(
+        select(OrgUnit).where(OrgUnit.level == Level.TEAM, OrgUnit.active == True).order_by(col(OrgUnit.code))  # noqa: E712
+    )
+    return list(result.all())
 
 
 async def commune_bindings(session: AsyncSession) -> list[tuple[ChatBinding, OrgUnit]]:

@@ -9,11 +9,10 @@ from typing import TYPE_CHECKING
 from bot.deadlines import fmt_date, in_quiet_hours, next_working_day, weekday_name
 from bot.handlers.tasks import due_status, mention
 from bot.tasks import job
-from storage import org as org_store
 from storage import outbox
 from storage import tasks as task_store
-from storage.models import OrgUnit, Role
-from storage.task_models import Task, TaskAssignee
+from storage.models import OrgUnit, Person, Role
+from storage.task_models import Task, TaskAssignee, TaskReminderSetting
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
@@ -61,25 +60,32 @@ def escalation_day(due: date, escalate_after: int) -> date:
     return next_working_day(due + timedelta(days=escalate_after))
 
 
-async def _settings_for(session: AsyncSession, app: BotApp, commune_id: int) -> tuple[list[int], int]:
-    row = await task_store.get_reminder_setting(session, commune_id)
+def _settings_from(app: BotApp, row: TaskReminderSetting | None) -> tuple[list[int], int]:
     if row is None:
         return app.settings.default_lead_days, app.settings.task_escalate_after_days
     return [int(p) for p in row.lead_days.split(",") if p], row.escalate_after_days
 
 
-async def _pending_labels(session: AsyncSession, pending: list[TaskAssignee]) -> list[str]:
-    people = await task_store.people_by_ids(session, [r.person_id for r in pending if r.person_id])
-    units = await task_store.units_by_ids(session, [r.team_id for r in pending if r.team_id])
-    labels = []
-    for row in pending:
-        if row.person_id and row.person_id in people:
-            labels.append(mention(people[row.person_id]))
-        elif row.team_id and row.team_id in units:
-            team: OrgUnit = units[row.team_id]
-            leaders = [mention(p) for p, _m in await org_store.members_of(session, team, Role.TEAM_LEADER)]
-            labels.append(f"{team.name} ({', '.join(leaders)})" if leaders else team.name)
-    return labels
+async def _labels_by_task(
+    session: AsyncSession, pending_by_task: dict[int, list[TaskAssignee]]
+) -> dict[int, list[str]]:
+    """The "Chưa xong" labels of several tasks, with three queries in all rather than some per task."""
+    rows = [r for pending in pending_by_task.values() for r in pending]
+    people = await task_store.people_by_ids(session, [r.person_id for r in rows if r.person_id])
+    units = await task_store.units_by_ids(session, [r.team_id for r in rows if r.team_id])
+    leaders = await task_store.people_with_role(session, list(units), Role.TEAM_LEADER.value)
+    out: dict[int, list[str]] = {}
+    for task_id, pending in pending_by_task.items():
+        labels = []
+        for row in pending:
+            if row.person_id and row.person_id in people:
+                labels.append(mention(people[row.person_id]))
+            elif row.team_id and row.team_id in units:
+                team: OrgUnit = units[row.team_id]
+                names = [mention(p) for p in leaders.get(row.team_id, [])]
+                labels.append(f"{team.name} ({', '.join(names)})" if names else team.name)
+        out[task_id] = labels
+    return out
 
 
 def _reminder_text(task: Task, today: date, labels: list[str]) -> str:
@@ -91,37 +97,69 @@ def _reminder_text(task: Task, today: date, labels: list[str]) -> str:
     )
 
 
+@dataclass
+class _Due:
+    """One open task with something possibly due now: its reminder slot and its escalation recipients."""
+
+    task: Task
+    pending: list[TaskAssignee]
+    slot: Slot | None
+    # (dedupe key, private chat id or None for the task's own group, the leader) per escalation message.
+    escalations: list[tuple[str, Person | None]]
+    leaders: list[Person]
+
+    @property
+    def reminder_key(self) -> str | None:
+        """The dedupe key of the reminder due now, if any."""
+        if self.slot is None:
+            return None
+        return f"task-reminder:{self.task.id}:{self.slot.kind}:{self.slot.day.isoformat()}"
+
+
+def _escalation_open(due: _Due, used: set[str]) -> bool:
+    return any(key not in used for key, _p in due.escalations)
+
+
+def _escalation_targets(task: Task, leaders: list[Person]) -> list[tuple[str, Person | None]]:
+    private = [p for p in leaders if p.private_chat_id and p.platform == task.platform]
+    if private:
+        return [(f"task-escalation:{task.id}:{p.id}", p) for p in private]
+    return [(f"task-escalation:{task.id}:chat", None)]
+
+
 async def _escalate(
-    session: AsyncSession, task: Task, commune: OrgUnit, labels: list[str], today: date, now: datetime
+    session: AsyncSession, due: _Due, commune: OrgUnit, labels: list[str], used: set[str], today: date, now: datetime
 ) -> list[str]:
-    leaders = [p for p, _m in await org_store.members_of(session, commune, Role.COMMUNE_LEADER)]
+    task = due.task
     text = (
         f"⚠️ Việc #{task.id} của {commune.name} đã {due_status(task.due_date, today)}: {task.title}\n"
         f"Hạn: {fmt_date(task.due_date)}. Chưa xong: {', '.join(labels)}."
     )
     sent: list[str] = []
-    private = [p for p in leaders if p.private_chat_id and p.platform == task.platform]
-    for person in private:
-        row = await outbox.enqueue(
-            session,
-            platform=task.platform,
-            chat_id=person.private_chat_id or "",
-            text=text,
-            kind="escalation",
-            dedupe_key=f"task-escalation:{task.id}:{person.id}",
-            now=now,
-        )
-        if row is not None:
-            sent.append(f"báo lãnh đạo việc #{task.id} → {person.display_name} ({task.platform}:{row.chat_id})")
-    if not private:
-        names = ", ".join(mention(p) for p in leaders)
+    for key, person in due.escalations:
+        if key in used:
+            continue
+        if person is not None:
+            row = await outbox.enqueue(
+                session,
+                platform=task.platform,
+                chat_id=person.private_chat_id or "",
+                text=text,
+                kind="escalation",
+                dedupe_key=key,
+                now=now,
+            )
+            if row is not None:
+                sent.append(f"báo lãnh đạo việc #{task.id} → {person.display_name} ({task.platform}:{row.chat_id})")
+            continue
+        names = ", ".join(mention(p) for p in due.leaders)
         row = await outbox.enqueue(
             session,
             platform=task.platform,
             chat_id=task.chat_id,
             text=f"{names}\n{text}" if names else text,
             kind="escalation",
-            dedupe_key=f"task-escalation:{task.id}:chat",
+            dedupe_key=key,
             now=now,
         )
         if row is not None:
@@ -142,28 +180,45 @@ async def run(app: BotApp, now: datetime) -> list[str]:
         tasks = await task_store.open_tasks(session)
         rows_by_task = await task_store.assignees_of(session, [t.id or 0 for t in tasks])
         communes = await task_store.units_by_ids(session, [t.commune_id for t in tasks])
+        settings_rows = await task_store.reminder_settings(session, communes)
+        candidates: list[tuple[Task, list[TaskAssignee], Slot | None, bool]] = []
         for task in tasks:
             pending = [r for r in rows_by_task[task.id or 0] if r.completed_at is None]
             if not pending or task.commune_id not in communes:
                 continue
-            lead_days, escalate_after = await _settings_for(session, app, task.commune_id)
+            lead_days, escalate_after = _settings_from(app, settings_rows.get(task.commune_id))
             slot = current_slot(reminder_slots(task.due_date, lead_days, today), local_now, hour)
-            labels: list[str] | None = None
-            if slot is not None:
-                labels = await _pending_labels(session, pending)
+            escalate_at = datetime.combine(escalation_day(task.due_date, escalate_after), time(hour), local_now.tzinfo)
+            if slot is not None or escalate_at <= local_now:
+                candidates.append((task, pending, slot, escalate_at <= local_now))
+        leaders = await task_store.people_with_role(
+            session, {t.commune_id for t, _p, _s, esc in candidates if esc}, Role.COMMUNE_LEADER.value
+        )
+        dues = []
+        for task, pending, slot, esc in candidates:
+            chiefs = leaders.get(task.commune_id, []) if esc else []
+            dues.append(_Due(task, pending, slot, _escalation_targets(task, chiefs) if esc else [], chiefs))
+        # One query tells which messages already went: an idle minute enqueues, renders and inserts nothing.
+        used = await outbox.used_keys(
+            session, [k for d in dues for k in [d.reminder_key, *(e for e, _p in d.escalations)] if k is not None]
+        )
+        todo = [d for d in dues if (d.reminder_key and d.reminder_key not in used) or _escalation_open(d, used)]
+        labels = await _labels_by_task(session, {d.task.id or 0: d.pending for d in todo})
+        for due in todo:
+            task = due.task
+            key = due.reminder_key
+            if key is not None and key not in used:
                 row = await outbox.enqueue(
                     session,
                     platform=task.platform,
                     chat_id=task.chat_id,
-                    text=_reminder_text(task, today, labels),
+                    text=_reminder_text(task, today, labels[task.id or 0]),
                     kind="reminder",
-                    dedupe_key=f"task-reminder:{task.id}:{slot.kind}:{slot.day.isoformat()}",
+                    dedupe_key=key,
                     now=now,
                 )
-                if row is not None:
-                    sent.append(f"nhắc việc #{task.id} ({slot.kind}) → {task.platform}:{task.chat_id}")
-            escalate_at = datetime.combine(escalation_day(task.due_date, escalate_after), time(hour), local_now.tzinfo)
-            if escalate_at <= local_now:
-                labels = labels if labels is not None else await _pending_labels(session, pending)
-                sent += await _escalate(session, task, communes[task.commune_id], labels, today, now)
+                if row is not None and due.slot is not None:
+                    sent.append(f"nhắc việc #{task.id} ({due.slot.kind}) → {task.platform}:{task.chat_id}")
+            if due.escalations:
+                sent += await _escalate(session, due, communes[task.commune_id], labels[task.id or 0], used, today, now)
     return sent

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from typing import NamedTuple
 
 from sqlalchemy import and_, case, func
 from sqlmodel import col, select
@@ -68,6 +69,29 @@ async def assignees_of(session: AsyncSession, task_ids: Iterable[int]) -> dict[i
     )
     for row in result.all():
         out[row.task_id].append(row)
+    return out
+
+
+class PendingAssignee(NamedTuple):
+    """An assignee of an open task who has not finished it (plain columns: the jobs read thousands a minute)."""
+
+    task_id: int
+    person_id: int | None
+    team_id: int | None
+
+
+async def pending_assignees(session: AsyncSession) -> dict[int, list[PendingAssignee]]:
+    """The unfinished assignees of every open task, by task id, in assignment order."""
+    conn = await session.connection()
+    result = await conn.execute(
+        select(TaskAssignee.task_id, TaskAssignee.person_id, TaskAssignee.team_id)
+        .join(Task, col(Task.id) == col(TaskAssignee.task_id))
+        .where(Task.status == TaskStatus.OPEN, col(TaskAssignee.completed_at).is_(None))
+        .order_by(col(TaskAssignee.id))
+    )
+    out: dict[int, list[PendingAssignee]] = {}
+    for task_id, person_id, team_id in result.all():
+        out.setdefault(task_id, []).append(PendingAssignee(task_id, person_id, team_id))
     return out
 
 

@@ -21,13 +21,13 @@ async def run(app: BotApp, now: datetime) -> list[str]:
     tz = app.settings.tz
     async with app.db.session() as session:
         due = await store.unacked_targets(session, now, timedelta(hours=app.settings.directive_reminder_hours))
-        keys = [f"directive-reminder:{d.id}:{t.platform}:{t.chat_id}" for d, t, _row in due]
+        keys = [f"directive-reminder:{d.id}:{t.platform}:{t.chat_id}" for d, t in due]
         # The week a directive is open for reminders, each minute costs a few statements, not two per group.
         used = await outbox_store.used_keys(session, keys)
-        for (directive, target, row), key in zip(due, keys, strict=True):
-            if key in used:
-                continue
-            if row is not None and row.state == OutboxState.FAILED:
+        todo = [(d, t, key) for (d, t), key in zip(due, keys, strict=True) if key not in used]
+        states = await store.outbox_states(session, [t.outbox_id for _d, t, _k in todo if t.outbox_id])
+        for directive, target, key in todo:
+            if target.outbox_id and states.get(target.outbox_id) == OutboxState.FAILED:
                 continue  # the group never got it (the bot was removed): a reminder would fail the same way
             sent = directive.created_at.astimezone(tz).strftime("%d/%m/%Y")
             queued = await outbox_store.enqueue(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from bot.deadlines import fmt_date, in_quiet_hours, next_working_day, weekday_name
@@ -12,12 +13,17 @@ from bot.tasks import job
 from storage import outbox
 from storage import tasks as task_store
 from storage.models import OrgUnit, Person, Role
-from storage.task_models import Task, TaskAssignee, TaskReminderSetting
+from storage.task_models import Task, TaskReminderSetting
+from storage.tasks import PendingAssignee
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from bot.app import BotApp
+
+
+# Holidays are fixed per date: memoised, thousands of tasks a minute share the same few dozen days.
+_working_day = lru_cache(maxsize=4096)(next_working_day)
 
 
 @dataclass(frozen=True)
@@ -31,13 +37,15 @@ class Slot:
 def reminder_slots(due: date, lead_days: list[int], today: date) -> list[Slot]:
     """Every reminder day up to `today`, moved off public holidays; one per day, the nearest kind wins."""
     nominal = [(due - timedelta(days=d), "due" if d == 0 else f"before{d}") for d in sorted(lead_days, reverse=True)]
-    day = due + timedelta(days=1)
+    # Only the freshest overdue days can be the current slot (a holiday moves a day by a week or so at most):
+    # starting a month back keeps a task overdue for a year from costing a holiday lookup per day every minute.
+    day = max(due + timedelta(days=1), today - timedelta(days=31))
     while day <= today:
         nominal.append((day, "overdue"))
         day += timedelta(days=1)
     by_day: dict[date, Slot] = {}
     for when, kind in nominal:
-        shifted = next_working_day(when)
+        shifted = _working_day(when)
         # Later nominal days overwrite earlier ones: after a long holiday only the freshest reminder goes.
         by_day[shifted] = Slot(kind=kind, day=shifted)
     return sorted(by_day.values(), key=lambda s: s.day)
@@ -57,7 +65,7 @@ def current_slot(slots: list[Slot], local_now: datetime, hour: int) -> Slot | No
 
 def escalation_day(due: date, escalate_after: int) -> date:
     """The day the commune leaders hear about an overdue task (moved off public holidays)."""
-    return next_working_day(due + timedelta(days=escalate_after))
+    return _working_day(due + timedelta(days=escalate_after))
 
 
 def _settings_from(app: BotApp, row: TaskReminderSetting | None) -> tuple[list[int], int]:
@@ -67,7 +75,7 @@ def _settings_from(app: BotApp, row: TaskReminderSetting | None) -> tuple[list[i
 
 
 async def _labels_by_task(
-    session: AsyncSession, pending_by_task: dict[int, list[TaskAssignee]]
+    session: AsyncSession, pending_by_task: dict[int, list[PendingAssignee]]
 ) -> dict[int, list[str]]:
     """The "Chưa xong" labels of several tasks, with three queries in all rather than some per task."""
     rows = [r for pending in pending_by_task.values() for r in pending]
@@ -102,7 +110,7 @@ class _Due:
     """One open task with something possibly due now: its reminder slot and its escalation recipients."""
 
     task: Task
-    pending: list[TaskAssignee]
+    pending: list[PendingAssignee]
     slot: Slot | None
     # (dedupe key, private chat id or None for the task's own group, the leader) per escalation message.
     escalations: list[tuple[str, Person | None]]
@@ -178,19 +186,26 @@ async def run(app: BotApp, now: datetime) -> list[str]:
     sent: list[str] = []
     async with app.db.session() as session:
         tasks = await task_store.open_tasks(session)
-        rows_by_task = await task_store.assignees_of(session, [t.id or 0 for t in tasks])
+        pending_by_task = await task_store.pending_assignees(session)
         communes = await task_store.units_by_ids(session, [t.commune_id for t in tasks])
         settings_rows = await task_store.reminder_settings(session, communes)
-        candidates: list[tuple[Task, list[TaskAssignee], Slot | None, bool]] = []
+        candidates: list[tuple[Task, list[PendingAssignee], Slot | None, bool]] = []
+        plans: dict[tuple[date, tuple[int, ...], int], tuple[Slot | None, bool]] = {}
         for task in tasks:
-            pending = [r for r in rows_by_task[task.id or 0] if r.completed_at is None]
+            pending = pending_by_task.get(task.id or 0, [])
             if not pending or task.commune_id not in communes:
                 continue
             lead_days, escalate_after = _settings_from(app, settings_rows.get(task.commune_id))
-            slot = current_slot(reminder_slots(task.due_date, lead_days, today), local_now, hour)
-            escalate_at = datetime.combine(escalation_day(task.due_date, escalate_after), time(hour), local_now.tzinfo)
-            if slot is not None or escalate_at <= local_now:
-                candidates.append((task, pending, slot, escalate_at <= local_now))
+            # Tasks share a handful of deadlines and settings: each combination is worked out once per run.
+            plan_key = (task.due_date, tuple(lead_days), escalate_after)
+            plan = plans.get(plan_key)
+            if plan is None:
+                slot = current_slot(reminder_slots(task.due_date, lead_days, today), local_now, hour)
+                day = escalation_day(task.due_date, escalate_after)
+                plan = plans[plan_key] = (slot, datetime.combine(day, time(hour), local_now.tzinfo) <= local_now)
+            slot, escalate = plan
+            if slot is not None or escalate:
+                candidates.append((task, pending, slot, escalate))
         leaders = await task_store.people_with_role(
             session, {t.commune_id for t, _p, _s, esc in candidates if esc}, Role.COMMUNE_LEADER.value
         )

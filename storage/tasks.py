@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import NamedTuple
 
 from sqlalchemy import and_, case, func
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -93,6 +94,35 @@ async def pending_assignees(session: AsyncSession) -> dict[int, list[PendingAssi
     for task_id, person_id, team_id in result.all():
         out.setdefault(task_id, []).append(PendingAssignee(task_id, person_id, team_id))
     return out
+
+
+class OpenTask(NamedTuple):
+    """What the reminder job needs to know whether anything of an open task is due (no title, no chat)."""
+
+    id: int
+    commune_id: int
+    due_date: date
+    platform: str
+
+
+async def open_task_deadlines(session: AsyncSession) -> list[OpenTask]:
+    """Every open task's id, commune, deadline and platform, earliest deadline first (as `open_tasks`)."""
+    conn = await session.connection()
+    result = await conn.execute(
+        sa_select(col(Task.id), col(Task.commune_id), col(Task.due_date), col(Task.platform))
+        .where(col(Task.status) == TaskStatus.OPEN)
+        .order_by(col(Task.due_date), col(Task.id))
+    )
+    return [OpenTask(task_id or 0, commune_id, due, platform) for task_id, commune_id, due, platform in result.all()]
+
+
+async def tasks_by_ids(session: AsyncSession, ids: Iterable[int]) -> dict[int, Task]:
+    """Tasks by id."""
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    result = await session.exec(select(Task).where(col(Task.id).in_(wanted)))
+    return {t.id or 0: t for t in result.all()}
 
 
 async def open_tasks(session: AsyncSession, commune_id: int | None = None) -> list[Task]:

@@ -14,7 +14,7 @@ from storage import outbox
 from storage import tasks as task_store
 from storage.models import OrgUnit, Person, Role
 from storage.task_models import Task, TaskReminderSetting
-from storage.tasks import PendingAssignee
+from storage.tasks import OpenTask, PendingAssignee
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
@@ -109,7 +109,7 @@ def _reminder_text(task: Task, today: date, labels: list[str]) -> str:
 class _Due:
     """One open task with something possibly due now: its reminder slot and its escalation recipients."""
 
-    task: Task
+    task: OpenTask
     pending: list[PendingAssignee]
     slot: Slot | None
     # (dedupe key, private chat id or None for the task's own group, the leader) per escalation message.
@@ -128,7 +128,7 @@ def _escalation_open(due: _Due, used: set[str]) -> bool:
     return any(key not in used for key, _p in due.escalations)
 
 
-def _escalation_targets(task: Task, leaders: list[Person]) -> list[tuple[str, Person | None]]:
+def _escalation_targets(task: OpenTask, leaders: list[Person]) -> list[tuple[str, Person | None]]:
     private = [p for p in leaders if p.private_chat_id and p.platform == task.platform]
     if private:
         return [(f"task-escalation:{task.id}:{p.id}", p) for p in private]
@@ -136,9 +136,15 @@ def _escalation_targets(task: Task, leaders: list[Person]) -> list[tuple[str, Pe
 
 
 async def _escalate(
-    session: AsyncSession, due: _Due, commune: OrgUnit, labels: list[str], used: set[str], today: date, now: datetime
+    session: AsyncSession,
+    due: _Due,
+    task: Task,
+    commune: OrgUnit,
+    labels: list[str],
+    used: set[str],
+    today: date,
+    now: datetime,
 ) -> list[str]:
-    task = due.task
     text = (
         f"⚠️ Việc #{task.id} của {commune.name} đã {due_status(task.due_date, today)}: {task.title}\n"
         f"Hạn: {fmt_date(task.due_date)}. Chưa xong: {', '.join(labels)}."
@@ -185,42 +191,46 @@ async def run(app: BotApp, now: datetime) -> list[str]:
     hour = app.settings.task_reminder_hour
     sent: list[str] = []
     async with app.db.session() as session:
-        tasks = await task_store.open_tasks(session)
+        # Plain columns first: titles, chats and commune names are loaded only for what is actually sent.
+        tasks = await task_store.open_task_deadlines(session)
         pending_by_task = await task_store.pending_assignees(session)
-        communes = await task_store.units_by_ids(session, [t.commune_id for t in tasks])
-        settings_rows = await task_store.reminder_settings(session, communes)
-        candidates: list[tuple[Task, list[PendingAssignee], Slot | None, bool]] = []
+        settings_rows = await task_store.reminder_settings(session, {t.commune_id for t in tasks})
+        candidates: list[tuple[OpenTask, list[PendingAssignee], Slot | None, bool]] = []
         plans: dict[tuple[date, tuple[int, ...], int], tuple[Slot | None, bool]] = {}
-        for task in tasks:
-            pending = pending_by_task.get(task.id or 0, [])
-            if not pending or task.commune_id not in communes:
+        for head in tasks:
+            pending = pending_by_task.get(head.id, [])
+            if not pending:
                 continue
-            lead_days, escalate_after = _settings_from(app, settings_rows.get(task.commune_id))
+            lead_days, escalate_after = _settings_from(app, settings_rows.get(head.commune_id))
             # Tasks share a handful of deadlines and settings: each combination is worked out once per run.
-            plan_key = (task.due_date, tuple(lead_days), escalate_after)
+            plan_key = (head.due_date, tuple(lead_days), escalate_after)
             plan = plans.get(plan_key)
             if plan is None:
-                slot = current_slot(reminder_slots(task.due_date, lead_days, today), local_now, hour)
-                day = escalation_day(task.due_date, escalate_after)
+                slot = current_slot(reminder_slots(head.due_date, lead_days, today), local_now, hour)
+                day = escalation_day(head.due_date, escalate_after)
                 plan = plans[plan_key] = (slot, datetime.combine(day, time(hour), local_now.tzinfo) <= local_now)
             slot, escalate = plan
             if slot is not None or escalate:
-                candidates.append((task, pending, slot, escalate))
+                candidates.append((head, pending, slot, escalate))
         leaders = await task_store.people_with_role(
             session, {t.commune_id for t, _p, _s, esc in candidates if esc}, Role.COMMUNE_LEADER.value
         )
         dues = []
-        for task, pending, slot, esc in candidates:
-            chiefs = leaders.get(task.commune_id, []) if esc else []
-            dues.append(_Due(task, pending, slot, _escalation_targets(task, chiefs) if esc else [], chiefs))
+        for head, pending, slot, esc in candidates:
+            chiefs = leaders.get(head.commune_id, []) if esc else []
+            dues.append(_Due(head, pending, slot, _escalation_targets(head, chiefs) if esc else [], chiefs))
         # One query tells which messages already went: an idle minute enqueues, renders and inserts nothing.
         used = await outbox.used_keys(
             session, [k for d in dues for k in [d.reminder_key, *(e for e, _p in d.escalations)] if k is not None]
         )
         todo = [d for d in dues if (d.reminder_key and d.reminder_key not in used) or _escalation_open(d, used)]
-        labels = await _labels_by_task(session, {d.task.id or 0: d.pending for d in todo})
+        full = await task_store.tasks_by_ids(session, [d.task.id for d in todo])
+        communes = await task_store.units_by_ids(session, [d.task.commune_id for d in todo])
+        labels = await _labels_by_task(session, {d.task.id: d.pending for d in todo})
         for due in todo:
-            task = due.task
+            task = full[due.task.id]
+            if task.commune_id not in communes:
+                continue
             key = due.reminder_key
             if key is not None and key not in used:
                 row = await outbox.enqueue(
@@ -235,5 +245,6 @@ async def run(app: BotApp, now: datetime) -> list[str]:
                 if row is not None and due.slot is not None:
                     sent.append(f"nhắc việc #{task.id} ({due.slot.kind}) → {task.platform}:{task.chat_id}")
             if due.escalations:
-                sent += await _escalate(session, due, communes[task.commune_id], labels[task.id or 0], used, today, now)
+                commune = communes[task.commune_id]
+                sent += await _escalate(session, due, task, commune, labels[task.id or 0], used, today, now)
     return sent

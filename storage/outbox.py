@@ -6,7 +6,8 @@ import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import String, bindparam, func, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -47,6 +48,24 @@ async def enqueue(
         session, OutboxMessage, row.model_dump(exclude={"id"}), ["dedupe_key"]
     )
     return stored
+
+
+async def used_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:
+    """Which of these dedupe keys are already in the outbox, in one statement however many keys."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return set()
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        # One array parameter instead of an IN list: a single statement, no bind-parameter limit.
+        query = text("SELECT dedupe_key FROM outbox WHERE dedupe_key = ANY(:keys)").bindparams(
+            bindparam("keys", type_=ARRAY(String))
+        )
+        result = await conn.execute(query, {"keys": wanted})
+    else:
+        query = text("SELECT dedupe_key FROM outbox WHERE dedupe_key IN (SELECT value FROM json_each(:keys))")
+        result = await conn.execute(query, {"keys": json.dumps(wanted, ensure_ascii=False)})
+    return {row[0] for row in result.all()}
 
 
 async def pending(session: AsyncSession, limit: int = 100) -> list[OutboxMessage]:

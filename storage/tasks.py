@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from typing import NamedTuple
 
 from sqlalchemy import and_, case, func
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.activity_models import ActivityRecord
 from storage.audit import record_audit
-from storage.models import ChatBinding, Level, OrgUnit, Person
+from storage.models import ChatBinding, Level, Membership, OrgUnit, Person
 from storage.task_models import Task, TaskAssignee, TaskReminderSetting, TaskScope, TaskStatus
 
 
@@ -69,6 +71,58 @@ async def assignees_of(session: AsyncSession, task_ids: Iterable[int]) -> dict[i
     for row in result.all():
         out[row.task_id].append(row)
     return out
+
+
+class PendingAssignee(NamedTuple):
+    """An assignee of an open task who has not finished it (plain columns: the jobs read thousands a minute)."""
+
+    task_id: int
+    person_id: int | None
+    team_id: int | None
+
+
+async def pending_assignees(session: AsyncSession) -> dict[int, list[PendingAssignee]]:
+    """The unfinished assignees of every open task, by task id, in assignment order."""
+    conn = await session.connection()
+    result = await conn.execute(
+        select(TaskAssignee.task_id, TaskAssignee.person_id, TaskAssignee.team_id)
+        .join(Task, col(Task.id) == col(TaskAssignee.task_id))
+        .where(Task.status == TaskStatus.OPEN, col(TaskAssignee.completed_at).is_(None))
+        .order_by(col(TaskAssignee.id))
+    )
+    out: dict[int, list[PendingAssignee]] = {}
+    for task_id, person_id, team_id in result.all():
+        out.setdefault(task_id, []).append(PendingAssignee(task_id, person_id, team_id))
+    return out
+
+
+class OpenTask(NamedTuple):
+    """What the reminder job needs to know whether anything of an open task is due (no title, no chat)."""
+
+    id: int
+    commune_id: int
+    due_date: date
+    platform: str
+
+
+async def open_task_deadlines(session: AsyncSession) -> list[OpenTask]:
+    """Every open task's id, commune, deadline and platform, earliest deadline first (as `open_tasks`)."""
+    conn = await session.connection()
+    result = await conn.execute(
+        sa_select(col(Task.id), col(Task.commune_id), col(Task.due_date), col(Task.platform))
+        .where(col(Task.status) == TaskStatus.OPEN)
+        .order_by(col(Task.due_date), col(Task.id))
+    )
+    return [OpenTask(task_id or 0, commune_id, due, platform) for task_id, commune_id, due, platform in result.all()]
+
+
+async def tasks_by_ids(session: AsyncSession, ids: Iterable[int]) -> dict[int, Task]:
+    """Tasks by id."""
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    result = await session.exec(select(Task).where(col(Task.id).in_(wanted)))
+    return {t.id or 0: t for t in result.all()}
 
 
 async def open_tasks(session: AsyncSession, commune_id: int | None = None) -> list[Task]:
@@ -153,6 +207,32 @@ async def get_reminder_setting(session: AsyncSession, commune_id: int) -> TaskRe
     return result.first()
 
 
+async def reminder_settings(session: AsyncSession, commune_ids: Iterable[int]) -> dict[int, TaskReminderSetting]:
+    """The reminder settings of several communes (those that set any), by commune id."""
+    wanted = list(set(commune_ids))
+    if not wanted:
+        return {}
+    result = await session.exec(select(TaskReminderSetting).where(col(TaskReminderSetting.commune_id).in_(wanted)))
+    return {row.commune_id: row for row in result.all()}
+
+
+async def people_with_role(session: AsyncSession, unit_ids: Iterable[int], role: str) -> dict[int, list[Person]]:
+    """The people holding `role` directly on each of these units, by display name (as `org.members_of`)."""
+    wanted = list(set(unit_ids))
+    out: dict[int, list[Person]] = {i: [] for i in wanted}
+    if not wanted:
+        return out
+    result = await session.exec(
+        select(Person, Membership.org_unit_id)
+        .join(Membership, col(Membership.person_id) == col(Person.id))
+        .where(col(Membership.org_unit_id).in_(wanted), Membership.role == role)
+        .order_by(col(Person.display_name), col(Membership.id))
+    )
+    for person, unit_id in result.all():
+        out[unit_id].append(person)
+    return out
+
+
 async def set_reminder_setting(
     session: AsyncSession,
     commune_id: int,
@@ -200,6 +280,28 @@ async def reported_teams(session: AsyncSession, team_ids: Iterable[int], first: 
         .distinct()
     )
     return set(result.all())
+
+
+async def teams_reported_between(session: AsyncSession, first: date, last: date) -> set[int]:
+    """Every unit with at least one non-deleted activity record dated within [first, last]."""
+    result = await session.exec(
+        select(ActivityRecord.org_unit_id)
+        .where(
+            col(ActivityRecord.deleted_at).is_(None),
+            col(ActivityRecord.activity_date) >= first,
+            col(ActivityRecord.activity_date) <= last,
+        )
+        .distinct()
+    )
+    return set(result.all())
+
+
+async def active_teams(session: AsyncSession) -> list[OrgUnit]:
+    """Every active team, ordered by code (callers group them under their communes by path)."""
+    result = await session.exec(
+        select(OrgUnit).where(OrgUnit.level == Level.TEAM, OrgUnit.active == True).order_by(col(OrgUnit.code))  # noqa: E712
+    )
+    return list(result.all())
 
 
 async def commune_bindings(session: AsyncSession) -> list[tuple[ChatBinding, OrgUnit]]:

@@ -11,7 +11,7 @@ from bot.reports.render import render_text
 from bot.reports.service import unit_report
 from bot.tasks import job
 from storage import outbox
-from storage.reports import Report, dedupe_key_used, digest_recipients
+from storage.reports import Report, digest_recipients
 
 if TYPE_CHECKING:
     from bot.app import BotApp
@@ -39,9 +39,14 @@ async def run(app: BotApp, now: datetime) -> list[str]:
     sent: list[str] = []
     reports: dict[int, Report] = {}
     async with app.db.session() as session:
-        for commune, platform, chat_id in await digest_recipients(session):
-            key = f"commune_digest:{commune.code}:{platform}:{chat_id}:{period.slug}"
-            if await dedupe_key_used(session, key):
+        recipients = [
+            (commune, platform, chat_id, f"commune_digest:{commune.code}:{platform}:{chat_id}:{period.slug}")
+            for commune, platform, chat_id in await digest_recipients(session)
+        ]
+        # One query for the whole period: once sent, the rest of the day costs three statements a minute.
+        used = await outbox.used_keys(session, [key for *_r, key in recipients])
+        for commune, platform, chat_id, key in recipients:
+            if key in used:
                 continue
             report = reports.get(commune.id or 0)
             if report is None:

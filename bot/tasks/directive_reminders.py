@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from bot.tasks import job
 from storage import directives as store
 from storage import outbox as outbox_store
-from storage.outbox_models import OutboxMessage, OutboxState
+from storage.outbox_models import OutboxState
 
 if TYPE_CHECKING:
     from bot.app import BotApp
@@ -20,10 +20,14 @@ async def run(app: BotApp, now: datetime) -> list[str]:
     lines: list[str] = []
     tz = app.settings.tz
     async with app.db.session() as session:
-        due = await store.reminders_due(session, now, timedelta(hours=app.settings.directive_reminder_hours))
-        for directive, target in due:
-            row = await session.get(OutboxMessage, target.outbox_id) if target.outbox_id else None
-            if row is not None and row.state == OutboxState.FAILED:
+        due = await store.unacked_targets(session, now, timedelta(hours=app.settings.directive_reminder_hours))
+        keys = [f"directive-reminder:{d.id}:{t.platform}:{t.chat_id}" for d, t in due]
+        # The week a directive is open for reminders, each minute costs a few statements, not two per group.
+        used = await outbox_store.used_keys(session, keys)
+        todo = [(d, t, key) for (d, t), key in zip(due, keys, strict=True) if key not in used]
+        states = await store.outbox_states(session, [t.outbox_id for _d, t, _k in todo if t.outbox_id])
+        for directive, target, key in todo:
+            if target.outbox_id and states.get(target.outbox_id) == OutboxState.FAILED:
                 continue  # the group never got it (the bot was removed): a reminder would fail the same way
             sent = directive.created_at.astimezone(tz).strftime("%d/%m/%Y")
             queued = await outbox_store.enqueue(
@@ -35,7 +39,7 @@ async def run(app: BotApp, now: datetime) -> list[str]:
                     f"Trả lời /danhan {directive.id} để xác nhận."
                 ),
                 kind="directive_reminder",
-                dedupe_key=f"directive-reminder:{directive.id}:{target.platform}:{target.chat_id}",
+                dedupe_key=key,
                 now=now,
             )
             if queued is not None:

@@ -7,13 +7,27 @@ from typing import TYPE_CHECKING
 
 from bot.deadlines import fmt_date, in_quiet_hours
 from bot.tasks import job
-from storage import org as org_store
 from storage import outbox
 from storage import tasks as task_store
-from storage.models import Level
+from storage.models import OrgUnit
 
 if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
     from bot.app import BotApp
+
+
+async def _teams_by_commune(session: AsyncSession, communes: list[OrgUnit]) -> dict[int, list[OrgUnit]]:
+    """Each commune's active teams by code (as `org.descendants`), from one query over all teams."""
+    by_path = {c.path: c.id or 0 for c in communes}
+    out: dict[int, list[OrgUnit]] = {}
+    for team in await task_store.active_teams(session):
+        parts = team.path.strip("/").split("/")
+        for depth in range(1, len(parts)):
+            commune_id = by_path.get("/" + "/".join(parts[:depth]) + "/")
+            if commune_id is not None:
+                out.setdefault(commune_id, []).append(team)
+    return out
 
 
 @job("nonreporter_nudge")
@@ -29,11 +43,21 @@ async def run(app: BotApp, now: datetime) -> list[str]:
     sunday = monday + timedelta(days=6)
     sent: list[str] = []
     async with app.db.session() as session:
-        for binding, commune in await task_store.commune_bindings(session):
-            teams = await org_store.descendants(session, commune, level=Level.TEAM)
+        bindings = [
+            (binding, commune, f"nudge:{binding.platform}:{binding.chat_id}:{monday.isoformat()}")
+            for binding, commune in await task_store.commune_bindings(session)
+        ]
+        # Friday to Sunday night this runs every minute: once a group was nudged, it costs nothing more.
+        used = await outbox.used_keys(session, [key for _b, _c, key in bindings])
+        todo = [(b, c, key) for b, c, key in bindings if key not in used]
+        if not todo:
+            return []
+        teams_of = await _teams_by_commune(session, [c for _b, c, _k in todo])
+        reported = await task_store.teams_reported_between(session, monday, sunday)
+        for binding, commune, key in todo:
+            teams = teams_of.get(commune.id or 0, [])
             if not teams:
                 continue
-            reported = await task_store.reported_teams(session, [t.id or 0 for t in teams], monday, sunday)
             silent = [t for t in teams if t.id not in reported]
             if not silent:
                 continue
@@ -48,7 +72,7 @@ async def run(app: BotApp, now: datetime) -> list[str]:
                 chat_id=binding.chat_id,
                 text=text,
                 kind="nudge",
-                dedupe_key=f"nudge:{binding.platform}:{binding.chat_id}:{monday.isoformat()}",
+                dedupe_key=key,
                 now=now,
             )
             if row is not None:

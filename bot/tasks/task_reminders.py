@@ -4,21 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from bot.deadlines import fmt_date, in_quiet_hours, next_working_day, weekday_name
 from bot.handlers.tasks import due_status, mention
 from bot.tasks import job
-from storage import org as org_store
 from storage import outbox
 from storage import tasks as task_store
-from storage.models import OrgUnit, Role
-from storage.task_models import Task, TaskAssignee
+from storage.models import OrgUnit, Person, Role
+from storage.task_models import Task, TaskReminderSetting
+from storage.tasks import OpenTask, PendingAssignee
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from bot.app import BotApp
+
+
+# Holidays are fixed per date: memoised, thousands of tasks a minute share the same few dozen days.
+_working_day = lru_cache(maxsize=4096)(next_working_day)
 
 
 @dataclass(frozen=True)
@@ -32,13 +37,15 @@ class Slot:
 def reminder_slots(due: date, lead_days: list[int], today: date) -> list[Slot]:
     """Every reminder day up to `today`, moved off public holidays; one per day, the nearest kind wins."""
     nominal = [(due - timedelta(days=d), "due" if d == 0 else f"before{d}") for d in sorted(lead_days, reverse=True)]
-    day = due + timedelta(days=1)
+    # Only the freshest overdue days can be the current slot (a holiday moves a day by a week or so at most):
+    # starting a month back keeps a task overdue for a year from costing a holiday lookup per day every minute.
+    day = max(due + timedelta(days=1), today - timedelta(days=31))
     while day <= today:
         nominal.append((day, "overdue"))
         day += timedelta(days=1)
     by_day: dict[date, Slot] = {}
     for when, kind in nominal:
-        shifted = next_working_day(when)
+        shifted = _working_day(when)
         # Later nominal days overwrite earlier ones: after a long holiday only the freshest reminder goes.
         by_day[shifted] = Slot(kind=kind, day=shifted)
     return sorted(by_day.values(), key=lambda s: s.day)
@@ -58,28 +65,35 @@ def current_slot(slots: list[Slot], local_now: datetime, hour: int) -> Slot | No
 
 def escalation_day(due: date, escalate_after: int) -> date:
     """The day the commune leaders hear about an overdue task (moved off public holidays)."""
-    return next_working_day(due + timedelta(days=escalate_after))
+    return _working_day(due + timedelta(days=escalate_after))
 
 
-async def _settings_for(session: AsyncSession, app: BotApp, commune_id: int) -> tuple[list[int], int]:
-    row = await task_store.get_reminder_setting(session, commune_id)
+def _settings_from(app: BotApp, row: TaskReminderSetting | None) -> tuple[list[int], int]:
     if row is None:
         return app.settings.default_lead_days, app.settings.task_escalate_after_days
     return [int(p) for p in row.lead_days.split(",") if p], row.escalate_after_days
 
 
-async def _pending_labels(session: AsyncSession, pending: list[TaskAssignee]) -> list[str]:
-    people = await task_store.people_by_ids(session, [r.person_id for r in pending if r.person_id])
-    units = await task_store.units_by_ids(session, [r.team_id for r in pending if r.team_id])
-    labels = []
-    for row in pending:
-        if row.person_id and row.person_id in people:
-            labels.append(mention(people[row.person_id]))
-        elif row.team_id and row.team_id in units:
-            team: OrgUnit = units[row.team_id]
-            leaders = [mention(p) for p, _m in await org_store.members_of(session, team, Role.TEAM_LEADER)]
-            labels.append(f"{team.name} ({', '.join(leaders)})" if leaders else team.name)
-    return labels
+async def _labels_by_task(
+    session: AsyncSession, pending_by_task: dict[int, list[PendingAssignee]]
+) -> dict[int, list[str]]:
+    """The "Chưa xong" labels of several tasks, with three queries in all rather than some per task."""
+    rows = [r for pending in pending_by_task.values() for r in pending]
+    people = await task_store.people_by_ids(session, [r.person_id for r in rows if r.person_id])
+    units = await task_store.units_by_ids(session, [r.team_id for r in rows if r.team_id])
+    leaders = await task_store.people_with_role(session, list(units), Role.TEAM_LEADER.value)
+    out: dict[int, list[str]] = {}
+    for task_id, pending in pending_by_task.items():
+        labels = []
+        for row in pending:
+            if row.person_id and row.person_id in people:
+                labels.append(mention(people[row.person_id]))
+            elif row.team_id and row.team_id in units:
+                team: OrgUnit = units[row.team_id]
+                names = [mention(p) for p in leaders.get(row.team_id, [])]
+                labels.append(f"{team.name} ({', '.join(names)})" if names else team.name)
+        out[task_id] = labels
+    return out
 
 
 def _reminder_text(task: Task, today: date, labels: list[str]) -> str:
@@ -91,37 +105,75 @@ def _reminder_text(task: Task, today: date, labels: list[str]) -> str:
     )
 
 
+@dataclass
+class _Due:
+    """One open task with something possibly due now: its reminder slot and its escalation recipients."""
+
+    task: OpenTask
+    pending: list[PendingAssignee]
+    slot: Slot | None
+    # (dedupe key, private chat id or None for the task's own group, the leader) per escalation message.
+    escalations: list[tuple[str, Person | None]]
+    leaders: list[Person]
+
+    @property
+    def reminder_key(self) -> str | None:
+        """The dedupe key of the reminder due now, if any."""
+        if self.slot is None:
+            return None
+        return f"task-reminder:{self.task.id}:{self.slot.kind}:{self.slot.day.isoformat()}"
+
+
+def _escalation_open(due: _Due, used: set[str]) -> bool:
+    return any(key not in used for key, _p in due.escalations)
+
+
+def _escalation_targets(task: OpenTask, leaders: list[Person]) -> list[tuple[str, Person | None]]:
+    private = [p for p in leaders if p.private_chat_id and p.platform == task.platform]
+    if private:
+        return [(f"task-escalation:{task.id}:{p.id}", p) for p in private]
+    return [(f"task-escalation:{task.id}:chat", None)]
+
+
 async def _escalate(
-    session: AsyncSession, task: Task, commune: OrgUnit, labels: list[str], today: date, now: datetime
+    session: AsyncSession,
+    due: _Due,
+    task: Task,
+    commune: OrgUnit,
+    labels: list[str],
+    used: set[str],
+    today: date,
+    now: datetime,
 ) -> list[str]:
-    leaders = [p for p, _m in await org_store.members_of(session, commune, Role.COMMUNE_LEADER)]
     text = (
         f"⚠️ Việc #{task.id} của {commune.name} đã {due_status(task.due_date, today)}: {task.title}\n"
         f"Hạn: {fmt_date(task.due_date)}. Chưa xong: {', '.join(labels)}."
     )
     sent: list[str] = []
-    private = [p for p in leaders if p.private_chat_id and p.platform == task.platform]
-    for person in private:
-        row = await outbox.enqueue(
-            session,
-            platform=task.platform,
-            chat_id=person.private_chat_id or "",
-            text=text,
-            kind="escalation",
-            dedupe_key=f"task-escalation:{task.id}:{person.id}",
-            now=now,
-        )
-        if row is not None:
-            sent.append(f"báo lãnh đạo việc #{task.id} → {person.display_name} ({task.platform}:{row.chat_id})")
-    if not private:
-        names = ", ".join(mention(p) for p in leaders)
+    for key, person in due.escalations:
+        if key in used:
+            continue
+        if person is not None:
+            row = await outbox.enqueue(
+                session,
+                platform=task.platform,
+                chat_id=person.private_chat_id or "",
+                text=text,
+                kind="escalation",
+                dedupe_key=key,
+                now=now,
+            )
+            if row is not None:
+                sent.append(f"báo lãnh đạo việc #{task.id} → {person.display_name} ({task.platform}:{row.chat_id})")
+            continue
+        names = ", ".join(mention(p) for p in due.leaders)
         row = await outbox.enqueue(
             session,
             platform=task.platform,
             chat_id=task.chat_id,
             text=f"{names}\n{text}" if names else text,
             kind="escalation",
-            dedupe_key=f"task-escalation:{task.id}:chat",
+            dedupe_key=key,
             now=now,
         )
         if row is not None:
@@ -139,31 +191,60 @@ async def run(app: BotApp, now: datetime) -> list[str]:
     hour = app.settings.task_reminder_hour
     sent: list[str] = []
     async with app.db.session() as session:
-        tasks = await task_store.open_tasks(session)
-        rows_by_task = await task_store.assignees_of(session, [t.id or 0 for t in tasks])
-        communes = await task_store.units_by_ids(session, [t.commune_id for t in tasks])
-        for task in tasks:
-            pending = [r for r in rows_by_task[task.id or 0] if r.completed_at is None]
-            if not pending or task.commune_id not in communes:
+        # Plain columns first: titles, chats and commune names are loaded only for what is actually sent.
+        tasks = await task_store.open_task_deadlines(session)
+        pending_by_task = await task_store.pending_assignees(session)
+        settings_rows = await task_store.reminder_settings(session, {t.commune_id for t in tasks})
+        candidates: list[tuple[OpenTask, list[PendingAssignee], Slot | None, bool]] = []
+        plans: dict[tuple[date, tuple[int, ...], int], tuple[Slot | None, bool]] = {}
+        for head in tasks:
+            pending = pending_by_task.get(head.id, [])
+            if not pending:
                 continue
-            lead_days, escalate_after = await _settings_for(session, app, task.commune_id)
-            slot = current_slot(reminder_slots(task.due_date, lead_days, today), local_now, hour)
-            labels: list[str] | None = None
-            if slot is not None:
-                labels = await _pending_labels(session, pending)
+            lead_days, escalate_after = _settings_from(app, settings_rows.get(head.commune_id))
+            # Tasks share a handful of deadlines and settings: each combination is worked out once per run.
+            plan_key = (head.due_date, tuple(lead_days), escalate_after)
+            plan = plans.get(plan_key)
+            if plan is None:
+                slot = current_slot(reminder_slots(head.due_date, lead_days, today), local_now, hour)
+                day = escalation_day(head.due_date, escalate_after)
+                plan = plans[plan_key] = (slot, datetime.combine(day, time(hour), local_now.tzinfo) <= local_now)
+            slot, escalate = plan
+            if slot is not None or escalate:
+                candidates.append((head, pending, slot, escalate))
+        leaders = await task_store.people_with_role(
+            session, {t.commune_id for t, _p, _s, esc in candidates if esc}, Role.COMMUNE_LEADER.value
+        )
+        dues = []
+        for head, pending, slot, esc in candidates:
+            chiefs = leaders.get(head.commune_id, []) if esc else []
+            dues.append(_Due(head, pending, slot, _escalation_targets(head, chiefs) if esc else [], chiefs))
+        # One query tells which messages already went: an idle minute enqueues, renders and inserts nothing.
+        used = await outbox.used_keys(
+            session, [k for d in dues for k in [d.reminder_key, *(e for e, _p in d.escalations)] if k is not None]
+        )
+        todo = [d for d in dues if (d.reminder_key and d.reminder_key not in used) or _escalation_open(d, used)]
+        full = await task_store.tasks_by_ids(session, [d.task.id for d in todo])
+        communes = await task_store.units_by_ids(session, [d.task.commune_id for d in todo])
+        labels = await _labels_by_task(session, {d.task.id: d.pending for d in todo})
+        for due in todo:
+            task = full[due.task.id]
+            if task.commune_id not in communes:
+                continue
+            key = due.reminder_key
+            if key is not None and key not in used:
                 row = await outbox.enqueue(
                     session,
                     platform=task.platform,
                     chat_id=task.chat_id,
-                    text=_reminder_text(task, today, labels),
+                    text=_reminder_text(task, today, labels[task.id or 0]),
                     kind="reminder",
-                    dedupe_key=f"task-reminder:{task.id}:{slot.kind}:{slot.day.isoformat()}",
+                    dedupe_key=key,
                     now=now,
                 )
-                if row is not None:
-                    sent.append(f"nhắc việc #{task.id} ({slot.kind}) → {task.platform}:{task.chat_id}")
-            escalate_at = datetime.combine(escalation_day(task.due_date, escalate_after), time(hour), local_now.tzinfo)
-            if escalate_at <= local_now:
-                labels = labels if labels is not None else await _pending_labels(session, pending)
-                sent += await _escalate(session, task, communes[task.commune_id], labels, today, now)
+                if row is not None and due.slot is not None:
+                    sent.append(f"nhắc việc #{task.id} ({due.slot.kind}) → {task.platform}:{task.chat_id}")
+            if due.escalations:
+                commune = communes[task.commune_id]
+                sent += await _escalate(session, due, task, commune, labels[task.id or 0], used, today, now)
     return sent

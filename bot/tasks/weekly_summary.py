@@ -11,7 +11,7 @@ from bot.reports.render import render_text
 from bot.reports.service import unit_report
 from bot.tasks import job
 from storage import outbox
-from storage.reports import dedupe_key_used, root_chats
+from storage.reports import root_chats
 
 if TYPE_CHECKING:
     from bot.app import BotApp
@@ -26,9 +26,13 @@ async def run(app: BotApp, now: datetime) -> list[str]:
     period = week_of(now.astimezone(settings.tz).date() - timedelta(days=7))
     sent: list[str] = []
     async with app.db.session() as session:
-        for unit, platform, chat_id in await root_chats(session):
-            key = f"weekly_summary:{platform}:{chat_id}:{period.slug}"
-            if await dedupe_key_used(session, key):
+        chats = [
+            (unit, platform, chat_id, f"weekly_summary:{platform}:{chat_id}:{period.slug}")
+            for unit, platform, chat_id in await root_chats(session)
+        ]
+        used = await outbox.used_keys(session, [key for *_c, key in chats])
+        for unit, platform, chat_id, key in chats:
+            if key in used:
                 continue
             report = await unit_report(session, unit, period, settings, now)
             files = await write_report_files(session, settings, unit, period, report)

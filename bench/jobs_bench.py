@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from _common import recreate_postgres_database
 from sqlalchemy import event, insert, text
 
 import storage.all_models  # noqa: F401  (every table known before inserting)
@@ -237,18 +238,6 @@ async def _generate(db: Database) -> None:
             await conn.execute(text("ANALYZE"))
 
 
-async def _reset_postgres(url: str) -> None:
-    import asyncpg
-
-    name = url.rsplit("/", 1)[1]
-    admin = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql").rsplit("/", 1)[0] + "/postgres")
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-
-
 async def _tick(app: BotApp, at: datetime, counter: list[int]) -> tuple[int, float, int]:
     counter[0] = 0
     t = time.perf_counter()
@@ -260,7 +249,7 @@ async def _bench(url: str, repeat: int) -> None:
     if url.startswith("sqlite"):
         Path(url.split(":///", 1)[1]).unlink(missing_ok=True)
     else:
-        await _reset_postgres(url)
+        await recreate_postgres_database(url)
     await asyncio.to_thread(upgrade_database, url)
     db = Database(url)
     t = time.perf_counter()

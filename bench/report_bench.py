@@ -17,6 +17,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from _common import recreate_postgres_database
 from sqlalchemy import text
 
 from bot.config import Settings
@@ -162,18 +163,6 @@ async def _generate(db: Database, records: int) -> None:
         await conn.close()
 
 
-async def _prepare_postgres(url: str) -> None:
-    import asyncpg
-
-    name = url.rsplit("/", 1)[1]
-    admin = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql").rsplit("/", 1)[0] + "/postgres")
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-
-
 def _median(samples: list[float]) -> float:
     return statistics.median(samples)
 
@@ -182,7 +171,7 @@ async def _bench(url: str, records: int, repeat: int) -> None:
     if url.startswith("sqlite"):
         Path(url.split(":///", 1)[1]).unlink(missing_ok=True)
     else:
-        await _prepare_postgres(url)
+        await recreate_postgres_database(url)
     await asyncio.to_thread(upgrade_database, url)
     db = Database(url)
     t = time.perf_counter()

@@ -114,8 +114,7 @@ class Settings(BaseSettings):
         if value and _is_placeholder(value):
             name = getattr(info, "field_name", "secret").upper()
             raise PlaceholderSecretError(
-                f"{name} still holds the placeholder value {value!r} from .env.example; "
-                f"set a real value or leave it empty."
+                f"{name} vẫn là giá trị mẫu {value!r} của .env.example; hãy đặt giá trị thật hoặc để trống."
             )
         return value
 

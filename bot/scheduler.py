@@ -6,10 +6,10 @@ import logging
 from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import text
 
 from bot.app import BotApp
 from bot.tasks import load_jobs
+from storage.locks import advisory_lock
 
 log = logging.getLogger(__name__)
 
@@ -35,22 +35,11 @@ async def run_due_jobs(app: BotApp, now: datetime | None = None, wait: bool = Fa
     and BEGIN IMMEDIATE are enough.
     """
     now = now or app.clock()
-    if app.db.is_sqlite:
+    async with advisory_lock(app.db, JOBS_LOCK_KEY, wait=wait) as got:
+        if not got:
+            log.info("another process is running the scheduled jobs; skipping this minute")
+            return []
         return await _run_all(app, now)
-    async with app.db.engine.connect() as conn:
-        if wait:
-            await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": JOBS_LOCK_KEY})
-        else:
-            got = (await conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": JOBS_LOCK_KEY})).scalar()
-            if not got:
-                log.info("another process is running the scheduled jobs; skipping this minute")
-                return []
-        await conn.commit()
-        try:
-            return await _run_all(app, now)
-        finally:
-            await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": JOBS_LOCK_KEY})
-            await conn.commit()
 
 
 def start_scheduler(app: BotApp) -> AsyncIOScheduler:

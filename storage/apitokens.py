@@ -54,12 +54,6 @@ async def token_row(session: AsyncSession, token: str, now: datetime) -> ApiToke
     return row
 
 
-async def unit_of_token(session: AsyncSession, token: str, now: datetime) -> OrgUnit | None:
-    """The unit a valid (not revoked) token reads, recording its use; None for an unknown token."""
-    row = await token_row(session, token, now)
-    return await session.get(OrgUnit, row.org_unit_id) if row else None
-
-
 async def list_tokens(session: AsyncSession) -> list[tuple[ApiToken, OrgUnit]]:
     """Every token (revoked ones too) with its unit, oldest first."""
     result = await session.exec(

@@ -111,7 +111,7 @@ async def test_import_is_idempotent(app: BotApp, db_url: str) -> None:
 def test_placeholder_secret_rejected_at_start(db_url: str, variable: str) -> None:
     result = run_cli(["console"], db_url, stdin="/huongdan\n", extra_env={variable: "changeme"})
     assert result.returncode == 2
-    assert f"{variable} still holds the placeholder value" in result.stderr
+    assert f"Lỗi cấu hình: {variable} vẫn là giá trị mẫu 'changeme'" in result.stderr
     assert "Traceback" not in result.stderr
 
 

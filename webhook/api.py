@@ -13,8 +13,8 @@ from bot.reports.period import PeriodError, parse_cli_period
 from bot.reports.render import render_csv, render_xlsx
 from bot.reports.service import unit_report
 from storage import org as org_store
-from storage.apitokens import unit_of_token
 from storage.reports import raw_records
+from webhook.auth import require_token
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
@@ -40,11 +40,8 @@ async def get_report(
     """The report of a unit (the token's unit or one below it) for a period, as JSON, CSV or XLSX."""
     bot: BotApp = request.app.state.bot
     now = bot.clock()
-    token = authorization.removeprefix("Bearer ").strip() if authorization.startswith("Bearer ") else ""
     async with bot.db.session() as session:
-        allowed_unit = await unit_of_token(session, token, now) if token else None
-        if allowed_unit is None:
-            raise HTTPException(401, "Thiếu hoặc sai API token (Authorization: Bearer <token>).")
+        _token, allowed_unit = await require_token(session, authorization, now)
         unit = await org_store.get_unit_by_code(session, org_code)
         if unit is None:
             raise HTTPException(404, f"Không có đơn vị mã {org_code!r}.")

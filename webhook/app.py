@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy import text
 
 from bot.adapters.inbound import Inbound
 from bot.app import BotApp
@@ -96,8 +95,7 @@ def create_app(
     async def healthz(request: Request) -> dict[str, str]:
         """Liveness and database reachability."""
         bot: BotApp = request.app.state.bot
-        async with bot.db.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        await bot.db.ping()
         return {"status": "ok", "database": "ok"}
 
     app.include_router(api_router)

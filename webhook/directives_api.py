@@ -14,16 +14,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import directives as service
 from bot.app import BotApp
 from bot.context import UserError
 from storage import directives as store
-from storage import org as org_store
-from storage.apitokens import token_row
-from storage.models import OrgUnit
-from storage.reports_models import ApiToken
+from webhook.auth import require_token
 
 PREFIX = "/api/v1/directives"
 MAX_KEY_CHARS = 200
@@ -159,15 +155,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _token(session: AsyncSession, authorization: str, now: datetime) -> tuple[ApiToken, OrgUnit]:
-    token = authorization.removeprefix("Bearer ").strip() if authorization.startswith("Bearer ") else ""
-    row = await token_row(session, token, now) if token else None
-    unit = await org_store.get_unit(session, row.org_unit_id) if row else None
-    if row is None or unit is None:
-        raise HTTPException(401, "Thiếu, sai hoặc đã thu hồi API token (Authorization: Bearer <token>).")
-    return row, unit
-
-
 def _receipt(sent: service.Sent) -> dict[str, Any]:
     directive_id = sent.directive.id or 0
     return {
@@ -183,7 +170,7 @@ def _receipt(sent: service.Sent) -> dict[str, Any]:
 async def _replay(bot: BotApp, authorization: str, key: str, request_hash: str) -> Response | None:
     """The response of an earlier POST with this key, or None when there was none."""
     async with bot.db.session() as session:
-        token, _unit = await _token(session, authorization, bot.clock())
+        token, _unit = await require_token(session, authorization, bot.clock())
         earlier = await store.find_api_request(session, token.id or 0, key)
         if earlier is None:
             return None
@@ -227,7 +214,7 @@ async def create_directive(
     now = bot.clock()
     try:
         async with bot.db.session() as session:
-            token, unit = await _token(session, authorization, now)
+            token, unit = await require_token(session, authorization, now)
             if not text:
                 raise HTTPException(422, "Thiếu nội dung chỉ đạo (trường «text»). Chưa gửi gì.")
             try:
@@ -274,7 +261,7 @@ async def get_directive_status(
     """Delivered, failed (with reason) and acknowledged per commune, and the communes not acknowledged."""
     bot: BotApp = request.app.state.bot
     async with bot.db.session() as session:
-        _token_row, unit = await _token(session, authorization, bot.clock())
+        _token_row, unit = await require_token(session, authorization, bot.clock())
         directive = await store.get_directive(session, directive_id)
         if directive is None:
             raise HTTPException(404, f"Không có chỉ đạo số {directive_id}.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -10,6 +11,8 @@ from typing import TextIO
 from bot.messages import ChatType, IncomingMessage, Reply
 from bot.router import Router
 from bot.transports.console import ConsoleTransport
+
+log = logging.getLogger(__name__)
 
 PLATFORM = "console"
 
@@ -65,7 +68,11 @@ class ConsoleAdapter:
         replies = await self.router.handle(self.to_incoming(text))
         for reply in replies:
             print(self.render(reply), file=self.out, flush=True)
-        await self.deliver_outbox()
+        try:
+            await self.deliver_outbox()
+        except Exception:
+            # The rows stay in the outbox (leased, retried later); the chat itself must go on.
+            log.exception("printing the console outbox failed")
         return replies
 
     async def deliver_outbox(self) -> int:

@@ -29,7 +29,7 @@ def _send(args: argparse.Namespace) -> int:
 
         transports = transports_from_settings(settings)
         if not transports:
-            print("Chưa cấu hình token Telegram: không có gì để gửi.", file=sys.stderr)
+            print("Chưa cấu hình token Telegram hay Zalo: không có nền tảng nào để gửi.", file=sys.stderr)
             return 2
         if settings.auto_migrate:
             await upgrade_database_async(settings.database_url)

@@ -11,8 +11,10 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs
+
+from tests.fakes.local_server import LocalServer
 
 SEND_METHODS = {"sendMessage", "sendPhoto", "sendDocument"}
 SETUP_METHODS = {"setWebhook", "deleteWebhook", "setMyCommands"}
@@ -224,25 +226,9 @@ def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class TelegramServer:
+class TelegramServer(LocalServer):
     """Runs a FakeTelegram on 127.0.0.1 in a background thread; use as a context manager."""
 
     def __init__(self, fake: FakeTelegram | None = None) -> None:
         self.fake = fake or FakeTelegram()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.fake))
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        """The value for TELEGRAM_API_BASE_URL."""
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> TelegramServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(_handler(self.fake))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import httpx
 
+from tests.fakes.local_server import LocalServer
 from tests.fakes.zalo_api import FakeZaloApi
 
 
@@ -31,25 +32,9 @@ def _handler(fake: FakeZaloApi, lock: threading.Lock) -> type[BaseHTTPRequestHan
     return Handler
 
 
-class ZaloServer:
+class ZaloServer(LocalServer):
     """Runs a FakeZaloApi on 127.0.0.1 in a background thread; use as a context manager."""
 
     def __init__(self, fake: FakeZaloApi | None = None) -> None:
         self.fake = fake or FakeZaloApi()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.fake, threading.Lock()))
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        """The value for ZALO_API_BASE_URL."""
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> ZaloServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(_handler(self.fake, threading.Lock()))

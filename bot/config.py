@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     link_signing_secret: str = ""
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # Processes `tocns serve` starts (PostgreSQL only; SQLite has a single writer). Roughly one per core.
+    web_workers: int = 1
 
     # Tasks and reminders (issue 4). Local times in TIMEZONE; a commune can override the lead days with /caidat.
     task_reminder_hour: int = 8

@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import hashlib
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import BotApp
 from bot.messages import Attachment, IncomingMessage, Reply
+from storage import inbound as inbound_store
 from storage.outbox import enqueue
+
+
+@dataclass
+class StoredUpdate:
+    """The inbound row being processed; `marked` once a command transaction has marked it done."""
+
+    row_id: int
+    marked: bool = False
+
+
+# Set by the inbound pipeline while it processes a stored update, so the done-mark commits in the command's own
+# transaction (one transaction per update instead of two; a crash cannot leave a handled update "pending").
+current_update: ContextVar[StoredUpdate | None] = ContextVar("current_update", default=None)
 
 
 def save_attachment(files_dir: str, attachment: Attachment) -> Path:
@@ -63,5 +79,10 @@ async def handle_message(app: BotApp, msg: IncomingMessage, key: str) -> list[Re
 
     async def on_replies(session: AsyncSession, replies: list[Reply]) -> None:
         await enqueue_in(session, app, msg, replies, key)
+        stored = current_update.get()
+        if stored is not None:
+            # Idempotent: the router may call this again in a fresh transaction after a rollback.
+            await inbound_store.finish_update(session, stored.row_id)
+            stored.marked = True
 
     return await app.router.handle(msg, on_replies=on_replies)

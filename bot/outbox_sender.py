@@ -24,6 +24,7 @@ from storage import directives as directive_store
 from storage import org as org_store
 from storage import outbox as outbox_store
 from storage.db import Database
+from storage.locks import advisory_lock
 from storage.models import utcnow
 from storage.outbox_models import OutboxMessage
 
@@ -319,6 +320,11 @@ def transports_from_settings(settings: Settings, clock: Callable[[], datetime] =
     return transports
 
 
+# Any fixed 64-bit number, different from the scheduler's.
+SENDER_LOCK_KEY = 7_202_611_230_402
+SENDER_TAKEOVER_SECONDS = 15.0
+
+
 def start_sender(
     db: Database, settings: Settings, clock: Callable[[], datetime] = utcnow
 ) -> tuple[asyncio.Task[None], asyncio.Event] | None:
@@ -330,7 +336,16 @@ def start_sender(
 
     async def run() -> None:
         try:
-            await OutboxSender(db, settings, transports, clock=clock).drain(stop)
+            # Several `tocns serve` workers each start a sender, but only the lock holder sends: the rate
+            # windows that keep the bot under the platforms' limits live in one process's memory.
+            while not stop.is_set():
+                async with advisory_lock(db, SENDER_LOCK_KEY, wait=False) as got:
+                    if got:
+                        await OutboxSender(db, settings, transports, clock=clock).drain(stop)
+                        return
+                # Another process is sending; take over if it stops.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=SENDER_TAKEOVER_SECONDS)
         finally:
             for transport in transports.values():
                 close = getattr(transport, "close", None)

@@ -34,14 +34,16 @@ def _attach(app: FastAPI, bot: BotApp, adapters: list[Any] | None) -> Inbound:
     return inbound
 
 
-async def setup_platforms(inbound: Inbound) -> None:
-    """Start each adapter, register its webhook and (Telegram) the command menu."""
+async def setup_platforms(inbound: Inbound, register: bool = True) -> None:
+    """Start each adapter and, with `register`, register its webhook and (Telegram) the command menu."""
     from webhook import telegram as tg_routes
     from webhook import zalo as zalo_routes
 
     base = inbound.app.settings.public_base_url.rstrip("/")
     for adapter in inbound.adapters.values():
         await adapter.start()  # type: ignore[attr-defined]
+        if not register:
+            continue
         path = tg_routes.PATH if adapter.platform == "telegram" else zalo_routes.PATH
         await adapter.set_webhook(f"{base}{path}")  # type: ignore[attr-defined]
         if adapter.platform == "telegram":
@@ -54,6 +56,7 @@ def create_app(
     bot_app: BotApp | None = None,
     adapters: list[Any] | None = None,
     with_platforms: bool = False,
+    register_platforms: bool = True,
 ) -> FastAPI:
     """Build the web app; the bot (database, router) is created at startup unless one is given."""
     settings = settings or get_settings()
@@ -65,7 +68,7 @@ def create_app(
         # Built with a bot already (tests): keep the pipeline attached then, not a second set of adapters.
         inbound: Inbound = app.state.inbound if bot_app is not None else _attach(app, bot, adapters)
         if with_platforms:
-            await setup_platforms(inbound)
+            await setup_platforms(inbound, register=register_platforms)
         await inbound.recover()
         scheduler = sender = None
         if with_scheduler:
@@ -111,3 +114,29 @@ def create_app(
     if bot_app is not None:
         _attach(app, bot_app, adapters)
     return app
+
+
+async def register_platforms(settings: Settings) -> None:
+    """Once per deployment, before the workers start: migrate, set each webhook and the Telegram menu."""
+    from bot.adapters.runners import build_adapters, configured_platforms
+
+    bot = await BotApp.create(settings)
+    inbound = Inbound(bot)
+    try:
+        for adapter in build_adapters(bot, configured_platforms(settings)):
+            inbound.add(adapter)
+        await setup_platforms(inbound)
+    finally:
+        for adapter in inbound.adapters.values():
+            await adapter.close()  # type: ignore[attr-defined]
+        await bot.close()
+
+
+def served_app() -> FastAPI:
+    """The app each `tocns serve` worker process builds (uvicorn factory): settings from the environment."""
+    from bot.log_setup import configure_logging
+
+    settings = get_settings()
+    # A worker is a fresh process: it needs the redacting log handlers the CLI installs in the parent.
+    configure_logging(settings.log_level)
+    return create_app(settings, with_scheduler=True, with_platforms=True, register_platforms=False)

@@ -8,6 +8,7 @@ import logging
 from typing import Any, Protocol
 
 from bot.app import BotApp
+from bot.delivery import StoredUpdate, current_update
 from bot.messages import Reply
 from storage import inbound as inbound_store
 
@@ -64,6 +65,8 @@ class Inbound:
     async def process(self, adapter: PlatformAdapter, row_id: int, update: dict[str, Any]) -> None:
         """Process a stored update and record the outcome; never raises."""
         error = None
+        stored = StoredUpdate(row_id)
+        token = current_update.set(stored)
         key = f"{adapter.platform}:{adapter.chat_key(update)}"
         lock = self._chat_locks.setdefault(key, asyncio.Lock())
         self._chat_users[key] = self._chat_users.get(key, 0) + 1
@@ -77,9 +80,12 @@ class Inbound:
             if self.metrics is not None:
                 self.metrics.errors.labels("process").inc()
         finally:
+            current_update.reset(token)
             self._chat_users[key] -= 1
             if not self._chat_users[key]:
                 del self._chat_users[key], self._chat_locks[key]
+        if stored.marked and error is None:
+            return
         try:
             async with self.app.db.session() as session:
                 await inbound_store.finish_update(session, row_id, error)

@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve = sub.add_parser("serve", help="chạy máy chủ webhook (FastAPI) kèm bộ lập lịch")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--workers", type=int, default=None, help="số tiến trình (mặc định WEB_WORKERS)")
     serve.set_defaults(func=_serve)
 
 
@@ -100,12 +101,27 @@ async def _print_outbox_forever(console: ConsoleAdapter, every_seconds: float = 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from webhook.app import create_app
+    from webhook.app import register_platforms
 
     settings = get_settings()
     logging.getLogger().setLevel(settings.log_level)
+    workers = args.workers or settings.web_workers
+    if workers < 1:
+        print("Số tiến trình (--workers / WEB_WORKERS) phải từ 1 trở lên.", file=sys.stderr)
+        return 2
+    if workers > 1 and settings.database_url.startswith("sqlite"):
+        print(
+            f"SQLite chỉ cho một tiến trình ghi: không chạy được {workers} tiến trình. Dùng --workers 1, "
+            "hoặc chuyển sang PostgreSQL (DATABASE_URL=postgresql+asyncpg://...) cho nhiều tiến trình.",
+            file=sys.stderr,
+        )
+        return 2
+    # Migrations, setWebhook and the command menu run once here, not once per worker.
+    asyncio.run(register_platforms(settings))
     uvicorn.run(
-        create_app(settings, with_scheduler=True, with_platforms=True),
+        "webhook.app:served_app",
+        factory=True,
+        workers=workers,
         host=args.host or settings.http_host,
         port=args.port or settings.http_port,
         log_level=settings.log_level.lower(),

@@ -3,6 +3,12 @@
 Usage:
     python bench/webhook_bench.py [--db URL] [--requests 1000] [--concurrency 50] [--rate 50] [--seconds 10]
                                   [--people 500] [--groups 20] [--clients 2] [--loop uvloop|asyncio]
+                                  [--workers N]
+
+With --workers N (PostgreSQL) the bot is the real `tocns serve --workers N` in its own processes, its outbox sender
+delivers the receipts to a fake Telegram Bot API (a local HTTP server in this process), and the run fails unless
+every receipt reached it exactly once; the bare endpoint then runs on uvicorn with the same number of workers.
+Without it (the default), the server runs in this process, which lets it count the SQL statements per update.
 
 Every request is `/ghi vneid 5 thon 3` from a member of a team, posted in the Telegram group bound to that
 team's commune (--people members spread over --groups bound groups). Compares with a bare FastAPI JSON endpoint
@@ -64,42 +70,88 @@ def _update(update_id: int, people: int, groups: int) -> dict[str, Any]:
     }
 
 
+def bare_app() -> Any:
+    """The bare endpoint: FastAPI parsing the same JSON and answering {"ok": true} (uvicorn factory)."""
+    from fastapi import FastAPI
+
+    bare = FastAPI()
+
+    @bare.post("/webhook/telegram")
+    async def echo(body: dict[str, Any]) -> dict[str, bool]:
+        return {"ok": True}
+
+    return bare
+
+
 # ---------------------------------------------------------------- client (child process)
 
 
+class _Connection:
+    """One keep-alive HTTP/1.1 connection sending pre-encoded POSTs: a load generator that costs the machine far
+    less CPU per request than an HTTP client library, so the server under test gets the cores."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    async def post(self, request: bytes) -> tuple[int, bytes]:
+        self.writer.write(request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        return status, await self.reader.readexactly(length)
+
+
 async def _client(args: argparse.Namespace) -> None:
-    import httpx
+    from urllib.parse import urlsplit
 
     url, mode, count, concurrency, rate = args.client, args.mode, args.requests, args.concurrency, args.rate
     id_base, people, groups = args.id_base, args.people, args.groups
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
 
+    def request(update_id: int) -> bytes:
+        body = json.dumps(_update(update_id, people, groups), ensure_ascii=False).encode()
+        head = (
+            f"POST {parts.path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+            f"{HEADER}: {SECRET}\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        return head.encode() + body
+
+    idle: list[_Connection] = []
     sends: list[tuple[int, float, float]] = []
-    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=concurrency + 50)) as client:
 
-        async def one(update_id: int) -> None:
-            t0 = time.time()
-            response = await client.post(url, json=_update(update_id, people, groups), headers={HEADER: SECRET})
-            if response.status_code != 200:
-                raise SystemExit(f"HTTP {response.status_code}: {response.text[:200]}")
-            sends.append((update_id, t0, time.time()))
+    async def one(update_id: int) -> None:
+        payload = request(update_id)
+        connection = idle.pop() if idle else _Connection(*await asyncio.open_connection(host, port))
+        t0 = time.time()
+        status, body = await connection.post(payload)
+        if status != 200:
+            raise SystemExit(f"HTTP {status}: {body[:200]!r}")
+        sends.append((update_id, t0, time.time()))
+        idle.append(connection)
 
-        if mode == "closed":
-            ids = list(range(id_base, id_base + count))[::-1]
+    if mode == "closed":
+        ids = list(range(id_base, id_base + count))[::-1]
 
-            async def worker() -> None:
-                while ids:
-                    await one(ids.pop())
+        async def worker() -> None:
+            while ids:
+                await one(ids.pop())
 
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-        else:
-            tasks = []
-            start = time.perf_counter()
-            for i in range(count):
-                delay = start + i / rate - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(one(id_base + i)))
-            await asyncio.gather(*tasks)
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    else:
+        tasks = []
+        start = time.perf_counter()
+        for i in range(count):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(id_base + i)))
+        await asyncio.gather(*tasks)
+    for connection in idle:
+        connection.writer.close()
     json.dump(sends, sys.stdout)
 
 
@@ -184,6 +236,24 @@ async def _seed(url: str, people: int, groups: int) -> None:
     await db.dispose()
 
 
+async def _fresh_database(args: argparse.Namespace) -> str:
+    """Recreate the schema (PostgreSQL) or a new file (SQLite), migrate and seed; the database URL."""
+    from storage.db import Database, upgrade_database_async
+
+    url: str = args.db or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
+    if url.startswith("postgresql"):
+        from sqlalchemy import text
+
+        reset = Database(url)
+        async with reset.engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await reset.dispose()
+    await upgrade_database_async(url)
+    await _seed(url, args.people, args.groups)
+    return url
+
+
 async def _check_stored(db: Any) -> None:
     """Every /ghi was stored and answered with a receipt (the benchmark measures real work, not errors)."""
     from sqlmodel import col, func, select
@@ -203,28 +273,17 @@ async def _check_stored(db: Any) -> None:
 
 async def _server(args: argparse.Namespace) -> None:
     import uvicorn
-    from fastapi import FastAPI
     from sqlalchemy import event
 
     from bot.adapters.telegram import TelegramAdapter
     from bot.app import BotApp, load_handlers
     from bot.config import Settings
     from bot.router import Router
-    from storage.db import Database, upgrade_database_async
+    from storage.db import Database
     from tests.fakes.telegram_api import FakeTelegramApi
     from webhook.app import create_app
 
-    url = args.db or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
-    if url.startswith("postgresql"):
-        from sqlalchemy import text
-
-        reset = Database(url)
-        async with reset.engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-        await reset.dispose()
-    await upgrade_database_async(url)
-    await _seed(url, args.people, args.groups)
+    url = await _fresh_database(args)
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=url,
@@ -253,11 +312,7 @@ async def _server(args: argparse.Namespace) -> None:
 
     adapter.handle_update = timed  # type: ignore[method-assign]
     web = create_app(settings, bot_app=bot, adapters=[adapter])
-    bare = FastAPI()
-
-    @bare.post("/webhook/telegram")
-    async def echo(body: dict[str, Any]) -> dict[str, bool]:
-        return {"ok": True}
+    bare = bare_app()
 
     async def settle(expected: set[int]) -> None:
         while not expected <= done.keys():
@@ -310,6 +365,207 @@ async def _server(args: argparse.Namespace) -> None:
         f"SQL statements per update (closed loop): {results['statements']:.1f}; server process CPU per update: "
         f"{results['cpu_ms']:.1f} ms (one core saturates at {1000 / results['cpu_ms']:.0f}/s)"
     )
+    _print_rows(results, args)
+
+
+# ---------------------------------------------------------------- `tocns serve --workers N` (separate processes)
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds used so far by a process and its children (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            pending += [int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+    return total
+
+
+def _busy_cpu() -> float:
+    """Machine-wide busy CPU seconds so far (all processes, all cores)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+async def _start(command: list[str], port: int, env: dict[str, str]) -> asyncio.subprocess.Process:
+    import httpx
+
+    proc = await asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.DEVNULL)
+    async with httpx.AsyncClient() as client:
+        for _ in range(600):
+            if proc.returncode is not None:
+                raise SystemExit(f"{command[0]} exited with {proc.returncode}")
+            try:
+                await client.get(f"http://127.0.0.1:{port}/healthz")
+                return proc
+            except httpx.TransportError:
+                await asyncio.sleep(0.1)
+    raise SystemExit("server did not start")
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    import signal
+
+    proc.send_signal(signal.SIGINT)
+    try:
+        await asyncio.wait_for(proc.wait(), timeout=60)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+
+
+async def _processed_at(db: Any, update_ids: set[int]) -> dict[int, float]:
+    """When each update was marked processed (epoch seconds), for the ones that are."""
+    from datetime import UTC
+
+    from sqlmodel import col, select
+
+    from storage.inbound_models import InboundUpdate
+
+    async with db.session() as session:
+        rows = (
+            await session.exec(
+                select(InboundUpdate.update_key, InboundUpdate.processed_at).where(
+                    col(InboundUpdate.processed_at).is_not(None)
+                )
+            )
+        ).all()
+    done = {}
+    for key, at in rows:
+        if int(key) in update_ids:
+            done[int(key)] = (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
+    return done
+
+
+async def _server_workers(args: argparse.Namespace) -> None:
+    import re
+
+    from sqlmodel import col, func, select
+
+    from storage.activity_models import ActivityRecord
+    from storage.db import Database
+    from tests.fakes.telegram_server import TelegramServer
+
+    url = await _fresh_database(args)
+    if not url.startswith("postgresql"):
+        raise SystemExit("--workers needs PostgreSQL (--db postgresql+asyncpg://...)")
+    db = Database(url)
+    tocns = str(Path(sys.executable).with_name("tocns"))
+    results: dict[str, Any] = {}
+    id_base = 1_000_000
+    open_count = int(args.rate * args.seconds)
+    with TelegramServer() as api:
+        for name in ("bare", "bot"):
+            port = _free_port()
+            env = {
+                **os.environ,
+                "DATABASE_URL": url,
+                "AUTO_MIGRATE": "false",
+                "TELEGRAM_BOT_TOKEN": "123456:TEST-telegram-token",
+                "TELEGRAM_API_BASE_URL": api.base_url,
+                "TELEGRAM_WEBHOOK_SECRET": SECRET,
+                "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+                "LINK_SIGNING_SECRET": "bench-link-signing-secret-0123456789",
+                "FILES_DIR": tempfile.mkdtemp(),
+                "LOG_LEVEL": "WARNING",
+            }
+            if name == "bot":
+                command = [tocns, "serve", "--workers", str(args.workers), "--port", str(port)]
+            else:
+                command = [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(__file__).parent), "--factory"]
+                command += ["webhook_bench:bare_app", "--workers", str(args.workers), "--port", str(port)]
+                command += ["--log-level", "warning", "--http", "httptools", "--loop", "uvloop"]
+            if name == "bare":
+                # The bare app has no /healthz: wait for its port instead.
+                command_env = env
+                proc = await asyncio.create_subprocess_exec(*command, env=command_env)
+                await _wait_port(port)
+            else:
+                proc = await _start(command, port, env)
+            target = f"http://127.0.0.1:{port}/webhook/telegram"
+            phases = []
+            last_post = 0.0
+            try:
+                for mode, count in (("closed", 1), ("closed", 50), ("closed", args.requests), ("open", open_count)):
+                    cpu_before, busy_before = _tree_cpu(proc.pid), _busy_cpu()
+                    sends = await _load(target, mode, count, args, id_base)
+                    id_base += count
+                    if name == "bot":
+                        wanted = {u for u, _, _ in sends}
+                        ends: dict[int, float] = {}
+                        for _ in range(60_000):
+                            ends = await _processed_at(db, wanted)
+                            if len(ends) == len(wanted):
+                                break
+                            await asyncio.sleep(0.05)
+                        else:
+                            raise SystemExit("updates were not processed in time")
+                    else:
+                        ends = {u: t1 for u, _, t1 in sends}
+                    last_post = max(last_post, max(t1 for _, _, t1 in sends))
+                    latencies = [ends[u] - t0 for u, t0, _ in sends]
+                    span = max(ends.values()) - min(t0 for _, t0, _ in sends)
+                    phases.append((count / span, latencies))
+                    if mode == "closed" and count == args.requests:
+                        results[f"{name}_cpu_ms"] = (_tree_cpu(proc.pid) - cpu_before) / count * 1000
+                        results[f"{name}_busy_ms"] = (_busy_cpu() - busy_before) / count * 1000
+                results[name] = phases[2:]
+                if name == "bot":
+                    # Every receipt must reach the (fake) Bot API exactly once.
+                    async with db.session() as session:
+                        records = int(await session.scalar(select(func.count()).select_from(ActivityRecord)) or 0)
+                        ids = set((await session.exec(select(col(ActivityRecord.id)))).all())
+                    delivered: list[int] = []
+                    for _ in range(6000):
+                        delivered = [int(n) for c in api.fake.delivered() for n in re.findall(r"Đã ghi #(\d+)", c.text)]
+                        if len(set(delivered)) >= records:
+                            break
+                        await asyncio.sleep(0.1)
+                    results["delivered_after"] = time.time() - last_post
+                    if sorted(delivered) != sorted(ids):
+                        raise SystemExit(f"bench check failed: {records} records, {len(delivered)} receipts delivered")
+                    results["records"] = records
+                    results["messages"] = len(api.fake.delivered())
+            finally:
+                await _stop(proc)
+    await db.dispose()
+    print(
+        f"database: PostgreSQL; `tocns serve --workers {args.workers}`; {TEXT!r} from {args.people} people in "
+        f"{args.groups} groups; closed loop {args.requests} requests at concurrency {args.concurrency}; open loop "
+        f"{args.rate:g}/s for {args.seconds:g} s; {args.clients} client processes; cpus {os.cpu_count()}; "
+        f"load {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"server CPU per update (all workers, closed loop): {results['bot_cpu_ms']:.1f} ms; whole machine busy CPU "
+        f"per update (server, PostgreSQL, load generator): {results['bot_busy_ms']:.1f} ms"
+    )
+    print(
+        f"receipts delivered to the fake Bot API: all {results['records']} exactly once, in {results['messages']} "
+        f"messages (replies to a group merged under the rate limits), the last {results['delivered_after']:.1f} s "
+        "after the last POST"
+    )
+    _print_rows(results, args)
+
+
+async def _wait_port(port: int) -> None:
+    for _ in range(600):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.1)
+    raise SystemExit("bare server did not start")
+
+
+def _print_rows(results: dict[str, Any], args: argparse.Namespace) -> None:
     for name in ("bot", "bare"):
         (rps, closed), (_, opened) = results[name]
         print(
@@ -332,6 +588,7 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=20, help="bound Telegram groups (one commune each)")
     parser.add_argument("--clients", type=int, default=2, help="load generator processes")
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop", help="server event loop")
+    parser.add_argument("--workers", type=int, default=0, help="run `tocns serve --workers N` (PostgreSQL)")
     parser.add_argument("--client", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="closed", help=argparse.SUPPRESS)
     parser.add_argument("--id-base", type=int, default=0, help=argparse.SUPPRESS)
@@ -340,6 +597,8 @@ def main() -> None:
         import uvloop
 
         uvloop.run(_client(args))
+    elif args.workers:
+        asyncio.run(_server_workers(args))
     elif args.loop == "uvloop":
         import uvloop
 

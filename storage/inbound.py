@@ -37,6 +37,42 @@ async def store_update(
     return InboundUpdate(id=row_id, **values)
 
 
+async def store_updates(
+    session: AsyncSession, updates: list[tuple[str, str, dict[str, Any]]], now: datetime | None = None
+) -> list[int | None]:
+    """Store several (platform, key, body) updates in one statement; per update its row id, or None when the
+    same (platform, key) was stored before or earlier in the same list (a redelivery)."""
+    received_at = now or utcnow()
+    first: dict[tuple[str, str], int] = {}
+    rows: list[dict[str, Any]] = []
+    for index, (platform, key, body) in enumerate(updates):
+        ident = (platform, key[:200])
+        if ident in first:
+            continue
+        first[ident] = index
+        rows.append(
+            {
+                "platform": platform,
+                "update_key": key[:200],
+                "body": json.dumps(body, ensure_ascii=False),
+                "state": InboundState.PENDING.value,
+                "received_at": received_at,
+            }
+        )
+    insert = pg_insert if session.bind is not None and session.bind.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(InboundUpdate)
+        .values(rows)
+        .on_conflict_do_nothing()
+        .returning(col(InboundUpdate.id), col(InboundUpdate.platform), col(InboundUpdate.update_key))
+    )
+    stored = {(platform, key): row_id for row_id, platform, key in (await session.exec(statement)).all()}  # type: ignore[call-overload]
+    result: list[int | None] = [None] * len(updates)
+    for ident, index in first.items():
+        result[index] = stored.get(ident)
+    return result
+
+
 async def get_update(session: AsyncSession, update_id: int) -> InboundUpdate | None:
     """One stored update by its row id."""
     return await session.get(InboundUpdate, update_id)

@@ -302,3 +302,34 @@ async def test_serve_startup_registers_webhooks_and_recovers(
     async with web_app.router.lifespan_context(web_app):
         assert "setWebhook" in tg.methods() and "setMyCommands" in tg.methods()
     assert len(await outbox(papp)) == 1
+
+
+async def test_a_burst_with_redeliveries_inside_it_stores_and_answers_each_update_once(
+    papp: BotApp, adapters: list[Any], clock: FakeClock
+) -> None:
+    code = await _code(papp, clock)
+    updates = [tg_message_update(f"/ketnoi {code}", chat_id=-5000)] + [
+        tg_message_update("/huongdan", chat_id=-5001 - n) for n in range(8)
+    ]
+    async with web(papp, adapters) as (client, _):
+        # All at once, every update three times: they reach the database in the same batch as their copies.
+        statuses = await asyncio.gather(*(client.post("/webhook/telegram", json=u, headers=OK) for u in updates * 3))
+    assert [r.status_code for r in statuses] == [200] * 27
+    assert len(await inbound_rows(papp)) == 9
+    rows = await outbox(papp)
+    assert sorted(r.chat_id for r in rows) == sorted(str(u["message"]["chat"]["id"]) for u in updates)
+    assert sum("Đã kết nối nhóm này với Xã Tân Lập" in r.text for r in rows) == 1
+
+
+async def test_store_updates_returns_a_row_only_for_the_first_copy(papp: BotApp) -> None:
+    from storage import inbound as inbound_store
+
+    async with papp.db.session() as session:
+        assert await inbound_store.store_updates(session, [("telegram", "1", {"update_id": 1})]) != [None]
+    async with papp.db.session() as session:
+        ids = await inbound_store.store_updates(
+            session,
+            [("telegram", "1", {}), ("telegram", "2", {}), ("zalo", "2", {}), ("telegram", "2", {})],
+        )
+    assert ids[0] is None and ids[3] is None  # stored before; a copy later in the same batch
+    assert ids[1] is not None and ids[2] is not None and ids[1] != ids[2]

@@ -68,12 +68,10 @@ async def intake(request: Request, platform: str, secret: str, secret_header: st
     except (ValueError, RecursionError) as exc:
         return _refuse(400, platform, str(exc)[:200])
     try:
-        row_id = await inbound.store(adapter, update)
+        await inbound.accept(adapter, update)
     except Exception:
         log.exception("%s webhook: storing the update failed", platform)
         METRICS.errors.labels("store").inc()
         # 503 makes the platform retry later; nothing was stored.
         return JSONResponse({"ok": False, "error": "temporarily unavailable"}, status_code=503)
-    if row_id is not None:
-        inbound.submit(adapter, row_id, update)
     return JSONResponse({"ok": True})

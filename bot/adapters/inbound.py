@@ -14,6 +14,9 @@ from storage import inbound as inbound_store
 
 log = logging.getLogger(__name__)
 
+# Updates arriving while a batch is being written wait for the next one; this caps one INSERT's size.
+MAX_STORE_BATCH = 200
+
 
 class PlatformAdapter(Protocol):
     """What the pipeline needs from a platform adapter."""
@@ -47,6 +50,8 @@ class Inbound:
         self._chat_locks: dict[str, asyncio.Lock] = {}
         self._chat_users: dict[str, int] = {}
         self.metrics: Any = None
+        self._to_store: list[tuple[PlatformAdapter, dict[str, Any], asyncio.Future[bool]]] = []
+        self._storer: asyncio.Task[None] | None = None
 
     def add(self, adapter: PlatformAdapter) -> None:
         """Register a platform adapter."""
@@ -61,6 +66,40 @@ class Inbound:
         if self.metrics is not None:
             self.metrics.updates_received.labels(adapter.platform, "new" if row else "duplicate").inc()
         return row.id if row is not None else None
+
+    async def accept(self, adapter: PlatformAdapter, update: dict[str, Any]) -> bool:
+        """Store a checked webhook update and start processing it; False for a redelivery already stored.
+
+        Updates that arrive together are written in one INSERT (one transaction) instead of one each, and the
+        storing task, not the request, starts the processing: a request cancelled after the write cannot leave a
+        stored update unprocessed.
+        """
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._to_store.append((adapter, update, done))
+        if self._storer is None or self._storer.done():
+            self._storer = asyncio.create_task(self._store_batches())
+        return await done
+
+    async def _store_batches(self) -> None:
+        while self._to_store:
+            batch, self._to_store = self._to_store[:MAX_STORE_BATCH], self._to_store[MAX_STORE_BATCH:]
+            try:
+                async with self.app.db.session() as session:
+                    row_ids = await inbound_store.store_updates(
+                        session, [(a.platform, a.update_key(u), u) for a, u, _ in batch], now=self.app.clock()
+                    )
+            except Exception as exc:
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for (adapter, update, done), row_id in zip(batch, row_ids, strict=True):
+                if self.metrics is not None:
+                    self.metrics.updates_received.labels(adapter.platform, "new" if row_id else "duplicate").inc()
+                if row_id is not None:
+                    self.submit(adapter, row_id, update)
+                if not done.done():
+                    done.set_result(row_id is not None)
 
     async def process(self, adapter: PlatformAdapter, row_id: int, update: dict[str, Any]) -> None:
         """Process a stored update and record the outcome; never raises."""
@@ -106,7 +145,9 @@ class Inbound:
 
     async def drain(self) -> None:
         """Wait for every background processing task (shutdown, tests)."""
-        while self._tasks:
+        while self._tasks or (self._storer is not None and not self._storer.done()):
+            if self._storer is not None and not self._storer.done():
+                await asyncio.gather(self._storer, return_exceptions=True)
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def recover(self) -> int:

@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 # A little slack on every window against clock granularity (delays are covered by counting at completion).
 WINDOW_GUARD_SECONDS = 0.01
+# Extra waiting replies claimed with a batch so that replies to one busy chat merge into one message.
+MERGE_LIMIT = 300
+
 MAX_BACKOFF_SECONDS = 300.0
 
 
@@ -199,6 +202,7 @@ class OutboxSender:
                 now=self.clock(),
                 lease_seconds=self.settings.outbox_lease_seconds,
                 limit=self.batch_size,
+                merge_limit=MERGE_LIMIT,
             )
         for job in merge_replies(rows, self._max_length):
             await self._send(job)

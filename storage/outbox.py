@@ -87,8 +87,10 @@ async def claim(
     now: datetime,
     lease_seconds: float,
     limit: int,
+    merge_limit: int = 0,
 ) -> list[OutboxMessage]:
-    """Take due messages (and those whose sender's lease lapsed) for this sender, oldest first."""
+    """Take due messages (and those whose sender's lease lapsed) for this sender, oldest first; with
+    `merge_limit`, also up to that many more due replies to the chats of the replies taken."""
     due = (col(OutboxMessage.state) == OutboxState.PENDING) & (col(OutboxMessage.next_attempt_at) <= now)
     lapsed = (col(OutboxMessage.state) == OutboxState.SENDING) & (col(OutboxMessage.lease_until) < now)
     query = (
@@ -101,6 +103,28 @@ async def claim(
         # Several senders: each skips the rows another is claiming right now.
         query = query.with_for_update(skip_locked=True)
     rows = list((await session.exec(query)).all())
+    reply_chats = {(r.platform, r.chat_id) for r in rows if r.kind == "reply" and not r.attachments}
+    if reply_chats and merge_limit > 0:
+        # Every reply already waiting for those chats comes along, so the sender can merge them into one message:
+        # a busy group then gets one message per send slot instead of one receipt per slot.
+        taken = [r.id for r in rows]
+        more = (
+            select(OutboxMessage)
+            .where(
+                col(OutboxMessage.chat_id).in_([chat for _, chat in reply_chats]),
+                col(OutboxMessage.kind) == "reply",
+                col(OutboxMessage.attachments).is_(None),
+                col(OutboxMessage.state) == OutboxState.PENDING,
+                col(OutboxMessage.next_attempt_at) <= now,
+                col(OutboxMessage.id).not_in(taken),
+            )
+            .order_by(col(OutboxMessage.id))
+            .limit(merge_limit)
+        )
+        if session.bind is not None and session.bind.dialect.name == "postgresql":
+            more = more.with_for_update(skip_locked=True)
+        extra = [r for r in (await session.exec(more)).all() if (r.platform, r.chat_id) in reply_chats]
+        rows = sorted(rows + extra, key=lambda r: r.id or 0)
     until = now + timedelta(seconds=lease_seconds)
     for row in rows:
         row.state = OutboxState.SENDING

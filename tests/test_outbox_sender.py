@@ -94,6 +94,23 @@ async def test_per_group_limit_holds_and_waiting_replies_are_merged(db: Database
     assert [r.merged_into_id for r in rows[3:]] == [None, rows[3].id, rows[3].id, rows[3].id]
 
 
+async def test_a_busy_group_gets_its_waiting_receipts_in_one_message(db: Database, settings: Settings) -> None:
+    chats = await bound_groups(db, 31)
+    busy, others = chats[0], chats[1:]
+    # Thirty receipts for one group, queued between notices to thirty other groups: more than one batch.
+    async with db.session() as session:
+        for i, other in enumerate(others):
+            await outbox_store.enqueue(session, platform="telegram", chat_id=busy, text=f"Đã ghi #{i}", kind="reply")
+            await outbox_store.enqueue(session, platform="telegram", chat_id=other, text="Thông báo", kind="directive")
+    fake = FakeTelegram()
+    with TelegramServer(fake) as server:
+        sender = _sender(db, settings, server, rate=20, per_chat=1, window=2)
+        await asyncio.wait_for(sender.drain(until_empty=True), timeout=30)
+    to_busy = [c.text for c in fake.delivered() if c.chat_id == busy]
+    assert to_busy == ["\n\n".join(f"Đã ghi #{i}" for i in range(30))]
+    assert sorted(c.chat_id for c in fake.delivered() if c.chat_id != busy) == sorted(others)
+
+
 async def test_network_errors_give_up_after_max_attempts(db: Database, settings: Settings) -> None:
     chats = await bound_groups(db, 1)
     await queue(db, chats)

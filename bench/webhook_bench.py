@@ -125,9 +125,18 @@ async def _client(args: argparse.Namespace) -> None:
 
     async def one(update_id: int) -> None:
         payload = request(update_id)
+        reused = bool(idle)
         connection = idle.pop() if idle else _Connection(*await asyncio.open_connection(host, port))
         t0 = time.time()
-        status, body = await connection.post(payload)
+        try:
+            status, body = await connection.post(payload)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            if not reused:
+                raise
+            # The server closed a keep-alive connection that sat idle: open a new one (nothing was processed).
+            connection = _Connection(*await asyncio.open_connection(host, port))
+            t0 = time.time()
+            status, body = await connection.post(payload)
         if status != 200:
             raise SystemExit(f"HTTP {status}: {body[:200]!r}")
         sends.append((update_id, t0, time.time()))

@@ -91,14 +91,14 @@ async def finish_update(session: AsyncSession, update_id: int, error: str | None
     )
 
 
-async def pending_updates(session: AsyncSession, limit: int = 100) -> list[InboundUpdate]:
-    """Updates stored but never processed (the process stopped in between), oldest first."""
-    result = await session.exec(
-        select(InboundUpdate)
-        .where(InboundUpdate.state == InboundState.PENDING)
-        .order_by(col(InboundUpdate.id))
-        .limit(limit)
-    )
+async def pending_updates(
+    session: AsyncSession, limit: int = 100, after_id: int = 0, received_before: datetime | None = None
+) -> list[InboundUpdate]:
+    """Updates stored but never processed (the process stopped in between), oldest first, from `after_id` on."""
+    query = select(InboundUpdate).where(InboundUpdate.state == InboundState.PENDING, col(InboundUpdate.id) > after_id)
+    if received_before is not None:
+        query = query.where(col(InboundUpdate.received_at) <= received_before)
+    result = await session.exec(query.order_by(col(InboundUpdate.id)).limit(limit))
     return list(result.all())
 
 

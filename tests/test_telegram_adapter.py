@@ -250,6 +250,18 @@ async def test_updates_stored_before_a_crash_are_processed_at_start(papp: BotApp
     assert len(await outbox(papp)) == 1
 
 
+async def test_a_backlog_larger_than_one_batch_is_recovered_in_full(papp: BotApp, adapters: list[Any]) -> None:
+    from bot.adapters.inbound import Inbound
+
+    inbound = Inbound(papp)
+    inbound.add(adapters[0])
+    for n in range(230):
+        await inbound.store(adapters[0], tg_message_update("/huongdan", chat_id=-7000 - n))
+    assert await inbound.recover() == 230
+    assert {r.state for r in await inbound_rows(papp)} == {"done"}
+    assert len(await outbox(papp)) == 230
+
+
 async def test_one_chat_is_processed_in_arrival_order(papp: BotApp, adapters: list[Any], clock: FakeClock) -> None:
     code = await _code(papp, clock)
     seen: list[str] = []

@@ -151,13 +151,21 @@ class Inbound:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def recover(self) -> int:
-        """Process updates stored before a stop but never processed; returns how many."""
-        async with self.app.db.session() as session:
-            rows = await inbound_store.pending_updates(session)
-        count = 0
-        for row in rows:
-            adapter = self.adapters.get(row.platform)
-            if adapter is not None and row.id is not None:
-                await self.process(adapter, row.id, json.loads(row.body))
-                count += 1
-        return count
+        """Process every update stored before now but never processed (a stop in between); returns how many.
+
+        With several workers, one starting may also pick up updates another worker is about to process; the
+        message and reply de-duplication make that second run a no-op.
+        """
+        started = self.app.clock()
+        count = after = 0
+        while True:
+            async with self.app.db.session() as session:
+                rows = await inbound_store.pending_updates(session, after_id=after, received_before=started)
+            if not rows:
+                return count
+            for row in rows:
+                after = row.id or after
+                adapter = self.adapters.get(row.platform)
+                if adapter is not None and row.id is not None:
+                    await self.process(adapter, row.id, json.loads(row.body))
+                    count += 1

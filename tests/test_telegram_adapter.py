@@ -302,3 +302,30 @@ async def test_serve_startup_registers_webhooks_and_recovers(
     async with web_app.router.lifespan_context(web_app):
         assert "setWebhook" in tg.methods() and "setMyCommands" in tg.methods()
     assert len(await outbox(papp)) == 1
+
+
+async def test_webhook_decodes_each_update_once(
+    papp: BotApp, adapters: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.adapters import telegram as telegram_adapter
+
+    decoded: list[int] = []
+
+    def counting(body: object) -> Any:
+        decoded.append(1)
+        return parse_update(body)
+
+    monkeypatch.setattr(telegram_adapter, "parse_update", counting)
+    async with web(papp, adapters) as (client, web_app):
+        response = await client.post("/webhook/telegram", json=tg_message_update("/huongdan"), headers=OK)
+        await web_app.state.inbound.drain()
+    assert response.status_code == 200 and len(decoded) == 1
+    assert "Các lệnh bạn dùng được" in (await outbox(papp))[0].text
+    adapter = next(a for a in adapters if a.platform == "telegram")
+    # Checked but never handled (a redelivery already stored): the remembered updates stay bounded.
+    for _ in range(adapter.checked_limit + 20):
+        adapter.check(tg_message_update("/huongdan"))
+    assert len(adapter._checked) <= adapter.checked_limit
+    # A body that was never checked (recovered after a restart) is decoded as before.
+    replies = await adapter.handle_update(tg_message_update("/huongdan"))
+    assert "Các lệnh bạn dùng được" in replies[0].text

@@ -119,8 +119,9 @@ class TelegramAdapter:
     retry_delay = 3.0
 
     # Updates parsed by check() and not yet handled, by the identity of their body: the webhook checks a body
-    # and then hands the very same dict to handle_update, which need not decode it a second time.
-    checked_limit = 256
+    # and then hands the very same dict to handle_update, which need not decode it a second time. The limit
+    # covers a backlog of updates waiting for processing (an Update is ~3 KB); past it they are decoded again.
+    checked_limit = 4096
 
     def __init__(self, app: BotApp, bot: Bot | None = None) -> None:
         self.app = app

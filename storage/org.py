@@ -357,19 +357,6 @@ async def get_binding(
     return (await session.exec(query)).first()
 
 
-async def binding_and_unit(
-    session: AsyncSession, platform: str, chat_id: str
-) -> tuple[ChatBinding | None, OrgUnit | None]:
-    """A chat's active binding and its unit, in one query (the router needs both for every message)."""
-    result = await session.exec(
-        select(ChatBinding, OrgUnit)
-        .join(OrgUnit, col(OrgUnit.id) == col(ChatBinding.org_unit_id))
-        .where(ChatBinding.platform == platform, ChatBinding.chat_id == chat_id, ChatBinding.active == True)  # noqa: E712
-    )
-    row = result.first()
-    return (row[0], row[1]) if row is not None else (None, None)
-
-
 async def bind_chat(
     session: AsyncSession,
     *,

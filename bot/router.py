@@ -145,8 +145,11 @@ class Router:
             private_chat_id=msg.chat_id if msg.is_private else None,
             now=now,
         )
+        # In a group, the binding and the person's memberships (roles, team) come back in one query.
         binding, unit = (
-            (None, None) if msg.is_private else await org_store.binding_and_unit(session, msg.platform, msg.chat_id)
+            (None, None)
+            if msg.is_private
+            else await org_store.chat_context(session, msg.platform, msg.chat_id, person.id or 0)
         )
         roles = {GUEST} | await org_store.roles_in_context(session, person.id or 0, unit)
         command = self.registry.lookup(parsed.name)

@@ -10,15 +10,16 @@ from functools import lru_cache
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import event
+from sqlalchemy import event, insert
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.logging_parser import Catalogue, IndicatorSpec, default_specs
 from storage.activity_models import ActivityItem, ActivityRecord, Indicator
-from storage.audit import record_audit
+from storage.audit import append_audit, record_audit
 from storage.models import OrgUnit, Person
+from storage.upsert import table_of
 
 # ---------------------------------------------------------------- catalogue
 
@@ -147,6 +148,12 @@ class RecordView:
         return data
 
 
+_RECORD = table_of(ActivityRecord)
+_ITEM = table_of(ActivityItem)
+_RECORD_INSERT = insert(_RECORD).returning(_RECORD.c.id)
+_ITEM_INSERT = insert(_ITEM)
+
+
 async def create_record(
     session: AsyncSession,
     *,
@@ -163,26 +170,39 @@ async def create_record(
     now: datetime,
 ) -> RecordView:
     """Store one record with its items (audited) in the caller's transaction."""
-    record = ActivityRecord(
-        person_id=person.id or 0,
-        org_unit_id=team.id or 0,
-        activity_date=activity_date,
-        note=note,
-        message_text=message_text,
-        photo=photo,
-        platform=platform,
-        chat_id=chat_id,
-        message_id=message_id,
-        created_at=now,
-    )
-    session.add(record)
+    values: dict[str, Any] = {
+        "person_id": person.id or 0,
+        "org_unit_id": team.id or 0,
+        "activity_date": activity_date,
+        "note": note,
+        "message_text": message_text,
+        "photo": photo,
+        "platform": platform,
+        "chat_id": chat_id,
+        "message_id": message_id,
+        "created_at": now,
+        "updated_at": None,
+        "deleted_at": None,
+        "deleted_by_person_id": None,
+    }
+    # Plain INSERTs rather than ORM objects and a flush: every /ghi runs this, and the unit of work cost more CPU
+    # than the statements. Pending ORM rows go first, so foreign keys and ids keep their order.
     await session.flush()
-    view = RecordView(record, await _add_items(session, record, items))
-    await record_audit(
+    conn = await session.connection()
+    record_id = (await conn.execute(_RECORD_INSERT, values)).scalar_one()
+    rows = [{"record_id": record_id, "indicator_id": ind.id or 0, "quantity": quantity} for ind, quantity in items]
+    if rows:
+        await conn.execute(_ITEM_INSERT, rows)
+    # The returned record and items are not in the session: callers only read them (ids, quantities, receipt).
+    view = RecordView(
+        ActivityRecord(id=record_id, **values),
+        [(ActivityItem(**row), ind) for row, (ind, _quantity) in zip(rows, items, strict=True)],
+    )
+    await append_audit(
         session,
         action="create",
         entity="activity_record",
-        entity_id=record.id,
+        entity_id=record_id,
         actor_person_id=person.id,
         after=view.snapshot(),
     )

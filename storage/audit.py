@@ -6,10 +6,12 @@ import json
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import AuditLog
+from storage.models import AuditLog, utcnow
+from storage.upsert import table_of
 
 
 def _default(value: Any) -> Any:
@@ -49,6 +51,39 @@ async def record_audit(
     )
     session.add(row)
     return row
+
+
+_AUDIT_INSERT = insert(table_of(AuditLog))
+
+
+async def append_audit(
+    session: AsyncSession,
+    *,
+    action: str,
+    entity: str,
+    entity_id: object,
+    actor_person_id: int | None = None,
+    actor_label: str | None = None,
+    before: SQLModel | dict[str, Any] | None = None,
+    after: SQLModel | dict[str, Any] | None = None,
+) -> None:
+    """Write one audit row now, as a plain INSERT (no ORM object); for hot paths that need no row back."""
+    # Pending ORM rows (e.g. earlier audit rows) go first, so audit ids keep the order of the changes.
+    await session.flush()
+    conn = await session.connection()
+    await conn.execute(
+        _AUDIT_INSERT,
+        {
+            "at": utcnow(),
+            "actor_person_id": actor_person_id,
+            "actor_label": actor_label,
+            "action": action,
+            "entity": entity,
+            "entity_id": str(entity_id),
+            "before": snapshot(before),
+            "after": snapshot(after),
+        },
+    )
 
 
 async def audit_trail(session: AsyncSession, entity: str, entity_id: object) -> list[AuditLog]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import event, func
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, bindparam, event, func, literal, update
+from sqlalchemy.orm import Session, aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,7 +26,7 @@ from storage.models import (
     Role,
     utcnow,
 )
-from storage.upsert import insert_or_nothing
+from storage.upsert import per_dialect, table_of
 
 JOIN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 JOIN_CODE_LENGTH = 8
@@ -229,6 +230,53 @@ async def import_divisions(
 # ---------------------------------------------------------------- people
 
 
+_PERSON = table_of(Person)
+
+
+def _person_param(name: str, column: str) -> Any:
+    return bindparam(name, type_=_PERSON.c[column].type)
+
+
+# Refresh a known person: an empty username or private chat never erases a known one. Tried first because a
+# known person is the common case, and an UPDATE (unlike INSERT ... ON CONFLICT) draws no id from the sequence.
+_PERSON_REFRESH = (
+    select(Person)
+    .from_statement(
+        update(_PERSON)
+        .where(_PERSON.c.platform == _person_param("p_platform", "platform"))
+        .where(_PERSON.c.user_id == _person_param("p_user_id", "user_id"))
+        .values(
+            display_name=_person_param("p_display_name", "display_name"),
+            username=func.coalesce(_person_param("p_new_username", "username"), _PERSON.c.username),
+            private_chat_id=func.coalesce(
+                _person_param("p_new_private_chat_id", "private_chat_id"), _PERSON.c.private_chat_id
+            ),
+            last_seen_at=_person_param("p_seen", "last_seen_at"),
+        )
+        .returning(*_PERSON.c)
+    )
+    # A Person already in the session (a long CLI or demo session) takes the stored values.
+    .execution_options(populate_existing=True)
+)
+
+_person_insert = per_dialect(
+    lambda insert: select(Person).from_statement(
+        insert(_PERSON)
+        .values(
+            platform=_person_param("p_platform", "platform"),
+            user_id=_person_param("p_user_id", "user_id"),
+            display_name=_person_param("p_display_name", "display_name"),
+            username=_person_param("p_username", "username"),
+            private_chat_id=_person_param("p_private_chat_id", "private_chat_id"),
+            created_at=_person_param("p_stamp", "created_at"),
+            last_seen_at=_person_param("p_stamp", "last_seen_at"),
+        )
+        .on_conflict_do_nothing(index_elements=["platform", "user_id"])
+        .returning(*_PERSON.c)
+    )
+)
+
+
 async def upsert_person(
     session: AsyncSession,
     *,
@@ -240,35 +288,28 @@ async def upsert_person(
     now: datetime | None = None,
 ) -> Person:
     """Find or create a person, refreshing their name and private chat; safe when two updates race."""
-    result = await session.exec(select(Person).where(Person.platform == platform, Person.user_id == user_id))
-    person = result.first()
     display_name = (display_name or "").strip()[:200] or f"Người dùng {user_id}"
-    if person is None:
-        # INSERT ... ON CONFLICT DO NOTHING: the same new person's first messages in two chats may be processed
-        # at once (different chats run in parallel); the loser reads the winner's row instead of failing.
-        stamp = utcnow()
-        values = {
-            "platform": platform,
-            "user_id": user_id,
-            "display_name": display_name,
-            "username": username,
-            "private_chat_id": private_chat_id,
-            "created_at": stamp,
-            "last_seen_at": stamp,
-        }
-        person = await insert_or_nothing(session, Person, values, ["platform", "user_id"])
+    stamp = utcnow()
+    params = {
+        "p_platform": platform,
+        "p_user_id": user_id,
+        "p_display_name": display_name,
+        "p_username": username,
+        "p_private_chat_id": private_chat_id,
+        "p_stamp": stamp,
+        "p_new_username": username or None,
+        "p_new_private_chat_id": private_chat_id or None,
+        "p_seen": now or stamp,
+    }
+    # A known person: one UPDATE ... RETURNING. A new one: INSERT ... ON CONFLICT DO NOTHING, because the same
+    # new person's first messages in two chats may be processed at once (chats run in parallel); the loser
+    # refreshes the winner's row instead of failing.
+    statements: tuple[Any, ...] = (_PERSON_REFRESH, _person_insert(session), _PERSON_REFRESH)
+    for statement in statements:
+        person: Person | None = (await session.exec(statement, params=params)).scalars().first()
         if person is not None:
             return person
-        result = await session.exec(select(Person).where(Person.platform == platform, Person.user_id == user_id))
-        person = result.one()
-    person.display_name = display_name
-    if username:
-        person.username = username
-    if private_chat_id:
-        person.private_chat_id = private_chat_id
-    person.last_seen_at = now or utcnow()
-    session.add(person)
-    return person
+    raise NotFound(f"Không tìm thấy người dùng {platform}:{user_id}.")
 
 
 async def get_person(session: AsyncSession, platform: str, user_id: str) -> Person | None:
@@ -314,19 +355,6 @@ async def get_binding(
     if active_only:
         query = query.where(ChatBinding.active == True)  # noqa: E712
     return (await session.exec(query)).first()
-
-
-async def binding_and_unit(
-    session: AsyncSession, platform: str, chat_id: str
-) -> tuple[ChatBinding | None, OrgUnit | None]:
-    """A chat's active binding and its unit, in one query (the router needs both for every message)."""
-    result = await session.exec(
-        select(ChatBinding, OrgUnit)
-        .join(OrgUnit, col(OrgUnit.id) == col(ChatBinding.org_unit_id))
-        .where(ChatBinding.platform == platform, ChatBinding.chat_id == chat_id, ChatBinding.active == True)  # noqa: E712
-    )
-    row = result.first()
-    return (row[0], row[1]) if row is not None else (None, None)
 
 
 async def bind_chat(
@@ -443,6 +471,42 @@ async def memberships_of(session: AsyncSession, person_id: int) -> list[tuple[Me
     rows = [(m, u) for m, u in result.all()]
     cache[person_id] = rows
     return list(rows)
+
+
+_BINDING_UNIT = aliased(OrgUnit, name="binding_unit")
+_MEMBER_UNIT = aliased(OrgUnit, name="member_unit")
+_ANCHOR = select(literal(1).label("one")).subquery("anchor")
+# One row per membership (or one row of NULLs), each carrying the chat's binding: both outer-joined to a
+# one-row anchor, so a chat without a binding or a person without memberships still answers in one round trip.
+_CHAT_CONTEXT = (
+    select(ChatBinding, _BINDING_UNIT, Membership, _MEMBER_UNIT)
+    .select_from(_ANCHOR)
+    .outerjoin(
+        ChatBinding,
+        and_(
+            col(ChatBinding.platform) == bindparam("platform"),
+            col(ChatBinding.chat_id) == bindparam("chat_id"),
+            col(ChatBinding.active) == True,  # noqa: E712
+        ),
+    )
+    .outerjoin(_BINDING_UNIT, col(_BINDING_UNIT.id) == col(ChatBinding.org_unit_id))
+    .outerjoin(Membership, col(Membership.person_id) == bindparam("person_id"))
+    .outerjoin(_MEMBER_UNIT, col(_MEMBER_UNIT.id) == col(Membership.org_unit_id))
+    .order_by(col(_MEMBER_UNIT.path))
+)
+
+
+async def chat_context(
+    session: AsyncSession, platform: str, chat_id: str, person_id: int
+) -> tuple[ChatBinding | None, OrgUnit | None]:
+    """A chat's active binding and unit, reading the person's memberships in the same query (for roles, team)."""
+    rows = (
+        await session.exec(_CHAT_CONTEXT, params={"platform": platform, "chat_id": chat_id, "person_id": person_id})
+    ).all()
+    binding, unit = (rows[0][0], rows[0][1]) if rows and rows[0][1] is not None else (None, None)
+    memberships = [(m, u) for _b, _bu, m, u in rows if m is not None and u is not None]
+    session.info.setdefault(_MEMBERSHIPS, {})[person_id] = memberships
+    return binding, unit
 
 
 def _related(member_unit: OrgUnit, context_unit: OrgUnit) -> bool:
@@ -607,8 +671,19 @@ async def consume_join_code(session: AsyncSession, join_code: JoinCode, person: 
 # ---------------------------------------------------------------- processed messages
 
 
+_PROCESSED = table_of(ProcessedMessage)
+_processed_insert = per_dialect(
+    lambda insert: (
+        insert(_PROCESSED)
+        .on_conflict_do_nothing(index_elements=["platform", "chat_id", "message_id"])
+        .returning(_PROCESSED.c.id)
+    )
+)
+
+
 async def mark_processed(session: AsyncSession, platform: str, chat_id: str, message_id: str) -> bool:
     """Remember a platform message; False if it was already processed (a retried delivery)."""
-    values = ProcessedMessage(platform=platform, chat_id=chat_id, message_id=message_id).model_dump(exclude={"id"})
-    row = await insert_or_nothing(session, ProcessedMessage, values, ["platform", "chat_id", "message_id"])
-    return row is not None
+    conn = await session.connection()
+    values = {"platform": platform, "chat_id": chat_id, "message_id": message_id, "processed_at": utcnow()}
+    result = await conn.execute(_processed_insert(session), values)
+    return result.first() is not None

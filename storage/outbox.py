@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import String, bindparam, func, text
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -13,7 +14,25 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import utcnow
 from storage.outbox_models import OutboxMessage, OutboxState
-from storage.upsert import insert_or_nothing
+from storage.upsert import per_dialect, table_of
+
+_OUTBOX = table_of(OutboxMessage)
+
+
+def _outbox_param(column: str) -> Any:
+    return bindparam(f"o_{column}", type_=_OUTBOX.c[column].type)
+
+
+# Built once per dialect and run with new parameters: building the statement per call cost more CPU than
+# running it. ON CONFLICT DO NOTHING rather than a savepoint: fewer round trips on the reply path.
+_keyed_insert = per_dialect(
+    lambda insert: select(OutboxMessage).from_statement(
+        insert(_OUTBOX)
+        .values({c.name: _outbox_param(c.name) for c in _OUTBOX.c if c.name != "id"})
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(*_OUTBOX.c)
+    )
+)
 
 
 async def enqueue(
@@ -29,24 +48,38 @@ async def enqueue(
 ) -> OutboxMessage | None:
     """Add a message to the outbox in the caller's transaction; None if `dedupe_key` was already used."""
     now = now or utcnow()
-    row = OutboxMessage(
-        platform=platform,
-        chat_id=chat_id,
-        text=text,
-        kind=kind,
-        dedupe_key=dedupe_key,
-        attachments=json.dumps(list(attachments), ensure_ascii=False) if attachments else None,
-        next_attempt_at=now,
-        created_at=now,
-    )
+    files = json.dumps(list(attachments), ensure_ascii=False) if attachments else None
     if dedupe_key is None:
+        row = OutboxMessage(
+            platform=platform,
+            chat_id=chat_id,
+            text=text,
+            kind=kind,
+            attachments=files,
+            next_attempt_at=now,
+            created_at=now,
+        )
         session.add(row)
         await session.flush()
         return row
-    # One INSERT ... ON CONFLICT DO NOTHING rather than a savepoint: fewer round trips on the reply path.
-    stored: OutboxMessage | None = await insert_or_nothing(
-        session, OutboxMessage, row.model_dump(exclude={"id"}), ["dedupe_key"]
-    )
+    params = {
+        "o_platform": platform,
+        "o_chat_id": chat_id,
+        "o_text": text,
+        "o_attachments": files,
+        "o_kind": kind,
+        "o_dedupe_key": dedupe_key,
+        "o_state": OutboxState.PENDING,
+        "o_attempts": 0,
+        "o_next_attempt_at": now,
+        "o_created_at": now,
+        "o_sent_at": None,
+        "o_last_error": None,
+        "o_lease_owner": None,
+        "o_lease_until": None,
+        "o_merged_into_id": None,
+    }
+    stored: OutboxMessage | None = (await session.exec(_keyed_insert(session), params=params)).scalars().first()
     return stored
 
 

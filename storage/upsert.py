@@ -1,25 +1,41 @@
-"""INSERT ... ON CONFLICT DO NOTHING for both dialects: one round trip instead of a savepoint dance."""
+"""INSERT ... ON CONFLICT for both dialects: one round trip instead of a savepoint dance, built once."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 
-def _insert(session: AsyncSession) -> Any:
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    return pg_insert if dialect == "postgresql" else sqlite_insert
+def dialect_of(session: AsyncSession) -> str:
+    """The session's dialect name ("postgresql" or "sqlite")."""
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
 
 
-async def insert_or_nothing(
-    session: AsyncSession, model: type[SQLModel], values: dict[str, Any], conflict_on: list[str]
-) -> Any:
-    """Insert a row unless it conflicts on `conflict_on`; the new ORM object (in the session), or None."""
-    statement = (
-        _insert(session)(model).values(**values).on_conflict_do_nothing(index_elements=conflict_on).returning(model)
-    )
-    return (await session.exec(statement)).scalars().first()
+def per_dialect(build: Callable[[Any], Any]) -> Callable[[AsyncSession], Any]:
+    """Memoise a statement built from the dialect's `insert` construct, once per dialect.
+
+    The hot path executes the same statement object with new parameters each time: building one per call costs
+    more CPU than running it (coercion of every value), and a fixed shape always hits the compiled cache.
+    """
+    built: dict[str, Any] = {}
+
+    def statement(session: AsyncSession) -> Any:
+        dialect = dialect_of(session)
+        stmt = built.get(dialect)
+        if stmt is None:
+            stmt = built[dialect] = build(pg_insert if dialect == "postgresql" else sqlite_insert)
+        return stmt
+
+    return statement
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind a SQLModel class, for statements that need no ORM objects."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table

@@ -345,3 +345,60 @@ async def test_store_updates_returns_a_row_only_for_the_first_copy(papp: BotApp)
         )
     assert ids[0] is None and ids[3] is None  # stored before; a copy later in the same batch
     assert ids[1] is not None and ids[2] is not None and ids[1] != ids[2]
+
+
+async def test_webhook_decodes_each_update_once(
+    papp: BotApp, adapters: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.adapters import telegram as telegram_adapter
+
+    decoded: list[int] = []
+
+    def counting(body: object) -> Any:
+        decoded.append(1)
+        return parse_update(body)
+
+    monkeypatch.setattr(telegram_adapter, "parse_update", counting)
+    async with web(papp, adapters) as (client, web_app):
+        response = await client.post("/webhook/telegram", json=tg_message_update("/huongdan"), headers=OK)
+        await web_app.state.inbound.drain()
+    assert response.status_code == 200 and len(decoded) == 1
+    assert "Các lệnh bạn dùng được" in (await outbox(papp))[0].text
+    adapter = next(a for a in adapters if a.platform == "telegram")
+    # Checked but never handled (a redelivery already stored): the remembered updates stay bounded.
+    for _ in range(adapter.checked_limit + 20):
+        adapter.check(tg_message_update("/huongdan"))
+    assert len(adapter._checked) <= adapter.checked_limit
+    # A body that was never checked (recovered after a restart) is decoded as before.
+    replies = await adapter.handle_update(tg_message_update("/huongdan"))
+    assert "Các lệnh bạn dùng được" in replies[0].text
+
+
+async def test_many_chats_at_once_are_all_answered_a_few_at_a_time(papp: BotApp, adapters: list[Any]) -> None:
+    from bot.adapters.inbound import PROCESSING_SLOTS
+
+    running, peak = 0, 0
+    original = papp.router.handle
+
+    async def counting(msg: Any, **kwargs: Any) -> Any:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        try:
+            await asyncio.sleep(0.01)
+            return await original(msg, **kwargs)
+        finally:
+            running -= 1
+
+    papp.router.handle = counting  # type: ignore[method-assign]
+    chats = [-8000 - n for n in range(40)]
+    async with web(papp, adapters) as (client, _):
+        await asyncio.gather(
+            *(
+                client.post("/webhook/telegram", json=tg_message_update("/huongdan", chat_id=c), headers=OK)
+                for c in chats
+            )
+        )
+    # Each chat got its answer, while only a pool-friendly number of updates held a database connection at once.
+    assert sorted(int(r.chat_id) for r in await outbox(papp)) == sorted(chats)
+    assert 1 < peak <= PROCESSING_SLOTS

@@ -16,6 +16,10 @@ log = logging.getLogger(__name__)
 
 # Updates arriving while a batch is being written wait for the next one; this caps one INSERT's size.
 MAX_STORE_BATCH = 200
+# Updates processed at once in one process. With hundreds of busy chats, one task per chat would each want a
+# database connection: the pool would open and close extra connections, then time out. Below the pool size,
+# so the intake, the sender and the scheduler always find a connection.
+PROCESSING_SLOTS = 8
 
 
 class PlatformAdapter(Protocol):
@@ -52,6 +56,7 @@ class Inbound:
         self.metrics: Any = None
         self._to_store: list[tuple[PlatformAdapter, dict[str, Any], asyncio.Future[bool]]] = []
         self._storer: asyncio.Task[None] | None = None
+        self._slots = asyncio.Semaphore(PROCESSING_SLOTS)
 
     def add(self, adapter: PlatformAdapter) -> None:
         """Register a platform adapter."""
@@ -111,7 +116,7 @@ class Inbound:
         self._chat_users[key] = self._chat_users.get(key, 0) + 1
         try:
             # One chat's messages run in arrival order, as its members typed them; chats run in parallel.
-            async with lock:
+            async with lock, self._slots:
                 await adapter.handle_update(update)
         except Exception as exc:
             log.exception("processing %s update %s failed", adapter.platform, row_id)

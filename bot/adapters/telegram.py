@@ -118,9 +118,15 @@ class TelegramAdapter:
     platform = PLATFORM
     retry_delay = 3.0
 
+    # Updates parsed by check() and not yet handled, by the identity of their body: the webhook checks a body
+    # and then hands the very same dict to handle_update, which need not decode it a second time. The limit
+    # covers a backlog of updates waiting for processing (an Update is ~3 KB); past it they are decoded again.
+    checked_limit = 4096
+
     def __init__(self, app: BotApp, bot: Bot | None = None) -> None:
         self.app = app
         self.bot = bot or make_bot(app)
+        self._checked: dict[int, tuple[dict[str, Any], Update]] = {}
 
     def update_key(self, body: dict[str, Any]) -> str:
         """The de-duplication key of an update: its update_id."""
@@ -136,13 +142,24 @@ class TelegramAdapter:
 
     def check(self, body: object) -> dict[str, Any]:
         """Validate a webhook body; raises UpdateShapeError when it is not an update."""
-        parse_update(body)
+        update = parse_update(body)
         assert isinstance(body, dict)
+        # The entry keeps the body alive, so its id cannot be reused by another dict while it is here.
+        self._checked[id(body)] = (body, update)
+        if len(self._checked) > self.checked_limit:
+            # A duplicate delivery is checked but never handled: drop the oldest entries.
+            del self._checked[next(iter(self._checked))]
         return body
+
+    def _parsed(self, body: dict[str, Any]) -> Update:
+        entry = self._checked.pop(id(body), None)
+        if entry is not None and entry[0] is body:
+            return entry[1]
+        return parse_update(body)
 
     async def handle_update(self, body: dict[str, Any]) -> list[Reply]:
         """Process one update and enqueue what it answers."""
-        update = parse_update(body)
+        update = self._parsed(body)
         key = f"{PLATFORM}:{update.update_id}"
         if update.my_chat_member is not None:
             return await self._membership_changed(update, key)

@@ -228,11 +228,14 @@ class OutboxSender:
         except (OSError, ValueError, KeyError) as exc:
             await self._fail(job, f"không đọc được tệp đính kèm: {exc}")
             return
+        # A merged job is shorter than one part, so only a single message can have been sent in part before.
+        skip = head.parts_sent if len(job.rows) == 1 else 0
         # A long text goes out in several parts, each a request that counts against the limits.
-        requests = max(1, math.ceil(len(job.text) / self._max_length(head.platform))) + len(attachments)
+        requests = max(1, math.ceil(len(job.text) / self._max_length(head.platform))) + len(attachments) - skip
+        requests = max(1, requests)
         while (wait := limits.global_window.ready_at(self.monotonic(), requests) - self.monotonic()) > 0:
             await asyncio.sleep(wait)
-        result = await self.transports[head.platform].send(head.chat_id, job.text, attachments)
+        result = await self.transports[head.platform].send(head.chat_id, job.text, attachments, skip=skip)
         # Counted when the answer came back, not when the request left: the platform saw the request at or
         # before this moment, so spacing from here holds at the platform whatever the network delay was.
         done = self.monotonic()
@@ -258,10 +261,10 @@ class OutboxSender:
             wait = result.retry_after if result.retry_after is not None else self._backoff(head.attempts)
             self._limits(head.platform).blocked_until[head.chat_id] = self.monotonic() + wait
             log.info("429 for %s:%s, retry after %.1fs", head.platform, head.chat_id, wait)
-            await self._reschedule(job, now + timedelta(seconds=wait), result.error, False)
+            await self._reschedule(job, now + timedelta(seconds=wait), result.error, False, result.parts_sent)
         elif result.status == SendStatus.TRANSIENT and head.attempts + 1 < self.settings.outbox_max_attempts:
             when = now + timedelta(seconds=self._backoff(head.attempts))
-            await self._reschedule(job, when, result.error, True)
+            await self._reschedule(job, when, result.error, True, result.parts_sent)
         else:
             await self._fail(job, result.error or "gửi không thành công", chat_gone=result.chat_gone)
 
@@ -269,9 +272,13 @@ class OutboxSender:
         # Jitter spreads the retries of many failed messages instead of sending them back all at once.
         return min(MAX_BACKOFF_SECONDS, 2.0**attempts) * random.uniform(0.5, 1.0)
 
-    async def _reschedule(self, job: Job, when: datetime, error: str | None, count_attempt: bool) -> None:
+    async def _reschedule(
+        self, job: Job, when: datetime, error: str | None, count_attempt: bool, parts_sent: int | None = None
+    ) -> None:
+        # Progress inside a message is kept for a single row only; a merged job is never sent in part.
+        parts = parts_sent if parts_sent is not None and len(job.rows) == 1 else None
         async with self.db.session() as session:
-            await outbox_store.reschedule(session, job.ids, self.owner, when, error, count_attempt)
+            await outbox_store.reschedule(session, job.ids, self.owner, when, error, count_attempt, parts)
 
     async def _fail(self, job: Job, error: str, chat_gone: bool = False) -> None:
         head = job.head

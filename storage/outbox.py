@@ -78,6 +78,7 @@ async def enqueue(
         "o_lease_owner": None,
         "o_lease_until": None,
         "o_merged_into_id": None,
+        "o_parts_sent": 0,
     }
     stored: OutboxMessage | None = (await session.exec(_keyed_insert(session), params=params)).scalars().first()
     return stored
@@ -197,9 +198,13 @@ async def reschedule(
     when: datetime,
     error: str | None = None,
     count_attempt: bool = True,
+    parts_sent: int | None = None,
 ) -> None:
-    """Put messages back to pending until `when` (a retry, or a chat at its rate limit)."""
+    """Put messages back to pending until `when` (a retry, or a chat at its rate limit), remembering how many
+    pieces were delivered when `parts_sent` is given."""
     for row in await _owned(session, ids, owner):
+        if parts_sent is not None:
+            row.parts_sent = parts_sent
         row.state = OutboxState.PENDING
         row.next_attempt_at = when
         row.attempts += 1 if count_attempt else 0

@@ -48,3 +48,6 @@ class OutboxMessage(SQLModel, table=True):
     lease_until: datetime | None = None
     # When several replies to one busy chat went out as one message, the others point at the one sent.
     merged_into_id: int | None = Field(default=None)
+    # Pieces (text parts, then attachments) of a long message already delivered: a retry after a failure part
+    # way through resumes after them instead of repeating them in the chat.
+    parts_sent: int = Field(default=0, sa_column_kwargs={"server_default": "0"})

@@ -165,6 +165,21 @@ async def test_long_message_is_split_at_2000(papp: BotApp, zalo: FakeZaloApi) ->
     assert "\n".join(pieces) == text and {p["chat_id"] for p in zalo.sent()} == {"zgroup-1"}
 
 
+async def test_a_long_message_resumes_after_the_parts_already_delivered(papp: BotApp, zalo: FakeZaloApi) -> None:
+    text = "\n".join(f"Dòng {i}: đã hỗ trợ người dân cài VNeID và dịch vụ công." for i in range(120))
+    zalo.fail["sendMessage"] = [None, (200, {"ok": False, "error_code": 429, "description": "quota exceeded"})]
+    transport = _transport(papp, zalo)
+    first = await transport.send("zgroup-1", text, [])
+    assert first.status == SendStatus.RATE_LIMITED and first.parts_sent == 1
+    second = await transport.send("zgroup-1", text, [], skip=first.parts_sent)
+    assert second.status == SendStatus.OK
+    # The group reads each piece once: the retry started after the piece that had gone through.
+    attempts = [p["text"] for p in zalo.sent()]
+    refused = attempts.pop(1)  # the request answered 429 showed nothing in the group
+    assert attempts[1] == refused
+    assert "\n".join(attempts) == text and second.parts_sent == len(attempts) >= 3
+
+
 async def test_rejected_markdown_is_resent_plain(papp: BotApp, zalo: FakeZaloApi) -> None:
     zalo.reject_markdown = True
     result = await _transport(papp, zalo).send("zgroup-1", "Báo cáo *tuần* [lỗi", [])

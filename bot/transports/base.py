@@ -29,6 +29,8 @@ class SendResult:
     chat_gone: bool = False
     # Set when the chat moved to a new id (a Telegram group upgraded to a supergroup): resend there.
     new_chat_id: str | None = None
+    # Pieces of the message (text parts, then attachments) delivered so far, counting those skipped on entry.
+    parts_sent: int = 0
 
 
 class Transport(Protocol):
@@ -37,6 +39,7 @@ class Transport(Protocol):
     platform: str
     max_text_length: int
 
-    async def send(self, chat_id: str, text: str, attachments: list[Attachment]) -> SendResult:
-        """Send one outbox message; never raises for platform or network errors."""
+    async def send(self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0) -> SendResult:
+        """Send one outbox message, leaving out its first `skip` pieces; never raises for platform or network
+        errors."""
         ...

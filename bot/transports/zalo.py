@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -89,8 +90,9 @@ class ZaloTransport:
         path = save_attachment(self.settings.files_dir, attachment)
         return sign_url(self.settings, path, self.clock())
 
-    async def send(self, chat_id: str, text: str, attachments: list[Attachment]) -> SendResult:
-        """Send text (split at 2,000 characters), then pictures by URL; documents become links in the text."""
+    async def send(self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0) -> SendResult:
+        """Send text (split at 2,000 characters), then pictures by URL, from piece `skip` on; documents become
+        links in the text."""
         lines = []
         images = []
         if can_sign(self.settings):
@@ -106,16 +108,17 @@ class ZaloTransport:
         if lines:
             links = "\n".join(lines)
             text = f"{text}\n\n{links}" if text else links
-        result = SendResult(SendStatus.OK)
-        for piece in split_chunks(text, MAX_TEXT) if text else []:
-            result = await self._send_text(chat_id, piece)
+        pieces: list[str | Attachment] = [*(split_chunks(text, MAX_TEXT) if text else []), *images]
+        done = min(skip, len(pieces))
+        for piece in pieces[done:]:
+            if isinstance(piece, str):
+                result = await self._send_text(chat_id, piece)
+            else:
+                result = await self._post("sendPhoto", {"chat_id": chat_id, "photo": self._link(piece), "caption": ""})
             if result.status != SendStatus.OK:
-                return result
-        for image in images:
-            result = await self._post("sendPhoto", {"chat_id": chat_id, "photo": self._link(image), "caption": ""})
-            if result.status != SendStatus.OK:
-                return result
-        return result
+                return replace(result, parts_sent=done)
+            done += 1
+        return SendResult(SendStatus.OK, parts_sent=done)
 
     async def close(self) -> None:
         """Close the HTTP client (the sender calls this when it stops)."""

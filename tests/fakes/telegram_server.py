@@ -33,7 +33,8 @@ class Call:
 
 @dataclass
 class Fault:
-    """An answer to inject: 429 (retry_after), 500, 403, 400 (chat not found), migrate, or a timeout (sleep)."""
+    """An answer to inject: 429 (retry_after), 500, 403, 400 (chat not found), migrate, a timeout (sleep), or
+    "pass" (answer normally: lets a script fault a later request)."""
 
     kind: str
     retry_after: int = 1
@@ -182,7 +183,7 @@ def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
                 self._answer(404, {"ok": False, "error_code": 404, "description": "Not Found"})
                 return
             fault = fake.fault_for(chat_id)
-            if fault is None:
+            if fault is None or fault.kind == "pass":
                 fake.record(method, chat_id, text, 200)
                 result = {"message_id": len(fake.calls), "date": int(time.time()), "chat": {"id": 0, "type": "group"}}
                 self._answer(200, {"ok": True, "result": result})

@@ -22,7 +22,7 @@ class FakeZaloApi:
         self.known_chats = known_chats
         self.on_empty = on_empty
         # method -> list of (http status, body) answered before normal service resumes
-        self.fail: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        self.fail: dict[str, list[tuple[int, dict[str, Any]] | None]] = {}
         self.reject_markdown = False
 
     def handler(self, request: httpx.Request) -> httpx.Response:
@@ -34,8 +34,9 @@ class FakeZaloApi:
         params = json.loads(request.content or b"{}")
         self.calls.append((method, params))
         if self.fail.get(method):
-            status, body = self.fail[method].pop(0)
-            return httpx.Response(status, json=body)
+            scripted = self.fail[method].pop(0)
+            if scripted is not None:  # None: answer this one normally, fail a later one
+                return httpx.Response(scripted[0], json=scripted[1])
         if method == "getMe":
             return httpx.Response(200, json={"ok": True, "result": {"id": BOT_ID, "account_name": "ToCNSBot"}})
         if method == "getUpdates":

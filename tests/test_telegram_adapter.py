@@ -402,3 +402,26 @@ async def test_many_chats_at_once_are_all_answered_a_few_at_a_time(papp: BotApp,
     # Each chat got its answer, while only a pool-friendly number of updates held a database connection at once.
     assert sorted(int(r.chat_id) for r in await outbox(papp)) == sorted(chats)
     assert 1 < peak <= PROCESSING_SLOTS
+
+
+async def test_a_failed_write_answers_503_and_the_platforms_retry_is_processed_once(
+    papp: BotApp, adapters: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage import inbound as inbound_store
+
+    real = inbound_store.store_updates
+
+    async def database_down(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("database unreachable")
+
+    updates = [tg_message_update("/huongdan", chat_id=-9100 - n) for n in range(3)]
+    async with web(papp, adapters) as (client, _):
+        monkeypatch.setattr(inbound_store, "store_updates", database_down)
+        refused = await asyncio.gather(*(client.post("/webhook/telegram", json=u, headers=OK) for u in updates))
+        monkeypatch.setattr(inbound_store, "store_updates", real)
+        retried = await asyncio.gather(*(client.post("/webhook/telegram", json=u, headers=OK) for u in updates))
+    # 503 tells the platform to deliver again later; nothing was half-stored in between.
+    assert [r.status_code for r in refused] == [503] * 3
+    assert [r.status_code for r in retried] == [200] * 3
+    assert len(await inbound_rows(papp)) == 3
+    assert sorted(r.chat_id for r in await outbox(papp)) == sorted(str(u["message"]["chat"]["id"]) for u in updates)

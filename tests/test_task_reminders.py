@@ -134,6 +134,31 @@ async def test_nonreporter_nudge(app: BotApp, chat: ChatHarness, clock: FakeCloc
     assert _nudge_lines(await tick(app, clock, "2026-12-04 16:00")) == []
 
 
+async def test_a_fully_reported_commune_is_checked_once_a_week_not_every_minute(
+    app: BotApp, chat: ChatHarness, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage import tasks as task_store
+
+    c = await setup_commune(app, chat, clock)
+    for team in c.tree.teams:
+        await log_activity(app, "20", team.id or 0, date(2026, 11, 24))
+    reads = []
+    real = task_store.active_teams
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        reads.append(1)
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(task_store, "active_teams", counted)
+    for at in ("2026-11-27 16:00", "2026-11-27 16:01", "2026-11-28 09:00", "2026-11-29 20:59"):
+        assert _nudge_lines(await tick(app, clock, at)) == []
+    # Every team had reported: the group got no nudge, and the weekend's ticks did not read all teams again.
+    assert len(reads) == 1
+    assert await outbox_rows(app, "nudge") == []
+    # Next week is checked afresh: nobody has logged yet, so the group hears about all three teams.
+    assert _nudge_lines(await tick(app, clock, "2026-12-04 16:00")) == ["nhắc tổ chưa báo cáo (3 tổ) → console:group-1"]
+
+
 async def test_two_tick_processes_send_once(
     app: BotApp, chat: ChatHarness, clock: FakeClock, is_postgres: bool, db_url: str, tmp_path: Path
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
 
 from bot.deadlines import fmt_date, in_quiet_hours
 from bot.tasks import job
@@ -15,6 +16,12 @@ if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from bot.app import BotApp
+    from storage.db import Database
+
+# Groups checked this week whose commune had no silent team. Friday to Sunday night the job runs every minute and
+# each check reads every team: without this, one fully reported commune made every tick read them all again.
+# Kept per database in this process; a restart checks those groups once more, which sends nothing new.
+_settled: WeakKeyDictionary[Database, set[str]] = WeakKeyDictionary()
 
 
 async def _teams_by_commune(session: AsyncSession, communes: list[OrgUnit]) -> dict[int, list[OrgUnit]]:
@@ -48,18 +55,20 @@ async def run(app: BotApp, now: datetime) -> list[str]:
             for binding, commune in await task_store.commune_bindings(session)
         ]
         # Friday to Sunday night this runs every minute: once a group was nudged, it costs nothing more.
-        used = await outbox.used_keys(session, [key for _b, _c, key in bindings])
-        todo = [(b, c, key) for b, c, key in bindings if key not in used]
+        settled = _settled.setdefault(app.db, set())
+        week = monday.isoformat()
+        settled.difference_update({k for k in settled if not k.endswith(week)})
+        used = await outbox.used_keys(session, [key for _b, _c, key in bindings if key not in settled])
+        todo = [(b, c, key) for b, c, key in bindings if key not in used and key not in settled]
         if not todo:
             return []
         teams_of = await _teams_by_commune(session, [c for _b, c, _k in todo])
         reported = await task_store.teams_reported_between(session, monday, sunday)
         for binding, commune, key in todo:
             teams = teams_of.get(commune.id or 0, [])
-            if not teams:
-                continue
             silent = [t for t in teams if t.id not in reported]
             if not silent:
+                settled.add(key)
                 continue
             text = (
                 f"📋 Tuần {fmt_date(monday)}–{fmt_date(sunday)}: {len(silent)}/{len(teams)} tổ của {commune.name} "

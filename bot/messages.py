@@ -57,6 +57,9 @@ class Attachment:
     filename: str
     content: bytes
     mime_type: str
+    # Where the file already lies on disk (set when read back from the outbox): a link can point there
+    # instead of a second copy.
+    path: str | None = None
 
     @property
     def is_image(self) -> bool:

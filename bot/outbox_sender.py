@@ -147,7 +147,12 @@ def load_attachments(raw: str | None) -> list[Attachment]:
     if not raw:
         return []
     return [
-        Attachment(filename=item["filename"], content=Path(item["path"]).read_bytes(), mime_type=item["mime_type"])
+        Attachment(
+            filename=item["filename"],
+            content=Path(item["path"]).read_bytes(),
+            mime_type=item["mime_type"],
+            path=item["path"],
+        )
         for item in json.loads(raw)
     ]
 

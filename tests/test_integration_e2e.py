@@ -176,6 +176,10 @@ async def test_weekly_summary_reaches_telegram_as_files_and_zalo_as_links(
         assert (await client.get(picture)).content.startswith(b"\x89PNG")
         clock.advance(days=7, minutes=5)  # signed when sent (a few seconds after the job): expired now
         assert (await client.get(link)).status_code == 403
+    # The links point at the files the job wrote: each week's workbook and chart is stored once, not copied.
+    files = Path(papp.settings.files_dir)
+    assert len(list(files.rglob("bao-cao-P01-2026-W47.xlsx"))) == 1
+    assert len(list(files.rglob("bao-cao-P01-2026-W47.png"))) == 1
 
 
 async def test_metrics_show_outbox_depth(app: BotApp, settings: Settings, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -87,7 +88,11 @@ class ZaloTransport:
         return result
 
     def _link(self, attachment: Attachment) -> str:
-        path = save_attachment(self.settings.files_dir, attachment)
+        root = Path(self.settings.files_dir).resolve()
+        known = Path(attachment.path).resolve() if attachment.path else None
+        # A file already under FILES_DIR (a report workbook, an outbox attachment) is linked where it lies.
+        path = known if known is not None and known.is_file() and known.is_relative_to(root) else None
+        path = path or save_attachment(self.settings.files_dir, attachment)
         return sign_url(self.settings, path, self.clock())
 
     async def send(self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0) -> SendResult:

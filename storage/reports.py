@@ -41,6 +41,7 @@ class ChildRow:
     teams: int
     reporting_teams: int
     records: int
+    # Sum over indicators of different units: kept for API clients; people read `by_indicator` and `records`.
     quantity: int
     previous_quantity: int
     by_indicator: dict[str, int] = field(default_factory=dict)
@@ -102,7 +103,7 @@ class Report:
 
     @property
     def total_quantity(self) -> int:
-        """Sum of every indicator's quantity."""
+        """Sum of every indicator's quantity (mixed units: for API compatibility, never shown to people)."""
         return sum(t.quantity for t in self.totals)
 
     def to_dict(self) -> dict[str, Any]:

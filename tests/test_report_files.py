@@ -29,14 +29,19 @@ async def test_xlsx_totals_equal_json_and_png_is_an_image(app: BotApp, clock: Fa
     for total in data["totals"]:
         assert values[total["code"]][3] == total["quantity"]
         assert values[total["code"]][4] == total["previous"]
-    assert values["TONG"][3] == data["total_quantity"] > 0
-    # The raw sheet holds one row per live item: its quantities add up to the same total.
+    # No grand total adding people to files to sessions: each indicator stands on its own.
+    assert "TONG" not in values and "Tổng cộng" not in {row[1] for row in values.values() if len(row) > 1}
+    # The raw sheet holds one row per live item: per indicator, its quantities add up to the totals.
     raw_rows = list(wb["Dữ liệu gốc"].iter_rows(min_row=2, values_only=True))
-    assert sum(r[6] for r in raw_rows) == data["total_quantity"]
+    names = {t["name"]: t["code"] for t in data["totals"]}
+    by_code: dict[str, int] = {}
+    for r in raw_rows:
+        by_code[names.get(r[5], r[5])] = by_code.get(names.get(r[5], r[5]), 0) + r[6]
+    assert by_code == {t["code"]: t["quantity"] for t in data["totals"] if t["quantity"]} != {}
     for child in data["children"]:
         sheet = wb[child["name"]]
-        last = list(sheet.iter_rows(values_only=True))[-1]
-        assert last[0] == "Tổng cộng" and last[2] == child["quantity"]
+        figures = {row[0]: row[2] for row in list(sheet.iter_rows(values_only=True))[4:]}
+        assert {names[n]: q for n, q in figures.items() if q} == {k: v for k, v in child["by_indicator"].items() if v}
 
     png = render_png(report)
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000

@@ -172,6 +172,9 @@ async def test_baocao_in_commune_group(app: BotApp, chat: ChatHarness, clock: Fa
     assert "Kích hoạt VNeID: 12 tài khoản (8, ▲4)" in reply
     assert "Tổ có báo cáo: 1/3 (33%)" in reply
     assert "Thôn 3" in reply.split("Tổ chưa báo cáo (2):")[1]
+    # Per team: what it did per indicator, never 12 accounts + 3 files added up to "15".
+    assert "• Thôn 1: 1 lượt ghi — vneid 12 tài khoản, dvc 3 hồ sơ" in reply
+    assert "• Thôn 3: chưa báo cáo" in reply and ": 15" not in reply
     # The alias, no diacritics, a date range across the month.
     reply = await chat.text("/report 10/11-17/11", chat="xa-group", user="10")
     assert "từ 10/11/2026 đến 17/11/2026" in reply

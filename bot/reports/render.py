@@ -67,16 +67,23 @@ def render_text(report: Report, tz: ZoneInfo, silent_limit: int = 30) -> str:
             f"Nhiệm vụ: {report.tasks.due} đến hạn, {report.tasks.done} hoàn thành, {report.tasks.overdue} quá hạn"
         )
     if report.children:
-        child_label = "tổ" if report.unit_level == "commune" else "đơn vị"
-        lines += ["", f"Theo {child_label}: tổng (tổ báo cáo)"]
+        units = {t.code: t.unit for t in report.totals}
+        if report.unit_level == "commune":
+            lines += ["", "Theo tổ: lượt ghi, chỉ tiêu nhiều nhất"]
+        else:
+            lines += ["", "Theo đơn vị: tổ báo cáo, lượt ghi, chỉ tiêu nhiều nhất"]
         for child in report.children:
+            # Per indicator, never one sum: people, files and training sessions do not add up.
+            top = sorted(((q, code) for code, q in child.by_indicator.items() if q), reverse=True)[:3]
+            figures = ", ".join(f"{code} {_num(q)} {units.get(code, '')}".rstrip() for q, code in top)
+            detail = f" — {figures}" if figures else ""
             if report.unit_level == "commune":
-                status = "có báo cáo" if child.reporting_teams else "chưa báo cáo"
-                lines.append(f"• {child.name}: {_num(child.quantity)} ({status})")
+                status = f"{child.records} lượt ghi{detail}" if child.reporting_teams else "chưa báo cáo"
+                lines.append(f"• {child.name}: {status}")
             else:
                 lines.append(
-                    f"• {child.name}: {_num(child.quantity)} ({child.reporting_teams}/{child.teams} tổ, "
-                    f"{_pct(child.completeness)})"
+                    f"• {child.name}: {child.reporting_teams}/{child.teams} tổ ({_pct(child.completeness)}), "
+                    f"{child.records} lượt ghi{detail}"
                 )
     if report.silent_teams:
         lines += ["", f"Tổ chưa báo cáo ({len(report.silent_teams)}):"]
@@ -136,18 +143,10 @@ def render_csv(report: Report) -> str:
         writer.writerow([t.code, t.name, t.unit, t.quantity, t.previous, t.change])
     writer.writerow([])
     codes = [t.code for t in report.totals]
-    writer.writerow(["Mã đơn vị", "Đơn vị", "Số tổ", "Tổ báo cáo", "Lượt ghi", "Tổng", *codes])
+    writer.writerow(["Mã đơn vị", "Đơn vị", "Số tổ", "Tổ báo cáo", "Lượt ghi", *codes])
     for c in report.children:
         writer.writerow(
-            [
-                c.code,
-                c.name,
-                c.teams,
-                c.reporting_teams,
-                c.records,
-                c.quantity,
-                *(c.by_indicator.get(k, 0) for k in codes),
-            ]
+            [c.code, c.name, c.teams, c.reporting_teams, c.records, *(c.by_indicator.get(k, 0) for k in codes)]
         )
     return out.getvalue()
 
@@ -180,7 +179,7 @@ def render_xlsx(report: Report, raw: Sequence[Sequence[Any]], tz: ZoneInfo) -> b
     header_row = ws.max_row
     for t in report.totals:
         ws.append([t.code, t.name, t.unit, t.quantity, t.previous, t.change])
-    ws.append(["TONG", "Tổng cộng", "", report.total_quantity, sum(t.previous for t in report.totals), ""])
+    # No grand total row: the indicators count different things (people, files, sessions).
     for cell in ws[header_row]:
         cell.font = bold
     ws["A1"].font = Font(bold=True, size=14)
@@ -188,12 +187,12 @@ def render_xlsx(report: Report, raw: Sequence[Sequence[Any]], tz: ZoneInfo) -> b
     names = [t.name for t in report.totals]
     if report.children:
         ws.append([])
-        ws.append(["Mã đơn vị", "Đơn vị", "Số tổ", "Tổ báo cáo", "Tỷ lệ báo cáo", "Lượt ghi", "Tổng", *names])
+        ws.append(["Mã đơn vị", "Đơn vị", "Số tổ", "Tổ báo cáo", "Tỷ lệ báo cáo", "Lượt ghi", *names])
         for cell in ws[ws.max_row]:
             cell.font = bold
         for c in report.children:
             ws.append(
-                [c.code, c.name, c.teams, c.reporting_teams, _pct(c.completeness), c.records, c.quantity]
+                [c.code, c.name, c.teams, c.reporting_teams, _pct(c.completeness), c.records]
                 + [c.by_indicator.get(k, 0) for k in codes]
             )
     ws.column_dimensions["B"].width = 34
@@ -209,7 +208,6 @@ def render_xlsx(report: Report, raw: Sequence[Sequence[Any]], tz: ZoneInfo) -> b
         sheet.append(["Chỉ tiêu", "Đơn vị tính", "Kỳ này"])
         for t in report.totals:
             sheet.append([t.name, t.unit, c.by_indicator.get(t.code, 0)])
-        sheet.append(["Tổng cộng", "", c.quantity])
         sheet.column_dimensions["A"].width = 34
 
     raw_ws = wb.create_sheet("Dữ liệu gốc")
@@ -253,7 +251,7 @@ def _sheet_title(name: str, used: set[str]) -> str:
 
 
 def render_png(report: Report) -> bytes:
-    """A chart: total quantity per child unit and reporting completeness per child unit."""
+    """A chart: records logged per child unit and reporting completeness per child unit."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -261,7 +259,8 @@ def render_png(report: Report) -> bytes:
 
     rows = report.children or []
     names = [c.name for c in rows] or [report.unit_name]
-    quantities = [c.quantity for c in rows] or [report.total_quantity]
+    # Records, not summed quantities: one bar must not add people to files to training sessions.
+    quantities = [c.records for c in rows] or [report.records]
     completeness = [c.completeness * 100 for c in rows] or [report.completeness * 100]
     height = max(4.0, 0.32 * len(names) + 1.5)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, height), sharey=True)
@@ -269,7 +268,7 @@ def render_png(report: Report) -> bytes:
     ax1.barh(positions, quantities, color="#2b6cb0")
     ax1.set_yticks(positions, labels=names, fontsize=8)
     ax1.invert_yaxis()
-    ax1.set_title("Tổng kết quả theo đơn vị")
+    ax1.set_title("Lượt ghi theo đơn vị")
     ax2.barh(positions, completeness, color="#38a169")
     ax2.set_xlim(0, 100)
     ax2.set_title("Tỷ lệ tổ báo cáo (%)")

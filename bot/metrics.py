@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
 
 class Metrics:
@@ -20,7 +22,13 @@ class Metrics:
             "tocns_commands", "Commands handled, by name and outcome", ["name", "outcome"], registry=self.registry
         )
         self.errors = Counter("tocns_errors", "Errors, by where they happened", ["kind"], registry=self.registry)
-        self.outbox_depth = Gauge("tocns_outbox_depth", "Outbox messages waiting to be sent", registry=self.registry)
+        # Set by whichever worker answers the scrape; with several workers the latest value is the one to show.
+        self.outbox_depth = Gauge(
+            "tocns_outbox_depth",
+            "Outbox messages waiting to be sent",
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
         self.send_latency = Histogram(
             "tocns_send_latency_seconds",
             "Time from enqueue to delivery of an outbox message",
@@ -32,6 +40,15 @@ class Metrics:
     def observe_command(self, name: str, outcome: str) -> None:
         """Router observer: count one command."""
         self.commands.labels(name, outcome).inc()
+
+    def exposition(self) -> bytes:
+        """The metrics in Prometheus text format: this process's, or every worker's added up when `tocns serve`
+        runs several (each then writes its values under PROMETHEUS_MULTIPROC_DIR)."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)
 
 
 METRICS = Metrics()

@@ -109,6 +109,8 @@ async def test_served_workers_record_each_update_once_and_send_each_receipt_once
                         break
                     await asyncio.sleep(0.1)
                 await asyncio.sleep(1.0)  # a second sender, if there were one, would have sent again by now
+                # Whichever worker answers the scrape, the counters are the whole server's.
+                scrapes = [(await client.get("/metrics")).text for _ in range(6)]
         finally:
             proc.send_signal(signal.SIGINT)
             try:
@@ -129,6 +131,10 @@ async def test_served_workers_record_each_update_once_and_send_each_receipt_once
     assert Counter(tg_server.fake.methods())["setWebhook"] == 1
     assert Counter(tg_server.fake.methods())["setMyCommands"] == 1
     assert "Traceback" not in stderr.split("KeyboardInterrupt")[0]
+    for text in scrapes:
+        assert 'tocns_updates_received_total{outcome="new",platform="telegram"} 12.0' in text, text[-3000:]
+        assert 'tocns_updates_received_total{outcome="duplicate",platform="telegram"} 12.0' in text
+        assert 'tocns_commands_total{name="ghi",outcome="ok"} 12.0' in text
 
 
 def _receipt_ids(server: TelegramServer) -> list[int]:

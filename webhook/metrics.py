@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.app import BotApp
 from bot.metrics import METRICS
@@ -18,4 +18,4 @@ async def metrics(request: Request) -> Response:
     bot: BotApp = request.app.state.bot
     async with bot.db.session() as session:
         METRICS.outbox_depth.set(await inbound_store.outbox_depth(session))
-    return Response(generate_latest(METRICS.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(METRICS.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import shutil
 import sys
+import tempfile
 
 from bot.adapters.console import ConsoleAdapter
 from bot.app import BotApp
@@ -118,12 +121,21 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     # Migrations, setWebhook and the command menu run once here, not once per worker.
     asyncio.run(register_platforms(settings))
-    uvicorn.run(
-        "webhook.app:served_app",
-        factory=True,
-        workers=workers,
-        host=args.host or settings.http_host,
-        port=args.port or settings.http_port,
-        log_level=settings.log_level.lower(),
-    )
+    metrics_dir = None
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Each worker writes its counters here and /metrics adds them up, whichever worker answers the scrape.
+        metrics_dir = tempfile.mkdtemp(prefix="tocns-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        uvicorn.run(
+            "webhook.app:served_app",
+            factory=True,
+            workers=workers,
+            host=args.host or settings.http_host,
+            port=args.port or settings.http_port,
+            log_level=settings.log_level.lower(),
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0

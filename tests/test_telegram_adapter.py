@@ -425,3 +425,35 @@ async def test_a_failed_write_answers_503_and_the_platforms_retry_is_processed_o
     assert [r.status_code for r in retried] == [200] * 3
     assert len(await inbound_rows(papp)) == 3
     assert sorted(r.chat_id for r in await outbox(papp)) == sorted(str(u["message"]["chat"]["id"]) for u in updates)
+
+
+async def test_an_update_the_database_refuses_does_not_refuse_the_others_in_its_batch(
+    papp: BotApp, adapters: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage import inbound as inbound_store
+
+    real = inbound_store.store_updates
+    poison = tg_message_update("/huongdan", chat_id=-9200)
+
+    async def refuses_one(session: Any, updates: list[Any], **kwargs: Any) -> Any:
+        if any(body is poison for _, _, body in updates):
+            raise ValueError("value out of range for the column")
+        return await real(session, updates, **kwargs)
+
+    monkeypatch.setattr(inbound_store, "store_updates", refuses_one)
+    others = [tg_message_update("/huongdan", chat_id=-9201 - n) for n in range(4)]
+    async with web(papp, adapters) as (client, web_app):
+        inbound = web_app.state.inbound
+        original = inbound.accept
+
+        async def same_objects(adapter: Any, update: dict[str, Any]) -> bool:
+            # The route decodes a fresh dict per request: hand the test's own objects over, to find the poison.
+            body = next((u for u in [poison, *others] if u["update_id"] == update["update_id"]), update)
+            return await original(adapter, body)
+
+        inbound.accept = same_objects  # type: ignore[method-assign]
+        answers = await asyncio.gather(
+            *(client.post("/webhook/telegram", json=u, headers=OK) for u in [others[0], poison, *others[1:]])
+        )
+    assert [r.status_code for r in answers] == [200, 503, 200, 200, 200]
+    assert sorted(r.chat_id for r in await outbox(papp)) == sorted(str(u["message"]["chat"]["id"]) for u in others)

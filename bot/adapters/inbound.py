@@ -88,23 +88,31 @@ class Inbound:
     async def _store_batches(self) -> None:
         while self._to_store:
             batch, self._to_store = self._to_store[:MAX_STORE_BATCH], self._to_store[MAX_STORE_BATCH:]
-            try:
-                async with self.app.db.session() as session:
-                    row_ids = await inbound_store.store_updates(
-                        session, [(a.platform, a.update_key(u), u) for a, u, _ in batch], now=self.app.clock()
-                    )
-            except Exception as exc:
-                for _, _, done in batch:
-                    if not done.done():
-                        done.set_exception(exc)
-                continue
-            for (adapter, update, done), row_id in zip(batch, row_ids, strict=True):
-                if self.metrics is not None:
-                    self.metrics.updates_received.labels(adapter.platform, "new" if row_id else "duplicate").inc()
-                if row_id is not None:
-                    self.submit(adapter, row_id, update)
+            await self._write(batch)
+
+    async def _write(self, batch: list[tuple[PlatformAdapter, dict[str, Any], asyncio.Future[bool]]]) -> None:
+        try:
+            async with self.app.db.session() as session:
+                row_ids = await inbound_store.store_updates(
+                    session, [(a.platform, a.update_key(u), u) for a, u, _ in batch], now=self.app.clock()
+                )
+        except Exception as exc:
+            if len(batch) > 1:
+                # One update the database refuses must not refuse the others that arrived with it.
+                for item in batch:
+                    await self._write([item])
+                return
+            for _, _, done in batch:
                 if not done.done():
-                    done.set_result(row_id is not None)
+                    done.set_exception(exc)
+            return
+        for (adapter, update, done), row_id in zip(batch, row_ids, strict=True):
+            if self.metrics is not None:
+                self.metrics.updates_received.labels(adapter.platform, "new" if row_id else "duplicate").inc()
+            if row_id is not None:
+                self.submit(adapter, row_id, update)
+            if not done.done():
+                done.set_result(row_id is not None)
 
     async def process(self, adapter: PlatformAdapter, row_id: int, update: dict[str, Any]) -> None:
         """Process a stored update and record the outcome; never raises."""

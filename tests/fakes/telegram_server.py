@@ -157,6 +157,9 @@ def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
+            if len(body) < length:
+                # The client died mid-request (a killed sender): like the real Bot API, act on nothing.
+                return
             match = re.fullmatch(r"/bot[^/]+/(\w+)", self.path)
             method = match.group(1) if match else ""
             params = _parse_body(self.headers.get("Content-Type", ""), body)

@@ -94,6 +94,7 @@ class _Connection:
         self.reader, self.writer = reader, writer
 
     async def post(self, request: bytes) -> tuple[int, bytes]:
+        """Send one request and read its answer: the status and the body."""
         self.writer.write(request)
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head.split(b" ", 2)[1])

@@ -179,3 +179,24 @@ async def test_only_one_process_sends_and_another_takes_over_when_it_stops(
     finally:
         await first_db.dispose()
         await second_db.dispose()
+
+
+def test_serve_with_an_unreachable_bot_api_says_why_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # nothing listens here once the socket is closed
+    token = "123456:SECRET-serve-token-abcdefghijklmnop"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}",
+        "TELEGRAM_BOT_TOKEN": token,
+        "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{closed}",
+        "TELEGRAM_WEBHOOK_SECRET": TG_SECRET,
+        "PUBLIC_BASE_URL": "https://bot.example.vn",
+        "LINK_SIGNING_SECRET": "serve-workers-link-secret-0123456789",
+        "FILES_DIR": str(tmp_path / "files"),
+    }
+    done = subprocess.run([*TOCNS, "serve"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "Không khởi động được máy chủ webhook" in done.stderr and "TELEGRAM_BOT_TOKEN" in done.stderr
+    assert "Traceback" not in done.stderr and "SECRET-serve-token" not in done.stderr

@@ -13,6 +13,7 @@ import tempfile
 from bot.adapters.console import ConsoleAdapter
 from bot.app import BotApp
 from bot.config import get_settings
+from bot.log_setup import redact
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,17 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 2
     # Migrations, setWebhook and the command menu run once here, not once per worker.
-    asyncio.run(register_platforms(settings))
+    try:
+        asyncio.run(register_platforms(settings))
+    except Exception as exc:  # the operator gets the cause in one line, not a traceback
+        log.debug("starting the webhook server failed", exc_info=True)
+        print(
+            f"Không khởi động được máy chủ webhook ({type(exc).__name__}: {redact(str(exc))[:300]}). Kiểm tra "
+            "DATABASE_URL, TELEGRAM_BOT_TOKEN, ZALO_BOT_TOKEN, các *_API_BASE_URL, PUBLIC_BASE_URL và kết nối mạng, "
+            "rồi chạy lại.",
+            file=sys.stderr,
+        )
+        return 2
     metrics_dir = None
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Each worker writes its counters here and /metrics adds them up, whichever worker answers the scrape.

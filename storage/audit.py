@@ -40,17 +40,30 @@ async def record_audit(
     after: SQLModel | dict[str, Any] | None = None,
 ) -> AuditLog:
     """Append one audit row in the caller's transaction."""
-    row = AuditLog(
-        actor_person_id=actor_person_id,
-        actor_label=actor_label,
-        action=action,
-        entity=entity,
-        entity_id=str(entity_id),
-        before=snapshot(before),
-        after=snapshot(after),
-    )
+    row = AuditLog(**_values(action, entity, entity_id, actor_person_id, actor_label, before, after))
     session.add(row)
     return row
+
+
+def _values(
+    action: str,
+    entity: str,
+    entity_id: object,
+    actor_person_id: int | None,
+    actor_label: str | None,
+    before: SQLModel | dict[str, Any] | None,
+    after: SQLModel | dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The columns of one audit row (both ways of writing it)."""
+    return {
+        "actor_person_id": actor_person_id,
+        "actor_label": actor_label,
+        "action": action,
+        "entity": entity,
+        "entity_id": str(entity_id),
+        "before": snapshot(before),
+        "after": snapshot(after),
+    }
 
 
 _AUDIT_INSERT = insert(table_of(AuditLog))
@@ -71,19 +84,8 @@ async def append_audit(
     # Pending ORM rows (e.g. earlier audit rows) go first, so audit ids keep the order of the changes.
     await session.flush()
     conn = await session.connection()
-    await conn.execute(
-        _AUDIT_INSERT,
-        {
-            "at": utcnow(),
-            "actor_person_id": actor_person_id,
-            "actor_label": actor_label,
-            "action": action,
-            "entity": entity,
-            "entity_id": str(entity_id),
-            "before": snapshot(before),
-            "after": snapshot(after),
-        },
-    )
+    values = _values(action, entity, entity_id, actor_person_id, actor_label, before, after)
+    await conn.execute(_AUDIT_INSERT, {"at": utcnow(), **values})
 
 
 async def audit_trail(session: AsyncSession, entity: str, entity_id: object) -> list[AuditLog]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -73,3 +75,14 @@ async def logged_quantities(app: BotApp) -> list[tuple[str, str, int]]:
             ActivityItem, col(ActivityItem.record_id) == col(ActivityRecord.id)
         )
         return [(p, c, q) for p, c, q in (await session.exec(query)).all()]
+
+
+def stop_tocns(proc: subprocess.Popen[bytes], timeout: float = 20) -> str:
+    """Stop a `tocns` subprocess as Ctrl-C would (killing it if it hangs); its stderr."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    return err.decode()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -39,6 +38,7 @@ from tests.integ_helpers import (
     post_telegram,
     post_zalo,
     sender,
+    stop_tocns,
 )
 from tests.test_cli import TOCNS
 from webhook.app import create_app
@@ -247,14 +247,9 @@ async def test_tocns_run_polls_both_platforms_and_sends_the_replies(
                     break
                 await asyncio.sleep(0.1)
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                _, err = proc.communicate(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                _, err = proc.communicate()
-    assert "setMyCommands" in fake_tg.methods() and "getUpdates" in fake_tg.methods(), err.decode()[-2000:]
+            err = stop_tocns(proc)
+    assert "setMyCommands" in fake_tg.methods() and "getUpdates" in fake_tg.methods(), err[-2000:]
     # The update each platform handed out by polling was answered through the outbox sender.
     assert [c.chat_id for c in fake_tg.delivered()] == ["-2002"] and HELP in fake_tg.delivered()[0].text
     assert [p["chat_id"] for p in fake_zalo.sent()] == ["zg-run"] and HELP in fake_zalo.sent()[0]["text"]
-    assert "Traceback" not in err.decode().split("KeyboardInterrupt")[0]
+    assert "Traceback" not in err.split("KeyboardInterrupt")[0]

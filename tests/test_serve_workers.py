@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import signal
 import socket
 import subprocess
 from collections import Counter
@@ -22,6 +21,7 @@ from storage.models import Role
 from tests.adapters_helpers import TG_HEADER, TG_SECRET, tg_message_update
 from tests.fakes.telegram_server import TelegramServer
 from tests.helpers import build_tree
+from tests.integ_helpers import stop_tocns
 from tests.test_cli import TOCNS
 
 GROUP = -1001777
@@ -112,13 +112,7 @@ async def test_served_workers_record_each_update_once_and_send_each_receipt_once
                 # Whichever worker answers the scrape, the counters are the whole server's.
                 scrapes = [(await client.get("/metrics")).text for _ in range(6)]
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                _, err = proc.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                _, err = proc.communicate()
-    stderr = err.decode()
+            stderr = stop_tocns(proc, timeout=30)
     assert workers == (2 if is_postgres else 0), stderr[-2000:]
     assert statuses == [200] * 24
     async with app.db.session() as session:

@@ -221,10 +221,10 @@ async def _load(url: str, mode: str, count: int, args: argparse.Namespace, id_ba
 
 async def _seed(url: str, people: int, groups: int) -> None:
     """One province, `groups` communes each bound to a Telegram group with three teams, `people` team members."""
-    from storage import org as org_store
-    from storage.activity import indicators
-    from storage.db import Database
-    from storage.models import Level, Role
+    from tocns.db.engine import Database
+    from tocns.features.activity.store import indicators
+    from tocns.features.org import store as org_store
+    from tocns.features.org.models import Level, Role
 
     db = Database(url)
     async with db.session() as session:
@@ -248,7 +248,7 @@ async def _seed(url: str, people: int, groups: int) -> None:
 
 async def _fresh_database(args: argparse.Namespace) -> str:
     """Recreate the schema (PostgreSQL) or a new file (SQLite), migrate and seed; the database URL."""
-    from storage.db import Database, upgrade_database_async
+    from tocns.db.engine import Database, upgrade_database_async
 
     url: str = args.db or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
     if url.startswith("postgresql"):
@@ -268,8 +268,8 @@ async def _check_stored(db: Any) -> None:
     """Every /ghi was stored and answered with a receipt (the benchmark measures real work, not errors)."""
     from sqlmodel import col, func, select
 
-    from storage.activity_models import ActivityRecord
-    from storage.outbox_models import OutboxMessage
+    from tocns.features.activity.models import ActivityRecord
+    from tocns.outbox.models import OutboxMessage
 
     async with db.session() as session:
         records = await session.scalar(select(func.count()).select_from(ActivityRecord))
@@ -285,13 +285,13 @@ async def _server(args: argparse.Namespace) -> None:
     import uvicorn
     from sqlalchemy import event
 
-    from bot.adapters.telegram import TelegramAdapter
-    from bot.app import BotApp, load_handlers
-    from bot.config import Settings
-    from bot.router import Router
-    from storage.db import Database
     from tests.fakes.telegram_api import FakeTelegramApi
-    from webhook.app import create_app
+    from tocns.app import BotApp, build_registry
+    from tocns.channels.telegram import TelegramAdapter
+    from tocns.config import Settings
+    from tocns.core.router import Router
+    from tocns.db.engine import Database
+    from tocns.web.app import create_app
 
     url = await _fresh_database(args)
     settings = Settings(
@@ -309,7 +309,7 @@ async def _server(args: argparse.Namespace) -> None:
     def count(*_: Any) -> None:
         statements[0] += 1
 
-    registry = load_handlers()
+    registry = build_registry()
     bot = BotApp(settings=settings, db=db, router=Router(db, settings, registry), registry=registry)
     adapter = TelegramAdapter(bot, bot=FakeTelegramApi().bot())
     done: dict[int, float] = {}
@@ -452,7 +452,7 @@ async def _processed_at(db: Any, update_ids: set[int]) -> dict[int, float]:
 
     from sqlmodel import col, select
 
-    from storage.inbound_models import InboundUpdate
+    from tocns.inbound.models import InboundUpdate
 
     async with db.session() as session:
         rows = (
@@ -474,9 +474,9 @@ async def _server_workers(args: argparse.Namespace) -> None:
 
     from sqlmodel import col, func, select
 
-    from storage.activity_models import ActivityRecord
-    from storage.db import Database
     from tests.fakes.telegram_server import TelegramServer
+    from tocns.db.engine import Database
+    from tocns.features.activity.models import ActivityRecord
 
     url = await _fresh_database(args)
     if not url.startswith("postgresql"):

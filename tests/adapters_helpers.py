@@ -11,15 +11,15 @@ from typing import Any
 import httpx
 from sqlmodel import col, select
 
-from bot.adapters.telegram import TelegramAdapter
-from bot.adapters.zalo import ZaloAdapter, ZaloApi
-from bot.app import BotApp
-from bot.config import Settings
-from bot.router import Router
-from storage.inbound_models import InboundUpdate
-from storage.outbox_models import OutboxMessage
 from tests.fakes import telegram_api, zalo_api
-from webhook.app import create_app
+from tocns.app import BotApp
+from tocns.channels.telegram import TelegramAdapter
+from tocns.channels.zalo import ZaloAdapter, ZaloApi
+from tocns.config import Settings
+from tocns.core.router import Router
+from tocns.inbound.models import InboundUpdate
+from tocns.outbox.models import OutboxMessage
+from tocns.web.app import create_app
 
 TG_SECRET = "tg-secret-AbC123"
 ZALO_SECRET = "zalo-secret-XyZ789"

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.app import BotApp
-from bot.messages import ChatType, IncomingMessage, Mention, Reply
-from storage import org as org_store
-from storage.models import Level, OrgUnit, Role
+from tocns.app import BotApp
+from tocns.core.messages import ChatType, IncomingMessage, Mention, Reply
+from tocns.features.org import store as org_store
+from tocns.features.org.models import Level, OrgUnit, Role
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 

@@ -12,14 +12,14 @@ from typing import Any
 import httpx
 from sqlmodel import col, select
 
-from bot.app import BotApp
-from bot.config import Settings
-from bot.outbox_sender import OutboxSender, PlatformLimits
-from bot.transports.base import Transport
-from storage.activity_models import ActivityItem, ActivityRecord
-from storage.models import Role
 from tests.adapters_helpers import TG_HEADER, TG_SECRET, ZALO_HEADER, ZALO_SECRET, platform_settings
 from tests.helpers import FakeClock, build_tree, join_code
+from tocns.app import BotApp
+from tocns.channels.base import Transport
+from tocns.config import Settings
+from tocns.features.activity.models import ActivityItem, ActivityRecord
+from tocns.features.org.models import Role
+from tocns.outbox.sender import OutboxSender, PlatformLimits
 
 LEADER = 9
 MEMBER = 11

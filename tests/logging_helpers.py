@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from bot.app import BotApp
-from storage.models import Role
 from tests.helpers import ChatHarness, FakeClock, Tree, build_tree, join_code
+from tocns.app import BotApp
+from tocns.features.org.models import Role
 
 LEADER = "9"
 MEMBER = "1"

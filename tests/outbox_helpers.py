@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from storage import org as org_store
-from storage import outbox as outbox_store
-from storage.db import Database
-from storage.models import Level
+from tocns.db.engine import Database
+from tocns.features.org import store as org_store
+from tocns.features.org.models import Level
+from tocns.outbox import store as outbox_store
 
 
 async def bound_groups(db: Database, count: int, platform: str = "telegram") -> list[str]:

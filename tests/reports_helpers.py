@@ -7,9 +7,9 @@ from datetime import date, datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import org as org_store
-from storage.activity_models import ActivityItem, ActivityRecord, Indicator
-from storage.models import OrgUnit, Person
+from tocns.features.activity.models import ActivityItem, ActivityRecord, Indicator
+from tocns.features.org import store as org_store
+from tocns.features.org.models import OrgUnit, Person
 
 DEFAULT_INDICATORS = [
     ("dvc", "Dịch vụ công trực tuyến", "hồ sơ"),

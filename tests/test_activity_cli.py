@@ -9,9 +9,11 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from bot.app import BotApp
 from tests.logging_helpers import echoed_quantities
 from tests.test_cli import run_cli
+from tocns.app import BotApp
+
+CATALOGUE_FILE = Path(__file__).parent.parent / "tocns" / "features" / "activity" / "data" / "indicators.json"
 
 SESSION = [
     "/ghi vneid 5, dvc 3",
@@ -77,7 +79,7 @@ async def test_export_refuses_bad_arguments(app: BotApp, db_url: str) -> None:
 
 async def test_indicators_import_updates_the_catalogue(app: BotApp, db_url: str, tmp_path: Path) -> None:
     _setup_console_group(db_url)
-    catalogue = json.loads((Path(__file__).parent.parent / "bot" / "data" / "indicators.json").read_text("utf-8"))
+    catalogue = json.loads(CATALOGUE_FILE.read_text("utf-8"))
     for entry in catalogue:
         if entry["code"] == "vneid":
             entry["aliases"].append("can cuoc so")

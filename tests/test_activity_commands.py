@@ -6,11 +6,11 @@ import json
 
 from sqlmodel import col, select
 
-from bot.app import BotApp
-from storage.activity_models import ActivityItem, ActivityRecord
-from storage.audit import audit_trail
 from tests.helpers import ChatHarness, FakeClock
 from tests.logging_helpers import LEADER, MEMBER, OTHER_MEMBER, record_id, setup_group
+from tocns.app import BotApp
+from tocns.db.audit import audit_trail
+from tocns.features.activity.models import ActivityItem, ActivityRecord
 
 
 async def _records(app: BotApp) -> list[ActivityRecord]:
@@ -19,7 +19,7 @@ async def _records(app: BotApp) -> list[ActivityRecord]:
 
 
 async def _items(app: BotApp, rid: int) -> list[tuple[str, int]]:
-    from storage import activity as store
+    from tocns.features.activity import store
 
     async with app.db.session() as session:
         view = await store.get_record(session, rid)

@@ -6,12 +6,12 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from bot.app import BotApp
-from bot.logging_parser import IndicatorSpec, default_specs
-from storage import activity as activity_store
-from storage.activity_models import Indicator
 from tests.helpers import ChatHarness, FakeClock
 from tests.logging_helpers import MEMBER, setup_group
+from tocns.app import BotApp
+from tocns.features.activity import store as activity_store
+from tocns.features.activity.grammar import IndicatorSpec, default_specs
+from tocns.features.activity.models import Indicator
 
 CHUKY = IndicatorSpec(code="chuky", name="Chữ ký số", unit="người", aliases=("chu ky so", "ky so"))
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from bot.app import BotApp
-from storage import org as org_store
-from storage.models import AuditLog, OrgUnit
+from tocns.app import BotApp
+from tocns.features.org import store as org_store
+from tocns.features.org.models import AuditLog, OrgUnit
 
 _SCRIPT = Path(sys.executable).parent / "tocns"
 # The installed console script, exactly as an operator runs it.

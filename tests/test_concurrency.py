@@ -8,17 +8,17 @@ from typing import Any
 import pytest
 from sqlmodel import func, select
 
-from bot import delivery
-from bot.app import BotApp
-from bot.messages import ChatType, IncomingMessage
-from bot.router import INTERNAL_ERROR_TEXT
-from storage import org as org_store
-from storage import outbox as storage_outbox
-from storage.activity_models import ActivityRecord
-from storage.models import Person, Role
-from storage.outbox_models import OutboxMessage
 from tests.helpers import ChatHarness, FakeClock, build_tree
 from tests.logging_helpers import MEMBER, setup_group
+from tocns.app import BotApp
+from tocns.core import delivery
+from tocns.core.messages import ChatType, IncomingMessage
+from tocns.core.router import INTERNAL_ERROR_TEXT
+from tocns.features.activity.models import ActivityRecord
+from tocns.features.org import store as org_store
+from tocns.features.org.models import Person, Role
+from tocns.outbox import store as storage_outbox
+from tocns.outbox.models import OutboxMessage
 
 
 def _message(user: str, chat: str, message_id: str) -> IncomingMessage:

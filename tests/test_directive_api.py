@@ -7,14 +7,14 @@ import asyncio
 import httpx
 from sqlmodel import select
 
-from bot.app import BotApp
-from storage.apitokens import create_token
-from storage.directive_models import Directive
-from storage.outbox_models import OutboxMessage, OutboxState
 from tests.helpers import ChatHarness, FakeClock, Tree
 from tests.test_cli import run_cli
 from tests.test_directives import _outbox, _setup
-from webhook.app import create_app
+from tocns.app import BotApp
+from tocns.features.apitokens.store import create_token
+from tocns.features.directives.models import Directive
+from tocns.outbox.models import OutboxMessage, OutboxState
+from tocns.web.app import create_app
 
 
 async def _tokens(app: BotApp, tree: Tree) -> tuple[dict[str, str], dict[str, str]]:

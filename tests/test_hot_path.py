@@ -7,12 +7,12 @@ import json
 from sqlalchemy import func
 from sqlmodel import select
 
-from bot.app import BotApp
-from storage import org as org_store
-from storage.audit import audit_trail
-from storage.models import Membership, Person, Role
 from tests.helpers import ChatHarness, FakeClock
 from tests.logging_helpers import MEMBER, record_id, setup_group
+from tocns.app import BotApp
+from tocns.db.audit import audit_trail
+from tocns.features.org import store as org_store
+from tocns.features.org.models import Membership, Person, Role
 
 
 async def _person(app: BotApp, user: str) -> Person:
@@ -99,7 +99,7 @@ async def test_ghi_with_several_items_stores_and_audits_each(app: BotApp, chat: 
     items = {i["indicator"]: i["quantity"] for i in after["items"]}
     assert items == {"vneid": 4, "dvc": 3}
     async with app.db.session() as session:
-        from storage.activity import get_record
+        from tocns.features.activity.store import get_record
 
         view = await get_record(session, rid)
         assert view is not None

@@ -14,14 +14,6 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from bot.app import BotApp
-from bot.config import Settings
-from bot.metrics import METRICS
-from bot.tasks import weekly_summary
-from bot.transports.telegram import TelegramTransport
-from bot.transports.zalo import ZaloTransport
-from storage import org as org_store
-from storage import outbox as outbox_store
 from tests.adapters_helpers import adapters_for, outbox, platform_app, tg_message_update, zalo_update
 from tests.fakes import zalo_api
 from tests.fakes.telegram_api import FakeTelegramApi
@@ -41,7 +33,15 @@ from tests.integ_helpers import (
     stop_tocns,
 )
 from tests.test_cli import TOCNS
-from webhook.app import create_app
+from tocns.app import BotApp
+from tocns.channels.telegram_send import TelegramTransport
+from tocns.channels.zalo_send import ZaloTransport
+from tocns.config import Settings
+from tocns.core.metrics import METRICS
+from tocns.features.org import store as org_store
+from tocns.features.reports import jobs as report_jobs
+from tocns.outbox import store as outbox_store
+from tocns.web.app import create_app
 
 GROUP = -1001
 HELP = "Các lệnh bạn dùng được"
@@ -154,7 +154,7 @@ async def test_weekly_summary_reaches_telegram_as_files_and_zalo_as_links(
             await org_store.bind_chat(session, platform="telegram", chat_id="-100so", unit=tree.province, person=None)
             await org_store.bind_chat(session, platform="zalo", chat_id="zso", unit=tree.province, person=None)
         clock.set_local("2026-11-23 07:30")
-        assert len(await weekly_summary.run(papp, clock())) == 2
+        assert len(await report_jobs.weekly_summary(papp, clock())) == 2
         zalo_transport = ZaloTransport(papp.settings, client=zalo.client(), clock=papp.clock)
         transports = {"telegram": telegram(papp), "zalo": zalo_transport}
         await asyncio.wait_for(sender(papp, transports).drain(until_empty=True), timeout=30)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from bot.tasks.task_reminders import current_slot, reminder_slots
-from storage import outbox
-from storage.db import Database
+from tocns.db.engine import Database
+from tocns.features.tasks.jobs import current_slot, reminder_slots
+from tocns.outbox import store as outbox
 
 
 async def test_used_keys_finds_exactly_the_keys_already_enqueued(db: Database) -> None:

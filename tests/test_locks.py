@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from storage.db import Database
-from storage.locks import advisory_lock
+from tocns.db.engine import Database
+from tocns.db.locks import advisory_lock
 
 KEY = 424242
 

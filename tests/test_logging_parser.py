@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.logging_parser import Catalogue, LogParseError, default_specs, parse_log
-from bot.parsing import parse_command
+from tocns.core.parsing import parse_command
+from tocns.features.activity.grammar import Catalogue, LogParseError, default_specs, parse_log
 
 TODAY = date(2026, 11, 23)  # a Monday
 CAT = Catalogue(default_specs())

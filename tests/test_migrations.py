@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 from sqlalchemy import inspect
 
-from storage.db import Database, current_revision, upgrade_database
+from tocns.db.engine import Database, current_revision, upgrade_database
 
 EXPECTED_TABLES = {
     "org_unit",

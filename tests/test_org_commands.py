@@ -8,14 +8,13 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from bot.app import BotApp
-from bot.messages import Mention
-from bot.permissions import GUEST
-from bot.registry import registry
-from storage import org as org_store
-from storage.audit import audit_trail
-from storage.models import AuditLog, ChatBinding, Membership, OrgUnit, Person, Role
 from tests.helpers import ChatHarness, FakeClock, Tree, build_tree, join_code
+from tocns.app import BotApp, build_registry
+from tocns.core.messages import Mention
+from tocns.core.permissions import GUEST
+from tocns.db.audit import audit_trail
+from tocns.features.org import store as org_store
+from tocns.features.org.models import AuditLog, ChatBinding, Membership, OrgUnit, Person, Role
 
 
 async def _tree(app: BotApp) -> Tree:
@@ -151,7 +150,7 @@ async def test_help_lists_only_allowed_commands(app: BotApp, chat: ChatHarness, 
     leader_help = await chat.text("/huongdan", user="leader")
     assert "/vaitro" not in member_help
     assert "/vaitro" in leader_help
-    for cmd in registry.available_to({GUEST, "member"}):
+    for cmd in build_registry().available_to({GUEST, "member"}):
         assert f"/{cmd.name}" in member_help
 
 
@@ -226,12 +225,12 @@ async def test_every_command_refuses_roles_it_does_not_allow(
         }
         if role != GUEST:
             await org_store.set_membership(session, person=person, unit=units[role], role=Role(role))
-    refused = [c for c in registry.all() if role not in c.roles]
+    refused = [c for c in build_registry().all() if role not in c.roles]
     for cmd in refused:
         reply = await chat.text(f"/{cmd.name}", user="p", name="P")
         assert f"Bạn không có quyền dùng lệnh /{cmd.name}" in reply, cmd.name
     if role == GUEST:
-        assert any(role not in c.roles for c in registry.all())
+        assert any(role not in c.roles for c in build_registry().all())
 
 
 async def test_duplicate_delivery_processed_once(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:

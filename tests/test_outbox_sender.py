@@ -12,15 +12,15 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from bot.config import Settings
-from bot.outbox_sender import Job, OutboxSender, PlatformLimits
-from bot.transports.telegram import TelegramTransport, split_text
-from storage import org as org_store
-from storage import outbox as outbox_store
-from storage.db import Database
-from storage.outbox_models import OutboxMessage, OutboxState
 from tests.fakes.telegram_server import FakeTelegram, Fault, TelegramServer
 from tests.outbox_helpers import bound_groups, queue
+from tocns.channels.telegram_send import TelegramTransport, split_text
+from tocns.config import Settings
+from tocns.db.engine import Database
+from tocns.features.org import store as org_store
+from tocns.outbox import store as outbox_store
+from tocns.outbox.models import OutboxMessage, OutboxState
+from tocns.outbox.sender import Job, OutboxSender, PlatformLimits
 
 
 def _sender(
@@ -170,7 +170,7 @@ def _spawn(db_url: str, base_url: str, tmp: Path) -> subprocess.Popen[bytes]:
     }
     log = (tmp / "sender.log").open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "outbox", "send", "--until-empty"], env=env, stdout=log, stderr=log, cwd=tmp
+        [sys.executable, "-m", "tocns.cli", "outbox", "send", "--until-empty"], env=env, stdout=log, stderr=log, cwd=tmp
     )
 
 

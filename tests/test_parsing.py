@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.parsing import parse_command
-from bot.text import fold, split_chunks
+from tocns.core.parsing import parse_command
+from tocns.core.text import fold, split_chunks
 
 BOTS = ("ToCNSBot", "Tổ CNS")
 

@@ -10,14 +10,14 @@ from pathlib import Path
 import httpx
 from openpyxl import load_workbook
 
-from bot.app import BotApp
-from bot.signed_links import sign_url
-from storage.apitokens import create_token
 from tests.helpers import FakeClock, build_tree
 from tests.reports_helpers import make_logger
 from tests.test_cli import run_cli
 from tests.test_reports import local
-from webhook.app import create_app
+from tocns.app import BotApp
+from tocns.core.signed_links import sign_url
+from tocns.features.apitokens.store import create_token
+from tocns.web.app import create_app
 
 
 async def _data(app: BotApp) -> tuple[str, str]:

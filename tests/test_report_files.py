@@ -7,12 +7,12 @@ import json
 
 from openpyxl import load_workbook
 
-from bot.app import BotApp
-from bot.reports.render import render_png, render_xlsx
-from bot.reports.service import unit_report
-from storage.reports import raw_records
 from tests.helpers import FakeClock
 from tests.test_reports import WEEK, _generate
+from tocns.app import BotApp
+from tocns.features.reports.render import render_png, render_xlsx
+from tocns.features.reports.service import unit_report
+from tocns.features.reports.store import raw_records
 
 
 async def test_xlsx_totals_equal_json_and_png_is_an_image(app: BotApp, clock: FakeClock) -> None:

@@ -10,14 +10,14 @@ from pathlib import Path
 from openpyxl import load_workbook
 from sqlmodel import col, select
 
-from bot.app import BotApp
-from bot.tasks import commune_digest, weekly_summary
-from storage import org as org_store
-from storage.models import OrgUnit, Role
-from storage.outbox_models import OutboxMessage
 from tests.helpers import FakeClock, build_tree
 from tests.reports_helpers import make_logger
 from tests.test_reports import local
+from tocns.app import BotApp
+from tocns.features.org import store as org_store
+from tocns.features.org.models import OrgUnit, Role
+from tocns.features.reports import jobs as report_jobs
+from tocns.outbox.models import OutboxMessage
 
 
 async def _outbox(app: BotApp) -> list[OutboxMessage]:
@@ -49,13 +49,13 @@ async def _setup(app: BotApp, tmp_path: Path) -> tuple[OrgUnit, OrgUnit]:
 async def test_weekly_summary_monday_0730_once_per_chat(app: BotApp, clock: FakeClock, tmp_path: Path) -> None:
     await _setup(app, tmp_path)
     clock.set_local("2026-11-23 07:29")
-    assert await weekly_summary.run(app, clock()) == []
+    assert await report_jobs.weekly_summary(app, clock()) == []
     clock.set_local("2026-11-23 07:30")
-    lines = await weekly_summary.run(app, clock())
+    lines = await report_jobs.weekly_summary(app, clock())
     assert len(lines) == 2
-    assert await weekly_summary.run(app, clock()) == []  # a second run sends nothing
+    assert await report_jobs.weekly_summary(app, clock()) == []  # a second run sends nothing
     clock.set_local("2026-11-24 07:30")
-    assert await weekly_summary.run(app, clock()) == []  # Tuesday: not due
+    assert await report_jobs.weekly_summary(app, clock()) == []  # Tuesday: not due
     rows = {r.chat_id: r for r in await _outbox(app)}
     telegram = rows["-100so"]
     assert telegram.kind == "summary"
@@ -79,10 +79,10 @@ async def test_weekly_summary_monday_0730_once_per_chat(app: BotApp, clock: Fake
 async def test_commune_digest_goes_private_else_group(app: BotApp, clock: FakeClock, tmp_path: Path) -> None:
     await _setup(app, tmp_path)
     clock.set_local("2026-11-23 06:59")
-    assert await commune_digest.run(app, clock()) == []
+    assert await report_jobs.commune_digest(app, clock()) == []
     clock.set_local("2026-11-23 07:00")
-    assert len(await commune_digest.run(app, clock())) == 2
-    assert await commune_digest.run(app, clock()) == []
+    assert len(await report_jobs.commune_digest(app, clock())) == 2
+    assert await report_jobs.commune_digest(app, clock()) == []
     rows = {r.chat_id: r for r in await _outbox(app)}
     assert set(rows) == {"u1", "-100x2"}  # X1's leader privately (not X1's group), X2 in its group
     assert "BÁO CÁO XÃ TÂN LẬP" in rows["u1"].text and "Kích hoạt VNeID: 12" in rows["u1"].text
@@ -93,7 +93,7 @@ async def test_daily_commune_digest(app: BotApp, clock: FakeClock, tmp_path: Pat
     await _setup(app, tmp_path)
     app.settings.commune_digest_frequency = "daily"
     clock.set_local("2026-11-18 07:05")  # a Wednesday: yesterday was 17/11
-    await commune_digest.run(app, clock())
+    await report_jobs.commune_digest(app, clock())
     rows = {r.chat_id: r for r in await _outbox(app)}
     assert "từ 17/11/2026 đến 17/11/2026" in rows["u1"].text
     assert "Kích hoạt VNeID: 12" in rows["u1"].text

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from bot.reports.period import PeriodError, parse_cli_period, parse_period
+from tocns.features.reports.period import PeriodError, parse_cli_period, parse_period
 
 TODAY = date(2026, 11, 25)  # a Wednesday
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.app import BotApp
 from tests.helpers import ChatHarness, FakeClock
 from tests.tasks_helpers import setup_commune
+from tocns.app import BotApp
 
 
 async def test_baocao_counts_due_done_and_overdue(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:

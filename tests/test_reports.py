@@ -6,13 +6,13 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from bot.app import BotApp
-from bot.reports.period import parse_period, week_of
-from bot.reports.service import unit_report
-from storage import org as org_store
-from storage.models import OrgUnit, Role
 from tests.helpers import VN, ChatHarness, FakeClock, Tree, build_tree
 from tests.reports_helpers import DEFAULT_INDICATORS, make_logger
+from tocns.app import BotApp
+from tocns.features.org import store as org_store
+from tocns.features.org.models import OrgUnit, Role
+from tocns.features.reports.period import parse_period, week_of
+from tocns.features.reports.service import unit_report
 
 WEEK = week_of(date(2026, 11, 16))  # Monday 16/11 to Sunday 22/11/2026
 
@@ -128,7 +128,7 @@ async def test_timeliness_counts_local_days(app: BotApp, clock: FakeClock) -> No
 async def test_deleted_and_edited_records(app: BotApp, clock: FakeClock) -> None:
     from sqlmodel import select
 
-    from storage.activity_models import ActivityItem
+    from tocns.features.activity.models import ActivityItem
 
     day = date(2026, 11, 17)
     async with app.db.session() as session:

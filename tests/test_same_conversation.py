@@ -8,10 +8,6 @@ from typing import Any
 
 import pytest
 
-from bot.adapters.console import ConsoleAdapter
-from bot.app import BotApp
-from bot.config import Settings
-from storage.models import Role
 from tests.adapters_helpers import (
     TG_HEADER,
     TG_SECRET,
@@ -28,6 +24,10 @@ from tests.adapters_helpers import (
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.zalo_api import FakeZaloApi
 from tests.helpers import FakeClock, build_tree, join_code
+from tocns.app import BotApp
+from tocns.channels.console import ConsoleAdapter
+from tocns.config import Settings
+from tocns.features.org.models import Role
 
 CONVERSATION = ["/huongdan", "/ketnoi {code}", "/thamgia thon 3", "/batdau", "/khongco", "/huongdan ketnoi"]
 

@@ -14,15 +14,15 @@ import httpx
 import pytest
 from sqlmodel import func, select
 
-from bot.app import BotApp
-from storage import org as org_store
-from storage.activity_models import ActivityRecord
-from storage.models import Role
 from tests.adapters_helpers import TG_HEADER, TG_SECRET, tg_message_update
 from tests.fakes.telegram_server import TelegramServer
 from tests.helpers import build_tree
 from tests.integ_helpers import stop_tocns
 from tests.test_cli import TOCNS
+from tocns.app import BotApp
+from tocns.features.activity.models import ActivityRecord
+from tocns.features.org import store as org_store
+from tocns.features.org.models import Role
 
 GROUP = -1001777
 MEMBER = 11
@@ -141,8 +141,8 @@ async def test_only_one_process_sends_and_another_takes_over_when_it_stops(
 ) -> None:
     if not is_postgres:
         pytest.skip("the sender election is a PostgreSQL advisory lock")
-    from bot import outbox_sender
-    from storage.db import Database
+    from tocns.db.engine import Database
+    from tocns.outbox import sender as outbox_sender
 
     draining: list[int] = []
 

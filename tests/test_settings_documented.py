@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.config import Settings
+from tocns.config import Settings
 
 ENV_EXAMPLE = Path(__file__).resolve().parent.parent / ".env.example"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from bot.app import BotApp
-from storage.task_models import Task
 from tests.helpers import ChatHarness, FakeClock
 from tests.tasks_helpers import setup_commune
+from tocns.app import BotApp
+from tocns.features.tasks.models import Task
 
 
 async def _tasks(app: BotApp) -> list[Task]:

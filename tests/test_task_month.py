@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.app import BotApp
 from tests.helpers import VN, ChatHarness, FakeClock
 from tests.tasks_helpers import outbox_rows, setup_commune, tick
+from tocns.app import BotApp
 
 GROUP = "console:group-1"
 

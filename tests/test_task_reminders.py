@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import BotApp
-from bot.config import Settings
-from bot.router import Router
-from storage.db import Database
 from tests.helpers import ChatHarness, FakeClock
 from tests.tasks_helpers import log_activity, outbox_rows, setup_commune, tick
+from tocns.app import BotApp
+from tocns.config import Settings
+from tocns.core.router import Router
+from tocns.db.engine import Database
 
 
 async def _tasks_tick(app: BotApp, clock: FakeClock, local: str) -> list[str]:
@@ -59,7 +59,7 @@ async def test_a_week_of_reminders(app: BotApp, chat: ChatHarness, clock: FakeCl
             settings=settings, db=restarted, router=Router(restarted, settings, app.registry), registry=app.registry
         )
         clock.set_local("2026-11-26 08:05")
-        from bot.scheduler import run_due_jobs
+        from tocns.scheduler import run_due_jobs
 
         assert _task_lines(await run_due_jobs(app2, clock(), wait=True)) == []
     finally:
@@ -137,7 +137,7 @@ async def test_nonreporter_nudge(app: BotApp, chat: ChatHarness, clock: FakeCloc
 async def test_a_fully_reported_commune_is_checked_once_a_week_not_every_minute(
     app: BotApp, chat: ChatHarness, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from storage import tasks as task_store
+    from tocns.features.tasks import store as task_store
 
     c = await setup_commune(app, chat, clock)
     for team in c.tree.teams:
@@ -171,7 +171,7 @@ async def test_two_tick_processes_send_once(
 
     async def one() -> str:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "tick", "--at", "2026-11-27 16:00",
+            sys.executable, "-m", "tocns.cli", "tick", "--at", "2026-11-27 16:00",
             cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         out, err = await proc.communicate()

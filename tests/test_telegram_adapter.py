@@ -8,12 +8,6 @@ from typing import Any
 
 import pytest
 
-from bot.adapters import runners
-from bot.adapters.telegram import EDITED_TEXT, WELCOME_TEXT, parse_update, to_incoming
-from bot.app import BotApp
-from bot.config import Settings
-from storage import org as org_store
-from storage.models import Role
 from tests.adapters_helpers import (
     TG_HEADER,
     TG_SECRET,
@@ -29,7 +23,13 @@ from tests.adapters_helpers import (
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.zalo_api import FakeZaloApi
 from tests.helpers import FakeClock, build_tree, join_code
-from webhook.app import setup_platforms
+from tocns.app import BotApp
+from tocns.channels import runners
+from tocns.channels.telegram import EDITED_TEXT, WELCOME_TEXT, parse_update, to_incoming
+from tocns.config import Settings
+from tocns.features.org import store as org_store
+from tocns.features.org.models import Role
+from tocns.web.app import setup_platforms
 
 OK = {TG_HEADER: TG_SECRET}
 
@@ -237,7 +237,7 @@ async def test_polling_mode_processes_updates_and_sets_menu(
 
 
 async def test_updates_stored_before_a_crash_are_processed_at_start(papp: BotApp, adapters: list[Any]) -> None:
-    from bot.adapters.inbound import Inbound
+    from tocns.core.pipeline import Inbound
 
     inbound = Inbound(papp)
     inbound.add(adapters[0])
@@ -251,7 +251,7 @@ async def test_updates_stored_before_a_crash_are_processed_at_start(papp: BotApp
 
 
 async def test_a_backlog_larger_than_one_batch_is_recovered_in_full(papp: BotApp, adapters: list[Any]) -> None:
-    from bot.adapters.inbound import Inbound
+    from tocns.core.pipeline import Inbound
 
     inbound = Inbound(papp)
     inbound.add(adapters[0])
@@ -305,8 +305,8 @@ def test_adapters_use_the_configured_api_base_urls(papp: BotApp) -> None:
 async def test_serve_startup_registers_webhooks_and_recovers(
     papp: BotApp, adapters: list[Any], tg: FakeTelegramApi
 ) -> None:
-    from bot.adapters.inbound import Inbound
-    from webhook.app import create_app
+    from tocns.core.pipeline import Inbound
+    from tocns.web.app import create_app
 
     leftover = Inbound(papp)
     await leftover.store(adapters[0], tg_message_update("/huongdan"))  # stored before a crash
@@ -334,7 +334,7 @@ async def test_a_burst_with_redeliveries_inside_it_stores_and_answers_each_updat
 
 
 async def test_store_updates_returns_a_row_only_for_the_first_copy(papp: BotApp) -> None:
-    from storage import inbound as inbound_store
+    from tocns.inbound import store as inbound_store
 
     async with papp.db.session() as session:
         assert await inbound_store.store_updates(session, [("telegram", "1", {"update_id": 1})]) != [None]
@@ -350,7 +350,7 @@ async def test_store_updates_returns_a_row_only_for_the_first_copy(papp: BotApp)
 async def test_webhook_decodes_each_update_once(
     papp: BotApp, adapters: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.adapters import telegram as telegram_adapter
+    from tocns.channels import telegram as telegram_adapter
 
     decoded: list[int] = []
 
@@ -375,7 +375,7 @@ async def test_webhook_decodes_each_update_once(
 
 
 async def test_many_chats_at_once_are_all_answered_a_few_at_a_time(papp: BotApp, adapters: list[Any]) -> None:
-    from bot.adapters.inbound import PROCESSING_SLOTS
+    from tocns.core.pipeline import PROCESSING_SLOTS
 
     running, peak = 0, 0
     original = papp.router.handle
@@ -407,7 +407,7 @@ async def test_many_chats_at_once_are_all_answered_a_few_at_a_time(papp: BotApp,
 async def test_a_failed_write_answers_503_and_the_platforms_retry_is_processed_once(
     papp: BotApp, adapters: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from storage import inbound as inbound_store
+    from tocns.inbound import store as inbound_store
 
     real = inbound_store.store_updates
 
@@ -430,7 +430,7 @@ async def test_a_failed_write_answers_503_and_the_platforms_retry_is_processed_o
 async def test_an_update_the_database_refuses_does_not_refuse_the_others_in_its_batch(
     papp: BotApp, adapters: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from storage import inbound as inbound_store
+    from tocns.inbound import store as inbound_store
 
     real = inbound_store.store_updates
     poison = tg_message_update("/huongdan", chat_id=-9200)

@@ -10,8 +10,6 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from bot.app import BotApp
-from bot.config import Settings
 from tests.adapters_helpers import (
     TG_HEADER,
     TG_SECRET,
@@ -26,6 +24,8 @@ from tests.adapters_helpers import (
 )
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.zalo_api import FakeZaloApi
+from tocns.app import BotApp
+from tocns.config import Settings
 
 ROUTES = [("/webhook/telegram", {TG_HEADER: TG_SECRET}), ("/webhook/zalo", {ZALO_HEADER: ZALO_SECRET})]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from bot.app import BotApp
-from webhook.app import create_app
+from tocns.app import BotApp
+from tocns.web.app import create_app
 
 
 async def test_healthz(app: BotApp) -> None:

@@ -9,14 +9,6 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.adapters import runners
-from bot.app import BotApp
-from bot.config import Settings
-from bot.messages import Attachment
-from bot.transports.base import SendStatus
-from bot.transports.zalo import ZaloTransport
-from storage import org as org_store
-from storage.models import Role
 from tests.adapters_helpers import (
     ZALO_HEADER,
     ZALO_SECRET,
@@ -31,6 +23,14 @@ from tests.adapters_helpers import (
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.zalo_api import BOT_ID, FakeZaloApi
 from tests.helpers import FakeClock, build_tree, join_code
+from tocns.app import BotApp
+from tocns.channels import runners
+from tocns.channels.base import SendStatus
+from tocns.channels.zalo_send import ZaloTransport
+from tocns.config import Settings
+from tocns.core.messages import Attachment
+from tocns.features.org import store as org_store
+from tocns.features.org.models import Role
 
 OK = {ZALO_HEADER: ZALO_SECRET}
 HELP = "Các lệnh bạn dùng được"
@@ -241,7 +241,7 @@ async def test_image_by_url_and_document_as_signed_link(papp: BotApp, zalo: Fake
 
 
 async def test_image_with_command_caption_carries_the_photo_url(papp: BotApp, adapters: list[Any]) -> None:
-    from bot.adapters.zalo import to_incoming, unwrap
+    from tocns.channels.zalo import to_incoming, unwrap
 
     body = zalo_update("x", wrapped=False)
     message = body["message"]

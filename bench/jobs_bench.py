@@ -30,9 +30,8 @@ from _common import recreate_postgres_database
 from sqlalchemy import event, insert, text
 
 import tocns.all_models  # noqa: F401  (every table known before inserting)
-from tocns.app import BotApp, build_registry
+from tocns.app import BotApp
 from tocns.config import Settings
-from tocns.core.router import Router
 from tocns.db.engine import Database, upgrade_database
 from tocns.features.activity.models import ActivityItem, ActivityRecord, Indicator
 from tocns.features.directives.models import Directive, DirectiveAck, DirectiveTarget
@@ -257,8 +256,7 @@ async def _bench(url: str, repeat: int) -> None:
     generation = time.perf_counter() - t
     files = tempfile.mkdtemp(prefix="jobs-bench-")
     settings = Settings(_env_file=None, database_url=url, files_dir=files, auto_migrate=False)  # type: ignore[call-arg]
-    registry = build_registry()
-    app = BotApp(settings=settings, db=db, router=Router(db, settings, registry), registry=registry)
+    app = BotApp.build(settings, db)
     counter = [0]
 
     def count(*_args: object) -> None:

@@ -221,10 +221,10 @@ async def _load(url: str, mode: str, count: int, args: argparse.Namespace, id_ba
 
 async def _seed(url: str, people: int, groups: int) -> None:
     """One province, `groups` communes each bound to a Telegram group with three teams, `people` team members."""
+    from tocns.core.roles import Level, Role
     from tocns.db.engine import Database
     from tocns.features.activity.store import indicators
     from tocns.features.org import store as org_store
-    from tocns.features.org.models import Level, Role
 
     db = Database(url)
     async with db.session() as session:
@@ -286,10 +286,9 @@ async def _server(args: argparse.Namespace) -> None:
     from sqlalchemy import event
 
     from tests.fakes.telegram_api import FakeTelegramApi
-    from tocns.app import BotApp, build_registry
-    from tocns.channels.telegram import TelegramAdapter
+    from tocns.app import BotApp
+    from tocns.channels.telegram import TelegramChannel
     from tocns.config import Settings
-    from tocns.core.router import Router
     from tocns.db.engine import Database
     from tocns.web.app import create_app
 
@@ -309,19 +308,17 @@ async def _server(args: argparse.Namespace) -> None:
     def count(*_: Any) -> None:
         statements[0] += 1
 
-    registry = build_registry()
-    bot = BotApp(settings=settings, db=db, router=Router(db, settings, registry), registry=registry)
-    adapter = TelegramAdapter(bot, bot=FakeTelegramApi().bot())
+    bot = BotApp.build(settings, db)
+    adapter = TelegramChannel(settings, bot.router, bot=FakeTelegramApi().bot())
     done: dict[int, float] = {}
-    handle = adapter.handle_update
+    process = bot.pipeline.process
 
-    async def timed(body: dict[str, Any]) -> Any:
-        result = await handle(body)
-        done[body["update_id"]] = time.time()
-        return result
+    async def timed(channel: Any, row_id: int, checked: Any) -> None:
+        await process(channel, row_id, checked)
+        done[checked.body["update_id"]] = time.time()
 
-    adapter.handle_update = timed  # type: ignore[method-assign]
-    web = create_app(settings, bot_app=bot, adapters=[adapter])
+    bot.pipeline.process = timed  # type: ignore[method-assign]
+    web = create_app(settings, bot_app=bot, channels=[adapter])
     bare = bare_app()
 
     async def settle(expected: set[int]) -> None:

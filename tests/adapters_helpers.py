@@ -13,10 +13,9 @@ from sqlmodel import col, select
 
 from tests.fakes import telegram_api, zalo_api
 from tocns.app import BotApp
-from tocns.channels.telegram import TelegramAdapter
-from tocns.channels.zalo import ZaloAdapter, ZaloApi
+from tocns.channels.telegram import TelegramChannel
+from tocns.channels.zalo import ZaloApi, ZaloChannel
 from tocns.config import Settings
-from tocns.core.router import Router
 from tocns.inbound.models import InboundUpdate
 from tocns.outbox.models import OutboxMessage
 from tocns.web.app import create_app
@@ -48,8 +47,7 @@ def platform_settings(settings: Settings, tmp_path: Path) -> Settings:
 
 def platform_app(app: BotApp, settings: Settings) -> BotApp:
     """The test bot re-wired with platform settings (same database and clock)."""
-    router = Router(app.db, settings, app.registry, clock=app.clock)
-    return BotApp(settings=settings, db=app.db, router=router, registry=app.registry, clock=app.clock)
+    return BotApp.build(settings, app.db, app.clock)
 
 
 def tg_user(user_id: int = 11, first: str = "Lan", last: str = "Nguyễn") -> dict[str, Any]:
@@ -145,20 +143,20 @@ def zalo_update(
 
 def adapters_for(
     app: BotApp, tg: telegram_api.FakeTelegramApi, zalo: zalo_api.FakeZaloApi
-) -> tuple[TelegramAdapter, ZaloAdapter]:
+) -> tuple[TelegramChannel, ZaloChannel]:
     """Both adapters talking to the fakes."""
     api = ZaloApi(app.settings.zalo_api_base_url, app.settings.zalo_bot_token, zalo.client())
-    return TelegramAdapter(app, bot=tg.bot()), ZaloAdapter(app, api=api)
+    return TelegramChannel(app.settings, app.router, bot=tg.bot()), ZaloChannel(app.settings, app.router, api=api)
 
 
 @asynccontextmanager
 async def web(app: BotApp, adapters: list[Any]) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
     """An HTTP client on the web app, and the app (its state holds the inbound pipeline)."""
-    web_app = create_app(app.settings, bot_app=app, adapters=adapters)
+    web_app = create_app(app.settings, bot_app=app, channels=adapters)
     transport = httpx.ASGITransport(app=web_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client, web_app
-    await web_app.state.inbound.drain()
+    await web_app.state.pipeline.drain()
 
 
 async def outbox(app: BotApp, chat_id: str | None = None) -> list[OutboxMessage]:

@@ -14,9 +14,8 @@ from sqlmodel import SQLModel
 
 import tocns.all_models  # noqa: F401  (complete metadata for truncation)
 from tests.helpers import ChatHarness, FakeClock
-from tocns.app import BotApp, build_registry
+from tocns.app import BotApp
 from tocns.config import Settings
-from tocns.core.router import Router
 from tocns.db.engine import Database, upgrade_database
 
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -100,10 +99,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 async def app(settings: Settings, db: Database, clock: FakeClock) -> AsyncIterator[BotApp]:
     """The bot wired to the test database and the fake clock."""
-    registry = build_registry()
-    router = Router(db, settings, registry, clock=clock)
-    bot_app = BotApp(settings=settings, db=db, router=router, registry=registry, clock=clock)
-    yield bot_app
+    yield BotApp.build(settings, db, clock)
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.app import BotApp
 from tocns.core.messages import ChatType, IncomingMessage, Mention, Reply
+from tocns.core.roles import Level, Role
 from tocns.features.org import store as org_store
-from tocns.features.org.models import Level, OrgUnit, Role
+from tocns.features.org.models import OrgUnit
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -77,7 +78,7 @@ class ChatHarness:
             addressed_to_bot=addressed,
             username=username,
         )
-        return await self.app.router.handle(msg)
+        return await self.app.pipeline.handle(msg)
 
     async def text(self, text: str, **kwargs: object) -> str:
         """Send one message and return the replies' text joined by newlines."""

@@ -17,8 +17,8 @@ from tests.helpers import FakeClock, build_tree, join_code
 from tocns.app import BotApp
 from tocns.channels.base import Transport
 from tocns.config import Settings
+from tocns.core.roles import Role
 from tocns.features.activity.models import ActivityItem, ActivityRecord
-from tocns.features.org.models import Role
 from tocns.outbox.sender import OutboxSender, PlatformLimits
 
 LEADER = 9

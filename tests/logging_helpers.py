@@ -6,7 +6,7 @@ import re
 
 from tests.helpers import ChatHarness, FakeClock, Tree, build_tree, join_code
 from tocns.app import BotApp
-from tocns.features.org.models import Role
+from tocns.core.roles import Role
 
 LEADER = "9"
 MEMBER = "1"

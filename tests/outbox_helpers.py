@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from tocns.core.roles import Level
 from tocns.db.engine import Database
 from tocns.features.org import store as org_store
-from tocns.features.org.models import Level
 from tocns.outbox import store as outbox_store
 
 

@@ -9,9 +9,9 @@ from sqlmodel import col, select
 
 from tests.helpers import ChatHarness, FakeClock, Tree, build_tree, join_code
 from tocns.app import BotApp
+from tocns.core.roles import Role
 from tocns.features.activity.models import ActivityRecord
 from tocns.features.org import store as org_store
-from tocns.features.org.models import Role
 from tocns.outbox.models import OutboxMessage
 from tocns.scheduler import run_due_jobs
 
@@ -56,7 +56,7 @@ async def log_activity(app: BotApp, person_user_id: str, team_id: int, day: date
     async with app.db.session() as session:
         person = await org_store.get_person(session, "console", person_user_id)
         assert person is not None
-        from tocns.features.org.models import utcnow
+        from tocns.core.clock import utcnow
 
         session.add(
             ActivityRecord(

@@ -12,8 +12,9 @@ import pytest
 from sqlmodel import select
 
 from tocns.app import BotApp
+from tocns.db.audit import AuditLog
 from tocns.features.org import store as org_store
-from tocns.features.org.models import AuditLog, OrgUnit
+from tocns.features.org.models import OrgUnit
 
 _SCRIPT = Path(sys.executable).parent / "tocns"
 # The installed console script, exactly as an operator runs it.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -11,12 +12,15 @@ from sqlmodel import func, select
 from tests.helpers import ChatHarness, FakeClock, build_tree
 from tests.logging_helpers import MEMBER, setup_group
 from tocns.app import BotApp
-from tocns.core import delivery
+from tocns.core import pipeline as pipeline_module
 from tocns.core.messages import ChatType, IncomingMessage
+from tocns.core.pipeline import Checked
+from tocns.core.roles import Role
 from tocns.core.router import INTERNAL_ERROR_TEXT
 from tocns.features.activity.models import ActivityRecord
 from tocns.features.org import store as org_store
-from tocns.features.org.models import Person, Role
+from tocns.features.org.models import Person
+from tocns.inbound.models import InboundUpdate
 from tocns.outbox import store as storage_outbox
 from tocns.outbox.models import OutboxMessage
 
@@ -41,8 +45,8 @@ async def test_first_two_messages_of_new_person_in_two_chats_both_answered(app: 
     for n in range(8):
         user = f"7{n:03d}"
         first, second = await asyncio.gather(
-            app.router.handle(_message(user, "-1001", f"{n}1")),
-            app.router.handle(_message(user, "-1002", f"{n}2")),
+            app.pipeline.handle(_message(user, "-1001", f"{n}1")),
+            app.pipeline.handle(_message(user, "-1002", f"{n}2")),
         )
         for replies in (first, second):
             assert len(replies) == 1
@@ -94,15 +98,19 @@ async def test_record_and_receipt_commit_together(
             raise ConnectionError("outbox unavailable")
         return await storage_outbox.enqueue(session, **kwargs)
 
-    monkeypatch.setattr(delivery, "enqueue", enqueue_failing_once)
+    monkeypatch.setattr(pipeline_module, "enqueue", enqueue_failing_once)
     msg = IncomingMessage(
         platform="console", chat_id="group-1", user_id=MEMBER, display_name="Lan", text="/ghi vneid 5", message_id="77"
     )
-    replies = await delivery.handle_message(app, msg, "console:77")
+    channel = SimpleNamespace(platform="console")
+    checked = Checked(body={"text": msg.text}, key="77", chat="group-1", event=msg)
+    row_id = await app.pipeline.store(channel, checked)  # type: ignore[arg-type]
+    assert row_id is not None
+    await app.pipeline.process(channel, row_id, checked)  # type: ignore[arg-type]
     # The receipt could not be queued, so the record was not kept either; the member is told to retry.
-    assert [r.text for r in replies] == [INTERNAL_ERROR_TEXT.format(name="ghi")]
     async with app.db.session() as session:
         assert (await session.exec(select(ActivityRecord))).all() == []
         queued = [m.text for m in (await session.exec(select(OutboxMessage))).all()]
+        update = await session.get(InboundUpdate, row_id)
     assert queued[-1] == INTERNAL_ERROR_TEXT.format(name="ghi")
-    assert not any(t.startswith("Đã ghi") for t in queued)
+    assert update is not None and update.state == "failed" and "outbox unavailable" in (update.error or "")

@@ -6,8 +6,8 @@ from sqlmodel import select
 
 from tests.helpers import ChatHarness, FakeClock, Tree, build_tree, join_code
 from tocns.app import BotApp
+from tocns.core.roles import Role
 from tocns.features.directives.jobs import directive_reminders as remind
-from tocns.features.org.models import Role
 from tocns.outbox.models import OutboxMessage, OutboxState
 
 
@@ -135,8 +135,8 @@ async def test_one_reminder_after_24_hours_to_unacknowledged_groups(
 
 
 async def test_status_of_a_large_province_stays_readable(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    from tocns.core.roles import Level
     from tocns.features.org import store as org_store
-    from tocns.features.org.models import Level
 
     async with app.db.session() as session:
         province = await org_store.create_unit(session, code="P02", name="Tỉnh Lớn", level=Level.PROVINCE)

@@ -10,9 +10,10 @@ from sqlmodel import select
 from tests.helpers import ChatHarness, FakeClock
 from tests.logging_helpers import MEMBER, record_id, setup_group
 from tocns.app import BotApp
+from tocns.core.roles import Role
 from tocns.db.audit import audit_trail
 from tocns.features.org import store as org_store
-from tocns.features.org.models import Membership, Person, Role
+from tocns.features.org.models import Membership, Person
 
 
 async def _person(app: BotApp, user: str) -> Person:

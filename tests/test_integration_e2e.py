@@ -34,8 +34,8 @@ from tests.integ_helpers import (
 )
 from tests.test_cli import TOCNS
 from tocns.app import BotApp
-from tocns.channels.telegram_send import TelegramTransport
-from tocns.channels.zalo_send import ZaloTransport
+from tocns.channels.telegram import TelegramTransport
+from tocns.channels.zalo import ZaloTransport
 from tocns.config import Settings
 from tocns.core.metrics import METRICS
 from tocns.features.org import store as org_store
@@ -50,15 +50,15 @@ HELP = "Các lệnh bạn dùng được"
 @asynccontextmanager
 async def web(app: BotApp, adapters: list[Any] | None = None) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
     """The web app exactly as `tocns serve` builds it (adapters from the settings unless given)."""
-    web_app = create_app(app.settings, bot_app=app, adapters=adapters)
+    web_app = create_app(app.settings, bot_app=app, channels=adapters)
     try:
         transport = httpx.ASGITransport(app=web_app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client, web_app
-        await web_app.state.inbound.drain()
+        await web_app.state.pipeline.drain()
     finally:
         if adapters is None:
-            for adapter in web_app.state.inbound.adapters.values():
+            for adapter in web_app.state.channels.values():
                 await adapter.close()
 
 

@@ -12,9 +12,10 @@ from tests.helpers import ChatHarness, FakeClock, Tree, build_tree, join_code
 from tocns.app import BotApp, build_registry
 from tocns.core.messages import Mention
 from tocns.core.permissions import GUEST
-from tocns.db.audit import audit_trail
+from tocns.core.roles import Role
+from tocns.db.audit import AuditLog, audit_trail
 from tocns.features.org import store as org_store
-from tocns.features.org.models import AuditLog, ChatBinding, Membership, OrgUnit, Person, Role
+from tocns.features.org.models import ChatBinding, Membership, OrgUnit, Person
 
 
 async def _tree(app: BotApp) -> Tree:

@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from tests.fakes.telegram_server import FakeTelegram, Fault, TelegramServer
 from tests.outbox_helpers import bound_groups, queue
-from tocns.channels.telegram_send import TelegramTransport, split_text
+from tocns.channels.telegram import TelegramTransport, split_text
 from tocns.config import Settings
 from tocns.db.engine import Database
 from tocns.features.org import store as org_store

@@ -14,8 +14,9 @@ from tests.helpers import FakeClock, build_tree
 from tests.reports_helpers import make_logger
 from tests.test_reports import local
 from tocns.app import BotApp
+from tocns.core.roles import Role
 from tocns.features.org import store as org_store
-from tocns.features.org.models import OrgUnit, Role
+from tocns.features.org.models import OrgUnit
 from tocns.features.reports import jobs as report_jobs
 from tocns.outbox.models import OutboxMessage
 

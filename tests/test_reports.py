@@ -9,8 +9,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from tests.helpers import VN, ChatHarness, FakeClock, Tree, build_tree
 from tests.reports_helpers import DEFAULT_INDICATORS, make_logger
 from tocns.app import BotApp
+from tocns.core.roles import Role
 from tocns.features.org import store as org_store
-from tocns.features.org.models import OrgUnit, Role
+from tocns.features.org.models import OrgUnit
 from tocns.features.reports.period import parse_period, week_of
 from tocns.features.reports.service import unit_report
 

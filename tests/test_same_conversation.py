@@ -24,17 +24,24 @@ from tests.adapters_helpers import (
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.zalo_api import FakeZaloApi
 from tests.helpers import FakeClock, build_tree, join_code
-from tocns.app import BotApp
-from tocns.channels.console import ConsoleAdapter
+from tocns.app import BotApp, print_console_outbox
+from tocns.channels.console import ConsoleChannel
 from tocns.config import Settings
-from tocns.features.org.models import Role
+from tocns.core.roles import Role
 
 CONVERSATION = ["/huongdan", "/ketnoi {code}", "/thamgia thon 3", "/batdau", "/khongco", "/huongdan ketnoi"]
 
 
 async def _console(app: BotApp, lines: list[str]) -> list[str]:
     out = io.StringIO()
-    console = ConsoleAdapter(app.router, chat_id="-1001", user_id="11", name="Lan Nguyễn", out=out)
+    console = ConsoleChannel(
+        app.pipeline,
+        chat_id="-1001",
+        user_id="11",
+        name="Lan Nguyễn",
+        out=out,
+        deliver_outbox=lambda: print_console_outbox(app, out),
+    )
     answers = []
     for line in lines:
         answers.append("\n".join(r.text for r in await console.send_line(line)))
@@ -51,7 +58,7 @@ async def _telegram(app: BotApp, adapters: list[Any], lines: list[str]) -> list[
                 "/webhook/telegram", json=tg_message_update(line, user_id=11), headers={TG_HEADER: TG_SECRET}
             )
             assert response.status_code == 200
-            await web_app.state.inbound.drain()
+            await web_app.state.pipeline.drain()
             answers.append("\n".join(r.text for r in (await outbox(app))[before:]))
     return answers
 
@@ -65,7 +72,7 @@ async def _zalo(app: BotApp, adapters: list[Any], lines: list[str]) -> list[str]
             body = zalo_update(f"@ToCNSBot {line}", user_id="11", name="Lan Nguyễn")
             response = await client.post("/webhook/zalo", json=body, headers={ZALO_HEADER: ZALO_SECRET})
             assert response.status_code == 200
-            await web_app.state.inbound.drain()
+            await web_app.state.pipeline.drain()
             answers.append("\n".join(r.text for r in (await outbox(app))[before:]))
     return answers
 

@@ -20,9 +20,9 @@ from tests.helpers import build_tree
 from tests.integ_helpers import stop_tocns
 from tests.test_cli import TOCNS
 from tocns.app import BotApp
+from tocns.core.roles import Role
 from tocns.features.activity.models import ActivityRecord
 from tocns.features.org import store as org_store
-from tocns.features.org.models import Role
 
 GROUP = -1001777
 MEMBER = 11

@@ -14,7 +14,6 @@ from tests.helpers import ChatHarness, FakeClock
 from tests.tasks_helpers import log_activity, outbox_rows, setup_commune, tick
 from tocns.app import BotApp
 from tocns.config import Settings
-from tocns.core.router import Router
 from tocns.db.engine import Database
 
 
@@ -55,8 +54,8 @@ async def test_a_week_of_reminders(app: BotApp, chat: ChatHarness, clock: FakeCl
     # A restart: a new process with a new engine finds the reminder already recorded.
     restarted = Database(settings.database_url)
     try:
-        app2 = BotApp(
-            settings=settings, db=restarted, router=Router(restarted, settings, app.registry), registry=app.registry
+        app2 = BotApp.build(
+            settings, restarted
         )
         clock.set_local("2026-11-26 08:05")
         from tocns.scheduler import run_due_jobs

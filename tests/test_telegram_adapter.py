@@ -23,12 +23,13 @@ from tests.adapters_helpers import (
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.zalo_api import FakeZaloApi
 from tests.helpers import FakeClock, build_tree, join_code
-from tocns.app import BotApp
-from tocns.channels import runners
-from tocns.channels.telegram import EDITED_TEXT, WELCOME_TEXT, parse_update, to_incoming
+from tocns.app import BotApp, build_channels, configured_platforms, run_polling
+from tocns.channels.telegram import parse_update, to_incoming
 from tocns.config import Settings
+from tocns.core.pipeline import EDITED_TEXT
+from tocns.core.roles import Role
 from tocns.features.org import store as org_store
-from tocns.features.org.models import Role
+from tocns.features.org.events import WELCOME_TEXT
 from tocns.web.app import setup_platforms
 
 OK = {TG_HEADER: TG_SECRET}
@@ -85,7 +86,7 @@ async def test_duplicate_delivery_makes_one_binding_and_one_reply(
     update = tg_message_update(f"/ketnoi {code}")
     async with web(papp, adapters) as (client, web_app):
         first = await client.post("/webhook/telegram", json=update, headers=OK)
-        await web_app.state.inbound.drain()
+        await web_app.state.pipeline.drain()
         second = await client.post("/webhook/telegram", json=update, headers=OK)
     assert first.status_code == second.status_code == 200
     rows = await outbox(papp)
@@ -116,9 +117,9 @@ async def test_bot_added_welcomes_and_removed_deactivates_binding(
     code = await _code(papp, clock)
     async with web(papp, adapters) as (client, web_app):
         await client.post("/webhook/telegram", json=tg_member_update(-1001, "left", "member"), headers=OK)
-        await web_app.state.inbound.drain()
+        await web_app.state.pipeline.drain()
         await client.post("/webhook/telegram", json=tg_message_update(f"/ketnoi {code}"), headers=OK)
-        await web_app.state.inbound.drain()
+        await web_app.state.pipeline.drain()
         await client.post("/webhook/telegram", json=tg_member_update(-1001, "member", "kicked"), headers=OK)
     rows = await outbox(papp)
     assert rows[0].text == WELCOME_TEXT and "/ketnoi" in rows[0].text and rows[0].chat_id == "-1001"
@@ -133,14 +134,14 @@ async def test_supergroup_migration_moves_binding(papp: BotApp, adapters: list[A
     new_id = -1009876543210
     async with web(papp, adapters) as (client, web_app):
         await client.post("/webhook/telegram", json=tg_message_update(f"/ketnoi {code}", chat_id=-1001), headers=OK)
-        await web_app.state.inbound.drain()
+        await web_app.state.pipeline.drain()
         migrate = tg_message_update(chat_id=-1001, extra={"migrate_to_chat_id": new_id})
         await client.post("/webhook/telegram", json=migrate, headers=OK)
-        await web_app.state.inbound.drain()
+        await web_app.state.pipeline.drain()
         # Telegram also sends the other half of the migration from the new chat; it must be harmless.
         from_half = tg_message_update(chat_id=new_id, extra={"migrate_from_chat_id": -1001})
         await client.post("/webhook/telegram", json=from_half, headers=OK)
-        await web_app.state.inbound.drain()
+        await web_app.state.pipeline.drain()
         await client.post("/webhook/telegram", json=tg_message_update("/batdau", chat_id=new_id), headers=OK)
     replies = await outbox(papp, str(new_id))
     assert len(replies) == 1 and "Nhóm này thuộc: Xã Tân Lập" in replies[0].text
@@ -190,9 +191,9 @@ async def test_answer_does_not_wait_for_processing(papp: BotApp, adapters: list[
     gate = asyncio.Event()
     original = papp.router.handle
 
-    async def slow_handle(msg: Any, **kwargs: Any) -> Any:
+    async def slow_handle(session: Any, msg: Any) -> Any:
         await gate.wait()
-        return await original(msg, **kwargs)
+        return await original(session, msg)
 
     papp.router.handle = slow_handle  # type: ignore[method-assign]
     async with web(papp, adapters) as (client, _):
@@ -211,7 +212,7 @@ async def test_setup_sets_webhook_with_secret_and_vietnamese_menu(
     papp: BotApp, adapters: list[Any], tg: FakeTelegramApi
 ) -> None:
     async with web(papp, adapters[:1]) as (_, web_app):
-        await setup_platforms(web_app.state.inbound)
+        await setup_platforms(list(web_app.state.channels.values()), papp.settings.public_base_url)
     calls = dict(tg.calls)
     assert calls["setWebhook"]["url"] == "https://bot.example.vn/webhook/telegram"
     assert calls["setWebhook"]["secret_token"] == TG_SECRET
@@ -229,7 +230,7 @@ async def test_polling_mode_processes_updates_and_sets_menu(
     tg.updates = [tg_message_update("/huongdan"), tg_message_update("/help", chat_id=-3003)]
     last_id = tg.updates[-1]["update_id"]
     tg.on_empty = stop.set
-    await asyncio.wait_for(runners.run_polling(papp, ["telegram"], adapters=adapters[:1], stop=stop), timeout=10)
+    await asyncio.wait_for(run_polling(papp, ["telegram"], channels=adapters[:1], stop=stop), timeout=10)
     assert tg.methods()[:3] == ["getMe", "setMyCommands", "deleteWebhook"]
     offsets = [p.get("offset") for m, p in tg.calls if m == "getUpdates"]
     assert offsets[0] is None and offsets[1] == last_id + 1
@@ -237,27 +238,22 @@ async def test_polling_mode_processes_updates_and_sets_menu(
 
 
 async def test_updates_stored_before_a_crash_are_processed_at_start(papp: BotApp, adapters: list[Any]) -> None:
-    from tocns.core.pipeline import Inbound
-
-    inbound = Inbound(papp)
-    inbound.add(adapters[0])
-    update = tg_message_update("/huongdan")
-    assert await inbound.store(adapters[0], update) is not None  # stored, then the process "died"
+    update = adapters[0].check(tg_message_update("/huongdan"))
+    assert await papp.pipeline.store(adapters[0], update) is not None  # stored, then the process "died"
     assert await outbox(papp) == []
-    assert await Inbound(papp).recover() == 0  # no adapter for the platform: left pending
-    assert await inbound.recover() == 1
+    assert await papp.pipeline.recover() == 0  # no channel for the platform: left pending
+    papp.pipeline.add(adapters[0])
+    assert await papp.pipeline.recover() == 1
     assert [r.state for r in await inbound_rows(papp)] == ["done"]
     assert len(await outbox(papp)) == 1
 
 
 async def test_a_backlog_larger_than_one_batch_is_recovered_in_full(papp: BotApp, adapters: list[Any]) -> None:
-    from tocns.core.pipeline import Inbound
-
-    inbound = Inbound(papp)
-    inbound.add(adapters[0])
+    pipeline = papp.pipeline
+    pipeline.add(adapters[0])
     for n in range(230):
-        await inbound.store(adapters[0], tg_message_update("/huongdan", chat_id=-7000 - n))
-    assert await inbound.recover() == 230
+        await pipeline.store(adapters[0], adapters[0].check(tg_message_update("/huongdan", chat_id=-7000 - n)))
+    assert await pipeline.recover() == 230
     assert {r.state for r in await inbound_rows(papp)} == {"done"}
     assert len(await outbox(papp)) == 230
 
@@ -267,10 +263,10 @@ async def test_one_chat_is_processed_in_arrival_order(papp: BotApp, adapters: li
     seen: list[str] = []
     original = papp.router.handle
 
-    async def recording(msg: Any, **kwargs: Any) -> Any:
+    async def recording(session: Any, msg: Any) -> Any:
         seen.append(msg.text)
         await asyncio.sleep(0.05 if msg.text.startswith("/ketnoi") else 0)
-        return await original(msg, **kwargs)
+        return await original(session, msg)
 
     papp.router.handle = recording  # type: ignore[method-assign]
     async with web(papp, adapters) as (client, _):
@@ -297,7 +293,7 @@ async def test_polling_keeps_the_offset_when_an_update_cannot_be_stored(
 
 
 def test_adapters_use_the_configured_api_base_urls(papp: BotApp) -> None:
-    telegram, zalo = runners.build_adapters(papp, runners.configured_platforms(papp.settings))
+    telegram, zalo = build_channels(papp, configured_platforms(papp.settings))
     assert telegram.bot.base_url == "http://fake-telegram.test/bot123456:TEST-telegram-token"
     assert zalo.api.base_url == "http://fake-zalo.test" and zalo.api.token == "zalo-test-token-42"
 
@@ -305,12 +301,10 @@ def test_adapters_use_the_configured_api_base_urls(papp: BotApp) -> None:
 async def test_serve_startup_registers_webhooks_and_recovers(
     papp: BotApp, adapters: list[Any], tg: FakeTelegramApi
 ) -> None:
-    from tocns.core.pipeline import Inbound
     from tocns.web.app import create_app
 
-    leftover = Inbound(papp)
-    await leftover.store(adapters[0], tg_message_update("/huongdan"))  # stored before a crash
-    web_app = create_app(papp.settings, bot_app=papp, adapters=adapters[:1], with_platforms=True)
+    await papp.pipeline.store(adapters[0], adapters[0].check(tg_message_update("/huongdan")))  # before a crash
+    web_app = create_app(papp.settings, bot_app=papp, channels=adapters[:1], with_platforms=True)
     async with web_app.router.lifespan_context(web_app):
         assert "setWebhook" in tg.methods() and "setMyCommands" in tg.methods()
     assert len(await outbox(papp)) == 1
@@ -361,17 +355,9 @@ async def test_webhook_decodes_each_update_once(
     monkeypatch.setattr(telegram_adapter, "parse_update", counting)
     async with web(papp, adapters) as (client, web_app):
         response = await client.post("/webhook/telegram", json=tg_message_update("/huongdan"), headers=OK)
-        await web_app.state.inbound.drain()
+        await web_app.state.pipeline.drain()
     assert response.status_code == 200 and len(decoded) == 1
     assert "Các lệnh bạn dùng được" in (await outbox(papp))[0].text
-    adapter = next(a for a in adapters if a.platform == "telegram")
-    # Checked but never handled (a redelivery already stored): the remembered updates stay bounded.
-    for _ in range(adapter.checked_limit + 20):
-        adapter.check(tg_message_update("/huongdan"))
-    assert len(adapter._checked) <= adapter.checked_limit
-    # A body that was never checked (recovered after a restart) is decoded as before.
-    replies = await adapter.handle_update(tg_message_update("/huongdan"))
-    assert "Các lệnh bạn dùng được" in replies[0].text
 
 
 async def test_many_chats_at_once_are_all_answered_a_few_at_a_time(papp: BotApp, adapters: list[Any]) -> None:
@@ -380,13 +366,13 @@ async def test_many_chats_at_once_are_all_answered_a_few_at_a_time(papp: BotApp,
     running, peak = 0, 0
     original = papp.router.handle
 
-    async def counting(msg: Any, **kwargs: Any) -> Any:
+    async def counting(session: Any, msg: Any) -> Any:
         nonlocal running, peak
         running += 1
         peak = max(peak, running)
         try:
             await asyncio.sleep(0.01)
-            return await original(msg, **kwargs)
+            return await original(session, msg)
         finally:
             running -= 1
 
@@ -436,22 +422,13 @@ async def test_an_update_the_database_refuses_does_not_refuse_the_others_in_its_
     poison = tg_message_update("/huongdan", chat_id=-9200)
 
     async def refuses_one(session: Any, updates: list[Any], **kwargs: Any) -> Any:
-        if any(body is poison for _, _, body in updates):
+        if any(body.get("update_id") == poison["update_id"] for _, _, body in updates):
             raise ValueError("value out of range for the column")
         return await real(session, updates, **kwargs)
 
     monkeypatch.setattr(inbound_store, "store_updates", refuses_one)
     others = [tg_message_update("/huongdan", chat_id=-9201 - n) for n in range(4)]
     async with web(papp, adapters) as (client, web_app):
-        inbound = web_app.state.inbound
-        original = inbound.accept
-
-        async def same_objects(adapter: Any, update: dict[str, Any]) -> bool:
-            # The route decodes a fresh dict per request: hand the test's own objects over, to find the poison.
-            body = next((u for u in [poison, *others] if u["update_id"] == update["update_id"]), update)
-            return await original(adapter, body)
-
-        inbound.accept = same_objects  # type: ignore[method-assign]
         answers = await asyncio.gather(
             *(client.post("/webhook/telegram", json=u, headers=OK) for u in [others[0], poison, *others[1:]])
         )

@@ -73,7 +73,7 @@ async def test_metrics_in_prometheus_format(app: BotApp, settings: Settings, tmp
     async with web(papp, adapters) as (client, web_app):
         await client.post("/webhook/telegram", json=tg_message_update("/huongdan"), headers=ROUTES[0][1])
         await client.post("/webhook/zalo", content=b"{bad", headers=ROUTES[1][1])
-        await web_app.state.inbound.drain()
+        await web_app.state.pipeline.drain()
         response = await client.get("/metrics")
         health = await client.get("/healthz")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")

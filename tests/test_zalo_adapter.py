@@ -23,14 +23,13 @@ from tests.adapters_helpers import (
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.zalo_api import BOT_ID, FakeZaloApi
 from tests.helpers import FakeClock, build_tree, join_code
-from tocns.app import BotApp
-from tocns.channels import runners
+from tocns.app import BotApp, run_polling
 from tocns.channels.base import SendStatus
-from tocns.channels.zalo_send import ZaloTransport
+from tocns.channels.zalo import ZaloTransport
 from tocns.config import Settings
 from tocns.core.messages import Attachment
+from tocns.core.roles import Role
 from tocns.features.org import store as org_store
-from tocns.features.org.models import Role
 
 OK = {ZALO_HEADER: ZALO_SECRET}
 HELP = "Các lệnh bạn dùng được"
@@ -95,7 +94,7 @@ async def test_duplicate_message_id_is_processed_once(papp: BotApp, adapters: li
     async with web(papp, adapters) as (client, web_app):
         for _ in range(3):
             assert (await client.post("/webhook/zalo", json=body, headers=OK)).status_code == 200
-            await web_app.state.inbound.drain()
+            await web_app.state.pipeline.drain()
     assert len(await outbox(papp)) == 1 and len(await inbound_rows(papp)) == 1
 
 
@@ -137,7 +136,7 @@ async def test_polling_treats_408_as_no_update(papp: BotApp, adapters: list[Any]
             stop.set()
 
     zalo.on_empty = on_empty
-    await asyncio.wait_for(runners.run_polling(papp, ["zalo"], adapters=adapters[1:], stop=stop), timeout=10)
+    await asyncio.wait_for(run_polling(papp, ["zalo"], channels=adapters[1:], stop=stop), timeout=10)
     methods = [m for m, _ in zalo.calls]
     assert methods[0] == "getMe" and methods.count("getUpdates") >= 4
     assert [r.chat_id for r in await outbox(papp)] == ["zgroup-1", "zgroup-2"]

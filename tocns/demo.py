@@ -8,8 +8,10 @@ from datetime import timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tocns.core.clock import utcnow
+from tocns.core.roles import Level, Role
 from tocns.features.org import store as org_store
-from tocns.features.org.models import Level, OrgUnit, Person, Role, utcnow
+from tocns.features.org.models import OrgUnit, Person
 
 DEMO_PROVINCE_CODE = "DEMO"
 DEMO_PLATFORM = "console"

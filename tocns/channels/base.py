@@ -1,12 +1,15 @@
-"""The transport protocol the outbox sender drains through."""
+"""The channel protocol: what every platform module provides, inbound (check, poll, webhook) and outbound (send)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from tocns.core.messages import Attachment
+from tocns.core.pipeline import Checked
 
 
 class SendStatus(StrEnum):
@@ -42,4 +45,41 @@ class Transport(Protocol):
     async def send(self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0) -> SendResult:
         """Send one outbox message, leaving out its first `skip` pieces; never raises for platform or network
         errors."""
+        ...
+
+
+class Channel(Protocol):
+    """A platform, inbound and outbound: what `tocns.app` and the web app need from each channel module."""
+
+    platform: str
+    webhook_path: str
+    secret_header: str
+
+    @property
+    def webhook_secret(self) -> str:
+        """The secret the platform echoes in `secret_header` on every webhook call."""
+        ...
+
+    def check(self, body: object) -> Checked:
+        """Validate and translate a body; raises ValueError when it is not an update of this platform."""
+        ...
+
+    async def start(self) -> None:
+        """Learn the bot's identity (getMe)."""
+        ...
+
+    async def register(self, public_base_url: str) -> None:
+        """Point the platform's webhook at this server (and publish menus where the platform has them)."""
+        ...
+
+    async def set_menu(self) -> None:
+        """Publish the command menu where the platform has one (Telegram); nothing elsewhere."""
+        ...
+
+    async def poll(self, process: Callable[[Any, object], Awaitable[None]], stop: asyncio.Event | None) -> None:
+        """Long-poll the platform, handing each update body to `process`, until `stop` is set."""
+        ...
+
+    async def close(self) -> None:
+        """Release the platform's connections."""
         ...

@@ -1,28 +1,30 @@
-"""The local console adapter: chat with the bot from a terminal, or script it through stdin."""
+"""The local console: chat with the bot from a terminal or through stdin; outbox messages for console chats
+are printed, so a local trial shows reminders, digests and directives arriving in their groups."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
 
-from tocns.channels.console_send import ConsoleTransport
-from tocns.core.messages import ChatType, IncomingMessage, Reply
-from tocns.core.router import Router
+from tocns.channels.base import SendResult, SendStatus
+from tocns.core.messages import Attachment, ChatType, IncomingMessage, Reply
+from tocns.core.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "console"
 
 
-class ConsoleAdapter:
-    """Reads one message per line and prints each reply."""
+class ConsoleChannel:
+    """Reads one message per line and prints each reply; `deliver_outbox` prints what was queued meanwhile."""
 
     def __init__(
         self,
-        router: Router,
+        pipeline: Pipeline,
         *,
         chat_id: str = "console-group",
         user_id: str = "1",
@@ -30,8 +32,9 @@ class ConsoleAdapter:
         private: bool = False,
         attachments_dir: Path = Path("data/console"),
         out: TextIO | None = None,
+        deliver_outbox: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
-        self.router = router
+        self.pipeline = pipeline
         self.chat_id = chat_id
         self.user_id = user_id
         self.name = name
@@ -39,6 +42,7 @@ class ConsoleAdapter:
         self.attachments_dir = attachments_dir
         self.out = out or sys.stdout
         self.transport = ConsoleTransport(self.out)
+        self._deliver_outbox = deliver_outbox
 
     def to_incoming(self, text: str) -> IncomingMessage:
         """Translate a typed line into a neutral message."""
@@ -65,7 +69,7 @@ class ConsoleAdapter:
 
     async def send_line(self, text: str) -> list[Reply]:
         """Handle one typed line and print its replies."""
-        replies = await self.router.handle(self.to_incoming(text))
+        replies = await self.pipeline.handle(self.to_incoming(text))
         for reply in replies:
             print(self.render(reply), file=self.out, flush=True)
         try:
@@ -77,20 +81,7 @@ class ConsoleAdapter:
 
     async def deliver_outbox(self) -> int:
         """Print what the bot queued for console chats (directives, reminders, digests); returns the count."""
-        from tocns.outbox.sender import OutboxSender, PlatformLimits
-
-        # A terminal has no flood limit; what is due now is printed now.
-        sender = OutboxSender(
-            self.router.db,
-            self.router.settings,
-            {PLATFORM: self.transport},
-            clock=self.router.clock,
-            limits={PLATFORM: PlatformLimits.build(1000.0, 1000, 1)},
-        )
-        delivered = 0
-        while handled := await sender.run_once():
-            delivered += handled
-        return delivered
+        return await self._deliver_outbox() if self._deliver_outbox is not None else 0
 
     async def run(self, stream: TextIO | None = None) -> None:
         """Chat until end of input: a prompt on a terminal, plain line-by-line when scripted."""
@@ -116,3 +107,20 @@ class ConsoleAdapter:
             if not line.strip():
                 continue
             await self.send_line(line)
+
+
+class ConsoleTransport:
+    """Prints each message with the chat it is addressed to."""
+
+    platform = "console"
+    max_text_length = 100_000
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+
+    async def send(self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0) -> SendResult:
+        """Print the message and its attachments' names; always succeeds."""
+        lines = [f"[bot gửi tới {chat_id}] {text}"]
+        lines.extend(f"[tệp đính kèm: {a.filename}]" for a in attachments)
+        print("\n".join(lines), file=self.out, flush=True)
+        return SendResult(SendStatus.OK)

@@ -1,38 +1,31 @@
-"""Telegram adapter (python-telegram-bot 22): updates in, neutral messages to the core, replies to the outbox."""
+"""Telegram (python-telegram-bot 22): updates in as neutral events, outbox messages out through the Bot API."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import re
+import warnings
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
-from telegram import Bot, BotCommand, ChatMember, Message, Update
+from telegram import Bot, BotCommand, ChatMember, InputFile, Message, Update
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.request import BaseRequest, HTTPXRequest
 
-from tocns.app import BotApp
-from tocns.core.delivery import enqueue_replies, handle_message
-from tocns.core.messages import ChatType, IncomingMessage, Mention, Reply
+from tocns.channels.base import SendResult, SendStatus
+from tocns.config import Settings
+from tocns.core.messages import Attachment, ChatEvent, ChatEventKind, ChatType, InboundEvent, IncomingMessage, Mention
+from tocns.core.pipeline import Checked
 from tocns.core.registry import Registry
-from tocns.features.org import store as org_store
+from tocns.core.router import Router
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
 ALLOWED_UPDATES = ["message", "edited_message", "my_chat_member"]
 _COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
-
-WELCOME_TEXT = (
-    "Xin chào cả nhóm! Tôi là bot của Tổ công nghệ số cộng đồng: ghi nhận kết quả đi cơ sở, giao và nhắc việc, "
-    "tổng hợp báo cáo.\n"
-    "Để bắt đầu, người được cấp mã kết nối (lãnh đạo xã/phường hoặc tổ trưởng) hãy gõ /ketnoi <mã> để kết nối "
-    "nhóm này với đơn vị của mình. Sau đó mỗi thành viên gõ /thamgia <tên tổ>.\n"
-    "Gõ /huongdan để xem các lệnh."
-)
-EDITED_TEXT = (
-    "Bot không xử lý lại tin nhắn đã sửa, nên lệnh vừa sửa chưa được thực hiện lại. "
-    "Nếu cần, hãy gửi lệnh đúng thành một tin nhắn mới."
-)
 
 
 class UpdateShapeError(ValueError):
@@ -99,12 +92,12 @@ def menu_commands(registry: Registry) -> list[BotCommand]:
     return commands[:100]
 
 
-def make_bot(app: BotApp, request: BaseRequest | None = None) -> Bot:
+def make_bot(settings: Settings, request: BaseRequest | None = None) -> Bot:
     """A PTB Bot on the configured (possibly self-hosted) Bot API base URL."""
-    base = app.settings.telegram_api_base_url.rstrip("/")
-    read_timeout = app.settings.polling_timeout_seconds + 10
+    base = settings.telegram_api_base_url.rstrip("/")
+    read_timeout = settings.polling_timeout_seconds + 10
     return Bot(
-        app.settings.telegram_bot_token,
+        settings.telegram_bot_token,
         base_url=f"{base}/bot",
         base_file_url=f"{base}/file/bot",
         request=request or HTTPXRequest(read_timeout=10),
@@ -112,128 +105,89 @@ def make_bot(app: BotApp, request: BaseRequest | None = None) -> Bot:
     )
 
 
-class TelegramAdapter:
-    """Handles Telegram updates: commands, group membership changes, migrations and edits."""
-
-    platform = PLATFORM
-    retry_delay = 3.0
-
-    # Updates parsed by check() and not yet handled, by the identity of their body: the webhook checks a body
-    # and then hands the very same dict to handle_update, which need not decode it a second time. The limit
-    # covers a backlog of updates waiting for processing (an Update is ~3 KB); past it they are decoded again.
-    checked_limit = 4096
-
-    def __init__(self, app: BotApp, bot: Bot | None = None) -> None:
-        self.app = app
-        self.bot = bot or make_bot(app)
-        self._checked: dict[int, tuple[dict[str, Any], Update]] = {}
-
-    def update_key(self, body: dict[str, Any]) -> str:
-        """The de-duplication key of an update: its update_id."""
-        return str(body["update_id"])
-
-    def chat_key(self, body: dict[str, Any]) -> str:
-        """The chat of an update (message, edit or membership change)."""
-        for field in ("message", "edited_message", "my_chat_member"):
-            part = body.get(field)
-            if isinstance(part, dict) and isinstance(part.get("chat"), dict):
-                return str(part["chat"].get("id"))
-        return ""
-
-    def check(self, body: object) -> dict[str, Any]:
-        """Validate a webhook body; raises UpdateShapeError when it is not an update."""
-        update = parse_update(body)
-        assert isinstance(body, dict)
-        # The entry keeps the body alive, so its id cannot be reused by another dict while it is here.
-        self._checked[id(body)] = (body, update)
-        if len(self._checked) > self.checked_limit:
-            # A duplicate delivery is checked but never handled: drop the oldest entries.
-            del self._checked[next(iter(self._checked))]
-        return body
-
-    def _parsed(self, body: dict[str, Any]) -> Update:
-        entry = self._checked.pop(id(body), None)
-        if entry is not None and entry[0] is body:
-            return entry[1]
-        return parse_update(body)
-
-    async def handle_update(self, body: dict[str, Any]) -> list[Reply]:
-        """Process one update and enqueue what it answers."""
-        update = self._parsed(body)
-        key = f"{PLATFORM}:{update.update_id}"
-        if update.my_chat_member is not None:
-            return await self._membership_changed(update, key)
-        if update.edited_message is not None:
-            return await self._edited(update.edited_message, key)
-        message = update.message
-        if message is None:
-            return []
-        if message.migrate_to_chat_id or message.migrate_from_chat_id:
-            await self._migrated(message)
-            return []
-        incoming = to_incoming(message)
-        if incoming is None:
-            return []
-        return await handle_message(self.app, incoming, key)
-
-    async def _membership_changed(self, update: Update, key: str) -> list[Reply]:
-        change = update.my_chat_member
-        assert change is not None
-        chat_id = str(change.chat.id)
+def translate(update: Update) -> InboundEvent | None:
+    """What a decoded update means to the core: a message, a chat event, or nothing."""
+    change = update.my_chat_member
+    if change is not None:
         if change.chat.type == "private":
-            return []
+            return None
         present = {ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER, ChatMember.RESTRICTED}
         was_in = change.old_chat_member.status in present
         is_in = change.new_chat_member.status in present
-        if is_in and not was_in:
-            reply = Reply(text=WELCOME_TEXT, chat_id=chat_id, platform=PLATFORM)
-            msg = IncomingMessage(platform=PLATFORM, chat_id=chat_id, user_id="", display_name="", text="")
-            await enqueue_replies(self.app, msg, [reply], key)
-            return [reply]
-        if was_in and not is_in:
-            async with self.app.db.session() as session:
-                binding = await org_store.deactivate_binding(
-                    session, PLATFORM, chat_id, reason="bot bị xóa khỏi nhóm", actor_label="telegram"
-                )
-            log.info("bot removed from telegram chat %s (binding %s)", chat_id, "deactivated" if binding else "none")
-        return []
+        if was_in == is_in:
+            return None
+        kind = ChatEventKind.BOT_ADDED if is_in else ChatEventKind.BOT_REMOVED
+        return ChatEvent(kind, PLATFORM, str(change.chat.id))
+    if update.edited_message is not None:
+        edited = to_incoming(update.edited_message)
+        if edited is None:
+            return None
+        return ChatEvent(ChatEventKind.MESSAGE_EDITED, PLATFORM, edited.chat_id, message=edited)
+    message = update.message
+    if message is None:
+        return None
+    if message.migrate_to_chat_id:
+        return ChatEvent(ChatEventKind.CHAT_MIGRATED, PLATFORM, str(message.chat.id), str(message.migrate_to_chat_id))
+    if message.migrate_from_chat_id:
+        return ChatEvent(ChatEventKind.CHAT_MIGRATED, PLATFORM, str(message.migrate_from_chat_id), str(message.chat.id))
+    return to_incoming(message)
 
-    async def _migrated(self, message: Message) -> None:
-        if message.migrate_to_chat_id:
-            old, new = str(message.chat.id), str(message.migrate_to_chat_id)
-        else:
-            old, new = str(message.migrate_from_chat_id), str(message.chat.id)
-        async with self.app.db.session() as session:
-            # Telegram sends both halves of a migration; the second finds nothing left to move.
-            moved = await org_store.move_binding(session, PLATFORM, old, new)
-        if moved is not None:
-            log.info("telegram chat %s migrated to %s; binding moved", old, new)
 
-    async def _edited(self, message: Message, key: str) -> list[Reply]:
-        incoming = to_incoming(message)
-        if incoming is None or incoming.is_bot or self.app.router.parse(incoming) is None:
-            return []
-        reply = Reply(text=EDITED_TEXT)
-        await enqueue_replies(self.app, incoming, [reply], key)
-        return [reply]
+def _chat_of(update: Update) -> str:
+    for part in (update.message, update.edited_message, update.my_chat_member):
+        if part is not None:
+            return str(part.chat.id)
+    return ""
 
-    async def set_menu(self) -> list[BotCommand]:
+
+class TelegramChannel:
+    """Telegram updates in (webhook or polling), checked and translated once; the webhook and command menu."""
+
+    platform = PLATFORM
+    webhook_path = "/webhook/telegram"
+    secret_header = "X-Telegram-Bot-Api-Secret-Token"
+    retry_delay = 3.0
+
+    def __init__(self, settings: Settings, router: Router, bot: Bot | None = None) -> None:
+        self.settings = settings
+        self.router = router
+        self.bot = bot or make_bot(settings)
+
+    @property
+    def webhook_secret(self) -> str:
+        """The secret Telegram echoes in every webhook call."""
+        return self.settings.telegram_webhook_secret
+
+    def check(self, body: object) -> Checked:
+        """Validate and decode a body once; raises UpdateShapeError when it is not an update."""
+        update = parse_update(body)
+        assert isinstance(body, dict)
+        try:
+            event = translate(update)
+        except Exception as exc:  # PTB decodes lazily: a malformed part (an empty my_chat_member) fails here
+            raise UpdateShapeError(f"malformed Telegram update: {type(exc).__name__}") from exc
+        return Checked(body=body, key=str(update.update_id), chat=_chat_of(update), event=event)
+
+    async def set_menu(self) -> None:
         """Publish the registry's commands as the Telegram command menu."""
-        commands = menu_commands(self.app.registry)
-        await self.bot.set_my_commands(commands)
-        return commands
+        await self.bot.set_my_commands(menu_commands(self.router.registry))
 
     async def set_webhook(self, url: str) -> None:
         """Point Telegram at our webhook, with the secret it must echo in every call."""
         await self.bot.set_webhook(
-            url=url, secret_token=self.app.settings.telegram_webhook_secret or None, allowed_updates=ALLOWED_UPDATES
+            url=url, secret_token=self.settings.telegram_webhook_secret or None, allowed_updates=ALLOWED_UPDATES
         )
 
     async def start(self) -> None:
         """Initialise the bot (getMe) so its username is known to the router."""
         await self.bot.initialize()
         if self.bot.username:
-            self.app.router.bot_names.add(self.bot.username)
+            self.router.bot_names.add(self.bot.username)
+
+    async def register(self, public_base_url: str) -> None:
+        """Set the webhook and publish the command menu."""
+        await self.set_webhook(f"{public_base_url.rstrip('/')}{self.webhook_path}")
+        await self.set_menu()
 
     async def close(self) -> None:
         """Release the Bot API connections."""
@@ -246,7 +200,7 @@ class TelegramAdapter:
         while stop is None or not stop.is_set():
             try:
                 updates = await self.bot.get_updates(
-                    offset=offset, timeout=self.app.settings.polling_timeout_seconds, allowed_updates=ALLOWED_UPDATES
+                    offset=offset, timeout=self.settings.polling_timeout_seconds, allowed_updates=ALLOWED_UPDATES
                 )
             except Exception:
                 log.exception("telegram getUpdates failed; retrying")
@@ -261,3 +215,91 @@ class TelegramAdapter:
                     await asyncio.sleep(self.retry_delay)
                     break
                 offset = update.update_id + 1
+
+
+# ---------------------------------------------------------------- outbound
+
+TELEGRAM_MAX_TEXT = 4096
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Cut text into parts of at most `limit` characters, at a line break or space where possible."""
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit)
+        if cut < limit // 2:
+            cut = rest.rfind(" ", 0, limit)
+        if cut < limit // 2:
+            cut = limit
+        parts.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n ") if cut < len(rest) else ""
+    if rest or not parts:
+        parts.append(rest)
+    return parts
+
+
+class TelegramTransport:
+    """The Telegram side of the outbox: one Bot object, pooled HTTP connections."""
+
+    platform = "telegram"
+    max_text_length = TELEGRAM_MAX_TEXT
+
+    def __init__(self, token: str, base_url: str, timeout: float = 10.0) -> None:
+        request = HTTPXRequest(
+            connection_pool_size=8,
+            read_timeout=timeout,
+            write_timeout=timeout,
+            connect_timeout=timeout,
+            pool_timeout=timeout,
+            media_write_timeout=max(timeout, 20.0),
+        )
+        self.bot = Bot(token, base_url=f"{base_url.rstrip('/')}/bot", request=request)
+
+    async def send(self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0) -> SendResult:
+        """Send text (split at 4,096 characters) then each attachment, from piece `skip` on; never raises for
+        API errors."""
+        pieces: list[str | Attachment] = [*(split_text(text, self.max_text_length) if text else []), *attachments]
+        done = min(skip, len(pieces))
+        try:
+            for piece in pieces[done:]:
+                if isinstance(piece, str):
+                    await self.bot.send_message(chat_id=chat_id, text=piece)
+                elif piece.is_image:
+                    await self.bot.send_photo(chat_id=chat_id, photo=InputFile(piece.content, filename=piece.filename))
+                else:
+                    file = InputFile(piece.content, filename=piece.filename)
+                    await self.bot.send_document(chat_id=chat_id, document=file)
+                done += 1
+        except TelegramError as exc:
+            return replace(_failure(exc), parts_sent=done)
+        return SendResult(SendStatus.OK, parts_sent=done)
+
+    async def close(self) -> None:
+        """Close the HTTP connections."""
+        await self.bot.shutdown()
+
+
+def _failure(exc: TelegramError) -> SendResult:
+    """What a Bot API error means for the outbox: wait, retry, move, or give up."""
+    if isinstance(exc, RetryAfter):
+        with warnings.catch_warnings():
+            # PTB 22 warns that retry_after will become a timedelta; both forms are handled below.
+            warnings.simplefilter("ignore")
+            wait = exc.retry_after
+        seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+        return SendResult(SendStatus.RATE_LIMITED, retry_after=seconds, error=str(exc))
+    if isinstance(exc, Forbidden):
+        reason = f"bị chặn hoặc bị xoá khỏi nhóm: {exc.message}"
+        return SendResult(SendStatus.PERMANENT, error=reason, chat_gone=True)
+    if isinstance(exc, ChatMigrated):
+        return SendResult(
+            SendStatus.PERMANENT, error=f"nhóm đã chuyển sang mã {exc.new_chat_id}", new_chat_id=str(exc.new_chat_id)
+        )
+    if isinstance(exc, BadRequest):
+        gone = "chat not found" in exc.message.lower()
+        reason = "không tìm thấy nhóm" if gone else f"yêu cầu bị từ chối: {exc.message}"
+        return SendResult(SendStatus.PERMANENT, error=reason, chat_gone=gone)
+    if isinstance(exc, NetworkError):  # includes TimedOut and 5xx answers
+        return SendResult(SendStatus.TRANSIENT, error=f"lỗi mạng: {exc.message}")
+    return SendResult(SendStatus.TRANSIENT, error=f"lỗi Telegram: {exc.message}")

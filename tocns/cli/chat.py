@@ -11,7 +11,7 @@ import sys
 import tempfile
 
 from tocns.app import BotApp
-from tocns.channels.console import ConsoleAdapter
+from tocns.channels.console import ConsoleChannel
 from tocns.config import get_settings
 from tocns.log_setup import redact
 
@@ -42,15 +42,24 @@ def _console_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--private", action="store_true", help="giả lập tin nhắn riêng với bot")
 
 
-def _adapter(app: BotApp, args: argparse.Namespace) -> ConsoleAdapter:
-    return ConsoleAdapter(app.router, chat_id=args.chat_id, user_id=args.user_id, name=args.name, private=args.private)
+def _console_channel(app: BotApp, args: argparse.Namespace) -> ConsoleChannel:
+    from tocns.app import print_console_outbox
+
+    return ConsoleChannel(
+        app.pipeline,
+        chat_id=args.chat_id,
+        user_id=args.user_id,
+        name=args.name,
+        private=args.private,
+        deliver_outbox=lambda: print_console_outbox(app),
+    )
 
 
 def _console(args: argparse.Namespace) -> int:
     async def go() -> None:
         app = await BotApp.create()
         try:
-            await _adapter(app, args).run()
+            await _console_channel(app, args).run()
         finally:
             await app.close()
 
@@ -70,14 +79,14 @@ def _run(args: argparse.Namespace) -> int:
         scheduler = start_scheduler(app)
         sender = start_sender(app.db, settings, app.clock)
         try:
-            from tocns.channels import runners
+            from tocns.app import configured_platforms, run_polling
 
-            platforms = runners.configured_platforms(settings)
+            platforms = configured_platforms(settings)
             if platforms:
-                await runners.run_polling(app, platforms)
+                await run_polling(app, platforms)
             else:
                 print("Chưa cấu hình token Telegram hay Zalo: chạy bot trong console trên máy này.", file=sys.stderr)
-                console = _adapter(app, args)
+                console = _console_channel(app, args)
                 printer = asyncio.create_task(_print_outbox_forever(console))
                 try:
                     await console.run()
@@ -92,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _print_outbox_forever(console: ConsoleAdapter, every_seconds: float = 20.0) -> None:
+async def _print_outbox_forever(console: ConsoleChannel, every_seconds: float = 20.0) -> None:
     """Show scheduled messages (reminders, digests) for console chats while the operator is idle."""
     while True:
         await asyncio.sleep(every_seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING
@@ -10,10 +11,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.config import Settings
 from tocns.core.messages import IncomingMessage, Reply
-from tocns.features.org.models import ChatBinding, OrgUnit, Person
 
 if TYPE_CHECKING:
+    # Types only: the core never calls the org feature; `tocns.app` injects the function that resolves people.
     from tocns.core.registry import Command, Registry
+    from tocns.features.org.models import ChatBinding, OrgUnit, Person
 
 
 class UserError(Exception):
@@ -22,6 +24,20 @@ class UserError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+@dataclass
+class Sender:
+    """Who sent a message and where: the person, the chat's binding and unit, and the roles held there."""
+
+    person: Person
+    binding: ChatBinding | None
+    unit: OrgUnit | None
+    roles: set[str]
+
+
+Identify = Callable[[AsyncSession, IncomingMessage, datetime], Awaitable[Sender]]
+"""Resolves the sender of a message inside the update's session (the org feature provides it)."""
 
 
 @dataclass

@@ -50,6 +50,30 @@ class IncomingMessage:
         return self.chat_type == ChatType.PRIVATE
 
 
+class ChatEventKind(StrEnum):
+    """Something that happened to a chat rather than a message typed in it."""
+
+    BOT_ADDED = "bot_added"  # the bot joined a group
+    BOT_REMOVED = "bot_removed"  # the bot left or was removed from a group
+    CHAT_MIGRATED = "chat_migrated"  # the group moved to a new id (a Telegram group became a supergroup)
+    MESSAGE_EDITED = "message_edited"  # a message was edited after it was sent
+
+
+@dataclass(frozen=True)
+class ChatEvent:
+    """A neutral chat event translated by a channel; the core or a feature decides what it means."""
+
+    kind: ChatEventKind
+    platform: str
+    chat_id: str
+    new_chat_id: str | None = None
+    message: IncomingMessage | None = None
+
+
+InboundEvent = IncomingMessage | ChatEvent
+"""What a channel translates one platform update into."""
+
+
 @dataclass(frozen=True)
 class Attachment:
     """A file the bot sends: a picture or a document (Zalo gets documents as links)."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from tocns.core.roles import Role
 from tocns.core.text import fold
-from tocns.features.org.models import Role
 
 GUEST = "guest"
 """Anyone who talks to the bot, including people in no unit yet."""

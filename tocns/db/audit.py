@@ -6,12 +6,30 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert
-from sqlmodel import SQLModel, col, select
+from sqlalchemy import Column, Index, Text, insert
+from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tocns.core.clock import utcnow
 from tocns.db.upsert import table_of
-from tocns.features.org.models import AuditLog, utcnow
+
+
+class AuditLog(SQLModel, table=True):
+    """One row per change: who did what to which record, with before and after."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor_person_id: int | None = Field(default=None, foreign_key="person.id")
+    actor_label: str | None = Field(default=None, max_length=100)
+    action: str = Field(max_length=50)
+    entity: str = Field(max_length=50)
+    entity_id: str = Field(max_length=64)
+    before: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    after: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
 
 
 def _default(value: Any) -> Any:

@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from tocns.features.org.models import utcnow
+from tocns.core.clock import utcnow
 
 
 class InboundState(StrEnum):
@@ -37,3 +37,16 @@ class InboundUpdate(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow)
     processed_at: datetime | None = None
     error: str | None = Field(default=None, max_length=500)
+
+
+class ProcessedMessage(SQLModel, table=True):
+    """A platform message already handled: a retried delivery is skipped."""
+
+    __tablename__ = "processed_message"
+    __table_args__ = (UniqueConstraint("platform", "chat_id", "message_id", name="uq_processed_message"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=20)
+    chat_id: str = Field(max_length=64)
+    message_id: str = Field(max_length=64)
+    processed_at: datetime = Field(default_factory=utcnow)

@@ -12,8 +12,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from tocns.features.org.models import utcnow
-from tocns.inbound.models import InboundState, InboundUpdate
+from tocns.core.clock import utcnow
+from tocns.db.upsert import per_dialect, table_of
+from tocns.inbound.models import InboundState, InboundUpdate, ProcessedMessage
 from tocns.outbox.models import OutboxMessage, OutboxState
 
 
@@ -109,3 +110,21 @@ async def outbox_depth(session: AsyncSession) -> int:
         select(func.count()).select_from(OutboxMessage).where(col(OutboxMessage.state).in_(waiting))
     )
     return int(result.one())
+
+
+_PROCESSED = table_of(ProcessedMessage)
+_processed_insert = per_dialect(
+    lambda insert: (
+        insert(_PROCESSED)
+        .on_conflict_do_nothing(index_elements=["platform", "chat_id", "message_id"])
+        .returning(_PROCESSED.c.id)
+    )
+)
+
+
+async def mark_processed(session: AsyncSession, platform: str, chat_id: str, message_id: str) -> bool:
+    """Remember a platform message; False if it was already processed (a retried delivery)."""
+    conn = await session.connection()
+    values = {"platform": platform, "chat_id": chat_id, "message_id": message_id, "processed_at": utcnow()}
+    result = await conn.execute(_processed_insert(session), values)
+    return result.first() is not None

@@ -18,13 +18,13 @@ from pathlib import Path
 
 from tocns.channels.base import SendResult, SendStatus, Transport
 from tocns.config import Settings
+from tocns.core.clock import utcnow
 from tocns.core.messages import Attachment
 from tocns.core.metrics import METRICS
 from tocns.db.engine import Database
 from tocns.db.locks import advisory_lock
 from tocns.features.directives import store as directive_store
 from tocns.features.org import store as org_store
-from tocns.features.org.models import utcnow
 from tocns.outbox import store as outbox_store
 from tocns.outbox.models import OutboxMessage
 
@@ -323,13 +323,13 @@ def transports_from_settings(settings: Settings, clock: Callable[[], datetime] =
     """The transports this process can send through: Telegram and Zalo, each when its token is set."""
     transports: dict[str, Transport] = {}
     if settings.telegram_bot_token:
-        from tocns.channels.telegram_send import TelegramTransport
+        from tocns.channels.telegram import TelegramTransport
 
         transports["telegram"] = TelegramTransport(
             settings.telegram_bot_token, settings.telegram_api_base_url, settings.telegram_request_timeout
         )
     if settings.zalo_bot_token:
-        from tocns.channels.zalo_send import ZaloTransport
+        from tocns.channels.zalo import ZaloTransport
 
         # Its pace comes from ZALO_GLOBAL_RATE and ZALO_CHAT_PER_MINUTE (limits_from_settings).
         transports["zalo"] = ZaloTransport(settings, clock=clock)

@@ -12,8 +12,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tocns.core.clock import utcnow
 from tocns.db.upsert import per_dialect, table_of
-from tocns.features.org.models import utcnow
 from tocns.outbox.models import OutboxMessage, OutboxState
 
 _OUTBOX = table_of(OutboxMessage)

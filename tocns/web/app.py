@@ -5,56 +5,48 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 
-from tocns.app import BotApp
+from tocns.app import BotApp, build_channels, configured_platforms
+from tocns.channels.base import Channel
 from tocns.config import Settings, get_settings
 from tocns.core.metrics import METRICS
-from tocns.core.pipeline import Inbound
+from tocns.core.pipeline import Pipeline
 from tocns.features.directives import api as directives_api
 from tocns.features.reports.api import router as api_router
 
 log = logging.getLogger(__name__)
 
 
-def _attach(app: FastAPI, bot: BotApp, adapters: list[Any] | None) -> Inbound:
-    from tocns.channels.runners import build_adapters, configured_platforms
-
-    inbound = Inbound(bot)
-    inbound.metrics = METRICS
-    for adapter in adapters if adapters is not None else build_adapters(bot, configured_platforms(bot.settings)):
-        inbound.add(adapter)
+def _attach(app: FastAPI, bot: BotApp, channels: list[Channel] | None) -> Pipeline:
+    pipeline = bot.pipeline
+    pipeline.metrics = METRICS
+    chosen = channels if channels is not None else build_channels(bot, configured_platforms(bot.settings))
+    for channel in chosen:
+        pipeline.add(channel)
     if METRICS.observe_command not in bot.router.observers:
         bot.router.observers.append(METRICS.observe_command)
     app.state.bot = bot
-    app.state.inbound = inbound
-    return inbound
+    app.state.pipeline = pipeline
+    app.state.channels = {c.platform: c for c in chosen}
+    return pipeline
 
 
-async def setup_platforms(inbound: Inbound, register: bool = True) -> None:
-    """Start each adapter and, with `register`, register its webhook and (Telegram) the command menu."""
-    from tocns.web import telegram as tg_routes
-    from tocns.web import zalo as zalo_routes
-
-    base = inbound.app.settings.public_base_url.rstrip("/")
-    for adapter in inbound.adapters.values():
-        await adapter.start()  # type: ignore[attr-defined]
-        if not register:
-            continue
-        path = tg_routes.PATH if adapter.platform == "telegram" else zalo_routes.PATH
-        await adapter.set_webhook(f"{base}{path}")  # type: ignore[attr-defined]
-        if adapter.platform == "telegram":
-            await adapter.set_menu()  # type: ignore[attr-defined]
+async def setup_platforms(channels: list[Channel], public_base_url: str, register: bool = True) -> None:
+    """Start each channel and, with `register`, point its webhook here (and publish Telegram's menu)."""
+    for channel in channels:
+        await channel.start()
+        if register:
+            await channel.register(public_base_url)
 
 
 def create_app(
     settings: Settings | None = None,
     with_scheduler: bool = False,
     bot_app: BotApp | None = None,
-    adapters: list[Any] | None = None,
+    channels: list[Channel] | None = None,
     with_platforms: bool = False,
     register_platforms: bool = True,
 ) -> FastAPI:
@@ -65,11 +57,12 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = bot_app is None
         bot = bot_app or await BotApp.create(settings)
-        # Built with a bot already (tests): keep the pipeline attached then, not a second set of adapters.
-        inbound: Inbound = app.state.inbound if bot_app is not None else _attach(app, bot, adapters)
+        # Built with a bot already (tests): keep the pipeline attached then, not a second set of channels.
+        pipeline: Pipeline = app.state.pipeline if bot_app is not None else _attach(app, bot, channels)
+        running: list[Channel] = list(app.state.channels.values())
         if with_platforms:
-            await setup_platforms(inbound, register=register_platforms)
-        await inbound.recover()
+            await setup_platforms(running, settings.public_base_url, register=register_platforms)
+        await pipeline.recover()
         scheduler = sender = None
         if with_scheduler:
             from tocns.outbox.sender import start_sender
@@ -86,9 +79,9 @@ def create_app(
                 await stop_sender(sender)
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
-            await inbound.drain()
-            for adapter in inbound.adapters.values():
-                await adapter.close()  # type: ignore[attr-defined]
+            await pipeline.drain()
+            for channel in running:
+                await channel.close()
             if owned:
                 await app.state.bot.close()
 
@@ -104,31 +97,26 @@ def create_app(
     app.include_router(api_router)
     app.include_router(directives_api.router)
     app.add_exception_handler(RequestValidationError, directives_api.validation_error)
-    from tocns.web import files, metrics, telegram, zalo
+    from tocns.web import files, metrics, webhooks
 
-    app.include_router(telegram.router)
-    app.include_router(zalo.router)
+    app.include_router(webhooks.router)
     app.include_router(metrics.router)
     app.include_router(files.router)
 
     if bot_app is not None:
-        _attach(app, bot_app, adapters)
+        _attach(app, bot_app, channels)
     return app
 
 
 async def register_platforms(settings: Settings) -> None:
     """Once per deployment, before the workers start: migrate, set each webhook and the Telegram menu."""
-    from tocns.channels.runners import build_adapters, configured_platforms
-
     bot = await BotApp.create(settings)
-    inbound = Inbound(bot)
+    channels = build_channels(bot, configured_platforms(settings))
     try:
-        for adapter in build_adapters(bot, configured_platforms(settings)):
-            inbound.add(adapter)
-        await setup_platforms(inbound)
+        await setup_platforms(channels, settings.public_base_url)
     finally:
-        for adapter in inbound.adapters.values():
-            await adapter.close()  # type: ignore[attr-defined]
+        for channel in channels:
+            await channel.close()
         await bot.close()
 
 

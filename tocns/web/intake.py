@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from tocns.core.metrics import METRICS
-from tocns.core.pipeline import Inbound
+from tocns.core.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +47,16 @@ def _refuse(status: int, platform: str, reason: str) -> JSONResponse:
     return JSONResponse({"ok": False, "error": reason}, status_code=status)
 
 
-async def intake(request: Request, platform: str, secret: str, secret_header: str) -> JSONResponse:
+async def intake(request: Request, platform: str) -> JSONResponse:
     """Check and store one webhook delivery, then process it in the background."""
-    inbound: Inbound = request.app.state.inbound
-    adapter = inbound.adapters.get(platform)
-    if adapter is None:
+    pipeline: Pipeline = request.app.state.pipeline
+    channel = request.app.state.channels.get(platform)
+    if channel is None:
         return _refuse(404, platform, "platform not configured")
-    if not secret_ok(secret, request.headers.get(secret_header)):
+    if not secret_ok(channel.webhook_secret, request.headers.get(channel.secret_header)):
         return _refuse(401, platform, "missing or wrong secret")
     try:
-        raw = await read_limited(request, inbound.app.settings.webhook_max_body_bytes)
+        raw = await read_limited(request, pipeline.settings.webhook_max_body_bytes)
     except BodyTooLarge:
         return _refuse(413, platform, "body too large")
     try:
@@ -64,11 +64,11 @@ async def intake(request: Request, platform: str, secret: str, secret_header: st
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser allows
         return _refuse(400, platform, "body is not JSON")
     try:
-        update = adapter.check(body)
+        checked = channel.check(body)
     except (ValueError, RecursionError) as exc:
         return _refuse(400, platform, str(exc)[:200])
     try:
-        await inbound.accept(adapter, update)
+        await pipeline.accept(channel, checked)
     except Exception:
         log.exception("%s webhook: storing the update failed", platform)
         METRICS.errors.labels("store").inc()

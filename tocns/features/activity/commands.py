@@ -9,11 +9,12 @@ from datetime import date, timedelta
 from tocns.core.context import Context, UserError
 from tocns.core.permissions import EVERYONE, MEMBERS
 from tocns.core.registry import CommandGroup
+from tocns.core.roles import Role
 from tocns.features.activity import store as activity_store
 from tocns.features.activity.grammar import USAGE, LogParseError, ParsedLog, format_date, parse_log
 from tocns.features.activity.models import Indicator
 from tocns.features.org import store as org_store
-from tocns.features.org.models import OrgUnit, Role
+from tocns.features.org.models import OrgUnit
 
 COMMANDS = CommandGroup()
 """This feature's chat commands; `tocns.app` includes them in the registry."""

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.config import get_settings
+from tocns.core.clock import utcnow
 from tocns.features.activity import store as activity_store
-from tocns.features.org.models import utcnow
 
 if TYPE_CHECKING:
     from tocns.demo import DemoResult

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from tocns.features.org.models import utcnow
+from tocns.core.clock import utcnow
 
 
 class Indicator(SQLModel, table=True):

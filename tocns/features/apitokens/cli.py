@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.cli.common import prepared_settings, run_in_session
+from tocns.core.clock import utcnow
 from tocns.features.apitokens.store import create_token, list_tokens, revoke_token
 from tocns.features.org import store as org_store
-from tocns.features.org.models import utcnow
 
 OPERATOR = "operator-cli"
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from tocns.features.org.models import utcnow
+from tocns.core.clock import utcnow
 
 
 class ApiToken(SQLModel, table=True):

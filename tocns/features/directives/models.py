@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from tocns.features.org.models import utcnow
+from tocns.core.clock import utcnow
 
 
 class Directive(SQLModel, table=True):

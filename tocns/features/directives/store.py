@@ -10,11 +10,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tocns.core.roles import Level
 from tocns.core.text import fold
 from tocns.features.directives.api_models import DirectiveApiRequest
 from tocns.features.directives.models import Directive, DirectiveAck, DirectiveTarget
 from tocns.features.org import store as org_store
-from tocns.features.org.models import Level, OrgUnit, Person
+from tocns.features.org.models import OrgUnit, Person
 from tocns.outbox import store as outbox_store
 from tocns.outbox.models import OutboxMessage
 

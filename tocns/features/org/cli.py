@@ -8,9 +8,10 @@ import sys
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.cli.common import parse_duration, run_in_session
+from tocns.core.clock import utcnow
 from tocns.core.permissions import parse_role, role_label
+from tocns.core.roles import Role
 from tocns.features.org import store as org_store
-from tocns.features.org.models import Role, utcnow
 
 OPERATOR = "operator-cli"
 

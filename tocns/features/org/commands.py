@@ -5,9 +5,10 @@ from __future__ import annotations
 from tocns.core.context import Context, UserError
 from tocns.core.permissions import EVERYONE, LEADERS, parse_role, role_label
 from tocns.core.registry import CommandGroup
+from tocns.core.roles import Level, Role
 from tocns.core.text import fold, fold_compact, similarity
 from tocns.features.org import store as org_store
-from tocns.features.org.models import Level, OrgUnit, Person, Role
+from tocns.features.org.models import OrgUnit, Person
 
 COMMANDS = CommandGroup()
 """This feature's chat commands; `tocns.app` includes them in the registry."""

@@ -1,41 +1,14 @@
-"""SQLModel tables of the foundation: org units, chats, people, roles, join codes, audit."""
+"""Tables of the org tree: units, chat bindings, people, memberships and join codes."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from enum import StrEnum
+from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-
-def utcnow() -> datetime:
-    """Return the current time, timezone-aware in UTC (SQLModel stores datetimes as UTC)."""
-    return datetime.now(UTC)
-
-
-class Role(StrEnum):
-    """Roles a person can hold on an org unit, lowest first."""
-
-    MEMBER = "member"
-    TEAM_LEADER = "team_leader"
-    COMMUNE_LEADER = "commune_leader"
-    STAFF = "staff"
-    ADMIN = "admin"
-
-    @property
-    def rank(self) -> int:
-        """Position in the hierarchy; a higher rank may manage lower ones."""
-        return list(Role).index(self) + 1
-
-
-class Level(StrEnum):
-    """Kinds of org unit. The tree does not fix their number or order."""
-
-    PROVINCE = "province"
-    DISTRICT = "district"
-    COMMUNE = "commune"
-    TEAM = "team"
+from tocns.core.clock import utcnow
+from tocns.core.roles import Level, Role  # noqa: F401  (re-exported for the org feature)
 
 
 class OrgUnit(SQLModel, table=True):
@@ -117,33 +90,3 @@ class JoinCode(SQLModel, table=True):
     expires_at: datetime
     used_at: datetime | None = None
     used_by_person_id: int | None = Field(default=None, foreign_key="person.id")
-
-
-class AuditLog(SQLModel, table=True):
-    """One row per change: who did what to which record, with before and after."""
-
-    __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(default_factory=utcnow, index=True)
-    actor_person_id: int | None = Field(default=None, foreign_key="person.id")
-    actor_label: str | None = Field(default=None, max_length=100)
-    action: str = Field(max_length=50)
-    entity: str = Field(max_length=50)
-    entity_id: str = Field(max_length=64)
-    before: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    after: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-
-
-class ProcessedMessage(SQLModel, table=True):
-    """A platform message already handled: a retried delivery is skipped."""
-
-    __tablename__ = "processed_message"
-    __table_args__ = (UniqueConstraint("platform", "chat_id", "message_id", name="uq_processed_message"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    platform: str = Field(max_length=20)
-    chat_id: str = Field(max_length=64)
-    message_id: str = Field(max_length=64)
-    processed_at: datetime = Field(default_factory=utcnow)

@@ -12,21 +12,13 @@ from sqlalchemy.orm import Session, aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tocns.core.clock import utcnow
+from tocns.core.roles import Level, Role
 from tocns.core.text import fold
 from tocns.db.audit import record_audit
 from tocns.db.errors import Conflict, Expired, NotFound
 from tocns.db.upsert import per_dialect, table_of
-from tocns.features.org.models import (
-    ChatBinding,
-    JoinCode,
-    Level,
-    Membership,
-    OrgUnit,
-    Person,
-    ProcessedMessage,
-    Role,
-    utcnow,
-)
+from tocns.features.org.models import ChatBinding, JoinCode, Membership, OrgUnit, Person
 
 JOIN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 JOIN_CODE_LENGTH = 8
@@ -666,24 +658,3 @@ async def consume_join_code(session: AsyncSession, join_code: JoinCode, person: 
         actor_person_id=person.id,
         after={"code": join_code.code},
     )
-
-
-# ---------------------------------------------------------------- processed messages
-
-
-_PROCESSED = table_of(ProcessedMessage)
-_processed_insert = per_dialect(
-    lambda insert: (
-        insert(_PROCESSED)
-        .on_conflict_do_nothing(index_elements=["platform", "chat_id", "message_id"])
-        .returning(_PROCESSED.c.id)
-    )
-)
-
-
-async def mark_processed(session: AsyncSession, platform: str, chat_id: str, message_id: str) -> bool:
-    """Remember a platform message; False if it was already processed (a retried delivery)."""
-    conn = await session.connection()
-    values = {"platform": platform, "chat_id": chat_id, "message_id": message_id, "processed_at": utcnow()}
-    result = await conn.execute(_processed_insert(session), values)
-    return result.first() is not None

@@ -10,8 +10,8 @@ from pathlib import Path
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.cli.common import prepared_settings, run_in_session
+from tocns.core.clock import utcnow
 from tocns.features.org import store as org_store
-from tocns.features.org.models import utcnow
 from tocns.features.reports.period import PeriodError, parse_cli_period
 from tocns.features.reports.render import render_csv, render_png, render_text, render_xlsx
 from tocns.features.reports.service import unit_report

@@ -10,7 +10,8 @@ from sqlalchemy import text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from tocns.features.org.models import ChatBinding, Level, Membership, OrgUnit, Person
+from tocns.core.roles import Level
+from tocns.features.org.models import ChatBinding, Membership, OrgUnit, Person
 
 TIMELY_DAYS = 2
 """A record is timely when logged at most this many days after its activity date (local calendar days)."""

@@ -18,9 +18,10 @@ from tocns.core.dates import (
 )
 from tocns.core.permissions import COMMUNE_LEADERS, LEADERS, MEMBERS
 from tocns.core.registry import CommandGroup
+from tocns.core.roles import Level, Role
 from tocns.core.text import fold, fold_compact
 from tocns.features.org import store as org_store
-from tocns.features.org.models import Level, OrgUnit, Person, Role
+from tocns.features.org.models import OrgUnit, Person
 from tocns.features.tasks import store as task_store
 from tocns.features.tasks.models import Task, TaskAssignee, TaskScope
 

@@ -8,7 +8,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from tocns.core.dates import fmt_date, in_quiet_hours, next_working_day, weekday_name
-from tocns.features.org.models import OrgUnit, Person, Role
+from tocns.core.roles import Role
+from tocns.features.org.models import OrgUnit, Person
 from tocns.features.tasks import store as task_store
 from tocns.features.tasks.commands import due_status, mention
 from tocns.features.tasks.models import Task, TaskReminderSetting

@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
-from tocns.features.org.models import utcnow
+from tocns.core.clock import utcnow
 
 
 class TaskScope(StrEnum):

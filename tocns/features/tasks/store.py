@@ -11,9 +11,10 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tocns.core.roles import Level
 from tocns.db.audit import record_audit
 from tocns.features.activity.models import ActivityRecord
-from tocns.features.org.models import ChatBinding, Level, Membership, OrgUnit, Person
+from tocns.features.org.models import ChatBinding, Membership, OrgUnit, Person
 from tocns.features.tasks.models import Task, TaskAssignee, TaskReminderSetting, TaskScope, TaskStatus
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 import tocns.all_models  # noqa: F401  (complete metadata for truncation)
-from tests.helpers import ChatHarness, FakeClock
+from tests.factories import ChatHarness, FakeClock
 from tocns.app import BotApp
 from tocns.config import Settings
 from tocns.db.engine import Database, upgrade_database

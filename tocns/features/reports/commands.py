@@ -6,8 +6,9 @@ from tocns.core.context import Context, UserError
 from tocns.core.messages import Reply
 from tocns.core.permissions import MEMBERS
 from tocns.core.registry import CommandGroup
+from tocns.core.text import split_chunks
 from tocns.features.reports.period import USAGE, PeriodError, parse_period
-from tocns.features.reports.render import render_text, split_message
+from tocns.features.reports.render import render_text
 from tocns.features.reports.service import unit_report
 
 COMMANDS = CommandGroup()
@@ -40,4 +41,4 @@ async def baocao(ctx: Context) -> list[Reply]:
         raise UserError(f"Kỳ {period.label} chưa bắt đầu; hôm nay là {ctx.today:%d/%m/%Y}.")
     report = await unit_report(ctx.session, ctx.unit, period, ctx.settings, ctx.now)
     text = render_text(report, ctx.settings.tz)
-    return [Reply(text=part) for part in split_message(text, MESSAGE_LIMIT)]
+    return [Reply(text=part) for part in split_chunks(text, MESSAGE_LIMIT)]

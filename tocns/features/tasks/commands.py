@@ -24,26 +24,12 @@ from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit, Person
 from tocns.features.tasks import store as task_store
 from tocns.features.tasks.models import Task, TaskAssignee, TaskScope
+from tocns.features.tasks.render import due_status, mention
 
 COMMANDS = CommandGroup()
 """This feature's chat commands; `tocns.app` includes them in the registry."""
 
 MAX_PLAN_LINES = 30
-
-
-def mention(person: Person) -> str:
-    """How a reminder names a person: @username when known, else the display name."""
-    return f"@{person.username}" if person.username else person.display_name
-
-
-def due_status(due: date, today: date) -> str:
-    """'quá hạn 2 ngày', 'hạn hôm nay' or 'còn 3 ngày'."""
-    days = (due - today).days
-    if days < 0:
-        return f"quá hạn {-days} ngày"
-    if days == 0:
-        return "hạn hôm nay"
-    return f"còn {days} ngày"
 
 
 @dataclass

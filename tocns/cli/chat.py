@@ -122,7 +122,7 @@ def _serve(args: argparse.Namespace) -> int:
     if workers < 1:
         print("Số tiến trình (--workers / WEB_WORKERS) phải từ 1 trở lên.", file=sys.stderr)
         return 2
-    if workers > 1 and settings.database_url.startswith("sqlite"):
+    if workers > 1 and settings.is_sqlite:
         print(
             f"SQLite chỉ cho một tiến trình ghi: không chạy được {workers} tiến trình. Dùng --workers 1, "
             "hoặc chuyển sang PostgreSQL (DATABASE_URL=postgresql+asyncpg://...) cho nhiều tiến trình.",

@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.cli.common import prepared_settings, run_in_session
+from tocns.core.dates import fmt_date
 from tocns.features.activity import store as activity_store
 from tocns.features.activity.grammar import read_specs_file
 from tocns.features.org import store as org_store
@@ -84,7 +85,7 @@ def _date(text: str | None, flag: str) -> date | None:
 def _cells(row: activity_store.ExportRow, tz: Any) -> dict[str, Any]:
     return {
         "record_id": row.record_id,
-        "activity_date": row.activity_date.strftime("%d/%m/%Y"),
+        "activity_date": fmt_date(row.activity_date),
         "org_path": row.org_path,
         "org_codes": row.org_codes,
         "person": row.person,

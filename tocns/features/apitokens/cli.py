@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.cli.common import prepared_settings, run_in_session
 from tocns.core.clock import utcnow
+from tocns.core.dates import fmt_time
 from tocns.features.apitokens.store import create_token, list_tokens, revoke_token
 from tocns.features.org import store as org_store
 
@@ -52,7 +53,7 @@ def _list(args: argparse.Namespace) -> int:
     tz = prepared_settings().tz
 
     def when(moment: datetime | None) -> str:
-        return moment.astimezone(tz).strftime("%d/%m/%Y %H:%M") if moment else "-"
+        return fmt_time(moment, tz) if moment else "-"
 
     rows = run_in_session(list_tokens)
     print(f"{'SỐ':<5} {'ĐƠN VỊ':<12} {'TRẠNG THÁI':<28} {'TẠO LÚC':<17} {'DÙNG LẦN CUỐI':<17} GHI CHÚ")

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tocns.core.dates import fmt_date
 from tocns.features.reports.period import Period, month_of, week_of
 from tocns.features.reports.store import Report
 
@@ -191,7 +192,7 @@ def render_xlsx(report: Report, raw: Sequence[Sequence[Any]], tz: ZoneInfo) -> b
     for row in raw:
         day, parent, code, team, person, indicator, qty, created = row
         day_text = (
-            day.strftime("%d/%m/%Y") if isinstance(day, date) else date.fromisoformat(str(day)).strftime("%d/%m/%Y")
+            fmt_date(day if isinstance(day, date) else date.fromisoformat(str(day)))
         )
         raw_ws.append([day_text, parent, code, team, person, indicator, qty, _local_text(created, tz)])
     buffer = io.BytesIO()

@@ -31,6 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from bot.reports.render import CHARTS_NEED_EXTRA, charts_available
+
+    if args.format == "png" and not charts_available():
+        print(f"Lỗi: {CHARTS_NEED_EXTRA}", file=sys.stderr)
+        return 2
     settings = prepared_settings()
     if args.format in ("xlsx", "png") and not args.output:
         print(f"Lỗi: định dạng {args.format} cần tệp ra: -o bao-cao.{args.format}", file=sys.stderr)

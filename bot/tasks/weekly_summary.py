@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from bot.reports.delivery import due_today, write_report_files
 from bot.reports.period import week_of
-from bot.reports.render import render_text
+from bot.reports.render import CHARTS_NEED_EXTRA, render_text
 from bot.reports.service import unit_report
 from bot.tasks import job
 from storage import outbox
@@ -37,8 +37,10 @@ async def run(app: BotApp, now: datetime) -> list[str]:
             report = await unit_report(session, unit, period, settings, now)
             files = await write_report_files(session, settings, unit, period, report)
             text = render_text(report, settings.tz)
+            if files.png is None:
+                text += f"\n{CHARTS_NEED_EXTRA}"
             # Both files go to every chat: the Zalo transport turns the workbook into a signed link.
-            attachments = [files.png, files.xlsx]
+            attachments = [file for file in (files.png, files.xlsx) if file is not None]
             row = await outbox.enqueue(
                 session,
                 platform=platform,

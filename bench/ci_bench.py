@@ -69,7 +69,8 @@ def main() -> None:
     if len(walls) == 2:
         base, cand = walls["base"], walls["candidate"]
         print(
-            f"base {base:.1f} s, candidate {cand:.1f} s: candidate/base = {cand / base:.2f} ({1 - cand / base:.0%} faster)"
+            f"base {base:.1f} s, candidate {cand:.1f} s: "
+            f"candidate/base = {cand / base:.2f} ({1 - cand / base:.0%} faster)"
         )
 
 

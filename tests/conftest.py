@@ -82,14 +82,22 @@ def is_postgres(db_url: str) -> bool:
 
 
 async def _truncate(db: Database) -> None:
+    # DELETE, not TRUNCATE, on PostgreSQL too: TRUNCATE of the 20 tables makes new files and syncs them, about
+    # 0.5 s per test on this machine against 0.02 s for deleting a test's few rows (the PostgreSQL pass spent
+    # most of its time there). Sequences restart at 1 as TRUNCATE ... RESTART IDENTITY did.
     tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
     async with db.engine.begin() as conn:
+        for name in tables:
+            await conn.execute(text(f'DELETE FROM "{name}"'))
         if db.is_sqlite:
-            for name in tables:
-                await conn.execute(text(f'DELETE FROM "{name}"'))
             await conn.execute(text("DELETE FROM sqlite_sequence")) if await _has_sqlite_sequence(conn) else None
         else:
-            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            await conn.execute(
+                text(
+                    "SELECT setval(c.oid, 1, false) FROM pg_class c "
+                    "WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"
+                )
+            )
 
 
 async def _has_sqlite_sequence(conn: object) -> bool:

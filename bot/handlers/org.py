@@ -38,9 +38,8 @@ async def ketnoi(ctx: Context) -> str:
             f"Nhóm này đã được kết nối với {unit_label(ctx.unit)}. Mỗi nhóm chỉ kết nối một lần; "
             "mã của bạn chưa bị dùng. Nếu cần đổi đơn vị, hãy liên hệ cán bộ quản trị."
         )
-    join_code, unit = await org_store.check_join_code(ctx.session, code, ctx.now)
+    join_code, unit = await org_store.redeem_join_code(ctx.session, code, ctx.person, ctx.now)
     role = Role(join_code.role)
-    await org_store.consume_join_code(ctx.session, join_code, ctx.person, ctx.now)
     await org_store.set_membership(ctx.session, person=ctx.person, unit=unit, role=role, actor=ctx.person)
     if ctx.msg.is_private:
         return (

@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     # --- adapters (issue 7): platform adapters, webhooks, Zalo transport
     webhook_max_body_bytes: int = 1_000_000
     polling_timeout_seconds: int = 30
-    zalo_parse_mode: str = "Markdown"
+    zalo_parse_mode: str = ""
 
     # --- integration: one directory for every file the bot sends (reports, attachments), one link lifetime
     files_dir: str = "./data/files"

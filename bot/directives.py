@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.context import UserError
-from bot.text import fold
+from bot.text import clean_text, fold, person_name
 from storage import directives as store
 from storage.directive_models import Directive, DirectiveTarget
 from storage.models import OrgUnit, Person
@@ -42,8 +42,8 @@ def unit_label(unit: OrgUnit) -> str:
 def render_directive(directive: Directive, sender: str, tz: ZoneInfo) -> str:
     """The text every group receives."""
     return (
-        f"📢 CHỈ ĐẠO SỐ {directive.id}\n{directive.text}\n\n"
-        f"Người gửi: {sender}, {fmt_time(directive.created_at, tz)}.\n"
+        f"📢 CHỈ ĐẠO SỐ {directive.id}\n{clean_text(directive.text)}\n\n"
+        f"Người gửi: {person_name(sender)}, {fmt_time(directive.created_at, tz)}.\n"
         f"Trả lời /danhan {directive.id} để xác nhận."
     )
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from bot.text import storable
+
 
 class ChatType(StrEnum):
     """Whether a chat is a one-to-one conversation with the bot or a group."""
@@ -43,6 +45,16 @@ class IncomingMessage:
     photo: str | None = None
     sent_at: datetime | None = None
     is_bot: bool = False
+
+    def __post_init__(self) -> None:
+        # NUL and lone surrogates reach us in JSON escapes; PostgreSQL refuses them, and a command that can
+        # never be stored would fail on every retry. Strip them once here, for every adapter.
+        self.text = storable(self.text)
+        self.display_name = storable(self.display_name)
+        if self.chat_title is not None:
+            self.chat_title = storable(self.chat_title)
+        if self.username is not None:
+            self.username = storable(self.username)
 
     @property
     def is_private(self) -> bool:

@@ -9,7 +9,7 @@ from bot.context import Context, UserError
 from bot.directives import fmt_time, unit_label
 from bot.permissions import EVERYONE, STAFF
 from bot.registry import registry
-from bot.text import fold
+from bot.text import fold, person_name
 from storage import directives as store
 from storage import org as org_store
 from storage.directive_models import Directive
@@ -105,9 +105,9 @@ async def danhan(ctx: Context) -> str:
     commune = await org_store.get_unit(ctx.session, commune_id)
     where = commune.name if commune else "đơn vị"
     if not await store.record_ack(ctx.session, directive, ctx.person, commune_id, ctx.now):
-        return f"{ctx.person.display_name} đã xác nhận chỉ đạo số {directive.id} trước đó rồi."
+        return f"{person_name(ctx.person.display_name)} đã xác nhận chỉ đạo số {directive.id} trước đó rồi."
     return (
-        f"Đã ghi nhận: {ctx.person.display_name} ({where}) đã nhận chỉ đạo số {directive.id} "
+        f"Đã ghi nhận: {person_name(ctx.person.display_name)} ({where}) đã nhận chỉ đạo số {directive.id} "
         f"lúc {fmt_time(ctx.now, ctx.settings.tz)}."
     )
 
@@ -143,7 +143,9 @@ async def tinhtrang(ctx: Context) -> str:
             parts.append(f"lỗi {len(commune.failures)} nhóm ({'; '.join(sorted(set(commune.failures)))})")
         ack = commune.ack
         parts.append(
-            f"đã xác nhận ({ack.person.display_name}, {fmt_time(ack.ack.acked_at, tz)})" if ack else "chưa xác nhận"
+            f"đã xác nhận ({person_name(ack.person.display_name)}, {fmt_time(ack.ack.acked_at, tz)})"
+            if ack
+            else "chưa xác nhận"
         )
         lines.append(f"- {commune.label}: {'; '.join(parts)}")
     if len(status.communes) > len(shown):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.context import Context
 from bot.permissions import EVERYONE, highest, role_label
 from bot.registry import Command, registry
+from bot.text import person_name
 from storage import org as org_store
 
 
@@ -24,7 +25,7 @@ async def _status_lines(ctx: Context) -> list[str]:
     team = await org_store.team_of(ctx.session, ctx.person.id or 0, ctx.unit)
     if top is not None:
         where = f", {team.name}" if team else ""
-        lines.append(f"Bạn: {ctx.person.display_name} — {role_label(top)}{where}.")
+        lines.append(f"Bạn: {person_name(ctx.person.display_name)} — {role_label(top)}{where}.")
     elif ctx.unit is not None:
         lines.append("Bạn chưa thuộc tổ nào: gõ /thamgia <tên tổ> để tham gia.")
     return lines
@@ -82,7 +83,7 @@ async def huongdan(ctx: Context) -> str:
 async def batdau(ctx: Context) -> str:
     """Greet the person, say where they stand and list their commands."""
     greeting = (
-        f"Xin chào {ctx.person.display_name}! Tôi là bot điều phối của Tổ công nghệ số cộng đồng: "
+        f"Xin chào {person_name(ctx.person.display_name)}! Tôi là bot điều phối của Tổ công nghệ số cộng đồng: "
         "ghi kết quả hằng ngày, giao và nhắc việc, tổng hợp báo cáo, chuyển chỉ đạo của Sở."
     )
     status = await _status_lines(ctx)

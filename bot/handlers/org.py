@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.context import Context, UserError
 from bot.permissions import EVERYONE, LEADERS, parse_role, role_label
 from bot.registry import registry
-from bot.text import fold, fold_compact, similarity
+from bot.text import fold, fold_compact, person_name, quoted, similarity
 from storage import org as org_store
 from storage.models import Level, OrgUnit, Person, Role
 
@@ -43,7 +43,7 @@ async def ketnoi(ctx: Context) -> str:
     await org_store.set_membership(ctx.session, person=ctx.person, unit=unit, role=role, actor=ctx.person)
     if ctx.msg.is_private:
         return (
-            f"Đã ghi nhận: {ctx.person.display_name} là {role_label(role)} của {unit_label(unit)}. "
+            f"Đã ghi nhận: {person_name(ctx.person.display_name)} là {role_label(role)} của {unit_label(unit)}. "
             "Tin nhắn riêng không gắn với đơn vị; hãy dùng mã kết nối nhóm trong nhóm điều phối."
         )
     await org_store.bind_chat(
@@ -61,7 +61,8 @@ async def ketnoi(ctx: Context) -> str:
     )
     return (
         f"Đã kết nối nhóm này với {unit_label(unit)}.\n"
-        f"{ctx.person.display_name} được giao vai trò {role_label(role)}.\n{next_step} Gõ /huongdan để xem các lệnh."
+        f"{person_name(ctx.person.display_name)} được giao vai trò {role_label(role)}.\n"
+        f"{next_step} Gõ /huongdan để xem các lệnh."
     )
 
 
@@ -120,9 +121,11 @@ async def thamgia(ctx: Context) -> str:
             options = [t for s, t in ranked if s >= CHOICE_SCORE][:8]
             if not options:
                 names = "\n".join(f"- {t.name} (mã {t.code})" for t in teams[:30])
-                raise UserError(f"Không tìm thấy tổ {ctx.args!r} trong {ctx.unit.name}. Các tổ hiện có:\n{names}")
+                raise UserError(
+                    f"Không tìm thấy tổ {quoted(ctx.args, 60)} trong {ctx.unit.name}. Các tổ hiện có:\n{names}"
+                )
             listing = "\n".join(f"- /thamgia {t.code}  ({t.name})" for t in options)
-            raise UserError(f"Có nhiều tổ gần giống {ctx.args!r}. Bạn chọn tổ nào?\n{listing}")
+            raise UserError(f"Có nhiều tổ gần giống {quoted(ctx.args, 60)}. Bạn chọn tổ nào?\n{listing}")
     return await _join(ctx, chosen)
 
 
@@ -138,7 +141,7 @@ async def _join(ctx: Context, team: OrgUnit) -> str:
             moved_from = f" (đã rời {unit.name})"
     await org_store.set_membership(ctx.session, person=ctx.person, unit=team, role=Role.MEMBER, actor=ctx.person)
     return (
-        f"{ctx.person.display_name} đã tham gia {unit_label(team)}{moved_from}.\n"
+        f"{person_name(ctx.person.display_name)} đã tham gia {unit_label(team)}{moved_from}.\n"
         "Ghi kết quả hằng ngày bằng /ghi, xem việc được giao bằng /nhiemvu, gõ /huongdan để xem thêm."
     )
 
@@ -167,11 +170,12 @@ async def _resolve_target(ctx: Context, target: str) -> Person:
     people = await org_store.find_people(ctx.session, ctx.unit, target, ctx.msg.platform)
     if not people:
         raise UserError(
-            f"Không tìm thấy người {target!r} trong đơn vị này. Người đó cần nhắn lệnh cho bot (ví dụ /thamgia) trước."
+            f"Không tìm thấy người {quoted(target, 60)} trong đơn vị này. "
+            "Người đó cần nhắn lệnh cho bot (ví dụ /thamgia) trước."
         )
     if len(people) > 1:
-        names = ", ".join(p.display_name for p in people[:5])
-        raise UserError(f"Có nhiều người khớp với {target!r}: {names}. Hãy ghi rõ hơn.")
+        names = ", ".join(person_name(p.display_name) for p in people[:5])
+        raise UserError(f"Có nhiều người khớp với {quoted(target, 60)}: {names}. Hãy ghi rõ hơn.")
     return people[0]
 
 
@@ -181,7 +185,7 @@ async def _unit_for_role(ctx: Context, target: Person, role: Role) -> OrgUnit:
         team = await org_store.team_of(ctx.session, target.id or 0, ctx.unit)
         if team is None:
             raise UserError(
-                f"{target.display_name} chưa tham gia tổ nào trong {ctx.unit.name}: "
+                f"{person_name(target.display_name)} chưa tham gia tổ nào trong {ctx.unit.name}: "
                 "người đó cần gõ /thamgia <tên tổ> trước."
             )
         return team
@@ -226,6 +230,8 @@ async def vaitro(ctx: Context) -> str:
     target_memberships = await org_store.memberships_of(ctx.session, target.id or 0)
     for membership, member_unit in target_memberships:
         if member_unit.id == unit.id and Role(membership.role).rank > best:
-            raise UserError(f"{target.display_name} đang giữ vai trò cao hơn bạn; bạn không thể đổi vai trò này.")
+            raise UserError(
+                f"{person_name(target.display_name)} đang giữ vai trò cao hơn bạn; bạn không thể đổi vai trò này."
+            )
     await org_store.set_membership(ctx.session, person=target, unit=unit, role=role, actor=ctx.person)
-    return f"Đã giao vai trò {role_label(role)} của {unit_label(unit)} cho {target.display_name}."
+    return f"Đã giao vai trò {role_label(role)} của {unit_label(unit)} cho {person_name(target.display_name)}."

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.tasks import job
+from bot.text import clean_text
 from storage import directives as store
 from storage import outbox as outbox_store
 from storage.outbox_models import OutboxState
@@ -35,7 +36,8 @@ async def run(app: BotApp, now: datetime) -> list[str]:
                 platform=target.platform,
                 chat_id=target.chat_id,
                 text=(
-                    f"⏰ Nhắc: chỉ đạo số {directive.id} gửi ngày {sent} chưa được xác nhận.\n{directive.text}\n\n"
+                    f"⏰ Nhắc: chỉ đạo số {directive.id} gửi ngày {sent} chưa được xác nhận.\n"
+                    f"{clean_text(directive.text)}\n\n"
                     f"Trả lời /danhan {directive.id} để xác nhận."
                 ),
                 kind="directive_reminder",

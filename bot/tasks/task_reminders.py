@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from bot.deadlines import fmt_date, in_quiet_hours, next_working_day, weekday_name
 from bot.handlers.tasks import due_status, mention
 from bot.tasks import job
+from bot.text import one_line
 from storage import outbox
 from storage import tasks as task_store
 from storage.models import OrgUnit, Person, Role
@@ -98,7 +99,7 @@ async def _labels_by_task(
 
 def _reminder_text(task: Task, today: date, labels: list[str]) -> str:
     return (
-        f"⏰ Nhắc việc #{task.id}: {task.title}\n"
+        f"⏰ Nhắc việc #{task.id}: {one_line(task.title)}\n"
         f"Hạn: {weekday_name(task.due_date)}, {fmt_date(task.due_date)} ({due_status(task.due_date, today)})\n"
         f"Chưa xong: {', '.join(labels)}\n"
         f"Khi xong, gõ /xong {task.id} [kết quả]."
@@ -146,7 +147,7 @@ async def _escalate(
     now: datetime,
 ) -> list[str]:
     text = (
-        f"⚠️ Việc #{task.id} của {commune.name} đã {due_status(task.due_date, today)}: {task.title}\n"
+        f"⚠️ Việc #{task.id} của {commune.name} đã {due_status(task.due_date, today)}: {one_line(task.title)}\n"
         f"Hạn: {fmt_date(task.due_date)}. Chưa xong: {', '.join(labels)}."
     )
     sent: list[str] = []

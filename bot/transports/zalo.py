@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.delivery import save_attachment
 from bot.messages import Attachment
 from bot.signed_links import can_sign, sign_url
-from bot.text import split_chunks
+from bot.text import escape_markup, split_chunks
 from bot.transports.base import SendResult, SendStatus
 from storage.models import utcnow
 
@@ -80,7 +80,8 @@ class ZaloTransport:
         parse_mode = self.settings.zalo_parse_mode
         payload: dict[str, Any] = {"chat_id": chat_id, "text": text}
         if parse_mode:
-            payload["parse_mode"] = parse_mode
+            # Every message is plain text with user text inside it: escape all of it, never send markup raw.
+            payload = {"chat_id": chat_id, "text": escape_markup(text, parse_mode), "parse_mode": parse_mode}
         result = await self._post("sendMessage", payload)
         if parse_mode and _markdown_rejected(result):
             log.info("zalo rejected %s in chat %s; re-sending as plain text", parse_mode, chat_id)

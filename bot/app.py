@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.config import Settings, get_settings
+from bot.log_setup import register_secrets
 from bot.registry import Registry, registry
 from bot.router import Router
 from storage.db import Database, upgrade_database_async
@@ -33,6 +34,10 @@ class BotApp:
     registry: Registry
     clock: Callable[[], datetime] = utcnow
     closers: list[Callable[[], object]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Settings copied with new secrets (model_copy) skip their own registration: the app makes sure.
+        register_secrets(self.settings.secret_values())
 
     @classmethod
     async def create(

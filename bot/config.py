@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from bot.log_setup import register_secrets
 
 PLACEHOLDER_VALUES = frozenset(
     {
@@ -147,6 +154,22 @@ class Settings(BaseSettings):
         if value not in ("weekly", "daily"):
             raise ValueError("COMMUNE_DIGEST_FREQUENCY là weekly hoặc daily")
         return value
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Register every secret of these settings with the log redaction before anything can log it."""
+        register_secrets(self.secret_values())
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret: tokens, webhook secrets, the link-signing key and the database password."""
+        values = [getattr(self, name) for name in SECRET_FIELDS]
+        # The password as written in DATABASE_URL (percent-encoded or not) and as decoded.
+        written = re.match(r"[^:/]+://[^:/@]*:(?P<password>.*)@[^@]*$", self.database_url)
+        if written:
+            values.append(written.group("password"))
+        # A URL the database layer cannot parse fails there, with its own message.
+        with contextlib.suppress(ArgumentError):
+            values.append(make_url(self.database_url).password or "")
+        return [v for v in values if v]
 
     @property
     def default_lead_days(self) -> list[int]:

@@ -49,12 +49,10 @@ class IncomingMessage:
     def __post_init__(self) -> None:
         # NUL and lone surrogates reach us in JSON escapes; PostgreSQL refuses them, and a command that can
         # never be stored would fail on every retry. Strip them once here, for every adapter.
-        self.text = storable(self.text)
-        self.display_name = storable(self.display_name)
-        if self.chat_title is not None:
-            self.chat_title = storable(self.chat_title)
-        if self.username is not None:
-            self.username = storable(self.username)
+        for name in ("text", "display_name", "chat_title", "username"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                setattr(self, name, storable(value))
 
     @property
     def is_private(self) -> bool:

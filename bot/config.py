@@ -110,6 +110,8 @@ class Settings(BaseSettings):
 
     # --- adapters (issue 7): platform adapters, webhooks, Zalo transport
     webhook_max_body_bytes: int = 1_000_000
+    # Days a processed update's raw body (names, ids, messages) is kept; the records and audit stay.
+    inbound_retention_days: int = 14
     polling_timeout_seconds: int = 30
     zalo_parse_mode: str = ""
 

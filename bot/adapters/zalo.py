@@ -63,6 +63,8 @@ def unwrap(body: object) -> dict[str, Any]:
     for value in (message.get("message_id"), chat.get("id"), sender.get("id")):
         if not isinstance(value, str | int) or isinstance(value, bool) or str(value) == "":
             raise UpdateShapeError("not a Zalo update: ids missing")
+        if "\x00" in str(value) or len(str(value)) > 100:  # ids become keys in text columns PostgreSQL checks
+            raise UpdateShapeError("not a Zalo update: malformed id")
     return body
 
 

@@ -1,4 +1,4 @@
-"""`tocns outbox send`: drain the outbox in this process (several may run on PostgreSQL)."""
+"""`tocns outbox send`: drain the outbox in this process, as the sender election's winner (see run_elected)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def _send(args: argparse.Namespace) -> int:
     logging.getLogger().setLevel(settings.log_level)
 
     async def go() -> int:
-        from bot.outbox_sender import OutboxSender, transports_from_settings
+        from bot.outbox_sender import run_elected, transports_from_settings
         from storage.db import Database, upgrade_database_async
 
         transports = transports_from_settings(settings)
@@ -35,8 +35,14 @@ def _send(args: argparse.Namespace) -> int:
             await upgrade_database_async(settings.database_url)
         db = Database(settings.database_url)
         try:
-            await OutboxSender(db, settings, transports).drain(until_empty=args.until_empty)
+            # The same election as `tocns serve`: beside a running server this one waits, and takes over if
+            # the server stops, instead of sending at twice the platform's rate.
+            await run_elected(db, settings, transports, asyncio.Event(), until_empty=args.until_empty)
         finally:
+            for transport in transports.values():
+                close = getattr(transport, "close", None)
+                if close is not None:
+                    await close()
             await db.dispose()
         return 0
 

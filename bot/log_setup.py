@@ -100,19 +100,19 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-_base_factory = logging.getLogRecordFactory()
-
-
-def _redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-    record = _base_factory(*args, **kwargs)
-    redact_record(record)
-    return record
-
-
 def install_redaction() -> None:
     """Redact every log record as it is made, in every logger of this process (idempotent)."""
-    if logging.getLogRecordFactory() is not _redacting_factory:
-        logging.setLogRecordFactory(_redacting_factory)
+    current = logging.getLogRecordFactory()
+    if getattr(current, "tocns_redacting", False):
+        return
+
+    def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = current(*args, **kwargs)  # whatever factory was there before keeps working
+        redact_record(record)
+        return record
+
+    redacting_factory.tocns_redacting = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(redacting_factory)
 
 
 def configure_logging(level: str | int = logging.WARNING) -> None:

@@ -377,7 +377,7 @@ async def run_elected(
     stop: asyncio.Event,
     clock: Callable[[], datetime] = utcnow,
     until_empty: bool = False,
-    takeover_seconds: float = SENDER_TAKEOVER_SECONDS,
+    takeover_seconds: float | None = None,
 ) -> None:
     """Send only while holding the sender election lock (PostgreSQL), waiting for it otherwise.
 
@@ -397,14 +397,14 @@ async def run_elected(
                         released = await outbox_store.release_claims(session, platforms, sender.owner, clock())
                     if released:
                         log.warning("took over %d message(s) claimed by a sender that stopped", released)
-                await sender.drain(stop, until_empty=until_empty)
+                await (sender.drain(stop, until_empty=True) if until_empty else sender.drain(stop))
                 return
         if until_empty:
             async with db.session() as session:
                 if await outbox_store.unfinished(session, platforms) == 0:
                     return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=takeover_seconds)
+            await asyncio.wait_for(stop.wait(), timeout=takeover_seconds or SENDER_TAKEOVER_SECONDS)
 
 
 def start_sender(

@@ -251,7 +251,7 @@ def _api_body(rng: random.Random) -> bytes:
 
 
 FUZZ_SEED = 14
-WEBHOOK_BODIES = 1200
+WEBHOOK_BODIES = 2000
 API_BODIES = 400
 ID_PATHS = 200
 

@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
-from storage.db import Database, upgrade_database  # noqa: E402
+from tests.factories import bound_groups, queue  # noqa: E402
 from tests.fakes.telegram_server import FakeTelegram, TelegramServer  # noqa: E402
-from tests.outbox_helpers import bound_groups, queue  # noqa: E402
+from tocns.db.engine import Database, upgrade_database  # noqa: E402
 
 
 def _spawn(db_url: str, base_url: str, rate: float, log: Path) -> subprocess.Popen[bytes]:
@@ -45,7 +45,11 @@ def _spawn(db_url: str, base_url: str, rate: float, log: Path) -> subprocess.Pop
     }
     out = log.open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "outbox", "send", "--until-empty"], env=env, stdout=out, stderr=out, cwd=ROOT
+        [sys.executable, "-m", "tocns.cli", "outbox", "send", "--until-empty"],
+        env=env,
+        stdout=out,
+        stderr=out,
+        cwd=ROOT,
     )
 
 

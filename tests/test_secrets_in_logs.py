@@ -11,15 +11,8 @@ from pathlib import Path
 import pytest
 from uvicorn.logging import AccessFormatter
 
-from bot.app import BotApp
-from bot.config import Settings
-from bot.log_setup import MASK, configure_logging, redact
-from bot.messages import Attachment
-from bot.outbox_sender import OutboxSender, PlatformLimits
-from bot.transports.telegram import TelegramTransport
-from bot.transports.zalo import ZaloTransport
-from storage import outbox as outbox_store
-from tests.adapters_helpers import (
+from tests.factories import bound_groups
+from tests.fakes.platforms import (
     TG_HEADER,
     ZALO_HEADER,
     adapters_for,
@@ -32,8 +25,15 @@ from tests.adapters_helpers import (
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.telegram_server import FakeTelegram, TelegramServer
 from tests.fakes.zalo_api import FakeZaloApi
-from tests.outbox_helpers import bound_groups
-from webhook.app import setup_platforms
+from tocns.app import BotApp
+from tocns.channels.telegram import TelegramTransport
+from tocns.channels.zalo import ZaloTransport
+from tocns.config import Settings
+from tocns.core.messages import Attachment
+from tocns.log_setup import MASK, configure_logging, redact
+from tocns.outbox import store as outbox_store
+from tocns.outbox.sender import OutboxSender, PlatformLimits
+from tocns.web.app import setup_platforms
 
 DB_PASSWORD = "pg-S3cret/p@ss:word"
 THIRD_PARTY = ("httpx", "httpcore", "telegram", "telegram.ext", "uvicorn", "uvicorn.access")
@@ -72,7 +72,7 @@ async def test_no_configured_secret_in_any_log_line(
 
     # Start: adapters, setWebhook with its secret, the command menu.
     async with web(papp, adapters) as (client, web_app):
-        await setup_platforms(web_app.state.inbound)
+        await setup_platforms(list(web_app.state.channels.values()), papp.settings.public_base_url)
         # Webhooks: good and bad secrets on both platforms.
         tg_ok = await client.post(
             "/webhook/telegram",

@@ -1,0 +1,203 @@
+"""Settings: one pydantic-settings class reading the environment and `.env`."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from tocns.db.dialect import is_sqlite_url
+from tocns.log_setup import register_secrets
+
+PLACEHOLDER_VALUES = frozenset(
+    {
+        "changeme",
+        "change-me",
+        "change_me",
+        "your-token-here",
+        "your_token_here",
+        "token",
+        "secret",
+        "xxx",
+        "todo",
+        "placeholder",
+        "replace-me",
+    }
+)
+
+SECRET_FIELDS = (
+    "telegram_bot_token",
+    "telegram_webhook_secret",
+    "zalo_bot_token",
+    "zalo_webhook_secret",
+    "link_signing_secret",
+)
+
+
+class PlaceholderSecretError(ValueError):
+    """A secret still holds the example value from `.env.example`."""
+
+
+def _is_placeholder(value: str) -> bool:
+    lowered = value.strip().lower()
+    return lowered in PLACEHOLDER_VALUES or (lowered.startswith("<") and lowered.endswith(">"))
+
+
+class Settings(BaseSettings):
+    """Every setting of the bot; see `.env.example` for the documented list."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./data/tocns.db"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    auto_migrate: bool = True
+    log_level: str = "INFO"
+
+    bot_username: str = "ToCNSBot"
+    bot_display_name: str = "Tổ CNS"
+
+    telegram_bot_token: str = ""
+    telegram_webhook_secret: str = ""
+    telegram_api_base_url: str = "https://api.telegram.org"
+
+    zalo_bot_token: str = ""
+    zalo_webhook_secret: str = ""
+    zalo_api_base_url: str = "https://bot-api.zaloplatforms.com"
+
+    public_base_url: str = "http://127.0.0.1:8000"
+    link_signing_secret: str = ""
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    # Processes `tocns serve` starts (PostgreSQL only; SQLite has a single writer). Roughly one per core.
+    web_workers: int = 1
+
+    # Tasks and reminders (issue 4). Local times in TIMEZONE; a commune can override the lead days with /caidat.
+    task_reminder_hour: int = 8
+    task_lead_days: str = "3,1,0"
+    task_escalate_after_days: int = 2
+    quiet_hours_start: int = 21
+    quiet_hours_end: int = 7
+    nudge_weekday: int = 4
+    nudge_hour: int = 16
+
+    # Activity logging (/ghi, /sua, /xoa).
+    logging_edit_window_days: int = 31
+
+    # Reports and digests (issue 5).
+    weekly_summary_weekday: int = 0
+    weekly_summary_time: str = "07:30"
+    commune_digest_time: str = "07:00"
+    commune_digest_frequency: str = "weekly"
+
+    # Outbox sender and directives (issue 6)
+    telegram_global_rate: float = 30.0
+    telegram_chat_per_minute: int = 20
+    telegram_request_timeout: float = 10.0
+    zalo_global_rate: float = 10.0
+    zalo_chat_per_minute: int = 20
+    outbox_senders: int = 1
+    outbox_lease_seconds: float = 300.0
+    outbox_max_attempts: int = 8
+    outbox_poll_seconds: float = 1.0
+    directive_reminder_hours: float = 24.0
+
+    # --- adapters (issue 7): platform adapters, webhooks, Zalo transport
+    webhook_max_body_bytes: int = 1_000_000
+    # Days a processed update's raw body (names, ids, messages) is kept; the records and audit stay.
+    inbound_retention_days: int = 14
+    polling_timeout_seconds: int = 30
+    zalo_parse_mode: str = ""
+
+    # --- integration: one directory for every file the bot sends (reports, attachments), one link lifetime
+    files_dir: str = "./data/files"
+    signed_link_days: int = 7
+
+    @field_validator(*SECRET_FIELDS)
+    @classmethod
+    def _reject_placeholders(cls, value: str, info: object) -> str:
+        if value and _is_placeholder(value):
+            name = getattr(info, "field_name", "secret").upper()
+            raise PlaceholderSecretError(
+                f"{name} vẫn là giá trị mẫu {value!r} của .env.example; hãy đặt giá trị thật hoặc để trống."
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+    @field_validator("weekly_summary_time", "commune_digest_time")
+    @classmethod
+    def _valid_clock_time(cls, value: str) -> str:
+        hour, _, minute = value.partition(":")
+        if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+            raise ValueError(f"giờ {value!r} không hợp lệ; dạng HH:MM, ví dụ 07:30")
+        return f"{int(hour):02d}:{int(minute):02d}"
+
+    @field_validator("weekly_summary_weekday")
+    @classmethod
+    def _valid_weekday(cls, value: int) -> int:
+        if not 0 <= value <= 6:
+            raise ValueError("WEEKLY_SUMMARY_WEEKDAY là 0 (thứ Hai) đến 6 (Chủ nhật)")
+        return value
+
+    @field_validator("commune_digest_frequency")
+    @classmethod
+    def _valid_frequency(cls, value: str) -> str:
+        if value not in ("weekly", "daily"):
+            raise ValueError("COMMUNE_DIGEST_FREQUENCY là weekly hoặc daily")
+        return value
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Register every secret of these settings with the log redaction before anything can log it."""
+        register_secrets(self.secret_values())
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret: tokens, webhook secrets, the link-signing key and the database password."""
+        values = [getattr(self, name) for name in SECRET_FIELDS]
+        # The password as written in DATABASE_URL (percent-encoded or not) and as decoded.
+        written = re.match(r"[^:/]+://[^:/@]*:(?P<password>.*)@[^@]*$", self.database_url)
+        if written:
+            values.append(written.group("password"))
+        # A URL the database layer cannot parse fails there, with its own message.
+        with contextlib.suppress(ArgumentError):
+            values.append(make_url(self.database_url).password or "")
+        return [v for v in values if v]
+
+    @property
+    def default_lead_days(self) -> list[int]:
+        """The default reminder lead times, in days before the deadline, largest first."""
+        return sorted({int(p) for p in self.task_lead_days.split(",") if p.strip()}, reverse=True)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The local time zone of the bot's users."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the configured database is SQLite."""
+        return is_sqlite_url(self.database_url)
+
+    def ensure_data_dir(self) -> None:
+        """Create the directory of a SQLite database file if it is missing."""
+        if self.is_sqlite and ":///" in self.database_url:
+            path = self.database_url.split(":///", 1)[1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once."""
+    return Settings()

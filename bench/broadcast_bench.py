@@ -14,8 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.outbox_helpers import bound_groups, queue
-
+from tests.factories import bound_groups, queue
 from tests.fakes.telegram_server import FakeTelegram, TelegramServer
 from tocns.channels.telegram import TelegramTransport
 from tocns.config import Settings

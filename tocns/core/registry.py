@@ -116,4 +116,3 @@ class Registry:
         """The closest command name to a mistyped one."""
         hits = closest(name, list(self._by_name), limit=1, cutoff=0.5)
         return self._by_name[hits[0]].name if hits else None
-

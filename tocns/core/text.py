@@ -1,4 +1,4 @@
-"""Pure text helpers: Unicode normalization, diacritic folding and closest-match lookup."""
+"""Pure text helpers: Unicode normalization, diacritic folding, closest-match lookup and echoing user text."""
 
 from __future__ import annotations
 
@@ -65,3 +65,76 @@ def split_chunks(text: str, limit: int) -> list[str]:
     if rest or not pieces:
         pieces.append(rest)
     return pieces
+
+
+# Characters that change how a line looks without being text: controls (newline, tab, NUL, ESC), line and
+# paragraph separators, and format characters (bidi overrides and isolates, zero-width spaces, BOM).
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+# Kept: the zero-width joiner, which only draws emoji sequences (👨‍👩‍👧) and cannot move or break a line.
+_KEPT_FORMAT = frozenset({"\u200d"})
+USER_TEXT_LIMIT = 200
+NAME_LIMIT = 64
+
+
+def _visible(ch: str) -> bool:
+    return ch in _KEPT_FORMAT or unicodedata.category(ch) not in _INVISIBLE_CATEGORIES
+
+
+def clean_text(text: str) -> str:
+    """Drop NUL, controls (except newline and tab), bidi overrides and lone surrogates; keep line breaks.
+
+    For text the bot stores and shows as a body of its own (a directive's text): lines stay lines.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
+    return "".join(ch for ch in text if ch in "\n\t" or _visible(ch))
+
+
+def one_line(text: str | None, limit: int = USER_TEXT_LIMIT) -> str:
+    """Fold user text to one printable line (controls, bidi overrides, breaks become spaces), at most `limit`
+    characters with an ellipsis: what anyone typed can never start a line of the bot's reply."""
+    if not text:
+        return ""
+    flat = "".join(ch if _visible(ch) else " " for ch in nfc(text))
+    flat = _SPACES.sub(" ", flat).strip()
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def quoted(text: str | None, limit: int = USER_TEXT_LIMIT) -> str:
+    """User text folded to one line, capped and put between quotation marks, for echoing in a reply."""
+    return f"“{one_line(text, limit)}”"
+
+
+def person_name(text: str | None) -> str:
+    """A person's display name (user-supplied) folded to one short line that starts with a letter or digit.
+
+    Names open lines of replies ("Lan đã tham gia Thôn 3"): a leading emoji or mark ("📢 CHỈ ĐẠO…", "> ")
+    would make that line look like the bot's own header, so it is dropped.
+    """
+    folded = one_line(text, NAME_LIMIT)
+    start = next((i for i, ch in enumerate(folded) if unicodedata.category(ch)[0] in "LN"), len(folded))
+    return folded[start:] or "?"
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """Drop NUL and lone surrogates, which PostgreSQL refuses in text, so chat text can always be stored."""
+    return _UNSTORABLE.sub("", text)
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()~>#+\-=|{}.!])")
+
+
+def escape_markup(text: str, parse_mode: str) -> str:
+    """Escape text for a platform parse mode ("Markdown", "MarkdownV2", "HTML"), so it shows as typed.
+
+    The bot's messages are plain text with user text inside: under a parse mode a name like
+    `[bấm vào đây](http://…)` would otherwise become a link in the bot's own message.
+    """
+    mode = parse_mode.lower()
+    if mode == "html":
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if mode.startswith("markdown"):
+        return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return text

@@ -31,7 +31,6 @@ class AuditLog(SQLModel, table=True):
     after: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
-
 def _default(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()

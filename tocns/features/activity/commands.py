@@ -8,9 +8,11 @@ from datetime import timedelta
 
 from tocns.core.context import Context, UserError
 from tocns.core.dates import day_label, fmt_date
+from tocns.core.parsing import MAX_ID, parse_id
 from tocns.core.permissions import EVERYONE, MEMBERS
 from tocns.core.registry import CommandGroup
 from tocns.core.roles import Role
+from tocns.core.text import person_name, quoted
 from tocns.features.activity import store as activity_store
 from tocns.features.activity.grammar import USAGE, LogParseError, ParsedLog, parse_log
 from tocns.features.activity.models import Indicator
@@ -19,8 +21,6 @@ from tocns.features.org.models import OrgUnit
 
 COMMANDS = CommandGroup()
 """This feature's chat commands; `tocns.app` includes them in the registry."""
-
-
 
 
 def item_lines(view: activity_store.RecordView) -> list[str]:
@@ -89,11 +89,11 @@ async def ghi(ctx: Context) -> str:
     record_id = view.record.id
     lines = [
         f"Đã ghi #{record_id} cho {await _team_label(ctx, team.id or 0)}, ngày {day_label(activity_date)}, "
-        f"người ghi {ctx.person.display_name}:",
+        f"người ghi {person_name(ctx.person.display_name)}:",
         *item_lines(view),
     ]
     if parsed.note:
-        lines.append(f"Ghi chú: {parsed.note}")
+        lines.append(f"Ghi chú: {quoted(parsed.note)}")
     if ctx.msg.photo:
         lines.append("Ảnh minh chứng: đã lưu.")
     lines.append(f"Sai? Sửa: /sua {record_id} <nội dung mới> · Xóa: /xoa {record_id}")
@@ -102,15 +102,16 @@ async def ghi(ctx: Context) -> str:
 
 async def _editable(ctx: Context, verb: str) -> tuple[activity_store.RecordView, str]:
     head, _, rest = ctx.args.strip().partition(" ")
-    record_id = head.lstrip("#")
-    if not record_id.isdigit():
+    number = parse_id(head)
+    if number is None:
         example = f"/{verb} 12 vneid 5, dvc 3" if verb == "sua" else f"/{verb} 12"
         form = f"/{verb} <số phiếu> <nội dung mới>" if verb == "sua" else f"/{verb} <số phiếu>"
         raise UserError(
             f"Thiếu số phiếu cần {'sửa' if verb == 'sua' else 'xóa'}. Cách dùng: {form}\nVí dụ: {example}\n"
             "Số phiếu có trong tin bot trả lời khi ghi (#12), hoặc xem bằng /cuatoi."
         )
-    view = await activity_store.get_record(ctx.session, int(record_id))
+    record_id = str(number)
+    view = await activity_store.get_record(ctx.session, number) if number <= MAX_ID else None
     if view is None or view.record.deleted_at is not None:
         raise UserError(f"Không có phiếu #{record_id} (hoặc phiếu đã bị xóa). Xem các phiếu của bạn bằng /cuatoi.")
     if not await _may_change(ctx, view):
@@ -177,7 +178,7 @@ async def sua(ctx: Context) -> str:
         *item_lines(updated),
     ]
     if parsed.note:
-        lines.append(f"Ghi chú: {parsed.note}")
+        lines.append(f"Ghi chú: {quoted(parsed.note)}")
     return "\n".join(lines)
 
 
@@ -220,7 +221,7 @@ async def cuatoi(ctx: Context) -> str:
     period = f"tuần {fmt_date(monday)} - {fmt_date(sunday)}"
     if not views:
         return f"Bạn chưa ghi phiếu nào trong {period}. Ghi bằng: /ghi vneid 5"
-    lines = [f"Phiếu của {ctx.person.display_name} trong {period}:"]
+    lines = [f"Phiếu của {person_name(ctx.person.display_name)} trong {period}:"]
     totals: dict[str, int] = defaultdict(int)
     units: dict[str, tuple[str, str]] = {}
     for view in views:
@@ -254,4 +255,3 @@ async def chitieu(ctx: Context) -> str:
         lines.append(f"- {row.code}: {row.name} (đơn vị: {row.unit}){examples}")
     lines.append("Ví dụ: /ghi vneid 5, dvc 3")
     return "\n".join(lines)
-

@@ -201,7 +201,6 @@ def _match_alias(catalogue: Catalogue, tokens: Sequence[_Token], index: int) -> 
     return None
 
 
-
 def _read_date(token: _Token, today: date) -> date:
     parts = [int(p) for p in re.split(r"[/-]", token.text)]
     day, month = parts[0], parts[1]

@@ -632,11 +632,41 @@ async def check_join_code(session: AsyncSession, code: str, now: datetime) -> tu
     return join_code, unit
 
 
-async def consume_join_code(session: AsyncSession, join_code: JoinCode, person: Person, now: datetime) -> None:
-    """Mark a join code used by a person."""
-    join_code.used_at = now
-    join_code.used_by_person_id = person.id
-    session.add(join_code)
+async def redeem_join_code(session: AsyncSession, code: str, person: Person, now: datetime) -> tuple[JoinCode, OrgUnit]:
+    """Use a join code once, atomically; raise NotFound / Expired / Conflict with a clear message when it cannot be.
+
+    One conditional UPDATE (`WHERE used_at IS NULL AND expires_at > now RETURNING`) is the whole decision: of
+    several people redeeming the same code at once, the database lets exactly one row change and the others see
+    the code used. Reading first and writing after (as before) let every concurrent reader win on PostgreSQL.
+    """
+    normalized = normalize_join_code(code)
+    claim = (
+        update(JoinCode)
+        .where(
+            col(JoinCode.code) == normalized,
+            col(JoinCode.used_at).is_(None),
+            col(JoinCode.expires_at) > now,
+        )
+        .values(used_at=now, used_by_person_id=person.id)
+        .returning(col(JoinCode.id), col(JoinCode.org_unit_id), col(JoinCode.role), col(JoinCode.expires_at))
+        .execution_options(synchronize_session=False)
+    )
+    row = (await session.exec(claim)).first()  # type: ignore[call-overload]
+    if row is None:
+        await check_join_code(session, code, now)  # raises the precise reason (unknown, used, expired)
+        raise Conflict(f"Mã kết nối {normalized} đã được sử dụng. Mỗi mã chỉ dùng được một lần; hãy xin mã mới.")
+    join_code = JoinCode(
+        id=row.id,
+        code=normalized,
+        org_unit_id=row.org_unit_id,
+        role=row.role,
+        expires_at=row.expires_at,
+        used_at=now,
+        used_by_person_id=person.id,
+    )
+    unit = await session.get(OrgUnit, join_code.org_unit_id)
+    if unit is None:
+        raise NotFound("Đơn vị của mã này không còn tồn tại.")
     await record_audit(
         session,
         action="redeem",
@@ -645,3 +675,4 @@ async def consume_join_code(session: AsyncSession, join_code: JoinCode, person: 
         actor_person_id=person.id,
         after={"code": join_code.code},
     )
+    return join_code, unit

@@ -192,9 +192,7 @@ def render_xlsx(report: Report, raw: Sequence[Sequence[Any]], tz: ZoneInfo) -> b
     raw_ws.append(["Ngày hoạt động", "Đơn vị cấp trên", "Mã tổ", "Tổ", "Người ghi", "Chỉ tiêu", "Số lượng", "Ghi lúc"])
     for row in raw:
         day, parent, code, team, person, indicator, qty, created = row
-        day_text = (
-            fmt_date(day if isinstance(day, date) else date.fromisoformat(str(day)))
-        )
+        day_text = fmt_date(day if isinstance(day, date) else date.fromisoformat(str(day)))
         raw_ws.append([day_text, parent, code, team, person, indicator, qty, _local_text(created, tz)])
     buffer = io.BytesIO()
     wb.save(buffer)

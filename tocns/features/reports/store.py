@@ -123,7 +123,6 @@ class Report:
         return data
 
 
-
 def _date_param(dialect: str, value: date) -> date | str:
     # SQLite keeps dates as ISO text; passing text avoids sqlite3's deprecated date adapter.
     return value.isoformat() if dialect == "sqlite" else value

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
+from tocns.core.text import person_name
 from tocns.features.org.models import Person
 
 
 def mention(person: Person) -> str:
     """How a reminder names a person: @username when known, else the display name."""
-    return f"@{person.username}" if person.username else person.display_name
+    return f"@{person.username}" if person.username else person_name(person.display_name)
 
 
 def due_status(due: date, today: date) -> str:

@@ -167,7 +167,7 @@ class Settings(BaseSettings):
             raise ValueError("COMMUNE_DIGEST_FREQUENCY là weekly hoặc daily")
         return value
 
-    def model_post_init(self, context: Any, /) -> None:
+    def model_post_init(self, _context: Any, /) -> None:
         """Register every secret of these settings with the log redaction before anything can log it."""
         register_secrets(self.secret_values())
 

@@ -278,15 +278,15 @@ class Catalogue:
         return best[1] if best else None
 
 
-def unit_remark(spec: IndicatorSpec, typed_unit: str | None) -> str | None:
-    """A receipt remark when the unit typed is not the indicator's own unit (the count is in the indicator's unit)."""
+def unit_remark(unit: str, typed_unit: str | None) -> str | None:
+    """A receipt remark when the unit typed is not the indicator's own `unit` (the count is in the indicator's unit)."""
     if not typed_unit:
         return None
-    own = " ".join(_words(spec.unit))
+    own = " ".join(_words(unit))
     typed = " ".join(_words(typed_unit))
     if typed in UNIT_SYNONYMS.get(own, frozenset({own})):
         return None
-    return f"chỉ tiêu tính theo {spec.unit}; bạn ghi '{typed_unit}'"
+    return f"chỉ tiêu tính theo {unit}; bạn ghi '{typed_unit}'"
 
 
 @dataclass
@@ -319,8 +319,9 @@ def _fold_with_offsets(text: str) -> tuple[str, list[int]]:
     out: list[str] = []
     offsets: list[int] = []
     for index, ch in enumerate(text):
-        form = "NFKD" if 0xFF01 <= ord(ch) <= 0xFF5E else "NFD"
-        base = "".join(c for c in unicodedata.normalize(form, ch) if not unicodedata.combining(c))
+        # Full-width letters and digits ("５") are read as plain ones; other compatibility forms ("²") are not.
+        decomposed = unicodedata.normalize("NFKD" if 0xFF01 <= ord(ch) <= 0xFF5E else "NFD", ch)
+        base = "".join(c for c in decomposed if not unicodedata.combining(c))
         base = base.replace("đ", "d").replace("Đ", "D").lower()
         for piece in base:
             out.append(piece)
@@ -453,9 +454,9 @@ class _Reader:
     def _phrase_at(self, i: int, phrases: set[tuple[str, ...]], longest: int) -> int:
         for size in range(longest, 0, -1):
             window = self.tokens[i : i + size]
-            if len(window) == size and all(t.kind == "word" for t in window):
-                if tuple(self.words[i : i + size]) in phrases:
-                    return size
+            words = tuple(self.words[i : i + size])
+            if len(window) == size and all(t.kind == "word" for t in window) and words in phrases:
+                return size
         return 0
 
     def _alias_at(self, i: int) -> tuple[IndicatorSpec, int] | None:
@@ -574,13 +575,12 @@ class _Reader:
         for mention in self.mentions:
             if mention.num is not None:
                 continue
-            j = self._prev(mention.start)
-            if j is not None and self.role[j] == "unit":
-                owner = next((n for n, (s, e) in self.unit_of.items() if s <= j < e), None)
-                j = owner
-            if j is not None and self._free_number(j) and not self._after_place(j):
-                mention.num = j
-                self.role[j] = "num"
+            before = self._prev(mention.start)
+            if before is not None and self.role[before] == "unit":
+                before = next((n for n, (s, e) in self.unit_of.items() if s <= before < e), None)
+            if before is not None and self._free_number(before) and not self._after_place(before):
+                mention.num = before
+                self.role[before] = "num"
         for mention in self.mentions:
             if mention.num is None and self.note_from is not None and mention.start >= self.note_from:
                 mention.in_note = True  # after "ghi chú:" an indicator word without a number is just a word
@@ -591,9 +591,10 @@ class _Reader:
         """Refuse a mention without a number, and a number that belongs to no mention and no note phrase."""
         for mention in self.mentions:
             if mention.num is None and not mention.in_note:
+                typed = self.typed(mention.start, mention.end)
                 raise LogParseError(
-                    f"Thiếu số lượng cho {mention.spec.name} ({mention.spec.code}): '{self.typed(mention.start, mention.end)}'"
-                    " chưa có số đi kèm. Nếu đó là ghi chú, hãy viết sau chữ 'ghi chú:'."
+                    f"Thiếu số lượng cho {mention.spec.name} ({mention.spec.code}): '{typed}' chưa có số đi kèm. "
+                    "Nếu đó là ghi chú, hãy viết sau chữ 'ghi chú:'."
                 )
         for j, tok in enumerate(self.tokens):
             if tok.kind != "num" or self.role[j] is not None:
@@ -606,9 +607,13 @@ class _Reader:
                 continue
             if j in self.unit_of:
                 continue  # "trong đó 2 người"
-            if nxt is not None and self.tokens[nxt].kind == "word" and self.role[nxt] is None:
-                if self.words[nxt] in NOTE_NOUNS:
-                    continue  # "ở 3 thôn"
+            if (
+                nxt is not None
+                and self.tokens[nxt].kind == "word"
+                and self.role[nxt] is None
+                and self.words[nxt] in NOTE_NOUNS
+            ):
+                continue  # "ở 3 thôn"
             for k in (j - 1, j + 1):
                 if 0 <= k < len(self.tokens) and self.tokens[k].kind == "num":
                     first, second = sorted((j, k))

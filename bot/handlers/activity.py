@@ -12,9 +12,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.config import get_settings
 from bot.context import Context, UserError
 from bot.demo import EXTENSIONS, DemoResult
-from bot.logging_parser import USAGE, LogParseError, ParsedLog, format_date, parse_log
+from bot.logging_parser import USAGE, LogParseError, ParsedLog, format_date, parse_log, unit_remark
 from bot.permissions import EVERYONE, MEMBERS
 from bot.registry import registry
+from bot.reports.period import USAGE as PERIOD_USAGE
+from bot.reports.period import PeriodError, parse_period
 from storage import activity as activity_store
 from storage import org as org_store
 from storage.activity_models import Indicator
@@ -28,9 +30,14 @@ def day_label(value: date) -> str:
     return f"{format_date(value)} ({WEEKDAYS[value.weekday()]})"
 
 
-def item_lines(view: activity_store.RecordView) -> list[str]:
-    """One '- name: quantity unit' line per item."""
-    return [f"- {ind.name} ({ind.code}): {item.quantity} {ind.unit}" for item, ind in view.items]
+def item_lines(view: activity_store.RecordView, parsed: ParsedLog | None = None) -> list[str]:
+    """One '- name: quantity unit' line per item, in the indicator's unit; a remark when another unit was typed."""
+    typed = {i.code: i.typed_unit for i in parsed.items} if parsed else {}
+    lines = []
+    for item, ind in view.items:
+        remark = unit_remark(ind.unit, typed.get(ind.code))
+        lines.append(f"- {ind.name} ({ind.code}): {item.quantity} {ind.unit}" + (f" ({remark})" if remark else ""))
+    return lines
 
 
 async def _parse(ctx: Context, text: str) -> tuple[ParsedLog, dict[str, Indicator]]:
@@ -95,7 +102,7 @@ async def ghi(ctx: Context) -> str:
     lines = [
         f"Đã ghi #{record_id} cho {await _team_label(ctx, team.id or 0)}, ngày {day_label(activity_date)}, "
         f"người ghi {ctx.person.display_name}:",
-        *item_lines(view),
+        *item_lines(view, parsed),
     ]
     if parsed.note:
         lines.append(f"Ghi chú: {parsed.note}")
@@ -179,7 +186,7 @@ async def sua(ctx: Context) -> str:
         f"Trước (ngày {day_label(before_date)}):",
         *before_lines,
         f"Sau (ngày {day_label(new_date)}):",
-        *item_lines(updated),
+        *item_lines(updated, parsed),
     ]
     if parsed.note:
         lines.append(f"Ghi chú: {parsed.note}")
@@ -214,15 +221,17 @@ async def xoa(ctx: Context) -> str:
     vi_name="của tôi",
     roles=EVERYONE,
     summary="Các phiếu bạn đã ghi tuần này và tổng cộng",
-    usage="/cuatoi",
+    usage=f"/cuatoi [kỳ]\nKỳ: {PERIOD_USAGE}\nVí dụ: /cuatoi, /cuatoi tuần trước, /cuatoi tháng 10",
     order=23,
 )
 async def cuatoi(ctx: Context) -> str:
-    """List this person's records of the current week (Monday to Sunday) with totals per indicator."""
-    monday = ctx.today - timedelta(days=ctx.today.weekday())
-    sunday = monday + timedelta(days=6)
-    views = await activity_store.records_of_person(ctx.session, ctx.person.id or 0, monday, sunday)
-    period = f"tuần {format_date(monday)} - {format_date(sunday)}"
+    """List this person's records of a period (default: this week, Monday to Sunday) with totals per indicator."""
+    try:
+        chosen = parse_period(ctx.args, ctx.today)
+    except PeriodError as exc:
+        raise UserError(f"{exc}\nCách dùng: /cuatoi [kỳ], ví dụ: /cuatoi tuần trước") from exc
+    views = await activity_store.records_of_person(ctx.session, ctx.person.id or 0, chosen.start, chosen.end)
+    period = chosen.label
     if not views:
         return f"Bạn chưa ghi phiếu nào trong {period}. Ghi bằng: /ghi vneid 5"
     lines = [f"Phiếu của {ctx.person.display_name} trong {period}:"]

@@ -9,7 +9,6 @@ from bot.text import fold, fold_compact, similarity
 from storage import org as org_store
 from storage.models import Level, OrgUnit, Person, Role
 
-AUTO_PICK_SCORE = 0.8
 CHOICE_SCORE = 0.5
 
 
@@ -66,22 +65,65 @@ async def ketnoi(ctx: Context) -> str:
     )
 
 
-def _rank_teams(query: str, teams: list[OrgUnit]) -> list[tuple[float, OrgUnit]]:
-    folded, compact = fold(query), fold_compact(query)
+# Words that say what kind of team a name is; "/thamgia 3" and "/thamgia thon 3" both name "Thôn 3".
+TEAM_KIND_WORDS = frozenset(
+    {"thon", "ban", "ap", "xom", "to", "dan", "pho", "khu", "khom", "doi", "phum", "soc", "tdp"}
+)
+
+
+# The same for communes and wards ("/baocao xã Lìa" for "Xã Lìa").
+COMMUNE_KIND_WORDS = frozenset({"xa", "phuong", "thi", "tran", "dac", "khu"})
+
+
+def _parts(text: str, kinds: frozenset[str] = TEAM_KIND_WORDS) -> tuple[str, list[str]]:
+    """The digits of a name and its other folded words, kind words ("thôn", "tổ dân phố") left out."""
+    words = fold(text).replace("-", " ").split()
+    digits = "".join(ch for ch in "".join(words) if ch.isdigit())
+    rest = [w for w in ("".join(ch for ch in word if not ch.isdigit()) for word in words) if w]
+    return digits, [w for w in rest if w not in kinds]
+
+
+def _exact_team(query: str, team: OrgUnit) -> bool:
+    """The typed text names this team exactly: its code, or its name without diacritics, spaces or case."""
+    folded = fold(query)
+    return folded == team.code.lower() or fold_compact(query) == fold_compact(team.name) or folded == team.name_folded
+
+
+def _same_name(query: str, team: OrgUnit, kinds: frozenset[str]) -> bool:
+    """Same number and same words once kind words are dropped ("3" and "thon 3" for "Thôn 3")."""
+    q_digits, q_words = _parts(query, kinds)
+    t_digits, t_words = _parts(team.name, kinds)
+    if not q_digits and not q_words:
+        return False
+    return q_digits == t_digits and q_words == t_words
+
+
+def _candidates(query: str, teams: list[OrgUnit]) -> list[OrgUnit]:
+    """Teams that plausibly carry the typed name; a typed number must be the team's number."""
+    q_digits, _ = _parts(query)
     scored: list[tuple[float, OrgUnit]] = []
     for team in teams:
-        if folded == team.code.lower() or compact == fold_compact(team.name) or folded == team.name_folded:
-            score = 1.0
-        else:
-            score = similarity(query, team.name)
-            # "3" typed for "Thôn 3": a trailing number must match exactly, not just look similar.
-            query_digits = "".join(ch for ch in compact if ch.isdigit())
-            team_digits = "".join(ch for ch in fold_compact(team.name) if ch.isdigit())
-            if query_digits and team_digits and query_digits != team_digits:
-                score = min(score, CHOICE_SCORE - 0.01)
-        scored.append((score, team))
+        t_digits, _ = _parts(team.name)
+        if q_digits and q_digits != t_digits:
+            continue  # "thon 9" is never "Thôn Y" nor "Thôn 3"
+        score = similarity(query, team.name)
+        if q_digits or score >= CHOICE_SCORE:
+            scored.append((score, team))
     scored.sort(key=lambda pair: (-pair[0], pair[1].name))
-    return scored
+    return [team for _, team in scored]
+
+
+def pick_team(
+    query: str, teams: list[OrgUnit], kinds: frozenset[str] = TEAM_KIND_WORDS
+) -> tuple[OrgUnit | None, list[OrgUnit]]:
+    """The unit the typed text names for sure, or None with the real candidates to list (maybe none)."""
+    exact = [t for t in teams if _exact_team(query, t)]
+    if len(exact) == 1:
+        return exact[0], []
+    same = [t for t in teams if _same_name(query, t, kinds)]
+    if not exact and len(same) == 1:
+        return same[0], []
+    return None, exact or same or _candidates(query, teams)
 
 
 @registry.command(
@@ -112,18 +154,25 @@ async def thamgia(ctx: Context) -> str:
             names = "\n".join(f"- {t.name} (mã {t.code})" for t in teams[:30])
             raise UserError(f"Hãy ghi tên tổ. Ví dụ: /thamgia {fold(teams[0].name)}\nCác tổ:\n{names}")
     else:
-        ranked = _rank_teams(ctx.args, teams)
-        best_score, best = ranked[0]
-        tied = [t for s, t in ranked if s == best_score]
-        if best_score >= AUTO_PICK_SCORE and len(tied) == 1:
-            chosen = best
+        picked, options = pick_team(ctx.args, teams)
+        if picked is not None:
+            chosen = picked
+        elif not options:
+            names = "\n".join(f"- {t.name} (mã {t.code})" for t in teams[:30])
+            raise UserError(
+                f"Không tìm thấy tổ {ctx.args!r} trong {ctx.unit.name}; chưa tham gia tổ nào. "
+                f"Các tổ hiện có:\n{names}\nGõ đúng tên hoặc mã tổ, ví dụ: /thamgia {teams[0].code}"
+            )
         else:
-            options = [t for s, t in ranked if s >= CHOICE_SCORE][:8]
-            if not options:
-                names = "\n".join(f"- {t.name} (mã {t.code})" for t in teams[:30])
-                raise UserError(f"Không tìm thấy tổ {ctx.args!r} trong {ctx.unit.name}. Các tổ hiện có:\n{names}")
-            listing = "\n".join(f"- /thamgia {t.code}  ({t.name})" for t in options)
-            raise UserError(f"Có nhiều tổ gần giống {ctx.args!r}. Bạn chọn tổ nào?\n{listing}")
+            listing = "\n".join(f"- /thamgia {t.code}  ({t.name})" for t in options[:8])
+            if len(options) == 1:
+                raise UserError(
+                    f"Chưa chắc {ctx.args!r} là tổ nào. Có một tổ gần giống:\n{listing}\n"
+                    "Nếu đúng là tổ của bạn, hãy gõ lệnh trên; chưa tham gia tổ nào."
+                )
+            raise UserError(
+                f"Có {len(options)} tổ gần giống {ctx.args!r}. Bạn chọn tổ nào?\n{listing}\nChưa tham gia tổ nào."
+            )
     return await _join(ctx, chosen)
 
 

@@ -14,6 +14,10 @@ class PeriodError(ValueError):
     """A period the user typed that cannot be read; the message is Vietnamese and says why."""
 
 
+class PeriodNotUnderstood(PeriodError):
+    """The text has no period shape at all (as opposed to a period that is refused: reversed, future, no such day)."""
+
+
 @dataclass(frozen=True)
 class Period:
     """An inclusive range of local dates with a Vietnamese label and the period it is compared with."""
@@ -82,10 +86,15 @@ USAGE = (
 )
 
 
-def _day(text: str, year: int) -> tuple[date, bool]:
-    """A dd/mm[/yy(yy)] of a range, with `year` when none is typed; and whether a year was typed."""
+def _day(text: str, today: date, year: int | None = None) -> tuple[date, bool]:
+    """A dd/mm[/yy(yy)] of a range and whether a year was typed.
+
+    Without a year: `year` when given, else the shared date grammar's past reading (this year, or last year when
+    that day is more than 180 days ahead).
+    """
     try:
-        value = read_absolute(text, date(year, 1, 1))
+        anchor = today if year is None else date(year, 1, 1)
+        value = read_absolute(text, anchor, "past" if year is None else None)
     except DateError as exc:
         raise PeriodError(f"Ngày '{text}' không có thật. Dùng: {USAGE}.") from exc
     if value is None:
@@ -109,25 +118,22 @@ def _checked(period: Period, today: date) -> Period:
 
 
 def _range(first: str, second: str, today: date) -> Period:
-    end, end_year = _day(second, today.year)
-    start, start_year = _day(first, end.year)
-    if not start_year and not end_year:
-        if start > end and start.month > end.month:
-            wrapped = start.replace(year=start.year - 1) if not (start.month == 2 and start.day == 29) else start
-            if (end - wrapped).days + 1 <= MAX_WRAPPED_DAYS:
-                start = wrapped
-        if start > today and start <= end:
-            # "01/12-15/12" typed in January is last December's, not a future one.
-            start, end = _day(first, today.year - 1)[0], _day(second, today.year - 1)[0]
-    elif start_year and not end_year:
-        end, _ = _day(second, start.year)
+    end, end_year = _day(second, today)
+    start, start_year = _day(first, today, end.year)
+    if start_year and not end_year:
+        end, _ = _day(second, today, start.year)
+    if not start_year and start > end and start.month > end.month:
+        # "28/12-03/01": across New Year, when that makes a short range; otherwise it is a reversed range.
+        wrapped = _day(first, today, end.year - 1)[0]
+        if (end - wrapped).days + 1 <= MAX_WRAPPED_DAYS:
+            start = wrapped
     return _checked(Period(start, end, "range"), today)
 
 
 def _latest_month(month: int, today: date) -> date:
-    """The first day of the latest month `month` that has started by today."""
-    year = today.year if month <= today.month else today.year - 1
-    return date(year, month, 1)
+    """The first day of month `month` read like a year-less day: this year unless more than 180 days ahead."""
+    first = date(today.year, month, 1)
+    return first if (first - today).days <= 180 else date(today.year - 1, month, 1)
 
 
 def parse_period(text: str, today: date) -> Period:
@@ -157,7 +163,7 @@ def parse_period(text: str, today: date) -> Period:
             week = week_of(date.fromisocalendar(year, int(m[1]), 1))
         except ValueError as exc:
             raise PeriodError(f"Tuần '{text.strip()}' không có thật. Dùng: {USAGE}.") from exc
-        if not m[2] and week.start > today:
+        if not m[2] and (week.start - today).days > 180:
             week = week_of(date.fromisocalendar(year - 1, int(m[1]), 1))
         return _checked(week, today)
     if (m := _ISO_MONTH.match(key)) or (m := _MONTH.match(key)):
@@ -177,7 +183,7 @@ def parse_period(text: str, today: date) -> Period:
         return _checked(Period(start, end, "range"), today)
     if m := _RANGE.match(key):
         return _range(m[1], m[2], today)
-    raise PeriodError(f"Không hiểu khoảng thời gian '{text.strip()}'. Dùng: {USAGE}.")
+    raise PeriodNotUnderstood(f"Không hiểu khoảng thời gian '{text.strip()}'. Dùng: {USAGE}.")
 
 
 def _iso(text: str) -> str:

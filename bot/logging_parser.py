@@ -99,6 +99,14 @@ PLACE_WORDS = frozenset(
         "km",
         "quoc lo",
         "tinh lo",
+        "luc",
+        "sdt",
+        "dt",
+        "thoai",
+        "ma",
+        "cccd",
+        "cmnd",
+        "stk",
     }
 )
 # Nouns that follow a number in a note phrase ("trong đó 2 người", "ở 3 thôn", "mất 2 giờ").
@@ -162,11 +170,68 @@ NOTE_NOUNS = frozenset(
         "ngan",
         "dong",
         "tuoi",
-        "thu",
+        "nu",
+        "h",
+        "g",
+        "con",
+    }
+)
+# Verbs that may stand between a number and its indicator: "5 người cài VNeID", "3 hộ mở tài khoản thanh toán".
+VERBS_BEFORE_INDICATOR = frozenset(
+    {
+        ("cai",),
+        ("cai", "dat"),
+        ("kich", "hoat"),
+        ("dang", "ky"),
+        ("dang", "ki"),
+        ("mo",),
+        ("lap",),
+        ("tao",),
+        ("nop",),
+        ("lam",),
+        ("su", "dung"),
+        ("dung",),
+        ("co",),
+        ("duoc",),
+        ("da",),
     }
 )
 SUGGEST_WORD_CUTOFF = 0.75
-SUGGEST_WHOLE_CUTOFF = 0.75
+# Words that never name an indicator: a number after them alone is "a number of no indicator".
+FUNCTION_WORDS = frozenset(
+    [
+        "cho",
+        "o",
+        "tai",
+        "voi",
+        "la",
+        "co",
+        "duoc",
+        "gan",
+        "khoang",
+        "tong",
+        "them",
+        "nua",
+        "con",
+        "moi",
+        "da",
+        "va",
+        "cua",
+        "trong",
+        "do",
+        "nay",
+        "ay",
+        "so",
+        "luong",
+        "sl",
+        "tat",
+        "ca",
+        "den",
+        "tu",
+        "len",
+    ]
+)
+SUGGEST_WHOLE_CUTOFF = 0.8
 SUGGEST_COVERAGE = 0.6
 MAX_ALIAS_WORDS = 16
 _INVISIBLE_SPACES = "\u00a0\u2007\u202f\u3000"
@@ -267,8 +332,12 @@ class Catalogue:
             whole = difflib.SequenceMatcher(None, compact, "".join(words)).ratio()
             covered = 0.0
             for q in query:
-                ratio = max(difflib.SequenceMatcher(None, q, w).ratio() for w in words)
-                covered += ratio if ratio >= SUGGEST_WORD_CUTOFF and len(q) >= 2 else 0.0
+                # Short words must match exactly: "cho" is not "ho", "khoan" is not "huan".
+                ratio = max(
+                    difflib.SequenceMatcher(None, q, w).ratio() if min(len(q), len(w)) >= 4 else float(q == w)
+                    for w in words
+                )
+                covered += ratio if ratio >= SUGGEST_WORD_CUTOFF else 0.0
             coverage = covered / len(query)
             score = max(
                 whole if whole >= SUGGEST_WHOLE_CUTOFF else 0.0, coverage if coverage >= SUGGEST_COVERAGE else 0
@@ -291,14 +360,15 @@ def unit_remark(unit: str, typed_unit: str | None) -> str | None:
 
 @dataclass
 class _Token:
-    kind: str  # date, num, word, sep, punct, other
+    kind: str  # time, date, num, word, sep, punct, other
     text: str  # folded
     start: int  # offsets in the cleaned text
     end: int
 
 
 _TOKEN = re.compile(
-    r"(?P<date>[0-9]{1,2}([/.-])[0-9]{1,2}(?:\2(?:[0-9]{4}|[0-9]{2}))?(?![0-9]|[/.,-][0-9]))"
+    r"(?P<time>[0-9]{1,2}(?:[:h][0-9]{2}|h|g)(?![0-9a-z]))"
+    r"|(?P<date>[0-9]{1,2}(?P<dsep>[/.-])[0-9]{1,2}(?:(?P=dsep)(?:[0-9]{4}|[0-9]{2}))?(?![0-9]|[/.,-][0-9]))"
     r"|(?P<num>[-+]?[0-9]+(?:[.,][0-9]+)*(?:e[-+]?[0-9]+)?(?![0-9]))"
     r"|(?P<word>[^\W\d_]+)"
     r"|(?P<sep>[,;\n]+|\+|(?<=\s)[-–](?=\s)|&)"
@@ -340,7 +410,7 @@ def _tokenize(text: str) -> list[_Token]:
     tokens: list[_Token] = []
     for match in _TOKEN.finditer(folded):
         kind = match.lastgroup or "other"
-        if kind not in ("date", "num", "word", "sep", "punct", "other"):
+        if kind == "dsep":
             kind = "date"
         start = offsets[match.start()]
         end = offsets[match.end() - 1] + 1
@@ -576,11 +646,24 @@ class _Reader:
             if mention.num is not None:
                 continue
             before = self._prev(mention.start)
+            for size in (2, 1):
+                if before is not None and before - size + 1 > 0:
+                    words = tuple(self.words[before - size + 1 : before + 1])
+                    kinds = {t.kind for t in self.tokens[before - size + 1 : before + 1]}
+                    roles = set(self.role[before - size + 1 : before + 1])
+                    if words in VERBS_BEFORE_INDICATOR and kinds == {"word"} and roles == {None}:
+                        verb = (before - size + 1, before + 1)
+                        before -= size
+                        break
+            else:
+                verb = None
             if before is not None and self.role[before] == "unit":
                 before = next((n for n, (s, e) in self.unit_of.items() if s <= before < e), None)
             if before is not None and self._free_number(before) and not self._after_place(before):
                 mention.num = before
                 self.role[before] = "num"
+                for k in range(*verb) if verb else ():
+                    self.role[k] = "verb"
         for mention in self.mentions:
             if mention.num is None and self.note_from is not None and mention.start >= self.note_from:
                 mention.in_note = True  # after "ghi chú:" an indicator word without a number is just a word
@@ -622,7 +705,11 @@ class _Reader:
                         "chưa rõ số nào của chỉ tiêu nào."
                     )
             before = self._free_words(j, -1)
+            if before and all(self.words[k] in FUNCTION_WORDS for k in before):
+                before = []
             after = self._free_words(j, 1)
+            if after and all(self.words[k] in FUNCTION_WORDS for k in after):
+                after = []
             if before:
                 raise LogParseError(_unknown_message(self.typed(before[0], before[-1] + 1), self.catalogue, typed))
             if after:

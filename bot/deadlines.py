@@ -53,6 +53,12 @@ RELATIVE_DAYS: dict[tuple[str, ...], int] = {
     ("dem", "qua"): -1,
     ("hom", "kia"): -2,
     ("bua", "kia"): -2,
+    ("hqua",): -1,
+    ("homqua",): -1,
+    ("hnay",): 0,
+    ("homnay",): 0,
+    ("hkia",): -2,
+    ("homkia",): -2,
     ("ngay", "mai"): 1,
     ("sang", "mai"): 1,
     ("chieu", "mai"): 1,
@@ -203,6 +209,8 @@ def match_date(words: Sequence[str], i: int, today: date, direction: Direction) 
         return DateHit(value, 1, word)
     if two in RELATIVE_DAYS:
         return DateHit(today + timedelta(days=RELATIVE_DAYS[two]), 2, " ".join(two))
+    if (word,) in RELATIVE_DAYS:
+        return DateHit(today + timedelta(days=RELATIVE_DAYS[(word,)]), 1, word)  # "hqua", "hnay"
     if two == ("cuoi", "thang"):
         return DateHit(end_of_month(today), 2, "cuoi thang")
     weekday = _weekday_at(words, i)

@@ -48,14 +48,20 @@ GENERIC_UNITS = (
     "ho dan",
     "ho gia dinh",
     "cuoc",
-    "app",
-    "ung dung",
+    "cu",
+    "ba con",
+    "hoc sinh",
+    "thanh nien",
+    "doan vien",
+    "hoi vien",
 )
+# People counted under another name: "2 cụ", "30 học sinh" are people.
+PERSON_NOUNS = frozenset({"cu", "ba con", "hoc sinh", "thanh nien", "doan vien", "hoi vien"})
 # Units that count households: never recorded as people (5 households are not 5 people).
 HOUSEHOLD_UNITS = frozenset({"ho", "ho dan", "ho gia dinh"})
 # Units that are another spelling of an indicator's unit: the receipt needs no remark.
 UNIT_SYNONYMS: dict[str, frozenset[str]] = {
-    "nguoi": frozenset({"nguoi", "nguoi dan", "luot nguoi", "truong hop", "ca"}),
+    "nguoi": frozenset({"nguoi", "nguoi dan", "luot nguoi", "truong hop", "ca"}) | PERSON_NOUNS,
     "ho so": frozenset({"ho so", "hs"}),
     "tai khoan": frozenset({"tai khoan", "tk"}),
     "gian hang": frozenset({"gian hang"}),
@@ -72,6 +78,8 @@ PLACE_WORDS = frozenset(
         "xom",
         "to",
         "khu",
+        "pho",
+        "muc",
         "khom",
         "doi",
         "phum",
@@ -171,11 +179,14 @@ NOTE_NOUNS = frozenset(
         "dong",
         "tuoi",
         "nu",
+        "chien",
         "h",
         "g",
         "con",
     }
 )
+# Words that may stand between an indicator and its number: "vneid cho 3 người".
+LINK_WORDS = frozenset({"cho", "duoc", "la"})
 # Verbs that may stand between a number and its indicator: "5 người cài VNeID", "3 hộ mở tài khoản thanh toán".
 VERBS_BEFORE_INDICATOR = frozenset(
     {
@@ -196,10 +207,12 @@ VERBS_BEFORE_INDICATOR = frozenset(
         ("da",),
     }
 )
-SUGGEST_WORD_CUTOFF = 0.75
+SUGGEST_WORD_CUTOFF = 0.8
 # Words that never name an indicator: a number after them alone is "a number of no indicator".
 FUNCTION_WORDS = frozenset(
     [
+        "cung",
+        "qua",
         "cho",
         "o",
         "tai",
@@ -371,7 +384,7 @@ _TOKEN = re.compile(
     r"|(?P<date>[0-9]{1,2}(?P<dsep>[/.-])[0-9]{1,2}(?:(?P=dsep)(?:[0-9]{4}|[0-9]{2}))?(?![0-9]|[/.,-][0-9]))"
     r"|(?P<num>[-+]?[0-9]+(?:[.,][0-9]+)*(?:e[-+]?[0-9]+)?(?![0-9]))"
     r"|(?P<word>[^\W\d_]+)"
-    r"|(?P<sep>[,;\n]+|\+|(?<=\s)[-–](?=\s)|&)"
+    r"|(?P<sep>[,;\n]+|\.(?=\s|$)|\+|(?<=\s)[-–—](?=\s)|&)"
     r"|(?P<punct>[:=])"
     r"|(?P<other>\S)"
 )
@@ -595,6 +608,8 @@ class _Reader:
             alias = self._alias_at(i)
             if alias is not None:
                 spec, end = alias
+                if end + 1 < len(tokens) and self.words[end] == "muc" and self.words[end + 1] in ("1", "2"):
+                    end += 2  # "định danh mức 2": the VNeID level belongs to the indicator, it is not a quantity
                 for k in range(i, end):
                     self.role[k] = "ind"
                 self.mentions.append(_Mention(spec, i, end))
@@ -638,6 +653,14 @@ class _Reader:
         for mention in self.mentions:
             j = mention.end
             while j < len(self.tokens) and self.tokens[j].kind == "punct":
+                j += 1
+            if (
+                j + 1 < len(self.tokens)
+                and self.words[j] in LINK_WORDS
+                and self.role[j] is None
+                and self._free_number(j + 1)
+            ):
+                self.role[j] = "verb"  # "kích hoạt vneid cho 3 người"
                 j += 1
             if self._free_number(j if j < len(self.tokens) else None):
                 mention.num = j

@@ -98,16 +98,21 @@ def _same_name(query: str, team: OrgUnit, kinds: frozenset[str]) -> bool:
     return q_digits == t_digits and q_words == t_words
 
 
-def _candidates(query: str, teams: list[OrgUnit]) -> list[OrgUnit]:
-    """Teams that plausibly carry the typed name; a typed number must be the team's number."""
-    q_digits, _ = _parts(query)
+def _candidates(query: str, teams: list[OrgUnit], kinds: frozenset[str]) -> list[OrgUnit]:
+    """Units that plausibly carry the typed name: the same number if one is typed, similar words if any are."""
+    q_digits, q_words = _parts(query, kinds)
     scored: list[tuple[float, OrgUnit]] = []
     for team in teams:
-        t_digits, _ = _parts(team.name)
+        t_digits, t_words = _parts(team.name, kinds)
         if q_digits and q_digits != t_digits:
             continue  # "thon 9" is never "Thôn Y" nor "Thôn 3"
-        score = similarity(query, team.name)
-        if q_digits or score >= CHOICE_SCORE:
+        if q_words:
+            if not t_words:
+                continue
+            score = similarity(" ".join(q_words), " ".join(t_words))
+        else:
+            score = 1.0 if q_digits else similarity(query, team.name)
+        if score >= CHOICE_SCORE:
             scored.append((score, team))
     scored.sort(key=lambda pair: (-pair[0], pair[1].name))
     return [team for _, team in scored]
@@ -123,7 +128,7 @@ def pick_team(
     same = [t for t in teams if _same_name(query, t, kinds)]
     if not exact and len(same) == 1:
         return same[0], []
-    return None, exact or same or _candidates(query, teams)
+    return None, exact or same or _candidates(query, teams, kinds)
 
 
 @registry.command(

@@ -800,7 +800,8 @@ def parse_log(
     if not mentions:
         free = [k for k, t in enumerate(reader.tokens) if t.kind == "word" and reader.role[k] is None]
         phrase = reader.typed(free[0], free[-1] + 1) if free and len(free) <= 5 else None
-        if phrase and catalogue.suggest(phrase):
+        has_number = any(t.kind == "num" for t in reader.tokens)
+        if phrase and (has_number or catalogue.suggest(phrase)):
             raise LogParseError(_unknown_message(phrase, catalogue))
         raise LogParseError("Chưa có chỉ tiêu nào trong tin nhắn.")
     distinct = {value for value, _ in reader.dates}

@@ -207,7 +207,7 @@ def match_date(words: Sequence[str], i: int, today: date, direction: Direction) 
     value = read_absolute(word, today, direction)
     if value is not None:
         return DateHit(value, 1, word)
-    if two in RELATIVE_DAYS:
+    if len(two) == 2 and two in RELATIVE_DAYS:
         return DateHit(today + timedelta(days=RELATIVE_DAYS[two]), 2, " ".join(two))
     if (word,) in RELATIVE_DAYS:
         return DateHit(today + timedelta(days=RELATIVE_DAYS[(word,)]), 1, word)  # "hqua", "hnay"

@@ -452,7 +452,7 @@ def _quantity(token: _Token, spec: IndicatorSpec, typed: str) -> int:
         raise LogParseError(f"Không đọc được số '{typed}'{what}. Hãy ghi số nguyên bằng chữ số, ví dụ 1000.")
     if raw.startswith("-"):
         raise LogParseError(f"Số lượng{what} không được âm ({typed}). Hãy ghi số nguyên dương, ví dụ 5.")
-    if "." in raw or "," in raw:
+    if not raw.lstrip("+").isdigit():  # "2.5", "2,5", "1.000", "2-5"
         raise LogParseError(f"Số lượng{what} phải là số nguyên, không có phần lẻ ({typed}). Ví dụ: 5.")
     value = int(raw.lstrip("+"))
     if value == 0:
@@ -478,7 +478,6 @@ _UNIT_BLOCKERS = frozenset(
 )
 _DECIMAL_DATE = re.compile(r"^[0-9]{1,2}[.-][0-9]{1,2}$")
 _WEAK_WORDS = frozenset({"va"})
-_DATE_PLACES = ("ngay",)
 
 
 def _unknown_message(phrase: str, catalogue: Catalogue, number: str | None = None) -> str:

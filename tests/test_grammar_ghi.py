@@ -164,6 +164,7 @@ GHI_REFUSED: list[tuple[str, str]] = [
     ("vneid 5 3", "Hai số 5 và 3 liền nhau"),
     ("2 vneid 3 dvc", "Thiếu số lượng cho Hướng dẫn dịch vụ công trực tuyến (dvc)"),
     ("vneid 2.5", "phải là số nguyên"),
+    ("vneid 2-5", "phải là số nguyên"),
     ("vneid 5 ho tro thanh toan", "Thiếu số lượng cho Thanh toán"),
     ("20/11 vneid 5 21/11", "Mỗi tin chỉ ghi cho một ngày"),
 ]
@@ -254,7 +255,7 @@ _PIECES = st.one_of(
         ]
     ),
     st.integers(min_value=-5, max_value=700).map(str),
-    st.sampled_from(["1e3", "2.5", "3,0", "０７", "1.000"]),
+    st.sampled_from(["1e3", "2.5", "3,0", "０７", "1.000", "2-5", "8h30", "5²"]),
     st.text(max_size=6),
 )
 

@@ -155,6 +155,7 @@ async def test_baocao_names_a_unit_within_authority(app: BotApp, chat: ChatHarne
     assert "không có quyền xem báo cáo của Thôn 1" in refused
     assert "Khoảng ngày bị ngược" in await chat.text("/baocao tổ Thôn 3 15/11-01/11", user="9")
     assert "Không tìm thấy tổ 'Thôn 9'" in await chat.text("/baocao tổ Thôn 9", user="9")
+    assert "BÁO CÁO XÃ TÂN LẬP" in await chat.text("/baocao xã", user="9")
     # Department staff in the province's group read a commune by name.
     async with app.db.session() as session:
         staff = await org_store.upsert_person(session, platform="console", user_id="20", display_name="Cán bộ Sở")

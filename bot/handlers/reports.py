@@ -61,6 +61,11 @@ async def _target(ctx: Context, level: str, name_words: list[str]) -> OrgUnit:
                 "Bạn chưa ở tổ nào nên chưa có báo cáo tổ. Gõ /baocao tổ <tên tổ>, ví dụ: /baocao tổ Thôn 1."
             )
         return team
+    if level == Level.COMMUNE and not name_words:
+        commune = await org_store.nearest_of_level(ctx.session, ctx.unit, Level.COMMUNE) if ctx.unit else None
+        if commune is None:
+            raise UserError(f"Hãy ghi tên xã/phường, ví dụ: /baocao xã Tân Lập. Cách dùng: {BAOCAO_USAGE}")
+        return commune
     scopes = [ctx.unit] if ctx.unit is not None else [unit for _, unit in memberships]
     units: dict[int, OrgUnit] = {}
     for scope in scopes:
@@ -104,7 +109,8 @@ async def baocao(ctx: Context) -> list[Reply]:
         period = read_period(ctx, period_text, BAOCAO_USAGE)
         unit = await _target(ctx, keyword, name_words)
         memberships = await org_store.memberships_of(ctx.session, ctx.person.id or 0)
-        if not _may_read(memberships, unit):
+        # The group's own unit is what a plain /baocao shows its members anyway.
+        if unit.id != (ctx.unit.id if ctx.unit else None) and not _may_read(memberships, unit):
             raise UserError(
                 f"Bạn không có quyền xem báo cáo của {unit.name}: mỗi người xem được báo cáo của đơn vị mình "
                 "và các đơn vị mình phụ trách."

@@ -522,6 +522,14 @@ class _Reader:
         self.unit_of: dict[int, tuple[int, int]] = {}  # number token -> unit token range
         self.note_from: int | None = None
 
+    def _quote_typed(self, message: str, i: int) -> str:
+        """Quote the words as the member typed them ('hôm nọ'), not as the grammar folded them ('hom no')."""
+        for size in (3, 2, 1):
+            folded = " ".join(self.words[i : i + size])
+            if i + size <= len(self.tokens) and f"'{folded}'" in message:
+                return message.replace(f"'{folded}'", f"'{self.typed(i, i + size)}'", 1)
+        return message
+
     def typed(self, start: int, end: int) -> str:
         """The original text of tokens start..end (exclusive)."""
         return self.source[self.tokens[start].start : self.tokens[end - 1].end]
@@ -574,7 +582,7 @@ class _Reader:
                 try:
                     hit = match_date(self.words, i, self.today, "past")
                 except DateError as exc:
-                    raise LogParseError(str(exc)) from None
+                    raise LogParseError(self._quote_typed(str(exc), i)) from None
                 if hit is not None:
                     for k in range(i, i + hit.size):
                         self.role[k] = "date"

@@ -11,12 +11,8 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from bot.app import BotApp
-from bot.config import Settings
-from storage import org as org_store
-from storage.activity_models import ActivityItem, ActivityRecord, Indicator
-from storage.models import Level, Role
-from tests.adapters_helpers import (
+from tests.factories import MEMBER, ChatHarness, FakeClock, build_tree, join_code, setup_group
+from tests.fakes.platforms import (
     TG_HEADER,
     TG_SECRET,
     ZALO_HEADER,
@@ -31,8 +27,11 @@ from tests.adapters_helpers import (
 )
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.zalo_api import FakeZaloApi
-from tests.helpers import ChatHarness, FakeClock, build_tree, join_code
-from tests.logging_helpers import MEMBER, setup_group
+from tocns.app import BotApp
+from tocns.config import Settings
+from tocns.core.roles import Level, Role
+from tocns.features.activity.models import ActivityItem, ActivityRecord, Indicator
+from tocns.features.org import store as org_store
 
 WEDNESDAY = "2026-11-25 10:00"
 
@@ -103,11 +102,11 @@ async def test_telegram_and_zalo(
         for text, user in [(f"/ketnoi {code}", 90), ("/thamgia thon 3", 11)]:
             response = await client.post(f"/webhook/{platform}", json=body(text, user), headers=headers)
             assert response.status_code == 200
-            await web_app.state.inbound.drain()
+            await web_app.state.pipeline.drain()
         clock.set_local(WEDNESDAY)
         for message, *_ in CASES:
             await client.post(f"/webhook/{platform}", json=body(message, 11), headers=headers)
-            await web_app.state.inbound.drain()
+            await web_app.state.pipeline.drain()
     replies = [row.text for row in await outbox(papp)][2:]
     _check(replies, await _records(papp))
 

@@ -1,0 +1,81 @@
+"""`tocns report`: a unit's report as text, JSON, CSV, XLSX or PNG."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from tocns.cli.common import prepared_settings, run_in_session
+from tocns.core.clock import utcnow
+from tocns.features.org import store as org_store
+from tocns.features.reports.period import PeriodError, parse_cli_period
+from tocns.features.reports.render import render_csv, render_png, render_text, render_xlsx
+from tocns.features.reports.service import unit_report
+from tocns.features.reports.store import raw_records
+
+FORMATS = ("text", "json", "csv", "xlsx", "png")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `report` subcommand."""
+    rep = sub.add_parser("report", help="báo cáo của một đơn vị (text, json, csv, xlsx, png)")
+    rep.add_argument("org_code")
+    rep.add_argument(
+        "--period",
+        default="tuan",
+        help="kỳ như trong /baocao: tuan, tuan truoc, thang, thang truoc, 'thang 10', 2026-W47, 2026-11, "
+        "01/11-15/11, 2026-11-01..2026-11-15",
+    )
+    rep.add_argument(
+        "--at", default=None, help='lập báo cáo như vào thời điểm "YYYY-MM-DD HH:MM" giờ địa phương (mặc định: bây giờ)'
+    )
+    rep.add_argument("--format", default="text", choices=FORMATS)
+    rep.add_argument("-o", "--output", help="tệp ghi ra (bắt buộc với xlsx và png; mặc định: stdout)")
+    rep.set_defaults(func=_report)
+
+
+def _report(args: argparse.Namespace) -> int:
+    settings = prepared_settings()
+    if args.format in ("xlsx", "png") and not args.output:
+        print(f"Lỗi: định dạng {args.format} cần tệp ra: -o bao-cao.{args.format}", file=sys.stderr)
+        return 2
+    now = utcnow()
+    if args.at:
+        try:
+            local = datetime.strptime(args.at.strip(), "%Y-%m-%d %H:%M")
+        except ValueError:
+            print(f'Lỗi: thời điểm {args.at!r} không hợp lệ; viết dạng "2026-11-30 08:00".', file=sys.stderr)
+            return 2
+        now = local.replace(tzinfo=settings.tz).astimezone(UTC)
+    try:
+        period = parse_cli_period(args.period, now.astimezone(settings.tz).date())
+    except PeriodError as exc:
+        print(f"Lỗi: {exc}", file=sys.stderr)
+        return 2
+
+    async def work(session: AsyncSession) -> bytes:
+        unit = await org_store.require_unit(session, args.org_code)
+        report = await unit_report(session, unit, period, settings, now)
+        if args.format == "text":
+            return render_text(report, settings.tz).encode() + b"\n"
+        if args.format == "json":
+            return json.dumps(report.to_dict(), ensure_ascii=False, indent=2).encode() + b"\n"
+        if args.format == "csv":
+            return render_csv(report).encode("utf-8")
+        if args.format == "png":
+            return render_png(report)
+        return render_xlsx(report, await raw_records(session, unit, period.start, period.end), settings.tz)
+
+    data = run_in_session(work)
+    if args.output:
+        Path(args.output).write_bytes(data)
+        print(f"Đã ghi {args.output} ({len(data)} byte).", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    return 0

@@ -1,4 +1,5 @@
-"""Pure date helpers: the one date grammar every command reads days with, Vietnamese holidays, quiet hours."""
+"""Pure date helpers: the one date grammar every command reads days with, the one set of date formatters,
+Vietnamese holidays, quiet hours."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import calendar
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Literal
 
@@ -29,7 +30,8 @@ _WEEKDAYS: dict[str, int] = {
     "7": 5,
     "bay": 5,
 }
-_WEEKDAY_NAMES = ("thứ 2", "thứ 3", "thứ 4", "thứ 5", "thứ 6", "thứ 7", "chủ nhật")
+WEEKDAY_NAMES = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
+"""The one weekday table: Monday first, as Python's date.weekday() counts."""
 # dd/mm, dd-mm, dd.mm with an optional year of 2 or 4 digits, the same separator throughout.
 ABSOLUTE_DATE = re.compile(r"^([0-9]{1,2})([/.-])([0-9]{1,2})(?:\2([0-9]{4}|[0-9]{2}))?$")
 # A word like t6 / th6 for a weekday.
@@ -122,8 +124,18 @@ def fmt_date(day: date) -> str:
 
 
 def weekday_name(day: date) -> str:
-    """The Vietnamese name of a date's weekday."""
-    return _WEEKDAY_NAMES[day.weekday()]
+    """The Vietnamese name of a date's weekday ("Thứ Sáu", "Chủ Nhật")."""
+    return WEEKDAY_NAMES[day.weekday()]
+
+
+def day_label(day: date) -> str:
+    """A date with its weekday, as receipts show it: "22/11/2026 (Chủ Nhật)"."""
+    return f"{fmt_date(day)} ({weekday_name(day)})"
+
+
+def fmt_time(moment: datetime, tz: tzinfo) -> str:
+    """A moment in local time as "HH:MM dd/mm/yyyy"."""
+    return moment.astimezone(tz).strftime("%H:%M %d/%m/%Y")
 
 
 def end_of_month(day: date) -> date:

@@ -9,14 +9,13 @@ import json
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
 
-from tocns.cli.common import prepared_settings, run_in_session
-from tocns.features.activity import store as activity_store
-from tocns.features.activity.grammar import read_specs_file
-from tocns.features.org import store as org_store
+    from tocns.features.activity import store as activity_store
+
 
 OPERATOR = "operator-cli"
 COLUMNS = (
@@ -55,6 +54,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from tocns.cli.common import run_in_session
+    from tocns.features.activity import store as activity_store
+    from tocns.features.activity.grammar import read_specs_file
+
     try:
         specs = read_specs_file(args.file)
     except FileNotFoundError:
@@ -82,9 +85,11 @@ def _date(text: str | None, flag: str) -> date | None:
 
 
 def _cells(row: activity_store.ExportRow, tz: Any) -> dict[str, Any]:
+    from tocns.core.dates import fmt_date
+
     return {
         "record_id": row.record_id,
-        "activity_date": row.activity_date.strftime("%d/%m/%Y"),
+        "activity_date": fmt_date(row.activity_date),
         "org_path": row.org_path,
         "org_codes": row.org_codes,
         "person": row.person,
@@ -101,6 +106,10 @@ def _cells(row: activity_store.ExportRow, tz: Any) -> dict[str, Any]:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from tocns.cli.common import prepared_settings, run_in_session
+    from tocns.features.activity import store as activity_store
+    from tocns.features.org import store as org_store
+
     since, until = _date(args.since, "--since"), _date(args.until, "--until")
     if args.format == "xlsx" and args.output is None:
         raise SystemExit("Lỗi: định dạng xlsx cần --output TỆP.xlsx")

@@ -440,10 +440,6 @@ class _Mention:
     in_note: bool = False
 
 
-def format_date(value: date) -> str:
-    """A date as dd/mm/yyyy."""
-    return fmt_date(value)
-
 
 def _quantity(token: _Token, spec: IndicatorSpec, typed: str) -> int:
     raw = token.text

@@ -8,16 +8,12 @@ from tocns.core.registry import CommandGroup
 from tocns.core.roles import Level, Role
 from tocns.core.text import fold
 from tocns.features.org import store as org_store
-from tocns.features.org.models import OrgUnit, Person
+from tocns.features.org.models import OrgUnit, Person, unit_label
 from tocns.features.org.names import pick_team
 
 COMMANDS = CommandGroup()
 """This feature's chat commands; `tocns.app` includes them in the registry."""
 
-
-def unit_label(unit: OrgUnit) -> str:
-    """A unit's name with its code, for replies."""
-    return f"{unit.name} (mã {unit.code})"
 
 
 @COMMANDS.command(
@@ -93,14 +89,14 @@ async def thamgia(ctx: Context) -> str:
         if len(teams) == 1:
             chosen = teams[0]
         else:
-            names = "\n".join(f"- {t.name} (mã {t.code})" for t in teams[:30])
+            names = "\n".join(f"- {unit_label(t)}" for t in teams[:30])
             raise UserError(f"Hãy ghi tên tổ. Ví dụ: /thamgia {fold(teams[0].name)}\nCác tổ:\n{names}")
     else:
         picked, options = pick_team(ctx.args, teams)
         if picked is not None:
             chosen = picked
         elif not options:
-            names = "\n".join(f"- {t.name} (mã {t.code})" for t in teams[:30])
+            names = "\n".join(f"- {unit_label(t)}" for t in teams[:30])
             raise UserError(
                 f"Không tìm thấy tổ {ctx.args!r} trong {ctx.unit.name}; chưa tham gia tổ nào. "
                 f"Các tổ hiện có:\n{names}\nGõ đúng tên hoặc mã tổ, ví dụ: /thamgia {teams[0].code}"

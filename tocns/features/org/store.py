@@ -576,19 +576,6 @@ async def remove_membership(session: AsyncSession, membership: Membership, actor
     await session.flush()
 
 
-async def members_of(session: AsyncSession, unit: OrgUnit, role: Role | None = None) -> list[tuple[Person, Membership]]:
-    """People holding a membership on exactly this unit."""
-    query = (
-        select(Person, Membership)
-        .join(Membership, col(Membership.person_id) == col(Person.id))
-        .where(Membership.org_unit_id == unit.id)
-        .order_by(col(Person.display_name))
-    )
-    if role is not None:
-        query = query.where(Membership.role == role.value)
-    return [(p, m) for p, m in (await session.exec(query)).all()]
-
-
 # ---------------------------------------------------------------- join codes
 
 

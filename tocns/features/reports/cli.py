@@ -7,16 +7,11 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
 
-from tocns.cli.common import prepared_settings, run_in_session
-from tocns.core.clock import utcnow
-from tocns.features.org import store as org_store
-from tocns.features.reports.period import PeriodError, parse_cli_period
-from tocns.features.reports.render import render_csv, render_png, render_text, render_xlsx
-from tocns.features.reports.service import unit_report
-from tocns.features.reports.store import raw_records
 
 FORMATS = ("text", "json", "csv", "xlsx", "png")
 
@@ -40,6 +35,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from tocns.cli.common import prepared_settings, run_in_session
+    from tocns.core.clock import utcnow
+    from tocns.features.org import store as org_store
+    from tocns.features.reports.period import PeriodError, parse_cli_period
+    from tocns.features.reports.render import render_csv, render_png, render_text, render_xlsx
+    from tocns.features.reports.service import unit_report
+    from tocns.features.reports.store import raw_records
+
     settings = prepared_settings()
     if args.format in ("xlsx", "png") and not args.output:
         print(f"Lỗi: định dạng {args.format} cần tệp ra: -o bao-cao.{args.format}", file=sys.stderr)

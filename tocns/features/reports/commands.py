@@ -9,12 +9,12 @@ from tocns.core.messages import Reply
 from tocns.core.permissions import MEMBERS
 from tocns.core.registry import CommandGroup
 from tocns.core.roles import Level, Role
-from tocns.core.text import fold
+from tocns.core.text import fold, split_chunks
 from tocns.features.org import store as org_store
 from tocns.features.org.models import Membership, OrgUnit
 from tocns.features.org.names import COMMUNE_KIND_WORDS, TEAM_KIND_WORDS, pick_team
 from tocns.features.reports.period import USAGE, Period, PeriodError, PeriodNotUnderstood, parse_period
-from tocns.features.reports.render import render_text, split_message
+from tocns.features.reports.render import render_text
 from tocns.features.reports.service import unit_report
 
 COMMANDS = CommandGroup()
@@ -129,4 +129,4 @@ async def baocao(ctx: Context) -> list[Reply]:
         unit = ctx.unit
     report = await unit_report(ctx.session, unit, period, ctx.settings, ctx.now)
     text = render_text(report, ctx.settings.tz)
-    return [Reply(text=part) for part in split_message(text, MESSAGE_LIMIT)]
+    return [Reply(text=part) for part in split_chunks(text, MESSAGE_LIMIT)]

@@ -9,10 +9,9 @@ from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tocns.core.dates import fmt_date
 from tocns.features.reports.period import Period, month_of, week_of
 from tocns.features.reports.store import Report
-
-LEVEL_LABELS = {"province": "Tỉnh", "district": "Huyện", "commune": "Xã/phường", "team": "Tổ"}
 
 
 def period_of(report: Report) -> Period:
@@ -42,7 +41,7 @@ def _change(value: int) -> str:
 
 
 def render_text(report: Report, tz: ZoneInfo, silent_limit: int = 30) -> str:
-    """The report as a compact Vietnamese text (split it with split_message for the platform's limit)."""
+    """The report as a compact Vietnamese text (split it with core.text.split_chunks for the platform's limit)."""
     period = period_of(report)
     lines = [
         f"📊 BÁO CÁO {report.unit_name.upper()} (mã {report.unit_code})",
@@ -104,28 +103,6 @@ def period_of_previous(report: Report) -> Period:
     if current.kind in ("week", "month"):
         return current.previous()
     return Period(report.previous_start, report.previous_end, "range")
-
-
-def split_message(text: str, limit: int) -> list[str]:
-    """Split text at line breaks into messages of at most `limit` characters (a long line is cut)."""
-    parts: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            parts.append(current)
-            current = line
-        else:
-            current = candidate
-    if current.strip():
-        parts.append(current)
-    return [p.strip("\n") for p in parts if p.strip()]
 
 
 # ---------------------------------------------------------------- CSV
@@ -215,7 +192,7 @@ def render_xlsx(report: Report, raw: Sequence[Sequence[Any]], tz: ZoneInfo) -> b
     for row in raw:
         day, parent, code, team, person, indicator, qty, created = row
         day_text = (
-            day.strftime("%d/%m/%Y") if isinstance(day, date) else date.fromisoformat(str(day)).strftime("%d/%m/%Y")
+            fmt_date(day if isinstance(day, date) else date.fromisoformat(str(day)))
         )
         raw_ws.append([day_text, parent, code, team, person, indicator, qty, _local_text(created, tz)])
     buffer = io.BytesIO()

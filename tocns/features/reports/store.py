@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.core.roles import Level
+from tocns.db.dialect import dialect_of
 from tocns.features.org.models import ChatBinding, Membership, OrgUnit, Person
 
 TIMELY_DAYS = 2
@@ -122,10 +123,6 @@ class Report:
         return data
 
 
-def _dialect(session: AsyncSession) -> str:
-    bind = session.get_bind()
-    return bind.dialect.name
-
 
 def _date_param(dialect: str, value: date) -> date | str:
     # SQLite keeps dates as ISO text; passing text avoids sqlite3's deprecated date adapter.
@@ -167,7 +164,7 @@ async def build_report(
     utc_offset_hours: float = 7.0,
 ) -> Report:
     """Compute the report of `unit` for [start, end] compared with [previous_start, previous_end]."""
-    dialect = _dialect(session)
+    dialect = dialect_of(session)
     conn = await session.connection()
     lo, hi = min(start, previous_start), max(end, previous_end)
     params: dict[str, Any] = {"unit_id": unit.id, "true": True, "path": unit.path, "plen": len(unit.path)}
@@ -311,8 +308,8 @@ async def raw_records(
             "ORDER BY r.activity_date, t.code, r.id, ind.sort_order LIMIT :limit"
         ),
         {
-            "start": _date_param(_dialect(session), start),
-            "end": _date_param(_dialect(session), end),
+            "start": _date_param(dialect_of(session), start),
+            "end": _date_param(dialect_of(session), end),
             "path": unit.path,
             "limit": limit,
         },

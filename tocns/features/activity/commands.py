@@ -22,8 +22,6 @@ COMMANDS = CommandGroup()
 """This feature's chat commands; `tocns.app` includes them in the registry."""
 
 
-
-
 def item_lines(view: activity_store.RecordView, parsed: ParsedLog | None = None) -> list[str]:
     """One '- name: quantity unit' line per item, in the indicator's unit; a remark when another unit was typed."""
     typed = {i.code: i.typed_unit for i in parsed.items} if parsed else {}

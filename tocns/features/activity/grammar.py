@@ -440,7 +440,6 @@ class _Mention:
     in_note: bool = False
 
 
-
 def _quantity(token: _Token, spec: IndicatorSpec, typed: str) -> int:
     raw = token.text
     what = f" cho {spec.name}"

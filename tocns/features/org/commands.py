@@ -15,7 +15,6 @@ COMMANDS = CommandGroup()
 """This feature's chat commands; `tocns.app` includes them in the registry."""
 
 
-
 @COMMANDS.command(
     "ketnoi",
     aliases=("connect",),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import timedelta
 
 from tocns.core.context import Context, UserError
 from tocns.core.dates import day_label, fmt_date
@@ -14,18 +13,25 @@ from tocns.core.registry import CommandGroup
 from tocns.core.roles import Role
 from tocns.core.text import person_name, quoted
 from tocns.features.activity import store as activity_store
-from tocns.features.activity.grammar import USAGE, LogParseError, ParsedLog, parse_log
+from tocns.features.activity.grammar import USAGE, LogParseError, ParsedLog, parse_log, unit_remark
 from tocns.features.activity.models import Indicator
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit
+from tocns.features.reports.period import USAGE as PERIOD_USAGE
+from tocns.features.reports.period import PeriodError, parse_period
 
 COMMANDS = CommandGroup()
 """This feature's chat commands; `tocns.app` includes them in the registry."""
 
 
-def item_lines(view: activity_store.RecordView) -> list[str]:
-    """One '- name: quantity unit' line per item."""
-    return [f"- {ind.name} ({ind.code}): {item.quantity} {ind.unit}" for item, ind in view.items]
+def item_lines(view: activity_store.RecordView, parsed: ParsedLog | None = None) -> list[str]:
+    """One '- name: quantity unit' line per item, in the indicator's unit; a remark when another unit was typed."""
+    typed = {i.code: i.typed_unit for i in parsed.items} if parsed else {}
+    lines = []
+    for item, ind in view.items:
+        remark = unit_remark(ind.unit, typed.get(ind.code))
+        lines.append(f"- {ind.name} ({ind.code}): {item.quantity} {ind.unit}" + (f" ({remark})" if remark else ""))
+    return lines
 
 
 async def _parse(ctx: Context, text: str) -> tuple[ParsedLog, dict[str, Indicator]]:
@@ -90,7 +96,7 @@ async def ghi(ctx: Context) -> str:
     lines = [
         f"Đã ghi #{record_id} cho {await _team_label(ctx, team.id or 0)}, ngày {day_label(activity_date)}, "
         f"người ghi {person_name(ctx.person.display_name)}:",
-        *item_lines(view),
+        *item_lines(view, parsed),
     ]
     if parsed.note:
         lines.append(f"Ghi chú: {quoted(parsed.note)}")
@@ -175,7 +181,7 @@ async def sua(ctx: Context) -> str:
         f"Trước (ngày {day_label(before_date)}):",
         *before_lines,
         f"Sau (ngày {day_label(new_date)}):",
-        *item_lines(updated),
+        *item_lines(updated, parsed),
     ]
     if parsed.note:
         lines.append(f"Ghi chú: {quoted(parsed.note)}")
@@ -210,15 +216,17 @@ async def xoa(ctx: Context) -> str:
     vi_name="của tôi",
     roles=EVERYONE,
     summary="Các phiếu bạn đã ghi tuần này và tổng cộng",
-    usage="/cuatoi",
+    usage=f"/cuatoi [kỳ]\nKỳ: {PERIOD_USAGE}\nVí dụ: /cuatoi, /cuatoi tuần trước, /cuatoi tháng 10",
     order=23,
 )
 async def cuatoi(ctx: Context) -> str:
-    """List this person's records of the current week (Monday to Sunday) with totals per indicator."""
-    monday = ctx.today - timedelta(days=ctx.today.weekday())
-    sunday = monday + timedelta(days=6)
-    views = await activity_store.records_of_person(ctx.session, ctx.person.id or 0, monday, sunday)
-    period = f"tuần {fmt_date(monday)} - {fmt_date(sunday)}"
+    """List this person's records of a period (default: this week, Monday to Sunday) with totals per indicator."""
+    try:
+        chosen = parse_period(ctx.args, ctx.today)
+    except PeriodError as exc:
+        raise UserError(f"{exc}\nCách dùng: /cuatoi [kỳ], ví dụ: /cuatoi tuần trước") from exc
+    views = await activity_store.records_of_person(ctx.session, ctx.person.id or 0, chosen.start, chosen.end)
+    period = chosen.label
     if not views:
         return f"Bạn chưa ghi phiếu nào trong {period}. Ghi bằng: /ghi vneid 5"
     lines = [f"Phiếu của {person_name(ctx.person.display_name)} trong {period}:"]

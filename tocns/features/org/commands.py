@@ -6,15 +6,13 @@ from tocns.core.context import Context, UserError
 from tocns.core.permissions import EVERYONE, LEADERS, parse_role, role_label
 from tocns.core.registry import CommandGroup
 from tocns.core.roles import Level, Role
-from tocns.core.text import fold, fold_compact, person_name, quoted, similarity
+from tocns.core.text import fold, person_name, quoted
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit, Person, unit_label
+from tocns.features.org.names import pick_team
 
 COMMANDS = CommandGroup()
 """This feature's chat commands; `tocns.app` includes them in the registry."""
-
-AUTO_PICK_SCORE = 0.8
-CHOICE_SCORE = 0.5
 
 
 @COMMANDS.command(
@@ -65,24 +63,6 @@ async def ketnoi(ctx: Context) -> str:
     )
 
 
-def _rank_teams(query: str, teams: list[OrgUnit]) -> list[tuple[float, OrgUnit]]:
-    folded, compact = fold(query), fold_compact(query)
-    scored: list[tuple[float, OrgUnit]] = []
-    for team in teams:
-        if folded == team.code.lower() or compact == fold_compact(team.name) or folded == team.name_folded:
-            score = 1.0
-        else:
-            score = similarity(query, team.name)
-            # "3" typed for "Thôn 3": a trailing number must match exactly, not just look similar.
-            query_digits = "".join(ch for ch in compact if ch.isdigit())
-            team_digits = "".join(ch for ch in fold_compact(team.name) if ch.isdigit())
-            if query_digits and team_digits and query_digits != team_digits:
-                score = min(score, CHOICE_SCORE - 0.01)
-        scored.append((score, team))
-    scored.sort(key=lambda pair: (-pair[0], pair[1].name))
-    return scored
-
-
 @COMMANDS.command(
     "thamgia",
     aliases=("join",),
@@ -111,20 +91,26 @@ async def thamgia(ctx: Context) -> str:
             names = "\n".join(f"- {unit_label(t)}" for t in teams[:30])
             raise UserError(f"Hãy ghi tên tổ. Ví dụ: /thamgia {fold(teams[0].name)}\nCác tổ:\n{names}")
     else:
-        ranked = _rank_teams(ctx.args, teams)
-        best_score, best = ranked[0]
-        tied = [t for s, t in ranked if s == best_score]
-        if best_score >= AUTO_PICK_SCORE and len(tied) == 1:
-            chosen = best
+        picked, options = pick_team(ctx.args, teams)
+        if picked is not None:
+            chosen = picked
+        elif not options:
+            names = "\n".join(f"- {unit_label(t)}" for t in teams[:30])
+            raise UserError(
+                f"Không tìm thấy tổ {quoted(ctx.args, 60)} trong {ctx.unit.name}; chưa tham gia tổ nào. "
+                f"Các tổ hiện có:\n{names}\nGõ đúng tên hoặc mã tổ, ví dụ: /thamgia {teams[0].code}"
+            )
         else:
-            options = [t for s, t in ranked if s >= CHOICE_SCORE][:8]
-            if not options:
-                names = "\n".join(f"- {unit_label(t)}" for t in teams[:30])
+            listing = "\n".join(f"- /thamgia {t.code}  ({t.name})" for t in options[:8])
+            if len(options) == 1:
                 raise UserError(
-                    f"Không tìm thấy tổ {quoted(ctx.args, 60)} trong {ctx.unit.name}. Các tổ hiện có:\n{names}"
+                    f"Chưa chắc {quoted(ctx.args, 60)} là tổ nào. Có một tổ gần giống:\n{listing}\n"
+                    "Nếu đúng là tổ của bạn, hãy gõ lệnh trên; chưa tham gia tổ nào."
                 )
-            listing = "\n".join(f"- /thamgia {t.code}  ({t.name})" for t in options)
-            raise UserError(f"Có nhiều tổ gần giống {quoted(ctx.args, 60)}. Bạn chọn tổ nào?\n{listing}")
+            raise UserError(
+                f"Có {len(options)} tổ gần giống {quoted(ctx.args, 60)}. Bạn chọn tổ nào?\n{listing}\n"
+                "Chưa tham gia tổ nào."
+            )
     return await _join(ctx, chosen)
 
 

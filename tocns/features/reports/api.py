@@ -32,7 +32,10 @@ async def get_report(
     request: Request,
     org_code: str,
     period: str = Query(
-        "tuan", description="tuan, thang, tuan truoc, thang truoc, YYYY-Www, YYYY-MM, YYYY-MM-DD..YYYY-MM-DD"
+        "tuan",
+        description="the /baocao period grammar: tuần này, tuần trước, tháng này, tháng trước, tháng 10, "
+        "tháng 10/2026, 2026-W47, 2026-11, 01/11-15/11, 01/11/2026-15/11/2026, YYYY-MM-DD..YYYY-MM-DD; "
+        "a reversed or not yet started period is 422 with the same Vietnamese reason as the chat",
     ),
     format: ReportFormat = Query(ReportFormat.json, description="json, csv or xlsx"),
     authorization: str = Header("", description="Bearer <API token> from `tocns apitoken create`"),

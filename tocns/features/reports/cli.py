@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the `report` subcommand."""
     rep = sub.add_parser("report", help="báo cáo của một đơn vị (text, json, csv, xlsx, png)")
     rep.add_argument("org_code")
-    rep.add_argument("--period", default="tuan", help="tuan|thang|tuan truoc|thang truoc|YYYY-Www|YYYY-MM|DATE..DATE")
+    rep.add_argument(
+        "--period",
+        default="tuan",
+        help="kỳ như trong /baocao: tuan, tuan truoc, thang, thang truoc, 'thang 10', 2026-W47, 2026-11, "
+        "01/11-15/11, 2026-11-01..2026-11-15",
+    )
+    rep.add_argument(
+        "--at", default=None, help='lập báo cáo như vào thời điểm "YYYY-MM-DD HH:MM" giờ địa phương (mặc định: bây giờ)'
+    )
     rep.add_argument("--format", default="text", choices=FORMATS)
     rep.add_argument("-o", "--output", help="tệp ghi ra (bắt buộc với xlsx và png; mặc định: stdout)")
     rep.set_defaults(func=_report)
@@ -49,6 +58,13 @@ def _report(args: argparse.Namespace) -> int:
         print(f"Lỗi: định dạng {args.format} cần tệp ra: -o bao-cao.{args.format}", file=sys.stderr)
         return 2
     now = utcnow()
+    if args.at:
+        try:
+            local = datetime.strptime(args.at.strip(), "%Y-%m-%d %H:%M")
+        except ValueError:
+            print(f'Lỗi: thời điểm {args.at!r} không hợp lệ; viết dạng "2026-11-30 08:00".', file=sys.stderr)
+            return 2
+        now = local.replace(tzinfo=settings.tz).astimezone(UTC)
     try:
         period = parse_cli_period(args.period, now.astimezone(settings.tz).date())
     except PeriodError as exc:

@@ -41,7 +41,7 @@ CASES: list[tuple[str, list[tuple[str, int]] | None, date | None, str]] = [
     ("/ghi hom truoc vneid 2", [("vneid", 2)], date(2026, 11, 24), "ngày 24/11/2026"),
     ("/ghi ngay mai vneid 5", None, None, "Ngày 26/11/2026 chưa tới"),
     ("/ghi thu 6 vneid 5", [("vneid", 5)], date(2026, 11, 20), "ngày 20/11/2026 (Thứ Sáu)"),
-    ("/ghi vneid 3 cho ba con thon 2, dvc 1", [("vneid", 3), ("dvc", 1)], date(2026, 11, 25), "Ghi chú: cho ba con"),
+    ("/ghi vneid 3 cho ba con thon 2, dvc 1", [("vneid", 3), ("dvc", 1)], date(2026, 11, 25), "Ghi chú: “cho ba con"),
     ("/ghi vneid 3 + dvc 2", [("vneid", 3), ("dvc", 2)], date(2026, 11, 25), "(dvc): 2 hồ sơ"),
     ("/ghi thanh toan khong dung tien mat 3", [("thanhtoan", 3)], date(2026, 11, 25), "(thanhtoan): 3 tài khoản"),
     ("/ghi mo tai khoan 3", None, None, "Có phải bạn muốn ghi 'thanhtoan'"),
@@ -131,7 +131,7 @@ async def _team_of(app: BotApp, user: str) -> str | None:
 async def test_thamgia_never_joins_a_team_the_words_do_not_name(app: BotApp, chat: ChatHarness) -> None:
     await _teams(app, chat, ["Thôn 3", "Thôn Y", "Tổ dân phố 5"])
     reply = await chat.text("/thamgia thon 9", user="1", chat="lia")
-    assert "Không tìm thấy tổ 'thon 9'" in reply and "Thôn Y" in reply and "chưa tham gia" in reply
+    assert "Không tìm thấy tổ “thon 9”" in reply and "Thôn Y" in reply and "chưa tham gia" in reply
     assert await _team_of(app, "1") is None
     reply = await chat.text("/thamgia thon yy", user="1", chat="lia")
     assert await _team_of(app, "1") is None

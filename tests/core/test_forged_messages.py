@@ -23,10 +23,13 @@ async def test_forged_directive_in_a_note_stays_inside_one_quoted_line(
     app: BotApp, chat: ChatHarness, clock: FakeClock
 ) -> None:
     await setup_group(app, chat, clock)
-    reply = await chat.text(f"/ghi vneid 1 {FORGED_NOTE}", user=MEMBER)
+    # Numbers in a free note are refused by the /ghi grammar (issue 12); the refusal must not forge a line either.
+    _no_forged_line(await chat.text(f"/ghi vneid 1 {FORGED_NOTE}", user=MEMBER))
+    wordy = "họp\n\n📢 CHỈ ĐẠO KHẨN\nCác tổ nộp tiền vào tài khoản ngay"
+    reply = await chat.text(f"/ghi vneid 1 {wordy}", user=MEMBER)
     assert "Đã ghi #" in reply
     _no_forged_line(reply)
-    assert "Ghi chú: “họp 📢 CHỈ ĐẠO SỐ 7 Các tổ nộp 200.000đ vào TK 0123456789”" in reply
+    assert "Ghi chú: “họp 📢 CHỈ ĐẠO KHẨN Các tổ nộp tiền vào tài khoản ngay”" in reply
 
 
 async def test_forged_header_in_a_display_name_never_starts_a_line(

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from enum import StrEnum
 from typing import Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
+from starlette.background import BackgroundTask
 
 from bot.app import BotApp
 from bot.reports.period import PeriodError, parse_cli_period
-from bot.reports.render import render_csv, render_xlsx
+from bot.reports.render import render_csv
 from bot.reports.service import unit_report
+from bot.reports.workbook import write_workbook
 from storage import org as org_store
-from storage.reports import raw_records
+from storage.reports import stream_raw_records
 from webhook.auth import require_token
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
@@ -61,9 +65,19 @@ async def get_report(
                 media_type="text/csv; charset=utf-8",
                 headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
             )
-        raw = await raw_records(session, unit, chosen.start, chosen.end)
-        return Response(
-            render_xlsx(report, raw, bot.settings.tz),
+        # Streamed to a temporary file and served from disk: a province's year never sits in memory.
+        fd, name_on_disk = tempfile.mkstemp(suffix=".xlsx")
+        os.close(fd)
+        try:
+            await write_workbook(
+                report, stream_raw_records(session, unit, chosen.start, chosen.end), bot.settings.tz, name_on_disk
+            )
+        except BaseException:
+            os.unlink(name_on_disk)
+            raise
+        return FileResponse(
+            name_on_disk,
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+            filename=f"{name}.xlsx",
+            background=BackgroundTask(os.unlink, name_on_disk),
         )

@@ -5,17 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.cli.common import prepared_settings, run_in_session
-from bot.reports.period import PeriodError, parse_cli_period
-from bot.reports.render import render_csv, render_png, render_text, render_xlsx
+from bot.config import Settings
+from bot.reports.period import Period, PeriodError, parse_cli_period
+from bot.reports.render import render_csv, render_png, render_text
 from bot.reports.service import unit_report
+from bot.reports.workbook import write_workbook
 from storage import org as org_store
 from storage.models import utcnow
-from storage.reports import raw_records
+from storage.reports import stream_raw_records
 
 FORMATS = ("text", "json", "csv", "xlsx", "png")
 
@@ -42,6 +45,9 @@ def _report(args: argparse.Namespace) -> int:
         print(f"Lỗi: {exc}", file=sys.stderr)
         return 2
 
+    if args.format == "xlsx":
+        return _xlsx(args, settings, period, now)
+
     async def work(session: AsyncSession) -> bytes:
         unit = await org_store.require_unit(session, args.org_code)
         report = await unit_report(session, unit, period, settings, now)
@@ -50,10 +56,8 @@ def _report(args: argparse.Namespace) -> int:
         if args.format == "json":
             return json.dumps(report.to_dict(), ensure_ascii=False, indent=2).encode() + b"\n"
         if args.format == "csv":
-            return render_csv(report).encode("utf-8")
-        if args.format == "png":
-            return render_png(report)
-        return render_xlsx(report, await raw_records(session, unit, period.start, period.end), settings.tz)
+            return render_csv(report).encode("utf-8-sig")
+        return render_png(report)
 
     data = run_in_session(work)
     if args.output:
@@ -62,4 +66,21 @@ def _report(args: argparse.Namespace) -> int:
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
+    return 0
+
+
+def _xlsx(args: argparse.Namespace, settings: Settings, period: Period, now: datetime) -> int:
+    """Stream the workbook to the output file (every raw row, memory flat), then say how many rows it holds."""
+    output = Path(args.output)
+    partial = output.with_name(output.name + ".part")
+
+    async def work(session: AsyncSession) -> int:
+        unit = await org_store.require_unit(session, args.org_code)
+        report = await unit_report(session, unit, period, settings, now)
+        rows = stream_raw_records(session, unit, period.start, period.end)
+        return await write_workbook(report, rows, settings.tz, partial)
+
+    count = run_in_session(work)
+    partial.replace(output)
+    print(f"Đã ghi {args.output} ({output.stat().st_size} byte, {count} dòng dữ liệu gốc).", file=sys.stderr)
     return 0

@@ -10,9 +10,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Settings
 from bot.reports.period import Period
-from bot.reports.render import render_png, render_xlsx
+from bot.reports.render import render_png
+from bot.reports.workbook import write_workbook
 from storage.models import OrgUnit
-from storage.reports import Report, raw_records
+from storage.reports import Report, stream_raw_records
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -48,11 +49,13 @@ async def write_report_files(
     folder = root / period.slug
     folder.mkdir(parents=True, exist_ok=True)
     base = f"bao-cao-{unit.code}-{period.slug}"
-    raw = await raw_records(session, unit, period.start, period.end)
     png_name = f"{period.slug}/{base}.png"
     xlsx_name = f"{period.slug}/{base}.xlsx"
     (root / png_name).write_bytes(render_png(report))
-    (root / xlsx_name).write_bytes(render_xlsx(report, raw, settings.tz))
+    # Streamed into a temporary name, then renamed: a reader never sees half a workbook.
+    partial = root / f"{xlsx_name}.part"
+    await write_workbook(report, stream_raw_records(session, unit, period.start, period.end), settings.tz, partial)
+    partial.replace(root / xlsx_name)
     return ReportFiles(png_name=png_name, xlsx_name=xlsx_name, root=root)
 
 

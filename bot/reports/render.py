@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.reports.period import Period, month_of, week_of
+from bot.reports.workbook import EXCEL_MAX_ROWS, ReportWorkbook
 from storage.reports import Report
 
 LEVEL_LABELS = {"province": "Tỉnh", "district": "Huyện", "commune": "Xã/phường", "team": "Tổ"}
@@ -154,97 +155,13 @@ def render_csv(report: Report) -> str:
 # ---------------------------------------------------------------- Excel
 
 
-def render_xlsx(report: Report, raw: Sequence[Sequence[Any]], tz: ZoneInfo) -> bytes:
-    """A workbook: summary sheet, one sheet per child unit, the raw records; Vietnamese headings."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    bold = Font(bold=True)
-    wb = Workbook(write_only=False)
-    ws = wb.active
-    ws.title = "Tổng hợp"
-    period = period_of(report)
-    generated = report.generated_at.astimezone(tz)
-    ws.append([f"Báo cáo {report.unit_name} (mã {report.unit_code})"])
-    ws.append(["Kỳ báo cáo", period.label])
-    ws.append(["Lập lúc", f"{generated:%H:%M %d/%m/%Y}"])
-    ws.append(["Tổ có báo cáo", report.reporting_teams, "trên", report.teams, _pct(report.completeness)])
-    ws.append(["Lượt ghi đúng hạn", report.timely_records, "trên", report.records, _pct(report.timeliness)])
-    if report.tasks is not None:
-        ws.append(
-            ["Nhiệm vụ đến hạn / hoàn thành / quá hạn", report.tasks.due, report.tasks.done, report.tasks.overdue]
-        )
-    ws.append([])
-    ws.append(["Mã chỉ tiêu", "Chỉ tiêu", "Đơn vị tính", "Kỳ này", "Kỳ trước", "Thay đổi"])
-    header_row = ws.max_row
-    for t in report.totals:
-        ws.append([t.code, t.name, t.unit, t.quantity, t.previous, t.change])
-    # No grand total row: the indicators count different things (people, files, sessions).
-    for cell in ws[header_row]:
-        cell.font = bold
-    ws["A1"].font = Font(bold=True, size=14)
-    codes = [t.code for t in report.totals]
-    names = [t.name for t in report.totals]
-    if report.children:
-        ws.append([])
-        ws.append(["Mã đơn vị", "Đơn vị", "Số tổ", "Tổ báo cáo", "Tỷ lệ báo cáo", "Lượt ghi", *names])
-        for cell in ws[ws.max_row]:
-            cell.font = bold
-        for c in report.children:
-            ws.append(
-                [c.code, c.name, c.teams, c.reporting_teams, _pct(c.completeness), c.records]
-                + [c.by_indicator.get(k, 0) for k in codes]
-            )
-    ws.column_dimensions["B"].width = 34
-
-    # One sheet per child unit: its indicator figures (raw rows are filtered by child on the raw sheet).
-    used: set[str] = {"Tổng hợp", "Dữ liệu gốc"}
-    for c in report.children:
-        title = _sheet_title(c.name, used)
-        sheet = wb.create_sheet(title)
-        sheet.append([f"{c.name} (mã {c.code})", period.label])
-        sheet.append(["Số tổ", c.teams, "Tổ báo cáo", c.reporting_teams, "Lượt ghi", c.records])
-        sheet.append([])
-        sheet.append(["Chỉ tiêu", "Đơn vị tính", "Kỳ này"])
-        for t in report.totals:
-            sheet.append([t.name, t.unit, c.by_indicator.get(t.code, 0)])
-        sheet.column_dimensions["A"].width = 34
-
-    raw_ws = wb.create_sheet("Dữ liệu gốc")
-    raw_ws.append(["Ngày hoạt động", "Đơn vị cấp trên", "Mã tổ", "Tổ", "Người ghi", "Chỉ tiêu", "Số lượng", "Ghi lúc"])
-    for row in raw:
-        day, parent, code, team, person, indicator, qty, created = row
-        day_text = (
-            day.strftime("%d/%m/%Y") if isinstance(day, date) else date.fromisoformat(str(day)).strftime("%d/%m/%Y")
-        )
-        raw_ws.append([day_text, parent, code, team, person, indicator, qty, _local_text(created, tz)])
+def render_xlsx(report: Report, raw: Iterable[Sequence[Any]], tz: ZoneInfo, max_rows: int = EXCEL_MAX_ROWS) -> bytes:
+    """The report workbook in memory (small reports, tests); large exports stream with workbook.write_workbook."""
+    book = ReportWorkbook(report, tz, max_rows=max_rows)
+    book.add_raw(raw)
     buffer = io.BytesIO()
-    wb.save(buffer)
+    book.save(buffer)
     return buffer.getvalue()
-
-
-def _local_text(value: Any, tz: ZoneInfo) -> str:
-    from datetime import UTC, datetime
-
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return f"{value.astimezone(tz):%d/%m/%Y %H:%M}"
-    return str(value)
-
-
-def _sheet_title(name: str, used: set[str]) -> str:
-    # Excel sheet names: at most 31 characters, none of []:*?/\ and unique.
-    clean = "".join("-" if ch in "[]:*?/\\" else ch for ch in name)[:31] or "Đơn vị"
-    title, n = clean, 2
-    while title in used:
-        suffix = f" ({n})"
-        title = clean[: 31 - len(suffix)] + suffix
-        n += 1
-    used.add(title)
-    return title
 
 
 # ---------------------------------------------------------------- PNG chart

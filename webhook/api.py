@@ -61,7 +61,7 @@ async def get_report(
         name = f"bao-cao-{unit.code}-{chosen.slug}"
         if format == ReportFormat.csv:
             return Response(
-                render_csv(report).encode("utf-8-sig"),
+                render_csv(report).encode("utf-8"),
                 media_type="text/csv; charset=utf-8",
                 headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
             )

@@ -56,7 +56,7 @@ def _report(args: argparse.Namespace) -> int:
         if args.format == "json":
             return json.dumps(report.to_dict(), ensure_ascii=False, indent=2).encode() + b"\n"
         if args.format == "csv":
-            return render_csv(report).encode("utf-8-sig")
+            return render_csv(report).encode("utf-8")
         return render_png(report)
 
     data = run_in_session(work)

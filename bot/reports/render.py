@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.reports.csvout import CsvText, percent
 from bot.reports.period import Period, month_of, week_of
 from bot.reports.workbook import EXCEL_MAX_ROWS, ReportWorkbook
 from storage.reports import Report
@@ -133,23 +133,69 @@ def split_message(text: str, limit: int) -> list[str]:
 
 
 def render_csv(report: Report) -> str:
-    """Indicator totals and per-child figures as CSV (UTF-8, Vietnamese headings)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["Đơn vị", "Mã", "Từ ngày", "Đến ngày"])
-    writer.writerow([report.unit_name, report.unit_code, f"{report.start:%d/%m/%Y}", f"{report.end:%d/%m/%Y}"])
-    writer.writerow([])
-    writer.writerow(["Mã chỉ tiêu", "Chỉ tiêu", "Đơn vị tính", "Kỳ này", "Kỳ trước", "Thay đổi"])
-    for t in report.totals:
-        writer.writerow([t.code, t.name, t.unit, t.quantity, t.previous, t.change])
-    writer.writerow([])
+    """The report as CSV with a BOM and Vietnamese headings: the CLI and the API serve these same bytes."""
+    out = CsvText()
+    out.row(["Đơn vị", "Mã", "Từ ngày", "Đến ngày"])
+    out.row([report.unit_name, report.unit_code, report.start, report.end])
+    out.row()
+    out.row(["Mã chỉ tiêu", "Chỉ tiêu", "Đơn vị tính", "Kỳ này", "Kỳ trước", "Thay đổi"])
+    out.rows([t.code, t.name, t.unit, t.quantity, t.previous, t.change] for t in report.totals)
+    out.row()
+    out.row(
+        [
+            "Số tổ",
+            "Tổ có báo cáo",
+            "Tỷ lệ tổ báo cáo (%)",
+            "Lượt ghi",
+            "Lượt ghi đúng hạn",
+            "Tỷ lệ đúng hạn (%)",
+        ]
+    )
+    out.row(
+        [
+            report.teams,
+            report.reporting_teams,
+            percent(report.reporting_teams, report.teams),
+            report.records,
+            report.timely_records,
+            percent(report.timely_records, report.records),
+        ]
+    )
     codes = [t.code for t in report.totals]
-    writer.writerow(["Mã đơn vị", "Đơn vị", "Số tổ", "Tổ báo cáo", "Lượt ghi", *codes])
-    for c in report.children:
-        writer.writerow(
-            [c.code, c.name, c.teams, c.reporting_teams, c.records, *(c.by_indicator.get(k, 0) for k in codes)]
+    if report.children:
+        out.row()
+        out.row(
+            [
+                "Mã đơn vị",
+                "Đơn vị",
+                "Số tổ",
+                "Tổ có báo cáo",
+                "Tỷ lệ tổ báo cáo (%)",
+                "Lượt ghi",
+                "Lượt ghi đúng hạn",
+                "Tỷ lệ đúng hạn (%)",
+                *(t.name for t in report.totals),
+            ]
         )
-    return out.getvalue()
+        out.rows(
+            [
+                c.code,
+                c.name,
+                c.teams,
+                c.reporting_teams,
+                percent(c.reporting_teams, c.teams),
+                c.records,
+                c.timely_records,
+                percent(c.timely_records, c.records),
+                *(c.by_indicator.get(k, 0) for k in codes),
+            ]
+            for c in report.children
+        )
+    if report.silent_teams:
+        out.row()
+        out.row(["Mã đơn vị cấp trên", "Tổ chưa báo cáo: đơn vị cấp trên", "Mã tổ", "Tổ", "Tổ trưởng"])
+        out.rows([t.parent_code, t.parent_name, t.code, t.name, t.leader] for t in report.silent_teams)
+    return out.text()
 
 
 # ---------------------------------------------------------------- Excel

@@ -74,7 +74,7 @@ _VI_LETTERS = "aăâbcdđeêfghijklmnoôơpqrstuưvwxyz"
 _VI_RANK = {ch: i for i, ch in enumerate(_VI_LETTERS)}
 _VI_MARKS = {"\u0306": "ă", "\u0302": "^", "\u031b": "+"}  # breve, circumflex, horn: part of the letter
 _VI_TONES = {"\u0300": 1, "\u0309": 2, "\u0303": 3, "\u0301": 4, "\u0323": 5}
-_DIGITS = re.compile(r"(\d+)")
+_DIGITS = re.compile(r"([0-9]+)")
 
 
 def _vi_letter(base: str, mark: str | None) -> str:
@@ -93,7 +93,7 @@ def vi_sort_key(text: str) -> tuple[tuple[tuple[int, int | str], ...], tuple[int
     tones: list[int] = []
     decomposed = unicodedata.normalize("NFD", _SPACES.sub(" ", text.strip()).lower())
     for part in _DIGITS.split(decomposed):
-        if part.isdigit():
+        if part.isascii() and part.isdigit():
             primary.append((1, int(part)))
             continue
         # One entry per base character, with its letter marks (ă, â, ơ...) and tone gathered from what follows it.

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.text import fold
+from bot.text import fold, vi_sorted
 from storage.audit import record_audit
 from storage.errors import Conflict, Expired, NotFound
 from storage.models import (
@@ -88,9 +88,9 @@ async def create_unit(
 
 
 async def children(session: AsyncSession, unit: OrgUnit) -> list[OrgUnit]:
-    """Direct children of a unit, by name."""
-    result = await session.exec(select(OrgUnit).where(OrgUnit.parent_id == unit.id).order_by(col(OrgUnit.name)))
-    return list(result.all())
+    """Direct children of a unit, by name in Vietnamese order."""
+    result = await session.exec(select(OrgUnit).where(OrgUnit.parent_id == unit.id).order_by(col(OrgUnit.code)))
+    return vi_sorted(result.all(), key=lambda u: u.name)
 
 
 async def descendants(
@@ -590,11 +590,12 @@ async def members_of(session: AsyncSession, unit: OrgUnit, role: Role | None = N
         select(Person, Membership)
         .join(Membership, col(Membership.person_id) == col(Person.id))
         .where(Membership.org_unit_id == unit.id)
-        .order_by(col(Person.display_name))
+        .order_by(col(Membership.id))
     )
     if role is not None:
         query = query.where(Membership.role == role.value)
-    return [(p, m) for p, m in (await session.exec(query)).all()]
+    # Vietnamese order ("Ánh" among the A's), which no database collation gives everywhere.
+    return vi_sorted(((p, m) for p, m in (await session.exec(query)).all()), key=lambda pair: pair[0].display_name)
 
 
 # ---------------------------------------------------------------- join codes

@@ -11,6 +11,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.text import vi_sorted
 from storage.activity_models import ActivityRecord
 from storage.audit import record_audit
 from storage.models import ChatBinding, Level, Membership, OrgUnit, Person
@@ -228,7 +229,7 @@ async def people_with_role(session: AsyncSession, unit_ids: Iterable[int], role:
         .where(col(Membership.org_unit_id).in_(wanted), Membership.role == role)
         .order_by(col(Person.display_name), col(Membership.id))
     )
-    for person, unit_id in result.all():
+    for person, unit_id in vi_sorted(result.all(), key=lambda row: row[0].display_name):
         out[unit_id].append(person)
     return out
 

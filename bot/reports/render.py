@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from bot.reports.csvout import CsvText, percent
 from bot.reports.period import Period, month_of, week_of
 from bot.reports.workbook import EXCEL_MAX_ROWS, ReportWorkbook
-from storage.reports import Report
+from bot.text import vi_sort_key
+from storage.reports import ChildRow, Report
 
 LEVEL_LABELS = {"province": "Tỉnh", "district": "Huyện", "commune": "Xã/phường", "team": "Tổ"}
 
@@ -29,6 +30,12 @@ def _pct(value: float) -> str:
     return f"{round(value * 100)}%"
 
 
+def _rate(part: int, whole: int, noun: str = "") -> str:
+    """'3/4 tổ (75%)'; '0/0 tổ (—)' when there is nothing to count (0/0 is not 0%)."""
+    counted = f"{_num(part)}/{_num(whole)} {noun}".rstrip()
+    return f"{counted} ({_pct(part / whole) if whole else '—'})"
+
+
 def _num(value: int) -> str:
     # Vietnamese groups thousands with dots.
     return f"{value:,}".replace(",", ".")
@@ -42,7 +49,52 @@ def _change(value: int) -> str:
     return "="
 
 
-def render_text(report: Report, tz: ZoneInfo, silent_limit: int = 30) -> str:
+RANKED = 5
+"""A province's text shows its best and worst RANKED communes; the rest are counted, the workbook lists them all."""
+
+
+def _top_figures(by_indicator: dict[str, int], units: dict[str, str]) -> str:
+    # Per indicator, never one sum: people, files and training sessions do not add up.
+    top = sorted(((-q, code) for code, q in by_indicator.items() if q))[:3]
+    figures = ", ".join(f"{code} {_num(-q)} {units.get(code, '')}".rstrip() for q, code in top)
+    return f" — {figures}" if figures else ""
+
+
+def _names_line(names: list[str], shown: int = 3) -> str:
+    head = ", ".join(names[:shown])
+    return f"{head}, …" if len(names) > shown else head
+
+
+def _child_line(child: ChildRow) -> str:
+    timely = f", đúng hạn {_pct(child.timeliness)}" if child.timeliness is not None else ""
+    return f"• {child.name}: {_rate(child.reporting_teams, child.teams, 'tổ')}, {_num(child.records)} lượt ghi{timely}"
+
+
+def _units_section(report: Report, ranked: int) -> list[str]:
+    """Per child unit: all when few, else the best and worst `ranked` by completeness and the count of the rest."""
+    with_teams = [c for c in report.children if c.teams]
+    empty = [c.name for c in report.children if not c.teams]
+    lines: list[str] = []
+    if with_teams:
+        order = sorted(with_teams, key=lambda c: (-c.completeness, -c.records, vi_sort_key(c.name)))
+        if not any(c.reporting_teams for c in with_teams):
+            lines += ["", f"Chưa đơn vị nào có tổ báo cáo ({len(with_teams)} đơn vị có tổ)."]
+        elif len(order) <= 2 * ranked:
+            lines += ["", "Theo đơn vị: tổ báo cáo, lượt ghi, tỷ lệ đúng hạn (cao đến thấp)"]
+            lines += [_child_line(c) for c in order]
+        else:
+            best = order[:ranked]
+            worst = order[-ranked:]
+            lines += ["", f"{ranked} đơn vị báo cáo đầy đủ nhất:"] + [_child_line(c) for c in best]
+            lines += ["", f"{ranked} đơn vị báo cáo ít nhất:"] + [_child_line(c) for c in reversed(worst)]
+            rest = len(order) - 2 * ranked
+            lines.append(f"… và {rest} đơn vị khác (xem trang Theo đơn vị trong tệp Excel).")
+    if empty:
+        lines += ["", f"Chưa có tổ: {len(empty)} đơn vị ({_names_line(empty)})."]
+    return lines
+
+
+def render_text(report: Report, tz: ZoneInfo, silent_limit: int = 10, ranked: int = RANKED) -> str:
     """The report as a compact Vietnamese text (split it with split_message for the platform's limit)."""
     period = period_of(report)
     lines = [
@@ -60,39 +112,33 @@ def render_text(report: Report, tz: ZoneInfo, silent_limit: int = 30) -> str:
         lines.append("• Chưa có kết quả nào được ghi trong kỳ.")
     lines += [
         "",
-        f"Tổ có báo cáo: {report.reporting_teams}/{report.teams} ({_pct(report.completeness)})",
-        f"Ghi đúng hạn (≤2 ngày): {report.timely_records}/{report.records} lượt ghi ({_pct(report.timeliness)})",
+        f"Tổ có báo cáo: {_rate(report.reporting_teams, report.teams)}",
+        f"Ghi đúng hạn (≤2 ngày): {_rate(report.timely_records, report.records, 'lượt ghi')}",
     ]
     if report.tasks is not None:
         lines.append(
             f"Nhiệm vụ: {report.tasks.due} đến hạn, {report.tasks.done} hoàn thành, {report.tasks.overdue} quá hạn"
         )
-    if report.children:
+    if report.unit_level == "commune":
+        # The commune's teams once each: those that reported with their figures, then the silent ones by name.
         units = {t.code: t.unit for t in report.totals}
-        if report.unit_level == "commune":
+        reporting = [c for c in report.children if c.reporting_teams]
+        if reporting:
             lines += ["", "Theo tổ: lượt ghi, chỉ tiêu nhiều nhất"]
-        else:
-            lines += ["", "Theo đơn vị: tổ báo cáo, lượt ghi, chỉ tiêu nhiều nhất"]
-        for child in report.children:
-            # Per indicator, never one sum: people, files and training sessions do not add up.
-            top = sorted(((q, code) for code, q in child.by_indicator.items() if q), reverse=True)[:3]
-            figures = ", ".join(f"{code} {_num(q)} {units.get(code, '')}".rstrip() for q, code in top)
-            detail = f" — {figures}" if figures else ""
-            if report.unit_level == "commune":
-                status = f"{child.records} lượt ghi{detail}" if child.reporting_teams else "chưa báo cáo"
-                lines.append(f"• {child.name}: {status}")
-            else:
-                lines.append(
-                    f"• {child.name}: {child.reporting_teams}/{child.teams} tổ ({_pct(child.completeness)}), "
-                    f"{child.records} lượt ghi{detail}"
-                )
-    if report.silent_teams:
-        lines += ["", f"Tổ chưa báo cáo ({len(report.silent_teams)}):"]
-        for team in report.silent_teams[:silent_limit]:
+            for child in reporting:
+                lines.append(f"• {child.name}: {child.records} lượt ghi{_top_figures(child.by_indicator, units)}")
+    elif report.children:
+        lines += _units_section(report, ranked)
+    silent = report.silent_teams
+    if silent:
+        # A commune's leader needs every name; a province's officer gets them all in the workbook.
+        limit = len(silent) if report.unit_level == "commune" else silent_limit
+        lines += ["", f"Tổ chưa báo cáo ({len(silent)}):"]
+        for team in silent[:limit]:
             where = f" - {team.parent_name}" if team.parent_name and report.unit_level != "commune" else ""
             lines.append(f"• {team.name}{where}")
-        if len(report.silent_teams) > silent_limit:
-            lines.append(f"… và {len(report.silent_teams) - silent_limit} tổ khác (xem tệp Excel).")
+        if len(silent) > limit:
+            lines.append(f"… và {len(silent) - limit} tổ khác (xem trang Tổ chưa báo cáo trong tệp Excel).")
     elif report.teams:
         lines += ["", "Tất cả các tổ đều đã báo cáo. 👏"]
     lines += ["", f"Lập lúc {report.generated_at.astimezone(tz):%H:%M %d/%m/%Y}"]

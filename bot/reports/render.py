@@ -260,33 +260,10 @@ def render_xlsx(report: Report, raw: Iterable[Sequence[Any]], tz: ZoneInfo, max_
 
 
 def render_png(report: Report) -> bytes:
-    """A chart: records logged per child unit and reporting completeness per child unit."""
-    import matplotlib
+    """The report chart for a phone (at most 1080×1920 px): see bot/reports/chart.py."""
+    from bot.reports.chart import render_chart
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    rows = report.children or []
-    names = [c.name for c in rows] or [report.unit_name]
-    # Records, not summed quantities: one bar must not add people to files to training sessions.
-    quantities = [c.records for c in rows] or [report.records]
-    completeness = [c.completeness * 100 for c in rows] or [report.completeness * 100]
-    height = max(4.0, 0.32 * len(names) + 1.5)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, height), sharey=True)
-    positions = list(range(len(names)))
-    ax1.barh(positions, quantities, color="#2b6cb0")
-    ax1.set_yticks(positions, labels=names, fontsize=8)
-    ax1.invert_yaxis()
-    ax1.set_title("Lượt ghi theo đơn vị")
-    ax2.barh(positions, completeness, color="#38a169")
-    ax2.set_xlim(0, 100)
-    ax2.set_title("Tỷ lệ tổ báo cáo (%)")
-    fig.suptitle(f"{report.unit_name} · {period_of(report).label}")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    return buffer.getvalue()
+    return render_chart(report)
 
 
 def week_key(day: date) -> str:

@@ -10,13 +10,14 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.team_import import Member, Problem, SheetRow, member_of
 from bot.text import closest, fold
-from storage.audit import record_audit
+from storage.audit import append_audit_rows
 from storage.models import JoinCode, Level, Membership, OrgUnit, Person, Role
 from storage.org import _new_code
 
@@ -211,12 +212,13 @@ async def apply_import(
         created.append(unit)
     session.add_all(created)
     await session.flush()
+    audit: list[dict[str, Any]] = []
     for plan in new_plans:
         team = plan.existing
         assert team is not None
         team.path = f"{plan.commune.path}{team.id}/"
-        await record_audit(
-            session, action="create", entity="org_unit", entity_id=team.id, actor_label=ACTOR, after=team
+        audit.append(
+            {"action": "create", "entity": "org_unit", "entity_id": team.id, "actor_label": ACTOR, "after": team}
         )
     outcome.teams_created = len(created)
     outcome.teams_existing = len(plans) - len(created)
@@ -259,22 +261,23 @@ async def apply_import(
             before = current.model_copy()
             current.role = m.role.value
             session.add(current)
-            await record_audit(
-                session,
-                action="set_role",
-                entity="membership",
-                entity_id=current.id,
-                actor_label=ACTOR,
-                before=before,
-                after=current,
+            audit.append(
+                {
+                    "action": "set_role",
+                    "entity": "membership",
+                    "entity_id": current.id,
+                    "actor_label": ACTOR,
+                    "before": before,
+                    "after": current.model_copy(),
+                }
             )
             outcome.roles_changed += 1
     session.add_all(new_memberships)
     await session.flush()
-    for membership in new_memberships:
-        await record_audit(
-            session, action="join", entity="membership", entity_id=membership.id, actor_label=ACTOR, after=membership
-        )
+    audit += [
+        {"action": "join", "entity": "membership", "entity_id": ms.id, "actor_label": ACTOR, "after": ms}
+        for ms in new_memberships
+    ]
     outcome.memberships_created = len(new_memberships)
 
     # A join code per new team, for its leader's group; an existing team shows its still-valid code, if any.
@@ -324,4 +327,16 @@ async def apply_import(
             )
     session.add_all(new_codes)
     await session.flush()
+    units = {p.existing.id: p.existing.code for p in new_plans if p.existing is not None}
+    audit += [
+        {
+            "action": "create",
+            "entity": "join_code",
+            "entity_id": jc.id,
+            "actor_label": ACTOR,
+            "after": {"org_unit": units.get(jc.org_unit_id), "role": jc.role, "expires_at": jc.expires_at},
+        }
+        for jc in new_codes
+    ]
+    await append_audit_rows(session, audit)
     return outcome

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+
+from openpyxl import load_workbook
 
 from bot.app import BotApp
 from bot.reports.period import parse_period, week_of
@@ -167,7 +170,13 @@ async def test_baocao_in_commune_group(app: BotApp, chat: ChatHarness, clock: Fa
         await logger.log(tree.teams[0], date(2026, 11, 10), {"vneid": 8}, local(date(2026, 11, 10)))
     await _bind(app, tree.commune, "xa-group", "10", Role.COMMUNE_LEADER)
     clock.set_local("2026-11-23 09:00")
-    reply = await chat.text("/BaoCao tuần trước", chat="xa-group", user="10")
+    sent = await chat.send("/BaoCao tuần trước", chat="xa-group", user="10")
+    # A commune leader also gets the workbook, as a document with the last message.
+    files = [a for r in sent for a in r.attachments]
+    assert [f.filename for f in files] == ["bao-cao-X1-2026-W47.xlsx"] and sent[-1].attachments == files
+    book = load_workbook(io.BytesIO(files[0].content))
+    assert [r[3] for r in book["Tổ chưa báo cáo"].iter_rows(min_row=2, values_only=True)] == ["Bản Nà Hin", "Thôn 3"]
+    reply = "\n".join(r.text for r in sent)
     assert "BÁO CÁO XÃ TÂN LẬP" in reply
     assert "tuần 16/11/2026 - 22/11/2026" in reply
     assert "Kích hoạt VNeID: 12 tài khoản (8, ▲4)" in reply
@@ -268,7 +277,9 @@ async def test_baocao_in_team_chat_by_a_member(app: BotApp, chat: ChatHarness, c
         await logger.log(tree.teams[0], date(2026, 11, 24), {"suckhoe": 9}, local(date(2026, 11, 24)))
     await _bind(app, tree.teams[1], "thon3", "30", Role.MEMBER)
     clock.set_local("2026-11-25 10:00")
-    reply = await chat.text("/baocao", chat="thon3", user="30")
+    sent = await chat.send("/baocao", chat="thon3", user="30")
+    assert all(not r.attachments for r in sent)  # a member reads the text; the workbook is for leaders
+    reply = "\n".join(r.text for r in sent)
     assert "BÁO CÁO THÔN 3 (mã X1-T02)" in reply
     assert "tuần 23/11/2026 - 29/11/2026" in reply
     assert "Sổ sức khỏe điện tử: 4 người (0, ▲4)" in reply  # Thôn 1's 9 are not counted

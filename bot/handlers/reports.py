@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import io
+
 from bot.context import Context, UserError
-from bot.messages import Reply
-from bot.permissions import MEMBERS
+from bot.messages import Attachment, Reply
+from bot.permissions import LEADERS, MEMBERS
 from bot.registry import registry
+from bot.reports.delivery import XLSX_MIME
 from bot.reports.period import USAGE, PeriodError, parse_period
 from bot.reports.render import render_text, split_message
 from bot.reports.service import unit_report
+from bot.reports.workbook import write_workbook
+from storage.reports import stream_raw_records
 
 # Telegram allows 4,096 characters and Zalo 2,000: split below the smaller one so a report reads the same on both.
 MESSAGE_LIMIT = 1900
@@ -37,4 +42,13 @@ async def baocao(ctx: Context) -> list[Reply]:
         raise UserError(f"Kỳ {period.label} chưa bắt đầu; hôm nay là {ctx.today:%d/%m/%Y}.")
     report = await unit_report(ctx.session, ctx.unit, period, ctx.settings, ctx.now)
     text = render_text(report, ctx.settings.tz)
-    return [Reply(text=part) for part in split_message(text, MESSAGE_LIMIT)]
+    replies = [Reply(text=part) for part in split_message(text, MESSAGE_LIMIT)]
+    if ctx.roles & LEADERS:
+        # Leaders and staff get the workbook too (a document on Telegram, a signed link on Zalo): the text names
+        # the best and worst units, the workbook every unit, team and silent team.
+        buffer = io.BytesIO()
+        rows = stream_raw_records(ctx.session, ctx.unit, period.start, period.end)
+        await write_workbook(report, rows, ctx.settings.tz, buffer)
+        name = f"bao-cao-{ctx.unit.code}-{period.slug}.xlsx"
+        replies[-1].attachments.append(Attachment(filename=name, content=buffer.getvalue(), mime_type=XLSX_MIME))
+    return replies

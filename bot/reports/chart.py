@@ -24,6 +24,8 @@ WIDTH_PX, HEIGHT_PX, DPI = 1080, 1920, 150
 CHART_RANKED = 6
 """Best and worst units shown on the chart; the workbook has them all."""
 LABEL_CHARS = 26
+MIN_SLOTS = 4
+"""Rows a panel has room for at least: two indicators or three communes get thin bars, not slabs."""
 
 CURRENT, PREVIOUS, GOOD, BAD, MEDIAN = "#2b6cb0", "#a0aec0", "#38a169", "#dd6b20", "#2d3748"
 EMPTY = "chưa có dữ liệu"
@@ -31,6 +33,11 @@ EMPTY = "chưa có dữ liệu"
 
 def _short(name: str, limit: int = LABEL_CHARS) -> str:
     return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
+
+
+def _rows_axis(ax: Axes, count: int) -> None:
+    """Top-down rows with room for at least MIN_SLOTS of them."""
+    ax.set_ylim(max(count, MIN_SLOTS) - 0.5, -0.5)
 
 
 def _empty(ax: Axes, title: str) -> None:
@@ -62,7 +69,7 @@ def _indicators(ax: Axes, report: Report) -> None:
                 color="#1a202c",
             )
     ax.set_yticks(rows, labels=[_short(t.name) for t in shown], fontsize=9)
-    ax.invert_yaxis()
+    _rows_axis(ax, len(rows))
     ax.set_xlim(0, 1.6)  # room for the value labels right of the longest bar
     ax.set_xticks([])
     for side in ("top", "right", "bottom"):
@@ -118,14 +125,17 @@ def _completeness(ax: Axes, report: Report, ranked: int) -> None:
     median = statistics.median(c.completeness * 100 for c in with_teams)
     ax.axvline(median, color=MEDIAN, linestyle="--", linewidth=1.2)
     ax.set_yticks(rows, labels=labels, fontsize=9)
-    ax.invert_yaxis()
+    _rows_axis(ax, len(rows))
     ax.set_xlim(0, 135)
     ax.set_xticks([0, 25, 50, 75, 100], labels=["0%", "25%", "50%", "75%", "100%"], fontsize=8)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    heading = f"{len(best)} cao nhất, {len(worst)} thấp nhất" if worst else f"{len(with_teams)} đơn vị"
+    heading = f"{len(best)} cao nhất, {len(worst)} thấp nhất" if worst else f"{len(with_teams)} đơn vị có tổ"
+    without = len(report.children) - len(with_teams)
+    if without:
+        heading += f", {without} chưa có tổ"
     ax.set_title(
-        f"{title}\n{heading} · trung vị {round(median)}% (đường đứt)", loc="left", fontsize=12, fontweight="bold"
+        f"{title}\n{heading}\ntrung vị {round(median)}% (đường đứt)", loc="left", fontsize=12, fontweight="bold"
     )
 
 
@@ -156,7 +166,7 @@ def _teams(ax: Axes, report: Report, ranked: int) -> None:
         if not label.startswith("… "):
             ax.text(value + top * 0.02, row, f"{value} lượt" if value else "chưa báo cáo", va="center", fontsize=8.5)
     ax.set_yticks(rows, labels=labels, fontsize=9)
-    ax.invert_yaxis()
+    _rows_axis(ax, len(rows))
     ax.set_xlim(0, top * 1.45)
     ax.set_xticks([])
     for side in ("top", "right", "bottom"):
@@ -178,7 +188,12 @@ def build_chart(report: Report, ranked: int = CHART_RANKED) -> Figure:
         # A team has no units below it: its indicators alone.
         _indicators(fig.subplots(1, 1), report)
         return fig
-    top, bottom = fig.subplots(2, 1, gridspec_kw={"height_ratios": [1, 1.25]})
+    # Each panel as tall as its rows (plus its titles): a few indicators leave the room to the units.
+    indicators = sum(1 for t in report.totals if t.quantity or t.previous)
+    units = len([c for c in report.children if c.teams or report.unit_level == "commune"])
+    top_rows = max(indicators, MIN_SLOTS) * 1.3 + 3
+    bottom_rows = max(min(units, 2 * ranked + 1), MIN_SLOTS) + 3
+    top, bottom = fig.subplots(2, 1, gridspec_kw={"height_ratios": [top_rows, bottom_rows]})
     _indicators(top, report)
     if report.unit_level == "commune":
         _teams(bottom, report, ranked)

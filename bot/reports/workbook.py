@@ -302,6 +302,8 @@ class ReportWorkbook:
         for t in self.report.team_rows:
             by_child.setdefault(t.child_code, []).append(t)
         for c in self.report.children:
+            if not c.teams:
+                continue  # a unit with no team yet: its row in "Theo đơn vị" says so; no empty sheet
             ws = self.wb.create_sheet(_sheet_title(c.name, self._used))
             preamble: list[list[Any]] = [
                 [f"{c.name} (mã {c.code})"],

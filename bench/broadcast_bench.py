@@ -14,12 +14,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.config import Settings
-from bot.outbox_sender import OutboxSender
-from bot.transports.telegram import TelegramTransport
-from storage.db import Database, upgrade_database
 from tests.fakes.telegram_server import FakeTelegram, TelegramServer
 from tests.outbox_helpers import bound_groups, queue
+from tocns.channels.telegram import TelegramTransport
+from tocns.config import Settings
+from tocns.db.engine import Database, upgrade_database
+from tocns.outbox.sender import OutboxSender
 
 
 async def run(groups: int, rate: float, rate_429: float, db_url: str) -> dict[str, float]:

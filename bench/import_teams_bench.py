@@ -22,11 +22,11 @@ from pathlib import Path
 from sqlalchemy import func, text
 from sqlmodel import select
 
-from bot.team_import import read_sheet
-from storage import org as org_store
-from storage import team_import
-from storage.db import Database, upgrade_database
-from storage.models import AuditLog, JoinCode, Membership, OrgUnit, Person
+from tocns.db.audit import AuditLog
+from tocns.db.engine import Database, upgrade_database
+from tocns.features.org import store as org_store
+from tocns.features.org.models import JoinCode, Membership, OrgUnit, Person
+from tocns.features.org.sheet import read_sheet
 
 COMMUNES, TEAMS_PER_COMMUNE, MEMBERS_PER_TEAM = 100, 10, 5
 
@@ -66,13 +66,13 @@ async def _counts(db: Database) -> tuple[int, ...]:
     return tuple(counts)
 
 
-async def _import(db: Database, path: Path, now: datetime) -> tuple[float, team_import.ImportOutcome]:
+async def _import(db: Database, path: Path, now: datetime) -> tuple[float, org_store.ImportOutcome]:
     t = time.perf_counter()
     rows = read_sheet(path)
     async with db.session() as session:
-        plans, problems = await team_import.plan_import(session, rows)
+        plans, problems = await org_store.plan_team_import(session, rows)
         assert not problems, problems[:3]
-        outcome = await team_import.apply_import(session, plans, now, timedelta(days=30))
+        outcome = await org_store.apply_team_import(session, plans, now, timedelta(days=30))
     return time.perf_counter() - t, outcome
 
 

@@ -29,16 +29,15 @@ from zoneinfo import ZoneInfo
 from _common import recreate_postgres_database
 from sqlalchemy import event, insert, text
 
-import storage.all_models  # noqa: F401  (every table known before inserting)
-from bot.app import BotApp, load_handlers
-from bot.config import Settings
-from bot.router import Router
-from bot.scheduler import run_due_jobs
-from storage.activity_models import ActivityItem, ActivityRecord, Indicator
-from storage.db import Database, upgrade_database
-from storage.directive_models import Directive, DirectiveAck, DirectiveTarget
-from storage.models import ChatBinding, Membership, OrgUnit, Person
-from storage.task_models import Task, TaskAssignee
+import tocns.all_models  # noqa: F401  (every table known before inserting)
+from tocns.app import BotApp
+from tocns.config import Settings
+from tocns.db.engine import Database, upgrade_database
+from tocns.features.activity.models import ActivityItem, ActivityRecord, Indicator
+from tocns.features.directives.models import Directive, DirectiveAck, DirectiveTarget
+from tocns.features.org.models import ChatBinding, Membership, OrgUnit, Person
+from tocns.features.tasks.models import Task, TaskAssignee
+from tocns.scheduler import run_due_jobs
 
 COMMUNES, TEAMS_PER_COMMUNE = 1000, 5
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -257,8 +256,7 @@ async def _bench(url: str, repeat: int) -> None:
     generation = time.perf_counter() - t
     files = tempfile.mkdtemp(prefix="jobs-bench-")
     settings = Settings(_env_file=None, database_url=url, files_dir=files, auto_migrate=False)  # type: ignore[call-arg]
-    registry = load_handlers()
-    app = BotApp(settings=settings, db=db, router=Router(db, settings, registry), registry=registry)
+    app = BotApp.build(settings, db)
     counter = [0]
 
     def count(*_args: object) -> None:

@@ -23,13 +23,13 @@ from pathlib import Path
 from _common import recreate_postgres_database
 from sqlalchemy import text
 
-from bot.config import Settings
-from bot.reports.period import Period, week_of
-from bot.reports.service import unit_report
-from bot.reports.workbook import write_workbook
-from storage.db import Database, upgrade_database
-from storage.models import OrgUnit
-from storage.reports import stream_raw_records
+from tocns.config import Settings
+from tocns.db.engine import Database, upgrade_database
+from tocns.features.org.models import OrgUnit
+from tocns.features.reports.period import Period, week_of
+from tocns.features.reports.service import unit_report
+from tocns.features.reports.store import stream_raw_records
+from tocns.features.reports.workbook import write_workbook
 
 COMMUNES, TEAMS_PER_COMMUNE, MEMBERS = 100, 10, 5000
 INDICATORS = ["dvc", "vneid", "thanhtoan", "tmdt", "nentang", "suckhoe", "bhxh", "attt", "taphuan", "khac"]

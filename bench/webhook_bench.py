@@ -221,10 +221,10 @@ async def _load(url: str, mode: str, count: int, args: argparse.Namespace, id_ba
 
 async def _seed(url: str, people: int, groups: int) -> None:
     """One province, `groups` communes each bound to a Telegram group with three teams, `people` team members."""
-    from storage import org as org_store
-    from storage.activity import indicators
-    from storage.db import Database
-    from storage.models import Level, Role
+    from tocns.core.roles import Level, Role
+    from tocns.db.engine import Database
+    from tocns.features.activity.store import indicators
+    from tocns.features.org import store as org_store
 
     db = Database(url)
     async with db.session() as session:
@@ -248,7 +248,7 @@ async def _seed(url: str, people: int, groups: int) -> None:
 
 async def _fresh_database(args: argparse.Namespace) -> str:
     """Recreate the schema (PostgreSQL) or a new file (SQLite), migrate and seed; the database URL."""
-    from storage.db import Database, upgrade_database_async
+    from tocns.db.engine import Database, upgrade_database_async
 
     url: str = args.db or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
     if url.startswith("postgresql"):
@@ -268,8 +268,8 @@ async def _check_stored(db: Any) -> None:
     """Every /ghi was stored and answered with a receipt (the benchmark measures real work, not errors)."""
     from sqlmodel import col, func, select
 
-    from storage.activity_models import ActivityRecord
-    from storage.outbox_models import OutboxMessage
+    from tocns.features.activity.models import ActivityRecord
+    from tocns.outbox.models import OutboxMessage
 
     async with db.session() as session:
         records = await session.scalar(select(func.count()).select_from(ActivityRecord))
@@ -285,13 +285,12 @@ async def _server(args: argparse.Namespace) -> None:
     import uvicorn
     from sqlalchemy import event
 
-    from bot.adapters.telegram import TelegramAdapter
-    from bot.app import BotApp, load_handlers
-    from bot.config import Settings
-    from bot.router import Router
-    from storage.db import Database
     from tests.fakes.telegram_api import FakeTelegramApi
-    from webhook.app import create_app
+    from tocns.app import BotApp
+    from tocns.channels.telegram import TelegramChannel
+    from tocns.config import Settings
+    from tocns.db.engine import Database
+    from tocns.web.app import create_app
 
     url = await _fresh_database(args)
     settings = Settings(
@@ -309,19 +308,17 @@ async def _server(args: argparse.Namespace) -> None:
     def count(*_: Any) -> None:
         statements[0] += 1
 
-    registry = load_handlers()
-    bot = BotApp(settings=settings, db=db, router=Router(db, settings, registry), registry=registry)
-    adapter = TelegramAdapter(bot, bot=FakeTelegramApi().bot())
+    bot = BotApp.build(settings, db)
+    adapter = TelegramChannel(settings, bot.router, bot=FakeTelegramApi().bot())
     done: dict[int, float] = {}
-    handle = adapter.handle_update
+    process = bot.pipeline.process
 
-    async def timed(body: dict[str, Any]) -> Any:
-        result = await handle(body)
-        done[body["update_id"]] = time.time()
-        return result
+    async def timed(channel: Any, row_id: int, checked: Any) -> None:
+        await process(channel, row_id, checked)
+        done[checked.body["update_id"]] = time.time()
 
-    adapter.handle_update = timed  # type: ignore[method-assign]
-    web = create_app(settings, bot_app=bot, adapters=[adapter])
+    bot.pipeline.process = timed  # type: ignore[method-assign]
+    web = create_app(settings, bot_app=bot, channels=[adapter])
     bare = bare_app()
 
     async def settle(expected: set[int]) -> None:
@@ -452,7 +449,7 @@ async def _processed_at(db: Any, update_ids: set[int]) -> dict[int, float]:
 
     from sqlmodel import col, select
 
-    from storage.inbound_models import InboundUpdate
+    from tocns.inbound.models import InboundUpdate
 
     async with db.session() as session:
         rows = (
@@ -474,9 +471,9 @@ async def _server_workers(args: argparse.Namespace) -> None:
 
     from sqlmodel import col, func, select
 
-    from storage.activity_models import ActivityRecord
-    from storage.db import Database
     from tests.fakes.telegram_server import TelegramServer
+    from tocns.db.engine import Database
+    from tocns.features.activity.models import ActivityRecord
 
     url = await _fresh_database(args)
     if not url.startswith("postgresql"):

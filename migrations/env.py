@@ -8,8 +8,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-import storage.all_models  # noqa: F401  (registers every table on the metadata)
-from storage.db import create_engine
+import tocns.all_models  # noqa: F401  (registers every table on the metadata)
+from tocns.db.engine import create_engine
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -12,12 +12,11 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-import storage.all_models  # noqa: F401  (complete metadata for truncation)
-from bot.app import BotApp, load_handlers
-from bot.config import Settings
-from bot.router import Router
-from storage.db import Database, upgrade_database
-from tests.helpers import ChatHarness, FakeClock
+import tocns.all_models  # noqa: F401  (complete metadata for truncation)
+from tests.factories import ChatHarness, FakeClock
+from tocns.app import BotApp
+from tocns.config import Settings
+from tocns.db.engine import Database, upgrade_database
 
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -100,10 +99,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 async def app(settings: Settings, db: Database, clock: FakeClock) -> AsyncIterator[BotApp]:
     """The bot wired to the test database and the fake clock."""
-    registry = load_handlers()
-    router = Router(db, settings, registry, clock=clock)
-    bot_app = BotApp(settings=settings, db=db, router=router, registry=registry, clock=clock)
-    yield bot_app
+    yield BotApp.build(settings, db, clock)
 
 
 @pytest.fixture

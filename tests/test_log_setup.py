@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 
-from bot.log_setup import configure_logging, redact
+from tocns.log_setup import configure_logging, redact
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 

@@ -1,7 +1,0 @@
-"""Allow `python -m bot.cli`."""
-
-import sys
-
-from bot.cli import main
-
-sys.exit(main())

@@ -1,1 +1,0 @@
-"""Reports: periods, rendering to text, Excel and PNG, and delivery helpers."""

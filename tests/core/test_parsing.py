@@ -1,0 +1,102 @@
+"""The pure command parser: every form users and platforms produce."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tocns.core.parsing import parse_command
+from tocns.core.text import fold, split_chunks
+
+BOTS = ("ToCNSBot", "Tổ CNS")
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "args"),
+    [
+        ("/ghi vneid 5", "ghi", "vneid 5"),
+        ("/GHI vneid 5", "ghi", "vneid 5"),
+        ("/Ghi@ToCNSBot vneid 5", "ghi", "vneid 5"),
+        ("/ghi@tocnsbot vneid 5", "ghi", "vneid 5"),
+        ("  /huongdan  ", "huongdan", ""),
+        ("/huongdan", "huongdan", ""),
+        ("/thamgia   Thôn 3", "thamgia", "Thôn 3"),
+        ("@ToCNSBot /ghi vneid 5", "ghi", "vneid 5"),
+        ("@ToCNSBot ghi vneid 5", "ghi", "vneid 5"),
+        ("@Tổ CNS /ghi dvc 2", "ghi", "dvc 2"),
+        ("@To CNS ghi dvc 2", "ghi", "dvc 2"),
+        ("@tổ cns, thamgia thôn 1", "thamgia", "thôn 1"),
+        ("/sửa 12 vneid 3", "sua", "12 vneid 3"),
+        ("/THAMGIA THÔN 3", "thamgia", "THÔN 3"),
+        ("/giaoviec thang 12/2026\nviệc 1\nviệc 2", "giaoviec", "thang 12/2026\nviệc 1\nviệc 2"),
+        ("\u200b/huongdan", "huongdan", ""),
+        ("/huongdan: ", "huongdan", ""),
+        ("@Someone /ghi vneid 1", "ghi", "vneid 1"),
+    ],
+)
+def test_command_forms(text: str, name: str, args: str) -> None:
+    parsed = parse_command(text, BOTS)
+    assert parsed is not None
+    assert (parsed.name, parsed.args) == (name, args)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "xin chào cả nhóm",
+        "/huongdan@OtherBot",
+        "/ghi@SomeOtherBot vneid 5",
+        "ghi vneid 5",
+        "@OtherPerson chào chị",
+        "/",
+        "   ",
+    ],
+)
+def test_not_a_command(text: str) -> None:
+    assert parse_command(text, BOTS) is None
+
+
+def test_bare_word_is_a_command_when_addressed() -> None:
+    parsed = parse_command("ghi vneid 5", BOTS, addressed=True)
+    assert parsed is not None and parsed.name == "ghi" and parsed.args == "vneid 5"
+
+
+def test_nfd_input_parses_like_nfc() -> None:
+    text = "/sửa 3 định danh 4"
+    nfd = unicodedata.normalize("NFD", text)
+    assert nfd != text
+    assert parse_command(nfd, BOTS) == parse_command(text, BOTS)
+    assert parse_command(nfd, BOTS).args == "3 định danh 4"  # type: ignore[union-attr]
+
+
+@given(st.text(max_size=300), st.booleans())
+def test_parser_never_raises(text: str, addressed: bool) -> None:
+    parsed = parse_command(text, BOTS, addressed=addressed)
+    if parsed is not None:
+        assert parsed.name
+        assert parsed.name == fold(parsed.name)
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=200))
+def test_nfc_and_nfd_agree(text: str) -> None:
+    message = "/ghi " + text
+    assert parse_command(unicodedata.normalize("NFD", message), BOTS) == parse_command(
+        unicodedata.normalize("NFC", message), BOTS
+    )
+
+
+def test_fold_strips_vietnamese_diacritics() -> None:
+    assert fold("Định Danh Điện Tử") == "dinh danh dien tu"
+    assert fold("  Thôn   3 ") == "thon 3"
+    assert fold(unicodedata.normalize("NFD", "Bản Nà Hin")) == "ban na hin"
+
+
+@given(st.text(max_size=3000), st.integers(min_value=1, max_value=500))
+def test_split_chunks_respects_limit_and_keeps_words(text: str, limit: int) -> None:
+    pieces = split_chunks(text, limit)
+    assert all(len(p) <= limit for p in pieces)
+    assert "".join(text.split()) == "".join("".join(pieces).split())

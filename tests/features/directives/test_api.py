@@ -1,0 +1,223 @@
+"""The directive API (POST/GET /api/v1/directives) and `tocns apitoken list|revoke`, as an API client sees them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from sqlmodel import select
+
+from tests.cli.test_cli import run_cli
+from tests.factories import ChatHarness, FakeClock, Tree
+from tests.features.directives.test_commands import _outbox, _setup
+from tocns.app import BotApp
+from tocns.features.apitokens.store import create_token
+from tocns.features.directives.models import Directive
+from tocns.outbox.models import OutboxMessage, OutboxState
+from tocns.web.app import create_app
+
+
+async def _tokens(app: BotApp, tree: Tree) -> tuple[dict[str, str], dict[str, str]]:
+    """Authorization headers of a province token (labelled) and a commune (X1) token."""
+    async with app.db.session() as session:
+        province = await create_token(session, tree.province, app.clock(), label="Sở KH&CN")
+        commune = await create_token(session, tree.commune, app.clock())
+    return {"Authorization": f"Bearer {province}"}, {"Authorization": f"Bearer {commune}"}
+
+
+def _client(app: BotApp) -> httpx.AsyncClient:
+    web = create_app(app.settings, bot_app=app)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://testserver")
+
+
+async def _directives(app: BotApp) -> list[Directive]:
+    async with app.db.session() as session:
+        return list((await session.exec(select(Directive))).all())
+
+
+async def test_post_sends_like_chidao_and_get_reports_status(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    tree = await _setup(app, chat, clock)
+    province, _commune = await _tokens(app, tree)
+    async with _client(app) as client:
+        created = await client.post(
+            "/api/v1/directives", json={"text": "Rà soát số hộ đã cài VNeID trước 30/11/2026"}, headers=province
+        )
+        assert created.status_code == 201, created.text
+        assert created.json() == {
+            "id": 1,
+            "scope": "toàn tỉnh",
+            "targets": 3,
+            "communes": 2,
+            "unreached_communes": [],
+            "status_url": "/api/v1/directives/1",
+        }
+        rows = await _outbox(app)
+        assert sorted(r.chat_id for r in rows) == ["g-x1", "g-x1-t1", "g-x2"]
+        assert {r.kind for r in rows} == {"directive"}
+        assert "CHỈ ĐẠO SỐ 1\nRà soát số hộ đã cài VNeID trước 30/11/2026" in rows[0].text
+        assert "Người gửi: Sở KH&CN, 09:00 23/11/2026." in rows[0].text and "Trả lời /danhan 1" in rows[0].text
+        # The groups acknowledge it with the same command as a /chidao directive.
+        clock.advance(minutes=12)
+        assert "đã nhận chỉ đạo số 1 lúc 09:12 23/11/2026" in await chat.text("/danhan 1", user="10", chat="g-x1")
+        async with app.db.session() as session:
+            for row in (await session.exec(select(OutboxMessage))).all():
+                failed = row.chat_id == "g-x2"
+                row.state = OutboxState.FAILED if failed else OutboxState.SENT
+                row.last_error = "bị chặn hoặc bị xoá khỏi nhóm" if failed else None
+                session.add(row)
+        status = await client.get("/api/v1/directives/1", headers=province)
+        assert status.status_code == 200, status.text
+        data = status.json()
+        assert (data["delivered"], data["failed"], data["pending"], data["acknowledged_communes"]) == (2, 1, 0, 1)
+        x1, x2 = data["communes"]
+        assert (x1["code"], x1["groups"], x1["delivered"], x1["acknowledged"]["by"]) == ("X1", 2, 2, "Hùng")
+        assert x1["acknowledged"]["at"].startswith("2026-11-23T02:12")
+        assert (x2["code"], x2["failed"], x2["failures"], x2["acknowledged"]) == (
+            "X2",
+            1,
+            ["bị chặn hoặc bị xoá khỏi nhóm"],
+            None,
+        )
+        assert data["not_acknowledged"] == [{"code": "X2", "name": "Xã Hòa Bình"}]
+        # /tinhtrang shows the same directive the same way.
+        assert "Nhóm: 2 đã nhận tin, 1 lỗi, 0 đang gửi." in await chat.text(
+            "/tinhtrang 1", user="1", private=True, chat="p1"
+        )
+
+
+async def test_scope_forms_match_chidao(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    tree = await _setup(app, chat, clock)
+    province, _commune = await _tokens(app, tree)
+    async with _client(app) as client:
+        by_name = await client.post("/api/v1/directives", json={"text": "Họp", "scope": "hoa binh"}, headers=province)
+        assert by_name.status_code == 201 and by_name.json()["scope"] == "Xã Hòa Bình (X2)"
+        assert by_name.json()["targets"] == 1
+        unit_body = {"text": "Báo cáo", "scope": "đơn vị P01"}
+        by_unit = await client.post("/api/v1/directives", json=unit_body, headers=province)
+        assert by_unit.json()["targets"] == 3 and by_unit.json()["scope"] == "các xã thuộc Tỉnh Thử (P01)"
+        codes = await client.post("/api/v1/directives", json={"text": "Họp", "scope": "X1, x2"}, headers=province)
+        assert codes.json()["targets"] == 3
+        whole = await client.post("/api/v1/directives", json={"text": "Họp", "scope": "Toan tinh"}, headers=province)
+        assert whole.json()["scope"] == "toàn tỉnh"
+    assert [r.chat_id for r in await _outbox(app)][:1] == ["g-x2"]
+    assert len(await _outbox(app)) == 1 + 3 + 3 + 3
+
+
+async def test_bad_requests_send_nothing(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    tree = await _setup(app, chat, clock)
+    province, _commune = await _tokens(app, tree)
+    async with _client(app) as client:
+        post = client.post
+        missing = await post("/api/v1/directives", json={"scope": "X1"}, headers=province)
+        assert missing.status_code == 422 and "Thiếu nội dung chỉ đạo" in missing.json()["detail"]
+        blank = await post("/api/v1/directives", json={"text": "  "}, headers=province)
+        assert blank.status_code == 422 and "Thiếu nội dung chỉ đạo" in blank.json()["detail"]
+        long = await post("/api/v1/directives", json={"text": "a" * 4001}, headers=province)
+        assert long.status_code == 422
+        assert long.json()["detail"] == (
+            "Nội dung chỉ đạo dài 4.001 ký tự, tối đa 4.000 ký tự. Hãy rút gọn. Chưa gửi gì."
+        )
+        assert (await post("/api/v1/directives", json={"text": "a" * 4000}, headers=province)).status_code == 201
+        unknown = await post("/api/v1/directives", json={"text": "Họp", "scope": "X1, Xã Không Có"}, headers=province)
+        assert unknown.status_code == 422
+        assert "Không tìm thấy xã/đơn vị: Xã Không Có. Chưa gửi gì." in unknown.json()["detail"]
+        # Even a word that does not look like a scope is refused: the API has a scope field, not a heading.
+        heading = await post("/api/v1/directives", json={"text": "Họp", "scope": "Lưu ý"}, headers=province)
+        assert heading.status_code == 422
+        not_json = await post("/api/v1/directives", content=b"{text: 1", headers=province)
+        assert not_json.status_code == 422 and "Yêu cầu không hợp lệ" in not_json.json()["detail"]
+        number = await post("/api/v1/directives", json={"text": 5}, headers=province)
+        assert number.status_code == 422 and "text" in number.json()["detail"]
+        assert (await post("/api/v1/directives", json={"text": "Họp"})).status_code == 401
+        bad = {"Authorization": "Bearer tocns_wrong"}
+        unauthorised = await post("/api/v1/directives", json={"text": "Họp"}, headers=bad)
+        assert unauthorised.status_code == 401 and "API token" in unauthorised.json()["detail"]
+    # Only the one 4,000-character directive went out.
+    assert len(await _directives(app)) == 1 and len(await _outbox(app)) == 3
+
+
+async def test_token_unit_bounds_scope_and_status(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    tree = await _setup(app, chat, clock)
+    province, commune = await _tokens(app, tree)
+    async with _client(app) as client:
+        own = await client.post("/api/v1/directives", json={"text": "Họp xã"}, headers=commune)
+        assert own.status_code == 201
+        assert own.json()["scope"] == "các xã thuộc Xã Tân Lập (X1)" and own.json()["targets"] == 2
+        assert sorted(r.chat_id for r in await _outbox(app)) == ["g-x1", "g-x1-t1"]
+        other = await client.post("/api/v1/directives", json={"text": "Họp", "scope": "X2"}, headers=commune)
+        assert other.status_code == 403 and "Chỉ gửi được tới các xã thuộc Xã Tân Lập (X1)" in other.json()["detail"]
+        above = await client.post("/api/v1/directives", json={"text": "Họp", "scope": "đơn vị P01"}, headers=commune)
+        assert above.status_code == 403
+        wide = await client.post("/api/v1/directives", json={"text": "Toàn tỉnh"}, headers=province)
+        assert wide.json()["id"] == 2
+        assert (await client.get("/api/v1/directives/1", headers=commune)).status_code == 200
+        assert (await client.get("/api/v1/directives/1", headers=province)).status_code == 200
+        refused = await client.get("/api/v1/directives/2", headers=commune)
+        assert refused.status_code == 403 and "Xã Tân Lập" in refused.json()["detail"]
+        missing = await client.get("/api/v1/directives/99", headers=province)
+        assert missing.status_code == 404 and "Không có chỉ đạo số 99" in missing.json()["detail"]
+        assert (await client.get("/api/v1/directives/1")).status_code == 401
+    assert len(await _outbox(app)) == 2 + 3
+
+
+async def test_idempotency_key_returns_the_same_directive(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    tree = await _setup(app, chat, clock)
+    province, commune = await _tokens(app, tree)
+    body = {"text": "Kiểm tra điểm phát sóng", "scope": "X1"}
+    async with _client(app) as client:
+        first = await client.post("/api/v1/directives", json=body, headers={**province, "Idempotency-Key": "req-1"})
+        retry = await client.post("/api/v1/directives", json=body, headers={**province, "Idempotency-Key": "req-1"})
+        assert first.status_code == retry.status_code == 201
+        assert retry.json() == first.json() and retry.headers["Idempotent-Replayed"] == "true"
+        changed = await client.post(
+            "/api/v1/directives", json={"text": "Khác"}, headers={**province, "Idempotency-Key": "req-1"}
+        )
+        assert changed.status_code == 422 and "đã dùng cho một chỉ đạo khác (số 1)" in changed.json()["detail"]
+        # Keys belong to a token: another system's "req-1" is its own.
+        theirs = await client.post("/api/v1/directives", json=body, headers={**commune, "Idempotency-Key": "req-1"})
+        assert theirs.json()["id"] == 2
+        # Two retries racing each other still make one directive.
+        racing = await asyncio.gather(
+            *(
+                client.post("/api/v1/directives", json=body, headers={**province, "Idempotency-Key": "req-2"})
+                for _ in range(3)
+            )
+        )
+        assert {r.status_code for r in racing} == {201} and len({r.json()["id"] for r in racing}) == 1
+    assert len(await _directives(app)) == 3
+    assert len(await _outbox(app)) == 2 * 3
+
+
+async def test_openapi_documents_both_endpoints(app: BotApp) -> None:
+    async with _client(app) as client:
+        paths = (await client.get("/openapi.json")).json()["paths"]
+    post = paths["/api/v1/directives"]["post"]
+    examples = post["requestBody"]["content"]["application/json"]["examples"]
+    assert examples["một số xã"]["value"]["scope"] == "00070, Tân Lập"
+    assert "Idempotency-Key" in [p["name"] for p in post["parameters"]]
+    assert {"201", "401", "403", "422"} <= set(post["responses"])
+    get = paths["/api/v1/directives/{directive_id}"]["get"]
+    assert get["responses"]["200"]["content"]["application/json"]["example"]["not_acknowledged"]
+
+
+async def test_cli_lists_and_revokes_tokens(app: BotApp, chat: ChatHarness, clock: FakeClock, db_url: str) -> None:
+    tree = await _setup(app, chat, clock)
+    province, _commune = await _tokens(app, tree)
+    listed = run_cli(["apitoken", "list"], db_url)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[1].split()[:3] == ["1", "P01", "hiệu"] and "Sở KH&CN" in lines[1]
+    assert lines[2].split()[:2] == ["2", "X1"]
+    assert "tocns_" not in listed.stdout  # the token itself is never shown again
+    revoked = run_cli(["apitoken", "revoke", "1"], db_url)
+    assert revoked.returncode == 0 and "Đã thu hồi API token số 1 (Tỉnh Thử" in revoked.stdout
+    again = run_cli(["apitoken", "revoke", "1"], db_url)
+    assert again.returncode == 0 and "đã bị thu hồi từ trước" in again.stdout
+    missing = run_cli(["apitoken", "revoke", "9"], db_url)
+    assert missing.returncode == 1 and "Không có API token số 9" in missing.stderr
+    assert "đã thu hồi" in run_cli(["apitoken", "list"], db_url).stdout.splitlines()[1]
+    async with _client(app) as client:
+        refused = await client.post("/api/v1/directives", json={"text": "Họp"}, headers=province)
+        assert refused.status_code == 401
+        assert (await client.get("/api/v1/reports/P01", headers=province)).status_code == 401
+    assert await _directives(app) == []

@@ -1,0 +1,99 @@
+"""The weekly department summary and the commune digest: when they go, where, with which files, only once."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date
+from pathlib import Path
+
+from openpyxl import load_workbook
+from sqlmodel import col, select
+
+from tests.factories import FakeClock, build_tree, make_logger
+from tests.features.reports.test_service import local
+from tocns.app import BotApp
+from tocns.core.roles import Role
+from tocns.features.org import store as org_store
+from tocns.features.org.models import OrgUnit
+from tocns.features.reports import jobs as report_jobs
+from tocns.outbox.models import OutboxMessage
+
+
+async def _outbox(app: BotApp) -> list[OutboxMessage]:
+    async with app.db.session() as session:
+        return list((await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all())
+
+
+async def _setup(app: BotApp, tmp_path: Path) -> tuple[OrgUnit, OrgUnit]:
+    app.settings.files_dir = str(tmp_path / "files")
+    async with app.db.session() as session:
+        tree = await build_tree(session)
+        logger = await make_logger(session, app.clock())
+        await logger.log(tree.teams[0], date(2026, 11, 17), {"vneid": 12}, local(date(2026, 11, 17)))
+        await logger.log(tree.other_teams[0], date(2026, 11, 22), {"dvc": 5}, local(date(2026, 11, 22)))
+        await org_store.bind_chat(session, platform="telegram", chat_id="-100so", unit=tree.province, person=None)
+        await org_store.bind_chat(session, platform="zalo", chat_id="zso", unit=tree.province, person=None)
+        await org_store.bind_chat(session, platform="telegram", chat_id="-100x1", unit=tree.commune, person=None)
+        await org_store.bind_chat(session, platform="telegram", chat_id="-100x2", unit=tree.other_commune, person=None)
+        # X1's leader opened a private chat with the bot; X2's leader did not.
+        lead1 = await org_store.upsert_person(
+            session, platform="telegram", user_id="u1", display_name="Chủ tịch Hùng", private_chat_id="u1"
+        )
+        lead2 = await org_store.upsert_person(session, platform="telegram", user_id="u2", display_name="Chị Mai")
+        await org_store.set_membership(session, person=lead1, unit=tree.commune, role=Role.COMMUNE_LEADER)
+        await org_store.set_membership(session, person=lead2, unit=tree.other_commune, role=Role.COMMUNE_LEADER)
+    return tree.province, tree.commune
+
+
+async def test_weekly_summary_monday_0730_once_per_chat(app: BotApp, clock: FakeClock, tmp_path: Path) -> None:
+    await _setup(app, tmp_path)
+    clock.set_local("2026-11-23 07:29")
+    assert await report_jobs.weekly_summary(app, clock()) == []
+    clock.set_local("2026-11-23 07:30")
+    lines = await report_jobs.weekly_summary(app, clock())
+    assert len(lines) == 2
+    assert await report_jobs.weekly_summary(app, clock()) == []  # a second run sends nothing
+    clock.set_local("2026-11-24 07:30")
+    assert await report_jobs.weekly_summary(app, clock()) == []  # Tuesday: not due
+    rows = {r.chat_id: r for r in await _outbox(app)}
+    telegram = rows["-100so"]
+    assert telegram.kind == "summary"
+    assert "BÁO CÁO TỈNH THỬ" in telegram.text and "tuần 16/11/2026 - 22/11/2026" in telegram.text
+    files = json.loads(telegram.attachments or "[]")
+    assert [f["mime_type"] for f in files] == [
+        "image/png",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ]
+    png, xlsx = (Path(f["path"]) for f in files)
+    assert png.read_bytes().startswith(b"\x89PNG")
+    wb = load_workbook(io.BytesIO(xlsx.read_bytes()))
+    totals = {row[0]: row[3] for row in wb["Tổng hợp"].iter_rows(values_only=True) if row and row[0]}
+    assert totals["vneid"] == 12 and totals["dvc"] == 5 and "TONG" not in totals
+    assert png.is_relative_to(tmp_path / "files")  # where the signed /files/ links serve from
+    # Zalo gets the same files; its transport turns the workbook into a signed link (tests/test_integration_e2e.py).
+    zalo = rows["zso"]
+    assert zalo.attachments == telegram.attachments
+
+
+async def test_commune_digest_goes_private_else_group(app: BotApp, clock: FakeClock, tmp_path: Path) -> None:
+    await _setup(app, tmp_path)
+    clock.set_local("2026-11-23 06:59")
+    assert await report_jobs.commune_digest(app, clock()) == []
+    clock.set_local("2026-11-23 07:00")
+    assert len(await report_jobs.commune_digest(app, clock())) == 2
+    assert await report_jobs.commune_digest(app, clock()) == []
+    rows = {r.chat_id: r for r in await _outbox(app)}
+    assert set(rows) == {"u1", "-100x2"}  # X1's leader privately (not X1's group), X2 in its group
+    assert "BÁO CÁO XÃ TÂN LẬP" in rows["u1"].text and "Kích hoạt VNeID: 12" in rows["u1"].text
+    assert "BÁO CÁO XÃ HÒA BÌNH" in rows["-100x2"].text and rows["-100x2"].kind == "digest"
+
+
+async def test_daily_commune_digest(app: BotApp, clock: FakeClock, tmp_path: Path) -> None:
+    await _setup(app, tmp_path)
+    app.settings.commune_digest_frequency = "daily"
+    clock.set_local("2026-11-18 07:05")  # a Wednesday: yesterday was 17/11
+    await report_jobs.commune_digest(app, clock())
+    rows = {r.chat_id: r for r in await _outbox(app)}
+    assert "từ 17/11/2026 đến 17/11/2026" in rows["u1"].text
+    assert "Kích hoạt VNeID: 12" in rows["u1"].text

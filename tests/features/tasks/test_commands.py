@@ -1,0 +1,98 @@
+"""Chat commands for tasks: /giaoviec, /nhiemvu, /xong, /huyviec, /caidat and their permissions."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from tests.factories import ChatHarness, FakeClock, setup_commune
+from tocns.app import BotApp
+from tocns.features.tasks.models import Task
+
+
+async def _tasks(app: BotApp) -> list[Task]:
+    async with app.db.session() as session:
+        return list((await session.exec(select(Task))).all())
+
+
+async def test_leader_assigns_team_task_and_team_completes(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    await setup_commune(app, chat, clock)
+    reply = await chat.text("/giaoviec 27/11 Hướng dẫn cài VNeID tổ Thôn 1", user="10")
+    assert "Đã giao việc #1: Hướng dẫn cài VNeID" in reply
+    assert "Hạn: thứ 6, 27/11/2026" in reply
+    assert "Người nhận: Thôn 1" in reply
+    assert "#1 Hướng dẫn cài VNeID" in await chat.text("/nhiemvu", user="21")
+    assert "Không có việc nào" in await chat.text("/nhiemvu", user="31")
+    assert "không giao cho bạn" in await chat.text("/xong 1", user="31")
+    reply = await chat.text("/xong 1 đã hướng dẫn 40 hộ", user="21")
+    assert "Đã ghi nhận Thôn 1 hoàn thành việc #1" in reply and "(1/1 xong)" in reply
+    assert "đã được báo xong" in await chat.text("/xong 1", user="20")
+    assert "Không có việc nào" in await chat.text("/nhiemvu", user="21")
+
+
+async def test_deadline_forms_without_diacritics(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    await setup_commune(app, chat, clock)
+    # The clock is Monday 23/11/2026.
+    assert "30/11/2026" in await chat.text("/giaoviec cuoi thang Nộp báo cáo tat ca", user="10")
+    assert "thứ 6, 27/11/2026" in await chat.text("/task thu 6 Rà soát hộ @binh", user="10")
+    assert "thứ 6, 04/12/2026" in await chat.text("/giaoviec thứ sáu tuần sau Họp tổ tổ Thôn 3", user="10")
+    assert "05/01/2027" in await chat.text("/giaoviec 05/01 Tổng kết năm tất cả", user="10")
+    reply = await chat.text("/giaoviec 31/02/2027 Sai ngày tất cả", user="10")
+    assert "không có thật" in reply
+    assert "đã qua" in await chat.text("/giaoviec 01/11/2026 Việc cũ tất cả", user="10")
+    assert "Thiếu người nhận" in await chat.text("/giaoviec 30/11 Việc không ai nhận", user="10")
+    assert len(await _tasks(app)) == 4
+
+
+async def test_commune_task_is_completed_per_team(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    await setup_commune(app, chat, clock)
+    assert "tất cả 3 tổ" in await chat.text("/giaoviec 30/11 Nộp báo cáo tháng tất cả", user="10")
+    assert "(1/3 xong)" in await chat.text("/xong 1", user="31")
+    listing = await chat.text("/nhiemvu", user="10")
+    assert "chưa xong: Thôn 1 (@minh), Bản Nà Hin" not in listing  # labels in lists are plain names
+    assert "chưa xong: Thôn 1, Bản Nà Hin" in listing and "1/3 xong" in listing
+
+
+async def test_members_cannot_create_or_cancel(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    await setup_commune(app, chat, clock)
+    assert "không có quyền" in await chat.text("/giaoviec 30/11 Việc tất cả", user="21")
+    await chat.send("/giaoviec 30/11 Việc của xã tất cả", user="10")
+    assert "không có quyền" in await chat.text("/huyviec 1", user="21")
+    assert len(await _tasks(app)) == 1
+
+
+async def test_team_leader_acts_only_within_own_team(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    await setup_commune(app, chat, clock)
+    assert "không phải tổ của bạn" in await chat.text("/giaoviec 30/11 Việc tổ Thôn 3", user="20")
+    assert "không thuộc tổ bạn" in await chat.text("/giaoviec 30/11 Việc @binh", user="20")
+    assert "Chỉ lãnh đạo xã" in await chat.text("/giaoviec 30/11 Việc tất cả", user="20")
+    assert "Đã giao việc #1" in await chat.text("/giaoviec 30/11 Dán tờ rơi @Lan", user="20")
+    await chat.send("/giaoviec 30/11 Việc của xã tất cả", user="10")
+    assert "Chỉ người giao việc #2" in await chat.text("/huyviec 2", user="20")
+    assert "Đã huỷ việc #1" in await chat.text("/huyviec 1", user="20")
+    assert "Đã huỷ việc #2" in await chat.text("/huyviec 2", user="10")
+    assert "Không có việc nào" in await chat.text("/nhiemvu", user="10")
+
+
+async def test_month_plan(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    await setup_commune(app, chat, clock)
+    reply = await chat.text(
+        "/giaoviec thang 12/2026\n15/12 Hướng dẫn dịch vụ công tất cả\nNộp báo cáo tháng\n10/12 Họp tổ tổ Thôn 3",
+        user="10",
+    )
+    assert "Đã lập kế hoạch tháng 12/2026" in reply and "3 việc" in reply
+    assert "#2 · Nộp báo cáo tháng · hạn 31/12/2026" in reply
+    await chat.send("/xong 3", user="31")
+    view = await chat.text("/nhiemvu thang 12/2026", user="21")
+    assert "✅ #3 Họp tổ" in view and "⬜ #1 Hướng dẫn dịch vụ công" in view
+    bad = await chat.text("/giaoviec thang 12/2026\nViệc tốt\n05/01/2027 Việc sai tháng", user="10")
+    assert "Dòng 2" in bad and "không thuộc tháng 12/2026" in bad
+    assert len(await _tasks(app)) == 3
+
+
+async def test_caidat_lead_days(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    await setup_commune(app, chat, clock)
+    assert "3 ngày trước, 1 ngày trước, đúng ngày hạn" in await chat.text("/caidat", user="10")
+    assert "Đã lưu" in await chat.text("/caidat nhac 2, 0", user="10")
+    assert "2 ngày trước, đúng ngày hạn" in await chat.text("/caidat", user="10")
+    assert "Cách dùng" in await chat.text("/caidat nhac hai", user="10")
+    assert "không có quyền" in await chat.text("/caidat nhac 1", user="20")

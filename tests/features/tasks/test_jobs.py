@@ -1,0 +1,187 @@
+"""Reminders driven by `tick` through simulated time: lead times, holidays, quiet hours, escalation, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tests.factories import ChatHarness, FakeClock, log_activity, outbox_rows, setup_commune, tick
+from tocns.app import BotApp
+from tocns.config import Settings
+from tocns.db.engine import Database
+
+
+async def _tasks_tick(app: BotApp, clock: FakeClock, local: str) -> list[str]:
+    """Tick, keeping only task lines (the nudge, digests and summaries are tested on their own)."""
+    return _task_lines(await tick(app, clock, local))
+
+
+def _nudge_lines(lines: list[str]) -> list[str]:
+    return [line for line in lines if line.startswith("nhắc tổ")]
+
+
+def _task_lines(lines: list[str]) -> list[str]:
+    return [line for line in lines if line.startswith(("nhắc việc", "báo lãnh đạo"))]
+
+
+async def test_a_week_of_reminders(app: BotApp, chat: ChatHarness, clock: FakeClock, settings: Settings) -> None:
+    await setup_commune(app, chat, clock)
+    assert "Đã giao việc #1" in await chat.text("/giaoviec 27/11 Rà soát hộ chưa có VNeID @binh @Lan", user="10")
+    assert await _tasks_tick(app, clock, "2026-11-23 09:00") == []
+    # 24/11 is Vietnam Cultural Day: the 3-days-before reminder moves to 25/11.
+    assert await _tasks_tick(app, clock, "2026-11-24 08:00") == []
+    assert await _tasks_tick(app, clock, "2026-11-25 07:59") == []
+    assert await _tasks_tick(app, clock, "2026-11-25 08:00") == ["nhắc việc #1 (before3) → console:group-1"]
+    assert await _tasks_tick(app, clock, "2026-11-25 08:01") == []
+    [first] = await outbox_rows(app, "reminder")
+    assert first.chat_id == "group-1"
+    assert "⏰ Nhắc việc #1: Rà soát hộ chưa có VNeID" in first.text
+    assert "Hạn: thứ 6, 27/11/2026 (còn 2 ngày)" in first.text
+    assert "Chưa xong: @binh, Lan" in first.text
+
+    clock.set_local("2026-11-25 10:00")
+    await chat.send("/xong 1", user="21")
+    assert await _tasks_tick(app, clock, "2026-11-26 08:00") == ["nhắc việc #1 (before1) → console:group-1"]
+    second = (await outbox_rows(app, "reminder"))[-1]
+    assert "Chưa xong: @binh\n" in second.text and "Lan" not in second.text
+
+    # A restart: a new process with a new engine finds the reminder already recorded.
+    restarted = Database(settings.database_url)
+    try:
+        app2 = BotApp.build(
+            settings, restarted
+        )
+        clock.set_local("2026-11-26 08:05")
+        from tocns.scheduler import run_due_jobs
+
+        assert _task_lines(await run_due_jobs(app2, clock(), wait=True)) == []
+    finally:
+        await restarted.dispose()
+
+    # The process was down at 08:00 on the deadline: the 10:30 run catches up, once.
+    assert await _tasks_tick(app, clock, "2026-11-27 10:30") == ["nhắc việc #1 (due) → console:group-1"]
+    assert await _tasks_tick(app, clock, "2026-11-27 11:00") == []
+    assert "(hạn hôm nay)" in (await outbox_rows(app, "reminder"))[-1].text
+
+    # Quiet hours: nothing at night.
+    assert await _tasks_tick(app, clock, "2026-11-28 22:30") == []
+    assert await _tasks_tick(app, clock, "2026-11-28 08:00") == ["nhắc việc #1 (overdue) → console:group-1"]
+    # Two days overdue: the group is reminded and the commune leader is told, once.
+    assert await _tasks_tick(app, clock, "2026-11-29 08:00") == [
+        "nhắc việc #1 (overdue) → console:group-1",
+        "báo lãnh đạo việc #1 → console:group-1",
+    ]
+    [escalation] = await outbox_rows(app, "escalation")
+    assert escalation.text.startswith("@hung\n⚠️ Việc #1 của Xã Tân Lập đã quá hạn 2 ngày")
+    assert "Chưa xong: @binh." in escalation.text
+    assert await _tasks_tick(app, clock, "2026-11-30 08:00") == ["nhắc việc #1 (overdue) → console:group-1"]
+    assert "quá hạn 3 ngày" in (await outbox_rows(app, "reminder"))[-1].text
+
+    clock.set_local("2026-11-30 09:00")
+    await chat.send("/xong 1 xong 25 hộ", user="31")
+    for day in ("2026-12-01 08:00", "2026-12-02 08:00", "2026-12-15 08:00"):
+        assert await _tasks_tick(app, clock, day) == []
+    assert len(await outbox_rows(app, "reminder")) == 6
+    assert len(await outbox_rows(app, "escalation")) == 1
+
+
+async def test_quiet_hours_wait_for_seven(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    app.settings.task_reminder_hour = 5
+    await setup_commune(app, chat, clock)
+    await chat.send("/giaoviec 26/11 Họp tổ tổ Thôn 3", user="10")
+    await outbox_rows(app)
+    assert _task_lines(await tick(app, clock, "2026-11-25 05:00")) == []
+    assert _task_lines(await tick(app, clock, "2026-11-25 06:59")) == []
+    # 24/11 (1 day before) is a holiday: moved to 25/11, sent when the quiet hours end.
+    assert _task_lines(await tick(app, clock, "2026-11-25 07:00")) == ["nhắc việc #1 (before1) → console:group-1"]
+    text = (await outbox_rows(app, "reminder"))[-1].text
+    assert "Chưa xong: Thôn 3" in text
+
+
+async def test_per_commune_lead_days_and_cancelled_tasks(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    await setup_commune(app, chat, clock)
+    await chat.send("/caidat nhac 2", user="10")
+    await chat.send("/giaoviec 04/12 Tập huấn tổ Thôn 1", user="10")
+    await chat.send("/giaoviec 04/12 Việc sẽ huỷ tổ Thôn 1", user="10")
+    await chat.send("/huyviec 2", user="10")
+    assert _task_lines(await tick(app, clock, "2026-12-01 08:00")) == []
+    assert _task_lines(await tick(app, clock, "2026-12-02 08:00")) == ["nhắc việc #1 (before2) → console:group-1"]
+    assert "Thôn 1 (@minh)" in (await outbox_rows(app, "reminder"))[-1].text
+    assert _task_lines(await tick(app, clock, "2026-12-03 08:00")) == []
+
+
+async def test_nonreporter_nudge(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    c = await setup_commune(app, chat, clock)
+    thon1, thon3, ban = c.tree.teams
+    await log_activity(app, "21", thon1.id or 0, date(2026, 11, 24))
+    await log_activity(app, "31", thon3.id or 0, date(2026, 11, 25), deleted=True)
+    await log_activity(app, "20", ban.id or 0, date(2026, 11, 20))  # last week does not count
+    assert _nudge_lines(await tick(app, clock, "2026-11-27 15:59")) == []
+    assert _nudge_lines(await tick(app, clock, "2026-11-27 16:00")) == ["nhắc tổ chưa báo cáo (2 tổ) → console:group-1"]
+    assert _nudge_lines(await tick(app, clock, "2026-11-27 17:00")) == []
+    [nudge] = await outbox_rows(app, "nudge")
+    assert "2/3 tổ của Xã Tân Lập chưa ghi kết quả nào: Thôn 3, Bản Nà Hin." in nudge.text
+    assert "Thôn 1" not in nudge.text
+    for team in (thon1, thon3, ban):
+        await log_activity(app, "20", team.id or 0, date(2026, 12, 1))
+    assert _nudge_lines(await tick(app, clock, "2026-12-04 16:00")) == []
+
+
+async def test_a_fully_reported_commune_is_checked_once_a_week_not_every_minute(
+    app: BotApp, chat: ChatHarness, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tocns.features.tasks import store as task_store
+
+    c = await setup_commune(app, chat, clock)
+    for team in c.tree.teams:
+        await log_activity(app, "20", team.id or 0, date(2026, 11, 24))
+    reads = []
+    real = task_store.active_teams
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        reads.append(1)
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(task_store, "active_teams", counted)
+    for at in ("2026-11-27 16:00", "2026-11-27 16:01", "2026-11-28 09:00", "2026-11-29 20:59"):
+        assert _nudge_lines(await tick(app, clock, at)) == []
+    # Every team had reported: the group got no nudge, and the weekend's ticks did not read all teams again.
+    assert len(reads) == 1
+    assert await outbox_rows(app, "nudge") == []
+    # Next week is checked afresh: nobody has logged yet, so the group hears about all three teams.
+    assert _nudge_lines(await tick(app, clock, "2026-12-04 16:00")) == ["nhắc tổ chưa báo cáo (3 tổ) → console:group-1"]
+
+
+async def test_two_tick_processes_send_once(
+    app: BotApp, chat: ChatHarness, clock: FakeClock, is_postgres: bool, db_url: str, tmp_path: Path
+) -> None:
+    if not is_postgres:
+        pytest.skip("the advisory lock is PostgreSQL's")
+    await setup_commune(app, chat, clock)
+    await chat.send("/giaoviec 27/11 Rà soát tất cả", user="10")
+    await chat.send("/giaoviec 28/11 Báo cáo @binh", user="10")
+    env = {**os.environ, "DATABASE_URL": db_url, "AUTO_MIGRATE": "false"}
+
+    async def one() -> str:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tocns.cli", "tick", "--at", "2026-11-27 16:00",
+            cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        return out.decode()
+
+    outputs = await asyncio.gather(one(), one())
+    lines = sorted(line for out in outputs for line in out.splitlines())
+    assert lines == [
+        "nhắc tổ chưa báo cáo (3 tổ) → console:group-1",
+        "nhắc việc #1 (due) → console:group-1",
+        "nhắc việc #2 (before1) → console:group-1",
+    ]
+    rows = await outbox_rows(app)
+    assert sorted(r.kind for r in rows) == ["nudge", "reminder", "reminder"]

@@ -1,0 +1,167 @@
+"""The runtime: settings, database, registry, router and pipeline in one object; every feature, job, chat event and
+channel is wired here, explicitly, and nowhere else."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, TextIO
+
+from tocns.config import Settings, get_settings
+from tocns.core.clock import utcnow
+from tocns.core.jobs import ScheduledJob
+from tocns.core.messages import ChatEventKind
+from tocns.core.pipeline import EventHandler, Pipeline
+from tocns.core.registry import Registry
+from tocns.core.router import Router
+from tocns.db.engine import Database, upgrade_database_async
+
+if TYPE_CHECKING:
+    from tocns.channels.base import Channel
+
+log = logging.getLogger(__name__)
+
+
+def build_registry() -> Registry:
+    """Every feature's chat commands in one registry, included explicitly (help and menus follow this order)."""
+    from tocns.features.activity.commands import COMMANDS as activity
+    from tocns.features.directives.commands import COMMANDS as directives
+    from tocns.features.guide.commands import COMMANDS as guide
+    from tocns.features.org.commands import COMMANDS as org
+    from tocns.features.reports.commands import COMMANDS as reports
+    from tocns.features.tasks.commands import COMMANDS as tasks
+
+    return Registry().include(guide, org, activity, tasks, reports, directives)
+
+
+def scheduled_jobs() -> list[ScheduledJob]:
+    """Every scheduled job, in the order the scheduler runs them each minute."""
+    from tocns.features.directives.jobs import directive_reminders
+    from tocns.features.reports.jobs import commune_digest, nonreporter_nudge, weekly_summary
+    from tocns.features.tasks.jobs import task_reminders
+
+    return [
+        ScheduledJob("commune_digest", commune_digest),
+        ScheduledJob("directive_reminders", directive_reminders),
+        ScheduledJob("nonreporter_nudge", nonreporter_nudge),
+        ScheduledJob("task_reminders", task_reminders),
+        ScheduledJob("weekly_summary", weekly_summary),
+    ]
+
+
+def chat_events() -> dict[ChatEventKind, EventHandler]:
+    """What each chat event does (an edited command is answered by the pipeline itself)."""
+    from tocns.features.org import events
+
+    return {
+        ChatEventKind.BOT_ADDED: events.bot_added,
+        ChatEventKind.BOT_REMOVED: events.bot_removed,
+        ChatEventKind.CHAT_MIGRATED: events.chat_migrated,
+    }
+
+
+@dataclass
+class BotApp:
+    """The running bot: one database, one router, one pipeline; channels and jobs hang off it."""
+
+    settings: Settings
+    db: Database
+    router: Router
+    pipeline: Pipeline
+    registry: Registry
+    clock: Callable[[], datetime] = utcnow
+    closers: list[Callable[[], object]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: Settings, db: Database, clock: Callable[[], datetime] = utcnow) -> BotApp:
+        """Wire the registry, router and pipeline on an open database (no migration, no I/O)."""
+        from tocns.features.org.events import identify
+
+        registry = build_registry()
+        router = Router(settings, registry, identify, clock=clock)
+        pipeline = Pipeline(db, settings, router, chat_events(), clock)
+        return cls(settings=settings, db=db, router=router, pipeline=pipeline, registry=registry, clock=clock)
+
+    @classmethod
+    async def create(
+        cls,
+        settings: Settings | None = None,
+        clock: Callable[[], datetime] | None = None,
+        migrate: bool | None = None,
+    ) -> BotApp:
+        """Build the app; apply pending migrations first unless told not to."""
+        settings = settings or get_settings()
+        settings.ensure_data_dir()
+        if settings.auto_migrate if migrate is None else migrate:
+            await upgrade_database_async(settings.database_url)
+        return cls.build(settings, Database(settings.database_url), clock or utcnow)
+
+    async def close(self) -> None:
+        """Release the database connections."""
+        await self.db.dispose()
+
+
+def configured_platforms(settings: Settings) -> list[str]:
+    """Platforms that have a token configured."""
+    platforms = []
+    if settings.telegram_bot_token:
+        platforms.append("telegram")
+    if settings.zalo_bot_token:
+        platforms.append("zalo")
+    return platforms
+
+
+def build_channels(app: BotApp, platforms: list[str]) -> list[Channel]:
+    """The channel of each named platform."""
+    channels: list[Channel] = []
+    if "telegram" in platforms:
+        from tocns.channels.telegram import TelegramChannel
+
+        channels.append(TelegramChannel(app.settings, app.router))
+    if "zalo" in platforms:
+        from tocns.channels.zalo import ZaloChannel
+
+        channels.append(ZaloChannel(app.settings, app.router))
+    return channels
+
+
+async def run_polling(
+    app: BotApp, platforms: list[str], channels: list[Channel] | None = None, stop: asyncio.Event | None = None
+) -> None:
+    """Run the long-polling loop of every configured platform until stopped."""
+    from tocns.core.metrics import METRICS
+
+    channels = channels if channels is not None else build_channels(app, platforms)
+    app.pipeline.metrics = METRICS
+    for channel in channels:
+        app.pipeline.add(channel)
+        await channel.start()
+        await channel.set_menu()
+    try:
+        await app.pipeline.recover()
+        await asyncio.gather(*(channel.poll(app.pipeline.receive, stop) for channel in channels))
+    finally:
+        for channel in channels:
+            await channel.close()
+
+
+async def print_console_outbox(app: BotApp, out: TextIO | None = None) -> int:
+    """Print what the bot queued for console chats (directives, reminders, digests); returns the count."""
+    from tocns.channels.console import PLATFORM, ConsoleTransport
+    from tocns.outbox.sender import OutboxSender, PlatformLimits
+
+    # A terminal has no flood limit; what is due now is printed now.
+    sender = OutboxSender(
+        app.db,
+        app.settings,
+        {PLATFORM: ConsoleTransport(out)},
+        clock=app.clock,
+        limits={PLATFORM: PlatformLimits.build(1000.0, 1000, 1)},
+    )
+    delivered = 0
+    while handled := await sender.run_once():
+        delivered += handled
+    return delivered

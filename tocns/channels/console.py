@@ -1,0 +1,126 @@
+"""The local console: chat with the bot from a terminal or through stdin; outbox messages for console chats
+are printed, so a local trial shows reminders, digests and directives arriving in their groups."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TextIO
+
+from tocns.channels.base import SendResult, SendStatus
+from tocns.core.messages import Attachment, ChatType, IncomingMessage, Reply
+from tocns.core.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "console"
+
+
+class ConsoleChannel:
+    """Reads one message per line and prints each reply; `deliver_outbox` prints what was queued meanwhile."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        *,
+        chat_id: str = "console-group",
+        user_id: str = "1",
+        name: str = "Người dùng thử",
+        private: bool = False,
+        attachments_dir: Path = Path("data/console"),
+        out: TextIO | None = None,
+        deliver_outbox: Callable[[], Awaitable[int]] | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.chat_id = chat_id
+        self.user_id = user_id
+        self.name = name
+        self.private = private
+        self.attachments_dir = attachments_dir
+        self.out = out or sys.stdout
+        self.transport = ConsoleTransport(self.out)
+        self._deliver_outbox = deliver_outbox
+
+    def to_incoming(self, text: str) -> IncomingMessage:
+        """Translate a typed line into a neutral message."""
+        return IncomingMessage(
+            platform=PLATFORM,
+            chat_id=self.chat_id,
+            user_id=self.user_id,
+            display_name=self.name,
+            text=text,
+            chat_type=ChatType.PRIVATE if self.private else ChatType.GROUP,
+            chat_title="Nhóm thử trên máy",
+        )
+
+    def render(self, reply: Reply) -> str:
+        """Format a reply for the terminal, saving attachments to files."""
+        prefix = "" if reply.chat_id in (None, self.chat_id) else f"[gửi tới {reply.chat_id}] "
+        lines = [f"{prefix}{reply.text}"]
+        for attachment in reply.attachments:
+            self.attachments_dir.mkdir(parents=True, exist_ok=True)
+            path = self.attachments_dir / attachment.filename
+            path.write_bytes(attachment.content)
+            lines.append(f"[tệp đính kèm: {path}]")
+        return "\n".join(lines)
+
+    async def send_line(self, text: str) -> list[Reply]:
+        """Handle one typed line and print its replies."""
+        replies = await self.pipeline.handle(self.to_incoming(text))
+        for reply in replies:
+            print(self.render(reply), file=self.out, flush=True)
+        try:
+            await self.deliver_outbox()
+        except Exception:
+            # The rows stay in the outbox (leased, retried later); the chat itself must go on.
+            log.exception("printing the console outbox failed")
+        return replies
+
+    async def deliver_outbox(self) -> int:
+        """Print what the bot queued for console chats (directives, reminders, digests); returns the count."""
+        return await self._deliver_outbox() if self._deliver_outbox is not None else 0
+
+    async def run(self, stream: TextIO | None = None) -> None:
+        """Chat until end of input: a prompt on a terminal, plain line-by-line when scripted."""
+        stream = stream or sys.stdin
+        interactive = stream.isatty()
+        if interactive:
+            print(
+                f"Đang trò chuyện với bot với tên {self.name!r} (Ctrl+D để thoát). Gõ /huongdan để bắt đầu.",
+                file=self.out,
+            )
+        loop = asyncio.get_running_loop()
+        while True:
+            if interactive:
+                try:
+                    line = await loop.run_in_executor(None, input, "> ")
+                except EOFError:
+                    break
+            else:
+                line = await loop.run_in_executor(None, stream.readline)
+                if not line:
+                    break
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            await self.send_line(line)
+
+
+class ConsoleTransport:
+    """Prints each message with the chat it is addressed to."""
+
+    platform = "console"
+    max_text_length = 100_000
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+
+    async def send(self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0) -> SendResult:
+        """Print the message and its attachments' names; always succeeds."""
+        lines = [f"[bot gửi tới {chat_id}] {text}"]
+        lines.extend(f"[tệp đính kèm: {a.filename}]" for a in attachments)
+        print("\n".join(lines), file=self.out, flush=True)
+        return SendResult(SendStatus.OK)

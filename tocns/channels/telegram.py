@@ -1,0 +1,305 @@
+"""Telegram (python-telegram-bot 22): updates in as neutral events, outbox messages out through the Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import warnings
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from telegram import Bot, BotCommand, ChatMember, InputFile, Message, Update
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.request import BaseRequest, HTTPXRequest
+
+from tocns.channels.base import SendResult, SendStatus
+from tocns.config import Settings
+from tocns.core.messages import Attachment, ChatEvent, ChatEventKind, ChatType, InboundEvent, IncomingMessage, Mention
+from tocns.core.pipeline import Checked
+from tocns.core.registry import Registry
+from tocns.core.router import Router
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+ALLOWED_UPDATES = ["message", "edited_message", "my_chat_member"]
+_COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
+
+
+class UpdateShapeError(ValueError):
+    """The body is not a Telegram update."""
+
+
+def parse_update(body: object) -> Update:
+    """Check and decode a Telegram update body; raises UpdateShapeError for anything else."""
+    if not isinstance(body, dict) or type(body.get("update_id")) is not int:
+        raise UpdateShapeError("not a Telegram update: update_id missing")
+    try:
+        return Update.de_json(body, None)
+    except Exception as exc:  # PTB raises assorted errors on malformed parts
+        raise UpdateShapeError(f"malformed Telegram update: {exc}") from exc
+
+
+def _mentions(message: Message) -> list[Mention]:
+    entities = (
+        message.parse_entities(["mention", "text_mention"])
+        if message.text
+        else message.parse_caption_entities(["mention", "text_mention"])
+    )
+    mentions = []
+    for entity, text in entities.items():
+        if entity.type == "text_mention" and entity.user is not None:
+            mentions.append(
+                Mention(user_id=str(entity.user.id), username=entity.user.username, display_name=entity.user.full_name)
+            )
+        elif entity.type == "mention":
+            mentions.append(Mention(username=text.lstrip("@")))
+    return mentions
+
+
+def to_incoming(message: Message) -> IncomingMessage | None:
+    """Translate a Telegram message (text, or a photo with a caption) into a neutral message."""
+    text = message.text or message.caption
+    user = message.from_user
+    if not text or user is None:
+        return None
+    return IncomingMessage(
+        platform=PLATFORM,
+        chat_id=str(message.chat.id),
+        user_id=str(user.id),
+        display_name=user.full_name,
+        username=user.username,
+        text=text,
+        message_id=str(message.message_id),
+        chat_type=ChatType.PRIVATE if message.chat.type == "private" else ChatType.GROUP,
+        chat_title=message.chat.title,
+        mentions=_mentions(message),
+        photo=message.photo[-1].file_id if message.photo else None,
+        sent_at=message.date,
+        is_bot=user.is_bot,
+    )
+
+
+def menu_commands(registry: Registry) -> list[BotCommand]:
+    """The command menu: every registry command with a Telegram-valid name, described in Vietnamese."""
+    commands = []
+    for cmd in registry.all():
+        if _COMMAND_NAME.match(cmd.name):
+            description = cmd.summary.strip() or cmd.vi_name
+            commands.append(BotCommand(cmd.name, description[:256]))
+    return commands[:100]
+
+
+def make_bot(settings: Settings, request: BaseRequest | None = None) -> Bot:
+    """A PTB Bot on the configured (possibly self-hosted) Bot API base URL."""
+    base = settings.telegram_api_base_url.rstrip("/")
+    read_timeout = settings.polling_timeout_seconds + 10
+    return Bot(
+        settings.telegram_bot_token,
+        base_url=f"{base}/bot",
+        base_file_url=f"{base}/file/bot",
+        request=request or HTTPXRequest(read_timeout=10),
+        get_updates_request=request or HTTPXRequest(read_timeout=read_timeout),
+    )
+
+
+def translate(update: Update) -> InboundEvent | None:
+    """What a decoded update means to the core: a message, a chat event, or nothing."""
+    change = update.my_chat_member
+    if change is not None:
+        if change.chat.type == "private":
+            return None
+        present = {ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER, ChatMember.RESTRICTED}
+        was_in = change.old_chat_member.status in present
+        is_in = change.new_chat_member.status in present
+        if was_in == is_in:
+            return None
+        kind = ChatEventKind.BOT_ADDED if is_in else ChatEventKind.BOT_REMOVED
+        return ChatEvent(kind, PLATFORM, str(change.chat.id))
+    if update.edited_message is not None:
+        edited = to_incoming(update.edited_message)
+        if edited is None:
+            return None
+        return ChatEvent(ChatEventKind.MESSAGE_EDITED, PLATFORM, edited.chat_id, message=edited)
+    message = update.message
+    if message is None:
+        return None
+    if message.migrate_to_chat_id:
+        return ChatEvent(ChatEventKind.CHAT_MIGRATED, PLATFORM, str(message.chat.id), str(message.migrate_to_chat_id))
+    if message.migrate_from_chat_id:
+        return ChatEvent(ChatEventKind.CHAT_MIGRATED, PLATFORM, str(message.migrate_from_chat_id), str(message.chat.id))
+    return to_incoming(message)
+
+
+def _chat_of(update: Update) -> str:
+    for part in (update.message, update.edited_message, update.my_chat_member):
+        if part is not None:
+            return str(part.chat.id)
+    return ""
+
+
+class TelegramChannel:
+    """Telegram updates in (webhook or polling), checked and translated once; the webhook and command menu."""
+
+    platform = PLATFORM
+    webhook_path = "/webhook/telegram"
+    secret_header = "X-Telegram-Bot-Api-Secret-Token"
+    retry_delay = 3.0
+
+    def __init__(self, settings: Settings, router: Router, bot: Bot | None = None) -> None:
+        self.settings = settings
+        self.router = router
+        self.bot = bot or make_bot(settings)
+
+    @property
+    def webhook_secret(self) -> str:
+        """The secret Telegram echoes in every webhook call."""
+        return self.settings.telegram_webhook_secret
+
+    def check(self, body: object) -> Checked:
+        """Validate and decode a body once; raises UpdateShapeError when it is not an update."""
+        update = parse_update(body)
+        assert isinstance(body, dict)
+        try:
+            event = translate(update)
+        except Exception as exc:  # PTB decodes lazily: a malformed part (an empty my_chat_member) fails here
+            raise UpdateShapeError(f"malformed Telegram update: {type(exc).__name__}") from exc
+        return Checked(body=body, key=str(update.update_id), chat=_chat_of(update), event=event)
+
+    async def set_menu(self) -> None:
+        """Publish the registry's commands as the Telegram command menu."""
+        await self.bot.set_my_commands(menu_commands(self.router.registry))
+
+    async def set_webhook(self, url: str) -> None:
+        """Point Telegram at our webhook, with the secret it must echo in every call."""
+        await self.bot.set_webhook(
+            url=url, secret_token=self.settings.telegram_webhook_secret or None, allowed_updates=ALLOWED_UPDATES
+        )
+
+    async def start(self) -> None:
+        """Initialise the bot (getMe) so its username is known to the router."""
+        await self.bot.initialize()
+        if self.bot.username:
+            self.router.bot_names.add(self.bot.username)
+
+    async def register(self, public_base_url: str) -> None:
+        """Set the webhook and publish the command menu."""
+        await self.set_webhook(f"{public_base_url.rstrip('/')}{self.webhook_path}")
+        await self.set_menu()
+
+    async def close(self) -> None:
+        """Release the Bot API connections."""
+        await self.bot.shutdown()
+
+    async def poll(self, process: Any, stop: asyncio.Event | None = None) -> None:
+        """Long-poll getUpdates, handing each update body to `process`, until `stop` is set."""
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        offset: int | None = None
+        while stop is None or not stop.is_set():
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=self.settings.polling_timeout_seconds, allowed_updates=ALLOWED_UPDATES
+                )
+            except Exception:
+                log.exception("telegram getUpdates failed; retrying")
+                await asyncio.sleep(self.retry_delay)
+                continue
+            for update in updates:
+                try:
+                    await process(self, update.to_dict())
+                except Exception:
+                    # Not stored (database down?): keep the offset so Telegram delivers it again.
+                    log.exception("telegram update %s could not be stored; retrying", update.update_id)
+                    await asyncio.sleep(self.retry_delay)
+                    break
+                offset = update.update_id + 1
+
+
+# ---------------------------------------------------------------- outbound
+
+TELEGRAM_MAX_TEXT = 4096
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Cut text into parts of at most `limit` characters, at a line break or space where possible."""
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit)
+        if cut < limit // 2:
+            cut = rest.rfind(" ", 0, limit)
+        if cut < limit // 2:
+            cut = limit
+        parts.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n ") if cut < len(rest) else ""
+    if rest or not parts:
+        parts.append(rest)
+    return parts
+
+
+class TelegramTransport:
+    """The Telegram side of the outbox: one Bot object, pooled HTTP connections."""
+
+    platform = "telegram"
+    max_text_length = TELEGRAM_MAX_TEXT
+
+    def __init__(self, token: str, base_url: str, timeout: float = 10.0) -> None:
+        request = HTTPXRequest(
+            connection_pool_size=8,
+            read_timeout=timeout,
+            write_timeout=timeout,
+            connect_timeout=timeout,
+            pool_timeout=timeout,
+            media_write_timeout=max(timeout, 20.0),
+        )
+        self.bot = Bot(token, base_url=f"{base_url.rstrip('/')}/bot", request=request)
+
+    async def send(self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0) -> SendResult:
+        """Send text (split at 4,096 characters) then each attachment, from piece `skip` on; never raises for
+        API errors."""
+        pieces: list[str | Attachment] = [*(split_text(text, self.max_text_length) if text else []), *attachments]
+        done = min(skip, len(pieces))
+        try:
+            for piece in pieces[done:]:
+                if isinstance(piece, str):
+                    await self.bot.send_message(chat_id=chat_id, text=piece)
+                elif piece.is_image:
+                    await self.bot.send_photo(chat_id=chat_id, photo=InputFile(piece.content, filename=piece.filename))
+                else:
+                    file = InputFile(piece.content, filename=piece.filename)
+                    await self.bot.send_document(chat_id=chat_id, document=file)
+                done += 1
+        except TelegramError as exc:
+            return replace(_failure(exc), parts_sent=done)
+        return SendResult(SendStatus.OK, parts_sent=done)
+
+    async def close(self) -> None:
+        """Close the HTTP connections."""
+        await self.bot.shutdown()
+
+
+def _failure(exc: TelegramError) -> SendResult:
+    """What a Bot API error means for the outbox: wait, retry, move, or give up."""
+    if isinstance(exc, RetryAfter):
+        with warnings.catch_warnings():
+            # PTB 22 warns that retry_after will become a timedelta; both forms are handled below.
+            warnings.simplefilter("ignore")
+            wait = exc.retry_after
+        seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+        return SendResult(SendStatus.RATE_LIMITED, retry_after=seconds, error=str(exc))
+    if isinstance(exc, Forbidden):
+        reason = f"bị chặn hoặc bị xoá khỏi nhóm: {exc.message}"
+        return SendResult(SendStatus.PERMANENT, error=reason, chat_gone=True)
+    if isinstance(exc, ChatMigrated):
+        return SendResult(
+            SendStatus.PERMANENT, error=f"nhóm đã chuyển sang mã {exc.new_chat_id}", new_chat_id=str(exc.new_chat_id)
+        )
+    if isinstance(exc, BadRequest):
+        gone = "chat not found" in exc.message.lower()
+        reason = "không tìm thấy nhóm" if gone else f"yêu cầu bị từ chối: {exc.message}"
+        return SendResult(SendStatus.PERMANENT, error=reason, chat_gone=gone)
+    if isinstance(exc, NetworkError):  # includes TimedOut and 5xx answers
+        return SendResult(SendStatus.TRANSIENT, error=f"lỗi mạng: {exc.message}")
+    return SendResult(SendStatus.TRANSIENT, error=f"lỗi Telegram: {exc.message}")

@@ -1,0 +1,322 @@
+"""Zalo Bot Platform: webhook or getUpdates bodies in as neutral messages; outbox messages out by sendMessage."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tocns.channels.base import SendResult, SendStatus
+from tocns.config import Settings
+from tocns.core.clock import utcnow
+from tocns.core.files import save_attachment
+from tocns.core.messages import Attachment, ChatType, IncomingMessage
+from tocns.core.pipeline import Checked
+from tocns.core.router import Router
+from tocns.core.signed_links import can_sign, sign_url
+from tocns.core.text import split_chunks
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "zalo"
+
+
+class UpdateShapeError(ValueError):
+    """The body is not a Zalo update."""
+
+
+class ZaloApi:
+    """A thin JSON-over-POST client of `{base}/bot{token}/{method}`."""
+
+    def __init__(self, base_url: str, token: str, client: httpx.AsyncClient | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.client = client or httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=60.0))
+
+    async def call(self, method: str, payload: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
+        """POST one method; returns the parsed JSON body (any status: Zalo often reports errors with 200)."""
+        url = f"{self.base_url}/bot{self.token}/{method}"
+        kwargs: dict[str, Any] = {"json": payload or {}}
+        if timeout is not None:
+            kwargs["timeout"] = timeout
+        response = await self.client.post(url, **kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            return {"ok": False, "error_code": response.status_code, "description": response.text[:200]}
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self.client.aclose()
+
+
+def unwrap(body: object) -> dict[str, Any]:
+    """The update inside a body wrapped in `{ok, result}` or bare; raises UpdateShapeError otherwise."""
+    if isinstance(body, dict) and "result" in body and "message" not in body:
+        body = body["result"]
+    if not isinstance(body, dict):
+        raise UpdateShapeError("not a Zalo update: not an object")
+    message = body.get("message")
+    if not isinstance(message, dict):
+        raise UpdateShapeError("not a Zalo update: message missing")
+    chat = message.get("chat")
+    sender = message.get("from")
+    if not isinstance(chat, dict) or not isinstance(sender, dict):
+        raise UpdateShapeError("not a Zalo update: chat or from missing")
+    for value in (message.get("message_id"), chat.get("id"), sender.get("id")):
+        if not isinstance(value, str | int) or isinstance(value, bool) or str(value) == "":
+            raise UpdateShapeError("not a Zalo update: ids missing")
+    return body
+
+
+def _text(message: dict[str, Any]) -> str:
+    for field in ("text", "caption"):
+        value = message.get(field)
+        if isinstance(value, str) and value.strip():
+            return value
+    return ""
+
+
+def _photo(message: dict[str, Any]) -> str | None:
+    for field in ("photo_url", "photo"):
+        value = message.get(field)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _sent_at(message: dict[str, Any]) -> datetime | None:
+    value = message.get("date")
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 10**14:
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    return None
+
+
+def to_incoming(update: dict[str, Any], bot_user_id: str | None = None) -> IncomingMessage | None:
+    """Translate a Zalo update into a neutral message; None for the bot's own messages or no text."""
+    message = update["message"]
+    sender, chat = message["from"], message["chat"]
+    user_id = str(sender["id"])
+    if sender.get("is_bot") is True or (bot_user_id and user_id == bot_user_id):
+        return None
+    text = _text(message)
+    if not text:
+        return None
+    private = str(chat.get("chat_type", "")).upper() == "PRIVATE"
+    name = sender.get("display_name")
+    return IncomingMessage(
+        platform=PLATFORM,
+        chat_id=str(chat["id"]),
+        user_id=user_id,
+        display_name=name if isinstance(name, str) and name else f"Người dùng Zalo {user_id[-4:]}",
+        text=text,
+        message_id=str(message["message_id"]),
+        chat_type=ChatType.PRIVATE if private else ChatType.GROUP,
+        # In groups Zalo only delivers messages that mention the bot, so `@Bot ghi ...` is a command.
+        addressed_to_bot=True,
+        photo=_photo(message),
+        sent_at=_sent_at(message),
+    )
+
+
+class ZaloChannel:
+    """Zalo updates in from the webhook or from getUpdates, checked and translated once."""
+
+    platform = PLATFORM
+    webhook_path = "/webhook/zalo"
+    secret_header = "X-Bot-Api-Secret-Token"
+
+    def __init__(self, settings: Settings, router: Router, api: ZaloApi | None = None) -> None:
+        self.settings = settings
+        self.router = router
+        self.api = api or ZaloApi(settings.zalo_api_base_url, settings.zalo_bot_token)
+        self.bot_user_id: str | None = None
+
+    @property
+    def webhook_secret(self) -> str:
+        """The secret Zalo echoes in every webhook call."""
+        return self.settings.zalo_webhook_secret
+
+    def check(self, body: object) -> Checked:
+        """Validate a body (wrapped or bare) and translate it; raises UpdateShapeError otherwise."""
+        update = unwrap(body)
+        message = update["message"]
+        return Checked(
+            body=update,
+            # Zalo updates have no update id: the chat and message_id identify a redelivery.
+            key=f"{message['chat']['id']}:{message['message_id']}",
+            chat=str(message["chat"]["id"]),
+            event=to_incoming(update, self.bot_user_id),
+        )
+
+    async def start(self) -> None:
+        """Learn the bot's own id and name (getMe) so its echoes are ignored and mentions stripped."""
+        data = await self.api.call("getMe")
+        result = data.get("result") if isinstance(data, dict) else None
+        if isinstance(result, dict):
+            self.bot_user_id = str(result.get("id")) if result.get("id") is not None else None
+            for field in ("account_name", "display_name"):
+                if isinstance(result.get(field), str) and result[field]:
+                    self.router.bot_names.add(result[field])
+
+    async def set_webhook(self, url: str) -> Any:
+        """Point Zalo at our webhook with the secret it must echo."""
+        return await self.api.call("setWebhook", {"url": url, "secret_token": self.settings.zalo_webhook_secret})
+
+    async def set_menu(self) -> None:
+        """Zalo bots have no command menu."""
+
+    async def register(self, public_base_url: str) -> None:
+        """Set the webhook."""
+        await self.set_webhook(f"{public_base_url.rstrip('/')}{self.webhook_path}")
+
+    async def close(self) -> None:
+        """Release the HTTP client."""
+        await self.api.aclose()
+
+    async def poll(self, process: Any, stop: asyncio.Event | None = None) -> None:
+        """Long-poll getUpdates (one update per call; 408 means none yet) until `stop` is set."""
+        timeout = self.settings.polling_timeout_seconds
+        while stop is None or not stop.is_set():
+            try:
+                data = await self.api.call("getUpdates", {"timeout": str(timeout)}, timeout=timeout + 10)
+            except httpx.HTTPError:
+                log.warning("zalo getUpdates failed; retrying in 3 s", exc_info=True)
+                await asyncio.sleep(3)
+                continue
+            if not isinstance(data, dict) or not data.get("ok"):
+                code = data.get("error_code") if isinstance(data, dict) else None
+                if code != 408:
+                    log.warning("zalo getUpdates error %s; retrying in 3 s", code)
+                    await asyncio.sleep(3)
+                continue
+            result = data.get("result")
+            updates = result if isinstance(result, list) else [result]
+            for update in updates:
+                try:
+                    unwrap(update)
+                except UpdateShapeError:
+                    log.warning("zalo getUpdates returned an unknown shape; skipped")
+                    continue
+                try:
+                    await process(self, update)
+                except Exception:
+                    # Zalo cannot redeliver a polled update: log it with its body so nothing is lost silently.
+                    log.exception("zalo update could not be stored: %r", update)
+                    await asyncio.sleep(3)
+
+
+# ---------------------------------------------------------------- outbound
+
+MAX_TEXT = 2000
+
+
+def classify(status_code: int, data: Any) -> SendResult:
+    """Turn an HTTP status and Zalo envelope into a SendResult."""
+    if isinstance(data, dict) and data.get("ok") is True and status_code < 400:
+        return SendResult(SendStatus.OK)
+    code = data.get("error_code") if isinstance(data, dict) else None
+    code = code if isinstance(code, int) else status_code
+    description = str(data.get("description", "")) if isinstance(data, dict) else ""
+    error = f"{code}: {description}"[:300]
+    if code == 429 or status_code == 429:
+        # Zalo gives no retry_after: the sender backs off on its own.
+        return SendResult(SendStatus.RATE_LIMITED, error=error)
+    if code >= 500 or status_code >= 500 or code in (408,):
+        return SendResult(SendStatus.TRANSIENT, error=error)
+    if code == 403:
+        return SendResult(SendStatus.PERMANENT, error=error, chat_gone=True)
+    return SendResult(SendStatus.PERMANENT, error=error)
+
+
+def _markdown_rejected(result: SendResult) -> bool:
+    text = (result.error or "").lower()
+    return result.status == SendStatus.PERMANENT and any(w in text for w in ("parse", "markdown", "entit", "format"))
+
+
+class ZaloTransport:
+    """Sends one outbox message to a Zalo chat; never raises for platform or network errors."""
+
+    platform = "zalo"
+    max_text_length = MAX_TEXT
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: httpx.AsyncClient | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.api = ZaloApi(settings.zalo_api_base_url, settings.zalo_bot_token, client)
+
+    async def _post(self, method: str, payload: dict[str, Any]) -> SendResult:
+        url = f"{self.api.base_url}/bot{self.api.token}/{method}"
+        try:
+            response = await self.api.client.post(url, json=payload)
+        except httpx.HTTPError as exc:
+            return SendResult(SendStatus.TRANSIENT, error=f"{type(exc).__name__}: {exc}"[:300])
+        try:
+            data = response.json()
+        except ValueError:
+            data = {"ok": False, "error_code": response.status_code, "description": response.text[:200]}
+        return classify(response.status_code, data)
+
+    async def _send_text(self, chat_id: str, text: str) -> SendResult:
+        parse_mode = self.settings.zalo_parse_mode
+        payload: dict[str, Any] = {"chat_id": chat_id, "text": text}
+        if parse_mode:
+            payload["parse_mode"] = parse_mode
+        result = await self._post("sendMessage", payload)
+        if parse_mode and _markdown_rejected(result):
+            log.info("zalo rejected %s in chat %s; re-sending as plain text", parse_mode, chat_id)
+            result = await self._post("sendMessage", {"chat_id": chat_id, "text": text})
+        return result
+
+    def _link(self, attachment: Attachment) -> str:
+        root = Path(self.settings.files_dir).resolve()
+        known = Path(attachment.path).resolve() if attachment.path else None
+        # A file already under FILES_DIR (a report workbook, an outbox attachment) is linked where it lies.
+        path = known if known is not None and known.is_file() and known.is_relative_to(root) else None
+        path = path or save_attachment(self.settings.files_dir, attachment)
+        return sign_url(self.settings, path, self.clock())
+
+    async def send(self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0) -> SendResult:
+        """Send text (split at 2,000 characters), then pictures by URL, from piece `skip` on; documents become
+        links in the text."""
+        lines = []
+        images = []
+        if can_sign(self.settings):
+            days = self.settings.signed_link_days
+            documents = [a for a in attachments if not a.is_image]
+            lines = [f"📎 {a.filename} (tải về trong {days} ngày): {self._link(a)}" for a in documents]
+            images = [a for a in attachments if a.is_image]
+        elif attachments:
+            # Without LINK_SIGNING_SECRET there is no safe URL to give: say so rather than drop the file silently.
+            log.warning("LINK_SIGNING_SECRET empty: %d file(s) for zalo:%s as a note", len(attachments), chat_id)
+            note = "chưa gửi được qua Zalo (máy chủ chưa bật liên kết tải tệp)."
+            lines = [f"📎 {a.filename}: {note}" for a in attachments]
+        if lines:
+            links = "\n".join(lines)
+            text = f"{text}\n\n{links}" if text else links
+        pieces: list[str | Attachment] = [*(split_chunks(text, MAX_TEXT) if text else []), *images]
+        done = min(skip, len(pieces))
+        for piece in pieces[done:]:
+            if isinstance(piece, str):
+                result = await self._send_text(chat_id, piece)
+            else:
+                result = await self._post("sendPhoto", {"chat_id": chat_id, "photo": self._link(piece), "caption": ""})
+            if result.status != SendStatus.OK:
+                return replace(result, parts_sent=done)
+            done += 1
+        return SendResult(SendStatus.OK, parts_sent=done)
+
+    async def close(self) -> None:
+        """Close the HTTP client (the sender calls this when it stops)."""
+        await self.api.aclose()

@@ -1,0 +1,161 @@
+"""`tocns console`, `tocns run` and `tocns serve`: talk to the bot and serve the platforms."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import shutil
+import sys
+import tempfile
+
+from tocns.app import BotApp
+from tocns.channels.console import ConsoleChannel
+from tocns.config import get_settings
+from tocns.log_setup import redact
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the chat-serving subcommands."""
+    console = sub.add_parser("console", help="trò chuyện với bot ngay trên máy (đọc stdin nếu không phải terminal)")
+    _console_args(console)
+    console.set_defaults(func=_console)
+
+    run = sub.add_parser("run", help="chạy bot: Telegram/Zalo nếu có token, nếu không thì console; kèm bộ lập lịch")
+    _console_args(run)
+    run.set_defaults(func=_run)
+
+    serve = sub.add_parser("serve", help="chạy máy chủ webhook (FastAPI) kèm bộ lập lịch")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--workers", type=int, default=None, help="số tiến trình (mặc định WEB_WORKERS)")
+    serve.set_defaults(func=_serve)
+
+
+def _console_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--chat-id", default="console-group", help="mã nhóm giả lập (mặc định console-group)")
+    parser.add_argument("--user-id", default="1", help="mã người dùng giả lập")
+    parser.add_argument("--name", default="Người dùng thử", help="tên hiển thị")
+    parser.add_argument("--private", action="store_true", help="giả lập tin nhắn riêng với bot")
+
+
+def _console_channel(app: BotApp, args: argparse.Namespace) -> ConsoleChannel:
+    from tocns.app import print_console_outbox
+
+    return ConsoleChannel(
+        app.pipeline,
+        chat_id=args.chat_id,
+        user_id=args.user_id,
+        name=args.name,
+        private=args.private,
+        deliver_outbox=lambda: print_console_outbox(app),
+    )
+
+
+def _console(args: argparse.Namespace) -> int:
+    async def go() -> None:
+        app = await BotApp.create()
+        try:
+            await _console_channel(app, args).run()
+        finally:
+            await app.close()
+
+    asyncio.run(go())
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    logging.getLogger().setLevel(settings.log_level)
+
+    async def go() -> None:
+        from tocns.outbox.sender import start_sender, stop_sender
+        from tocns.scheduler import start_scheduler
+
+        app = await BotApp.create(settings)
+        scheduler = start_scheduler(app)
+        sender = start_sender(app.db, settings, app.clock)
+        try:
+            from tocns.app import configured_platforms, run_polling
+
+            platforms = configured_platforms(settings)
+            if platforms:
+                await run_polling(app, platforms)
+            else:
+                print("Chưa cấu hình token Telegram hay Zalo: chạy bot trong console trên máy này.", file=sys.stderr)
+                console = _console_channel(app, args)
+                printer = asyncio.create_task(_print_outbox_forever(console))
+                try:
+                    await console.run()
+                finally:
+                    printer.cancel()
+        finally:
+            await stop_sender(sender)
+            scheduler.shutdown(wait=False)
+            await app.close()
+
+    asyncio.run(go())
+    return 0
+
+
+async def _print_outbox_forever(console: ConsoleChannel, every_seconds: float = 20.0) -> None:
+    """Show scheduled messages (reminders, digests) for console chats while the operator is idle."""
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            await console.deliver_outbox()
+        except Exception:
+            log.exception("printing the console outbox failed")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from tocns.web.app import register_platforms
+
+    settings = get_settings()
+    logging.getLogger().setLevel(settings.log_level)
+    workers = args.workers or settings.web_workers
+    if workers < 1:
+        print("Số tiến trình (--workers / WEB_WORKERS) phải từ 1 trở lên.", file=sys.stderr)
+        return 2
+    if workers > 1 and settings.database_url.startswith("sqlite"):
+        print(
+            f"SQLite chỉ cho một tiến trình ghi: không chạy được {workers} tiến trình. Dùng --workers 1, "
+            "hoặc chuyển sang PostgreSQL (DATABASE_URL=postgresql+asyncpg://...) cho nhiều tiến trình.",
+            file=sys.stderr,
+        )
+        return 2
+    # Migrations, setWebhook and the command menu run once here, not once per worker.
+    try:
+        asyncio.run(register_platforms(settings))
+    except Exception as exc:  # the operator gets the cause in one line, not a traceback
+        log.debug("starting the webhook server failed", exc_info=True)
+        print(
+            f"Không khởi động được máy chủ webhook ({type(exc).__name__}: {redact(str(exc))[:300]}). Kiểm tra "
+            "DATABASE_URL, TELEGRAM_BOT_TOKEN, ZALO_BOT_TOKEN, các *_API_BASE_URL, PUBLIC_BASE_URL và kết nối mạng, "
+            "rồi chạy lại.",
+            file=sys.stderr,
+        )
+        return 2
+    metrics_dir = None
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Each worker writes its counters here and /metrics adds them up, whichever worker answers the scrape.
+        metrics_dir = tempfile.mkdtemp(prefix="tocns-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        uvicorn.run(
+            "tocns.web.app:served_app",
+            factory=True,
+            workers=workers,
+            host=args.host or settings.http_host,
+            port=args.port or settings.http_port,
+            log_level=settings.log_level.lower(),
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0

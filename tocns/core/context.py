@@ -1,0 +1,72 @@
+"""What a handler receives: the message, its arguments, the database session and who is asking."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from tocns.config import Settings
+from tocns.core.messages import IncomingMessage, Reply
+
+if TYPE_CHECKING:
+    # Types only: the core never calls the org feature; `tocns.app` injects the function that resolves people.
+    from tocns.core.registry import Command, Registry
+    from tocns.features.org.models import ChatBinding, OrgUnit, Person
+
+
+class UserError(Exception):
+    """A problem to explain to the user in Vietnamese; nothing of the command is saved."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class Sender:
+    """Who sent a message and where: the person, the chat's binding and unit, and the roles held there."""
+
+    person: Person
+    binding: ChatBinding | None
+    unit: OrgUnit | None
+    roles: set[str]
+
+
+Identify = Callable[[AsyncSession, IncomingMessage, datetime], Awaitable[Sender]]
+"""Resolves the sender of a message inside the update's session (the org feature provides it)."""
+
+
+@dataclass
+class Context:
+    """Everything one command invocation needs; valid for one session (one update)."""
+
+    msg: IncomingMessage
+    args: str
+    command: Command
+    registry: Registry
+    session: AsyncSession
+    settings: Settings
+    person: Person
+    binding: ChatBinding | None
+    unit: OrgUnit | None
+    roles: set[str]
+    now: datetime
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def local_now(self) -> datetime:
+        """The current time in the bot's time zone."""
+        return self.now.astimezone(self.settings.tz)
+
+    @property
+    def today(self) -> date:
+        """Today's date in the bot's time zone."""
+        return self.local_now.date()
+
+    def reply(self, text: str) -> Reply:
+        """A reply to the chat the command came from."""
+        return Reply(text=text)

@@ -1,0 +1,101 @@
+"""Platform-neutral message types: what adapters hand to the core and what the core hands back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class ChatType(StrEnum):
+    """Whether a chat is a one-to-one conversation with the bot or a group."""
+
+    PRIVATE = "private"
+    GROUP = "group"
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A person mentioned in a message, as far as the platform tells us."""
+
+    user_id: str | None = None
+    username: str | None = None
+    display_name: str | None = None
+
+
+@dataclass
+class IncomingMessage:
+    """One message from any platform, translated by its adapter."""
+
+    platform: str
+    chat_id: str
+    user_id: str
+    display_name: str
+    text: str
+    message_id: str | None = None
+    chat_type: ChatType = ChatType.GROUP
+    chat_title: str | None = None
+    username: str | None = None
+    mentions: list[Mention] = field(default_factory=list)
+    # True when the platform only delivers messages addressed to the bot (private chats, Zalo mentions).
+    addressed_to_bot: bool = False
+    # Evidence sent with the command: a platform file id or a URL.
+    photo: str | None = None
+    sent_at: datetime | None = None
+    is_bot: bool = False
+
+    @property
+    def is_private(self) -> bool:
+        """Whether the message came from a private chat with the bot."""
+        return self.chat_type == ChatType.PRIVATE
+
+
+class ChatEventKind(StrEnum):
+    """Something that happened to a chat rather than a message typed in it."""
+
+    BOT_ADDED = "bot_added"  # the bot joined a group
+    BOT_REMOVED = "bot_removed"  # the bot left or was removed from a group
+    CHAT_MIGRATED = "chat_migrated"  # the group moved to a new id (a Telegram group became a supergroup)
+    MESSAGE_EDITED = "message_edited"  # a message was edited after it was sent
+
+
+@dataclass(frozen=True)
+class ChatEvent:
+    """A neutral chat event translated by a channel; the core or a feature decides what it means."""
+
+    kind: ChatEventKind
+    platform: str
+    chat_id: str
+    new_chat_id: str | None = None
+    message: IncomingMessage | None = None
+
+
+InboundEvent = IncomingMessage | ChatEvent
+"""What a channel translates one platform update into."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file the bot sends: a picture or a document (Zalo gets documents as links)."""
+
+    filename: str
+    content: bytes
+    mime_type: str
+    # Where the file already lies on disk (set when read back from the outbox): a link can point there
+    # instead of a second copy.
+    path: str | None = None
+
+    @property
+    def is_image(self) -> bool:
+        """Whether the attachment is a picture."""
+        return self.mime_type.startswith("image/")
+
+
+@dataclass
+class Reply:
+    """A message the core wants sent; chat_id None means the chat the command came from."""
+
+    text: str
+    chat_id: str | None = None
+    platform: str | None = None
+    attachments: list[Attachment] = field(default_factory=list)

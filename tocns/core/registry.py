@@ -1,0 +1,121 @@
+"""The command registry: each command declared once, read by help, menus and the permission check."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tocns.core.permissions import allowed
+from tocns.core.text import closest, fold
+
+if TYPE_CHECKING:
+    from tocns.core.context import Context
+    from tocns.core.messages import Reply
+
+HandlerResult = "Reply | list[Reply] | str | None"
+Handler = Callable[["Context"], Awaitable["Reply | list[Reply] | str | None"]]
+
+
+@dataclass(frozen=True)
+class Command:
+    """A chat command: its names, who may use it, its help text and its handler."""
+
+    name: str
+    handler: Handler
+    roles: frozenset[str]
+    summary: str
+    usage: str = ""
+    aliases: tuple[str, ...] = ()
+    vi_name: str = ""
+    order: int = 100
+    private_ok: bool = True
+    names_folded: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def all_names(self) -> tuple[str, ...]:
+        """The command name followed by its aliases."""
+        return (self.name, *self.aliases)
+
+
+class CommandGroup:
+    """One feature's commands, declared with @group.command and included in the registry by `tocns.app`."""
+
+    def __init__(self) -> None:
+        self.commands: list[Command] = []
+
+    def command(
+        self,
+        name: str,
+        *,
+        roles: frozenset[str],
+        summary: str,
+        usage: str = "",
+        aliases: Iterable[str] = (),
+        vi_name: str = "",
+        order: int = 100,
+    ) -> Callable[[Handler], Handler]:
+        """Decorator declaring a handler as a command of this group."""
+
+        def wrap(handler: Handler) -> Handler:
+            self.commands.append(
+                Command(
+                    name=name,
+                    handler=handler,
+                    roles=roles,
+                    summary=summary,
+                    usage=usage,
+                    aliases=tuple(aliases),
+                    vi_name=vi_name or name,
+                    order=order,
+                )
+            )
+            return handler
+
+        return wrap
+
+
+class Registry:
+    """All commands by name and alias (matched without diacritics or case)."""
+
+    def __init__(self) -> None:
+        self._commands: list[Command] = []
+        self._by_name: dict[str, Command] = {}
+
+    def add(self, cmd: Command) -> Command:
+        """Register a command; a clash of names is a programming error."""
+        names = {fold(n) for n in (*cmd.all_names, cmd.vi_name) if n}
+        for name in names:
+            if name in self._by_name:
+                raise ValueError(f"command name {name!r} is declared twice")
+        stored = Command(**{**cmd.__dict__, "names_folded": frozenset(names)})
+        for name in names:
+            self._by_name[name] = stored
+        self._commands.append(stored)
+        self._commands.sort(key=lambda c: (c.order, c.name))
+        return stored
+
+    def include(self, *groups: CommandGroup) -> Registry:
+        """Add every command of each group (aiogram's include_routers); returns the registry."""
+        for group in groups:
+            for cmd in group.commands:
+                self.add(cmd)
+        return self
+
+    def lookup(self, name: str) -> Command | None:
+        """Find a command by any of its names."""
+        return self._by_name.get(fold(name))
+
+    def all(self) -> list[Command]:
+        """Every command, in help order."""
+        return list(self._commands)
+
+    def available_to(self, roles: set[str] | frozenset[str]) -> list[Command]:
+        """The commands a person with these roles may run."""
+        return [c for c in self._commands if allowed(c.roles, roles)]
+
+    def suggest(self, name: str) -> str | None:
+        """The closest command name to a mistyped one."""
+        hits = closest(name, list(self._by_name), limit=1, cutoff=0.5)
+        return self._by_name[hits[0]].name if hits else None
+

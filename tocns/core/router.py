@@ -1,0 +1,149 @@
+"""The router: one message in, replies out, inside the update's session (the pipeline owns the transaction)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from tocns.config import Settings
+from tocns.core.clock import utcnow
+from tocns.core.context import Context, Identify, UserError
+from tocns.core.messages import IncomingMessage, Reply
+from tocns.core.parsing import ParsedCommand, parse_command
+from tocns.core.permissions import GUEST, allowed, role_label
+from tocns.core.registry import Registry
+from tocns.core.roles import Role
+from tocns.db.errors import StorageError
+from tocns.inbound import store as inbound_store
+
+log = logging.getLogger(__name__)
+
+MAX_INPUT_CHARS = 4000
+INTERNAL_ERROR_TEXT = (
+    "Xin lỗi, bot gặp lỗi khi xử lý lệnh /{name}. Chưa có gì được lưu; bạn vui lòng thử lại sau ít phút. "
+    "Nếu lỗi lặp lại, hãy báo cho cán bộ quản trị."
+)
+
+CommandObserver = Callable[[str, str], None]
+
+
+def _as_replies(result: Reply | list[Reply] | str | None) -> list[Reply]:
+    if result is None:
+        return []
+    if isinstance(result, str):
+        return [Reply(text=result)]
+    if isinstance(result, Reply):
+        return [result]
+    return list(result)
+
+
+class Router:
+    """Turns a neutral IncomingMessage into replies using the command registry."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: Registry,
+        identify: Identify,
+        clock: Callable[[], datetime] = utcnow,
+        bot_names: Iterable[str] = (),
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.identify = identify
+        self.clock = clock
+        self.bot_names: set[str] = {n for n in (settings.bot_username, settings.bot_display_name, *bot_names) if n}
+        self.observers: list[CommandObserver] = []
+
+    def parse(self, msg: IncomingMessage) -> ParsedCommand | None:
+        """Parse the message text as a command, or None when it is not one for this bot."""
+        return parse_command(msg.text, self.bot_names, addressed=msg.addressed_to_bot or msg.is_private)
+
+    def _notify(self, name: str, outcome: str) -> None:
+        for observer in self.observers:
+            try:
+                observer(name, outcome)
+            except Exception:  # an observer must never break a command
+                log.exception("command observer failed")
+
+    async def handle(self, session: AsyncSession, msg: IncomingMessage) -> list[Reply]:
+        """Process one message in the caller's session; the replies to send (empty when it is not for the bot).
+
+        A rejected or failed command rolls back to a savepoint: the session stays usable, so its refusal and
+        the message's processed-mark commit with the caller's transaction.
+        """
+        if msg.is_bot:
+            return []
+        parsed = self.parse(msg)
+        if parsed is None:
+            return []
+        if len(msg.text) > MAX_INPUT_CHARS:
+            self._notify(parsed.name, "too_long")
+            return [
+                Reply(
+                    text=f"Tin nhắn quá dài ({len(msg.text)} ký tự). Mỗi lệnh tối đa {MAX_INPUT_CHARS} "
+                    f"ký tự; hãy chia thành nhiều tin nhắn. Chưa có gì được lưu."
+                )
+            ]
+        if msg.message_id is not None and not await inbound_store.mark_processed(
+            session, msg.platform, msg.chat_id, msg.message_id
+        ):
+            log.info("duplicate delivery of message %s in %s:%s ignored", msg.message_id, msg.platform, msg.chat_id)
+            self._notify(parsed.name, "duplicate")
+            return []
+        try:
+            async with session.begin_nested():
+                return await self._run(session, msg, parsed)
+        except (UserError, StorageError) as exc:
+            self._notify(parsed.name, "rejected")
+            return [Reply(text=exc.message if isinstance(exc, UserError) else str(exc))]
+        except Exception:
+            # The traceback goes to the server log only, never to the chat.
+            log.exception("command /%s failed (platform=%s chat=%s)", parsed.name, msg.platform, msg.chat_id)
+            self._notify(parsed.name, "error")
+            return [Reply(text=INTERNAL_ERROR_TEXT.format(name=parsed.name))]
+
+    async def _run(self, session: AsyncSession, msg: IncomingMessage, parsed: ParsedCommand) -> list[Reply]:
+        now = self.clock()
+        sender = await self.identify(session, msg, now)
+        command = self.registry.lookup(parsed.name)
+        if command is None:
+            self._notify(parsed.name, "unknown")
+            return [Reply(text=self._unknown_command_text(parsed.name))]
+        if not allowed(command.roles, sender.roles):
+            self._notify(command.name, "denied")
+            who = ", ".join(role_label(r) for r in sorted(command.roles, key=_role_order))
+            return [
+                Reply(
+                    text=f"Bạn không có quyền dùng lệnh /{command.name}. Lệnh này dành cho: {who}. "
+                    f"Gõ /huongdan để xem các lệnh bạn dùng được."
+                )
+            ]
+        ctx = Context(
+            msg=msg,
+            args=parsed.args,
+            command=command,
+            registry=self.registry,
+            session=session,
+            settings=self.settings,
+            person=sender.person,
+            binding=sender.binding,
+            unit=sender.unit,
+            roles=sender.roles,
+            now=now,
+        )
+        replies = _as_replies(await command.handler(ctx))
+        self._notify(command.name, "ok")
+        return replies
+
+    def _unknown_command_text(self, name: str) -> str:
+        suggestion = self.registry.suggest(name)
+        hint = f" Có phải bạn muốn gõ /{suggestion}?" if suggestion else ""
+        return f"Không có lệnh /{name}.{hint} Gõ /huongdan để xem các lệnh."
+
+
+def _role_order(role: str) -> int:
+    return 0 if role == GUEST else Role(role).rank

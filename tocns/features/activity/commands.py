@@ -1,0 +1,261 @@
+"""/ghi, /sua, /xoa, /cuatoi and /chitieu: logging field work with echo receipts and corrections."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import date, timedelta
+
+from tocns.core.context import Context, UserError
+from tocns.core.permissions import EVERYONE, MEMBERS
+from tocns.core.registry import CommandGroup
+from tocns.core.roles import Role
+from tocns.features.activity import store as activity_store
+from tocns.features.activity.grammar import USAGE, LogParseError, ParsedLog, format_date, parse_log
+from tocns.features.activity.models import Indicator
+from tocns.features.org import store as org_store
+from tocns.features.org.models import OrgUnit
+
+COMMANDS = CommandGroup()
+"""This feature's chat commands; `tocns.app` includes them in the registry."""
+
+WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
+
+
+def day_label(value: date) -> str:
+    """A date as 'dd/mm/yyyy (Thứ Hai)'."""
+    return f"{format_date(value)} ({WEEKDAYS[value.weekday()]})"
+
+
+def item_lines(view: activity_store.RecordView) -> list[str]:
+    """One '- name: quantity unit' line per item."""
+    return [f"- {ind.name} ({ind.code}): {item.quantity} {ind.unit}" for item, ind in view.items]
+
+
+async def _parse(ctx: Context, text: str) -> tuple[ParsedLog, dict[str, Indicator]]:
+    rows = await activity_store.indicators(ctx.session)
+    try:
+        parsed = parse_log(text, activity_store.to_catalogue(rows), ctx.today, ctx.settings.logging_edit_window_days)
+    except LogParseError as exc:
+        raise UserError(exc.message) from None
+    return parsed, {r.code: r for r in rows}
+
+
+async def _team(ctx: Context) -> OrgUnit:
+    team = await org_store.team_of(ctx.session, ctx.person.id or 0, ctx.unit)
+    if team is None:
+        where = f" trong {ctx.unit.name}" if ctx.unit is not None else ""
+        raise UserError(
+            f"Bạn chưa ở tổ nào{where}, nên chưa ghi được kết quả. "
+            "Hãy gõ /thamgia <tên tổ> trong nhóm của xã/phường trước, ví dụ: /thamgia thon 3. Chưa có gì được ghi."
+        )
+    return team
+
+
+async def _team_label(ctx: Context, team_id: int) -> str:
+    team = await org_store.get_unit(ctx.session, team_id)
+    if team is None:
+        return "?"
+    parent = await org_store.get_unit(ctx.session, team.parent_id) if team.parent_id else None
+    return f"{team.name} ({parent.name})" if parent else team.name
+
+
+@COMMANDS.command(
+    "ghi",
+    aliases=("log",),
+    vi_name="ghi",
+    roles=EVERYONE,
+    summary="Ghi kết quả làm việc: chỉ tiêu và số lượng",
+    usage=USAGE.replace("Cách ghi: ", ""),
+    order=20,
+)
+async def ghi(ctx: Context) -> str:
+    """Record one message's indicators and quantities for the sender's team, and echo what was recorded."""
+    team = await _team(ctx)
+    if not ctx.args.strip():
+        raise UserError(f"Hãy ghi chỉ tiêu và số lượng.\n{USAGE}")
+    parsed, by_code = await _parse(ctx, ctx.args)
+    activity_date = parsed.activity_date or ctx.today
+    view = await activity_store.create_record(
+        ctx.session,
+        person=ctx.person,
+        team=team,
+        activity_date=activity_date,
+        items=[(by_code[i.code], i.quantity) for i in parsed.items],
+        note=parsed.note,
+        message_text=ctx.msg.text,
+        photo=ctx.msg.photo,
+        platform=ctx.msg.platform,
+        chat_id=ctx.msg.chat_id,
+        message_id=ctx.msg.message_id,
+        now=ctx.now,
+    )
+    record_id = view.record.id
+    lines = [
+        f"Đã ghi #{record_id} cho {await _team_label(ctx, team.id or 0)}, ngày {day_label(activity_date)}, "
+        f"người ghi {ctx.person.display_name}:",
+        *item_lines(view),
+    ]
+    if parsed.note:
+        lines.append(f"Ghi chú: {parsed.note}")
+    if ctx.msg.photo:
+        lines.append("Ảnh minh chứng: đã lưu.")
+    lines.append(f"Sai? Sửa: /sua {record_id} <nội dung mới> · Xóa: /xoa {record_id}")
+    return "\n".join(lines)
+
+
+async def _editable(ctx: Context, verb: str) -> tuple[activity_store.RecordView, str]:
+    head, _, rest = ctx.args.strip().partition(" ")
+    record_id = head.lstrip("#")
+    if not record_id.isdigit():
+        example = f"/{verb} 12 vneid 5, dvc 3" if verb == "sua" else f"/{verb} 12"
+        form = f"/{verb} <số phiếu> <nội dung mới>" if verb == "sua" else f"/{verb} <số phiếu>"
+        raise UserError(
+            f"Thiếu số phiếu cần {'sửa' if verb == 'sua' else 'xóa'}. Cách dùng: {form}\nVí dụ: {example}\n"
+            "Số phiếu có trong tin bot trả lời khi ghi (#12), hoặc xem bằng /cuatoi."
+        )
+    view = await activity_store.get_record(ctx.session, int(record_id))
+    if view is None or view.record.deleted_at is not None:
+        raise UserError(f"Không có phiếu #{record_id} (hoặc phiếu đã bị xóa). Xem các phiếu của bạn bằng /cuatoi.")
+    if not await _may_change(ctx, view):
+        raise UserError(
+            f"Bạn không được {'sửa' if verb == 'sua' else 'xóa'} phiếu #{record_id}: người ghi chỉ sửa/xóa được "
+            f"phiếu của mình trong {ctx.settings.logging_edit_window_days} ngày; tổ trưởng và cấp trên sửa được "
+            "phiếu của tổ mình bất cứ lúc nào."
+        )
+    return view, rest.strip()
+
+
+async def _may_change(ctx: Context, view: activity_store.RecordView) -> bool:
+    record = view.record
+    if record.person_id == ctx.person.id and (ctx.today - record.activity_date).days <= (
+        ctx.settings.logging_edit_window_days
+    ):
+        return True
+    team = await org_store.get_unit(ctx.session, record.org_unit_id)
+    if team is None:
+        return False
+    for membership, unit in await org_store.memberships_of(ctx.session, ctx.person.id or 0):
+        role = Role(membership.role)
+        if role == Role.ADMIN or (role.rank >= Role.TEAM_LEADER.rank and team.path.startswith(unit.path)):
+            return True
+    return False
+
+
+@COMMANDS.command(
+    "sua",
+    aliases=("edit",),
+    vi_name="sửa",
+    roles=MEMBERS,
+    summary="Sửa một phiếu đã ghi (thay toàn bộ nội dung)",
+    usage="/sua <số phiếu> <nội dung mới>\nVí dụ: /sua 12 vneid 5, dvc 3",
+    order=21,
+)
+async def sua(ctx: Context) -> str:
+    """Replace a record's items with a new content, keeping the old version in the audit log."""
+    view, content = await _editable(ctx, "sua")
+    if not content:
+        raise UserError(
+            f"Thiếu nội dung mới cho phiếu #{view.record.id}. Cách dùng: /sua <số phiếu> <nội dung mới>\n"
+            f"Ví dụ: /sua {view.record.id} vneid 5, dvc 3"
+        )
+    parsed, by_code = await _parse(ctx, content)
+    before_lines = item_lines(view)
+    before_date = view.record.activity_date
+    new_date = parsed.activity_date or before_date
+    updated = await activity_store.replace_items(
+        ctx.session,
+        view,
+        items=[(by_code[i.code], i.quantity) for i in parsed.items],
+        activity_date=new_date,
+        note=parsed.note,
+        message_text=ctx.msg.text,
+        actor=ctx.person,
+        now=ctx.now,
+    )
+    lines = [
+        f"Đã sửa phiếu #{view.record.id}.",
+        f"Trước (ngày {day_label(before_date)}):",
+        *before_lines,
+        f"Sau (ngày {day_label(new_date)}):",
+        *item_lines(updated),
+    ]
+    if parsed.note:
+        lines.append(f"Ghi chú: {parsed.note}")
+    return "\n".join(lines)
+
+
+@COMMANDS.command(
+    "xoa",
+    aliases=("delete",),
+    vi_name="xóa",
+    roles=MEMBERS,
+    summary="Xóa một phiếu ghi nhầm",
+    usage="/xoa <số phiếu>\nVí dụ: /xoa 12",
+    order=22,
+)
+async def xoa(ctx: Context) -> str:
+    """Soft-delete a record; the audit log keeps it."""
+    view, _rest = await _editable(ctx, "xoa")
+    lines = [
+        f"Đã xóa phiếu #{view.record.id} (ngày {day_label(view.record.activity_date)}).",
+        "Trước:",
+        *item_lines(view),
+        "Sau: không còn tính vào báo cáo.",
+    ]
+    await activity_store.soft_delete(ctx.session, view, actor=ctx.person, now=ctx.now)
+    return "\n".join(lines)
+
+
+@COMMANDS.command(
+    "cuatoi",
+    aliases=("mine",),
+    vi_name="của tôi",
+    roles=EVERYONE,
+    summary="Các phiếu bạn đã ghi tuần này và tổng cộng",
+    usage="/cuatoi",
+    order=23,
+)
+async def cuatoi(ctx: Context) -> str:
+    """List this person's records of the current week (Monday to Sunday) with totals per indicator."""
+    monday = ctx.today - timedelta(days=ctx.today.weekday())
+    sunday = monday + timedelta(days=6)
+    views = await activity_store.records_of_person(ctx.session, ctx.person.id or 0, monday, sunday)
+    period = f"tuần {format_date(monday)} - {format_date(sunday)}"
+    if not views:
+        return f"Bạn chưa ghi phiếu nào trong {period}. Ghi bằng: /ghi vneid 5"
+    lines = [f"Phiếu của {ctx.person.display_name} trong {period}:"]
+    totals: dict[str, int] = defaultdict(int)
+    units: dict[str, tuple[str, str]] = {}
+    for view in views:
+        parts = ", ".join(f"{ind.code} {item.quantity}" for item, ind in view.items)
+        lines.append(f"#{view.record.id} {format_date(view.record.activity_date)}: {parts}")
+        for item, ind in view.items:
+            totals[ind.code] += item.quantity
+            units[ind.code] = (ind.name, ind.unit)
+    lines.append("Tổng cộng:")
+    lines.extend(f"- {units[c][0]}: {q} {units[c][1]}" for c, q in totals.items())
+    return "\n".join(lines)
+
+
+@COMMANDS.command(
+    "chitieu",
+    aliases=("indicators",),
+    vi_name="chỉ tiêu",
+    roles=EVERYONE,
+    summary="Danh sách chỉ tiêu, đơn vị và cách gõ",
+    usage="/chitieu",
+    order=24,
+)
+async def chitieu(ctx: Context) -> str:
+    """List the indicators with their units and a few aliases."""
+    rows = await activity_store.indicators(ctx.session)
+    lines = ["Các chỉ tiêu (gõ mã hoặc tên, có dấu hay không dấu đều được):"]
+    for row in rows:
+        aliases = json.loads(row.aliases or "[]")
+        unaccented = [a for a in aliases if a.isascii()][:3]
+        examples = f"; gõ: {', '.join(unaccented)}" if unaccented else ""
+        lines.append(f"- {row.code}: {row.name} (đơn vị: {row.unit}){examples}")
+    lines.append("Ví dụ: /ghi vneid 5, dvc 3")
+    return "\n".join(lines)
+

@@ -1,0 +1,374 @@
+"""Data access for activity logging: the indicator catalogue, records, items, edits and exports."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import event, insert
+from sqlalchemy.orm import Session
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from tocns.db.audit import append_audit, record_audit
+from tocns.db.upsert import table_of
+from tocns.features.activity.grammar import Catalogue, IndicatorSpec, default_specs
+from tocns.features.activity.models import ActivityItem, ActivityRecord, Indicator
+from tocns.features.org.models import OrgUnit, Person
+
+# ---------------------------------------------------------------- catalogue
+
+
+async def import_catalogue(
+    session: AsyncSession, specs: list[IndicatorSpec], actor_label: str | None = None
+) -> tuple[int, int]:
+    """Add or update indicators by code (codes absent from `specs` are kept); return (added, updated)."""
+    existing = {i.code: i for i in (await session.exec(select(Indicator))).all()}
+    added = updated = 0
+    for order, spec in enumerate(specs, start=1):
+        values: dict[str, Any] = {
+            "name": spec.name,
+            "unit": spec.unit,
+            "aliases": json.dumps(list(spec.aliases), ensure_ascii=False),
+            "max_per_message": spec.max_per_message,
+            "sort_order": order * 10,
+            "active": True,
+        }
+        row = existing.get(spec.code)
+        if row is None:
+            row = Indicator(code=spec.code, **values)
+            session.add(row)
+            await session.flush()
+            added += 1
+            await record_audit(
+                session, action="create", entity="indicator", entity_id=row.id, actor_label=actor_label, after=row
+            )
+        elif any(getattr(row, k) != v for k, v in values.items()):
+            before = row.model_dump()
+            for key, value in values.items():
+                setattr(row, key, value)
+            session.add(row)
+            updated += 1
+            await record_audit(
+                session,
+                action="update",
+                entity="indicator",
+                entity_id=row.id,
+                actor_label=actor_label,
+                before=before,
+                after=row,
+            )
+    await session.flush()
+    return added, updated
+
+
+# Every /ghi needs the catalogue; it changes rarely, so it is kept in memory per engine. Any ORM write to an
+# indicator in this process clears it (at flush and again at commit); writes from another process (the CLI
+# import while the bot runs) are seen within CATALOGUE_TTL_SECONDS.
+CATALOGUE_TTL_SECONDS = 30.0
+_CHANGED = "activity.catalogue_changed"
+_catalogues: WeakKeyDictionary[Any, tuple[float, list[Indicator]]] = WeakKeyDictionary()
+_generation = [0]
+
+
+def forget_catalogue() -> None:
+    """Drop the in-memory indicator catalogue of every engine (the next read goes to the database)."""
+    _catalogues.clear()
+    _generation[0] += 1
+
+
+@event.listens_for(Session, "after_flush")
+def _note_catalogue_change(session: Session, _context: object) -> None:
+    if any(isinstance(o, Indicator) for o in (*session.new, *session.dirty, *session.deleted)):
+        session.info[_CHANGED] = True
+        forget_catalogue()
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_after_commit(session: Session) -> None:
+    # A reader between the flush and the commit may have cached the old rows again.
+    if session.info.pop(_CHANGED, False):
+        forget_catalogue()
+
+
+async def indicators(session: AsyncSession) -> list[Indicator]:
+    """The active indicators in catalogue order; the default catalogue is seeded when the table is empty."""
+    key = session.bind
+    cached = _catalogues.get(key) if key is not None else None
+    if cached is not None and time.monotonic() - cached[0] < CATALOGUE_TTL_SECONDS:
+        return list(cached[1])
+    generation = _generation[0]
+    result = await session.exec(select(Indicator).order_by(col(Indicator.sort_order), col(Indicator.code)))
+    rows = list(result.all())
+    if not rows:
+        await import_catalogue(session, default_specs(), actor_label="default-catalogue")
+        return await indicators(session)
+    # Detached copies: a session's instances expire when it rolls back, and the cache outlives every session.
+    active = [Indicator(**r.model_dump()) for r in rows if r.active]
+    if key is not None and generation == _generation[0] and not session.info.get(_CHANGED):
+        _catalogues[key] = (time.monotonic(), active)
+    return list(active)
+
+
+def to_catalogue(rows: list[Indicator]) -> Catalogue:
+    """The parser's view of the stored indicators."""
+    return _catalogue(tuple((r.code, r.name, r.unit, r.aliases or "[]", r.max_per_message) for r in rows))
+
+
+@lru_cache(maxsize=8)
+def _catalogue(rows: tuple[tuple[str, str, str, str, int], ...]) -> Catalogue:
+    # Keyed by content, so it can never be stale; building one folds every alias (~100 calls per /ghi).
+    return Catalogue(
+        [
+            IndicatorSpec(code=code, name=name, unit=unit, aliases=tuple(json.loads(aliases)), max_per_message=limit)
+            for code, name, unit, aliases, limit in rows
+        ]
+    )
+
+
+# ---------------------------------------------------------------- records
+
+
+@dataclass
+class RecordView:
+    """A record with its items and indicators, for replies and exports."""
+
+    record: ActivityRecord
+    items: list[tuple[ActivityItem, Indicator]]
+
+    def snapshot(self) -> dict[str, Any]:
+        """The record and its items as a dict, for the audit log."""
+        data = self.record.model_dump()
+        data["items"] = [{"indicator": ind.code, "quantity": item.quantity} for item, ind in self.items]
+        return data
+
+
+_RECORD = table_of(ActivityRecord)
+_ITEM = table_of(ActivityItem)
+_RECORD_INSERT = insert(_RECORD).returning(_RECORD.c.id)
+_ITEM_INSERT = insert(_ITEM)
+
+
+async def create_record(
+    session: AsyncSession,
+    *,
+    person: Person,
+    team: OrgUnit,
+    activity_date: date,
+    items: list[tuple[Indicator, int]],
+    note: str | None,
+    message_text: str,
+    photo: str | None,
+    platform: str,
+    chat_id: str,
+    message_id: str | None,
+    now: datetime,
+) -> RecordView:
+    """Store one record with its items (audited) in the caller's transaction."""
+    values: dict[str, Any] = {
+        "person_id": person.id or 0,
+        "org_unit_id": team.id or 0,
+        "activity_date": activity_date,
+        "note": note,
+        "message_text": message_text,
+        "photo": photo,
+        "platform": platform,
+        "chat_id": chat_id,
+        "message_id": message_id,
+        "created_at": now,
+        "updated_at": None,
+        "deleted_at": None,
+        "deleted_by_person_id": None,
+    }
+    # Plain INSERTs rather than ORM objects and a flush: every /ghi runs this, and the unit of work cost more CPU
+    # than the statements. Pending ORM rows go first, so foreign keys and ids keep their order.
+    await session.flush()
+    conn = await session.connection()
+    record_id = (await conn.execute(_RECORD_INSERT, values)).scalar_one()
+    rows = [{"record_id": record_id, "indicator_id": ind.id or 0, "quantity": quantity} for ind, quantity in items]
+    if rows:
+        await conn.execute(_ITEM_INSERT, rows)
+    # The returned record and items are not in the session: callers only read them (ids, quantities, receipt).
+    view = RecordView(
+        ActivityRecord(id=record_id, **values),
+        [(ActivityItem(**row), ind) for row, (ind, _quantity) in zip(rows, items, strict=True)],
+    )
+    await append_audit(
+        session,
+        action="create",
+        entity="activity_record",
+        entity_id=record_id,
+        actor_person_id=person.id,
+        after=view.snapshot(),
+    )
+    return view
+
+
+async def _add_items(
+    session: AsyncSession, record: ActivityRecord, items: list[tuple[Indicator, int]]
+) -> list[tuple[ActivityItem, Indicator]]:
+    rows: list[tuple[ActivityItem, Indicator]] = []
+    for indicator, quantity in items:
+        item = ActivityItem(record_id=record.id or 0, indicator_id=indicator.id or 0, quantity=quantity)
+        session.add(item)
+        rows.append((item, indicator))
+    await session.flush()
+    return rows
+
+
+async def get_record(session: AsyncSession, record_id: int) -> RecordView | None:
+    """A record (deleted or not) with its items."""
+    record = await session.get(ActivityRecord, record_id)
+    if record is None:
+        return None
+    return RecordView(record, await _items(session, record_id))
+
+
+async def _items(session: AsyncSession, record_id: int) -> list[tuple[ActivityItem, Indicator]]:
+    result = await session.exec(
+        select(ActivityItem, Indicator)
+        .join(Indicator, col(Indicator.id) == col(ActivityItem.indicator_id))
+        .where(ActivityItem.record_id == record_id)
+        .order_by(col(ActivityItem.id))
+    )
+    return [(item, ind) for item, ind in result.all()]
+
+
+async def replace_items(
+    session: AsyncSession,
+    view: RecordView,
+    *,
+    items: list[tuple[Indicator, int]],
+    activity_date: date,
+    note: str | None,
+    message_text: str,
+    actor: Person,
+    now: datetime,
+) -> RecordView:
+    """Replace a record's items (and date and note), keeping the previous version in the audit log."""
+    before = view.snapshot()
+    for item, _indicator in view.items:
+        await session.delete(item)
+    await session.flush()
+    record = view.record
+    record.activity_date = activity_date
+    record.note = note
+    record.message_text = message_text
+    record.updated_at = now
+    session.add(record)
+    new_view = RecordView(record, await _add_items(session, record, items))
+    await record_audit(
+        session,
+        action="edit",
+        entity="activity_record",
+        entity_id=record.id,
+        actor_person_id=actor.id,
+        before=before,
+        after=new_view.snapshot(),
+    )
+    return new_view
+
+
+async def soft_delete(session: AsyncSession, view: RecordView, *, actor: Person, now: datetime) -> None:
+    """Mark a record deleted (its items stay for the audit trail; reports skip it)."""
+    before = view.snapshot()
+    view.record.deleted_at = now
+    view.record.deleted_by_person_id = actor.id
+    session.add(view.record)
+    await session.flush()
+    await record_audit(
+        session,
+        action="delete",
+        entity="activity_record",
+        entity_id=view.record.id,
+        actor_person_id=actor.id,
+        before=before,
+        after=view.snapshot(),
+    )
+
+
+async def records_of_person(session: AsyncSession, person_id: int, start: date, end: date) -> list[RecordView]:
+    """A person's live records with activity dates in [start, end], oldest first."""
+    result = await session.exec(
+        select(ActivityRecord)
+        .where(
+            ActivityRecord.person_id == person_id,
+            col(ActivityRecord.deleted_at).is_(None),
+            col(ActivityRecord.activity_date) >= start,
+            col(ActivityRecord.activity_date) <= end,
+        )
+        .order_by(col(ActivityRecord.activity_date), col(ActivityRecord.id))
+    )
+    return [RecordView(r, await _items(session, r.id or 0)) for r in result.all()]
+
+
+@dataclass
+class ExportRow:
+    """One item of a live record, flattened for CSV, JSON lines or Excel."""
+
+    record_id: int
+    activity_date: date
+    org_path: str
+    org_codes: str
+    person: str
+    indicator_code: str
+    indicator_name: str
+    quantity: int
+    unit: str
+    note: str
+    photo: str
+    message_text: str
+    created_at: datetime
+    updated_at: datetime | None
+
+
+async def export_rows(
+    session: AsyncSession, *, since: date | None = None, until: date | None = None, under: OrgUnit | None = None
+) -> list[ExportRow]:
+    """Every item of the live records in the date range (and subtree), by date then record."""
+    query = (
+        select(ActivityRecord, ActivityItem, Indicator, OrgUnit)
+        .join(ActivityItem, col(ActivityItem.record_id) == col(ActivityRecord.id))
+        .join(Indicator, col(Indicator.id) == col(ActivityItem.indicator_id))
+        .join(OrgUnit, col(OrgUnit.id) == col(ActivityRecord.org_unit_id))
+        .where(col(ActivityRecord.deleted_at).is_(None))
+    )
+    if since is not None:
+        query = query.where(col(ActivityRecord.activity_date) >= since)
+    if until is not None:
+        query = query.where(col(ActivityRecord.activity_date) <= until)
+    if under is not None:
+        query = query.where(col(OrgUnit.path).startswith(under.path))
+    query = query.order_by(col(ActivityRecord.activity_date), col(ActivityRecord.id), col(ActivityItem.id))
+    rows = (await session.exec(query)).all()
+    units = {u.id: u for u in (await session.exec(select(OrgUnit))).all()}
+    person_ids = {record.person_id for record, _i, _n, _u in rows}
+    people = {p.id: p for p in (await session.exec(select(Person).where(col(Person.id).in_(person_ids)))).all()}
+    out: list[ExportRow] = []
+    for record, item, indicator, unit in rows:
+        person = people[record.person_id]
+        chain = [units[int(i)] for i in unit.path.strip("/").split("/") if i and int(i) in units]
+        out.append(
+            ExportRow(
+                record_id=record.id or 0,
+                activity_date=record.activity_date,
+                org_path=" / ".join(u.name for u in chain),
+                org_codes="/".join(u.code for u in chain),
+                person=person.display_name,
+                indicator_code=indicator.code,
+                indicator_name=indicator.name,
+                quantity=item.quantity,
+                unit=indicator.unit,
+                note=record.note or "",
+                photo=record.photo or "",
+                message_text=record.message_text,
+                created_at=record.created_at,
+                updated_at=record.updated_at,
+            )
+        )
+    return out

@@ -1,0 +1,45 @@
+"""One reminder to each group whose commune has not acknowledged a directive after DIRECTIVE_REMINDER_HOURS."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from tocns.features.directives import store
+from tocns.outbox import store as outbox_store
+from tocns.outbox.models import OutboxState
+
+if TYPE_CHECKING:
+    from tocns.app import BotApp
+
+
+async def directive_reminders(app: BotApp, now: datetime) -> list[str]:
+    """Queue the reminders due at `now`; the dedupe key makes it one per group and directive."""
+    lines: list[str] = []
+    tz = app.settings.tz
+    async with app.db.session() as session:
+        due = await store.unacked_targets(session, now, timedelta(hours=app.settings.directive_reminder_hours))
+        keys = [f"directive-reminder:{d.id}:{t.platform}:{t.chat_id}" for d, t in due]
+        # The week a directive is open for reminders, each minute costs a few statements, not two per group.
+        used = await outbox_store.used_keys(session, keys)
+        todo = [(d, t, key) for (d, t), key in zip(due, keys, strict=True) if key not in used]
+        states = await store.outbox_states(session, [t.outbox_id for _d, t, _k in todo if t.outbox_id])
+        for directive, target, key in todo:
+            if target.outbox_id and states.get(target.outbox_id) == OutboxState.FAILED:
+                continue  # the group never got it (the bot was removed): a reminder would fail the same way
+            sent = directive.created_at.astimezone(tz).strftime("%d/%m/%Y")
+            queued = await outbox_store.enqueue(
+                session,
+                platform=target.platform,
+                chat_id=target.chat_id,
+                text=(
+                    f"⏰ Nhắc: chỉ đạo số {directive.id} gửi ngày {sent} chưa được xác nhận.\n{directive.text}\n\n"
+                    f"Trả lời /danhan {directive.id} để xác nhận."
+                ),
+                kind="directive_reminder",
+                dedupe_key=key,
+                now=now,
+            )
+            if queued is not None:
+                lines.append(f"nhắc chỉ đạo {directive.id} tới {target.platform}:{target.chat_id}")
+    return lines

@@ -1,0 +1,243 @@
+"""Directives: creating one with its target groups, acknowledgements, status and reminders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from tocns.core.roles import Level
+from tocns.core.text import fold
+from tocns.features.directives.api_models import DirectiveApiRequest
+from tocns.features.directives.models import Directive, DirectiveAck, DirectiveTarget
+from tocns.features.org import store as org_store
+from tocns.features.org.models import OrgUnit, Person
+from tocns.outbox import store as outbox_store
+from tocns.outbox.models import OutboxMessage
+
+# Reminders are only looked for on directives younger than this, so old directives cost nothing.
+REMINDER_HORIZON = timedelta(days=7)
+
+
+async def find_units(session: AsyncSession, text: str) -> list[OrgUnit]:
+    """Units whose code is `text`, or whose name matches it without diacritics ("tan lap" for "Xã Tân Lập")."""
+    by_code = await org_store.get_unit_by_code(session, text)
+    if by_code is not None:
+        return [by_code]
+    folded = fold(text).strip()
+    if not folded:
+        return []
+    result = await session.exec(
+        select(OrgUnit).where(
+            OrgUnit.active == True,  # noqa: E712
+            col(OrgUnit.level) != Level.TEAM,
+            or_(OrgUnit.name_folded == folded, col(OrgUnit.name_folded).endswith(" " + folded)),
+        )
+    )
+    return list(result.all())
+
+
+async def communes_under(session: AsyncSession, unit: OrgUnit) -> list[OrgUnit]:
+    """The communes a unit stands for: itself if it is one, else every commune below it."""
+    if unit.level == Level.COMMUNE:
+        return [unit]
+    return await org_store.descendants(session, unit, level=Level.COMMUNE)
+
+
+async def all_communes(session: AsyncSession) -> list[OrgUnit]:
+    """Every active commune of the tree (the scope "toàn tỉnh")."""
+    result = await session.exec(
+        select(OrgUnit).where(OrgUnit.level == Level.COMMUNE, OrgUnit.active == True)  # noqa: E712
+    )
+    return sorted(result.all(), key=lambda u: u.code)
+
+
+async def create_directive(
+    session: AsyncSession,
+    *,
+    text: str,
+    scope_label: str,
+    communes: list[OrgUnit],
+    person: Person | None,
+    now: datetime,
+    render: Callable[[Directive], str],
+) -> tuple[Directive, list[DirectiveTarget]]:
+    """Save a directive and queue it to every active group of the communes (and of the units below them)."""
+    directive = Directive(
+        text=text, scope_label=scope_label[:500], created_by_person_id=person.id if person else None, created_at=now
+    )
+    session.add(directive)
+    await session.flush()
+    message = render(directive)
+    targets: list[DirectiveTarget] = []
+    for commune in communes:
+        units = await org_store.descendants(session, commune, include_self=True)
+        for binding in await org_store.bindings_of_units(session, [u.id or 0 for u in units]):
+            row = await outbox_store.enqueue(
+                session,
+                platform=binding.platform,
+                chat_id=binding.chat_id,
+                text=message,
+                kind="directive",
+                dedupe_key=f"directive:{directive.id}:{binding.platform}:{binding.chat_id}",
+                now=now,
+            )
+            if row is None:  # the same group under two communes of the scope: once is enough
+                continue
+            target = DirectiveTarget(
+                directive_id=directive.id or 0,
+                commune_id=commune.id or 0,
+                org_unit_id=binding.org_unit_id,
+                platform=binding.platform,
+                chat_id=binding.chat_id,
+                outbox_id=row.id,
+            )
+            session.add(target)
+            targets.append(target)
+    await session.flush()
+    return directive, targets
+
+
+async def get_directive(session: AsyncSession, directive_id: int) -> Directive | None:
+    """Load a directive by id."""
+    return await session.get(Directive, directive_id)
+
+
+async def targets_of(session: AsyncSession, directive_id: int) -> list[tuple[DirectiveTarget, OutboxMessage | None]]:
+    """A directive's target groups with their outbox rows (delivery state)."""
+    result = await session.exec(
+        select(DirectiveTarget, OutboxMessage)
+        .join(OutboxMessage, col(OutboxMessage.id) == col(DirectiveTarget.outbox_id), isouter=True)
+        .where(DirectiveTarget.directive_id == directive_id)
+        .order_by(col(DirectiveTarget.id))
+    )
+    return [(t, o) for t, o in result.all()]
+
+
+async def record_ack(
+    session: AsyncSession, directive: Directive, person: Person, commune_id: int | None, now: datetime
+) -> bool:
+    """Record a person's acknowledgement; False when they had already acknowledged."""
+    ack = DirectiveAck(directive_id=directive.id or 0, person_id=person.id or 0, commune_id=commune_id, acked_at=now)
+    try:
+        async with session.begin_nested():
+            session.add(ack)
+    except IntegrityError:
+        return False
+    return True
+
+
+@dataclass
+class AckView:
+    """An acknowledgement with who gave it."""
+
+    ack: DirectiveAck
+    person: Person
+
+
+async def acks_of(session: AsyncSession, directive_id: int) -> list[AckView]:
+    """Every acknowledgement of a directive, oldest first."""
+    result = await session.exec(
+        select(DirectiveAck, Person)
+        .join(Person, col(Person.id) == col(DirectiveAck.person_id))
+        .where(DirectiveAck.directive_id == directive_id)
+        .order_by(col(DirectiveAck.acked_at))
+    )
+    return [AckView(a, p) for a, p in result.all()]
+
+
+async def units_by_id(session: AsyncSession, ids: set[int]) -> dict[int, OrgUnit]:
+    """Load several units at once."""
+    if not ids:
+        return {}
+    result = await session.exec(select(OrgUnit).where(col(OrgUnit.id).in_(list(ids))))
+    return {u.id or 0: u for u in result.all()}
+
+
+async def reminders_due(
+    session: AsyncSession, now: datetime, after: timedelta
+) -> list[tuple[Directive, DirectiveTarget]]:
+    """Target groups of directives older than `after` whose commune has not acknowledged."""
+    return await unacked_targets(session, now, after)
+
+
+async def unacked_targets(
+    session: AsyncSession, now: datetime, after: timedelta
+) -> list[tuple[Directive, DirectiveTarget]]:
+    """As `reminders_due`, in three queries however many directives and groups."""
+    directives = (
+        await session.exec(
+            select(Directive)
+            .where(col(Directive.created_at) <= now - after, col(Directive.created_at) > now - after - REMINDER_HORIZON)
+            .order_by(col(Directive.id))
+        )
+    ).all()
+    by_id = {d.id or 0: d for d in directives}
+    if not by_id:
+        return []
+    ack_query = select(DirectiveAck.directive_id, DirectiveAck.commune_id)
+    acks = await session.exec(ack_query.where(col(DirectiveAck.directive_id).in_(list(by_id))))
+    acked = set(acks.all())
+    targets = await session.exec(
+        select(DirectiveTarget)
+        .where(col(DirectiveTarget.directive_id).in_(list(by_id)))
+        .order_by(col(DirectiveTarget.directive_id), col(DirectiveTarget.id))
+    )
+    return [(by_id[t.directive_id], t) for t in targets.all() if (t.directive_id, t.commune_id) not in acked]
+
+
+async def outbox_states(session: AsyncSession, outbox_ids: list[int]) -> dict[int, str]:
+    """The delivery state of these outbox rows, by id."""
+    if not outbox_ids:
+        return {}
+    result = await session.exec(
+        select(OutboxMessage.id, OutboxMessage.state).where(col(OutboxMessage.id).in_(sorted(set(outbox_ids))))
+    )
+    return {row_id or 0: state for row_id, state in result.all()}
+
+
+async def move_chat(session: AsyncSession, platform: str, old_chat_id: str, new_chat_id: str) -> None:
+    """Follow a chat whose id changed, so acknowledgements typed there still find their directives."""
+    result = await session.exec(
+        select(DirectiveTarget).where(DirectiveTarget.platform == platform, DirectiveTarget.chat_id == old_chat_id)
+    )
+    for target in result.all():
+        target.chat_id = new_chat_id
+        session.add(target)
+
+
+async def find_api_request(session: AsyncSession, token_id: int, key: str) -> DirectiveApiRequest | None:
+    """The earlier POST of this token with this Idempotency-Key, if any."""
+    result = await session.exec(
+        select(DirectiveApiRequest).where(
+            DirectiveApiRequest.api_token_id == token_id, DirectiveApiRequest.idempotency_key == key
+        )
+    )
+    return result.first()
+
+
+async def save_api_request(
+    session: AsyncSession,
+    token_id: int,
+    key: str,
+    request_hash: str,
+    directive_id: int,
+    response: str,
+    now: datetime,
+) -> None:
+    """Remember a POST's Idempotency-Key; IntegrityError at flush when a concurrent POST saved it first."""
+    session.add(
+        DirectiveApiRequest(
+            api_token_id=token_id,
+            idempotency_key=key,
+            request_hash=request_hash,
+            directive_id=directive_id,
+            response=response,
+            created_at=now,
+        )
+    )
+    await session.flush()

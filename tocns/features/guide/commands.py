@@ -1,0 +1,92 @@
+"""/batdau and /huongdan: the commands this person may use, generated from the registry."""
+
+from __future__ import annotations
+
+from tocns.core.context import Context
+from tocns.core.permissions import EVERYONE, highest, role_label
+from tocns.core.registry import Command, CommandGroup
+from tocns.features.org import store as org_store
+
+COMMANDS = CommandGroup()
+"""This feature's chat commands; `tocns.app` includes them in the registry."""
+
+
+def command_line(cmd: Command) -> str:
+    """One help line: the command, its English alias and its summary."""
+    alias = f" (/{cmd.aliases[0]})" if cmd.aliases else ""
+    return f"/{cmd.name}{alias} — {cmd.summary}"
+
+
+async def _status_lines(ctx: Context) -> list[str]:
+    lines: list[str] = []
+    if ctx.unit is not None:
+        lines.append(f"Nhóm này thuộc: {ctx.unit.name} (mã {ctx.unit.code}).")
+    elif not ctx.msg.is_private:
+        lines.append("Nhóm này chưa kết nối với đơn vị nào: người được cấp mã hãy gõ /ketnoi <mã>.")
+    top = highest(ctx.roles)
+    team = await org_store.team_of(ctx.session, ctx.person.id or 0, ctx.unit)
+    if top is not None:
+        where = f", {team.name}" if team else ""
+        lines.append(f"Bạn: {ctx.person.display_name} — {role_label(top)}{where}.")
+    elif ctx.unit is not None:
+        lines.append("Bạn chưa thuộc tổ nào: gõ /thamgia <tên tổ> để tham gia.")
+    return lines
+
+
+def _help_for(ctx: Context, name: str) -> str:
+    cmd = ctx.registry.lookup(name.lstrip("/"))
+    if cmd is None:
+        suggestion = ctx.registry.suggest(name.lstrip("/"))
+        hint = f" Có phải bạn muốn xem /{suggestion}?" if suggestion else ""
+        return f"Không có lệnh /{name.lstrip('/')}.{hint}"
+    names = ", ".join(f"/{n}" for n in cmd.all_names)
+    who = ", ".join(role_label(r) for r in sorted(cmd.roles)) if cmd.roles != EVERYONE else "mọi người"
+    parts = [f"{names}: {cmd.summary}", f"Dành cho: {who}."]
+    if cmd.usage:
+        parts.append(f"Cách dùng:\n{cmd.usage}")
+    return "\n".join(parts)
+
+
+async def _command_list(ctx: Context) -> str:
+    commands = ctx.registry.available_to(ctx.roles)
+    lines = ["Các lệnh bạn dùng được:"]
+    lines.extend(command_line(c) for c in commands)
+    lines.append("")
+    lines.append("Gõ /huongdan <lệnh> để xem cách dùng chi tiết, ví dụ: /huongdan ketnoi.")
+    lines.append("Có thể gõ không dấu, chữ hoa hay chữ thường đều được.")
+    return "\n".join(lines)
+
+
+@COMMANDS.command(
+    "huongdan",
+    aliases=("help",),
+    vi_name="hướng dẫn",
+    roles=EVERYONE,
+    summary="Xem các lệnh bạn dùng được và cách dùng",
+    usage="/huongdan — danh sách lệnh\n/huongdan ghi — cách dùng một lệnh",
+    order=1,
+)
+async def huongdan(ctx: Context) -> str:
+    """List the commands this person may use, or explain one command."""
+    if ctx.args:
+        return _help_for(ctx, ctx.args.split()[0])
+    status = await _status_lines(ctx)
+    return "\n".join([*status, "", await _command_list(ctx)]) if status else await _command_list(ctx)
+
+
+@COMMANDS.command(
+    "batdau",
+    aliases=("start",),
+    vi_name="bắt đầu",
+    roles=EVERYONE,
+    summary="Lời chào, tình trạng của bạn và danh sách lệnh",
+    order=0,
+)
+async def batdau(ctx: Context) -> str:
+    """Greet the person, say where they stand and list their commands."""
+    greeting = (
+        f"Xin chào {ctx.person.display_name}! Tôi là bot điều phối của Tổ công nghệ số cộng đồng: "
+        "ghi kết quả hằng ngày, giao và nhắc việc, tổng hợp báo cáo, chuyển chỉ đạo của Sở."
+    )
+    status = await _status_lines(ctx)
+    return "\n".join([greeting, *status, "", await _command_list(ctx)])

@@ -1,0 +1,236 @@
+"""/ketnoi, /thamgia and /vaitro: binding chats to units, joining teams and setting roles."""
+
+from __future__ import annotations
+
+from tocns.core.context import Context, UserError
+from tocns.core.permissions import EVERYONE, LEADERS, parse_role, role_label
+from tocns.core.registry import CommandGroup
+from tocns.core.roles import Level, Role
+from tocns.core.text import fold, fold_compact, similarity
+from tocns.features.org import store as org_store
+from tocns.features.org.models import OrgUnit, Person
+
+COMMANDS = CommandGroup()
+"""This feature's chat commands; `tocns.app` includes them in the registry."""
+
+AUTO_PICK_SCORE = 0.8
+CHOICE_SCORE = 0.5
+
+
+def unit_label(unit: OrgUnit) -> str:
+    """A unit's name with its code, for replies."""
+    return f"{unit.name} (mã {unit.code})"
+
+
+@COMMANDS.command(
+    "ketnoi",
+    aliases=("connect",),
+    vi_name="kết nối",
+    roles=EVERYONE,
+    summary="Kết nối nhóm với đơn vị bằng mã do Sở hoặc xã cấp",
+    usage="/ketnoi <mã>\nVí dụ: /ketnoi K7M2QX9P",
+    order=10,
+)
+async def ketnoi(ctx: Context) -> str:
+    """Bind this chat to the join code's unit and give the sender the code's role."""
+    code = ctx.args.split()[0] if ctx.args else ""
+    if not code:
+        raise UserError("Thiếu mã kết nối. Cách dùng: /ketnoi <mã>, ví dụ: /ketnoi K7M2QX9P")
+    if not ctx.msg.is_private and ctx.binding is not None:
+        assert ctx.unit is not None
+        raise UserError(
+            f"Nhóm này đã được kết nối với {unit_label(ctx.unit)}. Mỗi nhóm chỉ kết nối một lần; "
+            "mã của bạn chưa bị dùng. Nếu cần đổi đơn vị, hãy liên hệ cán bộ quản trị."
+        )
+    join_code, unit = await org_store.check_join_code(ctx.session, code, ctx.now)
+    role = Role(join_code.role)
+    await org_store.consume_join_code(ctx.session, join_code, ctx.person, ctx.now)
+    await org_store.set_membership(ctx.session, person=ctx.person, unit=unit, role=role, actor=ctx.person)
+    if ctx.msg.is_private:
+        return (
+            f"Đã ghi nhận: {ctx.person.display_name} là {role_label(role)} của {unit_label(unit)}. "
+            "Tin nhắn riêng không gắn với đơn vị; hãy dùng mã kết nối nhóm trong nhóm điều phối."
+        )
+    await org_store.bind_chat(
+        ctx.session,
+        platform=ctx.msg.platform,
+        chat_id=ctx.msg.chat_id,
+        unit=unit,
+        person=ctx.person,
+        chat_title=ctx.msg.chat_title,
+    )
+    next_step = (
+        "Các thành viên gõ /thamgia <tên tổ> để vào tổ của mình."
+        if unit.level != Level.TEAM
+        else "Các thành viên gõ /thamgia để vào tổ."
+    )
+    return (
+        f"Đã kết nối nhóm này với {unit_label(unit)}.\n"
+        f"{ctx.person.display_name} được giao vai trò {role_label(role)}.\n{next_step} Gõ /huongdan để xem các lệnh."
+    )
+
+
+def _rank_teams(query: str, teams: list[OrgUnit]) -> list[tuple[float, OrgUnit]]:
+    folded, compact = fold(query), fold_compact(query)
+    scored: list[tuple[float, OrgUnit]] = []
+    for team in teams:
+        if folded == team.code.lower() or compact == fold_compact(team.name) or folded == team.name_folded:
+            score = 1.0
+        else:
+            score = similarity(query, team.name)
+            # "3" typed for "Thôn 3": a trailing number must match exactly, not just look similar.
+            query_digits = "".join(ch for ch in compact if ch.isdigit())
+            team_digits = "".join(ch for ch in fold_compact(team.name) if ch.isdigit())
+            if query_digits and team_digits and query_digits != team_digits:
+                score = min(score, CHOICE_SCORE - 0.01)
+        scored.append((score, team))
+    scored.sort(key=lambda pair: (-pair[0], pair[1].name))
+    return scored
+
+
+@COMMANDS.command(
+    "thamgia",
+    aliases=("join",),
+    vi_name="tham gia",
+    roles=EVERYONE,
+    summary="Tham gia một tổ thuộc đơn vị của nhóm",
+    usage="/thamgia <tên hoặc mã tổ>\nVí dụ: /thamgia thon 3",
+    order=11,
+)
+async def thamgia(ctx: Context) -> str:
+    """Join a team under the chat's unit, matched without diacritics; ambiguous names get a list."""
+    if ctx.unit is None:
+        raise UserError(
+            "Lệnh /thamgia dùng trong nhóm điều phối đã kết nối với xã/phường. "
+            "Nhóm này chưa kết nối: người được cấp mã hãy gõ /ketnoi <mã>."
+        )
+    teams = await org_store.descendants(
+        ctx.session, ctx.unit, level=Level.TEAM, include_self=ctx.unit.level == Level.TEAM
+    )
+    if not teams:
+        raise UserError(f"{ctx.unit.name} chưa có tổ nào. Cán bộ quản trị tạo tổ bằng: tocns org add-team.")
+    if not ctx.args:
+        if len(teams) == 1:
+            chosen = teams[0]
+        else:
+            names = "\n".join(f"- {t.name} (mã {t.code})" for t in teams[:30])
+            raise UserError(f"Hãy ghi tên tổ. Ví dụ: /thamgia {fold(teams[0].name)}\nCác tổ:\n{names}")
+    else:
+        ranked = _rank_teams(ctx.args, teams)
+        best_score, best = ranked[0]
+        tied = [t for s, t in ranked if s == best_score]
+        if best_score >= AUTO_PICK_SCORE and len(tied) == 1:
+            chosen = best
+        else:
+            options = [t for s, t in ranked if s >= CHOICE_SCORE][:8]
+            if not options:
+                names = "\n".join(f"- {t.name} (mã {t.code})" for t in teams[:30])
+                raise UserError(f"Không tìm thấy tổ {ctx.args!r} trong {ctx.unit.name}. Các tổ hiện có:\n{names}")
+            listing = "\n".join(f"- /thamgia {t.code}  ({t.name})" for t in options)
+            raise UserError(f"Có nhiều tổ gần giống {ctx.args!r}. Bạn chọn tổ nào?\n{listing}")
+    return await _join(ctx, chosen)
+
+
+async def _join(ctx: Context, team: OrgUnit) -> str:
+    current = await org_store.memberships_of(ctx.session, ctx.person.id or 0)
+    for membership, unit in current:
+        if unit.id == team.id:
+            return f"Bạn đã là {role_label(membership.role)} của {team.name}."
+    moved_from = ""
+    for membership, unit in current:
+        if unit.level == Level.TEAM and ctx.unit is not None and unit.path.startswith(ctx.unit.path):
+            await org_store.remove_membership(ctx.session, membership, actor=ctx.person)
+            moved_from = f" (đã rời {unit.name})"
+    await org_store.set_membership(ctx.session, person=ctx.person, unit=team, role=Role.MEMBER, actor=ctx.person)
+    return (
+        f"{ctx.person.display_name} đã tham gia {unit_label(team)}{moved_from}.\n"
+        "Ghi kết quả hằng ngày bằng /ghi, xem việc được giao bằng /nhiemvu, gõ /huongdan để xem thêm."
+    )
+
+
+def _split_target_and_role(args: str) -> tuple[str, Role]:
+    words = args.split()
+    for size in (3, 2, 1):
+        if len(words) > size:
+            role = parse_role(" ".join(words[-size:]))
+            if role is not None:
+                return " ".join(words[:-size]), role
+    raise UserError(
+        "Cách dùng: /vaitro @người <vai trò>. Vai trò: thanh vien, to truong, lanh dao xa, can bo so.\n"
+        "Ví dụ: /vaitro @Lan to truong"
+    )
+
+
+async def _resolve_target(ctx: Context, target: str) -> Person:
+    for mention in ctx.msg.mentions[:1]:
+        if mention.user_id:
+            person = await org_store.get_person(ctx.session, ctx.msg.platform, mention.user_id)
+            if person is not None:
+                return person
+        if mention.username:
+            target = mention.username
+    people = await org_store.find_people(ctx.session, ctx.unit, target, ctx.msg.platform)
+    if not people:
+        raise UserError(
+            f"Không tìm thấy người {target!r} trong đơn vị này. Người đó cần nhắn lệnh cho bot (ví dụ /thamgia) trước."
+        )
+    if len(people) > 1:
+        names = ", ".join(p.display_name for p in people[:5])
+        raise UserError(f"Có nhiều người khớp với {target!r}: {names}. Hãy ghi rõ hơn.")
+    return people[0]
+
+
+async def _unit_for_role(ctx: Context, target: Person, role: Role) -> OrgUnit:
+    assert ctx.unit is not None
+    if role in (Role.MEMBER, Role.TEAM_LEADER):
+        team = await org_store.team_of(ctx.session, target.id or 0, ctx.unit)
+        if team is None:
+            raise UserError(
+                f"{target.display_name} chưa tham gia tổ nào trong {ctx.unit.name}: "
+                "người đó cần gõ /thamgia <tên tổ> trước."
+            )
+        return team
+    if role == Role.COMMUNE_LEADER:
+        commune = await org_store.nearest_of_level(ctx.session, ctx.unit, Level.COMMUNE)
+        if commune is None:
+            raise UserError("Vai trò lãnh đạo xã chỉ giao được trong nhóm của một xã/phường.")
+        return commune
+    if role == Role.STAFF:
+        chain = await org_store.ancestors(ctx.session, ctx.unit)
+        return chain[0]
+    raise UserError("Vai trò quản trị viên chỉ được cấp trên máy chủ (lệnh tocns joincode --role admin).")
+
+
+@COMMANDS.command(
+    "vaitro",
+    aliases=("role",),
+    vi_name="vai trò",
+    roles=LEADERS,
+    summary="Giao vai trò cho một người trong đơn vị của bạn",
+    usage=(
+        "/vaitro @người <vai trò>\nVai trò: thanh vien, to truong, lanh dao xa, can bo so\n"
+        "Ví dụ: /vaitro @Lan to truong"
+    ),
+    order=12,
+)
+async def vaitro(ctx: Context) -> str:
+    """Let a leader set a person's role within the leader's own unit."""
+    if ctx.unit is None:
+        raise UserError("Lệnh /vaitro dùng trong nhóm đã kết nối với đơn vị.")
+    target_text, role = _split_target_and_role(ctx.args)
+    target = await _resolve_target(ctx, target_text)
+    unit = await _unit_for_role(ctx, target, role)
+    actor_memberships = await org_store.memberships_of(ctx.session, ctx.person.id or 0)
+    authority = [Role(m.role) for m, u in actor_memberships if m.role == Role.ADMIN or unit.path.startswith(u.path)]
+    best = max((r.rank for r in authority), default=0)
+    if best < role.rank or best < Role.TEAM_LEADER.rank:
+        raise UserError(
+            f"Bạn không có quyền giao vai trò {role_label(role)} trong {unit.name}: "
+            "chỉ lãnh đạo của đơn vị đó (hoặc cấp trên) được giao, và không cao hơn vai trò của mình."
+        )
+    target_memberships = await org_store.memberships_of(ctx.session, target.id or 0)
+    for membership, member_unit in target_memberships:
+        if member_unit.id == unit.id and Role(membership.role).rank > best:
+            raise UserError(f"{target.display_name} đang giữ vai trò cao hơn bạn; bạn không thể đổi vai trò này.")
+    await org_store.set_membership(ctx.session, person=target, unit=unit, role=role, actor=ctx.person)
+    return f"Đã giao vai trò {role_label(role)} của {unit_label(unit)} cho {target.display_name}."

@@ -1,0 +1,70 @@
+"""Who is asking, and what happens when the bot joins, leaves or follows a moved group (wired in by `tocns.app`)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from tocns.core.context import Sender
+from tocns.core.messages import ChatEvent, IncomingMessage, Reply
+from tocns.core.permissions import GUEST
+from tocns.features.org import store as org_store
+
+log = logging.getLogger(__name__)
+
+WELCOME_TEXT = (
+    "Xin chào cả nhóm! Tôi là bot của Tổ công nghệ số cộng đồng: ghi nhận kết quả đi cơ sở, giao và nhắc việc, "
+    "tổng hợp báo cáo.\n"
+    "Để bắt đầu, người được cấp mã kết nối (lãnh đạo xã/phường hoặc tổ trưởng) hãy gõ /ketnoi <mã> để kết nối "
+    "nhóm này với đơn vị của mình. Sau đó mỗi thành viên gõ /thamgia <tên tổ>.\n"
+    "Gõ /huongdan để xem các lệnh."
+)
+
+
+async def identify(session: AsyncSession, msg: IncomingMessage, now: datetime) -> Sender:
+    """The sender as a person (created on first contact), the chat's binding and unit, and the roles held there."""
+    person = await org_store.upsert_person(
+        session,
+        platform=msg.platform,
+        user_id=msg.user_id,
+        display_name=msg.display_name,
+        username=msg.username,
+        private_chat_id=msg.chat_id if msg.is_private else None,
+        now=now,
+    )
+    # In a group, the binding and the person's memberships (roles, team) come back in one query.
+    binding, unit = (
+        (None, None)
+        if msg.is_private
+        else await org_store.chat_context(session, msg.platform, msg.chat_id, person.id or 0)
+    )
+    roles = {GUEST} | await org_store.roles_in_context(session, person.id or 0, unit)
+    return Sender(person=person, binding=binding, unit=unit, roles=roles)
+
+
+async def bot_added(session: AsyncSession, event: ChatEvent, now: datetime) -> list[Reply]:
+    """The bot joined a group: greet it and say how to connect it to a unit."""
+    return [Reply(text=WELCOME_TEXT, chat_id=event.chat_id, platform=event.platform)]
+
+
+async def bot_removed(session: AsyncSession, event: ChatEvent, now: datetime) -> list[Reply]:
+    """The bot left a group: its binding stops receiving anything."""
+    binding = await org_store.deactivate_binding(
+        session, event.platform, event.chat_id, reason="bot bị xóa khỏi nhóm", actor_label=event.platform
+    )
+    log.info(
+        "bot removed from %s chat %s (binding %s)", event.platform, event.chat_id, "deactivated" if binding else "none"
+    )
+    return []
+
+
+async def chat_migrated(session: AsyncSession, event: ChatEvent, now: datetime) -> list[Reply]:
+    """A group moved to a new id: its binding follows (the second half of a migration finds nothing to move)."""
+    if event.new_chat_id is None:
+        return []
+    moved = await org_store.move_binding(session, event.platform, event.chat_id, event.new_chat_id)
+    if moved is not None:
+        log.info("%s chat %s migrated to %s; binding moved", event.platform, event.chat_id, event.new_chat_id)
+    return []

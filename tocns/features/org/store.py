@@ -1,0 +1,990 @@
+"""Data access for the org tree, chats, people, memberships, join codes and processed messages."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, bindparam, event, func, literal, update
+from sqlalchemy.orm import Session, aliased
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from tocns.core.clock import utcnow
+from tocns.core.roles import Level, Role
+from tocns.core.text import closest, fold, vi_sorted
+from tocns.db.audit import append_audit_rows, record_audit
+from tocns.db.errors import Conflict, Expired, NotFound
+from tocns.db.upsert import per_dialect, table_of
+from tocns.features.org.models import ChatBinding, JoinCode, Membership, OrgUnit, Person
+from tocns.features.org.sheet import Member, Problem, SheetRow, member_of
+
+JOIN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+JOIN_CODE_LENGTH = 8
+
+# ---------------------------------------------------------------- org units
+
+
+async def get_unit(session: AsyncSession, unit_id: int) -> OrgUnit | None:
+    """Load an org unit by id."""
+    return await session.get(OrgUnit, unit_id)
+
+
+async def get_unit_by_code(session: AsyncSession, code: str) -> OrgUnit | None:
+    """Load an org unit by its code (case-insensitive)."""
+    code = code.strip()
+    result = await session.exec(select(OrgUnit).where(OrgUnit.code == code))
+    unit = result.first()
+    if unit is None and code != code.upper():
+        result = await session.exec(select(OrgUnit).where(OrgUnit.code == code.upper()))
+        unit = result.first()
+    return unit
+
+
+async def require_unit(session: AsyncSession, code: str) -> OrgUnit:
+    """Load an org unit by code or raise NotFound with a clear message."""
+    unit = await get_unit_by_code(session, code)
+    if unit is None:
+        raise NotFound(f"Không có đơn vị nào mang mã {code!r}. Xem danh sách bằng: tocns org list")
+    return unit
+
+
+async def create_unit(
+    session: AsyncSession,
+    *,
+    code: str,
+    name: str,
+    level: str,
+    parent: OrgUnit | None = None,
+    actor_label: str | None = None,
+) -> OrgUnit:
+    """Create an org unit under `parent` (any depth) and record it in the audit log."""
+    if await get_unit_by_code(session, code) is not None:
+        raise Conflict(f"Mã đơn vị {code!r} đã tồn tại.")
+    unit = OrgUnit(
+        code=code,
+        name=name,
+        name_folded=fold(name),
+        level=level,
+        parent_id=parent.id if parent else None,
+        depth=(parent.depth + 1) if parent else 0,
+    )
+    session.add(unit)
+    await session.flush()
+    unit.path = f"{parent.path if parent else '/'}{unit.id}/"
+    await record_audit(
+        session, action="create", entity="org_unit", entity_id=unit.id, actor_label=actor_label, after=unit
+    )
+    return unit
+
+
+async def children(session: AsyncSession, unit: OrgUnit) -> list[OrgUnit]:
+    """Direct children of a unit, by name in Vietnamese order."""
+    result = await session.exec(select(OrgUnit).where(OrgUnit.parent_id == unit.id).order_by(col(OrgUnit.code)))
+    return vi_sorted(result.all(), key=lambda u: u.name)
+
+
+async def descendants(
+    session: AsyncSession, unit: OrgUnit, level: str | None = None, include_self: bool = False
+) -> list[OrgUnit]:
+    """Every unit below `unit` (optionally of one level), ordered by code."""
+    query = select(OrgUnit).where(col(OrgUnit.path).startswith(unit.path), OrgUnit.active == True)  # noqa: E712
+    if not include_self:
+        query = query.where(OrgUnit.id != unit.id)
+    if level is not None:
+        query = query.where(OrgUnit.level == level)
+    result = await session.exec(query.order_by(col(OrgUnit.code)))
+    return list(result.all())
+
+
+async def ancestors(session: AsyncSession, unit: OrgUnit, include_self: bool = True) -> list[OrgUnit]:
+    """The chain from the root down to `unit`."""
+    ids = [int(part) for part in unit.path.strip("/").split("/") if part]
+    if not include_self:
+        ids = [i for i in ids if i != unit.id]
+    if not ids:
+        return []
+    result = await session.exec(select(OrgUnit).where(col(OrgUnit.id).in_(ids)))
+    by_id = {u.id: u for u in result.all()}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+async def nearest_of_level(session: AsyncSession, unit: OrgUnit, level: str) -> OrgUnit | None:
+    """The unit itself or its closest ancestor of the given level."""
+    for candidate in reversed(await ancestors(session, unit)):
+        if candidate.level == level:
+            return candidate
+    return None
+
+
+async def list_units(
+    session: AsyncSession, under: OrgUnit | None = None, max_depth: int | None = None
+) -> list[OrgUnit]:
+    """Units of the tree (or of a subtree), in tree order."""
+    query = select(OrgUnit)
+    if under is not None:
+        query = query.where(col(OrgUnit.path).startswith(under.path))
+        if max_depth is not None:
+            query = query.where(OrgUnit.depth <= under.depth + max_depth)
+    elif max_depth is not None:
+        query = query.where(OrgUnit.depth <= max_depth)
+    result = await session.exec(query.order_by(col(OrgUnit.path)))
+    return list(result.all())
+
+
+async def add_team(session: AsyncSession, parent_code: str, name: str, actor_label: str | None = None) -> OrgUnit:
+    """Create a team under a commune (or any unit); its code is the parent's code plus a number."""
+    parent = await require_unit(session, parent_code)
+    name = " ".join(name.split())
+    if not name:
+        raise Conflict("Tên tổ không được để trống.")
+    siblings = await children(session, parent)
+    for sibling in siblings:
+        if sibling.level == Level.TEAM and sibling.name_folded == fold(name):
+            raise Conflict(f"{parent.name} đã có tổ {sibling.name!r} (mã {sibling.code}).")
+    count = await session.scalar(
+        select(func.count()).select_from(OrgUnit).where(OrgUnit.parent_id == parent.id, OrgUnit.level == Level.TEAM)
+    )
+    number = int(count or 0) + 1
+    code = f"{parent.code}-T{number:02d}"
+    while await get_unit_by_code(session, code) is not None:
+        number += 1
+        code = f"{parent.code}-T{number:02d}"
+    return await create_unit(session, code=code, name=name, level=Level.TEAM, parent=parent, actor_label=actor_label)
+
+
+@dataclass
+class ImportResult:
+    """What an import of administrative units created."""
+
+    provinces: int = 0
+    communes: int = 0
+    skipped: int = 0
+
+
+async def import_divisions(
+    session: AsyncSession, province_code: str | None = None, actor_label: str | None = None
+) -> ImportResult:
+    """Load provinces and communes (wards) with their official codes from `vietnam-provinces`; idempotent."""
+    from vietnam_provinces import Province, Ward
+
+    provinces = list(Province.iter_all())
+    if province_code is not None:
+        wanted = province_code.strip().lstrip("0") or "0"
+        provinces = [p for p in provinces if str(p.code.value) == wanted]
+        if not provinces:
+            raise NotFound(f"Không có tỉnh/thành phố nào mang mã {province_code!r}.")
+    existing_codes = set((await session.exec(select(OrgUnit.code))).all())
+    result = ImportResult()
+    for province in provinces:
+        code = f"{province.code.value:02d}"
+        if code in existing_codes:
+            unit = await require_unit(session, code)
+            result.skipped += 1
+        else:
+            unit = await create_unit(
+                session, code=code, name=province.name, level=Level.PROVINCE, actor_label=actor_label
+            )
+            result.provinces += 1
+        new_units: list[OrgUnit] = []
+        for ward in Ward.iter_by_province(province.code):
+            wcode = f"{ward.code.value:05d}"
+            if wcode in existing_codes:
+                result.skipped += 1
+                continue
+            new_units.append(
+                OrgUnit(
+                    code=wcode,
+                    name=ward.name,
+                    name_folded=fold(ward.name),
+                    level=Level.COMMUNE,
+                    parent_id=unit.id,
+                    depth=unit.depth + 1,
+                )
+            )
+        session.add_all(new_units)
+        await session.flush()
+        for ward_unit in new_units:
+            ward_unit.path = f"{unit.path}{ward_unit.id}/"
+        result.communes += len(new_units)
+    await record_audit(
+        session,
+        action="import",
+        entity="org_unit",
+        entity_id=province_code or "*",
+        actor_label=actor_label,
+        after={"provinces": result.provinces, "communes": result.communes},
+    )
+    return result
+
+
+# ---------------------------------------------------------------- people
+
+
+_PERSON = table_of(Person)
+
+
+def _person_param(name: str, column: str) -> Any:
+    return bindparam(name, type_=_PERSON.c[column].type)
+
+
+# Refresh a known person: an empty username or private chat never erases a known one. Tried first because a
+# known person is the common case, and an UPDATE (unlike INSERT ... ON CONFLICT) draws no id from the sequence.
+_PERSON_REFRESH = (
+    select(Person)
+    .from_statement(
+        update(_PERSON)
+        .where(_PERSON.c.platform == _person_param("p_platform", "platform"))
+        .where(_PERSON.c.user_id == _person_param("p_user_id", "user_id"))
+        .values(
+            display_name=_person_param("p_display_name", "display_name"),
+            username=func.coalesce(_person_param("p_new_username", "username"), _PERSON.c.username),
+            private_chat_id=func.coalesce(
+                _person_param("p_new_private_chat_id", "private_chat_id"), _PERSON.c.private_chat_id
+            ),
+            last_seen_at=_person_param("p_seen", "last_seen_at"),
+        )
+        .returning(*_PERSON.c)
+    )
+    # A Person already in the session (a long CLI or demo session) takes the stored values.
+    .execution_options(populate_existing=True)
+)
+
+_person_insert = per_dialect(
+    lambda insert: select(Person).from_statement(
+        insert(_PERSON)
+        .values(
+            platform=_person_param("p_platform", "platform"),
+            user_id=_person_param("p_user_id", "user_id"),
+            display_name=_person_param("p_display_name", "display_name"),
+            username=_person_param("p_username", "username"),
+            private_chat_id=_person_param("p_private_chat_id", "private_chat_id"),
+            created_at=_person_param("p_stamp", "created_at"),
+            last_seen_at=_person_param("p_stamp", "last_seen_at"),
+        )
+        .on_conflict_do_nothing(index_elements=["platform", "user_id"])
+        .returning(*_PERSON.c)
+    )
+)
+
+
+async def upsert_person(
+    session: AsyncSession,
+    *,
+    platform: str,
+    user_id: str,
+    display_name: str,
+    username: str | None = None,
+    private_chat_id: str | None = None,
+    now: datetime | None = None,
+) -> Person:
+    """Find or create a person, refreshing their name and private chat; safe when two updates race."""
+    display_name = (display_name or "").strip()[:200] or f"Người dùng {user_id}"
+    stamp = utcnow()
+    params = {
+        "p_platform": platform,
+        "p_user_id": user_id,
+        "p_display_name": display_name,
+        "p_username": username,
+        "p_private_chat_id": private_chat_id,
+        "p_stamp": stamp,
+        "p_new_username": username or None,
+        "p_new_private_chat_id": private_chat_id or None,
+        "p_seen": now or stamp,
+    }
+    # A known person: one UPDATE ... RETURNING. A new one: INSERT ... ON CONFLICT DO NOTHING, because the same
+    # new person's first messages in two chats may be processed at once (chats run in parallel); the loser
+    # refreshes the winner's row instead of failing.
+    statements: tuple[Any, ...] = (_PERSON_REFRESH, _person_insert(session), _PERSON_REFRESH)
+    for statement in statements:
+        person: Person | None = (await session.exec(statement, params=params)).scalars().first()
+        if person is not None:
+            return person
+    raise NotFound(f"Không tìm thấy người dùng {platform}:{user_id}.")
+
+
+async def get_person(session: AsyncSession, platform: str, user_id: str) -> Person | None:
+    """Load a person by platform user id."""
+    result = await session.exec(select(Person).where(Person.platform == platform, Person.user_id == user_id))
+    return result.first()
+
+
+async def find_people(session: AsyncSession, unit: OrgUnit | None, query: str, platform: str) -> list[Person]:
+    """People matching `@username` or a display name, members of the unit's subtree first."""
+    q = query.strip().lstrip("@")
+    if not q:
+        return []
+    by_username = await session.exec(
+        select(Person).where(Person.platform == platform, func.lower(Person.username) == q.lower())
+    )
+    found = list(by_username.all())
+    if found:
+        return found
+    people_query = select(Person).where(Person.platform == platform)
+    if unit is not None:
+        people_query = (
+            people_query.join(Membership, col(Membership.person_id) == col(Person.id))
+            .join(OrgUnit, col(OrgUnit.id) == col(Membership.org_unit_id))
+            .where(col(OrgUnit.path).startswith(unit.path))
+        )
+    candidates = list((await session.exec(people_query.distinct())).all())
+    folded = fold(q)
+    exact = [p for p in candidates if fold(p.display_name) == folded]
+    if exact:
+        return exact
+    return [p for p in candidates if folded in fold(p.display_name)]
+
+
+# ---------------------------------------------------------------- chat bindings
+
+
+async def get_binding(
+    session: AsyncSession, platform: str, chat_id: str, active_only: bool = True
+) -> ChatBinding | None:
+    """The binding of a chat, if any."""
+    query = select(ChatBinding).where(ChatBinding.platform == platform, ChatBinding.chat_id == chat_id)
+    if active_only:
+        query = query.where(ChatBinding.active == True)  # noqa: E712
+    return (await session.exec(query)).first()
+
+
+async def bind_chat(
+    session: AsyncSession,
+    *,
+    platform: str,
+    chat_id: str,
+    unit: OrgUnit,
+    person: Person | None,
+    chat_title: str | None = None,
+) -> ChatBinding:
+    """Bind a chat to an org unit; an inactive binding of the same chat is reused."""
+    binding = await get_binding(session, platform, chat_id, active_only=False)
+    if binding is not None and binding.active:
+        raise Conflict("Nhóm này đã được kết nối.")
+    before = binding.model_copy() if binding else None
+    if binding is None:
+        binding = ChatBinding(platform=platform, chat_id=chat_id, org_unit_id=unit.id or 0)
+    binding.org_unit_id = unit.id or 0
+    binding.active = True
+    binding.chat_title = chat_title
+    binding.created_by_person_id = person.id if person else None
+    binding.deactivated_at = None
+    binding.deactivated_reason = None
+    session.add(binding)
+    await session.flush()
+    await record_audit(
+        session,
+        action="bind",
+        entity="chat_binding",
+        entity_id=binding.id,
+        actor_person_id=person.id if person else None,
+        before=before,
+        after=binding,
+    )
+    return binding
+
+
+async def deactivate_binding(
+    session: AsyncSession, platform: str, chat_id: str, reason: str, actor_label: str | None = None
+) -> ChatBinding | None:
+    """Mark a chat's binding inactive (the bot was removed, or the chat no longer exists)."""
+    binding = await get_binding(session, platform, chat_id)
+    if binding is None:
+        return None
+    before = binding.model_copy()
+    binding.active = False
+    binding.deactivated_at = utcnow()
+    binding.deactivated_reason = reason[:255]
+    session.add(binding)
+    await record_audit(
+        session,
+        action="deactivate",
+        entity="chat_binding",
+        entity_id=binding.id,
+        actor_label=actor_label,
+        before=before,
+        after=binding,
+    )
+    return binding
+
+
+async def move_binding(session: AsyncSession, platform: str, old_chat_id: str, new_chat_id: str) -> ChatBinding | None:
+    """Follow a chat whose id changed (a Telegram group migrated to a supergroup)."""
+    binding = await get_binding(session, platform, old_chat_id)
+    if binding is None:
+        return None
+    before = binding.model_copy()
+    binding.chat_id = new_chat_id
+    session.add(binding)
+    await record_audit(
+        session, action="migrate", entity="chat_binding", entity_id=binding.id, before=before, after=binding
+    )
+    return binding
+
+
+async def bindings_of_units(session: AsyncSession, unit_ids: list[int]) -> list[ChatBinding]:
+    """Active chat bindings of the given units."""
+    if not unit_ids:
+        return []
+    result = await session.exec(
+        select(ChatBinding).where(col(ChatBinding.org_unit_id).in_(unit_ids), ChatBinding.active == True)  # noqa: E712
+    )
+    return list(result.all())
+
+
+# ---------------------------------------------------------------- memberships and roles
+
+
+_MEMBERSHIPS = "org.memberships_of"
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_rollback(session: Session, _previous: object) -> None:
+    # A rolled-back membership change must not survive in the per-session cache.
+    session.info.pop(_MEMBERSHIPS, None)
+
+
+def _forget_memberships(session: AsyncSession) -> None:
+    session.info.pop(_MEMBERSHIPS, None)
+
+
+async def memberships_of(session: AsyncSession, person_id: int) -> list[tuple[Membership, OrgUnit]]:
+    """A person's memberships with their units (read once per session: roles and team both need them)."""
+    cache: dict[int, list[tuple[Membership, OrgUnit]]] = session.info.setdefault(_MEMBERSHIPS, {})
+    if person_id in cache:
+        return list(cache[person_id])
+    result = await session.exec(
+        select(Membership, OrgUnit)
+        .join(OrgUnit, col(OrgUnit.id) == col(Membership.org_unit_id))
+        .where(Membership.person_id == person_id)
+        .order_by(col(OrgUnit.path))
+    )
+    rows = [(m, u) for m, u in result.all()]
+    cache[person_id] = rows
+    return list(rows)
+
+
+_BINDING_UNIT = aliased(OrgUnit, name="binding_unit")
+_MEMBER_UNIT = aliased(OrgUnit, name="member_unit")
+_ANCHOR = select(literal(1).label("one")).subquery("anchor")
+# One row per membership (or one row of NULLs), each carrying the chat's binding: both outer-joined to a
+# one-row anchor, so a chat without a binding or a person without memberships still answers in one round trip.
+_CHAT_CONTEXT = (
+    select(ChatBinding, _BINDING_UNIT, Membership, _MEMBER_UNIT)
+    .select_from(_ANCHOR)
+    .outerjoin(
+        ChatBinding,
+        and_(
+            col(ChatBinding.platform) == bindparam("platform"),
+            col(ChatBinding.chat_id) == bindparam("chat_id"),
+            col(ChatBinding.active) == True,  # noqa: E712
+        ),
+    )
+    .outerjoin(_BINDING_UNIT, col(_BINDING_UNIT.id) == col(ChatBinding.org_unit_id))
+    .outerjoin(Membership, col(Membership.person_id) == bindparam("person_id"))
+    .outerjoin(_MEMBER_UNIT, col(_MEMBER_UNIT.id) == col(Membership.org_unit_id))
+    .order_by(col(_MEMBER_UNIT.path))
+)
+
+
+async def chat_context(
+    session: AsyncSession, platform: str, chat_id: str, person_id: int
+) -> tuple[ChatBinding | None, OrgUnit | None]:
+    """A chat's active binding and unit, reading the person's memberships in the same query (for roles, team)."""
+    rows = (
+        await session.exec(_CHAT_CONTEXT, params={"platform": platform, "chat_id": chat_id, "person_id": person_id})
+    ).all()
+    binding, unit = (rows[0][0], rows[0][1]) if rows and rows[0][1] is not None else (None, None)
+    memberships = [(m, u) for _b, _bu, m, u in rows if m is not None and u is not None]
+    session.info.setdefault(_MEMBERSHIPS, {})[person_id] = memberships
+    return binding, unit
+
+
+def _related(member_unit: OrgUnit, context_unit: OrgUnit) -> bool:
+    """Whether a membership on `member_unit` counts in a chat bound to `context_unit`."""
+    return context_unit.path.startswith(member_unit.path) or member_unit.path.startswith(context_unit.path)
+
+
+async def roles_in_context(session: AsyncSession, person_id: int, unit: OrgUnit | None) -> set[str]:
+    """Roles a person holds where a chat is bound: on its unit, above it (leaders) or below it (teams).
+
+    In an unbound or private chat every role the person holds counts.
+    """
+    roles: set[str] = set()
+    for membership, member_unit in await memberships_of(session, person_id):
+        if membership.role == Role.ADMIN or unit is None or _related(member_unit, unit):
+            roles.add(membership.role)
+    return roles
+
+
+async def team_of(session: AsyncSession, person_id: int, within: OrgUnit | None = None) -> OrgUnit | None:
+    """The team a person belongs to (inside `within` when given)."""
+    for _membership, member_unit in await memberships_of(session, person_id):
+        if member_unit.level == Level.TEAM and (within is None or member_unit.path.startswith(within.path)):
+            return member_unit
+    return None
+
+
+async def set_membership(
+    session: AsyncSession,
+    *,
+    person: Person,
+    unit: OrgUnit,
+    role: Role,
+    actor: Person | None = None,
+    actor_label: str | None = None,
+) -> Membership:
+    """Give a person a role on a unit (creating or updating the membership)."""
+    _forget_memberships(session)
+    result = await session.exec(
+        select(Membership).where(Membership.person_id == person.id, Membership.org_unit_id == unit.id)
+    )
+    membership = result.first()
+    before = membership.model_copy() if membership else None
+    if membership is None:
+        membership = Membership(person_id=person.id or 0, org_unit_id=unit.id or 0, role=role.value)
+    else:
+        membership.role = role.value
+    session.add(membership)
+    await session.flush()
+    await record_audit(
+        session,
+        action="set_role" if before else "join",
+        entity="membership",
+        entity_id=membership.id,
+        actor_person_id=actor.id if actor else None,
+        actor_label=actor_label,
+        before=before,
+        after=membership,
+    )
+    return membership
+
+
+async def remove_membership(session: AsyncSession, membership: Membership, actor: Person | None = None) -> None:
+    """Delete a membership, keeping it in the audit log."""
+    _forget_memberships(session)
+    await record_audit(
+        session,
+        action="leave",
+        entity="membership",
+        entity_id=membership.id,
+        actor_person_id=actor.id if actor else None,
+        before=membership,
+    )
+    await session.delete(membership)
+    await session.flush()
+
+
+async def members_of(session: AsyncSession, unit: OrgUnit, role: Role | None = None) -> list[tuple[Person, Membership]]:
+    """People holding a membership on exactly this unit."""
+    query = (
+        select(Person, Membership)
+        .join(Membership, col(Membership.person_id) == col(Person.id))
+        .where(Membership.org_unit_id == unit.id)
+        .order_by(col(Membership.id))
+    )
+    if role is not None:
+        query = query.where(Membership.role == role.value)
+    # Vietnamese order ("Ánh" among the A's), which no database collation gives everywhere.
+    return vi_sorted(((p, m) for p, m in (await session.exec(query)).all()), key=lambda pair: pair[0].display_name)
+
+
+# ---------------------------------------------------------------- join codes
+
+
+def _new_code() -> str:
+    return "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(JOIN_CODE_LENGTH))
+
+
+def normalize_join_code(text: str) -> str:
+    """Upper-case a typed join code and drop spaces and dashes."""
+    return "".join(ch for ch in text.upper() if ch.isalnum())
+
+
+async def create_join_code(
+    session: AsyncSession,
+    *,
+    unit: OrgUnit,
+    role: Role,
+    ttl: timedelta,
+    now: datetime | None = None,
+    actor_label: str | None = None,
+) -> JoinCode:
+    """Issue a one-time code for a unit and role, valid for `ttl`."""
+    now = now or utcnow()
+    code = _new_code()
+    while (await session.exec(select(JoinCode).where(JoinCode.code == code))).first() is not None:
+        code = _new_code()
+    join_code = JoinCode(code=code, org_unit_id=unit.id or 0, role=role.value, created_at=now, expires_at=now + ttl)
+    session.add(join_code)
+    await session.flush()
+    await record_audit(
+        session,
+        action="create",
+        entity="join_code",
+        entity_id=join_code.id,
+        actor_label=actor_label,
+        after={"org_unit": unit.code, "role": role.value, "expires_at": join_code.expires_at},
+    )
+    return join_code
+
+
+async def check_join_code(session: AsyncSession, code: str, now: datetime) -> tuple[JoinCode, OrgUnit]:
+    """Find a usable join code or raise NotFound / Expired / Conflict with a clear message."""
+    normalized = normalize_join_code(code)
+    join_code = (await session.exec(select(JoinCode).where(JoinCode.code == normalized))).first()
+    if join_code is None:
+        raise NotFound(f"Mã kết nối {code.strip()!r} không đúng. Hãy kiểm tra lại mã do Sở hoặc xã cấp.")
+    if join_code.used_at is not None:
+        raise Conflict(f"Mã kết nối {normalized} đã được sử dụng. Mỗi mã chỉ dùng được một lần; hãy xin mã mới.")
+    if join_code.expires_at <= now:
+        raise Expired(f"Mã kết nối {normalized} đã hết hạn. Hãy xin mã mới.")
+    unit = await session.get(OrgUnit, join_code.org_unit_id)
+    if unit is None:
+        raise NotFound("Đơn vị của mã này không còn tồn tại.")
+    return join_code, unit
+
+
+async def consume_join_code(session: AsyncSession, join_code: JoinCode, person: Person, now: datetime) -> None:
+    """Mark a join code used by a person."""
+    join_code.used_at = now
+    join_code.used_by_person_id = person.id
+    session.add(join_code)
+    await record_audit(
+        session,
+        action="redeem",
+        entity="join_code",
+        entity_id=join_code.id,
+        actor_person_id=person.id,
+        after={"code": join_code.code},
+    )
+
+
+# ---------------------------------------------------------------- bulk import of teams (tocns org import-teams)
+# Applying a sheet of teams and members: resolve communes, check everything, then insert in bulk, all or nothing.
+# Idempotent: a team is found by its commune and folded name, a person by (platform, user id), a membership by
+# (person, team); what exists is left as it is (a changed role is updated), so a second run changes nothing.
+
+IMPORT_ACTOR = "operator-cli import-teams"
+_PREFIX = re.compile(r"^(xa|phuong|thi tran|dac khu|thon|to dan pho|ap|ban)\s+")
+_CHUNK = 500
+
+
+@dataclass
+class TeamPlan:
+    """A team of the sheet: its commune, its name, the team already in the database if any, its members."""
+
+    row: int
+    commune: OrgUnit
+    name: str
+    existing: OrgUnit | None = None
+    members: list[Member] = field(default_factory=list)
+
+
+@dataclass
+class TeamCode:
+    """What the operator hands out for one team."""
+
+    team_code: str
+    team_name: str
+    commune_name: str
+    join_code: str | None
+    expires_at: datetime | None
+    created: bool
+
+
+@dataclass
+class ImportOutcome:
+    """What an import created and what it found already there."""
+
+    teams_created: int = 0
+    teams_existing: int = 0
+    people_created: int = 0
+    memberships_created: int = 0
+    roles_changed: int = 0
+    codes: list[TeamCode] = field(default_factory=list)
+
+
+def _key(name: str) -> str:
+    return fold(name)
+
+
+def _bare(name: str) -> str:
+    """A folded name without its "Xã"/"Phường"/"Thôn" prefix ("Xã Tân Lập" and "Tân Lập" meet)."""
+    return _PREFIX.sub("", fold(name))
+
+
+async def _in_chunks(session: AsyncSession, query: object, column: object, values: Sequence[object]) -> list:
+    out: list = []
+    for start in range(0, len(values), _CHUNK):
+        out += (await session.exec(query.where(col(column).in_(values[start : start + _CHUNK])))).all()  # type: ignore[attr-defined]
+    return out
+
+
+class _Communes:
+    """Every unit a team may hang under (not teams), found by code or by name."""
+
+    def __init__(self, units: Iterable[OrgUnit]) -> None:
+        self.by_code: dict[str, OrgUnit] = {}
+        self.by_name: dict[str, list[OrgUnit]] = {}
+        self.by_bare: dict[str, list[OrgUnit]] = {}
+        for unit in units:
+            self.by_code[unit.code.upper()] = unit
+            self.by_name.setdefault(_key(unit.name), []).append(unit)
+            if unit.level == Level.COMMUNE:
+                self.by_bare.setdefault(_bare(unit.name), []).append(unit)
+
+    def find(self, text: str) -> OrgUnit | str:
+        """The unit `text` names, or the reason why none."""
+        unit = self.by_code.get(text.strip().upper())
+        if unit is not None:
+            return unit
+        found = self.by_name.get(_key(text)) or self.by_bare.get(_bare(text)) or []
+        if len(found) == 1:
+            return found[0]
+        if found:
+            codes = ", ".join(f"{u.code} ({u.name})" for u in found[:5])
+            return f"có {len(found)} đơn vị tên {text!r}: {codes}; hãy ghi mã xã/phường."
+        hints = closest(text, [u.name for units in self.by_name.values() for u in units if u.level == Level.COMMUNE])
+        hint = f" Có phải: {', '.join(hints)}?" if hints else ""
+        return f"không có xã/phường {text!r} (mã hoặc tên).{hint}"
+
+
+async def plan_team_import(
+    session: AsyncSession, rows: list[SheetRow], under: OrgUnit | None = None
+) -> tuple[list[TeamPlan], list[Problem]]:
+    """Check every row against the database: the teams to create or reuse with their members, and the problems."""
+    query = select(OrgUnit).where(OrgUnit.level != Level.TEAM, OrgUnit.active == True)  # noqa: E712
+    if under is not None:
+        query = query.where(col(OrgUnit.path).startswith(under.path))
+    communes = _Communes((await session.exec(query)).all())
+    problems: list[Problem] = []
+    teams: dict[tuple[int, str], TeamPlan] = {}
+    team_rows: dict[tuple[int, str], int] = {}
+    people: dict[tuple[str, str], int] = {}
+    for row in rows:
+        if row.formulas:
+            problems.append(
+                Problem(row.number, f"ô {', '.join(row.formulas)} là công thức; hãy dán giá trị (Paste Values).")
+            )
+            continue
+        if not row.commune:
+            problems.append(Problem(row.number, "thiếu xã/phường (mã hoặc tên)."))
+            continue
+        if not row.team:
+            problems.append(Problem(row.number, "thiếu tên tổ."))
+            continue
+        unit = communes.find(row.commune)
+        if isinstance(unit, str):
+            problems.append(Problem(row.number, unit))
+            continue
+        member = member_of(row)
+        if isinstance(member, Problem):
+            problems.append(member)
+            continue
+        key = (unit.id or 0, _key(row.team))
+        plan = teams.setdefault(key, TeamPlan(row=row.number, commune=unit, name=row.team))
+        if member is None:
+            # A row naming only the team: a second one is a duplicate, not more information.
+            if key in team_rows:
+                problems.append(
+                    Problem(row.number, f"trùng tổ {row.team!r} của {unit.name} với dòng {team_rows[key]}.")
+                )
+                continue
+            team_rows[key] = row.number
+            continue
+        identity = (member.platform, member.user_id)
+        if identity in people:
+            label = {"telegram": "Telegram ID", "zalo": "Zalo ID", "phone": "số điện thoại"}[member.platform]
+            problems.append(
+                Problem(row.number, f"trùng người với dòng {people[identity]} (cùng {label} {member.user_id}).")
+            )
+            continue
+        people[identity] = row.number
+        plan.members.append(member)
+    plans = list(teams.values())
+    if plans:
+        commune_ids = list({p.commune.id or 0 for p in plans})
+        existing = await _in_chunks(
+            session, select(OrgUnit).where(OrgUnit.level == Level.TEAM), OrgUnit.parent_id, commune_ids
+        )
+        by_key = {(t.parent_id or 0, t.name_folded): t for t in existing}
+        for plan in plans:
+            plan.existing = by_key.get((plan.commune.id or 0, _key(plan.name)))
+    problems.sort(key=lambda p: p.row)
+    return plans, problems
+
+
+async def _team_codes(session: AsyncSession, communes: list[OrgUnit]) -> dict[int, set[str]]:
+    taken: dict[int, set[str]] = {}
+    for commune in communes:
+        prefix = f"{commune.code}-T"
+        codes = (await session.exec(select(OrgUnit.code).where(col(OrgUnit.code).startswith(prefix)))).all()
+        taken[commune.id or 0] = set(codes)
+    return taken
+
+
+async def apply_team_import(
+    session: AsyncSession, plans: list[TeamPlan], now: datetime, code_ttl: timedelta
+) -> ImportOutcome:
+    """Create what the plans name and the database lacks, in bulk; a join code (team leader) per new team."""
+    outcome = ImportOutcome()
+    new_plans = [p for p in plans if p.existing is None]
+    communes = list({p.commune.id: p.commune for p in new_plans}.values())
+    taken = await _team_codes(session, communes)
+    counts: dict[int, int] = {cid: len(codes) for cid, codes in taken.items()}
+    created: list[OrgUnit] = []
+    for plan in new_plans:
+        cid = plan.commune.id or 0
+        number = counts[cid] + 1
+        while f"{plan.commune.code}-T{number:02d}" in taken[cid]:
+            number += 1
+        code = f"{plan.commune.code}-T{number:02d}"
+        taken[cid].add(code)
+        counts[cid] = number
+        name = " ".join(plan.name.split())
+        unit = OrgUnit(
+            code=code,
+            name=name,
+            name_folded=fold(name),
+            level=Level.TEAM,
+            parent_id=plan.commune.id,
+            depth=plan.commune.depth + 1,
+            created_at=now,
+        )
+        plan.existing = unit
+        created.append(unit)
+    session.add_all(created)
+    await session.flush()
+    audit: list[dict[str, Any]] = []
+    for plan in new_plans:
+        team = plan.existing
+        assert team is not None
+        team.path = f"{plan.commune.path}{team.id}/"
+        audit.append(
+            {"action": "create", "entity": "org_unit", "entity_id": team.id, "actor_label": IMPORT_ACTOR, "after": team}
+        )
+    outcome.teams_created = len(created)
+    outcome.teams_existing = len(plans) - len(created)
+
+    # People: found by (platform, user id); the new ones inserted together.
+    members = [(plan, m) for plan in plans for m in plan.members]
+    found: dict[tuple[str, str], Person] = {}
+    for platform in {m.platform for _, m in members}:
+        ids = [m.user_id for _, m in members if m.platform == platform]
+        for person in await _in_chunks(session, select(Person).where(Person.platform == platform), Person.user_id, ids):
+            found[(person.platform, person.user_id)] = person
+    new_people = []
+    for _, m in members:
+        if (m.platform, m.user_id) not in found:
+            person = Person(
+                platform=m.platform, user_id=m.user_id, display_name=m.name[:200], created_at=now, last_seen_at=now
+            )
+            found[(m.platform, m.user_id)] = person
+            new_people.append(person)
+    session.add_all(new_people)
+    await session.flush()
+    outcome.people_created = len(new_people)
+
+    # Memberships: one per person and team; an existing one keeps its row, its role follows the sheet.
+    person_ids = [found[(m.platform, m.user_id)].id or 0 for _, m in members]
+    held = {
+        (ms.person_id, ms.org_unit_id): ms
+        for ms in await _in_chunks(session, select(Membership), Membership.person_id, person_ids)
+    }
+    new_memberships = []
+    for plan, m in members:
+        person = found[(m.platform, m.user_id)]
+        team = plan.existing
+        assert team is not None
+        current = held.get((person.id or 0, team.id or 0))
+        if current is None:
+            new_memberships.append(Membership(person_id=person.id or 0, org_unit_id=team.id or 0, role=m.role.value))
+        elif current.role != m.role.value and Role(current.role).rank <= Role.TEAM_LEADER.rank:
+            # Only within a team's roles: a sheet never demotes a commune leader or staff.
+            before = current.model_copy()
+            current.role = m.role.value
+            session.add(current)
+            audit.append(
+                {
+                    "action": "set_role",
+                    "entity": "membership",
+                    "entity_id": current.id,
+                    "actor_label": IMPORT_ACTOR,
+                    "before": before,
+                    "after": current.model_copy(),
+                }
+            )
+            outcome.roles_changed += 1
+    session.add_all(new_memberships)
+    await session.flush()
+    audit += [
+        {"action": "join", "entity": "membership", "entity_id": ms.id, "actor_label": IMPORT_ACTOR, "after": ms}
+        for ms in new_memberships
+    ]
+    outcome.memberships_created = len(new_memberships)
+
+    # A join code per new team, for its leader's group; an existing team shows its still-valid code, if any.
+    fresh = {id(p) for p in new_plans}
+    existing_ids = [p.existing.id or 0 for p in plans if p.existing is not None and id(p) not in fresh]
+    valid: dict[int, JoinCode] = {}
+    if existing_ids:
+        query = select(JoinCode).where(
+            JoinCode.role == Role.TEAM_LEADER.value, col(JoinCode.used_at).is_(None), JoinCode.expires_at > now
+        )
+        for code in await _in_chunks(session, query, JoinCode.org_unit_id, existing_ids):
+            valid.setdefault(code.org_unit_id, code)
+    new_codes: list[JoinCode] = []
+    issued: set[str] = set()
+    # Codes already in the table (any unit): a new one never collides with them, so the insert cannot fail.
+    candidates = [_new_code() for _ in new_plans]
+    in_use = set(await _in_chunks(session, select(JoinCode.code), JoinCode.code, candidates))
+    pool = [c for c in candidates if c not in in_use]
+    for plan in plans:
+        team = plan.existing
+        assert team is not None
+        if id(plan) in fresh:
+            value = pool.pop() if pool else _new_code()
+            while value in issued or value in in_use:
+                value = _new_code()
+            issued.add(value)
+            join = JoinCode(
+                code=value,
+                org_unit_id=team.id or 0,
+                role=Role.TEAM_LEADER.value,
+                created_at=now,
+                expires_at=now + code_ttl,
+            )
+            new_codes.append(join)
+            outcome.codes.append(TeamCode(team.code, team.name, plan.commune.name, value, join.expires_at, True))
+        else:
+            old = valid.get(team.id or 0)
+            outcome.codes.append(
+                TeamCode(
+                    team.code,
+                    team.name,
+                    plan.commune.name,
+                    old.code if old else None,
+                    old.expires_at if old else None,
+                    False,
+                )
+            )
+    session.add_all(new_codes)
+    await session.flush()
+    units = {p.existing.id: p.existing.code for p in new_plans if p.existing is not None}
+    audit += [
+        {
+            "action": "create",
+            "entity": "join_code",
+            "entity_id": jc.id,
+            "actor_label": IMPORT_ACTOR,
+            "after": {"org_unit": units.get(jc.org_unit_id), "role": jc.role, "expires_at": jc.expires_at},
+        }
+        for jc in new_codes
+    ]
+    await append_audit_rows(session, audit)
+    return outcome

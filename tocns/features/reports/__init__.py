@@ -1,0 +1,1 @@
+"""tocns.features.reports."""

@@ -1,0 +1,68 @@
+"""Building what the jobs send: report files written under FILES_DIR/reports and the outbox attachment entries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from tocns.config import Settings
+from tocns.features.org.models import OrgUnit
+from tocns.features.reports.period import Period
+from tocns.features.reports.render import render_png
+from tocns.features.reports.store import Report, stream_raw_records
+from tocns.features.reports.workbook import write_workbook
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """The chart and workbook of one report, written to disk."""
+
+    png_name: str
+    xlsx_name: str
+    root: Path
+
+    def attachment(self, name: str, mime: str) -> dict[str, str]:
+        """An outbox attachment entry for one of the files."""
+        return {"filename": Path(name).name, "mime_type": mime, "path": str(self.root / name)}
+
+    @property
+    def png(self) -> dict[str, str]:
+        """The chart as an outbox attachment."""
+        return self.attachment(self.png_name, "image/png")
+
+    @property
+    def xlsx(self) -> dict[str, str]:
+        """The workbook as an outbox attachment."""
+        return self.attachment(self.xlsx_name, XLSX_MIME)
+
+
+async def write_report_files(
+    session: AsyncSession, settings: Settings, unit: OrgUnit, period: Period, report: Report
+) -> ReportFiles:
+    """Render the chart and the workbook of a report into FILES_DIR/reports/<period>/."""
+    root = Path(settings.files_dir).resolve() / "reports"
+    folder = root / period.slug
+    folder.mkdir(parents=True, exist_ok=True)
+    base = f"bao-cao-{unit.code}-{period.slug}"
+    png_name = f"{period.slug}/{base}.png"
+    xlsx_name = f"{period.slug}/{base}.xlsx"
+    (root / png_name).write_bytes(render_png(report))
+    # Streamed into a temporary name, then renamed: a reader never sees half a workbook.
+    partial = root / f"{xlsx_name}.part"
+    await write_workbook(report, stream_raw_records(session, unit, period.start, period.end), settings.tz, partial)
+    partial.replace(root / xlsx_name)
+    return ReportFiles(png_name=png_name, xlsx_name=xlsx_name, root=root)
+
+
+def due_today(now: datetime, settings: Settings, at: str, weekday: int | None) -> bool:
+    """Whether a job set for local time `at` (and `weekday`, None = every day) is due at `now`."""
+    local = now.astimezone(settings.tz)
+    if weekday is not None and local.weekday() != weekday:
+        return False
+    hour, minute = (int(x) for x in at.split(":"))
+    return (local.hour, local.minute) >= (hour, minute)

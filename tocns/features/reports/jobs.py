@@ -1,0 +1,177 @@
+"""Scheduled report jobs: the weekly province summary, the commune digest and the nudge to silent teams."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
+
+from tocns.core.dates import fmt_date, in_quiet_hours
+from tocns.features.org.models import OrgUnit
+from tocns.features.reports.files import due_today, write_report_files
+from tocns.features.reports.period import Period, week_of
+from tocns.features.reports.render import render_text
+from tocns.features.reports.service import unit_report
+from tocns.features.reports.store import Report, digest_recipients, root_chats
+from tocns.features.tasks import store as task_store
+from tocns.outbox import store as outbox
+
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from tocns.app import BotApp
+    from tocns.db.engine import Database
+
+
+async def weekly_summary(app: BotApp, now: datetime) -> list[str]:
+    """Enqueue the summary of the week that just ended to each department chat, once per chat and week."""
+    settings = app.settings
+    if not due_today(now, settings, settings.weekly_summary_time, settings.weekly_summary_weekday):
+        return []
+    period = week_of(now.astimezone(settings.tz).date() - timedelta(days=7))
+    sent: list[str] = []
+    async with app.db.session() as session:
+        chats = [
+            (unit, platform, chat_id, f"weekly_summary:{platform}:{chat_id}:{period.slug}")
+            for unit, platform, chat_id in await root_chats(session)
+        ]
+        used = await outbox.used_keys(session, [key for *_c, key in chats])
+        for unit, platform, chat_id, key in chats:
+            if key in used:
+                continue
+            report = await unit_report(session, unit, period, settings, now)
+            files = await write_report_files(session, settings, unit, period, report)
+            text = render_text(report, settings.tz)
+            # Both files go to every chat: the Zalo transport turns the workbook into a signed link.
+            attachments = [files.png, files.xlsx]
+            row = await outbox.enqueue(
+                session,
+                platform=platform,
+                chat_id=chat_id,
+                text=text,
+                kind="summary",
+                dedupe_key=key,
+                attachments=attachments,
+                now=now,
+            )
+            if row is not None:
+                sent.append(f"weekly_summary {unit.code} {period.slug} -> {platform}:{chat_id}")
+    return sent
+
+
+def digest_period(now: datetime, app: BotApp) -> Period | None:
+    """The period the digest covers at `now` (last week, or yesterday when daily), or None when not due."""
+    settings = app.settings
+    daily = settings.commune_digest_frequency == "daily"
+    if not due_today(now, settings, settings.commune_digest_time, None if daily else 0):
+        return None
+    today = now.astimezone(settings.tz).date()
+    if daily:
+        yesterday = today - timedelta(days=1)
+        return Period(yesterday, yesterday, "range")
+    return week_of(today - timedelta(days=7))
+
+
+async def commune_digest(app: BotApp, now: datetime) -> list[str]:
+    """Enqueue each commune's digest to its leaders' private chats (or its groups), once per recipient and period."""
+    period = digest_period(now, app)
+    if period is None:
+        return []
+    sent: list[str] = []
+    reports: dict[int, Report] = {}
+    async with app.db.session() as session:
+        recipients = [
+            (commune, platform, chat_id, f"commune_digest:{commune.code}:{platform}:{chat_id}:{period.slug}")
+            for commune, platform, chat_id in await digest_recipients(session)
+        ]
+        # One query for the whole period: once sent, the rest of the day costs three statements a minute.
+        used = await outbox.used_keys(session, [key for *_r, key in recipients])
+        for commune, platform, chat_id, key in recipients:
+            if key in used:
+                continue
+            report = reports.get(commune.id or 0)
+            if report is None:
+                report = await unit_report(session, commune, period, app.settings, now)
+                reports[commune.id or 0] = report
+            row = await outbox.enqueue(
+                session,
+                platform=platform,
+                chat_id=chat_id,
+                text=render_text(report, app.settings.tz),
+                kind="digest",
+                dedupe_key=key,
+                now=now,
+            )
+            if row is not None:
+                sent.append(f"commune_digest {commune.code} {period.slug} -> {platform}:{chat_id}")
+    return sent
+
+
+# Groups checked this week whose commune had no silent team. Friday to Sunday night the job runs every minute and
+# each check reads every team: without this, one fully reported commune made every tick read them all again.
+# Kept per database in this process; a restart checks those groups once more, which sends nothing new.
+_settled: WeakKeyDictionary[Database, set[str]] = WeakKeyDictionary()
+
+
+async def _teams_by_commune(session: AsyncSession, communes: list[OrgUnit]) -> dict[int, list[OrgUnit]]:
+    """Each commune's active teams by code (as `org.descendants`), from one query over all teams."""
+    by_path = {c.path: c.id or 0 for c in communes}
+    out: dict[int, list[OrgUnit]] = {}
+    for team in await task_store.active_teams(session):
+        parts = team.path.strip("/").split("/")
+        for depth in range(1, len(parts)):
+            commune_id = by_path.get("/" + "/".join(parts[:depth]) + "/")
+            if commune_id is not None:
+                out.setdefault(commune_id, []).append(team)
+    return out
+
+
+async def nonreporter_nudge(app: BotApp, now: datetime) -> list[str]:
+    """From the nudge time until Sunday night, enqueue one message per commune group naming silent teams."""
+    local_now = now.astimezone(app.settings.tz)
+    if in_quiet_hours(local_now, app.settings.quiet_hours_start, app.settings.quiet_hours_end):
+        return []
+    monday = local_now.date() - timedelta(days=local_now.weekday())
+    nudge_at = datetime.combine(monday + timedelta(days=app.settings.nudge_weekday), time(app.settings.nudge_hour))
+    if local_now.replace(tzinfo=None) < nudge_at:
+        return []
+    sunday = monday + timedelta(days=6)
+    sent: list[str] = []
+    async with app.db.session() as session:
+        bindings = [
+            (binding, commune, f"nudge:{binding.platform}:{binding.chat_id}:{monday.isoformat()}")
+            for binding, commune in await task_store.commune_bindings(session)
+        ]
+        # Friday to Sunday night this runs every minute: once a group was nudged, it costs nothing more.
+        settled = _settled.setdefault(app.db, set())
+        week = monday.isoformat()
+        settled.difference_update({k for k in settled if not k.endswith(week)})
+        used = await outbox.used_keys(session, [key for _b, _c, key in bindings if key not in settled])
+        todo = [(b, c, key) for b, c, key in bindings if key not in used and key not in settled]
+        if not todo:
+            return []
+        teams_of = await _teams_by_commune(session, [c for _b, c, _k in todo])
+        reported = await task_store.teams_reported_between(session, monday, sunday)
+        for binding, commune, key in todo:
+            teams = teams_of.get(commune.id or 0, [])
+            silent = [t for t in teams if t.id not in reported]
+            if not silent:
+                settled.add(key)
+                continue
+            text = (
+                f"📋 Tuần {fmt_date(monday)}–{fmt_date(sunday)}: {len(silent)}/{len(teams)} tổ của {commune.name} "
+                f"chưa ghi kết quả nào: {', '.join(t.name for t in silent)}.\n"
+                "Các tổ ghi kết quả bằng /ghi trước Chủ nhật nhé."
+            )
+            row = await outbox.enqueue(
+                session,
+                platform=binding.platform,
+                chat_id=binding.chat_id,
+                text=text,
+                kind="nudge",
+                dedupe_key=key,
+                now=now,
+            )
+            if row is not None:
+                sent.append(f"nhắc tổ chưa báo cáo ({len(silent)} tổ) → {binding.platform}:{binding.chat_id}")
+    return sent

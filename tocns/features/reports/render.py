@@ -1,0 +1,273 @@
+"""Rendering a report: a compact Vietnamese text, an Excel workbook (openpyxl) and a PNG chart (matplotlib)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tocns.core.text import vi_sort_key
+from tocns.features.reports.csvout import CsvText, percent
+from tocns.features.reports.period import Period, month_of, week_of
+from tocns.features.reports.store import ChildRow, Report
+from tocns.features.reports.workbook import EXCEL_MAX_ROWS, ReportWorkbook
+
+LEVEL_LABELS = {"province": "Tỉnh", "district": "Huyện", "commune": "Xã/phường", "team": "Tổ"}
+
+
+def period_of(report: Report) -> Period:
+    """The report's period, recognising whole weeks and months for the label."""
+    if week_of(report.start) == Period(report.start, report.end, "week"):
+        return week_of(report.start)
+    if month_of(report.start) == Period(report.start, report.end, "month"):
+        return month_of(report.start)
+    return Period(report.start, report.end, "range")
+
+
+def _pct(value: float) -> str:
+    return f"{round(value * 100)}%"
+
+
+def _rate(part: int, whole: int, noun: str = "") -> str:
+    """'3/4 tổ (75%)'; '0/0 tổ (—)' when there is nothing to count (0/0 is not 0%)."""
+    counted = f"{_num(part)}/{_num(whole)} {noun}".rstrip()
+    return f"{counted} ({_pct(part / whole) if whole else '—'})"
+
+
+def _num(value: int) -> str:
+    # Vietnamese groups thousands with dots.
+    return f"{value:,}".replace(",", ".")
+
+
+def _change(value: int) -> str:
+    if value > 0:
+        return f"▲{_num(value)}"
+    if value < 0:
+        return f"▼{_num(-value)}"
+    return "="
+
+
+RANKED = 5
+"""A province's text shows its best and worst RANKED communes; the rest are counted, the workbook lists them all."""
+
+
+def _top_figures(by_indicator: dict[str, int], units: dict[str, str]) -> str:
+    # Per indicator, never one sum: people, files and training sessions do not add up.
+    top = sorted(((-q, code) for code, q in by_indicator.items() if q))[:3]
+    figures = ", ".join(f"{code} {_num(-q)} {units.get(code, '')}".rstrip() for q, code in top)
+    return f" — {figures}" if figures else ""
+
+
+def _names_line(names: list[str], shown: int = 3) -> str:
+    head = ", ".join(names[:shown])
+    return f"{head}, …" if len(names) > shown else head
+
+
+def _child_line(child: ChildRow) -> str:
+    timely = f", đúng hạn {_pct(child.timeliness)}" if child.timeliness is not None else ""
+    return f"• {child.name}: {_rate(child.reporting_teams, child.teams, 'tổ')}, {_num(child.records)} lượt ghi{timely}"
+
+
+def _units_section(report: Report, ranked: int) -> list[str]:
+    """Per child unit: all when few, else the best and worst `ranked` by completeness and the count of the rest."""
+    with_teams = [c for c in report.children if c.teams]
+    empty = [c.name for c in report.children if not c.teams]
+    lines: list[str] = []
+    if with_teams:
+        order = sorted(with_teams, key=lambda c: (-c.completeness, -c.records, vi_sort_key(c.name)))
+        if not any(c.reporting_teams for c in with_teams):
+            lines += ["", f"Chưa đơn vị nào có tổ báo cáo ({len(with_teams)} đơn vị có tổ)."]
+        elif len(order) <= 2 * ranked:
+            lines += ["", "Theo đơn vị: tổ báo cáo, lượt ghi, tỷ lệ đúng hạn (cao đến thấp)"]
+            lines += [_child_line(c) for c in order]
+        else:
+            best = order[:ranked]
+            worst = order[-ranked:]
+            lines += ["", f"{ranked} đơn vị báo cáo đầy đủ nhất:"] + [_child_line(c) for c in best]
+            lines += ["", f"{ranked} đơn vị báo cáo ít nhất:"] + [_child_line(c) for c in reversed(worst)]
+            rest = len(order) - 2 * ranked
+            lines.append(f"… và {rest} đơn vị khác (xem trang Theo đơn vị trong tệp Excel).")
+    if empty:
+        lines += ["", f"Chưa có tổ: {len(empty)} đơn vị ({_names_line(empty)})."]
+    return lines
+
+
+def render_text(report: Report, tz: ZoneInfo, silent_limit: int = 10, ranked: int = RANKED) -> str:
+    """The report as a compact Vietnamese text (split it with split_message for the platform's limit)."""
+    period = period_of(report)
+    lines = [
+        f"📊 BÁO CÁO {report.unit_name.upper()} (mã {report.unit_code})",
+        f"Kỳ: {period.label} · so với {period_of_previous(report).label}",
+        "",
+        "Chỉ tiêu: kỳ này (kỳ trước, thay đổi)",
+    ]
+    shown = [t for t in report.totals if t.quantity or t.previous]
+    for total in shown:
+        lines.append(
+            f"• {total.name}: {_num(total.quantity)} {total.unit} ({_num(total.previous)}, {_change(total.change)})"
+        )
+    if not shown:
+        lines.append("• Chưa có kết quả nào được ghi trong kỳ.")
+    lines += [
+        "",
+        f"Tổ có báo cáo: {_rate(report.reporting_teams, report.teams)}",
+        f"Ghi đúng hạn (≤2 ngày): {_rate(report.timely_records, report.records, 'lượt ghi')}",
+    ]
+    if report.tasks is not None:
+        lines.append(
+            f"Nhiệm vụ: {report.tasks.due} đến hạn, {report.tasks.done} hoàn thành, {report.tasks.overdue} quá hạn"
+        )
+    if report.unit_level == "commune":
+        # The commune's teams once each: those that reported with their figures, then the silent ones by name.
+        units = {t.code: t.unit for t in report.totals}
+        reporting = [c for c in report.children if c.reporting_teams]
+        if reporting:
+            lines += ["", "Theo tổ: lượt ghi, chỉ tiêu nhiều nhất"]
+            for child in reporting:
+                lines.append(f"• {child.name}: {child.records} lượt ghi{_top_figures(child.by_indicator, units)}")
+    elif report.children:
+        lines += _units_section(report, ranked)
+    silent = report.silent_teams
+    if silent:
+        # A commune's leader needs every name; a province's officer gets them all in the workbook.
+        limit = len(silent) if report.unit_level == "commune" else silent_limit
+        lines += ["", f"Tổ chưa báo cáo ({len(silent)}):"]
+        for team in silent[:limit]:
+            where = f" - {team.parent_name}" if team.parent_name and report.unit_level != "commune" else ""
+            lines.append(f"• {team.name}{where}")
+        if len(silent) > limit:
+            lines.append(f"… và {len(silent) - limit} tổ khác (xem trang Tổ chưa báo cáo trong tệp Excel).")
+    elif report.teams:
+        lines += ["", "Tất cả các tổ đều đã báo cáo. 👏"]
+    lines += ["", f"Lập lúc {report.generated_at.astimezone(tz):%H:%M %d/%m/%Y}"]
+    return "\n".join(lines)
+
+
+def period_of_previous(report: Report) -> Period:
+    """The previous period of the report, labelled like the current one."""
+    current = period_of(report)
+    if current.kind in ("week", "month"):
+        return current.previous()
+    return Period(report.previous_start, report.previous_end, "range")
+
+
+def split_message(text: str, limit: int) -> list[str]:
+    """Split text at line breaks into messages of at most `limit` characters (a long line is cut)."""
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current.strip():
+        parts.append(current)
+    return [p.strip("\n") for p in parts if p.strip()]
+
+
+# ---------------------------------------------------------------- CSV
+
+
+def render_csv(report: Report) -> str:
+    """The report as CSV with a BOM and Vietnamese headings: the CLI and the API serve these same bytes."""
+    out = CsvText()
+    out.row(["Đơn vị", "Mã", "Từ ngày", "Đến ngày"])
+    out.row([report.unit_name, report.unit_code, report.start, report.end])
+    out.row()
+    out.row(["Mã chỉ tiêu", "Chỉ tiêu", "Đơn vị tính", "Kỳ này", "Kỳ trước", "Thay đổi"])
+    out.rows([t.code, t.name, t.unit, t.quantity, t.previous, t.change] for t in report.totals)
+    out.row()
+    out.row(
+        [
+            "Số tổ",
+            "Tổ có báo cáo",
+            "Tỷ lệ tổ báo cáo (%)",
+            "Lượt ghi",
+            "Lượt ghi đúng hạn",
+            "Tỷ lệ đúng hạn (%)",
+        ]
+    )
+    out.row(
+        [
+            report.teams,
+            report.reporting_teams,
+            percent(report.reporting_teams, report.teams),
+            report.records,
+            report.timely_records,
+            percent(report.timely_records, report.records),
+        ]
+    )
+    codes = [t.code for t in report.totals]
+    if report.children:
+        out.row()
+        out.row(
+            [
+                "Mã đơn vị",
+                "Đơn vị",
+                "Số tổ",
+                "Tổ có báo cáo",
+                "Tỷ lệ tổ báo cáo (%)",
+                "Lượt ghi",
+                "Lượt ghi đúng hạn",
+                "Tỷ lệ đúng hạn (%)",
+                *(t.name for t in report.totals),
+            ]
+        )
+        out.rows(
+            [
+                c.code,
+                c.name,
+                c.teams,
+                c.reporting_teams,
+                percent(c.reporting_teams, c.teams),
+                c.records,
+                c.timely_records,
+                percent(c.timely_records, c.records),
+                *(c.by_indicator.get(k, 0) for k in codes),
+            ]
+            for c in report.children
+        )
+    if report.silent_teams:
+        out.row()
+        out.row(["Mã đơn vị cấp trên", "Tổ chưa báo cáo: đơn vị cấp trên", "Mã tổ", "Tổ", "Tổ trưởng"])
+        out.rows([t.parent_code, t.parent_name, t.code, t.name, t.leader] for t in report.silent_teams)
+    return out.text()
+
+
+# ---------------------------------------------------------------- Excel
+
+
+def render_xlsx(report: Report, raw: Iterable[Sequence[Any]], tz: ZoneInfo, max_rows: int = EXCEL_MAX_ROWS) -> bytes:
+    """The report workbook in memory (small reports, tests); large exports stream with workbook.write_workbook."""
+    book = ReportWorkbook(report, tz, max_rows=max_rows)
+    book.add_raw(raw)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------- PNG chart
+
+
+def render_png(report: Report) -> bytes:
+    """The report chart for a phone (at most 1080×1920 px): see bot/reports/chart.py."""
+    from tocns.features.reports.chart import render_chart
+
+    return render_chart(report)
+
+
+def week_key(day: date) -> str:
+    """ISO week key of a day, e.g. '2026-W47' (for dedupe keys and file names)."""
+    monday = day - timedelta(days=day.weekday())
+    year, week, _ = monday.isocalendar()
+    return f"{year}-W{week:02d}"

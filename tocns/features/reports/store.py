@@ -1,0 +1,445 @@
+"""Report figures computed by SQL aggregation: totals, per child unit, completeness, timeliness, silent teams."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from tocns.core.roles import Level
+from tocns.core.text import vi_sort_key
+from tocns.features.org.models import ChatBinding, Membership, OrgUnit, Person
+
+TIMELY_DAYS = 2
+"""A record is timely when logged at most this many days after its activity date (local calendar days)."""
+
+
+@dataclass
+class IndicatorTotal:
+    """One indicator's total in the period and in the previous one."""
+
+    code: str
+    name: str
+    unit: str
+    quantity: int
+    previous: int
+
+    @property
+    def change(self) -> int:
+        """Difference against the previous period."""
+        return self.quantity - self.previous
+
+
+@dataclass
+class ChildRow:
+    """The figures of one child unit (a commune under a province, a team under a commune)."""
+
+    code: str
+    name: str
+    teams: int
+    reporting_teams: int
+    records: int
+    # Sum over indicators of different units: kept for API clients; people read `by_indicator` and `records`.
+    quantity: int
+    previous_quantity: int
+    by_indicator: dict[str, int] = field(default_factory=dict)
+    timely_records: int = 0
+
+    @property
+    def completeness(self) -> float:
+        """Share of the child's teams with at least one record in the period."""
+        return self.reporting_teams / self.teams if self.teams else 0.0
+
+    @property
+    def timeliness(self) -> float | None:
+        """Share of the child's records logged on time; None when it has no record to count."""
+        return self.timely_records / self.records if self.records else None
+
+
+@dataclass
+class TeamRow:
+    """One team's figures in the period, with the unit it belongs to and its leaders (for the workbook)."""
+
+    code: str
+    name: str
+    parent_code: str
+    parent_name: str
+    leader: str
+    records: int
+    timely_records: int
+    by_indicator: dict[str, int] = field(default_factory=dict)
+    child_code: str = ""
+
+
+@dataclass
+class TaskFigures:
+    """Task figures of the period (filled once tasks exist)."""
+
+    due: int
+    done: int
+    overdue: int
+
+
+@dataclass
+class SilentTeam:
+    """A team with no record in the period."""
+
+    code: str
+    name: str
+    parent_name: str
+    parent_code: str = ""
+    leader: str = ""
+
+
+@dataclass
+class Report:
+    """Everything a report shows for one unit and one period."""
+
+    unit_code: str
+    unit_name: str
+    unit_level: str
+    start: date
+    end: date
+    previous_start: date
+    previous_end: date
+    generated_at: datetime
+    totals: list[IndicatorTotal]
+    children: list[ChildRow]
+    teams: int
+    reporting_teams: int
+    records: int
+    timely_records: int
+    silent_teams: list[SilentTeam]
+    tasks: TaskFigures | None = None
+    team_rows: list[TeamRow] = field(default_factory=list)
+
+    @property
+    def completeness(self) -> float:
+        """Share of teams with at least one record in the period."""
+        return self.reporting_teams / self.teams if self.teams else 0.0
+
+    @property
+    def timeliness(self) -> float:
+        """Share of the period's records logged within TIMELY_DAYS of their activity date."""
+        return self.timely_records / self.records if self.records else 0.0
+
+    @property
+    def total_quantity(self) -> int:
+        """Sum of every indicator's quantity (mixed units: for API compatibility, never shown to people)."""
+        return sum(t.quantity for t in self.totals)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (dates as ISO strings)."""
+        data = asdict(self)
+        for key in ("start", "end", "previous_start", "previous_end", "generated_at"):
+            data[key] = data[key].isoformat()
+        data["completeness"] = round(self.completeness, 4)
+        data["timeliness"] = round(self.timeliness, 4)
+        data["total_quantity"] = self.total_quantity
+        for row, child in zip(data["children"], self.children, strict=True):
+            row["completeness"] = round(child.completeness, 4)
+            row["timeliness"] = None if child.timeliness is None else round(child.timeliness, 4)
+        for row, total in zip(data["totals"], self.totals, strict=True):
+            row["change"] = total.change
+        return data
+
+
+def _dialect(session: AsyncSession) -> str:
+    bind = session.get_bind()
+    return bind.dialect.name
+
+
+def _date_param(dialect: str, value: date) -> date | str:
+    # SQLite keeps dates as ISO text; passing text avoids sqlite3's deprecated date adapter.
+    return value.isoformat() if dialect == "sqlite" else value
+
+
+def _timely_sql(dialect: str, utc_offset_hours: float) -> str:
+    """SQL true when record r was created within TIMELY_DAYS local days after its activity date (:tz = zone)."""
+    if dialect == "postgresql":
+        return f"(r.created_at AT TIME ZONE CAST(:tz AS TEXT)) < (r.activity_date + {TIMELY_DAYS + 1})"
+    # SQLite stores UTC text; the zone's offset is fixed (Vietnam has no daylight saving time).
+    return f"julianday(r.created_at) + {utc_offset_hours / 24!r} < julianday(r.activity_date) + {TIMELY_DAYS + 1}"
+
+
+def _team_child_sql(dialect: str) -> str:
+    """CTE of the teams under :path, each with the child unit of the report it belongs to.
+
+    The child is the first id of the team's path after the unit's own path (the team itself for a team report):
+    string work on a thousand paths instead of joining every team to every child.
+    """
+    rest = "substr(t.path, :plen + 1)"
+    first = f"split_part({rest}, '/', 1)" if dialect == "postgresql" else f"substr({rest}, 1, instr({rest}, '/') - 1)"
+    return (
+        "team_child AS (SELECT t.id AS team_id, "
+        f"CASE WHEN t.id = :unit_id THEN t.id ELSE CAST({first} AS INTEGER) END AS child_id "
+        "FROM org_unit t WHERE t.level = 'team' AND t.active = :true AND substr(t.path, 1, :plen) = :path)"
+    )
+
+
+async def build_report(
+    session: AsyncSession,
+    unit: OrgUnit,
+    start: date,
+    end: date,
+    previous_start: date,
+    previous_end: date,
+    now: datetime,
+    tz_name: str = "Asia/Ho_Chi_Minh",
+    utc_offset_hours: float = 7.0,
+) -> Report:
+    """Compute the report of `unit` for [start, end] compared with [previous_start, previous_end]."""
+    dialect = _dialect(session)
+    conn = await session.connection()
+    lo, hi = min(start, previous_start), max(end, previous_end)
+    params: dict[str, Any] = {"unit_id": unit.id, "true": True, "path": unit.path, "plen": len(unit.path)}
+    team_child = _team_child_sql(dialect)
+    dates = {"start": start, "end": end, "pstart": previous_start, "pend": previous_end, "lo": lo, "hi": hi}
+    params.update({k: _date_param(dialect, v) for k, v in dates.items()})
+
+    children_rows = (
+        await conn.execute(
+            text("SELECT id, code, name FROM org_unit WHERE parent_id = :unit_id AND active = :true ORDER BY code"),
+            params,
+        )
+    ).all()
+    indicator_rows = (
+        await conn.execute(text("SELECT id, code, name, unit FROM indicator ORDER BY sort_order, code"))
+    ).all()
+
+    item_rows = (
+        await conn.execute(
+            text(
+                f"WITH {team_child} "
+                "SELECT r.org_unit_id, tc.child_id, i.indicator_id, "
+                "SUM(CASE WHEN r.activity_date BETWEEN :start AND :end THEN i.quantity ELSE 0 END), "
+                "SUM(CASE WHEN r.activity_date BETWEEN :pstart AND :pend THEN i.quantity ELSE 0 END) "
+                "FROM activity_record r "
+                "JOIN team_child tc ON tc.team_id = r.org_unit_id "
+                "JOIN activity_item i ON i.record_id = r.id "
+                "WHERE r.deleted_at IS NULL AND r.activity_date BETWEEN :lo AND :hi "
+                "GROUP BY r.org_unit_id, tc.child_id, i.indicator_id"
+            ),
+            params,
+        )
+    ).all()
+    # Per team: its records and timely records in the period (at most one row per team).
+    record_rows = (
+        await conn.execute(
+            text(
+                f"WITH {team_child} "
+                "SELECT r.org_unit_id, COUNT(*), "
+                f"SUM(CASE WHEN {_timely_sql(dialect, utc_offset_hours)} THEN 1 ELSE 0 END) "
+                "FROM activity_record r JOIN team_child tc ON tc.team_id = r.org_unit_id "
+                "WHERE r.deleted_at IS NULL AND r.activity_date BETWEEN :start AND :end "
+                "GROUP BY r.org_unit_id"
+            ),
+            {**params, "tz": tz_name},
+        )
+    ).all()
+    team_rows = (
+        await conn.execute(
+            text(
+                f"WITH {team_child} "
+                "SELECT tc.team_id, tc.child_id, t.code, t.name, p.name, p.code FROM team_child tc "
+                "JOIN org_unit t ON t.id = tc.team_id LEFT JOIN org_unit p ON p.id = t.parent_id"
+            ),
+            params,
+        )
+    ).all()
+    leader_rows = (
+        await conn.execute(
+            text(
+                f"WITH {team_child} "
+                "SELECT m.org_unit_id, pe.display_name FROM membership m "
+                "JOIN team_child tc ON tc.team_id = m.org_unit_id JOIN person pe ON pe.id = m.person_id "
+                "WHERE m.role = 'team_leader' ORDER BY m.id"
+            ),
+            params,
+        )
+    ).all()
+    leaders: dict[int, list[str]] = {}
+    for team_id, leader_name in leader_rows:
+        leaders.setdefault(team_id, []).append(leader_name)
+
+    # Roll the aggregated rows (children x indicators, a few thousand at most) up into the report.
+    indicators = {row[0]: row for row in indicator_rows}
+    cur_by: dict[int, int] = {}
+    prev_by: dict[int, int] = {}
+    child_cur: dict[int, dict[str, int]] = {}
+    child_prev: dict[int, int] = {}
+    team_cur: dict[int, dict[str, int]] = {}
+    for team_id, child_id, indicator_id, cur, prev in item_rows:
+        cur, prev = int(cur or 0), int(prev or 0)
+        if cur:
+            code = indicators[indicator_id][1]
+            team_cur.setdefault(team_id, {})[code] = cur
+        cur_by[indicator_id] = cur_by.get(indicator_id, 0) + cur
+        prev_by[indicator_id] = prev_by.get(indicator_id, 0) + prev
+        code = indicators[indicator_id][1]
+        if cur:
+            child_cur.setdefault(child_id, {})[code] = child_cur.get(child_id, {}).get(code, 0) + cur
+        child_prev[child_id] = child_prev.get(child_id, 0) + prev
+    totals = [
+        IndicatorTotal(code=r[1], name=r[2], unit=r[3], quantity=cur_by.get(r[0], 0), previous=prev_by.get(r[0], 0))
+        for r in indicator_rows
+    ]
+    # Teams (a thousand at most) joined with their per-team record counts: children's completeness, silent teams.
+    per_team = {row[0]: (int(row[1]), int(row[2] or 0)) for row in record_rows}
+    team_counts: dict[int, int] = {}
+    records: dict[int, tuple[int, int, int]] = {}
+    silent: list[SilentTeam] = []
+    teams_out: list[TeamRow] = []
+    child_codes = {row[0]: row[1] for row in children_rows}
+    for team_id, child_id, code, name, parent_name, parent_code in team_rows:
+        team_counts[child_id] = team_counts.get(child_id, 0) + 1
+        leader = ", ".join(leaders.get(team_id, []))
+        recs, timely = per_team.get(team_id, (0, 0))
+        teams_out.append(
+            TeamRow(
+                code=code,
+                name=name,
+                parent_code=parent_code or "",
+                parent_name=parent_name or "",
+                leader=leader,
+                records=recs,
+                timely_records=timely,
+                by_indicator=team_cur.get(team_id, {}),
+                child_code=child_codes.get(child_id, ""),
+            )
+        )
+        if team_id in per_team:
+            so_far = records.get(child_id, (0, 0, 0))
+            records[child_id] = (so_far[0] + recs, so_far[1] + 1, so_far[2] + timely)
+        else:
+            silent.append(
+                SilentTeam(
+                    code=code, name=name, parent_name=parent_name or "", parent_code=parent_code or "", leader=leader
+                )
+            )
+    # Vietnamese alphabetical order for every list of names people read ("Ấp" among the A's, "Thôn 2" < "Thôn 10").
+    silent.sort(key=lambda t: (vi_sort_key(t.parent_name), vi_sort_key(t.name), t.code))
+    teams_out.sort(key=lambda t: (vi_sort_key(t.parent_name), vi_sort_key(t.name), t.code))
+    children: list[ChildRow] = []
+    if unit.level != Level.TEAM:
+        for child_id, code, name in children_rows:
+            by_indicator = child_cur.get(child_id, {})
+            recs, reporting, timely = records.get(child_id, (0, 0, 0))
+            children.append(
+                ChildRow(
+                    code=code,
+                    name=name,
+                    teams=team_counts.get(child_id, 0),
+                    reporting_teams=reporting,
+                    records=recs,
+                    quantity=sum(by_indicator.values()),
+                    previous_quantity=child_prev.get(child_id, 0),
+                    by_indicator=dict(by_indicator),
+                    timely_records=timely,
+                )
+            )
+        children.sort(key=lambda c: (vi_sort_key(c.name), c.code))
+    return Report(
+        unit_code=unit.code,
+        unit_name=unit.name,
+        unit_level=unit.level,
+        start=start,
+        end=end,
+        previous_start=previous_start,
+        previous_end=previous_end,
+        generated_at=now,
+        totals=totals,
+        children=children,
+        teams=sum(team_counts.values()),
+        reporting_teams=sum(v[1] for v in records.values()),
+        records=sum(v[0] for v in records.values()),
+        timely_records=sum(v[2] for v in records.values()),
+        silent_teams=silent,
+        team_rows=teams_out,
+    )
+
+
+RAW_SQL = (
+    "SELECT r.id, r.activity_date, c.name, t.code, t.name, p.display_name, ind.name, i.quantity, ind.unit, "
+    "r.note, r.photo, r.created_at "
+    "FROM activity_record r JOIN org_unit t ON t.id = r.org_unit_id "
+    "LEFT JOIN org_unit c ON c.id = t.parent_id "
+    "JOIN person p ON p.id = r.person_id "
+    "JOIN activity_item i ON i.record_id = r.id JOIN indicator ind ON ind.id = i.indicator_id "
+    "WHERE r.deleted_at IS NULL AND r.activity_date BETWEEN :start AND :end "
+    "AND substr(t.path, 1, length(CAST(:path AS VARCHAR))) = CAST(:path AS VARCHAR) "
+    "ORDER BY r.activity_date, t.code, r.id, ind.sort_order"
+)
+"""One row per live item: id, activity date, parent unit, team code, team, person, indicator, quantity, unit of
+measure, note, photo, created at. No LIMIT: an export holds every row (streamed, see stream_raw_records)."""
+
+
+def _raw_params(session: AsyncSession, unit: OrgUnit, start: date, end: date) -> dict[str, Any]:
+    dialect = _dialect(session)
+    return {"start": _date_param(dialect, start), "end": _date_param(dialect, end), "path": unit.path}
+
+
+async def stream_raw_records(
+    session: AsyncSession, unit: OrgUnit, start: date, end: date, batch: int = 5000
+) -> AsyncIterator[list[tuple[Any, ...]]]:
+    """The period's live items in batches, read through a server-side cursor so memory stays flat."""
+    conn = await session.connection()
+    result = await conn.stream(text(RAW_SQL), _raw_params(session, unit, start, end))
+    async for partition in result.partitions(batch):
+        yield [tuple(row) for row in partition]
+
+
+async def raw_records(session: AsyncSession, unit: OrgUnit, start: date, end: date) -> list[tuple[Any, ...]]:
+    """The period's live items as a list (small periods and tests; exports stream with stream_raw_records)."""
+    conn = await session.connection()
+    result = await conn.execute(text(RAW_SQL), _raw_params(session, unit, start, end))
+    return [tuple(row) for row in result.all()]
+
+
+async def dedupe_key_used(session: AsyncSession, key: str) -> bool:
+    """Whether an outbox message with this dedupe key exists (skip rendering files for it again)."""
+    conn = await session.connection()
+    result = await conn.execute(text("SELECT 1 FROM outbox WHERE dedupe_key = :key"), {"key": key})
+    return result.first() is not None
+
+
+async def root_chats(session: AsyncSession) -> list[tuple[OrgUnit, str, str]]:
+    """Active chats bound to a root unit (the department's chats): (unit, platform, chat_id)."""
+    result = await session.exec(
+        select(OrgUnit, ChatBinding.platform, ChatBinding.chat_id)
+        .join(ChatBinding, col(ChatBinding.org_unit_id) == col(OrgUnit.id))
+        .where(col(OrgUnit.parent_id).is_(None), ChatBinding.active == True)  # noqa: E712
+        .order_by(col(OrgUnit.code), col(ChatBinding.chat_id))
+    )
+    return [(unit, platform, chat_id) for unit, platform, chat_id in result.all()]
+
+
+async def digest_recipients(session: AsyncSession) -> list[tuple[OrgUnit, str, str]]:
+    """Where each commune's digest goes: its leaders' private chats, else the commune's groups."""
+    leaders = await session.exec(
+        select(OrgUnit, Person.platform, Person.private_chat_id)
+        .join(Membership, col(Membership.org_unit_id) == col(OrgUnit.id))
+        .join(Person, col(Person.id) == col(Membership.person_id))
+        .where(
+            OrgUnit.level == Level.COMMUNE,
+            OrgUnit.active == True,  # noqa: E712
+            Membership.role == "commune_leader",
+            col(Person.private_chat_id).is_not(None),
+        )
+        .order_by(col(OrgUnit.code), col(Person.id))
+    )
+    out: list[tuple[OrgUnit, str, str]] = [(u, p, c or "") for u, p, c in leaders.all()]
+    privately = {u.id for u, _, _ in out}
+    groups = await session.exec(
+        select(OrgUnit, ChatBinding.platform, ChatBinding.chat_id)
+        .join(ChatBinding, col(ChatBinding.org_unit_id) == col(OrgUnit.id))
+        .where(OrgUnit.level == Level.COMMUNE, OrgUnit.active == True, ChatBinding.active == True)  # noqa: E712
+        .order_by(col(OrgUnit.code), col(ChatBinding.chat_id))
+    )
+    out += [(u, p, c) for u, p, c in groups.all() if u.id not in privately]
+    return out

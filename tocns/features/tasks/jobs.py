@@ -1,0 +1,249 @@
+"""Task reminders: before the deadline, on the day, daily while overdue, and one escalation to the leaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from tocns.core.dates import fmt_date, in_quiet_hours, next_working_day, weekday_name
+from tocns.core.roles import Role
+from tocns.features.org.models import OrgUnit, Person
+from tocns.features.tasks import store as task_store
+from tocns.features.tasks.commands import due_status, mention
+from tocns.features.tasks.models import Task, TaskReminderSetting
+from tocns.features.tasks.store import OpenTask, PendingAssignee
+from tocns.outbox import store as outbox
+
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from tocns.app import BotApp
+
+
+# Holidays are fixed per date: memoised, thousands of tasks a minute share the same few dozen days.
+_working_day = lru_cache(maxsize=4096)(next_working_day)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One reminder day: its kind (before3, due, overdue...) and the day it is sent after holiday shifts."""
+
+    kind: str
+    day: date
+
+
+def reminder_slots(due: date, lead_days: list[int], today: date) -> list[Slot]:
+    """Every reminder day up to `today`, moved off public holidays; one per day, the nearest kind wins."""
+    nominal = [(due - timedelta(days=d), "due" if d == 0 else f"before{d}") for d in sorted(lead_days, reverse=True)]
+    # Only the freshest overdue days can be the current slot (a holiday moves a day by a week or so at most):
+    # starting a month back keeps a task overdue for a year from costing a holiday lookup per day every minute.
+    day = max(due + timedelta(days=1), today - timedelta(days=31))
+    while day <= today:
+        nominal.append((day, "overdue"))
+        day += timedelta(days=1)
+    by_day: dict[date, Slot] = {}
+    for when, kind in nominal:
+        shifted = _working_day(when)
+        # Later nominal days overwrite earlier ones: after a long holiday only the freshest reminder goes.
+        by_day[shifted] = Slot(kind=kind, day=shifted)
+    return sorted(by_day.values(), key=lambda s: s.day)
+
+
+def current_slot(slots: list[Slot], local_now: datetime, hour: int) -> Slot | None:
+    """The slot to send at `local_now`: the latest one already due, unless a newer one is due later today."""
+    today = local_now.date()
+    due = [s for s in slots if datetime.combine(s.day, time(hour), local_now.tzinfo) <= local_now]
+    if not due:
+        return None
+    latest = due[-1]
+    if latest.day < today and any(s.day == today for s in slots):
+        return None
+    return latest
+
+
+def escalation_day(due: date, escalate_after: int) -> date:
+    """The day the commune leaders hear about an overdue task (moved off public holidays)."""
+    return _working_day(due + timedelta(days=escalate_after))
+
+
+def _settings_from(app: BotApp, row: TaskReminderSetting | None) -> tuple[list[int], int]:
+    if row is None:
+        return app.settings.default_lead_days, app.settings.task_escalate_after_days
+    return [int(p) for p in row.lead_days.split(",") if p], row.escalate_after_days
+
+
+async def _labels_by_task(
+    session: AsyncSession, pending_by_task: dict[int, list[PendingAssignee]]
+) -> dict[int, list[str]]:
+    """The "Chưa xong" labels of several tasks, with three queries in all rather than some per task."""
+    rows = [r for pending in pending_by_task.values() for r in pending]
+    people = await task_store.people_by_ids(session, [r.person_id for r in rows if r.person_id])
+    units = await task_store.units_by_ids(session, [r.team_id for r in rows if r.team_id])
+    leaders = await task_store.people_with_role(session, list(units), Role.TEAM_LEADER.value)
+    out: dict[int, list[str]] = {}
+    for task_id, pending in pending_by_task.items():
+        labels = []
+        for row in pending:
+            if row.person_id and row.person_id in people:
+                labels.append(mention(people[row.person_id]))
+            elif row.team_id and row.team_id in units:
+                team: OrgUnit = units[row.team_id]
+                names = [mention(p) for p in leaders.get(row.team_id, [])]
+                labels.append(f"{team.name} ({', '.join(names)})" if names else team.name)
+        out[task_id] = labels
+    return out
+
+
+def _reminder_text(task: Task, today: date, labels: list[str]) -> str:
+    return (
+        f"⏰ Nhắc việc #{task.id}: {task.title}\n"
+        f"Hạn: {weekday_name(task.due_date)}, {fmt_date(task.due_date)} ({due_status(task.due_date, today)})\n"
+        f"Chưa xong: {', '.join(labels)}\n"
+        f"Khi xong, gõ /xong {task.id} [kết quả]."
+    )
+
+
+@dataclass
+class _Due:
+    """One open task with something possibly due now: its reminder slot and its escalation recipients."""
+
+    task: OpenTask
+    pending: list[PendingAssignee]
+    slot: Slot | None
+    # (dedupe key, private chat id or None for the task's own group, the leader) per escalation message.
+    escalations: list[tuple[str, Person | None]]
+    leaders: list[Person]
+
+    @property
+    def reminder_key(self) -> str | None:
+        """The dedupe key of the reminder due now, if any."""
+        if self.slot is None:
+            return None
+        return f"task-reminder:{self.task.id}:{self.slot.kind}:{self.slot.day.isoformat()}"
+
+
+def _escalation_open(due: _Due, used: set[str]) -> bool:
+    return any(key not in used for key, _p in due.escalations)
+
+
+def _escalation_targets(task: OpenTask, leaders: list[Person]) -> list[tuple[str, Person | None]]:
+    private = [p for p in leaders if p.private_chat_id and p.platform == task.platform]
+    if private:
+        return [(f"task-escalation:{task.id}:{p.id}", p) for p in private]
+    return [(f"task-escalation:{task.id}:chat", None)]
+
+
+async def _escalate(
+    session: AsyncSession,
+    due: _Due,
+    task: Task,
+    commune: OrgUnit,
+    labels: list[str],
+    used: set[str],
+    today: date,
+    now: datetime,
+) -> list[str]:
+    text = (
+        f"⚠️ Việc #{task.id} của {commune.name} đã {due_status(task.due_date, today)}: {task.title}\n"
+        f"Hạn: {fmt_date(task.due_date)}. Chưa xong: {', '.join(labels)}."
+    )
+    sent: list[str] = []
+    for key, person in due.escalations:
+        if key in used:
+            continue
+        if person is not None:
+            row = await outbox.enqueue(
+                session,
+                platform=task.platform,
+                chat_id=person.private_chat_id or "",
+                text=text,
+                kind="escalation",
+                dedupe_key=key,
+                now=now,
+            )
+            if row is not None:
+                sent.append(f"báo lãnh đạo việc #{task.id} → {person.display_name} ({task.platform}:{row.chat_id})")
+            continue
+        names = ", ".join(mention(p) for p in due.leaders)
+        row = await outbox.enqueue(
+            session,
+            platform=task.platform,
+            chat_id=task.chat_id,
+            text=f"{names}\n{text}" if names else text,
+            kind="escalation",
+            dedupe_key=key,
+            now=now,
+        )
+        if row is not None:
+            sent.append(f"báo lãnh đạo việc #{task.id} → {task.platform}:{task.chat_id}")
+    return sent
+
+
+async def task_reminders(app: BotApp, now: datetime) -> list[str]:
+    """Enqueue every task reminder and escalation due at `now` that has not been enqueued yet."""
+    local_now = now.astimezone(app.settings.tz)
+    if in_quiet_hours(local_now, app.settings.quiet_hours_start, app.settings.quiet_hours_end):
+        return []
+    today = local_now.date()
+    hour = app.settings.task_reminder_hour
+    sent: list[str] = []
+    async with app.db.session() as session:
+        # Plain columns first: titles, chats and commune names are loaded only for what is actually sent.
+        tasks = await task_store.open_task_deadlines(session)
+        pending_by_task = await task_store.pending_assignees(session)
+        settings_rows = await task_store.reminder_settings(session, {t.commune_id for t in tasks})
+        candidates: list[tuple[OpenTask, list[PendingAssignee], Slot | None, bool]] = []
+        plans: dict[tuple[date, tuple[int, ...], int], tuple[Slot | None, bool]] = {}
+        for head in tasks:
+            pending = pending_by_task.get(head.id, [])
+            if not pending:
+                continue
+            lead_days, escalate_after = _settings_from(app, settings_rows.get(head.commune_id))
+            # Tasks share a handful of deadlines and settings: each combination is worked out once per run.
+            plan_key = (head.due_date, tuple(lead_days), escalate_after)
+            plan = plans.get(plan_key)
+            if plan is None:
+                slot = current_slot(reminder_slots(head.due_date, lead_days, today), local_now, hour)
+                day = escalation_day(head.due_date, escalate_after)
+                plan = plans[plan_key] = (slot, datetime.combine(day, time(hour), local_now.tzinfo) <= local_now)
+            slot, escalate = plan
+            if slot is not None or escalate:
+                candidates.append((head, pending, slot, escalate))
+        leaders = await task_store.people_with_role(
+            session, {t.commune_id for t, _p, _s, esc in candidates if esc}, Role.COMMUNE_LEADER.value
+        )
+        dues = []
+        for head, pending, slot, esc in candidates:
+            chiefs = leaders.get(head.commune_id, []) if esc else []
+            dues.append(_Due(head, pending, slot, _escalation_targets(head, chiefs) if esc else [], chiefs))
+        # One query tells which messages already went: an idle minute enqueues, renders and inserts nothing.
+        used = await outbox.used_keys(
+            session, [k for d in dues for k in [d.reminder_key, *(e for e, _p in d.escalations)] if k is not None]
+        )
+        todo = [d for d in dues if (d.reminder_key and d.reminder_key not in used) or _escalation_open(d, used)]
+        full = await task_store.tasks_by_ids(session, [d.task.id for d in todo])
+        communes = await task_store.units_by_ids(session, [d.task.commune_id for d in todo])
+        labels = await _labels_by_task(session, {d.task.id: d.pending for d in todo})
+        for due in todo:
+            task = full[due.task.id]
+            if task.commune_id not in communes:
+                continue
+            key = due.reminder_key
+            if key is not None and key not in used:
+                row = await outbox.enqueue(
+                    session,
+                    platform=task.platform,
+                    chat_id=task.chat_id,
+                    text=_reminder_text(task, today, labels[task.id or 0]),
+                    kind="reminder",
+                    dedupe_key=key,
+                    now=now,
+                )
+                if row is not None and due.slot is not None:
+                    sent.append(f"nhắc việc #{task.id} ({due.slot.kind}) → {task.platform}:{task.chat_id}")
+            if due.escalations:
+                commune = communes[task.commune_id]
+                sent += await _escalate(session, due, task, commune, labels[task.id or 0], used, today, now)
+    return sent

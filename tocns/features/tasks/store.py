@@ -1,0 +1,342 @@
+"""Data access for tasks: creating, completing, cancelling, listing, reminder settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import NamedTuple
+
+from sqlalchemy import and_, case, func
+from sqlalchemy import select as sa_select
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from tocns.core.roles import Level
+from tocns.core.text import vi_sorted
+from tocns.db.audit import record_audit
+from tocns.features.activity.models import ActivityRecord
+from tocns.features.org.models import ChatBinding, Membership, OrgUnit, Person
+from tocns.features.tasks.models import Task, TaskAssignee, TaskReminderSetting, TaskScope, TaskStatus
+
+
+async def create_task(
+    session: AsyncSession,
+    *,
+    commune: OrgUnit,
+    title: str,
+    due_date: date,
+    scope: TaskScope,
+    platform: str,
+    chat_id: str,
+    creator: Person,
+    people: Iterable[Person] = (),
+    teams: Iterable[OrgUnit] = (),
+    plan_month: str | None = None,
+) -> tuple[Task, list[TaskAssignee]]:
+    """Create a task and one assignee row per person or team."""
+    task = Task(
+        commune_id=commune.id or 0,
+        title=title,
+        due_date=due_date,
+        scope=scope.value,
+        plan_month=plan_month,
+        platform=platform,
+        chat_id=chat_id,
+        created_by_person_id=creator.id or 0,
+    )
+    session.add(task)
+    await session.flush()
+    rows = [TaskAssignee(task_id=task.id or 0, person_id=p.id) for p in people]
+    rows += [TaskAssignee(task_id=task.id or 0, team_id=t.id) for t in teams]
+    session.add_all(rows)
+    await session.flush()
+    await record_audit(
+        session, action="create", entity="task", entity_id=task.id, actor_person_id=creator.id, after=task
+    )
+    return task, rows
+
+
+async def get_task(session: AsyncSession, task_id: int) -> Task | None:
+    """Load a task by id."""
+    return await session.get(Task, task_id)
+
+
+async def assignees_of(session: AsyncSession, task_ids: Iterable[int]) -> dict[int, list[TaskAssignee]]:
+    """Assignee rows of several tasks, by task id."""
+    ids = list(task_ids)
+    out: dict[int, list[TaskAssignee]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    result = await session.exec(
+        select(TaskAssignee).where(col(TaskAssignee.task_id).in_(ids)).order_by(col(TaskAssignee.id))
+    )
+    for row in result.all():
+        out[row.task_id].append(row)
+    return out
+
+
+class PendingAssignee(NamedTuple):
+    """An assignee of an open task who has not finished it (plain columns: the jobs read thousands a minute)."""
+
+    task_id: int
+    person_id: int | None
+    team_id: int | None
+
+
+async def pending_assignees(session: AsyncSession) -> dict[int, list[PendingAssignee]]:
+    """The unfinished assignees of every open task, by task id, in assignment order."""
+    conn = await session.connection()
+    result = await conn.execute(
+        select(TaskAssignee.task_id, TaskAssignee.person_id, TaskAssignee.team_id)
+        .join(Task, col(Task.id) == col(TaskAssignee.task_id))
+        .where(Task.status == TaskStatus.OPEN, col(TaskAssignee.completed_at).is_(None))
+        .order_by(col(TaskAssignee.id))
+    )
+    out: dict[int, list[PendingAssignee]] = {}
+    for task_id, person_id, team_id in result.all():
+        out.setdefault(task_id, []).append(PendingAssignee(task_id, person_id, team_id))
+    return out
+
+
+class OpenTask(NamedTuple):
+    """What the reminder job needs to know whether anything of an open task is due (no title, no chat)."""
+
+    id: int
+    commune_id: int
+    due_date: date
+    platform: str
+
+
+async def open_task_deadlines(session: AsyncSession) -> list[OpenTask]:
+    """Every open task's id, commune, deadline and platform, earliest deadline first (as `open_tasks`)."""
+    conn = await session.connection()
+    result = await conn.execute(
+        sa_select(col(Task.id), col(Task.commune_id), col(Task.due_date), col(Task.platform))
+        .where(col(Task.status) == TaskStatus.OPEN)
+        .order_by(col(Task.due_date), col(Task.id))
+    )
+    return [OpenTask(task_id or 0, commune_id, due, platform) for task_id, commune_id, due, platform in result.all()]
+
+
+async def tasks_by_ids(session: AsyncSession, ids: Iterable[int]) -> dict[int, Task]:
+    """Tasks by id."""
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    result = await session.exec(select(Task).where(col(Task.id).in_(wanted)))
+    return {t.id or 0: t for t in result.all()}
+
+
+async def open_tasks(session: AsyncSession, commune_id: int | None = None) -> list[Task]:
+    """Open tasks (of one commune, or of all), earliest deadline first."""
+    query = select(Task).where(Task.status == TaskStatus.OPEN)
+    if commune_id is not None:
+        query = query.where(Task.commune_id == commune_id)
+    result = await session.exec(query.order_by(col(Task.due_date), col(Task.id)))
+    return list(result.all())
+
+
+async def month_tasks(session: AsyncSession, commune_id: int, first: date, last: date) -> list[Task]:
+    """Non-cancelled tasks of a commune due within [first, last]."""
+    result = await session.exec(
+        select(Task)
+        .where(
+            Task.commune_id == commune_id,
+            Task.status == TaskStatus.OPEN,
+            col(Task.due_date) >= first,
+            col(Task.due_date) <= last,
+        )
+        .order_by(col(Task.due_date), col(Task.id))
+    )
+    return list(result.all())
+
+
+async def complete(
+    session: AsyncSession, assignee: TaskAssignee, person: Person, result_text: str | None, now: datetime
+) -> None:
+    """Mark one assignee (a person or a team) as done."""
+    before = assignee.model_copy()
+    assignee.completed_at = now
+    assignee.completed_by_person_id = person.id
+    assignee.result = result_text or None
+    session.add(assignee)
+    await session.flush()
+    await record_audit(
+        session,
+        action="complete",
+        entity="task_assignee",
+        entity_id=assignee.id,
+        actor_person_id=person.id,
+        before=before,
+        after=assignee,
+    )
+
+
+async def cancel(session: AsyncSession, task: Task, person: Person, now: datetime) -> None:
+    """Cancel a task: it leaves every list and gets no more reminders."""
+    before = task.model_copy()
+    task.status = TaskStatus.CANCELLED
+    task.cancelled_at = now
+    task.cancelled_by_person_id = person.id
+    session.add(task)
+    await session.flush()
+    await record_audit(
+        session, action="cancel", entity="task", entity_id=task.id, actor_person_id=person.id, before=before, after=task
+    )
+
+
+async def people_by_ids(session: AsyncSession, ids: Iterable[int]) -> dict[int, Person]:
+    """People by id."""
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    result = await session.exec(select(Person).where(col(Person.id).in_(wanted)))
+    return {p.id or 0: p for p in result.all()}
+
+
+async def units_by_ids(session: AsyncSession, ids: Iterable[int]) -> dict[int, OrgUnit]:
+    """Org units by id."""
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    result = await session.exec(select(OrgUnit).where(col(OrgUnit.id).in_(wanted)))
+    return {u.id or 0: u for u in result.all()}
+
+
+async def get_reminder_setting(session: AsyncSession, commune_id: int) -> TaskReminderSetting | None:
+    """A commune's own reminder settings, if it set any."""
+    result = await session.exec(select(TaskReminderSetting).where(TaskReminderSetting.commune_id == commune_id))
+    return result.first()
+
+
+async def reminder_settings(session: AsyncSession, commune_ids: Iterable[int]) -> dict[int, TaskReminderSetting]:
+    """The reminder settings of several communes (those that set any), by commune id."""
+    wanted = list(set(commune_ids))
+    if not wanted:
+        return {}
+    result = await session.exec(select(TaskReminderSetting).where(col(TaskReminderSetting.commune_id).in_(wanted)))
+    return {row.commune_id: row for row in result.all()}
+
+
+async def people_with_role(session: AsyncSession, unit_ids: Iterable[int], role: str) -> dict[int, list[Person]]:
+    """The people holding `role` directly on each of these units, by display name (as `org.members_of`)."""
+    wanted = list(set(unit_ids))
+    out: dict[int, list[Person]] = {i: [] for i in wanted}
+    if not wanted:
+        return out
+    result = await session.exec(
+        select(Person, Membership.org_unit_id)
+        .join(Membership, col(Membership.person_id) == col(Person.id))
+        .where(col(Membership.org_unit_id).in_(wanted), Membership.role == role)
+        .order_by(col(Person.display_name), col(Membership.id))
+    )
+    for person, unit_id in vi_sorted(result.all(), key=lambda row: row[0].display_name):
+        out[unit_id].append(person)
+    return out
+
+
+async def set_reminder_setting(
+    session: AsyncSession,
+    commune_id: int,
+    *,
+    lead_days: list[int],
+    escalate_after_days: int,
+    actor: Person,
+    now: datetime,
+) -> TaskReminderSetting:
+    """Create or update a commune's reminder settings."""
+    row = await get_reminder_setting(session, commune_id)
+    before = row.model_copy() if row else None
+    if row is None:
+        row = TaskReminderSetting(commune_id=commune_id, lead_days="", escalate_after_days=0)
+    row.lead_days = ",".join(str(d) for d in lead_days)
+    row.escalate_after_days = escalate_after_days
+    row.updated_at = now
+    session.add(row)
+    await session.flush()
+    await record_audit(
+        session,
+        action="set",
+        entity="task_reminder_setting",
+        entity_id=row.id,
+        actor_person_id=actor.id,
+        before=before,
+        after=row,
+    )
+    return row
+
+
+async def reported_teams(session: AsyncSession, team_ids: Iterable[int], first: date, last: date) -> set[int]:
+    """Teams with at least one non-deleted activity record dated within [first, last]."""
+    wanted = list(team_ids)
+    if not wanted:
+        return set()
+    result = await session.exec(
+        select(ActivityRecord.org_unit_id)
+        .where(
+            col(ActivityRecord.org_unit_id).in_(wanted),
+            col(ActivityRecord.deleted_at).is_(None),
+            col(ActivityRecord.activity_date) >= first,
+            col(ActivityRecord.activity_date) <= last,
+        )
+        .distinct()
+    )
+    return set(result.all())
+
+
+async def teams_reported_between(session: AsyncSession, first: date, last: date) -> set[int]:
+    """Every unit with at least one non-deleted activity record dated within [first, last]."""
+    result = await session.exec(
+        select(ActivityRecord.org_unit_id)
+        .where(
+            col(ActivityRecord.deleted_at).is_(None),
+            col(ActivityRecord.activity_date) >= first,
+            col(ActivityRecord.activity_date) <= last,
+        )
+        .distinct()
+    )
+    return set(result.all())
+
+
+async def active_teams(session: AsyncSession) -> list[OrgUnit]:
+    """Every active team, ordered by code (callers group them under their communes by path)."""
+    result = await session.exec(
+        select(OrgUnit).where(OrgUnit.level == Level.TEAM, OrgUnit.active == True).order_by(col(OrgUnit.code))  # noqa: E712
+    )
+    return list(result.all())
+
+
+async def commune_bindings(session: AsyncSession) -> list[tuple[ChatBinding, OrgUnit]]:
+    """Active chats bound directly to a commune, with the commune."""
+    result = await session.exec(
+        select(ChatBinding, OrgUnit)
+        .join(OrgUnit, col(OrgUnit.id) == col(ChatBinding.org_unit_id))
+        .where(ChatBinding.active == True, OrgUnit.level == Level.COMMUNE, OrgUnit.active == True)  # noqa: E712
+        .order_by(col(ChatBinding.id))
+    )
+    return [(b, u) for b, u in result.all()]
+
+
+async def task_figures(
+    session: AsyncSession, unit: OrgUnit, first: date, last: date, today: date
+) -> tuple[int, int, int]:
+    """Assignments of open tasks due in [first, last] under `unit`: (due, done, overdue as of `today`).
+
+    A team unit counts the assignments to that team; any other unit counts every assignment of the tasks of
+    the communes in its subtree. One aggregate query.
+    """
+    done_case = case((col(TaskAssignee.completed_at).is_not(None), 1), else_=0)
+    overdue_case = case((and_(col(TaskAssignee.completed_at).is_(None), col(Task.due_date) < today), 1), else_=0)
+    query = (
+        select(func.count(), func.coalesce(func.sum(done_case), 0), func.coalesce(func.sum(overdue_case), 0))
+        .select_from(TaskAssignee)
+        .join(Task, col(Task.id) == col(TaskAssignee.task_id))
+        .join(OrgUnit, col(OrgUnit.id) == col(Task.commune_id))
+        .where(Task.status == TaskStatus.OPEN, col(Task.due_date) >= first, col(Task.due_date) <= last)
+    )
+    if unit.level == Level.TEAM:
+        query = query.where(TaskAssignee.team_id == unit.id)
+    else:
+        query = query.where(col(OrgUnit.path).startswith(unit.path))
+    due, done, overdue = (await session.exec(query)).one()
+    return int(due), int(done), int(overdue)

@@ -1,0 +1,52 @@
+"""Inbound updates: every webhook or polled update is stored before it is processed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from tocns.core.clock import utcnow
+
+
+class InboundState(StrEnum):
+    """Where a stored update is in its processing."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class InboundUpdate(SQLModel, table=True):
+    """One update as the platform delivered it; (platform, update_key) is unique so a redelivery is dropped."""
+
+    __tablename__ = "inbound_update"
+    __table_args__ = (
+        UniqueConstraint("platform", "update_key", name="uq_inbound_update_key"),
+        Index("ix_inbound_update_state", "state", "received_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=20)
+    # Telegram: update_id; Zalo: chat id and message_id (Zalo updates carry no update id).
+    update_key: str = Field(max_length=200)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    state: str = Field(default=InboundState.PENDING, max_length=10)
+    received_at: datetime = Field(default_factory=utcnow)
+    processed_at: datetime | None = None
+    error: str | None = Field(default=None, max_length=500)
+
+
+class ProcessedMessage(SQLModel, table=True):
+    """A platform message already handled: a retried delivery is skipped."""
+
+    __tablename__ = "processed_message"
+    __table_args__ = (UniqueConstraint("platform", "chat_id", "message_id", name="uq_processed_message"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=20)
+    chat_id: str = Field(max_length=64)
+    message_id: str = Field(max_length=64)
+    processed_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,1 @@
+"""tocns.outbox."""

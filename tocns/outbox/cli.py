@@ -1,0 +1,43 @@
+"""`tocns outbox send`: drain the outbox in this process (several may run on PostgreSQL)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from tocns.config import get_settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the outbox subcommands."""
+    outbox = sub.add_parser("outbox", help="hàng đợi tin gửi đi")
+    actions = outbox.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
+    send = actions.add_parser("send", help="gửi các tin đang chờ (chạy đến khi dừng)")
+    send.add_argument("--until-empty", action="store_true", help="dừng khi không còn tin chờ gửi")
+    send.set_defaults(func=_send)
+
+
+def _send(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    logging.getLogger().setLevel(settings.log_level)
+
+    async def go() -> int:
+        from tocns.db.engine import Database, upgrade_database_async
+        from tocns.outbox.sender import OutboxSender, transports_from_settings
+
+        transports = transports_from_settings(settings)
+        if not transports:
+            print("Chưa cấu hình token Telegram hay Zalo: không có nền tảng nào để gửi.", file=sys.stderr)
+            return 2
+        if settings.auto_migrate:
+            await upgrade_database_async(settings.database_url)
+        db = Database(settings.database_url)
+        try:
+            await OutboxSender(db, settings, transports).drain(until_empty=args.until_empty)
+        finally:
+            await db.dispose()
+        return 0
+
+    return asyncio.run(go())

@@ -1,0 +1,383 @@
+"""The outbox sender: drains the outbox table through the transports under per-platform rate limits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import random
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tocns.channels.base import SendResult, SendStatus, Transport
+from tocns.config import Settings
+from tocns.core.clock import utcnow
+from tocns.core.messages import Attachment
+from tocns.core.metrics import METRICS
+from tocns.db.engine import Database
+from tocns.db.locks import advisory_lock
+from tocns.features.directives import store as directive_store
+from tocns.features.org import store as org_store
+from tocns.outbox import store as outbox_store
+from tocns.outbox.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+# A little slack on every window against clock granularity (delays are covered by counting at completion).
+WINDOW_GUARD_SECONDS = 0.01
+# Extra waiting replies claimed with a batch so that replies to one busy chat merge into one message.
+MERGE_LIMIT = 300
+
+MAX_BACKOFF_SECONDS = 300.0
+
+
+class SlidingWindow:
+    """At most `count` events in any `window` seconds (monotonic clock)."""
+
+    def __init__(self, count: int, window: float) -> None:
+        self.count = max(1, count)
+        self.window = window
+        self.events: deque[float] = deque()
+
+    def ready_at(self, now: float, n: int = 1) -> float:
+        """The earliest moment `n` more events fit."""
+        n = min(max(1, n), self.count)
+        while self.events and self.events[0] <= now - self.window:
+            self.events.popleft()
+        if len(self.events) + n <= self.count:
+            return now
+        return self.events[-(self.count - n + 1)] + self.window
+
+    def record(self, at: float, n: int = 1) -> None:
+        """Count `n` events."""
+        self.events.extend([at] * n)
+
+
+@dataclass
+class PlatformLimits:
+    """One platform's limits: overall per second and per chat per minute."""
+
+    global_window: SlidingWindow
+    chat_count: int
+    chat_window: float = 60.0
+    chats: dict[str, SlidingWindow] = field(default_factory=dict)
+    blocked_until: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, per_second: float, per_chat_minute: int, share: int, chat_window: float = 60.0) -> PlatformLimits:
+        """Limits for one of `share` senders draining together."""
+        rate = per_second / max(1, share)
+        count = max(1, math.floor(rate))
+        return cls(
+            global_window=SlidingWindow(count, count / rate + WINDOW_GUARD_SECONDS),
+            chat_count=max(1, per_chat_minute // max(1, share)),
+            chat_window=chat_window,
+        )
+
+    def chat(self, chat_id: str) -> SlidingWindow:
+        """The per-chat window of one chat."""
+        window = self.chats.get(chat_id)
+        if window is None:
+            window = self.chats[chat_id] = SlidingWindow(self.chat_count, self.chat_window + WINDOW_GUARD_SECONDS)
+        return window
+
+    def chat_ready_at(self, chat_id: str, now: float) -> float:
+        """When this chat may get its next message (its minute budget, or a 429's retry_after)."""
+        return max(self.chat(chat_id).ready_at(now), self.blocked_until.get(chat_id, 0.0))
+
+
+def limits_from_settings(settings: Settings) -> dict[str, PlatformLimits]:
+    """Per-platform limits from the settings."""
+    return {
+        "telegram": PlatformLimits.build(
+            settings.telegram_global_rate, settings.telegram_chat_per_minute, settings.outbox_senders
+        ),
+        "zalo": PlatformLimits.build(settings.zalo_global_rate, settings.zalo_chat_per_minute, settings.outbox_senders),
+    }
+
+
+@dataclass
+class Job:
+    """One send: a message, or several replies to one chat merged into one text."""
+
+    rows: list[OutboxMessage]
+    text: str
+
+    @property
+    def ids(self) -> list[int]:
+        """Outbox ids, the one that stands for the message first."""
+        return [r.id or 0 for r in self.rows]
+
+    @property
+    def head(self) -> OutboxMessage:
+        """The first row: its platform, chat and attachments are the job's."""
+        return self.rows[0]
+
+
+def merge_replies(rows: list[OutboxMessage], max_length: Callable[[str], int]) -> list[Job]:
+    """Group plain replies waiting for the same chat into one message each, keeping the order."""
+    jobs: list[Job] = []
+    open_reply: dict[tuple[str, str], Job] = {}
+    for row in rows:
+        key = (row.platform, row.chat_id)
+        if row.kind == "reply" and not row.attachments:
+            job = open_reply.get(key)
+            joined = f"{job.text}\n\n{row.text}" if job else row.text
+            if job is not None and len(joined) <= max_length(row.platform):
+                job.rows.append(row)
+                job.text = joined
+                continue
+            job = Job(rows=[row], text=row.text)
+            open_reply[key] = job
+            jobs.append(job)
+        else:
+            jobs.append(Job(rows=[row], text=row.text))
+    return jobs
+
+
+def load_attachments(raw: str | None) -> list[Attachment]:
+    """Read an outbox row's attachment files; a missing file raises FileNotFoundError."""
+    if not raw:
+        return []
+    return [
+        Attachment(
+            filename=item["filename"],
+            content=Path(item["path"]).read_bytes(),
+            mime_type=item["mime_type"],
+            path=item["path"],
+        )
+        for item in json.loads(raw)
+    ]
+
+
+def seconds_between(start: datetime, end: datetime) -> float:
+    """Seconds from `start` to `end`, never negative (SQLite gives naive UTC datetimes back)."""
+    start = start if start.tzinfo else start.replace(tzinfo=UTC)
+    end = end if end.tzinfo else end.replace(tzinfo=UTC)
+    return max(0.0, (end - start).total_seconds())
+
+
+class OutboxSender:
+    """Drains the outbox: claims due rows under a lease, sends them at the allowed pace, records the outcome."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        transports: dict[str, Transport],
+        clock: Callable[[], datetime] = utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
+        owner: str | None = None,
+        limits: dict[str, PlatformLimits] | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.transports = transports
+        self.clock = clock
+        self.monotonic = monotonic
+        self.owner = owner or f"sender-{uuid.uuid4().hex[:12]}"
+        self.limits = limits or limits_from_settings(settings)
+        self.batch_size = max(1, math.ceil(max(settings.telegram_global_rate, settings.zalo_global_rate)))
+
+    def _limits(self, platform: str) -> PlatformLimits:
+        if platform not in self.limits:
+            self.limits[platform] = PlatformLimits.build(
+                self.settings.zalo_global_rate, self.settings.zalo_chat_per_minute, self.settings.outbox_senders
+            )
+        return self.limits[platform]
+
+    def _max_length(self, platform: str) -> int:
+        transport = self.transports.get(platform)
+        return transport.max_text_length if transport else 4000
+
+    async def run_once(self) -> int:
+        """Claim one batch and send it; return how many rows were handled (0 when nothing was due)."""
+        async with self.db.session() as session:
+            rows = await outbox_store.claim(
+                session,
+                owner=self.owner,
+                platforms=list(self.transports),
+                now=self.clock(),
+                lease_seconds=self.settings.outbox_lease_seconds,
+                limit=self.batch_size,
+                merge_limit=MERGE_LIMIT,
+            )
+        for job in merge_replies(rows, self._max_length):
+            await self._send(job)
+        return len(rows)
+
+    async def _send(self, job: Job) -> None:
+        head = job.head
+        limits = self._limits(head.platform)
+        margin = timedelta(
+            seconds=min(self.settings.telegram_request_timeout + 5, self.settings.outbox_lease_seconds / 2)
+        )
+        if head.lease_until is not None and self.clock() >= head.lease_until - margin:
+            # Slow sends ate the lease: another sender may take these rows now, so hand them back unsent.
+            await self._reschedule(job, self.clock(), None, False)
+            return
+        ready = limits.chat_ready_at(head.chat_id, self.monotonic())
+        if ready > self.monotonic():
+            # This chat used its budget: put the rows back without counting an attempt.
+            await self._reschedule(job, self.clock() + timedelta(seconds=ready - self.monotonic()), None, False)
+            return
+        try:
+            attachments = load_attachments(head.attachments)
+        except (OSError, ValueError, KeyError) as exc:
+            await self._fail(job, f"không đọc được tệp đính kèm: {exc}")
+            return
+        # A merged job is shorter than one part, so only a single message can have been sent in part before.
+        skip = head.parts_sent if len(job.rows) == 1 else 0
+        # A long text goes out in several parts, each a request that counts against the limits.
+        requests = max(1, math.ceil(len(job.text) / self._max_length(head.platform))) + len(attachments) - skip
+        requests = max(1, requests)
+        while (wait := limits.global_window.ready_at(self.monotonic(), requests) - self.monotonic()) > 0:
+            await asyncio.sleep(wait)
+        result = await self.transports[head.platform].send(head.chat_id, job.text, attachments, skip=skip)
+        # Counted when the answer came back, not when the request left: the platform saw the request at or
+        # before this moment, so spacing from here holds at the platform whatever the network delay was.
+        done = self.monotonic()
+        limits.global_window.record(done, requests)
+        limits.chat(head.chat_id).record(done, requests)
+        await self._record(job, result)
+
+    async def _record(self, job: Job, result: SendResult) -> None:
+        head = job.head
+        now = self.clock()
+        if result.status == SendStatus.OK:
+            async with self.db.session() as session:
+                await outbox_store.mark_sent(session, job.ids, self.owner, now)
+            for row in job.rows:
+                METRICS.send_latency.labels(head.platform).observe(seconds_between(row.created_at, now))
+        elif result.new_chat_id:
+            async with self.db.session() as session:
+                await org_store.move_binding(session, head.platform, head.chat_id, result.new_chat_id)
+                await directive_store.move_chat(session, head.platform, head.chat_id, result.new_chat_id)
+                await outbox_store.retarget(session, job.ids, self.owner, result.new_chat_id, now)
+            log.info("%s:%s moved to %s", head.platform, head.chat_id, result.new_chat_id)
+        elif result.status == SendStatus.RATE_LIMITED:
+            wait = result.retry_after if result.retry_after is not None else self._backoff(head.attempts)
+            self._limits(head.platform).blocked_until[head.chat_id] = self.monotonic() + wait
+            log.info("429 for %s:%s, retry after %.1fs", head.platform, head.chat_id, wait)
+            await self._reschedule(job, now + timedelta(seconds=wait), result.error, False, result.parts_sent)
+        elif result.status == SendStatus.TRANSIENT and head.attempts + 1 < self.settings.outbox_max_attempts:
+            when = now + timedelta(seconds=self._backoff(head.attempts))
+            await self._reschedule(job, when, result.error, True, result.parts_sent)
+        else:
+            await self._fail(job, result.error or "gửi không thành công", chat_gone=result.chat_gone)
+
+    def _backoff(self, attempts: int) -> float:
+        # Jitter spreads the retries of many failed messages instead of sending them back all at once.
+        return min(MAX_BACKOFF_SECONDS, 2.0**attempts) * random.uniform(0.5, 1.0)
+
+    async def _reschedule(
+        self, job: Job, when: datetime, error: str | None, count_attempt: bool, parts_sent: int | None = None
+    ) -> None:
+        # Progress inside a message is kept for a single row only; a merged job is never sent in part.
+        parts = parts_sent if parts_sent is not None and len(job.rows) == 1 else None
+        async with self.db.session() as session:
+            await outbox_store.reschedule(session, job.ids, self.owner, when, error, count_attempt, parts)
+
+    async def _fail(self, job: Job, error: str, chat_gone: bool = False) -> None:
+        head = job.head
+        async with self.db.session() as session:
+            await outbox_store.mark_failed(session, job.ids, self.owner, error, self.clock())
+            if chat_gone:
+                await org_store.deactivate_binding(
+                    session, head.platform, head.chat_id, reason=error, actor_label="outbox sender"
+                )
+        log.warning("outbox %s to %s:%s failed: %s", job.ids, head.platform, head.chat_id, error)
+
+    async def drain(self, stop: asyncio.Event | None = None, until_empty: bool = False) -> None:
+        """Send until stopped (or, with until_empty, until nothing is pending or in flight)."""
+        stop = stop or asyncio.Event()
+        platforms = list(self.transports)
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:
+                # A database hiccup must not end the sender; the leases keep the rows safe.
+                log.exception("outbox sender batch failed")
+                handled = 0
+            if handled:
+                continue
+            async with self.db.session() as session:
+                if until_empty and await outbox_store.unfinished(session, platforms) == 0:
+                    return
+                due = await outbox_store.next_due(session, platforms)
+            pause = self.settings.outbox_poll_seconds
+            if due is not None:
+                pause = min(pause, max(0.01, (due - self.clock()).total_seconds()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=pause)
+
+
+def transports_from_settings(settings: Settings, clock: Callable[[], datetime] = utcnow) -> dict[str, Transport]:
+    """The transports this process can send through: Telegram and Zalo, each when its token is set."""
+    transports: dict[str, Transport] = {}
+    if settings.telegram_bot_token:
+        from tocns.channels.telegram import TelegramTransport
+
+        transports["telegram"] = TelegramTransport(
+            settings.telegram_bot_token, settings.telegram_api_base_url, settings.telegram_request_timeout
+        )
+    if settings.zalo_bot_token:
+        from tocns.channels.zalo import ZaloTransport
+
+        # Its pace comes from ZALO_GLOBAL_RATE and ZALO_CHAT_PER_MINUTE (limits_from_settings).
+        transports["zalo"] = ZaloTransport(settings, clock=clock)
+    return transports
+
+
+# Any fixed 64-bit number, different from the scheduler's.
+SENDER_LOCK_KEY = 7_202_611_230_402
+SENDER_TAKEOVER_SECONDS = 15.0
+
+
+def start_sender(
+    db: Database, settings: Settings, clock: Callable[[], datetime] = utcnow
+) -> tuple[asyncio.Task[None], asyncio.Event] | None:
+    """Start draining in the background (None when no platform transport is configured)."""
+    transports = transports_from_settings(settings, clock)
+    if not transports:
+        return None
+    stop = asyncio.Event()
+
+    async def run() -> None:
+        try:
+            # Several `tocns serve` workers each start a sender, but only the lock holder sends: the rate
+            # windows that keep the bot under the platforms' limits live in one process's memory.
+            while not stop.is_set():
+                async with advisory_lock(db, SENDER_LOCK_KEY, wait=False) as got:
+                    if got:
+                        await OutboxSender(db, settings, transports, clock=clock).drain(stop)
+                        return
+                # Another process is sending; take over if it stops.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=SENDER_TAKEOVER_SECONDS)
+        finally:
+            for transport in transports.values():
+                close = getattr(transport, "close", None)
+                if close is not None:
+                    await close()
+
+    return asyncio.create_task(run()), stop
+
+
+async def stop_sender(handle: tuple[asyncio.Task[None], asyncio.Event] | None) -> None:
+    """Stop a sender started by start_sender after its current message (its leases cover the rest)."""
+    if handle is None:
+        return
+    task, stop = handle
+    stop.set()
+    try:
+        await asyncio.wait_for(task, timeout=15)
+    except (TimeoutError, asyncio.CancelledError):
+        task.cancel()

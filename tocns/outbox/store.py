@@ -1,0 +1,257 @@
+"""Enqueueing outgoing messages (the sender that drains the outbox lives in bot/)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import String, bindparam, func, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from tocns.core.clock import utcnow
+from tocns.db.upsert import per_dialect, table_of
+from tocns.outbox.models import OutboxMessage, OutboxState
+
+_OUTBOX = table_of(OutboxMessage)
+
+
+def _outbox_param(column: str) -> Any:
+    return bindparam(f"o_{column}", type_=_OUTBOX.c[column].type)
+
+
+# Built once per dialect and run with new parameters: building the statement per call cost more CPU than
+# running it. ON CONFLICT DO NOTHING rather than a savepoint: fewer round trips on the reply path.
+_keyed_insert = per_dialect(
+    lambda insert: select(OutboxMessage).from_statement(
+        insert(_OUTBOX)
+        .values({c.name: _outbox_param(c.name) for c in _OUTBOX.c if c.name != "id"})
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(*_OUTBOX.c)
+    )
+)
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    platform: str,
+    chat_id: str,
+    text: str,
+    kind: str = "reply",
+    dedupe_key: str | None = None,
+    attachments: Sequence[dict[str, str]] | None = None,
+    now: datetime | None = None,
+) -> OutboxMessage | None:
+    """Add a message to the outbox in the caller's transaction; None if `dedupe_key` was already used."""
+    now = now or utcnow()
+    files = json.dumps(list(attachments), ensure_ascii=False) if attachments else None
+    if dedupe_key is None:
+        row = OutboxMessage(
+            platform=platform,
+            chat_id=chat_id,
+            text=text,
+            kind=kind,
+            attachments=files,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        session.add(row)
+        await session.flush()
+        return row
+    params = {
+        "o_platform": platform,
+        "o_chat_id": chat_id,
+        "o_text": text,
+        "o_attachments": files,
+        "o_kind": kind,
+        "o_dedupe_key": dedupe_key,
+        "o_state": OutboxState.PENDING,
+        "o_attempts": 0,
+        "o_next_attempt_at": now,
+        "o_created_at": now,
+        "o_sent_at": None,
+        "o_last_error": None,
+        "o_lease_owner": None,
+        "o_lease_until": None,
+        "o_merged_into_id": None,
+        "o_parts_sent": 0,
+    }
+    stored: OutboxMessage | None = (await session.exec(_keyed_insert(session), params=params)).scalars().first()
+    return stored
+
+
+async def used_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:
+    """Which of these dedupe keys are already in the outbox, in one statement however many keys."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return set()
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        # One array parameter instead of an IN list: a single statement, no bind-parameter limit.
+        query = text("SELECT dedupe_key FROM outbox WHERE dedupe_key = ANY(:keys)").bindparams(
+            bindparam("keys", type_=ARRAY(String))
+        )
+        result = await conn.execute(query, {"keys": wanted})
+    else:
+        query = text("SELECT dedupe_key FROM outbox WHERE dedupe_key IN (SELECT value FROM json_each(:keys))")
+        result = await conn.execute(query, {"keys": json.dumps(wanted, ensure_ascii=False)})
+    return {row[0] for row in result.all()}
+
+
+async def pending(session: AsyncSession, limit: int = 100) -> list[OutboxMessage]:
+    """Messages waiting to be sent, oldest first."""
+    result = await session.exec(
+        select(OutboxMessage)
+        .where(OutboxMessage.state == OutboxState.PENDING)
+        .order_by(col(OutboxMessage.id))
+        .limit(limit)
+    )
+    return list(result.all())
+
+
+async def claim(
+    session: AsyncSession,
+    *,
+    owner: str,
+    platforms: Sequence[str],
+    now: datetime,
+    lease_seconds: float,
+    limit: int,
+    merge_limit: int = 0,
+) -> list[OutboxMessage]:
+    """Take due messages (and those whose sender's lease lapsed) for this sender, oldest first; with
+    `merge_limit`, also up to that many more due replies to the chats of the replies taken."""
+    due = (col(OutboxMessage.state) == OutboxState.PENDING) & (col(OutboxMessage.next_attempt_at) <= now)
+    lapsed = (col(OutboxMessage.state) == OutboxState.SENDING) & (col(OutboxMessage.lease_until) < now)
+    query = (
+        select(OutboxMessage)
+        .where(col(OutboxMessage.platform).in_(list(platforms)), due | lapsed)
+        .order_by(col(OutboxMessage.id))
+        .limit(limit)
+    )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        # Several senders: each skips the rows another is claiming right now.
+        query = query.with_for_update(skip_locked=True)
+    rows = list((await session.exec(query)).all())
+    reply_chats = {(r.platform, r.chat_id) for r in rows if r.kind == "reply" and not r.attachments}
+    if reply_chats and merge_limit > 0:
+        # Every reply already waiting for those chats comes along, so the sender can merge them into one message:
+        # a busy group then gets one message per send slot instead of one receipt per slot.
+        taken = [r.id for r in rows]
+        more = (
+            select(OutboxMessage)
+            .where(
+                col(OutboxMessage.chat_id).in_([chat for _, chat in reply_chats]),
+                col(OutboxMessage.kind) == "reply",
+                col(OutboxMessage.attachments).is_(None),
+                col(OutboxMessage.state) == OutboxState.PENDING,
+                col(OutboxMessage.next_attempt_at) <= now,
+                col(OutboxMessage.id).not_in(taken),
+            )
+            .order_by(col(OutboxMessage.id))
+            .limit(merge_limit)
+        )
+        if session.bind is not None and session.bind.dialect.name == "postgresql":
+            more = more.with_for_update(skip_locked=True)
+        extra = [r for r in (await session.exec(more)).all() if (r.platform, r.chat_id) in reply_chats]
+        rows = sorted(rows + extra, key=lambda r: r.id or 0)
+    until = now + timedelta(seconds=lease_seconds)
+    for row in rows:
+        row.state = OutboxState.SENDING
+        row.lease_owner = owner
+        row.lease_until = until
+        session.add(row)
+    await session.flush()
+    return rows
+
+
+async def _owned(session: AsyncSession, ids: Sequence[int], owner: str) -> list[OutboxMessage]:
+    result = await session.exec(
+        select(OutboxMessage).where(
+            col(OutboxMessage.id).in_(list(ids)),
+            OutboxMessage.lease_owner == owner,
+            OutboxMessage.state == OutboxState.SENDING,
+        )
+    )
+    return list(result.all())
+
+
+async def mark_sent(session: AsyncSession, ids: Sequence[int], owner: str, now: datetime) -> None:
+    """Record that the message ids[0] was sent (the other ids were merged into it)."""
+    for row in await _owned(session, ids, owner):
+        row.state = OutboxState.SENT
+        row.sent_at = now
+        row.attempts += 1
+        row.lease_owner = row.lease_until = None
+        row.merged_into_id = ids[0] if row.id != ids[0] else None
+        session.add(row)
+
+
+async def reschedule(
+    session: AsyncSession,
+    ids: Sequence[int],
+    owner: str,
+    when: datetime,
+    error: str | None = None,
+    count_attempt: bool = True,
+    parts_sent: int | None = None,
+) -> None:
+    """Put messages back to pending until `when` (a retry, or a chat at its rate limit), remembering how many
+    pieces were delivered when `parts_sent` is given."""
+    for row in await _owned(session, ids, owner):
+        if parts_sent is not None:
+            row.parts_sent = parts_sent
+        row.state = OutboxState.PENDING
+        row.next_attempt_at = when
+        row.attempts += 1 if count_attempt else 0
+        row.last_error = error[:500] if error else row.last_error
+        row.lease_owner = row.lease_until = None
+        session.add(row)
+
+
+async def mark_failed(session: AsyncSession, ids: Sequence[int], owner: str, error: str, now: datetime) -> None:
+    """Give up on messages for good (the chat is gone, or too many failed attempts)."""
+    for row in await _owned(session, ids, owner):
+        row.state = OutboxState.FAILED
+        row.attempts += 1
+        row.last_error = error[:500]
+        row.next_attempt_at = now
+        row.lease_owner = row.lease_until = None
+        session.add(row)
+
+
+async def unfinished(session: AsyncSession, platforms: Sequence[str]) -> int:
+    """How many messages of these platforms are still pending or being sent."""
+    result = await session.exec(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            col(OutboxMessage.platform).in_(list(platforms)),
+            col(OutboxMessage.state).in_([OutboxState.PENDING, OutboxState.SENDING]),
+        )
+    )
+    return int(result.one())
+
+
+async def next_due(session: AsyncSession, platforms: Sequence[str]) -> datetime | None:
+    """When the earliest pending message of these platforms becomes due."""
+    result = await session.exec(
+        select(func.min(OutboxMessage.next_attempt_at)).where(
+            col(OutboxMessage.platform).in_(list(platforms)), OutboxMessage.state == OutboxState.PENDING
+        )
+    )
+    return result.one()
+
+
+async def retarget(session: AsyncSession, ids: Sequence[int], owner: str, new_chat_id: str, now: datetime) -> None:
+    """Point messages at the chat's new id and make them due again at once."""
+    for row in await _owned(session, ids, owner):
+        row.chat_id = new_chat_id
+        row.state = OutboxState.PENDING
+        row.next_attempt_at = now
+        row.lease_owner = row.lease_until = None
+        session.add(row)

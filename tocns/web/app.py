@@ -1,0 +1,130 @@
+"""FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+
+from tocns.app import BotApp, build_channels, configured_platforms
+from tocns.channels.base import Channel
+from tocns.config import Settings, get_settings
+from tocns.core.metrics import METRICS
+from tocns.core.pipeline import Pipeline
+from tocns.features.directives import api as directives_api
+from tocns.features.reports.api import router as api_router
+
+log = logging.getLogger(__name__)
+
+
+def _attach(app: FastAPI, bot: BotApp, channels: list[Channel] | None) -> Pipeline:
+    pipeline = bot.pipeline
+    pipeline.metrics = METRICS
+    chosen = channels if channels is not None else build_channels(bot, configured_platforms(bot.settings))
+    for channel in chosen:
+        pipeline.add(channel)
+    if METRICS.observe_command not in bot.router.observers:
+        bot.router.observers.append(METRICS.observe_command)
+    app.state.bot = bot
+    app.state.pipeline = pipeline
+    app.state.channels = {c.platform: c for c in chosen}
+    return pipeline
+
+
+async def setup_platforms(channels: list[Channel], public_base_url: str, register: bool = True) -> None:
+    """Start each channel and, with `register`, point its webhook here (and publish Telegram's menu)."""
+    for channel in channels:
+        await channel.start()
+        if register:
+            await channel.register(public_base_url)
+
+
+def create_app(
+    settings: Settings | None = None,
+    with_scheduler: bool = False,
+    bot_app: BotApp | None = None,
+    channels: list[Channel] | None = None,
+    with_platforms: bool = False,
+    register_platforms: bool = True,
+) -> FastAPI:
+    """Build the web app; the bot (database, router) is created at startup unless one is given."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = bot_app is None
+        bot = bot_app or await BotApp.create(settings)
+        # Built with a bot already (tests): keep the pipeline attached then, not a second set of channels.
+        pipeline: Pipeline = app.state.pipeline if bot_app is not None else _attach(app, bot, channels)
+        running: list[Channel] = list(app.state.channels.values())
+        if with_platforms:
+            await setup_platforms(running, settings.public_base_url, register=register_platforms)
+        await pipeline.recover()
+        scheduler = sender = None
+        if with_scheduler:
+            from tocns.outbox.sender import start_sender
+            from tocns.scheduler import start_scheduler
+
+            scheduler = start_scheduler(app.state.bot)
+            sender = start_sender(app.state.bot.db, settings, app.state.bot.clock)
+        try:
+            yield
+        finally:
+            if sender is not None:
+                from tocns.outbox.sender import stop_sender
+
+                await stop_sender(sender)
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
+            await pipeline.drain()
+            for channel in running:
+                await channel.close()
+            if owned:
+                await app.state.bot.close()
+
+    app = FastAPI(title="Tổ CNS bot", version="0.1.0", lifespan=lifespan)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz(request: Request) -> dict[str, str]:
+        """Liveness and database reachability."""
+        bot: BotApp = request.app.state.bot
+        await bot.db.ping()
+        return {"status": "ok", "database": "ok"}
+
+    app.include_router(api_router)
+    app.include_router(directives_api.router)
+    app.add_exception_handler(RequestValidationError, directives_api.validation_error)
+    from tocns.web import files, metrics, webhooks
+
+    app.include_router(webhooks.router)
+    app.include_router(metrics.router)
+    app.include_router(files.router)
+
+    if bot_app is not None:
+        _attach(app, bot_app, channels)
+    return app
+
+
+async def register_platforms(settings: Settings) -> None:
+    """Once per deployment, before the workers start: migrate, set each webhook and the Telegram menu."""
+    bot = await BotApp.create(settings)
+    channels = build_channels(bot, configured_platforms(settings))
+    try:
+        await setup_platforms(channels, settings.public_base_url)
+    finally:
+        for channel in channels:
+            await channel.close()
+        await bot.close()
+
+
+def served_app() -> FastAPI:
+    """The app each `tocns serve` worker process builds (uvicorn factory): settings from the environment."""
+    from tocns.log_setup import configure_logging
+
+    settings = get_settings()
+    # A worker is a fresh process: it needs the redacting log handlers the CLI installs in the parent.
+    configure_logging(settings.log_level)
+    return create_app(settings, with_scheduler=True, with_platforms=True, register_platforms=False)

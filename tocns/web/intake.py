@@ -1,0 +1,77 @@
+"""The hardened webhook intake both platforms share: secret, size, JSON, shape, store, answer."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from tocns.core.metrics import METRICS
+from tocns.core.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+
+class BodyTooLarge(Exception):
+    """The request body is over the configured limit."""
+
+
+def secret_ok(expected: str, given: str | None) -> bool:
+    """Constant-time comparison; an unset secret accepts nothing."""
+    if not expected or given is None:
+        return False
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogateescape"))
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """Read the body, refusing it as soon as it passes `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _refuse(status: int, platform: str, reason: str) -> JSONResponse:
+    log.warning("%s webhook refused (%s): %s", platform, status, reason)
+    METRICS.errors.labels(f"webhook_{status}").inc()
+    return JSONResponse({"ok": False, "error": reason}, status_code=status)
+
+
+async def intake(request: Request, platform: str) -> JSONResponse:
+    """Check and store one webhook delivery, then process it in the background."""
+    pipeline: Pipeline = request.app.state.pipeline
+    channel = request.app.state.channels.get(platform)
+    if channel is None:
+        return _refuse(404, platform, "platform not configured")
+    if not secret_ok(channel.webhook_secret, request.headers.get(channel.secret_header)):
+        return _refuse(401, platform, "missing or wrong secret")
+    try:
+        raw = await read_limited(request, pipeline.settings.webhook_max_body_bytes)
+    except BodyTooLarge:
+        return _refuse(413, platform, "body too large")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser allows
+        return _refuse(400, platform, "body is not JSON")
+    try:
+        checked = channel.check(body)
+    except (ValueError, RecursionError) as exc:
+        return _refuse(400, platform, str(exc)[:200])
+    try:
+        await pipeline.accept(channel, checked)
+    except Exception:
+        log.exception("%s webhook: storing the update failed", platform)
+        METRICS.errors.labels("store").inc()
+        # 503 makes the platform retry later; nothing was stored.
+        return JSONResponse({"ok": False, "error": "temporarily unavailable"}, status_code=503)
+    return JSONResponse({"ok": True})

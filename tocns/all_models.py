@@ -1,3 +1,11 @@
 """Import every module that defines tables, so SQLModel.metadata is complete (Alembic, tests)."""
 
+from tocns.db import audit  # noqa: F401
 from tocns.features.activity import models as activity_models  # noqa: F401
+from tocns.features.apitokens import models as apitoken_models  # noqa: F401
+from tocns.features.directives import api_models as directive_api_models  # noqa: F401
+from tocns.features.directives import models as directive_models  # noqa: F401
+from tocns.features.org import models as org_models  # noqa: F401
+from tocns.features.tasks import models as task_models  # noqa: F401
+from tocns.inbound import models as inbound_models  # noqa: F401
+from tocns.outbox import models as outbox_models  # noqa: F401

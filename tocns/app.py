@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, TextIO
 
@@ -73,7 +73,6 @@ class BotApp:
     pipeline: Pipeline
     registry: Registry
     clock: Callable[[], datetime] = utcnow
-    closers: list[Callable[[], object]] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings, db: Database, clock: Callable[[], datetime] = utcnow) -> BotApp:

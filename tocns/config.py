@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tocns.db.dialect import is_sqlite_url
+
 PLACEHOLDER_VALUES = frozenset(
     {
         "changeme",
@@ -161,7 +163,7 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         """Whether the configured database is SQLite."""
-        return self.database_url.startswith("sqlite")
+        return is_sqlite_url(self.database_url)
 
     def ensure_data_dir(self) -> None:
         """Create the directory of a SQLite database file if it is missing."""

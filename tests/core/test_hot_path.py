@@ -36,7 +36,7 @@ async def test_membership_changed_elsewhere_is_seen_on_the_next_message(
         await org_store.set_membership(session, person=person, unit=tree.teams[0], role=Role.MEMBER)
         await org_store.set_membership(session, person=person, unit=tree.commune, role=Role.COMMUNE_LEADER)
     assert "Thôn 1 (Xã Tân Lập)" in await chat.text("/ghi vneid 2", user=MEMBER)
-    assert "không có quyền" not in await chat.text("/caidat", user=MEMBER)
+    assert "Nhắc việc của Xã Tân Lập:" in await chat.text("/caidat", user=MEMBER)
     async with app.db.session() as session:
         for membership in (await session.exec(select(Membership).where(Membership.person_id == person.id))).all():
             await org_store.remove_membership(session, membership)

@@ -14,8 +14,9 @@ from sqlmodel import select
 
 from tests.factories import bound_groups, queue
 from tests.fakes.telegram_server import FakeTelegram, Fault, TelegramServer
-from tocns.channels.telegram import TelegramTransport, split_text
+from tocns.channels.telegram import TelegramTransport
 from tocns.config import Settings
+from tocns.core.text import split_chunks
 from tocns.db.engine import Database
 from tocns.features.org import store as org_store
 from tocns.outbox import store as outbox_store
@@ -125,7 +126,7 @@ async def test_a_long_message_failing_part_way_resumes_without_repeating_parts(
         sender = _sender(db, settings, server)
         sender._backoff = lambda attempts: 0.01  # type: ignore[method-assign]
         await asyncio.wait_for(sender.drain(until_empty=True), timeout=30)
-    parts = split_text(long_text, 4096)
+    parts = split_chunks(long_text, 4096)
     assert len(parts) >= 3
     # The group reads every part exactly once, in order, although the message was attempted three times.
     assert [c.text for c in fake.delivered()] == parts
@@ -152,7 +153,7 @@ async def test_network_errors_give_up_after_max_attempts(db: Database, settings:
 
 def test_long_text_is_split_at_the_telegram_limit() -> None:
     text = "\n".join(f"Dòng số {i}: chuẩn bị họp giao ban" for i in range(400))
-    parts = split_text(text, 4096)
+    parts = split_chunks(text, 4096)
     assert len(parts) > 1 and all(len(p) <= 4096 for p in parts)
     assert "\n".join(parts) == text
 

@@ -20,6 +20,7 @@ from tocns.core.messages import Attachment, ChatEvent, ChatEventKind, ChatType, 
 from tocns.core.pipeline import Checked
 from tocns.core.registry import Registry
 from tocns.core.router import Router
+from tocns.core.text import split_chunks
 
 log = logging.getLogger(__name__)
 
@@ -222,23 +223,6 @@ class TelegramChannel:
 TELEGRAM_MAX_TEXT = 4096
 
 
-def split_text(text: str, limit: int) -> list[str]:
-    """Cut text into parts of at most `limit` characters, at a line break or space where possible."""
-    parts: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit)
-        if cut < limit // 2:
-            cut = rest.rfind(" ", 0, limit)
-        if cut < limit // 2:
-            cut = limit
-        parts.append(rest[:cut])
-        rest = rest[cut:].lstrip("\n ") if cut < len(rest) else ""
-    if rest or not parts:
-        parts.append(rest)
-    return parts
-
-
 class TelegramTransport:
     """The Telegram side of the outbox: one Bot object, pooled HTTP connections."""
 
@@ -259,7 +243,7 @@ class TelegramTransport:
     async def send(self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0) -> SendResult:
         """Send text (split at 4,096 characters) then each attachment, from piece `skip` on; never raises for
         API errors."""
-        pieces: list[str | Attachment] = [*(split_text(text, self.max_text_length) if text else []), *attachments]
+        pieces: list[str | Attachment] = [*(split_chunks(text, self.max_text_length) if text else []), *attachments]
         done = min(skip, len(pieces))
         try:
             for piece in pieces[done:]:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import shutil
 import sys
 import tempfile
+from typing import TYPE_CHECKING
 
-from tocns.app import BotApp
-from tocns.channels.console import ConsoleChannel
-from tocns.config import get_settings
-from tocns.log_setup import redact
+if TYPE_CHECKING:
+    from tocns.app import BotApp
+    from tocns.channels.console import ConsoleChannel
+
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ def _console_args(parser: argparse.ArgumentParser) -> None:
 
 def _console_channel(app: BotApp, args: argparse.Namespace) -> ConsoleChannel:
     from tocns.app import print_console_outbox
+    from tocns.channels.console import ConsoleChannel
 
     return ConsoleChannel(
         app.pipeline,
@@ -56,6 +57,10 @@ def _console_channel(app: BotApp, args: argparse.Namespace) -> ConsoleChannel:
 
 
 def _console(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tocns.app import BotApp
+
     async def go() -> None:
         app = await BotApp.create()
         try:
@@ -68,6 +73,11 @@ def _console(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tocns.app import BotApp
+    from tocns.config import get_settings
+
     settings = get_settings()
     logging.getLogger().setLevel(settings.log_level)
 
@@ -103,6 +113,8 @@ def _run(args: argparse.Namespace) -> int:
 
 async def _print_outbox_forever(console: ConsoleChannel, every_seconds: float = 20.0) -> None:
     """Show scheduled messages (reminders, digests) for console chats while the operator is idle."""
+    import asyncio
+
     while True:
         await asyncio.sleep(every_seconds)
         try:
@@ -112,8 +124,12 @@ async def _print_outbox_forever(console: ConsoleChannel, every_seconds: float = 
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+
     import uvicorn
 
+    from tocns.config import get_settings
+    from tocns.log_setup import redact
     from tocns.web.app import register_platforms
 
     settings = get_settings()
@@ -122,7 +138,7 @@ def _serve(args: argparse.Namespace) -> int:
     if workers < 1:
         print("Số tiến trình (--workers / WEB_WORKERS) phải từ 1 trở lên.", file=sys.stderr)
         return 2
-    if workers > 1 and settings.database_url.startswith("sqlite"):
+    if workers > 1 and settings.is_sqlite:
         print(
             f"SQLite chỉ cho một tiến trình ghi: không chạy được {workers} tiến trình. Dùng --workers 1, "
             "hoặc chuyển sang PostgreSQL (DATABASE_URL=postgresql+asyncpg://...) cho nhiều tiến trình.",

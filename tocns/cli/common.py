@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
 
-from tocns.config import Settings, get_settings
-from tocns.db.engine import Database, upgrade_database
-from tocns.db.errors import StorageError
+    from tocns.config import Settings
+
 
 T = TypeVar("T")
 
 
 def prepared_settings() -> Settings:
     """Settings with the data directory created and (unless disabled) the schema up to date."""
+    from tocns.config import get_settings
+    from tocns.db.engine import upgrade_database
+
     settings = get_settings()
     settings.ensure_data_dir()
     if settings.auto_migrate:
@@ -28,6 +30,11 @@ def prepared_settings() -> Settings:
 
 def run_in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run `work` in one committed session; storage errors become a message and exit code 1."""
+    import asyncio
+
+    from tocns.db.engine import Database
+    from tocns.db.errors import StorageError
+
     settings = prepared_settings()
 
     async def _go() -> T:

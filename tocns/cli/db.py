@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from tocns.config import get_settings
-from tocns.db.engine import upgrade_database
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `db` subcommands."""
@@ -17,6 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _upgrade(args: argparse.Namespace) -> int:
+    from tocns.config import get_settings
+    from tocns.db.engine import upgrade_database
+
     settings = get_settings()
     settings.ensure_data_dir()
     upgrade_database(settings.database_url, args.revision)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
 
-from tocns.cli.common import run_in_session
-from tocns.demo import DemoResult, create_demo, describe
+    from tocns.demo import DemoResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,6 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+
+    from tocns.cli.common import run_in_session
+    from tocns.demo import create_demo, describe
 
     async def work(session: AsyncSession) -> DemoResult:
         return await create_demo(session, seed=args.seed)

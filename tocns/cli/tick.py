@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from datetime import UTC, datetime
-
-from tocns.app import BotApp
-from tocns.cli.common import prepared_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,6 +14,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _tick(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tocns.app import BotApp
+    from tocns.cli.common import prepared_settings
     from tocns.scheduler import run_due_jobs
 
     settings = prepared_settings()

@@ -1,10 +1,10 @@
-"""Pure date helpers for tasks: reading a typed deadline, Vietnamese holidays, quiet hours."""
+"""Pure date helpers: the one set of date formatters, reading a typed deadline, Vietnamese holidays, quiet hours."""
 
 from __future__ import annotations
 
 import calendar
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
 
 import holidays
@@ -25,7 +25,8 @@ _WEEKDAYS: dict[str, int] = {
     "7": 5,
     "bay": 5,
 }
-_WEEKDAY_NAMES = ("thứ 2", "thứ 3", "thứ 4", "thứ 5", "thứ 6", "thứ 7", "chủ nhật")
+WEEKDAY_NAMES = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
+"""The one weekday table: Monday first, as Python's date.weekday() counts."""
 _DATE = re.compile(r"^(\d{1,2})/(\d{1,2})(?:/(\d{4}))?$")
 
 DEADLINE_HELP = "Hạn viết dạng dd/mm, dd/mm/yyyy, 'cuối tháng', 'thứ 6' hoặc 'thứ sáu tuần sau'."
@@ -41,8 +42,18 @@ def fmt_date(day: date) -> str:
 
 
 def weekday_name(day: date) -> str:
-    """The Vietnamese name of a date's weekday."""
-    return _WEEKDAY_NAMES[day.weekday()]
+    """The Vietnamese name of a date's weekday ("Thứ Sáu", "Chủ Nhật")."""
+    return WEEKDAY_NAMES[day.weekday()]
+
+
+def day_label(day: date) -> str:
+    """A date with its weekday, as receipts show it: "22/11/2026 (Chủ Nhật)"."""
+    return f"{fmt_date(day)} ({weekday_name(day)})"
+
+
+def fmt_time(moment: datetime, tz: tzinfo) -> str:
+    """A moment in local time as "HH:MM dd/mm/yyyy"."""
+    return moment.astimezone(tz).strftime("%H:%M %d/%m/%Y")
 
 
 def end_of_month(day: date) -> date:

@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     from tocns.core.context import Context
     from tocns.core.messages import Reply
 
-HandlerResult = "Reply | list[Reply] | str | None"
 Handler = Callable[["Context"], Awaitable["Reply | list[Reply] | str | None"]]
 
 
@@ -29,7 +28,6 @@ class Command:
     aliases: tuple[str, ...] = ()
     vi_name: str = ""
     order: int = 100
-    private_ok: bool = True
     names_folded: frozenset[str] = field(default_factory=frozenset)
 
     @property

@@ -14,6 +14,8 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tocns.db.dialect import is_sqlite_url
+
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
@@ -37,7 +39,7 @@ def _sqlite_begin(conn: Any) -> None:
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create the async engine for SQLite (aiosqlite) or PostgreSQL (asyncpg)."""
-    if url.startswith("sqlite"):
+    if is_sqlite_url(url):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
@@ -62,7 +64,7 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         """Whether this database is SQLite."""
-        return self.url.startswith("sqlite")
+        return is_sqlite_url(self.url)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -96,7 +98,7 @@ def alembic_config(url: str) -> Config:
 
 def upgrade_database(url: str, revision: str = "head") -> None:
     """Apply every pending migration (blocking; safe to call from a worker thread)."""
-    if url.startswith("sqlite") and ":///" in url:
+    if is_sqlite_url(url) and ":///" in url:
         path = url.split(":///", 1)[1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)

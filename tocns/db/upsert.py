@@ -11,10 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-
-def dialect_of(session: AsyncSession) -> str:
-    """The session's dialect name ("postgresql" or "sqlite")."""
-    return session.bind.dialect.name if session.bind is not None else "sqlite"
+from tocns.db.dialect import dialect_of
 
 
 def per_dialect(build: Callable[[Any], Any]) -> Callable[[AsyncSession], Any]:

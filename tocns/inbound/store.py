@@ -13,6 +13,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.core.clock import utcnow
+from tocns.db.dialect import is_postgres
 from tocns.db.upsert import per_dialect, table_of
 from tocns.inbound.models import InboundState, InboundUpdate, ProcessedMessage
 from tocns.outbox.models import OutboxMessage, OutboxState
@@ -30,7 +31,7 @@ async def store_update(
         "received_at": now or utcnow(),
     }
     # One INSERT ... ON CONFLICT DO NOTHING: no savepoint round trips on the webhook's hot path.
-    insert = pg_insert if session.bind is not None and session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if is_postgres(session) else sqlite_insert
     statement = insert(InboundUpdate).values(**values).on_conflict_do_nothing().returning(col(InboundUpdate.id))
     row_id = (await session.exec(statement)).scalar_one_or_none()  # type: ignore[call-overload]
     if row_id is None:
@@ -60,7 +61,7 @@ async def store_updates(
                 "received_at": received_at,
             }
         )
-    insert = pg_insert if session.bind is not None and session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if is_postgres(session) else sqlite_insert
     statement = (
         insert(InboundUpdate)
         .values(rows)

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
-
-from tocns.config import get_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,6 +17,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _send(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tocns.config import get_settings
+
     settings = get_settings()
     logging.getLogger().setLevel(settings.log_level)
 

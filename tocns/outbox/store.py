@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.core.clock import utcnow
+from tocns.db.dialect import is_postgres
 from tocns.db.upsert import per_dialect, table_of
 from tocns.outbox.models import OutboxMessage, OutboxState
 
@@ -90,7 +91,7 @@ async def used_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:
     if not wanted:
         return set()
     conn = await session.connection()
-    if conn.dialect.name == "postgresql":
+    if is_postgres(conn):
         # One array parameter instead of an IN list: a single statement, no bind-parameter limit.
         query = text("SELECT dedupe_key FROM outbox WHERE dedupe_key = ANY(:keys)").bindparams(
             bindparam("keys", type_=ARRAY(String))
@@ -133,7 +134,7 @@ async def claim(
         .order_by(col(OutboxMessage.id))
         .limit(limit)
     )
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if is_postgres(session):
         # Several senders: each skips the rows another is claiming right now.
         query = query.with_for_update(skip_locked=True)
     rows = list((await session.exec(query)).all())
@@ -155,7 +156,7 @@ async def claim(
             .order_by(col(OutboxMessage.id))
             .limit(merge_limit)
         )
-        if session.bind is not None and session.bind.dialect.name == "postgresql":
+        if is_postgres(session):
             more = more.with_for_update(skip_locked=True)
         extra = [r for r in (await session.exec(more)).all() if (r.platform, r.chat_id) in reply_chats]
         rows = sorted(rows + extra, key=lambda r: r.id or 0)

@@ -8,7 +8,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from tests.cli.test_cli import run_cli
 from tests.factories import build_tree
@@ -73,9 +73,12 @@ async def test_import_creates_teams_members_and_codes_then_changes_nothing(app: 
         team = await org_store.require_unit(session, "X1-T04")
         commune = await org_store.require_unit(session, "X1")
         assert team.path == f"{commune.path}{team.id}/" and team.depth == commune.depth + 1
-        members = {
-            p.display_name: (p.platform, p.user_id, m.role) for p, m in await org_store.members_of(session, team)
-        }
+        held = await session.exec(
+            select(Person, Membership)
+            .join(Membership, col(Membership.person_id) == col(Person.id))
+            .where(Membership.org_unit_id == team.id)
+        )
+        members = {p.display_name: (p.platform, p.user_id, m.role) for p, m in held.all()}
         assert members == {
             "Nguyễn Văn An": ("phone", "0912345678", "team_leader"),
             "Trần Thị Bình": ("phone", "0987654321", "member"),

@@ -15,7 +15,7 @@ from tocns.core.roles import Role
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit
 from tocns.features.reports.period import parse_period, week_of
-from tocns.features.reports.render import render_text, split_message
+from tocns.features.reports.render import render_text
 from tocns.features.reports.service import unit_report
 
 WEEK = week_of(date(2026, 11, 16))  # Monday 16/11 to Sunday 22/11/2026
@@ -260,13 +260,6 @@ async def test_ha_noi_sized_province_best_worst_and_empty_communes(app: BotApp, 
         "Xã Bình Minh",
         "Xã Zin",
     ]
-
-
-def test_split_message_keeps_lines_whole() -> None:
-    text = "\n".join(f"• Xã Số {i:03d} Có Tên Khá Dài: 0/4 tổ" for i in range(200))
-    parts = split_message(text, 1900)
-    assert len(parts) >= 2 and all(len(p) <= 1900 for p in parts)
-    assert "\n".join(parts).split("\n") == text.split("\n")
 
 
 async def test_baocao_in_team_chat_by_a_member(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:

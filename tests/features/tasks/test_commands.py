@@ -18,7 +18,7 @@ async def test_leader_assigns_team_task_and_team_completes(app: BotApp, chat: Ch
     await setup_commune(app, chat, clock)
     reply = await chat.text("/giaoviec 27/11 Hướng dẫn cài VNeID tổ Thôn 1", user="10")
     assert "Đã giao việc #1: Hướng dẫn cài VNeID" in reply
-    assert "Hạn: thứ 6, 27/11/2026" in reply
+    assert "Hạn: Thứ Sáu, 27/11/2026" in reply
     assert "Người nhận: Thôn 1" in reply
     assert "#1 Hướng dẫn cài VNeID" in await chat.text("/nhiemvu", user="21")
     assert "Không có việc nào" in await chat.text("/nhiemvu", user="31")
@@ -33,8 +33,8 @@ async def test_deadline_forms_without_diacritics(app: BotApp, chat: ChatHarness,
     await setup_commune(app, chat, clock)
     # The clock is Monday 23/11/2026.
     assert "30/11/2026" in await chat.text("/giaoviec cuoi thang Nộp báo cáo tat ca", user="10")
-    assert "thứ 6, 27/11/2026" in await chat.text("/task thu 6 Rà soát hộ @binh", user="10")
-    assert "thứ 6, 04/12/2026" in await chat.text("/giaoviec thứ sáu tuần sau Họp tổ tổ Thôn 3", user="10")
+    assert "Thứ Sáu, 27/11/2026" in await chat.text("/task thu 6 Rà soát hộ @binh", user="10")
+    assert "Thứ Sáu, 04/12/2026" in await chat.text("/giaoviec thứ sáu tuần sau Họp tổ tổ Thôn 3", user="10")
     assert "05/01/2027" in await chat.text("/giaoviec 05/01 Tổng kết năm tất cả", user="10")
     reply = await chat.text("/giaoviec 31/02/2027 Sai ngày tất cả", user="10")
     assert "không có thật" in reply

@@ -41,7 +41,7 @@ async def test_a_week_of_reminders(app: BotApp, chat: ChatHarness, clock: FakeCl
     [first] = await outbox_rows(app, "reminder")
     assert first.chat_id == "group-1"
     assert "⏰ Nhắc việc #1: Rà soát hộ chưa có VNeID" in first.text
-    assert "Hạn: thứ 6, 27/11/2026 (còn 2 ngày)" in first.text
+    assert "Hạn: Thứ Sáu, 27/11/2026 (còn 2 ngày)" in first.text
     assert "Chưa xong: @binh, Lan" in first.text
 
     clock.set_local("2026-11-25 10:00")

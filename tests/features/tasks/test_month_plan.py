@@ -62,7 +62,7 @@ async def test_a_month_of_ticks_sends_exactly_the_rules(app: BotApp, chat: ChatH
         if label in actions:
             text, user = actions[label]
             clock.set_local(moment.strftime("%Y-%m-%d %H:%M"))
-            assert "#" in await chat.text(text, user=user)
+            assert f"hoàn thành việc #{text.split()[1]}:" in await chat.text(text, user=user)
         moment += timedelta(hours=1)
 
     assert sent == _expected()

@@ -7,16 +7,13 @@ import json
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
 
-from tocns.cli.common import prepared_settings, run_in_session
-from tocns.features.activity import store as activity_store
-from tocns.features.activity.grammar import read_specs_file
-from tocns.features.org import store as org_store
-from tocns.features.reports.csvout import CsvText
-from tocns.features.reports.workbook import DAY, EXCEL_MAX_ROWS, MOMENT, NUMBER
+    from tocns.features.activity import store as activity_store
+
 
 OPERATOR = "operator-cli"
 # (JSON lines key, Vietnamese heading of the CSV and the workbook); JSON lines keep the English keys for programs.
@@ -59,6 +56,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from tocns.cli.common import run_in_session
+    from tocns.features.activity import store as activity_store
+    from tocns.features.activity.grammar import read_specs_file
+
     try:
         specs = read_specs_file(args.file)
     except FileNotFoundError:
@@ -113,13 +114,16 @@ def _json_line(values: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False) + "\n"
 
 
-def _write_xlsx(rows: list[dict[str, Any]], target: Path, max_rows: int = EXCEL_MAX_ROWS) -> None:
+def _write_xlsx(rows: list[dict[str, Any]], target: Path, max_rows: int | None = None) -> None:
     """A write-only workbook: real dates, number formats, frozen header, filters; continued past a sheet's rows."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
+    from tocns.features.reports.workbook import DAY, EXCEL_MAX_ROWS, MOMENT, NUMBER
+
+    max_rows = max_rows or EXCEL_MAX_ROWS
     formats = {"activity_date": DAY, "quantity": NUMBER, "created_at": MOMENT, "updated_at": MOMENT}
     widths = {"org_path": 40, "message_text": 40, "note": 30, "indicator_name": 28, "person": 22}
     book = Workbook(write_only=True)
@@ -150,6 +154,11 @@ def _write_xlsx(rows: list[dict[str, Any]], target: Path, max_rows: int = EXCEL_
 
 
 def _export(args: argparse.Namespace) -> int:
+    from tocns.cli.common import prepared_settings, run_in_session
+    from tocns.features.activity import store as activity_store
+    from tocns.features.org import store as org_store
+    from tocns.features.reports.csvout import CsvText
+
     since, until = _date(args.since, "--since"), _date(args.until, "--until")
     if args.format == "xlsx" and args.output is None:
         raise SystemExit("Lỗi: định dạng xlsx cần --output TỆP.xlsx")

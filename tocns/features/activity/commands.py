@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import timedelta
 
 from tocns.core.context import Context, UserError
+from tocns.core.dates import day_label, fmt_date
 from tocns.core.permissions import EVERYONE, MEMBERS
 from tocns.core.registry import CommandGroup
 from tocns.core.roles import Role
 from tocns.features.activity import store as activity_store
-from tocns.features.activity.grammar import USAGE, LogParseError, ParsedLog, format_date, parse_log
+from tocns.features.activity.grammar import USAGE, LogParseError, ParsedLog, parse_log
 from tocns.features.activity.models import Indicator
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit
@@ -19,12 +20,7 @@ from tocns.features.org.models import OrgUnit
 COMMANDS = CommandGroup()
 """This feature's chat commands; `tocns.app` includes them in the registry."""
 
-WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
 
-
-def day_label(value: date) -> str:
-    """A date as 'dd/mm/yyyy (Thứ Hai)'."""
-    return f"{format_date(value)} ({WEEKDAYS[value.weekday()]})"
 
 
 def item_lines(view: activity_store.RecordView) -> list[str]:
@@ -221,7 +217,7 @@ async def cuatoi(ctx: Context) -> str:
     monday = ctx.today - timedelta(days=ctx.today.weekday())
     sunday = monday + timedelta(days=6)
     views = await activity_store.records_of_person(ctx.session, ctx.person.id or 0, monday, sunday)
-    period = f"tuần {format_date(monday)} - {format_date(sunday)}"
+    period = f"tuần {fmt_date(monday)} - {fmt_date(sunday)}"
     if not views:
         return f"Bạn chưa ghi phiếu nào trong {period}. Ghi bằng: /ghi vneid 5"
     lines = [f"Phiếu của {ctx.person.display_name} trong {period}:"]
@@ -229,7 +225,7 @@ async def cuatoi(ctx: Context) -> str:
     units: dict[str, tuple[str, str]] = {}
     for view in views:
         parts = ", ".join(f"{ind.code} {item.quantity}" for item, ind in view.items)
-        lines.append(f"#{view.record.id} {format_date(view.record.activity_date)}: {parts}")
+        lines.append(f"#{view.record.id} {fmt_date(view.record.activity_date)}: {parts}")
         for item, ind in view.items:
             totals[ind.code] += item.quantity
             units[ind.code] = (ind.name, ind.unit)

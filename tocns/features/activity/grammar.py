@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from tocns.core.dates import fmt_date
 from tocns.core.text import closest, fold, nfc
 
 USAGE = (
@@ -200,10 +201,6 @@ def _match_alias(catalogue: Catalogue, tokens: Sequence[_Token], index: int) -> 
     return None
 
 
-def format_date(value: date) -> str:
-    """A date as dd/mm/yyyy."""
-    return value.strftime("%d/%m/%Y")
-
 
 def _read_date(token: _Token, today: date) -> date:
     parts = [int(p) for p in re.split(r"[/-]", token.text)]
@@ -390,10 +387,10 @@ def parse_log(
 def check_date(value: date, today: date, window_days: int) -> None:
     """Reject a future date or one older than the editable window."""
     if value > today:
-        raise LogParseError(f"Ngày {format_date(value)} chưa tới (hôm nay là {format_date(today)}).")
+        raise LogParseError(f"Ngày {fmt_date(value)} chưa tới (hôm nay là {fmt_date(today)}).")
     if (today - value).days > window_days:
         raise LogParseError(
-            f"Ngày {format_date(value)} đã quá {window_days} ngày; chỉ ghi được cho {window_days} ngày gần nhất. "
+            f"Ngày {fmt_date(value)} đã quá {window_days} ngày; chỉ ghi được cho {window_days} ngày gần nhất. "
             "Nhờ tổ trưởng nếu cần bổ sung."
         )
 

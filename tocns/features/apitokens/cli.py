@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
 
-from tocns.cli.common import prepared_settings, run_in_session
-from tocns.core.clock import utcnow
-from tocns.features.apitokens.store import create_token, list_tokens, revoke_token
-from tocns.features.org import store as org_store
 
 OPERATOR = "operator-cli"
 
@@ -33,6 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _create(args: argparse.Namespace) -> int:
+    from tocns.cli.common import run_in_session
+    from tocns.core.clock import utcnow
+    from tocns.features.apitokens.store import create_token
+    from tocns.features.org import store as org_store
+
     async def work(session: AsyncSession) -> tuple[str, str]:
         unit = await org_store.require_unit(session, args.org_code)
         token = await create_token(session, unit, utcnow(), label=args.label, actor_label=OPERATOR)
@@ -49,10 +52,14 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from tocns.cli.common import prepared_settings, run_in_session
+    from tocns.core.dates import fmt_time
+    from tocns.features.apitokens.store import list_tokens
+
     tz = prepared_settings().tz
 
     def when(moment: datetime | None) -> str:
-        return moment.astimezone(tz).strftime("%d/%m/%Y %H:%M") if moment else "-"
+        return fmt_time(moment, tz) if moment else "-"
 
     rows = run_in_session(list_tokens)
     print(f"{'SỐ':<5} {'ĐƠN VỊ':<12} {'TRẠNG THÁI':<28} {'TẠO LÚC':<17} {'DÙNG LẦN CUỐI':<17} GHI CHÚ")
@@ -68,6 +75,11 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
+    from tocns.cli.common import run_in_session
+    from tocns.core.clock import utcnow
+    from tocns.features.apitokens.store import revoke_token
+    from tocns.features.org import store as org_store
+
     async def work(session: AsyncSession) -> tuple[bool, str]:
         token, fresh = await revoke_token(session, args.token_id, utcnow(), actor_label=OPERATOR)
         unit = await org_store.get_unit(session, token.org_unit_id)

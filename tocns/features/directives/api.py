@@ -19,6 +19,7 @@ from tocns.app import BotApp
 from tocns.core.context import UserError
 from tocns.features.apitokens.auth import require_token
 from tocns.features.directives import service, store
+from tocns.features.org.models import unit_label
 
 PREFIX = "/api/v1/directives"
 MAX_KEY_CHARS = 200
@@ -266,7 +267,7 @@ async def get_directive_status(
             raise HTTPException(404, f"Không có chỉ đạo số {directive_id}.")
         status = await service.directive_status(session, directive)
         if not status.within(unit):
-            raise HTTPException(403, f"Token này chỉ xem được chỉ đạo gửi trong {service.unit_label(unit)}.")
+            raise HTTPException(403, f"Token này chỉ xem được chỉ đạo gửi trong {unit_label(unit)}.")
         communes = [
             {
                 "code": c.commune.code if c.commune else "",

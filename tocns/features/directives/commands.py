@@ -5,14 +5,15 @@ from __future__ import annotations
 import re
 
 from tocns.core.context import Context, UserError
+from tocns.core.dates import fmt_time
 from tocns.core.permissions import EVERYONE, STAFF
 from tocns.core.registry import CommandGroup
 from tocns.core.roles import Level
 from tocns.core.text import fold
 from tocns.features.directives import service, store
 from tocns.features.directives.models import Directive
-from tocns.features.directives.service import fmt_time, unit_label
 from tocns.features.org import store as org_store
+from tocns.features.org.models import unit_label
 
 COMMANDS = CommandGroup()
 """This feature's chat commands; `tocns.app` includes them in the registry."""

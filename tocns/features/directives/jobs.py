@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from tocns.core.dates import fmt_date
 from tocns.features.directives import store
 from tocns.outbox import store as outbox_store
 from tocns.outbox.models import OutboxState
@@ -27,7 +28,7 @@ async def directive_reminders(app: BotApp, now: datetime) -> list[str]:
         for directive, target, key in todo:
             if target.outbox_id and states.get(target.outbox_id) == OutboxState.FAILED:
                 continue  # the group never got it (the bot was removed): a reminder would fail the same way
-            sent = directive.created_at.astimezone(tz).strftime("%d/%m/%Y")
+            sent = fmt_date(directive.created_at.astimezone(tz).date())
             queued = await outbox_store.enqueue(
                 session,
                 platform=target.platform,

@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.core.context import UserError
+from tocns.core.dates import fmt_time
 from tocns.core.text import fold
 from tocns.features.directives import store
 from tocns.features.directives.models import Directive, DirectiveTarget
-from tocns.features.org.models import OrgUnit, Person
+from tocns.features.org.models import OrgUnit, Person, unit_label
 from tocns.outbox.models import OutboxState
 
 # Words a scope item starts with: if such an item is not found, the sender mistyped a scope (refuse), rather
@@ -29,14 +30,6 @@ class ScopeForbidden(UserError):
     """The scope names units outside the ones the sender may reach."""
 
 
-def fmt_time(moment: datetime, tz: ZoneInfo) -> str:
-    """A moment as local "HH:MM dd/mm/yyyy"."""
-    return moment.astimezone(tz).strftime("%H:%M %d/%m/%Y")
-
-
-def unit_label(unit: OrgUnit) -> str:
-    """A unit as "Name (CODE)"."""
-    return f"{unit.name} ({unit.code})"
 
 
 def render_directive(directive: Directive, sender: str, tz: ZoneInfo) -> str:

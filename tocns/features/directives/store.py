@@ -158,17 +158,10 @@ async def units_by_id(session: AsyncSession, ids: set[int]) -> dict[int, OrgUnit
     return {u.id or 0: u for u in result.all()}
 
 
-async def reminders_due(
-    session: AsyncSession, now: datetime, after: timedelta
-) -> list[tuple[Directive, DirectiveTarget]]:
-    """Target groups of directives older than `after` whose commune has not acknowledged."""
-    return await unacked_targets(session, now, after)
-
-
 async def unacked_targets(
     session: AsyncSession, now: datetime, after: timedelta
 ) -> list[tuple[Directive, DirectiveTarget]]:
-    """As `reminders_due`, in three queries however many directives and groups."""
+    """Target groups of directives older than `after` whose commune has not acknowledged, in three queries."""
     directives = (
         await session.exec(
             select(Directive)

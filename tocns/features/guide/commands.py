@@ -6,6 +6,7 @@ from tocns.core.context import Context
 from tocns.core.permissions import EVERYONE, highest, role_label
 from tocns.core.registry import Command, CommandGroup
 from tocns.features.org import store as org_store
+from tocns.features.org.models import unit_label
 
 COMMANDS = CommandGroup()
 """This feature's chat commands; `tocns.app` includes them in the registry."""
@@ -20,7 +21,7 @@ def command_line(cmd: Command) -> str:
 async def _status_lines(ctx: Context) -> list[str]:
     lines: list[str] = []
     if ctx.unit is not None:
-        lines.append(f"Nhóm này thuộc: {ctx.unit.name} (mã {ctx.unit.code}).")
+        lines.append(f"Nhóm này thuộc: {unit_label(ctx.unit)}.")
     elif not ctx.msg.is_private:
         lines.append("Nhóm này chưa kết nối với đơn vị nào: người được cấp mã hãy gõ /ketnoi <mã>.")
     top = highest(ctx.roles)

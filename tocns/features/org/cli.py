@@ -5,16 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
 
-from tocns.cli.common import parse_duration, run_in_session
-from tocns.config import get_settings
-from tocns.core.clock import utcnow
-from tocns.core.permissions import parse_role, role_label
-from tocns.core.roles import Role
-from tocns.features.org import store as org_store
-from tocns.features.org.sheet import Problem, SheetError, read_sheet, write_template
+    from tocns.features.org import store as org_store
+    from tocns.features.org.sheet import Problem
+
 
 OPERATOR = "operator-cli"
 
@@ -59,6 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from tocns.cli.common import run_in_session
+    from tocns.features.org import store as org_store
+
     async def work(session: AsyncSession) -> org_store.ImportResult:
         return await org_store.import_divisions(session, args.province, actor_label=OPERATOR)
 
@@ -71,6 +72,9 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _add_team(args: argparse.Namespace) -> int:
+    from tocns.cli.common import run_in_session
+    from tocns.features.org import store as org_store
+
     async def work(session: AsyncSession) -> str:
         team = await org_store.add_team(session, args.parent_code, args.name, actor_label=OPERATOR)
         return team.code
@@ -81,6 +85,12 @@ def _add_team(args: argparse.Namespace) -> int:
 
 
 def _import_teams(args: argparse.Namespace) -> int:
+    from tocns.cli.common import parse_duration, run_in_session
+    from tocns.config import get_settings
+    from tocns.core.clock import utcnow
+    from tocns.features.org import store as org_store
+    from tocns.features.org.sheet import SheetError, read_sheet, write_template
+
     if args.template is not None:
         write_template(args.template)
         print(f"Đã ghi tệp mẫu {args.template}.")
@@ -130,6 +140,9 @@ def _import_teams(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from tocns.cli.common import run_in_session
+    from tocns.features.org import store as org_store
+
     async def work(session: AsyncSession) -> list[str]:
         under = await org_store.require_unit(session, args.under) if args.under else None
         units = await org_store.list_units(session, under, args.depth)
@@ -145,6 +158,12 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _joincode(args: argparse.Namespace) -> int:
+    from tocns.cli.common import parse_duration, run_in_session
+    from tocns.core.clock import utcnow
+    from tocns.core.permissions import parse_role, role_label
+    from tocns.core.roles import Role
+    from tocns.features.org import store as org_store
+
     role = parse_role(args.role)
     if role is None:
         raise SystemExit(

@@ -8,7 +8,7 @@ from tocns.core.registry import CommandGroup
 from tocns.core.roles import Level, Role
 from tocns.core.text import fold, fold_compact, similarity
 from tocns.features.org import store as org_store
-from tocns.features.org.models import OrgUnit, Person
+from tocns.features.org.models import OrgUnit, Person, unit_label
 
 COMMANDS = CommandGroup()
 """This feature's chat commands; `tocns.app` includes them in the registry."""
@@ -16,10 +16,6 @@ COMMANDS = CommandGroup()
 AUTO_PICK_SCORE = 0.8
 CHOICE_SCORE = 0.5
 
-
-def unit_label(unit: OrgUnit) -> str:
-    """A unit's name with its code, for replies."""
-    return f"{unit.name} (mã {unit.code})"
 
 
 @COMMANDS.command(
@@ -113,7 +109,7 @@ async def thamgia(ctx: Context) -> str:
         if len(teams) == 1:
             chosen = teams[0]
         else:
-            names = "\n".join(f"- {t.name} (mã {t.code})" for t in teams[:30])
+            names = "\n".join(f"- {unit_label(t)}" for t in teams[:30])
             raise UserError(f"Hãy ghi tên tổ. Ví dụ: /thamgia {fold(teams[0].name)}\nCác tổ:\n{names}")
     else:
         ranked = _rank_teams(ctx.args, teams)
@@ -124,7 +120,7 @@ async def thamgia(ctx: Context) -> str:
         else:
             options = [t for s, t in ranked if s >= CHOICE_SCORE][:8]
             if not options:
-                names = "\n".join(f"- {t.name} (mã {t.code})" for t in teams[:30])
+                names = "\n".join(f"- {unit_label(t)}" for t in teams[:30])
                 raise UserError(f"Không tìm thấy tổ {ctx.args!r} trong {ctx.unit.name}. Các tổ hiện có:\n{names}")
             listing = "\n".join(f"- /thamgia {t.code}  ({t.name})" for t in options)
             raise UserError(f"Có nhiều tổ gần giống {ctx.args!r}. Bạn chọn tổ nào?\n{listing}")

@@ -90,3 +90,8 @@ class JoinCode(SQLModel, table=True):
     expires_at: datetime
     used_at: datetime | None = None
     used_by_person_id: int | None = Field(default=None, foreign_key="person.id")
+
+
+def unit_label(unit: OrgUnit) -> str:
+    """The one way a unit is named in replies, directives and the API: "Xã Tân Lập (X1)"."""
+    return f"{unit.name} ({unit.code})"

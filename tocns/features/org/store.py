@@ -579,20 +579,6 @@ async def remove_membership(session: AsyncSession, membership: Membership, actor
     await session.flush()
 
 
-async def members_of(session: AsyncSession, unit: OrgUnit, role: Role | None = None) -> list[tuple[Person, Membership]]:
-    """People holding a membership on exactly this unit."""
-    query = (
-        select(Person, Membership)
-        .join(Membership, col(Membership.person_id) == col(Person.id))
-        .where(Membership.org_unit_id == unit.id)
-        .order_by(col(Membership.id))
-    )
-    if role is not None:
-        query = query.where(Membership.role == role.value)
-    # Vietnamese order ("Ánh" among the A's), which no database collation gives everywhere.
-    return vi_sorted(((p, m) for p, m in (await session.exec(query)).all()), key=lambda pair: pair[0].display_name)
-
-
 # ---------------------------------------------------------------- join codes
 
 

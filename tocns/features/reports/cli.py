@@ -7,18 +7,14 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
 
-from tocns.cli.common import prepared_settings, run_in_session
-from tocns.config import Settings
-from tocns.core.clock import utcnow
-from tocns.features.org import store as org_store
-from tocns.features.reports.period import Period, PeriodError, parse_cli_period
-from tocns.features.reports.render import render_csv, render_png, render_text
-from tocns.features.reports.service import unit_report
-from tocns.features.reports.store import stream_raw_records
-from tocns.features.reports.workbook import write_workbook
+    from tocns.config import Settings
+    from tocns.features.reports.period import Period
+
 
 FORMATS = ("text", "json", "csv", "xlsx", "png")
 
@@ -34,6 +30,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from tocns.cli.common import prepared_settings, run_in_session
+    from tocns.core.clock import utcnow
+    from tocns.features.org import store as org_store
+    from tocns.features.reports.period import PeriodError, parse_cli_period
+    from tocns.features.reports.render import render_csv, render_png, render_text
+    from tocns.features.reports.service import unit_report
+
     settings = prepared_settings()
     if args.format in ("xlsx", "png") and not args.output:
         print(f"Lỗi: định dạng {args.format} cần tệp ra: -o bao-cao.{args.format}", file=sys.stderr)
@@ -70,6 +73,12 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _xlsx(args: argparse.Namespace, settings: Settings, period: Period, now: datetime) -> int:
+    from tocns.cli.common import run_in_session
+    from tocns.features.org import store as org_store
+    from tocns.features.reports.service import unit_report
+    from tocns.features.reports.store import stream_raw_records
+    from tocns.features.reports.workbook import write_workbook
+
     """Stream the workbook to the output file (every raw row, memory flat), then say how many rows it holds."""
     output = Path(args.output)
     partial = output.with_name(output.name + ".part")

@@ -8,9 +8,10 @@ from tocns.core.context import Context, UserError
 from tocns.core.messages import Attachment, Reply
 from tocns.core.permissions import LEADERS, MEMBERS
 from tocns.core.registry import CommandGroup
+from tocns.core.text import split_chunks
 from tocns.features.reports.files import XLSX_MIME
 from tocns.features.reports.period import USAGE, PeriodError, parse_period
-from tocns.features.reports.render import render_text, split_message
+from tocns.features.reports.render import render_text
 from tocns.features.reports.service import unit_report
 from tocns.features.reports.store import stream_raw_records
 from tocns.features.reports.workbook import write_workbook
@@ -45,7 +46,7 @@ async def baocao(ctx: Context) -> list[Reply]:
         raise UserError(f"Kỳ {period.label} chưa bắt đầu; hôm nay là {ctx.today:%d/%m/%Y}.")
     report = await unit_report(ctx.session, ctx.unit, period, ctx.settings, ctx.now)
     text = render_text(report, ctx.settings.tz)
-    replies = [Reply(text=part) for part in split_message(text, MESSAGE_LIMIT)]
+    replies = [Reply(text=part) for part in split_chunks(text, MESSAGE_LIMIT)]
     if ctx.roles & LEADERS:
         # Leaders and staff get the workbook too (a document on Telegram, a signed link on Zalo): the text names
         # the best and worst units, the workbook every unit, team and silent team.

@@ -8,9 +8,9 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from tocns.core.dates import fmt_date
+
 BOM = "\ufeff"
-DATE_FORMAT = "%d/%m/%Y"
-"""Every date in a CSV: dd/mm/yyyy, as Vietnamese Excel reads it."""
 MOMENT_FORMAT = "%d/%m/%Y %H:%M"
 """Every timestamp in a CSV (local time): dd/mm/yyyy HH:MM."""
 
@@ -19,13 +19,13 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def cell(value: Any) -> Any:
-    """A value as a CSV cell: dates dd/mm/yyyy, None empty, text that Excel would run as a formula quoted."""
+    """A CSV cell: dates dd/mm/yyyy (core.dates.fmt_date), None empty, text Excel would run as a formula quoted."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         return value.strftime(MOMENT_FORMAT)
     if isinstance(value, date):
-        return value.strftime(DATE_FORMAT)
+        return fmt_date(value)
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value

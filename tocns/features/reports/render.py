@@ -14,8 +14,6 @@ from tocns.features.reports.period import Period, month_of, week_of
 from tocns.features.reports.store import ChildRow, Report
 from tocns.features.reports.workbook import EXCEL_MAX_ROWS, ReportWorkbook
 
-LEVEL_LABELS = {"province": "Tỉnh", "district": "Huyện", "commune": "Xã/phường", "team": "Tổ"}
-
 
 def period_of(report: Report) -> Period:
     """The report's period, recognising whole weeks and months for the label."""
@@ -95,7 +93,7 @@ def _units_section(report: Report, ranked: int) -> list[str]:
 
 
 def render_text(report: Report, tz: ZoneInfo, silent_limit: int = 10, ranked: int = RANKED) -> str:
-    """The report as a compact Vietnamese text (split it with split_message for the platform's limit)."""
+    """The report as a compact Vietnamese text (split it with core.text.split_chunks for the platform's limit)."""
     period = period_of(report)
     lines = [
         f"📊 BÁO CÁO {report.unit_name.upper()} (mã {report.unit_code})",
@@ -151,28 +149,6 @@ def period_of_previous(report: Report) -> Period:
     if current.kind in ("week", "month"):
         return current.previous()
     return Period(report.previous_start, report.previous_end, "range")
-
-
-def split_message(text: str, limit: int) -> list[str]:
-    """Split text at line breaks into messages of at most `limit` characters (a long line is cut)."""
-    parts: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            parts.append(current)
-            current = line
-        else:
-            current = candidate
-    if current.strip():
-        parts.append(current)
-    return [p.strip("\n") for p in parts if p.strip()]
 
 
 # ---------------------------------------------------------------- CSV

@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.core.roles import Level
 from tocns.core.text import vi_sort_key
+from tocns.db.dialect import dialect_of
 from tocns.features.org.models import ChatBinding, Membership, OrgUnit, Person
 
 TIMELY_DAYS = 2
@@ -149,11 +150,6 @@ class Report:
         return data
 
 
-def _dialect(session: AsyncSession) -> str:
-    bind = session.get_bind()
-    return bind.dialect.name
-
-
 def _date_param(dialect: str, value: date) -> date | str:
     # SQLite keeps dates as ISO text; passing text avoids sqlite3's deprecated date adapter.
     return value.isoformat() if dialect == "sqlite" else value
@@ -194,7 +190,7 @@ async def build_report(
     utc_offset_hours: float = 7.0,
 ) -> Report:
     """Compute the report of `unit` for [start, end] compared with [previous_start, previous_end]."""
-    dialect = _dialect(session)
+    dialect = dialect_of(session)
     conn = await session.connection()
     lo, hi = min(start, previous_start), max(end, previous_end)
     params: dict[str, Any] = {"unit_id": unit.id, "true": True, "path": unit.path, "plen": len(unit.path)}
@@ -380,7 +376,7 @@ measure, note, photo, created at. No LIMIT: an export holds every row (streamed,
 
 
 def _raw_params(session: AsyncSession, unit: OrgUnit, start: date, end: date) -> dict[str, Any]:
-    dialect = _dialect(session)
+    dialect = dialect_of(session)
     return {"start": _date_param(dialect, start), "end": _date_param(dialect, end), "path": unit.path}
 
 

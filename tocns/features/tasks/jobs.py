@@ -11,8 +11,8 @@ from tocns.core.dates import fmt_date, in_quiet_hours, next_working_day, weekday
 from tocns.core.roles import Role
 from tocns.features.org.models import OrgUnit, Person
 from tocns.features.tasks import store as task_store
-from tocns.features.tasks.commands import due_status, mention
 from tocns.features.tasks.models import Task, TaskReminderSetting
+from tocns.features.tasks.render import due_status, mention
 from tocns.features.tasks.store import OpenTask, PendingAssignee
 from tocns.outbox import store as outbox
 

@@ -219,7 +219,7 @@ async def reminder_settings(session: AsyncSession, commune_ids: Iterable[int]) -
 
 
 async def people_with_role(session: AsyncSession, unit_ids: Iterable[int], role: str) -> dict[int, list[Person]]:
-    """The people holding `role` directly on each of these units, by display name (as `org.members_of`)."""
+    """The people holding `role` directly on each of these units, by display name ."""
     wanted = list(set(unit_ids))
     out: dict[int, list[Person]] = {i: [] for i in wanted}
     if not wanted:

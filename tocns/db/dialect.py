@@ -1,0 +1,27 @@
+"""The one place that tells SQLite from PostgreSQL, by URL (settings, engines) or by session (queries)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+POSTGRESQL = "postgresql"
+SQLITE = "sqlite"
+
+
+def is_sqlite_url(url: str) -> bool:
+    """Whether a database URL names SQLite (the embedded default) rather than PostgreSQL."""
+    return url.startswith(SQLITE)
+
+
+def dialect_of(session_or_connection: Any) -> str:
+    """The dialect of a session or connection: "postgresql" or "sqlite" (an unbound session counts as SQLite)."""
+    dialect = getattr(session_or_connection, "dialect", None)
+    if dialect is None:
+        bind = getattr(session_or_connection, "bind", None)
+        dialect = getattr(bind, "dialect", None)
+    return dialect.name if dialect is not None else SQLITE
+
+
+def is_postgres(session_or_connection: Any) -> bool:
+    """Whether a session or connection runs on PostgreSQL."""
+    return dialect_of(session_or_connection) == POSTGRESQL

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
@@ -235,8 +236,24 @@ def render_xlsx(report: Report, raw: Iterable[Sequence[Any]], tz: ZoneInfo, max_
 # ---------------------------------------------------------------- PNG chart
 
 
+# One line for the chats and the CLI when the `charts` extra (matplotlib) is not installed.
+CHARTS_NEED_EXTRA = 'Biểu đồ PNG cần gói bổ sung: pip install "tocns[charts]".'
+
+
+class ChartsUnavailable(RuntimeError):
+    """The PNG chart cannot be drawn: matplotlib (the `charts` extra) is not installed."""
+
+
+def charts_available() -> bool:
+    """Whether matplotlib is installed, without importing it (importing costs about half a second)."""
+    return importlib.util.find_spec("matplotlib") is not None
+
+
 def render_png(report: Report) -> bytes:
-    """The report chart for a phone (at most 1080×1920 px): see bot/reports/chart.py."""
+    """The report chart for a phone (at most 1080×1920 px, see chart.py); ChartsUnavailable without matplotlib."""
+    if not charts_available():
+        # A trial install leaves out the 170 MB matplotlib stack; text and Excel reports still work.
+        raise ChartsUnavailable(CHARTS_NEED_EXTRA)
     from tocns.features.reports.chart import render_chart
 
     return render_chart(report)

@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
+    from tocns.config import Settings
+    from tocns.features.reports.period import Period
+
 
 FORMATS = ("text", "json", "csv", "xlsx", "png")
 
@@ -45,10 +48,8 @@ def _report(args: argparse.Namespace) -> int:
         render_csv,
         render_png,
         render_text,
-        render_xlsx,
     )
     from tocns.features.reports.service import unit_report
-    from tocns.features.reports.store import raw_records
 
     if args.format == "png" and not charts_available():
         print(f"Lỗi: {CHARTS_NEED_EXTRA}", file=sys.stderr)
@@ -71,6 +72,9 @@ def _report(args: argparse.Namespace) -> int:
         print(f"Lỗi: {exc}", file=sys.stderr)
         return 2
 
+    if args.format == "xlsx":
+        return _xlsx(args, settings, period, now)
+
     async def work(session: AsyncSession) -> bytes:
         unit = await org_store.require_unit(session, args.org_code)
         report = await unit_report(session, unit, period, settings, now)
@@ -80,9 +84,7 @@ def _report(args: argparse.Namespace) -> int:
             return json.dumps(report.to_dict(), ensure_ascii=False, indent=2).encode() + b"\n"
         if args.format == "csv":
             return render_csv(report).encode("utf-8")
-        if args.format == "png":
-            return render_png(report)
-        return render_xlsx(report, await raw_records(session, unit, period.start, period.end), settings.tz)
+        return render_png(report)
 
     data = run_in_session(work)
     if args.output:
@@ -91,4 +93,27 @@ def _report(args: argparse.Namespace) -> int:
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
+    return 0
+
+
+def _xlsx(args: argparse.Namespace, settings: Settings, period: Period, now: datetime) -> int:
+    from tocns.cli.common import run_in_session
+    from tocns.features.org import store as org_store
+    from tocns.features.reports.service import unit_report
+    from tocns.features.reports.store import stream_raw_records
+    from tocns.features.reports.workbook import write_workbook
+
+    """Stream the workbook to the output file (every raw row, memory flat), then say how many rows it holds."""
+    output = Path(args.output)
+    partial = output.with_name(output.name + ".part")
+
+    async def work(session: AsyncSession) -> int:
+        unit = await org_store.require_unit(session, args.org_code)
+        report = await unit_report(session, unit, period, settings, now)
+        rows = stream_raw_records(session, unit, period.start, period.end)
+        return await write_workbook(report, rows, settings.tz, partial)
+
+    count = run_in_session(work)
+    partial.replace(output)
+    print(f"Đã ghi {args.output} ({output.stat().st_size} byte, {count} dòng dữ liệu gốc).", file=sys.stderr)
     return 0

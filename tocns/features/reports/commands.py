@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date
 
 from tocns.core.context import Context, UserError
-from tocns.core.messages import Reply
-from tocns.core.permissions import MEMBERS
+from tocns.core.messages import Attachment, Reply
+from tocns.core.permissions import LEADERS, MEMBERS
 from tocns.core.registry import CommandGroup
 from tocns.core.roles import Level, Role
 from tocns.core.text import fold, split_chunks
 from tocns.features.org import store as org_store
 from tocns.features.org.models import Membership, OrgUnit
 from tocns.features.org.names import COMMUNE_KIND_WORDS, TEAM_KIND_WORDS, pick_team
+from tocns.features.reports.files import XLSX_MIME
 from tocns.features.reports.period import USAGE, Period, PeriodError, PeriodNotUnderstood, parse_period
 from tocns.features.reports.render import render_text
 from tocns.features.reports.service import unit_report
+from tocns.features.reports.store import stream_raw_records
+from tocns.features.reports.workbook import write_workbook
 
 COMMANDS = CommandGroup()
 """This feature's chat commands; `tocns.app` includes them in the registry."""
@@ -129,4 +133,13 @@ async def baocao(ctx: Context) -> list[Reply]:
         unit = ctx.unit
     report = await unit_report(ctx.session, unit, period, ctx.settings, ctx.now)
     text = render_text(report, ctx.settings.tz)
-    return [Reply(text=part) for part in split_chunks(text, MESSAGE_LIMIT)]
+    replies = [Reply(text=part) for part in split_chunks(text, MESSAGE_LIMIT)]
+    if ctx.roles & LEADERS:
+        # Leaders and staff get the workbook too (a document on Telegram, a signed link on Zalo): the text names
+        # the best and worst units, the workbook every unit, team and silent team.
+        buffer = io.BytesIO()
+        rows = stream_raw_records(ctx.session, unit, period.start, period.end)
+        await write_workbook(report, rows, ctx.settings.tz, buffer)
+        name = f"bao-cao-{unit.code}-{period.slug}.xlsx"
+        replies[-1].attachments.append(Attachment(filename=name, content=buffer.getvalue(), mime_type=XLSX_MIME))
+    return replies

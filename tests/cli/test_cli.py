@@ -135,7 +135,7 @@ async def test_console_shows_messages_queued_for_console_groups(app: BotApp, db_
     staff = run_cli(
         ["console", "--chat-id", "demo-so", "--user-id", "demo-so", "--name", "Cán bộ Sở"],
         db_url,
-        stdin="/chidao Rà soát VNeID trước 30/11\n/tinhtrang 1\n",
+        stdin="/chidao toàn tỉnh: Rà soát VNeID trước 30/11\n/xacnhan 1\n/tinhtrang 1\n",
     )
     assert staff.returncode == 0, staff.stderr
     for group in ("demo-xa-1", "demo-xa-2", "demo-xa-3"):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, bindparam, func, text
+from sqlalchemy import String, bindparam, func, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -83,6 +83,21 @@ async def enqueue(
     }
     stored: OutboxMessage | None = (await session.exec(_keyed_insert(session), params=params)).scalars().first()
     return stored
+
+
+async def cancel_pending(session: AsyncSession, ids: Sequence[int]) -> set[int]:
+    """Cancel those of these messages still waiting (not claimed by a sender); returns the ids cancelled."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return set()
+    # One conditional UPDATE: a row a sender claims meanwhile is no longer pending and is left alone.
+    result = await session.exec(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id).in_(wanted), col(OutboxMessage.state) == OutboxState.PENDING)
+        .values(state=OutboxState.CANCELLED, last_error="đã thu hồi")
+        .returning(col(OutboxMessage.id))
+    )
+    return {row_id for (row_id,) in result.all()}
 
 
 async def used_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
 
@@ -127,6 +128,28 @@ def _vn_holidays(year: int) -> holidays.HolidayBase:
 def is_holiday(day: date) -> bool:
     """Whether a date is a Vietnamese public holiday (lunar new year included)."""
     return day in _vn_holidays(day.year)
+
+
+def holiday_name(day: date) -> str | None:
+    """The Vietnamese name of the public holiday on `day`, or None."""
+    return _vn_holidays_vi(day.year).get(day)
+
+
+@lru_cache(maxsize=16)
+def _vn_holidays_vi(year: int) -> holidays.HolidayBase:
+    return holidays.country_holidays("VN", years=[year], language="vi")
+
+
+def is_day_off(day: date) -> bool:
+    """Whether nobody works on `day`: a Saturday, a Sunday or a public holiday."""
+    return day.weekday() >= 5 or is_holiday(day)
+
+
+def previous_working_day(day: date, is_off: Callable[[date], bool] = is_day_off) -> date:
+    """`day` itself, or the last day before it that is not a day off."""
+    while is_off(day):
+        day -= timedelta(days=1)
+    return day
 
 
 def next_working_day(day: date) -> date:

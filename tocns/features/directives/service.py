@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -256,7 +256,9 @@ async def confirm_directive(
         raise UserError(f"Chỉ đạo số {number} đã được gửi rồi. Xem tình trạng: /tinhtrang {number}")
     if directive.state == DirectiveState.RECALLED:
         raise UserError(f"Chỉ đạo số {number} đã bị huỷ/thu hồi, không gửi được.")
-    if now - directive.created_at > CONFIRM_WITHIN:
+    written = directive.created_at
+    written = written if written.tzinfo else written.replace(tzinfo=UTC)  # SQLite gives naive UTC back
+    if now - written > CONFIRM_WITHIN:
         minutes = int(CONFIRM_WITHIN.total_seconds() // 60)
         raise UserError(
             f"Chỉ đạo số {number} đã quá {minutes} phút chưa xác nhận nên hết hạn. Chưa gửi gì. "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import NamedTuple
 
 from sqlalchemy import and_, case, func
@@ -31,8 +31,9 @@ async def create_task(
     people: Iterable[Person] = (),
     teams: Iterable[OrgUnit] = (),
     plan_month: str | None = None,
+    now: datetime | None = None,
 ) -> tuple[Task, list[TaskAssignee]]:
-    """Create a task and one assignee row per person or team."""
+    """Create a task and one assignee row per person or team (created at `now`: reminders never precede it)."""
     task = Task(
         commune_id=commune.id or 0,
         title=title,
@@ -43,6 +44,8 @@ async def create_task(
         chat_id=chat_id,
         created_by_person_id=creator.id or 0,
     )
+    if now is not None:
+        task.created_at = now
     session.add(task)
     await session.flush()
     rows = [TaskAssignee(task_id=task.id or 0, person_id=p.id) for p in people]
@@ -104,17 +107,21 @@ class OpenTask(NamedTuple):
     commune_id: int
     due_date: date
     platform: str
+    created_at: datetime
 
 
 async def open_task_deadlines(session: AsyncSession) -> list[OpenTask]:
-    """Every open task's id, commune, deadline and platform, earliest deadline first (as `open_tasks`)."""
+    """Every open task's id, commune, deadline, platform and creation (UTC), earliest deadline first."""
     conn = await session.connection()
     result = await conn.execute(
-        sa_select(col(Task.id), col(Task.commune_id), col(Task.due_date), col(Task.platform))
+        sa_select(col(Task.id), col(Task.commune_id), col(Task.due_date), col(Task.platform), col(Task.created_at))
         .where(col(Task.status) == TaskStatus.OPEN)
         .order_by(col(Task.due_date), col(Task.id))
     )
-    return [OpenTask(task_id or 0, commune_id, due, platform) for task_id, commune_id, due, platform in result.all()]
+    return [
+        OpenTask(task_id or 0, commune_id, due, platform, created if created.tzinfo else created.replace(tzinfo=UTC))
+        for task_id, commune_id, due, platform, created in result.all()
+    ]
 
 
 async def tasks_by_ids(session: AsyncSession, ids: Iterable[int]) -> dict[int, Task]:

@@ -166,3 +166,11 @@ def in_quiet_hours(local: datetime, start_hour: int, end_hour: int) -> bool:
     if start_hour > end_hour:
         return local.hour >= start_hour or local.hour < end_hour
     return start_hour <= local.hour < end_hour
+
+
+def quiet_hours_end(local: datetime, start_hour: int, end_hour: int) -> datetime | None:
+    """When the quiet period around `local` ends (same time zone), or None when `local` is not in it."""
+    if not in_quiet_hours(local, start_hour, end_hour):
+        return None
+    end = local.replace(hour=end_hour, minute=0, second=0, microsecond=0)
+    return end if end > local else end + timedelta(days=1)

@@ -19,6 +19,10 @@ from tocns.outbox.models import OutboxMessage, OutboxState
 
 _OUTBOX = table_of(OutboxMessage)
 
+IMMEDIATE_KINDS = ("reply", "directive_urgent", "directive_recall")
+"""Kinds sent even in quiet hours: replies to a person's own command, urgent directives and recall notices.
+Every other kind is a message the bot starts, and waits for the end of the quiet hours."""
+
 
 def _outbox_param(column: str) -> Any:
     return bindparam(f"o_{column}", type_=_OUTBOX.c[column].type)
@@ -127,6 +131,25 @@ async def pending(session: AsyncSession, limit: int = 100) -> list[OutboxMessage
         .limit(limit)
     )
     return list(result.all())
+
+
+async def hold_until(session: AsyncSession, platforms: Sequence[str], until: datetime) -> int:
+    """Give every waiting message the bot started a not-before time of `until` (the end of the quiet hours).
+
+    One place keeps the quiet hours for every job, retry and catch-up: the sender calls this before claiming
+    while the quiet hours last, so nothing but IMMEDIATE_KINDS is due until they end (and it sleeps till then).
+    """
+    result = await session.exec(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.platform).in_(list(platforms)),
+            col(OutboxMessage.state) == OutboxState.PENDING,
+            col(OutboxMessage.next_attempt_at) < until,
+            col(OutboxMessage.kind).not_in(IMMEDIATE_KINDS),
+        )
+        .values(next_attempt_at=until)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def claim(

@@ -102,7 +102,8 @@ async def queue_targets(
                 platform=binding.platform,
                 chat_id=binding.chat_id,
                 text=message,
-                kind="directive",
+                # An urgent directive goes out even in quiet hours (outbox.store.IMMEDIATE_KINDS).
+                kind="directive_urgent" if directive.urgent else "directive",
                 dedupe_key=f"directive:{directive.id}:{binding.platform}:{binding.chat_id}",
                 now=now,
             )

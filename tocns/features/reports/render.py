@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from tocns.core.dates import fmt_date
 from tocns.features.reports.period import Period, month_of, week_of
-from tocns.features.reports.store import Report
+from tocns.features.reports.store import Report, TaskFigures
 
 
 def period_of(report: Report) -> Period:
@@ -40,6 +40,27 @@ def _change(value: int) -> str:
     return "="
 
 
+TASK_LIMIT = 10
+"""Tasks named per list in a text report; the rest are counted ("và N việc khác")."""
+
+
+def _task_lines(tasks: TaskFigures) -> list[str]:
+    """The task count, each task's assignments done/total, and the overdue tasks with who has not finished."""
+    lines = [f"Nhiệm vụ: {tasks.due} việc đến hạn, {tasks.done} hoàn thành, {tasks.overdue} quá hạn"]
+    for task_id, title, done, total in tasks.progress[:TASK_LIMIT]:
+        lines.append(f"• #{task_id} {title}: {done}/{total} xong")
+    if len(tasks.progress) > TASK_LIMIT:
+        lines.append(f"… và {len(tasks.progress) - TASK_LIMIT} việc khác.")
+    if tasks.overdue_tasks:
+        lines.append(f"Việc quá hạn ({len(tasks.overdue_tasks)}):")
+        for task_id, title, due, pending in tasks.overdue_tasks[:TASK_LIMIT]:
+            names = ", ".join(pending[:5]) + (f" và {len(pending) - 5} tổ/người khác" if len(pending) > 5 else "")
+            lines.append(f"• #{task_id} {title} (hạn {due}), chưa xong: {names}")
+        if len(tasks.overdue_tasks) > TASK_LIMIT:
+            lines.append(f"… và {len(tasks.overdue_tasks) - TASK_LIMIT} việc quá hạn khác.")
+    return lines
+
+
 def render_text(report: Report, tz: ZoneInfo, silent_limit: int = 30) -> str:
     """The report as a compact Vietnamese text (split it with core.text.split_chunks for the platform's limit)."""
     period = period_of(report)
@@ -62,9 +83,7 @@ def render_text(report: Report, tz: ZoneInfo, silent_limit: int = 30) -> str:
         f"Ghi đúng hạn (≤2 ngày): {report.timely_records}/{report.records} lượt ghi ({_pct(report.timeliness)})",
     ]
     if report.tasks is not None:
-        lines.append(
-            f"Nhiệm vụ: {report.tasks.due} đến hạn, {report.tasks.done} hoàn thành, {report.tasks.overdue} quá hạn"
-        )
+        lines += _task_lines(report.tasks)
     if report.children:
         units = {t.code: t.unit for t in report.totals}
         if report.unit_level == "commune":
@@ -191,9 +210,7 @@ def render_xlsx(report: Report, raw: Sequence[Sequence[Any]], tz: ZoneInfo) -> b
     raw_ws.append(["Ngày hoạt động", "Đơn vị cấp trên", "Mã tổ", "Tổ", "Người ghi", "Chỉ tiêu", "Số lượng", "Ghi lúc"])
     for row in raw:
         day, parent, code, team, person, indicator, qty, created = row
-        day_text = (
-            fmt_date(day if isinstance(day, date) else date.fromisoformat(str(day)))
-        )
+        day_text = fmt_date(day if isinstance(day, date) else date.fromisoformat(str(day)))
         raw_ws.append([day_text, parent, code, team, person, indicator, qty, _local_text(created, tz)])
     buffer = io.BytesIO()
     wb.save(buffer)

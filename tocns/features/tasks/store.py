@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import NamedTuple
 
-from sqlalchemy import and_, case, func
 from sqlalchemy import select as sa_select
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -323,26 +324,59 @@ async def commune_bindings(session: AsyncSession) -> list[tuple[ChatBinding, Org
     return [(b, u) for b, u in result.all()]
 
 
-async def task_figures(
-    session: AsyncSession, unit: OrgUnit, first: date, last: date, today: date
-) -> tuple[int, int, int]:
-    """Assignments of open tasks due in [first, last] under `unit`: (due, done, overdue as of `today`).
+@dataclass
+class TaskProgress:
+    """One open task due in a period: how many of its assignments are done, and who has not finished."""
 
-    A team unit counts the assignments to that team; any other unit counts every assignment of the tasks of
-    the communes in its subtree. One aggregate query.
+    id: int
+    title: str
+    due_date: date
+    done: int = 0
+    total: int = 0
+    pending: list[str] = field(default_factory=list)
+
+    def overdue(self, today: date) -> bool:
+        """Past its deadline with someone not finished."""
+        return self.due_date < today and self.done < self.total
+
+
+_TEAM = aliased(OrgUnit, name="team")
+
+
+async def task_progress(session: AsyncSession, unit: OrgUnit, first: date, last: date) -> list[TaskProgress]:
+    """Open tasks due in [first, last] under `unit`, each with its assignments done/total and who is pending.
+
+    A team unit counts only that team's assignments; any other unit every task of the communes in its subtree.
+    One query; tasks ordered by deadline.
     """
-    done_case = case((col(TaskAssignee.completed_at).is_not(None), 1), else_=0)
-    overdue_case = case((and_(col(TaskAssignee.completed_at).is_(None), col(Task.due_date) < today), 1), else_=0)
     query = (
-        select(func.count(), func.coalesce(func.sum(done_case), 0), func.coalesce(func.sum(overdue_case), 0))
+        sa_select(
+            col(Task.id),
+            col(Task.title),
+            col(Task.due_date),
+            col(TaskAssignee.completed_at),
+            col(_TEAM.name),
+            col(Person.display_name),
+        )
         .select_from(TaskAssignee)
         .join(Task, col(Task.id) == col(TaskAssignee.task_id))
         .join(OrgUnit, col(OrgUnit.id) == col(Task.commune_id))
-        .where(Task.status == TaskStatus.OPEN, col(Task.due_date) >= first, col(Task.due_date) <= last)
+        .outerjoin(_TEAM, col(_TEAM.id) == col(TaskAssignee.team_id))
+        .outerjoin(Person, col(Person.id) == col(TaskAssignee.person_id))
+        .where(col(Task.status) == TaskStatus.OPEN, col(Task.due_date) >= first, col(Task.due_date) <= last)
+        .order_by(col(Task.due_date), col(Task.id), col(TaskAssignee.id))
     )
     if unit.level == Level.TEAM:
-        query = query.where(TaskAssignee.team_id == unit.id)
+        query = query.where(col(TaskAssignee.team_id) == unit.id)
     else:
         query = query.where(col(OrgUnit.path).startswith(unit.path))
-    due, done, overdue = (await session.exec(query)).one()
-    return int(due), int(done), int(overdue)
+    out: dict[int, TaskProgress] = {}
+    conn = await session.connection()
+    for task_id, title, due, completed, team_name, person_name in (await conn.execute(query)).all():
+        progress = out.setdefault(task_id or 0, TaskProgress(task_id or 0, title, due))
+        progress.total += 1
+        if completed is not None:
+            progress.done += 1
+        else:
+            progress.pending.append(team_name or person_name or "?")
+    return list(out.values())

@@ -104,6 +104,19 @@ async def cancel_pending(session: AsyncSession, ids: Sequence[int]) -> set[int]:
     return {row_id for (row_id,) in result.all()}
 
 
+async def last_id(session: AsyncSession) -> int:
+    """The id of the newest outbox row (0 when empty)."""
+    return int((await session.exec(select(func.max(OutboxMessage.id)))).one() or 0)
+
+
+async def queued_after(session: AsyncSession, last: int) -> list[OutboxMessage]:
+    """Rows queued after the row `last`, oldest first (what a tick just queued)."""
+    result = await session.exec(
+        select(OutboxMessage).where(col(OutboxMessage.id) > last).order_by(col(OutboxMessage.id))
+    )
+    return list(result.all())
+
+
 async def used_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:
     """Which of these dedupe keys are already in the outbox, in one statement however many keys."""
     wanted = sorted(set(keys))

@@ -135,9 +135,24 @@ async def test_console_shows_messages_queued_for_console_groups(app: BotApp, db_
     staff = run_cli(
         ["console", "--chat-id", "demo-so", "--user-id", "demo-so", "--name", "Cán bộ Sở"],
         db_url,
-        stdin="/chidao Rà soát VNeID trước 30/11\n/tinhtrang 1\n",
+        stdin="/chidao toàn tỉnh: Rà soát VNeID trước 30/11\n/xacnhan 1\n/tinhtrang 1\n",
     )
     assert staff.returncode == 0, staff.stderr
     for group in ("demo-xa-1", "demo-xa-2", "demo-xa-3"):
         assert f"[bot gửi tới {group}] 📢 CHỈ ĐẠO SỐ 1\nRà soát VNeID trước 30/11" in staff.stdout
     assert "Nhóm: 3 đã nhận tin, 0 lỗi, 0 đang gửi." in staff.stdout
+
+
+def test_tick_dry_run_prints_everything_and_queues_nothing(app: BotApp, db_url: str) -> None:
+    """A trial in the future: --dry-run shows each message in full; without it the tick asks for --yes."""
+    assert run_cli(["demo"], db_url).returncode == 0
+    monday = "2030-01-07 07:00"  # the Monday digest hour, years ahead
+    refused = run_cli(["tick", "--at", monday], db_url)
+    assert refused.returncode != 0 and "ở tương lai" in refused.stderr and "--dry-run" in refused.stderr
+    dry = run_cli(["tick", "--at", monday, "--dry-run"], db_url)
+    assert dry.returncode == 0, dry.stderr
+    assert "tin sẽ được xếp hàng, chưa xếp hàng tin nào" in dry.stdout
+    assert "[digest → " in dry.stdout and "BÁO CÁO" in dry.stdout
+    again = run_cli(["tick", "--at", monday, "--dry-run"], db_url)
+    # Nothing was queued the first time: the second rehearsal would queue the same messages again.
+    assert again.stdout.count("[digest → ") == dry.stdout.count("[digest → ") > 0

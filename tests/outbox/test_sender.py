@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlmodel import select
@@ -16,6 +18,7 @@ from tests.factories import bound_groups, queue
 from tests.fakes.telegram_server import FakeTelegram, Fault, TelegramServer
 from tocns.channels.telegram import TelegramTransport
 from tocns.config import Settings
+from tocns.core.clock import utcnow
 from tocns.core.text import split_chunks
 from tocns.db.engine import Database
 from tocns.features.org import store as org_store
@@ -25,12 +28,20 @@ from tocns.outbox.sender import Job, OutboxSender, PlatformLimits
 
 
 def _sender(
-    db: Database, settings: Settings, server: TelegramServer, rate: float = 20.0, per_chat: int = 20, window: float = 60
+    db: Database,
+    settings: Settings,
+    server: TelegramServer,
+    rate: float = 20.0,
+    per_chat: int = 20,
+    window: float = 60,
+    clock: Callable[[], datetime] | None = None,
 ) -> OutboxSender:
-    fast = settings.model_copy(update={"outbox_poll_seconds": 0.05, "outbox_max_attempts": 5})
+    # These tests run on the wall clock: no quiet hours, so they pass at any hour (quiet hours are tested below).
+    update = {"outbox_poll_seconds": 0.05, "outbox_max_attempts": 5, "quiet_hours_start": 0, "quiet_hours_end": 0}
+    fast = settings.model_copy(update=update)
     transport = TelegramTransport("123:abc", server.base_url, timeout=0.3)
     limits = {"telegram": PlatformLimits.build(rate, per_chat, 1, chat_window=window)}
-    return OutboxSender(db, fast, {"telegram": transport}, limits=limits)
+    return OutboxSender(db, fast, {"telegram": transport}, limits=limits, clock=clock or utcnow)
 
 
 async def _rows(db: Database) -> list[OutboxMessage]:
@@ -308,3 +319,32 @@ async def test_group_upgraded_to_supergroup_is_followed(db: Database, settings: 
     async with db.session() as session:
         assert await org_store.get_binding(session, "telegram", "-1009999") is not None
         assert await org_store.get_binding(session, "telegram", chats[0], active_only=False) is None
+
+
+async def test_quiet_hours_hold_what_the_bot_starts_and_never_replies(db: Database, settings: Settings) -> None:
+    chats = await bound_groups(db, 4)
+    night = datetime(2026, 11, 23, 15, 30, tzinfo=UTC)  # 22:30 in Việt Nam
+    async with db.session() as session:
+        for chat, kind in zip(chats, ("digest", "reply", "directive_urgent", "directive_reminder"), strict=True):
+            await outbox_store.enqueue(session, platform="telegram", chat_id=chat, text=kind, kind=kind, now=night)
+    quiet = settings.model_copy(update={"quiet_hours_start": 21, "quiet_hours_end": 7})
+    fake = FakeTelegram()
+    moment = [night]
+    with TelegramServer(fake) as server:
+        sender = _sender(db, quiet, server, clock=lambda: moment[0])
+        sender.settings = quiet.model_copy(update={"outbox_poll_seconds": 0.05})
+        while await sender.run_once():
+            pass
+        # The reply and the urgent directive go at once; the digest and the reminder wait for 07:00.
+        assert set(fake.delivered_per_chat()) == {chats[1], chats[2]}
+        held = {r.chat_id: r for r in await _rows(db)}
+        morning = datetime(2026, 11, 24, 0, 0)  # 07:00 in Việt Nam, as the database gives it back
+        for chat in (chats[0], chats[3]):
+            assert held[chat].state == OutboxState.PENDING
+            assert held[chat].next_attempt_at.replace(tzinfo=None) == morning
+        moment[0] = datetime(2026, 11, 23, 23, 59, tzinfo=UTC)  # 06:59
+        assert await sender.run_once() == 0
+        moment[0] = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
+        while await sender.run_once():
+            pass
+    assert set(fake.delivered_per_chat()) == set(chats)

@@ -1,15 +1,25 @@
-"""`tocns tick [--at "YYYY-MM-DD HH:MM"]`: run every scheduled job as the scheduler would at that moment."""
+"""`tocns tick [--at "YYYY-MM-DD HH:MM"] [--dry-run] [--yes]`: run every scheduled job as the scheduler would."""
 
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tocns.app import BotApp
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the tick subcommand."""
     tick = sub.add_parser("tick", help="chạy các việc định kỳ đến hạn (giờ địa phương), in tin đã xếp hàng")
     tick.add_argument("--at", default=None, help='thời điểm "YYYY-MM-DD HH:MM" theo giờ địa phương (mặc định: bây giờ)')
+    tick.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="chỉ in mọi tin sẽ xếp hàng (nội dung đầy đủ, nơi nhận), không xếp hàng gì",
+    )
+    tick.add_argument("--yes", action="store_true", help="đồng ý chạy thật ở một thời điểm trong tương lai")
     tick.set_defaults(func=_tick)
 
 
@@ -29,14 +39,45 @@ def _tick(args: argparse.Namespace) -> int:
         now = local.replace(tzinfo=settings.tz).astimezone(UTC)
     else:
         now = datetime.now(UTC)
+    # Messages queued "at" a future moment are real and due at once: a trial must not reach real groups by mistake.
+    if now > datetime.now(UTC) + timedelta(minutes=1) and not (args.dry_run or args.yes):
+        raise SystemExit(
+            f"Lỗi: thời điểm {args.at} ở tương lai; tin xếp hàng sẽ được gửi thật ngay. "
+            "Thêm --dry-run để xem trước, hoặc --yes nếu thật sự muốn chạy."
+        )
 
     async def go() -> list[str]:
         app = await BotApp.create(settings, clock=lambda: now, migrate=False)
         try:
-            return await run_due_jobs(app, now, wait=True)
+            if not args.dry_run:
+                return await run_due_jobs(app, now, wait=True)
+            return await _rehearse(app, now)
         finally:
             await app.close()
 
     for line in asyncio.run(go()):
         print(line)
     return 0
+
+
+async def _rehearse(app: BotApp, now: datetime) -> list[str]:
+    """Run the jobs inside a transaction that is rolled back; list every message they would have queued."""
+    from tocns.outbox import store as outbox_store
+    from tocns.scheduler import run_due_jobs
+
+    real = app.db
+    async with real.rehearsal() as view:
+        app.db = view
+        try:
+            async with view.session() as session:
+                last = await outbox_store.last_id(session)
+            lines = await run_due_jobs(app, now, wait=True)
+            async with view.session() as session:
+                rows = await outbox_store.queued_after(session, last)
+        finally:
+            app.db = real
+    out = [*lines, f"--- Chạy thử: {len(rows)} tin sẽ được xếp hàng, chưa xếp hàng tin nào ---"]
+    for row in rows:
+        files = f" (+{row.attachments.count('path')} tệp)" if row.attachments else ""
+        out.append(f"[{row.kind} → {row.platform}:{row.chat_id}]{files}\n{row.text}\n")
+    return out

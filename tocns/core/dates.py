@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
@@ -289,6 +289,28 @@ def is_holiday(day: date) -> bool:
     return day in _vn_holidays(day.year)
 
 
+def holiday_name(day: date) -> str | None:
+    """The Vietnamese name of the public holiday on `day`, or None."""
+    return _vn_holidays_vi(day.year).get(day)
+
+
+@lru_cache(maxsize=16)
+def _vn_holidays_vi(year: int) -> holidays.HolidayBase:
+    return holidays.country_holidays("VN", years=[year], language="vi")
+
+
+def is_day_off(day: date) -> bool:
+    """Whether nobody works on `day`: a Saturday, a Sunday or a public holiday."""
+    return day.weekday() >= 5 or is_holiday(day)
+
+
+def previous_working_day(day: date, is_off: Callable[[date], bool] = is_day_off) -> date:
+    """`day` itself, or the last day before it that is not a day off."""
+    while is_off(day):
+        day -= timedelta(days=1)
+    return day
+
+
 def next_working_day(day: date) -> date:
     """`day` itself, or the first day after it that is not a public holiday."""
     while is_holiday(day):
@@ -303,3 +325,11 @@ def in_quiet_hours(local: datetime, start_hour: int, end_hour: int) -> bool:
     if start_hour > end_hour:
         return local.hour >= start_hour or local.hour < end_hour
     return start_hour <= local.hour < end_hour
+
+
+def quiet_hours_end(local: datetime, start_hour: int, end_hour: int) -> datetime | None:
+    """When the quiet period around `local` ends (same time zone), or None when `local` is not in it."""
+    if not in_quiet_hours(local, start_hour, end_hour):
+        return None
+    end = local.replace(hour=end_hour, minute=0, second=0, microsecond=0)
+    return end if end > local else end + timedelta(days=1)

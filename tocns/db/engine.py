@@ -77,6 +77,25 @@ class Database:
                 await session.rollback()
                 raise
 
+    @asynccontextmanager
+    async def rehearsal(self) -> AsyncIterator[Database]:
+        """A view of this database whose sessions all share one transaction, rolled back at the end.
+
+        `tocns tick --dry-run` runs the jobs against it: each job's commit only releases a savepoint, so
+        they see each other's work as in a real tick, and nothing is left behind.
+        """
+        async with self.engine.connect() as conn:
+            outer = await conn.begin()
+            view = Database.__new__(Database)
+            view.url, view.engine = self.url, self.engine
+            view._sessions = async_sessionmaker(
+                bind=conn, class_=AsyncSession, expire_on_commit=False, join_transaction_mode="create_savepoint"
+            )
+            try:
+                yield view
+            finally:
+                await outer.rollback()
+
     async def ping(self) -> None:
         """Round-trip a trivial statement; raises when the database is unreachable."""
         async with self.engine.connect() as conn:

@@ -18,6 +18,7 @@ class OutboxState(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # a recalled directive's unsent copies
 
 
 class OutboxMessage(SQLModel, table=True):

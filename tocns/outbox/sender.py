@@ -19,6 +19,7 @@ from pathlib import Path
 from tocns.channels.base import SendResult, SendStatus, Transport
 from tocns.config import Settings
 from tocns.core.clock import utcnow
+from tocns.core.dates import quiet_hours_end
 from tocns.core.messages import Attachment
 from tocns.core.metrics import METRICS
 from tocns.db.engine import Database
@@ -219,9 +220,19 @@ class OutboxSender:
         transport = self.transports.get(platform)
         return transport.max_text_length if transport else 4000
 
+    def quiet_until(self, now: datetime) -> datetime | None:
+        """The end of the quiet hours (UTC) when `now` falls in them, else None."""
+        local = now.astimezone(self.settings.tz)
+        end = quiet_hours_end(local, self.settings.quiet_hours_start, self.settings.quiet_hours_end)
+        return end.astimezone(UTC) if end is not None else None
+
     async def run_once(self) -> int:
         """Claim one batch and send it; return how many rows were handled (0 when nothing was due)."""
         async with self.db.session() as session:
+            # A terminal (the console platform) wakes nobody: only phones keep the quiet hours.
+            phones = [p for p in self.transports if p != "console"]
+            if phones and (until := self.quiet_until(self.clock())) is not None:
+                await outbox_store.hold_until(session, phones, until)
             rows = await outbox_store.claim(
                 session,
                 owner=self.owner,

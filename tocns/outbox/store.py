@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, bindparam, func, text
+from sqlalchemy import String, bindparam, func, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,6 +18,10 @@ from tocns.db.upsert import per_dialect, table_of
 from tocns.outbox.models import OutboxMessage, OutboxState
 
 _OUTBOX = table_of(OutboxMessage)
+
+IMMEDIATE_KINDS = ("reply", "directive_urgent", "directive_recall")
+"""Kinds sent even in quiet hours: replies to a person's own command, urgent directives and recall notices.
+Every other kind is a message the bot starts, and waits for the end of the quiet hours."""
 
 
 def _outbox_param(column: str) -> Any:
@@ -85,6 +89,34 @@ async def enqueue(
     return stored
 
 
+async def cancel_pending(session: AsyncSession, ids: Sequence[int]) -> set[int]:
+    """Cancel those of these messages still waiting (not claimed by a sender); returns the ids cancelled."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return set()
+    # One conditional UPDATE: a row a sender claims meanwhile is no longer pending and is left alone.
+    result = await session.exec(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id).in_(wanted), col(OutboxMessage.state) == OutboxState.PENDING)
+        .values(state=OutboxState.CANCELLED, last_error="đã thu hồi")
+        .returning(col(OutboxMessage.id))
+    )
+    return {row_id for (row_id,) in result.all()}
+
+
+async def last_id(session: AsyncSession) -> int:
+    """The id of the newest outbox row (0 when empty)."""
+    return int((await session.exec(select(func.max(OutboxMessage.id)))).one() or 0)
+
+
+async def queued_after(session: AsyncSession, last: int) -> list[OutboxMessage]:
+    """Rows queued after the row `last`, oldest first (what a tick just queued)."""
+    result = await session.exec(
+        select(OutboxMessage).where(col(OutboxMessage.id) > last).order_by(col(OutboxMessage.id))
+    )
+    return list(result.all())
+
+
 async def used_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:
     """Which of these dedupe keys are already in the outbox, in one statement however many keys."""
     wanted = sorted(set(keys))
@@ -112,6 +144,25 @@ async def pending(session: AsyncSession, limit: int = 100) -> list[OutboxMessage
         .limit(limit)
     )
     return list(result.all())
+
+
+async def hold_until(session: AsyncSession, platforms: Sequence[str], until: datetime) -> int:
+    """Give every waiting message the bot started a not-before time of `until` (the end of the quiet hours).
+
+    One place keeps the quiet hours for every job, retry and catch-up: the sender calls this before claiming
+    while the quiet hours last, so nothing but IMMEDIATE_KINDS is due until they end (and it sleeps till then).
+    """
+    result = await session.exec(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.platform).in_(list(platforms)),
+            col(OutboxMessage.state) == OutboxState.PENDING,
+            col(OutboxMessage.next_attempt_at) < until,
+            col(OutboxMessage.kind).not_in(IMMEDIATE_KINDS),
+        )
+        .values(next_attempt_at=until)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def claim(

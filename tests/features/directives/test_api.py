@@ -120,7 +120,7 @@ async def test_bad_requests_send_nothing(app: BotApp, chat: ChatHarness, clock: 
         assert (await post("/api/v1/directives", json={"text": "a" * 4000}, headers=province)).status_code == 201
         unknown = await post("/api/v1/directives", json={"text": "Họp", "scope": "X1, Xã Không Có"}, headers=province)
         assert unknown.status_code == 422
-        assert "Không tìm thấy xã/đơn vị: Xã Không Có. Chưa gửi gì." in unknown.json()["detail"]
+        assert "Không tìm thấy xã/đơn vị «Xã Không Có»." in unknown.json()["detail"]
         # Even a word that does not look like a scope is refused: the API has a scope field, not a heading.
         heading = await post("/api/v1/directives", json={"text": "Họp", "scope": "Lưu ý"}, headers=province)
         assert heading.status_code == 422

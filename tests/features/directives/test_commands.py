@@ -35,9 +35,18 @@ async def _staff(chat: ChatHarness, text: str) -> str:
     return await chat.text(text, user="1", private=True, chat="p1")
 
 
+async def _send(chat: ChatHarness, text: str) -> str:
+    """/chidao, then /xacnhan when the directive reaches several communes and waits for confirmation."""
+    reply = await _staff(chat, text)
+    if "/xacnhan " in reply:
+        number = reply.split("/xacnhan ")[1].split()[0]
+        reply = await _staff(chat, f"/xacnhan {number}")
+    return reply
+
+
 async def test_directive_reaches_every_group_of_the_province(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
     await _setup(app, chat, clock)
-    receipt = await _staff(chat, "/chidao Rà soát số hộ đã cài VNeID trước 30/11/2026")
+    receipt = await _send(chat, "/chidao toàn tỉnh: Rà soát số hộ đã cài VNeID trước 30/11/2026")
     assert receipt.startswith("Đã gửi chỉ đạo số 1 (toàn tỉnh) tới 3 nhóm của 2 xã/phường.")
     assert "/tinhtrang 1" in receipt
     rows = await _outbox(app)
@@ -60,9 +69,9 @@ async def test_directive_scope_by_commune_name_without_diacritics(
 
 async def test_directive_scope_by_unit_and_heading_colon(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
     await _setup(app, chat, clock)
-    assert "tới 3 nhóm" in await _staff(chat, "/chidao đơn vị P01: Báo cáo tuần")
-    # "Lưu ý:" is not a scope: the whole text is the directive, to the whole province.
-    receipt = await _staff(chat, "/chidao Lưu ý: nộp báo cáo trước thứ Hai")
+    assert "tới 3 nhóm" in await _send(chat, "/chidao đơn vị P01: Báo cáo tuần")
+    # The scope comes first and is required: a heading after it stays in the text.
+    receipt = await _send(chat, "/chidao toàn tỉnh: Lưu ý: nộp báo cáo trước thứ Hai")
     assert "số 2 (toàn tỉnh) tới 3 nhóm" in receipt
     assert "Lưu ý: nộp báo cáo trước thứ Hai" in (await _outbox(app))[-1].text
 
@@ -70,7 +79,7 @@ async def test_directive_scope_by_unit_and_heading_colon(app: BotApp, chat: Chat
 async def test_unknown_scope_sends_nothing(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
     await _setup(app, chat, clock)
     reply = await _staff(chat, "/chidao X1, Xã Không Có: Họp gấp")
-    assert "Không tìm thấy xã/đơn vị: Xã Không Có. Chưa gửi gì." in reply
+    assert "Không tìm thấy xã/đơn vị «Xã Không Có»." in reply and "Chưa gửi gì." in reply
     assert "Thiếu nội dung chỉ đạo" in await _staff(chat, "/chidao")
     assert "Thiếu nội dung chỉ đạo sau phạm vi" in await _staff(chat, "/chidao X1:")
     assert await _outbox(app) == []
@@ -85,10 +94,10 @@ async def test_only_department_staff_may_send(app: BotApp, chat: ChatHarness, cl
 
 async def test_ack_and_status_per_commune(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
     await _setup(app, chat, clock)
-    await _staff(chat, "/chidao Kiểm tra điểm phát sóng")
+    await _send(chat, "/chidao toàn tỉnh: Kiểm tra điểm phát sóng")
     clock.advance(minutes=12)
     reply = await chat.text("/danhan 1", user="10", chat="g-x1")
-    assert reply == "Đã ghi nhận: Hùng (Xã Tân Lập) đã nhận chỉ đạo số 1 lúc 09:12 23/11/2026."
+    assert reply == "Đã ghi nhận: Hùng (Lãnh đạo xã/phường, Xã Tân Lập) đã nhận chỉ đạo số 1 lúc 09:12 23/11/2026."
     assert "đã xác nhận chỉ đạo số 1 trước đó rồi" in await chat.text("/ack 1", user="10", chat="g-x1")
     assert "Không có chỉ đạo số 9" in await chat.text("/danhan 9", user="10", chat="g-x1")
     assert "Cần số chỉ đạo" in await chat.text("/danhan abc", user="10", chat="g-x1")
@@ -101,7 +110,7 @@ async def test_ack_and_status_per_commune(app: BotApp, chat: ChatHarness, clock:
             session.add(row)
     status = await _staff(chat, "/tinhtrang 1")
     assert "Nhóm: 2 đã nhận tin, 1 lỗi, 0 đang gửi. Xã/phường đã xác nhận: 1/2." in status
-    assert "- Xã Tân Lập (X1): đã nhận tin 2/2 nhóm; đã xác nhận (Hùng, 09:12 23/11/2026)" in status
+    assert "- Xã Tân Lập (X1): đã nhận tin 2/2 nhóm; đã xác nhận (Hùng, Lãnh đạo xã/phường, 09:12 23/11/2026)" in status
     assert (
         "- Xã Hòa Bình (X2): đã nhận tin 0/1 nhóm; lỗi 1 nhóm (bị chặn hoặc bị xoá khỏi nhóm); chưa xác nhận" in status
     )
@@ -120,7 +129,7 @@ async def test_one_reminder_after_24_hours_to_unacknowledged_groups(
     app: BotApp, chat: ChatHarness, clock: FakeClock
 ) -> None:
     await _setup(app, chat, clock)
-    await _staff(chat, "/chidao Cập nhật danh sách hộ")
+    await _send(chat, "/chidao toàn tỉnh: Cập nhật danh sách hộ")
     await chat.text("/danhan 1", user="10", chat="g-x1")
     clock.advance(hours=23, minutes=59)
     assert await remind(app, clock()) == []
@@ -145,9 +154,14 @@ async def test_status_of_a_large_province_stays_readable(app: BotApp, chat: Chat
                 session, code=f"{i:05d}", name=f"Xã Số {i}", level=Level.COMMUNE, parent=province
             )
             await org_store.bind_chat(session, platform="console", chat_id=f"g{i}", unit=commune, person=None)
+            if i < 100:  # a commune leader who acknowledges
+                leader = await org_store.upsert_person(
+                    session, platform="console", user_id=str(100 + i), display_name=f"Lãnh đạo {i}"
+                )
+                await org_store.set_membership(session, person=leader, unit=commune, role=Role.COMMUNE_LEADER)
         staff = await join_code(session, province, Role.STAFF, clock())
     await chat.text(f"/ketnoi {staff}", user="1", private=True, chat="p1")
-    assert "tới 150 nhóm của 150 xã/phường" in await _staff(chat, "/chidao Kiểm tra")
+    assert "tới 150 nhóm của 150 xã/phường" in await _send(chat, "/chidao toàn tỉnh: Kiểm tra")
     for i in range(100):
         await chat.text("/danhan 1", user=str(100 + i), chat=f"g{i}")
     status = await _staff(chat, "/tinhtrang 1")
@@ -160,3 +174,134 @@ async def test_status_of_a_large_province_stays_readable(app: BotApp, chat: Chat
     assert "… và 110 xã/phường khác." in status
     assert status.count("Xã Số") == 40 + 50
     assert len(status) < 4000
+
+
+async def _other_province(app: BotApp, clock: FakeClock) -> None:
+    """Province P09 with its own "Xã Tân Lập" (X9) and a bound group g-x9."""
+    from tocns.core.roles import Level
+    from tocns.features.org import store as org_store
+
+    async with app.db.session() as session:
+        province = await org_store.create_unit(session, code="P09", name="Tỉnh Khác", level=Level.PROVINCE)
+        commune = await org_store.create_unit(
+            session, code="X9", name="Xã Tân Lập", level=Level.COMMUNE, parent=province
+        )
+        await org_store.bind_chat(session, platform="console", chat_id="g-x9", unit=commune, person=None)
+
+
+async def test_a_misspelt_commune_refuses_the_whole_directive(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    await _setup(app, chat, clock)
+    reply = await _staff(chat, "/chidao Hoa Binh, Tan Lapp: Họp giao ban")
+    assert "Không tìm thấy xã/đơn vị «Tan Lapp». Có phải: Xã Tân Lập (X1)?" in reply
+    assert "Chưa gửi gì." in reply
+    # Without a scope nothing goes to the whole province: "toàn tỉnh" must be written.
+    reply = await _staff(chat, "/chidao Lưu ý: nộp báo cáo trước thứ Hai")
+    assert "Không tìm thấy xã/đơn vị «Lưu ý»" in reply
+    assert "Hãy ghi phạm vi" in await _staff(chat, "/chidao Họp giao ban chiều nay")
+    assert await _outbox(app) == []
+
+
+async def test_scope_stays_within_the_senders_province(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    await _setup(app, chat, clock)
+    await _other_province(app, clock)
+    # "Tân Lập" exists in both provinces: the sender's own is meant.
+    assert "Xã Tân Lập (X1)) tới 2 nhóm" in await _staff(chat, "/chidao Tân Lập: Họp")
+    reply = await _staff(chat, "/chidao X9: Họp")
+    assert "Chỉ gửi được tới các xã thuộc Tỉnh Thử (P01); ngoài phạm vi: Xã Tân Lập (X9)." in reply
+    preview = await _staff(chat, "/chidao toàn tỉnh: Họp toàn tỉnh")
+    assert "sẽ gửi tới 2 xã/phường" in preview
+    await _staff(chat, "/xacnhan 2")
+    assert "g-x9" not in [r.chat_id for r in await _outbox(app)]
+
+
+async def test_wide_directive_waits_for_its_author_to_confirm(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    tree = await _setup(app, chat, clock)
+    preview = await _staff(chat, "/chidao X1, X2: Họp giao ban")
+    assert preview == (
+        "Chỉ đạo số 1 sẽ gửi tới 2 xã/phường (Xã Tân Lập (X1), Xã Hòa Bình (X2)): Xã Tân Lập (X1), "
+        "Xã Hòa Bình (X2).\nGõ /xacnhan 1 trong 10 phút để gửi, hoặc /thuhoi 1 để huỷ. Chưa gửi gì."
+    )
+    assert await _outbox(app) == []
+    async with app.db.session() as session:
+        other = await join_code(session, tree.province, Role.STAFF, clock())
+    await chat.text(f"/ketnoi {other}", user="2", name="Cán bộ Nam", private=True, chat="p2")
+    refused = await chat.text("/xacnhan 1", user="2", private=True, chat="p2")
+    assert refused == "Chỉ người soạn chỉ đạo số 1 mới xác nhận gửi được."
+    assert "Không có chỉ đạo số 1." in await chat.text("/tinhtrang 1", user="2", private=True, chat="p2")
+    assert await _outbox(app) == []
+    assert "đang chờ xác nhận" in await _staff(chat, "/tinhtrang 1")
+    assert (await _staff(chat, "/xacnhan 1")).startswith("Đã gửi chỉ đạo số 1 (Xã Tân Lập (X1), Xã Hòa Bình (X2))")
+    assert len(await _outbox(app)) == 3
+    assert "đã được gửi rồi" in await _staff(chat, "/xacnhan 1")
+    assert len(await _outbox(app)) == 3
+    await _staff(chat, "/chidao toàn tỉnh: Họp lần hai")
+    clock.advance(minutes=11)
+    expired = await _staff(chat, "/xacnhan 2")
+    assert "Chỉ đạo số 2 đã quá 10 phút chưa xác nhận nên hết hạn. Chưa gửi gì." in expired
+    assert len(await _outbox(app)) == 3
+
+
+async def test_recall_cancels_pending_sends_and_notifies_groups_that_got_it(
+    app: BotApp, chat: ChatHarness, clock: FakeClock
+) -> None:
+    tree = await _setup(app, chat, clock)
+    await _send(chat, "/chidao toàn tỉnh: Nộp số liệu trước 15:00")
+    async with app.db.session() as session:
+        row = (await session.exec(select(OutboxMessage).where(OutboxMessage.chat_id == "g-x2"))).one()
+        row.state = OutboxState.SENT
+        session.add(row)
+    assert "Bạn không có quyền dùng lệnh /thuhoi" in await chat.text("/thuhoi 1", user="10", chat="g-x1")
+    reply = await _staff(chat, "/thuhoi 1")
+    assert reply == "Đã thu hồi chỉ đạo số 1: huỷ 2 tin chưa gửi, gửi thông báo thu hồi tới 1 nhóm đã nhận."
+    rows = await _outbox(app)
+    assert {r.chat_id: r.state for r in rows if r.kind == "directive"} == {
+        "g-x1": OutboxState.CANCELLED,
+        "g-x1-t1": OutboxState.CANCELLED,
+        "g-x2": OutboxState.SENT,
+    }
+    notices = [r for r in rows if r.kind == "directive_recall"]
+    assert [r.chat_id for r in notices] == ["g-x2"] and "Chỉ đạo số 1 đã được thu hồi" in notices[0].text
+    assert "đã được thu hồi trước đó" in await _staff(chat, "/thuhoi 1")
+    assert "đã bị thu hồi" in await chat.text("/danhan 1", user="20", chat="g-x2")
+    clock.advance(hours=25)
+    assert await remind(app, clock()) == []
+    assert "ĐÃ THU HỒI" in await _staff(chat, "/tinhtrang 1")
+    await _send(chat, "/chidao X2: Họp")
+    async with app.db.session() as session:
+        other = await join_code(session, tree.province, Role.STAFF, clock())
+    await chat.text(f"/ketnoi {other}", user="2", name="Cán bộ Nam", private=True, chat="p2")
+    refused = await chat.text("/thuhoi 2", user="2", private=True, chat="p2")
+    assert refused == "Chỉ người gửi chỉ đạo số 2 mới thu hồi được."
+
+
+async def test_recalling_a_pending_directive_sends_nothing(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    await _setup(app, chat, clock)
+    await _staff(chat, "/chidao toàn tỉnh: Họp nhầm")
+    assert await _staff(chat, "/thuhoi 1") == "Đã huỷ chỉ đạo số 1; chưa gửi tới nhóm nào."
+    assert "đã bị huỷ/thu hồi" in await _staff(chat, "/xacnhan 1")
+    assert await _outbox(app) == []
+
+
+async def test_only_people_with_a_role_in_the_commune_acknowledge(
+    app: BotApp, chat: ChatHarness, clock: FakeClock
+) -> None:
+    await _setup(app, chat, clock)
+    await _staff(chat, "/chidao X1: Kiểm tra")
+    reply = await chat.text("/danhan 1", user="99", name="Người lạ", chat="g-x1")
+    assert "Bạn chưa giữ vai trò nào ở Xã Tân Lập" in reply and "Chưa ghi nhận." in reply
+    status = await _staff(chat, "/tinhtrang 1")
+    assert "Xã/phường đã xác nhận: 0/1." in status and "Người lạ" not in status
+    # A team leader of the commune acknowledges for it, and /tinhtrang names the role.
+    assert "Đã ghi nhận: Bình (Tổ trưởng" in await chat.text("/danhan 1", user="11", chat="g-x1-t1")
+    status = await _staff(chat, "/tinhtrang 1")
+    assert "Xã/phường đã xác nhận: 1/1." in status and "đã xác nhận (Bình, " in status
+
+
+async def test_urgent_directive_is_marked(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    from tocns.features.directives.models import Directive
+
+    await _setup(app, chat, clock)
+    assert "Đã gửi chỉ đạo số 1 (Xã Hòa Bình (X2))" in await _staff(chat, "/chidao khẩn: X2: Bão số 3, sơ tán ngay")
+    async with app.db.session() as session:
+        directive = (await session.exec(select(Directive))).one()
+    assert directive.urgent and directive.text == "Bão số 3, sơ tán ngay"

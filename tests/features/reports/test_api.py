@@ -46,7 +46,9 @@ async def test_api_json_csv_xlsx_agree(app: BotApp) -> None:
         totals = {t["code"]: t["quantity"] for t in data["totals"]}
         assert totals["vneid"] == 15 and totals["dvc"] == 2 and data["total_quantity"] == 17
         assert (
-            data["teams"] == 4 and data["reporting_teams"] == 2 and data["tasks"] == {"due": 0, "done": 0, "overdue": 0}
+            data["teams"] == 4
+            and data["reporting_teams"] == 2
+            and data["tasks"] == {"due": 0, "done": 0, "overdue": 0, "progress": [], "overdue_tasks": []}
         )
         xlsx = await client.get("/api/v1/reports/P01", params={"period": "2026-W47", "format": "xlsx"}, headers=auth)
         wb = load_workbook(io.BytesIO(xlsx.content))

@@ -87,6 +87,15 @@ async def test_commune_digest_goes_private_else_group(app: BotApp, clock: FakeCl
     assert set(rows) == {"u1", "-100x2"}  # X1's leader privately (not X1's group), X2 in its group
     assert "BÁO CÁO XÃ TÂN LẬP" in rows["u1"].text and "Kích hoạt VNeID: 12" in rows["u1"].text
     assert "BÁO CÁO XÃ HÒA BÌNH" in rows["-100x2"].text and rows["-100x2"].kind == "digest"
+    # The leader's private chat changes mid-week: one digest per person and period, whatever chat it goes to.
+    from tocns.features.org.models import Person
+
+    async with app.db.session() as session:
+        leader = (await session.exec(select(Person).where(Person.private_chat_id == "u1"))).one()
+        leader.private_chat_id = "u1-new"
+        session.add(leader)
+    clock.set_local("2026-11-23 09:00")
+    assert await report_jobs.commune_digest(app, clock()) == []
 
 
 async def test_daily_commune_digest(app: BotApp, clock: FakeClock, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Reports carry task figures: assignments due in the period, done, and overdue."""
+"""Reports carry task figures counted in tasks, each task's progress, and the overdue tasks by name."""
 
 from __future__ import annotations
 
@@ -17,12 +17,28 @@ async def test_baocao_counts_due_done_and_overdue(app: BotApp, chat: ChatHarness
 
     commune_report = await chat.text("/baocao tuan", user="10")
     # #1: Thôn 1 (overdue since 24/11); #2: three teams, Thôn 1 done, two not yet due; #3 is next month.
-    assert "Nhiệm vụ: 4 đến hạn, 1 hoàn thành, 1 quá hạn" in commune_report
+    # Two tasks, not four assignments.
+    assert "Nhiệm vụ: 2 việc đến hạn, 0 hoàn thành, 1 quá hạn" in commune_report
+    assert "• #1 Rà soát hộ nghèo: 0/1 xong\n• #2 Tập huấn VNeID: 1/3 xong" in commune_report
+    assert "Việc quá hạn (1):\n• #1 Rà soát hộ nghèo (hạn 24/11/2026), chưa xong: Thôn 1" in commune_report
 
     clock.set_local("2026-11-27 09:00")
     later = await chat.text("/baocao tuan", user="10")
-    assert "Nhiệm vụ: 4 đến hạn, 1 hoàn thành, 3 quá hạn" in later
+    assert "Nhiệm vụ: 2 việc đến hạn, 0 hoàn thành, 2 quá hạn" in later
+    assert "• #2 Tập huấn VNeID (hạn 26/11/2026), chưa xong: Thôn 3, Bản Nà Hin" in later
 
     cancelled = await chat.text("/huyviec 1", user="10")
     assert cancelled.startswith("Đã huỷ việc #1: “Rà soát hộ nghèo”. Sẽ không còn nhắc việc này.")
-    assert "Nhiệm vụ: 3 đến hạn, 1 hoàn thành, 2 quá hạn" in await chat.text("/baocao tuan", user="10")
+    assert "Nhiệm vụ: 1 việc đến hạn, 0 hoàn thành, 1 quá hạn" in await chat.text("/baocao tuan", user="10")
+
+
+async def test_long_task_lists_are_capped(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    await setup_commune(app, chat, clock)  # Monday 23/11/2026
+    for n in range(12):
+        assert f"#{n + 1}" in await chat.text(f"/giaoviec 23/11 Việc số {n + 1} tổ thon 1", user="10")
+    clock.set_local("2026-11-25 09:00")
+    report = await chat.text("/baocao tuan", user="10")
+    assert "Nhiệm vụ: 12 việc đến hạn, 0 hoàn thành, 12 quá hạn" in report
+    assert "• #10 Việc số 10: 0/1 xong\n… và 2 việc khác." in report
+    assert "Việc quá hạn (12):" in report and "… và 2 việc quá hạn khác." in report
+    assert "#11 Việc số 11" not in report

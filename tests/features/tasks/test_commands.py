@@ -96,3 +96,13 @@ async def test_caidat_lead_days(app: BotApp, chat: ChatHarness, clock: FakeClock
     assert "2 ngày trước, đúng ngày hạn" in await chat.text("/caidat", user="10")
     assert "Cách dùng" in await chat.text("/caidat nhac hai", user="10")
     assert "không có quyền" in await chat.text("/caidat nhac 1", user="20")
+
+
+async def test_a_deadline_on_a_public_holiday_is_accepted_with_a_warning(
+    app: BotApp, chat: ChatHarness, clock: FakeClock
+) -> None:
+    await setup_commune(app, chat, clock)
+    reply = await chat.text("/giaoviec 24/11 Trực điểm tuyên truyền tất cả", user="10")
+    assert "Đã giao việc #1" in reply
+    assert "Hạn: Thứ Ba, 24/11/2026\nLưu ý: hạn rơi vào ngày nghỉ lễ (Ngày Văn hóa Việt Nam)." in reply
+    assert "Lưu ý" not in await chat.text("/giaoviec 25/11 Họp tổ tất cả", user="10")

@@ -32,16 +32,14 @@ def _task_lines(lines: list[str]) -> list[str]:
 async def test_a_week_of_reminders(app: BotApp, chat: ChatHarness, clock: FakeClock, settings: Settings) -> None:
     await setup_commune(app, chat, clock)
     assert "Đã giao việc #1" in await chat.text("/giaoviec 27/11 Rà soát hộ chưa có VNeID @binh @Lan", user="10")
-    assert await _tasks_tick(app, clock, "2026-11-23 09:00") == []
-    # 24/11 is Vietnam Cultural Day: the 3-days-before reminder moves to 25/11.
+    # 24/11 is Vietnam Cultural Day: the 3-days-before reminder moves earlier, to 23/11 (the day it was written).
+    assert await _tasks_tick(app, clock, "2026-11-23 09:00") == ["nhắc việc #1 (before3) → console:group-1"]
     assert await _tasks_tick(app, clock, "2026-11-24 08:00") == []
-    assert await _tasks_tick(app, clock, "2026-11-25 07:59") == []
-    assert await _tasks_tick(app, clock, "2026-11-25 08:00") == ["nhắc việc #1 (before3) → console:group-1"]
-    assert await _tasks_tick(app, clock, "2026-11-25 08:01") == []
+    assert await _tasks_tick(app, clock, "2026-11-25 08:00") == []
     [first] = await outbox_rows(app, "reminder")
     assert first.chat_id == "group-1"
     assert "⏰ Nhắc việc #1: Rà soát hộ chưa có VNeID" in first.text
-    assert "Hạn: Thứ Sáu, 27/11/2026 (còn 2 ngày)" in first.text
+    assert "Hạn: Thứ Sáu, 27/11/2026 (còn 4 ngày)" in first.text
     assert "Chưa xong: @binh, Lan" in first.text
 
     clock.set_local("2026-11-25 10:00")
@@ -53,9 +51,7 @@ async def test_a_week_of_reminders(app: BotApp, chat: ChatHarness, clock: FakeCl
     # A restart: a new process with a new engine finds the reminder already recorded.
     restarted = Database(settings.database_url)
     try:
-        app2 = BotApp.build(
-            settings, restarted
-        )
+        app2 = BotApp.build(settings, restarted)
         clock.set_local("2026-11-26 08:05")
         from tocns.scheduler import run_due_jobs
 
@@ -71,11 +67,8 @@ async def test_a_week_of_reminders(app: BotApp, chat: ChatHarness, clock: FakeCl
     # Quiet hours: nothing at night.
     assert await _tasks_tick(app, clock, "2026-11-28 22:30") == []
     assert await _tasks_tick(app, clock, "2026-11-28 08:00") == ["nhắc việc #1 (overdue) → console:group-1"]
-    # Two days overdue: the group is reminded and the commune leader is told, once.
-    assert await _tasks_tick(app, clock, "2026-11-29 08:00") == [
-        "nhắc việc #1 (overdue) → console:group-1",
-        "báo lãnh đạo việc #1 → console:group-1",
-    ]
+    # Two days overdue: no reminder to the group (days 1, 3, 7...), but the commune leader is told, once.
+    assert await _tasks_tick(app, clock, "2026-11-29 08:00") == ["báo lãnh đạo việc #1 → console:group-1"]
     [escalation] = await outbox_rows(app, "escalation")
     assert escalation.text.startswith("@hung\n⚠️ Việc #1 của Xã Tân Lập đã quá hạn 2 ngày")
     assert "Chưa xong: @binh." in escalation.text
@@ -86,7 +79,7 @@ async def test_a_week_of_reminders(app: BotApp, chat: ChatHarness, clock: FakeCl
     await chat.send("/xong 1 xong 25 hộ", user="31")
     for day in ("2026-12-01 08:00", "2026-12-02 08:00", "2026-12-15 08:00"):
         assert await _tasks_tick(app, clock, day) == []
-    assert len(await outbox_rows(app, "reminder")) == 6
+    assert len(await outbox_rows(app, "reminder")) == 5
     assert len(await outbox_rows(app, "escalation")) == 1
 
 

@@ -12,33 +12,29 @@ GROUP = "console:group-1"
 
 def _expected() -> list[tuple[str, str]]:
     """What the rules say, written out by hand (reminders at 08:00; 24/11 is a public holiday)."""
-    rows = [
-        # #1 due Fri 27/11 to @binh and Lan: 3 days before falls on the 24/11 holiday and moves to 25/11.
-        ("25/11 08:00", "nhắc việc #1 (before3)"),
+    return [
+        # #1 due Fri 27/11 to @binh and Lan, written Mon 23/11 09:00: 3 days before falls on the 24/11 holiday and
+        # moves earlier, to 23/11 (the day it was written), so it goes at the first tick.
+        ("23/11 10:00", "nhắc việc #1 (before3)"),
         ("26/11 08:00", "nhắc việc #1 (before1)"),
         ("27/11 08:00", "nhắc việc #1 (due)"),
-        ("28/11 08:00", "nhắc việc #1 (overdue)"),
-        ("29/11 08:00", "nhắc việc #1 (overdue)"),
-        ("29/11 08:00", "báo lãnh đạo việc #1"),
-        ("30/11 08:00", "nhắc việc #1 (overdue)"),  # Bình completes at 09:00: nothing after
-        # #3 due Fri 04/12 to every team, never completed: daily while overdue, one escalation.
+        ("28/11 08:00", "nhắc việc #1 (overdue)"),  # day 1
+        ("29/11 08:00", "báo lãnh đạo việc #1"),  # no overdue reminder on day 2
+        ("30/11 08:00", "nhắc việc #1 (overdue)"),  # day 3; Bình completes at 09:00: nothing after
+        # #3 due Fri 04/12 to every team, never completed: days 1, 3, 7 and 14 after, one escalation.
         ("01/12 08:00", "nhắc việc #3 (before3)"),
         ("03/12 08:00", "nhắc việc #3 (before1)"),
         ("04/12 08:00", "nhắc việc #3 (due)"),
+        ("05/12 08:00", "nhắc việc #3 (overdue)"),
+        ("06/12 08:00", "báo lãnh đạo việc #3"),
+        ("07/12 08:00", "nhắc việc #3 (overdue)"),
+        ("11/12 08:00", "nhắc việc #3 (overdue)"),
+        # #2 due Tue 15/12: 3 days before is Saturday 12/12, moved to Friday 11/12.
+        ("11/12 08:00", "nhắc việc #2 (before3)"),
+        ("14/12 08:00", "nhắc việc #2 (before1)"),
+        ("15/12 08:00", "nhắc việc #2 (due)"),  # Thôn 1 completes at 10:00: nothing after
+        ("18/12 08:00", "nhắc việc #3 (overdue)"),
     ]
-    day = datetime(2026, 12, 5)
-    while day <= datetime(2026, 12, 20):
-        rows.append((day.strftime("%d/%m 08:00"), "nhắc việc #3 (overdue)"))
-        if day.day == 6:
-            rows.append(("06/12 08:00", "báo lãnh đạo việc #3"))
-        if day.day == 12:
-            rows.append(("12/12 08:00", "nhắc việc #2 (before3)"))
-        if day.day == 14:
-            rows.append(("14/12 08:00", "nhắc việc #2 (before1)"))
-        if day.day == 15:
-            rows.append(("15/12 08:00", "nhắc việc #2 (due)"))  # Thôn 1 completes at 10:00: nothing after
-        day += timedelta(days=1)
-    return rows
 
 
 async def test_a_month_of_ticks_sends_exactly_the_rules(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:

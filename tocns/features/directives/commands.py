@@ -6,14 +6,14 @@ import re
 
 from tocns.core.context import Context, UserError
 from tocns.core.dates import fmt_time
-from tocns.core.permissions import EVERYONE, STAFF
+from tocns.core.permissions import EVERYONE, STAFF, role_label
 from tocns.core.registry import CommandGroup
-from tocns.core.roles import Level
+from tocns.core.roles import Level, Role
 from tocns.core.text import fold, person_name
 from tocns.features.directives import service, store
-from tocns.features.directives.models import Directive
+from tocns.features.directives.models import Directive, DirectiveState
 from tocns.features.org import store as org_store
-from tocns.features.org.models import unit_label
+from tocns.features.org.models import Membership, OrgUnit, unit_label
 
 COMMANDS = CommandGroup()
 """This feature's chat commands; `tocns.app` includes them in the registry."""
@@ -21,12 +21,33 @@ COMMANDS = CommandGroup()
 MAX_STATUS_LINES = 40
 MAX_MISSING_NAMES = 100
 USAGE = (
-    "/chidao [phạm vi:] <nội dung>\n"
-    "Phạm vi: toàn tỉnh (mặc định); danh sách mã hoặc tên xã cách nhau bởi dấu phẩy; "
-    "hoặc «đơn vị <mã/tên>» cho mọi xã thuộc đơn vị đó.\n"
+    "/chidao [khẩn:] <phạm vi>: <nội dung>\n"
+    "Phạm vi (bắt buộc): toàn tỉnh; danh sách mã hoặc tên xã cách nhau bởi dấu phẩy; "
+    "hoặc «đơn vị <mã/tên>» cho mọi xã thuộc đơn vị đó. Gửi tới nhiều xã thì cần /xacnhan <số> trong 10 phút.\n"
+    "«khẩn:» gửi ngay cả trong giờ nghỉ.\n"
     "Ví dụ: /chidao 00070, Tân Lập: Họp giao ban lúc 14:00 thứ Sáu\n"
-    "Ví dụ: /chidao Rà soát số hộ đã cài ứng dụng VNeID trước 30/11"
+    "Ví dụ: /chidao toàn tỉnh: Rà soát số hộ đã cài ứng dụng VNeID trước 30/11"
 )
+AUTHORITY_ROLES = (Role.STAFF, Role.ADMIN)
+
+
+async def authority(ctx: Context) -> list[OrgUnit]:
+    """The units where the sender is department staff (or admin): a directive reaches no further."""
+    memberships = await org_store.memberships_of(ctx.session, ctx.person.id or 0)
+    return [unit for membership, unit in memberships if membership.role in AUTHORITY_ROLES]
+
+
+def _receipt(sent: service.Sent) -> str:
+    directive_id = sent.directive.id
+    lines = [
+        f"Đã gửi chỉ đạo số {directive_id} ({sent.scope.label}) tới {len(sent.targets)} nhóm của "
+        f"{len(sent.reached)} xã/phường. Xem tình trạng: /tinhtrang {directive_id}"
+    ]
+    if sent.unreached:
+        names = ", ".join(unit_label(c) for c in sent.unreached[:20])
+        more = f" và {len(sent.unreached) - 20} xã khác" if len(sent.unreached) > 20 else ""
+        lines.append(f"Chưa có nhóm kết nối, không nhận được chỉ đạo: {names}{more}.")
+    return "\n".join(lines)
 
 
 @COMMANDS.command(
@@ -39,31 +60,67 @@ USAGE = (
     order=60,
 )
 async def chidao(ctx: Context) -> str:
-    """Send a directive to every bound group in scope and answer with a receipt."""
+    """Send a directive to one commune at once, or show a wider one and wait for /xacnhan."""
     if not ctx.args.strip():
         raise UserError(f"Thiếu nội dung chỉ đạo.\nCách dùng: {USAGE}")
-    scope, text = await service.split_command(ctx.session, ctx.args, USAGE)
-    if not text:
+    request = await service.split_command(ctx.session, ctx.args, USAGE, await authority(ctx))
+    scope = request.scope
+    if not request.text:
         raise UserError(f"Thiếu nội dung chỉ đạo sau phạm vi «{scope.label}».\nCách dùng: {USAGE}")
+    if len(scope.communes) > 1:
+        held = await service.hold_directive(
+            ctx.session, text=request.text, scope=scope, person=ctx.person, now=ctx.now, urgent=request.urgent
+        )
+        return service.preview(held, scope)
     sent = await service.send_directive(
         ctx.session,
-        text=text,
+        text=request.text,
         scope=scope,
         sender=ctx.person.display_name,
         person=ctx.person,
         now=ctx.now,
         tz=ctx.settings.tz,
+        urgent=request.urgent,
     )
-    directive_id = sent.directive.id
-    lines = [
-        f"Đã gửi chỉ đạo số {directive_id} ({scope.label}) tới {len(sent.targets)} nhóm của "
-        f"{len(sent.reached)} xã/phường. Xem tình trạng: /tinhtrang {directive_id}"
-    ]
-    if sent.unreached:
-        names = ", ".join(unit_label(c) for c in sent.unreached[:20])
-        more = f" và {len(sent.unreached) - 20} xã khác" if len(sent.unreached) > 20 else ""
-        lines.append(f"Chưa có nhóm kết nối, không nhận được chỉ đạo: {names}{more}.")
-    return "\n".join(lines)
+    return _receipt(sent)
+
+
+@COMMANDS.command(
+    "xacnhan",
+    aliases=("confirm",),
+    vi_name="xác nhận gửi",
+    roles=STAFF,
+    summary="Xác nhận gửi một chỉ đạo tới nhiều xã",
+    usage="/xacnhan <số chỉ đạo>\nVí dụ: /xacnhan 12",
+    order=63,
+)
+async def xacnhan(ctx: Context) -> str:
+    """Send a held directive, if its author confirms within ten minutes."""
+    directive = await _directive_arg(ctx)
+    sent = await service.confirm_directive(ctx.session, directive, ctx.person, ctx.now, ctx.settings.tz)
+    return _receipt(sent)
+
+
+@COMMANDS.command(
+    "thuhoi",
+    aliases=("recall",),
+    vi_name="thu hồi",
+    roles=STAFF,
+    summary="Thu hồi một chỉ đạo đã gửi (hoặc huỷ một chỉ đạo chờ xác nhận)",
+    usage="/thuhoi <số chỉ đạo>\nVí dụ: /thuhoi 12",
+    order=64,
+)
+async def thuhoi(ctx: Context) -> str:
+    """Recall a directive: unsent copies cancelled, groups that received it told to disregard it."""
+    directive = await _directive_arg(ctx)
+    was_pending = directive.state == DirectiveState.PENDING
+    recall = await service.recall_directive(ctx.session, directive, ctx.person, ctx.now)
+    if was_pending:
+        return f"Đã huỷ chỉ đạo số {directive.id}; chưa gửi tới nhóm nào."
+    return (
+        f"Đã thu hồi chỉ đạo số {directive.id}: huỷ {recall.cancelled} tin chưa gửi, "
+        f"gửi thông báo thu hồi tới {recall.notified} nhóm đã nhận."
+    )
 
 
 async def _directive_arg(ctx: Context) -> Directive:
@@ -86,16 +143,19 @@ async def _directive_arg(ctx: Context) -> Directive:
     order=61,
 )
 async def danhan(ctx: Context) -> str:
-    """Record that this person, and so their commune, acknowledged a directive."""
+    """Record that this person, and so their commune, acknowledged a directive, if they hold a role there."""
     directive = await _directive_arg(ctx)
+    if directive.state != DirectiveState.SENT:
+        raise UserError(f"Chỉ đạo số {directive.id} chưa được gửi hoặc đã bị thu hồi, không cần xác nhận.")
     targets = [t for t, _row in await store.targets_of(ctx.session, directive.id or 0)]
+    memberships = await org_store.memberships_of(ctx.session, ctx.person.id or 0)
     commune_id: int | None = None
     if not ctx.msg.is_private:
         here = [t for t in targets if t.platform == ctx.msg.platform and t.chat_id == ctx.msg.chat_id]
         commune_id = here[0].commune_id if here else None
     else:
         in_scope = {t.commune_id for t in targets}
-        for _membership, unit in await org_store.memberships_of(ctx.session, ctx.person.id or 0):
+        for _membership, unit in memberships:
             commune = await org_store.nearest_of_level(ctx.session, unit, Level.COMMUNE)
             if commune is not None and commune.id in in_scope:
                 commune_id = commune.id
@@ -107,12 +167,27 @@ async def danhan(ctx: Context) -> str:
         )
     commune = await org_store.get_unit(ctx.session, commune_id)
     where = commune.name if commune else "đơn vị"
-    if not await store.record_ack(ctx.session, directive, ctx.person, commune_id, ctx.now):
+    role = _role_in(memberships, commune)
+    if role is None:
+        raise UserError(
+            f"Bạn chưa giữ vai trò nào ở {where} (lãnh đạo xã, trưởng thôn hay thành viên tổ) nên không xác nhận "
+            f"thay xã được. Chưa ghi nhận. Người có vai trò trong xã hãy gõ /danhan {directive.id}."
+        )
+    if not await store.record_ack(ctx.session, directive, ctx.person, commune_id, ctx.now, role=role):
         return f"{person_name(ctx.person.display_name)} đã xác nhận chỉ đạo số {directive.id} trước đó rồi."
     return (
-        f"Đã ghi nhận: {person_name(ctx.person.display_name)} ({where}) đã nhận chỉ đạo số {directive.id} "
+        f"Đã ghi nhận: {person_name(ctx.person.display_name)} ({role_label(role)}, {where}) "
+        f"đã nhận chỉ đạo số {directive.id} "
         f"lúc {fmt_time(ctx.now, ctx.settings.tz)}."
     )
+
+
+def _role_in(memberships: list[tuple[Membership, OrgUnit]], commune: OrgUnit | None) -> str | None:
+    """The highest role a person holds on the commune or one of its teams (None: no standing to acknowledge)."""
+    if commune is None:
+        return None
+    held = [Role(m.role) for m, unit in memberships if unit.path.startswith(commune.path)]
+    return max(held, key=lambda r: r.rank) if held else None
 
 
 @COMMANDS.command(
@@ -129,9 +204,16 @@ async def tinhtrang(ctx: Context) -> str:
     directive = await _directive_arg(ctx)
     tz = ctx.settings.tz
     status = await service.directive_status(ctx.session, directive)
+    pending_elsewhere = directive.state == DirectiveState.PENDING and directive.created_by_person_id != ctx.person.id
+    if pending_elsewhere or not status.within(await authority(ctx)):
+        # Another province's directive: answer as if it did not exist rather than show its communes.
+        raise UserError(f"Không có chỉ đạo số {directive.id}.")
+    if directive.state == DirectiveState.PENDING:
+        return f"Chỉ đạo số {directive.id} đang chờ xác nhận: gõ /xacnhan {directive.id} để gửi."
     acked = len(status.communes) - len(status.not_acknowledged)
+    recalled = " — ĐÃ THU HỒI" if directive.state == DirectiveState.RECALLED else ""
     lines = [
-        f"Chỉ đạo số {directive.id} ({directive.scope_label}), gửi lúc {fmt_time(directive.created_at, tz)}.",
+        f"Chỉ đạo số {directive.id} ({directive.scope_label}){recalled}, gửi lúc {fmt_time(directive.created_at, tz)}.",
         f"Nhóm: {status.count('delivered')} đã nhận tin, {status.count('failed')} lỗi, "
         f"{status.count('pending')} đang gửi. Xã/phường đã xác nhận: {acked}/{len(status.communes)}.",
     ]
@@ -145,11 +227,7 @@ async def tinhtrang(ctx: Context) -> str:
         if commune.failures:
             parts.append(f"lỗi {len(commune.failures)} nhóm ({'; '.join(sorted(set(commune.failures)))})")
         ack = commune.ack
-        parts.append(
-            f"đã xác nhận ({person_name(ack.person.display_name)}, {fmt_time(ack.ack.acked_at, tz)})"
-            if ack
-            else "chưa xác nhận"
-        )
+        parts.append(f"đã xác nhận ({_who(ack)}, {fmt_time(ack.ack.acked_at, tz)})" if ack else "chưa xác nhận")
         lines.append(f"- {commune.label}: {'; '.join(parts)}")
     if len(status.communes) > len(shown):
         lines.append(f"… và {len(status.communes) - len(shown)} xã/phường khác.")
@@ -158,3 +236,8 @@ async def tinhtrang(ctx: Context) -> str:
     listed = ", ".join(missing[:MAX_MISSING_NAMES]) + more
     lines.append("Chưa xác nhận: " + (listed if missing else "không còn đơn vị nào."))
     return "\n".join(lines)
+
+
+def _who(ack: store.AckView) -> str:
+    role = f", {role_label(ack.ack.role)}" if ack.ack.role else ""
+    return f"{person_name(ack.person.display_name)}{role}"

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import Column, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from tocns.core.clock import utcnow
+
+
+class DirectiveState(StrEnum):
+    """Where a directive is in its life."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    RECALLED = "recalled"
 
 
 class Directive(SQLModel, table=True):
@@ -20,6 +29,13 @@ class Directive(SQLModel, table=True):
     scope_label: str = Field(max_length=500)
     created_by_person_id: int | None = Field(default=None, foreign_key="person.id")
     created_at: datetime = Field(default_factory=utcnow, index=True)
+    # pending (a chat directive to several communes waits for /xacnhan), sent, recalled (/thuhoi).
+    state: str = Field(default=DirectiveState.SENT, max_length=10, sa_column_kwargs={"server_default": "sent"})
+    # Sent as soon as queued, even in quiet hours ("/chidao khẩn: ...").
+    urgent: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # While pending: the JSON list of commune ids resolved when it was written, sent as-is on /xacnhan.
+    pending_communes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    recalled_at: datetime | None = None
 
 
 class DirectiveTarget(SQLModel, table=True):
@@ -47,4 +63,6 @@ class DirectiveAck(SQLModel, table=True):
     directive_id: int = Field(foreign_key="directive.id", index=True)
     person_id: int = Field(foreign_key="person.id")
     commune_id: int | None = Field(default=None, foreign_key="org_unit.id")
+    # The role the person held in that commune (or one of its teams) when acknowledging, shown by /tinhtrang.
+    role: str | None = Field(default=None, max_length=20)
     acked_at: datetime = Field(default_factory=utcnow)

@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-import re
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.core.context import UserError
 from tocns.core.dates import fmt_time
-from tocns.core.text import clean_text, fold, person_name
+from tocns.core.text import clean_text, closest, fold, person_name
 from tocns.features.directives import store
-from tocns.features.directives.models import Directive, DirectiveTarget
+from tocns.features.directives.models import Directive, DirectiveState, DirectiveTarget
 from tocns.features.org.models import OrgUnit, Person, unit_label
 from tocns.outbox.models import OutboxState
 
-# Words a scope item starts with: if such an item is not found, the sender mistyped a scope (refuse), rather
-# than meant a heading like "Lưu ý:" (send to the whole province).
-SCOPE_PREFIXES = ("xa ", "phuong ", "thi tran ", "huyen ", "quan ", "thi xa ", "thanh pho ", "don vi ")
 WHOLE_PROVINCE = {"toan tinh", "tat ca", "ca tinh"}
+URGENT_WORDS = {"khan", "khan cap"}
 MAX_SCOPE_CHARS = 300
+# A chat directive reaching more than one commune waits this long for /xacnhan from its author.
+CONFIRM_WITHIN = timedelta(minutes=10)
+PREVIEW_NAMES = 10
 # A Telegram message holds 4,096 characters; the heading and footer of a directive take the rest.
 MAX_TEXT_CHARS = 4000
 
@@ -47,47 +49,76 @@ class Scope:
     communes: list[OrgUnit]
 
 
-def _looks_like_scope(item: str) -> bool:
-    folded = fold(item).strip()
-    return bool(re.fullmatch(r"[\w-]*\d[\w-]*", folded)) or folded.startswith(SCOPE_PREFIXES)
+Authority = OrgUnit | Sequence[OrgUnit] | None
+"""Where a sender may send: one unit (an API token's), several (a staff member's units), or None (anywhere)."""
 
 
-def _inside(unit: OrgUnit, within: OrgUnit | None) -> bool:
-    return within is None or unit.path.startswith(within.path)
+def _areas(within: Authority) -> list[OrgUnit] | None:
+    if within is None:
+        return None
+    return [within] if isinstance(within, OrgUnit) else list(within)
 
 
-async def whole_scope(session: AsyncSession, within: OrgUnit | None = None) -> Scope:
-    """The default scope: every commune, or every commune under `within` when the sender is limited to it."""
-    if within is None or within.parent_id is None:
-        communes = await store.all_communes(session)
-        if within is not None:
-            communes = [c for c in communes if _inside(c, within)]
-        return Scope("toàn tỉnh", communes)
-    return Scope(f"các xã thuộc {unit_label(within)}", await store.communes_under(session, within))
+def _inside(unit: OrgUnit, within: Authority) -> bool:
+    areas = _areas(within)
+    return areas is None or any(unit.path.startswith(area.path) for area in areas)
 
 
-async def _resolve_item(session: AsyncSession, item: str) -> OrgUnit | None:
-    units = await store.find_units(session, item)
-    if len(units) > 1:
-        options = ", ".join(unit_label(u) for u in units[:8])
-        raise UserError(f"«{item}» khớp với nhiều đơn vị: {options}. Hãy ghi mã đơn vị. Chưa gửi gì.")
-    return units[0] if units else None
+def _area_label(within: Authority) -> str:
+    return ", ".join(unit_label(u) for u in _areas(within) or [])
 
 
-def _check_inside(units: list[OrgUnit], within: OrgUnit | None) -> None:
-    outside = [u for u in units if not _inside(u, within)]
-    if outside and within is not None:
+async def whole_scope(session: AsyncSession, within: Authority = None) -> Scope:
+    """Every commune, or every commune under the sender's units when the sender is limited to them."""
+    areas = _areas(within)
+    if areas is not None and len(areas) == 1 and areas[0].parent_id is not None:
+        area = areas[0]
+        return Scope(f"các xã thuộc {unit_label(area)}", await store.communes_under(session, area))
+    communes = [c for c in await store.all_communes(session) if _inside(c, within)]
+    return Scope("toàn tỉnh", communes)
+
+
+async def _suggestions(session: AsyncSession, item: str, within: Authority) -> list[str]:
+    """Names of units within reach closest to a name nobody has, to show the sender what they may have meant."""
+    units = [u for u in await store.named_units(session) if _inside(u, within)]
+    by_name: dict[str, OrgUnit] = {}
+    for unit in units:
+        by_name.setdefault(unit.name, unit)
+    return [unit_label(by_name[name]) for name in closest(item, by_name, limit=3)]
+
+
+async def _resolve_items(session: AsyncSession, items: list[str], within: Authority, tail: str) -> list[OrgUnit]:
+    """Each item to exactly one unit within reach; otherwise refuse the whole scope, naming every problem."""
+    found: list[OrgUnit] = []
+    problems: list[str] = []
+    outside: list[OrgUnit] = []
+    for item in items:
+        units = await store.find_units(session, item)
+        inside = [u for u in units if _inside(u, within)]
+        if len(inside) == 1:
+            found.append(inside[0])
+        elif len(inside) > 1:
+            options = ", ".join(unit_label(u) for u in inside[:8])
+            problems.append(f"«{item}» khớp với nhiều đơn vị: {options}. Hãy ghi mã đơn vị.")
+        elif units:
+            outside.extend(units)
+        else:
+            hints = await _suggestions(session, item, within)
+            hint = f" Có phải: {', '.join(hints)}?" if hints else ""
+            problems.append(f"Không tìm thấy xã/đơn vị «{item}».{hint}")
+    if problems:
+        raise UserError("\n".join(problems) + f"\nChưa gửi gì. Kiểm tra mã bằng tocns org list.{tail}")
+    if outside:
         names = ", ".join(unit_label(u) for u in outside)
-        raise ScopeForbidden(f"Chỉ gửi được tới các xã thuộc {unit_label(within)}; ngoài phạm vi: {names}.")
+        raise ScopeForbidden(f"Chỉ gửi được tới các xã thuộc {_area_label(within)}; ngoài phạm vi: {names}.")
+    return found
 
 
-async def parse_scope(
-    session: AsyncSession, text: str, *, within: OrgUnit | None = None, strict: bool = True, usage: str = ""
-) -> Scope | None:
-    """Resolve a scope ("toàn tỉnh", codes or names of communes, "đơn vị <mã>").
+async def parse_scope(session: AsyncSession, text: str, *, within: Authority = None, usage: str = "") -> Scope:
+    """Resolve a scope ("toàn tỉnh", codes or names of communes, "đơn vị <mã>") exactly, or refuse it.
 
-    With `strict` every unknown item is refused; otherwise text that does not look like a scope gives None
-    (a heading such as "Lưu ý" typed before a colon).
+    Every name or code must name exactly one unit within `within`; an unknown or ambiguous one refuses the
+    whole scope (a misspelt commune never widens a directive). An empty scope is the whole area (the API).
     """
     tail = f"\nCách dùng: {usage}" if usage else ""
     folded = fold(text).strip()
@@ -95,38 +126,41 @@ async def parse_scope(
         return await whole_scope(session, within)
     if folded.startswith("don vi "):
         name = text.strip().split(maxsplit=2)[-1]
-        unit = await _resolve_item(session, name)
-        if unit is None:
-            raise UserError(f"Không tìm thấy đơn vị «{name}». Chưa gửi gì.{tail}")
-        _check_inside([unit], within)
+        (unit,) = await _resolve_items(session, [name], within, tail)
         return Scope(f"các xã thuộc {unit_label(unit)}", await store.communes_under(session, unit))
     items = [i.strip() for i in text.split(",") if i.strip()]
-    units = [await _resolve_item(session, i) for i in items]
-    missing = [i for i, u in zip(items, units, strict=True) if u is None]
-    if items and not missing:
-        found = [u for u in units if u is not None]
-        _check_inside(found, within)
-        communes: dict[int, OrgUnit] = {}
-        for unit in found:
-            for commune in await store.communes_under(session, unit):
-                communes[commune.id or 0] = commune
-        return Scope(", ".join(unit_label(u) for u in found), list(communes.values()))
-    if strict or any(_looks_like_scope(i) for i in missing):
-        raise UserError(
-            f"Không tìm thấy xã/đơn vị: {', '.join(missing)}. Chưa gửi gì. Kiểm tra mã bằng tocns org list.{tail}"
-        )
-    return None
+    found = await _resolve_items(session, items, within, tail)
+    communes: dict[int, OrgUnit] = {}
+    for unit in found:
+        for commune in await store.communes_under(session, unit):
+            communes[commune.id or 0] = commune
+    return Scope(", ".join(unit_label(u) for u in found), list(communes.values()))
 
 
-async def split_command(session: AsyncSession, args: str, usage: str) -> tuple[Scope, str]:
-    """Split "/chidao [phạm vi:] <nội dung>" arguments into the scope and the directive text."""
+@dataclass
+class Request:
+    """What /chidao was asked: scope, text and whether it is urgent."""
+
+    scope: Scope
+    text: str
+    urgent: bool
+
+
+async def split_command(session: AsyncSession, args: str, usage: str, within: Authority) -> Request:
+    """Split "/chidao [khẩn:] <phạm vi>: <nội dung>" into scope, text and urgency; the scope is required."""
     args = args.strip()
+    urgent = False
+    first, sep, rest = args.partition(":")
+    if sep and fold(first).strip() in URGENT_WORDS:
+        urgent, args = True, rest.strip()
     colon = args.find(":")
-    if 0 < colon <= MAX_SCOPE_CHARS and args[:colon].strip():
-        scope = await parse_scope(session, args[:colon], strict=False, usage=usage)
-        if scope is not None:
-            return scope, args[colon + 1 :].strip()
-    return await whole_scope(session), args
+    if colon <= 0 or colon > MAX_SCOPE_CHARS or not args[:colon].strip():
+        raise UserError(
+            "Hãy ghi phạm vi trước dấu hai chấm, ví dụ «/chidao toàn tỉnh: …» hoặc «/chidao X1, X2: …». "
+            f"Chưa gửi gì.\nCách dùng: {usage}"
+        )
+    scope = await parse_scope(session, args[:colon], within=within, usage=usage)
+    return Request(scope, args[colon + 1 :].strip(), urgent)
 
 
 @dataclass
@@ -140,6 +174,27 @@ class Sent:
     unreached: list[OrgUnit] = field(default_factory=list)
 
 
+def _check_text(text: str, scope: Scope) -> None:
+    if len(text) > MAX_TEXT_CHARS:
+        size, limit = (f"{n:,}".replace(",", ".") for n in (len(text), MAX_TEXT_CHARS))
+        raise UserError(f"Nội dung chỉ đạo dài {size} ký tự, tối đa {limit} ký tự. Hãy rút gọn. Chưa gửi gì.")
+    if not scope.communes:
+        raise UserError(f"Phạm vi «{scope.label}» không có xã/phường nào. Chưa gửi gì.")
+
+
+async def _queue(
+    session: AsyncSession, directive: Directive, scope: Scope, sender: str, now: datetime, tz: ZoneInfo
+) -> Sent:
+    targets = await store.queue_targets(
+        session, directive, scope.communes, now=now, message=render_directive(directive, sender, tz)
+    )
+    if not targets:
+        raise UserError(f"Chưa có nhóm nào kết nối trong phạm vi «{scope.label}». Chưa gửi gì.")
+    reached = {t.commune_id for t in targets}
+    unreached = [c for c in scope.communes if c.id not in reached]
+    return Sent(directive, targets, scope, reached, unreached)
+
+
 async def send_directive(
     session: AsyncSession,
     *,
@@ -149,27 +204,99 @@ async def send_directive(
     person: Person | None,
     now: datetime,
     tz: ZoneInfo,
+    urgent: bool = False,
 ) -> Sent:
     """Save a directive and queue it to every bound group of the scope; UserError when it would reach nobody."""
-    if len(text) > MAX_TEXT_CHARS:
-        size, limit = (f"{n:,}".replace(",", ".") for n in (len(text), MAX_TEXT_CHARS))
-        raise UserError(f"Nội dung chỉ đạo dài {size} ký tự, tối đa {limit} ký tự. Hãy rút gọn. Chưa gửi gì.")
-    if not scope.communes:
-        raise UserError(f"Phạm vi «{scope.label}» không có xã/phường nào. Chưa gửi gì.")
-    directive, targets = await store.create_directive(
+    _check_text(text, scope)
+    directive = await store.create_directive(
+        session, text=text, scope_label=scope.label, person=person, now=now, urgent=urgent
+    )
+    return await _queue(session, directive, scope, sender, now, tz)
+
+
+async def hold_directive(
+    session: AsyncSession, *, text: str, scope: Scope, person: Person, now: datetime, urgent: bool = False
+) -> Directive:
+    """Save a directive that waits for its author's /xacnhan, with the communes resolved now."""
+    _check_text(text, scope)
+    return await store.create_directive(
         session,
         text=text,
         scope_label=scope.label,
-        communes=scope.communes,
         person=person,
         now=now,
-        render=lambda d: render_directive(d, sender, tz),
+        urgent=urgent,
+        state=DirectiveState.PENDING,
+        pending_communes=json.dumps([c.id for c in scope.communes]),
     )
-    if not targets:
-        raise UserError(f"Chưa có nhóm nào kết nối trong phạm vi «{scope.label}». Chưa gửi gì.")
-    reached = {t.commune_id for t in targets}
-    unreached = [c for c in scope.communes if c.id not in reached]
-    return Sent(directive, targets, scope, reached, unreached)
+
+
+def preview(directive: Directive, scope: Scope) -> str:
+    """What the author reads before confirming: how many communes, the first names, how to confirm."""
+    names = ", ".join(unit_label(c) for c in scope.communes[:PREVIEW_NAMES])
+    rest = len(scope.communes) - PREVIEW_NAMES
+    more = f" và {rest} xã/phường khác" if rest > 0 else ""
+    minutes = int(CONFIRM_WITHIN.total_seconds() // 60)
+    urgent = " (khẩn: gửi ngay cả trong giờ nghỉ)" if directive.urgent else ""
+    return (
+        f"Chỉ đạo số {directive.id}{urgent} sẽ gửi tới {len(scope.communes)} xã/phường ({scope.label}): "
+        f"{names}{more}.\nGõ /xacnhan {directive.id} trong {minutes} phút để gửi, "
+        f"hoặc /thuhoi {directive.id} để huỷ. Chưa gửi gì."
+    )
+
+
+async def confirm_directive(
+    session: AsyncSession, directive: Directive, person: Person, now: datetime, tz: ZoneInfo
+) -> Sent:
+    """Send a held directive: only its author, only within CONFIRM_WITHIN, only once."""
+    number = directive.id
+    if directive.created_by_person_id != person.id:
+        raise UserError(f"Chỉ người soạn chỉ đạo số {number} mới xác nhận gửi được.")
+    if directive.state == DirectiveState.SENT:
+        raise UserError(f"Chỉ đạo số {number} đã được gửi rồi. Xem tình trạng: /tinhtrang {number}")
+    if directive.state == DirectiveState.RECALLED:
+        raise UserError(f"Chỉ đạo số {number} đã bị huỷ/thu hồi, không gửi được.")
+    written = directive.created_at
+    written = written if written.tzinfo else written.replace(tzinfo=UTC)  # SQLite gives naive UTC back
+    if now - written > CONFIRM_WITHIN:
+        minutes = int(CONFIRM_WITHIN.total_seconds() // 60)
+        raise UserError(
+            f"Chỉ đạo số {number} đã quá {minutes} phút chưa xác nhận nên hết hạn. Chưa gửi gì. "
+            "Hãy gửi lại bằng /chidao."
+        )
+    ids = {int(i) for i in json.loads(directive.pending_communes or "[]")}
+    units = await store.units_by_id(session, ids)
+    communes = sorted((u for u in units.values() if u.active), key=lambda u: u.code)
+    directive.state = DirectiveState.SENT
+    directive.pending_communes = None
+    session.add(directive)
+    return await _queue(session, directive, Scope(directive.scope_label, communes), person.display_name, now, tz)
+
+
+@dataclass
+class Recall:
+    """What /thuhoi did: sends cancelled, and groups told to disregard a directive they had received."""
+
+    directive: Directive
+    cancelled: int = 0
+    notified: int = 0
+
+
+async def recall_directive(session: AsyncSession, directive: Directive, person: Person, now: datetime) -> Recall:
+    """Recall a directive: cancel what is not sent yet, and tell groups that received it to disregard it."""
+    number = directive.id
+    if directive.created_by_person_id != person.id:
+        raise UserError(f"Chỉ người gửi chỉ đạo số {number} mới thu hồi được.")
+    if directive.state == DirectiveState.RECALLED:
+        raise UserError(f"Chỉ đạo số {number} đã được thu hồi trước đó.")
+    recall = Recall(directive)
+    if directive.state == DirectiveState.SENT:
+        recall.cancelled, recall.notified = await store.recall_targets(session, directive, now)
+    directive.state = DirectiveState.RECALLED
+    directive.recalled_at = now
+    directive.pending_communes = None
+    session.add(directive)
+    return recall
 
 
 @dataclass
@@ -208,9 +335,9 @@ class DirectiveStatus:
         """Communes where nobody has acknowledged yet."""
         return [c for c in self.communes if c.ack is None]
 
-    def within(self, unit: OrgUnit) -> bool:
-        """True when every commune of the directive lies under `unit`."""
-        return all(c.commune is not None and _inside(c.commune, unit) for c in self.communes)
+    def within(self, area: Authority) -> bool:
+        """True when every commune of the directive lies within `area` (one unit or several)."""
+        return all(c.commune is not None and _inside(c.commune, area) for c in self.communes)
 
 
 async def directive_status(session: AsyncSession, directive: Directive) -> DirectiveStatus:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,11 +12,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from tocns.core.roles import Level
 from tocns.core.text import fold
 from tocns.features.directives.api_models import DirectiveApiRequest
-from tocns.features.directives.models import Directive, DirectiveAck, DirectiveTarget
+from tocns.features.directives.models import Directive, DirectiveAck, DirectiveState, DirectiveTarget
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit, Person
 from tocns.outbox import store as outbox_store
-from tocns.outbox.models import OutboxMessage
+from tocns.outbox.models import OutboxMessage, OutboxState
 
 # Reminders are only looked for on directives younger than this, so old directives cost nothing.
 REMINDER_HORIZON = timedelta(days=7)
@@ -56,23 +55,44 @@ async def all_communes(session: AsyncSession) -> list[OrgUnit]:
     return sorted(result.all(), key=lambda u: u.code)
 
 
+async def named_units(session: AsyncSession) -> list[OrgUnit]:
+    """Every active unit a scope may name (all but teams), to suggest the closest names to a misspelt one."""
+    result = await session.exec(
+        select(OrgUnit).where(OrgUnit.active == True, col(OrgUnit.level) != Level.TEAM)  # noqa: E712
+    )
+    return list(result.all())
+
+
 async def create_directive(
     session: AsyncSession,
     *,
     text: str,
     scope_label: str,
-    communes: list[OrgUnit],
     person: Person | None,
     now: datetime,
-    render: Callable[[Directive], str],
-) -> tuple[Directive, list[DirectiveTarget]]:
-    """Save a directive and queue it to every active group of the communes (and of the units below them)."""
+    urgent: bool = False,
+    state: str = DirectiveState.SENT,
+    pending_communes: str | None = None,
+) -> Directive:
+    """Save a directive (its number is its id)."""
     directive = Directive(
-        text=text, scope_label=scope_label[:500], created_by_person_id=person.id if person else None, created_at=now
+        text=text,
+        scope_label=scope_label[:500],
+        created_by_person_id=person.id if person else None,
+        created_at=now,
+        urgent=urgent,
+        state=state,
+        pending_communes=pending_communes,
     )
     session.add(directive)
     await session.flush()
-    message = render(directive)
+    return directive
+
+
+async def queue_targets(
+    session: AsyncSession, directive: Directive, communes: list[OrgUnit], *, now: datetime, message: str
+) -> list[DirectiveTarget]:
+    """Queue a directive to every active group of the communes (and of the units below them)."""
     targets: list[DirectiveTarget] = []
     for commune in communes:
         units = await org_store.descendants(session, commune, include_self=True)
@@ -82,7 +102,8 @@ async def create_directive(
                 platform=binding.platform,
                 chat_id=binding.chat_id,
                 text=message,
-                kind="directive",
+                # An urgent directive goes out even in quiet hours (outbox.store.IMMEDIATE_KINDS).
+                kind="directive_urgent" if directive.urgent else "directive",
                 dedupe_key=f"directive:{directive.id}:{binding.platform}:{binding.chat_id}",
                 now=now,
             )
@@ -99,7 +120,32 @@ async def create_directive(
             session.add(target)
             targets.append(target)
     await session.flush()
-    return directive, targets
+    return targets
+
+
+async def recall_targets(session: AsyncSession, directive: Directive, now: datetime) -> tuple[int, int]:
+    """Cancel the directive's unsent messages and queue a recall notice where it was (or is being) delivered.
+
+    Returns (cancelled, notified). A message the sender has already claimed counts as delivered: the notice
+    may then reach a group that never saw the directive, which is harmless; the reverse would not be.
+    """
+    rows = await targets_of(session, directive.id or 0)
+    cancelled = await outbox_store.cancel_pending(session, [t.outbox_id for t, _row in rows if t.outbox_id])
+    notified = 0
+    for target, row in rows:
+        if target.outbox_id in cancelled or row is None or row.state in (OutboxState.FAILED, OutboxState.CANCELLED):
+            continue
+        queued = await outbox_store.enqueue(
+            session,
+            platform=target.platform,
+            chat_id=target.chat_id,
+            text=f"⚠️ Chỉ đạo số {directive.id} đã được thu hồi. Không thực hiện chỉ đạo này.",
+            kind="directive_recall",
+            dedupe_key=f"directive-recall:{directive.id}:{target.platform}:{target.chat_id}",
+            now=now,
+        )
+        notified += queued is not None
+    return len(cancelled), notified
 
 
 async def get_directive(session: AsyncSession, directive_id: int) -> Directive | None:
@@ -119,10 +165,17 @@ async def targets_of(session: AsyncSession, directive_id: int) -> list[tuple[Dir
 
 
 async def record_ack(
-    session: AsyncSession, directive: Directive, person: Person, commune_id: int | None, now: datetime
+    session: AsyncSession,
+    directive: Directive,
+    person: Person,
+    commune_id: int | None,
+    now: datetime,
+    role: str | None = None,
 ) -> bool:
     """Record a person's acknowledgement; False when they had already acknowledged."""
-    ack = DirectiveAck(directive_id=directive.id or 0, person_id=person.id or 0, commune_id=commune_id, acked_at=now)
+    ack = DirectiveAck(
+        directive_id=directive.id or 0, person_id=person.id or 0, commune_id=commune_id, acked_at=now, role=role
+    )
     try:
         async with session.begin_nested():
             session.add(ack)
@@ -165,7 +218,11 @@ async def unacked_targets(
     directives = (
         await session.exec(
             select(Directive)
-            .where(col(Directive.created_at) <= now - after, col(Directive.created_at) > now - after - REMINDER_HORIZON)
+            .where(
+                col(Directive.created_at) <= now - after,
+                col(Directive.created_at) > now - after - REMINDER_HORIZON,
+                Directive.state == DirectiveState.SENT,
+            )
             .order_by(col(Directive.id))
         )
     ).all()

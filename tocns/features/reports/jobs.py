@@ -82,9 +82,10 @@ async def commune_digest(app: BotApp, now: datetime) -> list[str]:
     sent: list[str] = []
     reports: dict[int, Report] = {}
     async with app.db.session() as session:
+        # Keyed by person, not chat: a leader who opens a private chat mid-week does not get the week twice.
         recipients = [
-            (commune, platform, chat_id, f"commune_digest:{commune.code}:{platform}:{chat_id}:{period.slug}")
-            for commune, platform, chat_id in await digest_recipients(session)
+            (commune, platform, chat_id, f"commune_digest:{commune.code}:{who}:{period.slug}")
+            for commune, platform, chat_id, who in await digest_recipients(session)
         ]
         # One query for the whole period: once sent, the rest of the day costs three statements a minute.
         used = await outbox.used_keys(session, [key for *_r, key in recipients])

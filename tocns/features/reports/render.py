@@ -9,10 +9,10 @@ from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tocns.core.text import vi_sort_key
+from tocns.core.text import one_line, vi_sort_key
 from tocns.features.reports.csvout import CsvText, percent
 from tocns.features.reports.period import Period, month_of, week_of
-from tocns.features.reports.store import ChildRow, Report
+from tocns.features.reports.store import ChildRow, Report, TaskFigures
 from tocns.features.reports.workbook import EXCEL_MAX_ROWS, ReportWorkbook
 
 
@@ -46,6 +46,27 @@ def _change(value: int) -> str:
     if value < 0:
         return f"▼{_num(-value)}"
     return "="
+
+
+TASK_LIMIT = 10
+"""Tasks named per list in a text report; the rest are counted ("và N việc khác")."""
+
+
+def _task_lines(tasks: TaskFigures) -> list[str]:
+    """The task count, each task's assignments done/total, and the overdue tasks with who has not finished."""
+    lines = [f"Nhiệm vụ: {tasks.due} việc đến hạn, {tasks.done} hoàn thành, {tasks.overdue} quá hạn"]
+    for task_id, title, done, total in tasks.progress[:TASK_LIMIT]:
+        lines.append(f"• #{task_id} {one_line(title, 80)}: {done}/{total} xong")
+    if len(tasks.progress) > TASK_LIMIT:
+        lines.append(f"… và {len(tasks.progress) - TASK_LIMIT} việc khác.")
+    if tasks.overdue_tasks:
+        lines.append(f"Việc quá hạn ({len(tasks.overdue_tasks)}):")
+        for task_id, title, due, pending in tasks.overdue_tasks[:TASK_LIMIT]:
+            names = ", ".join(pending[:5]) + (f" và {len(pending) - 5} tổ/người khác" if len(pending) > 5 else "")
+            lines.append(f"• #{task_id} {one_line(title, 80)} (hạn {due}), chưa xong: {names}")
+        if len(tasks.overdue_tasks) > TASK_LIMIT:
+            lines.append(f"… và {len(tasks.overdue_tasks) - TASK_LIMIT} việc quá hạn khác.")
+    return lines
 
 
 RANKED = 5
@@ -115,9 +136,7 @@ def render_text(report: Report, tz: ZoneInfo, silent_limit: int = 10, ranked: in
         f"Ghi đúng hạn (≤2 ngày): {_rate(report.timely_records, report.records, 'lượt ghi')}",
     ]
     if report.tasks is not None:
-        lines.append(
-            f"Nhiệm vụ: {report.tasks.due} đến hạn, {report.tasks.done} hoàn thành, {report.tasks.overdue} quá hạn"
-        )
+        lines += _task_lines(report.tasks)
     if report.unit_level == "commune":
         # The commune's teams once each: those that reported with their figures, then the silent ones by name.
         units = {t.code: t.unit for t in report.totals}

@@ -7,10 +7,11 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.config import Settings
+from tocns.core.dates import fmt_date
 from tocns.features.org.models import OrgUnit
 from tocns.features.reports.period import Period
 from tocns.features.reports.store import Report, TaskFigures, build_report
-from tocns.features.tasks.store import task_figures
+from tocns.features.tasks.store import task_progress
 
 
 async def unit_report(
@@ -31,6 +32,13 @@ async def unit_report(
         utc_offset_hours=offset.total_seconds() / 3600 if offset else 0.0,
     )
     today = now.astimezone(settings.tz).date()
-    due, done, overdue = await task_figures(session, unit, period.start, period.end, today)
-    report.tasks = TaskFigures(due=due, done=done, overdue=overdue)
+    tasks = await task_progress(session, unit, period.start, period.end)
+    late = [t for t in tasks if t.overdue(today)]
+    report.tasks = TaskFigures(
+        due=len(tasks),
+        done=sum(1 for t in tasks if t.total and t.done == t.total),
+        overdue=len(late),
+        progress=[(t.id, t.title, t.done, t.total) for t in tasks],
+        overdue_tasks=[(t.id, t.title, fmt_date(t.due_date), t.pending) for t in late],
+    )
     return report

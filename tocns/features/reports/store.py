@@ -79,11 +79,15 @@ class TeamRow:
 
 @dataclass
 class TaskFigures:
-    """Task figures of the period (filled once tasks exist)."""
+    """Task figures of the period (filled once tasks exist): counted in tasks, not in assignments."""
 
     due: int
     done: int
     overdue: int
+    # Per task due in the period: (id, title, assignments done, assignments in all).
+    progress: list[tuple[int, str, int, int]] = field(default_factory=list)
+    # Per overdue task: (id, title, deadline as dd/mm/yyyy, teams or people not finished); JSON-ready.
+    overdue_tasks: list[tuple[int, str, str, list[str]]] = field(default_factory=list)
 
 
 @dataclass
@@ -415,10 +419,14 @@ async def root_chats(session: AsyncSession) -> list[tuple[OrgUnit, str, str]]:
     return [(unit, platform, chat_id) for unit, platform, chat_id in result.all()]
 
 
-async def digest_recipients(session: AsyncSession) -> list[tuple[OrgUnit, str, str]]:
-    """Where each commune's digest goes: its leaders' private chats, else the commune's groups."""
+async def digest_recipients(session: AsyncSession) -> list[tuple[OrgUnit, str, str, str]]:
+    """Where each commune's digest goes: its leaders' private chats, else the commune's groups.
+
+    The last item names the recipient for the once-per-period key: "person:<id>" for a leader (whatever their
+    private chat becomes), "chat:<platform>:<id>" for a group.
+    """
     leaders = await session.exec(
-        select(OrgUnit, Person.platform, Person.private_chat_id)
+        select(OrgUnit, Person.platform, Person.private_chat_id, Person.id)
         .join(Membership, col(Membership.org_unit_id) == col(OrgUnit.id))
         .join(Person, col(Person.id) == col(Membership.person_id))
         .where(
@@ -429,13 +437,13 @@ async def digest_recipients(session: AsyncSession) -> list[tuple[OrgUnit, str, s
         )
         .order_by(col(OrgUnit.code), col(Person.id))
     )
-    out: list[tuple[OrgUnit, str, str]] = [(u, p, c or "") for u, p, c in leaders.all()]
-    privately = {u.id for u, _, _ in out}
+    out: list[tuple[OrgUnit, str, str, str]] = [(u, p, c or "", f"person:{i}") for u, p, c, i in leaders.all()]
+    privately = {u.id for u, *_rest in out}
     groups = await session.exec(
         select(OrgUnit, ChatBinding.platform, ChatBinding.chat_id)
         .join(ChatBinding, col(ChatBinding.org_unit_id) == col(OrgUnit.id))
         .where(OrgUnit.level == Level.COMMUNE, OrgUnit.active == True, ChatBinding.active == True)  # noqa: E712
         .order_by(col(OrgUnit.code), col(ChatBinding.chat_id))
     )
-    out += [(u, p, c) for u, p, c in groups.all() if u.id not in privately]
+    out += [(u, p, c, f"chat:{p}:{c}") for u, p, c in groups.all() if u.id not in privately]
     return out

@@ -12,6 +12,7 @@ from tocns.core.dates import (
     DeadlineError,
     end_of_month,
     fmt_date,
+    holiday_name,
     parse_deadline,
     parse_month,
     weekday_name,
@@ -199,6 +200,7 @@ async def _save(ctx: Context, commune: OrgUnit, spec: TaskSpec, plan_month: str 
         scope=spec.scope,
         platform=ctx.msg.platform,
         chat_id=ctx.msg.chat_id,
+        now=ctx.now,
         creator=ctx.person,
         people=spec.people,
         teams=spec.teams,
@@ -238,9 +240,12 @@ async def giaoviec(ctx: Context) -> str:
     except DeadlineError as exc:
         raise UserError(str(exc)) from exc
     task = await _save(ctx, commune, spec, None)
+    holiday = holiday_name(spec.due)
+    # Accepted (some work is due on a holiday), but said out loud: the sender may have miscounted the days.
+    warning = f"\nLưu ý: hạn rơi vào ngày nghỉ lễ ({holiday})." if holiday else ""
     return (
         f"Đã giao việc #{task.id}: {quoted(spec.title)}\n"
-        f"Hạn: {weekday_name(spec.due)}, {fmt_date(spec.due)}\n"
+        f"Hạn: {weekday_name(spec.due)}, {fmt_date(spec.due)}{warning}\n"
         f"Người nhận: {_assignee_names(spec)}\n"
         f"Khi xong, gõ /xong {task.id} [kết quả]."
     )

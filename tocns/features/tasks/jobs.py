@@ -1,13 +1,21 @@
-"""Task reminders: before the deadline, on the day, daily while overdue, and one escalation to the leaders."""
+"""Task reminders: before the deadline, on the day, on a fading cadence while overdue, one escalation to leaders."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from tocns.core.dates import fmt_date, in_quiet_hours, next_working_day, weekday_name
+from tocns.core.dates import (
+    fmt_date,
+    in_quiet_hours,
+    is_day_off,
+    next_working_day,
+    previous_working_day,
+    weekday_name,
+)
 from tocns.core.roles import Role
 from tocns.core.text import one_line
 from tocns.features.org.models import OrgUnit, Person
@@ -25,6 +33,10 @@ if TYPE_CHECKING:
 
 # Holidays are fixed per date: memoised, thousands of tasks a minute share the same few dozen days.
 _working_day = lru_cache(maxsize=4096)(next_working_day)
+_is_day_off = lru_cache(maxsize=4096)(is_day_off)
+
+OVERDUE_DAYS = (1, 3, 7, 14, 21, 28)
+"""Days after the deadline an overdue reminder goes to the group; after four weeks only the digest names it."""
 
 
 @dataclass(frozen=True)
@@ -35,20 +47,38 @@ class Slot:
     day: date
 
 
-def reminder_slots(due: date, lead_days: list[int], today: date) -> list[Slot]:
-    """Every reminder day up to `today`, moved off public holidays; one per day, the nearest kind wins."""
-    nominal = [(due - timedelta(days=d), "due" if d == 0 else f"before{d}") for d in sorted(lead_days, reverse=True)]
-    # Only the freshest overdue days can be the current slot (a holiday moves a day by a week or so at most):
-    # starting a month back keeps a task overdue for a year from costing a holiday lookup per day every minute.
-    day = max(due + timedelta(days=1), today - timedelta(days=31))
-    while day <= today:
-        nominal.append((day, "overdue"))
-        day += timedelta(days=1)
+def reminder_slots(
+    due: date,
+    lead_days: list[int],
+    today: date,
+    created: date | None = None,
+    is_off: Callable[[date], bool] = _is_day_off,
+) -> list[Slot]:
+    """Every reminder day up to `today`; one per day, the nearest kind wins.
+
+    An advance reminder on a day off moves to the previous working day, never before the task was created
+    (then it stays on its own day, or the creation day): moving it later could push it past the deadline.
+    The deadline day's reminder stays on the deadline. Overdue reminders follow OVERDUE_DAYS, moved off
+    public holidays to the next working day, and stop after four weeks.
+    """
+    created = created or date.min
     by_day: dict[date, Slot] = {}
-    for when, kind in nominal:
-        shifted = _working_day(when)
-        # Later nominal days overwrite earlier ones: after a long holiday only the freshest reminder goes.
-        by_day[shifted] = Slot(kind=kind, day=shifted)
+    for lead in sorted({d for d in lead_days if d > 0}, reverse=True):
+        nominal = due - timedelta(days=lead)
+        day = previous_working_day(nominal, is_off)
+        if day < created:
+            day = max(nominal, created)
+        if day > today or day > due:
+            continue
+        # Nearer kinds come later and win a shared day.
+        by_day[day] = Slot(kind=f"before{lead}", day=day)
+    if 0 in lead_days and due <= today:
+        by_day[due] = Slot(kind="due", day=due)
+    for after in OVERDUE_DAYS:
+        day = _working_day(due + timedelta(days=after))
+        if day <= today:
+            # After a long holiday only the freshest overdue reminder goes.
+            by_day[day] = Slot(kind="overdue", day=day)
     return sorted(by_day.values(), key=lambda s: s.day)
 
 
@@ -196,17 +226,18 @@ async def task_reminders(app: BotApp, now: datetime) -> list[str]:
         pending_by_task = await task_store.pending_assignees(session)
         settings_rows = await task_store.reminder_settings(session, {t.commune_id for t in tasks})
         candidates: list[tuple[OpenTask, list[PendingAssignee], Slot | None, bool]] = []
-        plans: dict[tuple[date, tuple[int, ...], int], tuple[Slot | None, bool]] = {}
+        plans: dict[tuple[date, tuple[int, ...], int, date], tuple[Slot | None, bool]] = {}
         for head in tasks:
             pending = pending_by_task.get(head.id, [])
             if not pending:
                 continue
             lead_days, escalate_after = _settings_from(app, settings_rows.get(head.commune_id))
             # Tasks share a handful of deadlines and settings: each combination is worked out once per run.
-            plan_key = (head.due_date, tuple(lead_days), escalate_after)
+            created = head.created_at.astimezone(app.settings.tz).date()
+            plan_key = (head.due_date, tuple(lead_days), escalate_after, created)
             plan = plans.get(plan_key)
             if plan is None:
-                slot = current_slot(reminder_slots(head.due_date, lead_days, today), local_now, hour)
+                slot = current_slot(reminder_slots(head.due_date, lead_days, today, created), local_now, hour)
                 day = escalation_day(head.due_date, escalate_after)
                 plan = plans[plan_key] = (slot, datetime.combine(day, time(hour), local_now.tzinfo) <= local_now)
             slot, escalate = plan

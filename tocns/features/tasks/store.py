@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import NamedTuple
 
-from sqlalchemy import and_, case, func
 from sqlalchemy import select as sa_select
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -32,8 +33,9 @@ async def create_task(
     people: Iterable[Person] = (),
     teams: Iterable[OrgUnit] = (),
     plan_month: str | None = None,
+    now: datetime | None = None,
 ) -> tuple[Task, list[TaskAssignee]]:
-    """Create a task and one assignee row per person or team."""
+    """Create a task and one assignee row per person or team (created at `now`: reminders never precede it)."""
     task = Task(
         commune_id=commune.id or 0,
         title=title,
@@ -44,6 +46,8 @@ async def create_task(
         chat_id=chat_id,
         created_by_person_id=creator.id or 0,
     )
+    if now is not None:
+        task.created_at = now
     session.add(task)
     await session.flush()
     rows = [TaskAssignee(task_id=task.id or 0, person_id=p.id) for p in people]
@@ -105,17 +109,21 @@ class OpenTask(NamedTuple):
     commune_id: int
     due_date: date
     platform: str
+    created_at: datetime
 
 
 async def open_task_deadlines(session: AsyncSession) -> list[OpenTask]:
-    """Every open task's id, commune, deadline and platform, earliest deadline first (as `open_tasks`)."""
+    """Every open task's id, commune, deadline, platform and creation (UTC), earliest deadline first."""
     conn = await session.connection()
     result = await conn.execute(
-        sa_select(col(Task.id), col(Task.commune_id), col(Task.due_date), col(Task.platform))
+        sa_select(col(Task.id), col(Task.commune_id), col(Task.due_date), col(Task.platform), col(Task.created_at))
         .where(col(Task.status) == TaskStatus.OPEN)
         .order_by(col(Task.due_date), col(Task.id))
     )
-    return [OpenTask(task_id or 0, commune_id, due, platform) for task_id, commune_id, due, platform in result.all()]
+    return [
+        OpenTask(task_id or 0, commune_id, due, platform, created if created.tzinfo else created.replace(tzinfo=UTC))
+        for task_id, commune_id, due, platform, created in result.all()
+    ]
 
 
 async def tasks_by_ids(session: AsyncSession, ids: Iterable[int]) -> dict[int, Task]:
@@ -317,26 +325,59 @@ async def commune_bindings(session: AsyncSession) -> list[tuple[ChatBinding, Org
     return [(b, u) for b, u in result.all()]
 
 
-async def task_figures(
-    session: AsyncSession, unit: OrgUnit, first: date, last: date, today: date
-) -> tuple[int, int, int]:
-    """Assignments of open tasks due in [first, last] under `unit`: (due, done, overdue as of `today`).
+@dataclass
+class TaskProgress:
+    """One open task due in a period: how many of its assignments are done, and who has not finished."""
 
-    A team unit counts the assignments to that team; any other unit counts every assignment of the tasks of
-    the communes in its subtree. One aggregate query.
+    id: int
+    title: str
+    due_date: date
+    done: int = 0
+    total: int = 0
+    pending: list[str] = field(default_factory=list)
+
+    def overdue(self, today: date) -> bool:
+        """Past its deadline with someone not finished."""
+        return self.due_date < today and self.done < self.total
+
+
+_TEAM = aliased(OrgUnit, name="team")
+
+
+async def task_progress(session: AsyncSession, unit: OrgUnit, first: date, last: date) -> list[TaskProgress]:
+    """Open tasks due in [first, last] under `unit`, each with its assignments done/total and who is pending.
+
+    A team unit counts only that team's assignments; any other unit every task of the communes in its subtree.
+    One query; tasks ordered by deadline.
     """
-    done_case = case((col(TaskAssignee.completed_at).is_not(None), 1), else_=0)
-    overdue_case = case((and_(col(TaskAssignee.completed_at).is_(None), col(Task.due_date) < today), 1), else_=0)
     query = (
-        select(func.count(), func.coalesce(func.sum(done_case), 0), func.coalesce(func.sum(overdue_case), 0))
+        sa_select(
+            col(Task.id),
+            col(Task.title),
+            col(Task.due_date),
+            col(TaskAssignee.completed_at),
+            col(_TEAM.name),
+            col(Person.display_name),
+        )
         .select_from(TaskAssignee)
         .join(Task, col(Task.id) == col(TaskAssignee.task_id))
         .join(OrgUnit, col(OrgUnit.id) == col(Task.commune_id))
-        .where(Task.status == TaskStatus.OPEN, col(Task.due_date) >= first, col(Task.due_date) <= last)
+        .outerjoin(_TEAM, col(_TEAM.id) == col(TaskAssignee.team_id))
+        .outerjoin(Person, col(Person.id) == col(TaskAssignee.person_id))
+        .where(col(Task.status) == TaskStatus.OPEN, col(Task.due_date) >= first, col(Task.due_date) <= last)
+        .order_by(col(Task.due_date), col(Task.id), col(TaskAssignee.id))
     )
     if unit.level == Level.TEAM:
-        query = query.where(TaskAssignee.team_id == unit.id)
+        query = query.where(col(TaskAssignee.team_id) == unit.id)
     else:
         query = query.where(col(OrgUnit.path).startswith(unit.path))
-    due, done, overdue = (await session.exec(query)).one()
-    return int(due), int(done), int(overdue)
+    out: dict[int, TaskProgress] = {}
+    conn = await session.connection()
+    for task_id, title, due, completed, team_name, person_name in (await conn.execute(query)).all():
+        progress = out.setdefault(task_id or 0, TaskProgress(task_id or 0, title, due))
+        progress.total += 1
+        if completed is not None:
+            progress.done += 1
+        else:
+            progress.pending.append(team_name or person_name or "?")
+    return list(out.values())

@@ -11,6 +11,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
+from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs
 
@@ -29,6 +30,10 @@ class Call:
     chat_id: str
     text: str
     status: int
+    # The entities the message got, as Telegram would show them: ("text_mention", user id) for a link to a user,
+    # ("mention", "@username") for a username written in the text.
+    entities: tuple[tuple[str, str], ...] = ()
+    params: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -79,10 +84,18 @@ class FakeTelegram:
                 return Fault("500")
             return None
 
-    def record(self, method: str, chat_id: str, text: str, status: int) -> None:
+    def record(
+        self,
+        method: str,
+        chat_id: str,
+        text: str,
+        status: int,
+        entities: tuple[tuple[str, str], ...] = (),
+        params: dict[str, str] | None = None,
+    ) -> None:
         """Keep one call, stamped with the server's own clock."""
         with self.lock:
-            self.calls.append(Call(time.monotonic(), method, chat_id, text, status))
+            self.calls.append(Call(time.monotonic(), method, chat_id, text, status, entities, params or {}))
 
     # -- what the tests check -------------------------------------------------
 
@@ -115,6 +128,88 @@ class FakeTelegram:
         """The most send requests any single chat received in any window of `seconds`."""
         chats = {c.chat_id for c in self.calls}
         return max((self.max_in_window(seconds, chat) for chat in chats), default=0)
+
+
+_HTML_TAGS = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "tg-spoiler",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+    "tg-emoji",
+    "span",
+}
+_HTML_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_USERNAME = re.compile(r"(?<![\w@])@([A-Za-z][A-Za-z0-9_]{4,31})\b")
+
+
+class EntityError(ValueError):
+    """Telegram's "Bad Request: can't parse entities" (text that is not valid for its parse_mode)."""
+
+
+class _TelegramHtml(HTMLParser):
+    """Telegram's HTML parse mode, as documented: a few tags, only &lt; &gt; &amp; &quot; and numeric entities,
+    every other <, > and & escaped."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.text: list[str] = []
+        self.open: list[str] = []
+        self.entities: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _HTML_TAGS:
+            raise EntityError(f'Unsupported start tag "{tag}"')
+        if tag == "a":
+            href = dict(attrs).get("href") or ""
+            if href.startswith("tg://user?id="):
+                user_id = href.removeprefix("tg://user?id=")
+                if not user_id.isdigit():
+                    raise EntityError("Wrong user identifier")
+                self.entities.append(("text_mention", user_id))
+        self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open.pop() != tag:
+            raise EntityError(f'Unmatched end tag "{tag}"')
+
+    def handle_data(self, data: str) -> None:
+        if any(ch in data for ch in "<>&"):
+            raise EntityError("unescaped <, > or &")
+        self.text.append(data)
+
+    def handle_entityref(self, name: str) -> None:
+        if name not in _HTML_ENTITIES:
+            raise EntityError(f'Unsupported HTML entity "&{name};"')
+        self.text.append(_HTML_ENTITIES[name])
+
+    def handle_charref(self, name: str) -> None:
+        self.text.append(chr(int(name[1:], 16) if name[:1] in "xX" else int(name)))
+
+
+def visible(text: str, parse_mode: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """What the chat shows for a sent text, and its mentions; raises EntityError where Telegram answers 400."""
+    entities: list[tuple[str, str]] = []
+    if parse_mode == "HTML":
+        parser = _TelegramHtml()
+        parser.feed(text)
+        parser.close()
+        if parser.open or parser.rawdata:
+            raise EntityError("unclosed tag or unescaped <")
+        text, entities = "".join(parser.text), parser.entities
+    elif parse_mode:
+        raise EntityError(f"unsupported parse_mode {parse_mode!r} in this fake")
+    entities.extend(("mention", f"@{m.group(1)}") for m in _USERNAME.finditer(text))
+    return text, tuple(entities)
 
 
 def _parse_body(content_type: str, body: bytes) -> dict[str, str]:
@@ -185,9 +280,18 @@ def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
             if method not in SEND_METHODS:
                 self._answer(404, {"ok": False, "error_code": 404, "description": "Not Found"})
                 return
+            entities: tuple[tuple[str, str], ...] = ()
+            if method == "sendMessage":
+                try:
+                    text, entities = visible(text, params.get("parse_mode", ""))
+                except EntityError as exc:
+                    fake.record(method, chat_id, text, 400, params=params)
+                    description = f"Bad Request: can't parse entities: {exc}"
+                    self._answer(400, {"ok": False, "error_code": 400, "description": description})
+                    return
             fault = fake.fault_for(chat_id)
             if fault is None or fault.kind == "pass":
-                fake.record(method, chat_id, text, 200)
+                fake.record(method, chat_id, text, 200, entities, params)
                 result = {"message_id": len(fake.calls), "date": int(time.time()), "chat": {"id": 0, "type": "group"}}
                 self._answer(200, {"ok": True, "result": result})
             elif fault.kind == "429":

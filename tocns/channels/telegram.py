@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import re
 import warnings
@@ -11,11 +12,14 @@ from datetime import timedelta
 from typing import Any
 
 from telegram import Bot, BotCommand, ChatMember, InputFile, Message, Update
+from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.helpers import mention_html
 from telegram.request import BaseRequest, HTTPXRequest
 
 from tocns.channels.base import SendResult, SendStatus
 from tocns.config import Settings
+from tocns.core.mentions import PersonRef, has_mentions, render
 from tocns.core.messages import Attachment, ChatEvent, ChatEventKind, ChatType, InboundEvent, IncomingMessage, Mention
 from tocns.core.pipeline import Checked
 from tocns.core.registry import Registry
@@ -53,10 +57,15 @@ def _mentions(message: Message) -> list[Mention]:
     for entity, text in entities.items():
         if entity.type == "text_mention" and entity.user is not None:
             mentions.append(
-                Mention(user_id=str(entity.user.id), username=entity.user.username, display_name=entity.user.full_name)
+                Mention(
+                    user_id=str(entity.user.id),
+                    username=entity.user.username,
+                    display_name=entity.user.full_name,
+                    text=text,
+                )
             )
         elif entity.type == "mention":
-            mentions.append(Mention(username=text.lstrip("@")))
+            mentions.append(Mention(username=text.lstrip("@"), text=text))
     return mentions
 
 
@@ -223,6 +232,21 @@ class TelegramChannel:
 TELEGRAM_MAX_TEXT = 4096
 
 
+def _html_mention(ref: PersonRef) -> str:
+    # @username always notifies; a link to the user id notifies people without one (Telegram resolves it for
+    # members of the chat and people who have talked to the bot).
+    if ref.username:
+        return f"@{html.escape(ref.username)}"
+    if not ref.user_id.isdigit():
+        return html.escape(ref.name)
+    return mention_html(int(ref.user_id), ref.name)
+
+
+def to_html(text: str) -> str:
+    """Marked outbox text as Telegram HTML: every piece of text escaped, every person a real mention."""
+    return render(text, html.escape, _html_mention)
+
+
 class TelegramTransport:
     """The Telegram side of the outbox: one Bot object, pooled HTTP connections."""
 
@@ -247,7 +271,9 @@ class TelegramTransport:
         done = min(skip, len(pieces))
         try:
             for piece in pieces[done:]:
-                if isinstance(piece, str):
+                if isinstance(piece, str) and has_mentions(piece):
+                    await self.bot.send_message(chat_id=chat_id, text=to_html(piece), parse_mode=ParseMode.HTML)
+                elif isinstance(piece, str):
                     await self.bot.send_message(chat_id=chat_id, text=piece)
                 elif piece.is_image:
                     await self.bot.send_photo(chat_id=chat_id, photo=InputFile(piece.content, filename=piece.filename))

@@ -16,6 +16,7 @@ from tocns.channels.base import SendResult, SendStatus
 from tocns.config import Settings
 from tocns.core.clock import utcnow
 from tocns.core.files import save_attachment
+from tocns.core.mentions import render_plain
 from tocns.core.messages import Attachment, ChatType, IncomingMessage
 from tocns.core.pipeline import Checked
 from tocns.core.router import Router
@@ -290,6 +291,7 @@ class ZaloTransport:
     async def send(self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0) -> SendResult:
         """Send text (split at 2,000 characters), then pictures by URL, from piece `skip` on; documents become
         links in the text."""
+        text = render_plain(text)
         lines = []
         images = []
         if can_sign(self.settings):

@@ -21,6 +21,8 @@ class Mention:
     user_id: str | None = None
     username: str | None = None
     display_name: str | None = None
+    # The span of the message text the mention covers, as written (a tapped name has no "@").
+    text: str = ""
 
 
 @dataclass

@@ -45,6 +45,8 @@ async def web(app: BotApp) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
     finally:
         for channel in web_app.state.channels.values():
             await channel.close()
+
+
 MAI = 4242  # a villager with no @username
 
 

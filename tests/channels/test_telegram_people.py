@@ -119,3 +119,32 @@ def test_html_escapes_every_name_and_the_text_around_it() -> None:
     )
     assert text == "Nhắc <việc> & <b>Tý & Tèo</b>; @lan_nguyen @lan_nguyen"
     assert ("text_mention", "77") in entities
+
+
+def anonymous(text: str) -> dict[str, Any]:
+    """A message from an anonymous admin, exactly as Telegram sends it: from GroupAnonymousBot, as the group."""
+    update = tg_message_update(text, chat_id=GROUP)
+    message = update["message"]
+    message["from"] = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+    message["sender_chat"] = {"id": GROUP, "type": "group", "title": message["chat"]["title"]}
+    return update
+
+
+async def test_an_anonymous_admin_is_answered_and_told_how_to_act_as_a_person(
+    app: BotApp, settings: Settings, tmp_path: Path
+) -> None:
+    with TelegramServer() as server:
+        papp = platform_app(app, e2e_settings(settings, tmp_path, server.base_url))
+        code = await commune_join_code(papp)
+        async with web(papp) as (client, _):
+            await post_telegram(client, tg_message_update(f"/ketnoi {code}", chat_id=GROUP, user_id=LEADER))
+            await post_telegram(client, anonymous("/baocao"))
+            await post_telegram(client, anonymous("/nhiemvu"))
+            await post_telegram(client, anonymous("/giaoviec 05/12 Kiểm tra sổ hộ tất cả"))
+            await post_telegram(client, anonymous("/ghi vneid 5"))
+        await _deliver(papp)
+    said = "\n".join(c.text for c in server.fake.delivered())
+    assert "Tổ chưa báo cáo (3)" in said  # the commune's report
+    assert "Không có việc nào đang chờ" in said  # the commune's tasks
+    assert said.count("bạn đang gửi ẩn danh") == 2
+    assert "/giaoviec cần biết ai gửi" in said and "/ghi cần biết ai gửi" in said

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
 ALLOWED_UPDATES = ["message", "edited_message", "my_chat_member"]
+ANONYMOUS_ADMIN_NAME = "Quản trị viên ẩn danh"
 _COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 
 
@@ -75,6 +76,21 @@ def to_incoming(message: Message) -> IncomingMessage | None:
     user = message.from_user
     if not text or user is None:
         return None
+    if message.sender_chat is not None and message.sender_chat.id == message.chat.id:
+        # An anonymous group admin posts as the group itself (from GroupAnonymousBot): answered as such.
+        return IncomingMessage(
+            platform=PLATFORM,
+            chat_id=str(message.chat.id),
+            user_id=str(message.chat.id),
+            display_name=ANONYMOUS_ADMIN_NAME,
+            text=text,
+            message_id=str(message.message_id),
+            chat_type=ChatType.GROUP,
+            chat_title=message.chat.title,
+            mentions=_mentions(message),
+            sent_at=message.date,
+            anonymous_admin=True,
+        )
     return IncomingMessage(
         platform=PLATFORM,
         chat_id=str(message.chat.id),

@@ -45,6 +45,9 @@ class IncomingMessage:
     photo: str | None = None
     sent_at: datetime | None = None
     is_bot: bool = False
+    # Sent by an anonymous administrator of the group (Telegram: as the group itself): no person is known, only
+    # that an admin of this chat asked; user_id is then the chat's own id.
+    anonymous_admin: bool = False
 
     @property
     def is_private(self) -> bool:

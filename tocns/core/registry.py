@@ -29,6 +29,8 @@ class Command:
     vi_name: str = ""
     order: int = 100
     names_folded: frozenset[str] = field(default_factory=frozenset)
+    # Read-only: answered for an anonymous group admin, with the group's unit and an admin's authority there.
+    anonymous: bool = False
 
     @property
     def all_names(self) -> tuple[str, ...]:
@@ -52,6 +54,7 @@ class CommandGroup:
         aliases: Iterable[str] = (),
         vi_name: str = "",
         order: int = 100,
+        anonymous: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Decorator declaring a handler as a command of this group."""
 
@@ -66,6 +69,7 @@ class CommandGroup:
                     aliases=tuple(aliases),
                     vi_name=vi_name or name,
                     order=order,
+                    anonymous=anonymous,
                 )
             )
             return handler
@@ -116,4 +120,3 @@ class Registry:
         """The closest command name to a mistyped one."""
         hits = closest(name, list(self._by_name), limit=1, cutoff=0.5)
         return self._by_name[hits[0]].name if hits else None
-

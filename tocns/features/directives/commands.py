@@ -117,6 +117,7 @@ async def danhan(ctx: Context) -> str:
 
 @COMMANDS.command(
     "tinhtrang",
+    anonymous=True,
     aliases=("status",),
     vi_name="tình trạng",
     roles=STAFF,

@@ -20,6 +20,7 @@ MESSAGE_LIMIT = 1900
 
 @COMMANDS.command(
     "baocao",
+    anonymous=True,
     aliases=("report",),
     vi_name="báo cáo",
     roles=MEMBERS,

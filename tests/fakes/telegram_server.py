@@ -61,6 +61,10 @@ class FakeTelegram:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Update bodies getUpdates hands out (all at once); when empty it answers [] after a short wait.
     updates: list[dict[str, object]] = field(default_factory=list)
+    # The webhook URL as the last accepted setWebhook left it (getWebhookInfo reports it).
+    webhook_url: str = ""
+    # When set, getWebhookInfo reports this URL instead (another deployment took the webhook over).
+    reported_url: str | None = None
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -272,6 +276,20 @@ def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
                     time.sleep(0.2)  # a short long-poll, so a polling client does not spin
                 self._answer(200, {"ok": True, "result": batch})
                 return
+            if method == "getWebhookInfo":
+                fake.record(method, chat_id, "", 200)
+                url = fake.webhook_url if fake.reported_url is None else fake.reported_url
+                info = {"url": url, "has_custom_certificate": False, "pending_update_count": 0}
+                self._answer(200, {"ok": True, "result": info})
+                return
+            if method == "setWebhook":
+                secret = params.get("secret_token")
+                if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+                    fake.record(method, chat_id, "", 400, params=params)
+                    bad = "Bad Request: secret token contains unallowed characters"
+                    self._answer(400, {"ok": False, "error_code": 400, "description": bad})
+                    return
+                fake.webhook_url = params.get("url", "")
             if method in SETUP_METHODS:
                 # Start-up calls of `tocns serve` / `tocns run`: recorded, always accepted.
                 fake.record(method, chat_id, json.dumps(params, ensure_ascii=False), 200)

@@ -68,8 +68,9 @@ class Channel(Protocol):
         """Learn the bot's identity (getMe)."""
         ...
 
-    async def register(self, public_base_url: str) -> None:
-        """Point the platform's webhook at this server (and publish menus where the platform has them)."""
+    async def register(self, public_base_url: str) -> str:
+        """Point the platform's webhook at this server (and publish menus where the platform has them); returns the
+        webhook URL the platform confirmed."""
         ...
 
     async def set_menu(self) -> None:

@@ -31,7 +31,28 @@ log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 ALLOWED_UPDATES = ["message", "edited_message", "my_chat_member"]
 ANONYMOUS_ADMIN_NAME = "Quản trị viên ẩn danh"
+# What Telegram accepts as a webhook secret_token (Bot API, setWebhook).
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
+
+
+class WebhookNotSet(RuntimeError):
+    """Telegram does not report the webhook we asked for."""
+
+
+def webhook_secret_problem(secret: str) -> str | None:
+    """Why Telegram would refuse (or never echo) this webhook secret, in Vietnamese; None when it is valid."""
+    if not secret:
+        return (
+            "Thiếu TELEGRAM_WEBHOOK_SECRET: không có nó, máy chủ từ chối mọi cập nhật Telegram gửi tới (bot bị điếc). "
+            "Đặt TELEGRAM_WEBHOOK_SECRET gồm 1–256 ký tự A-Z, a-z, 0-9, _ hoặc -, rồi chạy lại."
+        )
+    if not _WEBHOOK_SECRET.fullmatch(secret):
+        return (
+            f"TELEGRAM_WEBHOOK_SECRET không hợp lệ ({len(secret)} ký tự): Telegram chỉ nhận 1–256 ký tự A-Z, a-z, "
+            "0-9, _ hoặc - (không dấu, không khoảng trắng). Sửa lại rồi chạy lại."
+        )
+    return None
 
 
 class UpdateShapeError(ValueError):
@@ -198,11 +219,16 @@ class TelegramChannel:
         """Publish the registry's commands as the Telegram command menu."""
         await self.bot.set_my_commands(menu_commands(self.router.registry))
 
-    async def set_webhook(self, url: str) -> None:
-        """Point Telegram at our webhook, with the secret it must echo in every call."""
+    async def set_webhook(self, url: str) -> str:
+        """Point Telegram at our webhook, with the secret it must echo in every call; returns the URL Telegram
+        reports back (getWebhookInfo), raising WebhookNotSet when it is not ours."""
         await self.bot.set_webhook(
             url=url, secret_token=self.settings.telegram_webhook_secret or None, allowed_updates=ALLOWED_UPDATES
         )
+        info = await self.bot.get_webhook_info()
+        if info.url != url:
+            raise WebhookNotSet(f"Telegram báo webhook là {info.url!r}, không phải {url!r}")
+        return info.url
 
     async def start(self) -> None:
         """Initialise the bot (getMe) so its username is known to the router."""
@@ -210,10 +236,11 @@ class TelegramChannel:
         if self.bot.username:
             self.router.bot_names.add(self.bot.username)
 
-    async def register(self, public_base_url: str) -> None:
-        """Set the webhook and publish the command menu."""
-        await self.set_webhook(f"{public_base_url.rstrip('/')}{self.webhook_path}")
+    async def register(self, public_base_url: str) -> str:
+        """Set the webhook and publish the command menu; returns the webhook URL Telegram confirmed."""
+        url = await self.set_webhook(f"{public_base_url.rstrip('/')}{self.webhook_path}")
         await self.set_menu()
+        return url
 
     async def close(self) -> None:
         """Release the Bot API connections."""

@@ -173,9 +173,11 @@ class ZaloChannel:
     async def set_menu(self) -> None:
         """Zalo bots have no command menu."""
 
-    async def register(self, public_base_url: str) -> None:
-        """Set the webhook."""
-        await self.set_webhook(f"{public_base_url.rstrip('/')}{self.webhook_path}")
+    async def register(self, public_base_url: str) -> str:
+        """Set the webhook; returns its URL."""
+        url = f"{public_base_url.rstrip('/')}{self.webhook_path}"
+        await self.set_webhook(url)
+        return url
 
     async def close(self) -> None:
         """Release the HTTP client."""

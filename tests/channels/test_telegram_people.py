@@ -28,7 +28,7 @@ from tocns.channels.telegram import TelegramTransport, to_html
 from tocns.config import Settings
 from tocns.core.mentions import person_marker, render_plain
 from tocns.features.org import store as org_store
-from tocns.web.app import create_app
+from tocns.web.app import create_app, register_platforms
 
 GROUP = -1001
 
@@ -148,3 +148,27 @@ async def test_an_anonymous_admin_is_answered_and_told_how_to_act_as_a_person(
     assert "Không có việc nào đang chờ" in said  # the commune's tasks
     assert said.count("bạn đang gửi ẩn danh") == 2
     assert "/giaoviec cần biết ai gửi" in said and "/ghi cần biết ai gửi" in said
+
+
+async def test_each_audience_gets_its_own_menu(settings: Settings, tmp_path: Path) -> None:
+    with TelegramServer() as server:
+        configured = settings.model_copy(
+            update={
+                "telegram_bot_token": "123456:menu-token",
+                "telegram_api_base_url": server.base_url,
+                "telegram_webhook_secret": "menu-secret",
+                "public_base_url": "https://bot.example.vn",
+            }
+        )
+        await register_platforms(configured)
+    menus = server.fake.menus
+    for language in ("", "vi"):
+        group = menus[("all_group_chats", language)]
+        admins = menus[("all_chat_administrators", language)]
+        private = menus[("all_private_chats", language)]
+        assert {"ghi", "thamgia", "nhiemvu", "baocao", "xong"} <= set(group)
+        assert not {"giaoviec", "caidat", "vaitro", "chidao", "tinhtrang", "huyviec"} & set(group)
+        assert {"giaoviec", "caidat", "vaitro", "ghi", "baocao"} <= set(admins)
+        assert {"huongdan", "cuatoi"} <= set(private) and "giaoviec" not in private and "ghi" not in private
+        # The default menu is replaced too: an old full menu would otherwise stay where no scope applies.
+        assert menus[("default", language)] == private

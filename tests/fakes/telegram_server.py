@@ -63,6 +63,8 @@ class FakeTelegram:
     updates: list[dict[str, object]] = field(default_factory=list)
     # The webhook URL as the last accepted setWebhook left it (getWebhookInfo reports it).
     webhook_url: str = ""
+    # The command menus set, by (scope type, language code): the command names in order.
+    menus: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     # When set, getWebhookInfo reports this URL instead (another deployment took the webhook over).
     reported_url: str | None = None
 
@@ -216,10 +218,43 @@ def visible(text: str, parse_mode: str) -> tuple[str, tuple[tuple[str, str], ...
     return text, tuple(entities)
 
 
+_SCOPES = {
+    "default",
+    "all_private_chats",
+    "all_group_chats",
+    "all_chat_administrators",
+    "chat",
+    "chat_administrators",
+    "chat_member",
+}
+
+
+def _commands_problem(params: dict[str, str]) -> str | None:
+    """Why the Bot API would refuse this setMyCommands, or None."""
+    try:
+        commands = json.loads(params.get("commands", ""))
+        scope = json.loads(params.get("scope") or '{"type": "default"}')
+    except ValueError:
+        return "can't parse commands JSON object"
+    if not isinstance(commands, list) or len(commands) > 100:
+        return "too many commands"
+    for command in commands:
+        if not re.fullmatch(r"[a-z0-9_]{1,32}", str(command.get("command", ""))):
+            return "BOT_COMMAND_INVALID"
+        if not 1 <= len(str(command.get("description", "")).strip()) <= 256:
+            return "command description is empty or too long"
+    if scope.get("type") not in _SCOPES:
+        return "unsupported bot command scope type"
+    language = params.get("language_code", "")
+    if language and not re.fullmatch(r"[a-z]{2}", language):
+        return "invalid language code"
+    return None
+
+
 def _parse_body(content_type: str, body: bytes) -> dict[str, str]:
     if content_type.startswith("application/json"):
         data = json.loads(body or b"{}")
-        return {k: str(v) for k, v in data.items()}
+        return {k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for k, v in data.items()}
     if content_type.startswith("multipart/form-data"):
         message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
         fields: dict[str, str] = {}
@@ -290,6 +325,16 @@ def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
                     self._answer(400, {"ok": False, "error_code": 400, "description": bad})
                     return
                 fake.webhook_url = params.get("url", "")
+            if method == "setMyCommands":
+                problem = _commands_problem(params)
+                if problem:
+                    fake.record(method, chat_id, "", 400, params=params)
+                    self._answer(400, {"ok": False, "error_code": 400, "description": f"Bad Request: {problem}"})
+                    return
+                with fake.lock:
+                    scope = json.loads(params.get("scope") or '{"type": "default"}')["type"]
+                    names = [c["command"] for c in json.loads(params["commands"])]
+                    fake.menus[(scope, params.get("language_code", ""))] = names
             if method in SETUP_METHODS:
                 # Start-up calls of `tocns serve` / `tocns run`: recorded, always accepted.
                 fake.record(method, chat_id, json.dumps(params, ensure_ascii=False), 200)

@@ -7,11 +7,24 @@ import html
 import logging
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from telegram import Bot, BotCommand, ChatMember, InputFile, Message, Update
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScope,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeDefault,
+    ChatMember,
+    InputFile,
+    Message,
+    Update,
+)
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.helpers import mention_html
@@ -22,7 +35,8 @@ from tocns.config import Settings
 from tocns.core.mentions import PersonRef, has_mentions, render
 from tocns.core.messages import Attachment, ChatEvent, ChatEventKind, ChatType, InboundEvent, IncomingMessage, Mention
 from tocns.core.pipeline import Checked
-from tocns.core.registry import Registry
+from tocns.core.registry import Command, Registry
+from tocns.core.roles import Role
 from tocns.core.router import Router
 from tocns.core.text import split_chunks
 
@@ -30,6 +44,7 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
 ALLOWED_UPDATES = ["message", "edited_message", "my_chat_member"]
+MENU_LANGUAGE = "vi"
 ANONYMOUS_ADMIN_NAME = "Quản trị viên ẩn danh"
 # What Telegram accepts as a webhook secret_token (Bot API, setWebhook).
 _WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -129,14 +144,26 @@ def to_incoming(message: Message) -> IncomingMessage | None:
     )
 
 
-def menu_commands(registry: Registry) -> list[BotCommand]:
-    """The command menu: every registry command with a Telegram-valid name, described in Vietnamese."""
+def menu_commands(registry: Registry, keep: Callable[[Command], bool] = lambda _c: True) -> list[BotCommand]:
+    """A command menu: the registry commands `keep` selects that have a Telegram-valid name, in Vietnamese."""
     commands = []
     for cmd in registry.all():
-        if _COMMAND_NAME.match(cmd.name):
+        if keep(cmd) and _COMMAND_NAME.match(cmd.name):
             description = cmd.summary.strip() or cmd.vi_name
             commands.append(BotCommand(cmd.name, description[:256]))
     return commands[:100]
+
+
+def menus(registry: Registry) -> list[tuple[BotCommandScope, list[BotCommand]]]:
+    """One menu per audience: members in every group, leaders (and staff) for group admins, personal commands in
+    private chats (also the default scope, which would otherwise keep an old full menu)."""
+    personal = menu_commands(registry, lambda c: c.private)
+    return [
+        (BotCommandScopeDefault(), personal),
+        (BotCommandScopeAllPrivateChats(), personal),
+        (BotCommandScopeAllGroupChats(), menu_commands(registry, lambda c: Role.MEMBER in c.roles)),
+        (BotCommandScopeAllChatAdministrators(), menu_commands(registry, lambda c: Role.ADMIN in c.roles)),
+    ]
 
 
 def make_bot(settings: Settings, request: BaseRequest | None = None) -> Bot:
@@ -216,8 +243,10 @@ class TelegramChannel:
         return Checked(body=body, key=str(update.update_id), chat=_chat_of(update), event=event)
 
     async def set_menu(self) -> None:
-        """Publish the registry's commands as the Telegram command menu."""
-        await self.bot.set_my_commands(menu_commands(self.router.registry))
+        """Publish the registry's menus, one per scope, for every user and again for Vietnamese-language ones."""
+        for scope, commands in menus(self.router.registry):
+            for language in (None, MENU_LANGUAGE):
+                await self.bot.set_my_commands(commands, scope=scope, language_code=language)
 
     async def set_webhook(self, url: str) -> str:
         """Point Telegram at our webhook, with the secret it must echo in every call; returns the URL Telegram

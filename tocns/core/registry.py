@@ -31,6 +31,8 @@ class Command:
     names_folded: frozenset[str] = field(default_factory=frozenset)
     # Read-only: answered for an anonymous group admin, with the group's unit and an admin's authority there.
     anonymous: bool = False
+    # Useful in a private chat with the bot: offered in the private chats' menu.
+    private: bool = False
 
     @property
     def all_names(self) -> tuple[str, ...]:
@@ -55,6 +57,7 @@ class CommandGroup:
         vi_name: str = "",
         order: int = 100,
         anonymous: bool = False,
+        private: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Decorator declaring a handler as a command of this group."""
 
@@ -70,6 +73,7 @@ class CommandGroup:
                     vi_name=vi_name or name,
                     order=order,
                     anonymous=anonymous,
+                    private=private,
                 )
             )
             return handler

@@ -78,6 +78,7 @@ async def _directive_arg(ctx: Context) -> Directive:
 
 @COMMANDS.command(
     "danhan",
+    private=True,
     aliases=("ack",),
     vi_name="đã nhận",
     roles=EVERYONE,

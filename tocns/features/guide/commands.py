@@ -60,6 +60,7 @@ async def _command_list(ctx: Context) -> str:
 
 @COMMANDS.command(
     "huongdan",
+    private=True,
     aliases=("help",),
     vi_name="hướng dẫn",
     roles=EVERYONE,
@@ -77,6 +78,7 @@ async def huongdan(ctx: Context) -> str:
 
 @COMMANDS.command(
     "batdau",
+    private=True,
     aliases=("start",),
     vi_name="bắt đầu",
     roles=EVERYONE,

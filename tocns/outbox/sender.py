@@ -68,24 +68,42 @@ class PlatformLimits:
     chat_count: int
     chat_window: float = 60.0
     chats: dict[str, SlidingWindow] = field(default_factory=dict)
+    # Private chats have their own pace where the platform says so (Telegram: about one message per second).
+    is_private: Callable[[str], bool] | None = None
+    private_window: float = 1.0
     blocked_until: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, per_second: float, per_chat_minute: int, share: int, chat_window: float = 60.0) -> PlatformLimits:
-        """Limits for one of `share` senders draining together."""
+    def build(
+        cls,
+        per_second: float,
+        per_chat_minute: int,
+        share: int,
+        chat_window: float = 60.0,
+        private: tuple[Callable[[str], bool], float] | None = None,
+    ) -> PlatformLimits:
+        """Limits for one of `share` senders draining together; `private` is (which chats are private, messages
+        per second to each of them)."""
         rate = per_second / max(1, share)
         count = max(1, math.floor(rate))
         return cls(
             global_window=SlidingWindow(count, count / rate + WINDOW_GUARD_SECONDS),
             chat_count=max(1, per_chat_minute // max(1, share)),
             chat_window=chat_window,
+            is_private=private[0] if private else None,
+            # One message per window to each private chat, the window widened for `share` senders.
+            private_window=max(1, share) / private[1] if private else 1.0,
         )
 
     def chat(self, chat_id: str) -> SlidingWindow:
         """The per-chat window of one chat."""
         window = self.chats.get(chat_id)
         if window is None:
-            window = self.chats[chat_id] = SlidingWindow(self.chat_count, self.chat_window + WINDOW_GUARD_SECONDS)
+            if self.is_private is not None and self.is_private(chat_id):
+                window = SlidingWindow(1, self.private_window + WINDOW_GUARD_SECONDS)
+            else:
+                window = SlidingWindow(self.chat_count, self.chat_window + WINDOW_GUARD_SECONDS)
+            self.chats[chat_id] = window
         return window
 
     def chat_ready_at(self, chat_id: str, now: float) -> float:
@@ -93,11 +111,19 @@ class PlatformLimits:
         return max(self.chat(chat_id).ready_at(now), self.blocked_until.get(chat_id, 0.0))
 
 
+def telegram_private_chat(chat_id: str) -> bool:
+    """Whether a Telegram chat id is a private chat (a user's id: positive; groups and channels are negative)."""
+    return chat_id.isdigit()
+
+
 def limits_from_settings(settings: Settings) -> dict[str, PlatformLimits]:
     """Per-platform limits from the settings."""
     return {
         "telegram": PlatformLimits.build(
-            settings.telegram_global_rate, settings.telegram_chat_per_minute, settings.outbox_senders
+            settings.telegram_global_rate,
+            settings.telegram_chat_per_minute,
+            settings.outbox_senders,
+            private=(telegram_private_chat, settings.telegram_private_per_second),
         ),
         "zalo": PlatformLimits.build(settings.zalo_global_rate, settings.zalo_chat_per_minute, settings.outbox_senders),
     }

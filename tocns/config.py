@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -122,6 +123,14 @@ class Settings(BaseSettings):
             raise PlaceholderSecretError(
                 f"{name} vẫn là giá trị mẫu {value!r} của .env.example; hãy đặt giá trị thật hoặc để trống."
             )
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _driver_installed(cls, value: str) -> str:
+        # A trial install leaves out asyncpg (the `postgres` extra): one line instead of a driver traceback.
+        if value.startswith("postgresql+asyncpg") and importlib.util.find_spec("asyncpg") is None:
+            raise ValueError('DATABASE_URL là PostgreSQL nhưng chưa cài gói bổ sung: pip install "tocns[postgres]"')
         return value
 
     @field_validator("timezone")

@@ -134,6 +134,7 @@ class Pipeline:
 
     async def _run(self, channel: InboundChannel, row_id: int, checked: Checked) -> None:
         async with self.db.session() as session:
+            # Dispatch comes first in the transaction: a refused command rolls it back (see Router.handle).
             if checked.event is not None:
                 replies = await self.dispatch(session, checked.event)
                 await self._enqueue(session, checked.event, replies, f"{channel.platform}:{checked.key}")

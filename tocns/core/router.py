@@ -72,8 +72,10 @@ class Router:
     async def handle(self, session: AsyncSession, msg: IncomingMessage) -> list[Reply]:
         """Process one message in the caller's session; the replies to send (empty when it is not for the bot).
 
-        A rejected or failed command rolls back to a savepoint: the session stays usable, so its refusal and
-        the message's processed-mark commit with the caller's transaction.
+        It must be the first work in the session's transaction (the pipeline calls it first): a rejected or failed
+        command rolls that transaction back and the message's processed-mark is written again in the same session,
+        so the refusal, the mark and the update's done-mark still commit together. A SAVEPOINT would do the same
+        at two extra statements on every command, accepted or not (docs/decisions.md).
         """
         if msg.is_bot:
             return []
@@ -88,23 +90,29 @@ class Router:
                     f"ký tự; hãy chia thành nhiều tin nhắn. Chưa có gì được lưu."
                 )
             ]
-        if msg.message_id is not None and not await inbound_store.mark_processed(
-            session, msg.platform, msg.chat_id, msg.message_id
-        ):
+        if not await self._mark_processed(session, msg):
             log.info("duplicate delivery of message %s in %s:%s ignored", msg.message_id, msg.platform, msg.chat_id)
             self._notify(parsed.name, "duplicate")
             return []
         try:
-            async with session.begin_nested():
-                return await self._run(session, msg, parsed)
+            return await self._run(session, msg, parsed)
         except (UserError, StorageError) as exc:
             self._notify(parsed.name, "rejected")
-            return [Reply(text=exc.message if isinstance(exc, UserError) else str(exc))]
+            replies = [Reply(text=exc.message if isinstance(exc, UserError) else str(exc))]
         except Exception:
             # The traceback goes to the server log only, never to the chat.
             log.exception("command /%s failed (platform=%s chat=%s)", parsed.name, msg.platform, msg.chat_id)
             self._notify(parsed.name, "error")
-            return [Reply(text=INTERNAL_ERROR_TEXT.format(name=parsed.name))]
+            replies = [Reply(text=INTERNAL_ERROR_TEXT.format(name=parsed.name))]
+        # Nothing of the command is kept; the message is remembered, so a redelivery stays quiet.
+        await session.rollback()
+        await self._mark_processed(session, msg)
+        return replies
+
+    async def _mark_processed(self, session: AsyncSession, msg: IncomingMessage) -> bool:
+        if msg.message_id is None:
+            return True
+        return await inbound_store.mark_processed(session, msg.platform, msg.chat_id, msg.message_id)
 
     async def _run(self, session: AsyncSession, msg: IncomingMessage, parsed: ParsedCommand) -> list[Reply]:
         now = self.clock()

@@ -30,10 +30,20 @@ def _report(args: argparse.Namespace) -> int:
     from tocns.core.clock import utcnow
     from tocns.features.org import store as org_store
     from tocns.features.reports.period import PeriodError, parse_cli_period
-    from tocns.features.reports.render import render_csv, render_png, render_text, render_xlsx
+    from tocns.features.reports.render import (
+        CHARTS_NEED_EXTRA,
+        charts_available,
+        render_csv,
+        render_png,
+        render_text,
+        render_xlsx,
+    )
     from tocns.features.reports.service import unit_report
     from tocns.features.reports.store import raw_records
 
+    if args.format == "png" and not charts_available():
+        print(f"Lỗi: {CHARTS_NEED_EXTRA}", file=sys.stderr)
+        return 2
     settings = prepared_settings()
     if args.format in ("xlsx", "png") and not args.output:
         print(f"Lỗi: định dạng {args.format} cần tệp ra: -o bao-cao.{args.format}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -11,17 +12,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from tocns.config import Settings
 from tocns.features.org.models import OrgUnit
 from tocns.features.reports.period import Period
-from tocns.features.reports.render import render_png, render_xlsx
+from tocns.features.reports.render import ChartsUnavailable, render_png, render_xlsx
 from tocns.features.reports.store import Report, raw_records
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class ReportFiles:
-    """The chart and workbook of one report, written to disk."""
+    """The chart and workbook of one report, written to disk (no chart without the `charts` extra)."""
 
-    png_name: str
+    png_name: str | None
     xlsx_name: str
     root: Path
 
@@ -30,9 +33,9 @@ class ReportFiles:
         return {"filename": Path(name).name, "mime_type": mime, "path": str(self.root / name)}
 
     @property
-    def png(self) -> dict[str, str]:
-        """The chart as an outbox attachment."""
-        return self.attachment(self.png_name, "image/png")
+    def png(self) -> dict[str, str] | None:
+        """The chart as an outbox attachment, or None when matplotlib is not installed."""
+        return None if self.png_name is None else self.attachment(self.png_name, "image/png")
 
     @property
     def xlsx(self) -> dict[str, str]:
@@ -43,15 +46,21 @@ class ReportFiles:
 async def write_report_files(
     session: AsyncSession, settings: Settings, unit: OrgUnit, period: Period, report: Report
 ) -> ReportFiles:
-    """Render the chart and the workbook of a report into FILES_DIR/reports/<period>/."""
+    """Render the chart (when matplotlib is installed) and the workbook of a report into FILES_DIR/reports/<period>/."""
     root = Path(settings.files_dir).resolve() / "reports"
     folder = root / period.slug
     folder.mkdir(parents=True, exist_ok=True)
     base = f"bao-cao-{unit.code}-{period.slug}"
     raw = await raw_records(session, unit, period.start, period.end)
-    png_name = f"{period.slug}/{base}.png"
+    png_name: str | None = None
     xlsx_name = f"{period.slug}/{base}.xlsx"
-    (root / png_name).write_bytes(render_png(report))
+    try:
+        chart = render_png(report)
+    except ChartsUnavailable as exc:
+        log.warning("report chart skipped: %s", exc)
+    else:
+        png_name = f"{period.slug}/{base}.png"
+        (root / png_name).write_bytes(chart)
     (root / xlsx_name).write_bytes(render_xlsx(report, raw, settings.tz))
     return ReportFiles(png_name=png_name, xlsx_name=xlsx_name, root=root)
 

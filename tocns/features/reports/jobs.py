@@ -10,7 +10,7 @@ from tocns.core.dates import fmt_date, in_quiet_hours
 from tocns.features.org.models import OrgUnit
 from tocns.features.reports.files import due_today, write_report_files
 from tocns.features.reports.period import Period, week_of
-from tocns.features.reports.render import render_text
+from tocns.features.reports.render import CHARTS_NEED_EXTRA, render_text
 from tocns.features.reports.service import unit_report
 from tocns.features.reports.store import Report, digest_recipients, root_chats
 from tocns.features.tasks import store as task_store
@@ -42,8 +42,10 @@ async def weekly_summary(app: BotApp, now: datetime) -> list[str]:
             report = await unit_report(session, unit, period, settings, now)
             files = await write_report_files(session, settings, unit, period, report)
             text = render_text(report, settings.tz)
+            if files.png is None:
+                text += f"\n{CHARTS_NEED_EXTRA}"
             # Both files go to every chat: the Zalo transport turns the workbook into a signed link.
-            attachments = [files.png, files.xlsx]
+            attachments = [file for file in (files.png, files.xlsx) if file is not None]
             row = await outbox.enqueue(
                 session,
                 platform=platform,

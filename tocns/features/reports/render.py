@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 from collections.abc import Sequence
 from datetime import date, timedelta
@@ -227,9 +228,26 @@ def _sheet_title(name: str, used: set[str]) -> str:
 # ---------------------------------------------------------------- PNG chart
 
 
+# One line for the chats and the CLI when the `charts` extra (matplotlib) is not installed.
+CHARTS_NEED_EXTRA = 'Biểu đồ PNG cần gói bổ sung: pip install "tocns[charts]".'
+
+
+class ChartsUnavailable(RuntimeError):
+    """The PNG chart cannot be drawn: matplotlib (the `charts` extra) is not installed."""
+
+
+def charts_available() -> bool:
+    """Whether matplotlib is installed, without importing it (importing costs about half a second)."""
+    return importlib.util.find_spec("matplotlib") is not None
+
+
 def render_png(report: Report) -> bytes:
     """A chart: records logged per child unit and reporting completeness per child unit."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as exc:
+        # A trial install leaves out the 170 MB matplotlib stack; text and Excel reports still work.
+        raise ChartsUnavailable(CHARTS_NEED_EXTRA) from exc
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt

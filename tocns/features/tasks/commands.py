@@ -25,6 +25,7 @@ from tocns.core.text import fold, fold_compact
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit, Person
 from tocns.features.tasks import store as task_store
+from tocns.features.tasks.grammar import SettingsParseError, parse_settings
 from tocns.features.tasks.models import Task, TaskAssignee, TaskScope
 from tocns.features.tasks.render import due_status, mention
 
@@ -450,26 +451,18 @@ async def caidat(ctx: Context) -> str:
     row = await task_store.get_reminder_setting(ctx.session, commune.id or 0)
     lead = [int(p) for p in row.lead_days.split(",") if p] if row else ctx.settings.default_lead_days
     escalate = row.escalate_after_days if row else ctx.settings.task_escalate_after_days
-    words = ctx.args.split(maxsplit=1)
-    if words:
-        key, value = fold(words[0]), (words[1] if len(words) > 1 else "").replace(" ", "")
-        if key in ("nhac", "nhacviec"):
-            if not re.fullmatch(r"\d{1,2}(,\d{1,2})*", value):
-                raise UserError("Cách dùng: /caidat nhac 3,1,0 (số ngày trước hạn, 0 là đúng ngày hạn; tối đa 30).")
-            lead = sorted({int(v) for v in value.split(",")}, reverse=True)
-            if lead[0] > 30:
-                raise UserError("Số ngày nhắc trước hạn tối đa là 30.")
-        elif key in ("baolanhdao", "leothang"):
-            if not value.isdigit() or not 1 <= int(value) <= 30:
-                raise UserError("Cách dùng: /caidat baolanhdao 2 (số ngày quá hạn, từ 1 đến 30).")
-            escalate = int(value)
-        else:
-            raise UserError(f"Không có mục cài đặt {words[0]!r}. Cách dùng:\n{ctx.command.usage}")
+    try:
+        change = parse_settings(ctx.args)
+    except SettingsParseError as exc:
+        raise UserError(f"{exc} Cách dùng:\n{ctx.command.usage}") from exc
+    if change is not None:
+        lead = list(change.lead_days) if change.lead_days is not None else lead
+        escalate = change.escalate_after_days if change.escalate_after_days is not None else escalate
         await task_store.set_reminder_setting(
             ctx.session, commune.id or 0, lead_days=lead, escalate_after_days=escalate, actor=ctx.person, now=ctx.now
         )
     lead_text = ", ".join("đúng ngày hạn" if d == 0 else f"{d} ngày trước" for d in lead)
-    prefix = "Đã lưu. " if words else ""
+    prefix = "Đã lưu. " if change is not None else ""
     return (
         f"{prefix}Nhắc việc của {commune.name}: {lead_text}; hằng ngày khi quá hạn; "
         f"báo lãnh đạo xã khi quá hạn {escalate} ngày."

@@ -1,0 +1,66 @@
+"""The /caidat grammar: a table of what leaders type and properties over any input."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tocns.features.tasks.grammar import SettingsChange, SettingsParseError, parse_settings
+
+ACCEPTED = [
+    ("", None),
+    ("   ", None),
+    ("nhac 3,1,0", SettingsChange(lead_days=(3, 1, 0))),
+    ("nhắc 0,1,3", SettingsChange(lead_days=(3, 1, 0))),
+    ("Nhac 2, 0", SettingsChange(lead_days=(2, 0))),
+    ("nhacviec 5,5,1", SettingsChange(lead_days=(5, 1))),
+    ("NHẮC 30", SettingsChange(lead_days=(30,))),
+    ("baolanhdao 2", SettingsChange(escalate_after_days=2)),
+    ("báolãnhđạo 30", SettingsChange(escalate_after_days=30)),
+    ("leothang 1", SettingsChange(escalate_after_days=1)),
+]
+REFUSED = [
+    ("nhac", "3,1,0"),
+    ("nhac hai", "3,1,0"),
+    ("nhac 3;1", "3,1,0"),
+    ("nhac 31", "tối đa là 30"),
+    ("nhac 1,,2", "3,1,0"),
+    ("baolanhdao 0", "từ 1 đến 30"),
+    ("baolanhdao 31", "từ 1 đến 30"),
+    ("baolanhdao hai", "từ 1 đến 30"),
+    ("mau 3", "Không có mục cài đặt 'mau'"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), ACCEPTED)
+def test_accepted(text: str, expected: SettingsChange | None) -> None:
+    assert parse_settings(text) == expected
+
+
+@pytest.mark.parametrize(("text", "reason"), REFUSED)
+def test_refused_with_the_right_form(text: str, reason: str) -> None:
+    with pytest.raises(SettingsParseError, match=reason):
+        parse_settings(text)
+
+
+@given(st.text(max_size=40))
+def test_any_input_is_read_or_refused_and_never_out_of_range(text: str) -> None:
+    try:
+        change = parse_settings(text)
+    except SettingsParseError as exc:
+        assert str(exc)  # always a Vietnamese reason
+        return
+    if change is None:
+        assert not text.strip()
+    elif change.lead_days is not None:
+        assert list(change.lead_days) == sorted(set(change.lead_days), reverse=True)
+        assert all(0 <= d <= 30 for d in change.lead_days)
+    else:
+        assert change.escalate_after_days is not None and 1 <= change.escalate_after_days <= 30
+
+
+@given(st.lists(st.integers(min_value=0, max_value=30), min_size=1, max_size=6))
+def test_lead_days_round_trip(days: list[int]) -> None:
+    change = parse_settings("nhac " + ",".join(map(str, days)))
+    assert change == SettingsChange(lead_days=tuple(sorted(set(days), reverse=True)))

@@ -172,3 +172,21 @@ async def test_each_audience_gets_its_own_menu(settings: Settings, tmp_path: Pat
         assert {"huongdan", "cuatoi"} <= set(private) and "giaoviec" not in private and "ghi" not in private
         # The default menu is replaced too: an old full menu would otherwise stay where no scope applies.
         assert menus[("default", language)] == private
+
+
+async def test_a_command_in_a_forum_topic_is_answered_in_that_topic(
+    app: BotApp, settings: Settings, tmp_path: Path
+) -> None:
+    forum = -1009990001
+    with TelegramServer() as server:
+        papp = platform_app(app, e2e_settings(settings, tmp_path, server.base_url))
+        in_topic = tg_message_update("/huongdan", chat_id=forum, user_id=LEADER)
+        in_topic["message"].update({"message_thread_id": 77, "is_topic_message": True})
+        in_general = tg_message_update("/huongdan", chat_id=forum, user_id=LEADER)
+        async with web(papp) as (client, _):
+            await post_telegram(client, in_topic)
+            await post_telegram(client, in_general)
+        await _deliver(papp)
+    topics = [c.params.get("message_thread_id") for c in server.fake.delivered() if c.chat_id == str(forum)]
+    # Two answers, not merged: one in topic 77, one in the General topic (no thread id).
+    assert sorted(topics, key=str) == ["77", None]

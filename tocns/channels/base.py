@@ -42,7 +42,9 @@ class Transport(Protocol):
     platform: str
     max_text_length: int
 
-    async def send(self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0) -> SendResult:
+    async def send(
+        self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0, thread_id: str | None = None
+    ) -> SendResult:
         """Send one outbox message, leaving out its first `skip` pieces; never raises for platform or network
         errors."""
         ...

@@ -119,7 +119,9 @@ class ConsoleTransport:
     def __init__(self, out: TextIO | None = None) -> None:
         self.out = out or sys.stdout
 
-    async def send(self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0) -> SendResult:
+    async def send(
+        self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0, thread_id: str | None = None
+    ) -> SendResult:
         """Print the message and its attachments' names; always succeeds."""
         lines = [f"[bot gửi tới {chat_id}] {render_plain(text)}"]
         lines.extend(f"[tệp đính kèm: {a.filename}]" for a in attachments)

@@ -106,6 +106,13 @@ def _mentions(message: Message) -> list[Mention]:
     return mentions
 
 
+def _thread(message: Message) -> str | None:
+    # Only a forum topic is a place to answer in; a reply thread of an ordinary group has no topic to post to.
+    if message.is_topic_message and message.message_thread_id:
+        return str(message.message_thread_id)
+    return None
+
+
 def to_incoming(message: Message) -> IncomingMessage | None:
     """Translate a Telegram message (text, or a photo with a caption) into a neutral message."""
     text = message.text or message.caption
@@ -126,6 +133,7 @@ def to_incoming(message: Message) -> IncomingMessage | None:
             mentions=_mentions(message),
             sent_at=message.date,
             anonymous_admin=True,
+            thread_id=_thread(message),
         )
     return IncomingMessage(
         platform=PLATFORM,
@@ -141,6 +149,7 @@ def to_incoming(message: Message) -> IncomingMessage | None:
         photo=message.photo[-1].file_id if message.photo else None,
         sent_at=message.date,
         is_bot=user.is_bot,
+        thread_id=_thread(message),
     )
 
 
@@ -336,22 +345,28 @@ class TelegramTransport:
         )
         self.bot = Bot(token, base_url=f"{base_url.rstrip('/')}/bot", request=request)
 
-    async def send(self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0) -> SendResult:
-        """Send text (split at 4,096 characters) then each attachment, from piece `skip` on; never raises for
-        API errors."""
+    async def send(
+        self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0, thread_id: str | None = None
+    ) -> SendResult:
+        """Send text (split at 4,096 characters) then each attachment, from piece `skip` on, in the forum topic
+        `thread_id` when given; never raises for API errors."""
+        topic = int(thread_id) if thread_id else None
         pieces: list[str | Attachment] = [*(split_chunks(text, self.max_text_length) if text else []), *attachments]
         done = min(skip, len(pieces))
         try:
             for piece in pieces[done:]:
                 if isinstance(piece, str) and has_mentions(piece):
-                    await self.bot.send_message(chat_id=chat_id, text=to_html(piece), parse_mode=ParseMode.HTML)
+                    await self.bot.send_message(
+                        chat_id=chat_id, text=to_html(piece), parse_mode=ParseMode.HTML, message_thread_id=topic
+                    )
                 elif isinstance(piece, str):
-                    await self.bot.send_message(chat_id=chat_id, text=piece)
+                    await self.bot.send_message(chat_id=chat_id, text=piece, message_thread_id=topic)
                 elif piece.is_image:
-                    await self.bot.send_photo(chat_id=chat_id, photo=InputFile(piece.content, filename=piece.filename))
+                    photo = InputFile(piece.content, filename=piece.filename)
+                    await self.bot.send_photo(chat_id=chat_id, photo=photo, message_thread_id=topic)
                 else:
                     file = InputFile(piece.content, filename=piece.filename)
-                    await self.bot.send_document(chat_id=chat_id, document=file)
+                    await self.bot.send_document(chat_id=chat_id, document=file, message_thread_id=topic)
                 done += 1
         except TelegramError as exc:
             return replace(_failure(exc), parts_sent=done)

@@ -290,7 +290,9 @@ class ZaloTransport:
         path = path or save_attachment(self.settings.files_dir, attachment)
         return sign_url(self.settings, path, self.clock())
 
-    async def send(self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0) -> SendResult:
+    async def send(
+        self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0, thread_id: str | None = None
+    ) -> SendResult:
         """Send text (split at 2,000 characters), then pictures by URL, from piece `skip` on; documents become
         links in the text."""
         text = render_plain(text)

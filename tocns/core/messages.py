@@ -48,6 +48,8 @@ class IncomingMessage:
     # Sent by an anonymous administrator of the group (Telegram: as the group itself): no person is known, only
     # that an admin of this chat asked; user_id is then the chat's own id.
     anonymous_admin: bool = False
+    # The forum topic the message was posted in (Telegram message_thread_id): replies go back to it.
+    thread_id: str | None = None
 
     @property
     def is_private(self) -> bool:
@@ -104,3 +106,5 @@ class Reply:
     chat_id: str | None = None
     platform: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
+    # The topic of the chat to post in; None for the chat's main thread (a reply inherits its message's topic).
+    thread_id: str | None = None

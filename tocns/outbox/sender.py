@@ -150,9 +150,9 @@ class Job:
 def merge_replies(rows: list[OutboxMessage], max_length: Callable[[str], int]) -> list[Job]:
     """Group plain replies waiting for the same chat into one message each, keeping the order."""
     jobs: list[Job] = []
-    open_reply: dict[tuple[str, str], Job] = {}
+    open_reply: dict[tuple[str, str, str], Job] = {}
     for row in rows:
-        key = (row.platform, row.chat_id)
+        key = (row.platform, row.chat_id, row.thread_id or "")
         if row.kind == "reply" and not row.attachments:
             job = open_reply.get(key)
             joined = f"{job.text}\n\n{row.text}" if job else row.text
@@ -266,7 +266,9 @@ class OutboxSender:
         requests = max(1, requests)
         while (wait := limits.global_window.ready_at(self.monotonic(), requests) - self.monotonic()) > 0:
             await asyncio.sleep(wait)
-        result = await self.transports[head.platform].send(head.chat_id, job.text, attachments, skip=skip)
+        result = await self.transports[head.platform].send(
+            head.chat_id, job.text, attachments, skip=skip, thread_id=head.thread_id
+        )
         # Counted when the answer came back, not when the request left: the platform saw the request at or
         # before this moment, so spacing from here holds at the platform whatever the network delay was.
         done = self.monotonic()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from tests.factories import FakeClock, tick
@@ -20,6 +21,7 @@ from tests.fakes.platforms import (
     platform_app,
     post_telegram,
     sender,
+    tg_member_update,
     tg_message_update,
 )
 from tests.fakes.telegram_server import TelegramServer, visible
@@ -28,7 +30,7 @@ from tocns.channels.telegram import TelegramTransport, to_html
 from tocns.config import Settings
 from tocns.core.mentions import person_marker, render_plain
 from tocns.features.org import store as org_store
-from tocns.web.app import create_app, register_platforms
+from tocns.web.app import create_app, register_platforms, setup_platforms
 
 GROUP = -1001
 
@@ -190,3 +192,21 @@ async def test_a_command_in_a_forum_topic_is_answered_in_that_topic(
     topics = [c.params.get("message_thread_id") for c in server.fake.delivered() if c.chat_id == str(forum)]
     # Two answers, not merged: one in topic 77, one in the General topic (no thread id).
     assert sorted(topics, key=str) == ["77", None]
+
+
+@pytest.mark.parametrize(
+    ("reads_all", "status", "told"), [(False, "member", True), (False, "administrator", False), (True, "member", False)]
+)
+async def test_the_welcome_says_how_to_reach_a_bot_in_privacy_mode(
+    app: BotApp, settings: Settings, tmp_path: Path, reads_all: bool, status: str, told: bool
+) -> None:
+    with TelegramServer() as server:
+        server.fake.reads_all_group_messages = reads_all
+        papp = platform_app(app, e2e_settings(settings, tmp_path, server.base_url))
+        async with web(papp) as (client, web_app):
+            await setup_platforms([web_app.state.channels["telegram"]], "https://bot.example.vn", register=False)
+            await post_telegram(client, tg_member_update(GROUP, "left", status))
+        await _deliver(papp)
+    [welcome] = [c.text for c in server.fake.delivered()]
+    assert "/ketnoi" in welcome
+    assert ("đặt bot làm quản trị viên" in welcome and "/ghi@ToCNSBot" in welcome) is told

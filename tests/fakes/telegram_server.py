@@ -65,6 +65,8 @@ class FakeTelegram:
     webhook_url: str = ""
     # The command menus set, by (scope type, language code): the command names in order.
     menus: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    # BotFather's privacy mode is on by default: the bot does not read all group messages.
+    reads_all_group_messages: bool = False
     # When set, getWebhookInfo reports this URL instead (another deployment took the webhook over).
     reported_url: str | None = None
 
@@ -300,7 +302,15 @@ def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
             chat_id = params.get("chat_id", "")
             text = params.get("text", "") or params.get("photo", "") or params.get("document", "")
             if method == "getMe":
-                me = {"id": 1, "is_bot": True, "first_name": "Tổ CNS", "username": "ToCNSBot"}
+                me = {
+                    "id": 1,
+                    "is_bot": True,
+                    "first_name": "Tổ CNS",
+                    "username": "ToCNSBot",
+                    "can_join_groups": True,
+                    "can_read_all_group_messages": fake.reads_all_group_messages,
+                    "supports_inline_queries": False,
+                }
                 self._answer(200, {"ok": True, "result": me})
                 return
             if method == "getUpdates":

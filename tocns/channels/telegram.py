@@ -188,8 +188,11 @@ def make_bot(settings: Settings, request: BaseRequest | None = None) -> Bot:
     )
 
 
-def translate(update: Update) -> InboundEvent | None:
-    """What a decoded update means to the core: a message, a chat event, or nothing."""
+def translate(update: Update, privacy_mode: bool = False, username: str | None = None) -> InboundEvent | None:
+    """What a decoded update means to the core: a message, a chat event, or nothing.
+
+    `privacy_mode`: the bot cannot read all group messages (getMe's can_read_all_group_messages is false), so in a
+    group where it is not an admin it receives a bare /ghi only when it was the last bot to post there."""
     change = update.my_chat_member
     if change is not None:
         if change.chat.type == "private":
@@ -200,7 +203,8 @@ def translate(update: Update) -> InboundEvent | None:
         if was_in == is_in:
             return None
         kind = ChatEventKind.BOT_ADDED if is_in else ChatEventKind.BOT_REMOVED
-        return ChatEvent(kind, PLATFORM, str(change.chat.id))
+        deaf = is_in and privacy_mode and change.new_chat_member.status != ChatMember.ADMINISTRATOR
+        return ChatEvent(kind, PLATFORM, str(change.chat.id), address_as=f"@{username}" if deaf and username else None)
     if update.edited_message is not None:
         edited = to_incoming(update.edited_message)
         if edited is None:
@@ -235,6 +239,8 @@ class TelegramChannel:
         self.settings = settings
         self.router = router
         self.bot = bot or make_bot(settings)
+        # From getMe at start: True when the bot cannot read all group messages (BotFather's privacy mode).
+        self.privacy_mode = False
 
     @property
     def webhook_secret(self) -> str:
@@ -246,7 +252,7 @@ class TelegramChannel:
         update = parse_update(body)
         assert isinstance(body, dict)
         try:
-            event = translate(update)
+            event = translate(update, self.privacy_mode, self.bot.username if self.privacy_mode else None)
         except Exception as exc:  # PTB decodes lazily: a malformed part (an empty my_chat_member) fails here
             raise UpdateShapeError(f"malformed Telegram update: {type(exc).__name__}") from exc
         return Checked(body=body, key=str(update.update_id), chat=_chat_of(update), event=event)
@@ -273,6 +279,12 @@ class TelegramChannel:
         await self.bot.initialize()
         if self.bot.username:
             self.router.bot_names.add(self.bot.username)
+        self.privacy_mode = self.bot.bot.can_read_all_group_messages is False
+        if self.privacy_mode:
+            log.info(
+                "telegram privacy mode is on: in groups where the bot is not an admin it sees only /cmd@%s",
+                self.bot.username,
+            )
 
     async def register(self, public_base_url: str) -> str:
         """Set the webhook and publish the command menu; returns the webhook URL Telegram confirmed."""

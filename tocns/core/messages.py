@@ -75,6 +75,9 @@ class ChatEvent:
     chat_id: str
     new_chat_id: str | None = None
     message: IncomingMessage | None = None
+    # Set on BOT_ADDED when the bot will see only commands addressed to it there (Telegram privacy mode, not an
+    # admin): how a command must be written, e.g. "/ghi@ToCNSBot".
+    address_as: str | None = None
 
 
 InboundEvent = IncomingMessage | ChatEvent

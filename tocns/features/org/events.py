@@ -23,6 +23,11 @@ WELCOME_TEXT = (
     "Gõ /huongdan để xem các lệnh."
 )
 
+PRIVACY_TEXT = (
+    "Lưu ý: bot chưa đọc được mọi tin trong nhóm, nên lệnh gõ trần như /ghi có thể không tới bot. Quản trị viên "
+    "hãy đặt bot làm quản trị viên nhóm; trong lúc chờ, gõ lệnh kèm tên bot, ví dụ /ghi{bot} vneid 5."
+)
+
 
 async def identify(session: AsyncSession, msg: IncomingMessage, now: datetime) -> Sender:
     """The sender as a person (created on first contact), the chat's binding and unit, and the roles held there."""
@@ -55,7 +60,10 @@ ADMIN_ROLE_OF_LEVEL = {Level.TEAM: Role.TEAM_LEADER, Level.COMMUNE: Role.COMMUNE
 
 async def bot_added(session: AsyncSession, event: ChatEvent, now: datetime) -> list[Reply]:
     """The bot joined a group: greet it and say how to connect it to a unit."""
-    return [Reply(text=WELCOME_TEXT, chat_id=event.chat_id, platform=event.platform)]
+    text = WELCOME_TEXT
+    if event.address_as:
+        text += "\n" + PRIVACY_TEXT.format(bot=event.address_as)
+    return [Reply(text=text, chat_id=event.chat_id, platform=event.platform)]
 
 
 async def bot_removed(session: AsyncSession, event: ChatEvent, now: datetime) -> list[Reply]:

@@ -11,8 +11,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
+import os
 import random
+import re
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -23,10 +29,10 @@ from sqlalchemy import text
 from tocns.config import Settings
 from tocns.db.engine import Database, upgrade_database
 from tocns.features.org.models import OrgUnit
-from tocns.features.reports.period import week_of
-from tocns.features.reports.render import render_xlsx
+from tocns.features.reports.period import Period, week_of
 from tocns.features.reports.service import unit_report
-from tocns.features.reports.store import raw_records
+from tocns.features.reports.store import stream_raw_records
+from tocns.features.reports.workbook import write_workbook
 
 COMMUNES, TEAMS_PER_COMMUNE, MEMBERS = 100, 10, 5000
 INDICATORS = ["dvc", "vneid", "thanhtoan", "tmdt", "nentang", "suckhoe", "bhxh", "attt", "taphuan", "khac"]
@@ -163,6 +169,21 @@ async def _generate(db: Database, records: int) -> None:
         await conn.close()
 
 
+def _cli_xlsx(url: str, period: str, target: Path) -> tuple[int, float, int, int]:
+    """Run `tocns report P99 --format xlsx` in a child process: (raw rows, seconds, peak RSS in KiB, bytes)."""
+    env = {**os.environ, "DATABASE_URL": url, "AUTO_MIGRATE": "false"}
+    command = [sys.executable, "-m", "tocns.cli", "report", "P99", "--period", period, "--format", "xlsx"]
+    t = time.perf_counter()
+    child = subprocess.Popen([*command, "-o", str(target)], env=env, stderr=subprocess.PIPE, text=True)
+    assert child.stderr is not None
+    stderr = child.stderr.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - t
+    assert status == 0, stderr
+    rows = int(re.search(r"([0-9]+) dòng dữ liệu gốc", stderr).group(1))  # type: ignore[union-attr]
+    return rows, seconds, usage.ru_maxrss, target.stat().st_size
+
+
 def _median(samples: list[float]) -> float:
     return statistics.median(samples)
 
@@ -200,9 +221,35 @@ async def _bench(url: str, records: int, repeat: int) -> None:
             hand_times.append(time.perf_counter() - t)
         for _ in range(max(1, repeat // 2)):
             t = time.perf_counter()
-            raw = await raw_records(session, province, period.start, period.end)
-            workbook = render_xlsx(report, raw, settings.tz)
+            buffer = io.BytesIO()
+            raw_count = await write_workbook(
+                report, stream_raw_records(session, province, period.start, period.end), settings.tz, buffer
+            )
+            workbook = buffer.getvalue()
             excel_times.append(time.perf_counter() - t)
+        # The whole year in one workbook: every row kept (no cap), streamed, memory flat.
+        year = Period(END - timedelta(days=DAYS - 1), END, "range")
+        t = time.perf_counter()
+        streamed = 0
+        async for batch in stream_raw_records(session, province, year.start, year.end):
+            streamed += len(batch)
+        stream_time = time.perf_counter() - t
+        live_items = (
+            await conn.execute(
+                text(
+                    "SELECT COUNT(*) FROM activity_item i JOIN activity_record r ON r.id = i.record_id "
+                    "WHERE r.deleted_at IS NULL"
+                )
+            )
+        ).scalar_one()
+    with tempfile.TemporaryDirectory() as tmp:
+        # The real CLI in a child process (after this session ends: SQLite has one writer): its peak RSS for a
+        # week and for the year, flat if the rows are streamed.
+        week_rows, _week_time, week_rss, _week_size = _cli_xlsx(
+            url, f"{period.start}..{period.end}", Path(tmp) / "t.xlsx"
+        )
+        year_rows, year_time, year_rss, year_size = _cli_xlsx(url, f"{year.start}..{year.end}", Path(tmp) / "n.xlsx")
+    assert year_rows == streamed == live_items, (year_rows, streamed, live_items)
     assert sum(int(r[1]) for r in hand) == report.total_quantity, "report and hand aggregate disagree"
     assert sum(int(r[2]) for r in hand) == sum(t.previous for t in report.totals), "previous totals disagree"
     await db.dispose()
@@ -211,7 +258,13 @@ async def _bench(url: str, records: int, repeat: int) -> None:
     print(f"{backend}: {counts[0]:,} items, {counts[1]:,} units; generation {generation:.1f} s")
     print(f"  weekly province report: {rep * 1000:.0f} ms (median of {repeat}); week total {report.total_quantity:,}")
     print(f"  hand-written single aggregate (same two weeks): {hnd * 1000:.0f} ms; ratio {rep / hnd:.2f}x")
-    print(f"  Excel export ({len(raw):,} raw rows, {len(workbook) // 1024} KiB): {xl:.2f} s")
+    print(f"  Excel export ({raw_count:,} raw rows, {len(workbook) // 1024} KiB): {xl:.2f} s")
+    print(
+        f"  `tocns report --format xlsx` for the year: {year_rows:,} raw rows (every live item), "
+        f"{year_size / 2**20:.1f} MiB, {year_time:.1f} s ({year_time / stream_time:.1f}x reading the rows alone, "
+        f"{stream_time:.1f} s); peak RSS {year_rss / 2**10:.0f} MiB against {week_rss / 2**10:.0f} MiB for the "
+        f"week's {week_rows:,} rows ({year_rss / week_rss:.2f}x)"
+    )
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from tocns.core.pipeline import EventHandler, Pipeline
 from tocns.core.registry import Registry
 from tocns.core.router import Router
 from tocns.db.engine import Database, upgrade_database_async
+from tocns.log_setup import register_secrets
 
 if TYPE_CHECKING:
     from tocns.channels.base import Channel
@@ -42,10 +43,12 @@ def scheduled_jobs() -> list[ScheduledJob]:
     from tocns.features.directives.jobs import directive_reminders
     from tocns.features.reports.jobs import commune_digest, nonreporter_nudge, weekly_summary
     from tocns.features.tasks.jobs import task_reminders
+    from tocns.inbound.jobs import inbound_retention
 
     return [
         ScheduledJob("commune_digest", commune_digest),
         ScheduledJob("directive_reminders", directive_reminders),
+        ScheduledJob("inbound_retention", inbound_retention),
         ScheduledJob("nonreporter_nudge", nonreporter_nudge),
         ScheduledJob("task_reminders", task_reminders),
         ScheduledJob("weekly_summary", weekly_summary),
@@ -73,6 +76,10 @@ class BotApp:
     pipeline: Pipeline
     registry: Registry
     clock: Callable[[], datetime] = utcnow
+
+    def __post_init__(self) -> None:
+        # Settings copied with new secrets (model_copy) skip their own registration: the app makes sure.
+        register_secrets(self.settings.secret_values())
 
     @classmethod
     def build(cls, settings: Settings, db: Database, clock: Callable[[], datetime] = utcnow) -> BotApp:

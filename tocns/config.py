@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from tocns.db.dialect import is_sqlite_url
+from tocns.log_setup import register_secrets
 
 PLACEHOLDER_VALUES = frozenset(
     {
@@ -108,8 +114,10 @@ class Settings(BaseSettings):
 
     # --- adapters (issue 7): platform adapters, webhooks, Zalo transport
     webhook_max_body_bytes: int = 1_000_000
+    # Days a processed update's raw body (names, ids, messages) is kept; the records and audit stay.
+    inbound_retention_days: int = 14
     polling_timeout_seconds: int = 30
-    zalo_parse_mode: str = "Markdown"
+    zalo_parse_mode: str = ""
 
     # --- integration: one directory for every file the bot sends (reports, attachments), one link lifetime
     files_dir: str = "./data/files"
@@ -160,6 +168,22 @@ class Settings(BaseSettings):
         if value not in ("weekly", "daily"):
             raise ValueError("COMMUNE_DIGEST_FREQUENCY là weekly hoặc daily")
         return value
+
+    def model_post_init(self, _context: Any, /) -> None:
+        """Register every secret of these settings with the log redaction before anything can log it."""
+        register_secrets(self.secret_values())
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret: tokens, webhook secrets, the link-signing key and the database password."""
+        values = [getattr(self, name) for name in SECRET_FIELDS]
+        # The password as written in DATABASE_URL (percent-encoded or not) and as decoded.
+        written = re.match(r"[^:/]+://[^:/@]*:(?P<password>.*)@[^@]*$", self.database_url)
+        if written:
+            values.append(written.group("password"))
+        # A URL the database layer cannot parse fails there, with its own message.
+        with contextlib.suppress(ArgumentError):
+            values.append(make_url(self.database_url).password or "")
+        return [v for v in values if v]
 
     @property
     def default_lead_days(self) -> list[int]:

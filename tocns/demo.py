@@ -22,7 +22,6 @@ MIDDLE = ("Thị", "Văn", "Hữu", "Minh", "Ngọc", "Thu", "Đức")
 GIVEN = ("Lan", "Hùng", "Mai", "Tuấn", "Hoa", "Dũng", "Hương", "Nam", "Thảo", "Sơn", "Yến", "Phúc")
 
 
-
 @dataclass
 class DemoResult:
     """What the demo created, for printing and for extensions."""

@@ -180,7 +180,24 @@ async def test_a_long_message_resumes_after_the_parts_already_delivered(papp: Bo
     assert "\n".join(attempts) == text and second.parts_sent == len(attempts) >= 3
 
 
+async def test_plain_text_by_default_so_a_typed_link_stays_text(papp: BotApp, zalo: FakeZaloApi) -> None:
+    text = "Đã ghi #3, người ghi [bấm vào đây](http://lua-dao.example)"
+    result = await _transport(papp, zalo).send("zgroup-1", text, [])
+    assert result.status == SendStatus.OK
+    assert [(p.get("parse_mode"), p["text"]) for p in zalo.sent()] == [(None, text)]
+
+
+async def test_configured_markdown_is_sent_escaped(papp: BotApp, zalo: FakeZaloApi) -> None:
+    papp.settings.zalo_parse_mode = "Markdown"
+    text = "Người ghi [bấm vào đây](http://x.vn) *đậm*"
+    await _transport(papp, zalo).send("zgroup-1", text, [])
+    sent = zalo.sent()[0]
+    assert sent["parse_mode"] == "Markdown"
+    assert sent["text"] == r"Người ghi \[bấm vào đây\]\(http://x\.vn\) \*đậm\*"
+
+
 async def test_rejected_markdown_is_resent_plain(papp: BotApp, zalo: FakeZaloApi) -> None:
+    papp.settings.zalo_parse_mode = "Markdown"
     zalo.reject_markdown = True
     result = await _transport(papp, zalo).send("zgroup-1", "Báo cáo *tuần* [lỗi", [])
     assert result.status == SendStatus.OK

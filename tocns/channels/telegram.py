@@ -74,10 +74,57 @@ class UpdateShapeError(ValueError):
     """The body is not a Telegram update."""
 
 
+_MESSAGE_KINDS = ("message", "edited_message", "channel_post", "edited_channel_post")
+
+
+def _int_id(value: object) -> bool:
+    return type(value) is int
+
+
+def _strings(part: dict[str, Any], where: str, *fields: str) -> None:
+    for field in fields:
+        if field in part and not isinstance(part[field], str):
+            raise UpdateShapeError(f"malformed Telegram update: {where}.{field} is not a string")
+
+
+def _check_fields(body: dict[str, Any]) -> None:
+    """Refuse an update missing what the bot needs later (chat, ids) or with fields of the wrong type.
+
+    PTB decodes such bodies without complaint; they then failed while being processed, after the webhook had
+    answered 200, and stayed failed. Refused here, the sender sees a 400 and nothing is stored.
+    """
+    for kind in _MESSAGE_KINDS:
+        if kind not in body:
+            continue
+        message = body[kind]
+        if not isinstance(message, dict):
+            raise UpdateShapeError(f"malformed Telegram update: {kind} is not an object")
+        chat = message.get("chat")
+        if not isinstance(chat, dict) or not _int_id(chat.get("id")) or not isinstance(chat.get("type"), str):
+            raise UpdateShapeError(f"malformed Telegram update: {kind}.chat.id or type missing")
+        if not _int_id(message.get("message_id")):
+            raise UpdateShapeError(f"malformed Telegram update: {kind}.message_id missing")
+        _strings(message, kind, "text", "caption")
+        _strings(chat, f"{kind}.chat", "title", "username", "first_name", "last_name")
+        sender = message.get("from")
+        if sender is not None:
+            if not isinstance(sender, dict) or not _int_id(sender.get("id")):
+                raise UpdateShapeError(f"malformed Telegram update: {kind}.from.id missing")
+            if not isinstance(sender.get("first_name"), str):
+                raise UpdateShapeError(f"malformed Telegram update: {kind}.from.first_name missing")
+            _strings(sender, f"{kind}.from", "last_name", "username")
+    member = body.get("my_chat_member")
+    if member is not None:
+        chat = member.get("chat") if isinstance(member, dict) else None
+        if not isinstance(chat, dict) or not _int_id(chat.get("id")):
+            raise UpdateShapeError("malformed Telegram update: my_chat_member.chat.id missing")
+
+
 def parse_update(body: object) -> Update:
     """Check and decode a Telegram update body; raises UpdateShapeError for anything else."""
     if not isinstance(body, dict) or type(body.get("update_id")) is not int:
         raise UpdateShapeError("not a Telegram update: update_id missing")
+    _check_fields(body)
     try:
         return Update.de_json(body, None)
     except Exception as exc:  # PTB raises assorted errors on malformed parts

@@ -21,7 +21,7 @@ from tocns.core.messages import Attachment, ChatType, IncomingMessage
 from tocns.core.pipeline import Checked
 from tocns.core.router import Router
 from tocns.core.signed_links import can_sign, sign_url
-from tocns.core.text import split_chunks
+from tocns.core.text import escape_markup, split_chunks
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,8 @@ def unwrap(body: object) -> dict[str, Any]:
     for value in (message.get("message_id"), chat.get("id"), sender.get("id")):
         if not isinstance(value, str | int) or isinstance(value, bool) or str(value) == "":
             raise UpdateShapeError("not a Zalo update: ids missing")
+        if "\x00" in str(value) or len(str(value)) > 100:  # ids become keys in text columns PostgreSQL checks
+            raise UpdateShapeError("not a Zalo update: malformed id")
     return body
 
 
@@ -275,7 +277,8 @@ class ZaloTransport:
         parse_mode = self.settings.zalo_parse_mode
         payload: dict[str, Any] = {"chat_id": chat_id, "text": text}
         if parse_mode:
-            payload["parse_mode"] = parse_mode
+            # Every message is plain text with user text inside: escape all of it, never send markup raw.
+            payload = {"chat_id": chat_id, "text": escape_markup(text, parse_mode), "parse_mode": parse_mode}
         result = await self._post("sendMessage", payload)
         if parse_mode and _markdown_rejected(result):
             log.info("zalo rejected %s in chat %s; re-sending as plain text", parse_mode, chat_id)

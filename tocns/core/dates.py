@@ -1,16 +1,21 @@
-"""Pure date helpers: the one set of date formatters, reading a typed deadline, Vietnamese holidays, quiet hours."""
+"""Pure date helpers: the one date grammar every command reads days with, the one set of date formatters,
+Vietnamese holidays, quiet hours."""
 
 from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
+from typing import Literal
 
 import holidays
 
 from tocns.core.text import fold
 
+# Weekday words after "thứ": Monday is "thứ 2"/"thứ hai"; Sunday is "chủ nhật"/"cn".
 _WEEKDAYS: dict[str, int] = {
     "2": 0,
     "hai": 0,
@@ -27,13 +32,90 @@ _WEEKDAYS: dict[str, int] = {
 }
 WEEKDAY_NAMES = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
 """The one weekday table: Monday first, as Python's date.weekday() counts."""
-_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})(?:/(\d{4}))?$")
+# dd/mm, dd-mm, dd.mm with an optional year of 2 or 4 digits, the same separator throughout.
+ABSOLUTE_DATE = re.compile(r"^([0-9]{1,2})([/.-])([0-9]{1,2})(?:\2([0-9]{4}|[0-9]{2}))?$")
+# A word like t6 / th6 for a weekday.
+_SHORT_WEEKDAY = re.compile(r"^th?([2-7])$")
+# Relative day phrases (folded words) -> days after today.
+RELATIVE_DAYS: dict[tuple[str, ...], int] = {
+    ("hom", "nay"): 0,
+    ("bua", "nay"): 0,
+    ("sang", "nay"): 0,
+    ("trua", "nay"): 0,
+    ("chieu", "nay"): 0,
+    ("toi", "nay"): 0,
+    ("hom", "qua"): -1,
+    ("bua", "qua"): -1,
+    ("hom", "truoc"): -1,
+    ("bua", "truoc"): -1,
+    ("sang", "qua"): -1,
+    ("trua", "qua"): -1,
+    ("chieu", "qua"): -1,
+    ("toi", "qua"): -1,
+    ("dem", "qua"): -1,
+    ("hom", "kia"): -2,
+    ("bua", "kia"): -2,
+    ("hqua",): -1,
+    ("homqua",): -1,
+    ("hnay",): 0,
+    ("homnay",): 0,
+    ("hkia",): -2,
+    ("homkia",): -2,
+    ("ngay", "mai"): 1,
+    ("sang", "mai"): 1,
+    ("chieu", "mai"): 1,
+    ("toi", "mai"): 1,
+    ("ngay", "kia"): 2,
+    ("ngay", "mot"): 2,
+}
+# Spans that are not one day: in a command that needs a day they are refused, never dropped.
+NOT_A_DAY: dict[tuple[str, ...], str] = {
+    ("tuan", "nay"): "tuần này",
+    ("tuan", "truoc"): "tuần trước",
+    ("tuan", "roi"): "tuần rồi",
+    ("tuan", "sau"): "tuần sau",
+    ("tuan", "toi"): "tuần tới",
+    ("thang", "nay"): "tháng này",
+    ("thang", "truoc"): "tháng trước",
+    ("thang", "roi"): "tháng rồi",
+    ("thang", "sau"): "tháng sau",
+    ("cuoi", "tuan"): "cuối tuần",
+}
+# Weekday qualifiers: which week the weekday is in, relative to this week.
+_WEEK_SHIFT: dict[tuple[str, str], int] = {
+    ("tuan", "nay"): 0,
+    ("tuan", "truoc"): -1,
+    ("tuan", "roi"): -1,
+    ("tuan", "sau"): 1,
+    ("tuan", "toi"): 1,
+}
+# "hôm"/"bữa" followed by a word we do not know is a date we did not understand ("hôm nọ", "hôm bữa").
+_VAGUE_HEADS = ("hom", "bua")
 
+DATE_FORMS = (
+    "Ngày viết dạng 20/11, 20/11/2026, 20-11 hoặc 20.11 (có hoặc không có chữ 'ngày'), "
+    "'hôm nay', 'hôm qua', 'hôm kia', hoặc thứ trong tuần: 'thứ 6', 't6', 'chủ nhật', 'thứ 6 tuần trước'."
+)
 DEADLINE_HELP = "Hạn viết dạng dd/mm, dd/mm/yyyy, 'cuối tháng', 'thứ 6' hoặc 'thứ sáu tuần sau'."
 
+Direction = Literal["past", "future"]
 
-class DeadlineError(ValueError):
-    """The typed deadline cannot be read; the message is Vietnamese and shown to the user."""
+
+class DateError(ValueError):
+    """A typed date that cannot be read; the message is Vietnamese, quotes the words and shows the right form."""
+
+
+# Tasks read deadlines with the same grammar; the old name stays for their callers.
+DeadlineError = DateError
+
+
+@dataclass(frozen=True)
+class DateHit:
+    """A date read from `size` words starting at some index; `typed` is the folded words as written."""
+
+    value: date
+    size: int
+    typed: str
 
 
 def fmt_date(day: date) -> str:
@@ -61,60 +143,138 @@ def end_of_month(day: date) -> date:
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
-def _make_date(year: int, month: int, day: int, typed: str) -> date:
+def make_date(year: int, month: int, day: int, typed: str) -> date:
+    """A real calendar date, or DateError quoting what was typed."""
     try:
         return date(year, month, day)
     except ValueError as exc:
-        raise DeadlineError(f"Ngày {typed!r} không có thật. {DEADLINE_HELP}") from exc
+        raise DateError(f"Ngày '{typed}' không có thật. {DATE_FORMS}") from exc
+
+
+def read_absolute(text: str, today: date, direction: Direction | None = None) -> date | None:
+    """Read dd/mm, dd/mm/yy(yy), dd-mm, dd.mm; None when `text` has another shape, DateError when no such day.
+
+    Without a year: in the past direction a day more than 180 days ahead means last year ("31/12" typed in
+    January); in the future direction a day already past means next year; with no direction, this year.
+    """
+    match = ABSOLUTE_DATE.match(text.strip())
+    if not match:
+        return None
+    day, month, year_text = int(match.group(1)), int(match.group(3)), match.group(4)
+    if year_text:
+        year = int(year_text) + (2000 if len(year_text) == 2 else 0)
+        return make_date(year, month, day, text.strip())
+    value = make_date(today.year, month, day, text.strip())
+    if direction == "past" and (value - today).days > 180:
+        value = make_date(today.year - 1, month, day, text.strip())
+    elif direction == "future" and value < today:
+        value = make_date(today.year + 1, month, day, text.strip())
+    return value
+
+
+def _weekday_at(words: Sequence[str], i: int) -> tuple[int, int] | None:
+    """(weekday, words used) for 'thứ 6', 'thứ sáu', 't6', 'cn', 'chủ nhật' at `i`; DateError for 'thứ 9'."""
+    word = words[i]
+    nxt = words[i + 1] if i + 1 < len(words) else ""
+    if word == "cn":
+        return 6, 1
+    if word == "chu" and nxt == "nhat":
+        return 6, 2
+    if short := _SHORT_WEEKDAY.match(word):
+        return int(short.group(1)) - 2, 1
+    if word in ("t", "th") and len(nxt) == 1 and "2" <= nxt <= "7":
+        return int(nxt) - 2, 2  # "t6" split by a tokenizer into "t" and "6"
+    if word == "thu" and nxt in _WEEKDAYS:
+        return _WEEKDAYS[nxt], 2
+    if word == "thu" and nxt.isdigit():
+        raise DateError(f"Không có 'thứ {nxt}'. {DATE_FORMS}")
+    return None
+
+
+def match_date(words: Sequence[str], i: int, today: date, direction: Direction) -> DateHit | None:
+    """Read one date expression from folded words at index `i`, or None when the words there are not a date.
+
+    `direction` says which way a weekday or a year-less day points: "past" for records (the latest such day
+    not after today), "future" for deadlines (the next such day from today). The caller decides whether a
+    future (or past) day is acceptable. A date-looking phrase that names no single day raises DateError.
+    """
+    if i >= len(words):
+        return None
+    word = words[i]
+    two = tuple(words[i : i + 2])
+    start = i
+    if word == "ngay" and i + 1 < len(words):
+        nxt = words[i + 1]
+        if ABSOLUTE_DATE.match(nxt):
+            value = read_absolute(nxt, today, direction)
+            assert value is not None
+            return DateHit(value, 2, f"ngay {nxt}")
+        if nxt.isdigit():
+            raise DateError(f"'ngày {nxt}' thiếu tháng. {DATE_FORMS}")
+        if tuple(words[i + 1 : i + 3]) in RELATIVE_DAYS or _weekday_at(words, i + 1) is not None:
+            # "ngày hôm qua", "ngày thứ 6": read what follows and count the "ngày".
+            inner = match_date(words, i + 1, today, direction)
+            if inner is not None:
+                return DateHit(inner.value, inner.size + 1, f"ngay {inner.typed}")
+    value = read_absolute(word, today, direction)
+    if value is not None:
+        return DateHit(value, 1, word)
+    if len(two) == 2 and two in RELATIVE_DAYS:
+        return DateHit(today + timedelta(days=RELATIVE_DAYS[two]), 2, " ".join(two))
+    if (word,) in RELATIVE_DAYS:
+        return DateHit(today + timedelta(days=RELATIVE_DAYS[(word,)]), 1, word)  # "hqua", "hnay"
+    if two == ("cuoi", "thang"):
+        return DateHit(end_of_month(today), 2, "cuoi thang")
+    weekday = _weekday_at(words, i)
+    if weekday is not None:
+        day, used = weekday
+        i += used
+        shift_key = tuple(words[i : i + 2])
+        monday = today - timedelta(days=today.weekday())
+        if shift_key in _WEEK_SHIFT:
+            value = monday + timedelta(days=7 * _WEEK_SHIFT[shift_key] + day)  # type: ignore[index]
+            used += 2
+        elif direction == "past":
+            value = today - timedelta(days=(today.weekday() - day) % 7)
+        else:
+            value = today + timedelta(days=(day - today.weekday()) % 7)
+        return DateHit(value, used, " ".join(words[start : start + used]))
+    if two in NOT_A_DAY:
+        raise DateError(
+            f"'{NOT_A_DAY[two]}' không phải một ngày. Hãy ghi ngày cụ thể, ví dụ 'thứ 6 tuần trước' hoặc "
+            f"'{fmt_date(today - timedelta(days=7))[:5]}'. {DATE_FORMS}"
+        )
+    if word in _VAGUE_HEADS and len(two) == 2 and two[1].isalpha():
+        raise DateError(f"Chưa rõ '{' '.join(two)}' là ngày nào. {DATE_FORMS}")
+    return None
 
 
 def parse_deadline(text: str, today: date) -> tuple[date, str]:
-    """Read a deadline at the start of `text`; return it and the rest of the text.
+    """Read a deadline at the start of `text` with the shared date grammar; return it and the rest of the text.
 
     A dd/mm without a year that is already past means next year (typed in December for January).
     A weekday means its next occurrence from today; "tuần sau" means that weekday of next week.
     """
     words = text.split()
     if not words:
-        raise DeadlineError(f"Thiếu hạn. {DEADLINE_HELP}")
-    first = words[0]
-    match = _DATE.match(first)
-    if match:
-        day, month = int(match.group(1)), int(match.group(2))
-        if match.group(3):
-            due = _make_date(int(match.group(3)), month, day, first)
-        else:
-            due = _make_date(today.year, month, day, first)
-            if due < today:
-                due = _make_date(today.year + 1, month, day, first)
-        if due < today:
-            raise DeadlineError(f"Hạn {fmt_date(due)} đã qua. Hãy chọn một ngày từ hôm nay ({fmt_date(today)}).")
-        return due, " ".join(words[1:])
-    folded = [fold(w) for w in words]
-    if folded[:2] == ["cuoi", "thang"]:
-        return end_of_month(today), " ".join(words[2:])
-    weekday: int | None = None
-    used = 0
-    if folded[0] in ("cn", "chu") and (folded[0] == "cn" or folded[1:2] == ["nhat"]):
-        weekday, used = 6, 1 if folded[0] == "cn" else 2
-    elif re.fullmatch(r"t[2-7]", folded[0]):
-        weekday, used = int(folded[0][1]) - 2, 1
-    elif folded[0] == "thu" and len(folded) > 1 and folded[1] in _WEEKDAYS:
-        weekday, used = _WEEKDAYS[folded[1]], 2
-    if weekday is None:
-        raise DeadlineError(f"Không đọc được hạn {first!r}. {DEADLINE_HELP}")
-    if folded[used : used + 2] == ["tuan", "sau"]:
-        monday = today - timedelta(days=today.weekday()) + timedelta(days=7)
-        return monday + timedelta(days=weekday), " ".join(words[used + 2 :])
-    due = today + timedelta(days=(weekday - today.weekday()) % 7)
-    return due, " ".join(words[used:])
+        raise DateError(f"Thiếu hạn. {DEADLINE_HELP}")
+    folded = [fold(w).rstrip(",.;:") for w in words]
+    try:
+        hit = match_date(folded, 0, today, "future")
+    except DateError as exc:
+        raise DateError(f"{exc} {DEADLINE_HELP}") from exc
+    if hit is None:
+        raise DateError(f"Không đọc được hạn {words[0]!r}. {DEADLINE_HELP}")
+    if hit.value < today:
+        raise DateError(f"Hạn {fmt_date(hit.value)} đã qua. Hãy chọn một ngày từ hôm nay ({fmt_date(today)}).")
+    return hit.value, " ".join(words[hit.size :])
 
 
 def parse_month(text: str, today: date) -> date:
     """Read `mm/yyyy` (or `mm`) as the first day of that month."""
     match = re.fullmatch(r"(\d{1,2})(?:/(\d{4}))?", text.strip())
     if not match or not 1 <= int(match.group(1)) <= 12:
-        raise DeadlineError(f"Không đọc được tháng {text.strip()!r}. Viết dạng mm/yyyy, ví dụ 12/2026.")
+        raise DateError(f"Không đọc được tháng {text.strip()!r}. Viết dạng mm/yyyy, ví dụ 12/2026.")
     year = int(match.group(2)) if match.group(2) else today.year
     return date(year, int(match.group(1)), 1)
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from tocns.core.text import storable
+
 
 class ChatType(StrEnum):
     """Whether a chat is a one-to-one conversation with the bot or a group."""
@@ -50,6 +52,14 @@ class IncomingMessage:
     anonymous_admin: bool = False
     # The forum topic the message was posted in (Telegram message_thread_id): replies go back to it.
     thread_id: str | None = None
+
+    def __post_init__(self) -> None:
+        # NUL and lone surrogates reach us in JSON escapes; PostgreSQL refuses them, and a command that can
+        # never be stored would fail on every retry. Strip them once here, for every adapter.
+        for name in ("text", "display_name", "chat_title", "username"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                setattr(self, name, storable(value))
 
     @property
     def is_private(self) -> bool:

@@ -67,3 +67,18 @@ def parse_command(text: str | None, bot_names: Iterable[str] = (), addressed: bo
             return None
     args = (match.group("args") or "").strip()
     return ParsedCommand(name=name, args=args, addressed_bot=bot)
+
+
+# Ids are 32-bit integers in the database: a larger number cannot name anything and must not reach a query.
+MAX_ID = 2**31 - 1
+_ID = re.compile(r"#?\s*([0-9]{1,30})")
+
+
+def parse_id(word: str) -> int | None:
+    """A record, task or directive number as typed (`12`, `#12`), ASCII digits only; None when it is not one.
+
+    `str.isdigit` accepts `²` and `int()` then fails; this refuses it. The value may exceed MAX_ID: callers
+    answer "no such record" for it rather than asking the database.
+    """
+    match = _ID.fullmatch(word.strip())
+    return int(match.group(1)) if match else None

@@ -1,13 +1,15 @@
-"""Pure text helpers: Unicode normalization, diacritic folding and closest-match lookup."""
+"""Pure text helpers: Unicode normalization, diacritic folding, closest-match lookup and echoing user text."""
 
 from __future__ import annotations
 
 import difflib
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 _SPACES = re.compile(r"\s+")
+T = TypeVar("T")
 
 
 def nfc(text: str) -> str:
@@ -65,3 +67,132 @@ def split_chunks(text: str, limit: int) -> list[str]:
     if rest or not pieces:
         pieces.append(rest)
     return pieces
+
+
+# Characters that change how a line looks without being text: controls (newline, tab, NUL, ESC), line and
+# paragraph separators, and format characters (bidi overrides and isolates, zero-width spaces, BOM).
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+# Kept: the zero-width joiner, which only draws emoji sequences (👨‍👩‍👧) and cannot move or break a line.
+_KEPT_FORMAT = frozenset({"\u200d"})
+USER_TEXT_LIMIT = 200
+NAME_LIMIT = 64
+
+
+def _visible(ch: str) -> bool:
+    return ch in _KEPT_FORMAT or unicodedata.category(ch) not in _INVISIBLE_CATEGORIES
+
+
+def clean_text(text: str) -> str:
+    """Drop NUL, controls (except newline and tab), bidi overrides and lone surrogates; keep line breaks.
+
+    For text the bot stores and shows as a body of its own (a directive's text): lines stay lines.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
+    return "".join(ch for ch in text if ch in "\n\t" or _visible(ch))
+
+
+def one_line(text: str | None, limit: int = USER_TEXT_LIMIT) -> str:
+    """Fold user text to one printable line (controls, bidi overrides, breaks become spaces), at most `limit`
+    characters with an ellipsis: what anyone typed can never start a line of the bot's reply."""
+    if not text:
+        return ""
+    flat = "".join(ch if _visible(ch) else " " for ch in nfc(text))
+    flat = _SPACES.sub(" ", flat).strip()
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def quoted(text: str | None, limit: int = USER_TEXT_LIMIT) -> str:
+    """User text folded to one line, capped and put between quotation marks, for echoing in a reply."""
+    return f"“{one_line(text, limit)}”"
+
+
+def person_name(text: str | None) -> str:
+    """A person's display name (user-supplied) folded to one short line that starts with a letter or digit.
+
+    Names open lines of replies ("Lan đã tham gia Thôn 3"): a leading emoji or mark ("📢 CHỈ ĐẠO…", "> ")
+    would make that line look like the bot's own header, so it is dropped.
+    """
+    folded = one_line(text, NAME_LIMIT)
+    start = next((i for i, ch in enumerate(folded) if unicodedata.category(ch)[0] in "LN"), len(folded))
+    return folded[start:] or "?"
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """Drop NUL and lone surrogates, which PostgreSQL refuses in text, so chat text can always be stored."""
+    return _UNSTORABLE.sub("", text)
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()~>#+\-=|{}.!])")
+
+
+def escape_markup(text: str, parse_mode: str) -> str:
+    """Escape text for a platform parse mode ("Markdown", "MarkdownV2", "HTML"), so it shows as typed.
+
+    The bot's messages are plain text with user text inside: under a parse mode a name like
+    `[bấm vào đây](http://…)` would otherwise become a link in the bot's own message.
+    """
+    mode = parse_mode.lower()
+    if mode == "html":
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if mode.startswith("markdown"):
+        return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return text
+# Vietnamese alphabetical order: ă and â follow a, đ follows d, ê follows e, ô and ơ follow o, ư follows u. Tones are
+# a secondary difference (CLDR "vi": none, huyền, hỏi, ngã, sắc, nặng), so "Ấp" sorts among the A's, never after Z.
+_VI_LETTERS = "aăâbcdđeêfghijklmnoôơpqrstuưvwxyz"
+_VI_RANK = {ch: i for i, ch in enumerate(_VI_LETTERS)}
+_VI_MARKS = {"\u0306": "ă", "\u0302": "^", "\u031b": "+"}  # breve, circumflex, horn: part of the letter
+_VI_TONES = {"\u0300": 1, "\u0309": 2, "\u0303": 3, "\u0301": 4, "\u0323": 5}
+_DIGITS = re.compile(r"([0-9]+)")
+
+
+def _vi_letter(base: str, mark: str | None) -> str:
+    if mark == "ă":
+        return "ă"
+    if mark == "^":
+        return {"a": "â", "e": "ê", "o": "ô"}.get(base, base)
+    if mark == "+":
+        return {"o": "ơ", "u": "ư"}.get(base, base)
+    return base
+
+
+def vi_sort_key(text: str) -> tuple[tuple[tuple[int, int | str], ...], tuple[int, ...], str]:
+    """A sort key in Vietnamese alphabetical order: letters, then tones; numbers by value ("Thôn 2" < "Thôn 10")."""
+    primary: list[tuple[int, int | str]] = []
+    tones: list[int] = []
+    decomposed = unicodedata.normalize("NFD", _SPACES.sub(" ", text.strip()).lower())
+    for part in _DIGITS.split(decomposed):
+        if part.isascii() and part.isdigit():
+            primary.append((1, int(part)))
+            continue
+        # One entry per base character, with its letter marks (ă, â, ơ...) and tone gathered from what follows it.
+        letters: list[list[str | None]] = []
+        part_tones: list[int] = []
+        for ch in part:
+            if unicodedata.combining(ch) and letters:
+                if ch in _VI_TONES:
+                    part_tones[-1] = _VI_TONES[ch]
+                elif ch in _VI_MARKS:
+                    letters[-1][1] = _VI_MARKS[ch]
+            elif not unicodedata.combining(ch):
+                letters.append([ch, None])
+                part_tones.append(0)
+        for (base, mark), tone in zip(letters, part_tones, strict=True):
+            letter = _vi_letter(str(base), mark)
+            rank = _VI_RANK.get(letter)
+            if rank is not None:
+                primary.append((2, rank))
+            else:
+                # Spaces and punctuation before digits before letters, as in a dictionary.
+                primary.append((3 if letter.isalnum() else 0, letter))
+            tones.append(tone)
+    return tuple(primary), tuple(tones), text
+
+
+def vi_sorted(items: Iterable[T], key: Callable[[T], str] | None = None) -> list[T]:
+    """Items sorted in Vietnamese alphabetical order (by `key(item)`, or the item itself when a string)."""
+    pick: Callable[[T], str] = key if key is not None else (lambda item: str(item))
+    return sorted(items, key=lambda item: vi_sort_key(pick(item)))

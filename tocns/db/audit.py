@@ -31,7 +31,6 @@ class AuditLog(SQLModel, table=True):
     after: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
-
 def _default(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -104,6 +103,31 @@ async def append_audit(
     conn = await session.connection()
     values = _values(action, entity, entity_id, actor_person_id, actor_label, before, after)
     await conn.execute(_AUDIT_INSERT, {"at": utcnow(), **values})
+
+
+async def append_audit_rows(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
+    """Write many audit rows in one executemany INSERT (bulk imports); each entry holds append_audit's keywords."""
+    if not entries:
+        return
+    await session.flush()
+    conn = await session.connection()
+    stamp = utcnow()
+    rows = [
+        {
+            "at": stamp,
+            **_values(
+                e["action"],
+                e["entity"],
+                e["entity_id"],
+                e.get("actor_person_id"),
+                e.get("actor_label"),
+                e.get("before"),
+                e.get("after"),
+            ),
+        }
+        for e in entries
+    ]
+    await conn.execute(_AUDIT_INSERT, rows)
 
 
 async def audit_trail(session: AsyncSession, entity: str, entity_id: object) -> list[AuditLog]:

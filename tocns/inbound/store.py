@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, func, select
@@ -129,3 +129,30 @@ async def mark_processed(session: AsyncSession, platform: str, chat_id: str, mes
     values = {"platform": platform, "chat_id": chat_id, "message_id": message_id, "processed_at": utcnow()}
     result = await conn.execute(_processed_insert(session), values)
     return result.first() is not None
+
+
+# Rows deleted per statement: the first run after an upgrade may find months of updates, and one huge
+# DELETE would hold its locks (and SQLite's single writer) for too long. The job runs every minute.
+PURGE_BATCH = 5000
+
+
+async def purge_processed_updates(session: AsyncSession, before: datetime, batch: int = PURGE_BATCH) -> int:
+    """Delete up to `batch` updates processed successfully and received before `before`; return how many.
+
+    Only `done` updates go: a pending one is still to be processed and a failed one waits for the operator.
+    What they produced (records, tasks, acknowledgements, the audit log) lives in its own tables and stays.
+    """
+    expired = (
+        select(InboundUpdate.id)
+        .where(
+            col(InboundUpdate.state) == InboundState.DONE.value,
+            # received_at first: the (state, received_at) index narrows the scan; processed_at makes it exact.
+            col(InboundUpdate.received_at) < before,
+            col(InboundUpdate.processed_at) < before,
+        )
+        .limit(batch)
+    )
+    result = await session.exec(  # type: ignore[call-overload]
+        delete(InboundUpdate).where(col(InboundUpdate.id).in_(expired.scalar_subquery()))
+    )
+    return int(result.rowcount or 0)

@@ -1,4 +1,4 @@
-"""`tocns outbox send`: drain the outbox in this process (several may run on PostgreSQL)."""
+"""`tocns outbox send`: drain the outbox in this process, as the sender election's winner (see run_elected)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _send(args: argparse.Namespace) -> int:
 
     async def go() -> int:
         from tocns.db.engine import Database, upgrade_database_async
-        from tocns.outbox.sender import OutboxSender, transports_from_settings
+        from tocns.outbox.sender import run_elected, transports_from_settings
 
         transports = transports_from_settings(settings)
         if not transports:
@@ -36,8 +36,14 @@ def _send(args: argparse.Namespace) -> int:
             await upgrade_database_async(settings.database_url)
         db = Database(settings.database_url)
         try:
-            await OutboxSender(db, settings, transports).drain(until_empty=args.until_empty)
+            # The same election as `tocns serve`: beside a running server this one waits, and takes over if
+            # the server stops, instead of sending at twice the platform's rate.
+            await run_elected(db, settings, transports, asyncio.Event(), until_empty=args.until_empty)
         finally:
+            for transport in transports.values():
+                close = getattr(transport, "close", None)
+                if close is not None:
+                    await close()
             await db.dispose()
         return 0
 

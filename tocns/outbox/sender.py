@@ -72,6 +72,9 @@ class PlatformLimits:
     is_private: Callable[[str], bool] | None = None
     private_window: float = 1.0
     blocked_until: dict[str, float] = field(default_factory=dict)
+    # A 429 with retry_after is flood control on the whole bot (Telegram counts per bot, not per chat):
+    # nothing goes to the platform before this monotonic moment.
+    paused_until: float = 0.0
 
     @classmethod
     def build(
@@ -107,8 +110,8 @@ class PlatformLimits:
         return window
 
     def chat_ready_at(self, chat_id: str, now: float) -> float:
-        """When this chat may get its next message (its minute budget, or a 429's retry_after)."""
-        return max(self.chat(chat_id).ready_at(now), self.blocked_until.get(chat_id, 0.0))
+        """When this chat may get its next message (its minute budget, a 429's retry_after, a platform pause)."""
+        return max(self.chat(chat_id).ready_at(now), self.blocked_until.get(chat_id, 0.0), self.paused_until)
 
 
 def telegram_private_chat(chat_id: str) -> bool:
@@ -211,6 +214,25 @@ class OutboxSender:
         self.owner = owner or f"sender-{uuid.uuid4().hex[:12]}"
         self.limits = limits or limits_from_settings(settings)
         self.batch_size = max(1, math.ceil(max(settings.telegram_global_rate, settings.zalo_global_rate)))
+        self._windows_rebuilt = False
+
+    async def rebuild_windows(self) -> int:
+        """Count the sends of the last chat window (from the outbox) against this sender's windows.
+
+        Windows live in memory: without this, a restarted sender would give a chat that just had its 20
+        messages a fresh minute's budget (up to 8 messages a second to one group were seen).
+        """
+        span = max((lim.chat_window for lim in self.limits.values()), default=60.0)
+        now, mono = self.clock(), self.monotonic()
+        async with self.db.session() as session:
+            sends = await outbox_store.recent_sends(session, list(self.transports), now - timedelta(seconds=span))
+        for platform, chat_id, sent_at in sorted(sends, key=lambda s: seconds_between(s[2], now), reverse=True):
+            at = mono - seconds_between(sent_at, now)
+            limits = self._limits(platform)
+            limits.chat(chat_id).record(at)
+            limits.global_window.record(at)
+        self._windows_rebuilt = True
+        return len(sends)
 
     def _limits(self, platform: str) -> PlatformLimits:
         if platform not in self.limits:
@@ -292,7 +314,11 @@ class OutboxSender:
             log.info("%s:%s moved to %s", head.platform, head.chat_id, result.new_chat_id)
         elif result.status == SendStatus.RATE_LIMITED:
             wait = result.retry_after if result.retry_after is not None else self._backoff(head.attempts)
-            self._limits(head.platform).blocked_until[head.chat_id] = self.monotonic() + wait
+            limits = self._limits(head.platform)
+            limits.blocked_until[head.chat_id] = self.monotonic() + wait
+            if result.retry_after is not None:
+                # Flood control counts per bot: every chat of the platform waits, not only this one.
+                limits.paused_until = max(limits.paused_until, self.monotonic() + wait)
             log.info("429 for %s:%s, retry after %.1fs", head.platform, head.chat_id, wait)
             await self._reschedule(job, now + timedelta(seconds=wait), result.error, False, result.parts_sent)
         elif result.status == SendStatus.TRANSIENT and head.attempts + 1 < self.settings.outbox_max_attempts:
@@ -327,6 +353,8 @@ class OutboxSender:
         """Send until stopped (or, with until_empty, until nothing is pending or in flight)."""
         stop = stop or asyncio.Event()
         platforms = list(self.transports)
+        if not self._windows_rebuilt:
+            await self.rebuild_windows()
         while not stop.is_set():
             try:
                 handled = await self.run_once()
@@ -366,7 +394,45 @@ def transports_from_settings(settings: Settings, clock: Callable[[], datetime] =
 
 # Any fixed 64-bit number, different from the scheduler's.
 SENDER_LOCK_KEY = 7_202_611_230_402
-SENDER_TAKEOVER_SECONDS = 15.0
+# How often a waiting sender tries the election lock: a dead sender's work is taken over within this.
+SENDER_TAKEOVER_SECONDS = 5.0
+
+
+async def run_elected(
+    db: Database,
+    settings: Settings,
+    transports: dict[str, Transport],
+    stop: asyncio.Event,
+    clock: Callable[[], datetime] = utcnow,
+    until_empty: bool = False,
+    takeover_seconds: float | None = None,
+) -> None:
+    """Send only while holding the sender election lock (PostgreSQL), waiting for it otherwise.
+
+    Every sender process (`tocns serve` workers, `tocns run`, `tocns outbox send`) goes through here: the rate
+    windows live in one process's memory, so two senders at once would double the rate at the platform.
+    The winner hands back at once whatever a previous holder had claimed: holding the lock proves that one is
+    gone, so its messages need not wait out their lease. With `until_empty`, a waiting sender also returns
+    once nothing is left to send (another sender did it).
+    """
+    platforms = list(transports)
+    while not stop.is_set():
+        async with advisory_lock(db, SENDER_LOCK_KEY, wait=False) as got:
+            if got:
+                sender = OutboxSender(db, settings, transports, clock=clock)
+                if not db.is_sqlite:  # on SQLite the lock is not a real election: leases decide
+                    async with db.session() as session:
+                        released = await outbox_store.release_claims(session, platforms, sender.owner, clock())
+                    if released:
+                        log.warning("took over %d message(s) claimed by a sender that stopped", released)
+                await (sender.drain(stop, until_empty=True) if until_empty else sender.drain(stop))
+                return
+        if until_empty:
+            async with db.session() as session:
+                if await outbox_store.unfinished(session, platforms) == 0:
+                    return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=takeover_seconds or SENDER_TAKEOVER_SECONDS)
 
 
 def start_sender(
@@ -380,16 +446,8 @@ def start_sender(
 
     async def run() -> None:
         try:
-            # Several `tocns serve` workers each start a sender, but only the lock holder sends: the rate
-            # windows that keep the bot under the platforms' limits live in one process's memory.
-            while not stop.is_set():
-                async with advisory_lock(db, SENDER_LOCK_KEY, wait=False) as got:
-                    if got:
-                        await OutboxSender(db, settings, transports, clock=clock).drain(stop)
-                        return
-                # Another process is sending; take over if it stops.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=SENDER_TAKEOVER_SECONDS)
+            # Several `tocns serve` workers each start a sender, but only the election winner sends.
+            await run_elected(db, settings, transports, stop, clock)
         finally:
             for transport in transports.values():
                 close = getattr(transport, "close", None)

@@ -259,3 +259,44 @@ async def retarget(session: AsyncSession, ids: Sequence[int], owner: str, new_ch
         row.next_attempt_at = now
         row.lease_owner = row.lease_until = None
         session.add(row)
+
+
+async def recent_sends(
+    session: AsyncSession, platforms: Sequence[str], since: datetime
+) -> list[tuple[str, str, datetime]]:
+    """(platform, chat id, sent at) of each message sent since `since` (merged replies count once).
+
+    Read once when a sender starts, to rebuild its rate windows: a restart must not hand a busy chat a fresh
+    minute's budget. (One scan of the sent rows at start; no index is needed for that.)
+    """
+    result = await session.exec(
+        select(OutboxMessage.platform, OutboxMessage.chat_id, OutboxMessage.sent_at).where(
+            col(OutboxMessage.platform).in_(list(platforms)),
+            OutboxMessage.state == OutboxState.SENT,
+            col(OutboxMessage.sent_at) >= since,
+            col(OutboxMessage.merged_into_id).is_(None),
+        )
+    )
+    return [(platform, chat_id, sent_at) for platform, chat_id, sent_at in result.all() if sent_at is not None]
+
+
+async def release_claims(session: AsyncSession, platforms: Sequence[str], owner: str, now: datetime) -> int:
+    """Hand back, due now, every message another sender had claimed; return how many.
+
+    Called by the sender that has just won the sender election: the previous holder lost the election lock,
+    so it is gone (killed, or its database connection died), and its claims need not wait for their lease.
+    """
+    result = await session.exec(
+        select(OutboxMessage).where(
+            col(OutboxMessage.platform).in_(list(platforms)),
+            OutboxMessage.state == OutboxState.SENDING,
+            col(OutboxMessage.lease_owner) != owner,
+        )
+    )
+    rows = list(result.all())
+    for row in rows:
+        row.state = OutboxState.PENDING
+        row.next_attempt_at = now
+        row.lease_owner = row.lease_until = None
+        session.add(row)
+    return len(rows)

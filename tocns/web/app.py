@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tocns.app import BotApp, build_channels, configured_platforms
 from tocns.channels.base import Channel
@@ -18,6 +21,19 @@ from tocns.features.directives import api as directives_api
 from tocns.features.reports.api import router as api_router
 
 log = logging.getLogger(__name__)
+
+# A database that hangs must not hang the health check: a load balancer waits only a few seconds.
+PING_TIMEOUT_SECONDS = 5.0
+
+
+async def database_reachable(bot: BotApp) -> bool:
+    """Whether the database answers a trivial query within PING_TIMEOUT_SECONDS."""
+    try:
+        await asyncio.wait_for(bot.db.ping(), timeout=PING_TIMEOUT_SECONDS)
+    except Exception as exc:  # any failure to reach it (refused, timeout, auth) is "down" for a probe
+        log.warning("database unreachable: %s: %s", type(exc).__name__, exc)
+        return False
+    return True
 
 
 def _attach(app: FastAPI, bot: BotApp, channels: list[Channel] | None) -> Pipeline:
@@ -90,16 +106,18 @@ def create_app(
 
     app = FastAPI(title="Tổ CNS bot", version="0.1.0", lifespan=lifespan)
 
-    @app.get("/healthz", tags=["ops"])
-    async def healthz(request: Request) -> dict[str, str]:
-        """Liveness and database reachability."""
+    @app.get("/healthz", tags=["ops"], responses={503: {"description": "Cơ sở dữ liệu không truy cập được"}})
+    async def healthz(request: Request) -> Response:
+        """Liveness and database reachability: 200 when the database answers, 503 when it does not."""
         bot: BotApp = request.app.state.bot
-        await bot.db.ping()
-        return {"status": "ok", "database": "ok"}
+        if not await database_reachable(bot):
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
 
     app.include_router(api_router)
     app.include_router(directives_api.router)
     app.add_exception_handler(RequestValidationError, directives_api.validation_error)
+    app.add_exception_handler(StarletteHTTPException, directives_api.body_error)
     from tocns.web import files, metrics, webhooks
 
     app.include_router(webhooks.router)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -41,6 +42,29 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_lone_surrogate(value: object) -> bool:
+    """Whether any string (or key) in a decoded JSON value holds a lone surrogate.
+
+    `json.loads` turns a `\\ud800` escape (or raw surrogate bytes) into a character no UTF-8 database can
+    store; a valid pair is already one character by then. No platform sends them: refusing is safe.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def _refuse(status: int, platform: str, reason: str) -> JSONResponse:
     log.warning("%s webhook refused (%s): %s", platform, status, reason)
     METRICS.errors.labels(f"webhook_{status}").inc()
@@ -63,6 +87,8 @@ async def intake(request: Request, platform: str) -> JSONResponse:
         body = json.loads(raw)
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser allows
         return _refuse(400, platform, "body is not JSON")
+    if has_lone_surrogate(body):
+        return _refuse(400, platform, "body holds a lone surrogate (not valid Unicode)")
     try:
         checked = channel.check(body)
     except (ValueError, RecursionError) as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from datetime import datetime
 from pathlib import Path
 
 from openpyxl import load_workbook
@@ -45,14 +47,18 @@ async def test_console_session_export_totals_match_receipts(app: BotApp, db_url:
 
     exported = run_cli(["export", "activities", "--format", "csv"], db_url)
     assert exported.returncode == 0, exported.stderr
-    rows = list(csv.DictReader(io.StringIO(exported.stdout)))
-    assert sum(int(r["quantity"]) for r in rows) == sum(echoed)
+    # A BOM first, so Excel on Windows reads the Vietnamese; Vietnamese headings; dates dd/mm/yyyy.
+    assert exported.stdout.startswith("\ufeffMã phiếu,Ngày hoạt động,Đơn vị,")
+    rows = list(csv.DictReader(io.StringIO(exported.stdout.removeprefix("\ufeff"))))
+    assert sum(int(r["Số lượng"]) for r in rows) == sum(echoed)
     first = rows[0]
-    assert first["org_path"] == "Thành phố Hà Nội / Phường Hoàn Kiếm / Thôn 3"
-    assert first["org_codes"] == "01/00070/00070-T01"
-    assert first["person"] == "Lan" and first["unit"] in ("người", "hồ sơ")
-    assert any(r["note"] == "tại nhà văn hóa" for r in rows)
-    assert any(r["message_text"].endswith("DROP TABLE activity_record; --") for r in rows)
+    assert first["Đơn vị"] == "Thành phố Hà Nội / Phường Hoàn Kiếm / Thôn 3"
+    assert first["Mã đơn vị"] == "01/00070/00070-T01"
+    assert first["Người ghi"] == "Lan" and first["Đơn vị tính"] in ("người", "hồ sơ")
+    assert re.fullmatch(r"\d{2}/\d{2}/\d{4}", first["Ngày hoạt động"])
+    assert re.fullmatch(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}", first["Ghi lúc"])
+    assert any(r["Ghi chú"] == "tại nhà văn hóa" for r in rows)
+    assert any(r["Tin nhắn gốc"].endswith("DROP TABLE activity_record; --") for r in rows)
 
     lines = run_cli(["export", "activities", "--format", "jsonl", "--org", "00070"], db_url).stdout.splitlines()
     assert sum(json.loads(line)["quantity"] for line in lines) == sum(echoed)
@@ -61,11 +67,15 @@ async def test_console_session_export_totals_match_receipts(app: BotApp, db_url:
 
     target = tmp_path / "hoat-dong.xlsx"
     assert run_cli(["export", "activities", "--format", "xlsx", "-o", str(target)], db_url).returncode == 0
-    sheet = load_workbook(target).active
-    assert sheet is not None
+    book = load_workbook(target)
+    assert book.sheetnames == ["Hoạt động"]
+    sheet = book["Hoạt động"]
     values = list(sheet.iter_rows(values_only=True))
-    quantity_col = values[0].index("quantity")
+    quantity_col = values[0].index("Số lượng")
     assert sum(int(row[quantity_col] or 0) for row in values[1:]) == sum(echoed)
+    # Real dates an officer can sort and filter, under a frozen header.
+    assert isinstance(values[1][1], datetime) and sheet["B2"].number_format == "dd/mm/yyyy"
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:N{len(values)}"
 
 
 async def test_export_refuses_bad_arguments(app: BotApp, db_url: str) -> None:

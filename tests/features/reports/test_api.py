@@ -100,3 +100,24 @@ async def test_cli_report_formats(app: BotApp, db_url: str, tmp_path: Path, cloc
     assert missing.returncode == 1 and "NOPE" in missing.stderr
     token = run_cli(["apitoken", "create", "P01"], db_url)
     assert token.returncode == 0 and token.stdout.strip().startswith("tocns_")
+
+
+async def test_cli_and_api_csv_are_the_same_file(app: BotApp, db_url: str, tmp_path: Path) -> None:
+    province_token, _ = await _data(app)
+    async with _client(app) as client:
+        api = await client.get(
+            "/api/v1/reports/P01",
+            params={"period": "2026-W47", "format": "csv"},
+            headers={"Authorization": f"Bearer {province_token}"},
+        )
+    out = tmp_path / "bao-cao.csv"
+    cli = run_cli(["report", "P01", "--period", "2026-W47", "--format", "csv", "-o", str(out)], db_url)
+    assert cli.returncode == 0, cli.stderr
+    # Byte for byte: a BOM (Excel on Windows reads the Vietnamese), the same columns, dates dd/mm/yyyy.
+    assert out.read_bytes() == api.content
+    text = api.content.decode("utf-8")
+    assert text.startswith("\ufeffĐơn vị,Mã,Từ ngày,Đến ngày\r\nTỉnh Thử,P01,16/11/2026,22/11/2026\r\n")
+    assert "Mã đơn vị,Đơn vị,Số tổ,Tổ có báo cáo,Tỷ lệ tổ báo cáo (%)" in text
+    # Hòa Bình before Tân Lập; 1 of 3 teams reported (33%), its one record on time (100%).
+    assert text.index("X2,Xã Hòa Bình,1,1,100,1,1,100") < text.index("X1,Xã Tân Lập,3,1,33,1,1,100")
+    assert "X1,Xã Tân Lập,X1-T03,Bản Nà Hin," in text

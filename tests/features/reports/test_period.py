@@ -48,7 +48,7 @@ def test_cli_periods() -> None:
     ("typed", "message"),
     [
         ("hom qua", "Không hiểu khoảng thời gian 'hom qua'"),
-        ("30/02-01/03", "Ngày 30/02 không có thật"),
+        ("30/02-01/03", "Ngày '30/02' không có thật"),
         ("20/11/2026-01/11/2026", "trước ngày bắt đầu"),
         ("01/01/2024-01/06/2026", "tối đa 366 ngày"),
     ],

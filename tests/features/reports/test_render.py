@@ -15,14 +15,23 @@ from tocns.features.reports.service import unit_report
 from tocns.features.reports.store import raw_records
 
 
-async def test_xlsx_totals_equal_json_and_png_is_an_image(app: BotApp, clock: FakeClock) -> None:
+async def test_xlsx_totals_equal_json(app: BotApp, clock: FakeClock) -> None:
     tree, _rows = await _generate(app, seed=11)
     async with app.db.session() as session:
         report = await unit_report(session, tree.province, WEEK, app.settings, clock())
         raw = await raw_records(session, tree.province, WEEK.start, WEEK.end)
     data = json.loads(json.dumps(report.to_dict()))
     wb = load_workbook(io.BytesIO(render_xlsx(report, raw, app.settings.tz)))
-    assert wb.sheetnames == ["Tổng hợp", "Xã Tân Lập", "Xã Hòa Bình", "Dữ liệu gốc"]
+    # Vietnamese order: Hòa Bình before Tân Lập.
+    assert wb.sheetnames == [
+        "Tổng hợp",
+        "Theo đơn vị",
+        "Theo tổ",
+        "Tổ chưa báo cáo",
+        "Xã Hòa Bình",
+        "Xã Tân Lập",
+        "Dữ liệu gốc",
+    ]
     summary = wb["Tổng hợp"]
     values = {row[0]: row for row in summary.iter_rows(values_only=True) if row and row[0]}
     assert values["Kỳ báo cáo"][1] == "tuần 16/11/2026 - 22/11/2026"
@@ -33,15 +42,31 @@ async def test_xlsx_totals_equal_json_and_png_is_an_image(app: BotApp, clock: Fa
     assert "TONG" not in values and "Tổng cộng" not in {row[1] for row in values.values() if len(row) > 1}
     # The raw sheet holds one row per live item: per indicator, its quantities add up to the totals.
     raw_rows = list(wb["Dữ liệu gốc"].iter_rows(min_row=2, values_only=True))
+    assert values["Số dòng dữ liệu gốc"][1] == len(raw_rows) == len(raw)
     names = {t["name"]: t["code"] for t in data["totals"]}
     by_code: dict[str, int] = {}
     for r in raw_rows:
-        by_code[names.get(r[5], r[5])] = by_code.get(names.get(r[5], r[5]), 0) + r[6]
+        by_code[names[r[6]]] = by_code.get(names[r[6]], 0) + r[7]
     assert by_code == {t["code"]: t["quantity"] for t in data["totals"] if t["quantity"]} != {}
+    # Each commune's sheet lists its teams with their figures per indicator.
     for child in data["children"]:
-        sheet = wb[child["name"]]
-        figures = {row[0]: row[2] for row in list(sheet.iter_rows(values_only=True))[4:]}
-        assert {names[n]: q for n, q in figures.items() if q} == {k: v for k, v in child["by_indicator"].items() if v}
+        rows = list(wb[child["name"]].iter_rows(min_row=5, values_only=True))
+        assert len(rows) == child["teams"]
+        got: dict[str, int] = {}
+        for row in rows:
+            for name, q in zip(data_names(data), row[9:], strict=True):
+                got[names[name]] = got.get(names[name], 0) + q
+        assert {k: v for k, v in got.items() if v} == {k: v for k, v in child["by_indicator"].items() if v}
 
+
+def data_names(data: dict) -> list[str]:
+    """Indicator names in the workbook's column order."""
+    return [t["name"] for t in data["totals"]]
+
+
+async def test_png_is_an_image(app: BotApp, clock: FakeClock) -> None:
+    tree, _rows = await _generate(app, seed=11)
+    async with app.db.session() as session:
+        report = await unit_report(session, tree.province, WEEK, app.settings, clock())
     png = render_png(report)
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000

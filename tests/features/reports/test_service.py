@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+
+from openpyxl import load_workbook
 
 from tests.factories import DEFAULT_INDICATORS, VN, ChatHarness, FakeClock, Tree, build_tree, make_logger
 from tocns.app import BotApp
@@ -12,6 +15,7 @@ from tocns.core.roles import Role
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit
 from tocns.features.reports.period import parse_period, week_of
+from tocns.features.reports.render import render_text
 from tocns.features.reports.service import unit_report
 
 WEEK = week_of(date(2026, 11, 16))  # Monday 16/11 to Sunday 22/11/2026
@@ -166,15 +170,23 @@ async def test_baocao_in_commune_group(app: BotApp, chat: ChatHarness, clock: Fa
         await logger.log(tree.teams[0], date(2026, 11, 10), {"vneid": 8}, local(date(2026, 11, 10)))
     await _bind(app, tree.commune, "xa-group", "10", Role.COMMUNE_LEADER)
     clock.set_local("2026-11-23 09:00")
-    reply = await chat.text("/BaoCao tuần trước", chat="xa-group", user="10")
+    sent = await chat.send("/BaoCao tuần trước", chat="xa-group", user="10")
+    # A commune leader also gets the workbook, as a document with the last message.
+    files = [a for r in sent for a in r.attachments]
+    assert [f.filename for f in files] == ["bao-cao-X1-2026-W47.xlsx"] and sent[-1].attachments == files
+    book = load_workbook(io.BytesIO(files[0].content))
+    assert [r[3] for r in book["Tổ chưa báo cáo"].iter_rows(min_row=2, values_only=True)] == ["Bản Nà Hin", "Thôn 3"]
+    reply = "\n".join(r.text for r in sent)
     assert "BÁO CÁO XÃ TÂN LẬP" in reply
     assert "tuần 16/11/2026 - 22/11/2026" in reply
     assert "Kích hoạt VNeID: 12 tài khoản (8, ▲4)" in reply
     assert "Tổ có báo cáo: 1/3 (33%)" in reply
-    assert "Thôn 3" in reply.split("Tổ chưa báo cáo (2):")[1]
+    # Each team once: the silent ones by name, in Vietnamese order (Bản before Thôn), not twice.
+    assert reply.split("Tổ chưa báo cáo (2):")[1].split("\n")[1:3] == ["• Bản Nà Hin", "• Thôn 3"]
+    assert reply.count("Thôn 3") == 1 and "chưa báo cáo\n" not in reply.split("Tổ chưa báo cáo")[0]
     # Per team: what it did per indicator, never 12 accounts + 3 files added up to "15".
     assert "• Thôn 1: 1 lượt ghi — vneid 12 tài khoản, dvc 3 hồ sơ" in reply
-    assert "• Thôn 3: chưa báo cáo" in reply and ": 15" not in reply
+    assert ": 15" not in reply
     # The alias, no diacritics, a date range across the month.
     reply = await chat.text("/report 10/11-17/11", chat="xa-group", user="10")
     assert "từ 10/11/2026 đến 17/11/2026" in reply
@@ -193,7 +205,7 @@ async def test_baocao_bad_input_and_unbound_chat(app: BotApp, chat: ChatHarness)
     assert "nhóm đã kết nối" in await chat.text("/baocao", chat="nowhere", user="10")
 
 
-async def test_long_province_report_is_split_cleanly(app: BotApp, chat: ChatHarness) -> None:
+async def test_long_province_report_fits_one_message(app: BotApp, chat: ChatHarness) -> None:
     async with app.db.session() as session:
         province = await org_store.create_unit(session, code="P9", name="Tỉnh Lớn", level="province")
         for i in range(40):
@@ -205,15 +217,49 @@ async def test_long_province_report_is_split_cleanly(app: BotApp, chat: ChatHarn
         await make_logger(session, app.clock())
     await _bind(app, province, "so-group", "20", Role.STAFF)
     replies = await chat.send("/baocao", chat="so-group", user="20")
-    assert len(replies) >= 2
-    assert all(len(r.text) <= 1900 for r in replies)
-    joined = "\n".join(r.text for r in replies)
+    assert len(replies) == 1 and len(replies[0].text) <= 1900
+    joined = replies[0].text
     assert "Tổ có báo cáo: 0/160 (0%)" in joined
-    assert "… và 130 tổ khác" in joined
-    # Every line arrives whole: no message starts or ends in the middle of a line.
-    lines = joined.split("\n")
-    starts = ("•", "📊", "Kỳ", "Chỉ", "Tổ", "Ghi", "Theo", "Nhiệm vụ", "…", "Lập")
-    assert all(line.startswith(starts) or not line for line in lines)
+    # Nothing to count is "—", not 0%; 40 silent communes are one line, not 40.
+    assert "Ghi đúng hạn (≤2 ngày): 0/0 lượt ghi (—)" in joined
+    assert "Chưa đơn vị nào có tổ báo cáo (40 đơn vị có tổ)." in joined and "Xã Số 07" not in joined
+    assert "… và 150 tổ khác (xem trang Tổ chưa báo cáo trong tệp Excel)." in joined
+
+
+async def test_ha_noi_sized_province_best_worst_and_empty_communes(app: BotApp, clock: FakeClock) -> None:
+    """126 communes, 60 with teams, 8 teams logging: totals, best and worst five, the rest counted, one line."""
+    empty_names = ["Xã Zin", "Xã Bình Minh", "Xã Ấp Bắc", "Xã An Khánh"] + [f"Phường Số {i}" for i in range(62)]
+    async with app.db.session() as session:
+        province = await org_store.create_unit(session, code="01", name="Thành phố Hà Nội", level="province")
+        teams = []
+        for i in range(60):
+            commune = await org_store.create_unit(
+                session, code=f"C{i:03d}", name=f"Xã Có Tổ {i}", level="commune", parent=province
+            )
+            teams += [await org_store.add_team(session, commune.code, f"Thôn {j + 1}") for j in range(2)]
+        for i, name in enumerate(empty_names):
+            await org_store.create_unit(session, code=f"E{i:03d}", name=name, level="commune", parent=province)
+        logger = await make_logger(session, clock())
+        day = date(2026, 11, 17)
+        for n, team in enumerate(teams[:8]):
+            await logger.log(team, day, {"vneid": n + 1}, local(day))
+        report = await unit_report(session, province, WEEK, app.settings, clock())
+    text = render_text(report, VN)
+    assert len(text) <= 1900
+    assert "Kích hoạt VNeID: 36 tài khoản" in text and "Tổ có báo cáo: 8/120 (7%)" in text
+    best = text.split("5 đơn vị báo cáo đầy đủ nhất:\n")[1].split("\n\n")[0].split("\n")
+    assert best[0] == "• Xã Có Tổ 0: 2/2 tổ (100%), 2 lượt ghi, đúng hạn 100%" and len(best) == 4 + 1
+    worst = text.split("5 đơn vị báo cáo ít nhất:\n")[1].split("\n")[:5]
+    assert all("0/2 tổ (0%), 0 lượt ghi" in line for line in worst)
+    assert "… và 50 đơn vị khác (xem trang Theo đơn vị trong tệp Excel)." in text
+    # 66 communes without a team: one line, names in Vietnamese order (Ấp after An, before Bình; Z last).
+    assert "Chưa có tổ: 66 đơn vị (Phường Số 0, Phường Số 1, Phường Số 2, …)." in text
+    assert [c.name for c in report.children if not c.teams][62:] == [
+        "Xã An Khánh",
+        "Xã Ấp Bắc",
+        "Xã Bình Minh",
+        "Xã Zin",
+    ]
 
 
 async def test_baocao_in_team_chat_by_a_member(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
@@ -224,7 +270,9 @@ async def test_baocao_in_team_chat_by_a_member(app: BotApp, chat: ChatHarness, c
         await logger.log(tree.teams[0], date(2026, 11, 24), {"suckhoe": 9}, local(date(2026, 11, 24)))
     await _bind(app, tree.teams[1], "thon3", "30", Role.MEMBER)
     clock.set_local("2026-11-25 10:00")
-    reply = await chat.text("/baocao", chat="thon3", user="30")
+    sent = await chat.send("/baocao", chat="thon3", user="30")
+    assert all(not r.attachments for r in sent)  # a member reads the text; the workbook is for leaders
+    reply = "\n".join(r.text for r in sent)
     assert "BÁO CÁO THÔN 3 (mã X1-T02)" in reply
     assert "tuần 23/11/2026 - 29/11/2026" in reply
     assert "Sổ sức khỏe điện tử: 4 người (0, ▲4)" in reply  # Thôn 1's 9 are not counted

@@ -17,7 +17,7 @@ async def _tasks(app: BotApp) -> list[Task]:
 async def test_leader_assigns_team_task_and_team_completes(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
     await setup_commune(app, chat, clock)
     reply = await chat.text("/giaoviec 27/11 Hướng dẫn cài VNeID tổ Thôn 1", user="10")
-    assert "Đã giao việc #1: Hướng dẫn cài VNeID" in reply
+    assert "Đã giao việc #1: “Hướng dẫn cài VNeID" in reply
     assert "Hạn: Thứ Sáu, 27/11/2026" in reply
     assert "Người nhận: Thôn 1" in reply
     assert "#1 Hướng dẫn cài VNeID" in await chat.text("/nhiemvu", user="21")

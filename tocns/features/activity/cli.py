@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
 from datetime import date, datetime
@@ -18,22 +16,26 @@ if TYPE_CHECKING:
 
 
 OPERATOR = "operator-cli"
+# (JSON lines key, Vietnamese heading of the CSV and the workbook); JSON lines keep the English keys for programs.
 COLUMNS = (
-    "record_id",
-    "activity_date",
-    "org_path",
-    "org_codes",
-    "person",
-    "indicator_code",
-    "indicator_name",
-    "quantity",
-    "unit",
-    "note",
-    "photo",
-    "message_text",
-    "created_at",
-    "updated_at",
+    ("record_id", "Mã phiếu"),
+    ("activity_date", "Ngày hoạt động"),
+    ("org_path", "Đơn vị"),
+    ("org_codes", "Mã đơn vị"),
+    ("person", "Người ghi"),
+    ("indicator_code", "Mã chỉ tiêu"),
+    ("indicator_name", "Chỉ tiêu"),
+    ("quantity", "Số lượng"),
+    ("unit", "Đơn vị tính"),
+    ("note", "Ghi chú"),
+    ("photo", "Ảnh minh chứng"),
+    ("message_text", "Tin nhắn gốc"),
+    ("created_at", "Ghi lúc"),
+    ("updated_at", "Sửa lúc"),
 )
+KEYS = tuple(key for key, _ in COLUMNS)
+HEADINGS = tuple(heading for _, heading in COLUMNS)
+SHEET = "Hoạt động"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -84,12 +86,11 @@ def _date(text: str | None, flag: str) -> date | None:
     raise SystemExit(f"Lỗi: {flag} {text!r} không phải ngày hợp lệ; viết dd/mm/yyyy, ví dụ 01/11/2026.")
 
 
-def _cells(row: activity_store.ExportRow, tz: Any) -> dict[str, Any]:
-    from tocns.core.dates import fmt_date
-
+def _values(row: activity_store.ExportRow, tz: Any) -> dict[str, Any]:
+    """One export row with typed values: dates as dates, timestamps in local time."""
     return {
         "record_id": row.record_id,
-        "activity_date": fmt_date(row.activity_date),
+        "activity_date": row.activity_date,
         "org_path": row.org_path,
         "org_codes": row.org_codes,
         "person": row.person,
@@ -100,15 +101,63 @@ def _cells(row: activity_store.ExportRow, tz: Any) -> dict[str, Any]:
         "note": row.note,
         "photo": row.photo,
         "message_text": row.message_text,
-        "created_at": row.created_at.astimezone(tz).isoformat(timespec="seconds"),
-        "updated_at": row.updated_at.astimezone(tz).isoformat(timespec="seconds") if row.updated_at else "",
+        "created_at": row.created_at.astimezone(tz).replace(tzinfo=None),
+        "updated_at": row.updated_at.astimezone(tz).replace(tzinfo=None) if row.updated_at else None,
     }
+
+
+def _json_line(values: dict[str, Any]) -> str:
+    data = dict(values)
+    data["activity_date"] = values["activity_date"].isoformat()
+    for key in ("created_at", "updated_at"):
+        data[key] = values[key].isoformat(timespec="seconds") if values[key] else ""
+    return json.dumps(data, ensure_ascii=False) + "\n"
+
+
+def _write_xlsx(rows: list[dict[str, Any]], target: Path, max_rows: int | None = None) -> None:
+    """A write-only workbook: real dates, number formats, frozen header, filters; continued past a sheet's rows."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    from tocns.features.reports.workbook import DAY, EXCEL_MAX_ROWS, MOMENT, NUMBER
+
+    max_rows = max_rows or EXCEL_MAX_ROWS
+    formats = {"activity_date": DAY, "quantity": NUMBER, "created_at": MOMENT, "updated_at": MOMENT}
+    widths = {"org_path": 40, "message_text": 40, "note": 30, "indicator_name": 28, "person": 22}
+    book = Workbook(write_only=True)
+    chunks = [rows[i : i + max_rows - 1] for i in range(0, len(rows), max_rows - 1)] or [[]]
+    for number, chunk in enumerate(chunks, start=1):
+        sheet = book.create_sheet(SHEET if number == 1 else f"{SHEET} ({number})")
+        for index, key in enumerate(KEYS, start=1):
+            sheet.column_dimensions[get_column_letter(index)].width = widths.get(key, 15)
+        sheet.freeze_panes = "A2"
+        header = []
+        for heading in HEADINGS:
+            head = WriteOnlyCell(sheet, heading)
+            head.font = Font(bold=True)
+            header.append(head)
+        sheet.append(header)
+        for row in chunk:
+            cells = []
+            for key in KEYS:
+                cell = WriteOnlyCell(sheet, row[key])
+                if isinstance(row[key], str):
+                    cell.data_type = "s"  # user text is never a formula
+                elif key in formats and row[key] is not None:
+                    cell.number_format = formats[key]
+                cells.append(cell)
+            sheet.append(cells)
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(KEYS))}{len(chunk) + 1}"
+    book.save(target)
 
 
 def _export(args: argparse.Namespace) -> int:
     from tocns.cli.common import prepared_settings, run_in_session
     from tocns.features.activity import store as activity_store
     from tocns.features.org import store as org_store
+    from tocns.features.reports.csvout import CsvText
 
     since, until = _date(args.since, "--since"), _date(args.until, "--until")
     if args.format == "xlsx" and args.output is None:
@@ -119,31 +168,21 @@ def _export(args: argparse.Namespace) -> int:
         under = await org_store.require_unit(session, args.org) if args.org else None
         return await activity_store.export_rows(session, since=since, until=until, under=under)
 
-    rows = [_cells(r, tz) for r in run_in_session(work)]
+    rows = [_values(r, tz) for r in run_in_session(work)]
     if args.format == "xlsx":
-        from openpyxl import Workbook
-
-        book = Workbook()
-        sheet = book.active
-        assert sheet is not None
-        sheet.title = "activities"
-        sheet.append(list(COLUMNS))
-        for row in rows:
-            sheet.append([row[c] for c in COLUMNS])
-        book.save(args.output)
+        _write_xlsx(rows, args.output)
         print(f"Đã xuất {len(rows)} dòng vào {args.output}", file=sys.stderr)
         return 0
-    buffer = io.StringIO()
     if args.format == "csv":
-        writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+        out = CsvText()
+        out.row(HEADINGS)
+        out.rows([row[key] for key in KEYS] for row in rows)
+        data = out.text()
     else:
-        for row in rows:
-            buffer.write(json.dumps(row, ensure_ascii=False) + "\n")
+        data = "".join(_json_line(row) for row in rows)
     if args.output is not None:
-        args.output.write_text(buffer.getvalue(), encoding="utf-8")
+        args.output.write_text(data, encoding="utf-8")
         print(f"Đã xuất {len(rows)} dòng vào {args.output}", file=sys.stderr)
     else:
-        sys.stdout.write(buffer.getvalue())
+        sys.stdout.write(data)
     return 0

@@ -4,28 +4,34 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import timedelta
 
 from tocns.core.context import Context, UserError
 from tocns.core.dates import day_label, fmt_date
+from tocns.core.parsing import MAX_ID, parse_id
 from tocns.core.permissions import EVERYONE, MEMBERS
 from tocns.core.registry import CommandGroup
 from tocns.core.roles import Role
+from tocns.core.text import person_name, quoted
 from tocns.features.activity import store as activity_store
-from tocns.features.activity.grammar import USAGE, LogParseError, ParsedLog, parse_log
+from tocns.features.activity.grammar import USAGE, LogParseError, ParsedLog, parse_log, unit_remark
 from tocns.features.activity.models import Indicator
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit
+from tocns.features.reports.period import USAGE as PERIOD_USAGE
+from tocns.features.reports.period import PeriodError, parse_period
 
 COMMANDS = CommandGroup()
 """This feature's chat commands; `tocns.app` includes them in the registry."""
 
 
-
-
-def item_lines(view: activity_store.RecordView) -> list[str]:
-    """One '- name: quantity unit' line per item."""
-    return [f"- {ind.name} ({ind.code}): {item.quantity} {ind.unit}" for item, ind in view.items]
+def item_lines(view: activity_store.RecordView, parsed: ParsedLog | None = None) -> list[str]:
+    """One '- name: quantity unit' line per item, in the indicator's unit; a remark when another unit was typed."""
+    typed = {i.code: i.typed_unit for i in parsed.items} if parsed else {}
+    lines = []
+    for item, ind in view.items:
+        remark = unit_remark(ind.unit, typed.get(ind.code))
+        lines.append(f"- {ind.name} ({ind.code}): {item.quantity} {ind.unit}" + (f" ({remark})" if remark else ""))
+    return lines
 
 
 async def _parse(ctx: Context, text: str) -> tuple[ParsedLog, dict[str, Indicator]]:
@@ -89,11 +95,11 @@ async def ghi(ctx: Context) -> str:
     record_id = view.record.id
     lines = [
         f"Đã ghi #{record_id} cho {await _team_label(ctx, team.id or 0)}, ngày {day_label(activity_date)}, "
-        f"người ghi {ctx.person.display_name}:",
-        *item_lines(view),
+        f"người ghi {person_name(ctx.person.display_name)}:",
+        *item_lines(view, parsed),
     ]
     if parsed.note:
-        lines.append(f"Ghi chú: {parsed.note}")
+        lines.append(f"Ghi chú: {quoted(parsed.note)}")
     if ctx.msg.photo:
         lines.append("Ảnh minh chứng: đã lưu.")
     lines.append(f"Sai? Sửa: /sua {record_id} <nội dung mới> · Xóa: /xoa {record_id}")
@@ -102,15 +108,16 @@ async def ghi(ctx: Context) -> str:
 
 async def _editable(ctx: Context, verb: str) -> tuple[activity_store.RecordView, str]:
     head, _, rest = ctx.args.strip().partition(" ")
-    record_id = head.lstrip("#")
-    if not record_id.isdigit():
+    number = parse_id(head)
+    if number is None:
         example = f"/{verb} 12 vneid 5, dvc 3" if verb == "sua" else f"/{verb} 12"
         form = f"/{verb} <số phiếu> <nội dung mới>" if verb == "sua" else f"/{verb} <số phiếu>"
         raise UserError(
             f"Thiếu số phiếu cần {'sửa' if verb == 'sua' else 'xóa'}. Cách dùng: {form}\nVí dụ: {example}\n"
             "Số phiếu có trong tin bot trả lời khi ghi (#12), hoặc xem bằng /cuatoi."
         )
-    view = await activity_store.get_record(ctx.session, int(record_id))
+    record_id = str(number)
+    view = await activity_store.get_record(ctx.session, number) if number <= MAX_ID else None
     if view is None or view.record.deleted_at is not None:
         raise UserError(f"Không có phiếu #{record_id} (hoặc phiếu đã bị xóa). Xem các phiếu của bạn bằng /cuatoi.")
     if not await _may_change(ctx, view):
@@ -174,10 +181,10 @@ async def sua(ctx: Context) -> str:
         f"Trước (ngày {day_label(before_date)}):",
         *before_lines,
         f"Sau (ngày {day_label(new_date)}):",
-        *item_lines(updated),
+        *item_lines(updated, parsed),
     ]
     if parsed.note:
-        lines.append(f"Ghi chú: {parsed.note}")
+        lines.append(f"Ghi chú: {quoted(parsed.note)}")
     return "\n".join(lines)
 
 
@@ -210,18 +217,20 @@ async def xoa(ctx: Context) -> str:
     vi_name="của tôi",
     roles=EVERYONE,
     summary="Các phiếu bạn đã ghi tuần này và tổng cộng",
-    usage="/cuatoi",
+    usage=f"/cuatoi [kỳ]\nKỳ: {PERIOD_USAGE}\nVí dụ: /cuatoi, /cuatoi tuần trước, /cuatoi tháng 10",
     order=23,
 )
 async def cuatoi(ctx: Context) -> str:
-    """List this person's records of the current week (Monday to Sunday) with totals per indicator."""
-    monday = ctx.today - timedelta(days=ctx.today.weekday())
-    sunday = monday + timedelta(days=6)
-    views = await activity_store.records_of_person(ctx.session, ctx.person.id or 0, monday, sunday)
-    period = f"tuần {fmt_date(monday)} - {fmt_date(sunday)}"
+    """List this person's records of a period (default: this week, Monday to Sunday) with totals per indicator."""
+    try:
+        chosen = parse_period(ctx.args, ctx.today)
+    except PeriodError as exc:
+        raise UserError(f"{exc}\nCách dùng: /cuatoi [kỳ], ví dụ: /cuatoi tuần trước") from exc
+    views = await activity_store.records_of_person(ctx.session, ctx.person.id or 0, chosen.start, chosen.end)
+    period = chosen.label
     if not views:
         return f"Bạn chưa ghi phiếu nào trong {period}. Ghi bằng: /ghi vneid 5"
-    lines = [f"Phiếu của {ctx.person.display_name} trong {period}:"]
+    lines = [f"Phiếu của {person_name(ctx.person.display_name)} trong {period}:"]
     totals: dict[str, int] = defaultdict(int)
     units: dict[str, tuple[str, str]] = {}
     for view in views:
@@ -255,4 +264,3 @@ async def chitieu(ctx: Context) -> str:
         lines.append(f"- {row.code}: {row.name} (đơn vị: {row.unit}){examples}")
     lines.append("Ví dụ: /ghi vneid 5, dvc 3")
     return "\n".join(lines)
-

@@ -57,4 +57,3 @@ async def demo_activity(session: AsyncSession, result: DemoResult) -> list[str]:
         f"Nhật ký mẫu: {count} phiếu ghi kết quả trong {DEMO_WEEKS} tuần qua (xem bằng /cuatoi, xuất bằng "
         "tocns export activities)."
     ]
-

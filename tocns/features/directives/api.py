@@ -9,14 +9,18 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Header, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tocns.app import BotApp
 from tocns.core.context import UserError
+from tocns.core.parsing import MAX_ID
+from tocns.core.text import storable
 from tocns.features.apitokens.auth import require_token
 from tocns.features.directives import service, store
 from tocns.features.org.models import unit_label
@@ -26,6 +30,13 @@ MAX_KEY_CHARS = 200
 router = APIRouter(prefix=PREFIX, tags=["directives"])
 
 AUTH_DOC = "Bearer <API token> from `tocns apitoken create` (the token's unit bounds the scope)"
+
+
+def _storable_text(value: str | None) -> str | None:
+    # PostgreSQL refuses NUL and lone surrogates: refuse them here with a 422 rather than fail on insert.
+    if value is not None and storable(value) != value:
+        raise PydanticCustomError("unstorable_text", "chứa ký tự NUL hoặc ký tự đại diện (surrogate) lẻ")
+    return value
 
 
 class DirectiveIn(BaseModel):
@@ -39,6 +50,8 @@ class DirectiveIn(BaseModel):
             "xã cách nhau bởi dấu phẩy, hoặc «đơn vị <mã>»."
         ),
     )
+
+    _text_storable = field_validator("text", "scope")(_storable_text)
 
 
 class DirectiveCreated(BaseModel):
@@ -262,7 +275,8 @@ async def get_directive_status(
     bot: BotApp = request.app.state.bot
     async with bot.db.session() as session:
         _token_row, unit = await require_token(session, authorization, bot.clock())
-        directive = await store.get_directive(session, directive_id)
+        # Ids are 32-bit in the database: a larger number names nothing (and must not reach the query).
+        directive = await store.get_directive(session, directive_id) if 1 <= directive_id <= MAX_ID else None
         if directive is None:
             raise HTTPException(404, f"Không có chỉ đạo số {directive_id}.")
         status = await service.directive_status(session, directive)
@@ -300,12 +314,43 @@ async def validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     if not request.url.path.startswith(PREFIX):
         return await request_validation_exception_handler(request, exc)
-    problems = "; ".join(
-        f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('type', '')}"
+    errors = [
+        # Never echo the input back: it may be NaN, a lone surrogate or megabytes, none of which JSON can carry.
+        {"loc": list(e.get("loc", ())), "type": e.get("type", ""), "msg": str(e.get("msg", ""))}
         for e in exc.errors()
+    ]
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {_PROBLEMS.get(e['type'], e['type'])}"
+        for e in errors
     )
-    detail = (
-        'Yêu cầu không hợp lệ: cần JSON dạng {"text": "<nội dung>", "scope": "<phạm vi, tùy chọn>"} '
-        f"với text và scope là chuỗi. Chi tiết: {problems}."
-    )
-    return JSONResponse({"detail": detail, "errors": jsonable_encoder(exc.errors())}, status_code=422)
+    if request.url.path.startswith(f"{PREFIX}/"):
+        detail = f"Số chỉ đạo không hợp lệ: cần một số nguyên dương, ví dụ {PREFIX}/12. Chi tiết: {problems}."
+    else:
+        detail = (
+            'Yêu cầu không hợp lệ: cần JSON dạng {"text": "<nội dung>", "scope": "<phạm vi, tùy chọn>"} '
+            f"với text và scope là chuỗi. Chi tiết: {problems}."
+        )
+    return JSONResponse({"detail": detail, "errors": jsonable_encoder(errors)}, status_code=422)
+
+
+async def body_error(request: Request, exc: Exception) -> Response:
+    """Vietnamese 422 when FastAPI cannot even parse a directive body (not UTF-8, nested too deep)."""
+    assert isinstance(exc, StarletteHTTPException)
+    if request.url.path.startswith(PREFIX) and exc.status_code == 400:
+        detail = (
+            'Yêu cầu không hợp lệ: nội dung không phải JSON UTF-8 đọc được. Cần JSON dạng {"text": "<nội dung>", '
+            '"scope": "<phạm vi, tùy chọn>"}.'
+        )
+        return JSONResponse({"detail": detail}, status_code=422)
+    return await http_exception_handler(request, exc)
+
+
+_PROBLEMS = {
+    "json_invalid": "JSON không hợp lệ",
+    "string_type": "phải là chuỗi",
+    "model_attributes_type": "phải là một đối tượng JSON",
+    "dict_type": "phải là một đối tượng JSON",
+    "missing": "thiếu",
+    "int_parsing": "phải là số nguyên",
+    "unstorable_text": "chứa ký tự NUL hoặc ký tự đại diện (surrogate) lẻ",
+}

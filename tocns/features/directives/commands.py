@@ -9,7 +9,7 @@ from tocns.core.dates import fmt_time
 from tocns.core.permissions import EVERYONE, STAFF
 from tocns.core.registry import CommandGroup
 from tocns.core.roles import Level
-from tocns.core.text import fold
+from tocns.core.text import fold, person_name
 from tocns.features.directives import service, store
 from tocns.features.directives.models import Directive
 from tocns.features.org import store as org_store
@@ -109,9 +109,9 @@ async def danhan(ctx: Context) -> str:
     commune = await org_store.get_unit(ctx.session, commune_id)
     where = commune.name if commune else "đơn vị"
     if not await store.record_ack(ctx.session, directive, ctx.person, commune_id, ctx.now):
-        return f"{ctx.person.display_name} đã xác nhận chỉ đạo số {directive.id} trước đó rồi."
+        return f"{person_name(ctx.person.display_name)} đã xác nhận chỉ đạo số {directive.id} trước đó rồi."
     return (
-        f"Đã ghi nhận: {ctx.person.display_name} ({where}) đã nhận chỉ đạo số {directive.id} "
+        f"Đã ghi nhận: {person_name(ctx.person.display_name)} ({where}) đã nhận chỉ đạo số {directive.id} "
         f"lúc {fmt_time(ctx.now, ctx.settings.tz)}."
     )
 
@@ -148,7 +148,9 @@ async def tinhtrang(ctx: Context) -> str:
             parts.append(f"lỗi {len(commune.failures)} nhóm ({'; '.join(sorted(set(commune.failures)))})")
         ack = commune.ack
         parts.append(
-            f"đã xác nhận ({ack.person.display_name}, {fmt_time(ack.ack.acked_at, tz)})" if ack else "chưa xác nhận"
+            f"đã xác nhận ({person_name(ack.person.display_name)}, {fmt_time(ack.ack.acked_at, tz)})"
+            if ack
+            else "chưa xác nhận"
         )
         lines.append(f"- {commune.label}: {'; '.join(parts)}")
     if len(status.communes) > len(shown):

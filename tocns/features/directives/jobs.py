@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from tocns.core.dates import fmt_date
+from tocns.core.text import clean_text
 from tocns.features.directives import store
 from tocns.outbox import store as outbox_store
 from tocns.outbox.models import OutboxState
@@ -34,7 +35,8 @@ async def directive_reminders(app: BotApp, now: datetime) -> list[str]:
                 platform=target.platform,
                 chat_id=target.chat_id,
                 text=(
-                    f"⏰ Nhắc: chỉ đạo số {directive.id} gửi ngày {sent} chưa được xác nhận.\n{directive.text}\n\n"
+                    f"⏰ Nhắc: chỉ đạo số {directive.id} gửi ngày {sent} chưa được xác nhận.\n"
+                    f"{clean_text(directive.text)}\n\n"
                     f"Trả lời /danhan {directive.id} để xác nhận."
                 ),
                 kind="directive_reminder",

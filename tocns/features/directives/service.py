@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.core.context import UserError
 from tocns.core.dates import fmt_time
-from tocns.core.text import fold
+from tocns.core.text import clean_text, fold, person_name
 from tocns.features.directives import store
 from tocns.features.directives.models import Directive, DirectiveTarget
 from tocns.features.org.models import OrgUnit, Person, unit_label
@@ -30,13 +30,11 @@ class ScopeForbidden(UserError):
     """The scope names units outside the ones the sender may reach."""
 
 
-
-
 def render_directive(directive: Directive, sender: str, tz: ZoneInfo) -> str:
     """The text every group receives."""
     return (
-        f"📢 CHỈ ĐẠO SỐ {directive.id}\n{directive.text}\n\n"
-        f"Người gửi: {sender}, {fmt_time(directive.created_at, tz)}.\n"
+        f"📢 CHỈ ĐẠO SỐ {directive.id}\n{clean_text(directive.text)}\n\n"
+        f"Người gửi: {person_name(sender)}, {fmt_time(directive.created_at, tz)}.\n"
         f"Trả lời /danhan {directive.id} để xác nhận."
     )
 

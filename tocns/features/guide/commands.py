@@ -5,6 +5,7 @@ from __future__ import annotations
 from tocns.core.context import Context
 from tocns.core.permissions import EVERYONE, highest, role_label
 from tocns.core.registry import Command, CommandGroup
+from tocns.core.text import person_name
 from tocns.features.org import store as org_store
 from tocns.features.org.models import unit_label
 
@@ -28,7 +29,7 @@ async def _status_lines(ctx: Context) -> list[str]:
     team = await org_store.team_of(ctx.session, ctx.person.id or 0, ctx.unit)
     if top is not None:
         where = f", {team.name}" if team else ""
-        lines.append(f"Bạn: {ctx.person.display_name} — {role_label(top)}{where}.")
+        lines.append(f"Bạn: {person_name(ctx.person.display_name)} — {role_label(top)}{where}.")
     elif ctx.unit is not None:
         lines.append("Bạn chưa thuộc tổ nào: gõ /thamgia <tên tổ> để tham gia.")
     return lines
@@ -88,7 +89,7 @@ async def huongdan(ctx: Context) -> str:
 async def batdau(ctx: Context) -> str:
     """Greet the person, say where they stand and list their commands."""
     greeting = (
-        f"Xin chào {ctx.person.display_name}! Tôi là bot điều phối của Tổ công nghệ số cộng đồng: "
+        f"Xin chào {person_name(ctx.person.display_name)}! Tôi là bot điều phối của Tổ công nghệ số cộng đồng: "
         "ghi kết quả hằng ngày, giao và nhắc việc, tổng hợp báo cáo, chuyển chỉ đạo của Sở."
     )
     status = await _status_lines(ctx)

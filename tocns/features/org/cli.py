@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from tocns.features.org import store as org_store
+    from tocns.features.org.sheet import Problem
 
 
 OPERATOR = "operator-cli"
@@ -25,6 +29,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("parent_code")
     add.add_argument("name")
     add.set_defaults(func=_add_team)
+
+    teams = org.add_parser(
+        "import-teams",
+        help="nhập tổ và thành viên từ bảng tính (.xlsx/.csv): kiểm tra hết trước, có lỗi thì không nhập gì",
+    )
+    teams.add_argument("file", nargs="?", type=Path, help="tệp .xlsx hoặc .csv (xem --template)")
+    teams.add_argument("--under", help="chỉ tìm xã/phường theo tên trong đơn vị này (mã tỉnh), khi tên trùng")
+    teams.add_argument("--ttl", default="30d", help="thời hạn mã kết nối của tổ mới (mặc định 30d)")
+    teams.add_argument("--template", type=Path, help="ghi tệp mẫu (.xlsx hoặc .csv) ra đường dẫn này rồi thoát")
+    teams.set_defaults(func=_import_teams)
 
     lst = org.add_parser("list", help="liệt kê đơn vị")
     lst.add_argument("--under", help="chỉ đơn vị dưới mã này")
@@ -67,6 +81,61 @@ def _add_team(args: argparse.Namespace) -> int:
 
     code = run_in_session(work)
     print(code)
+    return 0
+
+
+def _import_teams(args: argparse.Namespace) -> int:
+    from tocns.cli.common import parse_duration, run_in_session
+    from tocns.config import get_settings
+    from tocns.core.clock import utcnow
+    from tocns.features.org import store as org_store
+    from tocns.features.org.sheet import SheetError, read_sheet, write_template
+
+    if args.template is not None:
+        write_template(args.template)
+        print(f"Đã ghi tệp mẫu {args.template}.")
+        return 0
+    if args.file is None:
+        print(
+            "Lỗi: cần tệp .xlsx hoặc .csv; lấy tệp mẫu bằng: tocns org import-teams --template mau.xlsx",
+            file=sys.stderr,
+        )
+        return 2
+    ttl = parse_duration(args.ttl)
+    try:
+        rows = read_sheet(args.file)
+    except SheetError as exc:
+        print(f"Lỗi: {exc} Không nhập gì.", file=sys.stderr)
+        return 1
+
+    async def work(session: AsyncSession) -> tuple[list[Problem], org_store.ImportOutcome | None]:
+        under = await org_store.require_unit(session, args.under) if args.under else None
+        plans, problems = await org_store.plan_team_import(session, rows, under)
+        if problems:
+            return problems, None
+        return [], await org_store.apply_team_import(session, plans, utcnow(), ttl)
+
+    problems, outcome = run_in_session(work)
+    if outcome is None:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        bad = len({p.row for p in problems})
+        print(f"Không nhập gì: {bad}/{len(rows)} dòng có lỗi. Sửa các dòng trên rồi chạy lại.", file=sys.stderr)
+        return 1
+    tz = get_settings().tz
+    print("Mã tổ\tTổ\tXã/phường\tMã kết nối (tổ trưởng)\tHết hạn")
+    for code in outcome.codes:
+        if code.join_code and code.expires_at:
+            join = f"{code.join_code}\t{code.expires_at.astimezone(tz):%d/%m/%Y}"
+        else:
+            join = f"(đã cấp trước; mã mới: tocns joincode {code.team_code} --role team_leader)\t"
+        print(f"{code.team_code}\t{code.team_name}\t{code.commune_name}\t{join}")
+    print(
+        f"Đã nhập {len(rows)} dòng: {outcome.teams_created} tổ mới ({outcome.teams_existing} đã có), "
+        f"{outcome.people_created} người mới, {outcome.memberships_created} thành viên mới, "
+        f"{outcome.roles_changed} vai trò cập nhật.",
+        file=sys.stderr,
+    )
     return 0
 
 

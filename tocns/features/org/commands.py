@@ -6,15 +6,13 @@ from tocns.core.context import Context, UserError
 from tocns.core.permissions import EVERYONE, LEADERS, parse_role, role_label
 from tocns.core.registry import CommandGroup
 from tocns.core.roles import Level, Role
-from tocns.core.text import fold, fold_compact, similarity
+from tocns.core.text import fold, person_name, quoted
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit, Person, unit_label
+from tocns.features.org.names import pick_team
 
 COMMANDS = CommandGroup()
 """This feature's chat commands; `tocns.app` includes them in the registry."""
-
-AUTO_PICK_SCORE = 0.8
-CHOICE_SCORE = 0.5
 
 
 @COMMANDS.command(
@@ -37,13 +35,12 @@ async def ketnoi(ctx: Context) -> str:
             f"Nhóm này đã được kết nối với {unit_label(ctx.unit)}. Mỗi nhóm chỉ kết nối một lần; "
             "mã của bạn chưa bị dùng. Nếu cần đổi đơn vị, hãy liên hệ cán bộ quản trị."
         )
-    join_code, unit = await org_store.check_join_code(ctx.session, code, ctx.now)
+    join_code, unit = await org_store.redeem_join_code(ctx.session, code, ctx.person, ctx.now)
     role = Role(join_code.role)
-    await org_store.consume_join_code(ctx.session, join_code, ctx.person, ctx.now)
     await org_store.set_membership(ctx.session, person=ctx.person, unit=unit, role=role, actor=ctx.person)
     if ctx.msg.is_private:
         return (
-            f"Đã ghi nhận: {ctx.person.display_name} là {role_label(role)} của {unit_label(unit)}. "
+            f"Đã ghi nhận: {person_name(ctx.person.display_name)} là {role_label(role)} của {unit_label(unit)}. "
             "Tin nhắn riêng không gắn với đơn vị; hãy dùng mã kết nối nhóm trong nhóm điều phối."
         )
     await org_store.bind_chat(
@@ -61,26 +58,9 @@ async def ketnoi(ctx: Context) -> str:
     )
     return (
         f"Đã kết nối nhóm này với {unit_label(unit)}.\n"
-        f"{ctx.person.display_name} được giao vai trò {role_label(role)}.\n{next_step} Gõ /huongdan để xem các lệnh."
+        f"{person_name(ctx.person.display_name)} được giao vai trò {role_label(role)}.\n"
+        f"{next_step} Gõ /huongdan để xem các lệnh."
     )
-
-
-def _rank_teams(query: str, teams: list[OrgUnit]) -> list[tuple[float, OrgUnit]]:
-    folded, compact = fold(query), fold_compact(query)
-    scored: list[tuple[float, OrgUnit]] = []
-    for team in teams:
-        if folded == team.code.lower() or compact == fold_compact(team.name) or folded == team.name_folded:
-            score = 1.0
-        else:
-            score = similarity(query, team.name)
-            # "3" typed for "Thôn 3": a trailing number must match exactly, not just look similar.
-            query_digits = "".join(ch for ch in compact if ch.isdigit())
-            team_digits = "".join(ch for ch in fold_compact(team.name) if ch.isdigit())
-            if query_digits and team_digits and query_digits != team_digits:
-                score = min(score, CHOICE_SCORE - 0.01)
-        scored.append((score, team))
-    scored.sort(key=lambda pair: (-pair[0], pair[1].name))
-    return scored
 
 
 @COMMANDS.command(
@@ -111,18 +91,26 @@ async def thamgia(ctx: Context) -> str:
             names = "\n".join(f"- {unit_label(t)}" for t in teams[:30])
             raise UserError(f"Hãy ghi tên tổ. Ví dụ: /thamgia {fold(teams[0].name)}\nCác tổ:\n{names}")
     else:
-        ranked = _rank_teams(ctx.args, teams)
-        best_score, best = ranked[0]
-        tied = [t for s, t in ranked if s == best_score]
-        if best_score >= AUTO_PICK_SCORE and len(tied) == 1:
-            chosen = best
+        picked, options = pick_team(ctx.args, teams)
+        if picked is not None:
+            chosen = picked
+        elif not options:
+            names = "\n".join(f"- {unit_label(t)}" for t in teams[:30])
+            raise UserError(
+                f"Không tìm thấy tổ {quoted(ctx.args, 60)} trong {ctx.unit.name}; chưa tham gia tổ nào. "
+                f"Các tổ hiện có:\n{names}\nGõ đúng tên hoặc mã tổ, ví dụ: /thamgia {teams[0].code}"
+            )
         else:
-            options = [t for s, t in ranked if s >= CHOICE_SCORE][:8]
-            if not options:
-                names = "\n".join(f"- {unit_label(t)}" for t in teams[:30])
-                raise UserError(f"Không tìm thấy tổ {ctx.args!r} trong {ctx.unit.name}. Các tổ hiện có:\n{names}")
-            listing = "\n".join(f"- /thamgia {t.code}  ({t.name})" for t in options)
-            raise UserError(f"Có nhiều tổ gần giống {ctx.args!r}. Bạn chọn tổ nào?\n{listing}")
+            listing = "\n".join(f"- /thamgia {t.code}  ({t.name})" for t in options[:8])
+            if len(options) == 1:
+                raise UserError(
+                    f"Chưa chắc {quoted(ctx.args, 60)} là tổ nào. Có một tổ gần giống:\n{listing}\n"
+                    "Nếu đúng là tổ của bạn, hãy gõ lệnh trên; chưa tham gia tổ nào."
+                )
+            raise UserError(
+                f"Có {len(options)} tổ gần giống {quoted(ctx.args, 60)}. Bạn chọn tổ nào?\n{listing}\n"
+                "Chưa tham gia tổ nào."
+            )
     return await _join(ctx, chosen)
 
 
@@ -138,7 +126,7 @@ async def _join(ctx: Context, team: OrgUnit) -> str:
             moved_from = f" (đã rời {unit.name})"
     await org_store.set_membership(ctx.session, person=ctx.person, unit=team, role=Role.MEMBER, actor=ctx.person)
     return (
-        f"{ctx.person.display_name} đã tham gia {unit_label(team)}{moved_from}.\n"
+        f"{person_name(ctx.person.display_name)} đã tham gia {unit_label(team)}{moved_from}.\n"
         "Ghi kết quả hằng ngày bằng /ghi, xem việc được giao bằng /nhiemvu, gõ /huongdan để xem thêm."
     )
 
@@ -168,11 +156,12 @@ async def _resolve_target(ctx: Context, target: str) -> Person:
     people = await org_store.find_people(ctx.session, ctx.unit, target, ctx.msg.platform)
     if not people:
         raise UserError(
-            f"Không tìm thấy người {target!r} trong đơn vị này. Người đó cần nhắn lệnh cho bot (ví dụ /thamgia) trước."
+            f"Không tìm thấy người {quoted(target, 60)} trong đơn vị này. "
+            "Người đó cần nhắn lệnh cho bot (ví dụ /thamgia) trước."
         )
     if len(people) > 1:
-        names = ", ".join(p.display_name for p in people[:5])
-        raise UserError(f"Có nhiều người khớp với {target!r}: {names}. Hãy ghi rõ hơn.")
+        names = ", ".join(person_name(p.display_name) for p in people[:5])
+        raise UserError(f"Có nhiều người khớp với {quoted(target, 60)}: {names}. Hãy ghi rõ hơn.")
     return people[0]
 
 
@@ -182,7 +171,7 @@ async def _unit_for_role(ctx: Context, target: Person, role: Role) -> OrgUnit:
         team = await org_store.team_of(ctx.session, target.id or 0, ctx.unit)
         if team is None:
             raise UserError(
-                f"{target.display_name} chưa tham gia tổ nào trong {ctx.unit.name}: "
+                f"{person_name(target.display_name)} chưa tham gia tổ nào trong {ctx.unit.name}: "
                 "người đó cần gõ /thamgia <tên tổ> trước."
             )
         return team
@@ -227,6 +216,8 @@ async def vaitro(ctx: Context) -> str:
     target_memberships = await org_store.memberships_of(ctx.session, target.id or 0)
     for membership, member_unit in target_memberships:
         if member_unit.id == unit.id and Role(membership.role).rank > best:
-            raise UserError(f"{target.display_name} đang giữ vai trò cao hơn bạn; bạn không thể đổi vai trò này.")
+            raise UserError(
+                f"{person_name(target.display_name)} đang giữ vai trò cao hơn bạn; bạn không thể đổi vai trò này."
+            )
     await org_store.set_membership(ctx.session, person=target, unit=unit, role=role, actor=ctx.person)
-    return f"Đã giao vai trò {role_label(role)} của {unit_label(unit)} cho {target.display_name}."
+    return f"Đã giao vai trò {role_label(role)} của {unit_label(unit)} cho {person_name(target.display_name)}."

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from enum import StrEnum
 from typing import Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
+from starlette.background import BackgroundTask
 
 from tocns.app import BotApp
 from tocns.features.apitokens.auth import require_token
 from tocns.features.org import store as org_store
 from tocns.features.reports.period import PeriodError, parse_cli_period
-from tocns.features.reports.render import render_csv, render_xlsx
+from tocns.features.reports.render import render_csv
 from tocns.features.reports.service import unit_report
-from tocns.features.reports.store import raw_records
+from tocns.features.reports.store import stream_raw_records
+from tocns.features.reports.workbook import write_workbook
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
@@ -32,7 +36,10 @@ async def get_report(
     request: Request,
     org_code: str,
     period: str = Query(
-        "tuan", description="tuan, thang, tuan truoc, thang truoc, YYYY-Www, YYYY-MM, YYYY-MM-DD..YYYY-MM-DD"
+        "tuan",
+        description="the /baocao period grammar: tuần này, tuần trước, tháng này, tháng trước, tháng 10, "
+        "tháng 10/2026, 2026-W47, 2026-11, 01/11-15/11, 01/11/2026-15/11/2026, YYYY-MM-DD..YYYY-MM-DD; "
+        "a reversed or not yet started period is 422 with the same Vietnamese reason as the chat",
     ),
     format: ReportFormat = Query(ReportFormat.json, description="json, csv or xlsx"),
     authorization: str = Header("", description="Bearer <API token> from `tocns apitoken create`"),
@@ -57,13 +64,23 @@ async def get_report(
         name = f"bao-cao-{unit.code}-{chosen.slug}"
         if format == ReportFormat.csv:
             return Response(
-                render_csv(report).encode("utf-8-sig"),
+                render_csv(report).encode("utf-8"),
                 media_type="text/csv; charset=utf-8",
                 headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
             )
-        raw = await raw_records(session, unit, chosen.start, chosen.end)
-        return Response(
-            render_xlsx(report, raw, bot.settings.tz),
+        # Streamed to a temporary file and served from disk: a province's year never sits in memory.
+        fd, name_on_disk = tempfile.mkstemp(suffix=".xlsx")
+        os.close(fd)
+        try:
+            await write_workbook(
+                report, stream_raw_records(session, unit, chosen.start, chosen.end), bot.settings.tz, name_on_disk
+            )
+        except BaseException:
+            os.unlink(name_on_disk)
+            raise
+        return FileResponse(
+            name_on_disk,
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+            filename=f"{name}.xlsx",
+            background=BackgroundTask(os.unlink, name_on_disk),
         )

@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from tocns.config import Settings
+    from tocns.features.reports.period import Period
 
 
 FORMATS = ("text", "json", "csv", "xlsx", "png")
@@ -19,7 +23,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the `report` subcommand."""
     rep = sub.add_parser("report", help="báo cáo của một đơn vị (text, json, csv, xlsx, png)")
     rep.add_argument("org_code")
-    rep.add_argument("--period", default="tuan", help="tuan|thang|tuan truoc|thang truoc|YYYY-Www|YYYY-MM|DATE..DATE")
+    rep.add_argument(
+        "--period",
+        default="tuan",
+        help="kỳ như trong /baocao: tuan, tuan truoc, thang, thang truoc, 'thang 10', 2026-W47, 2026-11, "
+        "01/11-15/11, 2026-11-01..2026-11-15",
+    )
+    rep.add_argument(
+        "--at", default=None, help='lập báo cáo như vào thời điểm "YYYY-MM-DD HH:MM" giờ địa phương (mặc định: bây giờ)'
+    )
     rep.add_argument("--format", default="text", choices=FORMATS)
     rep.add_argument("-o", "--output", help="tệp ghi ra (bắt buộc với xlsx và png; mặc định: stdout)")
     rep.set_defaults(func=_report)
@@ -36,10 +48,8 @@ def _report(args: argparse.Namespace) -> int:
         render_csv,
         render_png,
         render_text,
-        render_xlsx,
     )
     from tocns.features.reports.service import unit_report
-    from tocns.features.reports.store import raw_records
 
     if args.format == "png" and not charts_available():
         print(f"Lỗi: {CHARTS_NEED_EXTRA}", file=sys.stderr)
@@ -49,11 +59,21 @@ def _report(args: argparse.Namespace) -> int:
         print(f"Lỗi: định dạng {args.format} cần tệp ra: -o bao-cao.{args.format}", file=sys.stderr)
         return 2
     now = utcnow()
+    if args.at:
+        try:
+            local = datetime.strptime(args.at.strip(), "%Y-%m-%d %H:%M")
+        except ValueError:
+            print(f'Lỗi: thời điểm {args.at!r} không hợp lệ; viết dạng "2026-11-30 08:00".', file=sys.stderr)
+            return 2
+        now = local.replace(tzinfo=settings.tz).astimezone(UTC)
     try:
         period = parse_cli_period(args.period, now.astimezone(settings.tz).date())
     except PeriodError as exc:
         print(f"Lỗi: {exc}", file=sys.stderr)
         return 2
+
+    if args.format == "xlsx":
+        return _xlsx(args, settings, period, now)
 
     async def work(session: AsyncSession) -> bytes:
         unit = await org_store.require_unit(session, args.org_code)
@@ -64,9 +84,7 @@ def _report(args: argparse.Namespace) -> int:
             return json.dumps(report.to_dict(), ensure_ascii=False, indent=2).encode() + b"\n"
         if args.format == "csv":
             return render_csv(report).encode("utf-8")
-        if args.format == "png":
-            return render_png(report)
-        return render_xlsx(report, await raw_records(session, unit, period.start, period.end), settings.tz)
+        return render_png(report)
 
     data = run_in_session(work)
     if args.output:
@@ -75,4 +93,27 @@ def _report(args: argparse.Namespace) -> int:
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
+    return 0
+
+
+def _xlsx(args: argparse.Namespace, settings: Settings, period: Period, now: datetime) -> int:
+    from tocns.cli.common import run_in_session
+    from tocns.features.org import store as org_store
+    from tocns.features.reports.service import unit_report
+    from tocns.features.reports.store import stream_raw_records
+    from tocns.features.reports.workbook import write_workbook
+
+    """Stream the workbook to the output file (every raw row, memory flat), then say how many rows it holds."""
+    output = Path(args.output)
+    partial = output.with_name(output.name + ".part")
+
+    async def work(session: AsyncSession) -> int:
+        unit = await org_store.require_unit(session, args.org_code)
+        report = await unit_report(session, unit, period, settings, now)
+        rows = stream_raw_records(session, unit, period.start, period.end)
+        return await write_workbook(report, rows, settings.tz, partial)
+
+    count = run_in_session(work)
+    partial.replace(output)
+    print(f"Đã ghi {args.output} ({output.stat().st_size} byte, {count} dòng dữ liệu gốc).", file=sys.stderr)
     return 0

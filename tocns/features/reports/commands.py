@@ -1,21 +1,102 @@
-"""/baocao: the report of the chat's unit (team, commune or province) for a week, a month or a date range."""
+"""/baocao: the report of the chat's unit, or of a team or commune within the sender's authority, for a period."""
 
 from __future__ import annotations
 
+import io
+from datetime import date
+
 from tocns.core.context import Context, UserError
-from tocns.core.messages import Reply
-from tocns.core.permissions import MEMBERS
+from tocns.core.messages import Attachment, Reply
+from tocns.core.permissions import LEADERS, MEMBERS
 from tocns.core.registry import CommandGroup
-from tocns.core.text import split_chunks
-from tocns.features.reports.period import USAGE, PeriodError, parse_period
+from tocns.core.roles import Level, Role
+from tocns.core.text import fold, split_chunks
+from tocns.features.org import store as org_store
+from tocns.features.org.models import Membership, OrgUnit
+from tocns.features.org.names import COMMUNE_KIND_WORDS, TEAM_KIND_WORDS, pick_team
+from tocns.features.reports.files import XLSX_MIME
+from tocns.features.reports.period import USAGE, Period, PeriodError, PeriodNotUnderstood, parse_period
 from tocns.features.reports.render import render_text
 from tocns.features.reports.service import unit_report
+from tocns.features.reports.store import stream_raw_records
+from tocns.features.reports.workbook import write_workbook
 
 COMMANDS = CommandGroup()
 """This feature's chat commands; `tocns.app` includes them in the registry."""
 
 # Telegram allows 4,096 characters and Zalo 2,000: split below the smaller one so a report reads the same on both.
 MESSAGE_LIMIT = 1900
+# Splitting "tổ Thôn 1 tháng 10" only needs to know which words have a period's shape, not whether it is due.
+_FAR_FUTURE = date(9000, 1, 1)
+# Words that start a unit: "/baocao tổ Thôn 1", "/baocao xã Lìa tháng 10".
+UNIT_KEYWORDS: dict[str, str] = {"to": Level.TEAM, "xa": Level.COMMUNE, "phuong": Level.COMMUNE}
+BAOCAO_USAGE = (
+    f"/baocao [tổ <tên> | xã <tên>] [kỳ]\nKỳ: {USAGE}\n"
+    "Ví dụ: /baocao, /baocao tuần trước, /baocao tháng 10, /baocao tổ Thôn 1, /baocao tổ (tổ của bạn), "
+    "/baocao xã Lìa 01/11-15/11"
+)
+
+
+def read_period(ctx: Context, text: str, usage: str) -> Period:
+    """The shared period grammar, its refusal turned into a chat answer with the right form."""
+    try:
+        return parse_period(text, ctx.today)
+    except PeriodError as exc:
+        raise UserError(f"{exc}\nCách dùng: {usage}") from exc
+
+
+def split_unit_and_period(words: list[str]) -> tuple[list[str], str]:
+    """The shortest unit name whose remaining words are a period (or nothing); the period text."""
+    for cut in range(len(words) + 1):
+        rest = " ".join(words[cut:])
+        try:
+            parse_period(rest, _FAR_FUTURE)
+        except PeriodNotUnderstood:
+            continue
+        except PeriodError:
+            pass  # a period that is refused (reversed, no such day): it is still the period part
+        return words[:cut], rest
+    return words, ""
+
+
+async def _target(ctx: Context, level: str, name_words: list[str]) -> OrgUnit:
+    """The team or commune named, searched under the chat's unit (or the sender's units in a private chat)."""
+    memberships = await org_store.memberships_of(ctx.session, ctx.person.id or 0)
+    if level == Level.TEAM and not name_words:
+        team = await org_store.team_of(ctx.session, ctx.person.id or 0, ctx.unit)
+        if team is None:
+            raise UserError(
+                "Bạn chưa ở tổ nào nên chưa có báo cáo tổ. Gõ /baocao tổ <tên tổ>, ví dụ: /baocao tổ Thôn 1."
+            )
+        return team
+    if level == Level.COMMUNE and not name_words:
+        commune = await org_store.nearest_of_level(ctx.session, ctx.unit, Level.COMMUNE) if ctx.unit else None
+        if commune is None:
+            raise UserError(f"Hãy ghi tên xã/phường, ví dụ: /baocao xã Tân Lập. Cách dùng: {BAOCAO_USAGE}")
+        return commune
+    scopes = [ctx.unit] if ctx.unit is not None else [unit for _, unit in memberships]
+    units: dict[int, OrgUnit] = {}
+    for scope in scopes:
+        for unit in await org_store.descendants(ctx.session, scope, level=level, include_self=scope.level == level):
+            units[unit.id or 0] = unit
+    name = " ".join(name_words)
+    kind = "tổ" if level == Level.TEAM else "xã/phường"
+    kinds = TEAM_KIND_WORDS if level == Level.TEAM else COMMUNE_KIND_WORDS
+    picked, options = pick_team(name, list(units.values()), kinds)
+    if picked is None:
+        where = f" trong {ctx.unit.name}" if ctx.unit is not None else ""
+        if not options:
+            raise UserError(f"Không tìm thấy {kind} '{name}'{where}. Cách dùng: {BAOCAO_USAGE}")
+        word = "tổ" if level == Level.TEAM else "đơn vị"
+        listing = "\n".join(f"- {u.name} (mã {u.code})" for u in options[:8])
+        count = "một" if len(options) == 1 else str(len(options))
+        raise UserError(f"Chưa chắc '{name}' là {kind} nào. Có {count} {word} gần giống:\n{listing}")
+    return picked
+
+
+def _may_read(memberships: list[tuple[Membership, OrgUnit]], unit: OrgUnit) -> bool:
+    """A person reads the report of a unit they belong to or lead from above (an admin reads every unit)."""
+    return any(m.role == Role.ADMIN or unit.path.startswith(u.path) for m, u in memberships)
 
 
 @COMMANDS.command(
@@ -24,22 +105,42 @@ MESSAGE_LIMIT = 1900
     aliases=("report",),
     vi_name="báo cáo",
     roles=MEMBERS,
-    summary="Xem báo cáo kết quả của đơn vị nhóm này",
-    usage=f"/baocao [{USAGE}]\nVí dụ: /baocao, /baocao tuan truoc, /baocao 01/11-15/11",
+    summary="Xem báo cáo kết quả của đơn vị nhóm này, của một tổ hoặc một xã",
+    usage=BAOCAO_USAGE,
     order=40,
 )
 async def baocao(ctx: Context) -> list[Reply]:
-    """Reply with the report of the chat's unit, split into messages under the platform's limit."""
-    if ctx.unit is None:
-        raise UserError(
-            "Lệnh /baocao dùng trong nhóm đã kết nối với tổ, xã/phường hoặc Sở: báo cáo là của đơn vị nhóm đó."
-        )
-    try:
-        period = parse_period(ctx.args, ctx.today)
-    except PeriodError as exc:
-        raise UserError(f"{exc}\nCách dùng: /baocao [{USAGE}]") from exc
-    if period.start > ctx.today:
-        raise UserError(f"Kỳ {period.label} chưa bắt đầu; hôm nay là {ctx.today:%d/%m/%Y}.")
-    report = await unit_report(ctx.session, ctx.unit, period, ctx.settings, ctx.now)
+    """Reply with the report of the chat's unit (or the unit named), split into messages under the platform's limit."""
+    words = ctx.args.split()
+    keyword = UNIT_KEYWORDS.get(fold(words[0])) if words else None
+    if keyword is not None:
+        name_words, period_text = split_unit_and_period(words[1:]) if len(words) > 1 else ([], "")
+        period = read_period(ctx, period_text, BAOCAO_USAGE)
+        unit = await _target(ctx, keyword, name_words)
+        memberships = await org_store.memberships_of(ctx.session, ctx.person.id or 0)
+        # The group's own unit is what a plain /baocao shows its members anyway.
+        if unit.id != (ctx.unit.id if ctx.unit else None) and not _may_read(memberships, unit):
+            raise UserError(
+                f"Bạn không có quyền xem báo cáo của {unit.name}: mỗi người xem được báo cáo của đơn vị mình "
+                "và các đơn vị mình phụ trách."
+            )
+    else:
+        if ctx.unit is None:
+            raise UserError(
+                "Lệnh /baocao dùng trong nhóm đã kết nối với tổ, xã/phường hoặc Sở: báo cáo là của đơn vị nhóm đó. "
+                "Trong tin nhắn riêng, ghi rõ đơn vị: /baocao tổ <tên> hoặc /baocao xã <tên>."
+            )
+        period = read_period(ctx, ctx.args, BAOCAO_USAGE)
+        unit = ctx.unit
+    report = await unit_report(ctx.session, unit, period, ctx.settings, ctx.now)
     text = render_text(report, ctx.settings.tz)
-    return [Reply(text=part) for part in split_chunks(text, MESSAGE_LIMIT)]
+    replies = [Reply(text=part) for part in split_chunks(text, MESSAGE_LIMIT)]
+    if ctx.roles & LEADERS:
+        # Leaders and staff get the workbook too (a document on Telegram, a signed link on Zalo): the text names
+        # the best and worst units, the workbook every unit, team and silent team.
+        buffer = io.BytesIO()
+        rows = stream_raw_records(ctx.session, unit, period.start, period.end)
+        await write_workbook(report, rows, ctx.settings.tz, buffer)
+        name = f"bao-cao-{unit.code}-{period.slug}.xlsx"
+        replies[-1].attachments.append(Attachment(filename=name, content=buffer.getvalue(), mime_type=XLSX_MIME))
+    return replies

@@ -12,8 +12,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from tocns.config import Settings
 from tocns.features.org.models import OrgUnit
 from tocns.features.reports.period import Period
-from tocns.features.reports.render import ChartsUnavailable, render_png, render_xlsx
-from tocns.features.reports.store import Report, raw_records
+from tocns.features.reports.render import ChartsUnavailable, render_png
+from tocns.features.reports.store import Report, stream_raw_records
+from tocns.features.reports.workbook import write_workbook
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -51,7 +52,6 @@ async def write_report_files(
     folder = root / period.slug
     folder.mkdir(parents=True, exist_ok=True)
     base = f"bao-cao-{unit.code}-{period.slug}"
-    raw = await raw_records(session, unit, period.start, period.end)
     png_name: str | None = None
     xlsx_name = f"{period.slug}/{base}.xlsx"
     try:
@@ -61,7 +61,10 @@ async def write_report_files(
     else:
         png_name = f"{period.slug}/{base}.png"
         (root / png_name).write_bytes(chart)
-    (root / xlsx_name).write_bytes(render_xlsx(report, raw, settings.tz))
+    # Streamed into a temporary name, then renamed: a reader never sees half a workbook.
+    partial = root / f"{xlsx_name}.part"
+    await write_workbook(report, stream_raw_records(session, unit, period.start, period.end), settings.tz, partial)
+    partial.replace(root / xlsx_name)
     return ReportFiles(png_name=png_name, xlsx_name=xlsx_name, root=root)
 
 

@@ -6,11 +6,16 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from tocns.core.dates import ABSOLUTE_DATE, DateError, read_absolute
 from tocns.core.text import fold
 
 
 class PeriodError(ValueError):
     """A period the user typed that cannot be read; the message is Vietnamese and says why."""
+
+
+class PeriodNotUnderstood(PeriodError):
+    """The text has no period shape at all (as opposed to a period that is refused: reversed, future, no such day)."""
 
 
 @dataclass(frozen=True)
@@ -66,71 +71,125 @@ def month_of(day: date) -> Period:
 
 
 MAX_RANGE_DAYS = 366
-_DAY = r"(\d{1,2})[/.-](\d{1,2})(?:[/.-](\d{2,4}))?"
-_RANGE = re.compile(rf"^{_DAY}\s*(?:-|–|->|den|\.\.)\s*{_DAY}$")
-USAGE = "tuan, tuan truoc, thang, thang truoc hoặc khoảng ngày dd/mm-dd/mm (ví dụ 01/11-15/11)"
+# Year-less ranges that cross New Year ("28/12-03/01") are read across it only when that makes a short range.
+MAX_WRAPPED_DAYS = 92
+_DAY = r"[0-9]{1,2}[/.-][0-9]{1,2}(?:[/.-][0-9]{2,4})?"
+_RANGE = re.compile(rf"^(?:tu\s+)?(?:ngay\s+)?({_DAY})\s*(?:->|-|–|den|toi|\.\.)\s*(?:ngay\s+)?({_DAY})$")
+_ISO_RANGE = re.compile(r"^([0-9]{4}-[0-9]{1,2}-[0-9]{1,2})\s*\.\.\s*([0-9]{4}-[0-9]{1,2}-[0-9]{1,2})$")
+_ISO_WEEK = re.compile(r"^([0-9]{4})-w([0-9]{1,2})$")
+_ISO_MONTH = re.compile(r"^([0-9]{4})-([0-9]{1,2})$")
+_MONTH = re.compile(r"^thang\s+([0-9]{1,2})(?:\s*[/-]\s*|\s+nam\s+|\s+)?([0-9]{4})?$")
+_WEEK_NUMBER = re.compile(r"^tuan\s+([0-9]{1,2})(?:\s*[/-]\s*|\s+nam\s+|\s+)?([0-9]{4})?$")
+USAGE = (
+    "tuần này, tuần trước, tháng này, tháng trước, tháng 10, tháng 10/2026, 2026-W47, 2026-11, "
+    "01/11-15/11 hoặc 01/11/2026-15/11/2026"
+)
 
 
-def _make_date(day: str, month: str, year: str | None, default_year: int) -> date:
-    y = int(year) if year else default_year
-    if year and len(year) == 2:
-        y += 2000
+def _day(text: str, today: date, year: int | None = None) -> tuple[date, bool]:
+    """A dd/mm[/yy(yy)] of a range and whether a year was typed.
+
+    Without a year: `year` when given, else the shared date grammar's past reading (this year, or last year when
+    that day is more than 180 days ahead).
+    """
     try:
-        return date(y, int(month), int(day))
-    except ValueError as exc:
-        raise PeriodError(f"Ngày {day}/{month}{'/' + year if year else ''} không có thật.") from exc
+        anchor = today if year is None else date(year, 1, 1)
+        value = read_absolute(text, anchor, "past" if year is None else None)
+    except DateError as exc:
+        raise PeriodError(f"Ngày '{text}' không có thật. Dùng: {USAGE}.") from exc
+    if value is None:
+        raise PeriodError(f"Không hiểu ngày '{text}'. Dùng: {USAGE}.")
+    match = ABSOLUTE_DATE.match(text)
+    return value, bool(match and match.group(4))
 
 
-def _checked_range(start: date, end: date) -> Period:
-    if end < start:
-        raise PeriodError(f"Ngày kết thúc {end:%d/%m/%Y} trước ngày bắt đầu {start:%d/%m/%Y}.")
-    if (end - start).days + 1 > MAX_RANGE_DAYS:
+def _checked(period: Period, today: date) -> Period:
+    """Refuse a reversed, too long or future period with the same Vietnamese reason for chat, CLI and API."""
+    if period.end < period.start:
+        raise PeriodError(
+            f"Khoảng ngày bị ngược: ngày kết thúc {period.end:%d/%m/%Y} trước ngày bắt đầu {period.start:%d/%m/%Y}. "
+            "Viết ngày bắt đầu trước, ví dụ 01/11-15/11."
+        )
+    if (period.end - period.start).days + 1 > MAX_RANGE_DAYS:
         raise PeriodError(f"Khoảng ngày tối đa {MAX_RANGE_DAYS} ngày.")
-    return Period(start, end, "range")
+    if period.start > today:
+        raise PeriodError(f"Kỳ {period.label} chưa bắt đầu; hôm nay là {today:%d/%m/%Y}.")
+    return period
+
+
+def _range(first: str, second: str, today: date) -> Period:
+    end, end_year = _day(second, today)
+    start, start_year = _day(first, today, end.year)
+    if start_year and not end_year:
+        end, _ = _day(second, today, start.year)
+    if not start_year and start > end and start.month > end.month:
+        # "28/12-03/01": across New Year, when that makes a short range; otherwise it is a reversed range.
+        wrapped = _day(first, today, end.year - 1)[0]
+        if (end - wrapped).days + 1 <= MAX_WRAPPED_DAYS:
+            start = wrapped
+    return _checked(Period(start, end, "range"), today)
+
+
+def _latest_month(month: int, today: date) -> date:
+    """The first day of month `month` read like a year-less day: this year unless more than 180 days ahead."""
+    first = date(today.year, month, 1)
+    return first if (first - today).days <= 180 else date(today.year - 1, month, 1)
 
 
 def parse_period(text: str, today: date) -> Period:
-    """Read '/baocao' arguments: tuan, tuan truoc, thang, thang truoc or dd/mm-dd/mm (default: this week)."""
-    key = fold(text)
-    if key in ("", "tuan", "tuan nay", "week", "this week"):
-        return week_of(today)
-    if key in ("tuan truoc", "last week", "tuantruoc"):
-        return week_of(today - timedelta(days=7))
-    if key in ("thang", "thang nay", "month", "this month"):
-        return month_of(today)
-    if key in ("thang truoc", "last month", "thangtruoc"):
-        return month_of(today.replace(day=1) - timedelta(days=1))
-    match = _RANGE.match(key)
-    if match:
-        d1, m1, y1, d2, m2, y2 = match.groups()
-        end = _make_date(d2, m2, y2, today.year)
-        start = _make_date(d1, m1, y1, end.year)
-        if start > end and not y1:
-            start = _make_date(d1, m1, None, end.year - 1)
-        return _checked_range(start, end)
-    raise PeriodError(f"Không hiểu khoảng thời gian {text.strip()!r}. Dùng: {USAGE}.")
+    """Read a period as typed in chat, on the CLI or in the API (default: this week); refuse what is not one.
 
-
-_ISO_WEEK = re.compile(r"^(\d{4})-W(\d{1,2})$", re.IGNORECASE)
-_ISO_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
-
-
-def parse_cli_period(text: str, today: date) -> Period:
-    """Read the CLI form: tuan|thang|YYYY-Www|YYYY-MM|YYYY-MM-DD..YYYY-MM-DD, or any /baocao form."""
-    text = text.strip()
-    if m := _ISO_WEEK.match(text):
+    Forms: tuần này/trước, tháng này/trước, tháng 10, tháng 10/2026, 2026-W47, 2026-11, dd/mm-dd/mm,
+    dd/mm/yyyy-dd/mm/yyyy, YYYY-MM-DD..YYYY-MM-DD. A reversed, over-long or not yet started period is refused.
+    """
+    key = fold(text).strip(" .")
+    if key in ("", "tuan", "tuan nay", "week", "this week", "tuannay"):
+        return _checked(week_of(today), today)
+    if key in ("tuan truoc", "tuan roi", "last week", "tuantruoc"):
+        return _checked(week_of(today - timedelta(days=7)), today)
+    if key in ("thang", "thang nay", "month", "this month", "thangnay"):
+        return _checked(month_of(today), today)
+    if key in ("thang truoc", "thang roi", "last month", "thangtruoc"):
+        return _checked(month_of(today.replace(day=1) - timedelta(days=1)), today)
+    if m := _ISO_WEEK.match(key):
         try:
-            return week_of(date.fromisocalendar(int(m[1]), int(m[2]), 1))
+            iso_week = week_of(date.fromisocalendar(int(m[1]), int(m[2]), 1))
         except ValueError as exc:
-            raise PeriodError(f"Tuần {text} không có thật.") from exc
-    if m := _ISO_MONTH.match(text):
-        if not 1 <= int(m[2]) <= 12:
-            raise PeriodError(f"Tháng {text} không có thật.")
-        return month_of(date(int(m[1]), int(m[2]), 1))
-    if ".." in text and "-" in text.split("..")[0][4:5]:
-        first, _, second = text.partition("..")
+            raise PeriodError(f"Tuần '{text.strip()}' không có thật. Dùng: {USAGE}.") from exc
+        return _checked(iso_week, today)
+    if m := _WEEK_NUMBER.match(key):
+        year = int(m[2]) if m[2] else today.isocalendar()[0]
         try:
-            return _checked_range(date.fromisoformat(first.strip()), date.fromisoformat(second.strip()))
+            week = week_of(date.fromisocalendar(year, int(m[1]), 1))
         except ValueError as exc:
-            raise PeriodError(f"Khoảng ngày {text!r} không hợp lệ; dạng YYYY-MM-DD..YYYY-MM-DD.") from exc
-    return parse_period(text, today)
+            raise PeriodError(f"Tuần '{text.strip()}' không có thật. Dùng: {USAGE}.") from exc
+        if not m[2] and (week.start - today).days > 180:
+            week = week_of(date.fromisocalendar(year - 1, int(m[1]), 1))
+        return _checked(week, today)
+    if (m := _ISO_MONTH.match(key)) or (m := _MONTH.match(key)):
+        if m.re is _ISO_MONTH:
+            year, month = int(m[1]), int(m[2])
+        else:
+            month, year = int(m[1]), int(m[2]) if m[2] else 0
+        if not 1 <= month <= 12:
+            raise PeriodError(f"Tháng '{text.strip()}' không có thật. Dùng: {USAGE}.")
+        first = date(year, month, 1) if year else _latest_month(month, today)
+        return _checked(month_of(first), today)
+    if m := _ISO_RANGE.match(key):
+        try:
+            start, end = date.fromisoformat(_iso(m[1])), date.fromisoformat(_iso(m[2]))
+        except ValueError as exc:
+            raise PeriodError(f"Khoảng ngày '{text.strip()}' không có thật; dạng YYYY-MM-DD..YYYY-MM-DD.") from exc
+        return _checked(Period(start, end, "range"), today)
+    if m := _RANGE.match(key):
+        return _range(m[1], m[2], today)
+    raise PeriodNotUnderstood(f"Không hiểu khoảng thời gian '{text.strip()}'. Dùng: {USAGE}.")
+
+
+def _iso(text: str) -> str:
+    year, month, day = text.split("-")
+    return f"{year}-{int(month):02d}-{int(day):02d}"
+
+
+# The CLI and the API read exactly the same grammar as the chat.
+parse_cli_period = parse_period

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tocns.core.dates import fmt_date
+from tocns.core.text import vi_sort_key
+from tocns.features.reports.csvout import CsvText, percent
 from tocns.features.reports.period import Period, month_of, week_of
-from tocns.features.reports.store import Report
+from tocns.features.reports.store import ChildRow, Report
+from tocns.features.reports.workbook import EXCEL_MAX_ROWS, ReportWorkbook
 
 
 def period_of(report: Report) -> Period:
@@ -28,6 +29,12 @@ def _pct(value: float) -> str:
     return f"{round(value * 100)}%"
 
 
+def _rate(part: int, whole: int, noun: str = "") -> str:
+    """'3/4 tổ (75%)'; '0/0 tổ (—)' when there is nothing to count (0/0 is not 0%)."""
+    counted = f"{_num(part)}/{_num(whole)} {noun}".rstrip()
+    return f"{counted} ({_pct(part / whole) if whole else '—'})"
+
+
 def _num(value: int) -> str:
     # Vietnamese groups thousands with dots.
     return f"{value:,}".replace(",", ".")
@@ -41,7 +48,52 @@ def _change(value: int) -> str:
     return "="
 
 
-def render_text(report: Report, tz: ZoneInfo, silent_limit: int = 30) -> str:
+RANKED = 5
+"""A province's text shows its best and worst RANKED communes; the rest are counted, the workbook lists them all."""
+
+
+def _top_figures(by_indicator: dict[str, int], units: dict[str, str]) -> str:
+    # Per indicator, never one sum: people, files and training sessions do not add up.
+    top = sorted(((-q, code) for code, q in by_indicator.items() if q))[:3]
+    figures = ", ".join(f"{code} {_num(-q)} {units.get(code, '')}".rstrip() for q, code in top)
+    return f" — {figures}" if figures else ""
+
+
+def _names_line(names: list[str], shown: int = 3) -> str:
+    head = ", ".join(names[:shown])
+    return f"{head}, …" if len(names) > shown else head
+
+
+def _child_line(child: ChildRow) -> str:
+    timely = f", đúng hạn {_pct(child.timeliness)}" if child.timeliness is not None else ""
+    return f"• {child.name}: {_rate(child.reporting_teams, child.teams, 'tổ')}, {_num(child.records)} lượt ghi{timely}"
+
+
+def _units_section(report: Report, ranked: int) -> list[str]:
+    """Per child unit: all when few, else the best and worst `ranked` by completeness and the count of the rest."""
+    with_teams = [c for c in report.children if c.teams]
+    empty = [c.name for c in report.children if not c.teams]
+    lines: list[str] = []
+    if with_teams:
+        order = sorted(with_teams, key=lambda c: (-c.completeness, -c.records, vi_sort_key(c.name)))
+        if not any(c.reporting_teams for c in with_teams):
+            lines += ["", f"Chưa đơn vị nào có tổ báo cáo ({len(with_teams)} đơn vị có tổ)."]
+        elif len(order) <= 2 * ranked:
+            lines += ["", "Theo đơn vị: tổ báo cáo, lượt ghi, tỷ lệ đúng hạn (cao đến thấp)"]
+            lines += [_child_line(c) for c in order]
+        else:
+            best = order[:ranked]
+            worst = order[-ranked:]
+            lines += ["", f"{ranked} đơn vị báo cáo đầy đủ nhất:"] + [_child_line(c) for c in best]
+            lines += ["", f"{ranked} đơn vị báo cáo ít nhất:"] + [_child_line(c) for c in reversed(worst)]
+            rest = len(order) - 2 * ranked
+            lines.append(f"… và {rest} đơn vị khác (xem trang Theo đơn vị trong tệp Excel).")
+    if empty:
+        lines += ["", f"Chưa có tổ: {len(empty)} đơn vị ({_names_line(empty)})."]
+    return lines
+
+
+def render_text(report: Report, tz: ZoneInfo, silent_limit: int = 10, ranked: int = RANKED) -> str:
     """The report as a compact Vietnamese text (split it with core.text.split_chunks for the platform's limit)."""
     period = period_of(report)
     lines = [
@@ -59,39 +111,33 @@ def render_text(report: Report, tz: ZoneInfo, silent_limit: int = 30) -> str:
         lines.append("• Chưa có kết quả nào được ghi trong kỳ.")
     lines += [
         "",
-        f"Tổ có báo cáo: {report.reporting_teams}/{report.teams} ({_pct(report.completeness)})",
-        f"Ghi đúng hạn (≤2 ngày): {report.timely_records}/{report.records} lượt ghi ({_pct(report.timeliness)})",
+        f"Tổ có báo cáo: {_rate(report.reporting_teams, report.teams)}",
+        f"Ghi đúng hạn (≤2 ngày): {_rate(report.timely_records, report.records, 'lượt ghi')}",
     ]
     if report.tasks is not None:
         lines.append(
             f"Nhiệm vụ: {report.tasks.due} đến hạn, {report.tasks.done} hoàn thành, {report.tasks.overdue} quá hạn"
         )
-    if report.children:
+    if report.unit_level == "commune":
+        # The commune's teams once each: those that reported with their figures, then the silent ones by name.
         units = {t.code: t.unit for t in report.totals}
-        if report.unit_level == "commune":
+        reporting = [c for c in report.children if c.reporting_teams]
+        if reporting:
             lines += ["", "Theo tổ: lượt ghi, chỉ tiêu nhiều nhất"]
-        else:
-            lines += ["", "Theo đơn vị: tổ báo cáo, lượt ghi, chỉ tiêu nhiều nhất"]
-        for child in report.children:
-            # Per indicator, never one sum: people, files and training sessions do not add up.
-            top = sorted(((q, code) for code, q in child.by_indicator.items() if q), reverse=True)[:3]
-            figures = ", ".join(f"{code} {_num(q)} {units.get(code, '')}".rstrip() for q, code in top)
-            detail = f" — {figures}" if figures else ""
-            if report.unit_level == "commune":
-                status = f"{child.records} lượt ghi{detail}" if child.reporting_teams else "chưa báo cáo"
-                lines.append(f"• {child.name}: {status}")
-            else:
-                lines.append(
-                    f"• {child.name}: {child.reporting_teams}/{child.teams} tổ ({_pct(child.completeness)}), "
-                    f"{child.records} lượt ghi{detail}"
-                )
-    if report.silent_teams:
-        lines += ["", f"Tổ chưa báo cáo ({len(report.silent_teams)}):"]
-        for team in report.silent_teams[:silent_limit]:
+            for child in reporting:
+                lines.append(f"• {child.name}: {child.records} lượt ghi{_top_figures(child.by_indicator, units)}")
+    elif report.children:
+        lines += _units_section(report, ranked)
+    silent = report.silent_teams
+    if silent:
+        # A commune's leader needs every name; a province's officer gets them all in the workbook.
+        limit = len(silent) if report.unit_level == "commune" else silent_limit
+        lines += ["", f"Tổ chưa báo cáo ({len(silent)}):"]
+        for team in silent[:limit]:
             where = f" - {team.parent_name}" if team.parent_name and report.unit_level != "commune" else ""
             lines.append(f"• {team.name}{where}")
-        if len(report.silent_teams) > silent_limit:
-            lines.append(f"… và {len(report.silent_teams) - silent_limit} tổ khác (xem tệp Excel).")
+        if len(silent) > limit:
+            lines.append(f"… và {len(silent) - limit} tổ khác (xem trang Tổ chưa báo cáo trong tệp Excel).")
     elif report.teams:
         lines += ["", "Tất cả các tổ đều đã báo cáo. 👏"]
     lines += ["", f"Lập lúc {report.generated_at.astimezone(tz):%H:%M %d/%m/%Y}"]
@@ -110,119 +156,81 @@ def period_of_previous(report: Report) -> Period:
 
 
 def render_csv(report: Report) -> str:
-    """Indicator totals and per-child figures as CSV (UTF-8, Vietnamese headings)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["Đơn vị", "Mã", "Từ ngày", "Đến ngày"])
-    writer.writerow([report.unit_name, report.unit_code, f"{report.start:%d/%m/%Y}", f"{report.end:%d/%m/%Y}"])
-    writer.writerow([])
-    writer.writerow(["Mã chỉ tiêu", "Chỉ tiêu", "Đơn vị tính", "Kỳ này", "Kỳ trước", "Thay đổi"])
-    for t in report.totals:
-        writer.writerow([t.code, t.name, t.unit, t.quantity, t.previous, t.change])
-    writer.writerow([])
+    """The report as CSV with a BOM and Vietnamese headings: the CLI and the API serve these same bytes."""
+    out = CsvText()
+    out.row(["Đơn vị", "Mã", "Từ ngày", "Đến ngày"])
+    out.row([report.unit_name, report.unit_code, report.start, report.end])
+    out.row()
+    out.row(["Mã chỉ tiêu", "Chỉ tiêu", "Đơn vị tính", "Kỳ này", "Kỳ trước", "Thay đổi"])
+    out.rows([t.code, t.name, t.unit, t.quantity, t.previous, t.change] for t in report.totals)
+    out.row()
+    out.row(
+        [
+            "Số tổ",
+            "Tổ có báo cáo",
+            "Tỷ lệ tổ báo cáo (%)",
+            "Lượt ghi",
+            "Lượt ghi đúng hạn",
+            "Tỷ lệ đúng hạn (%)",
+        ]
+    )
+    out.row(
+        [
+            report.teams,
+            report.reporting_teams,
+            percent(report.reporting_teams, report.teams),
+            report.records,
+            report.timely_records,
+            percent(report.timely_records, report.records),
+        ]
+    )
     codes = [t.code for t in report.totals]
-    writer.writerow(["Mã đơn vị", "Đơn vị", "Số tổ", "Tổ báo cáo", "Lượt ghi", *codes])
-    for c in report.children:
-        writer.writerow(
-            [c.code, c.name, c.teams, c.reporting_teams, c.records, *(c.by_indicator.get(k, 0) for k in codes)]
+    if report.children:
+        out.row()
+        out.row(
+            [
+                "Mã đơn vị",
+                "Đơn vị",
+                "Số tổ",
+                "Tổ có báo cáo",
+                "Tỷ lệ tổ báo cáo (%)",
+                "Lượt ghi",
+                "Lượt ghi đúng hạn",
+                "Tỷ lệ đúng hạn (%)",
+                *(t.name for t in report.totals),
+            ]
         )
-    return out.getvalue()
+        out.rows(
+            [
+                c.code,
+                c.name,
+                c.teams,
+                c.reporting_teams,
+                percent(c.reporting_teams, c.teams),
+                c.records,
+                c.timely_records,
+                percent(c.timely_records, c.records),
+                *(c.by_indicator.get(k, 0) for k in codes),
+            ]
+            for c in report.children
+        )
+    if report.silent_teams:
+        out.row()
+        out.row(["Mã đơn vị cấp trên", "Tổ chưa báo cáo: đơn vị cấp trên", "Mã tổ", "Tổ", "Tổ trưởng"])
+        out.rows([t.parent_code, t.parent_name, t.code, t.name, t.leader] for t in report.silent_teams)
+    return out.text()
 
 
 # ---------------------------------------------------------------- Excel
 
 
-def render_xlsx(report: Report, raw: Sequence[Sequence[Any]], tz: ZoneInfo) -> bytes:
-    """A workbook: summary sheet, one sheet per child unit, the raw records; Vietnamese headings."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    bold = Font(bold=True)
-    wb = Workbook(write_only=False)
-    ws = wb.active
-    ws.title = "Tổng hợp"
-    period = period_of(report)
-    generated = report.generated_at.astimezone(tz)
-    ws.append([f"Báo cáo {report.unit_name} (mã {report.unit_code})"])
-    ws.append(["Kỳ báo cáo", period.label])
-    ws.append(["Lập lúc", f"{generated:%H:%M %d/%m/%Y}"])
-    ws.append(["Tổ có báo cáo", report.reporting_teams, "trên", report.teams, _pct(report.completeness)])
-    ws.append(["Lượt ghi đúng hạn", report.timely_records, "trên", report.records, _pct(report.timeliness)])
-    if report.tasks is not None:
-        ws.append(
-            ["Nhiệm vụ đến hạn / hoàn thành / quá hạn", report.tasks.due, report.tasks.done, report.tasks.overdue]
-        )
-    ws.append([])
-    ws.append(["Mã chỉ tiêu", "Chỉ tiêu", "Đơn vị tính", "Kỳ này", "Kỳ trước", "Thay đổi"])
-    header_row = ws.max_row
-    for t in report.totals:
-        ws.append([t.code, t.name, t.unit, t.quantity, t.previous, t.change])
-    # No grand total row: the indicators count different things (people, files, sessions).
-    for cell in ws[header_row]:
-        cell.font = bold
-    ws["A1"].font = Font(bold=True, size=14)
-    codes = [t.code for t in report.totals]
-    names = [t.name for t in report.totals]
-    if report.children:
-        ws.append([])
-        ws.append(["Mã đơn vị", "Đơn vị", "Số tổ", "Tổ báo cáo", "Tỷ lệ báo cáo", "Lượt ghi", *names])
-        for cell in ws[ws.max_row]:
-            cell.font = bold
-        for c in report.children:
-            ws.append(
-                [c.code, c.name, c.teams, c.reporting_teams, _pct(c.completeness), c.records]
-                + [c.by_indicator.get(k, 0) for k in codes]
-            )
-    ws.column_dimensions["B"].width = 34
-
-    # One sheet per child unit: its indicator figures (raw rows are filtered by child on the raw sheet).
-    used: set[str] = {"Tổng hợp", "Dữ liệu gốc"}
-    for c in report.children:
-        title = _sheet_title(c.name, used)
-        sheet = wb.create_sheet(title)
-        sheet.append([f"{c.name} (mã {c.code})", period.label])
-        sheet.append(["Số tổ", c.teams, "Tổ báo cáo", c.reporting_teams, "Lượt ghi", c.records])
-        sheet.append([])
-        sheet.append(["Chỉ tiêu", "Đơn vị tính", "Kỳ này"])
-        for t in report.totals:
-            sheet.append([t.name, t.unit, c.by_indicator.get(t.code, 0)])
-        sheet.column_dimensions["A"].width = 34
-
-    raw_ws = wb.create_sheet("Dữ liệu gốc")
-    raw_ws.append(["Ngày hoạt động", "Đơn vị cấp trên", "Mã tổ", "Tổ", "Người ghi", "Chỉ tiêu", "Số lượng", "Ghi lúc"])
-    for row in raw:
-        day, parent, code, team, person, indicator, qty, created = row
-        day_text = (
-            fmt_date(day if isinstance(day, date) else date.fromisoformat(str(day)))
-        )
-        raw_ws.append([day_text, parent, code, team, person, indicator, qty, _local_text(created, tz)])
+def render_xlsx(report: Report, raw: Iterable[Sequence[Any]], tz: ZoneInfo, max_rows: int = EXCEL_MAX_ROWS) -> bytes:
+    """The report workbook in memory (small reports, tests); large exports stream with workbook.write_workbook."""
+    book = ReportWorkbook(report, tz, max_rows=max_rows)
+    book.add_raw(raw)
     buffer = io.BytesIO()
-    wb.save(buffer)
+    book.save(buffer)
     return buffer.getvalue()
-
-
-def _local_text(value: Any, tz: ZoneInfo) -> str:
-    from datetime import UTC, datetime
-
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return f"{value.astimezone(tz):%d/%m/%Y %H:%M}"
-    return str(value)
-
-
-def _sheet_title(name: str, used: set[str]) -> str:
-    # Excel sheet names: at most 31 characters, none of []:*?/\ and unique.
-    clean = "".join("-" if ch in "[]:*?/\\" else ch for ch in name)[:31] or "Đơn vị"
-    title, n = clean, 2
-    while title in used:
-        suffix = f" ({n})"
-        title = clean[: 31 - len(suffix)] + suffix
-        n += 1
-    used.add(title)
-    return title
 
 
 # ---------------------------------------------------------------- PNG chart
@@ -242,37 +250,13 @@ def charts_available() -> bool:
 
 
 def render_png(report: Report) -> bytes:
-    """A chart: records logged per child unit and reporting completeness per child unit."""
-    try:
-        import matplotlib
-    except ImportError as exc:
+    """The report chart for a phone (at most 1080×1920 px, see chart.py); ChartsUnavailable without matplotlib."""
+    if not charts_available():
         # A trial install leaves out the 170 MB matplotlib stack; text and Excel reports still work.
-        raise ChartsUnavailable(CHARTS_NEED_EXTRA) from exc
+        raise ChartsUnavailable(CHARTS_NEED_EXTRA)
+    from tocns.features.reports.chart import render_chart
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    rows = report.children or []
-    names = [c.name for c in rows] or [report.unit_name]
-    # Records, not summed quantities: one bar must not add people to files to training sessions.
-    quantities = [c.records for c in rows] or [report.records]
-    completeness = [c.completeness * 100 for c in rows] or [report.completeness * 100]
-    height = max(4.0, 0.32 * len(names) + 1.5)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, height), sharey=True)
-    positions = list(range(len(names)))
-    ax1.barh(positions, quantities, color="#2b6cb0")
-    ax1.set_yticks(positions, labels=names, fontsize=8)
-    ax1.invert_yaxis()
-    ax1.set_title("Lượt ghi theo đơn vị")
-    ax2.barh(positions, completeness, color="#38a169")
-    ax2.set_xlim(0, 100)
-    ax2.set_title("Tỷ lệ tổ báo cáo (%)")
-    fig.suptitle(f"{report.unit_name} · {period_of(report).label}")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    return buffer.getvalue()
+    return render_chart(report)
 
 
 def week_key(day: date) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -11,6 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.core.roles import Level
+from tocns.core.text import vi_sort_key
 from tocns.db.dialect import dialect_of
 from tocns.features.org.models import ChatBinding, Membership, OrgUnit, Person
 
@@ -47,11 +49,32 @@ class ChildRow:
     quantity: int
     previous_quantity: int
     by_indicator: dict[str, int] = field(default_factory=dict)
+    timely_records: int = 0
 
     @property
     def completeness(self) -> float:
         """Share of the child's teams with at least one record in the period."""
         return self.reporting_teams / self.teams if self.teams else 0.0
+
+    @property
+    def timeliness(self) -> float | None:
+        """Share of the child's records logged on time; None when it has no record to count."""
+        return self.timely_records / self.records if self.records else None
+
+
+@dataclass
+class TeamRow:
+    """One team's figures in the period, with the unit it belongs to and its leaders (for the workbook)."""
+
+    code: str
+    name: str
+    parent_code: str
+    parent_name: str
+    leader: str
+    records: int
+    timely_records: int
+    by_indicator: dict[str, int] = field(default_factory=dict)
+    child_code: str = ""
 
 
 @dataclass
@@ -70,6 +93,8 @@ class SilentTeam:
     code: str
     name: str
     parent_name: str
+    parent_code: str = ""
+    leader: str = ""
 
 
 @dataclass
@@ -92,6 +117,7 @@ class Report:
     timely_records: int
     silent_teams: list[SilentTeam]
     tasks: TaskFigures | None = None
+    team_rows: list[TeamRow] = field(default_factory=list)
 
     @property
     def completeness(self) -> float:
@@ -118,10 +144,10 @@ class Report:
         data["total_quantity"] = self.total_quantity
         for row, child in zip(data["children"], self.children, strict=True):
             row["completeness"] = round(child.completeness, 4)
+            row["timeliness"] = None if child.timeliness is None else round(child.timeliness, 4)
         for row, total in zip(data["totals"], self.totals, strict=True):
             row["change"] = total.change
         return data
-
 
 
 def _date_param(dialect: str, value: date) -> date | str:
@@ -186,14 +212,14 @@ async def build_report(
         await conn.execute(
             text(
                 f"WITH {team_child} "
-                "SELECT tc.child_id, i.indicator_id, "
+                "SELECT r.org_unit_id, tc.child_id, i.indicator_id, "
                 "SUM(CASE WHEN r.activity_date BETWEEN :start AND :end THEN i.quantity ELSE 0 END), "
                 "SUM(CASE WHEN r.activity_date BETWEEN :pstart AND :pend THEN i.quantity ELSE 0 END) "
                 "FROM activity_record r "
                 "JOIN team_child tc ON tc.team_id = r.org_unit_id "
                 "JOIN activity_item i ON i.record_id = r.id "
                 "WHERE r.deleted_at IS NULL AND r.activity_date BETWEEN :lo AND :hi "
-                "GROUP BY tc.child_id, i.indicator_id"
+                "GROUP BY r.org_unit_id, tc.child_id, i.indicator_id"
             ),
             params,
         )
@@ -216,13 +242,26 @@ async def build_report(
         await conn.execute(
             text(
                 f"WITH {team_child} "
-                "SELECT tc.team_id, tc.child_id, t.code, t.name, p.name FROM team_child tc "
-                "JOIN org_unit t ON t.id = tc.team_id LEFT JOIN org_unit p ON p.id = t.parent_id "
-                "ORDER BY p.name, t.name, t.code"
+                "SELECT tc.team_id, tc.child_id, t.code, t.name, p.name, p.code FROM team_child tc "
+                "JOIN org_unit t ON t.id = tc.team_id LEFT JOIN org_unit p ON p.id = t.parent_id"
             ),
             params,
         )
     ).all()
+    leader_rows = (
+        await conn.execute(
+            text(
+                f"WITH {team_child} "
+                "SELECT m.org_unit_id, pe.display_name FROM membership m "
+                "JOIN team_child tc ON tc.team_id = m.org_unit_id JOIN person pe ON pe.id = m.person_id "
+                "WHERE m.role = 'team_leader' ORDER BY m.id"
+            ),
+            params,
+        )
+    ).all()
+    leaders: dict[int, list[str]] = {}
+    for team_id, leader_name in leader_rows:
+        leaders.setdefault(team_id, []).append(leader_name)
 
     # Roll the aggregated rows (children x indicators, a few thousand at most) up into the report.
     indicators = {row[0]: row for row in indicator_rows}
@@ -230,8 +269,12 @@ async def build_report(
     prev_by: dict[int, int] = {}
     child_cur: dict[int, dict[str, int]] = {}
     child_prev: dict[int, int] = {}
-    for child_id, indicator_id, cur, prev in item_rows:
+    team_cur: dict[int, dict[str, int]] = {}
+    for team_id, child_id, indicator_id, cur, prev in item_rows:
         cur, prev = int(cur or 0), int(prev or 0)
+        if cur:
+            code = indicators[indicator_id][1]
+            team_cur.setdefault(team_id, {})[code] = cur
         cur_by[indicator_id] = cur_by.get(indicator_id, 0) + cur
         prev_by[indicator_id] = prev_by.get(indicator_id, 0) + prev
         code = indicators[indicator_id][1]
@@ -247,19 +290,42 @@ async def build_report(
     team_counts: dict[int, int] = {}
     records: dict[int, tuple[int, int, int]] = {}
     silent: list[SilentTeam] = []
-    for team_id, child_id, code, name, parent_name in team_rows:
+    teams_out: list[TeamRow] = []
+    child_codes = {row[0]: row[1] for row in children_rows}
+    for team_id, child_id, code, name, parent_name, parent_code in team_rows:
         team_counts[child_id] = team_counts.get(child_id, 0) + 1
+        leader = ", ".join(leaders.get(team_id, []))
+        recs, timely = per_team.get(team_id, (0, 0))
+        teams_out.append(
+            TeamRow(
+                code=code,
+                name=name,
+                parent_code=parent_code or "",
+                parent_name=parent_name or "",
+                leader=leader,
+                records=recs,
+                timely_records=timely,
+                by_indicator=team_cur.get(team_id, {}),
+                child_code=child_codes.get(child_id, ""),
+            )
+        )
         if team_id in per_team:
-            recs, timely = per_team[team_id]
             so_far = records.get(child_id, (0, 0, 0))
             records[child_id] = (so_far[0] + recs, so_far[1] + 1, so_far[2] + timely)
         else:
-            silent.append(SilentTeam(code=code, name=name, parent_name=parent_name or ""))
+            silent.append(
+                SilentTeam(
+                    code=code, name=name, parent_name=parent_name or "", parent_code=parent_code or "", leader=leader
+                )
+            )
+    # Vietnamese alphabetical order for every list of names people read ("Ấp" among the A's, "Thôn 2" < "Thôn 10").
+    silent.sort(key=lambda t: (vi_sort_key(t.parent_name), vi_sort_key(t.name), t.code))
+    teams_out.sort(key=lambda t: (vi_sort_key(t.parent_name), vi_sort_key(t.name), t.code))
     children: list[ChildRow] = []
     if unit.level != Level.TEAM:
         for child_id, code, name in children_rows:
             by_indicator = child_cur.get(child_id, {})
-            recs, reporting, _ = records.get(child_id, (0, 0, 0))
+            recs, reporting, timely = records.get(child_id, (0, 0, 0))
             children.append(
                 ChildRow(
                     code=code,
@@ -270,8 +336,10 @@ async def build_report(
                     quantity=sum(by_indicator.values()),
                     previous_quantity=child_prev.get(child_id, 0),
                     by_indicator=dict(by_indicator),
+                    timely_records=timely,
                 )
             )
+        children.sort(key=lambda c: (vi_sort_key(c.name), c.code))
     return Report(
         unit_code=unit.code,
         unit_name=unit.name,
@@ -288,32 +356,44 @@ async def build_report(
         records=sum(v[0] for v in records.values()),
         timely_records=sum(v[2] for v in records.values()),
         silent_teams=silent,
+        team_rows=teams_out,
     )
 
 
-async def raw_records(
-    session: AsyncSession, unit: OrgUnit, start: date, end: date, limit: int = 200_000
-) -> list[tuple[Any, ...]]:
-    """The period's live records with their items, one row per item, for the Excel raw sheet."""
+RAW_SQL = (
+    "SELECT r.id, r.activity_date, c.name, t.code, t.name, p.display_name, ind.name, i.quantity, ind.unit, "
+    "r.note, r.photo, r.created_at "
+    "FROM activity_record r JOIN org_unit t ON t.id = r.org_unit_id "
+    "LEFT JOIN org_unit c ON c.id = t.parent_id "
+    "JOIN person p ON p.id = r.person_id "
+    "JOIN activity_item i ON i.record_id = r.id JOIN indicator ind ON ind.id = i.indicator_id "
+    "WHERE r.deleted_at IS NULL AND r.activity_date BETWEEN :start AND :end "
+    "AND substr(t.path, 1, length(CAST(:path AS VARCHAR))) = CAST(:path AS VARCHAR) "
+    "ORDER BY r.activity_date, t.code, r.id, ind.sort_order"
+)
+"""One row per live item: id, activity date, parent unit, team code, team, person, indicator, quantity, unit of
+measure, note, photo, created at. No LIMIT: an export holds every row (streamed, see stream_raw_records)."""
+
+
+def _raw_params(session: AsyncSession, unit: OrgUnit, start: date, end: date) -> dict[str, Any]:
+    dialect = dialect_of(session)
+    return {"start": _date_param(dialect, start), "end": _date_param(dialect, end), "path": unit.path}
+
+
+async def stream_raw_records(
+    session: AsyncSession, unit: OrgUnit, start: date, end: date, batch: int = 5000
+) -> AsyncIterator[list[tuple[Any, ...]]]:
+    """The period's live items in batches, read through a server-side cursor so memory stays flat."""
     conn = await session.connection()
-    result = await conn.execute(
-        text(
-            "SELECT r.activity_date, c.name, t.code, t.name, p.display_name, ind.name, i.quantity, r.created_at "
-            "FROM activity_record r JOIN org_unit t ON t.id = r.org_unit_id "
-            "LEFT JOIN org_unit c ON c.id = t.parent_id "
-            "JOIN person p ON p.id = r.person_id "
-            "JOIN activity_item i ON i.record_id = r.id JOIN indicator ind ON ind.id = i.indicator_id "
-            "WHERE r.deleted_at IS NULL AND r.activity_date BETWEEN :start AND :end "
-            "AND substr(t.path, 1, length(CAST(:path AS VARCHAR))) = CAST(:path AS VARCHAR) "
-            "ORDER BY r.activity_date, t.code, r.id, ind.sort_order LIMIT :limit"
-        ),
-        {
-            "start": _date_param(dialect_of(session), start),
-            "end": _date_param(dialect_of(session), end),
-            "path": unit.path,
-            "limit": limit,
-        },
-    )
+    result = await conn.stream(text(RAW_SQL), _raw_params(session, unit, start, end))
+    async for partition in result.partitions(batch):
+        yield [tuple(row) for row in partition]
+
+
+async def raw_records(session: AsyncSession, unit: OrgUnit, start: date, end: date) -> list[tuple[Any, ...]]:
+    """The period's live items as a list (small periods and tests; exports stream with stream_raw_records)."""
+    conn = await session.connection()
+    result = await conn.execute(text(RAW_SQL), _raw_params(session, unit, start, end))
     return [tuple(row) for row in result.all()]
 
 

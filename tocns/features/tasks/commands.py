@@ -18,10 +18,11 @@ from tocns.core.dates import (
 )
 from tocns.core.mentions import mention_tokens, restore_tokens
 from tocns.core.messages import Mention
+from tocns.core.parsing import MAX_ID, parse_id
 from tocns.core.permissions import COMMUNE_LEADERS, LEADERS, MEMBERS
 from tocns.core.registry import CommandGroup
 from tocns.core.roles import Level, Role
-from tocns.core.text import fold, fold_compact
+from tocns.core.text import fold, fold_compact, one_line, person_name, quoted
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit, Person
 from tocns.features.tasks import store as task_store
@@ -104,12 +105,12 @@ async def _resolve_person(ctx: Context, token: str, commune: OrgUnit, tapped: di
     found = await org_store.find_people(ctx.session, commune, name, ctx.msg.platform)
     if not found:
         raise UserError(
-            f"Không tìm thấy người {token!r} trong {commune.name}. "
+            f"Không tìm thấy người {quoted(token, 60)} trong {commune.name}. "
             "Hãy chạm vào tên người đó để nhắc tên (mention), hoặc người đó nhắn lệnh cho bot (ví dụ /thamgia) trước."
         )
     if len(found) > 1:
-        names = ", ".join(p.display_name for p in found[:5])
-        raise UserError(f"Có nhiều người khớp với {token!r}: {names}. Hãy ghi rõ hơn (@tên đăng nhập).")
+        names = ", ".join(person_name(p.display_name) for p in found[:5])
+        raise UserError(f"Có nhiều người khớp với {quoted(token, 60)}: {names}. Hãy ghi rõ hơn (@tên đăng nhập).")
     return found[0]
 
 
@@ -176,7 +177,7 @@ async def _check_allowed(
             if await org_store.team_of(ctx.session, person.id or 0, commune) is None and not any(
                 u.path.startswith(commune.path) for _m, u in await org_store.memberships_of(ctx.session, person.id or 0)
             ):
-                raise UserError(f"{person.display_name} không thuộc {commune.name}.")
+                raise UserError(f"{person_name(person.display_name)} không thuộc {commune.name}.")
         return
     if scope == TaskScope.COMMUNE:
         raise UserError("Chỉ lãnh đạo xã/phường mới giao việc cho tất cả các tổ. Tổ trưởng giao việc trong tổ mình.")
@@ -187,7 +188,8 @@ async def _check_allowed(
         person_team = await org_store.team_of(ctx.session, person.id or 0, commune)
         if person_team is None or person_team.id not in auth.led_teams:
             raise UserError(
-                f"Bạn chỉ giao việc được cho thành viên tổ mình; {person.display_name} không thuộc tổ bạn phụ trách."
+                f"Bạn chỉ giao việc được cho thành viên tổ mình; {person_name(person.display_name)} "
+                "không thuộc tổ bạn phụ trách."
             )
 
 
@@ -246,7 +248,7 @@ async def giaoviec(ctx: Context) -> str:
         raise UserError(str(exc)) from exc
     task = await _save(ctx, commune, spec, None)
     return (
-        f"Đã giao việc #{task.id}: {spec.title}\n"
+        f"Đã giao việc #{task.id}: {quoted(spec.title)}\n"
         f"Hạn: {weekday_name(spec.due)}, {fmt_date(spec.due)}\n"
         f"Người nhận: {_assignee_names(spec)}\n"
         f"Khi xong, gõ /xong {task.id} [kết quả]."
@@ -273,11 +275,11 @@ async def _month_plan(ctx: Context, commune: OrgUnit, auth: Authority, month_tex
         try:
             specs.append(await _read_task(ctx, commune, auth, line, month=month))
         except (UserError, DeadlineError) as exc:
-            raise UserError(f"Dòng {number} ({line!r}): {exc}\nChưa có việc nào được lưu.") from exc
+            raise UserError(f"Dòng {number} ({quoted(line, 80)}): {exc}\nChưa có việc nào được lưu.") from exc
     out = [f"Đã lập kế hoạch tháng {label} cho {commune.name}: {len(specs)} việc."]
     for spec in specs:
         task = await _save(ctx, commune, spec, f"{month.year:04d}-{month.month:02d}")
-        out.append(f"#{task.id} · {spec.title} · hạn {fmt_date(spec.due)} · {_assignee_names(spec)}")
+        out.append(f"#{task.id} · {one_line(spec.title)} · hạn {fmt_date(spec.due)} · {_assignee_names(spec)}")
     out.append("Xem tiến độ: /nhiemvu thang")
     return "\n".join(out)
 
@@ -333,7 +335,7 @@ async def nhiemvu(ctx: Context) -> str:
             (
                 not overdue,
                 task.due_date,
-                f"{'⚠️ ' if overdue else ''}#{task.id} {task.title} · hạn {fmt_date(task.due_date)} "
+                f"{'⚠️ ' if overdue else ''}#{task.id} {one_line(task.title)} · hạn {fmt_date(task.due_date)} "
                 f"({due_status(task.due_date, ctx.today)}) · chưa xong: {who}{more} · {done}/{len(rows)} xong",
             )
         )
@@ -361,20 +363,23 @@ async def _month_view(ctx: Context, commune: OrgUnit, month_text: str) -> str:
         total += len(rows)
         done_all += done
         mark = "✅" if done == len(rows) else "⬜"
-        out.append(f"{mark} #{task.id} {task.title} · hạn {fmt_date(task.due_date)} · {done}/{len(rows)} xong")
+        out.append(
+            f"{mark} #{task.id} {one_line(task.title)} · hạn {fmt_date(task.due_date)} · {done}/{len(rows)} xong"
+        )
     percent = round(100 * done_all / total) if total else 0
     return f"Kế hoạch tháng {label} của {commune.name} (hoàn thành {percent}%):\n" + "\n".join(out)
 
 
 def _task_id(text: str, usage: str) -> tuple[int, str]:
     words = text.split(maxsplit=1)
-    if not words or not words[0].lstrip("#").isdigit():
+    task_id = parse_id(words[0]) if words else None
+    if task_id is None:
         raise UserError(f"Thiếu mã việc. Cách dùng: {usage}")
-    return int(words[0].lstrip("#")), words[1].strip() if len(words) > 1 else ""
+    return task_id, words[1].strip() if len(words) > 1 else ""
 
 
 async def _task_in_commune(ctx: Context, commune: OrgUnit, task_id: int) -> Task:
-    task = await task_store.get_task(ctx.session, task_id)
+    task = await task_store.get_task(ctx.session, task_id) if task_id <= MAX_ID else None
     if task is None or task.commune_id != commune.id:
         raise UserError(f"Không có việc #{task_id} trong {commune.name}. Gõ /nhiemvu để xem các việc.")
     if task.status != "open":
@@ -403,14 +408,14 @@ async def xong(ctx: Context) -> str:
         row = next((r for r in rows if r.team_id == team.id), None)
     if row is None:
         raise UserError(f"Việc #{task_id} không giao cho bạn hay tổ của bạn.")
-    who = team.name if row.team_id and team else ctx.person.display_name
+    who = team.name if row.team_id and team else person_name(ctx.person.display_name)
     if row.completed_at is not None:
         when = row.completed_at.astimezone(ctx.settings.tz)
         raise UserError(f"Việc #{task_id} của {who} đã được báo xong lúc {when:%H:%M %d/%m/%Y}.")
     await task_store.complete(ctx.session, row, ctx.person, result, ctx.now)
     done = sum(1 for r in rows if r.completed_at is not None)
     tail = " Việc đã hoàn thành hết." if done == len(rows) else ""
-    return f"Đã ghi nhận {who} hoàn thành việc #{task_id}: {task.title} ({done}/{len(rows)} xong).{tail}"
+    return f"Đã ghi nhận {who} hoàn thành việc #{task_id}: {quoted(task.title)} ({done}/{len(rows)} xong).{tail}"
 
 
 @COMMANDS.command(
@@ -431,7 +436,7 @@ async def huyviec(ctx: Context) -> str:
     if task.created_by_person_id != ctx.person.id and not auth.commune_wide:
         raise UserError(f"Chỉ người giao việc #{task_id} hoặc lãnh đạo {commune.name} mới huỷ được việc này.")
     await task_store.cancel(ctx.session, task, ctx.person, ctx.now)
-    return f"Đã huỷ việc #{task_id}: {task.title}. Sẽ không còn nhắc việc này."
+    return f"Đã huỷ việc #{task_id}: {quoted(task.title)}. Sẽ không còn nhắc việc này."
 
 
 @COMMANDS.command(

@@ -41,7 +41,7 @@ def parse_settings(args: str) -> SettingsChange | None:
             raise SettingsParseError(f"Số ngày nhắc trước hạn tối đa là {MAX_DAYS}.")
         return SettingsChange(lead_days=lead)
     if key in _ESCALATE_WORDS:
-        if not value.isdigit() or not 1 <= int(value) <= MAX_DAYS:
+        if not re.fullmatch(r"[0-9]{1,2}", value) or not 1 <= int(value) <= MAX_DAYS:
             raise SettingsParseError(ESCALATE_USAGE)
         return SettingsChange(escalate_after_days=int(value))
     raise SettingsParseError(f"Không có mục cài đặt {text.split()[0]!r}.")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from tocns.core.dates import fmt_date, in_quiet_hours, next_working_day, weekday_name
 from tocns.core.roles import Role
+from tocns.core.text import one_line
 from tocns.features.org.models import OrgUnit, Person
 from tocns.features.tasks import store as task_store
 from tocns.features.tasks.models import Task, TaskReminderSetting
@@ -98,7 +99,7 @@ async def _labels_by_task(
 
 def _reminder_text(task: Task, today: date, labels: list[str]) -> str:
     return (
-        f"⏰ Nhắc việc #{task.id}: {task.title}\n"
+        f"⏰ Nhắc việc #{task.id}: {one_line(task.title)}\n"
         f"Hạn: {weekday_name(task.due_date)}, {fmt_date(task.due_date)} ({due_status(task.due_date, today)})\n"
         f"Chưa xong: {', '.join(labels)}\n"
         f"Khi xong, gõ /xong {task.id} [kết quả]."
@@ -146,7 +147,7 @@ async def _escalate(
     now: datetime,
 ) -> list[str]:
     text = (
-        f"⚠️ Việc #{task.id} của {commune.name} đã {due_status(task.due_date, today)}: {task.title}\n"
+        f"⚠️ Việc #{task.id} của {commune.name} đã {due_status(task.due_date, today)}: {one_line(task.title)}\n"
         f"Hạn: {fmt_date(task.due_date)}. Chưa xong: {', '.join(labels)}."
     )
     sent: list[str] = []

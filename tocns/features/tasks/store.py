@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.core.roles import Level
+from tocns.core.text import vi_sorted
 from tocns.db.audit import record_audit
 from tocns.features.activity.models import ActivityRecord
 from tocns.features.org.models import ChatBinding, Membership, OrgUnit, Person
@@ -229,7 +230,7 @@ async def people_with_role(session: AsyncSession, unit_ids: Iterable[int], role:
         .where(col(Membership.org_unit_id).in_(wanted), Membership.role == role)
         .order_by(col(Person.display_name), col(Membership.id))
     )
-    for person, unit_id in result.all():
+    for person, unit_id in vi_sorted(result.all(), key=lambda row: row[0].display_name):
         out[unit_id].append(person)
     return out
 

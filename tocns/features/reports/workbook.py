@@ -1,0 +1,435 @@
+"""The report workbook an officer filters and sorts: openpyxl in write-only mode, every raw row kept.
+
+Sheets, in order: "Tổng hợp" (figures, row count, native charts), "Theo đơn vị" (one row per child unit with
+completeness and timeliness), "Theo tổ" (one row per team under its unit), "Tổ chưa báo cáo" (silent teams by name
+with unit and leader), one sheet per child unit (its teams), then "Dữ liệu gốc" (one row per recorded item),
+continued on "Dữ liệu gốc (2)", ... past Excel's 1,048,576 rows per sheet. Decisions: docs/reports.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+from tocns.features.reports.store import Report
+
+EXCEL_MAX_ROWS = 1_048_576
+"""Rows per worksheet in Excel (header included): the raw data continues on a new sheet past it."""
+
+NUMBER = "#,##0"
+PERCENT = "0%"
+DAY = "dd/mm/yyyy"
+MOMENT = "dd/mm/yyyy hh:mm"
+
+SUMMARY = "Tổng hợp"
+BY_UNIT = "Theo đơn vị"
+BY_TEAM = "Theo tổ"
+SILENT = "Tổ chưa báo cáo"
+RAW = "Dữ liệu gốc"
+RESERVED = {SUMMARY, BY_UNIT, BY_TEAM, SILENT, RAW}
+
+RAW_HEADERS = (
+    "Mã phiếu",
+    "Ngày hoạt động",
+    "Đơn vị cấp trên",
+    "Mã tổ",
+    "Tổ",
+    "Người ghi",
+    "Chỉ tiêu",
+    "Số lượng",
+    "Đơn vị tính",
+    "Ghi chú",
+    "Ảnh minh chứng",
+    "Ghi lúc",
+)
+RAW_WIDTHS = (10, 14, 24, 14, 24, 24, 30, 11, 12, 40, 16, 17)
+RAW_FORMATS: tuple[str | None, ...] = (None, DAY, None, None, None, None, None, NUMBER, None, None, None, MOMENT)
+
+_BOLD = Font(bold=True)
+_TITLE = Font(bold=True, size=14)
+_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+_WRAP = Alignment(wrap_text=True, vertical="top")
+
+
+def _width(values: Iterable[Any], minimum: int = 8, maximum: int = 45) -> int:
+    """A column width (characters) that fits the longest value, within bounds."""
+    longest = max((len(_shown(v)) for v in values), default=0)
+    return max(minimum, min(maximum, longest + 2))
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.0%}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, datetime):
+        return "00/00/0000 00:00"
+    if isinstance(value, date):
+        return "00/00/0000"
+    return str(value)
+
+
+def _local(value: Any, tz: ZoneInfo) -> datetime | None:
+    """A stored UTC timestamp as a naive local datetime (Excel has no time zones)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(tz).replace(tzinfo=None)
+
+
+def _day(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _photo_cell(ws: WriteOnlyWorksheet, value: str | None) -> WriteOnlyCell:
+    if value and value.startswith(("http://", "https://")):
+        safe = value.replace('"', "%22")
+        cell = WriteOnlyCell(ws, f'=HYPERLINK("{safe}","Xem ảnh")')
+        cell.font = Font(color="0563C1", underline="single")
+        return cell
+    return _text(ws, value or "")
+
+
+def _text(ws: WriteOnlyWorksheet, value: str) -> WriteOnlyCell:
+    """A text cell that stays text: a note typed as "=1+1" is never turned into a formula."""
+    cell = WriteOnlyCell(ws, value)
+    cell.data_type = "s"
+    return cell
+
+
+def _cell(ws: WriteOnlyWorksheet, value: Any, fmt: str | None = None, font: Font | None = None) -> WriteOnlyCell:
+    cell = _text(ws, value) if isinstance(value, str) else WriteOnlyCell(ws, value)
+    if fmt and value is not None:
+        cell.number_format = fmt
+    if font is not None:
+        cell.font = font
+    return cell
+
+
+class _Table:
+    """A header row plus typed data rows on a write-only sheet: widths fitted, header frozen, autofilter set."""
+
+    def __init__(
+        self,
+        ws: WriteOnlyWorksheet,
+        headers: Sequence[str],
+        formats: Sequence[str | None],
+        rows: Sequence[Sequence[Any]],
+        preamble: Sequence[Sequence[Any]] = (),
+    ) -> None:
+        self.ws = ws
+        for index, header in enumerate(headers):
+            column = [header, *(row[index] for row in rows)]
+            ws.column_dimensions[get_column_letter(index + 1)].width = _width(column, maximum=40)
+        self.header_row = len(preamble) + 1
+        # Freeze the header (and the first column, the unit's name or code, when there are many columns).
+        ws.freeze_panes = f"{'C' if len(headers) > 8 else 'A'}{self.header_row + 1}"
+        for number, line in enumerate(preamble):
+            ws.append(
+                [_cell(ws, v, NUMBER if isinstance(v, int) else None, _TITLE if number == 0 else None) for v in line]
+            )
+        ws.append([self._header(h) for h in headers])
+        for row in rows:
+            ws.append([_cell(ws, v, f) for v, f in zip(row, formats, strict=True)])
+        self.last_row = self.header_row + len(rows)
+        ws.auto_filter.ref = f"A{self.header_row}:{get_column_letter(len(headers))}{self.last_row}"
+
+    def _header(self, text: str) -> WriteOnlyCell:
+        cell = _text(self.ws, text)
+        cell.font = _BOLD
+        cell.fill = _HEADER_FILL
+        cell.alignment = _WRAP
+        return cell
+
+
+def _rate(part: int, whole: int) -> float | None:
+    # None (an empty cell) when there is nothing to count: 0/0 is not 0%.
+    return part / whole if whole else None
+
+
+def _sheet_title(name: str, used: set[str]) -> str:
+    """A unique Excel sheet name: at most 31 characters, none of []:*?/\\."""
+    clean = "".join("-" if ch in "[]:*?/\\" else ch for ch in name).strip("'")[:31] or "Đơn vị"
+    title, n = clean, 2
+    while title.casefold() in {u.casefold() for u in used}:
+        suffix = f" ({n})"
+        title = clean[: 31 - len(suffix)] + suffix
+        n += 1
+    used.add(title)
+    return title
+
+
+class ReportWorkbook:
+    """Build a report workbook: feed the raw rows in batches (add_raw), then save; memory stays flat."""
+
+    def __init__(self, report: Report, tz: ZoneInfo, max_rows: int = EXCEL_MAX_ROWS) -> None:
+        if max_rows < 2:
+            raise ValueError("max_rows must leave room for a header and a row")
+        self.report = report
+        self.tz = tz
+        self.max_rows = max_rows
+        self.raw_count = 0
+        self.wb = Workbook(write_only=True)
+        # Created first so it opens first; written last, once the raw row count is known.
+        self.summary = self.wb.create_sheet(SUMMARY)
+        self._codes = [t.code for t in report.totals]
+        self._names = [t.name for t in report.totals]
+        self._used: set[str] = set(RESERVED)
+        self._unit_sheet()
+        self._team_sheet()
+        self._silent_sheet()
+        self._child_sheets()
+        self._raw_sheets: list[WriteOnlyWorksheet] = []
+        self._raw_in_sheet = 0
+
+    # ------------------------------------------------------------ fixed sheets
+
+    def _unit_rows(self) -> list[list[Any]]:
+        return [
+            [
+                c.code,
+                c.name,
+                c.teams,
+                c.reporting_teams,
+                _rate(c.reporting_teams, c.teams),
+                c.records,
+                c.timely_records,
+                _rate(c.timely_records, c.records),
+                *(c.by_indicator.get(k, 0) for k in self._codes),
+            ]
+            for c in self.report.children
+        ]
+
+    def _unit_sheet(self) -> None:
+        # A commune's children are its teams: "Theo tổ" lists them once, with their leaders.
+        if not self.report.children or self.report.unit_level == "commune":
+            return
+        ws = self.wb.create_sheet(BY_UNIT)
+        headers = [
+            "Mã đơn vị",
+            "Đơn vị",
+            "Số tổ",
+            "Tổ có báo cáo",
+            "Tỷ lệ tổ báo cáo",
+            "Lượt ghi",
+            "Lượt ghi đúng hạn",
+            "Tỷ lệ đúng hạn",
+            *self._names,
+        ]
+        formats = [None, None, NUMBER, NUMBER, PERCENT, NUMBER, NUMBER, PERCENT, *([NUMBER] * len(self._codes))]
+        rows = self._unit_rows()
+        table = _Table(ws, headers, formats, rows)
+        if rows:
+            chart = BarChart()
+            chart.type = "bar"
+            chart.title = "Tỷ lệ tổ báo cáo"
+            chart.y_axis.number_format = PERCENT
+            chart.y_axis.scaling.min = 0
+            chart.y_axis.scaling.max = 1
+            chart.legend = None
+            data = Reference(ws, min_col=5, min_row=table.header_row, max_row=table.last_row)
+            chart.add_data(data, titles_from_data=True)
+            chart.set_categories(Reference(ws, min_col=2, min_row=table.header_row + 1, max_row=table.last_row))
+            chart.height = min(60.0, max(7.5, 0.5 * len(rows)))
+            chart.width = 16
+            ws.add_chart(chart, f"{get_column_letter(len(headers) + 2)}2")
+
+    def _team_headers(self) -> tuple[list[str], list[str | None]]:
+        headers = [
+            "Mã đơn vị cấp trên",
+            "Đơn vị cấp trên",
+            "Mã tổ",
+            "Tổ",
+            "Tổ trưởng",
+            "Lượt ghi",
+            "Lượt ghi đúng hạn",
+            "Tỷ lệ đúng hạn",
+            "Đã báo cáo",
+            *self._names,
+        ]
+        formats: list[str | None] = [None] * 5 + [NUMBER, NUMBER, PERCENT, None] + [NUMBER] * len(self._codes)
+        return headers, formats
+
+    def _team_row(self, t: Any) -> list[Any]:
+        return [
+            t.parent_code,
+            t.parent_name,
+            t.code,
+            t.name,
+            t.leader,
+            t.records,
+            t.timely_records,
+            _rate(t.timely_records, t.records),
+            "có" if t.records else "chưa",
+            *(t.by_indicator.get(k, 0) for k in self._codes),
+        ]
+
+    def _team_sheet(self) -> None:
+        if self.report.unit_level == "team" or not self.report.team_rows:
+            return
+        ws = self.wb.create_sheet(BY_TEAM)
+        headers, formats = self._team_headers()
+        _Table(ws, headers, formats, [self._team_row(t) for t in self.report.team_rows])
+
+    def _silent_sheet(self) -> None:
+        if self.report.unit_level == "team":
+            return
+        ws = self.wb.create_sheet(SILENT)
+        rows = [[t.parent_code, t.parent_name, t.code, t.name, t.leader] for t in self.report.silent_teams]
+        _Table(ws, ["Mã đơn vị cấp trên", "Đơn vị cấp trên", "Mã tổ", "Tổ", "Tổ trưởng"], [None] * 5, rows)
+
+    def _child_sheets(self) -> None:
+        # One sheet per child unit (a commune under a province) with its teams; none when the children are teams.
+        if self.report.unit_level in ("team", "commune"):
+            return
+        headers, formats = self._team_headers()
+        by_child: dict[str, list[Any]] = {}
+        for t in self.report.team_rows:
+            by_child.setdefault(t.child_code, []).append(t)
+        for c in self.report.children:
+            if not c.teams:
+                continue  # a unit with no team yet: its row in "Theo đơn vị" says so; no empty sheet
+            ws = self.wb.create_sheet(_sheet_title(c.name, self._used))
+            preamble: list[list[Any]] = [
+                [f"{c.name} (mã {c.code})"],
+                ["Số tổ", c.teams, "Tổ có báo cáo", c.reporting_teams, "Lượt ghi", c.records],
+                [],
+            ]
+            _Table(ws, headers, formats, [self._team_row(t) for t in by_child.get(c.code, [])], preamble)
+
+    # ------------------------------------------------------------ raw rows
+
+    def _new_raw_sheet(self) -> WriteOnlyWorksheet:
+        n = len(self._raw_sheets) + 1
+        ws = self.wb.create_sheet(RAW if n == 1 else f"{RAW} ({n})")
+        for index, width in enumerate(RAW_WIDTHS):
+            ws.column_dimensions[get_column_letter(index + 1)].width = width
+        ws.freeze_panes = "A2"
+        header = [_text(ws, h) for h in RAW_HEADERS]
+        for cell in header:
+            cell.font = _BOLD
+            cell.fill = _HEADER_FILL
+        ws.append(header)
+        self._raw_sheets.append(ws)
+        self._raw_in_sheet = 0
+        return ws
+
+    def add_raw(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Append raw item rows (the RAW_SQL columns of the reports store); a full sheet continues on the next."""
+        ws = self._raw_sheets[-1] if self._raw_sheets else self._new_raw_sheet()
+        for row in rows:
+            if self._raw_in_sheet >= self.max_rows - 1:
+                self._close_raw(ws)
+                ws = self._new_raw_sheet()
+            rid, day, parent, code, team, person, indicator, qty, unit, note, photo, created = row
+            values = [rid, _day(day), parent or "", code, team, person, indicator, qty, unit, note or ""]
+            cells = [_cell(ws, v, f) for v, f in zip(values, RAW_FORMATS, strict=False)]
+            cells.append(_photo_cell(ws, photo))
+            cells.append(_cell(ws, _local(created, self.tz), MOMENT))
+            ws.append(cells)
+            self._raw_in_sheet += 1
+            self.raw_count += 1
+
+    def _close_raw(self, ws: WriteOnlyWorksheet) -> None:
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(RAW_HEADERS))}{self._raw_in_sheet + 1}"
+
+    # ------------------------------------------------------------ summary and save
+
+    def _write_summary(self) -> None:
+        ws = self.summary
+        r = self.report
+        from tocns.features.reports.render import period_of
+
+        ws.column_dimensions["A"].width = 34
+        ws.column_dimensions["B"].width = _width([t.name for t in r.totals] + ["Chỉ tiêu"], minimum=20)
+        for col in "CDEF":
+            ws.column_dimensions[col].width = 13
+        generated = r.generated_at.astimezone(self.tz).replace(tzinfo=None)
+        raw_sheets = ", ".join(s.title for s in self._raw_sheets) or RAW
+        lines: list[list[Any]] = [
+            [_cell(ws, f"Báo cáo {r.unit_name} (mã {r.unit_code})", font=_TITLE)],
+            [_text(ws, "Kỳ báo cáo"), _text(ws, period_of(r).label)],
+            [_text(ws, "Từ ngày"), _cell(ws, r.start, DAY), _text(ws, "đến ngày"), _cell(ws, r.end, DAY)],
+            [_text(ws, "Lập lúc"), _cell(ws, generated, MOMENT)],
+            [_text(ws, "Số tổ"), _cell(ws, r.teams, NUMBER)],
+            [_text(ws, "Tổ có báo cáo"), _cell(ws, r.reporting_teams, NUMBER)],
+            [_text(ws, "Tỷ lệ tổ báo cáo"), _cell(ws, _rate(r.reporting_teams, r.teams), PERCENT)],
+            [_text(ws, "Lượt ghi"), _cell(ws, r.records, NUMBER)],
+            [_text(ws, "Lượt ghi đúng hạn (≤2 ngày)"), _cell(ws, r.timely_records, NUMBER)],
+            [_text(ws, "Tỷ lệ đúng hạn"), _cell(ws, _rate(r.timely_records, r.records), PERCENT)],
+        ]
+        if r.tasks is not None:
+            lines += [
+                [_text(ws, "Nhiệm vụ đến hạn"), _cell(ws, r.tasks.due, NUMBER)],
+                [_text(ws, "Nhiệm vụ hoàn thành"), _cell(ws, r.tasks.done, NUMBER)],
+                [_text(ws, "Nhiệm vụ quá hạn"), _cell(ws, r.tasks.overdue, NUMBER)],
+            ]
+        lines += [
+            [_text(ws, "Số dòng dữ liệu gốc"), _cell(ws, self.raw_count, NUMBER), _text(ws, f"(trang {raw_sheets})")],
+            [],
+        ]
+        for line in lines:
+            ws.append(line)
+        header_row = len(lines) + 1
+        headers = ["Mã chỉ tiêu", "Chỉ tiêu", "Đơn vị tính", "Kỳ này", "Kỳ trước", "Thay đổi"]
+        ws.append([_cell(ws, h, font=_BOLD) for h in headers])
+        # No grand total row: the indicators count different things (people, files, sessions).
+        for t in r.totals:
+            ws.append(
+                [
+                    _text(ws, t.code),
+                    _text(ws, t.name),
+                    _text(ws, t.unit),
+                    _cell(ws, t.quantity, NUMBER),
+                    _cell(ws, t.previous, NUMBER),
+                    _cell(ws, t.change, "+#,##0;-#,##0;0"),
+                ]
+            )
+        last = header_row + len(r.totals)
+        if r.totals:
+            chart = BarChart()
+            chart.type = "bar"
+            chart.title = "Kết quả theo chỉ tiêu: kỳ này và kỳ trước"
+            chart.add_data(Reference(ws, min_col=4, max_col=5, min_row=header_row, max_row=last), titles_from_data=True)
+            chart.set_categories(Reference(ws, min_col=2, min_row=header_row + 1, max_row=last))
+            chart.height = max(7.5, 0.9 * len(r.totals))
+            chart.width = 18
+            ws.add_chart(chart, "H2")
+
+    def save(self, target: str | Path | IO[bytes]) -> int:
+        """Write the workbook to a path or binary file; return the number of raw rows it holds."""
+        if not self._raw_sheets:
+            self._new_raw_sheet()
+        self._close_raw(self._raw_sheets[-1])
+        self._write_summary()
+        self.wb.save(target)
+        return self.raw_count
+
+
+async def write_workbook(
+    report: Report,
+    batches: AsyncIterator[list[tuple[Any, ...]]],
+    tz: ZoneInfo,
+    target: str | Path | IO[bytes],
+    max_rows: int = EXCEL_MAX_ROWS,
+) -> int:
+    """Stream raw rows from `batches` into a report workbook saved at `target`; return the raw row count."""
+    book = ReportWorkbook(report, tz, max_rows=max_rows)
+    async for batch in batches:
+        book.add_raw(batch)
+    return book.save(target)

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.app import BotApp
+from tocns.core.mentions import render_plain
 from tocns.core.messages import ChatType, IncomingMessage, Mention, Reply
 from tocns.core.roles import Level, Role
 from tocns.db.engine import Database
@@ -177,12 +178,16 @@ async def tick(app: BotApp, clock: FakeClock, local: str) -> list[str]:
 
 
 async def outbox_rows(app: BotApp, kind: str | None = None) -> list[OutboxMessage]:
-    """Every outbox row (optionally of one kind), oldest first."""
+    """Every outbox row (optionally of one kind), oldest first, its text as the console shows it (mentions plain)."""
     async with app.db.session() as session:
         query = select(OutboxMessage).order_by(col(OutboxMessage.id))
         if kind is not None:
             query = query.where(OutboxMessage.kind == kind)
-        return list((await session.exec(query)).all())
+        rows = list((await session.exec(query)).all())
+        session.expunge_all()
+    for row in rows:
+        row.text = render_plain(row.text)
+    return rows
 
 
 async def log_activity(app: BotApp, person_user_id: str, team_id: int, day: date, deleted: bool = False) -> None:

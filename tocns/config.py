@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     # Outbox sender and directives (issue 6)
     telegram_global_rate: float = 30.0
     telegram_chat_per_minute: int = 20
+    # Telegram allows about one message per second to one private chat (its per-group limit is 20 a minute).
+    telegram_private_per_second: float = 1.0
     telegram_request_timeout: float = 10.0
     zalo_global_rate: float = 10.0
     zalo_chat_per_minute: int = 20

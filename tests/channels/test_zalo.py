@@ -27,6 +27,7 @@ from tocns.app import BotApp, run_polling
 from tocns.channels.base import SendStatus
 from tocns.channels.zalo import ZaloTransport
 from tocns.config import Settings
+from tocns.core.mentions import person_marker
 from tocns.core.messages import Attachment
 from tocns.core.roles import Role
 from tocns.features.org import store as org_store
@@ -280,3 +281,10 @@ async def test_without_signing_secret_files_become_a_note(papp: BotApp, zalo: Fa
     text = zalo.sent()[0]["text"]
     assert "bao-cao-tuan.xlsx: chưa gửi được qua Zalo" in text and "bieu-do.png: chưa gửi được" in text
     assert "http" not in text and zalo.sent("sendPhoto") == []
+
+
+async def test_a_mention_reaches_zalo_as_the_persons_name(papp: BotApp, zalo: FakeZaloApi) -> None:
+    text = f"Chưa xong: {person_marker('z-42', 'Lò Thị Mai')}, {person_marker('z-7', 'Lan', 'lan')}"
+    result = await _transport(papp, zalo).send("zgroup-1", text, [])
+    assert result.status == SendStatus.OK
+    assert [p["text"] for p in zalo.sent()] == ["Chưa xong: Lò Thị Mai, @lan"]

@@ -113,6 +113,23 @@ def tg_member_update(chat_id: int, old: str, new: str, update_id: int | None = N
     new_member: dict[str, Any] = {"status": new, "user": bot}
     if new == "kicked":
         new_member["until_date"] = 0
+    if new == "administrator":
+        # Every right Telegram lists for an administrator (the bot made admin when it was added).
+        rights = [
+            "can_be_edited",
+            "is_anonymous",
+            "can_manage_chat",
+            "can_delete_messages",
+            "can_manage_video_chats",
+            "can_restrict_members",
+            "can_promote_members",
+            "can_change_info",
+            "can_invite_users",
+            "can_post_stories",
+            "can_edit_stories",
+            "can_delete_stories",
+        ]
+        new_member.update({right: right != "is_anonymous" and right != "can_be_edited" for right in rights})
     return {
         "update_id": update_id or next(_ids),
         "my_chat_member": {

@@ -13,7 +13,17 @@ from telegram.request import HTTPXRequest
 
 TOKEN = "123456:TEST-telegram-token"
 BASE = "http://fake-telegram.test"
-KNOWN = {"getMe", "getUpdates", "setWebhook", "deleteWebhook", "setMyCommands", "sendMessage", "logOut", "close"}
+KNOWN = {
+    "getWebhookInfo",
+    "getMe",
+    "getUpdates",
+    "setWebhook",
+    "deleteWebhook",
+    "setMyCommands",
+    "sendMessage",
+    "logOut",
+    "close",
+}
 
 
 def _decode(request: httpx.Request) -> dict[str, Any]:
@@ -37,6 +47,7 @@ class FakeTelegramApi:
     def __init__(self, on_empty: Callable[[], None] | None = None) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.updates: list[dict[str, Any]] = []
+        self.webhook_url = ""
         self.on_empty = on_empty
 
     def handler(self, request: httpx.Request) -> httpx.Response:
@@ -58,6 +69,10 @@ class FakeTelegramApi:
                 self.on_empty()
         elif method == "setWebhook" and not str(params.get("url", "")).startswith("https://"):
             return httpx.Response(400, json={"ok": False, "error_code": 400, "description": "HTTPS url required"})
+        elif method == "setWebhook":
+            self.webhook_url = str(params["url"])
+        elif method == "getWebhookInfo":
+            result = {"url": self.webhook_url, "has_custom_certificate": False, "pending_update_count": 0}
         return httpx.Response(200, json={"ok": True, "result": result})
 
     def methods(self) -> list[str]:

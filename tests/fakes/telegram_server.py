@@ -11,6 +11,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
+from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs
 
@@ -29,6 +30,10 @@ class Call:
     chat_id: str
     text: str
     status: int
+    # The entities the message got, as Telegram would show them: ("text_mention", user id) for a link to a user,
+    # ("mention", "@username") for a username written in the text.
+    entities: tuple[tuple[str, str], ...] = ()
+    params: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -56,6 +61,14 @@ class FakeTelegram:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Update bodies getUpdates hands out (all at once); when empty it answers [] after a short wait.
     updates: list[dict[str, object]] = field(default_factory=list)
+    # The webhook URL as the last accepted setWebhook left it (getWebhookInfo reports it).
+    webhook_url: str = ""
+    # The command menus set, by (scope type, language code): the command names in order.
+    menus: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    # BotFather's privacy mode is on by default: the bot does not read all group messages.
+    reads_all_group_messages: bool = False
+    # When set, getWebhookInfo reports this URL instead (another deployment took the webhook over).
+    reported_url: str | None = None
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -79,10 +92,18 @@ class FakeTelegram:
                 return Fault("500")
             return None
 
-    def record(self, method: str, chat_id: str, text: str, status: int) -> None:
+    def record(
+        self,
+        method: str,
+        chat_id: str,
+        text: str,
+        status: int,
+        entities: tuple[tuple[str, str], ...] = (),
+        params: dict[str, str] | None = None,
+    ) -> None:
         """Keep one call, stamped with the server's own clock."""
         with self.lock:
-            self.calls.append(Call(time.monotonic(), method, chat_id, text, status))
+            self.calls.append(Call(time.monotonic(), method, chat_id, text, status, entities, params or {}))
 
     # -- what the tests check -------------------------------------------------
 
@@ -117,10 +138,125 @@ class FakeTelegram:
         return max((self.max_in_window(seconds, chat) for chat in chats), default=0)
 
 
+_HTML_TAGS = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "tg-spoiler",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+    "tg-emoji",
+    "span",
+}
+_HTML_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_USERNAME = re.compile(r"(?<![\w@])@([A-Za-z][A-Za-z0-9_]{4,31})\b")
+
+
+class EntityError(ValueError):
+    """Telegram's "Bad Request: can't parse entities" (text that is not valid for its parse_mode)."""
+
+
+class _TelegramHtml(HTMLParser):
+    """Telegram's HTML parse mode, as documented: a few tags, only &lt; &gt; &amp; &quot; and numeric entities,
+    every other <, > and & escaped."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.text: list[str] = []
+        self.open: list[str] = []
+        self.entities: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _HTML_TAGS:
+            raise EntityError(f'Unsupported start tag "{tag}"')
+        if tag == "a":
+            href = dict(attrs).get("href") or ""
+            if href.startswith("tg://user?id="):
+                user_id = href.removeprefix("tg://user?id=")
+                if not user_id.isdigit():
+                    raise EntityError("Wrong user identifier")
+                self.entities.append(("text_mention", user_id))
+        self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open.pop() != tag:
+            raise EntityError(f'Unmatched end tag "{tag}"')
+
+    def handle_data(self, data: str) -> None:
+        if any(ch in data for ch in "<>&"):
+            raise EntityError("unescaped <, > or &")
+        self.text.append(data)
+
+    def handle_entityref(self, name: str) -> None:
+        if name not in _HTML_ENTITIES:
+            raise EntityError(f'Unsupported HTML entity "&{name};"')
+        self.text.append(_HTML_ENTITIES[name])
+
+    def handle_charref(self, name: str) -> None:
+        self.text.append(chr(int(name[1:], 16) if name[:1] in "xX" else int(name)))
+
+
+def visible(text: str, parse_mode: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """What the chat shows for a sent text, and its mentions; raises EntityError where Telegram answers 400."""
+    entities: list[tuple[str, str]] = []
+    if parse_mode == "HTML":
+        parser = _TelegramHtml()
+        parser.feed(text)
+        parser.close()
+        if parser.open or parser.rawdata:
+            raise EntityError("unclosed tag or unescaped <")
+        text, entities = "".join(parser.text), parser.entities
+    elif parse_mode:
+        raise EntityError(f"unsupported parse_mode {parse_mode!r} in this fake")
+    entities.extend(("mention", f"@{m.group(1)}") for m in _USERNAME.finditer(text))
+    return text, tuple(entities)
+
+
+_SCOPES = {
+    "default",
+    "all_private_chats",
+    "all_group_chats",
+    "all_chat_administrators",
+    "chat",
+    "chat_administrators",
+    "chat_member",
+}
+
+
+def _commands_problem(params: dict[str, str]) -> str | None:
+    """Why the Bot API would refuse this setMyCommands, or None."""
+    try:
+        commands = json.loads(params.get("commands", ""))
+        scope = json.loads(params.get("scope") or '{"type": "default"}')
+    except ValueError:
+        return "can't parse commands JSON object"
+    if not isinstance(commands, list) or len(commands) > 100:
+        return "too many commands"
+    for command in commands:
+        if not re.fullmatch(r"[a-z0-9_]{1,32}", str(command.get("command", ""))):
+            return "BOT_COMMAND_INVALID"
+        if not 1 <= len(str(command.get("description", "")).strip()) <= 256:
+            return "command description is empty or too long"
+    if scope.get("type") not in _SCOPES:
+        return "unsupported bot command scope type"
+    language = params.get("language_code", "")
+    if language and not re.fullmatch(r"[a-z]{2}", language):
+        return "invalid language code"
+    return None
+
+
 def _parse_body(content_type: str, body: bytes) -> dict[str, str]:
     if content_type.startswith("application/json"):
         data = json.loads(body or b"{}")
-        return {k: str(v) for k, v in data.items()}
+        return {k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for k, v in data.items()}
     if content_type.startswith("multipart/form-data"):
         message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
         fields: dict[str, str] = {}
@@ -166,7 +302,15 @@ def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
             chat_id = params.get("chat_id", "")
             text = params.get("text", "") or params.get("photo", "") or params.get("document", "")
             if method == "getMe":
-                me = {"id": 1, "is_bot": True, "first_name": "Tổ CNS", "username": "ToCNSBot"}
+                me = {
+                    "id": 1,
+                    "is_bot": True,
+                    "first_name": "Tổ CNS",
+                    "username": "ToCNSBot",
+                    "can_join_groups": True,
+                    "can_read_all_group_messages": fake.reads_all_group_messages,
+                    "supports_inline_queries": False,
+                }
                 self._answer(200, {"ok": True, "result": me})
                 return
             if method == "getUpdates":
@@ -177,6 +321,30 @@ def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
                     time.sleep(0.2)  # a short long-poll, so a polling client does not spin
                 self._answer(200, {"ok": True, "result": batch})
                 return
+            if method == "getWebhookInfo":
+                fake.record(method, chat_id, "", 200)
+                url = fake.webhook_url if fake.reported_url is None else fake.reported_url
+                info = {"url": url, "has_custom_certificate": False, "pending_update_count": 0}
+                self._answer(200, {"ok": True, "result": info})
+                return
+            if method == "setWebhook":
+                secret = params.get("secret_token")
+                if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+                    fake.record(method, chat_id, "", 400, params=params)
+                    bad = "Bad Request: secret token contains unallowed characters"
+                    self._answer(400, {"ok": False, "error_code": 400, "description": bad})
+                    return
+                fake.webhook_url = params.get("url", "")
+            if method == "setMyCommands":
+                problem = _commands_problem(params)
+                if problem:
+                    fake.record(method, chat_id, "", 400, params=params)
+                    self._answer(400, {"ok": False, "error_code": 400, "description": f"Bad Request: {problem}"})
+                    return
+                with fake.lock:
+                    scope = json.loads(params.get("scope") or '{"type": "default"}')["type"]
+                    names = [c["command"] for c in json.loads(params["commands"])]
+                    fake.menus[(scope, params.get("language_code", ""))] = names
             if method in SETUP_METHODS:
                 # Start-up calls of `tocns serve` / `tocns run`: recorded, always accepted.
                 fake.record(method, chat_id, json.dumps(params, ensure_ascii=False), 200)
@@ -185,9 +353,18 @@ def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
             if method not in SEND_METHODS:
                 self._answer(404, {"ok": False, "error_code": 404, "description": "Not Found"})
                 return
+            entities: tuple[tuple[str, str], ...] = ()
+            if method == "sendMessage":
+                try:
+                    text, entities = visible(text, params.get("parse_mode", ""))
+                except EntityError as exc:
+                    fake.record(method, chat_id, text, 400, params=params)
+                    description = f"Bad Request: can't parse entities: {exc}"
+                    self._answer(400, {"ok": False, "error_code": 400, "description": description})
+                    return
             fault = fake.fault_for(chat_id)
             if fault is None or fault.kind == "pass":
-                fake.record(method, chat_id, text, 200)
+                fake.record(method, chat_id, text, 200, entities, params)
                 result = {"message_id": len(fake.calls), "date": int(time.time()), "chat": {"id": 0, "type": "group"}}
                 self._answer(200, {"ok": True, "result": result})
             elif fault.kind == "429":

@@ -348,3 +348,22 @@ async def test_quiet_hours_hold_what_the_bot_starts_and_never_replies(db: Databa
         while await sender.run_once():
             pass
     assert set(fake.delivered_per_chat()) == set(chats)
+
+
+async def test_private_chats_are_paced_one_a_second_while_groups_keep_their_burst(
+    db: Database, settings: Settings
+) -> None:
+    private, group = "5550001", "-1005550002"
+    for i in range(3):
+        await queue(db, [private, group], text=f"Nhắc việc {i}", kind="reminder")
+    fake = FakeTelegram()
+    with TelegramServer(fake) as server:
+        fast = settings.model_copy(update={"outbox_poll_seconds": 0.05})
+        transport = TelegramTransport("123:abc", server.base_url, timeout=1)
+        sender = OutboxSender(db, fast, {"telegram": transport})  # the limits the settings give
+        await asyncio.wait_for(sender.drain(until_empty=True), timeout=30)
+        await transport.close()
+    assert fake.delivered_per_chat() == {private: 3, group: 3}
+    # Measured on the server's clock: never two messages to the person within a second; the group is not slowed.
+    assert fake.max_in_window(1.0, private) == 1
+    assert fake.max_in_window(1.0, group) == 3

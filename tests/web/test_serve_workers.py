@@ -122,7 +122,8 @@ async def test_served_workers_record_each_update_once_and_send_each_receipt_once
     assert len(mentioned) == 12 and set(mentioned.values()) == {1}
     # The webhook and the menu were registered once, by the parent, not once per worker.
     assert Counter(tg_server.fake.methods())["setWebhook"] == 1
-    assert Counter(tg_server.fake.methods())["setMyCommands"] == 1
+    # Once per deployment: four scopes (default, private, groups, group admins), each for all and for "vi".
+    assert len(tg_server.fake.menus) == 8 and Counter(tg_server.fake.methods())["setMyCommands"] == 8
     assert "Traceback" not in stderr.split("KeyboardInterrupt")[0]
     for text in scrapes:
         assert 'tocns_updates_received_total{outcome="new",platform="telegram"} 12.0' in text, text[-3000:]

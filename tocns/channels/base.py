@@ -42,7 +42,9 @@ class Transport(Protocol):
     platform: str
     max_text_length: int
 
-    async def send(self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0) -> SendResult:
+    async def send(
+        self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0, thread_id: str | None = None
+    ) -> SendResult:
         """Send one outbox message, leaving out its first `skip` pieces; never raises for platform or network
         errors."""
         ...
@@ -68,8 +70,9 @@ class Channel(Protocol):
         """Learn the bot's identity (getMe)."""
         ...
 
-    async def register(self, public_base_url: str) -> None:
-        """Point the platform's webhook at this server (and publish menus where the platform has them)."""
+    async def register(self, public_base_url: str) -> str:
+        """Point the platform's webhook at this server (and publish menus where the platform has them); returns the
+        webhook URL the platform confirmed."""
         ...
 
     async def set_menu(self) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from tocns.channels.base import SendResult, SendStatus
+from tocns.core.mentions import render_plain
 from tocns.core.messages import Attachment, ChatType, IncomingMessage, Reply
 from tocns.core.pipeline import Pipeline
 
@@ -59,7 +60,7 @@ class ConsoleChannel:
     def render(self, reply: Reply) -> str:
         """Format a reply for the terminal, saving attachments to files."""
         prefix = "" if reply.chat_id in (None, self.chat_id) else f"[gửi tới {reply.chat_id}] "
-        lines = [f"{prefix}{reply.text}"]
+        lines = [f"{prefix}{render_plain(reply.text)}"]
         for attachment in reply.attachments:
             self.attachments_dir.mkdir(parents=True, exist_ok=True)
             path = self.attachments_dir / attachment.filename
@@ -118,9 +119,11 @@ class ConsoleTransport:
     def __init__(self, out: TextIO | None = None) -> None:
         self.out = out or sys.stdout
 
-    async def send(self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0) -> SendResult:
+    async def send(
+        self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0, thread_id: str | None = None
+    ) -> SendResult:
         """Print the message and its attachments' names; always succeeds."""
-        lines = [f"[bot gửi tới {chat_id}] {text}"]
+        lines = [f"[bot gửi tới {chat_id}] {render_plain(text)}"]
         lines.extend(f"[tệp đính kèm: {a.filename}]" for a in attachments)
         print("\n".join(lines), file=self.out, flush=True)
         return SendResult(SendStatus.OK)

@@ -3,22 +3,40 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from telegram import Bot, BotCommand, ChatMember, InputFile, Message, Update
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScope,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeDefault,
+    ChatMember,
+    InputFile,
+    Message,
+    Update,
+)
+from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.helpers import mention_html
 from telegram.request import BaseRequest, HTTPXRequest
 
 from tocns.channels.base import SendResult, SendStatus
 from tocns.config import Settings
+from tocns.core.mentions import PersonRef, has_mentions, render
 from tocns.core.messages import Attachment, ChatEvent, ChatEventKind, ChatType, InboundEvent, IncomingMessage, Mention
 from tocns.core.pipeline import Checked
-from tocns.core.registry import Registry
+from tocns.core.registry import Command, Registry
+from tocns.core.roles import Role
 from tocns.core.router import Router
 from tocns.core.text import split_chunks
 
@@ -26,7 +44,30 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
 ALLOWED_UPDATES = ["message", "edited_message", "my_chat_member"]
+MENU_LANGUAGE = "vi"
+ANONYMOUS_ADMIN_NAME = "Quản trị viên ẩn danh"
+# What Telegram accepts as a webhook secret_token (Bot API, setWebhook).
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
+
+
+class WebhookNotSet(RuntimeError):
+    """Telegram does not report the webhook we asked for."""
+
+
+def webhook_secret_problem(secret: str) -> str | None:
+    """Why Telegram would refuse (or never echo) this webhook secret, in Vietnamese; None when it is valid."""
+    if not secret:
+        return (
+            "Thiếu TELEGRAM_WEBHOOK_SECRET: không có nó, máy chủ từ chối mọi cập nhật Telegram gửi tới (bot bị điếc). "
+            "Đặt TELEGRAM_WEBHOOK_SECRET gồm 1–256 ký tự A-Z, a-z, 0-9, _ hoặc -, rồi chạy lại."
+        )
+    if not _WEBHOOK_SECRET.fullmatch(secret):
+        return (
+            f"TELEGRAM_WEBHOOK_SECRET không hợp lệ ({len(secret)} ký tự): Telegram chỉ nhận 1–256 ký tự A-Z, a-z, "
+            "0-9, _ hoặc - (không dấu, không khoảng trắng). Sửa lại rồi chạy lại."
+        )
+    return None
 
 
 class UpdateShapeError(ValueError):
@@ -100,11 +141,23 @@ def _mentions(message: Message) -> list[Mention]:
     for entity, text in entities.items():
         if entity.type == "text_mention" and entity.user is not None:
             mentions.append(
-                Mention(user_id=str(entity.user.id), username=entity.user.username, display_name=entity.user.full_name)
+                Mention(
+                    user_id=str(entity.user.id),
+                    username=entity.user.username,
+                    display_name=entity.user.full_name,
+                    text=text,
+                )
             )
         elif entity.type == "mention":
-            mentions.append(Mention(username=text.lstrip("@")))
+            mentions.append(Mention(username=text.lstrip("@"), text=text))
     return mentions
+
+
+def _thread(message: Message) -> str | None:
+    # Only a forum topic is a place to answer in; a reply thread of an ordinary group has no topic to post to.
+    if message.is_topic_message and message.message_thread_id:
+        return str(message.message_thread_id)
+    return None
 
 
 def to_incoming(message: Message) -> IncomingMessage | None:
@@ -113,6 +166,22 @@ def to_incoming(message: Message) -> IncomingMessage | None:
     user = message.from_user
     if not text or user is None:
         return None
+    if message.sender_chat is not None and message.sender_chat.id == message.chat.id:
+        # An anonymous group admin posts as the group itself (from GroupAnonymousBot): answered as such.
+        return IncomingMessage(
+            platform=PLATFORM,
+            chat_id=str(message.chat.id),
+            user_id=str(message.chat.id),
+            display_name=ANONYMOUS_ADMIN_NAME,
+            text=text,
+            message_id=str(message.message_id),
+            chat_type=ChatType.GROUP,
+            chat_title=message.chat.title,
+            mentions=_mentions(message),
+            sent_at=message.date,
+            anonymous_admin=True,
+            thread_id=_thread(message),
+        )
     return IncomingMessage(
         platform=PLATFORM,
         chat_id=str(message.chat.id),
@@ -127,17 +196,30 @@ def to_incoming(message: Message) -> IncomingMessage | None:
         photo=message.photo[-1].file_id if message.photo else None,
         sent_at=message.date,
         is_bot=user.is_bot,
+        thread_id=_thread(message),
     )
 
 
-def menu_commands(registry: Registry) -> list[BotCommand]:
-    """The command menu: every registry command with a Telegram-valid name, described in Vietnamese."""
+def menu_commands(registry: Registry, keep: Callable[[Command], bool] = lambda _c: True) -> list[BotCommand]:
+    """A command menu: the registry commands `keep` selects that have a Telegram-valid name, in Vietnamese."""
     commands = []
     for cmd in registry.all():
-        if _COMMAND_NAME.match(cmd.name):
+        if keep(cmd) and _COMMAND_NAME.match(cmd.name):
             description = cmd.summary.strip() or cmd.vi_name
             commands.append(BotCommand(cmd.name, description[:256]))
     return commands[:100]
+
+
+def menus(registry: Registry) -> list[tuple[BotCommandScope, list[BotCommand]]]:
+    """One menu per audience: members in every group, leaders (and staff) for group admins, personal commands in
+    private chats (also the default scope, which would otherwise keep an old full menu)."""
+    personal = menu_commands(registry, lambda c: c.private)
+    return [
+        (BotCommandScopeDefault(), personal),
+        (BotCommandScopeAllPrivateChats(), personal),
+        (BotCommandScopeAllGroupChats(), menu_commands(registry, lambda c: Role.MEMBER in c.roles)),
+        (BotCommandScopeAllChatAdministrators(), menu_commands(registry, lambda c: Role.ADMIN in c.roles)),
+    ]
 
 
 def make_bot(settings: Settings, request: BaseRequest | None = None) -> Bot:
@@ -153,8 +235,11 @@ def make_bot(settings: Settings, request: BaseRequest | None = None) -> Bot:
     )
 
 
-def translate(update: Update) -> InboundEvent | None:
-    """What a decoded update means to the core: a message, a chat event, or nothing."""
+def translate(update: Update, privacy_mode: bool = False, username: str | None = None) -> InboundEvent | None:
+    """What a decoded update means to the core: a message, a chat event, or nothing.
+
+    `privacy_mode`: the bot cannot read all group messages (getMe's can_read_all_group_messages is false), so in a
+    group where it is not an admin it receives a bare /ghi only when it was the last bot to post there."""
     change = update.my_chat_member
     if change is not None:
         if change.chat.type == "private":
@@ -165,7 +250,8 @@ def translate(update: Update) -> InboundEvent | None:
         if was_in == is_in:
             return None
         kind = ChatEventKind.BOT_ADDED if is_in else ChatEventKind.BOT_REMOVED
-        return ChatEvent(kind, PLATFORM, str(change.chat.id))
+        deaf = is_in and privacy_mode and change.new_chat_member.status != ChatMember.ADMINISTRATOR
+        return ChatEvent(kind, PLATFORM, str(change.chat.id), address_as=f"@{username}" if deaf and username else None)
     if update.edited_message is not None:
         edited = to_incoming(update.edited_message)
         if edited is None:
@@ -200,6 +286,8 @@ class TelegramChannel:
         self.settings = settings
         self.router = router
         self.bot = bot or make_bot(settings)
+        # From getMe at start: True when the bot cannot read all group messages (BotFather's privacy mode).
+        self.privacy_mode = False
 
     @property
     def webhook_secret(self) -> str:
@@ -211,31 +299,45 @@ class TelegramChannel:
         update = parse_update(body)
         assert isinstance(body, dict)
         try:
-            event = translate(update)
+            event = translate(update, self.privacy_mode, self.bot.username if self.privacy_mode else None)
         except Exception as exc:  # PTB decodes lazily: a malformed part (an empty my_chat_member) fails here
             raise UpdateShapeError(f"malformed Telegram update: {type(exc).__name__}") from exc
         return Checked(body=body, key=str(update.update_id), chat=_chat_of(update), event=event)
 
     async def set_menu(self) -> None:
-        """Publish the registry's commands as the Telegram command menu."""
-        await self.bot.set_my_commands(menu_commands(self.router.registry))
+        """Publish the registry's menus, one per scope, for every user and again for Vietnamese-language ones."""
+        for scope, commands in menus(self.router.registry):
+            for language in (None, MENU_LANGUAGE):
+                await self.bot.set_my_commands(commands, scope=scope, language_code=language)
 
-    async def set_webhook(self, url: str) -> None:
-        """Point Telegram at our webhook, with the secret it must echo in every call."""
+    async def set_webhook(self, url: str) -> str:
+        """Point Telegram at our webhook, with the secret it must echo in every call; returns the URL Telegram
+        reports back (getWebhookInfo), raising WebhookNotSet when it is not ours."""
         await self.bot.set_webhook(
             url=url, secret_token=self.settings.telegram_webhook_secret or None, allowed_updates=ALLOWED_UPDATES
         )
+        info = await self.bot.get_webhook_info()
+        if info.url != url:
+            raise WebhookNotSet(f"Telegram báo webhook là {info.url!r}, không phải {url!r}")
+        return info.url
 
     async def start(self) -> None:
         """Initialise the bot (getMe) so its username is known to the router."""
         await self.bot.initialize()
         if self.bot.username:
             self.router.bot_names.add(self.bot.username)
+        self.privacy_mode = self.bot.bot.can_read_all_group_messages is False
+        if self.privacy_mode:
+            log.info(
+                "telegram privacy mode is on: in groups where the bot is not an admin it sees only /cmd@%s",
+                self.bot.username,
+            )
 
-    async def register(self, public_base_url: str) -> None:
-        """Set the webhook and publish the command menu."""
-        await self.set_webhook(f"{public_base_url.rstrip('/')}{self.webhook_path}")
+    async def register(self, public_base_url: str) -> str:
+        """Set the webhook and publish the command menu; returns the webhook URL Telegram confirmed."""
+        url = await self.set_webhook(f"{public_base_url.rstrip('/')}{self.webhook_path}")
         await self.set_menu()
+        return url
 
     async def close(self) -> None:
         """Release the Bot API connections."""
@@ -270,6 +372,21 @@ class TelegramChannel:
 TELEGRAM_MAX_TEXT = 4096
 
 
+def _html_mention(ref: PersonRef) -> str:
+    # @username always notifies; a link to the user id notifies people without one (Telegram resolves it for
+    # members of the chat and people who have talked to the bot).
+    if ref.username:
+        return f"@{html.escape(ref.username)}"
+    if not ref.user_id.isdigit():
+        return html.escape(ref.name)
+    return mention_html(int(ref.user_id), ref.name)
+
+
+def to_html(text: str) -> str:
+    """Marked outbox text as Telegram HTML: every piece of text escaped, every person a real mention."""
+    return render(text, html.escape, _html_mention)
+
+
 class TelegramTransport:
     """The Telegram side of the outbox: one Bot object, pooled HTTP connections."""
 
@@ -287,20 +404,28 @@ class TelegramTransport:
         )
         self.bot = Bot(token, base_url=f"{base_url.rstrip('/')}/bot", request=request)
 
-    async def send(self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0) -> SendResult:
-        """Send text (split at 4,096 characters) then each attachment, from piece `skip` on; never raises for
-        API errors."""
+    async def send(
+        self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0, thread_id: str | None = None
+    ) -> SendResult:
+        """Send text (split at 4,096 characters) then each attachment, from piece `skip` on, in the forum topic
+        `thread_id` when given; never raises for API errors."""
+        topic = int(thread_id) if thread_id else None
         pieces: list[str | Attachment] = [*(split_chunks(text, self.max_text_length) if text else []), *attachments]
         done = min(skip, len(pieces))
         try:
             for piece in pieces[done:]:
-                if isinstance(piece, str):
-                    await self.bot.send_message(chat_id=chat_id, text=piece)
+                if isinstance(piece, str) and has_mentions(piece):
+                    await self.bot.send_message(
+                        chat_id=chat_id, text=to_html(piece), parse_mode=ParseMode.HTML, message_thread_id=topic
+                    )
+                elif isinstance(piece, str):
+                    await self.bot.send_message(chat_id=chat_id, text=piece, message_thread_id=topic)
                 elif piece.is_image:
-                    await self.bot.send_photo(chat_id=chat_id, photo=InputFile(piece.content, filename=piece.filename))
+                    photo = InputFile(piece.content, filename=piece.filename)
+                    await self.bot.send_photo(chat_id=chat_id, photo=photo, message_thread_id=topic)
                 else:
                     file = InputFile(piece.content, filename=piece.filename)
-                    await self.bot.send_document(chat_id=chat_id, document=file)
+                    await self.bot.send_document(chat_id=chat_id, document=file, message_thread_id=topic)
                 done += 1
         except TelegramError as exc:
             return replace(_failure(exc), parts_sent=done)

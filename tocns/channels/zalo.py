@@ -16,6 +16,7 @@ from tocns.channels.base import SendResult, SendStatus
 from tocns.config import Settings
 from tocns.core.clock import utcnow
 from tocns.core.files import save_attachment
+from tocns.core.mentions import render_plain
 from tocns.core.messages import Attachment, ChatType, IncomingMessage
 from tocns.core.pipeline import Checked
 from tocns.core.router import Router
@@ -174,9 +175,11 @@ class ZaloChannel:
     async def set_menu(self) -> None:
         """Zalo bots have no command menu."""
 
-    async def register(self, public_base_url: str) -> None:
-        """Set the webhook."""
-        await self.set_webhook(f"{public_base_url.rstrip('/')}{self.webhook_path}")
+    async def register(self, public_base_url: str) -> str:
+        """Set the webhook; returns its URL."""
+        url = f"{public_base_url.rstrip('/')}{self.webhook_path}"
+        await self.set_webhook(url)
+        return url
 
     async def close(self) -> None:
         """Release the HTTP client."""
@@ -290,9 +293,12 @@ class ZaloTransport:
         path = path or save_attachment(self.settings.files_dir, attachment)
         return sign_url(self.settings, path, self.clock())
 
-    async def send(self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0) -> SendResult:
+    async def send(
+        self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0, thread_id: str | None = None
+    ) -> SendResult:
         """Send text (split at 2,000 characters), then pictures by URL, from piece `skip` on; documents become
         links in the text."""
+        text = render_plain(text)
         lines = []
         images = []
         if can_sign(self.settings):

@@ -145,9 +145,16 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if settings.telegram_bot_token:
+        from tocns.channels.telegram import webhook_secret_problem
+
+        problem = webhook_secret_problem(settings.telegram_webhook_secret)
+        if problem is not None:
+            print(problem, file=sys.stderr)
+            return 2
     # Migrations, setWebhook and the command menu run once here, not once per worker.
     try:
-        asyncio.run(register_platforms(settings))
+        urls = asyncio.run(register_platforms(settings))
     except Exception as exc:  # the operator gets the cause in one line, not a traceback
         log.debug("starting the webhook server failed", exc_info=True)
         print(
@@ -157,6 +164,8 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    for platform, url in urls.items():
+        print(f"Webhook {platform}: {url} (đã kiểm tra)", flush=True)
     metrics_dir = None
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Each worker writes its counters here and /metrics adds them up, whichever worker answers the scrape.

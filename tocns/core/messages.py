@@ -23,6 +23,8 @@ class Mention:
     user_id: str | None = None
     username: str | None = None
     display_name: str | None = None
+    # The span of the message text the mention covers, as written (a tapped name has no "@").
+    text: str = ""
 
 
 @dataclass
@@ -45,6 +47,11 @@ class IncomingMessage:
     photo: str | None = None
     sent_at: datetime | None = None
     is_bot: bool = False
+    # Sent by an anonymous administrator of the group (Telegram: as the group itself): no person is known, only
+    # that an admin of this chat asked; user_id is then the chat's own id.
+    anonymous_admin: bool = False
+    # The forum topic the message was posted in (Telegram message_thread_id): replies go back to it.
+    thread_id: str | None = None
 
     def __post_init__(self) -> None:
         # NUL and lone surrogates reach us in JSON escapes; PostgreSQL refuses them, and a command that can
@@ -78,6 +85,9 @@ class ChatEvent:
     chat_id: str
     new_chat_id: str | None = None
     message: IncomingMessage | None = None
+    # Set on BOT_ADDED when the bot will see only commands addressed to it there (Telegram privacy mode, not an
+    # admin): how a command must be written, e.g. "/ghi@ToCNSBot".
+    address_as: str | None = None
 
 
 InboundEvent = IncomingMessage | ChatEvent
@@ -109,3 +119,5 @@ class Reply:
     chat_id: str | None = None
     platform: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
+    # The topic of the chat to post in; None for the chat's main thread (a reply inherits its message's topic).
+    thread_id: str | None = None

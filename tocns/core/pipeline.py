@@ -121,8 +121,11 @@ class Pipeline:
                 }
                 for a in reply.attachments
             ]
+            same_chat = reply.chat_id in (None, event.chat_id) and reply.platform in (None, event.platform)
+            topic = reply.thread_id or (event.thread_id if same_chat and isinstance(event, IncomingMessage) else None)
             await enqueue(
                 session,
+                thread_id=topic,
                 platform=reply.platform or event.platform,
                 chat_id=reply.chat_id or event.chat_id,
                 text=reply.text,

@@ -29,6 +29,10 @@ class Command:
     vi_name: str = ""
     order: int = 100
     names_folded: frozenset[str] = field(default_factory=frozenset)
+    # Read-only: answered for an anonymous group admin, with the group's unit and an admin's authority there.
+    anonymous: bool = False
+    # Useful in a private chat with the bot: offered in the private chats' menu.
+    private: bool = False
 
     @property
     def all_names(self) -> tuple[str, ...]:
@@ -52,6 +56,8 @@ class CommandGroup:
         aliases: Iterable[str] = (),
         vi_name: str = "",
         order: int = 100,
+        anonymous: bool = False,
+        private: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Decorator declaring a handler as a command of this group."""
 
@@ -66,6 +72,8 @@ class CommandGroup:
                     aliases=tuple(aliases),
                     vi_name=vi_name or name,
                     order=order,
+                    anonymous=anonymous,
+                    private=private,
                 )
             )
             return handler

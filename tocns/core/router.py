@@ -121,6 +121,9 @@ class Router:
         if command is None:
             self._notify(parsed.name, "unknown")
             return [Reply(text=self._unknown_command_text(parsed.name))]
+        if msg.anonymous_admin and not command.anonymous:
+            self._notify(command.name, "anonymous")
+            return [Reply(text=ANONYMOUS_TEXT.format(name=command.name))]
         if not allowed(command.roles, sender.roles):
             self._notify(command.name, "denied")
             who = ", ".join(role_label(r) for r in sorted(command.roles, key=_role_order))
@@ -151,6 +154,12 @@ class Router:
         suggestion = self.registry.suggest(name)
         hint = f" Có phải bạn muốn gõ /{suggestion}?" if suggestion else ""
         return f"Không có lệnh /{name}.{hint} Gõ /huongdan để xem các lệnh."
+
+
+ANONYMOUS_TEXT = (
+    "Lệnh /{name} cần biết ai gửi, nhưng bạn đang gửi ẩn danh với tư cách quản trị viên nhóm: hãy tắt "
+    '"Ẩn danh" (Remain anonymous) trong quyền quản trị của mình (Quản lý nhóm → Quản trị viên) rồi gửi lại.'
+)
 
 
 def _role_order(role: str) -> int:

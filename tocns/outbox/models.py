@@ -52,3 +52,5 @@ class OutboxMessage(SQLModel, table=True):
     # Pieces (text parts, then attachments) of a long message already delivered: a retry after a failure part
     # way through resumes after them instead of repeating them in the chat.
     parts_sent: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # The forum topic to post in (Telegram message_thread_id); None for the chat's main thread.
+    thread_id: str | None = Field(default=None, max_length=32)

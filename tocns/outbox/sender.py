@@ -69,27 +69,45 @@ class PlatformLimits:
     chat_count: int
     chat_window: float = 60.0
     chats: dict[str, SlidingWindow] = field(default_factory=dict)
+    # Private chats have their own pace where the platform says so (Telegram: about one message per second).
+    is_private: Callable[[str], bool] | None = None
+    private_window: float = 1.0
     blocked_until: dict[str, float] = field(default_factory=dict)
     # A 429 with retry_after is flood control on the whole bot (Telegram counts per bot, not per chat):
     # nothing goes to the platform before this monotonic moment.
     paused_until: float = 0.0
 
     @classmethod
-    def build(cls, per_second: float, per_chat_minute: int, share: int, chat_window: float = 60.0) -> PlatformLimits:
-        """Limits for one of `share` senders draining together."""
+    def build(
+        cls,
+        per_second: float,
+        per_chat_minute: int,
+        share: int,
+        chat_window: float = 60.0,
+        private: tuple[Callable[[str], bool], float] | None = None,
+    ) -> PlatformLimits:
+        """Limits for one of `share` senders draining together; `private` is (which chats are private, messages
+        per second to each of them)."""
         rate = per_second / max(1, share)
         count = max(1, math.floor(rate))
         return cls(
             global_window=SlidingWindow(count, count / rate + WINDOW_GUARD_SECONDS),
             chat_count=max(1, per_chat_minute // max(1, share)),
             chat_window=chat_window,
+            is_private=private[0] if private else None,
+            # One message per window to each private chat, the window widened for `share` senders.
+            private_window=max(1, share) / private[1] if private else 1.0,
         )
 
     def chat(self, chat_id: str) -> SlidingWindow:
         """The per-chat window of one chat."""
         window = self.chats.get(chat_id)
         if window is None:
-            window = self.chats[chat_id] = SlidingWindow(self.chat_count, self.chat_window + WINDOW_GUARD_SECONDS)
+            if self.is_private is not None and self.is_private(chat_id):
+                window = SlidingWindow(1, self.private_window + WINDOW_GUARD_SECONDS)
+            else:
+                window = SlidingWindow(self.chat_count, self.chat_window + WINDOW_GUARD_SECONDS)
+            self.chats[chat_id] = window
         return window
 
     def chat_ready_at(self, chat_id: str, now: float) -> float:
@@ -97,11 +115,19 @@ class PlatformLimits:
         return max(self.chat(chat_id).ready_at(now), self.blocked_until.get(chat_id, 0.0), self.paused_until)
 
 
+def telegram_private_chat(chat_id: str) -> bool:
+    """Whether a Telegram chat id is a private chat (a user's id: positive; groups and channels are negative)."""
+    return chat_id.isdigit()
+
+
 def limits_from_settings(settings: Settings) -> dict[str, PlatformLimits]:
     """Per-platform limits from the settings."""
     return {
         "telegram": PlatformLimits.build(
-            settings.telegram_global_rate, settings.telegram_chat_per_minute, settings.outbox_senders
+            settings.telegram_global_rate,
+            settings.telegram_chat_per_minute,
+            settings.outbox_senders,
+            private=(telegram_private_chat, settings.telegram_private_per_second),
         ),
         "zalo": PlatformLimits.build(settings.zalo_global_rate, settings.zalo_chat_per_minute, settings.outbox_senders),
     }
@@ -128,9 +154,9 @@ class Job:
 def merge_replies(rows: list[OutboxMessage], max_length: Callable[[str], int]) -> list[Job]:
     """Group plain replies waiting for the same chat into one message each, keeping the order."""
     jobs: list[Job] = []
-    open_reply: dict[tuple[str, str], Job] = {}
+    open_reply: dict[tuple[str, str, str], Job] = {}
     for row in rows:
-        key = (row.platform, row.chat_id)
+        key = (row.platform, row.chat_id, row.thread_id or "")
         if row.kind == "reply" and not row.attachments:
             job = open_reply.get(key)
             joined = f"{job.text}\n\n{row.text}" if job else row.text
@@ -273,7 +299,9 @@ class OutboxSender:
         requests = max(1, requests)
         while (wait := limits.global_window.ready_at(self.monotonic(), requests) - self.monotonic()) > 0:
             await asyncio.sleep(wait)
-        result = await self.transports[head.platform].send(head.chat_id, job.text, attachments, skip=skip)
+        result = await self.transports[head.platform].send(
+            head.chat_id, job.text, attachments, skip=skip, thread_id=head.thread_id
+        )
         # Counted when the answer came back, not when the request left: the platform saw the request at or
         # before this moment, so spacing from here holds at the platform whatever the network delay was.
         done = self.monotonic()

@@ -50,6 +50,7 @@ async def enqueue(
     dedupe_key: str | None = None,
     attachments: Sequence[dict[str, str]] | None = None,
     now: datetime | None = None,
+    thread_id: str | None = None,
 ) -> OutboxMessage | None:
     """Add a message to the outbox in the caller's transaction; None if `dedupe_key` was already used."""
     now = now or utcnow()
@@ -63,6 +64,7 @@ async def enqueue(
             attachments=files,
             next_attempt_at=now,
             created_at=now,
+            thread_id=thread_id,
         )
         session.add(row)
         await session.flush()
@@ -84,6 +86,7 @@ async def enqueue(
         "o_lease_until": None,
         "o_merged_into_id": None,
         "o_parts_sent": 0,
+        "o_thread_id": thread_id,
     }
     stored: OutboxMessage | None = (await session.exec(_keyed_insert(session), params=params)).scalars().first()
     return stored

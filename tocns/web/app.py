@@ -50,12 +50,15 @@ def _attach(app: FastAPI, bot: BotApp, channels: list[Channel] | None) -> Pipeli
     return pipeline
 
 
-async def setup_platforms(channels: list[Channel], public_base_url: str, register: bool = True) -> None:
-    """Start each channel and, with `register`, point its webhook here (and publish Telegram's menu)."""
+async def setup_platforms(channels: list[Channel], public_base_url: str, register: bool = True) -> dict[str, str]:
+    """Start each channel and, with `register`, point its webhook here (and publish Telegram's menu); returns each
+    platform's confirmed webhook URL."""
+    urls: dict[str, str] = {}
     for channel in channels:
         await channel.start()
         if register:
-            await channel.register(public_base_url)
+            urls[channel.platform] = await channel.register(public_base_url)
+    return urls
 
 
 def create_app(
@@ -126,12 +129,13 @@ def create_app(
     return app
 
 
-async def register_platforms(settings: Settings) -> None:
-    """Once per deployment, before the workers start: migrate, set each webhook and the Telegram menu."""
+async def register_platforms(settings: Settings) -> dict[str, str]:
+    """Once per deployment, before the workers start: migrate, set each webhook and the Telegram menu; returns
+    each platform's confirmed webhook URL."""
     bot = await BotApp.create(settings)
     channels = build_channels(bot, configured_platforms(settings))
     try:
-        await setup_platforms(channels, settings.public_base_url)
+        return await setup_platforms(channels, settings.public_base_url)
     finally:
         for channel in channels:
             await channel.close()

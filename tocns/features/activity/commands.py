@@ -212,6 +212,7 @@ async def xoa(ctx: Context) -> str:
 
 @COMMANDS.command(
     "cuatoi",
+    private=True,
     aliases=("mine",),
     vi_name="của tôi",
     roles=EVERYONE,

@@ -135,6 +135,7 @@ async def _directive_arg(ctx: Context) -> Directive:
 
 @COMMANDS.command(
     "danhan",
+    private=True,
     aliases=("ack",),
     vi_name="đã nhận",
     roles=EVERYONE,
@@ -192,6 +193,7 @@ def _role_in(memberships: list[tuple[Membership, OrgUnit]], commune: OrgUnit | N
 
 @COMMANDS.command(
     "tinhtrang",
+    anonymous=True,
     aliases=("status",),
     vi_name="tình trạng",
     roles=STAFF,

@@ -61,6 +61,7 @@ async def _command_list(ctx: Context) -> str:
 
 @COMMANDS.command(
     "huongdan",
+    private=True,
     aliases=("help",),
     vi_name="hướng dẫn",
     roles=EVERYONE,
@@ -78,6 +79,7 @@ async def huongdan(ctx: Context) -> str:
 
 @COMMANDS.command(
     "batdau",
+    private=True,
     aliases=("start",),
     vi_name="bắt đầu",
     roles=EVERYONE,

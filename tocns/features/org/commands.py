@@ -145,11 +145,12 @@ def _split_target_and_role(args: str) -> tuple[str, Role]:
 
 
 async def _resolve_target(ctx: Context, target: str) -> Person:
-    for mention in ctx.msg.mentions[:1]:
-        if mention.user_id:
-            person = await org_store.get_person(ctx.session, ctx.msg.platform, mention.user_id)
-            if person is not None:
-                return person
+    # The person named: a tapped name or @mention (by user id, created if the bot never met them), else by text.
+    named = [m for m in ctx.msg.mentions if m.text and m.text.strip() == target.strip()] or ctx.msg.mentions[:1]
+    for mention in named[:1]:
+        person = await org_store.person_of_mention(ctx.session, ctx.msg.platform, mention)
+        if person is not None:
+            return person
         if mention.username:
             target = mention.username
     people = await org_store.find_people(ctx.session, ctx.unit, target, ctx.msg.platform)

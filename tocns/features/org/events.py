@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from tocns.core.context import Sender
 from tocns.core.messages import ChatEvent, IncomingMessage, Reply
 from tocns.core.permissions import GUEST
+from tocns.core.roles import Level, Role
 from tocns.features.org import store as org_store
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,11 @@ WELCOME_TEXT = (
     "Để bắt đầu, người được cấp mã kết nối (lãnh đạo xã/phường hoặc tổ trưởng) hãy gõ /ketnoi <mã> để kết nối "
     "nhóm này với đơn vị của mình. Sau đó mỗi thành viên gõ /thamgia <tên tổ>.\n"
     "Gõ /huongdan để xem các lệnh."
+)
+
+PRIVACY_TEXT = (
+    "Lưu ý: bot chưa đọc được mọi tin trong nhóm, nên lệnh gõ trần như /ghi có thể không tới bot. Quản trị viên "
+    "hãy đặt bot làm quản trị viên nhóm; trong lúc chờ, gõ lệnh kèm tên bot, ví dụ /ghi{bot} vneid 5."
 )
 
 
@@ -41,12 +47,23 @@ async def identify(session: AsyncSession, msg: IncomingMessage, now: datetime) -
         else await org_store.chat_context(session, msg.platform, msg.chat_id, person.id or 0)
     )
     roles = {GUEST} | await org_store.roles_in_context(session, person.id or 0, unit)
+    if msg.anonymous_admin and unit is not None:
+        # An anonymous admin of a bound group acts with the authority of the group's unit's leader (read-only
+        # commands only: the router refuses the rest).
+        roles.add(ADMIN_ROLE_OF_LEVEL.get(Level(unit.level), Role.STAFF))
     return Sender(person=person, binding=binding, unit=unit, roles=roles)
+
+
+ADMIN_ROLE_OF_LEVEL = {Level.TEAM: Role.TEAM_LEADER, Level.COMMUNE: Role.COMMUNE_LEADER}
+"""The role an anonymous admin of a group holds there, by the level of the group's unit (staff above a commune)."""
 
 
 async def bot_added(session: AsyncSession, event: ChatEvent, now: datetime) -> list[Reply]:
     """The bot joined a group: greet it and say how to connect it to a unit."""
-    return [Reply(text=WELCOME_TEXT, chat_id=event.chat_id, platform=event.platform)]
+    text = WELCOME_TEXT
+    if event.address_as:
+        text += "\n" + PRIVACY_TEXT.format(bot=event.address_as)
+    return [Reply(text=text, chat_id=event.chat_id, platform=event.platform)]
 
 
 async def bot_removed(session: AsyncSession, event: ChatEvent, now: datetime) -> list[Reply]:

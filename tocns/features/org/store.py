@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.core.clock import utcnow
+from tocns.core.messages import Mention
 from tocns.core.roles import Level, Role
 from tocns.core.text import closest, fold, vi_sorted
 from tocns.db.audit import append_audit_rows, record_audit
@@ -311,6 +312,23 @@ async def get_person(session: AsyncSession, platform: str, user_id: str) -> Pers
     """Load a person by platform user id."""
     result = await session.exec(select(Person).where(Person.platform == platform, Person.user_id == user_id))
     return result.first()
+
+
+async def person_of_mention(session: AsyncSession, platform: str, mention: Mention) -> Person | None:
+    """The person a platform mention names by user id (a tapped name), created if the bot has not met them yet;
+    None when the mention carries no user id (a bare @username)."""
+    if not mention.user_id:
+        return None
+    person = await get_person(session, platform, mention.user_id)
+    if person is not None:
+        return person
+    return await upsert_person(
+        session,
+        platform=platform,
+        user_id=mention.user_id,
+        display_name=mention.display_name or mention.username or "",
+        username=mention.username,
+    )
 
 
 async def find_people(session: AsyncSession, unit: OrgUnit | None, query: str, platform: str) -> list[Person]:

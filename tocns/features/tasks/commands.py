@@ -17,6 +17,8 @@ from tocns.core.dates import (
     parse_month,
     weekday_name,
 )
+from tocns.core.mentions import mention_tokens, restore_tokens
+from tocns.core.messages import Mention
 from tocns.core.parsing import MAX_ID, parse_id
 from tocns.core.permissions import COMMUNE_LEADERS, LEADERS, MEMBERS
 from tocns.core.registry import CommandGroup
@@ -60,7 +62,7 @@ async def _authority(ctx: Context, commune: OrgUnit) -> Authority:
     commune_wide = any(
         m.role == Role.ADMIN or (Role(m.role).rank >= Role.COMMUNE_LEADER.rank and commune.path.startswith(u.path))
         for m, u in memberships
-    )
+    ) or (ctx.msg.anonymous_admin and bool(ctx.roles & {Role.COMMUNE_LEADER, Role.STAFF}))
     led = {
         u.id or 0
         for m, u in memberships
@@ -88,18 +90,24 @@ def _match_team(name: str, teams: list[OrgUnit]) -> OrgUnit | None:
     return None
 
 
-async def _resolve_person(ctx: Context, token: str, commune: OrgUnit) -> Person:
+async def _resolve_person(ctx: Context, token: str, commune: OrgUnit, tapped: dict[str, Mention]) -> Person:
+    """The person a `@name` word names: a tapped name or @mention by user id first, then username or name."""
+    mention = tapped.get(token)
+    if mention is not None:
+        person = await org_store.person_of_mention(ctx.session, ctx.msg.platform, mention)
+        if person is not None:
+            return person
     name = token.lstrip("@")
     for m in ctx.msg.mentions:
         if m.user_id and name.lower() in {(m.username or "").lower(), fold(m.display_name or "")}:
-            person = await org_store.get_person(ctx.session, ctx.msg.platform, m.user_id)
+            person = await org_store.person_of_mention(ctx.session, ctx.msg.platform, m)
             if person is not None:
                 return person
     found = await org_store.find_people(ctx.session, commune, name, ctx.msg.platform)
     if not found:
         raise UserError(
             f"Không tìm thấy người {quoted(token, 60)} trong {commune.name}. "
-            "Người đó cần nhắn lệnh cho bot (ví dụ /thamgia) trước."
+            "Hãy chạm vào tên người đó để nhắc tên (mention), hoặc người đó nhắn lệnh cho bot (ví dụ /thamgia) trước."
         )
     if len(found) > 1:
         names = ", ".join(person_name(p.display_name) for p in found[:5])
@@ -118,6 +126,7 @@ async def _read_task(ctx: Context, commune: OrgUnit, auth: Authority, text: str,
         due, rest = end_of_month(month), text
     if month is not None and (due.year, due.month) != (month.year, month.month):
         raise UserError(f"hạn {fmt_date(due)} không thuộc tháng {month.month:02d}/{month.year}.")
+    rest, tapped = mention_tokens(rest, ctx.msg.mentions)
     words = rest.split()
     teams = await org_store.descendants(ctx.session, commune, level=Level.TEAM)
     scope: TaskScope | None = None
@@ -131,7 +140,7 @@ async def _read_task(ctx: Context, commune: OrgUnit, auth: Authority, text: str,
             tokens.insert(0, words.pop())
         scope = TaskScope.PEOPLE
         for token in tokens:
-            person = await _resolve_person(ctx, token, commune)
+            person = await _resolve_person(ctx, token, commune, tapped)
             if person.id not in {p.id for p in people}:
                 people.append(person)
     else:
@@ -141,7 +150,7 @@ async def _read_task(ctx: Context, commune: OrgUnit, auth: Authority, text: str,
                 if team is not None:
                     scope, chosen, words = TaskScope.TEAM, [team], words[:i]
                     break
-    title = " ".join(words).strip()
+    title = restore_tokens(" ".join(words), tapped).strip()
     if not title:
         raise UserError("Thiếu nội dung công việc. Ví dụ: /giaoviec 30/11 Nộp báo cáo tháng tất cả")
     if scope is None:
@@ -292,6 +301,7 @@ async def _labels(ctx: Context, rows: list[TaskAssignee]) -> dict[int, str]:
 
 @COMMANDS.command(
     "nhiemvu",
+    anonymous=True,
     aliases=("tasks",),
     vi_name="nhiệm vụ",
     roles=MEMBERS,

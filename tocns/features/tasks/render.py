@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 
+from tocns.core.mentions import person_marker
 from tocns.core.text import person_name
 from tocns.features.org.models import Person
 
 
 def mention(person: Person) -> str:
-    """How a reminder names a person: @username when known, else the display name."""
-    return f"@{person.username}" if person.username else person_name(person.display_name)
+    """How a reminder names a person: a mention each channel renders (a real one on Telegram, username or not)."""
+    return person_marker(person.user_id, person_name(person.display_name), person.username)
 
 
 def due_status(due: date, today: date) -> str:

@@ -110,3 +110,12 @@ def test_one_line_is_one_printable_capped_line(text: str) -> None:
     assert not any(ch in folded for ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\x00\u2028")
     assert quoted(text, 50).startswith("“") and quoted(text, 50).endswith("”")
     assert person_name(text)
+
+
+def test_a_typed_mention_marker_never_enters_the_core() -> None:
+    from tocns.core.mentions import has_mentions
+    from tocns.core.messages import IncomingMessage
+
+    typed = "/giaoviec 05/12 Họp \x1d12345\x1fuser\x1fMai\x1e"
+    msg = IncomingMessage(platform="telegram", chat_id="-1", user_id="1", display_name="Lan", text=typed)
+    assert not has_mentions(msg.text) and msg.text == "/giaoviec 05/12 Họp 12345userMai"

@@ -117,11 +117,12 @@ def person_name(text: str | None) -> str:
     return folded[start:] or "?"
 
 
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Also the three separators core.mentions uses to mark a real mention: typed by a user they could forge one.
+_UNSTORABLE = re.compile("[\x00\x1d-\x1f\ud800-\udfff]")
 
 
 def storable(text: str) -> str:
-    """Drop NUL and lone surrogates, which PostgreSQL refuses in text, so chat text can always be stored."""
+    """Drop NUL and lone surrogates (PostgreSQL refuses them) and the mention-marker separators from chat text."""
     return _UNSTORABLE.sub("", text)
 
 

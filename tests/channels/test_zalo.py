@@ -43,8 +43,8 @@ def papp(app: BotApp, settings: Settings, tmp_path: Path) -> BotApp:
 
 @pytest.fixture
 def zalo() -> FakeZaloApi:
-    """The fake Zalo Bot API."""
-    return FakeZaloApi(known_chats={"zgroup-1", "zgroup-2"})
+    """The fake Zalo Bot API of a bot in two groups (the beta group feature granted)."""
+    return FakeZaloApi(known_chats={"zgroup-1", "zgroup-2"}, can_join_groups=True, groups={"zgroup-1", "zgroup-2"})
 
 
 @pytest.fixture

@@ -311,7 +311,8 @@ class ZaloTransport:
             if isinstance(piece, str):
                 result = await self._send_text(chat_id, piece)
             else:
-                result = await self._post("sendPhoto", {"chat_id": chat_id, "photo": self._link(piece), "caption": ""})
+                # No caption key at all: Zalo refuses an empty one (a caption, when present, is 1-2,000 characters).
+                result = await self._post("sendPhoto", {"chat_id": chat_id, "photo": self._link(piece)})
             if result.status != SendStatus.OK:
                 return replace(result, parts_sent=done)
             done += 1

@@ -193,7 +193,14 @@ async def test_rejected_markdown_is_resent_plain(papp: BotApp, zalo: FakeZaloApi
         (200, {"ok": False, "error_code": 429, "description": "quota exceeded"}, SendStatus.RATE_LIMITED, False),
         (429, {"ok": False, "error_code": 429, "description": "Too many"}, SendStatus.RATE_LIMITED, False),
         (502, {"ok": False, "description": "bad gateway"}, SendStatus.TRANSIENT, False),
-        (200, {"ok": False, "error_code": 403, "description": "bot removed"}, SendStatus.PERMANENT, True),
+        # Zalo documents 403 as "internal server error": retried, the group's binding kept.
+        (200, {"ok": False, "error_code": 403, "description": "Internal server error"}, SendStatus.TRANSIENT, False),
+        (200, {"ok": False, "error_code": 400, "description": "Bad request"}, SendStatus.PERMANENT, False),
+        (200, {"ok": False, "error_code": 404, "description": "Not found"}, SendStatus.PERMANENT, False),
+        (401, {"ok": False, "error_code": 401, "description": "Unauthorized"}, SendStatus.UNAUTHORIZED, False),
+        # A code Zalo does not document is retried (up to OUTBOX_MAX_ATTEMPTS), not failed at once.
+        (200, {"ok": False, "error_code": 999, "description": "?"}, SendStatus.TRANSIENT, False),
+        (200, {"ok": False, "error_code": -5, "description": "?"}, SendStatus.TRANSIENT, False),
     ],
 )
 async def test_send_errors_are_classified(

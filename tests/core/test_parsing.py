@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tocns.core.parsing import parse_command
-from tocns.core.text import fold, split_chunks
+from tocns.core.text import fold, split_chunks, utf16_len
 
 BOTS = ("ToCNSBot", "Tổ CNS")
 
@@ -100,3 +100,16 @@ def test_split_chunks_respects_limit_and_keeps_words(text: str, limit: int) -> N
     pieces = split_chunks(text, limit)
     assert all(len(p) <= limit for p in pieces)
     assert "".join(text.split()) == "".join("".join(pieces).split())
+
+
+@given(st.text(max_size=3000), st.integers(min_value=2, max_value=500))
+def test_split_chunks_in_utf16_units_respects_the_limit_and_keeps_words(text: str, limit: int) -> None:
+    pieces = split_chunks(text, limit, length=utf16_len)
+    assert all(utf16_len(p) <= limit for p in pieces)
+    assert "".join(text.split()) == "".join("".join(pieces).split())
+
+
+def test_emoji_count_twice_towards_zalo_s_limit() -> None:
+    text = "📎" * 1500  # 1,500 characters, 3,000 UTF-16 units: too long for one Zalo message
+    assert split_chunks(text, 2000) == [text]
+    assert [utf16_len(p) for p in split_chunks(text, 2000, length=utf16_len)] == [2000, 1000]

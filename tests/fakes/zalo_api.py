@@ -64,6 +64,7 @@ class FakeZaloApi:
         self.webhook_secret = ""
         self.quota_exceeded = False
         self.token = TOKEN
+        self.unauthorized = 0  # requests refused for a wrong token
         self.account_name = ACCOUNT_NAME
         # method -> list of (http status, body) answered before normal service resumes
         self.fail: dict[str, list[tuple[int, dict[str, Any]] | None]] = {}
@@ -88,6 +89,7 @@ class FakeZaloApi:
         """Serve one request the way the Zalo Bot API would (errors with HTTP 200 and ok:false)."""
         prefix = f"/bot{self.token}/"
         if request.method != "POST" or not request.url.path.startswith(prefix):
+            self.unauthorized += 1
             return error(401, "Unauthorized", status=401)
         method = request.url.path[len(prefix) :]
         params = json.loads(request.content or b"{}")

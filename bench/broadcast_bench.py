@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.factories import bound_groups, queue
 from tests.fakes.telegram_server import FakeTelegram, TelegramServer
-from tests.outbox_helpers import bound_groups, queue
 from tocns.channels.telegram import TelegramTransport
 from tocns.config import Settings
 from tocns.db.engine import Database, upgrade_database

@@ -129,7 +129,7 @@ async def test_reply_answered_429_arrives_once_after_retry_after(
 async def test_zalo_webhook_ghi_is_stored_and_the_receipt_reaches_the_group(
     app: BotApp, settings: Settings, tmp_path: Path
 ) -> None:
-    zalo = FakeZaloApi(known_chats={"zgroup-1"})
+    zalo = FakeZaloApi(known_chats={"zgroup-1"}, can_join_groups=True, groups={"zgroup-1"})
     papp = platform_app(app, e2e_settings(settings, tmp_path, "http://127.0.0.1:9"))
     code = await commune_join_code(papp)
     adapters = list(adapters_for(papp, FakeTelegramApi(), zalo))
@@ -150,7 +150,7 @@ async def test_zalo_webhook_ghi_is_stored_and_the_receipt_reaches_the_group(
 async def test_weekly_summary_reaches_telegram_as_files_and_zalo_as_links(
     app: BotApp, settings: Settings, clock: FakeClock, tmp_path: Path
 ) -> None:
-    zalo = FakeZaloApi(known_chats={"zso"})
+    zalo = FakeZaloApi(known_chats={"zso"}, can_join_groups=True, groups={"zso"})
     with TelegramServer() as server:
         papp = platform_app(app, e2e_settings(settings, tmp_path, server.base_url))
         async with papp.db.session() as session:
@@ -229,7 +229,7 @@ async def test_tocns_run_polls_both_platforms_and_sends_the_replies(
     app: BotApp, settings: Settings, db_url: str, tmp_path: Path
 ) -> None:
     fake_tg = FakeTelegram(updates=[tg_message_update("/huongdan", chat_id=-2002)])
-    fake_zalo = FakeZaloApi(on_empty=lambda: time.sleep(0.2))
+    fake_zalo = FakeZaloApi(on_empty=lambda: time.sleep(0.2), can_join_groups=True)
     fake_zalo.updates.append(zalo_update("@ToCNSBot huongdan", chat_id="zg-run")["result"])
     with TelegramServer(fake_tg) as tg_server, ZaloServer(fake_zalo) as zalo_server:
         env = {

@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     zalo_bot_token: str = ""
     zalo_webhook_secret: str = ""
     zalo_api_base_url: str = "https://bot-api.zaloplatforms.com"
+    # The bot's name as Zalo shows it (it starts with "Bot"): members type `@<name> ghi ...` in a group.
+    zalo_bot_name: str = ""
+    # Hours a Zalo message may wait out "quota exceeded" (429) pauses before it is given up.
+    zalo_quota_give_up_hours: float = 12.0
 
     public_base_url: str = "http://127.0.0.1:8000"
     link_signing_secret: str = ""

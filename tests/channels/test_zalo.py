@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import col, select
 
 from tests.factories import FakeClock, build_tree, join_code
 from tests.fakes.platforms import (
@@ -30,6 +31,7 @@ from tocns.config import Settings
 from tocns.core.mentions import person_marker
 from tocns.core.messages import Attachment
 from tocns.core.roles import Role
+from tocns.features.activity.models import ActivityItem, ActivityRecord
 from tocns.features.org import store as org_store
 
 OK = {ZALO_HEADER: ZALO_SECRET}
@@ -44,8 +46,8 @@ def papp(app: BotApp, settings: Settings, tmp_path: Path) -> BotApp:
 
 @pytest.fixture
 def zalo() -> FakeZaloApi:
-    """The fake Zalo Bot API."""
-    return FakeZaloApi(known_chats={"zgroup-1", "zgroup-2"})
+    """The fake Zalo Bot API of a bot in two groups (the beta group feature granted)."""
+    return FakeZaloApi(known_chats={"zgroup-1", "zgroup-2"}, can_join_groups=True, groups={"zgroup-1", "zgroup-2"})
 
 
 @pytest.fixture
@@ -211,7 +213,14 @@ async def test_rejected_markdown_is_resent_plain(papp: BotApp, zalo: FakeZaloApi
         (200, {"ok": False, "error_code": 429, "description": "quota exceeded"}, SendStatus.RATE_LIMITED, False),
         (429, {"ok": False, "error_code": 429, "description": "Too many"}, SendStatus.RATE_LIMITED, False),
         (502, {"ok": False, "description": "bad gateway"}, SendStatus.TRANSIENT, False),
-        (200, {"ok": False, "error_code": 403, "description": "bot removed"}, SendStatus.PERMANENT, True),
+        # Zalo documents 403 as "internal server error": retried, the group's binding kept.
+        (200, {"ok": False, "error_code": 403, "description": "Internal server error"}, SendStatus.TRANSIENT, False),
+        (200, {"ok": False, "error_code": 400, "description": "Bad request"}, SendStatus.PERMANENT, False),
+        (200, {"ok": False, "error_code": 404, "description": "Not found"}, SendStatus.PERMANENT, False),
+        (401, {"ok": False, "error_code": 401, "description": "Unauthorized"}, SendStatus.UNAUTHORIZED, False),
+        # A code Zalo does not document is retried (up to OUTBOX_MAX_ATTEMPTS), not failed at once.
+        (200, {"ok": False, "error_code": 999, "description": "?"}, SendStatus.TRANSIENT, False),
+        (200, {"ok": False, "error_code": -5, "description": "?"}, SendStatus.TRANSIENT, False),
     ],
 )
 async def test_send_errors_are_classified(
@@ -288,3 +297,57 @@ async def test_a_mention_reaches_zalo_as_the_persons_name(papp: BotApp, zalo: Fa
     result = await _transport(papp, zalo).send("zgroup-1", text, [])
     assert result.status == SendStatus.OK
     assert [p["text"] for p in zalo.sent()] == ["Chưa xong: Lò Thị Mai, @lan"]
+
+
+# ---------------------------------------------------------------- addressing forms in a group
+
+
+@pytest.mark.parametrize("configured", [True, False])
+async def test_leading_and_trailing_zalo_mentions_log_clean_records(
+    app: BotApp, settings: Settings, tmp_path: Path, clock: FakeClock, zalo: FakeZaloApi, configured: bool
+) -> None:
+    zname = "Bot Tổ CNS Xã Tân Lập"
+    zsettings = platform_settings(settings, tmp_path).model_copy(update={"zalo_bot_name": zname if configured else ""})
+    papp = platform_app(app, zsettings)
+    adapters = list(adapters_for(papp, FakeTelegramApi(), zalo))
+    async with papp.db.session() as session:
+        tree = await build_tree(session)
+        code = await join_code(session, tree.commune, Role.COMMUNE_LEADER, clock())
+    async with web(papp, adapters) as (client, _):
+        for text in (f"@{zname} ketnoi {code}", f"thamgia Thôn 3 @{zname}", f"@{zname} ghi vneid 5"):
+            await client.post("/webhook/zalo", json=zalo_update(text), headers=OK)
+        await client.post("/webhook/zalo", json=zalo_update(f"ghi dvc 2 @{zname}", user_id="zuser-11"), headers=OK)
+    async with papp.db.session() as session:
+        records = (await session.exec(select(ActivityRecord).order_by(col(ActivityRecord.id)))).all()
+        items = (await session.exec(select(ActivityItem).order_by(col(ActivityItem.id)))).all()
+    assert [i.quantity for i in items] == [5, 2]
+    # The mention is never glued into the record: no note, no extra item.
+    assert [r.note for r in records] == [None, None]
+
+
+@pytest.mark.parametrize("can_join", [False, True])
+async def test_start_reads_can_join_groups_and_says_what_it_means(
+    papp: BotApp, can_join: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeZaloApi(can_join_groups=can_join)
+    channel = adapters_for(papp, FakeTelegramApi(), fake)[1]
+    with caplog.at_level("INFO", logger="tocns.channels.zalo"):
+        await channel.start()
+    assert channel.can_join_groups is can_join
+    said = " ".join(r.getMessage() for r in caplog.records)
+    expected = "mention it" if can_join else "cannot be added to any group, only private chats"
+    assert expected in said
+
+
+async def test_the_configured_zalo_name_is_known_before_any_getme(
+    app: BotApp, settings: Settings, tmp_path: Path
+) -> None:
+    zsettings = platform_settings(settings, tmp_path).model_copy(update={"zalo_bot_name": "Bot Tổ CNS Xã An Phú"})
+    assert "Bot Tổ CNS Xã An Phú" in platform_app(app, zsettings).router.bot_names
+
+
+async def test_an_emoji_heavy_text_is_split_in_utf16_units(papp: BotApp, zalo: FakeZaloApi) -> None:
+    text = "🎉 Chúc mừng! " * 180  # 2,520 characters, 2,700 UTF-16 units
+    result = await _transport(papp, zalo).send("zgroup-1", text, [])
+    assert result.status == SendStatus.OK and result.parts_sent == 2
+    assert "".join(p["text"] for p in zalo.sent()).replace(" ", "") == text.replace(" ", "")

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tocns.core.parsing import parse_command
-from tocns.core.text import fold, split_chunks
+from tocns.core.text import fold, split_chunks, utf16_len
 
 BOTS = ("ToCNSBot", "Tổ CNS")
 
@@ -100,3 +100,79 @@ def test_split_chunks_respects_limit_and_keeps_words(text: str, limit: int) -> N
     pieces = split_chunks(text, limit)
     assert all(len(p) <= limit for p in pieces)
     assert "".join(text.split()) == "".join("".join(pieces).split())
+
+
+@given(st.text(max_size=3000), st.integers(min_value=2, max_value=500))
+def test_split_chunks_in_utf16_units_respects_the_limit_and_keeps_words(text: str, limit: int) -> None:
+    pieces = split_chunks(text, limit, length=utf16_len)
+    assert all(utf16_len(p) <= limit for p in pieces)
+    assert "".join(text.split()) == "".join("".join(pieces).split())
+
+
+def test_emoji_count_twice_towards_zalo_s_limit() -> None:
+    text = "📎" * 1500  # 1,500 characters, 3,000 UTF-16 units: too long for one Zalo message
+    assert split_chunks(text, 2000) == [text]
+    assert [utf16_len(p) for p in split_chunks(text, 2000, length=utf16_len)] == [2000, 1000]
+
+
+# ---------------------------------------------------------------- Zalo addressing forms
+
+ZALO_BOTS = ("ToCNSBot", "Tổ CNS", "Bot Tổ CNS Xã An Phú")
+COMMANDS = frozenset({"ghi", "huongdan", "thamgia", "ketnoi", "xong"})
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "args"),
+    [
+        # The mention picker puts the bot's Zalo name (it starts with "Bot") before or after the command.
+        ("@Bot Tổ CNS Xã An Phú ghi vneid 5", "ghi", "vneid 5"),
+        ("@Bot Tổ CNS Xã An Phú /ghi vneid 5", "ghi", "vneid 5"),
+        ("@bot to cns xa an phu ghi vneid 5", "ghi", "vneid 5"),
+        ("ghi vneid 5 @Bot Tổ CNS Xã An Phú", "ghi", "vneid 5"),
+        ("/ghi vneid 5 @Bot Tổ CNS Xã An Phú", "ghi", "vneid 5"),
+        ("ghi vneid 5, @Bot Tổ CNS Xã An Phú.", "ghi", "vneid 5"),
+        ("@Bot Tổ CNS Xã An Phú ghi vneid 5 @Bot Tổ CNS Xã An Phú", "ghi", "vneid 5"),
+        # "Bot" + a configured name: BOT_DISPLAY_NAME=Tổ CNS, the Zalo name "Bot Tổ CNS".
+        ("@Bot Tổ CNS thamgia Thôn 3", "thamgia", "Thôn 3"),
+        ("thamgia Thôn 3 @Bot Tổ CNS", "thamgia", "Thôn 3"),
+        ("ghi vneid 5 @ToCNSBot", "ghi", "vneid 5"),
+        # A Zalo name nobody configured (the bot was renamed): still read, never glued into the arguments.
+        ("@Bot Tổ Công Nghệ Số Bản Nà Hin ghi vneid 5", "ghi", "vneid 5"),
+        ("ghi vneid 5 @Bot Tổ Công Nghệ Số Bản Nà Hin", "ghi", "vneid 5"),
+        ("xong 12 @Bot Khác Tên", "xong", "12"),
+        # Mentions of people stay in the arguments.
+        ("ghi vneid 5 @Lan", "ghi", "vneid 5 @Lan"),
+        ("ghi vneid 5 email lan@bot.vn", "ghi", "vneid 5 email lan@bot.vn"),
+    ],
+)
+def test_zalo_addressing_forms(text: str, name: str, args: str) -> None:
+    parsed = parse_command(text, ZALO_BOTS, addressed=True, commands=COMMANDS)
+    assert parsed is not None
+    assert (parsed.name, parsed.args) == (name, args)
+
+
+def test_a_lone_mention_is_not_a_command() -> None:
+    assert parse_command("@Bot Tổ CNS Xã An Phú", ZALO_BOTS, addressed=True, commands=COMMANDS) is None
+
+
+_word = st.text(alphabet="abcdeghiklmnoptuvxyàáạảãâầấậẩẫăằắặẳẵđèéẹẻẽêềếệểễ0123456789", min_size=1, max_size=8)
+
+
+@given(
+    st.sampled_from(sorted(COMMANDS)),
+    st.lists(_word, max_size=6),
+    st.lists(_word, min_size=1, max_size=5),
+    st.booleans(),
+)
+def test_a_bot_mention_before_or_after_never_reaches_the_arguments(
+    command: str, words: list[str], name_words: list[str], before: bool
+) -> None:
+    name = "Bot " + " ".join(name_words)
+    args = " ".join(words)
+    body = f"{command} {args}".strip()
+    text = f"@{name} {body}" if before else f"{body} @{name}"
+    for bots in ((*ZALO_BOTS, name), ZALO_BOTS):  # configured, or not
+        parsed = parse_command(text, bots, addressed=True, commands=COMMANDS)
+        if before and bots == ZALO_BOTS and set(name_words) & COMMANDS:
+            continue  # an unknown name holding a command word is ambiguous: configure ZALO_BOT_NAME
+        assert parsed is not None and (parsed.name, parsed.args) == (command, args)

@@ -19,6 +19,7 @@ class SendStatus(StrEnum):
     RATE_LIMITED = "rate_limited"  # 429: try again after retry_after (or a backoff when unknown)
     TRANSIENT = "transient"  # network error, timeout, 5xx: retry with backoff
     PERMANENT = "permanent"  # 403 removed/blocked, 400 chat not found: never retry
+    UNAUTHORIZED = "unauthorized"  # the platform refused the bot's token: stop the channel, fail nothing
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,13 @@ class SendResult:
     new_chat_id: str | None = None
     # Pieces of the message (text parts, then attachments) delivered so far, counting those skipped on entry.
     parts_sent: int = 0
+    # A 429 that is a quota of the whole bot without a retry time (Zalo): the sender pauses the platform,
+    # every chat of it, with a growing wait.
+    pause_platform: bool = False
+
+
+class SetupError(Exception):
+    """A channel cannot start as configured; the message is one Vietnamese line for the operator."""
 
 
 class Transport(Protocol):

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tocns.channels.base import SendResult, SendStatus
+from tocns.channels.base import SendResult, SendStatus, SetupError
 from tocns.config import Settings
 from tocns.core.clock import utcnow
 from tocns.core.files import save_attachment
@@ -21,7 +21,7 @@ from tocns.core.messages import Attachment, ChatType, IncomingMessage
 from tocns.core.pipeline import Checked
 from tocns.core.router import Router
 from tocns.core.signed_links import can_sign, sign_url
-from tocns.core.text import escape_markup, split_chunks
+from tocns.core.text import escape_markup, split_chunks, utf16_len
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,29 @@ def to_incoming(update: dict[str, Any], bot_user_id: str | None = None) -> Incom
     )
 
 
+TOKEN_HINT = "kiểm tra ZALO_BOT_TOKEN (mã bot Zalo Bot Creator gửi qua tin nhắn, dạng <số>:<chuỗi>)"
+
+
+def _code(data: object) -> int | None:
+    code = data.get("error_code") if isinstance(data, dict) else None
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
+
+
+def _error_text(data: object) -> str:
+    description = data.get("description") if isinstance(data, dict) else None
+    return f"lỗi {_code(data)}: {description}" if isinstance(description, str) else f"lỗi {_code(data)}"
+
+
+def webhook_problem(url: str, secret: str) -> str | None:
+    """Why Zalo would refuse this webhook (it wants an HTTPS URL and a secret of 8-256 characters), in Vietnamese;
+    None when it is acceptable."""
+    if not url.startswith("https://"):
+        return f"Zalo chỉ nhận webhook HTTPS, còn PUBLIC_BASE_URL cho ra {url}: đặt PUBLIC_BASE_URL=https://..."
+    if not 8 <= len(secret) <= 256:
+        return f"ZALO_WEBHOOK_SECRET phải dài 8-256 ký tự (Zalo yêu cầu), hiện dài {len(secret)} ký tự."
+    return None
+
+
 class ZaloChannel:
     """Zalo updates in from the webhook or from getUpdates, checked and translated once."""
 
@@ -140,6 +163,7 @@ class ZaloChannel:
         self.router = router
         self.api = api or ZaloApi(settings.zalo_api_base_url, settings.zalo_bot_token)
         self.bot_user_id: str | None = None
+        self.can_join_groups = False
 
     @property
     def webhook_secret(self) -> str:
@@ -159,14 +183,27 @@ class ZaloChannel:
         )
 
     async def start(self) -> None:
-        """Learn the bot's own id and name (getMe) so its echoes are ignored and mentions stripped."""
+        """Check the token and learn the bot's id, names and whether it may join groups (getMe); raises SetupError
+        when Zalo refuses the token."""
         data = await self.api.call("getMe")
-        result = data.get("result") if isinstance(data, dict) else None
-        if isinstance(result, dict):
-            self.bot_user_id = str(result.get("id")) if result.get("id") is not None else None
-            for field in ("account_name", "display_name"):
-                if isinstance(result.get(field), str) and result[field]:
-                    self.router.bot_names.add(result[field])
+        if not isinstance(data, dict) or data.get("ok") is not True or not isinstance(data.get("result"), dict):
+            raise SetupError(f"Zalo không nhận mã bot ({_error_text(data)}): {TOKEN_HINT}.")
+        result = data["result"]
+        self.bot_user_id = str(result.get("id")) if result.get("id") is not None else None
+        for name in (result.get("account_name"), result.get("display_name"), self.settings.zalo_bot_name):
+            if isinstance(name, str) and name:
+                self.router.bot_names.add(name)
+        self.can_join_groups = result.get("can_join_groups") is True
+        if self.can_join_groups:
+            log.info(
+                "zalo: this bot may be invited to groups (beta); there it receives only messages that mention it "
+                "with Zalo's mention picker or reply to it"
+            )
+        else:
+            log.warning(
+                "zalo: getMe says can_join_groups=false: this bot cannot be added to any group, only private "
+                "chats reach it (see docs/zalo.md)"
+            )
 
     async def set_webhook(self, url: str) -> Any:
         """Point Zalo at our webhook with the secret it must echo."""
@@ -176,9 +213,25 @@ class ZaloChannel:
         """Zalo bots have no command menu."""
 
     async def register(self, public_base_url: str) -> str:
-        """Set the webhook; returns its URL."""
+        """Set the webhook and check that Zalo took it; its URL, or SetupError with the cause."""
         url = f"{public_base_url.rstrip('/')}{self.webhook_path}"
-        await self.set_webhook(url)
+        problem = webhook_problem(url, self.settings.zalo_webhook_secret)
+        if problem:
+            raise SetupError(problem)
+        data = await self.set_webhook(url)
+        if not isinstance(data, dict) or data.get("ok") is not True:
+            hint = TOKEN_HINT if _code(data) == 401 else "kiểm tra PUBLIC_BASE_URL và ZALO_WEBHOOK_SECRET"
+            raise SetupError(f"Zalo không nhận webhook {url} ({_error_text(data)}): {hint}.")
+        info = await self.api.call("getWebhookInfo")
+        got = (
+            info.get("result", {}).get("url")
+            if isinstance(info, dict) and isinstance(info.get("result"), dict)
+            else None
+        )
+        if got is not None and got != url:
+            raise SetupError(
+                f"Zalo báo webhook đang là {got!r}, không phải {url}: chạy lại hoặc kiểm tra Zalo Bot Creator."
+            )
         return url
 
     async def close(self) -> None:
@@ -186,8 +239,13 @@ class ZaloChannel:
         await self.api.aclose()
 
     async def poll(self, process: Any, stop: asyncio.Event | None = None) -> None:
-        """Long-poll getUpdates (one update per call; 408 means none yet) until `stop` is set."""
+        """Long-poll getUpdates (one update per call; 408 means none yet) until `stop` is set; a refused token
+        (401) stops the channel."""
         timeout = self.settings.polling_timeout_seconds
+        # getUpdates does not work while a webhook is set: a bot moved from `tocns serve` would hear nothing.
+        deleted = await self.api.call("deleteWebhook")
+        if not isinstance(deleted, dict) or deleted.get("ok") is not True:
+            log.warning("zalo deleteWebhook failed (%s); getUpdates may be refused", _code(deleted))
         while stop is None or not stop.is_set():
             try:
                 data = await self.api.call("getUpdates", {"timeout": str(timeout)}, timeout=timeout + 10)
@@ -196,7 +254,10 @@ class ZaloChannel:
                 await asyncio.sleep(3)
                 continue
             if not isinstance(data, dict) or not data.get("ok"):
-                code = data.get("error_code") if isinstance(data, dict) else None
+                code = _code(data)
+                if code == 401:
+                    log.error("zalo refused the bot token (401): polling stopped; fix ZALO_BOT_TOKEN and restart")
+                    return
                 if code != 408:
                     log.warning("zalo getUpdates error %s; retrying in 3 s", code)
                     await asyncio.sleep(3)
@@ -222,22 +283,31 @@ class ZaloChannel:
 MAX_TEXT = 2000
 
 
+# The codes the Bot Platform documents (../shared/platforms/zalo.md §6.1): 400 bad request, 401 bad token,
+# 403 documented as "internal server error", 404 not found, 408 timeout, 429 quota exceeded.
+PERMANENT_CODES = frozenset({400, 404})
+
+
 def classify(status_code: int, data: Any) -> SendResult:
-    """Turn an HTTP status and Zalo envelope into a SendResult."""
+    """Turn an HTTP status and Zalo envelope into a SendResult.
+
+    A 429 pauses the whole channel (a quota of the bot, no retry time given); a 401 stops it (the token was
+    refused: nothing is failed, an operator must act); 400 and 404 are permanent; anything else, 403 and codes
+    Zalo does not document included, is transient and retried up to OUTBOX_MAX_ATTEMPTS.
+    """
     if isinstance(data, dict) and data.get("ok") is True and status_code < 400:
         return SendResult(SendStatus.OK)
     code = data.get("error_code") if isinstance(data, dict) else None
-    code = code if isinstance(code, int) else status_code
+    code = code if isinstance(code, int) and not isinstance(code, bool) else status_code
     description = str(data.get("description", "")) if isinstance(data, dict) else ""
     error = f"{code}: {description}"[:300]
     if code == 429 or status_code == 429:
-        # Zalo gives no retry_after: the sender backs off on its own.
-        return SendResult(SendStatus.RATE_LIMITED, error=error)
-    if code >= 500 or status_code >= 500 or code in (408,):
-        return SendResult(SendStatus.TRANSIENT, error=error)
-    if code == 403:
-        return SendResult(SendStatus.PERMANENT, error=error, chat_gone=True)
-    return SendResult(SendStatus.PERMANENT, error=error)
+        return SendResult(SendStatus.RATE_LIMITED, error=error, pause_platform=True)
+    if code == 401 or status_code == 401:
+        return SendResult(SendStatus.UNAUTHORIZED, error=error)
+    if code in PERMANENT_CODES:
+        return SendResult(SendStatus.PERMANENT, error=error)
+    return SendResult(SendStatus.TRANSIENT, error=error)
 
 
 def _markdown_rejected(result: SendResult) -> bool:
@@ -250,6 +320,8 @@ class ZaloTransport:
 
     platform = "zalo"
     max_text_length = MAX_TEXT
+    # Zalo counts its 2,000-character limit in UTF-16 code units (an emoji is 2).
+    text_length = staticmethod(utf16_len)
 
     def __init__(
         self,
@@ -296,7 +368,7 @@ class ZaloTransport:
     async def send(
         self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0, thread_id: str | None = None
     ) -> SendResult:
-        """Send text (split at 2,000 characters), then pictures by URL, from piece `skip` on; documents become
+        """Send text (split at 2,000 UTF-16 units), then pictures by URL, from piece `skip` on; documents become
         links in the text."""
         text = render_plain(text)
         lines = []
@@ -314,13 +386,14 @@ class ZaloTransport:
         if lines:
             links = "\n".join(lines)
             text = f"{text}\n\n{links}" if text else links
-        pieces: list[str | Attachment] = [*(split_chunks(text, MAX_TEXT) if text else []), *images]
+        pieces: list[str | Attachment] = [*(split_chunks(text, MAX_TEXT, length=utf16_len) if text else []), *images]
         done = min(skip, len(pieces))
         for piece in pieces[done:]:
             if isinstance(piece, str):
                 result = await self._send_text(chat_id, piece)
             else:
-                result = await self._post("sendPhoto", {"chat_id": chat_id, "photo": self._link(piece), "caption": ""})
+                # No caption key at all: Zalo refuses an empty one (a caption, when present, is 1-2,000 characters).
+                result = await self._post("sendPhoto", {"chat_id": chat_id, "photo": self._link(piece)})
             if result.status != SendStatus.OK:
                 return replace(result, parts_sent=done)
             done += 1

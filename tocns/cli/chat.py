@@ -107,7 +107,15 @@ def _run(args: argparse.Namespace) -> int:
             scheduler.shutdown(wait=False)
             await app.close()
 
-    asyncio.run(go())
+    from tocns.channels.base import SetupError
+
+    try:
+        asyncio.run(go())
+    except SetupError as exc:  # a platform refused the configuration: the cause, in one line
+        from tocns.log_setup import redact
+
+        print(redact(str(exc)), file=sys.stderr)
+        return 2
     return 0
 
 
@@ -153,8 +161,13 @@ def _serve(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
             return 2
     # Migrations, setWebhook and the command menu run once here, not once per worker.
+    from tocns.channels.base import SetupError
+
     try:
         urls = asyncio.run(register_platforms(settings))
+    except SetupError as exc:  # a platform refused the configuration: the cause, in one line
+        print(redact(str(exc)), file=sys.stderr)
+        return 2
     except Exception as exc:  # the operator gets the cause in one line, not a traceback
         log.debug("starting the webhook server failed", exc_info=True)
         print(

@@ -29,6 +29,14 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="mostrecent",
         )
+        # 1 while a platform refused the bot's token (401) and its sending is stopped: alert on it.
+        self.channel_stopped = Gauge(
+            "tocns_channel_stopped",
+            "1 when a platform refused the bot token and sending to it stopped",
+            ["platform"],
+            registry=self.registry,
+            multiprocess_mode="max",
+        )
         self.send_latency = Histogram(
             "tocns_send_latency_seconds",
             "Time from enqueue to delivery of an outbox message",

@@ -108,6 +108,10 @@ class Registry:
                 self.add(cmd)
         return self
 
+    def names(self) -> frozenset[str]:
+        """Every command name and alias, folded."""
+        return frozenset(self._by_name)
+
     def lookup(self, name: str) -> Command | None:
         """Find a command by any of its names."""
         return self._by_name.get(fold(name))

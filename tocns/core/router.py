@@ -55,12 +55,14 @@ class Router:
         self.registry = registry
         self.identify = identify
         self.clock = clock
-        self.bot_names: set[str] = {n for n in (settings.bot_username, settings.bot_display_name, *bot_names) if n}
+        names = (settings.bot_username, settings.bot_display_name, settings.zalo_bot_name, *bot_names)
+        self.bot_names: set[str] = {n for n in names if n}
         self.observers: list[CommandObserver] = []
 
     def parse(self, msg: IncomingMessage) -> ParsedCommand | None:
         """Parse the message text as a command, or None when it is not one for this bot."""
-        return parse_command(msg.text, self.bot_names, addressed=msg.addressed_to_bot or msg.is_private)
+        addressed = msg.addressed_to_bot or msg.is_private
+        return parse_command(msg.text, self.bot_names, addressed=addressed, commands=self.registry.names())
 
     def _notify(self, name: str, outcome: str) -> None:
         for observer in self.observers:

@@ -44,23 +44,42 @@ def similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, fold_compact(a), fold_compact(b)).ratio()
 
 
-def split_chunks(text: str, limit: int) -> list[str]:
-    """Split text into pieces of at most `limit` characters, cutting at a line break, else a space, else anywhere.
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units: how Zalo counts its 2,000-character limit (an emoji counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
 
-    The one splitter of the project (Telegram's 4,096 and Zalo's 2,000 characters, long reports): the separator
-    a piece was cut at is dropped, nothing else, so joining the pieces with it gives the text back.
+
+def _fits(text: str, limit: int, length: Callable[[str], int]) -> int:
+    """How many leading characters of `text` fit in `limit` units (at least 1, so a cut always progresses)."""
+    if length is len:
+        return limit
+    total = 0
+    for index, char in enumerate(text):
+        total += length(char)
+        if total > limit:
+            return max(1, index)
+    return len(text)
+
+
+def split_chunks(text: str, limit: int, length: Callable[[str], int] = len) -> list[str]:
+    """Split text into pieces of at most `limit` units, cutting at a line break, else a space, else anywhere.
+
+    The one splitter of the project (Telegram's 4,096 characters, Zalo's 2,000 UTF-16 units, long reports): the
+    separator a piece was cut at is dropped, nothing else, so joining the pieces with it gives the text back.
+    `length` measures a piece (characters by default, `utf16_len` for Zalo); it must add up over characters.
     """
     if limit <= 0:
         raise ValueError("limit must be positive")
     pieces: list[str] = []
     rest = text
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit + 1)
+    while length(rest) > limit:
+        fit = _fits(rest, limit, length)
+        cut = rest.rfind("\n", 0, fit + 1)
         if cut <= 0:
-            cut = rest.rfind(" ", 0, limit + 1)
+            cut = rest.rfind(" ", 0, fit + 1)
         if cut <= 0:
-            pieces.append(rest[:limit])
-            rest = rest[limit:]
+            pieces.append(rest[:fit])
+            rest = rest[fit:]
             continue
         pieces.append(rest[:cut])
         rest = rest[cut + 1 :]

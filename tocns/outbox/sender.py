@@ -37,6 +37,10 @@ WINDOW_GUARD_SECONDS = 0.01
 MERGE_LIMIT = 300
 
 MAX_BACKOFF_SECONDS = 300.0
+# A platform-wide quota 429 without a retry time (Zalo): the whole platform waits, from a minute, doubling, up to
+# half an hour, so a quota storm costs a handful of requests instead of one a second per message.
+QUOTA_PAUSE_START_SECONDS = 60.0
+QUOTA_PAUSE_MAX_SECONDS = 1800.0
 
 
 class SlidingWindow:
@@ -76,6 +80,8 @@ class PlatformLimits:
     # A 429 with retry_after is flood control on the whole bot (Telegram counts per bot, not per chat):
     # nothing goes to the platform before this monotonic moment.
     paused_until: float = 0.0
+    # Quota 429s in a row; the next pause is 60 s doubled this many times (reset by a delivery).
+    quota_strikes: int = 0
 
     @classmethod
     def build(
@@ -114,6 +120,11 @@ class PlatformLimits:
         """When this chat may get its next message (its minute budget, a 429's retry_after, a platform pause)."""
         return max(self.chat(chat_id).ready_at(now), self.blocked_until.get(chat_id, 0.0), self.paused_until)
 
+    def quota_pause(self) -> float:
+        """Seconds to pause the platform after one more quota 429 in a row."""
+        self.quota_strikes += 1
+        return min(QUOTA_PAUSE_MAX_SECONDS, QUOTA_PAUSE_START_SECONDS * 2.0 ** (self.quota_strikes - 1))
+
 
 def telegram_private_chat(chat_id: str) -> bool:
     """Whether a Telegram chat id is a private chat (a user's id: positive; groups and channels are negative)."""
@@ -151,8 +162,13 @@ class Job:
         return self.rows[0]
 
 
-def merge_replies(rows: list[OutboxMessage], max_length: Callable[[str], int]) -> list[Job]:
-    """Group plain replies waiting for the same chat into one message each, keeping the order."""
+def merge_replies(
+    rows: list[OutboxMessage],
+    max_length: Callable[[str], int],
+    text_length: Callable[[str], Callable[[str], int]] = lambda _platform: len,
+) -> list[Job]:
+    """Group plain replies waiting for the same chat into one message each (at most one part long, measured the
+    platform's way), keeping the order."""
     jobs: list[Job] = []
     open_reply: dict[tuple[str, str, str], Job] = {}
     for row in rows:
@@ -160,7 +176,7 @@ def merge_replies(rows: list[OutboxMessage], max_length: Callable[[str], int]) -
         if row.kind == "reply" and not row.attachments:
             job = open_reply.get(key)
             joined = f"{job.text}\n\n{row.text}" if job else row.text
-            if job is not None and len(joined) <= max_length(row.platform):
+            if job is not None and text_length(row.platform)(joined) <= max_length(row.platform):
                 job.rows.append(row)
                 job.text = joined
                 continue
@@ -216,6 +232,9 @@ class OutboxSender:
         self.limits = limits or limits_from_settings(settings)
         self.batch_size = max(1, math.ceil(max(settings.telegram_global_rate, settings.zalo_global_rate)))
         self._windows_rebuilt = False
+        # Platforms whose token was refused (401): nothing more is sent there until an operator fixes it.
+        self.stopped: dict[str, str] = {}
+
 
     async def rebuild_windows(self) -> int:
         """Count the sends of the last chat window (from the outbox) against this sender's windows.
@@ -252,8 +271,21 @@ class OutboxSender:
         end = quiet_hours_end(local, self.settings.quiet_hours_start, self.settings.quiet_hours_end)
         return end.astimezone(UTC) if end is not None else None
 
+    def _text_length(self, platform: str) -> Callable[[str], int]:
+        # Zalo counts UTF-16 units; a transport that says nothing counts characters.
+        length: Callable[[str], int] = getattr(self.transports.get(platform), "text_length", len)
+        return length
+
+    @property
+    def active_platforms(self) -> list[str]:
+        """The platforms this sender still sends to (not stopped by a refused token)."""
+        return [p for p in self.transports if p not in self.stopped]
+
     async def run_once(self) -> int:
         """Claim one batch and send it; return how many rows were handled (0 when nothing was due)."""
+        platforms = self.active_platforms
+        if not platforms:
+            return 0
         async with self.db.session() as session:
             # A terminal (the console platform) wakes nobody: only phones keep the quiet hours.
             phones = [p for p in self.transports if p != "console"]
@@ -262,19 +294,23 @@ class OutboxSender:
             rows = await outbox_store.claim(
                 session,
                 owner=self.owner,
-                platforms=list(self.transports),
+                platforms=platforms,
                 now=self.clock(),
                 lease_seconds=self.settings.outbox_lease_seconds,
                 limit=self.batch_size,
                 merge_limit=MERGE_LIMIT,
             )
-        for job in merge_replies(rows, self._max_length):
+        for job in merge_replies(rows, self._max_length, self._text_length):
             await self._send(job)
         return len(rows)
 
     async def _send(self, job: Job) -> None:
         head = job.head
         limits = self._limits(head.platform)
+        if head.platform in self.stopped:
+            # Claimed in the batch that found the token refused: back to waiting, no attempt counted.
+            await self._reschedule(job, self.clock(), None, False)
+            return
         margin = timedelta(
             seconds=min(self.settings.telegram_request_timeout + 5, self.settings.outbox_lease_seconds / 2)
         )
@@ -295,7 +331,8 @@ class OutboxSender:
         # A merged job is shorter than one part, so only a single message can have been sent in part before.
         skip = head.parts_sent if len(job.rows) == 1 else 0
         # A long text goes out in several parts, each a request that counts against the limits.
-        requests = max(1, math.ceil(len(job.text) / self._max_length(head.platform))) + len(attachments) - skip
+        length = self._text_length(head.platform)(job.text)
+        requests = max(1, math.ceil(length / self._max_length(head.platform))) + len(attachments) - skip
         requests = max(1, requests)
         while (wait := limits.global_window.ready_at(self.monotonic(), requests) - self.monotonic()) > 0:
             await asyncio.sleep(wait)
@@ -313,6 +350,7 @@ class OutboxSender:
         head = job.head
         now = self.clock()
         if result.status == SendStatus.OK:
+            self._limits(head.platform).quota_strikes = 0
             async with self.db.session() as session:
                 await outbox_store.mark_sent(session, job.ids, self.owner, now)
             for row in job.rows:
@@ -323,6 +361,10 @@ class OutboxSender:
                 await directive_store.move_chat(session, head.platform, head.chat_id, result.new_chat_id)
                 await outbox_store.retarget(session, job.ids, self.owner, result.new_chat_id, now)
             log.info("%s:%s moved to %s", head.platform, head.chat_id, result.new_chat_id)
+        elif result.status == SendStatus.UNAUTHORIZED:
+            await self._stop_platform(job, result.error or "401")
+        elif result.status == SendStatus.RATE_LIMITED and result.pause_platform and result.retry_after is None:
+            await self._quota_pause(job, result)
         elif result.status == SendStatus.RATE_LIMITED:
             wait = result.retry_after if result.retry_after is not None else self._backoff(head.attempts)
             limits = self._limits(head.platform)
@@ -337,6 +379,33 @@ class OutboxSender:
             await self._reschedule(job, when, result.error, True, result.parts_sent)
         else:
             await self._fail(job, result.error or "gửi không thành công", chat_gone=result.chat_gone)
+
+    async def _quota_pause(self, job: Job, result: SendResult) -> None:
+        head, now = job.head, self.clock()
+        limits = self._limits(head.platform)
+        wait = limits.quota_pause()
+        limits.paused_until = max(limits.paused_until, self.monotonic() + wait)
+        give_up = timedelta(hours=self.settings.zalo_quota_give_up_hours)
+        if seconds_between(head.created_at, now) >= give_up.total_seconds():
+            hours = f"{self.settings.zalo_quota_give_up_hours:g}"
+            await self._fail(job, f"{head.platform} báo hết hạn mức gửi (429) suốt {hours} giờ: ngừng thử gửi tin này")
+            return
+        log.warning("%s quota exceeded (429): every chat of it waits %.0f s", head.platform, wait)
+        await self._reschedule(job, now + timedelta(seconds=wait), result.error, False, result.parts_sent)
+
+    async def _stop_platform(self, job: Job, error: str) -> None:
+        head = job.head
+        self.stopped[head.platform] = error
+        METRICS.channel_stopped.labels(head.platform).set(1)
+        log.error(
+            "%s refused the bot token (%s): sending to %s stopped, its messages kept waiting; fix the token and "
+            "restart",
+            head.platform,
+            error,
+            head.platform,
+        )
+        # Back to waiting with the reason on the row (`tocns outbox` shows it), no attempt counted.
+        await self._reschedule(job, self.clock(), error, False, job.head.parts_sent if len(job.rows) == 1 else None)
 
     def _backoff(self, attempts: int) -> float:
         # Jitter spreads the retries of many failed messages instead of sending them back all at once.
@@ -363,7 +432,6 @@ class OutboxSender:
     async def drain(self, stop: asyncio.Event | None = None, until_empty: bool = False) -> None:
         """Send until stopped (or, with until_empty, until nothing is pending or in flight)."""
         stop = stop or asyncio.Event()
-        platforms = list(self.transports)
         if not self._windows_rebuilt:
             await self.rebuild_windows()
         while not stop.is_set():
@@ -375,6 +443,7 @@ class OutboxSender:
                 handled = 0
             if handled:
                 continue
+            platforms = self.active_platforms
             async with self.db.session() as session:
                 if until_empty and await outbox_store.unfinished(session, platforms) == 0:
                     return

@@ -31,10 +31,16 @@ CHATS = ["zuser-1", "zuser-2", "zuser-3"]
 
 
 async def _queue(app: BotApp, chats: list[str]) -> None:
+    # Urgent directives: sent at any hour, so the simulated hours are not held back by the quiet hours.
     async with app.db.session() as session:
         for chat in chats:
             await outbox_store.enqueue(
-                session, platform="zalo", chat_id=chat, text=f"Chỉ đạo cho {chat}", kind="directive", now=app.clock()
+                session,
+                platform="zalo",
+                chat_id=chat,
+                text=f"Chỉ đạo cho {chat}",
+                kind="directive_urgent",
+                now=app.clock(),
             )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tocns.channels.console import ConsoleTransport
@@ -52,6 +52,7 @@ def test_plain_rendering(marker: str, plain: str) -> None:
 names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=30)
 
 
+@example(name="00000000000000", words=["việc", "\n"], limit=20)  # a blank right before the marker
 @given(names, st.lists(st.sampled_from(["việc", "\n", "hạn 05/12", " "]), max_size=40), st.integers(20, 80))
 def test_the_splitter_never_cuts_a_marker(name: str, words: list[str], limit: int) -> None:
     marker = person_marker("42", name)

@@ -77,7 +77,15 @@ def split_chunks(text: str, limit: int, length: Callable[[str], int] = len) -> l
         cut = rest.rfind("\n", 0, fit + 1)
         if cut <= 0:
             cut = rest.rfind(" ", 0, fit + 1)
-        if cut <= 0:
+        if cut == 0:
+            # A piece never starts with the separator it would be cut at: drop that one blank and look again.
+            rest = rest[1:]
+            continue
+        if cut < 0:
+            # No blank to cut at: cut anywhere, but never inside a mention marker (core.mentions: \x1d … \x1e).
+            opened = rest.rfind("\x1d", 0, fit)
+            if opened > 0 and "\x1e" not in rest[opened:fit]:
+                fit = opened
             pieces.append(rest[:fit])
             rest = rest[fit:]
             continue

@@ -91,7 +91,10 @@ async def test_month_plan(app: BotApp, chat: ChatHarness, clock: FakeClock) -> N
 
 async def test_caidat_lead_days(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
     await setup_commune(app, chat, clock)
-    assert "3 ngày trước, 1 ngày trước, đúng ngày hạn" in await chat.text("/caidat", user="10")
+    shown = await chat.text("/caidat", user="10")
+    assert "3 ngày trước, 1 ngày trước, đúng ngày hạn" in shown
+    # The overdue cadence it announces is the one the reminder job keeps (not "every day").
+    assert "khi quá hạn: sau 1, 3, 7, 14, 21, 28 ngày rồi chỉ nêu trong bản tổng hợp" in shown
     assert "Đã lưu" in await chat.text("/caidat nhac 2, 0", user="10")
     assert "2 ngày trước, đúng ngày hạn" in await chat.text("/caidat", user="10")
     assert "Cách dùng" in await chat.text("/caidat nhac hai", user="10")

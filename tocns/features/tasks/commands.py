@@ -28,6 +28,7 @@ from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit, Person
 from tocns.features.tasks import store as task_store
 from tocns.features.tasks.grammar import SettingsParseError, parse_settings
+from tocns.features.tasks.jobs import OVERDUE_DAYS
 from tocns.features.tasks.models import Task, TaskAssignee, TaskScope
 from tocns.features.tasks.render import due_status, mention
 
@@ -472,8 +473,10 @@ async def caidat(ctx: Context) -> str:
             ctx.session, commune.id or 0, lead_days=lead, escalate_after_days=escalate, actor=ctx.person, now=ctx.now
         )
     lead_text = ", ".join("đúng ngày hạn" if d == 0 else f"{d} ngày trước" for d in lead)
+    overdue_text = ", ".join(str(d) for d in OVERDUE_DAYS)
     prefix = "Đã lưu. " if change is not None else ""
     return (
-        f"{prefix}Nhắc việc của {commune.name}: {lead_text}; hằng ngày khi quá hạn; "
+        f"{prefix}Nhắc việc của {commune.name}: {lead_text}; "
+        f"khi quá hạn: sau {overdue_text} ngày rồi chỉ nêu trong bản tổng hợp; "
         f"báo lãnh đạo xã khi quá hạn {escalate} ngày."
     )

@@ -84,6 +84,13 @@ async def test_cli_errors_are_clear_and_change_nothing(app: BotApp, db_url: str)
     assert bad_code.returncode == 1 and "NOPE" in bad_code.stderr
     bad_role = run_cli(["joincode", "00070", "--role", "boss"], db_url)
     assert bad_role.returncode != 0 and "vai trò 'boss' không hợp lệ" in bad_role.stderr
+    # Staff reach every unit under theirs: a staff code exists only for a province (issue 14).
+    staff_on_commune = run_cli(["joincode", "00070", "--role", "staff"], db_url)
+    assert staff_on_commune.returncode == 1 and staff_on_commune.stdout == ""
+    assert (
+        "Cán bộ Sở chỉ giao ở cấp tỉnh" in staff_on_commune.stderr
+        and "Phường Hoàn Kiếm (00070)" in staff_on_commune.stderr
+    )
     bad_province = run_cli(["org", "import", "--province", "999"], db_url)
     assert bad_province.returncode == 1
 

@@ -16,12 +16,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.core.clock import utcnow
 from tocns.core.messages import Mention
+from tocns.core.permissions import role_label
 from tocns.core.roles import Level, Role
 from tocns.core.text import closest, fold, vi_sorted
 from tocns.db.audit import append_audit_rows, record_audit
 from tocns.db.errors import Conflict, Expired, NotFound
 from tocns.db.upsert import per_dialect, table_of
-from tocns.features.org.models import ChatBinding, JoinCode, Membership, OrgUnit, Person
+from tocns.features.org.models import ChatBinding, JoinCode, Membership, OrgUnit, Person, unit_label
 from tocns.features.org.sheet import Member, Problem, SheetRow, member_of
 
 JOIN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -547,6 +548,24 @@ async def team_of(session: AsyncSession, person_id: int, within: OrgUnit | None 
     return None
 
 
+BELOW_PROVINCE = frozenset({Level.DISTRICT, Level.COMMUNE, Level.TEAM})
+
+
+def role_fits_unit(role: Role, unit: OrgUnit) -> bool:
+    """Whether `role` may be held on `unit`: staff only on a province or above, since staff reach every unit under
+    theirs (a staff code issued on a commune once broadcast across two provinces, issue 14)."""
+    return not (role == Role.STAFF and unit.level in BELOW_PROVINCE)
+
+
+def check_role_on_unit(role: Role, unit: OrgUnit) -> None:
+    """Refuse a role the unit cannot hold (see role_fits_unit), naming the unit."""
+    if not role_fits_unit(role, unit):
+        raise Conflict(
+            f"Vai trò {role_label(role)} chỉ giao ở cấp tỉnh (hoặc cao hơn), không giao ở {unit_label(unit)}. "
+            "Chưa giao vai trò nào."
+        )
+
+
 async def set_membership(
     session: AsyncSession,
     *,
@@ -556,7 +575,8 @@ async def set_membership(
     actor: Person | None = None,
     actor_label: str | None = None,
 ) -> Membership:
-    """Give a person a role on a unit (creating or updating the membership)."""
+    """Give a person a role on a unit (creating or updating the membership); a staff role only on a province."""
+    check_role_on_unit(role, unit)
     _forget_memberships(session)
     result = await session.exec(
         select(Membership).where(Membership.person_id == person.id, Membership.org_unit_id == unit.id)
@@ -618,7 +638,8 @@ async def create_join_code(
     now: datetime | None = None,
     actor_label: str | None = None,
 ) -> JoinCode:
-    """Issue a one-time code for a unit and role, valid for `ttl`."""
+    """Issue a one-time code for a unit and role, valid for `ttl` (a staff code only on a province or above)."""
+    check_role_on_unit(role, unit)
     now = now or utcnow()
     code = _new_code()
     while (await session.exec(select(JoinCode).where(JoinCode.code == code))).first() is not None:
@@ -688,6 +709,13 @@ async def redeem_join_code(session: AsyncSession, code: str, person: Person, now
     unit = await session.get(OrgUnit, join_code.org_unit_id)
     if unit is None:
         raise NotFound("Đơn vị của mã này không còn tồn tại.")
+    if not role_fits_unit(Role(join_code.role), unit):
+        # A code issued before staff were bound to a province: refused, and the refusal rolls the claim back.
+        raise Conflict(
+            f"Mã kết nối {normalized} không dùng được: nó cấp vai trò {role_label(join_code.role)} ở "
+            f"{unit_label(unit)}, mà vai trò này chỉ giao ở cấp tỉnh. Chưa kết nối, chưa giao vai trò nào; "
+            "hãy xin mã mới."
+        )
     await record_audit(
         session,
         action="redeem",

@@ -43,7 +43,7 @@ NAMES = {MEMBER: "Lan", TEAM_LEADER: "Minh", COMMUNE_LEADER: "Hùng", STAFF: "Ma
 # The person /vaitro names: a member of X1's Thôn 1.
 TARGET_USER, TARGET_NAME, TARGET_USERNAME = "u-hoa", "Hoa", "hoa"
 # Province P02's staff and commune leader (they own P02's directive and group).
-STAFF_2, LEADER_Y1 = "u-staff2", "u-cl-y1"
+STAFF_2, LEADER_Y1, MEMBER_Y1 = "u-staff2", "u-cl-y1", "u-member-y1"
 
 GROUP_P1, GROUP_X1, GROUP_X2, GROUP_Y1, GROUP_FREE = "g-p1", "g-x1", "g-x2", "g-y1", "g-free"
 
@@ -70,12 +70,13 @@ class World:
 
 
 async def build_world(app: BotApp, chat: ChatHarness, clock: FakeClock) -> World:
-    """Two provinces, their people and groups; record #1, task #1, directives #1 (X1), #2 (Y1), #3 (pending)."""
+    """Two provinces, their people and groups; records #1 (X1) and #2 (Y1), task #1 (X1), directives #1 (X1),
+    #2 (P02's, to Y1) and #3 (P01's, to X1 and X2, waiting for /xacnhan)."""
     async with app.db.session() as session:
         tree = await build_tree(session)
         p2 = await org_store.create_unit(session, code="P02", name="Tỉnh Khác", level=Level.PROVINCE)
         y1 = await org_store.create_unit(session, code="Y1", name="Xã Yên Bình", level=Level.COMMUNE, parent=p2)
-        await org_store.add_team(session, "Y1", "Thôn 1")
+        y1_team = await org_store.add_team(session, "Y1", "Thôn 1")
         await add_indicators(session)
         thon1, thon3 = tree.teams[0], tree.teams[1]
         people: dict[str, Any] = {}
@@ -84,6 +85,7 @@ async def build_world(app: BotApp, chat: ChatHarness, clock: FakeClock) -> World
             ("target", TARGET_USER, TARGET_NAME, TARGET_USERNAME),
             ("staff2", STAFF_2, "Tú", None),
             ("leader_y1", LEADER_Y1, "Yến", None),
+            ("member_y1", MEMBER_Y1, "Vân", None),
         ]:
             people[key] = await org_store.upsert_person(
                 session, platform="console", user_id=user, display_name=name, username=username, now=clock()
@@ -96,6 +98,7 @@ async def build_world(app: BotApp, chat: ChatHarness, clock: FakeClock) -> World
             (STAFF, tree.province, Role.STAFF),
             ("staff2", p2, Role.STAFF),
             ("leader_y1", y1, Role.COMMUNE_LEADER),
+            ("member_y1", y1_team, Role.MEMBER),
         ]:
             await org_store.set_membership(session, person=people[key], unit=unit, role=role)
         for chat_id, unit in [
@@ -115,6 +118,7 @@ async def build_world(app: BotApp, chat: ChatHarness, clock: FakeClock) -> World
         session.add(bad)
     setup = [
         (USERS[MEMBER], GROUP_X1, False, "/ghi vneid 3", "Đã ghi #1"),
+        (MEMBER_Y1, GROUP_Y1, False, "/ghi dvc 1", "Đã ghi #2"),
         (USERS[COMMUNE_LEADER], GROUP_X1, False, "/giaoviec 30/11 Tập huấn VNeID tổ Thôn 1", "Đã giao việc #1"),
         (USERS[STAFF], f"p-{USERS[STAFF]}", True, "/chidao X1: Họp giao ban thứ Sáu", "Đã gửi chỉ đạo số 1"),
         (STAFF_2, "p-staff2", True, "/chidao Y1: Việc riêng của tỉnh khác", "Đã gửi chỉ đạo số 2"),
@@ -279,6 +283,11 @@ EDITED = done("Đã sửa phiếu #1.", RECORD)
 DELETED = done("Đã xóa phiếu #1", {"activity_record", AUDIT})
 
 
+def not_yours(verb: str) -> Outcome:
+    """/sua or /xoa of a record the person may not change."""
+    return refused(f"Bạn không được {verb} phiếu #2")
+
+
 def in_group(command: str) -> Outcome:
     """A task or report command typed outside a bound group."""
     return refused(f"Lệnh /{command} dùng trong nhóm đã kết nối")
@@ -300,6 +309,7 @@ NOT_A_COMMUNE_OF_MINE = refused("Chưa chắc 'Yên Bình' là xã/phường nà
 SETTINGS_SAVED = done("Đã lưu. Nhắc việc của Xã Tân Lập", {AUDIT, "task_reminder_setting"})
 SENT_TO_X1 = done("Đã gửi chỉ đạo số {n} (Xã Tân Lập (X1)) tới 1 nhóm", DIRECTIVE_SENT, queued={GROUP_X1})
 OUTSIDE_PROVINCE = refused("Chỉ gửi được tới các xã thuộc Tỉnh Thử (P01); ngoài phạm vi: Xã Yên Bình (Y1).")
+OUTSIDE_P02 = refused("Chỉ gửi được tới các xã thuộc Tỉnh Thử (P01); ngoài phạm vi: Tỉnh Khác (P02).")
 HELD_FOR_PROVINCE = done(
     "Chỉ đạo số {n} sẽ gửi tới 2 xã/phường (toàn tỉnh): Xã Tân Lập (X1), Xã Hòa Bình (X2).", {"directive"}
 )
@@ -316,6 +326,8 @@ STATUS_1 = shown("Chỉ đạo số 1 (Xã Tân Lập (X1)), gửi lúc")
 NO_DIRECTIVE_2 = refused("Không có chỉ đạo số 2.")
 CONFIRMED = done("Đã gửi chỉ đạo số 3", DIRECTIVE_SENT, queued={GROUP_X1, GROUP_X2})
 RECALLED = done("Đã thu hồi chỉ đạo số 1", {"directive", "outbox"})
+NOT_AUTHOR_2 = refused("Chỉ người soạn chỉ đạo số 2 mới xác nhận gửi được.")
+NOT_SENDER_2 = refused("Chỉ người gửi chỉ đạo số 2 mới thu hồi được.")
 
 # Columns: own unit, another unit of the same province (X2), another province (Y1), an unbound group.
 STAFF_ONLY = {MEMBER: all4(NO), TEAM_LEADER: all4(NO), COMMUNE_LEADER: all4(NO), STRANGER: all4(NO)}
@@ -389,7 +401,17 @@ EXPECTED: dict[str, list[Case]] = {
                 STAFF: (EDITED, EDITED, NO, EDITED),
                 STRANGER: all4(NO),
             },
-        )
+        ),
+        # Record #2 is of Y1's Thôn 1 (P02): nobody here may change it, whatever chat they type in.
+        Case(
+            "sua other province",
+            lambda w: "/sua 2 dvc 9",
+            {
+                **{r: (not_yours("sửa"), NO, NO, not_yours("sửa")) for r in (MEMBER, TEAM_LEADER, COMMUNE_LEADER)},
+                STAFF: (not_yours("sửa"), not_yours("sửa"), NO, not_yours("sửa")),
+                STRANGER: all4(NO),
+            },
+        ),
     ],
     "xoa": [
         Case(
@@ -402,7 +424,16 @@ EXPECTED: dict[str, list[Case]] = {
                 STAFF: (DELETED, DELETED, NO, DELETED),
                 STRANGER: all4(NO),
             },
-        )
+        ),
+        Case(
+            "xoa other province",
+            lambda w: "/xoa 2",
+            {
+                **{r: (not_yours("xóa"), NO, NO, not_yours("xóa")) for r in (MEMBER, TEAM_LEADER, COMMUNE_LEADER)},
+                STAFF: (not_yours("xóa"), not_yours("xóa"), NO, not_yours("xóa")),
+                STRANGER: all4(NO),
+            },
+        ),
     ],
     "cuatoi": [
         # One's own records, wherever asked.
@@ -534,6 +565,11 @@ EXPECTED: dict[str, list[Case]] = {
             {**STAFF_ONLY, STAFF: (OUTSIDE_PROVINCE, OUTSIDE_PROVINCE, NO, OUTSIDE_PROVINCE)},
         ),
         Case(
+            "chidao other province's unit",
+            lambda w: "/chidao đơn vị P02: Họp",
+            {**STAFF_ONLY, STAFF: (OUTSIDE_P02, OUTSIDE_P02, NO, OUTSIDE_P02)},
+        ),
+        Case(
             "chidao whole province",
             lambda w: "/chidao toàn tỉnh: Rà soát",
             {**STAFF_ONLY, STAFF: (HELD_FOR_PROVINCE, HELD_FOR_PROVINCE, NO, HELD_FOR_PROVINCE)},
@@ -575,8 +611,23 @@ EXPECTED: dict[str, list[Case]] = {
             {**STAFF_ONLY, STAFF: (NO_DIRECTIVE_2, NO_DIRECTIVE_2, NO, NO_DIRECTIVE_2)},
         ),
     ],
-    "xacnhan": [Case("xacnhan", lambda w: "/xacnhan 3", {**STAFF_ONLY, STAFF: (CONFIRMED, CONFIRMED, NO, CONFIRMED)})],
-    "thuhoi": [Case("thuhoi", lambda w: "/thuhoi 1", {**STAFF_ONLY, STAFF: (RECALLED, RECALLED, NO, RECALLED)})],
+    "xacnhan": [
+        Case("xacnhan", lambda w: "/xacnhan 3", {**STAFF_ONLY, STAFF: (CONFIRMED, CONFIRMED, NO, CONFIRMED)}),
+        # Only a directive's author confirms or recalls it: P02's directive stays untouched.
+        Case(
+            "xacnhan other province",
+            lambda w: "/xacnhan 2",
+            {**STAFF_ONLY, STAFF: (NOT_AUTHOR_2, NOT_AUTHOR_2, NO, NOT_AUTHOR_2)},
+        ),
+    ],
+    "thuhoi": [
+        Case("thuhoi", lambda w: "/thuhoi 1", {**STAFF_ONLY, STAFF: (RECALLED, RECALLED, NO, RECALLED)}),
+        Case(
+            "thuhoi other province",
+            lambda w: "/thuhoi 2",
+            {**STAFF_ONLY, STAFF: (NOT_SENDER_2, NOT_SENDER_2, NO, NOT_SENDER_2)},
+        ),
+    ],
 }
 
 # The private chat with the bot, per case and role: today's behaviour, kept in one place because issue 13 changes
@@ -592,7 +643,9 @@ PRIVATE_CHAT: dict[str, dict[str, Outcome]] = {
     "vaitro staff": {**every(ROLE_IN_GROUP), MEMBER: NO, STRANGER: NO},
     "ghi": {**every(NO_TEAM), MEMBER: LOGGED, TEAM_LEADER: LOGGED},
     "sua": {**every(EDITED), STRANGER: NO},
+    "sua other province": {**every(not_yours("sửa")), STRANGER: NO},
     "xoa": {**every(DELETED), STRANGER: NO},
+    "xoa other province": {**every(not_yours("xóa")), STRANGER: NO},
     "cuatoi": {**every(shown("Bạn chưa ghi phiếu nào")), MEMBER: shown("Phiếu của Lan")},
     "chitieu": every(shown("Các chỉ tiêu")),
     "giaoviec": {**every(in_group("giaoviec")), MEMBER: NO, STRANGER: NO},
@@ -608,6 +661,7 @@ PRIVATE_CHAT: dict[str, dict[str, Outcome]] = {
     "caidat": {**every(NO), COMMUNE_LEADER: in_group("caidat"), STAFF: in_group("caidat")},
     "chidao own commune": {**every(NO), STAFF: SENT_TO_X1},
     "chidao other province": {**every(NO), STAFF: OUTSIDE_PROVINCE},
+    "chidao other province's unit": {**every(NO), STAFF: OUTSIDE_P02},
     "chidao whole province": {**every(NO), STAFF: HELD_FOR_PROVINCE},
     "danhan": {
         **every(NOT_SENT_HERE_1),
@@ -619,7 +673,9 @@ PRIVATE_CHAT: dict[str, dict[str, Outcome]] = {
     "tinhtrang": {**every(NO), STAFF: STATUS_1},  # issue 13: commune leaders read their communes' directives
     "tinhtrang other province": {**every(NO), STAFF: NO_DIRECTIVE_2},
     "xacnhan": {**every(NO), STAFF: CONFIRMED},
+    "xacnhan other province": {**every(NO), STAFF: NOT_AUTHOR_2},
     "thuhoi": {**every(NO), STAFF: RECALLED},
+    "thuhoi other province": {**every(NO), STAFF: NOT_SENDER_2},
 }
 
 

@@ -12,8 +12,9 @@ from tests.factories import ChatHarness, FakeClock, Tree, build_tree, join_code
 from tocns.app import BotApp, build_registry
 from tocns.core.messages import Mention
 from tocns.core.permissions import GUEST
-from tocns.core.roles import Role
+from tocns.core.roles import Level, Role
 from tocns.db.audit import AuditLog, audit_trail
+from tocns.db.errors import Conflict
 from tocns.features.org import store as org_store
 from tocns.features.org.models import ChatBinding, Membership, OrgUnit, Person
 
@@ -262,3 +263,35 @@ async def test_long_message_is_refused_clearly(chat: ChatHarness) -> None:
 async def test_private_start_greets(chat: ChatHarness) -> None:
     reply = await chat.text("/start", private=True, name="Lan")
     assert reply.startswith("Xin chào Lan")
+
+
+async def test_staff_role_goes_on_the_groups_province_under_a_national_root(
+    app: BotApp, chat: ChatHarness, clock: FakeClock
+) -> None:
+    """With a unit above the provinces, /vaitro gives staff on the group's province, never on the whole country."""
+    async with app.db.session() as session:
+        nation = await org_store.create_unit(session, code="VN", name="Cả nước", level="nation")
+        province = await org_store.create_unit(
+            session, code="P01", name="Tỉnh Thử", level=Level.PROVINCE, parent=nation
+        )
+        commune = await org_store.create_unit(
+            session, code="X1", name="Xã Tân Lập", level=Level.COMMUNE, parent=province
+        )
+        await org_store.add_team(session, "X1", "Thôn 1")
+        staff = await org_store.upsert_person(session, platform="console", user_id="s", display_name="Cán bộ Mai")
+        await org_store.set_membership(session, person=staff, unit=province, role=Role.STAFF)
+        await org_store.bind_chat(session, platform="console", chat_id="group-1", unit=commune, person=None)
+    await chat.text("/thamgia thon 1", user="n", name="Nam", username="nam")
+    reply = await chat.text("/vaitro @nam can bo so", user="s")
+    assert reply == "Đã giao vai trò Cán bộ Sở của Tỉnh Thử (P01) cho Nam."
+    assert ("Tỉnh Thử", Role.STAFF) in await _membership(app, "n")
+    assert ("Cả nước", Role.STAFF) not in await _membership(app, "n")
+
+
+async def test_a_staff_code_exists_only_for_a_province(app: BotApp, clock: FakeClock) -> None:
+    """Staff reach every unit under theirs: no staff code on a commune or team, at issue or at use (issue 14)."""
+    tree = await _tree(app)
+    for unit in (tree.commune, tree.teams[0]):
+        with pytest.raises(Conflict, match="Cán bộ Sở chỉ giao ở cấp tỉnh"):
+            await _code(app, unit, Role.STAFF, clock)
+    assert await _code(app, tree.province, Role.STAFF, clock)

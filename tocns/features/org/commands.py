@@ -181,8 +181,9 @@ async def _unit_for_role(ctx: Context, target: Person, role: Role) -> OrgUnit:
             raise UserError("Vai trò lãnh đạo xã chỉ giao được trong nhóm của một xã/phường.")
         return commune
     if role == Role.STAFF:
-        chain = await org_store.ancestors(ctx.session, ctx.unit)
-        return chain[0]
+        # The group's province (staff belong to a province); the root only when the group sits above provinces.
+        province = await org_store.nearest_of_level(ctx.session, ctx.unit, Level.PROVINCE)
+        return province or (await org_store.ancestors(ctx.session, ctx.unit))[0]
     raise UserError("Vai trò quản trị viên chỉ được cấp trên máy chủ (lệnh tocns joincode --role admin).")
 
 

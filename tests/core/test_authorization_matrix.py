@@ -29,7 +29,7 @@ from tocns.config import Settings
 from tocns.core.roles import Level, Role
 from tocns.db.engine import Database
 from tocns.features.org import store as org_store
-from tocns.features.org.models import JoinCode
+from tocns.features.org.models import JoinCode, Person
 
 # ------------------------------------------------------------------------------------------------ the world
 
@@ -42,7 +42,7 @@ USERS = {MEMBER: "u-member", TEAM_LEADER: "u-tl", COMMUNE_LEADER: "u-cl", STAFF:
 NAMES = {MEMBER: "Lan", TEAM_LEADER: "Minh", COMMUNE_LEADER: "Hùng", STAFF: "Mai", STRANGER: "Khách"}
 # The person /vaitro names: a member of X1's Thôn 1.
 TARGET_USER, TARGET_NAME, TARGET_USERNAME = "u-hoa", "Hoa", "hoa"
-# Province P02's staff and commune leader (they own P02's directive and group).
+# Province P02's staff, Y1's commune leader and a member of Y1's Thôn 1 (P02's directive and record #2).
 STAFF_2, LEADER_Y1, MEMBER_Y1 = "u-staff2", "u-cl-y1", "u-member-y1"
 
 GROUP_P1, GROUP_X1, GROUP_X2, GROUP_Y1, GROUP_FREE = "g-p1", "g-x1", "g-x2", "g-y1", "g-free"
@@ -63,7 +63,7 @@ def chat_of(role: str, context: str) -> tuple[str, bool]:
 
 @dataclass
 class World:
-    """What the cases refer to: join codes typed by /ketnoi (record 1, task 1 and directives 1-3 by number)."""
+    """What the cases type besides fixed numbers (records #1-#2, task #1, directives #1-#3): the join codes."""
 
     team_code: str
     staff_code_on_commune: str
@@ -79,7 +79,7 @@ async def build_world(app: BotApp, chat: ChatHarness, clock: FakeClock) -> World
         y1_team = await org_store.add_team(session, "Y1", "Thôn 1")
         await add_indicators(session)
         thon1, thon3 = tree.teams[0], tree.teams[1]
-        people: dict[str, Any] = {}
+        people: dict[str, Person] = {}
         for key, user, name, username in [
             *((role, USERS[role], NAMES[role], None) for role in ROLES),
             ("target", TARGET_USER, TARGET_NAME, TARGET_USERNAME),
@@ -134,7 +134,7 @@ async def build_world(app: BotApp, chat: ChatHarness, clock: FakeClock) -> World
 
 # Inbound marks and people's last-seen stamps change on every message, done or refused.
 IGNORED_TABLES = {"inbound_update", "processed_message", "person"}
-Rows = dict[str, dict[Any, tuple[Any, ...]]]
+Rows = dict[str, dict[Any, dict[str, Any]]]
 
 
 async def snapshot(db: Database) -> Rows:
@@ -145,7 +145,7 @@ async def snapshot(db: Database) -> Rows:
         for table in SQLModel.metadata.sorted_tables:
             if table.name not in IGNORED_TABLES:
                 rows = (await conn.execute(text(f'SELECT * FROM "{table.name}"'))).all()
-                out[table.name] = {row[0]: tuple(row) for row in rows}
+                out[table.name] = {row.id: dict(row._mapping) for row in rows}
     return out
 
 
@@ -161,12 +161,12 @@ class Seen:
 
 def _seen(reply: str, before: Rows, after: Rows) -> Seen:
     written = {name for name in before if before[name] != after[name]}
-    queued = {row[2] for key, row in after["outbox"].items() if key not in before["outbox"]}  # chat_id
-    codes = {key: row[1] for key, row in after["org_unit"].items()}  # code
+    queued = {row["chat_id"] for key, row in after["outbox"].items() if key not in before["outbox"]}
+    codes = {key: row["code"] for key, row in after["org_unit"].items()}
     granted = {
-        (codes[row[2]], row[3])  # org_unit_id, role
+        (codes[row["org_unit_id"]], row["role"])
         for key, row in after["membership"].items()
-        if before["membership"].get(key, (None,) * 4)[2:4] != row[2:4]
+        if key not in before["membership"] or before["membership"][key]["role"] != row["role"]
     }
     return Seen(reply, written, queued, granted)
 
@@ -200,7 +200,7 @@ class Outcome:
         """Why `seen` is not this outcome, or None when it is."""
         # "{n}" stands for a new record's number (PostgreSQL does not roll sequences back with the rehearsal).
         if not re.search(r"\d+".join(re.escape(part) for part in self.says.split("{n}")), seen.reply):
-            return f"expected {self.says!r}, got {seen.reply[:160]!r}"
+            return f"expected {'done' if self.done else 'refused'}: {self.says!r}, got {seen.reply[:160]!r}"
         if seen.written != set(self.writes):
             return f"wrote {sorted(seen.written)}, expected {sorted(self.writes)} ({seen.reply[:80]!r})"
         if seen.queued != set(self.queued):

@@ -8,11 +8,15 @@ knows a platform.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,6 +25,7 @@ from tocns.config import Settings
 from tocns.core.files import save_attachment
 from tocns.core.messages import ChatEvent, ChatEventKind, InboundEvent, IncomingMessage, Reply
 from tocns.core.router import INTERNAL_ERROR_TEXT, Router
+from tocns.core.text import one_line
 from tocns.db.engine import Database
 from tocns.inbound import store as inbound_store
 from tocns.outbox.store import enqueue
@@ -33,6 +38,10 @@ MAX_STORE_BATCH = 200
 # database connection: the pool would open and close extra connections, then time out. Below the pool size,
 # so the intake, the sender and the scheduler always find a connection.
 PROCESSING_SLOTS = 8
+# Updates one sweep of the processing loop claims at once (one per chat); more wait for the next sweep.
+SWEEP_BATCH = 4 * PROCESSING_SLOTS
+# However many attempts are configured, a retry never waits longer than this.
+MAX_RETRY_SECONDS = 3600.0
 
 EDITED_TEXT = (
     "Bot không xử lý lại tin nhắn đã sửa, nên lệnh vừa sửa chưa được thực hiện lại. "
@@ -51,6 +60,25 @@ class Checked:
     key: str  # identifies a redelivery of the same update
     chat: str  # updates of one chat are processed one at a time, in order
     event: InboundEvent | None  # None: nothing for the bot (a sticker, a service message)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failed attempt at an update, to be recorded (released for a retry, or parked)."""
+
+    channel: InboundChannel
+    checked: Checked
+    attempts: int
+    error: str
+
+
+class LostClaim(Exception):
+    """The update's claim passed to another worker (the lease lapsed) before this attempt committed."""
+
+
+def first_line(error: str) -> str:
+    """An error's first line, capped: what is stored for the operator."""
+    return one_line(error.strip().splitlines()[0] if error.strip() else error, 500)
 
 
 class InboundChannel(Protocol):
@@ -81,12 +109,16 @@ class Pipeline:
         self.clock = clock
         self.channels: dict[str, InboundChannel] = {}
         self.metrics: Any = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[bool]] = set()
         self._chat_locks: dict[str, asyncio.Lock] = {}
         self._chat_users: dict[str, int] = {}
         self._to_store: list[tuple[InboundChannel, Checked, asyncio.Future[bool]]] = []
         self._storer: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(PROCESSING_SLOTS)
+        # Who holds a claim: unique per pipeline, so two workers (or two pipelines in a test) never share one.
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:100]
+        # Failed attempts the database could not record (it was away too): recorded by the next sweep.
+        self._unrecorded: dict[int, Failure] = {}
 
     def add(self, channel: InboundChannel) -> None:
         """Register a platform channel."""
@@ -111,7 +143,9 @@ class Pipeline:
         async with self.db.session() as session:
             return await self.router.handle(session, msg)
 
-    async def _enqueue(self, session: AsyncSession, event: InboundEvent, replies: list[Reply], key: str) -> None:
+    async def _enqueue(
+        self, session: AsyncSession, event: InboundEvent, replies: list[Reply], key: str, label: str | None = None
+    ) -> None:
         for index, reply in enumerate(replies):
             files = [
                 {
@@ -130,7 +164,7 @@ class Pipeline:
                 chat_id=reply.chat_id or event.chat_id,
                 text=reply.text,
                 kind="reply",
-                dedupe_key=f"reply:{key}:{index}",
+                dedupe_key=f"reply:{key}:{label or index}",
                 attachments=files or None,
                 now=self.clock(),
             )
@@ -141,7 +175,10 @@ class Pipeline:
             if checked.event is not None:
                 replies = await self.dispatch(session, checked.event)
                 await self._enqueue(session, checked.event, replies, f"{channel.platform}:{checked.key}")
-            await inbound_store.finish_update(session, row_id)
+            # The done-mark is conditional on still holding the claim: if the lease lapsed and another worker
+            # took the update over, everything this attempt wrote is rolled back and that worker's run counts.
+            if not await inbound_store.finish_update(session, row_id, owner=self.owner):
+                raise LostClaim(row_id)
 
     # ------------------------------------------------------------------ storing and scheduling
 
@@ -149,7 +186,7 @@ class Pipeline:
         """Store a checked update; the row id, or None for a redelivery already stored."""
         async with self.db.session() as session:
             row = await inbound_store.store_update(
-                session, channel.platform, checked.key, checked.body, now=self.clock()
+                session, channel.platform, checked.key, checked.body, now=self.clock(), chat=checked.chat
             )
         if self.metrics is not None:
             self.metrics.updates_received.labels(channel.platform, "new" if row else "duplicate").inc()
@@ -177,7 +214,10 @@ class Pipeline:
         try:
             async with self.db.session() as session:
                 row_ids = await inbound_store.store_updates(
-                    session, [(c.platform, u.key, u.body) for c, u, _ in batch], now=self.clock()
+                    session,
+                    [(c.platform, u.key, u.body) for c, u, _ in batch],
+                    now=self.clock(),
+                    chats=[u.chat for _, u, _ in batch],
                 )
         except Exception as exc:
             if len(batch) > 1:
@@ -197,36 +237,102 @@ class Pipeline:
             if not done.done():
                 done.set_result(row_id is not None)
 
-    async def process(self, channel: InboundChannel, row_id: int, checked: Checked) -> None:
-        """Process a stored update and record the outcome; never raises."""
+    async def process(self, channel: InboundChannel, row_id: int, checked: Checked) -> bool:
+        """Claim a stored update and process it (the fast path, right after storing); never raises.
+
+        False when it was not processed now: another worker holds it, an earlier update of its chat is still
+        pending, the database is away, or the attempt failed. The processing loop then takes it when it is due.
+        """
+        return await self._attempt(channel, row_id, checked, None)
+
+    async def _attempt(self, channel: InboundChannel, row_id: int, checked: Checked, attempts: int | None) -> bool:
+        """One attempt under this worker's claim (taken here when `attempts` is None); True when done."""
         key = f"{channel.platform}:{checked.chat}"
         lock = self._chat_locks.setdefault(key, asyncio.Lock())
         self._chat_users[key] = self._chat_users.get(key, 0) + 1
         try:
             # One chat's messages run in arrival order, as its members typed them; chats run in parallel.
             async with lock, self._slots:
-                await self._run(channel, row_id, checked)
-            return
-        except Exception as exc:
-            log.exception("processing %s update %s failed", channel.platform, row_id)
-            error = f"{type(exc).__name__}: {exc}"
-            if self.metrics is not None:
-                self.metrics.errors.labels("process").inc()
+                if attempts is None:
+                    try:
+                        attempts = await self._claim_one(channel.platform, row_id)
+                    except Exception as exc:
+                        # Stored, so not lost: the processing loop takes it once the database answers again.
+                        log.warning(
+                            "claiming %s update %s failed: %s: %s", channel.platform, row_id, type(exc).__name__, exc
+                        )
+                        return False
+                    if attempts is None:
+                        return False
+                try:
+                    await self._run(channel, row_id, checked)
+                    return True
+                except LostClaim:
+                    log.warning(
+                        "%s update %s was taken over by another worker (lease lapsed)", channel.platform, row_id
+                    )
+                    return False
+                except Exception as exc:
+                    log.exception("processing %s update %s failed (attempt %d)", channel.platform, row_id, attempts)
+                    if self.metrics is not None:
+                        self.metrics.errors.labels("process").inc()
+                    failure = Failure(channel, checked, attempts, first_line(f"{type(exc).__name__}: {exc}"))
+                await self._settle(row_id, failure)
+                return False
         finally:
             self._chat_users[key] -= 1
             if not self._chat_users[key]:
                 del self._chat_users[key], self._chat_locks[key]
+
+    async def _claim_one(self, platform: str, row_id: int) -> int | None:
+        """Claim one stored update for this worker; its attempt number, or None when it is not claimable now."""
+        async with self.db.session() as session:
+            rows = await inbound_store.claim_updates(
+                session,
+                owner=self.owner,
+                platforms=[platform],
+                now=self.clock(),
+                lease_seconds=self.settings.inbound_lease_seconds,
+                limit=1,
+                ids=[row_id],
+            )
+        return rows[0].attempts if rows else None
+
+    def retry_delay(self, attempts: int) -> timedelta:
+        """How long a failed update waits before its next attempt: INBOUND_RETRY_SECONDS, doubled each time."""
+        seconds = self.settings.inbound_retry_seconds * 2 ** max(0, attempts - 1)
+        return timedelta(seconds=min(seconds, MAX_RETRY_SECONDS))
+
+    async def _settle(self, row_id: int, failure: Failure) -> None:
+        """Record a failed attempt; when the database is away too, remember it and record it on a later sweep."""
         try:
-            # Nothing of the update was kept: a command's sender hears so; the update is parked as failed.
-            async with self.db.session() as session:
-                event = checked.event
-                parsed = self.router.parse(event) if isinstance(event, IncomingMessage) else None
-                if event is not None and parsed is not None:
-                    failure = Reply(text=INTERNAL_ERROR_TEXT.format(name=parsed.name))
-                    await self._enqueue(session, event, [failure], f"{channel.platform}:{checked.key}")
-                await inbound_store.finish_update(session, row_id, error)
-        except Exception:
-            log.exception("could not mark %s update %s failed", channel.platform, row_id)
+            await self._record_failure(row_id, failure)
+        except Exception as exc:
+            log.warning("recording the failure of update %s failed: %s: %s", row_id, type(exc).__name__, exc)
+            self._unrecorded[row_id] = failure
+
+    async def _record_failure(self, row_id: int, failure: Failure) -> None:
+        """Hand the update back for a later attempt, or park it after the last one and tell the sender, once."""
+        now = self.clock()
+        async with self.db.session() as session:
+            if failure.attempts < self.settings.inbound_max_attempts:
+                retry_at = now + self.retry_delay(failure.attempts)
+                await inbound_store.release_update(session, row_id, self.owner, failure.error, retry_at)
+                return
+            if not await inbound_store.finish_update(session, row_id, failure.error, owner=self.owner):
+                return  # another worker took it over meanwhile: its outcome counts
+            event, channel = failure.checked.event, failure.channel
+            parsed = self.router.parse(event) if isinstance(event, IncomingMessage) else None
+            if event is not None and parsed is not None:
+                # Nothing of the update was kept: a command's sender hears so, once (the dedupe key is the
+                # update's, so an update the operator retries and that fails again is not announced twice).
+                reply = Reply(text=INTERNAL_ERROR_TEXT.format(name=parsed.name))
+                await self._enqueue(session, event, [reply], f"{channel.platform}:{failure.checked.key}", "failed")
+        log.error(
+            "%s update %s parked after %d attempt(s): %s", channel.platform, row_id, failure.attempts, failure.error
+        )
+        if self.metrics is not None:
+            self.metrics.errors.labels("inbound_parked").inc()
 
     def submit(self, channel: InboundChannel, row_id: int, checked: Checked) -> None:
         """Process in the background: the webhook answers without waiting."""
@@ -248,29 +354,91 @@ class Pipeline:
                 await asyncio.gather(self._storer, return_exceptions=True)
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def recover(self) -> int:
-        """Process every update stored before now but never processed (a stop in between); returns how many.
+    # ------------------------------------------------------------------ the processing loop
 
-        With several workers, one starting may also pick up updates another worker is about to process; the
-        message and reply de-duplication make that second run a no-op.
-        """
-        started = self.clock()
-        count = after = 0
-        while True:
-            async with self.db.session() as session:
-                rows = await inbound_store.pending_updates(session, after_id=after, received_before=started)
-            if not rows:
-                return count
-            for row in rows:
-                after = row.id or after
-                channel = self.channels.get(row.platform)
-                if channel is None or row.id is None:
-                    continue
-                try:
-                    checked = channel.check(json.loads(row.body))
-                except ValueError as exc:
-                    async with self.db.session() as session:
-                        await inbound_store.finish_update(session, row.id, f"unreadable: {exc}"[:200])
-                    continue
-                await self.process(channel, row.id, checked)
-                count += 1
+    async def sweep(self) -> int:
+        """One round of the loop: record failures the database missed, then claim the due updates (the oldest
+        pending one of each chat) and process them; returns how many were claimed. Raises when the database is
+        away."""
+        for row_id, failure in list(self._unrecorded.items()):
+            await self._record_failure(row_id, failure)
+            del self._unrecorded[row_id]
+        if not self.channels:
+            return 0
+        async with self.db.session() as session:
+            rows = await inbound_store.claim_updates(
+                session,
+                owner=self.owner,
+                platforms=list(self.channels),
+                now=self.clock(),
+                lease_seconds=self.settings.inbound_lease_seconds,
+                limit=SWEEP_BATCH,
+            )
+        attempts = []
+        for row in rows:
+            channel = self.channels[row.platform]
+            assert row.id is not None
+            try:
+                checked = channel.check(json.loads(row.body))
+            except (ValueError, RecursionError) as exc:
+                # Stored by an older version, or a channel that became stricter: no attempt can ever read it.
+                unreadable = Checked(body={}, key=row.update_key, chat=row.chat_key or "", event=None)
+                failure = Failure(channel, unreadable, self.settings.inbound_max_attempts, f"unreadable: {exc}")
+                await self._settle(row.id, failure)
+                continue
+            if row.attempts > self.settings.inbound_max_attempts:
+                # The last attempt never reported back (its worker stopped mid-way): park, do not run it again.
+                error = row.error or "tiến trình xử lý đã dừng giữa chừng"
+                await self._settle(row.id, Failure(channel, checked, row.attempts, error))
+                continue
+            attempts.append(self._attempt(channel, row.id, checked, row.attempts))
+        await asyncio.gather(*attempts)
+        return len(rows)
+
+    async def recover(self) -> int:
+        """Sweep until nothing is claimable now (a backlog after a stop, tests); returns how many were taken."""
+        count = 0
+        while taken := await self.sweep():
+            count += taken
+        return count
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """The processing loop every worker runs until `stop`: whatever is pending, due and unclaimed, it processes
+        (an update stored while the database was away, a retry whose backoff is over, a dead worker's claim)."""
+        away = False
+        while True:  # one sweep at least, even when stopped at once: what a previous run left is taken at start
+            try:
+                taken = await self.sweep()
+            except Exception as exc:
+                taken = 0
+                if not away:
+                    log.warning(
+                        "inbound queue: database unreachable (%s: %s); retrying every %.0f s",
+                        type(exc).__name__,
+                        exc,
+                        self.settings.inbound_poll_seconds,
+                    )
+                    if self.metrics is not None:
+                        self.metrics.errors.labels("inbound_loop").inc()
+                away = True
+            else:
+                if away:
+                    log.warning("inbound queue: database reachable again")
+                away = False
+            if stop.is_set():
+                return
+            if taken:
+                continue  # the next update of each chat just became claimable
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.settings.inbound_poll_seconds)
+
+    def start(self) -> Callable[[], Awaitable[None]]:
+        """Start the processing loop in the background; returns the coroutine function that stops it."""
+        stop = asyncio.Event()
+        task = asyncio.create_task(self.run(stop))
+
+        async def halt() -> None:
+            stop.set()
+            await asyncio.gather(task, return_exceptions=True)
+
+        return halt

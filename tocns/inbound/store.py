@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, exists, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,15 +22,21 @@ from tocns.outbox.models import OutboxMessage, OutboxState
 
 
 async def store_update(
-    session: AsyncSession, platform: str, update_key: str, body: dict[str, Any], now: datetime | None = None
+    session: AsyncSession,
+    platform: str,
+    update_key: str,
+    body: dict[str, Any],
+    now: datetime | None = None,
+    chat: str | None = None,
 ) -> InboundUpdate | None:
-    """Store an update; None when the same (platform, key) was already stored (a redelivery)."""
+    """Store an update (of `chat`, kept for in-order claims); None when the same (platform, key) was already stored."""
     values: dict[str, Any] = {
         "platform": platform,
         "update_key": update_key[:200],
         "body": json.dumps(body, ensure_ascii=False),
         "state": InboundState.PENDING.value,
         "received_at": now or utcnow(),
+        "chat_key": chat[:100] if chat is not None else None,
     }
     # One INSERT ... ON CONFLICT DO NOTHING: no savepoint round trips on the webhook's hot path.
     insert = pg_insert if is_postgres(session) else sqlite_insert
@@ -40,10 +48,13 @@ async def store_update(
 
 
 async def store_updates(
-    session: AsyncSession, updates: list[tuple[str, str, dict[str, Any]]], now: datetime | None = None
+    session: AsyncSession,
+    updates: list[tuple[str, str, dict[str, Any]]],
+    now: datetime | None = None,
+    chats: list[str] | None = None,
 ) -> list[int | None]:
-    """Store several (platform, key, body) updates in one statement; per update its row id, or None when the
-    same (platform, key) was stored before or earlier in the same list (a redelivery)."""
+    """Store several (platform, key, body) updates (of `chats`, one per update) in one statement; per update its
+    row id, or None when the same (platform, key) was stored before or earlier in the same list (a redelivery)."""
     received_at = now or utcnow()
     first: dict[tuple[str, str], int] = {}
     rows: list[dict[str, Any]] = []
@@ -59,6 +70,7 @@ async def store_updates(
                 "body": json.dumps(body, ensure_ascii=False),
                 "state": InboundState.PENDING.value,
                 "received_at": received_at,
+                "chat_key": chats[index][:100] if chats is not None else None,
             }
         )
     insert = pg_insert if is_postgres(session) else sqlite_insert
@@ -80,28 +92,135 @@ async def get_update(session: AsyncSession, update_id: int) -> InboundUpdate | N
     return await session.get(InboundUpdate, update_id)
 
 
-async def finish_update(session: AsyncSession, update_id: int, error: str | None = None) -> None:
-    """Mark a stored update done, or failed with the error's first line."""
-    await session.exec(
-        update(InboundUpdate)  # type: ignore[call-overload]
-        .where(col(InboundUpdate.id) == update_id)
-        .values(
-            state=InboundState.FAILED if error else InboundState.DONE,
+async def finish_update(
+    session: AsyncSession,
+    update_id: int,
+    error: str | None = None,
+    owner: str | None = None,
+) -> bool:
+    """Mark a pending update done, or parked (failed) with the error; with `owner`, only while that worker still
+    holds its claim. False when the update was not (or no longer) this worker's to finish."""
+    query = update(InboundUpdate).where(
+        col(InboundUpdate.id) == update_id, col(InboundUpdate.state) == InboundState.PENDING.value
+    )
+    if owner is not None:
+        query = query.where(col(InboundUpdate.claimed_by) == owner)
+    result = await session.exec(  # type: ignore[call-overload]
+        query.values(
+            state=InboundState.FAILED.value if error else InboundState.DONE.value,
             error=error[:500] if error else None,
             processed_at=utcnow(),
+            claimed_by=None,
+            claimed_until=None,
+            next_attempt_at=None,
         )
     )
+    return bool(result.rowcount)
 
 
-async def pending_updates(
-    session: AsyncSession, limit: int = 100, after_id: int = 0, received_before: datetime | None = None
+def _claimable(now: datetime) -> Any:
+    """Pending, due, and not held by a live claim."""
+    due = col(InboundUpdate.next_attempt_at).is_(None) | (col(InboundUpdate.next_attempt_at) <= now)
+    free = col(InboundUpdate.claimed_until).is_(None) | (col(InboundUpdate.claimed_until) < now)
+    return (col(InboundUpdate.state) == InboundState.PENDING.value) & due & free
+
+
+async def claim_updates(
+    session: AsyncSession,
+    *,
+    owner: str,
+    platforms: Sequence[str],
+    now: datetime,
+    lease_seconds: float,
+    limit: int,
+    ids: Sequence[int] | None = None,
 ) -> list[InboundUpdate]:
-    """Updates stored but never processed (the process stopped in between), oldest first, from `after_id` on."""
-    query = select(InboundUpdate).where(InboundUpdate.state == InboundState.PENDING, col(InboundUpdate.id) > after_id)
-    if received_before is not None:
-        query = query.where(col(InboundUpdate.received_at) <= received_before)
-    result = await session.exec(query.order_by(col(InboundUpdate.id)).limit(limit))
+    """Claim due pending updates (of `ids`, or the oldest) for `owner` until now + `lease_seconds`; one attempt
+    more is counted on each. An update waits while an earlier update of its chat is pending (claimed, or waiting
+    out a retry): one chat's updates are processed one at a time, in arrival order."""
+    earlier = aliased(InboundUpdate)
+    blocked = exists().where(
+        col(earlier.platform) == col(InboundUpdate.platform),
+        col(earlier.chat_key) == col(InboundUpdate.chat_key),
+        col(earlier.state) == InboundState.PENDING.value,
+        col(earlier.id) < col(InboundUpdate.id),
+    )
+    query = (
+        select(InboundUpdate)
+        .where(col(InboundUpdate.platform).in_(list(platforms)), _claimable(now), ~blocked)
+        .order_by(col(InboundUpdate.id))
+        .limit(limit)
+    )
+    if ids is not None:
+        query = query.where(col(InboundUpdate.id).in_(list(ids)))
+    if is_postgres(session):
+        # Several workers: each skips the rows another is claiming right now. On SQLite every transaction
+        # starts with BEGIN IMMEDIATE (one writer), so this read and the update below cannot interleave.
+        query = query.with_for_update(skip_locked=True, of=InboundUpdate)
+    rows = list((await session.exec(query)).all())
+    until = now + timedelta(seconds=lease_seconds)
+    for row in rows:
+        row.claimed_by, row.claimed_until, row.attempts = owner, until, row.attempts + 1
+        session.add(row)
+    await session.flush()
+    return rows
+
+
+async def release_update(session: AsyncSession, update_id: int, owner: str, error: str, retry_at: datetime) -> bool:
+    """Hand a claimed update back after a failed attempt, due again at `retry_at`, its error kept for the
+    operator; False when `owner` no longer held the claim."""
+    result = await session.exec(  # type: ignore[call-overload]
+        update(InboundUpdate)
+        .where(
+            col(InboundUpdate.id) == update_id,
+            col(InboundUpdate.state) == InboundState.PENDING.value,
+            col(InboundUpdate.claimed_by) == owner,
+        )
+        .values(claimed_by=None, claimed_until=None, next_attempt_at=retry_at, error=error[:500])
+    )
+    return bool(result.rowcount)
+
+
+async def parked_updates(session: AsyncSession, limit: int = 100) -> list[InboundUpdate]:
+    """Updates parked after their last attempt failed, oldest first."""
+    result = await session.exec(
+        select(InboundUpdate)
+        .where(col(InboundUpdate.state) == InboundState.FAILED.value)
+        .order_by(col(InboundUpdate.id))
+        .limit(limit)
+    )
     return list(result.all())
+
+
+async def retry_parked(session: AsyncSession, ids: Sequence[int] | None = None) -> list[int]:
+    """Put parked updates (these, or all) back in the queue with a fresh count of attempts; the ids put back."""
+    query = update(InboundUpdate).where(col(InboundUpdate.state) == InboundState.FAILED.value)
+    if ids is not None:
+        query = query.where(col(InboundUpdate.id).in_(list(ids)))
+    result = await session.exec(  # type: ignore[call-overload]
+        query.values(
+            state=InboundState.PENDING.value,
+            attempts=0,
+            next_attempt_at=None,
+            claimed_by=None,
+            claimed_until=None,
+            processed_at=None,
+        ).returning(col(InboundUpdate.id))
+    )
+    return sorted(row_id for (row_id,) in result.all())
+
+
+async def queue_counts(session: AsyncSession) -> dict[str, int]:
+    """How many updates are pending (the backlog) and how many are parked."""
+    wanted = (InboundState.PENDING.value, InboundState.FAILED.value)
+    result = await session.exec(
+        select(InboundUpdate.state, func.count())
+        .where(col(InboundUpdate.state).in_(wanted))
+        .group_by(col(InboundUpdate.state))
+    )
+    counts = dict.fromkeys(wanted, 0)
+    counts.update({state: int(n) for state, n in result.all()})
+    return counts
 
 
 async def outbox_depth(session: AsyncSession) -> int:

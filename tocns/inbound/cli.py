@@ -68,6 +68,7 @@ def _failed(args: argparse.Namespace) -> int:
 
 
 def _retry(args: argparse.Namespace) -> int:
+    from tocns import all_models  # noqa: F401  (the audit row refers to the org tables)
     from tocns.cli.common import run_in_session
     from tocns.db.audit import record_audit
     from tocns.inbound.store import retry_parked

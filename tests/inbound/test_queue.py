@@ -56,17 +56,18 @@ def adapters(qapp: BotApp) -> list[Any]:
 
 
 def failing(app: BotApp, times: int | None) -> list[str]:
-    """Make processing raise a database error `times` times (None: always); returns the texts it was asked."""
+    """Make commands raise a database error `times` times (None: always), inside the router's work on them (who
+    is asking); returns the texts it was asked."""
     seen: list[str] = []
-    original = app.router.handle
+    original = app.router.identify
 
-    async def flaky(session: Any, msg: Any) -> Any:
+    async def flaky(session: Any, msg: Any, now: Any) -> Any:
         seen.append(msg.text)
         if times is None or len(seen) <= times:
             raise ConnectionError("database went away")
-        return await original(session, msg)
+        return await original(session, msg, now)
 
-    app.router.handle = flaky  # type: ignore[method-assign]
+    app.router.identify = flaky
     return seen
 
 

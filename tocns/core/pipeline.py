@@ -139,9 +139,18 @@ class Pipeline:
         return await handler(session, event, self.clock()) if handler is not None else []
 
     async def handle(self, msg: IncomingMessage) -> list[Reply]:
-        """Process one message typed locally (console, tests): one session, committed once; replies returned."""
-        async with self.db.session() as session:
-            return await self.router.handle(session, msg)
+        """Process one message typed locally (console, tests): one session, committed once; replies returned.
+
+        Nothing is stored to retry here: a command that fails is answered with the error at once, and the person
+        types it again.
+        """
+        try:
+            async with self.db.session() as session:
+                return await self.router.handle(session, msg)
+        except Exception:
+            log.exception("command failed (platform=%s chat=%s)", msg.platform, msg.chat_id)
+            parsed = self.router.parse(msg)
+            return [Reply(text=INTERNAL_ERROR_TEXT.format(name=parsed.name))] if parsed is not None else []
 
     async def _enqueue(
         self, session: AsyncSession, event: InboundEvent, replies: list[Reply], key: str, label: str | None = None

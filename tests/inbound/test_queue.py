@@ -198,10 +198,11 @@ async def test_two_workers_claiming_at_once_never_take_the_same_update(
     async def claim(app: BotApp) -> list[int]:
         async with app.db.session() as session:
             rows = await inbound_store.claim_updates(
-                session, owner=app.pipeline.owner, platforms=["telegram"], now=app.clock(), lease_seconds=60, limit=7
+                session, owner=app.pipeline.owner, platforms=["telegram"], now=app.clock(), lease_seconds=60, limit=3
             )
         return [r.id or 0 for r in rows]
 
+    # Twelve claims of at most 3 (36 > 30), six by each worker: neither can take everything alone.
     results = await asyncio.gather(*(claim(app) for _ in range(6) for app in (qapp, worker2)))
     taken = [row_id for ids in results for row_id in ids]
     assert len(taken) == len(set(taken)) == 30  # each chat's first update, once; the second waits behind it

@@ -28,6 +28,7 @@ from tocns.core.router import INTERNAL_ERROR_TEXT, Router
 from tocns.core.text import one_line
 from tocns.db.engine import Database
 from tocns.inbound import store as inbound_store
+from tocns.inbound.models import InboundUpdate
 from tocns.outbox.store import enqueue
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,10 @@ class Pipeline:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:100]
         # Failed attempts the database could not record (it was away too): recorded by the next sweep.
         self._unrecorded: dict[int, Failure] = {}
+        self._to_hand_back: set[int] = set()
+        # Chats (platform:chat) where an attempt failed while more of their updates wait in this worker.
+        self._stalled: set[str] = set()
+        self._wake = asyncio.Event()
 
     def add(self, channel: InboundChannel) -> None:
         """Register a platform channel."""
@@ -191,15 +196,29 @@ class Pipeline:
 
     # ------------------------------------------------------------------ storing and scheduling
 
+    def _new_claim(self) -> inbound_store.Claim:
+        return self.owner, self.clock() + timedelta(seconds=self.settings.inbound_lease_seconds)
+
     async def store(self, channel: InboundChannel, checked: Checked) -> int | None:
-        """Store a checked update; the row id, or None for a redelivery already stored."""
+        """Store a checked update, unclaimed (the processing loop takes it); the row id, or None for a redelivery
+        already stored."""
+        row = await self._store_one(channel, checked, claim=False)
+        return row.id if row is not None else None
+
+    async def _store_one(self, channel: InboundChannel, checked: Checked, claim: bool) -> InboundUpdate | None:
         async with self.db.session() as session:
             row = await inbound_store.store_update(
-                session, channel.platform, checked.key, checked.body, now=self.clock(), chat=checked.chat
+                session,
+                channel.platform,
+                checked.key,
+                checked.body,
+                now=self.clock(),
+                chat=checked.chat,
+                claim=self._new_claim() if claim else None,
             )
         if self.metrics is not None:
             self.metrics.updates_received.labels(channel.platform, "new" if row else "duplicate").inc()
-        return row.id if row is not None else None
+        return row
 
     async def accept(self, channel: InboundChannel, checked: Checked) -> bool:
         """Store a checked webhook update and start processing it; False for a redelivery already stored.
@@ -220,6 +239,7 @@ class Pipeline:
             await self._write(batch)
 
     async def _write(self, batch: list[tuple[InboundChannel, Checked, asyncio.Future[bool]]]) -> None:
+        claimed: set[int] = set()
         try:
             async with self.db.session() as session:
                 row_ids = await inbound_store.store_updates(
@@ -227,6 +247,8 @@ class Pipeline:
                     [(c.platform, u.key, u.body) for c, u, _ in batch],
                     now=self.clock(),
                     chats=[u.chat for _, u, _ in batch],
+                    claim=self._new_claim(),
+                    claimed=claimed,
                 )
         except Exception as exc:
             if len(batch) > 1:
@@ -242,26 +264,36 @@ class Pipeline:
             if self.metrics is not None:
                 self.metrics.updates_received.labels(channel.platform, "new" if row_id else "duplicate").inc()
             if row_id is not None:
-                self.submit(channel, row_id, checked)
+                self.submit(channel, row_id, checked, claimed_at_store=row_id in claimed)
             if not done.done():
                 done.set_result(row_id is not None)
 
-    async def process(self, channel: InboundChannel, row_id: int, checked: Checked) -> bool:
-        """Claim a stored update and process it (the fast path, right after storing); never raises.
+    async def process(
+        self, channel: InboundChannel, row_id: int, checked: Checked, claimed_at_store: bool = False
+    ) -> bool:
+        """Process a stored update under this worker's claim (taken now, or when it was stored); never raises.
 
         False when it was not processed now: another worker holds it, an earlier update of its chat is still
         pending, the database is away, or the attempt failed. The processing loop then takes it when it is due.
         """
-        return await self._attempt(channel, row_id, checked, None)
+        return await self._attempt(channel, row_id, checked, 1 if claimed_at_store else None, claimed_at_store)
 
-    async def _attempt(self, channel: InboundChannel, row_id: int, checked: Checked, attempts: int | None) -> bool:
-        """One attempt under this worker's claim (taken here when `attempts` is None); True when done."""
+    async def _attempt(
+        self, channel: InboundChannel, row_id: int, checked: Checked, attempts: int | None, at_store: bool = False
+    ) -> bool:
+        """One attempt under this worker's claim (taken here when `attempts` is None, or when it was stored with
+        `at_store`); True when done."""
         key = f"{channel.platform}:{checked.chat}"
         lock = self._chat_locks.setdefault(key, asyncio.Lock())
         self._chat_users[key] = self._chat_users.get(key, 0) + 1
         try:
             # One chat's messages run in arrival order, as its members typed them; chats run in parallel.
             async with lock, self._slots:
+                if at_store and key in self._stalled:
+                    # Claimed when stored with an earlier update of its chat (same batch) that has failed since:
+                    # not its turn any more. Handed back; the loop takes it after that one.
+                    await self._hand_back(row_id)
+                    return False
                 if attempts is None:
                     try:
                         attempts = await self._claim_one(channel.platform, row_id)
@@ -280,18 +312,30 @@ class Pipeline:
                     log.warning(
                         "%s update %s was taken over by another worker (lease lapsed)", channel.platform, row_id
                     )
+                    self._stalled.add(key)
                     return False
                 except Exception as exc:
                     log.exception("processing %s update %s failed (attempt %d)", channel.platform, row_id, attempts)
                     if self.metrics is not None:
                         self.metrics.errors.labels("process").inc()
                     failure = Failure(channel, checked, attempts, first_line(f"{type(exc).__name__}: {exc}"))
+                self._stalled.add(key)
                 await self._settle(row_id, failure)
                 return False
         finally:
             self._chat_users[key] -= 1
             if not self._chat_users[key]:
                 del self._chat_users[key], self._chat_locks[key]
+                self._stalled.discard(key)
+
+    async def _hand_back(self, row_id: int) -> None:
+        """Give back a claim taken at store time (see `_attempt`); later if the database is away."""
+        try:
+            async with self.db.session() as session:
+                await inbound_store.hand_back(session, row_id, self.owner)
+        except Exception as exc:
+            log.warning("handing back update %s failed: %s: %s", row_id, type(exc).__name__, exc)
+            self._to_hand_back.add(row_id)
 
     async def _claim_one(self, platform: str, row_id: int) -> int | None:
         """Claim one stored update for this worker; its attempt number, or None when it is not claimable now."""
@@ -343,18 +387,20 @@ class Pipeline:
         if self.metrics is not None:
             self.metrics.errors.labels("inbound_parked").inc()
 
-    def submit(self, channel: InboundChannel, row_id: int, checked: Checked) -> None:
-        """Process in the background: the webhook answers without waiting."""
-        task = asyncio.create_task(self.process(channel, row_id, checked))
+    def submit(self, channel: InboundChannel, row_id: int, checked: Checked, claimed_at_store: bool) -> None:
+        """Process a stored update in the background (the webhook answers without waiting): at once when this
+        worker claimed it at store time; otherwise (an earlier update of its chat was pending) after the updates
+        of its chat this worker holds, if its turn has come by then."""
+        task = asyncio.create_task(self.process(channel, row_id, checked, claimed_at_store=claimed_at_store))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def receive(self, channel: InboundChannel, body: object) -> None:
         """Check, store, then process inline (polling loops, which have no request to answer)."""
         checked = channel.check(body)
-        row_id = await self.store(channel, checked)
-        if row_id is not None:
-            await self.process(channel, row_id, checked)
+        row = await self._store_one(channel, checked, claim=True)
+        if row is not None and row.id is not None:
+            await self.process(channel, row.id, checked, claimed_at_store=row.claimed_by is not None)
 
     async def drain(self) -> None:
         """Wait for every background processing task (shutdown, tests)."""
@@ -372,6 +418,10 @@ class Pipeline:
         for row_id, failure in list(self._unrecorded.items()):
             await self._record_failure(row_id, failure)
             del self._unrecorded[row_id]
+        for row_id in list(self._to_hand_back):
+            async with self.db.session() as session:
+                await inbound_store.hand_back(session, row_id, self.owner)
+            self._to_hand_back.discard(row_id)
         if not self.channels:
             return 0
         async with self.db.session() as session:
@@ -439,7 +489,8 @@ class Pipeline:
             if taken:
                 continue  # the next update of each chat just became claimable
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.settings.inbound_poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.inbound_poll_seconds)
+            self._wake.clear()
 
     def start(self) -> Callable[[], Awaitable[None]]:
         """Start the processing loop in the background; returns the coroutine function that stops it."""
@@ -448,6 +499,7 @@ class Pipeline:
 
         async def halt() -> None:
             stop.set()
+            self._wake.set()
             await asyncio.gather(task, return_exceptions=True)
 
         return halt

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, update
+from sqlalchemy import case, delete, exists, literal, null, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
@@ -20,6 +20,62 @@ from tocns.db.upsert import per_dialect, table_of
 from tocns.inbound.models import InboundState, InboundUpdate, ProcessedMessage
 from tocns.outbox.models import OutboxMessage, OutboxState
 
+Claim = tuple[str, datetime]
+"""Who claims (the worker's owner id) and until when."""
+
+_COLUMNS = table_of(InboundUpdate).c
+
+
+def _claim_columns(platform: str, chat: str | None, claim: Claim | None) -> dict[str, Any]:
+    """The claim columns of a row being stored: with `claim`, claimed by the storing worker for its first attempt
+    (the fast path processes it next, no claim transaction of its own), unless an earlier update of its chat is
+    still pending: then it waits, unclaimed, for the processing loop to take it in its turn."""
+    if claim is None:
+        return {"attempts": 0}
+    if chat is None:
+        return {"claimed_by": claim[0], "claimed_until": claim[1], "attempts": 1}
+    earlier = aliased(InboundUpdate)  # aliased: never correlated with the row being inserted
+    busy = exists().where(
+        col(earlier.platform) == platform,
+        col(earlier.chat_key) == chat,
+        col(earlier.state) == InboundState.PENDING.value,
+    )
+    return {
+        "claimed_by": case((busy, null()), else_=literal(claim[0], _COLUMNS.claimed_by.type)),
+        "claimed_until": case((busy, null()), else_=literal(claim[1], _COLUMNS.claimed_until.type)),
+        "attempts": case((busy, 0), else_=1),
+    }
+
+
+async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[int, bool]]:
+    """One INSERT ... ON CONFLICT DO NOTHING of these rows; per (platform, key) stored, its id and whether this
+    worker holds its claim."""
+    insert = pg_insert if is_postgres(session) else sqlite_insert
+    statement = (
+        insert(InboundUpdate)
+        .values(rows)
+        .on_conflict_do_nothing()
+        .returning(
+            col(InboundUpdate.id),
+            col(InboundUpdate.platform),
+            col(InboundUpdate.update_key),
+            col(InboundUpdate.claimed_by),
+        )
+    )
+    result = (await session.exec(statement)).all()  # type: ignore[call-overload]
+    return {(platform, key): (row_id, owner is not None) for row_id, platform, key, owner in result}
+
+
+def _row(platform: str, key: str, body: dict[str, Any], received_at: datetime, chat: str | None) -> dict[str, Any]:
+    return {
+        "platform": platform,
+        "update_key": key[:200],
+        "body": json.dumps(body, ensure_ascii=False),
+        "state": InboundState.PENDING.value,
+        "received_at": received_at,
+        "chat_key": chat[:100] if chat is not None else None,
+    }
+
 
 async def store_update(
     session: AsyncSession,
@@ -28,33 +84,36 @@ async def store_update(
     body: dict[str, Any],
     now: datetime | None = None,
     chat: str | None = None,
+    claim: Claim | None = None,
 ) -> InboundUpdate | None:
-    """Store an update (of `chat`, kept for in-order claims); None when the same (platform, key) was already stored."""
-    values: dict[str, Any] = {
-        "platform": platform,
-        "update_key": update_key[:200],
-        "body": json.dumps(body, ensure_ascii=False),
-        "state": InboundState.PENDING.value,
-        "received_at": now or utcnow(),
-        "chat_key": chat[:100] if chat is not None else None,
-    }
+    """Store an update (of `chat`, kept for in-order claims), claimed for its first attempt with `claim` when it
+    is its chat's turn (`claimed_by` says); None when the same (platform, key) was already stored."""
+    row = _row(platform, update_key, body, now or utcnow(), chat)
     # One INSERT ... ON CONFLICT DO NOTHING: no savepoint round trips on the webhook's hot path.
-    insert = pg_insert if is_postgres(session) else sqlite_insert
-    statement = insert(InboundUpdate).values(**values).on_conflict_do_nothing().returning(col(InboundUpdate.id))
-    row_id = (await session.exec(statement)).scalar_one_or_none()  # type: ignore[call-overload]
-    if row_id is None:
+    inserted = await _insert(session, [{**row, **_claim_columns(platform, chat, claim)}])
+    stored = inserted.get((platform, row["update_key"]))
+    if stored is None:
         return None
-    return InboundUpdate(id=row_id, **values)
+    new = InboundUpdate(id=stored[0], **row)
+    if claim is not None and stored[1]:
+        new.claimed_by, new.claimed_until, new.attempts = claim[0], claim[1], 1
+    return new
 
 
 async def store_updates(
     session: AsyncSession,
     updates: list[tuple[str, str, dict[str, Any]]],
     now: datetime | None = None,
-    chats: list[str] | None = None,
+    chats: Sequence[str | None] | None = None,
+    claim: Claim | None = None,
+    claimed: set[int] | None = None,
 ) -> list[int | None]:
     """Store several (platform, key, body) updates (of `chats`, one per update) in one statement; per update its
-    row id, or None when the same (platform, key) was stored before or earlier in the same list (a redelivery)."""
+    row id, or None when the same (platform, key) was stored before or earlier in the same list (a redelivery).
+
+    With `claim`, each is claimed for its first attempt when it is its chat's turn; the ids claimed are added to
+    `claimed`.
+    """
     received_at = now or utcnow()
     first: dict[tuple[str, str], int] = {}
     rows: list[dict[str, Any]] = []
@@ -63,27 +122,15 @@ async def store_updates(
         if ident in first:
             continue
         first[ident] = index
-        rows.append(
-            {
-                "platform": platform,
-                "update_key": key[:200],
-                "body": json.dumps(body, ensure_ascii=False),
-                "state": InboundState.PENDING.value,
-                "received_at": received_at,
-                "chat_key": chats[index][:100] if chats is not None else None,
-            }
-        )
-    insert = pg_insert if is_postgres(session) else sqlite_insert
-    statement = (
-        insert(InboundUpdate)
-        .values(rows)
-        .on_conflict_do_nothing()
-        .returning(col(InboundUpdate.id), col(InboundUpdate.platform), col(InboundUpdate.update_key))
-    )
-    stored = {(platform, key): row_id for row_id, platform, key in (await session.exec(statement)).all()}  # type: ignore[call-overload]
+        chat = chats[index] if chats is not None else None
+        rows.append({**_row(platform, key, body, received_at, chat), **_claim_columns(platform, chat, claim)})
+    stored = await _insert(session, rows)
     result: list[int | None] = [None] * len(updates)
     for ident, index in first.items():
-        result[index] = stored.get(ident)
+        row_id, mine = stored.get(ident, (None, False))
+        result[index] = row_id
+        if mine and claimed is not None and row_id is not None:
+            claimed.add(row_id)
     return result
 
 
@@ -138,13 +185,7 @@ async def claim_updates(
     """Claim due pending updates (of `ids`, or the oldest) for `owner` until now + `lease_seconds`; one attempt
     more is counted on each. An update waits while an earlier update of its chat is pending (claimed, or waiting
     out a retry): one chat's updates are processed one at a time, in arrival order."""
-    earlier = aliased(InboundUpdate)
-    blocked = exists().where(
-        col(earlier.platform) == col(InboundUpdate.platform),
-        col(earlier.chat_key) == col(InboundUpdate.chat_key),
-        col(earlier.state) == InboundState.PENDING.value,
-        col(earlier.id) < col(InboundUpdate.id),
-    )
+    blocked = _earlier_of_chat(InboundUpdate.platform, InboundUpdate.chat_key, InboundUpdate.id)
     query = (
         select(InboundUpdate)
         .where(col(InboundUpdate.platform).in_(list(platforms)), _claimable(now), ~blocked)
@@ -164,6 +205,32 @@ async def claim_updates(
         session.add(row)
     await session.flush()
     return rows
+
+
+def _earlier_of_chat(platform: Any, chat_key: Any, row_id: Any) -> Any:
+    """An earlier pending update of the same chat exists (it must be processed first)."""
+    earlier = aliased(InboundUpdate)
+    return exists().where(
+        col(earlier.platform) == platform,
+        col(earlier.chat_key) == chat_key,
+        col(earlier.state) == InboundState.PENDING.value,
+        col(earlier.id) < row_id,
+    )
+
+
+async def hand_back(session: AsyncSession, update_id: int, owner: str) -> bool:
+    """Give up a claim taken when the update was stored, without counting the attempt (it is not its chat's
+    turn after all: an earlier update of the chat failed meanwhile); the loop takes it in its turn."""
+    result = await session.exec(  # type: ignore[call-overload]
+        update(InboundUpdate)
+        .where(
+            col(InboundUpdate.id) == update_id,
+            col(InboundUpdate.state) == InboundState.PENDING.value,
+            col(InboundUpdate.claimed_by) == owner,
+        )
+        .values(claimed_by=None, claimed_until=None, attempts=col(InboundUpdate.attempts) - 1)
+    )
+    return bool(result.rowcount)
 
 
 async def release_update(session: AsyncSession, update_id: int, owner: str, error: str, retry_at: datetime) -> bool:

@@ -121,8 +121,12 @@ class Pipeline:
         # Failed attempts the database could not record (it was away too): recorded by the next sweep.
         self._unrecorded: dict[int, Failure] = {}
         self._to_hand_back: set[int] = set()
-        # Chats (platform:chat) where an attempt failed while more of their updates wait in this worker.
-        self._stalled: set[str] = set()
+        # Chats (platform:chat) where an update of this worker failed or was taken over, with its id: the updates
+        # after it that this worker claimed when storing them are not processed before it (see _attempt).
+        self._stalled: dict[str, int] = {}
+        # Updates the loop claimed and has not processed yet, by chat: a fast-path update of the same chat that
+        # was claimed meanwhile waits for them.
+        self._loop_held: dict[str, set[int]] = {}
         self._wake = asyncio.Event()
 
     def add(self, channel: InboundChannel) -> None:
@@ -208,14 +212,12 @@ class Pipeline:
     async def _store_one(self, channel: InboundChannel, checked: Checked, claim: bool) -> InboundUpdate | None:
         async with self.db.session() as session:
             row = await inbound_store.store_update(
-                session,
-                channel.platform,
-                checked.key,
-                checked.body,
-                now=self.clock(),
-                chat=checked.chat,
-                claim=self._new_claim() if claim else None,
+                session, channel.platform, checked.key, checked.body, now=self.clock(), chat=checked.chat
             )
+            if claim and row is not None and row.id is not None:
+                key = f"{channel.platform}:{row.chat_key}"
+                if self.follows_own(key) and await inbound_store.claim_stored(session, [row.id], self._new_claim()):
+                    row.claimed_by = self.owner
         if self.metrics is not None:
             self.metrics.updates_received.labels(channel.platform, "new" if row else "duplicate").inc()
         return row
@@ -239,7 +241,6 @@ class Pipeline:
             await self._write(batch)
 
     async def _write(self, batch: list[tuple[InboundChannel, Checked, asyncio.Future[bool]]]) -> None:
-        claimed: set[int] = set()
         try:
             async with self.db.session() as session:
                 row_ids = await inbound_store.store_updates(
@@ -247,9 +248,14 @@ class Pipeline:
                     [(c.platform, u.key, u.body) for c, u, _ in batch],
                     now=self.clock(),
                     chats=[u.chat for _, u, _ in batch],
-                    claim=self._new_claim(),
-                    claimed=claimed,
                 )
+                # In the same transaction: the fast path holds its claim from the moment the update exists.
+                mine = [
+                    row_id
+                    for (channel, checked, _), row_id in zip(batch, row_ids, strict=True)
+                    if row_id is not None and self.follows_own(f"{channel.platform}:{checked.chat}")
+                ]
+                claimed = await inbound_store.claim_stored(session, mine, self._new_claim())
         except Exception as exc:
             if len(batch) > 1:
                 # One update the database refuses must not refuse the others that arrived with it.
@@ -279,24 +285,30 @@ class Pipeline:
         return await self._attempt(channel, row_id, checked, 1 if claimed_at_store else None, claimed_at_store)
 
     async def _attempt(
-        self, channel: InboundChannel, row_id: int, checked: Checked, attempts: int | None, at_store: bool = False
+        self,
+        channel: InboundChannel,
+        row_id: int,
+        checked: Checked,
+        attempts: int | None,
+        at_store: bool = False,
+        from_loop: bool = False,
     ) -> bool:
-        """One attempt under this worker's claim (taken here when `attempts` is None, or when it was stored with
-        `at_store`); True when done."""
+        """One attempt under this worker's claim (taken here when `attempts` is None; when it was stored with
+        `at_store`; by the loop with `from_loop`); True when done."""
         key = f"{channel.platform}:{checked.chat}"
         lock = self._chat_locks.setdefault(key, asyncio.Lock())
         self._chat_users[key] = self._chat_users.get(key, 0) + 1
         try:
             # One chat's messages run in arrival order, as its members typed them; chats run in parallel.
             async with lock, self._slots:
-                if at_store and key in self._stalled:
-                    # Claimed when stored with an earlier update of its chat (same batch) that has failed since:
-                    # not its turn any more. Handed back; the loop takes it after that one.
+                if at_store and not self._my_turn(key, row_id):
+                    # Claimed when stored behind updates of its chat this worker held; one of them failed since (or
+                    # the loop holds one): not its turn. Handed back; the loop takes it after them.
                     await self._hand_back(row_id)
                     return False
                 if attempts is None:
                     try:
-                        attempts = await self._claim_one(channel.platform, row_id)
+                        attempts = await self._claim_one(row_id)
                     except Exception as exc:
                         # Stored, so not lost: the processing loop takes it once the database answers again.
                         log.warning(
@@ -305,6 +317,9 @@ class Pipeline:
                         return False
                     if attempts is None:
                         return False
+                if not at_store and self._stalled.get(key, row_id) < row_id:
+                    # Claimed under the database's check: nothing earlier of its chat is pending any more.
+                    del self._stalled[key]
                 try:
                     await self._run(channel, row_id, checked)
                     return True
@@ -312,21 +327,41 @@ class Pipeline:
                     log.warning(
                         "%s update %s was taken over by another worker (lease lapsed)", channel.platform, row_id
                     )
-                    self._stalled.add(key)
+                    self._stalled[key] = min(row_id, self._stalled.get(key, row_id))
                     return False
                 except Exception as exc:
                     log.exception("processing %s update %s failed (attempt %d)", channel.platform, row_id, attempts)
                     if self.metrics is not None:
                         self.metrics.errors.labels("process").inc()
                     failure = Failure(channel, checked, attempts, first_line(f"{type(exc).__name__}: {exc}"))
-                self._stalled.add(key)
+                self._stalled[key] = min(row_id, self._stalled.get(key, row_id))
                 await self._settle(row_id, failure)
                 return False
         finally:
             self._chat_users[key] -= 1
             if not self._chat_users[key]:
                 del self._chat_users[key], self._chat_locks[key]
-                self._stalled.discard(key)
+            if from_loop:
+                self._release_loop_hold(key, row_id)
+
+    def _my_turn(self, key: str, row_id: int) -> bool:
+        """Whether an update this worker claimed when storing it may run now: no update of its chat before it
+        failed here (or was taken over), and the loop holds none."""
+        if self._stalled.get(key, row_id) < row_id:
+            return False
+        return not any(held < row_id for held in self._loop_held.get(key, ()))
+
+    def _release_loop_hold(self, key: str, row_id: int) -> None:
+        held = self._loop_held.get(key)
+        if held is not None:
+            held.discard(row_id)
+            if not held:
+                del self._loop_held[key]
+
+    def follows_own(self, chat_key: str) -> bool:
+        """Whether an update of this chat, stored now, may be claimed behind the updates of its chat this worker
+        holds (they run first, in this worker's order): not after a failure here that may still be pending."""
+        return chat_key not in self._stalled and not self._unrecorded and not self._to_hand_back
 
     async def _hand_back(self, row_id: int) -> None:
         """Give back a claim taken at store time (see `_attempt`); later if the database is away."""
@@ -337,19 +372,16 @@ class Pipeline:
             log.warning("handing back update %s failed: %s: %s", row_id, type(exc).__name__, exc)
             self._to_hand_back.add(row_id)
 
-    async def _claim_one(self, platform: str, row_id: int) -> int | None:
+    async def _claim_one(self, row_id: int) -> int | None:
         """Claim one stored update for this worker; its attempt number, or None when it is not claimable now."""
         async with self.db.session() as session:
-            rows = await inbound_store.claim_updates(
+            return await inbound_store.claim_update(
                 session,
+                row_id,
                 owner=self.owner,
-                platforms=[platform],
                 now=self.clock(),
                 lease_seconds=self.settings.inbound_lease_seconds,
-                limit=1,
-                ids=[row_id],
             )
-        return rows[0].attempts if rows else None
 
     def retry_delay(self, attempts: int) -> timedelta:
         """How long a failed update waits before its next attempt: INBOUND_RETRY_SECONDS, doubled each time."""
@@ -370,7 +402,9 @@ class Pipeline:
         async with self.db.session() as session:
             if failure.attempts < self.settings.inbound_max_attempts:
                 retry_at = now + self.retry_delay(failure.attempts)
-                await inbound_store.release_update(session, row_id, self.owner, failure.error, retry_at)
+                await inbound_store.release_update(
+                    session, row_id, self.owner, failure.error, retry_at, failure.attempts
+                )
                 return
             if not await inbound_store.finish_update(session, row_id, failure.error, owner=self.owner):
                 return  # another worker took it over meanwhile: its outcome counts
@@ -433,6 +467,9 @@ class Pipeline:
                 lease_seconds=self.settings.inbound_lease_seconds,
                 limit=SWEEP_BATCH,
             )
+            # Before the claim commits: a fast-path update of the same chat claimed after it must see it.
+            for row in rows:
+                self._loop_held.setdefault(f"{row.platform}:{row.chat_key}", set()).add(row.id or 0)
         attempts = []
         for row in rows:
             channel = self.channels[row.platform]
@@ -444,13 +481,15 @@ class Pipeline:
                 unreadable = Checked(body={}, key=row.update_key, chat=row.chat_key or "", event=None)
                 failure = Failure(channel, unreadable, self.settings.inbound_max_attempts, f"unreadable: {exc}")
                 await self._settle(row.id, failure)
+                self._release_loop_hold(f"{row.platform}:{row.chat_key}", row.id)
                 continue
             if row.attempts > self.settings.inbound_max_attempts:
                 # The last attempt never reported back (its worker stopped mid-way): park, do not run it again.
                 error = row.error or "tiến trình xử lý đã dừng giữa chừng"
                 await self._settle(row.id, Failure(channel, checked, row.attempts, error))
+                self._release_loop_hold(f"{row.platform}:{row.chat_key}", row.id)
                 continue
-            attempts.append(self._attempt(channel, row.id, checked, row.attempts))
+            attempts.append(self._attempt(channel, row.id, checked, row.attempts, from_loop=True))
         await asyncio.gather(*attempts)
         return len(rows)
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, exists, literal, null, update
+from sqlalchemy import delete, exists, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
@@ -23,47 +23,22 @@ from tocns.outbox.models import OutboxMessage, OutboxState
 Claim = tuple[str, datetime]
 """Who claims (the worker's owner id) and until when."""
 
-_COLUMNS = table_of(InboundUpdate).c
+# Another row of the same table, in subqueries: aliased, so that it is never mistaken for the row being updated;
+# one alias for every statement, so that each statement compiles once and is cached.
+_EARLIER = aliased(InboundUpdate, name="earlier")
 
 
-def _claim_columns(platform: str, chat: str | None, claim: Claim | None) -> dict[str, Any]:
-    """The claim columns of a row being stored: with `claim`, claimed by the storing worker for its first attempt
-    (the fast path processes it next, no claim transaction of its own), unless an earlier update of its chat is
-    still pending: then it waits, unclaimed, for the processing loop to take it in its turn."""
-    if claim is None:
-        return {"attempts": 0}
-    if chat is None:
-        return {"claimed_by": claim[0], "claimed_until": claim[1], "attempts": 1}
-    earlier = aliased(InboundUpdate)  # aliased: never correlated with the row being inserted
-    busy = exists().where(
-        col(earlier.platform) == platform,
-        col(earlier.chat_key) == chat,
-        col(earlier.state) == InboundState.PENDING.value,
-    )
-    return {
-        "claimed_by": case((busy, null()), else_=literal(claim[0], _COLUMNS.claimed_by.type)),
-        "claimed_until": case((busy, null()), else_=literal(claim[1], _COLUMNS.claimed_until.type)),
-        "attempts": case((busy, 0), else_=1),
-    }
-
-
-async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[int, bool]]:
-    """One INSERT ... ON CONFLICT DO NOTHING of these rows; per (platform, key) stored, its id and whether this
-    worker holds its claim."""
+async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """One INSERT ... ON CONFLICT DO NOTHING of these rows; per (platform, key) stored, its id."""
     insert = pg_insert if is_postgres(session) else sqlite_insert
     statement = (
         insert(InboundUpdate)
         .values(rows)
         .on_conflict_do_nothing()
-        .returning(
-            col(InboundUpdate.id),
-            col(InboundUpdate.platform),
-            col(InboundUpdate.update_key),
-            col(InboundUpdate.claimed_by),
-        )
+        .returning(col(InboundUpdate.id), col(InboundUpdate.platform), col(InboundUpdate.update_key))
     )
     result = (await session.exec(statement)).all()  # type: ignore[call-overload]
-    return {(platform, key): (row_id, owner is not None) for row_id, platform, key, owner in result}
+    return {(platform, key): row_id for row_id, platform, key in result}
 
 
 def _row(platform: str, key: str, body: dict[str, Any], received_at: datetime, chat: str | None) -> dict[str, Any]:
@@ -74,7 +49,32 @@ def _row(platform: str, key: str, body: dict[str, Any], received_at: datetime, c
         "state": InboundState.PENDING.value,
         "received_at": received_at,
         "chat_key": chat[:100] if chat is not None else None,
+        "attempts": 0,
     }
+
+
+async def claim_stored(session: AsyncSession, ids: Sequence[int], claim: Claim) -> set[int]:
+    """Right after storing `ids`, in the same transaction: claim for the storing worker those whose chat has no
+    earlier update pending, other than the ones this worker holds or stored with them (it processes those first,
+    in order). One statement per batch: the webhook's fast path needs no claim transaction of its own."""
+    if not ids:
+        return set()
+    owner, until = claim
+    blocked = exists().where(
+        col(_EARLIER.platform) == col(InboundUpdate.platform),
+        col(_EARLIER.chat_key) == col(InboundUpdate.chat_key),
+        col(_EARLIER.state) == InboundState.PENDING.value,
+        col(_EARLIER.id) < col(InboundUpdate.id),
+        col(_EARLIER.claimed_by).is_(None) | (col(_EARLIER.claimed_by) != owner),
+        col(_EARLIER.id).not_in(list(ids)),
+    )
+    result = await session.exec(  # type: ignore[call-overload]
+        update(InboundUpdate)
+        .where(col(InboundUpdate.id).in_(list(ids)), ~blocked)
+        .values(claimed_by=owner, claimed_until=until)
+        .returning(col(InboundUpdate.id))
+    )
+    return {row_id for (row_id,) in result.all()}
 
 
 async def store_update(
@@ -84,20 +84,13 @@ async def store_update(
     body: dict[str, Any],
     now: datetime | None = None,
     chat: str | None = None,
-    claim: Claim | None = None,
 ) -> InboundUpdate | None:
-    """Store an update (of `chat`, kept for in-order claims), claimed for its first attempt with `claim` when it
-    is its chat's turn (`claimed_by` says); None when the same (platform, key) was already stored."""
+    """Store an update (of `chat`, kept for in-order claims); None when the same (platform, key) was already
+    stored."""
     row = _row(platform, update_key, body, now or utcnow(), chat)
     # One INSERT ... ON CONFLICT DO NOTHING: no savepoint round trips on the webhook's hot path.
-    inserted = await _insert(session, [{**row, **_claim_columns(platform, chat, claim)}])
-    stored = inserted.get((platform, row["update_key"]))
-    if stored is None:
-        return None
-    new = InboundUpdate(id=stored[0], **row)
-    if claim is not None and stored[1]:
-        new.claimed_by, new.claimed_until, new.attempts = claim[0], claim[1], 1
-    return new
+    row_id = (await _insert(session, [row])).get((platform, row["update_key"]))
+    return InboundUpdate(id=row_id, **row) if row_id is not None else None
 
 
 async def store_updates(
@@ -105,15 +98,9 @@ async def store_updates(
     updates: list[tuple[str, str, dict[str, Any]]],
     now: datetime | None = None,
     chats: Sequence[str | None] | None = None,
-    claim: Claim | None = None,
-    claimed: set[int] | None = None,
 ) -> list[int | None]:
     """Store several (platform, key, body) updates (of `chats`, one per update) in one statement; per update its
-    row id, or None when the same (platform, key) was stored before or earlier in the same list (a redelivery).
-
-    With `claim`, each is claimed for its first attempt when it is its chat's turn; the ids claimed are added to
-    `claimed`.
-    """
+    row id, or None when the same (platform, key) was stored before or earlier in the same list (a redelivery)."""
     received_at = now or utcnow()
     first: dict[tuple[str, str], int] = {}
     rows: list[dict[str, Any]] = []
@@ -122,15 +109,11 @@ async def store_updates(
         if ident in first:
             continue
         first[ident] = index
-        chat = chats[index] if chats is not None else None
-        rows.append({**_row(platform, key, body, received_at, chat), **_claim_columns(platform, chat, claim)})
+        rows.append(_row(platform, key, body, received_at, chats[index] if chats is not None else None))
     stored = await _insert(session, rows)
     result: list[int | None] = [None] * len(updates)
     for ident, index in first.items():
-        row_id, mine = stored.get(ident, (None, False))
-        result[index] = row_id
-        if mine and claimed is not None and row_id is not None:
-            claimed.add(row_id)
+        result[index] = stored.get(ident)
     return result
 
 
@@ -168,7 +151,7 @@ async def finish_update(
 def _claimable(now: datetime) -> Any:
     """Pending, due, and not held by a live claim."""
     due = col(InboundUpdate.next_attempt_at).is_(None) | (col(InboundUpdate.next_attempt_at) <= now)
-    free = col(InboundUpdate.claimed_until).is_(None) | (col(InboundUpdate.claimed_until) < now)
+    free = col(InboundUpdate.claimed_by).is_(None) | (col(InboundUpdate.claimed_until) < now)
     return (col(InboundUpdate.state) == InboundState.PENDING.value) & due & free
 
 
@@ -199,22 +182,46 @@ async def claim_updates(
         # starts with BEGIN IMMEDIATE (one writer), so this read and the update below cannot interleave.
         query = query.with_for_update(skip_locked=True, of=InboundUpdate)
     rows = list((await session.exec(query)).all())
+    if not rows:
+        return rows
     until = now + timedelta(seconds=lease_seconds)
+    await session.exec(  # type: ignore[call-overload]
+        update(InboundUpdate)
+        .where(col(InboundUpdate.id).in_([row.id for row in rows]))
+        .values(claimed_by=owner, claimed_until=until, attempts=col(InboundUpdate.attempts) + 1)
+        .execution_options(synchronize_session=False)
+    )
     for row in rows:
         row.claimed_by, row.claimed_until, row.attempts = owner, until, row.attempts + 1
-        session.add(row)
-    await session.flush()
     return rows
+
+
+async def claim_update(
+    session: AsyncSession, update_id: int, *, owner: str, now: datetime, lease_seconds: float
+) -> int | None:
+    """Claim one stored update if it is claimable and its chat's turn (one conditional UPDATE: the fast path of
+    an update stored behind another of its chat); its attempt number, or None."""
+    blocked = _earlier_of_chat(InboundUpdate.platform, InboundUpdate.chat_key, InboundUpdate.id)
+    result = await session.exec(  # type: ignore[call-overload]
+        update(InboundUpdate)
+        .where(col(InboundUpdate.id) == update_id, _claimable(now), ~blocked)
+        .values(
+            claimed_by=owner,
+            claimed_until=now + timedelta(seconds=lease_seconds),
+            attempts=col(InboundUpdate.attempts) + 1,
+        )
+        .returning(col(InboundUpdate.attempts))
+    )
+    return result.scalar_one_or_none()
 
 
 def _earlier_of_chat(platform: Any, chat_key: Any, row_id: Any) -> Any:
     """An earlier pending update of the same chat exists (it must be processed first)."""
-    earlier = aliased(InboundUpdate)
     return exists().where(
-        col(earlier.platform) == platform,
-        col(earlier.chat_key) == chat_key,
-        col(earlier.state) == InboundState.PENDING.value,
-        col(earlier.id) < row_id,
+        col(_EARLIER.platform) == platform,
+        col(_EARLIER.chat_key) == chat_key,
+        col(_EARLIER.state) == InboundState.PENDING.value,
+        col(_EARLIER.id) < row_id,
     )
 
 
@@ -228,14 +235,16 @@ async def hand_back(session: AsyncSession, update_id: int, owner: str) -> bool:
             col(InboundUpdate.state) == InboundState.PENDING.value,
             col(InboundUpdate.claimed_by) == owner,
         )
-        .values(claimed_by=None, claimed_until=None, attempts=col(InboundUpdate.attempts) - 1)
+        .values(claimed_by=None, claimed_until=None)
     )
     return bool(result.rowcount)
 
 
-async def release_update(session: AsyncSession, update_id: int, owner: str, error: str, retry_at: datetime) -> bool:
-    """Hand a claimed update back after a failed attempt, due again at `retry_at`, its error kept for the
-    operator; False when `owner` no longer held the claim."""
+async def release_update(
+    session: AsyncSession, update_id: int, owner: str, error: str, retry_at: datetime, attempts: int
+) -> bool:
+    """Hand a claimed update back after its failed attempt number `attempts`, due again at `retry_at`, its error
+    kept for the operator; False when `owner` no longer held the claim."""
     result = await session.exec(  # type: ignore[call-overload]
         update(InboundUpdate)
         .where(
@@ -243,7 +252,7 @@ async def release_update(session: AsyncSession, update_id: int, owner: str, erro
             col(InboundUpdate.state) == InboundState.PENDING.value,
             col(InboundUpdate.claimed_by) == owner,
         )
-        .values(claimed_by=None, claimed_until=None, next_attempt_at=retry_at, error=error[:500])
+        .values(claimed_by=None, claimed_until=None, next_attempt_at=retry_at, error=error[:500], attempts=attempts)
     )
     return bool(result.rowcount)
 

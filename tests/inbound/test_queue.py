@@ -304,3 +304,20 @@ async def test_the_serve_loop_processes_what_is_stored_while_it_runs(qapp: BotAp
                 await asyncio.sleep(0.02)
     assert [r.state for r in await inbound_rows(app)] == ["done"]
     assert HELP in (await outbox(app))[0].text
+
+
+async def test_metrics_show_the_backlog_and_the_parked_updates(
+    qapp: BotApp, adapters: list[Any], clock: FakeClock
+) -> None:
+    failing(qapp, times=None)
+    await post(qapp, adapters, tg_message_update("/huongdan", chat_id=-1001))
+    for _ in range(3):
+        clock.advance(minutes=5)
+        await qapp.pipeline.recover()
+    telegram = adapters[0]
+    for n in range(2):  # stored, not processed yet (the database went away right after, say)
+        await qapp.pipeline.store(telegram, telegram.check(tg_message_update("/huongdan", chat_id=-3000 - n)))
+    async with web(qapp, adapters) as (client, _):
+        body = (await client.get("/metrics")).text
+    assert "tocns_inbound_backlog 2.0" in body
+    assert "tocns_inbound_parked 1.0" in body

@@ -26,6 +26,7 @@ from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.zalo_api import FakeZaloApi
 from tocns.app import BotApp
 from tocns.config import Settings
+from tocns.core.messages import IncomingMessage
 from tocns.core.router import INTERNAL_ERROR_TEXT
 from tocns.db.engine import Database
 from tocns.inbound import store as inbound_store
@@ -321,3 +322,44 @@ async def test_metrics_show_the_backlog_and_the_parked_updates(
         body = (await client.get("/metrics")).text
     assert "tocns_inbound_backlog 2.0" in body
     assert "tocns_inbound_parked 1.0" in body
+
+
+async def test_an_update_whose_worker_died_on_its_last_attempt_is_parked_not_run_again(
+    qapp: BotApp, adapters: list[Any], worker2: BotApp, clock: FakeClock
+) -> None:
+    telegram = adapters[0]
+    await qapp.pipeline.store(telegram, telegram.check(tg_message_update("/huongdan")))
+    asked = failing(worker2, times=None)
+    for dead in range(3):  # three workers took it and died mid-way (their leases lapse): the claims alone count
+        async with qapp.db.session() as session:
+            assert (
+                len(
+                    await inbound_store.claim_updates(
+                        session, owner=f"dead-{dead}", platforms=["telegram"], now=clock(), lease_seconds=60, limit=5
+                    )
+                )
+                == 1
+            )
+        clock.advance(seconds=61)
+    assert await worker2.pipeline.recover() == 1
+    [row] = await inbound_rows(qapp)
+    assert (row.state, row.attempts, row.error) == ("failed", 4, "tiến trình xử lý đã dừng giữa chừng")
+    assert asked == []  # a poison update that kills its workers is not run a fourth time
+    assert [m.text for m in await outbox(qapp)] == [FAILED_HELP]
+
+
+async def test_an_unreadable_stored_body_is_parked_at_once(qapp: BotApp, adapters: list[Any]) -> None:
+    async with qapp.db.session() as session:
+        await inbound_store.store_update(session, "telegram", "broken", {"update_id": "x"}, chat="-1001")
+    qapp.pipeline.add(adapters[0])
+    assert await qapp.pipeline.recover() == 1
+    [row] = await inbound_rows(qapp)
+    assert row.state == "failed" and (row.error or "").startswith("unreadable: ")
+    assert await outbox(qapp) == []  # nobody to tell
+
+
+async def test_the_console_has_no_queue_and_answers_a_failure_at_once(qapp: BotApp) -> None:
+    failing(qapp, times=1)
+    msg = IncomingMessage(platform="console", chat_id="c-1", user_id="1", display_name="Lan", text="/huongdan")
+    assert [r.text for r in await qapp.pipeline.handle(msg)] == [FAILED_HELP]
+    assert HELP in (await qapp.pipeline.handle(msg))[0].text  # typed again, answered

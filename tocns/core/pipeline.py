@@ -530,6 +530,8 @@ class Pipeline:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.settings.inbound_poll_seconds)
             self._wake.clear()
+            if stop.is_set():
+                return  # stopped while idle: no extra round on the way out
 
     def start(self) -> Callable[[], Awaitable[None]]:
         """Start the processing loop in the background; returns the coroutine function that stops it."""

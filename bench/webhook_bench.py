@@ -313,8 +313,8 @@ async def _server(args: argparse.Namespace) -> None:
     done: dict[int, float] = {}
     process = bot.pipeline.process
 
-    async def timed(channel: Any, row_id: int, checked: Any) -> None:
-        await process(channel, row_id, checked)
+    async def timed(channel: Any, row_id: int, checked: Any, **kwargs: Any) -> None:
+        await process(channel, row_id, checked, **kwargs)
         done[checked.body["update_id"]] = time.time()
 
     bot.pipeline.process = timed  # type: ignore[method-assign]

@@ -146,10 +146,13 @@ async def run_polling(
         app.pipeline.add(channel)
         await channel.start()
         await channel.set_menu()
+    # The processing loop runs beside the polling: what polling stored but could not process (the database went
+    # away), retries and a previous run's backlog are processed all the time, not only at start.
+    stop_processing = app.pipeline.start()
     try:
-        await app.pipeline.recover()
         await asyncio.gather(*(channel.poll(app.pipeline.receive, stop) for channel in channels))
     finally:
+        await stop_processing()
         for channel in channels:
             await channel.close()
 

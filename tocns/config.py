@@ -120,6 +120,16 @@ class Settings(BaseSettings):
     webhook_max_body_bytes: int = 1_000_000
     # Days a processed update's raw body (names, ids, messages) is kept; the records and audit stay.
     inbound_retention_days: int = 14
+    # --- the inbound queue (issue 14): every worker claims pending updates under a lease and retries failures
+    # Attempts at processing one update (an exception, a database error) before it is parked for the operator
+    # (`tocns inbound failed` / `retry`); only then does the sender hear that the command failed.
+    inbound_max_attempts: int = 5
+    # Seconds before the first retry; each further retry waits twice as long (5, 10, 20, 40 s by default).
+    inbound_retry_seconds: float = 5.0
+    # Seconds a worker owns an update it took; after a crash another worker takes it again after this.
+    inbound_lease_seconds: float = 120.0
+    # Seconds between two looks for due updates when there is nothing to do.
+    inbound_poll_seconds: float = 1.0
     polling_timeout_seconds: int = 30
     zalo_parse_mode: str = ""
 
@@ -143,6 +153,13 @@ class Settings(BaseSettings):
         # A trial install leaves out asyncpg (the `postgres` extra): one line instead of a driver traceback.
         if value.startswith("postgresql+asyncpg") and importlib.util.find_spec("asyncpg") is None:
             raise ValueError('DATABASE_URL là PostgreSQL nhưng chưa cài gói bổ sung: pip install "tocns[postgres]"')
+        return value
+
+    @field_validator("inbound_max_attempts")
+    @classmethod
+    def _at_least_one_attempt(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("INBOUND_MAX_ATTEMPTS phải từ 1 trở lên")
         return value
 
     @field_validator("timezone")

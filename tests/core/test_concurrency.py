@@ -103,6 +103,8 @@ async def test_record_and_receipt_commit_together(
     )
     channel = SimpleNamespace(platform="console")
     checked = Checked(body={"text": msg.text}, key="77", chat="group-1", event=msg)
+    # One attempt only: the failed update is parked at once (retries have their own tests in tests/inbound).
+    app = BotApp.build(app.settings.model_copy(update={"inbound_max_attempts": 1}), app.db, app.clock)
     row_id = await app.pipeline.store(channel, checked)  # type: ignore[arg-type]
     assert row_id is not None
     await app.pipeline.process(channel, row_id, checked)  # type: ignore[arg-type]

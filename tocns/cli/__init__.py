@@ -23,6 +23,7 @@ SUBCOMMAND_MODULES = (
     "tocns.features.reports.cli",
     "tocns.features.apitokens.cli",
     "tocns.outbox.cli",
+    "tocns.inbound.cli",
 )
 
 

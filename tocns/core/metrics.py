@@ -29,6 +29,20 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="mostrecent",
         )
+        # The inbound queue: updates stored and not processed yet (a backlog that does not shrink means the
+        # processing loop cannot reach the database), and updates parked for the operator (`tocns inbound failed`).
+        self.inbound_backlog = Gauge(
+            "tocns_inbound_backlog",
+            "Inbound updates stored and waiting to be processed (including retries waiting out their backoff)",
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
+        self.inbound_parked = Gauge(
+            "tocns_inbound_parked",
+            "Inbound updates parked after their last attempt failed (tocns inbound failed / retry)",
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
         # 1 while a platform refused the bot's token (401) and its sending is stopped: alert on it.
         self.channel_stopped = Gauge(
             "tocns_channel_stopped",

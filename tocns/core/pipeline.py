@@ -8,11 +8,15 @@ knows a platform.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,8 +25,10 @@ from tocns.config import Settings
 from tocns.core.files import save_attachment
 from tocns.core.messages import ChatEvent, ChatEventKind, InboundEvent, IncomingMessage, Reply
 from tocns.core.router import INTERNAL_ERROR_TEXT, Router
+from tocns.core.text import one_line
 from tocns.db.engine import Database
 from tocns.inbound import store as inbound_store
+from tocns.inbound.models import InboundUpdate
 from tocns.outbox.store import enqueue
 
 log = logging.getLogger(__name__)
@@ -33,6 +39,10 @@ MAX_STORE_BATCH = 200
 # database connection: the pool would open and close extra connections, then time out. Below the pool size,
 # so the intake, the sender and the scheduler always find a connection.
 PROCESSING_SLOTS = 8
+# Updates one sweep of the processing loop claims at once (one per chat); more wait for the next sweep.
+SWEEP_BATCH = 4 * PROCESSING_SLOTS
+# However many attempts are configured, a retry never waits longer than this.
+MAX_RETRY_SECONDS = 3600.0
 
 EDITED_TEXT = (
     "Bot không xử lý lại tin nhắn đã sửa, nên lệnh vừa sửa chưa được thực hiện lại. "
@@ -51,6 +61,25 @@ class Checked:
     key: str  # identifies a redelivery of the same update
     chat: str  # updates of one chat are processed one at a time, in order
     event: InboundEvent | None  # None: nothing for the bot (a sticker, a service message)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failed attempt at an update, to be recorded (released for a retry, or parked)."""
+
+    channel: InboundChannel
+    checked: Checked
+    attempts: int
+    error: str
+
+
+class LostClaim(Exception):
+    """The update's claim passed to another worker (the lease lapsed) before this attempt committed."""
+
+
+def first_line(error: str) -> str:
+    """An error's first line, capped: what is stored for the operator."""
+    return one_line(error.strip().splitlines()[0] if error.strip() else error, 500)
 
 
 class InboundChannel(Protocol):
@@ -81,12 +110,24 @@ class Pipeline:
         self.clock = clock
         self.channels: dict[str, InboundChannel] = {}
         self.metrics: Any = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[bool]] = set()
         self._chat_locks: dict[str, asyncio.Lock] = {}
         self._chat_users: dict[str, int] = {}
         self._to_store: list[tuple[InboundChannel, Checked, asyncio.Future[bool]]] = []
         self._storer: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(PROCESSING_SLOTS)
+        # Who holds a claim: unique per pipeline, so two workers (or two pipelines in a test) never share one.
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:100]
+        # Failed attempts the database could not record (it was away too): recorded by the next sweep.
+        self._unrecorded: dict[int, Failure] = {}
+        self._to_hand_back: set[int] = set()
+        # Chats (platform:chat) where an update of this worker failed or was taken over, with its id: the updates
+        # after it that this worker claimed when storing them are not processed before it (see _attempt).
+        self._stalled: dict[str, int] = {}
+        # Updates the loop claimed and has not processed yet, by chat: a fast-path update of the same chat that
+        # was claimed meanwhile waits for them.
+        self._loop_held: dict[str, set[int]] = {}
+        self._wake = asyncio.Event()
 
     def add(self, channel: InboundChannel) -> None:
         """Register a platform channel."""
@@ -107,11 +148,22 @@ class Pipeline:
         return await handler(session, event, self.clock()) if handler is not None else []
 
     async def handle(self, msg: IncomingMessage) -> list[Reply]:
-        """Process one message typed locally (console, tests): one session, committed once; replies returned."""
-        async with self.db.session() as session:
-            return await self.router.handle(session, msg)
+        """Process one message typed locally (console, tests): one session, committed once; replies returned.
 
-    async def _enqueue(self, session: AsyncSession, event: InboundEvent, replies: list[Reply], key: str) -> None:
+        Nothing is stored to retry here: a command that fails is answered with the error at once, and the person
+        types it again.
+        """
+        try:
+            async with self.db.session() as session:
+                return await self.router.handle(session, msg)
+        except Exception:
+            log.exception("command failed (platform=%s chat=%s)", msg.platform, msg.chat_id)
+            parsed = self.router.parse(msg)
+            return [Reply(text=INTERNAL_ERROR_TEXT.format(name=parsed.name))] if parsed is not None else []
+
+    async def _enqueue(
+        self, session: AsyncSession, event: InboundEvent, replies: list[Reply], key: str, label: str | None = None
+    ) -> None:
         for index, reply in enumerate(replies):
             files = [
                 {
@@ -130,7 +182,7 @@ class Pipeline:
                 chat_id=reply.chat_id or event.chat_id,
                 text=reply.text,
                 kind="reply",
-                dedupe_key=f"reply:{key}:{index}",
+                dedupe_key=f"reply:{key}:{label or index}",
                 attachments=files or None,
                 now=self.clock(),
             )
@@ -141,19 +193,34 @@ class Pipeline:
             if checked.event is not None:
                 replies = await self.dispatch(session, checked.event)
                 await self._enqueue(session, checked.event, replies, f"{channel.platform}:{checked.key}")
-            await inbound_store.finish_update(session, row_id)
+            # The done-mark is conditional on still holding the claim: if the lease lapsed and another worker
+            # took the update over, everything this attempt wrote is rolled back and that worker's run counts.
+            if not await inbound_store.finish_update(session, row_id, owner=self.owner):
+                raise LostClaim(row_id)
 
     # ------------------------------------------------------------------ storing and scheduling
 
+    def _new_claim(self) -> inbound_store.Claim:
+        return self.owner, self.clock() + timedelta(seconds=self.settings.inbound_lease_seconds)
+
     async def store(self, channel: InboundChannel, checked: Checked) -> int | None:
-        """Store a checked update; the row id, or None for a redelivery already stored."""
+        """Store a checked update, unclaimed (the processing loop takes it); the row id, or None for a redelivery
+        already stored."""
+        row = await self._store_one(channel, checked, claim=False)
+        return row.id if row is not None else None
+
+    async def _store_one(self, channel: InboundChannel, checked: Checked, claim: bool) -> InboundUpdate | None:
         async with self.db.session() as session:
             row = await inbound_store.store_update(
-                session, channel.platform, checked.key, checked.body, now=self.clock()
+                session, channel.platform, checked.key, checked.body, now=self.clock(), chat=checked.chat
             )
+            if claim and row is not None and row.id is not None:
+                key = f"{channel.platform}:{row.chat_key}"
+                if self.follows_own(key) and await inbound_store.claim_stored(session, [row.id], self._new_claim()):
+                    row.claimed_by = self.owner
         if self.metrics is not None:
             self.metrics.updates_received.labels(channel.platform, "new" if row else "duplicate").inc()
-        return row.id if row is not None else None
+        return row
 
     async def accept(self, channel: InboundChannel, checked: Checked) -> bool:
         """Store a checked webhook update and start processing it; False for a redelivery already stored.
@@ -177,8 +244,18 @@ class Pipeline:
         try:
             async with self.db.session() as session:
                 row_ids = await inbound_store.store_updates(
-                    session, [(c.platform, u.key, u.body) for c, u, _ in batch], now=self.clock()
+                    session,
+                    [(c.platform, u.key, u.body) for c, u, _ in batch],
+                    now=self.clock(),
+                    chats=[u.chat for _, u, _ in batch],
                 )
+                # In the same transaction: the fast path holds its claim from the moment the update exists.
+                mine = [
+                    row_id
+                    for (channel, checked, _), row_id in zip(batch, row_ids, strict=True)
+                    if row_id is not None and self.follows_own(f"{channel.platform}:{checked.chat}")
+                ]
+                claimed = await inbound_store.claim_stored(session, mine, self._new_claim())
         except Exception as exc:
             if len(batch) > 1:
                 # One update the database refuses must not refuse the others that arrived with it.
@@ -193,53 +270,171 @@ class Pipeline:
             if self.metrics is not None:
                 self.metrics.updates_received.labels(channel.platform, "new" if row_id else "duplicate").inc()
             if row_id is not None:
-                self.submit(channel, row_id, checked)
+                self.submit(channel, row_id, checked, claimed_at_store=row_id in claimed)
             if not done.done():
                 done.set_result(row_id is not None)
 
-    async def process(self, channel: InboundChannel, row_id: int, checked: Checked) -> None:
-        """Process a stored update and record the outcome; never raises."""
+    async def process(
+        self, channel: InboundChannel, row_id: int, checked: Checked, claimed_at_store: bool = False
+    ) -> bool:
+        """Process a stored update under this worker's claim (taken now, or when it was stored); never raises.
+
+        False when it was not processed now: another worker holds it, an earlier update of its chat is still
+        pending, the database is away, or the attempt failed. The processing loop then takes it when it is due.
+        """
+        return await self._attempt(channel, row_id, checked, 1 if claimed_at_store else None, claimed_at_store)
+
+    async def _attempt(
+        self,
+        channel: InboundChannel,
+        row_id: int,
+        checked: Checked,
+        attempts: int | None,
+        at_store: bool = False,
+        from_loop: bool = False,
+    ) -> bool:
+        """One attempt under this worker's claim (taken here when `attempts` is None; when it was stored with
+        `at_store`; by the loop with `from_loop`); True when done."""
         key = f"{channel.platform}:{checked.chat}"
         lock = self._chat_locks.setdefault(key, asyncio.Lock())
         self._chat_users[key] = self._chat_users.get(key, 0) + 1
         try:
             # One chat's messages run in arrival order, as its members typed them; chats run in parallel.
             async with lock, self._slots:
-                await self._run(channel, row_id, checked)
-            return
-        except Exception as exc:
-            log.exception("processing %s update %s failed", channel.platform, row_id)
-            error = f"{type(exc).__name__}: {exc}"
-            if self.metrics is not None:
-                self.metrics.errors.labels("process").inc()
+                if at_store and not self._my_turn(key, row_id):
+                    # Claimed when stored behind updates of its chat this worker held; one of them failed since (or
+                    # the loop holds one): not its turn. Handed back; the loop takes it after them.
+                    await self._hand_back(row_id)
+                    return False
+                if attempts is None:
+                    try:
+                        attempts = await self._claim_one(row_id)
+                    except Exception as exc:
+                        # Stored, so not lost: the processing loop takes it once the database answers again.
+                        log.warning(
+                            "claiming %s update %s failed: %s: %s", channel.platform, row_id, type(exc).__name__, exc
+                        )
+                        return False
+                    if attempts is None:
+                        return False
+                if not at_store and self._stalled.get(key, row_id) < row_id:
+                    # Claimed under the database's check: nothing earlier of its chat is pending any more.
+                    del self._stalled[key]
+                try:
+                    await self._run(channel, row_id, checked)
+                    return True
+                except LostClaim:
+                    log.warning(
+                        "%s update %s was taken over by another worker (lease lapsed)", channel.platform, row_id
+                    )
+                    self._stalled[key] = min(row_id, self._stalled.get(key, row_id))
+                    return False
+                except Exception as exc:
+                    log.exception("processing %s update %s failed (attempt %d)", channel.platform, row_id, attempts)
+                    if self.metrics is not None:
+                        self.metrics.errors.labels("process").inc()
+                    failure = Failure(channel, checked, attempts, first_line(f"{type(exc).__name__}: {exc}"))
+                self._stalled[key] = min(row_id, self._stalled.get(key, row_id))
+                await self._settle(row_id, failure)
+                return False
         finally:
             self._chat_users[key] -= 1
             if not self._chat_users[key]:
                 del self._chat_users[key], self._chat_locks[key]
-        try:
-            # Nothing of the update was kept: a command's sender hears so; the update is parked as failed.
-            async with self.db.session() as session:
-                event = checked.event
-                parsed = self.router.parse(event) if isinstance(event, IncomingMessage) else None
-                if event is not None and parsed is not None:
-                    failure = Reply(text=INTERNAL_ERROR_TEXT.format(name=parsed.name))
-                    await self._enqueue(session, event, [failure], f"{channel.platform}:{checked.key}")
-                await inbound_store.finish_update(session, row_id, error)
-        except Exception:
-            log.exception("could not mark %s update %s failed", channel.platform, row_id)
+            if from_loop:
+                self._release_loop_hold(key, row_id)
 
-    def submit(self, channel: InboundChannel, row_id: int, checked: Checked) -> None:
-        """Process in the background: the webhook answers without waiting."""
-        task = asyncio.create_task(self.process(channel, row_id, checked))
+    def _my_turn(self, key: str, row_id: int) -> bool:
+        """Whether an update this worker claimed when storing it may run now: no update of its chat before it
+        failed here (or was taken over), and the loop holds none."""
+        if self._stalled.get(key, row_id) < row_id:
+            return False
+        return not any(held < row_id for held in self._loop_held.get(key, ()))
+
+    def _release_loop_hold(self, key: str, row_id: int) -> None:
+        held = self._loop_held.get(key)
+        if held is not None:
+            held.discard(row_id)
+            if not held:
+                del self._loop_held[key]
+
+    def follows_own(self, chat_key: str) -> bool:
+        """Whether an update of this chat, stored now, may be claimed behind the updates of its chat this worker
+        holds (they run first, in this worker's order): not after a failure here that may still be pending."""
+        return chat_key not in self._stalled and not self._unrecorded and not self._to_hand_back
+
+    async def _hand_back(self, row_id: int) -> None:
+        """Give back a claim taken at store time (see `_attempt`); later if the database is away."""
+        try:
+            async with self.db.session() as session:
+                await inbound_store.hand_back(session, row_id, self.owner)
+        except Exception as exc:
+            log.warning("handing back update %s failed: %s: %s", row_id, type(exc).__name__, exc)
+            self._to_hand_back.add(row_id)
+
+    async def _claim_one(self, row_id: int) -> int | None:
+        """Claim one stored update for this worker; its attempt number, or None when it is not claimable now."""
+        async with self.db.session() as session:
+            return await inbound_store.claim_update(
+                session,
+                row_id,
+                owner=self.owner,
+                now=self.clock(),
+                lease_seconds=self.settings.inbound_lease_seconds,
+            )
+
+    def retry_delay(self, attempts: int) -> timedelta:
+        """How long a failed update waits before its next attempt: INBOUND_RETRY_SECONDS, doubled each time."""
+        seconds = self.settings.inbound_retry_seconds * 2 ** max(0, attempts - 1)
+        return timedelta(seconds=min(seconds, MAX_RETRY_SECONDS))
+
+    async def _settle(self, row_id: int, failure: Failure) -> None:
+        """Record a failed attempt; when the database is away too, remember it and record it on a later sweep."""
+        try:
+            await self._record_failure(row_id, failure)
+        except Exception as exc:
+            log.warning("recording the failure of update %s failed: %s: %s", row_id, type(exc).__name__, exc)
+            self._unrecorded[row_id] = failure
+
+    async def _record_failure(self, row_id: int, failure: Failure) -> None:
+        """Hand the update back for a later attempt, or park it after the last one and tell the sender, once."""
+        now = self.clock()
+        async with self.db.session() as session:
+            if failure.attempts < self.settings.inbound_max_attempts:
+                retry_at = now + self.retry_delay(failure.attempts)
+                await inbound_store.release_update(
+                    session, row_id, self.owner, failure.error, retry_at, failure.attempts
+                )
+                return
+            if not await inbound_store.finish_update(session, row_id, failure.error, owner=self.owner):
+                return  # another worker took it over meanwhile: its outcome counts
+            event, channel = failure.checked.event, failure.channel
+            parsed = self.router.parse(event) if isinstance(event, IncomingMessage) else None
+            if event is not None and parsed is not None:
+                # Nothing of the update was kept: a command's sender hears so, once (the dedupe key is the
+                # update's, so an update the operator retries and that fails again is not announced twice).
+                reply = Reply(text=INTERNAL_ERROR_TEXT.format(name=parsed.name))
+                await self._enqueue(session, event, [reply], f"{channel.platform}:{failure.checked.key}", "failed")
+        log.error(
+            "%s update %s parked after %d attempt(s): %s", channel.platform, row_id, failure.attempts, failure.error
+        )
+        if self.metrics is not None:
+            self.metrics.errors.labels("inbound_parked").inc()
+
+    def submit(self, channel: InboundChannel, row_id: int, checked: Checked, claimed_at_store: bool) -> None:
+        """Process a stored update in the background (the webhook answers without waiting): at once when this
+        worker claimed it at store time; otherwise (an earlier update of its chat was pending) after the updates
+        of its chat this worker holds, if its turn has come by then."""
+        task = asyncio.create_task(self.process(channel, row_id, checked, claimed_at_store=claimed_at_store))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def receive(self, channel: InboundChannel, body: object) -> None:
         """Check, store, then process inline (polling loops, which have no request to answer)."""
         checked = channel.check(body)
-        row_id = await self.store(channel, checked)
-        if row_id is not None:
-            await self.process(channel, row_id, checked)
+        row = await self._store_one(channel, checked, claim=True)
+        if row is not None and row.id is not None:
+            await self.process(channel, row.id, checked, claimed_at_store=row.claimed_by is not None)
 
     async def drain(self) -> None:
         """Wait for every background processing task (shutdown, tests)."""
@@ -248,29 +443,104 @@ class Pipeline:
                 await asyncio.gather(self._storer, return_exceptions=True)
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def recover(self) -> int:
-        """Process every update stored before now but never processed (a stop in between); returns how many.
+    # ------------------------------------------------------------------ the processing loop
 
-        With several workers, one starting may also pick up updates another worker is about to process; the
-        message and reply de-duplication make that second run a no-op.
-        """
-        started = self.clock()
-        count = after = 0
-        while True:
+    async def sweep(self) -> int:
+        """One round of the loop: record failures the database missed, then claim the due updates (the oldest
+        pending one of each chat) and process them; returns how many were claimed. Raises when the database is
+        away."""
+        for row_id, failure in list(self._unrecorded.items()):
+            await self._record_failure(row_id, failure)
+            del self._unrecorded[row_id]
+        for row_id in list(self._to_hand_back):
             async with self.db.session() as session:
-                rows = await inbound_store.pending_updates(session, after_id=after, received_before=started)
-            if not rows:
-                return count
+                await inbound_store.hand_back(session, row_id, self.owner)
+            self._to_hand_back.discard(row_id)
+        if not self.channels:
+            return 0
+        async with self.db.session() as session:
+            rows = await inbound_store.claim_updates(
+                session,
+                owner=self.owner,
+                platforms=list(self.channels),
+                now=self.clock(),
+                lease_seconds=self.settings.inbound_lease_seconds,
+                limit=SWEEP_BATCH,
+            )
+            # Before the claim commits: a fast-path update of the same chat claimed after it must see it.
             for row in rows:
-                after = row.id or after
-                channel = self.channels.get(row.platform)
-                if channel is None or row.id is None:
-                    continue
-                try:
-                    checked = channel.check(json.loads(row.body))
-                except ValueError as exc:
-                    async with self.db.session() as session:
-                        await inbound_store.finish_update(session, row.id, f"unreadable: {exc}"[:200])
-                    continue
-                await self.process(channel, row.id, checked)
-                count += 1
+                self._loop_held.setdefault(f"{row.platform}:{row.chat_key}", set()).add(row.id or 0)
+        attempts = []
+        for row in rows:
+            channel = self.channels[row.platform]
+            assert row.id is not None
+            try:
+                checked = channel.check(json.loads(row.body))
+            except (ValueError, RecursionError) as exc:
+                # Stored by an older version, or a channel that became stricter: no attempt can ever read it.
+                unreadable = Checked(body={}, key=row.update_key, chat=row.chat_key or "", event=None)
+                failure = Failure(channel, unreadable, self.settings.inbound_max_attempts, f"unreadable: {exc}")
+                await self._settle(row.id, failure)
+                self._release_loop_hold(f"{row.platform}:{row.chat_key}", row.id)
+                continue
+            if row.attempts > self.settings.inbound_max_attempts:
+                # The last attempt never reported back (its worker stopped mid-way): park, do not run it again.
+                error = row.error or "tiến trình xử lý đã dừng giữa chừng"
+                await self._settle(row.id, Failure(channel, checked, row.attempts, error))
+                self._release_loop_hold(f"{row.platform}:{row.chat_key}", row.id)
+                continue
+            attempts.append(self._attempt(channel, row.id, checked, row.attempts, from_loop=True))
+        await asyncio.gather(*attempts)
+        return len(rows)
+
+    async def recover(self) -> int:
+        """Sweep until nothing is claimable now (a backlog after a stop, tests); returns how many were taken."""
+        count = 0
+        while taken := await self.sweep():
+            count += taken
+        return count
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """The processing loop every worker runs until `stop`: whatever is pending, due and unclaimed, it processes
+        (an update stored while the database was away, a retry whose backoff is over, a dead worker's claim)."""
+        away = False
+        while True:  # one sweep at least, even when stopped at once: what a previous run left is taken at start
+            try:
+                taken = await self.sweep()
+            except Exception as exc:
+                taken = 0
+                if not away:
+                    log.warning(
+                        "inbound queue: database unreachable (%s: %s); retrying every %.0f s",
+                        type(exc).__name__,
+                        exc,
+                        self.settings.inbound_poll_seconds,
+                    )
+                    if self.metrics is not None:
+                        self.metrics.errors.labels("inbound_loop").inc()
+                away = True
+            else:
+                if away:
+                    log.warning("inbound queue: database reachable again")
+                away = False
+            if stop.is_set():
+                return
+            if taken:
+                continue  # the next update of each chat just became claimable
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.inbound_poll_seconds)
+            self._wake.clear()
+            if stop.is_set():
+                return  # stopped while idle: no extra round on the way out
+
+    def start(self) -> Callable[[], Awaitable[None]]:
+        """Start the processing loop in the background; returns the coroutine function that stops it."""
+        stop = asyncio.Event()
+        task = asyncio.create_task(self.run(stop))
+
+        async def halt() -> None:
+            stop.set()
+            self._wake.set()
+            await asyncio.gather(task, return_exceptions=True)
+
+        return halt

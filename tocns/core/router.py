@@ -74,10 +74,11 @@ class Router:
     async def handle(self, session: AsyncSession, msg: IncomingMessage) -> list[Reply]:
         """Process one message in the caller's session; the replies to send (empty when it is not for the bot).
 
-        It must be the first work in the session's transaction (the pipeline calls it first): a rejected or failed
-        command rolls that transaction back and the message's processed-mark is written again in the same session,
-        so the refusal, the mark and the update's done-mark still commit together. A SAVEPOINT would do the same
-        at two extra statements on every command, accepted or not (docs/decisions.md).
+        It must be the first work in the session's transaction (the pipeline calls it first): a rejected command
+        rolls that transaction back and the message's processed-mark is written again in the same session, so the
+        refusal, the mark and the update's done-mark still commit together (a SAVEPOINT would do the same at two
+        extra statements on every command, accepted or not: docs/decisions.md). A command that fails unexpectedly
+        raises: the caller's session rolls back everything, the processed-mark included, so a retry runs it again.
         """
         if msg.is_bot:
             return []
@@ -102,10 +103,11 @@ class Router:
             self._notify(parsed.name, "rejected")
             replies = [Reply(text=exc.message if isinstance(exc, UserError) else str(exc))]
         except Exception:
-            # The traceback goes to the server log only, never to the chat.
-            log.exception("command /%s failed (platform=%s chat=%s)", parsed.name, msg.platform, msg.chat_id)
+            # Unexpected (a bug, the database going away): nothing is kept, the caller's transaction is rolled back
+            # and the caller decides. The pipeline retries the update and tells the sender only when it gives up
+            # (docs/inbound.md); the traceback goes to the server log only, never to the chat.
             self._notify(parsed.name, "error")
-            replies = [Reply(text=INTERNAL_ERROR_TEXT.format(name=parsed.name))]
+            raise
         # Nothing of the command is kept; the message is remembered, so a redelivery stays quiet.
         await session.rollback()
         await self._mark_processed(session, msg)

@@ -14,18 +14,24 @@ from tocns.core.clock import utcnow
 class InboundState(StrEnum):
     """Where a stored update is in its processing."""
 
-    PENDING = "pending"
+    PENDING = "pending"  # to process: waiting, claimed by a worker, or waiting out a retry's backoff
     DONE = "done"
-    FAILED = "failed"
+    FAILED = "failed"  # parked: every attempt failed (or unreadable); waits for `tocns inbound retry`
 
 
 class InboundUpdate(SQLModel, table=True):
-    """One update as the platform delivered it; (platform, update_key) is unique so a redelivery is dropped."""
+    """One update as the platform delivered it; (platform, update_key) is unique so a redelivery is dropped.
+
+    A pending update is processed by whichever worker claims it (`claimed_by` until `claimed_until`, the lease);
+    a failed attempt hands it back with a `next_attempt_at` further off, up to INBOUND_MAX_ATTEMPTS attempts.
+    """
 
     __tablename__ = "inbound_update"
     __table_args__ = (
         UniqueConstraint("platform", "update_key", name="uq_inbound_update_key"),
         Index("ix_inbound_update_state", "state", "received_at"),
+        # The claim looks for an earlier pending update of the same chat (one chat is processed in order).
+        Index("ix_inbound_update_chat", "platform", "chat_key", "state"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -37,6 +43,12 @@ class InboundUpdate(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow)
     processed_at: datetime | None = None
     error: str | None = Field(default=None, max_length=500)
+    # The chat the update belongs to (Checked.chat); None for updates stored before migration 0012.
+    chat_key: str | None = Field(default=None, max_length=100)
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    next_attempt_at: datetime | None = None  # None: due now
+    claimed_by: str | None = Field(default=None, max_length=100)
+    claimed_until: datetime | None = None
 
 
 class ProcessedMessage(SQLModel, table=True):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, exists, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,32 +20,87 @@ from tocns.db.upsert import per_dialect, table_of
 from tocns.inbound.models import InboundState, InboundUpdate, ProcessedMessage
 from tocns.outbox.models import OutboxMessage, OutboxState
 
+Claim = tuple[str, datetime]
+"""Who claims (the worker's owner id) and until when."""
 
-async def store_update(
-    session: AsyncSession, platform: str, update_key: str, body: dict[str, Any], now: datetime | None = None
-) -> InboundUpdate | None:
-    """Store an update; None when the same (platform, key) was already stored (a redelivery)."""
-    values: dict[str, Any] = {
+# Another row of the same table, in subqueries: aliased, so that it is never mistaken for the row being updated;
+# one alias for every statement, so that each statement compiles once and is cached.
+_EARLIER = aliased(InboundUpdate, name="earlier")
+
+
+async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """One INSERT ... ON CONFLICT DO NOTHING of these rows; per (platform, key) stored, its id."""
+    insert = pg_insert if is_postgres(session) else sqlite_insert
+    statement = (
+        insert(InboundUpdate)
+        .values(rows)
+        .on_conflict_do_nothing()
+        .returning(col(InboundUpdate.id), col(InboundUpdate.platform), col(InboundUpdate.update_key))
+    )
+    result = (await session.exec(statement)).all()  # type: ignore[call-overload]
+    return {(platform, key): row_id for row_id, platform, key in result}
+
+
+def _row(platform: str, key: str, body: dict[str, Any], received_at: datetime, chat: str | None) -> dict[str, Any]:
+    return {
         "platform": platform,
-        "update_key": update_key[:200],
+        "update_key": key[:200],
         "body": json.dumps(body, ensure_ascii=False),
         "state": InboundState.PENDING.value,
-        "received_at": now or utcnow(),
+        "received_at": received_at,
+        "chat_key": chat[:100] if chat is not None else None,
+        "attempts": 0,
     }
+
+
+async def claim_stored(session: AsyncSession, ids: Sequence[int], claim: Claim) -> set[int]:
+    """Right after storing `ids`, in the same transaction: claim for the storing worker those whose chat has no
+    earlier update pending, other than the ones this worker holds or stored with them (it processes those first,
+    in order). One statement per batch: the webhook's fast path needs no claim transaction of its own."""
+    if not ids:
+        return set()
+    owner, until = claim
+    blocked = exists().where(
+        col(_EARLIER.platform) == col(InboundUpdate.platform),
+        col(_EARLIER.chat_key) == col(InboundUpdate.chat_key),
+        col(_EARLIER.state) == InboundState.PENDING.value,
+        col(_EARLIER.id) < col(InboundUpdate.id),
+        col(_EARLIER.claimed_by).is_(None) | (col(_EARLIER.claimed_by) != owner),
+        col(_EARLIER.id).not_in(list(ids)),
+    )
+    result = await session.exec(  # type: ignore[call-overload]
+        update(InboundUpdate)
+        .where(col(InboundUpdate.id).in_(list(ids)), ~blocked)
+        .values(claimed_by=owner, claimed_until=until)
+        .returning(col(InboundUpdate.id))
+    )
+    return {row_id for (row_id,) in result.all()}
+
+
+async def store_update(
+    session: AsyncSession,
+    platform: str,
+    update_key: str,
+    body: dict[str, Any],
+    now: datetime | None = None,
+    chat: str | None = None,
+) -> InboundUpdate | None:
+    """Store an update (of `chat`, kept for in-order claims); None when the same (platform, key) was already
+    stored."""
+    row = _row(platform, update_key, body, now or utcnow(), chat)
     # One INSERT ... ON CONFLICT DO NOTHING: no savepoint round trips on the webhook's hot path.
-    insert = pg_insert if is_postgres(session) else sqlite_insert
-    statement = insert(InboundUpdate).values(**values).on_conflict_do_nothing().returning(col(InboundUpdate.id))
-    row_id = (await session.exec(statement)).scalar_one_or_none()  # type: ignore[call-overload]
-    if row_id is None:
-        return None
-    return InboundUpdate(id=row_id, **values)
+    row_id = (await _insert(session, [row])).get((platform, row["update_key"]))
+    return InboundUpdate(id=row_id, **row) if row_id is not None else None
 
 
 async def store_updates(
-    session: AsyncSession, updates: list[tuple[str, str, dict[str, Any]]], now: datetime | None = None
+    session: AsyncSession,
+    updates: list[tuple[str, str, dict[str, Any]]],
+    now: datetime | None = None,
+    chats: Sequence[str | None] | None = None,
 ) -> list[int | None]:
-    """Store several (platform, key, body) updates in one statement; per update its row id, or None when the
-    same (platform, key) was stored before or earlier in the same list (a redelivery)."""
+    """Store several (platform, key, body) updates (of `chats`, one per update) in one statement; per update its
+    row id, or None when the same (platform, key) was stored before or earlier in the same list (a redelivery)."""
     received_at = now or utcnow()
     first: dict[tuple[str, str], int] = {}
     rows: list[dict[str, Any]] = []
@@ -52,23 +109,8 @@ async def store_updates(
         if ident in first:
             continue
         first[ident] = index
-        rows.append(
-            {
-                "platform": platform,
-                "update_key": key[:200],
-                "body": json.dumps(body, ensure_ascii=False),
-                "state": InboundState.PENDING.value,
-                "received_at": received_at,
-            }
-        )
-    insert = pg_insert if is_postgres(session) else sqlite_insert
-    statement = (
-        insert(InboundUpdate)
-        .values(rows)
-        .on_conflict_do_nothing()
-        .returning(col(InboundUpdate.id), col(InboundUpdate.platform), col(InboundUpdate.update_key))
-    )
-    stored = {(platform, key): row_id for row_id, platform, key in (await session.exec(statement)).all()}  # type: ignore[call-overload]
+        rows.append(_row(platform, key, body, received_at, chats[index] if chats is not None else None))
+    stored = await _insert(session, rows)
     result: list[int | None] = [None] * len(updates)
     for ident, index in first.items():
         result[index] = stored.get(ident)
@@ -80,28 +122,181 @@ async def get_update(session: AsyncSession, update_id: int) -> InboundUpdate | N
     return await session.get(InboundUpdate, update_id)
 
 
-async def finish_update(session: AsyncSession, update_id: int, error: str | None = None) -> None:
-    """Mark a stored update done, or failed with the error's first line."""
-    await session.exec(
-        update(InboundUpdate)  # type: ignore[call-overload]
-        .where(col(InboundUpdate.id) == update_id)
-        .values(
-            state=InboundState.FAILED if error else InboundState.DONE,
+async def finish_update(
+    session: AsyncSession,
+    update_id: int,
+    error: str | None = None,
+    owner: str | None = None,
+) -> bool:
+    """Mark a pending update done, or parked (failed) with the error; with `owner`, only while that worker still
+    holds its claim. False when the update was not (or no longer) this worker's to finish."""
+    query = update(InboundUpdate).where(
+        col(InboundUpdate.id) == update_id, col(InboundUpdate.state) == InboundState.PENDING.value
+    )
+    if owner is not None:
+        query = query.where(col(InboundUpdate.claimed_by) == owner)
+    result = await session.exec(  # type: ignore[call-overload]
+        query.values(
+            state=InboundState.FAILED.value if error else InboundState.DONE.value,
             error=error[:500] if error else None,
             processed_at=utcnow(),
+            claimed_by=None,
+            claimed_until=None,
+            next_attempt_at=None,
         )
+    )
+    return bool(result.rowcount)
+
+
+def _claimable(now: datetime) -> Any:
+    """Pending, due, and not held by a live claim."""
+    due = col(InboundUpdate.next_attempt_at).is_(None) | (col(InboundUpdate.next_attempt_at) <= now)
+    free = col(InboundUpdate.claimed_by).is_(None) | (col(InboundUpdate.claimed_until) < now)
+    return (col(InboundUpdate.state) == InboundState.PENDING.value) & due & free
+
+
+async def claim_updates(
+    session: AsyncSession,
+    *,
+    owner: str,
+    platforms: Sequence[str],
+    now: datetime,
+    lease_seconds: float,
+    limit: int,
+    ids: Sequence[int] | None = None,
+) -> list[InboundUpdate]:
+    """Claim due pending updates (of `ids`, or the oldest) for `owner` until now + `lease_seconds`; one attempt
+    more is counted on each. An update waits while an earlier update of its chat is pending (claimed, or waiting
+    out a retry): one chat's updates are processed one at a time, in arrival order."""
+    blocked = _earlier_of_chat(InboundUpdate.platform, InboundUpdate.chat_key, InboundUpdate.id)
+    query = (
+        select(InboundUpdate)
+        .where(col(InboundUpdate.platform).in_(list(platforms)), _claimable(now), ~blocked)
+        .order_by(col(InboundUpdate.id))
+        .limit(limit)
+    )
+    if ids is not None:
+        query = query.where(col(InboundUpdate.id).in_(list(ids)))
+    if is_postgres(session):
+        # Several workers: each skips the rows another is claiming right now. On SQLite every transaction
+        # starts with BEGIN IMMEDIATE (one writer), so this read and the update below cannot interleave.
+        query = query.with_for_update(skip_locked=True, of=InboundUpdate)
+    rows = list((await session.exec(query)).all())
+    if not rows:
+        return rows
+    until = now + timedelta(seconds=lease_seconds)
+    await session.exec(  # type: ignore[call-overload]
+        update(InboundUpdate)
+        .where(col(InboundUpdate.id).in_([row.id for row in rows]))
+        .values(claimed_by=owner, claimed_until=until, attempts=col(InboundUpdate.attempts) + 1)
+        .execution_options(synchronize_session=False)
+    )
+    for row in rows:
+        row.claimed_by, row.claimed_until, row.attempts = owner, until, row.attempts + 1
+    return rows
+
+
+async def claim_update(
+    session: AsyncSession, update_id: int, *, owner: str, now: datetime, lease_seconds: float
+) -> int | None:
+    """Claim one stored update if it is claimable and its chat's turn (one conditional UPDATE: the fast path of
+    an update stored behind another of its chat); its attempt number, or None."""
+    blocked = _earlier_of_chat(InboundUpdate.platform, InboundUpdate.chat_key, InboundUpdate.id)
+    result = await session.exec(  # type: ignore[call-overload]
+        update(InboundUpdate)
+        .where(col(InboundUpdate.id) == update_id, _claimable(now), ~blocked)
+        .values(
+            claimed_by=owner,
+            claimed_until=now + timedelta(seconds=lease_seconds),
+            attempts=col(InboundUpdate.attempts) + 1,
+        )
+        .returning(col(InboundUpdate.attempts))
+    )
+    return result.scalar_one_or_none()
+
+
+def _earlier_of_chat(platform: Any, chat_key: Any, row_id: Any) -> Any:
+    """An earlier pending update of the same chat exists (it must be processed first)."""
+    return exists().where(
+        col(_EARLIER.platform) == platform,
+        col(_EARLIER.chat_key) == chat_key,
+        col(_EARLIER.state) == InboundState.PENDING.value,
+        col(_EARLIER.id) < row_id,
     )
 
 
-async def pending_updates(
-    session: AsyncSession, limit: int = 100, after_id: int = 0, received_before: datetime | None = None
-) -> list[InboundUpdate]:
-    """Updates stored but never processed (the process stopped in between), oldest first, from `after_id` on."""
-    query = select(InboundUpdate).where(InboundUpdate.state == InboundState.PENDING, col(InboundUpdate.id) > after_id)
-    if received_before is not None:
-        query = query.where(col(InboundUpdate.received_at) <= received_before)
-    result = await session.exec(query.order_by(col(InboundUpdate.id)).limit(limit))
+async def hand_back(session: AsyncSession, update_id: int, owner: str) -> bool:
+    """Give up a claim taken when the update was stored, without counting the attempt (it is not its chat's
+    turn after all: an earlier update of the chat failed meanwhile); the loop takes it in its turn."""
+    result = await session.exec(  # type: ignore[call-overload]
+        update(InboundUpdate)
+        .where(
+            col(InboundUpdate.id) == update_id,
+            col(InboundUpdate.state) == InboundState.PENDING.value,
+            col(InboundUpdate.claimed_by) == owner,
+        )
+        .values(claimed_by=None, claimed_until=None)
+    )
+    return bool(result.rowcount)
+
+
+async def release_update(
+    session: AsyncSession, update_id: int, owner: str, error: str, retry_at: datetime, attempts: int
+) -> bool:
+    """Hand a claimed update back after its failed attempt number `attempts`, due again at `retry_at`, its error
+    kept for the operator; False when `owner` no longer held the claim."""
+    result = await session.exec(  # type: ignore[call-overload]
+        update(InboundUpdate)
+        .where(
+            col(InboundUpdate.id) == update_id,
+            col(InboundUpdate.state) == InboundState.PENDING.value,
+            col(InboundUpdate.claimed_by) == owner,
+        )
+        .values(claimed_by=None, claimed_until=None, next_attempt_at=retry_at, error=error[:500], attempts=attempts)
+    )
+    return bool(result.rowcount)
+
+
+async def parked_updates(session: AsyncSession, limit: int = 100) -> list[InboundUpdate]:
+    """Updates parked after their last attempt failed, oldest first."""
+    result = await session.exec(
+        select(InboundUpdate)
+        .where(col(InboundUpdate.state) == InboundState.FAILED.value)
+        .order_by(col(InboundUpdate.id))
+        .limit(limit)
+    )
     return list(result.all())
+
+
+async def retry_parked(session: AsyncSession, ids: Sequence[int] | None = None) -> list[int]:
+    """Put parked updates (these, or all) back in the queue with a fresh count of attempts; the ids put back."""
+    query = update(InboundUpdate).where(col(InboundUpdate.state) == InboundState.FAILED.value)
+    if ids is not None:
+        query = query.where(col(InboundUpdate.id).in_(list(ids)))
+    result = await session.exec(  # type: ignore[call-overload]
+        query.values(
+            state=InboundState.PENDING.value,
+            attempts=0,
+            next_attempt_at=None,
+            claimed_by=None,
+            claimed_until=None,
+            processed_at=None,
+        ).returning(col(InboundUpdate.id))
+    )
+    return sorted(row_id for (row_id,) in result.all())
+
+
+async def queue_counts(session: AsyncSession) -> dict[str, int]:
+    """How many updates are pending (the backlog) and how many are parked."""
+    wanted = (InboundState.PENDING.value, InboundState.FAILED.value)
+    result = await session.exec(
+        select(InboundUpdate.state, func.count())
+        .where(col(InboundUpdate.state).in_(wanted))
+        .group_by(col(InboundUpdate.state))
+    )
+    counts = dict.fromkeys(wanted, 0)
+    counts.update({state: int(n) for state, n in result.all()})
+    return counts
 
 
 async def outbox_depth(session: AsyncSession) -> int:

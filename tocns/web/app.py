@@ -81,7 +81,9 @@ def create_app(
         running: list[Channel] = list(app.state.channels.values())
         if with_platforms:
             await setup_platforms(running, settings.public_base_url, register=register_platforms)
-        await pipeline.recover()
+        # Every worker processes the queue all the time: a backlog left by a stop, an update stored while the
+        # database was away, a retry whose backoff is over, a dead worker's claim (see docs/inbound.md).
+        stop_processing = pipeline.start()
         scheduler = sender = None
         if with_scheduler:
             from tocns.outbox.sender import start_sender
@@ -98,6 +100,7 @@ def create_app(
                 await stop_sender(sender)
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
+            await stop_processing()
             await pipeline.drain()
             for channel in running:
                 await channel.close()

@@ -1,0 +1,365 @@
+"""The durable inbound queue: claims under a lease, retries with backoff, parking, one error reply, chat order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.factories import FakeClock
+from tests.fakes.platforms import (
+    TG_HEADER,
+    TG_SECRET,
+    adapters_for,
+    inbound_rows,
+    outbox,
+    platform_app,
+    platform_settings,
+    tg_message_update,
+    web,
+)
+from tests.fakes.telegram_api import FakeTelegramApi
+from tests.fakes.zalo_api import FakeZaloApi
+from tocns.app import BotApp
+from tocns.config import Settings
+from tocns.core.messages import IncomingMessage
+from tocns.core.router import INTERNAL_ERROR_TEXT
+from tocns.db.engine import Database
+from tocns.inbound import store as inbound_store
+from tocns.inbound.jobs import inbound_retention
+from tocns.web.app import create_app
+
+OK = {TG_HEADER: TG_SECRET}
+HELP = "Các lệnh bạn dùng được"
+FAILED_HELP = INTERNAL_ERROR_TEXT.format(name="huongdan")
+
+
+def _queue_settings(settings: Settings, tmp_path: Path, **changes: Any) -> Settings:
+    return platform_settings(settings, tmp_path).model_copy(
+        update={"inbound_max_attempts": 3, "inbound_retry_seconds": 30.0, "inbound_lease_seconds": 60.0, **changes}
+    )
+
+
+@pytest.fixture
+def qapp(app: BotApp, settings: Settings, tmp_path: Path) -> BotApp:
+    """The bot with both platforms, 3 attempts, 30 s before the first retry (the fake clock decides when)."""
+    return platform_app(app, _queue_settings(settings, tmp_path))
+
+
+@pytest.fixture
+def adapters(qapp: BotApp) -> list[Any]:
+    """Telegram and Zalo channels on the fakes."""
+    return list(adapters_for(qapp, FakeTelegramApi(), FakeZaloApi()))
+
+
+def failing(app: BotApp, times: int | None) -> list[str]:
+    """Make commands raise a database error `times` times (None: always), inside the router's work on them (who
+    is asking); returns the texts it was asked."""
+    seen: list[str] = []
+    original = app.router.identify
+
+    async def flaky(session: Any, msg: Any, now: Any) -> Any:
+        seen.append(msg.text)
+        if times is None or len(seen) <= times:
+            raise ConnectionError("database went away")
+        return await original(session, msg, now)
+
+    app.router.identify = flaky
+    return seen
+
+
+async def post(app: BotApp, adapters: list[Any], *bodies: dict[str, Any]) -> None:
+    """Deliver updates through the real webhook route (each acknowledged) and let the fast path finish."""
+    async with web(app, adapters) as (client, _):
+        for body in bodies:
+            assert (await client.post("/webhook/telegram", json=body, headers=OK)).status_code == 200
+
+
+async def test_a_failed_update_is_retried_after_its_backoff_and_processed_once(
+    qapp: BotApp, adapters: list[Any], clock: FakeClock
+) -> None:
+    asked = failing(qapp, times=1)
+    await post(qapp, adapters, tg_message_update("/huongdan"))
+    [row] = await inbound_rows(qapp)
+    # The attempt failed: no reply yet (not even the error), the update waits for its retry.
+    assert (row.state, row.attempts, row.claimed_by) == ("pending", 1, None)
+    assert row.error == "ConnectionError: database went away"
+    assert await outbox(qapp) == []
+    assert await qapp.pipeline.recover() == 0  # the backoff is not over
+    clock.advance(seconds=31)
+    assert await qapp.pipeline.recover() == 1
+    [row] = await inbound_rows(qapp)
+    assert (row.state, row.attempts, row.error) == ("done", 2, None)
+    replies = [m.text for m in await outbox(qapp)]
+    assert len(replies) == 1 and HELP in replies[0]
+    assert asked == ["/huongdan", "/huongdan"]
+    assert await qapp.pipeline.recover() == 0  # done is done
+
+
+async def test_retries_exhausted_park_the_update_and_the_sender_hears_once(
+    qapp: BotApp, adapters: list[Any], clock: FakeClock
+) -> None:
+    asked = failing(qapp, times=None)
+    await post(qapp, adapters, tg_message_update("/huongdan"))
+    for _ in range(5):
+        clock.advance(minutes=5)
+        await qapp.pipeline.recover()
+    [row] = await inbound_rows(qapp)
+    assert (row.state, row.attempts, row.error) == ("failed", 3, "ConnectionError: database went away")
+    assert len(asked) == 3  # INBOUND_MAX_ATTEMPTS, then no more
+    assert [m.text for m in await outbox(qapp)] == [FAILED_HELP]
+    # The operator puts it back; it fails three more times and is parked again: the sender is not told twice.
+    async with qapp.db.session() as session:
+        assert await inbound_store.retry_parked(session) == [row.id]
+    for _ in range(5):
+        clock.advance(minutes=5)
+        await qapp.pipeline.recover()
+    assert [r.state for r in await inbound_rows(qapp)] == ["failed"] and len(asked) == 6
+    assert [m.text for m in await outbox(qapp)] == [FAILED_HELP]
+    # Retention deletes processed updates only: the parked one stays for the operator.
+    assert await inbound_retention(qapp, clock() + timedelta(days=400)) == []
+    assert len(await inbound_rows(qapp)) == 1
+
+
+async def test_a_parked_update_put_back_by_the_operator_is_processed(
+    qapp: BotApp, adapters: list[Any], clock: FakeClock
+) -> None:
+    asked = failing(qapp, times=3)
+    await post(qapp, adapters, tg_message_update("/huongdan"))
+    for _ in range(3):
+        clock.advance(minutes=5)
+        await qapp.pipeline.recover()
+    [row] = await inbound_rows(qapp)
+    assert row.state == "failed"
+    async with qapp.db.session() as session:
+        assert await inbound_store.retry_parked(session, [row.id or 0, 999]) == [row.id]
+    assert await qapp.pipeline.recover() == 1
+    [row] = await inbound_rows(qapp)
+    assert (row.state, row.attempts) == ("done", 1)
+    # The error reply went out when it was parked; the real answer follows now, with its own key.
+    texts = [m.text for m in await outbox(qapp)]
+    assert texts[0] == FAILED_HELP and HELP in texts[1] and len(texts) == 2 and len(asked) == 4
+
+
+async def test_one_chat_waits_for_its_earlier_update_while_other_chats_go_on(
+    qapp: BotApp, adapters: list[Any], clock: FakeClock
+) -> None:
+    asked = failing(qapp, times=1)
+    first = tg_message_update("/huongdan", chat_id=-1001)
+    later = tg_message_update("/help", chat_id=-1001)
+    elsewhere = tg_message_update("/huongdan", chat_id=-2002)
+    await post(qapp, adapters, first)
+    await post(qapp, adapters, later, elsewhere)
+    # The first update failed and waits out its backoff; the chat's next update waits behind it, unclaimed.
+    assert [(r.chat_key, r.state, r.attempts) for r in await inbound_rows(qapp)] == [
+        ("-1001", "pending", 1),
+        ("-1001", "pending", 0),
+        ("-2002", "done", 0),  # attempts count the ones recorded: failures and claims by the loop
+    ]
+    assert [m.chat_id for m in await outbox(qapp)] == ["-2002"]
+    clock.advance(seconds=31)
+    await qapp.pipeline.recover()
+    assert asked == ["/huongdan", "/huongdan", "/huongdan", "/help"]
+    assert {r.state for r in await inbound_rows(qapp)} == {"done"}
+    assert [m.chat_id for m in await outbox(qapp)] == ["-2002", "-1001", "-1001"]
+    assert HELP in (await outbox(qapp))[1].text  # /huongdan's answer before /help's
+
+
+async def _second_worker(qapp: BotApp, adapters: list[Any]) -> AsyncIterator[BotApp]:
+    """Another worker on the same database: its own engine, pipeline and claim owner."""
+    db = Database(qapp.settings.database_url)
+    other = BotApp.build(qapp.settings, db, qapp.clock)
+    for adapter in adapters:
+        other.pipeline.add(adapter)
+    try:
+        yield other
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture
+async def worker2(qapp: BotApp, adapters: list[Any]) -> AsyncIterator[BotApp]:
+    """A second worker process, as `tocns serve --workers 2` runs."""
+    async for other in _second_worker(qapp, adapters):
+        yield other
+
+
+async def test_two_workers_claiming_at_once_never_take_the_same_update(
+    qapp: BotApp, adapters: list[Any], worker2: BotApp
+) -> None:
+    telegram = adapters[0]
+    for n in range(30):
+        for text in ("/huongdan", "/help"):  # two updates in each of 30 chats
+            await qapp.pipeline.store(telegram, telegram.check(tg_message_update(text, chat_id=-5000 - n)))
+
+    async def claim(app: BotApp) -> list[int]:
+        async with app.db.session() as session:
+            rows = await inbound_store.claim_updates(
+                session, owner=app.pipeline.owner, platforms=["telegram"], now=app.clock(), lease_seconds=60, limit=3
+            )
+        return [r.id or 0 for r in rows]
+
+    # Twelve claims of at most 3 (36 > 30), six by each worker: neither can take everything alone.
+    results = await asyncio.gather(*(claim(app) for _ in range(6) for app in (qapp, worker2)))
+    taken = [row_id for ids in results for row_id in ids]
+    assert len(taken) == len(set(taken)) == 30  # each chat's first update, once; the second waits behind it
+    rows = {r.id: r for r in await inbound_rows(qapp)}
+    assert {rows[i].chat_key for i in taken} == {str(-5000 - n) for n in range(30)}
+    assert all(rows[i].id % 2 == 1 for i in taken)  # the earlier of each chat's two
+    owners = {rows[i].claimed_by for i in taken}
+    assert owners == {qapp.pipeline.owner, worker2.pipeline.owner}
+
+
+async def test_two_workers_draining_one_backlog_process_each_update_once(
+    qapp: BotApp, adapters: list[Any], worker2: BotApp
+) -> None:
+    telegram = adapters[0]
+    bodies = [tg_message_update(f"/huongdan {n}", chat_id=-6000 - n % 12) for n in range(60)]
+    for body in bodies:
+        await qapp.pipeline.store(telegram, telegram.check(body))
+    handled: list[tuple[str, str]] = []
+    for app in (qapp, worker2):
+        original = app.router.handle
+
+        async def counting(session: Any, msg: Any, original: Any = original) -> Any:
+            handled.append((msg.chat_id, msg.text))
+            await asyncio.sleep(0)  # let the other worker run in between
+            return await original(session, msg)
+
+        app.router.handle = counting  # type: ignore[method-assign]
+    counts = await asyncio.gather(qapp.pipeline.recover(), worker2.pipeline.recover())
+    assert sum(counts) == 60
+    assert sorted(handled) == sorted((str(b["message"]["chat"]["id"]), b["message"]["text"]) for b in bodies)
+    # Each chat's updates were handled in the order they arrived, whichever worker took them.
+    for chat in {c for c, _ in handled}:
+        texts = [t for c, t in handled if c == chat]
+        assert texts == sorted(texts, key=lambda t: int(t.split()[1]))
+    assert {r.state for r in await inbound_rows(qapp)} == {"done"}
+    assert len(await outbox(qapp)) == 60
+
+
+async def test_the_webhook_fast_path_holds_its_claim_while_it_processes(
+    qapp: BotApp, adapters: list[Any], worker2: BotApp
+) -> None:
+    gate = asyncio.Event()
+    original = qapp.router.handle
+
+    async def slow(session: Any, msg: Any) -> Any:
+        await gate.wait()
+        return await original(session, msg)
+
+    qapp.router.handle = slow  # type: ignore[method-assign]
+    async with web(qapp, adapters) as (client, _):
+        assert (await client.post("/webhook/telegram", json=tg_message_update("/huongdan"), headers=OK)).is_success
+        while not (rows := await inbound_rows(qapp)) or rows[0].claimed_by is None:
+            await asyncio.sleep(0.01)
+        assert rows[0].claimed_by == qapp.pipeline.owner
+        assert await worker2.pipeline.recover() == 0  # the other worker leaves it alone
+        gate.set()
+    assert [r.state for r in await inbound_rows(qapp)] == ["done"]
+    assert len(await outbox(qapp)) == 1
+    assert await worker2.pipeline.recover() == 0
+
+
+async def test_an_attempt_whose_lease_was_taken_over_keeps_nothing(
+    qapp: BotApp, adapters: list[Any], worker2: BotApp, clock: FakeClock
+) -> None:
+    gate, started = asyncio.Event(), asyncio.Event()
+    original = qapp.router.handle
+
+    async def stuck(session: Any, msg: Any) -> Any:
+        started.set()
+        await gate.wait()
+        return await original(session, msg)
+
+    qapp.router.handle = stuck  # type: ignore[method-assign]
+    telegram = adapters[0]
+    checked = telegram.check(tg_message_update("/huongdan"))
+    row_id = await qapp.pipeline.store(telegram, checked)
+    assert row_id is not None
+    slow = asyncio.create_task(qapp.pipeline.process(telegram, row_id, checked))
+    await started.wait()
+    clock.advance(seconds=61)  # the lease lapsed: the worker looks dead
+    assert await worker2.pipeline.recover() == 1
+    gate.set()
+    assert await slow is False  # its work was rolled back: the other worker's run is the one that counts
+    [row] = await inbound_rows(qapp)
+    assert (row.state, row.attempts) == ("done", 2)
+    assert len(await outbox(qapp)) == 1
+
+
+async def test_the_serve_loop_processes_what_is_stored_while_it_runs(qapp: BotApp, adapters: list[Any]) -> None:
+    app = platform_app(qapp, qapp.settings.model_copy(update={"inbound_poll_seconds": 0.02}))
+    web_app = create_app(app.settings, bot_app=app, channels=adapters[:1])
+    telegram = adapters[0]
+    async with web_app.router.lifespan_context(web_app):
+        await asyncio.sleep(0.1)  # started, idle: this is not the start-up recovery
+        # Stored and acknowledged, then its processing never happened (the database went away after the INSERT).
+        await app.pipeline.store(telegram, telegram.check(tg_message_update("/huongdan")))
+        async with asyncio.timeout(20):
+            while not await outbox(app):
+                await asyncio.sleep(0.02)
+    assert [r.state for r in await inbound_rows(app)] == ["done"]
+    assert HELP in (await outbox(app))[0].text
+
+
+async def test_metrics_show_the_backlog_and_the_parked_updates(
+    qapp: BotApp, adapters: list[Any], clock: FakeClock
+) -> None:
+    failing(qapp, times=None)
+    await post(qapp, adapters, tg_message_update("/huongdan", chat_id=-1001))
+    for _ in range(3):
+        clock.advance(minutes=5)
+        await qapp.pipeline.recover()
+    telegram = adapters[0]
+    for n in range(2):  # stored, not processed yet (the database went away right after, say)
+        await qapp.pipeline.store(telegram, telegram.check(tg_message_update("/huongdan", chat_id=-3000 - n)))
+    async with web(qapp, adapters) as (client, _):
+        body = (await client.get("/metrics")).text
+    assert "tocns_inbound_backlog 2.0" in body
+    assert "tocns_inbound_parked 1.0" in body
+
+
+async def test_an_update_whose_worker_died_on_its_last_attempt_is_parked_not_run_again(
+    qapp: BotApp, adapters: list[Any], worker2: BotApp, clock: FakeClock
+) -> None:
+    telegram = adapters[0]
+    await qapp.pipeline.store(telegram, telegram.check(tg_message_update("/huongdan")))
+    asked = failing(worker2, times=None)
+    for dead in range(3):  # three workers took it and died mid-way (their leases lapse): the claims alone count
+        async with qapp.db.session() as session:
+            assert (
+                len(
+                    await inbound_store.claim_updates(
+                        session, owner=f"dead-{dead}", platforms=["telegram"], now=clock(), lease_seconds=60, limit=5
+                    )
+                )
+                == 1
+            )
+        clock.advance(seconds=61)
+    assert await worker2.pipeline.recover() == 1
+    [row] = await inbound_rows(qapp)
+    assert (row.state, row.attempts, row.error) == ("failed", 4, "tiến trình xử lý đã dừng giữa chừng")
+    assert asked == []  # a poison update that kills its workers is not run a fourth time
+    assert [m.text for m in await outbox(qapp)] == [FAILED_HELP]
+
+
+async def test_an_unreadable_stored_body_is_parked_at_once(qapp: BotApp, adapters: list[Any]) -> None:
+    async with qapp.db.session() as session:
+        await inbound_store.store_update(session, "telegram", "broken", {"update_id": "x"}, chat="-1001")
+    qapp.pipeline.add(adapters[0])
+    assert await qapp.pipeline.recover() == 1
+    [row] = await inbound_rows(qapp)
+    assert row.state == "failed" and (row.error or "").startswith("unreadable: ")
+    assert await outbox(qapp) == []  # nobody to tell
+
+
+async def test_the_console_has_no_queue_and_answers_a_failure_at_once(qapp: BotApp) -> None:
+    failing(qapp, times=1)
+    msg = IncomingMessage(platform="console", chat_id="c-1", user_id="1", display_name="Lan", text="/huongdan")
+    assert [r.text for r in await qapp.pipeline.handle(msg)] == [FAILED_HELP]
+    assert HELP in (await qapp.pipeline.handle(msg))[0].text  # typed again, answered

@@ -216,3 +216,27 @@ async def test_the_welcome_says_how_to_reach_a_bot_in_privacy_mode(
     [welcome] = [c.text for c in server.fake.delivered()]
     assert "/ketnoi" in welcome
     assert ("đặt bot làm quản trị viên" in welcome and "/ghi@ToCNSBot" in welcome) is told
+
+
+async def test_reminders_of_a_task_given_in_a_forum_topic_land_in_that_topic(
+    app: BotApp, settings: Settings, tmp_path: Path, clock: FakeClock
+) -> None:
+    forum = -1009990002
+    with TelegramServer() as server:
+        papp = platform_app(app, e2e_settings(settings, tmp_path, server.base_url))
+        code = await commune_join_code(papp)
+        in_topic = tg_message_update("/giaoviec 05/12 Rà soát hộ nghèo tất cả", chat_id=forum, user_id=LEADER)
+        in_topic["message"].update({"message_thread_id": 77, "is_topic_message": True})
+        async with web(papp) as (client, _):
+            await post_telegram(client, tg_message_update(f"/ketnoi {code}", chat_id=forum, user_id=LEADER))
+            await post_telegram(client, in_topic)
+        for day in range(1, 10):  # the reminders before, on and after the deadline, and the escalation
+            await tick(papp, clock, f"2026-12-{day:02d} 08:00")
+        await _deliver(papp)
+    about = [c for c in server.fake.delivered() if "Rà soát hộ nghèo" in c.text and not c.text.startswith("📊")]
+    kinds = {r.kind for r in await outbox(papp, str(forum)) if "Rà soát hộ nghèo" in r.text}
+    assert {"reminder", "escalation"} <= kinds, kinds
+    # The confirmation, every reminder and the escalation: all in topic 77, none in the General topic.
+    assert len(about) >= 3 and all(c.params.get("message_thread_id") == "77" for c in about), [
+        (c.text[:40], c.params.get("message_thread_id")) for c in about
+    ]

@@ -240,3 +240,21 @@ async def test_reminders_of_a_task_given_in_a_forum_topic_land_in_that_topic(
     assert len(about) >= 3 and all(c.params.get("message_thread_id") == "77" for c in about), [
         (c.text[:40], c.params.get("message_thread_id")) for c in about
     ]
+
+
+@pytest.mark.parametrize(("at_start", "at_join", "told"), [(False, True, False), (True, False, True)])
+async def test_privacy_mode_is_read_again_when_the_bot_joins_a_group(
+    app: BotApp, settings: Settings, tmp_path: Path, at_start: bool, at_join: bool, told: bool
+) -> None:
+    with TelegramServer() as server:
+        server.fake.reads_all_group_messages = at_start
+        papp = platform_app(app, e2e_settings(settings, tmp_path, server.base_url))
+        async with web(papp) as (client, web_app):
+            await setup_platforms([web_app.state.channels["telegram"]], "https://bot.example.vn", register=False)
+            # Privacy mode switched in BotFather while the bot runs, then the bot is added to a group.
+            server.fake.reads_all_group_messages = at_join
+            await post_telegram(client, tg_member_update(GROUP, "left", "member"))
+        await _deliver(papp)
+    [welcome] = [c.text for c in server.fake.delivered()]
+    assert "/ketnoi" in welcome
+    assert ("đặt bot làm quản trị viên" in welcome and "/ghi@ToCNSBot" in welcome) is told

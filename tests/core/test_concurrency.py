@@ -101,7 +101,11 @@ async def test_record_and_receipt_commit_together(
     msg = IncomingMessage(
         platform="console", chat_id="group-1", user_id=MEMBER, display_name="Lan", text="/ghi vneid 5", message_id="77"
     )
-    channel = SimpleNamespace(platform="console")
+
+    async def as_checked(checked: Checked) -> Checked:
+        return checked
+
+    channel = SimpleNamespace(platform="console", refresh=as_checked)
     checked = Checked(body={"text": msg.text}, key="77", chat="group-1", event=msg)
     row_id = await app.pipeline.store(channel, checked)  # type: ignore[arg-type]
     assert row_id is not None

@@ -285,9 +285,9 @@ async def _server(args: argparse.Namespace) -> None:
     import uvicorn
     from sqlalchemy import event
 
-    from tests.fakes.telegram_api import FakeTelegramApi
+    from tests.fakes.telegram_server import TelegramServer
     from tocns.app import BotApp
-    from tocns.channels.telegram import TelegramChannel
+    from tocns.channels.telegram import TelegramChannel, make_bot
     from tocns.config import Settings
     from tocns.db.engine import Database
     from tocns.web.app import create_app
@@ -309,7 +309,10 @@ async def _server(args: argparse.Namespace) -> None:
         statements[0] += 1
 
     bot = BotApp.build(settings, db)
-    adapter = TelegramChannel(settings, bot.router, bot=FakeTelegramApi().bot())
+    # The bot's Bot API calls (none are expected: updates arrive by webhook) go to the tests' fake server.
+    fake_telegram = TelegramServer().__enter__()
+    api = make_bot(settings.model_copy(update={"telegram_api_base_url": fake_telegram.base_url}))
+    adapter = TelegramChannel(settings, bot.router, bot=api)
     done: dict[int, float] = {}
     process = bot.pipeline.process
 
@@ -361,6 +364,7 @@ async def _server(args: argparse.Namespace) -> None:
         server.should_exit = True
         await task
     await bot.close()
+    fake_telegram.__exit__(None, None, None)
     kind = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     print(
         f"database: {kind}; {TEXT!r} from {args.people} people in {args.groups} groups; closed loop "

@@ -14,6 +14,7 @@ from sqlmodel import SQLModel
 
 import tocns.all_models  # noqa: F401  (complete metadata for truncation)
 from tests.factories import ChatHarness, FakeClock
+from tests.fakes.telegram_server import TelegramServer
 from tocns.app import BotApp
 from tocns.config import Settings
 from tocns.db.engine import Database, upgrade_database
@@ -152,3 +153,10 @@ def _no_dotenv(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     monkeypatch.delenv("ZALO_BOT_TOKEN", raising=False)
     yield
+
+
+@pytest.fixture
+def tg_server() -> Iterator[TelegramServer]:
+    """The fake Bot API (a real HTTP server on a free loopback port), for channels built with adapters_for."""
+    with TelegramServer() as server:
+        yield server

@@ -33,7 +33,6 @@ from tests.fakes.platforms import (
     tg_message_update,
     zalo_update,
 )
-from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.telegram_server import FakeTelegram, Fault, TelegramServer
 from tests.fakes.zalo_api import FakeZaloApi
 from tests.fakes.zalo_server import ZaloServer
@@ -127,12 +126,12 @@ async def test_reply_answered_429_arrives_once_after_retry_after(
 
 
 async def test_zalo_webhook_ghi_is_stored_and_the_receipt_reaches_the_group(
-    app: BotApp, settings: Settings, tmp_path: Path
+    app: BotApp, settings: Settings, tmp_path: Path, tg_server: TelegramServer
 ) -> None:
     zalo = FakeZaloApi(known_chats={"zgroup-1"}, can_join_groups=True, groups={"zgroup-1"})
     papp = platform_app(app, e2e_settings(settings, tmp_path, "http://127.0.0.1:9"))
     code = await commune_join_code(papp)
-    adapters = list(adapters_for(papp, FakeTelegramApi(), zalo))
+    adapters = list(adapters_for(papp, tg_server, zalo))
     async with web(papp, adapters) as (client, _):
         await post_zalo(client, zalo_update(f"/ketnoi {code}", user_id="zlead"))
         await post_zalo(client, zalo_update("/thamgia thon 3", user_id="zmember"))

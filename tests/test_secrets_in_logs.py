@@ -22,7 +22,6 @@ from tests.fakes.platforms import (
     web,
     zalo_update,
 )
-from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.telegram_server import FakeTelegram, TelegramServer
 from tests.fakes.zalo_api import FakeZaloApi
 from tocns.app import BotApp
@@ -61,14 +60,14 @@ def captured() -> Iterator[io.StringIO]:
 
 
 async def test_no_configured_secret_in_any_log_line(
-    app: BotApp, settings: Settings, tmp_path: Path, captured: io.StringIO
+    app: BotApp, settings: Settings, tmp_path: Path, captured: io.StringIO, tg_server: TelegramServer
 ) -> None:
     psettings = platform_settings(settings, tmp_path)
     papp = platform_app(app, psettings)
     secrets = papp.settings.secret_values()
     assert len(secrets) == 5  # both tokens, both webhook secrets, the signing key
-    tg, zalo = FakeTelegramApi(), FakeZaloApi()
-    adapters = list(adapters_for(papp, tg, zalo))
+    zalo = FakeZaloApi()
+    adapters = list(adapters_for(papp, tg_server, zalo))
 
     # Start: adapters, setWebhook with its secret, the command menu.
     async with web(papp, adapters) as (client, web_app):
@@ -84,7 +83,7 @@ async def test_no_configured_secret_in_any_log_line(
         )
         bad = await client.post("/webhook/telegram", json=tg_message_update("/huongdan"), headers={TG_HEADER: "x"})
     assert (tg_ok.status_code, zalo_ok.status_code, bad.status_code) == (200, 200, 401)
-    assert {"setWebhook", "setMyCommands"} <= {m for m, _ in tg.calls}
+    assert {"setWebhook", "setMyCommands"} <= set(tg_server.fake.methods())
 
     # Sends: Telegram through the outbox sender, Zalo with a document (a signed link).
     chats = await bound_groups(papp.db, 1)

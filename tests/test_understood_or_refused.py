@@ -25,7 +25,7 @@ from tests.fakes.platforms import (
     web,
     zalo_update,
 )
-from tests.fakes.telegram_api import FakeTelegramApi
+from tests.fakes.telegram_server import TelegramServer
 from tests.fakes.zalo_api import FakeZaloApi
 from tocns.app import BotApp
 from tocns.config import Settings
@@ -84,10 +84,10 @@ async def test_console(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None
 
 @pytest.mark.parametrize("platform", ["telegram", "zalo"])
 async def test_telegram_and_zalo(
-    app: BotApp, settings: Settings, tmp_path: Path, clock: FakeClock, platform: str
+    app: BotApp, settings: Settings, tmp_path: Path, clock: FakeClock, tg_server: TelegramServer, platform: str
 ) -> None:
     papp = platform_app(app, platform_settings(settings, tmp_path))
-    adapters: list[Any] = list(adapters_for(papp, FakeTelegramApi(), FakeZaloApi()))
+    adapters: list[Any] = list(adapters_for(papp, tg_server, FakeZaloApi()))
     async with papp.db.session() as session:
         tree = await build_tree(session)
         code = await join_code(session, tree.commune, Role.COMMUNE_LEADER, clock())

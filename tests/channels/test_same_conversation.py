@@ -22,7 +22,7 @@ from tests.fakes.platforms import (
     web,
     zalo_update,
 )
-from tests.fakes.telegram_api import FakeTelegramApi
+from tests.fakes.telegram_server import TelegramServer
 from tests.fakes.zalo_api import FakeZaloApi
 from tocns.app import BotApp, print_console_outbox
 from tocns.channels.console import ConsoleChannel
@@ -77,9 +77,9 @@ async def _zalo(app: BotApp, adapters: list[Any], lines: list[str]) -> list[str]
     return answers
 
 
-async def _run(papp: BotApp, platform: str, code: str) -> list[str]:
+async def _run(papp: BotApp, platform: str, code: str, tg: TelegramServer) -> list[str]:
     lines = [line.format(code=code) for line in CONVERSATION]
-    adapters = list(adapters_for(papp, FakeTelegramApi(), FakeZaloApi()))
+    adapters = list(adapters_for(papp, tg, FakeZaloApi()))
     if platform == "console":
         answers = await _console(papp, lines)
     elif platform == "telegram":
@@ -91,13 +91,13 @@ async def _run(papp: BotApp, platform: str, code: str) -> list[str]:
 
 @pytest.mark.parametrize("platform", ["console", "telegram", "zalo"])
 async def test_same_conversation_same_answers(
-    app: BotApp, settings: Settings, tmp_path: Path, clock: FakeClock, platform: str
+    app: BotApp, settings: Settings, tmp_path: Path, clock: FakeClock, tg_server: TelegramServer, platform: str
 ) -> None:
     papp = platform_app(app, platform_settings(settings, tmp_path))
     async with papp.db.session() as session:
         tree = await build_tree(session)
         codes = [await join_code(session, tree.commune, Role.COMMUNE_LEADER, clock()) for _ in range(2)]
-    answers = await _run(papp, platform, codes[0])
+    answers = await _run(papp, platform, codes[0], tg_server)
     assert "Các lệnh bạn dùng được" in answers[0]
     assert "Đã kết nối nhóm này với Xã Tân Lập" in answers[1]
     assert "Thôn 3" in answers[2]
@@ -105,5 +105,5 @@ async def test_same_conversation_same_answers(
     assert answers[4].startswith("Không có lệnh /khongco.")
     assert "/ketnoi" in answers[5]
     # The reference: the same conversation typed in the console (its own platform, so its own group).
-    reference = await _run(papp, "console", codes[1]) if platform != "console" else answers
+    reference = await _run(papp, "console", codes[1], tg_server) if platform != "console" else answers
     assert answers == reference

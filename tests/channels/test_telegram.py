@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from tests.fakes.platforms import (
     tg_message_update,
     web,
 )
-from tests.fakes.telegram_api import FakeTelegramApi
+from tests.fakes.telegram_server import FakeTelegram, TelegramServer
 from tests.fakes.zalo_api import FakeZaloApi
 from tocns.app import BotApp, build_channels, configured_platforms, run_polling
 from tocns.channels.telegram import parse_update, to_incoming
@@ -42,15 +43,21 @@ def papp(app: BotApp, settings: Settings, tmp_path: Path) -> BotApp:
 
 
 @pytest.fixture
-def tg() -> FakeTelegramApi:
-    """The fake Bot API."""
-    return FakeTelegramApi()
+def tg(tg_server: TelegramServer) -> FakeTelegram:
+    """What the fake Bot API server was asked, and what it hands out."""
+    return tg_server.fake
 
 
 @pytest.fixture
-def adapters(papp: BotApp, tg: FakeTelegramApi) -> list[Any]:
+def adapters(papp: BotApp, tg_server: TelegramServer) -> list[Any]:
     """Telegram and Zalo adapters on the fakes."""
-    return list(adapters_for(papp, tg, FakeZaloApi()))
+    return list(adapters_for(papp, tg_server, FakeZaloApi()))
+
+
+def _stop_when_empty(tg: FakeTelegram, stop: asyncio.Event) -> None:
+    """Stop polling once getUpdates has nothing left (the fake calls back from its own thread)."""
+    loop = asyncio.get_running_loop()
+    tg.on_empty = lambda: loop.call_soon_threadsafe(stop.set)
 
 
 async def _code(app: BotApp, clock: FakeClock) -> str:
@@ -112,8 +119,9 @@ async def test_photo_with_command_caption(papp: BotApp, adapters: list[Any]) -> 
 
 
 async def test_bot_added_welcomes_and_removed_deactivates_binding(
-    papp: BotApp, adapters: list[Any], clock: FakeClock
+    papp: BotApp, adapters: list[Any], clock: FakeClock, tg: FakeTelegram
 ) -> None:
+    tg.reads_all_group_messages = True  # privacy mode off: the plain welcome (the other case has its own test)
     code = await _code(papp, clock)
     async with web(papp, adapters) as (client, web_app):
         await client.post("/webhook/telegram", json=tg_member_update(-1001, "left", "member"), headers=OK)
@@ -209,14 +217,14 @@ async def test_answer_does_not_wait_for_processing(papp: BotApp, adapters: list[
 
 
 async def test_setup_sets_webhook_with_secret_and_vietnamese_menu(
-    papp: BotApp, adapters: list[Any], tg: FakeTelegramApi
+    papp: BotApp, adapters: list[Any], tg: FakeTelegram
 ) -> None:
     async with web(papp, adapters[:1]) as (_, web_app):
         await setup_platforms(list(web_app.state.channels.values()), papp.settings.public_base_url)
-    calls = dict(tg.calls)
+    calls = {c.method: c.params for c in tg.calls}
     assert calls["setWebhook"]["url"] == "https://bot.example.vn/webhook/telegram"
     assert calls["setWebhook"]["secret_token"] == TG_SECRET
-    menu = {c["command"]: c["description"] for c in calls["setMyCommands"]["commands"]}
+    menu = {c["command"]: c["description"] for c in json.loads(calls["setMyCommands"]["commands"])}
     # The menu is the registry, nothing else: every command, in help order, with its Vietnamese summary.
     assert list(menu) == [c.name for c in papp.registry.all()]
     assert all(menu[c.name] == c.summary for c in papp.registry.all())
@@ -224,18 +232,18 @@ async def test_setup_sets_webhook_with_secret_and_vietnamese_menu(
 
 
 async def test_polling_mode_processes_updates_and_sets_menu(
-    papp: BotApp, adapters: list[Any], tg: FakeTelegramApi
+    papp: BotApp, adapters: list[Any], tg: FakeTelegram
 ) -> None:
     stop = asyncio.Event()
     tg.updates = [tg_message_update("/huongdan"), tg_message_update("/help", chat_id=-3003)]
     last_id = tg.updates[-1]["update_id"]
-    tg.on_empty = stop.set
+    _stop_when_empty(tg, stop)
     await asyncio.wait_for(run_polling(papp, ["telegram"], channels=adapters[:1], stop=stop), timeout=10)
     menus_then_poll = [m for m in tg.methods() if m != "setMyCommands"][:2]
     assert tg.methods()[0] == "getMe" and tg.methods()[1] == "setMyCommands"
     assert menus_then_poll == ["getMe", "deleteWebhook"]
-    offsets = [p.get("offset") for m, p in tg.calls if m == "getUpdates"]
-    assert offsets[0] is None and offsets[1] == last_id + 1
+    offsets = [p.get("offset") for p in tg.params("getUpdates")]
+    assert offsets[0] is None and offsets[1] == str(last_id + 1)
     assert [r.chat_id for r in await outbox(papp)] == ["-1001", "-3003"]
 
 
@@ -279,11 +287,11 @@ async def test_one_chat_is_processed_in_arrival_order(papp: BotApp, adapters: li
 
 
 async def test_polling_keeps_the_offset_when_an_update_cannot_be_stored(
-    papp: BotApp, adapters: list[Any], tg: FakeTelegramApi
+    papp: BotApp, adapters: list[Any], tg: FakeTelegram
 ) -> None:
     stop = asyncio.Event()
     tg.updates = [tg_message_update("/huongdan")]
-    tg.on_empty = stop.set
+    _stop_when_empty(tg, stop)
     adapters[0].retry_delay = 0
 
     async def database_down(adapter: Any, body: dict[str, Any]) -> None:
@@ -291,7 +299,7 @@ async def test_polling_keeps_the_offset_when_an_update_cannot_be_stored(
 
     await asyncio.wait_for(adapters[0].poll(database_down, stop), timeout=10)
     # The failed update was not acknowledged: the next getUpdates asks from the same offset again.
-    assert [p.get("offset") for m, p in tg.calls if m == "getUpdates"] == [None, None]
+    assert [p.get("offset") for p in tg.params("getUpdates")] == [None, None]
 
 
 def test_adapters_use_the_configured_api_base_urls(papp: BotApp) -> None:
@@ -301,7 +309,7 @@ def test_adapters_use_the_configured_api_base_urls(papp: BotApp) -> None:
 
 
 async def test_serve_startup_registers_webhooks_and_recovers(
-    papp: BotApp, adapters: list[Any], tg: FakeTelegramApi
+    papp: BotApp, adapters: list[Any], tg: FakeTelegram
 ) -> None:
     from tocns.web.app import create_app
 

@@ -216,3 +216,45 @@ async def test_the_welcome_says_how_to_reach_a_bot_in_privacy_mode(
     [welcome] = [c.text for c in server.fake.delivered()]
     assert "/ketnoi" in welcome
     assert ("đặt bot làm quản trị viên" in welcome and "/ghi@ToCNSBot" in welcome) is told
+
+
+async def test_reminders_of_a_task_given_in_a_forum_topic_land_in_that_topic(
+    app: BotApp, settings: Settings, tmp_path: Path, clock: FakeClock
+) -> None:
+    forum = -1009990002
+    with TelegramServer() as server:
+        papp = platform_app(app, e2e_settings(settings, tmp_path, server.base_url))
+        code = await commune_join_code(papp)
+        in_topic = tg_message_update("/giaoviec 05/12 Rà soát hộ nghèo tất cả", chat_id=forum, user_id=LEADER)
+        in_topic["message"].update({"message_thread_id": 77, "is_topic_message": True})
+        async with web(papp) as (client, _):
+            await post_telegram(client, tg_message_update(f"/ketnoi {code}", chat_id=forum, user_id=LEADER))
+            await post_telegram(client, in_topic)
+        for day in range(1, 10):  # the reminders before, on and after the deadline, and the escalation
+            await tick(papp, clock, f"2026-12-{day:02d} 08:00")
+        await _deliver(papp)
+    about = [c for c in server.fake.delivered() if "Rà soát hộ nghèo" in c.text and not c.text.startswith("📊")]
+    kinds = {r.kind for r in await outbox(papp, str(forum)) if "Rà soát hộ nghèo" in r.text}
+    assert {"reminder", "escalation"} <= kinds, kinds
+    # The confirmation, every reminder and the escalation: all in topic 77, none in the General topic.
+    assert len(about) >= 3 and all(c.params.get("message_thread_id") == "77" for c in about), [
+        (c.text[:40], c.params.get("message_thread_id")) for c in about
+    ]
+
+
+@pytest.mark.parametrize(("at_start", "at_join", "told"), [(False, True, False), (True, False, True)])
+async def test_privacy_mode_is_read_again_when_the_bot_joins_a_group(
+    app: BotApp, settings: Settings, tmp_path: Path, at_start: bool, at_join: bool, told: bool
+) -> None:
+    with TelegramServer() as server:
+        server.fake.reads_all_group_messages = at_start
+        papp = platform_app(app, e2e_settings(settings, tmp_path, server.base_url))
+        async with web(papp) as (client, web_app):
+            await setup_platforms([web_app.state.channels["telegram"]], "https://bot.example.vn", register=False)
+            # Privacy mode switched in BotFather while the bot runs, then the bot is added to a group.
+            server.fake.reads_all_group_messages = at_join
+            await post_telegram(client, tg_member_update(GROUP, "left", "member"))
+        await _deliver(papp)
+    [welcome] = [c.text for c in server.fake.delivered()]
+    assert "/ketnoi" in welcome
+    assert ("đặt bot làm quản trị viên" in welcome and "/ghi@ToCNSBot" in welcome) is told

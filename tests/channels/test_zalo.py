@@ -22,7 +22,7 @@ from tests.fakes.platforms import (
     web,
     zalo_update,
 )
-from tests.fakes.telegram_api import FakeTelegramApi
+from tests.fakes.telegram_server import TelegramServer
 from tests.fakes.zalo_api import BOT_ID, FakeZaloApi
 from tocns.app import BotApp, run_polling
 from tocns.channels.base import SendStatus
@@ -51,9 +51,9 @@ def zalo() -> FakeZaloApi:
 
 
 @pytest.fixture
-def adapters(papp: BotApp, zalo: FakeZaloApi) -> list[Any]:
+def adapters(papp: BotApp, zalo: FakeZaloApi, tg_server: TelegramServer) -> list[Any]:
     """Telegram and Zalo adapters on the fakes."""
-    return list(adapters_for(papp, FakeTelegramApi(), zalo))
+    return list(adapters_for(papp, tg_server, zalo))
 
 
 @pytest.mark.parametrize("wrapped", [True, False])
@@ -304,12 +304,18 @@ async def test_a_mention_reaches_zalo_as_the_persons_name(papp: BotApp, zalo: Fa
 
 @pytest.mark.parametrize("configured", [True, False])
 async def test_leading_and_trailing_zalo_mentions_log_clean_records(
-    app: BotApp, settings: Settings, tmp_path: Path, clock: FakeClock, zalo: FakeZaloApi, configured: bool
+    app: BotApp,
+    settings: Settings,
+    tmp_path: Path,
+    clock: FakeClock,
+    zalo: FakeZaloApi,
+    tg_server: TelegramServer,
+    configured: bool,
 ) -> None:
     zname = "Bot Tổ CNS Xã Tân Lập"
     zsettings = platform_settings(settings, tmp_path).model_copy(update={"zalo_bot_name": zname if configured else ""})
     papp = platform_app(app, zsettings)
-    adapters = list(adapters_for(papp, FakeTelegramApi(), zalo))
+    adapters = list(adapters_for(papp, tg_server, zalo))
     async with papp.db.session() as session:
         tree = await build_tree(session)
         code = await join_code(session, tree.commune, Role.COMMUNE_LEADER, clock())
@@ -327,10 +333,10 @@ async def test_leading_and_trailing_zalo_mentions_log_clean_records(
 
 @pytest.mark.parametrize("can_join", [False, True])
 async def test_start_reads_can_join_groups_and_says_what_it_means(
-    papp: BotApp, can_join: bool, caplog: pytest.LogCaptureFixture
+    papp: BotApp, can_join: bool, caplog: pytest.LogCaptureFixture, tg_server: TelegramServer
 ) -> None:
     fake = FakeZaloApi(can_join_groups=can_join)
-    channel = adapters_for(papp, FakeTelegramApi(), fake)[1]
+    channel = adapters_for(papp, tg_server, fake)[1]
     with caplog.at_level("INFO", logger="tocns.channels.zalo"):
         await channel.start()
     assert channel.can_join_groups is can_join

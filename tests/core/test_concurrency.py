@@ -101,7 +101,11 @@ async def test_record_and_receipt_commit_together(
     msg = IncomingMessage(
         platform="console", chat_id="group-1", user_id=MEMBER, display_name="Lan", text="/ghi vneid 5", message_id="77"
     )
-    channel = SimpleNamespace(platform="console")
+
+    async def as_checked(checked: Checked) -> Checked:
+        return checked
+
+    channel = SimpleNamespace(platform="console", refresh=as_checked)
     checked = Checked(body={"text": msg.text}, key="77", chat="group-1", event=msg)
     # One attempt only: the failed update is parked at once (retries have their own tests in tests/inbound).
     app = BotApp.build(app.settings.model_copy(update={"inbound_max_attempts": 1}), app.db, app.clock)

@@ -16,10 +16,10 @@ import httpx
 from sqlmodel import col, select
 
 from tests.factories import FakeClock, build_tree, join_code
-from tests.fakes import telegram_api, zalo_api
+from tests.fakes import telegram_server, zalo_api
 from tocns.app import BotApp
 from tocns.channels.base import Transport
-from tocns.channels.telegram import TelegramChannel
+from tocns.channels.telegram import TelegramChannel, make_bot
 from tocns.channels.zalo import ZaloApi, ZaloChannel
 from tocns.config import Settings
 from tocns.core.roles import Role
@@ -41,9 +41,9 @@ def platform_settings(settings: Settings, tmp_path: Path) -> Settings:
     """Test settings with both platforms configured against the fakes."""
     return settings.model_copy(
         update={
-            "telegram_bot_token": telegram_api.TOKEN,
+            "telegram_bot_token": telegram_server.TOKEN,
             "telegram_webhook_secret": TG_SECRET,
-            "telegram_api_base_url": telegram_api.BASE,
+            "telegram_api_base_url": telegram_server.BASE,
             "zalo_bot_token": zalo_api.TOKEN,
             "zalo_webhook_secret": ZALO_SECRET,
             "zalo_api_base_url": zalo_api.BASE,
@@ -168,11 +168,12 @@ def zalo_update(
 
 
 def adapters_for(
-    app: BotApp, tg: telegram_api.FakeTelegramApi, zalo: zalo_api.FakeZaloApi
+    app: BotApp, tg: telegram_server.TelegramServer, zalo: zalo_api.FakeZaloApi
 ) -> tuple[TelegramChannel, ZaloChannel]:
-    """Both adapters talking to the fakes."""
+    """Both adapters talking to the fakes (Telegram to a running fake server)."""
     api = ZaloApi(app.settings.zalo_api_base_url, app.settings.zalo_bot_token, zalo.client())
-    return TelegramChannel(app.settings, app.router, bot=tg.bot()), ZaloChannel(app.settings, app.router, api=api)
+    bot = make_bot(app.settings.model_copy(update={"telegram_api_base_url": tg.base_url}))
+    return TelegramChannel(app.settings, app.router, bot=bot), ZaloChannel(app.settings, app.router, api=api)
 
 
 @asynccontextmanager

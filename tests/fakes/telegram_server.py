@@ -1,4 +1,5 @@
-"""A real local HTTP server speaking enough of the Telegram Bot API for the outbox, with injected faults."""
+"""The fake Telegram Bot API of the tests: a real local HTTP server that answers what PTB sends as the Bot API
+documents it (getMe, getUpdates, webhooks, menus, sends), records every call, and injects faults."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -17,6 +19,10 @@ from urllib.parse import parse_qs
 
 from tests.fakes.local_server import LocalServer
 
+# The token and base URL in the test settings (tests.fakes.platforms); a channel talks to a running TelegramServer at
+# its own base_url. The server accepts any token.
+TOKEN = "123456:TEST-telegram-token"
+BASE = "http://fake-telegram.test"
 SEND_METHODS = {"sendMessage", "sendPhoto", "sendDocument"}
 SETUP_METHODS = {"setWebhook", "deleteWebhook", "setMyCommands"}
 
@@ -69,6 +75,8 @@ class FakeTelegram:
     reads_all_group_messages: bool = False
     # When set, getWebhookInfo reports this URL instead (another deployment took the webhook over).
     reported_url: str | None = None
+    # Called (from the server's thread) when getUpdates finds nothing to hand out, before it answers.
+    on_empty: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -116,6 +124,11 @@ class FakeTelegram:
         """Every method called, in order."""
         with self.lock:
             return [c.method for c in self.calls]
+
+    def params(self, method: str) -> list[dict[str, str]]:
+        """The parameters of every call of `method`, in order (as sent: JSON-serialised values stay strings)."""
+        with self.lock:
+            return [c.params for c in self.calls if c.method == method]
 
     def delivered_per_chat(self) -> Counter[str]:
         """How many messages each chat got."""
@@ -302,8 +315,9 @@ def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
             chat_id = params.get("chat_id", "")
             text = params.get("text", "") or params.get("photo", "") or params.get("document", "")
             if method == "getMe":
+                fake.record(method, chat_id, "", 200, params=params)
                 me = {
-                    "id": 1,
+                    "id": 999,
                     "is_bot": True,
                     "first_name": "Tổ CNS",
                     "username": "ToCNSBot",
@@ -316,16 +330,24 @@ def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
             if method == "getUpdates":
                 with fake.lock:
                     batch, fake.updates[:] = list(fake.updates), []
-                fake.record(method, chat_id, "", 200)
+                fake.record(method, chat_id, "", 200, params=params)
                 if not batch:
+                    if fake.on_empty is not None:
+                        fake.on_empty()
                     time.sleep(0.2)  # a short long-poll, so a polling client does not spin
                 self._answer(200, {"ok": True, "result": batch})
                 return
             if method == "getWebhookInfo":
-                fake.record(method, chat_id, "", 200)
+                fake.record(method, chat_id, "", 200, params=params)
                 url = fake.webhook_url if fake.reported_url is None else fake.reported_url
                 info = {"url": url, "has_custom_certificate": False, "pending_update_count": 0}
                 self._answer(200, {"ok": True, "result": info})
+                return
+            if method == "setWebhook" and not params.get("url", "").startswith("https://"):
+                # The Bot API takes only HTTPS webhooks.
+                fake.record(method, chat_id, "", 400, params=params)
+                bad = "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+                self._answer(400, {"ok": False, "error_code": 400, "description": bad})
                 return
             if method == "setWebhook":
                 secret = params.get("secret_token")
@@ -347,7 +369,7 @@ def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
                     fake.menus[(scope, params.get("language_code", ""))] = names
             if method in SETUP_METHODS:
                 # Start-up calls of `tocns serve` / `tocns run`: recorded, always accepted.
-                fake.record(method, chat_id, json.dumps(params, ensure_ascii=False), 200)
+                fake.record(method, chat_id, json.dumps(params, ensure_ascii=False), 200, params=params)
                 self._answer(200, {"ok": True, "result": True})
                 return
             if method not in SEND_METHODS:

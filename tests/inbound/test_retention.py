@@ -19,7 +19,7 @@ from tests.fakes.platforms import (
     tg_message_update,
     web,
 )
-from tests.fakes.telegram_api import FakeTelegramApi
+from tests.fakes.telegram_server import TelegramServer
 from tests.fakes.zalo_api import FakeZaloApi
 from tocns.app import BotApp, scheduled_jobs
 from tocns.config import Settings
@@ -37,7 +37,7 @@ async def _count(app: BotApp, model: type[Any]) -> int:
 
 
 async def test_processed_bodies_go_after_the_retention_days_and_what_they_made_stays(
-    app: BotApp, settings: Settings, tmp_path: Path
+    app: BotApp, settings: Settings, tmp_path: Path, tg_server: TelegramServer
 ) -> None:
     papp = platform_app(app, platform_settings(settings, tmp_path))
     assert papp.settings.inbound_retention_days == 14
@@ -45,7 +45,7 @@ async def test_processed_bodies_go_after_the_retention_days_and_what_they_made_s
     async with papp.db.session() as session:
         tree = await build_tree(session)
         code = await join_code(session, tree.commune, Role.COMMUNE_LEADER, papp.clock())
-    adapters: list[Any] = list(adapters_for(papp, FakeTelegramApi(), FakeZaloApi()))
+    adapters: list[Any] = list(adapters_for(papp, tg_server, FakeZaloApi()))
     async with web(papp, adapters) as (client, web_app):
         for text, user in ((f"/ketnoi {code}", 9), ("/thamgia thon 3", 11), ("/ghi vneid 2 họp thôn", 11)):
             response = await client.post(

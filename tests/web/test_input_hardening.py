@@ -26,7 +26,7 @@ from tests.fakes.platforms import (
     web,
     zalo_update,
 )
-from tests.fakes.telegram_api import FakeTelegramApi
+from tests.fakes.telegram_server import TelegramServer
 from tests.fakes.zalo_api import FakeZaloApi
 from tests.features.directives.test_commands import _setup
 from tocns.app import BotApp
@@ -154,10 +154,10 @@ def _with(update: dict[str, Any], value: Any, *path: str) -> dict[str, Any]:
     ],
 )
 async def test_telegram_updates_missing_what_the_bot_needs_are_refused_at_intake(
-    app: BotApp, settings: Settings, tmp_path: Path, body: dict[str, Any]
+    app: BotApp, settings: Settings, tmp_path: Path, tg_server: TelegramServer, body: dict[str, Any]
 ) -> None:
     papp = platform_app(app, platform_settings(settings, tmp_path))
-    adapters: list[Any] = list(adapters_for(papp, FakeTelegramApi(), FakeZaloApi()))
+    adapters: list[Any] = list(adapters_for(papp, tg_server, FakeZaloApi()))
     async with web(papp, adapters) as (client, _):
         response = await client.post("/webhook/telegram", json=body, headers={TG_HEADER: TG_SECRET})
     assert response.status_code == 400, response.text
@@ -255,12 +255,12 @@ ID_PATHS = 200
 
 
 async def test_seeded_fuzz_of_webhooks_and_directive_api_never_500(
-    app: BotApp, chat: ChatHarness, clock: FakeClock, settings: Settings, tmp_path: Path
+    app: BotApp, chat: ChatHarness, clock: FakeClock, settings: Settings, tmp_path: Path, tg_server: TelegramServer
 ) -> None:
     rng = random.Random(FUZZ_SEED)
     token = await _province_token(app, chat, clock)
     papp = platform_app(app, platform_settings(settings, tmp_path))
-    adapters: list[Any] = list(adapters_for(papp, FakeTelegramApi(), FakeZaloApi()))
+    adapters: list[Any] = list(adapters_for(papp, tg_server, FakeZaloApi()))
     statuses: dict[int, int] = {}
     five_hundreds: list[tuple[str, bytes]] = []
     api_statuses: dict[int, int] = {}

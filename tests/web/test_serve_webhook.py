@@ -63,7 +63,8 @@ async def test_the_registered_webhook_is_read_back_and_reported(settings: Settin
         )
         urls = await register_platforms(configured)
     assert urls == {"telegram": "https://bot.example.vn/webhook/telegram"}
-    assert server.fake.methods()[:2] == ["setWebhook", "getWebhookInfo"]
+    # getMe first (the bot's name), then the webhook, read back at once.
+    assert server.fake.methods()[:3] == ["getMe", "setWebhook", "getWebhookInfo"]
 
 
 async def test_a_webhook_telegram_does_not_report_stops_the_start(settings: Settings) -> None:

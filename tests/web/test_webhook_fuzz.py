@@ -22,7 +22,7 @@ from tests.fakes.platforms import (
     web,
     zalo_update,
 )
-from tests.fakes.telegram_api import FakeTelegramApi
+from tests.fakes.telegram_server import TelegramServer
 from tests.fakes.zalo_api import FakeZaloApi
 from tocns.app import BotApp
 from tocns.config import Settings
@@ -57,19 +57,26 @@ bodies = st.one_of(
 @hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=bodies, route=st.sampled_from(ROUTES))
 async def test_fuzzed_bodies_never_500(
-    app: BotApp, settings: Settings, tmp_path: Path, body: bytes, route: tuple[str, dict[str, str]]
+    app: BotApp,
+    settings: Settings,
+    tmp_path: Path,
+    tg_server: TelegramServer,
+    body: bytes,
+    route: tuple[str, dict[str, str]],
 ) -> None:
     papp = platform_app(app, platform_settings(settings, tmp_path))
-    adapters: list[Any] = list(adapters_for(papp, FakeTelegramApi(), FakeZaloApi()))
+    adapters: list[Any] = list(adapters_for(papp, tg_server, FakeZaloApi()))
     path, headers = route
     async with web(papp, adapters) as (client, _):
         response = await client.post(path, content=body, headers=headers)
     assert response.status_code in (200, 400), (response.status_code, body)
 
 
-async def test_metrics_in_prometheus_format(app: BotApp, settings: Settings, tmp_path: Path) -> None:
+async def test_metrics_in_prometheus_format(
+    app: BotApp, settings: Settings, tmp_path: Path, tg_server: TelegramServer
+) -> None:
     papp = platform_app(app, platform_settings(settings, tmp_path))
-    adapters: list[Any] = list(adapters_for(papp, FakeTelegramApi(), FakeZaloApi()))
+    adapters: list[Any] = list(adapters_for(papp, tg_server, FakeZaloApi()))
     async with web(papp, adapters) as (client, web_app):
         await client.post("/webhook/telegram", json=tg_message_update("/huongdan"), headers=ROUTES[0][1])
         await client.post("/webhook/zalo", content=b"{bad", headers=ROUTES[1][1])

@@ -74,6 +74,11 @@ class Channel(Protocol):
         """Validate and translate a body; raises ValueError when it is not an update of this platform."""
         ...
 
+    async def refresh(self, checked: Checked) -> Checked:
+        """The update translated again after asking the platform what `check` could not (Telegram: getMe when the
+        bot joins a group); the same `checked` when nothing needs asking."""
+        ...
+
     async def start(self) -> None:
         """Learn the bot's identity (getMe)."""
         ...

@@ -304,6 +304,28 @@ class TelegramChannel:
             raise UpdateShapeError(f"malformed Telegram update: {type(exc).__name__}") from exc
         return Checked(body=body, key=str(update.update_id), chat=_chat_of(update), event=event)
 
+    async def refresh(self, checked: Checked) -> Checked:
+        """When the bot has just joined a group, read privacy mode from getMe again (it may have been switched in
+        BotFather since start) and translate the update with it; any other update as checked."""
+        event = checked.event
+        if not (isinstance(event, ChatEvent) and event.kind == ChatEventKind.BOT_ADDED):
+            return checked
+        try:
+            me = await self.bot.get_me()
+        except TelegramError:
+            log.warning("telegram getMe failed; privacy mode as read before: %s", self.privacy_mode)
+            return checked
+        self._read_privacy(me.can_read_all_group_messages)
+        return self.check(checked.body)
+
+    def _read_privacy(self, reads_all: bool | None) -> None:
+        was, self.privacy_mode = self.privacy_mode, reads_all is False
+        if self.privacy_mode and not was:
+            log.info(
+                "telegram privacy mode is on: in groups where the bot is not an admin it sees only /cmd@%s",
+                self.bot.username,
+            )
+
     async def set_menu(self) -> None:
         """Publish the registry's menus, one per scope, for every user and again for Vietnamese-language ones."""
         for scope, commands in menus(self.router.registry):
@@ -326,12 +348,7 @@ class TelegramChannel:
         await self.bot.initialize()
         if self.bot.username:
             self.router.bot_names.add(self.bot.username)
-        self.privacy_mode = self.bot.bot.can_read_all_group_messages is False
-        if self.privacy_mode:
-            log.info(
-                "telegram privacy mode is on: in groups where the bot is not an admin it sees only /cmd@%s",
-                self.bot.username,
-            )
+        self._read_privacy(self.bot.bot.can_read_all_group_messages)
 
     async def register(self, public_base_url: str) -> str:
         """Set the webhook and publish the command menu; returns the webhook URL Telegram confirmed."""

@@ -91,6 +91,11 @@ class InboundChannel(Protocol):
         """Validate and translate a body; raises ValueError when it is not an update of this platform."""
         ...
 
+    async def refresh(self, checked: Checked) -> Checked:
+        """The update translated again after asking the platform what a synchronous `check` could not (Telegram:
+        getMe when the bot joins a group); the same `checked` when nothing needs asking."""
+        ...
+
 
 class Pipeline:
     """Stores each update once, processes it off the request path in one session, and counts what happens."""
@@ -188,6 +193,8 @@ class Pipeline:
             )
 
     async def _run(self, channel: InboundChannel, row_id: int, checked: Checked) -> None:
+        # Outside the session: asking the platform (a network call) must not hold a database connection.
+        checked = await channel.refresh(checked)
         async with self.db.session() as session:
             # Dispatch comes first in the transaction: a refused command rolls it back (see Router.handle).
             if checked.event is not None:

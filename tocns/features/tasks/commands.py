@@ -210,6 +210,7 @@ async def _save(ctx: Context, commune: OrgUnit, spec: TaskSpec, plan_month: str 
         scope=spec.scope,
         platform=ctx.msg.platform,
         chat_id=ctx.msg.chat_id,
+        thread_id=ctx.msg.thread_id,
         now=ctx.now,
         creator=ctx.person,
         people=spec.people,

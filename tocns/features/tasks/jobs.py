@@ -206,6 +206,7 @@ async def _escalate(
             kind="escalation",
             dedupe_key=key,
             now=now,
+            thread_id=task.thread_id,
         )
         if row is not None:
             sent.append(f"báo lãnh đạo việc #{task.id} → {task.platform}:{task.chat_id}")
@@ -272,6 +273,7 @@ async def task_reminders(app: BotApp, now: datetime) -> list[str]:
                     kind="reminder",
                     dedupe_key=key,
                     now=now,
+                    thread_id=task.thread_id,
                 )
                 if row is not None and due.slot is not None:
                     sent.append(f"nhắc việc #{task.id} ({due.slot.kind}) → {task.platform}:{task.chat_id}")

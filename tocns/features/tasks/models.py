@@ -41,6 +41,8 @@ class Task(SQLModel, table=True):
     # Where it was posted: reminders go back to this chat.
     platform: str = Field(max_length=20)
     chat_id: str = Field(max_length=64)
+    # The forum topic it was given in (Telegram message_thread_id): its reminders go back to that topic.
+    thread_id: str | None = Field(default=None, max_length=32)
     created_by_person_id: int = Field(foreign_key="person.id")
     status: str = Field(default=TaskStatus.OPEN, max_length=10, index=True)
     created_at: datetime = Field(default_factory=utcnow)

@@ -30,6 +30,7 @@ async def create_task(
     platform: str,
     chat_id: str,
     creator: Person,
+    thread_id: str | None = None,
     people: Iterable[Person] = (),
     teams: Iterable[OrgUnit] = (),
     plan_month: str | None = None,
@@ -44,6 +45,7 @@ async def create_task(
         plan_month=plan_month,
         platform=platform,
         chat_id=chat_id,
+        thread_id=thread_id,
         created_by_person_id=creator.id or 0,
     )
     if now is not None:

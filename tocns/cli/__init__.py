@@ -23,6 +23,7 @@ SUBCOMMAND_MODULES = (
     "tocns.features.reports.cli",
     "tocns.features.apitokens.cli",
     "tocns.outbox.cli",
+    "tocns.features.zalo_oa.cli",
 )
 
 

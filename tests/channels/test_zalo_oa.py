@@ -28,8 +28,8 @@ from tests.fakes.zalo_oa_bot import OaBot, oa_bot, oa_tokens
 from tocns.channels.base import SendStatus
 from tocns.channels.zalo_oa import TokenDead, to_oa_text
 from tocns.config import Settings
-from tocns.core.messages import Attachment
 from tocns.core.mentions import person_marker
+from tocns.core.messages import Attachment
 from tocns.core.metrics import METRICS
 from tocns.features.org import store as org_store
 from tocns.features.zalo_oa.models import ZaloOaToken
@@ -150,7 +150,9 @@ def test_a_person_of_another_platform_is_named_not_tagged() -> None:
 async def test_pictures_and_documents_are_uploaded_and_excel_goes_as_a_link(oa: OaBot, fake: FakeZaloOa) -> None:
     png = Attachment("bieu-do.png", b"\x89PNG" + b"0" * 100, "image/png")
     csv = Attachment("so-lieu.csv", b"a,b\n1,2\n", "text/csv")
-    xlsx = Attachment("bao-cao.xlsx", b"PK" + b"0" * 100, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    xlsx = Attachment(
+        "bao-cao.xlsx", b"PK" + b"0" * 100, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
     big = Attachment("anh-lon.png", b"\x89PNG" + b"0" * 1_100_000, "image/png")
     result = await oa.transport.send(GROUP, "Báo cáo tuần", [png, csv, xlsx, big])
     assert result.status == SendStatus.OK and result.parts_sent == 5

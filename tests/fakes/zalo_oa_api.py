@@ -150,7 +150,9 @@ class FakeZaloOa:
         elif grant == "authorization_code":
             code = form.get("code")
             if code not in self.codes:
-                return httpx.Response(200, json={"error": -14019, "error_name": "Invalid code", "error_description": ""})
+                return httpx.Response(
+                    200, json={"error": -14019, "error_name": "Invalid code", "error_description": ""}
+                )
             self.codes.discard(code)  # type: ignore[arg-type]
         else:
             return httpx.Response(200, json={"error": -14001, "error_name": "Invalid grant_type"})

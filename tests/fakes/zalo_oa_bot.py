@@ -8,7 +8,7 @@ from pathlib import Path
 from tests.fakes import zalo_oa_api
 from tests.fakes.zalo_oa_api import FakeZaloOa
 from tocns.app import BotApp
-from tocns.channels.zalo_oa import OAuthClient, OaTokens, ZaloOaChannel, ZaloOaTransport
+from tocns.channels.zalo_oa import OaTokens, OAuthClient, ZaloOaChannel, ZaloOaTransport
 from tocns.config import Settings
 from tocns.features.zalo_oa.tokens import DbTokenStore
 

@@ -8,6 +8,7 @@ import logging
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlmodel import select
 
@@ -15,6 +16,7 @@ from tests.factories import FakeClock
 from tests.fakes.platforms import commune_join_code, inbound_rows, outbox, sender, web
 from tests.fakes.zalo_oa_api import (
     APP_SECRET,
+    FIRST_REFRESH,
     GROUP,
     OA_ID,
     FakeZaloOa,
@@ -24,7 +26,9 @@ from tests.fakes.zalo_oa_api import (
     oa_echo,
     utf16_len,
 )
-from tests.fakes.zalo_oa_bot import OaBot, oa_bot, oa_tokens
+from tests.fakes.zalo_oa_bot import OaBot, oa_bot, oa_settings, oa_tokens
+from tests.fakes.zalo_oa_server import ZaloOaServer
+from tocns.app import BotApp
 from tocns.channels.base import SendStatus
 from tocns.channels.zalo_oa import TokenDead, to_oa_text
 from tocns.config import Settings
@@ -33,8 +37,10 @@ from tocns.core.messages import Attachment
 from tocns.core.metrics import METRICS
 from tocns.features.org import store as org_store
 from tocns.features.zalo_oa.models import ZaloOaToken
+from tocns.log_setup import MASK, redact
 from tocns.outbox import store as outbox_store
 from tocns.outbox.models import OutboxState
+from tocns.web.app import create_app
 
 LEADER, MEMBER = "8756287263669629130", "2468135790246813579"
 
@@ -287,3 +293,37 @@ async def test_a_dead_refresh_token_alerts_and_stops_the_channel_without_failing
         await oa.tokens.access_token()
     assert len(fake.calls) == calls
     METRICS.channel_stopped.labels("zalo_oa").set(0)
+
+
+# ---------------------------------------------------------------- wiring
+
+
+async def test_serve_builds_the_oa_channel_and_sender_from_the_settings(
+    app: BotApp, settings: Settings, tmp_path: Path
+) -> None:
+    fake = FakeZaloOa()
+    with ZaloOaServer(fake) as server:
+        served = oa_settings(settings, tmp_path, server.base_url).model_copy(update={"outbox_poll_seconds": 0.05})
+        papp = BotApp.build(served, app.db, app.clock)
+        await oa_tokens(papp, fake).bootstrap(FIRST_REFRESH)  # as `tocns zalo-oa authorize` did
+        await _queue(OaBot(papp, None, None, None), "Chỉ đạo khẩn")  # type: ignore[arg-type]
+        # What `tocns serve` runs: channels and the sender built from the settings alone.
+        web_app = create_app(served, with_scheduler=True, bot_app=papp, with_platforms=True)
+        async with web_app.router.lifespan_context(web_app):
+            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=web_app), base_url="http://testserver")
+            async with client:
+                assert (await deliver(client, group_text("/huongdan"))).status_code == 200
+            for _ in range(200):
+                if len(fake.texts(GROUP)) >= 2:
+                    break
+                await asyncio.sleep(0.05)
+    texts = fake.texts(GROUP)
+    assert "Chỉ đạo khẩn" in texts and any("Các lệnh bạn dùng được" in t for t in texts), texts
+
+
+async def test_obtained_tokens_never_reach_the_log(oa: OaBot) -> None:
+    assert {APP_SECRET, oa.app.settings.zalo_oa_secret_key} <= set(oa.app.settings.secret_values())
+    stored = await _stored(oa)
+    # A library quoting what it sent, tokens included, in an error: the tokens Zalo handed out are masked too.
+    line = redact(f"refused: access_token={stored.access_token} refresh_token={stored.refresh_token}")
+    assert line == f"refused: access_token={MASK} refresh_token={MASK}"

@@ -131,6 +131,36 @@ async def test_a_disbanded_group_loses_its_binding_and_members_coming_and_going_
         assert (await org_store.get_binding(session, "zalo_oa", GROUP)) is None
 
 
+async def test_members_are_called_by_their_zalo_names_even_those_who_joined_after_the_start(
+    oa: OaBot, fake: FakeZaloOa
+) -> None:
+    other = "1357924680135792468"
+    fake.groups[GROUP]["members"] = {LEADER: "Chủ tịch Bình"}
+    await oa.channel.start()
+    code = await commune_join_code(oa.app)
+    async with web(oa.app, [oa.channel]) as (client, web_app):
+        await deliver(client, group_text(f"/ketnoi {code}", user_id=LEADER))
+        # Lan joins: the bot reads the group's names again, so her first command already carries hers.
+        fake.groups[GROUP]["members"][MEMBER] = "Lò Thị Lan"
+        await deliver(client, lifecycle("user_join_group", users=[MEMBER]))
+        await asyncio.gather(*oa.channel._learning)
+        await deliver(client, group_text("/thamgia thon 3", user_id=MEMBER))
+        # Someone the bot heard nothing about: a stand-in name first (events carry ids only), the real one next.
+        fake.groups[GROUP]["members"][other] = "Vàng A Sử"
+        oa.channel.monotonic = lambda: 10_000.0  # ten minutes after the last reading
+        await deliver(client, group_text("/thamgia thon 1", user_id=other))
+        await web_app.state.pipeline.drain()
+        await asyncio.gather(*oa.channel._learning)
+        await deliver(client, group_text("/huongdan", user_id=other))
+    replies = [r.text for r in await outbox(oa.app, GROUP)]
+    assert "Chủ tịch Bình được giao vai trò" in replies[0]
+    assert "Lò Thị Lan đã tham gia Thôn 3" in replies[1]
+    assert "Người dùng Zalo 2468 đã tham gia Thôn 1" in replies[2]
+    async with oa.app.db.session() as session:
+        su = await org_store.get_person(session, "zalo_oa", other)
+    assert su is not None and su.display_name == "Vàng A Sử"
+
+
 # ---------------------------------------------------------------- sends
 
 

@@ -18,15 +18,17 @@ LEADER, MEMBER = "8756287263669629130", "2468135790246813579"
 
 async def oa_group_conversation(app: BotApp, settings: Settings, tmp_path: Path, clock: FakeClock) -> None:
     """Run the conversation in an OA group and check what the group received from the fake OA."""
-    fake = FakeZaloOa()
+    members = {LEADER: "Chủ tịch Bình", MEMBER: "Lò Thị Lan"}
+    fake = FakeZaloOa(groups={GROUP: {"name": "Tổ CNS Xã Tân Lập", "status": "enabled", "members": members}})
     oa = await oa_bot(app, settings, tmp_path, fake)
+    await oa.channel.start()  # as `tocns serve` does: checks the token, reads the groups' member names
     async with oa.app.db.session() as session:
         tree = await build_tree(session)
         commune = await join_code(session, tree.commune, Role.COMMUNE_LEADER, clock())
         staff = await join_code(session, tree.province, Role.STAFF, clock())
     steps = [
-        (LEADER, f"/ketnoi {commune}", "Đã kết nối nhóm này với Xã Tân Lập"),
-        (MEMBER, "/thamgia thon 3", "đã tham gia"),
+        (LEADER, f"/ketnoi {commune}", "Chủ tịch Bình được giao vai trò Lãnh đạo xã/phường"),
+        (MEMBER, "/thamgia thon 3", "Lò Thị Lan đã tham gia Thôn 3"),
         (MEMBER, "/ghi vneid 5", "Đã ghi #"),
         (LEADER, f"/giaoviec 05/12 Kiểm tra sổ hộ [@{MEMBER}]", "Đã giao việc #1"),
     ]

@@ -13,7 +13,7 @@ What it enforces, from ../shared/platforms/zalo.md (section numbers are that fil
 - §2.4 uploads on v2.0 (multipart field `file`): images jpg/png up to 1 MB, files pdf/doc/docx/csv up to 5 MB
   (xlsx refused, as a live script's conversion suggests); `-210` over the size;
 - §2.8 4,000 requests a minute per app (`-32` over it), or `rate_limited` set by a test;
-- §3 `GET /v3.0/oa/group/getgroupsofoa` with `offset` and `count` (default 5);
+- §3 `GET /v3.0/oa/group/getgroupsofoa` and `GET /v3.0/oa/group/listmember` with `offset` and `count` (default 5);
 - §4.3 webhook calls signed `X-ZEvent-Signature: mac=<sha256(app_id + raw body + timestamp + OA secret key)>`.
 The wording of the messages is the fake's own; the codes are the documented ones.
 """
@@ -127,6 +127,8 @@ class FakeZaloOa:
             return self._upload(request, image=path.endswith("image"))
         if path == "/v3.0/oa/group/getgroupsofoa" and request.method == "GET":
             return self._groups(request)
+        if path == "/v3.0/oa/group/listmember" and request.method == "GET":
+            return self._members(request)
         self.calls.append((request.method, path, None))
         return envelope(-201, "api is invalid")
 
@@ -259,6 +261,19 @@ class FakeZaloOa:
         ]
         data = {"offset": offset, "count": len(page), "total": len(mine), "group_count": len(mine), "groups": page}
         return envelope(0, "Success", data)
+
+    def _members(self, request: httpx.Request) -> httpx.Response:
+        group_id = request.url.params.get("group_id", "")
+        offset = int(request.url.params.get("offset", "0"))
+        count = int(request.url.params.get("count", "5"))
+        self.calls.append(("GET", request.url.path, {"group_id": group_id, "offset": offset, "count": count}))
+        group = self.groups.get(group_id)
+        if group is None:
+            return envelope(-201, "group_id is invalid")
+        members = [{"user_id": uid, "name": name, "avatar": ""} for uid, name in group.get("members", {}).items()]
+        members.insert(0, {"oa_id": OA_ID, "name": "Tổ CNS Tỉnh Thử", "avatar": ""})  # the OA is a member too
+        page = members[offset : offset + count]
+        return envelope(0, "Success", {"total": len(members), "member_count": len(page), "members": page})
 
     def client(self) -> httpx.AsyncClient:
         """An httpx client routed to this fake; each answer yields to the event loop first, as a network would."""

@@ -50,6 +50,6 @@ async def oa_bot(app: BotApp, settings: Settings, tmp_path: Path, fake: FakeZalo
     tokens = oa_tokens(papp, fake)
     if authorize:
         await tokens.bootstrap(zalo_oa_api.FIRST_REFRESH)
-    channel = ZaloOaChannel(papp.settings, papp.router, tokens)
+    channel = ZaloOaChannel(papp.settings, papp.router, tokens, client=fake.client())
     transport = ZaloOaTransport(papp.settings, tokens, client=fake.client(), clock=papp.clock)
     return OaBot(papp, channel, transport, tokens)

@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
@@ -270,6 +271,8 @@ class MemoryTokenStore:
 
 # -216 access token invalid, -220 expired or removed; HTTP 401 also seen (§1.4): refresh once, retry once.
 TOKEN_CODES = frozenset({-216, -220})
+# How often a group's member names may be read again when a member the bot has no name for writes.
+NAMES_EVERY = 600.0
 
 
 @dataclass(frozen=True)
@@ -334,13 +337,33 @@ class OaApi:
             answer = await self.call("GET", "/v3.0/oa/group/getgroupsofoa", params={"offset": offset, "count": count})
             if not answer.ok:
                 raise RuntimeError(answer.error)
-            data = answer.data.get("data") if isinstance(answer.data.get("data"), dict) else {}
-            page = [g for g in (data or {}).get("groups") or [] if isinstance(g, dict)]
+            data = _obj(answer.data.get("data"))
+            page = [g for g in data.get("groups") or [] if isinstance(g, dict)]
             found.extend(page)
-            total = _int((data or {}).get("total"))
+            total = _int(data.get("total"))
             offset += len(page)
             if not page or (total is not None and offset >= total):
                 return found
+
+    async def members(self, group_id: str, count: int = 50) -> dict[str, str]:
+        """The names of a group's members by user id (`listmember`, paged, §3)."""
+        names: dict[str, str] = {}
+        offset = 0
+        while True:
+            params = {"group_id": group_id, "offset": offset, "count": count}
+            answer = await self.call("GET", "/v3.0/oa/group/listmember", params=params)
+            if not answer.ok:
+                raise RuntimeError(answer.error)
+            data = _obj(answer.data.get("data"))
+            page = [m for m in data.get("members") or [] if isinstance(m, dict)]
+            for member in page:
+                user, name = _id(member.get("user_id")), member.get("name")
+                if user and isinstance(name, str) and name.strip():
+                    names[user] = name.strip()
+            offset += len(page)
+            total = _int(data.get("total"))
+            if not page or (total is not None and offset >= total):
+                return names
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
@@ -518,13 +541,49 @@ class ZaloOaChannel:
     webhook_path = "/webhook/zalo-oa"
     secret_header = "X-ZEvent-Signature"
 
-    def __init__(self, settings: Settings, router: Router, tokens: OaTokens | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        router: Router,
+        tokens: OaTokens | None = None,
+        client: httpx.AsyncClient | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = settings
         self.router = router
         self.tokens = tokens
-        # Display names of members (from `tocns zalo-oa groups` runs or payloads that carry them).
+        self.api = OaApi(settings, tokens, client) if tokens is not None else None
+        self.monotonic = monotonic
+        # Members' display names by user id: group events carry only ids (§4.5); `listmember` has the names.
         self.names: dict[str, str] = {}
+        self._asked: dict[str, float] = {}
+        self._learning: set[asyncio.Task[None]] = set()
         self._variants_seen: set[str] = set()
+
+    async def learn_names(self, group_id: str) -> None:
+        """Read a group's member names (`listmember`); a failure is logged, never raised."""
+        if self.api is None:
+            return
+        try:
+            self.names.update(await self.api.members(group_id))
+        except (TokenDead, TokenUnavailable, RuntimeError, httpx.HTTPError) as exc:
+            log.warning("zalo_oa: member names of group %s not read: %s", group_id, exc)
+
+    def _ask_names(self, group_id: str, now_please: bool = False) -> None:
+        """Read the group's names in the background: when someone joins it (`now_please`), or at most every
+        NAMES_EVERY seconds when a member without a known name writes (that message goes with a stand-in name,
+        the next ones with the real one)."""
+        now = self.monotonic()
+        if self.api is None or (not now_please and now - self._asked.get(group_id, -NAMES_EVERY) < NAMES_EVERY):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._asked[group_id] = now
+        task = loop.create_task(self.learn_names(group_id))
+        self._learning.add(task)
+        task.add_done_callback(self._learning.discard)
 
     @property
     def webhook_secret(self) -> str:
@@ -552,8 +611,12 @@ class ZaloOaChannel:
             if not isinstance(body.get("recipient"), dict) or not isinstance(body.get("message"), dict):
                 raise ValueError("not a Zalo OA group message: recipient or message missing")
             event = group_message(body, self.names)
+            if isinstance(event, IncomingMessage) and event.user_id not in self.names:
+                self._ask_names(event.chat_id)
         elif name in GROUP_CREATED | MEMBER_JOINED | MEMBER_LEFT | GROUP_DISBANDED:
             event = lifecycle_event(body)
+            if name in MEMBER_JOINED and _chat_of(body):
+                self._ask_names(_chat_of(body), now_please=True)
         else:
             log.debug("zalo_oa event %s ignored", name)
         return Checked(body=body, key=_event_key(body), chat=_chat_of(body), event=event)
@@ -572,6 +635,18 @@ class ZaloOaChannel:
             raise SetupError(f"Zalo OA: {exc}") from exc
         except TokenUnavailable as exc:
             log.warning("zalo_oa: the token endpoint did not answer (%s); retried when sending", exc)
+            return
+        assert self.api is not None
+        try:
+            groups = await self.api.groups()
+        except (TokenDead, TokenUnavailable, RuntimeError, httpx.HTTPError) as exc:
+            log.warning("zalo_oa: the OA's groups could not be listed: %s", exc)
+            return
+        for group in groups:
+            if _id(group.get("group_id")) and group.get("status", "enabled") == "enabled":
+                self._asked[str(group["group_id"])] = self.monotonic()
+                await self.learn_names(str(group["group_id"]))
+        log.info("zalo_oa: %d group(s), %d member name(s) known", len(groups), len(self.names))
 
     async def register(self, public_base_url: str) -> str:
         """The webhook URL to enter in the app's console (Zalo has no API to set it); HTTPS or SetupError."""
@@ -591,7 +666,12 @@ class ZaloOaChannel:
         log.warning("zalo_oa: no polling exists for Official Accounts; run `tocns serve` to receive group messages")
 
     async def close(self) -> None:
-        """Nothing to release (the token clients belong to the transport)."""
+        """Release the HTTP clients."""
+        for task in list(self._learning):
+            task.cancel()
+        if self.api is not None:
+            await self.api.aclose()
+            await self.api.tokens.oauth.aclose()
 
 
 # ---------------------------------------------------------------- outbound

@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     zalo_oa_refresh_token: str = ""
     zalo_oa_api_base_url: str = "https://openapi.zalo.me"
     zalo_oa_oauth_base_url: str = "https://oauth.zaloapp.com"
+    # Requests a second to the OA API: the Growth package allows about 100 a minute (uploads count too).
+    zalo_oa_global_rate: float = 1.5
 
     public_base_url: str = "http://127.0.0.1:8000"
     link_signing_secret: str = ""

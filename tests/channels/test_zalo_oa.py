@@ -30,7 +30,7 @@ from tests.fakes.zalo_oa_bot import OaBot, oa_bot, oa_settings, oa_tokens
 from tests.fakes.zalo_oa_server import ZaloOaServer
 from tocns.app import BotApp
 from tocns.channels.base import SendStatus
-from tocns.channels.zalo_oa import TokenDead, to_oa_text
+from tocns.channels.zalo_oa import ApiAnswer, TokenDead, ZaloOaChannel, classify, to_oa_text
 from tocns.config import Settings
 from tocns.core.mentions import person_marker
 from tocns.core.messages import Attachment
@@ -357,3 +357,28 @@ async def test_obtained_tokens_never_reach_the_log(oa: OaBot) -> None:
     # A library quoting what it sent, tokens included, in an error: the tokens Zalo handed out are masked too.
     line = redact(f"refused: access_token={stored.access_token} refresh_token={stored.refresh_token}")
     assert line == f"refused: access_token={MASK} refresh_token={MASK}"
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        (-224, SendStatus.UNAUTHORIZED),  # the package lacks the feature: an operator must act, nothing is failed
+        (-211, SendStatus.RATE_LIMITED),  # out of quota
+        (-233, SendStatus.PERMANENT),
+        (-248, SendStatus.PERMANENT),
+        (-9999, SendStatus.TRANSIENT),  # a code Zalo does not document
+    ],
+)
+def test_each_documented_error_code_has_its_outcome(code: int, status: SendStatus) -> None:
+    assert classify(ApiAnswer(200, code, {"error": code, "message": "x"})).status == status
+
+
+async def test_before_the_secret_key_is_set_zalos_test_call_is_answered_and_nothing_is_kept(
+    oa: OaBot, fake: FakeZaloOa
+) -> None:
+    bare = oa.app.settings.model_copy(update={"zalo_oa_secret_key": ""})
+    channel = ZaloOaChannel(bare, oa.app.router)
+    async with web(oa.app, [channel]) as (client, _):
+        answered = await deliver(client, group_text("/huongdan"))
+    assert answered.status_code == 200
+    assert await inbound_rows(oa.app) == [] and await outbox(oa.app) == []

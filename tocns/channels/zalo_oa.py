@@ -730,6 +730,8 @@ class ZaloOaTransport:
     platform = PLATFORM
     max_text_length = MAX_TEXT
     text_length = staticmethod(utf16_len)
+    # A picture or file is uploaded, then sent: two requests against the OA's rate limits.
+    requests_per_attachment = 2
 
     def __init__(
         self,

@@ -141,6 +141,9 @@ def limits_from_settings(settings: Settings) -> dict[str, PlatformLimits]:
             private=(telegram_private_chat, settings.telegram_private_per_second),
         ),
         "zalo": PlatformLimits.build(settings.zalo_global_rate, settings.zalo_chat_per_minute, settings.outbox_senders),
+        "zalo_oa": PlatformLimits.build(
+            settings.zalo_oa_global_rate, settings.zalo_chat_per_minute, settings.outbox_senders
+        ),
     }
 
 
@@ -331,7 +334,9 @@ class OutboxSender:
         skip = head.parts_sent if len(job.rows) == 1 else 0
         # A long text goes out in several parts, each a request that counts against the limits.
         length = self._text_length(head.platform)(job.text)
-        requests = max(1, math.ceil(length / self._max_length(head.platform))) + len(attachments) - skip
+        # An attachment is one request, or more where the platform uploads first (the Zalo OA: upload, send).
+        per_file: int = getattr(self.transports[head.platform], "requests_per_attachment", 1)
+        requests = max(1, math.ceil(length / self._max_length(head.platform))) + per_file * len(attachments) - skip
         requests = max(1, requests)
         while (wait := limits.global_window.ready_at(self.monotonic(), requests) - self.monotonic()) > 0:
             await asyncio.sleep(wait)

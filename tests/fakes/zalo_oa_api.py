@@ -15,7 +15,9 @@ What it enforces, from ../shared/platforms/zalo.md (section numbers are that fil
 - §2.8 4,000 requests a minute per app (`-32` over it), or `rate_limited` set by a test;
 - §3 `GET /v3.0/oa/group/getgroupsofoa` and `GET /v3.0/oa/group/listmember` with `offset` and `count` (default 5);
 - §4.3 webhook calls signed `X-ZEvent-Signature: mac=<sha256(app_id + raw body + timestamp + OA secret key)>`.
-The wording of the messages is the fake's own; the codes are the documented ones.
+The wording of the messages is the fake's own; the codes are the documented ones, except `-14001` (a wrong
+grant_type) and `-14019` (an unknown or used authorization code), which no source gives: any non-zero OAuth error
+is terminal (§1.4), whatever its number.
 """
 
 from __future__ import annotations

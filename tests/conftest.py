@@ -152,6 +152,7 @@ def _no_dotenv(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Keep a developer's `.env` out of subprocesses and settings."""
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     monkeypatch.delenv("ZALO_BOT_TOKEN", raising=False)
+    monkeypatch.delenv("ZALO_OA_APP_ID", raising=False)
     yield
 
 

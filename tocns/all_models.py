@@ -7,5 +7,6 @@ from tocns.features.directives import api_models as directive_api_models  # noqa
 from tocns.features.directives import models as directive_models  # noqa: F401
 from tocns.features.org import models as org_models  # noqa: F401
 from tocns.features.tasks import models as task_models  # noqa: F401
+from tocns.features.zalo_oa import models as zalo_oa_models  # noqa: F401
 from tocns.inbound import models as inbound_models  # noqa: F401
 from tocns.outbox import models as outbox_models  # noqa: F401

@@ -117,6 +117,8 @@ def configured_platforms(settings: Settings) -> list[str]:
         platforms.append("telegram")
     if settings.zalo_bot_token:
         platforms.append("zalo")
+    if settings.zalo_oa_app_id:
+        platforms.append("zalo_oa")
     return platforms
 
 
@@ -131,6 +133,11 @@ def build_channels(app: BotApp, platforms: list[str]) -> list[Channel]:
         from tocns.channels.zalo import ZaloChannel
 
         channels.append(ZaloChannel(app.settings, app.router))
+    if "zalo_oa" in platforms:
+        from tocns.channels.zalo_oa import ZaloOaChannel
+        from tocns.features.zalo_oa.tokens import oa_tokens
+
+        channels.append(ZaloOaChannel(app.settings, app.router, oa_tokens(app.db, app.settings, app.clock)))
     return channels
 
 

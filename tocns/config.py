@@ -39,6 +39,9 @@ SECRET_FIELDS = (
     "telegram_webhook_secret",
     "zalo_bot_token",
     "zalo_webhook_secret",
+    "zalo_oa_app_secret",
+    "zalo_oa_secret_key",
+    "zalo_oa_refresh_token",
     "link_signing_secret",
 )
 
@@ -76,6 +79,18 @@ class Settings(BaseSettings):
     zalo_bot_name: str = ""
     # Hours a Zalo message may wait out "quota exceeded" (429) pauses before it is given up.
     zalo_quota_give_up_hours: float = 12.0
+
+    # Zalo Official Account with group chats (GMF), OA API v3 and OAuth v4 (docs/zalo.md). Empty app id: not served.
+    zalo_oa_app_id: str = ""
+    zalo_oa_app_secret: str = ""
+    # "Khóa bí mật OA" from the app's webhook page: the key of X-ZEvent-Signature (not the app secret).
+    zalo_oa_secret_key: str = ""
+    # A refresh token to bootstrap the token store (`tocns zalo-oa authorize`); used once, Zalo rotates it.
+    zalo_oa_refresh_token: str = ""
+    zalo_oa_api_base_url: str = "https://openapi.zalo.me"
+    zalo_oa_oauth_base_url: str = "https://oauth.zaloapp.com"
+    # Requests a second to the OA API: the Growth package allows about 100 a minute (uploads count too).
+    zalo_oa_global_rate: float = 1.5
 
     public_base_url: str = "http://127.0.0.1:8000"
     link_signing_secret: str = ""

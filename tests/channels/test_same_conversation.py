@@ -107,3 +107,13 @@ async def test_same_conversation_same_answers(
     # The reference: the same conversation typed in the console (its own platform, so its own group).
     reference = await _run(papp, "console", codes[1], tg_server) if platform != "console" else answers
     assert answers == reference
+
+
+async def test_the_conversation_through_an_official_account_group_chat(
+    app: BotApp, settings: Settings, tmp_path: Path, clock: FakeClock
+) -> None:
+    """Zalo OA with GMF: join, log, task, reminder, directive, acknowledgement and report in an OA group, through
+    the signed webhook and the outbox to the fake OA (every message reaches the OA: no tag needed)."""
+    from tests.channels.zalo_oa_conversation import oa_group_conversation
+
+    await oa_group_conversation(app, settings, tmp_path, clock)

@@ -24,6 +24,7 @@ SUBCOMMAND_MODULES = (
     "tocns.features.apitokens.cli",
     "tocns.outbox.cli",
     "tocns.inbound.cli",
+    "tocns.features.zalo_oa.cli",
 )
 
 

@@ -28,13 +28,14 @@ def _send(args: argparse.Namespace) -> int:
         from tocns.db.engine import Database, upgrade_database_async
         from tocns.outbox.sender import run_elected, transports_from_settings
 
-        transports = transports_from_settings(settings)
+        db = Database(settings.database_url)
+        transports = transports_from_settings(settings, db=db)
         if not transports:
+            await db.dispose()
             print("Chưa cấu hình token Telegram hay Zalo: không có nền tảng nào để gửi.", file=sys.stderr)
             return 2
         if settings.auto_migrate:
             await upgrade_database_async(settings.database_url)
-        db = Database(settings.database_url)
         try:
             # The same election as `tocns serve`: beside a running server this one waits, and takes over if
             # the server stops, instead of sending at twice the platform's rate.

@@ -141,6 +141,9 @@ def limits_from_settings(settings: Settings) -> dict[str, PlatformLimits]:
             private=(telegram_private_chat, settings.telegram_private_per_second),
         ),
         "zalo": PlatformLimits.build(settings.zalo_global_rate, settings.zalo_chat_per_minute, settings.outbox_senders),
+        "zalo_oa": PlatformLimits.build(
+            settings.zalo_oa_global_rate, settings.zalo_chat_per_minute, settings.outbox_senders
+        ),
     }
 
 
@@ -234,7 +237,6 @@ class OutboxSender:
         self._windows_rebuilt = False
         # Platforms whose token was refused (401): nothing more is sent there until an operator fixes it.
         self.stopped: dict[str, str] = {}
-
 
     async def rebuild_windows(self) -> int:
         """Count the sends of the last chat window (from the outbox) against this sender's windows.
@@ -332,7 +334,9 @@ class OutboxSender:
         skip = head.parts_sent if len(job.rows) == 1 else 0
         # A long text goes out in several parts, each a request that counts against the limits.
         length = self._text_length(head.platform)(job.text)
-        requests = max(1, math.ceil(length / self._max_length(head.platform))) + len(attachments) - skip
+        # An attachment is one request, or more where the platform uploads first (the Zalo OA: upload, send).
+        per_file: int = getattr(self.transports[head.platform], "requests_per_attachment", 1)
+        requests = max(1, math.ceil(length / self._max_length(head.platform))) + per_file * len(attachments) - skip
         requests = max(1, requests)
         while (wait := limits.global_window.ready_at(self.monotonic(), requests) - self.monotonic()) > 0:
             await asyncio.sleep(wait)
@@ -455,8 +459,11 @@ class OutboxSender:
                 await asyncio.wait_for(stop.wait(), timeout=pause)
 
 
-def transports_from_settings(settings: Settings, clock: Callable[[], datetime] = utcnow) -> dict[str, Transport]:
-    """The transports this process can send through: Telegram and Zalo, each when its token is set."""
+def transports_from_settings(
+    settings: Settings, clock: Callable[[], datetime] = utcnow, db: Database | None = None
+) -> dict[str, Transport]:
+    """The transports this process can send through: Telegram and Zalo, each when its token is set, and the Zalo
+    OA when its app id is set (its tokens live in `db`)."""
     transports: dict[str, Transport] = {}
     if settings.telegram_bot_token:
         from tocns.channels.telegram import TelegramTransport
@@ -469,6 +476,11 @@ def transports_from_settings(settings: Settings, clock: Callable[[], datetime] =
 
         # Its pace comes from ZALO_GLOBAL_RATE and ZALO_CHAT_PER_MINUTE (limits_from_settings).
         transports["zalo"] = ZaloTransport(settings, clock=clock)
+    if settings.zalo_oa_app_id and db is not None:
+        from tocns.channels.zalo_oa import ZaloOaTransport
+        from tocns.features.zalo_oa.tokens import oa_tokens
+
+        transports["zalo_oa"] = ZaloOaTransport(settings, oa_tokens(db, settings, clock), clock=clock)
     return transports
 
 
@@ -519,7 +531,7 @@ def start_sender(
     db: Database, settings: Settings, clock: Callable[[], datetime] = utcnow
 ) -> tuple[asyncio.Task[None], asyncio.Event] | None:
     """Start draining in the background (None when no platform transport is configured)."""
-    transports = transports_from_settings(settings, clock)
+    transports = transports_from_settings(settings, clock, db)
     if not transports:
         return None
     stop = asyncio.Event()

@@ -74,15 +74,29 @@ def _refuse(status: int, platform: str, reason: str) -> JSONResponse:
 async def intake(request: Request, platform: str) -> JSONResponse:
     """Check and store one webhook delivery, then process it in the background."""
     pipeline: Pipeline = request.app.state.pipeline
-    channel = request.app.state.channels.get(platform)
+    channels = request.app.state.channels
+    # The URL names the platform (`/webhook/zalo`), or its path does when they differ (`/webhook/zalo-oa`).
+    channel = channels.get(platform) or next(
+        (c for c in channels.values() if c.webhook_path == f"/webhook/{platform}"), None
+    )
     if channel is None:
         return _refuse(404, platform, "platform not configured")
-    if not secret_ok(channel.webhook_secret, request.headers.get(channel.secret_header)):
+    platform = channel.platform
+    # A channel whose platform signs the raw body (Zalo OA's X-ZEvent-Signature) checks it with `verify`.
+    verify = getattr(channel, "verify", None)
+    if verify is None and not secret_ok(channel.webhook_secret, request.headers.get(channel.secret_header)):
         return _refuse(401, platform, "missing or wrong secret")
     try:
         raw = await read_limited(request, pipeline.settings.webhook_max_body_bytes)
     except BodyTooLarge:
         return _refuse(413, platform, "body too large")
+    if verify is not None:
+        if not channel.webhook_secret:
+            # Zalo shows the OA secret key only after it pinged the URL once: answer, keep nothing, until it is set.
+            log.warning("%s webhook call answered but not processed: its signature key is not configured", platform)
+            return JSONResponse({"ok": True})
+        if not verify(raw, request.headers):
+            return _refuse(401, platform, "missing or wrong signature")
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser allows

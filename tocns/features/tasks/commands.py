@@ -221,6 +221,7 @@ async def _save(ctx: Context, commune: OrgUnit, spec: TaskSpec, plan_month: str 
 
 @COMMANDS.command(
     "giaoviec",
+    unit_scoped=True,
     aliases=("task",),
     vi_name="giao việc",
     roles=LEADERS,
@@ -302,6 +303,7 @@ async def _labels(ctx: Context, rows: list[TaskAssignee]) -> dict[int, str]:
 
 @COMMANDS.command(
     "nhiemvu",
+    unit_scoped=True,
     anonymous=True,
     aliases=("tasks",),
     vi_name="nhiệm vụ",
@@ -395,6 +397,7 @@ async def _task_in_commune(ctx: Context, commune: OrgUnit, task_id: int) -> Task
 
 @COMMANDS.command(
     "xong",
+    unit_scoped=True,
     aliases=("done",),
     vi_name="xong",
     roles=MEMBERS,
@@ -426,6 +429,7 @@ async def xong(ctx: Context) -> str:
 
 @COMMANDS.command(
     "huyviec",
+    unit_scoped=True,
     aliases=("canceltask",),
     vi_name="huỷ việc",
     roles=LEADERS,
@@ -447,6 +451,7 @@ async def huyviec(ctx: Context) -> str:
 
 @COMMANDS.command(
     "caidat",
+    unit_scoped=True,
     aliases=("settings",),
     vi_name="cài đặt",
     roles=COMMUNE_LEADERS,

@@ -68,10 +68,10 @@ class Reach:
             chats.append(Chat(person.platform, person.private_chat_id or "", membership.org_unit_id, person))
         return chats
 
-    def people_of(self, units: Iterable[OrgUnit], platforms_with_groups: set[str]) -> list[Chat]:
-        """Privately, once each, the people holding a role on any of `units` (not below them) on a platform
-        outside `platforms_with_groups`."""
-        ids = {u.id for u in units}
+    def people_of(self, unit_ids: Iterable[int], platforms_with_groups: set[str]) -> list[Chat]:
+        """Privately, once each, the people holding a role directly on any of these units, on a platform outside
+        `platforms_with_groups`."""
+        ids = set(unit_ids)
         seen: set[int] = set()
         chats = []
         for person, membership, _unit in self.people:

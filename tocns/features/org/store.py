@@ -102,6 +102,14 @@ async def descendants(
     return list(result.all())
 
 
+async def active_units(session: AsyncSession, level: str) -> list[OrgUnit]:
+    """Every active unit of one level, ordered by code."""
+    result = await session.exec(
+        select(OrgUnit).where(OrgUnit.level == level, OrgUnit.active == True).order_by(col(OrgUnit.code))  # noqa: E712
+    )
+    return list(result.all())
+
+
 async def ancestors(session: AsyncSession, unit: OrgUnit, include_self: bool = True) -> list[OrgUnit]:
     """The chain from the root down to `unit`."""
     ids = [int(part) for part in unit.path.strip("/").split("/") if part]

@@ -196,6 +196,7 @@ def _role_in(memberships: list[tuple[Membership, OrgUnit]], commune: OrgUnit | N
 
 @COMMANDS.command(
     "tinhtrang",
+    private=True,
     anonymous=True,
     aliases=("status",),
     vi_name="tình trạng",

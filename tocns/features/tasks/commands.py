@@ -303,6 +303,7 @@ async def _labels(ctx: Context, rows: list[TaskAssignee]) -> dict[int, str]:
 
 @COMMANDS.command(
     "nhiemvu",
+    private=True,
     unit_scoped=True,
     anonymous=True,
     aliases=("tasks",),

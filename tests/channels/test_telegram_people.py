@@ -178,6 +178,8 @@ async def test_each_audience_gets_its_own_menu(settings: Settings, tmp_path: Pat
         assert not {"giaoviec", "caidat", "vaitro", "chidao", "tinhtrang", "huyviec"} & set(group)
         assert {"giaoviec", "caidat", "vaitro", "ghi", "baocao"} <= set(admins)
         assert {"huongdan", "cuatoi"} <= set(private) and "giaoviec" not in private and "ghi" not in private
+        # Leaders work from a private chat too (docs/private-chats.md).
+        assert {"baocao", "nhiemvu", "tinhtrang"} <= set(private)
         # The default menu is replaced too: an old full menu would otherwise stay where no scope applies.
         assert menus[("default", language)] == private
 

@@ -85,6 +85,11 @@ class FakeZaloApi:
             return update
         return None
 
+    def deliver(self, update: dict[str, Any]) -> dict[str, Any] | None:
+        """What a real server would POST to the webhook for this update: None for a group this bot cannot be in."""
+        self.updates.append(update)
+        return self._next_update()
+
     def handler(self, request: httpx.Request) -> httpx.Response:
         """Serve one request the way the Zalo Bot API would (errors with HTTP 200 and ok:false)."""
         prefix = f"/bot{self.token}/"

@@ -27,13 +27,27 @@ class UserError(Exception):
 
 
 @dataclass
+class UnitChoice:
+    """A unit a person may act on from a private chat, the roles they hold there and how to name it."""
+
+    unit: OrgUnit
+    roles: set[str]
+    label: str
+
+
+@dataclass
 class Sender:
-    """Who sent a message and where: the person, the chat's binding and unit, and the roles held there."""
+    """Who sent a message and where: the person, the chat's binding and unit, and the roles held there.
+
+    In a private chat there is no binding; `choices` are the units where the person holds a role (the topmost of
+    each branch), which the router offers to commands that act on one unit.
+    """
 
     person: Person
     binding: ChatBinding | None
     unit: OrgUnit | None
     roles: set[str]
+    choices: list[UnitChoice] = field(default_factory=list)
 
 
 Identify = Callable[[AsyncSession, IncomingMessage, datetime], Awaitable[Sender]]

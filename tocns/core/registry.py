@@ -33,6 +33,11 @@ class Command:
     anonymous: bool = False
     # Useful in a private chat with the bot: offered in the private chats' menu.
     private: bool = False
+    # Acts on one unit: a group's own unit, or in a private chat one of the units where the person holds a role
+    # (the router picks it, asking which when there are several; docs/private-chats.md).
+    unit_scoped: bool = False
+    # Only meaningful in a group (binds or joins the group's unit): left out of /huongdan in a private chat.
+    group_only: bool = False
 
     @property
     def all_names(self) -> tuple[str, ...]:
@@ -58,6 +63,8 @@ class CommandGroup:
         order: int = 100,
         anonymous: bool = False,
         private: bool = False,
+        unit_scoped: bool = False,
+        group_only: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Decorator declaring a handler as a command of this group."""
 
@@ -74,6 +81,8 @@ class CommandGroup:
                     order=order,
                     anonymous=anonymous,
                     private=private,
+                    unit_scoped=unit_scoped,
+                    group_only=group_only,
                 )
             )
             return handler
@@ -120,9 +129,9 @@ class Registry:
         """Every command, in help order."""
         return list(self._commands)
 
-    def available_to(self, roles: set[str] | frozenset[str]) -> list[Command]:
-        """The commands a person with these roles may run."""
-        return [c for c in self._commands if allowed(c.roles, roles)]
+    def available_to(self, roles: set[str] | frozenset[str], private: bool = False) -> list[Command]:
+        """The commands a person with these roles may run (in a private chat: those that work there)."""
+        return [c for c in self._commands if allowed(c.roles, roles) and not (private and c.group_only)]
 
     def suggest(self, name: str) -> str | None:
         """The closest command name to a mistyped one."""

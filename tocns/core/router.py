@@ -10,11 +10,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.config import Settings
 from tocns.core.clock import utcnow
-from tocns.core.context import Context, Identify, UserError
+from tocns.core.context import Context, Identify, Sender, UserError
+from tocns.core.focus import choose_text, pick_choice
 from tocns.core.messages import IncomingMessage, Reply
 from tocns.core.parsing import ParsedCommand, parse_command
 from tocns.core.permissions import GUEST, allowed, role_label
-from tocns.core.registry import Registry
+from tocns.core.registry import Command, Registry
 from tocns.core.roles import Role
 from tocns.db.errors import StorageError
 from tocns.inbound import store as inbound_store
@@ -128,6 +129,13 @@ class Router:
         if msg.anonymous_admin and not command.anonymous:
             self._notify(command.name, "anonymous")
             return [Reply(text=ANONYMOUS_TEXT.format(name=command.name))]
+        args = parsed.args
+        if msg.is_private and command.unit_scoped and sender.unit is None:
+            focused = self._focus(command, sender, args)
+            if isinstance(focused, Reply):
+                self._notify(command.name, "choose_unit")
+                return [focused]
+            sender, args = focused
         if not allowed(command.roles, sender.roles):
             self._notify(command.name, "denied")
             who = ", ".join(role_label(r) for r in sorted(command.roles, key=_role_order))
@@ -139,7 +147,7 @@ class Router:
             ]
         ctx = Context(
             msg=msg,
-            args=parsed.args,
+            args=args,
             command=command,
             registry=self.registry,
             session=session,
@@ -153,6 +161,20 @@ class Router:
         replies = _as_replies(await command.handler(ctx))
         self._notify(command.name, "ok")
         return replies
+
+    def _focus(self, command: Command, sender: Sender, args: str) -> tuple[Sender, str] | Reply:
+        """In a private chat, the unit a unit-scoped command acts on: the person's only unit where the command is
+        allowed, or the one its arguments start with; otherwise a reply asking which (docs/private-chats.md)."""
+        choices = [c for c in sender.choices if allowed(command.roles, c.roles)]
+        picked, rest = pick_choice(args, choices)
+        if picked is None and len(choices) > 1:
+            return Reply(text=choose_text(command.name, choices, args))
+        if picked is None and len(choices) == 1:
+            picked, rest = choices[0], args
+        if picked is None:
+            return sender, args  # no role allowing it anywhere: the permission check answers
+        focused = Sender(person=sender.person, binding=None, unit=picked.unit, roles=picked.roles, choices=[picked])
+        return focused, rest
 
     def _unknown_command_text(self, name: str) -> str:
         suggestion = self.registry.suggest(name)

@@ -47,6 +47,7 @@ async def test_post_sends_like_chidao_and_get_reports_status(app: BotApp, chat: 
             "id": 1,
             "scope": "toàn tỉnh",
             "targets": 3,
+            "people": 0,
             "communes": 2,
             "unreached_communes": [],
             "status_url": "/api/v1/directives/1",

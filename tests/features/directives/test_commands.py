@@ -115,7 +115,9 @@ async def test_ack_and_status_per_commune(app: BotApp, chat: ChatHarness, clock:
         "- Xã Hòa Bình (X2): đã nhận tin 0/1 nhóm; lỗi 1 nhóm (bị chặn hoặc bị xoá khỏi nhóm); chưa xác nhận" in status
     )
     assert status.endswith("Chưa xác nhận: Xã Hòa Bình (X2)")
-    assert "Bạn không có quyền" in await chat.text("/tinhtrang 1", user="10", chat="g-x1")
+    # A commune leader follows their own commune's part, and nothing of the other communes (docs/private-chats.md).
+    own = await chat.text("/tinhtrang 1", user="10", chat="g-x1")
+    assert "- Xã Tân Lập (X1): đã nhận tin 2/2 nhóm; đã xác nhận (Hùng" in own and "Hòa Bình" not in own
 
 
 async def test_ack_outside_the_scope_is_refused(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:

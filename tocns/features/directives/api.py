@@ -59,9 +59,14 @@ class DirectiveCreated(BaseModel):
 
     id: int
     scope: str
-    targets: int = Field(description="Số nhóm sẽ nhận chỉ đạo")
-    communes: int = Field(description="Số xã/phường có ít nhất một nhóm nhận")
-    unreached_communes: list[str] = Field(description="Mã các xã trong phạm vi chưa có nhóm kết nối")
+    targets: int = Field(description="Số nơi sẽ nhận chỉ đạo: nhóm và tin nhắn riêng")
+    people: int = Field(
+        0, description="Trong đó: số người nhận qua tin nhắn riêng (xã chưa có nhóm trên nền tảng của họ)"
+    )
+    communes: int = Field(description="Số xã/phường có ít nhất một nơi nhận")
+    unreached_communes: list[str] = Field(
+        description="Mã các xã trong phạm vi chưa có nhóm kết nối, cũng chưa ai nhắn riêng với bot"
+    )
     status_url: str
 
 
@@ -83,6 +88,9 @@ class CommuneOut(BaseModel):
     failed: int
     failures: list[str] = Field(description="Lý do lỗi của từng nhóm không nhận được")
     acknowledged: AckOut | None
+    people: int = Field(0, description="Số người nhận qua tin nhắn riêng")
+    people_delivered: int = Field(0, description="Số người đã nhận tin riêng")
+    people_acknowledged: int = Field(0, description="Số người nhận tin riêng đã xác nhận")
 
 
 class UnitOut(BaseModel):
@@ -125,6 +133,7 @@ CREATED_EXAMPLE = {
     "id": 12,
     "scope": "toàn tỉnh",
     "targets": 214,
+    "people": 12,
     "communes": 97,
     "unreached_communes": ["00073"],
     "status_url": "/api/v1/directives/12",
@@ -174,6 +183,7 @@ def _receipt(sent: service.Sent) -> dict[str, Any]:
         "id": directive_id,
         "scope": sent.scope.label,
         "targets": len(sent.targets),
+        "people": sent.people,
         "communes": len(sent.reached),
         "unreached_communes": [c.code for c in sent.unreached],
         "status_url": f"{PREFIX}/{directive_id}",
@@ -292,6 +302,9 @@ async def get_directive_status(
                 "failed": len(c.failures),
                 "failures": c.failures,
                 "acknowledged": {"by": c.ack.person.display_name, "at": c.ack.ack.acked_at} if c.ack else None,
+                "people": len(c.people),
+                "people_delivered": c.people_delivered,
+                "people_acknowledged": len(c.people_acked),
             }
             for c in status.communes
         ]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo
 
 from tocns.core.context import Context, UserError
 from tocns.core.dates import fmt_time
-from tocns.core.permissions import EVERYONE, STAFF, role_label
+from tocns.core.permissions import COMMUNE_LEADERS, EVERYONE, STAFF, role_label
 from tocns.core.registry import CommandGroup
 from tocns.core.roles import Level, Role
 from tocns.core.text import fold, person_name
@@ -20,6 +21,7 @@ COMMANDS = CommandGroup()
 
 MAX_STATUS_LINES = 40
 MAX_MISSING_NAMES = 100
+MAX_WAITING_NAMES = 10
 USAGE = (
     "/chidao [khẩn:] <phạm vi>: <nội dung>\n"
     "Phạm vi (bắt buộc): toàn tỉnh; danh sách mã hoặc tên xã cách nhau bởi dấu phẩy; "
@@ -39,14 +41,15 @@ async def authority(ctx: Context) -> list[OrgUnit]:
 
 def _receipt(sent: service.Sent) -> str:
     directive_id = sent.directive.id
+    chats = f"{sent.groups} nhóm" + (f" và {sent.people} người (tin nhắn riêng)" if sent.people else "")
     lines = [
-        f"Đã gửi chỉ đạo số {directive_id} ({sent.scope.label}) tới {len(sent.targets)} nhóm của "
+        f"Đã gửi chỉ đạo số {directive_id} ({sent.scope.label}) tới {chats} của "
         f"{len(sent.reached)} xã/phường. Xem tình trạng: /tinhtrang {directive_id}"
     ]
     if sent.unreached:
         names = ", ".join(unit_label(c) for c in sent.unreached[:20])
         more = f" và {len(sent.unreached) - 20} xã khác" if len(sent.unreached) > 20 else ""
-        lines.append(f"Chưa có nhóm kết nối, không nhận được chỉ đạo: {names}{more}.")
+        lines.append(f"Chưa có nhóm kết nối, cũng chưa ai nhắn riêng với bot, không nhận được chỉ đạo: {names}{more}.")
     return "\n".join(lines)
 
 
@@ -193,44 +196,53 @@ def _role_in(memberships: list[tuple[Membership, OrgUnit]], commune: OrgUnit | N
 
 @COMMANDS.command(
     "tinhtrang",
+    private=True,
     anonymous=True,
     aliases=("status",),
     vi_name="tình trạng",
-    roles=STAFF,
-    summary="Tình trạng gửi và xác nhận của một chỉ đạo",
+    roles=COMMUNE_LEADERS,
+    summary="Tình trạng gửi và xác nhận của một chỉ đạo (lãnh đạo xã: của xã mình)",
     usage="/tinhtrang <số chỉ đạo>\nVí dụ: /tinhtrang 12",
     order=62,
 )
 async def tinhtrang(ctx: Context) -> str:
-    """Delivered, failed (with reason) and acknowledged per commune, and who has not acknowledged."""
+    """Delivered, failed (with reason) and acknowledged per commune and per person reached privately.
+
+    Department staff see the whole directive; a commune leader sees the communes they lead (docs/private-chats.md).
+    """
     directive = await _directive_arg(ctx)
     tz = ctx.settings.tz
     status = await service.directive_status(ctx.session, directive)
     pending_elsewhere = directive.state == DirectiveState.PENDING and directive.created_by_person_id != ctx.person.id
-    if pending_elsewhere or not status.within(await authority(ctx)):
-        # Another province's directive: answer as if it did not exist rather than show its communes.
+    staff_units = await authority(ctx)
+    if not pending_elsewhere and not status.within(staff_units):
+        led = await _led_communes(ctx)
+        status = status.only(led) if led else service.DirectiveStatus(directive, [])
+        pending_elsewhere = pending_elsewhere or not status.communes
+    if pending_elsewhere:
+        # Another province's (or commune's) directive: answer as if it did not exist rather than show its communes.
         raise UserError(f"Không có chỉ đạo số {directive.id}.")
     if directive.state == DirectiveState.PENDING:
         return f"Chỉ đạo số {directive.id} đang chờ xác nhận: gõ /xacnhan {directive.id} để gửi."
     acked = len(status.communes) - len(status.not_acknowledged)
     recalled = " — ĐÃ THU HỒI" if directive.state == DirectiveState.RECALLED else ""
+    people = sum(len(c.people) for c in status.communes)
+    privately = ""
+    if people:
+        people_acked = sum(len(c.people_acked) for c in status.communes)
+        people_got = sum(c.people_delivered for c in status.communes)
+        privately = f" Tin riêng: {people_got}/{people} người đã nhận, {people_acked}/{people} người đã xác nhận."
     lines = [
         f"Chỉ đạo số {directive.id} ({directive.scope_label}){recalled}, gửi lúc {fmt_time(directive.created_at, tz)}.",
-        f"Nhóm: {status.count('delivered')} đã nhận tin, {status.count('failed')} lỗi, "
-        f"{status.count('pending')} đang gửi. Xã/phường đã xác nhận: {acked}/{len(status.communes)}.",
+        f"Nhóm: {sum(c.delivered for c in status.communes)} đã nhận tin, {status.count('failed')} lỗi, "
+        f"{status.count('pending')} đang gửi.{privately} Xã/phường đã xác nhận: {acked}/{len(status.communes)}.",
     ]
     # A province has ~1,000 communes: list the ones needing attention first and keep the reply readable.
     attention = sorted(status.communes, key=lambda c: (not c.failures, c.ack is not None))
     shown = {id(c) for c in attention[:MAX_STATUS_LINES]}
     for commune in status.communes:
-        if id(commune) not in shown:
-            continue
-        parts = [f"đã nhận tin {commune.delivered}/{commune.groups} nhóm"]
-        if commune.failures:
-            parts.append(f"lỗi {len(commune.failures)} nhóm ({'; '.join(sorted(set(commune.failures)))})")
-        ack = commune.ack
-        parts.append(f"đã xác nhận ({_who(ack)}, {fmt_time(ack.ack.acked_at, tz)})" if ack else "chưa xác nhận")
-        lines.append(f"- {commune.label}: {'; '.join(parts)}")
+        if id(commune) in shown:
+            lines.append(f"- {commune.label}: {'; '.join(_commune_parts(commune, tz))}")
     if len(status.communes) > len(shown):
         lines.append(f"… và {len(status.communes) - len(shown)} xã/phường khác.")
     missing = [c.label for c in status.not_acknowledged if c.commune is not None]
@@ -238,6 +250,33 @@ async def tinhtrang(ctx: Context) -> str:
     listed = ", ".join(missing[:MAX_MISSING_NAMES]) + more
     lines.append("Chưa xác nhận: " + (listed if missing else "không còn đơn vị nào."))
     return "\n".join(lines)
+
+
+def _commune_parts(commune: service.CommuneStatus, tz: ZoneInfo) -> list[str]:
+    """One commune's line: groups delivered, people reached privately, failures, who acknowledged."""
+    parts = [f"đã nhận tin {commune.delivered}/{commune.groups} nhóm"] if commune.groups else []
+    if commune.people:
+        parts.append(f"tin riêng đã tới {commune.people_delivered}/{len(commune.people)} người")
+    if commune.failures:
+        where = "nơi" if commune.people else "nhóm"
+        parts.append(f"lỗi {len(commune.failures)} {where} ({'; '.join(sorted(set(commune.failures)))})")
+    ack = commune.ack
+    parts.append(f"đã xác nhận ({_who(ack)}, {fmt_time(ack.ack.acked_at, tz)})" if ack else "chưa xác nhận")
+    if commune.people:
+        waiting = commune.people_waiting
+        names = ", ".join(person_name(p.display_name) for p in waiting[:MAX_WAITING_NAMES])
+        more = f" và {len(waiting) - MAX_WAITING_NAMES} người khác" if len(waiting) > MAX_WAITING_NAMES else ""
+        parts.append(
+            f"{len(commune.people_acked)}/{len(commune.people)} người đã xác nhận"
+            + (f", chưa: {names}{more}" if waiting else "")
+        )
+    return parts
+
+
+async def _led_communes(ctx: Context) -> list[OrgUnit]:
+    """The units where the sender is a commune leader: the part of a directive they may follow."""
+    memberships = await org_store.memberships_of(ctx.session, ctx.person.id or 0)
+    return [unit for membership, unit in memberships if membership.role == Role.COMMUNE_LEADER]
 
 
 def _who(ack: store.AckView) -> str:

@@ -15,6 +15,7 @@ from tocns.core.dates import fmt_time
 from tocns.core.text import clean_text, closest, fold, person_name
 from tocns.features.directives import store
 from tocns.features.directives.models import Directive, DirectiveState, DirectiveTarget
+from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit, Person, unit_label
 from tocns.outbox.models import OutboxState
 
@@ -165,13 +166,20 @@ async def split_command(session: AsyncSession, args: str, usage: str, within: Au
 
 @dataclass
 class Sent:
-    """A directive just created, with its target groups and the communes it could not reach."""
+    """A directive just created, with its target chats and the communes it could not reach."""
 
     directive: Directive
     targets: list[DirectiveTarget]
     scope: Scope
     reached: set[int] = field(default_factory=set)
     unreached: list[OrgUnit] = field(default_factory=list)
+    # How many of the targets are people's private chats (communes without a group on their platform).
+    people: int = 0
+
+    @property
+    def groups(self) -> int:
+        """How many of the targets are groups."""
+        return len(self.targets) - self.people
 
 
 def _check_text(text: str, scope: Scope) -> None:
@@ -185,14 +193,19 @@ def _check_text(text: str, scope: Scope) -> None:
 async def _queue(
     session: AsyncSession, directive: Directive, scope: Scope, sender: str, now: datetime, tz: ZoneInfo
 ) -> Sent:
-    targets = await store.queue_targets(
+    queued = await store.queue_targets(
         session, directive, scope.communes, now=now, message=render_directive(directive, sender, tz)
     )
-    if not targets:
-        raise UserError(f"Chưa có nhóm nào kết nối trong phạm vi «{scope.label}». Chưa gửi gì.")
+    if not queued:
+        raise UserError(
+            f"Trong phạm vi «{scope.label}» chưa có nhóm nào kết nối, cũng chưa ai có vai trò đã nhắn riêng với "
+            "bot. Chưa gửi gì."
+        )
+    targets = [t for t, _person in queued]
     reached = {t.commune_id for t in targets}
     unreached = [c for c in scope.communes if c.id not in reached]
-    return Sent(directive, targets, scope, reached, unreached)
+    people = sum(1 for _t, person in queued if person is not None)
+    return Sent(directive, targets, scope, reached, unreached, people)
 
 
 async def send_directive(
@@ -301,7 +314,7 @@ async def recall_directive(session: AsyncSession, directive: Directive, person: 
 
 @dataclass
 class CommuneStatus:
-    """Delivery and acknowledgement of a directive in one commune."""
+    """Delivery and acknowledgement of a directive in one commune: its groups, and its people reached privately."""
 
     commune_id: int
     commune: OrgUnit | None
@@ -310,11 +323,28 @@ class CommuneStatus:
     pending: int = 0
     failures: list[str] = field(default_factory=list)
     ack: store.AckView | None = None
+    # People reached in their private chats (the commune has no group on their platform), and how many got it.
+    people: list[Person] = field(default_factory=list)
+    people_delivered: int = 0
+    # Every acknowledgement counted for this commune, oldest first.
+    acks: list[store.AckView] = field(default_factory=list)
 
     @property
     def label(self) -> str:
         """The commune as "Name (CODE)"."""
         return unit_label(self.commune) if self.commune else f"đơn vị {self.commune_id}"
+
+    @property
+    def people_acked(self) -> list[Person]:
+        """The people reached privately who have acknowledged."""
+        acked = {view.person.id for view in self.acks}
+        return [p for p in self.people if p.id in acked]
+
+    @property
+    def people_waiting(self) -> list[Person]:
+        """The people reached privately who have not acknowledged yet."""
+        acked = {view.person.id for view in self.acks}
+        return [p for p in self.people if p.id not in acked]
 
 
 @dataclass
@@ -325,9 +355,11 @@ class DirectiveStatus:
     communes: list[CommuneStatus]
 
     def count(self, what: str) -> int:
-        """Groups delivered, pending or failed over all communes."""
+        """Chats delivered, pending or failed over all communes (groups and private chats)."""
         if what == "failed":
             return sum(len(c.failures) for c in self.communes)
+        if what == "delivered":
+            return sum(c.delivered + c.people_delivered for c in self.communes)
         return sum(getattr(c, what) for c in self.communes)
 
     @property
@@ -339,25 +371,41 @@ class DirectiveStatus:
         """True when every commune of the directive lies within `area` (one unit or several)."""
         return all(c.commune is not None and _inside(c.commune, area) for c in self.communes)
 
+    def only(self, area: Authority) -> DirectiveStatus:
+        """The same status limited to the communes inside `area` (a commune leader sees their own)."""
+        return DirectiveStatus(
+            self.directive, [c for c in self.communes if c.commune is not None and _inside(c.commune, area)]
+        )
+
 
 async def directive_status(session: AsyncSession, directive: Directive) -> DirectiveStatus:
-    """Delivered, failed (with reason) and acknowledged per commune."""
+    """Delivered, failed (with reason) and acknowledged per commune, groups and people reached privately apart."""
     targets = await store.targets_of(session, directive.id or 0)
     acks = await store.acks_of(session, directive.id or 0)
     units = await store.units_by_id(session, {t.commune_id for t, _row in targets})
+    private = await org_store.people_of_private_chats(session, {(t.platform, t.chat_id) for t, _row in targets})
     per: dict[int, CommuneStatus] = {}
     for target, row in targets:
         status = per.setdefault(target.commune_id, CommuneStatus(target.commune_id, units.get(target.commune_id)))
-        status.groups += 1
+        person = private.get((target.platform, target.chat_id))
+        if person is not None:
+            status.people.append(person)
+        else:
+            status.groups += 1
         state = row.state if row else OutboxState.FAILED
         if state == OutboxState.SENT:
-            status.delivered += 1
+            if person is not None:
+                status.people_delivered += 1
+            else:
+                status.delivered += 1
         elif state == OutboxState.FAILED:
             status.failures.append((row.last_error if row else None) or "lỗi không rõ")
         else:
             status.pending += 1
     for view in acks:
-        if view.ack.commune_id in per and per[view.ack.commune_id].ack is None:
-            per[view.ack.commune_id].ack = view
+        counted = per.get(view.ack.commune_id or 0)
+        if counted is not None:
+            counted.acks.append(view)
+            counted.ack = counted.ack or view
     ordered = sorted(per.values(), key=lambda c: c.commune.code if c.commune else "")
     return DirectiveStatus(directive, ordered)

@@ -15,6 +15,7 @@ from tocns.features.directives.api_models import DirectiveApiRequest
 from tocns.features.directives.models import Directive, DirectiveAck, DirectiveState, DirectiveTarget
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit, Person
+from tocns.features.org.reach import load_reach
 from tocns.outbox import store as outbox_store
 from tocns.outbox.models import OutboxMessage, OutboxState
 
@@ -91,34 +92,39 @@ async def create_directive(
 
 async def queue_targets(
     session: AsyncSession, directive: Directive, communes: list[OrgUnit], *, now: datetime, message: str
-) -> list[DirectiveTarget]:
-    """Queue a directive to every active group of the communes (and of the units below them)."""
-    targets: list[DirectiveTarget] = []
+) -> list[tuple[DirectiveTarget, Person | None]]:
+    """Queue a directive to every active group of the communes (and of the units below them) and, on a platform
+    where a commune has no group, to the private chat of each person holding a role there (`org.reach`).
+
+    Each chat gets it once (dedupe key per directive and chat), counted for the first commune that reaches it;
+    the person is given for a private chat.
+    """
+    reach = await load_reach(session)
+    targets: list[tuple[DirectiveTarget, Person | None]] = []
     for commune in communes:
-        units = await org_store.descendants(session, commune, include_self=True)
-        for binding in await org_store.bindings_of_units(session, [u.id or 0 for u in units]):
+        for chat in reach.chats_of(commune):
             row = await outbox_store.enqueue(
                 session,
-                platform=binding.platform,
-                chat_id=binding.chat_id,
+                platform=chat.platform,
+                chat_id=chat.chat_id,
                 text=message,
                 # An urgent directive goes out even in quiet hours (outbox.store.IMMEDIATE_KINDS).
                 kind="directive_urgent" if directive.urgent else "directive",
-                dedupe_key=f"directive:{directive.id}:{binding.platform}:{binding.chat_id}",
+                dedupe_key=f"directive:{directive.id}:{chat.platform}:{chat.chat_id}",
                 now=now,
             )
-            if row is None:  # the same group under two communes of the scope: once is enough
+            if row is None:  # the same chat under two communes of the scope: once is enough
                 continue
             target = DirectiveTarget(
                 directive_id=directive.id or 0,
                 commune_id=commune.id or 0,
-                org_unit_id=binding.org_unit_id,
-                platform=binding.platform,
-                chat_id=binding.chat_id,
+                org_unit_id=chat.unit_id,
+                platform=chat.platform,
+                chat_id=chat.chat_id,
                 outbox_id=row.id,
             )
             session.add(target)
-            targets.append(target)
+            targets.append((target, chat.person))
     await session.flush()
     return targets
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from tocns.core.context import Context
-from tocns.core.permissions import EVERYONE, highest, role_label
+from tocns.core.permissions import EVERYONE, GUEST, highest, role_label
 from tocns.core.registry import Command, CommandGroup
 from tocns.core.text import person_name
 from tocns.features.org import store as org_store
+from tocns.features.org.events import private_choices
 from tocns.features.org.models import unit_label
 
 COMMANDS = CommandGroup()
@@ -20,6 +21,8 @@ def command_line(cmd: Command) -> str:
 
 
 async def _status_lines(ctx: Context) -> list[str]:
+    if ctx.msg.is_private:
+        return await _private_status_lines(ctx)
     lines: list[str] = []
     if ctx.unit is not None:
         lines.append(f"Nhóm này thuộc: {unit_label(ctx.unit)}.")
@@ -32,6 +35,29 @@ async def _status_lines(ctx: Context) -> list[str]:
         lines.append(f"Bạn: {person_name(ctx.person.display_name)} — {role_label(top)}{where}.")
     elif ctx.unit is not None:
         lines.append("Bạn chưa thuộc tổ nào: gõ /thamgia <tên tổ> để tham gia.")
+    return lines
+
+
+async def _private_status_lines(ctx: Context) -> list[str]:
+    """Where the person stands, seen from a private chat: each unit where they hold a role, and how to pick one."""
+    choices = await private_choices(ctx.session, ctx.person.id or 0)
+    name = person_name(ctx.person.display_name)
+    if not choices:
+        return [
+            f"Bạn: {name} — chưa giữ vai trò nào.",
+            "Để bắt đầu, gõ /ketnoi <mã> với mã do xã/phường hoặc Sở cấp cho bạn (ngay tại đây), "
+            "hoặc /thamgia <tên tổ> trong nhóm điều phối của xã/phường.",
+        ]
+    held = "; ".join(f"{role_label(highest(c.roles) or GUEST)}, {c.label}" for c in choices)
+    lines = [f"Bạn: {name} — {held}."]
+    if len(choices) > 1:
+        example = choices[0].unit.code
+        lines.append(
+            "Trong tin nhắn riêng, lệnh làm việc với một đơn vị (/baocao, /nhiemvu, /giaoviec…) cần biết đơn vị "
+            f"nào: gõ kèm mã hoặc tên đơn vị ngay sau lệnh, ví dụ /baocao {example}."
+        )
+    else:
+        lines.append(f"Trong tin nhắn riêng, các lệnh làm việc với {choices[0].label}.")
     return lines
 
 
@@ -50,8 +76,9 @@ def _help_for(ctx: Context, name: str) -> str:
 
 
 async def _command_list(ctx: Context) -> str:
-    commands = ctx.registry.available_to(ctx.roles)
-    lines = ["Các lệnh bạn dùng được:"]
+    commands = ctx.registry.available_to(ctx.roles, private=ctx.msg.is_private)
+    where = " trong tin nhắn riêng" if ctx.msg.is_private else ""
+    lines = [f"Các lệnh bạn dùng được{where}:"]
     lines.extend(command_line(c) for c in commands)
     lines.append("")
     lines.append("Gõ /huongdan <lệnh> để xem cách dùng chi tiết, ví dụ: /huongdan ketnoi.")

@@ -40,8 +40,10 @@ async def ketnoi(ctx: Context) -> str:
     await org_store.set_membership(ctx.session, person=ctx.person, unit=unit, role=role, actor=ctx.person)
     if ctx.msg.is_private:
         return (
-            f"Đã ghi nhận: {person_name(ctx.person.display_name)} là {role_label(role)} của {unit_label(unit)}. "
-            "Tin nhắn riêng không gắn với đơn vị; hãy dùng mã kết nối nhóm trong nhóm điều phối."
+            f"Đã ghi nhận: {person_name(ctx.person.display_name)} là {role_label(role)} của {unit_label(unit)}.\n"
+            "Bạn dùng được các lệnh ngay trong tin nhắn riêng này (ghi kết quả /ghi, xem việc /nhiemvu, báo xong "
+            "/xong, xác nhận chỉ đạo /danhan, xem báo cáo /baocao). Khi đơn vị của bạn chưa có nhóm kết nối, chỉ "
+            "đạo, nhắc việc và bản tổng hợp được gửi tới đây. Gõ /huongdan để xem các lệnh."
         )
     await org_store.bind_chat(
         ctx.session,
@@ -65,6 +67,7 @@ async def ketnoi(ctx: Context) -> str:
 
 @COMMANDS.command(
     "thamgia",
+    group_only=True,
     aliases=("join",),
     vi_name="tham gia",
     roles=EVERYONE,
@@ -189,6 +192,7 @@ async def _unit_for_role(ctx: Context, target: Person, role: Role) -> OrgUnit:
 
 @COMMANDS.command(
     "vaitro",
+    group_only=True,
     aliases=("role",),
     vi_name="vai trò",
     roles=LEADERS,

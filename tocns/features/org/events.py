@@ -7,11 +7,12 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from tocns.core.context import Sender
+from tocns.core.context import Sender, UnitChoice
 from tocns.core.messages import ChatEvent, IncomingMessage, Reply
 from tocns.core.permissions import GUEST
 from tocns.core.roles import Level, Role
 from tocns.features.org import store as org_store
+from tocns.features.org.models import unit_label
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,20 @@ async def identify(session: AsyncSession, msg: IncomingMessage, now: datetime) -
         # An anonymous admin of a bound group acts with the authority of the group's unit's leader (read-only
         # commands only: the router refuses the rest).
         roles.add(ADMIN_ROLE_OF_LEVEL.get(Level(unit.level), Role.STAFF))
-    return Sender(person=person, binding=binding, unit=unit, roles=roles)
+    choices = await private_choices(session, person.id or 0) if msg.is_private else []
+    return Sender(person=person, binding=binding, unit=unit, roles=roles, choices=choices)
+
+
+async def private_choices(session: AsyncSession, person_id: int) -> list[UnitChoice]:
+    """The units a person acts on from a private chat: where they hold a role, a unit below another one left out
+    (a commune leader who is also in one of its teams acts on the commune), each with the roles held there."""
+    units = [unit for _membership, unit in await org_store.memberships_of(session, person_id)]
+    top = [u for u in units if not any(o.id != u.id and u.path.startswith(o.path) for o in units)]
+    choices = []
+    for unit in {u.id: u for u in top}.values():
+        roles = {GUEST} | await org_store.roles_in_context(session, person_id, unit)
+        choices.append(UnitChoice(unit=unit, roles=roles, label=unit_label(unit)))
+    return choices
 
 
 ADMIN_ROLE_OF_LEVEL = {Level.TEAM: Role.TEAM_LEADER, Level.COMMUNE: Role.COMMUNE_LEADER}

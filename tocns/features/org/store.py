@@ -103,6 +103,14 @@ async def descendants(
     return list(result.all())
 
 
+async def active_units(session: AsyncSession, level: str) -> list[OrgUnit]:
+    """Every active unit of one level, ordered by code."""
+    result = await session.exec(
+        select(OrgUnit).where(OrgUnit.level == level, OrgUnit.active == True).order_by(col(OrgUnit.code))  # noqa: E712
+    )
+    return list(result.all())
+
+
 async def ancestors(session: AsyncSession, unit: OrgUnit, include_self: bool = True) -> list[OrgUnit]:
     """The chain from the root down to `unit`."""
     ids = [int(part) for part in unit.path.strip("/").split("/") if part]
@@ -453,6 +461,45 @@ async def bindings_of_units(session: AsyncSession, unit_ids: list[int]) -> list[
         select(ChatBinding).where(col(ChatBinding.org_unit_id).in_(unit_ids), ChatBinding.active == True)  # noqa: E712
     )
     return list(result.all())
+
+
+async def active_bindings(session: AsyncSession) -> list[tuple[ChatBinding, OrgUnit]]:
+    """Every active chat binding with its unit (the groups that reach a unit and the units below it)."""
+    result = await session.exec(
+        select(ChatBinding, OrgUnit)
+        .join(OrgUnit, col(OrgUnit.id) == col(ChatBinding.org_unit_id))
+        .where(ChatBinding.active == True, OrgUnit.active == True)  # noqa: E712
+        .order_by(col(ChatBinding.id))
+    )
+    return [(b, u) for b, u in result.all()]
+
+
+async def privately_reachable(
+    session: AsyncSession, roles: Iterable[str] | None = None
+) -> list[tuple[Person, Membership, OrgUnit]]:
+    """Every membership (of the given roles) of a person who has a private chat with the bot, with its unit."""
+    query = (
+        select(Person, Membership, OrgUnit)
+        .join(Membership, col(Membership.person_id) == col(Person.id))
+        .join(OrgUnit, col(OrgUnit.id) == col(Membership.org_unit_id))
+        .where(col(Person.private_chat_id).is_not(None), OrgUnit.active == True)  # noqa: E712
+        .order_by(col(OrgUnit.path), col(Person.id))
+    )
+    if roles is not None:
+        query = query.where(col(Membership.role).in_(list(roles)))
+    return [(p, m, u) for p, m, u in (await session.exec(query)).all()]
+
+
+async def people_of_private_chats(
+    session: AsyncSession, chats: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], Person]:
+    """The people whose private chats these (platform, chat id) pairs are; group chats are simply absent."""
+    wanted = set(chats)
+    if not wanted:
+        return {}
+    ids = sorted({chat_id for _platform, chat_id in wanted})
+    people: list[Person] = await _in_chunks(session, select(Person), Person.private_chat_id, ids)
+    return {(p.platform, p.private_chat_id or ""): p for p in people if (p.platform, p.private_chat_id or "") in wanted}
 
 
 # ---------------------------------------------------------------- memberships and roles

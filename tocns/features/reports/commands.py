@@ -101,6 +101,8 @@ def _may_read(memberships: list[tuple[Membership, OrgUnit]], unit: OrgUnit) -> b
 
 @COMMANDS.command(
     "baocao",
+    private=True,
+    unit_scoped=True,
     anonymous=True,
     aliases=("report",),
     vi_name="báo cáo",

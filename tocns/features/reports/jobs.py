@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
 from tocns.core.dates import fmt_date, in_quiet_hours
+from tocns.core.roles import Level
+from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit
+from tocns.features.org.reach import Chat, load_reach
 from tocns.features.reports.files import due_today, write_report_files
 from tocns.features.reports.period import Period, week_of
 from tocns.features.reports.render import CHARTS_NEED_EXTRA, render_text
@@ -31,10 +34,20 @@ async def weekly_summary(app: BotApp, now: datetime) -> list[str]:
     period = week_of(now.astimezone(settings.tz).date() - timedelta(days=7))
     sent: list[str] = []
     async with app.db.session() as session:
+        groups = await root_chats(session)
         chats = [
             (unit, platform, chat_id, f"weekly_summary:{platform}:{chat_id}:{period.slug}")
-            for unit, platform, chat_id in await root_chats(session)
+            for unit, platform, chat_id in groups
         ]
+        # On a platform where the department has no group, its people get the summary privately, once each.
+        reach = await load_reach(session)
+        for root in await org_store.list_units(session, max_depth=0):
+            platforms = {platform for unit, platform, _chat in groups if unit.id == root.id}
+            chats += [
+                (root, chat.platform, chat.chat_id, f"weekly_summary:person:{chat.person.id}:{period.slug}")
+                for chat in reach.people_of([root.id or 0], platforms)
+                if chat.person is not None
+            ]
         used = await outbox.used_keys(session, [key for *_c, key in chats])
         for unit, platform, chat_id, key in chats:
             if key in used:
@@ -149,16 +162,25 @@ async def nonreporter_nudge(app: BotApp, now: datetime) -> list[str]:
         settled = _settled.setdefault(app.db, set())
         week = monday.isoformat()
         settled.difference_update({k for k in settled if not k.endswith(week)})
-        used = await outbox.used_keys(session, [key for _b, _c, key in bindings if key not in settled])
+        people = await _private_nudges(session, week)
+        keys = [key for _b, _c, key in bindings] + [key for _chat, _c, key in people]
+        used = await outbox.used_keys(session, [key for key in keys if key not in settled])
         todo = [(b, c, key) for b, c, key in bindings if key not in used and key not in settled]
-        if not todo:
+        private_todo = [(chat, c, key) for chat, c, key in people if key not in used and key not in settled]
+        if not todo and not private_todo:
             return []
-        teams_of = await _teams_by_commune(session, [c for _b, c, _k in todo])
+        teams_of = await _teams_by_commune(session, [c for _b, c, _k in todo] + [c for _p, c, _k in private_todo])
         reported = await task_store.teams_reported_between(session, monday, sunday)
-        for binding, commune, key in todo:
+        targets: list[tuple[str, str, int | None, OrgUnit, str]] = [
+            (b.platform, b.chat_id, None, c, key) for b, c, key in todo
+        ]
+        targets += [(chat.platform, chat.chat_id, chat.unit_id, c, key) for chat, c, key in private_todo]
+        for platform, chat_id, own_unit, commune, key in targets:
             teams = teams_of.get(commune.id or 0, [])
             silent = [t for t in teams if t.id not in reported]
-            if not silent:
+            # Privately, a team's people hear only about their own team; a commune's leaders about every team.
+            concerned = silent if own_unit in (None, commune.id) else [t for t in silent if t.id == own_unit]
+            if not concerned:
                 settled.add(key)
                 continue
             text = (
@@ -167,14 +189,22 @@ async def nonreporter_nudge(app: BotApp, now: datetime) -> list[str]:
                 "Các tổ ghi kết quả bằng /ghi trước Chủ nhật nhé."
             )
             row = await outbox.enqueue(
-                session,
-                platform=binding.platform,
-                chat_id=binding.chat_id,
-                text=text,
-                kind="nudge",
-                dedupe_key=key,
-                now=now,
+                session, platform=platform, chat_id=chat_id, text=text, kind="nudge", dedupe_key=key, now=now
             )
             if row is not None:
-                sent.append(f"nhắc tổ chưa báo cáo ({len(silent)} tổ) → {binding.platform}:{binding.chat_id}")
+                sent.append(f"nhắc tổ chưa báo cáo ({len(silent)} tổ) → {platform}:{chat_id}")
     return sent
+
+
+async def _private_nudges(session: AsyncSession, week: str) -> list[tuple[Chat, OrgUnit, str]]:
+    """The people a commune's nudge reaches privately (no group of the commune on their platform), with the
+    commune and the once-a-week key named after the person (docs/private-chats.md)."""
+    reach = await load_reach(session)
+    out: list[tuple[Chat, OrgUnit, str]] = []
+    if not reach.people:
+        return out
+    for commune in await org_store.active_units(session, Level.COMMUNE):
+        for chat in reach.chats_of(commune):
+            if chat.person is not None:
+                out.append((chat, commune, f"nudge:person:{chat.person.id}:{week}"))
+    return out

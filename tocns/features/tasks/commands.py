@@ -222,6 +222,7 @@ async def _save(ctx: Context, commune: OrgUnit, spec: TaskSpec, plan_month: str 
 
 @COMMANDS.command(
     "giaoviec",
+    unit_scoped=True,
     aliases=("task",),
     vi_name="giao việc",
     roles=LEADERS,
@@ -303,6 +304,8 @@ async def _labels(ctx: Context, rows: list[TaskAssignee]) -> dict[int, str]:
 
 @COMMANDS.command(
     "nhiemvu",
+    private=True,
+    unit_scoped=True,
     anonymous=True,
     aliases=("tasks",),
     vi_name="nhiệm vụ",
@@ -396,6 +399,7 @@ async def _task_in_commune(ctx: Context, commune: OrgUnit, task_id: int) -> Task
 
 @COMMANDS.command(
     "xong",
+    unit_scoped=True,
     aliases=("done",),
     vi_name="xong",
     roles=MEMBERS,
@@ -427,6 +431,7 @@ async def xong(ctx: Context) -> str:
 
 @COMMANDS.command(
     "huyviec",
+    unit_scoped=True,
     aliases=("canceltask",),
     vi_name="huỷ việc",
     roles=LEADERS,
@@ -448,6 +453,7 @@ async def huyviec(ctx: Context) -> str:
 
 @COMMANDS.command(
     "caidat",
+    unit_scoped=True,
     aliases=("settings",),
     vi_name="cài đặt",
     roles=COMMUNE_LEADERS,

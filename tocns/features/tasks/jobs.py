@@ -19,6 +19,7 @@ from tocns.core.dates import (
 from tocns.core.roles import Role
 from tocns.core.text import one_line
 from tocns.features.org.models import OrgUnit, Person
+from tocns.features.org.reach import Chat, Reach, load_reach
 from tocns.features.tasks import store as task_store
 from tocns.features.tasks.models import Task, TaskReminderSetting
 from tocns.features.tasks.render import due_status, mention
@@ -155,6 +156,28 @@ class _Due:
         return f"task-reminder:{self.task.id}:{self.slot.kind}:{self.slot.day.isoformat()}"
 
 
+def _reminder_chats(
+    reach: Reach, task: Task, commune: OrgUnit, pending: list[PendingAssignee], people: dict[int, Person]
+) -> list[Chat]:
+    """Where a task's reminder goes: the group it was posted in (or, posted privately, the commune's groups on
+    that platform), and privately each unfinished person, or member of an unfinished team, on a platform where
+    the commune has no group (docs/private-chats.md)."""
+    groups = reach.groups_of(commune)
+    own = [b for b in groups if b.platform == task.platform and b.chat_id == task.chat_id]
+    chosen = own or [b for b in groups if b.platform == task.platform]
+    chats = [Chat(b.platform, b.chat_id, b.org_unit_id) for b in chosen]
+    platforms = {b.platform for b in groups}
+    seen: set[int] = set()
+    for row in pending:
+        person = people.get(row.person_id or 0)
+        if person is not None and person.private_chat_id and person.platform not in platforms:
+            seen.add(person.id or 0)
+            chats.append(Chat(person.platform, person.private_chat_id, commune.id or 0, person))
+    teams = [r.team_id for r in pending if r.team_id]
+    chats += [c for c in reach.people_of(teams, platforms) if c.person is not None and c.person.id not in seen]
+    return chats
+
+
 def _escalation_open(due: _Due, used: set[str]) -> bool:
     return any(key not in used for key, _p in due.escalations)
 
@@ -259,24 +282,34 @@ async def task_reminders(app: BotApp, now: datetime) -> list[str]:
         full = await task_store.tasks_by_ids(session, [d.task.id for d in todo])
         communes = await task_store.units_by_ids(session, [d.task.commune_id for d in todo])
         labels = await _labels_by_task(session, {d.task.id: d.pending for d in todo})
+        people = await task_store.people_by_ids(session, [r.person_id for d in todo for r in d.pending if r.person_id])
+        reach: Reach | None = None
         for due in todo:
             task = full[due.task.id]
             if task.commune_id not in communes:
                 continue
             key = due.reminder_key
-            if key is not None and key not in used:
-                row = await outbox.enqueue(
-                    session,
-                    platform=task.platform,
-                    chat_id=task.chat_id,
-                    text=_reminder_text(task, today, labels[task.id or 0]),
-                    kind="reminder",
-                    dedupe_key=key,
-                    now=now,
-                    thread_id=task.thread_id,
-                )
-                if row is not None and due.slot is not None:
-                    sent.append(f"nhắc việc #{task.id} ({due.slot.kind}) → {task.platform}:{task.chat_id}")
+            if key is not None and key not in used and due.slot is not None:
+                reach = reach or await load_reach(session)
+                text = _reminder_text(task, today, labels[task.id or 0])
+                chats = _reminder_chats(reach, task, communes[task.commune_id], due.pending, people)
+                for number, chat in enumerate(chats):
+                    # The first chat carries the task's own key: once it is queued, an idle minute skips the task.
+                    row = await outbox.enqueue(
+                        session,
+                        platform=chat.platform,
+                        chat_id=chat.chat_id,
+                        text=text,
+                        kind="reminder",
+                        dedupe_key=key if number == 0 else f"{key}:{chat.platform}:{chat.chat_id}",
+                        now=now,
+                        # The task's topic, only where the task was given (a private chat has no topics).
+                        thread_id=task.thread_id
+                        if (chat.platform, chat.chat_id) == (task.platform, task.chat_id)
+                        else None,
+                    )
+                    if row is not None:
+                        sent.append(f"nhắc việc #{task.id} ({due.slot.kind}) → {chat.platform}:{chat.chat_id}")
             if due.escalations:
                 commune = communes[task.commune_id]
                 sent += await _escalate(session, due, task, commune, labels[task.id or 0], used, today, now)

@@ -399,6 +399,13 @@ class ZaloTransport:
             done += 1
         return SendResult(SendStatus.OK, parts_sent=done)
 
+    async def check_reachable(self) -> None:
+        """Ask Zalo who the bot is (getMe): raises when the Bot API cannot be reached, SetupError when it refuses
+        the token."""
+        data = await self.api.call("getMe")
+        if not isinstance(data, dict) or data.get("ok") is not True:
+            raise SetupError(f"Zalo không nhận mã bot ({_error_text(data)}): {TOKEN_HINT}.")
+
     async def close(self) -> None:
         """Close the HTTP client (the sender calls this when it stops)."""
         await self.api.aclose()

@@ -22,17 +22,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the chat-serving subcommands."""
     console = sub.add_parser("console", help="trò chuyện với bot ngay trên máy (đọc stdin nếu không phải terminal)")
     _console_args(console)
-    console.set_defaults(func=_console)
+    console.set_defaults(func=_console, database="creates")
 
     run = sub.add_parser("run", help="chạy bot: Telegram/Zalo nếu có token, nếu không thì console; kèm bộ lập lịch")
     _console_args(run)
-    run.set_defaults(func=_run)
+    run.set_defaults(func=_run, database="creates")
 
     serve = sub.add_parser("serve", help="chạy máy chủ webhook (FastAPI) kèm bộ lập lịch")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--workers", type=int, default=None, help="số tiến trình (mặc định WEB_WORKERS)")
-    serve.set_defaults(func=_serve)
+    serve.set_defaults(func=_serve, database="creates")
 
 
 def _console_args(parser: argparse.ArgumentParser) -> None:
@@ -169,11 +169,13 @@ def _serve(args: argparse.Namespace) -> int:
         print(redact(str(exc)), file=sys.stderr)
         return 2
     except Exception as exc:  # the operator gets the cause in one line, not a traceback
+        from tocns.cli.errors import operator_error
+
         log.debug("starting the webhook server failed", exc_info=True)
+        cause = operator_error(exc)[0].removeprefix("Lỗi: ").rstrip(".")
         print(
-            f"Không khởi động được máy chủ webhook ({type(exc).__name__}: {redact(str(exc))[:300]}). Kiểm tra "
-            "DATABASE_URL, TELEGRAM_BOT_TOKEN, ZALO_BOT_TOKEN, các *_API_BASE_URL, PUBLIC_BASE_URL và kết nối mạng, "
-            "rồi chạy lại.",
+            f"Không khởi động được máy chủ webhook: {cause}. Kiểm tra DATABASE_URL, TELEGRAM_BOT_TOKEN, "
+            "ZALO_BOT_TOKEN, các *_API_BASE_URL, PUBLIC_BASE_URL và kết nối mạng, rồi chạy lại.",
             file=sys.stderr,
         )
         return 2

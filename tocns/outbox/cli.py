@@ -34,6 +34,11 @@ def _send(args: argparse.Namespace) -> int:
             return 2
         if settings.auto_migrate:
             await upgrade_database_async(settings.database_url)
+        # An unreachable Bot API or a refused token stops here in one line, not after hours of silent retries.
+        for transport in transports.values():
+            check = getattr(transport, "check_reachable", None)
+            if check is not None:
+                await check()
         db = Database(settings.database_url)
         try:
             # The same election as `tocns serve`: beside a running server this one waits, and takes over if

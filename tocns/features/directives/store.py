@@ -14,7 +14,7 @@ from tocns.core.text import fold
 from tocns.features.directives.api_models import DirectiveApiRequest
 from tocns.features.directives.models import Directive, DirectiveAck, DirectiveState, DirectiveTarget
 from tocns.features.org import store as org_store
-from tocns.features.org.models import OrgUnit, Person
+from tocns.features.org.models import ChatBinding, OrgUnit, Person
 from tocns.outbox import store as outbox_store
 from tocns.outbox.models import OutboxMessage, OutboxState
 
@@ -89,14 +89,22 @@ async def create_directive(
     return directive
 
 
+async def groups_of(session: AsyncSession, communes: list[OrgUnit]) -> list[tuple[OrgUnit, list[ChatBinding]]]:
+    """Each commune with the active groups a directive to it reaches: its own and those of the units below it."""
+    out = []
+    for commune in communes:
+        units = await org_store.descendants(session, commune, include_self=True)
+        out.append((commune, list(await org_store.bindings_of_units(session, [u.id or 0 for u in units]))))
+    return out
+
+
 async def queue_targets(
     session: AsyncSession, directive: Directive, communes: list[OrgUnit], *, now: datetime, message: str
 ) -> list[DirectiveTarget]:
     """Queue a directive to every active group of the communes (and of the units below them)."""
     targets: list[DirectiveTarget] = []
-    for commune in communes:
-        units = await org_store.descendants(session, commune, include_self=True)
-        for binding in await org_store.bindings_of_units(session, [u.id or 0 for u in units]):
+    for commune, bindings in await groups_of(session, communes):
+        for binding in bindings:
             row = await outbox_store.enqueue(
                 session,
                 platform=binding.platform,

@@ -399,6 +399,12 @@ class ZaloTransport:
             done += 1
         return SendResult(SendStatus.OK, parts_sent=done)
 
+    @property
+    def group_command_mention(self) -> str:
+        """How a command is addressed in a Zalo group, which only delivers messages mentioning the bot:
+        `@<ZALO_BOT_NAME> ghi` (the router accepts that name, and BOT_DISPLAY_NAME)."""
+        return self.settings.zalo_bot_name or self.settings.bot_display_name
+
     async def check_reachable(self) -> None:
         """Ask Zalo who the bot is (getMe): raises when the Bot API cannot be reached, SetupError when it refuses
         the token."""

@@ -22,7 +22,7 @@ SUBCOMMAND_MODULES = (
     "tocns.features.activity.cli",
     "tocns.features.reports.cli",
     "tocns.features.apitokens.cli",
-    "tocns.outbox.cli",
+    "tocns.cli.outbox",
 )
 
 

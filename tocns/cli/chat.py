@@ -87,7 +87,7 @@ def _run(args: argparse.Namespace) -> int:
 
         app = await BotApp.create(settings)
         scheduler = start_scheduler(app)
-        sender = start_sender(app.db, settings, app.clock)
+        sender = start_sender(app.db, settings, app.clock, app.registry.names())
         try:
             from tocns.app import configured_platforms, run_polling
 

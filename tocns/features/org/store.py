@@ -314,6 +314,12 @@ async def get_person(session: AsyncSession, platform: str, user_id: str) -> Pers
     return result.first()
 
 
+async def is_private_chat(session: AsyncSession, platform: str, chat_id: str) -> bool:
+    """Whether the chat is someone's private chat with the bot (every other chat is a group)."""
+    query = select(Person.id).where(Person.platform == platform, Person.private_chat_id == chat_id).limit(1)
+    return (await session.exec(query)).first() is not None
+
+
 async def person_of_mention(session: AsyncSession, platform: str, mention: Mention) -> Person | None:
     """The person a platform mention names by user id (a tapped name), created if the bot has not met them yet;
     None when the mention carries no user id (a bare @username)."""

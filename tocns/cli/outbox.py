@@ -25,6 +25,7 @@ def _send(args: argparse.Namespace) -> int:
     logging.getLogger().setLevel(settings.log_level)
 
     async def go() -> int:
+        from tocns.app import build_registry
         from tocns.db.engine import Database, upgrade_database_async
         from tocns.outbox.sender import run_elected, transports_from_settings
 
@@ -43,7 +44,14 @@ def _send(args: argparse.Namespace) -> int:
         try:
             # The same election as `tocns serve`: beside a running server this one waits, and takes over if
             # the server stops, instead of sending at twice the platform's rate.
-            await run_elected(db, settings, transports, asyncio.Event(), until_empty=args.until_empty)
+            await run_elected(
+                db,
+                settings,
+                transports,
+                asyncio.Event(),
+                until_empty=args.until_empty,
+                command_names=build_registry().names(),
+            )
         finally:
             for transport in transports.values():
                 close = getattr(transport, "close", None)

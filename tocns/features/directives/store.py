@@ -91,11 +91,8 @@ async def create_directive(
 
 async def groups_of(session: AsyncSession, communes: list[OrgUnit]) -> list[tuple[OrgUnit, list[ChatBinding]]]:
     """Each commune with the active groups a directive to it reaches: its own and those of the units below it."""
-    out = []
-    for commune in communes:
-        units = await org_store.descendants(session, commune, include_self=True)
-        out.append((commune, list(await org_store.bindings_of_units(session, [u.id or 0 for u in units]))))
-    return out
+    found = await org_store.bindings_under(session, communes)
+    return [(commune, found[commune.id or 0]) for commune in communes]
 
 
 async def queue_targets(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from collections.abc import Iterable, Sequence
@@ -458,6 +459,27 @@ async def bindings_of_units(session: AsyncSession, unit_ids: list[int]) -> list[
         select(ChatBinding).where(col(ChatBinding.org_unit_id).in_(unit_ids), ChatBinding.active == True)  # noqa: E712
     )
     return list(result.all())
+
+
+async def bindings_under(session: AsyncSession, units: list[OrgUnit]) -> dict[int, list[ChatBinding]]:
+    """Active chat bindings of each unit and of the active units below it, in one query (a province-wide
+    directive asks for a thousand communes at once)."""
+    found: dict[int, list[ChatBinding]] = {u.id or 0: [] for u in units}
+    if not units:
+        return found
+    common = os.path.commonprefix([u.path for u in units])
+    common = common[: common.rfind("/") + 1]
+    query = (
+        select(ChatBinding, OrgUnit.path)
+        .join(OrgUnit, col(OrgUnit.id) == col(ChatBinding.org_unit_id))
+        .where(ChatBinding.active == True, OrgUnit.active == True, col(OrgUnit.path).startswith(common))  # noqa: E712
+        .order_by(col(ChatBinding.id))
+    )
+    for binding, path in (await session.exec(query)).all():
+        for part in path.strip("/").split("/"):
+            if part.isdigit() and int(part) in found:
+                found[int(part)].append(binding)
+    return found
 
 
 # ---------------------------------------------------------------- memberships and roles

@@ -475,8 +475,11 @@ class OutboxSender:
                 await asyncio.wait_for(stop.wait(), timeout=pause)
 
 
-def transports_from_settings(settings: Settings, clock: Callable[[], datetime] = utcnow) -> dict[str, Transport]:
-    """The transports this process can send through: Telegram and Zalo, each when its token is set."""
+def transports_from_settings(
+    settings: Settings, clock: Callable[[], datetime] = utcnow, files_served: bool = True
+) -> dict[str, Transport]:
+    """The transports this process can send through: Telegram and Zalo, each when its token is set; without
+    `files_served` (nothing answers /files) Zalo gets a note in place of each file."""
     transports: dict[str, Transport] = {}
     if settings.telegram_bot_token:
         from tocns.channels.telegram import TelegramTransport
@@ -488,7 +491,7 @@ def transports_from_settings(settings: Settings, clock: Callable[[], datetime] =
         from tocns.channels.zalo import ZaloTransport
 
         # Its pace comes from ZALO_GLOBAL_RATE and ZALO_CHAT_PER_MINUTE (limits_from_settings).
-        transports["zalo"] = ZaloTransport(settings, clock=clock)
+        transports["zalo"] = ZaloTransport(settings, clock=clock, files_served=files_served)
     return transports
 
 
@@ -541,10 +544,11 @@ def start_sender(
     settings: Settings,
     clock: Callable[[], datetime] = utcnow,
     command_names: frozenset[str] = frozenset(),
+    files_served: bool = True,
 ) -> tuple[asyncio.Task[None], asyncio.Event] | None:
     """Start draining in the background (None when no platform transport is configured); `command_names` are
     the registry's, for writing commands in each chat's form."""
-    transports = transports_from_settings(settings, clock)
+    transports = transports_from_settings(settings, clock, files_served)
     if not transports:
         return None
     stop = asyncio.Event()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 from collections.abc import Iterable, Sequence
@@ -467,8 +466,13 @@ async def bindings_under(session: AsyncSession, units: list[OrgUnit]) -> dict[in
     found: dict[int, list[ChatBinding]] = {u.id or 0: [] for u in units}
     if not units:
         return found
-    common = os.path.commonprefix([u.path for u in units])
-    common = common[: common.rfind("/") + 1]
+    # The deepest path every unit lies under (the province, for a province-wide scope), whole segments only.
+    shared: list[str] = []
+    for column in zip(*(u.path.strip("/").split("/") for u in units), strict=False):
+        if any(segment != column[0] for segment in column):
+            break
+        shared.append(column[0])
+    common = "/" + "".join(f"{s}/" for s in shared)
     query = (
         select(ChatBinding, OrgUnit.path)
         .join(OrgUnit, col(OrgUnit.id) == col(ChatBinding.org_unit_id))

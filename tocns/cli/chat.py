@@ -172,11 +172,9 @@ async def serve_files(app: BotApp) -> FilesServer | None:
     """Start the /files server when `tocns run` should serve files; say in one line what files become."""
     settings = app.settings
     if not files_served_by_run(settings):
-        print(
-            "Không phục vụ tệp (chưa đặt PUBLIC_BASE_URL và LINK_SIGNING_SECRET): Zalo nhận một dòng tóm tắt thay cho "
-            "mỗi ảnh hay tệp Excel; Telegram vẫn nhận tệp.",
-            file=sys.stderr,
-        )
+        # Not printed: a fault at start must stay the operator's one line. The Zalo transport logs a warning
+        # each time it puts a summary line in place of a file (docs/operators.md).
+        log.debug("no PUBLIC_BASE_URL and LINK_SIGNING_SECRET: /files not served; Zalo gets a line per file")
         return None
     server = FilesServer(app)
     await server.start()

@@ -1,6 +1,11 @@
 """Broadcast to 1,000 groups through the fake Telegram server at 30 msg/s; print time and ratio to the floor.
 
-Run: python bench/broadcast_bench.py [--groups 1000] [--rate 30] [--rate-429 0 0.05]
+Run: python bench/broadcast_bench.py [--groups 1000] [--rate 30] [--rate-429 0 0.05] [--through-command]
+
+With --through-command the directive is not queued directly: province staff type `/chidao toàn tỉnh: …` in the
+province group, the bot shows its preview, the same person confirms with `/xacnhan <số>`, and the sender drains
+everything that queued (the directive to every commune group and the two replies) through the fake server.
+The floor is then (messages sent) / rate, and the time includes typing both commands.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.factories import bound_groups, queue
-from tests.fakes.telegram_server import FakeTelegram, TelegramServer
+from tests.fakes.telegram_server import SEND_METHODS, FakeTelegram, TelegramServer
 from tocns.channels.telegram import TelegramTransport
 from tocns.config import Settings
 from tocns.db.engine import Database, upgrade_database
@@ -55,6 +60,66 @@ async def run(groups: int, rate: float, rate_429: float, db_url: str) -> dict[st
     }
 
 
+async def run_command(groups: int, rate: float, rate_429: float, db_url: str) -> dict[str, float]:
+    """One directive sent the way staff send it (/chidao, then /xacnhan), drained; returns the figures."""
+    from tests.factories import ChatHarness, join_code
+    from tocns.app import BotApp
+    from tocns.core.roles import Role
+    from tocns.features.org import store as org_store
+
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=db_url,
+        telegram_global_rate=rate,
+        outbox_poll_seconds=0.05,
+        quiet_hours_start=0,  # no quiet hours: the bench measures sending, not waiting for the morning
+        quiet_hours_end=0,
+    )
+    app = await BotApp.create(settings, migrate=False)
+    await bound_groups(app.db, groups)
+    async with app.db.session() as session:
+        province = await org_store.get_unit_by_code(session, "P01")
+        assert province is not None
+        code = await join_code(session, province, Role.STAFF, app.clock())
+    chat = ChatHarness(app, platform="telegram")
+    province_group = "-999"
+    fake = FakeTelegram(rate_429=rate_429, retry_after=1)
+    with TelegramServer(fake) as server:
+        transport = TelegramTransport("123:abc", server.base_url, timeout=5)
+        sender = OutboxSender(app.db, settings, {"telegram": transport})
+        # Joining is setup, not part of the measured directive: its replies are drained before the clock starts.
+        assert "Cán bộ Sở" in await chat.text(f"/ketnoi {code}", user="7", name="Cán bộ Mai", chat=province_group)
+        await sender.drain(until_empty=True)
+        before = len(fake.calls)
+        asked = time.monotonic()
+        preview = await chat.text("/chidao toàn tỉnh: Rà soát VNeID trước thứ Sáu", user="7", chat=province_group)
+        number = preview.split("/xacnhan ")[1].split()[0]
+        # Nothing can leave before the confirmation: the drain is timed from the moment /xacnhan is typed.
+        start = time.monotonic()
+        receipt = await chat.text(f"/xacnhan {number}", user="7", chat=province_group)
+        typed = time.monotonic() - start
+        await sender.drain(until_empty=True)
+        elapsed = time.monotonic() - start
+        await transport.close()
+    await app.close()
+    per_chat = fake.delivered_per_chat()
+    sent = sum(1 for c in fake.calls[before:] if c.status == 200 and c.method in SEND_METHODS)
+    floor = sent / rate
+    assert f"tới {groups} nhóm" in receipt, receipt
+    return {
+        "seconds": elapsed,
+        "typed": typed,
+        "preview": start - asked,
+        "floor": floor,
+        "ratio": elapsed / floor,
+        "messages": sent,
+        "delivered_groups": len([c for c in per_chat if c != province_group]),
+        "duplicates": sum(n - 1 for c, n in per_chat.items() if c != province_group),
+        "answered_429": sum(1 for c in fake.calls if c.status == 429),
+        "max_per_second": fake.max_in_window(1.0),
+    }
+
+
 def main() -> None:
     """Parse arguments, run the broadcasts, print one line each."""
     parser = argparse.ArgumentParser()
@@ -62,11 +127,24 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=30.0)
     parser.add_argument("--rate-429", type=float, nargs="*", default=[0.0, 0.05])
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--through-command", action="store_true", help="send /chidao and /xacnhan as staff do")
     args = parser.parse_args()
     for rate_429 in args.rate_429:
         with tempfile.TemporaryDirectory() as tmp:
             url = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"
             upgrade_database(url)
+            if args.through_command:
+                r = asyncio.run(run_command(args.groups, args.rate, rate_429, url))
+                print(
+                    f"/chidao + /xacnhan to {args.groups} groups, rate={args.rate:g}/s 429s={rate_429:.0%}: "
+                    f"/chidao preview {r['preview']:.1f} s; from /xacnhan to the last send {r['seconds']:.1f} s "
+                    f"(/xacnhan itself {r['typed']:.1f} s) for {r['messages']:.0f} "
+                    f"messages, floor {r['floor']:.1f} s, ratio {r['ratio']:.3f}; delivered to "
+                    f"{r['delivered_groups']:.0f} groups, duplicates {r['duplicates']:.0f}, "
+                    f"429 answers {r['answered_429']:.0f}, max sends in any 1 s {r['max_per_second']:.0f}",
+                    flush=True,
+                )
+                continue
             r = asyncio.run(run(args.groups, args.rate, rate_429, url))
         print(
             f"groups={args.groups} rate={args.rate:g}/s 429s={rate_429:.0%}: {r['seconds']:.1f} s, "

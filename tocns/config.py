@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import field_validator
+from pydantic import PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -44,6 +45,17 @@ SECRET_FIELDS = (
     "zalo_oa_refresh_token",
     "link_signing_secret",
 )
+
+
+def absolute_sqlite_url(url: str) -> tuple[str, bool]:
+    """The URL with a relative SQLite file path made absolute against the working directory, and whether it was."""
+    if not is_sqlite_url(url) or ":///" not in url:
+        return url, False
+    head, rest = url.split(":///", 1)
+    path, sep, query = rest.partition("?")
+    if not path or path == ":memory:" or path.startswith("file:") or Path(path).is_absolute():
+        return url, False
+    return f"{head}:///{os.path.abspath(path)}{sep}{query}", True
 
 
 class PlaceholderSecretError(ValueError):
@@ -177,6 +189,15 @@ class Settings(BaseSettings):
             raise ValueError("INBOUND_MAX_ATTEMPTS phải từ 1 trở lên")
         return value
 
+    # Whether DATABASE_URL named a SQLite file relative to the working directory (now resolved): the CLI says
+    # which file it opened, so a command run from another directory never works on a new, empty database.
+    _sqlite_was_relative: bool = PrivateAttr(default=False)
+
+    @model_validator(mode="after")
+    def _absolute_sqlite_path(self) -> Settings:
+        self.database_url, self._sqlite_was_relative = absolute_sqlite_url(self.database_url)
+        return self
+
     @field_validator("timezone")
     @classmethod
     def _valid_timezone(cls, value: str) -> str:
@@ -235,6 +256,19 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         """Whether the configured database is SQLite."""
         return is_sqlite_url(self.database_url)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file (absolute), or None for PostgreSQL and in-memory SQLite."""
+        if not self.is_sqlite or ":///" not in self.database_url:
+            return None
+        path = self.database_url.split(":///", 1)[1].partition("?")[0]
+        return Path(path) if path and path != ":memory:" and not path.startswith("file:") else None
+
+    @property
+    def sqlite_was_relative(self) -> bool:
+        """Whether DATABASE_URL gave the SQLite file relative to the working directory."""
+        return self._sqlite_was_relative
 
     def ensure_data_dir(self) -> None:
         """Create the directory of a SQLite database file if it is missing."""

@@ -126,7 +126,8 @@ def configure_logging(level: str | int = logging.WARNING) -> None:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())
     # httpx logs every request URL at INFO, and Bot API URLs carry the token: redacted anyway, and quiet.
-    for noisy in ("httpx", "httpcore", "telegram.ext", "apscheduler.executors.default"):
+    # Alembic's plugin and dialect lines and APScheduler's start/stop lines say nothing an operator acts on.
+    for noisy in ("httpx", "httpcore", "telegram.ext", "apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

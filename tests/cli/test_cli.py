@@ -163,3 +163,14 @@ def test_tick_dry_run_prints_everything_and_queues_nothing(app: BotApp, db_url: 
     again = run_cli(["tick", "--at", monday, "--dry-run"], db_url)
     # Nothing was queued the first time: the second rehearsal would queue the same messages again.
     assert again.stdout.count("[digest → ") == dry.stdout.count("[digest → ") > 0
+
+
+def test_tick_dry_run_writes_no_report_file(app: BotApp, db_url: str, tmp_path: Path) -> None:
+    """The Monday summary a dry run shows comes with its chart and workbook, but none is left on disk."""
+    files = tmp_path / "files"
+    env = {"FILES_DIR": str(files)}
+    assert run_cli(["demo"], db_url, extra_env=env).returncode == 0
+    dry = run_cli(["tick", "--at", "2030-01-07 07:30", "--dry-run"], db_url, extra_env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert "[summary → console:demo-so]" in dry.stdout and "tệp)" in dry.stdout
+    assert [p for p in files.rglob("*") if p.is_file()] == []

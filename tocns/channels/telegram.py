@@ -421,6 +421,10 @@ class TelegramTransport:
         )
         self.bot = Bot(token, base_url=f"{base_url.rstrip('/')}/bot", request=request)
 
+    async def check_reachable(self) -> None:
+        """Ask Telegram who the bot is (getMe): raises when the Bot API cannot be reached or refuses the token."""
+        await self.bot.get_me()
+
     async def send(
         self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0, thread_id: str | None = None
     ) -> SendResult:

@@ -319,6 +319,17 @@ def _markdown_rejected(result: SendResult) -> bool:
     return result.status == SendStatus.PERMANENT and any(w in text for w in ("parse", "markdown", "entit", "format"))
 
 
+def file_note(attachment: Attachment) -> str:
+    """One line in place of a file Zalo cannot be given a link to: what it is, how big, where its content is."""
+    size = len(attachment.content)
+    shown = f"{size / 1024:.0f} KB" if size >= 1024 else f"{size} byte"
+    kind = "ảnh" if attachment.is_image else ("bảng tính Excel" if attachment.filename.endswith(".xlsx") else "tệp")
+    return (
+        f"📎 {attachment.filename}: chưa gửi được qua Zalo ({kind}, {shown}; máy chủ chưa bật liên kết tải tệp). "
+        "Nội dung chính có trong tin nhắn này; cần tệp đầy đủ, xin cán bộ phụ trách."
+    )
+
+
 class ZaloTransport:
     """Sends one outbox message to a Zalo chat; never raises for platform or network errors."""
 
@@ -332,10 +343,14 @@ class ZaloTransport:
         settings: Settings,
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], datetime] = utcnow,
+        files_served: bool = True,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.api = ZaloApi(settings.zalo_api_base_url, settings.zalo_bot_token, client)
+        # Whether something answers GET /files at PUBLIC_BASE_URL (`tocns serve`; `tocns run` only when
+        # PUBLIC_BASE_URL is set): Zalo fetches pictures and people open documents through those links.
+        self.files_served = files_served
 
     async def _post(self, method: str, payload: dict[str, Any]) -> SendResult:
         url = f"{self.api.base_url}/bot{self.api.token}/{method}"
@@ -377,16 +392,17 @@ class ZaloTransport:
         text = render_plain(text)
         lines = []
         images = []
-        if can_sign(self.settings):
+        if can_sign(self.settings) and self.files_served:
             days = self.settings.signed_link_days
             documents = [a for a in attachments if not a.is_image]
             lines = [f"📎 {a.filename} (tải về trong {days} ngày): {self._link(a)}" for a in documents]
             images = [a for a in attachments if a.is_image]
         elif attachments:
-            # Without LINK_SIGNING_SECRET there is no safe URL to give: say so rather than drop the file silently.
-            log.warning("LINK_SIGNING_SECRET empty: %d file(s) for zalo:%s as a note", len(attachments), chat_id)
-            note = "chưa gửi được qua Zalo (máy chủ chưa bật liên kết tải tệp)."
-            lines = [f"📎 {a.filename}: {note}" for a in attachments]
+            # No link would open (no LINK_SIGNING_SECRET, or nothing serves /files): say what each file is rather
+            # than drop it silently or give a dead link.
+            why = "LINK_SIGNING_SECRET empty" if self.files_served else "no /files server (PUBLIC_BASE_URL unset)"
+            log.warning("%s: %d file(s) for zalo:%s sent as a note", why, len(attachments), chat_id)
+            lines = [file_note(a) for a in attachments]
         if lines:
             links = "\n".join(lines)
             text = f"{text}\n\n{links}" if text else links
@@ -402,6 +418,19 @@ class ZaloTransport:
                 return replace(result, parts_sent=done)
             done += 1
         return SendResult(SendStatus.OK, parts_sent=done)
+
+    @property
+    def group_command_mention(self) -> str:
+        """How a command is addressed in a Zalo group, which only delivers messages mentioning the bot:
+        `@<ZALO_BOT_NAME> ghi` (the router accepts that name, and BOT_DISPLAY_NAME)."""
+        return self.settings.zalo_bot_name or self.settings.bot_display_name
+
+    async def check_reachable(self) -> None:
+        """Ask Zalo who the bot is (getMe): raises when the Bot API cannot be reached, SetupError when it refuses
+        the token."""
+        data = await self.api.call("getMe")
+        if not isinstance(data, dict) or data.get("ok") is not True:
+            raise SetupError(f"Zalo không nhận mã bot ({_error_text(data)}): {TOKEN_HINT}.")
 
     async def close(self) -> None:
         """Close the HTTP client (the sender calls this when it stops)."""

@@ -22,7 +22,7 @@ SUBCOMMAND_MODULES = (
     "tocns.features.activity.cli",
     "tocns.features.reports.cli",
     "tocns.features.apitokens.cli",
-    "tocns.outbox.cli",
+    "tocns.cli.outbox",
     "tocns.inbound.cli",
     "tocns.features.zalo_oa.cli",
 )
@@ -38,17 +38,71 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `tocns` console script."""
+    """Entry point of the `tocns` console script: every failure of every subcommand ends here as one line."""
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(logging.WARNING)
     try:
-        return int(args.func(args) or 0)
+        refused = _check_database(args)
+        if refused is not None:
+            print(refused, file=sys.stderr)
+            return 2
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe (`| head`) fails here, inside the handler, not at interpreter exit
+        return code
     except ValidationError as exc:
         print(f"Lỗi cấu hình: {_settings_errors(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        return _one_line(exc)
+
+
+def _one_line(exc: BaseException) -> int:
+    """Print the operator's one line for an unexpected failure; the traceback only with LOG_LEVEL=DEBUG."""
+    import os
+
+    from tocns.cli.errors import broken_pipe, operator_error
+
+    line, code = operator_error(exc)
+    if broken_pipe(exc):
+        # Whatever is still buffered for the closed pipe must not fail again at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    if os.environ.get("LOG_LEVEL", "").upper() == "DEBUG":
+        logging.getLogger(__name__).exception("tocns failed")
+    print(line, file=sys.stderr)
+    return code
+
+
+def _check_database(args: argparse.Namespace) -> str | None:
+    """Say which SQLite file a relative DATABASE_URL opens; refuse a missing one unless the command creates it.
+
+    Commands that set up a bot (`db upgrade`, `demo`, `run`, `console`, `serve`, `org import`) may create the file;
+    every other command works on existing data, so a missing file means the wrong directory (docs/operators.md).
+    """
+    need = getattr(args, "database", "existing")
+    if callable(need):
+        need = need(args)
+    if need == "none":
+        return None
+    from tocns.config import get_settings
+
+    settings = get_settings()
+    path = settings.sqlite_path
+    if path is None:
+        return None
+    if need == "existing" and not path.exists():
+        return (
+            f"Lỗi: chưa có cơ sở dữ liệu {path} (DATABASE_URL); chạy lệnh từ thư mục của bot hoặc sửa DATABASE_URL, "
+            "hay tạo mới bằng: tocns db upgrade"
+        )
+    if settings.sqlite_was_relative:
+        print(f"Cơ sở dữ liệu: {path}", file=sys.stderr)
+    return None
 
 
 def _settings_errors(exc: ValidationError) -> str:

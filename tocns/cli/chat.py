@@ -11,8 +11,11 @@ import tempfile
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import asyncio
+
     from tocns.app import BotApp
     from tocns.channels.console import ConsoleChannel
+    from tocns.config import Settings
 
 
 log = logging.getLogger(__name__)
@@ -22,17 +25,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the chat-serving subcommands."""
     console = sub.add_parser("console", help="trò chuyện với bot ngay trên máy (đọc stdin nếu không phải terminal)")
     _console_args(console)
-    console.set_defaults(func=_console)
+    console.set_defaults(func=_console, database="creates")
 
     run = sub.add_parser("run", help="chạy bot: Telegram/Zalo nếu có token, nếu không thì console; kèm bộ lập lịch")
     _console_args(run)
-    run.set_defaults(func=_run)
+    run.set_defaults(func=_run, database="creates")
 
     serve = sub.add_parser("serve", help="chạy máy chủ webhook (FastAPI) kèm bộ lập lịch")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--workers", type=int, default=None, help="số tiến trình (mặc định WEB_WORKERS)")
-    serve.set_defaults(func=_serve)
+    serve.set_defaults(func=_serve, database="creates")
 
 
 def _console_args(parser: argparse.ArgumentParser) -> None:
@@ -82,16 +85,16 @@ def _run(args: argparse.Namespace) -> int:
     logging.getLogger().setLevel(settings.log_level)
 
     async def go() -> None:
+        from tocns.app import configured_platforms, run_polling
         from tocns.outbox.sender import start_sender, stop_sender
         from tocns.scheduler import start_scheduler
 
         app = await BotApp.create(settings)
+        platforms = configured_platforms(settings)
+        files = await serve_files(app) if platforms else None
         scheduler = start_scheduler(app)
-        sender = start_sender(app.db, settings, app.clock)
+        sender = start_sender(app.db, settings, app.clock, app.registry.names(), files_served=files is not None)
         try:
-            from tocns.app import configured_platforms, run_polling
-
-            platforms = configured_platforms(settings)
             if platforms:
                 await run_polling(app, platforms)
             else:
@@ -105,6 +108,8 @@ def _run(args: argparse.Namespace) -> int:
         finally:
             await stop_sender(sender)
             scheduler.shutdown(wait=False)
+            if files is not None:
+                await files.stop()
             await app.close()
 
     from tocns.channels.base import SetupError
@@ -117,6 +122,65 @@ def _run(args: argparse.Namespace) -> int:
         print(redact(str(exc)), file=sys.stderr)
         return 2
     return 0
+
+
+class FilesServer:
+    """GET /files served beside polling, on HTTP_HOST:HTTP_PORT, until stopped."""
+
+    def __init__(self, app: BotApp) -> None:
+        import uvicorn
+
+        from tocns.web.files import files_app
+
+        settings = app.settings
+        config = uvicorn.Config(
+            files_app(app), host=settings.http_host, port=settings.http_port, log_level="warning", lifespan="off"
+        )
+        self.server = uvicorn.Server(config)
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Listen; OSError when the port cannot be opened (the operator sees it in one line)."""
+        import asyncio
+        import contextlib
+
+        # Polling owns Ctrl+C: the files server must not take the process's signal handlers.
+        self.server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+        self.task = asyncio.create_task(self.server.serve())
+        while not self.server.started and not self.task.done():
+            await asyncio.sleep(0.02)
+        if self.task.done():
+            config = self.server.config
+            raise OSError(f"không mở được {config.host}:{config.port} để phục vụ tệp (HTTP_HOST, HTTP_PORT)")
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        self.server.should_exit = True
+        if self.task is not None:
+            await self.task
+
+
+def files_served_by_run(settings: Settings) -> bool:
+    """Whether `tocns run` serves /files: only when PUBLIC_BASE_URL was set (the default points at this machine,
+    which no phone can open) and links can be signed (LINK_SIGNING_SECRET)."""
+    from tocns.core.signed_links import can_sign
+
+    return "public_base_url" in settings.model_fields_set and can_sign(settings)
+
+
+async def serve_files(app: BotApp) -> FilesServer | None:
+    """Start the /files server when `tocns run` should serve files; say in one line what files become."""
+    settings = app.settings
+    if not files_served_by_run(settings):
+        # Not printed: a fault at start must stay the operator's one line. The Zalo transport logs a warning
+        # each time it puts a summary line in place of a file (docs/operators.md).
+        log.debug("no PUBLIC_BASE_URL and LINK_SIGNING_SECRET: /files not served; Zalo gets a line per file")
+        return None
+    server = FilesServer(app)
+    await server.start()
+    base = settings.public_base_url.rstrip("/")
+    print(f"Phục vụ tệp tại {base}/files (nghe ở {settings.http_host}:{settings.http_port}).", file=sys.stderr)
+    return server
 
 
 async def _print_outbox_forever(console: ConsoleChannel, every_seconds: float = 20.0) -> None:
@@ -169,11 +233,13 @@ def _serve(args: argparse.Namespace) -> int:
         print(redact(str(exc)), file=sys.stderr)
         return 2
     except Exception as exc:  # the operator gets the cause in one line, not a traceback
+        from tocns.cli.errors import operator_error
+
         log.debug("starting the webhook server failed", exc_info=True)
+        cause = operator_error(exc)[0].removeprefix("Lỗi: ").rstrip(".")
         print(
-            f"Không khởi động được máy chủ webhook ({type(exc).__name__}: {redact(str(exc))[:300]}). Kiểm tra "
-            "DATABASE_URL, TELEGRAM_BOT_TOKEN, ZALO_BOT_TOKEN, các *_API_BASE_URL, PUBLIC_BASE_URL và kết nối mạng, "
-            "rồi chạy lại.",
+            f"Không khởi động được máy chủ webhook: {cause}. Kiểm tra DATABASE_URL, TELEGRAM_BOT_TOKEN, "
+            "ZALO_BOT_TOKEN, các *_API_BASE_URL, PUBLIC_BASE_URL và kết nối mạng, rồi chạy lại.",
             file=sys.stderr,
         )
         return 2

@@ -10,7 +10,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     db = sub.add_parser("db", help="cơ sở dữ liệu").add_subparsers(dest="db_command", required=True)
     upgrade = db.add_parser("upgrade", help="áp dụng các migration còn thiếu")
     upgrade.add_argument("--revision", default="head")
-    upgrade.set_defaults(func=_upgrade)
+    upgrade.set_defaults(func=_upgrade, database="creates")
 
 
 def _upgrade(args: argparse.Namespace) -> int:

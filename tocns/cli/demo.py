@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the `demo` subcommand."""
     demo = sub.add_parser("demo", help="tạo một tỉnh thử nghiệm với xã, tổ và thành viên")
     demo.add_argument("--seed", type=int, default=7)
-    demo.set_defaults(func=_demo)
+    demo.set_defaults(func=_demo, database="creates")
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -61,13 +61,19 @@ def _tick(args: argparse.Namespace) -> int:
 
 
 async def _rehearse(app: BotApp, now: datetime) -> list[str]:
-    """Run the jobs inside a transaction that is rolled back; list every message they would have queued."""
+    """Run the jobs inside a transaction that is rolled back; list every message they would have queued.
+
+    Files the jobs render (report charts and workbooks) go to a scratch directory removed afterwards, so a dry
+    run leaves nothing in the database nor under FILES_DIR."""
+    import tempfile
+
     from tocns.outbox import store as outbox_store
     from tocns.scheduler import run_due_jobs
 
-    real = app.db
+    real, settings = app.db, app.settings
     async with real.rehearsal() as view:
-        app.db = view
+        scratch = tempfile.TemporaryDirectory(prefix="tocns-dry-run-")
+        app.db, app.settings = view, settings.model_copy(update={"files_dir": scratch.name})
         try:
             async with view.session() as session:
                 last = await outbox_store.last_id(session)
@@ -75,7 +81,8 @@ async def _rehearse(app: BotApp, now: datetime) -> list[str]:
             async with view.session() as session:
                 rows = await outbox_store.queued_after(session, last)
         finally:
-            app.db = real
+            app.db, app.settings = real, settings
+            scratch.cleanup()
     out = [*lines, f"--- Chạy thử: {len(rows)} tin sẽ được xếp hàng, chưa xếp hàng tin nào ---"]
     for row in rows:
         files = f" (+{row.attachments.count('path')} tệp)" if row.attachments else ""

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tocns.channels.base import SendResult, SendStatus, Transport
 from tocns.config import Settings
+from tocns.core.addressing import address_commands
 from tocns.core.clock import utcnow
 from tocns.core.dates import quiet_hours_end
 from tocns.core.messages import Attachment
@@ -225,6 +226,7 @@ class OutboxSender:
         monotonic: Callable[[], float] = time.monotonic,
         owner: str | None = None,
         limits: dict[str, PlatformLimits] | None = None,
+        command_names: frozenset[str] = frozenset(),
     ) -> None:
         self.db = db
         self.settings = settings
@@ -237,6 +239,10 @@ class OutboxSender:
         self._windows_rebuilt = False
         # Platforms whose token was refused (401): nothing more is sent there until an operator fixes it.
         self.stopped: dict[str, str] = {}
+        # The registry's names and aliases (tocns.app passes them): only real commands are rewritten.
+        self._command_names = command_names
+        # Whether a chat is private never changes: asked of the database once per chat.
+        self._private: dict[tuple[str, str], bool] = {}
 
     async def rebuild_windows(self) -> int:
         """Count the sends of the last chat window (from the outbox) against this sender's windows.
@@ -332,8 +338,9 @@ class OutboxSender:
             return
         # A merged job is shorter than one part, so only a single message can have been sent in part before.
         skip = head.parts_sent if len(job.rows) == 1 else 0
+        text = await self._in_chat_form(head.platform, head.chat_id, job.text)
         # A long text goes out in several parts, each a request that counts against the limits.
-        length = self._text_length(head.platform)(job.text)
+        length = self._text_length(head.platform)(text)
         # An attachment is one request, or more where the platform uploads first (the Zalo OA: upload, send).
         per_file: int = getattr(self.transports[head.platform], "requests_per_attachment", 1)
         requests = max(1, math.ceil(length / self._max_length(head.platform))) + per_file * len(attachments) - skip
@@ -341,7 +348,7 @@ class OutboxSender:
         while (wait := limits.global_window.ready_at(self.monotonic(), requests) - self.monotonic()) > 0:
             await asyncio.sleep(wait)
         result = await self.transports[head.platform].send(
-            head.chat_id, job.text, attachments, skip=skip, thread_id=head.thread_id
+            head.chat_id, text, attachments, skip=skip, thread_id=head.thread_id
         )
         # Counted when the answer came back, not when the request left: the platform saw the request at or
         # before this moment, so spacing from here holds at the platform whatever the network delay was.
@@ -349,6 +356,20 @@ class OutboxSender:
         limits.global_window.record(done, requests)
         limits.chat(head.chat_id).record(done, requests)
         await self._record(job, result)
+
+    async def _in_chat_form(self, platform: str, chat_id: str, text: str) -> str:
+        """The text with its commands written as this chat delivers them to the bot (`@Bot ghi` in a group of a
+        platform that only hears mentions, `/ghi` everywhere else): the one place texts get the platform's form."""
+        mention = getattr(self.transports[platform], "group_command_mention", None)
+        if not mention or "/" not in text:
+            return text
+        key = (platform, chat_id)
+        if key not in self._private:
+            async with self.db.session() as session:
+                self._private[key] = await org_store.is_private_chat(session, platform, chat_id)
+        if self._private[key]:
+            return text
+        return address_commands(text, self._command_names, mention)
 
     async def _record(self, job: Job, result: SendResult) -> None:
         head = job.head
@@ -460,10 +481,14 @@ class OutboxSender:
 
 
 def transports_from_settings(
-    settings: Settings, clock: Callable[[], datetime] = utcnow, db: Database | None = None
+    settings: Settings,
+    clock: Callable[[], datetime] = utcnow,
+    db: Database | None = None,
+    files_served: bool = True,
 ) -> dict[str, Transport]:
     """The transports this process can send through: Telegram and Zalo, each when its token is set, and the Zalo
-    OA when its app id is set (its tokens live in `db`)."""
+    OA when its app id is set (its tokens live in `db`); without `files_served` (nothing answers /files) Zalo
+    gets a note in place of each file."""
     transports: dict[str, Transport] = {}
     if settings.telegram_bot_token:
         from tocns.channels.telegram import TelegramTransport
@@ -475,7 +500,7 @@ def transports_from_settings(
         from tocns.channels.zalo import ZaloTransport
 
         # Its pace comes from ZALO_GLOBAL_RATE and ZALO_CHAT_PER_MINUTE (limits_from_settings).
-        transports["zalo"] = ZaloTransport(settings, clock=clock)
+        transports["zalo"] = ZaloTransport(settings, clock=clock, files_served=files_served)
     if settings.zalo_oa_app_id and db is not None:
         from tocns.channels.zalo_oa import ZaloOaTransport
         from tocns.features.zalo_oa.tokens import oa_tokens
@@ -498,6 +523,7 @@ async def run_elected(
     clock: Callable[[], datetime] = utcnow,
     until_empty: bool = False,
     takeover_seconds: float | None = None,
+    command_names: frozenset[str] = frozenset(),
 ) -> None:
     """Send only while holding the sender election lock (PostgreSQL), waiting for it otherwise.
 
@@ -511,7 +537,7 @@ async def run_elected(
     while not stop.is_set():
         async with advisory_lock(db, SENDER_LOCK_KEY, wait=False) as got:
             if got:
-                sender = OutboxSender(db, settings, transports, clock=clock)
+                sender = OutboxSender(db, settings, transports, clock=clock, command_names=command_names)
                 if not db.is_sqlite:  # on SQLite the lock is not a real election: leases decide
                     async with db.session() as session:
                         released = await outbox_store.release_claims(session, platforms, sender.owner, clock())
@@ -528,10 +554,15 @@ async def run_elected(
 
 
 def start_sender(
-    db: Database, settings: Settings, clock: Callable[[], datetime] = utcnow
+    db: Database,
+    settings: Settings,
+    clock: Callable[[], datetime] = utcnow,
+    command_names: frozenset[str] = frozenset(),
+    files_served: bool = True,
 ) -> tuple[asyncio.Task[None], asyncio.Event] | None:
-    """Start draining in the background (None when no platform transport is configured)."""
-    transports = transports_from_settings(settings, clock, db)
+    """Start draining in the background (None when no platform transport is configured); `command_names` are
+    the registry's, for writing commands in each chat's form."""
+    transports = transports_from_settings(settings, clock, db=db, files_served=files_served)
     if not transports:
         return None
     stop = asyncio.Event()
@@ -539,7 +570,7 @@ def start_sender(
     async def run() -> None:
         try:
             # Several `tocns serve` workers each start a sender, but only the election winner sends.
-            await run_elected(db, settings, transports, stop, clock)
+            await run_elected(db, settings, transports, stop, clock, command_names=command_names)
         finally:
             for transport in transports.values():
                 close = getattr(transport, "close", None)

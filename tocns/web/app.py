@@ -90,7 +90,8 @@ def create_app(
             from tocns.scheduler import start_scheduler
 
             scheduler = start_scheduler(app.state.bot)
-            sender = start_sender(app.state.bot.db, settings, app.state.bot.clock)
+            bot = app.state.bot
+            sender = start_sender(bot.db, settings, bot.clock, bot.registry.names())
         try:
             yield
         finally:

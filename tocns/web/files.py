@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse
 
 from tocns.core.signed_links import LINK_PATH, verify
+
+if TYPE_CHECKING:
+    from tocns.app import BotApp
 
 router = APIRouter()
 
@@ -20,3 +25,12 @@ async def signed_file(relative: str, request: Request, exp: int = 0, sig: str = 
         detail = f"Liên kết không hợp lệ hoặc đã hết hạn (liên kết có hiệu lực {days} ngày)."
         raise HTTPException(status_code=403, detail=detail)
     return FileResponse(path, filename=path.name)
+
+
+def files_app(bot: BotApp) -> FastAPI:
+    """A web app serving only GET /files: what `tocns run` (polling, no webhook server) starts when a public base
+    URL is set, so the pictures and documents it links to in Zalo open."""
+    app = FastAPI(title="Tổ CNS: tệp", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.bot = bot
+    app.include_router(router)
+    return app

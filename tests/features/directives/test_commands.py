@@ -211,7 +211,7 @@ async def test_scope_stays_within_the_senders_province(app: BotApp, chat: ChatHa
     reply = await _staff(chat, "/chidao X9: Họp")
     assert "Chỉ gửi được tới các xã thuộc Tỉnh Thử (P01); ngoài phạm vi: Xã Tân Lập (X9)." in reply
     preview = await _staff(chat, "/chidao toàn tỉnh: Họp toàn tỉnh")
-    assert "sẽ gửi tới 2 xã/phường" in preview
+    assert "sẽ gửi tới 3 nhóm của 2 xã/phường" in preview
     await _staff(chat, "/xacnhan 2")
     assert "g-x9" not in [r.chat_id for r in await _outbox(app)]
 
@@ -220,7 +220,7 @@ async def test_wide_directive_waits_for_its_author_to_confirm(app: BotApp, chat:
     tree = await _setup(app, chat, clock)
     preview = await _staff(chat, "/chidao X1, X2: Họp giao ban")
     assert preview == (
-        "Chỉ đạo số 1 sẽ gửi tới 2 xã/phường (Xã Tân Lập (X1), Xã Hòa Bình (X2)): Xã Tân Lập (X1), "
+        "Chỉ đạo số 1 sẽ gửi tới 3 nhóm của 2 xã/phường (Xã Tân Lập (X1), Xã Hòa Bình (X2)): Xã Tân Lập (X1), "
         "Xã Hòa Bình (X2).\nGõ /xacnhan 1 trong 10 phút để gửi, hoặc /thuhoi 1 để huỷ. Chưa gửi gì."
     )
     assert await _outbox(app) == []
@@ -307,3 +307,20 @@ async def test_urgent_directive_is_marked(app: BotApp, chat: ChatHarness, clock:
     async with app.db.session() as session:
         directive = (await session.exec(select(Directive))).one()
     assert directive.urgent and directive.text == "Bão số 3, sơ tán ngay"
+
+
+async def test_preview_counts_the_groups_and_names_communes_no_group_reaches(
+    app: BotApp, chat: ChatHarness, clock: FakeClock
+) -> None:
+    """Before confirming, the author sees how many groups will be notified, not only how many communes."""
+    from tocns.core.roles import Level
+    from tocns.features.org import store as org_store
+
+    tree = await _setup(app, chat, clock)
+    async with app.db.session() as session:
+        await org_store.create_unit(session, code="X3", name="Xã Khe Sanh", level=Level.COMMUNE, parent=tree.province)
+    preview = await _staff(chat, "/chidao toàn tỉnh: Họp giao ban")
+    assert preview.startswith("Chỉ đạo số 1 sẽ gửi tới 3 nhóm của 3 xã/phường (toàn tỉnh): ")
+    assert "\nChưa có nhóm nào kết nối ở 1 xã/phường, sẽ không nhận được: Xã Khe Sanh (X3).\n" in preview
+    assert await _outbox(app) == []
+    assert "tới 3 nhóm của 2 xã/phường" in await _staff(chat, "/xacnhan 1")

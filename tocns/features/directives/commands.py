@@ -74,7 +74,7 @@ async def chidao(ctx: Context) -> str:
         held = await service.hold_directive(
             ctx.session, text=request.text, scope=scope, person=ctx.person, now=ctx.now, urgent=request.urgent
         )
-        return service.preview(held, scope)
+        return await service.preview(ctx.session, held, scope)
     sent = await service.send_directive(
         ctx.session,
         text=request.text,

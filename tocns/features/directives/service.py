@@ -244,17 +244,30 @@ async def hold_directive(
     )
 
 
-def preview(directive: Directive, scope: Scope) -> str:
-    """What the author reads before confirming: how many communes, the first names, how to confirm."""
-    names = ", ".join(unit_label(c) for c in scope.communes[:PREVIEW_NAMES])
-    rest = len(scope.communes) - PREVIEW_NAMES
-    more = f" và {rest} xã/phường khác" if rest > 0 else ""
+def _first_names(units: list[OrgUnit]) -> str:
+    """The first few units by name, then how many more."""
+    names = ", ".join(unit_label(c) for c in units[:PREVIEW_NAMES])
+    rest = len(units) - PREVIEW_NAMES
+    return names + (f" và {rest} xã/phường khác" if rest > 0 else "")
+
+
+async def preview(session: AsyncSession, directive: Directive, scope: Scope) -> str:
+    """What the author reads before confirming: how many groups of how many communes, the first names, the
+    communes no group would reach, how to confirm."""
+    reach = await store.groups_of(session, scope.communes)
+    groups = len({(b.platform, b.chat_id) for _commune, bindings in reach for b in bindings})
+    silent = [commune for commune, bindings in reach if not bindings]
     minutes = int(CONFIRM_WITHIN.total_seconds() // 60)
     urgent = " (khẩn: gửi ngay cả trong giờ nghỉ)" if directive.urgent else ""
+    unreached = (
+        f"\nChưa có nhóm nào kết nối ở {len(silent)} xã/phường, sẽ không nhận được: {_first_names(silent)}."
+        if silent
+        else ""
+    )
     return (
-        f"Chỉ đạo số {directive.id}{urgent} sẽ gửi tới {len(scope.communes)} xã/phường ({scope.label}): "
-        f"{names}{more}.\nGõ /xacnhan {directive.id} trong {minutes} phút để gửi, "
-        f"hoặc /thuhoi {directive.id} để huỷ. Chưa gửi gì."
+        f"Chỉ đạo số {directive.id}{urgent} sẽ gửi tới {groups} nhóm của {len(scope.communes)} xã/phường "
+        f"({scope.label}): {_first_names(scope.communes)}.{unreached}\nGõ /xacnhan {directive.id} trong {minutes} "
+        f"phút để gửi, hoặc /thuhoi {directive.id} để huỷ. Chưa gửi gì."
     )
 
 

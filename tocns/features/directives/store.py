@@ -14,7 +14,7 @@ from tocns.core.text import fold
 from tocns.features.directives.api_models import DirectiveApiRequest
 from tocns.features.directives.models import Directive, DirectiveAck, DirectiveState, DirectiveTarget
 from tocns.features.org import store as org_store
-from tocns.features.org.models import OrgUnit, Person
+from tocns.features.org.models import ChatBinding, OrgUnit, Person
 from tocns.features.org.reach import load_reach
 from tocns.outbox import store as outbox_store
 from tocns.outbox.models import OutboxMessage, OutboxState
@@ -88,6 +88,12 @@ async def create_directive(
     session.add(directive)
     await session.flush()
     return directive
+
+
+async def groups_of(session: AsyncSession, communes: list[OrgUnit]) -> list[tuple[OrgUnit, list[ChatBinding]]]:
+    """Each commune with the active groups a directive to it reaches: its own and those of the units below it."""
+    found = await org_store.bindings_under(session, communes)
+    return [(commune, found[commune.id or 0]) for commune in communes]
 
 
 async def queue_targets(

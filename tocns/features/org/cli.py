@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     imp = org.add_parser("import", help="nạp tỉnh và xã/phường với mã chính thức (vietnam-provinces)")
     imp.add_argument("--province", help="mã tỉnh, ví dụ 01 (mặc định: cả nước)")
-    imp.set_defaults(func=_import)
+    imp.set_defaults(func=_import, database="creates")
 
     add = org.add_parser("add-team", help="tạo tổ dưới một xã/phường")
     add.add_argument("parent_code")
@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     teams.add_argument("--under", help="chỉ tìm xã/phường theo tên trong đơn vị này (mã tỉnh), khi tên trùng")
     teams.add_argument("--ttl", default="30d", help="thời hạn mã kết nối của tổ mới (mặc định 30d)")
     teams.add_argument("--template", type=Path, help="ghi tệp mẫu (.xlsx hoặc .csv) ra đường dẫn này rồi thoát")
-    teams.set_defaults(func=_import_teams)
+    teams.set_defaults(func=_import_teams, database=_teams_database)
 
     lst = org.add_parser("list", help="liệt kê đơn vị")
     lst.add_argument("--under", help="chỉ đơn vị dưới mã này")
@@ -54,6 +54,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     code.add_argument("--ttl", default="7d", help="thời hạn, ví dụ 7d, 12h (mặc định 7d)")
     code.set_defaults(func=_joincode)
+
+
+def _teams_database(args: argparse.Namespace) -> str:
+    """Writing the template needs no database; importing needs the existing one."""
+    return "none" if args.template else "existing"
 
 
 def _import(args: argparse.Namespace) -> int:

@@ -323,6 +323,12 @@ async def get_person(session: AsyncSession, platform: str, user_id: str) -> Pers
     return result.first()
 
 
+async def is_private_chat(session: AsyncSession, platform: str, chat_id: str) -> bool:
+    """Whether the chat is someone's private chat with the bot (every other chat is a group)."""
+    query = select(Person.id).where(Person.platform == platform, Person.private_chat_id == chat_id).limit(1)
+    return (await session.exec(query)).first() is not None
+
+
 async def person_of_mention(session: AsyncSession, platform: str, mention: Mention) -> Person | None:
     """The person a platform mention names by user id (a tapped name), created if the bot has not met them yet;
     None when the mention carries no user id (a bare @username)."""
@@ -500,6 +506,32 @@ async def people_of_private_chats(
     ids = sorted({chat_id for _platform, chat_id in wanted})
     people: list[Person] = await _in_chunks(session, select(Person), Person.private_chat_id, ids)
     return {(p.platform, p.private_chat_id or ""): p for p in people if (p.platform, p.private_chat_id or "") in wanted}
+
+
+async def bindings_under(session: AsyncSession, units: list[OrgUnit]) -> dict[int, list[ChatBinding]]:
+    """Active chat bindings of each unit and of the active units below it, in one query (a province-wide
+    directive asks for a thousand communes at once)."""
+    found: dict[int, list[ChatBinding]] = {u.id or 0: [] for u in units}
+    if not units:
+        return found
+    # The deepest path every unit lies under (the province, for a province-wide scope), whole segments only.
+    shared: list[str] = []
+    for column in zip(*(u.path.strip("/").split("/") for u in units), strict=False):
+        if any(segment != column[0] for segment in column):
+            break
+        shared.append(column[0])
+    common = "/" + "".join(f"{s}/" for s in shared)
+    query = (
+        select(ChatBinding, OrgUnit.path)
+        .join(OrgUnit, col(OrgUnit.id) == col(ChatBinding.org_unit_id))
+        .where(ChatBinding.active == True, OrgUnit.active == True, col(OrgUnit.path).startswith(common))  # noqa: E712
+        .order_by(col(ChatBinding.id))
+    )
+    for binding, path in (await session.exec(query)).all():
+        for part in path.strip("/").split("/"):
+            if part.isdigit() and int(part) in found:
+                found[int(part)].append(binding)
+    return found
 
 
 # ---------------------------------------------------------------- memberships and roles

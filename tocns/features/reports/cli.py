@@ -34,7 +34,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     rep.add_argument("--format", default="text", choices=FORMATS)
     rep.add_argument("-o", "--output", help="tệp ghi ra (bắt buộc với xlsx và png; mặc định: stdout)")
-    rep.set_defaults(func=_report)
+    rep.set_defaults(func=_report, database=_report_database)
+
+
+def _report_database(args: argparse.Namespace) -> str:
+    """A PNG without the charts extra is refused before any database is looked at; otherwise the existing one."""
+    from tocns.features.reports.render import charts_available
+
+    return "none" if args.format == "png" and not charts_available() else "existing"
 
 
 def _report(args: argparse.Namespace) -> int:

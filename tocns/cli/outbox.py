@@ -25,6 +25,7 @@ def _send(args: argparse.Namespace) -> int:
     logging.getLogger().setLevel(settings.log_level)
 
     async def go() -> int:
+        from tocns.app import build_registry
         from tocns.db.engine import Database, upgrade_database_async
         from tocns.outbox.sender import run_elected, transports_from_settings
 
@@ -36,10 +37,22 @@ def _send(args: argparse.Namespace) -> int:
             return 2
         if settings.auto_migrate:
             await upgrade_database_async(settings.database_url)
+        # An unreachable Bot API or a refused token stops here in one line, not after hours of silent retries.
+        for transport in transports.values():
+            check = getattr(transport, "check_reachable", None)
+            if check is not None:
+                await check()
         try:
             # The same election as `tocns serve`: beside a running server this one waits, and takes over if
             # the server stops, instead of sending at twice the platform's rate.
-            await run_elected(db, settings, transports, asyncio.Event(), until_empty=args.until_empty)
+            await run_elected(
+                db,
+                settings,
+                transports,
+                asyncio.Event(),
+                until_empty=args.until_empty,
+                command_names=build_registry().names(),
+            )
         finally:
             for transport in transports.values():
                 close = getattr(transport, "close", None)

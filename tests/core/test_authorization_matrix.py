@@ -310,9 +310,7 @@ SETTINGS_SAVED = done("Đã lưu. Nhắc việc của Xã Tân Lập", {AUDIT, "
 SENT_TO_X1 = done("Đã gửi chỉ đạo số {n} (Xã Tân Lập (X1)) tới 1 nhóm", DIRECTIVE_SENT, queued={GROUP_X1})
 OUTSIDE_PROVINCE = refused("Chỉ gửi được tới các xã thuộc Tỉnh Thử (P01); ngoài phạm vi: Xã Yên Bình (Y1).")
 OUTSIDE_P02 = refused("Chỉ gửi được tới các xã thuộc Tỉnh Thử (P01); ngoài phạm vi: Tỉnh Khác (P02).")
-HELD_FOR_PROVINCE = done(
-    "Chỉ đạo số {n} sẽ gửi tới 2 xã/phường (toàn tỉnh): Xã Tân Lập (X1), Xã Hòa Bình (X2).", {"directive"}
-)
+HELD_FOR_PROVINCE = done("Chỉ đạo số {n} sẽ gửi tới 2 nhóm của 2 xã/phường (toàn tỉnh)", {"directive"})
 NOT_SENT_HERE_1 = refused("Chỉ đạo số 1 không gửi tới nhóm/đơn vị của bạn")
 NOT_SENT_HERE_2 = refused("Chỉ đạo số 2 không gửi tới nhóm/đơn vị của bạn")
 
@@ -603,12 +601,21 @@ EXPECTED: dict[str, list[Case]] = {
         ),
     ],
     "tinhtrang": [
-        Case("tinhtrang", lambda w: "/tinhtrang 1", {**STAFF_ONLY, STAFF: (STATUS_1, STATUS_1, NO, STATUS_1)}),
+        Case(
+            "tinhtrang",
+            lambda w: "/tinhtrang 1",
+            {**STAFF_ONLY, STAFF: (STATUS_1, STATUS_1, NO, STATUS_1), COMMUNE_LEADER: (STATUS_1, NO, NO, STATUS_1)},
+        ),
         # Another province's directive is answered as if it did not exist.
         Case(
             "tinhtrang other province",
             lambda w: "/tinhtrang 2",
-            {**STAFF_ONLY, STAFF: (NO_DIRECTIVE_2, NO_DIRECTIVE_2, NO, NO_DIRECTIVE_2)},
+            {
+                **STAFF_ONLY,
+                STAFF: (NO_DIRECTIVE_2, NO_DIRECTIVE_2, NO, NO_DIRECTIVE_2),
+                # Commune leaders read their own communes' directives (issue 13), nothing else.
+                COMMUNE_LEADER: (NO_DIRECTIVE_2, NO, NO, NO_DIRECTIVE_2),
+            },
         ),
     ],
     "xacnhan": [
@@ -633,8 +640,12 @@ EXPECTED: dict[str, list[Case]] = {
 # The private chat with the bot, per case and role: today's behaviour, kept in one place because issue 13 changes
 # it (leaders' /baocao, /nhiemvu, /tinhtrang on the units where they hold a role; members' /ketnoi).
 PRIVATE_CHAT: dict[str, dict[str, Outcome]] = {
-    "batdau": every(shown("Các lệnh bạn dùng được:")),
-    "huongdan": every(shown("Các lệnh bạn dùng được:")),
+    # In private, the help names the person's units and what works there (issue 13).
+    "batdau": {**every(shown("Các lệnh bạn dùng được trong tin nhắn riêng")), STRANGER: shown("chưa giữ vai trò nào")},
+    "huongdan": {
+        **every(shown("Các lệnh bạn dùng được trong tin nhắn riêng")),
+        STRANGER: shown("chưa giữ vai trò nào"),
+    },
     # A code typed in private grants its role but binds no group (issue 13 changes this for members).
     "ketnoi": every(done("Đã ghi nhận: ", {AUDIT, "join_code", "membership"}, grants={("X1-T02", Role.TEAM_LEADER)})),
     "ketnoi staff code on a commune": every(STAFF_CODE),
@@ -648,17 +659,43 @@ PRIVATE_CHAT: dict[str, dict[str, Outcome]] = {
     "xoa other province": {**every(not_yours("xóa")), STRANGER: NO},
     "cuatoi": {**every(shown("Bạn chưa ghi phiếu nào")), MEMBER: shown("Phiếu của Lan")},
     "chitieu": every(shown("Các chỉ tiêu")),
-    "giaoviec": {**every(in_group("giaoviec")), MEMBER: NO, STRANGER: NO},
-    "nhiemvu": {**every(in_group("nhiemvu")), STRANGER: NO},  # issue 13: leaders and members get their tasks
-    "xong": {**every(in_group("xong")), STRANGER: NO},
-    "huyviec": {**every(in_group("huyviec")), MEMBER: NO, STRANGER: NO},
-    "baocao": {**every(in_group("baocao")), STRANGER: NO},  # issue 13: leaders get their units' reports
+    # Issue 13: unit-scoped commands act in private on the unit where the person holds a role; staff hold a
+    # province, where task commands do not apply.
+    "giaoviec": {
+        MEMBER: NO,
+        TEAM_LEADER: ASSIGNED,
+        COMMUNE_LEADER: ASSIGNED,
+        STAFF: in_commune("giaoviec"),
+        STRANGER: NO,
+    },
+    "nhiemvu": {**every(TASKS), STAFF: in_commune("nhiemvu"), STRANGER: NO},
+    "xong": {
+        MEMBER: TASK_DONE,
+        TEAM_LEADER: TASK_DONE,
+        COMMUNE_LEADER: refused("Việc #1 không giao cho bạn hay tổ của bạn."),
+        STAFF: in_commune("xong"),
+        STRANGER: NO,
+    },
+    "huyviec": {
+        MEMBER: NO,
+        TEAM_LEADER: refused("Chỉ người giao việc #1 hoặc lãnh đạo Xã Tân Lập mới huỷ được việc này."),
+        COMMUNE_LEADER: CANCELLED,
+        STAFF: in_commune("huyviec"),
+        STRANGER: NO,
+    },
+    "baocao": {
+        MEMBER: shown("BÁO CÁO THÔN 1"),
+        TEAM_LEADER: shown("BÁO CÁO THÔN 1"),
+        COMMUNE_LEADER: REPORT_X1,
+        STAFF: shown("BÁO CÁO TỈNH THỬ"),
+        STRANGER: NO,
+    },
     "baocao other province": {
         **every(NOT_IN_REACH),
         STAFF: NOT_A_COMMUNE_OF_MINE,
         STRANGER: NO,
     },
-    "caidat": {**every(NO), COMMUNE_LEADER: in_group("caidat"), STAFF: in_group("caidat")},
+    "caidat": {**every(NO), COMMUNE_LEADER: SETTINGS_SAVED, STAFF: in_commune("caidat")},
     "chidao own commune": {**every(NO), STAFF: SENT_TO_X1},
     "chidao other province": {**every(NO), STAFF: OUTSIDE_PROVINCE},
     "chidao other province's unit": {**every(NO), STAFF: OUTSIDE_P02},
@@ -670,8 +707,8 @@ PRIVATE_CHAT: dict[str, dict[str, Outcome]] = {
         COMMUNE_LEADER: acked("Hùng (Lãnh đạo xã/phường"),
     },
     "danhan other province": every(NOT_SENT_HERE_2),
-    "tinhtrang": {**every(NO), STAFF: STATUS_1},  # issue 13: commune leaders read their communes' directives
-    "tinhtrang other province": {**every(NO), STAFF: NO_DIRECTIVE_2},
+    "tinhtrang": {**every(NO), STAFF: STATUS_1, COMMUNE_LEADER: STATUS_1},  # issue 13: their communes' directives
+    "tinhtrang other province": {**every(NO), STAFF: NO_DIRECTIVE_2, COMMUNE_LEADER: NO_DIRECTIVE_2},
     "xacnhan": {**every(NO), STAFF: CONFIRMED},
     "xacnhan other province": {**every(NO), STAFF: NOT_AUTHOR_2},
     "thuhoi": {**every(NO), STAFF: RECALLED},

@@ -168,11 +168,14 @@ def zalo_update(
 
 
 def adapters_for(
-    app: BotApp, tg: telegram_server.TelegramServer, zalo: zalo_api.FakeZaloApi
+    app: BotApp, tg: telegram_server.TelegramServer | None, zalo: zalo_api.FakeZaloApi
 ) -> tuple[TelegramChannel, ZaloChannel]:
-    """Both adapters talking to the fakes (Telegram to a running fake server)."""
+    """Both adapters talking to the fakes (Telegram to a running fake server; with None, to a closed port, for
+    tests that only translate Telegram updates and must fail loudly if the bot calls Telegram)."""
     api = ZaloApi(app.settings.zalo_api_base_url, app.settings.zalo_bot_token, zalo.client())
-    bot = make_bot(app.settings.model_copy(update={"telegram_api_base_url": tg.base_url}))
+    bot = make_bot(
+        app.settings.model_copy(update={"telegram_api_base_url": tg.base_url if tg else "http://127.0.0.1:9"})
+    )
     return TelegramChannel(app.settings, app.router, bot=bot), ZaloChannel(app.settings, app.router, api=api)
 
 

@@ -17,7 +17,6 @@ from tests.fakes.platforms import (
     platform_settings,
     tg_message_update,
 )
-from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.zalo_api import FakeZaloApi
 from tocns.app import BotApp
 from tocns.config import Settings
@@ -33,7 +32,7 @@ def qapp(app: BotApp, settings: Settings, tmp_path: Path) -> BotApp:
 
 async def _parked(qapp: BotApp, text: str, chat_id: int) -> int:
     """Store an update and fail its only attempt: it is parked."""
-    telegram = adapters_for(qapp, FakeTelegramApi(), FakeZaloApi())[0]
+    telegram = adapters_for(qapp, None, FakeZaloApi())[0]
     qapp.pipeline.add(telegram)
     original = qapp.router.handle
 

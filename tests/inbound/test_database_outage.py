@@ -26,7 +26,6 @@ from tests.fakes.platforms import (
     tg_message_update,
 )
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.zalo_api import FakeZaloApi
 from tocns.app import BotApp
 from tocns.config import Settings
@@ -48,7 +47,7 @@ async def worker(settings: Settings, clock: RunningClock) -> AsyncIterator[tuple
     """One `tocns serve` worker: its own engine (through the proxy), pipeline, processing loop and webhook route."""
     db = Database(settings.database_url)
     bot = BotApp.build(settings, db, clock)
-    telegram = adapters_for(bot, FakeTelegramApi(), FakeZaloApi())[0]
+    telegram = adapters_for(bot, None, FakeZaloApi())[0]
     web_app = create_app(settings, bot_app=bot, channels=[telegram])
     try:
         async with web_app.router.lifespan_context(web_app):  # starts the loop, as a worker does at start

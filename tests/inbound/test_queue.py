@@ -22,7 +22,6 @@ from tests.fakes.platforms import (
     tg_message_update,
     web,
 )
-from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.zalo_api import FakeZaloApi
 from tocns.app import BotApp
 from tocns.config import Settings
@@ -53,7 +52,7 @@ def qapp(app: BotApp, settings: Settings, tmp_path: Path) -> BotApp:
 @pytest.fixture
 def adapters(qapp: BotApp) -> list[Any]:
     """Telegram and Zalo channels on the fakes."""
-    return list(adapters_for(qapp, FakeTelegramApi(), FakeZaloApi()))
+    return list(adapters_for(qapp, None, FakeZaloApi()))
 
 
 def failing(app: BotApp, times: int | None) -> list[str]:

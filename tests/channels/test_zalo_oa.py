@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -147,11 +148,13 @@ async def test_members_are_called_by_their_zalo_names_even_those_who_joined_afte
         await deliver(client, group_text("/thamgia thon 3", user_id=MEMBER))
         # Someone the bot heard nothing about: a stand-in name first (events carry ids only), the real one next.
         fake.groups[GROUP]["members"][other] = "Vàng A Sử"
-        oa.channel.monotonic = lambda: 10_000.0  # ten minutes after the last reading
+        later = time.monotonic() + 600.0  # ten minutes after the last reading (monotonic counts from boot)
+        oa.channel.monotonic = lambda: later
         await deliver(client, group_text("/thamgia thon 1", user_id=other))
         await web_app.state.pipeline.drain()
         await asyncio.gather(*oa.channel._learning)
         await deliver(client, group_text("/huongdan", user_id=other))
+        await web_app.state.pipeline.drain()
     replies = [r.text for r in await outbox(oa.app, GROUP)]
     assert "Chủ tịch Bình được giao vai trò" in replies[0]
     assert "Lò Thị Lan đã tham gia Thôn 3" in replies[1]

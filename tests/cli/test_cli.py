@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -49,6 +50,9 @@ async def test_scripted_console_session(app: BotApp, db_url: str) -> None:
     issued = run_cli(["joincode", "00070", "--role", "commune_leader", "--ttl", "7d"], db_url)
     code = issued.stdout.strip()
     assert len(code) == 8, issued
+    # The operator reads the expiry in local time and the Vietnamese form, not an ISO stamp in UTC.
+    assert re.search(r"hết hạn lúc \d\d:\d\d \d\d/\d\d/20\d\d\.", issued.stderr), issued.stderr
+    assert "UTC" not in issued.stderr and "+00:00" not in issued.stderr
 
     console = run_cli(
         ["console", "--user-id", "1", "--name", "Lan"], db_url, stdin=f"/ketnoi {code}\n/thamgia thon 3\n/huongdan\n"

@@ -164,7 +164,9 @@ def _list(args: argparse.Namespace) -> int:
 
 def _joincode(args: argparse.Namespace) -> int:
     from tocns.cli.common import parse_duration, run_in_session
+    from tocns.config import get_settings
     from tocns.core.clock import utcnow
+    from tocns.core.dates import fmt_time
     from tocns.core.permissions import parse_role, role_label
     from tocns.core.roles import Role
     from tocns.features.org import store as org_store
@@ -176,17 +178,20 @@ def _joincode(args: argparse.Namespace) -> int:
         )
     ttl = parse_duration(args.ttl)
 
+    tz = get_settings().tz
+
     async def work(session: AsyncSession) -> tuple[str, str, str]:
         unit = await org_store.require_unit(session, args.org_code)
         code = await org_store.create_join_code(
             session, unit=unit, role=role, ttl=ttl, now=utcnow(), actor_label=OPERATOR
         )
-        return code.code, unit.name, code.expires_at.isoformat(timespec="minutes")
+        # An operator reads local time in the Vietnamese form, like every other date the bot prints.
+        return code.code, unit.name, fmt_time(code.expires_at, tz)
 
     code, unit_name, expires = run_in_session(work)
     print(code)
     print(
-        f"# {unit_name}, vai trò {role_label(role)}, dùng một lần, hết hạn {expires} (UTC). "
+        f"# {unit_name}, vai trò {role_label(role)}, dùng một lần, hết hạn lúc {expires}. "
         f"Trong nhóm, gõ: /ketnoi {code}",
         file=sys.stderr,
     )

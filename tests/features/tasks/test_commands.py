@@ -97,7 +97,11 @@ async def test_caidat_lead_days(app: BotApp, chat: ChatHarness, clock: FakeClock
     assert "khi quá hạn: sau 1, 3, 7, 14, 21, 28 ngày rồi chỉ nêu trong bản tổng hợp" in shown
     assert "Đã lưu" in await chat.text("/caidat nhac 2, 0", user="10")
     assert "2 ngày trước, đúng ngày hạn" in await chat.text("/caidat", user="10")
-    assert "Cách dùng" in await chat.text("/caidat nhac hai", user="10")
+    refused = await chat.text("/caidat nhac hai", user="10")
+    assert refused.startswith("'hai' không đọc được") or "không đọc được" in refused.splitlines()[0], refused
+    assert refused.count("Cách dùng") == 1, refused  # the reason first, the usage once
+    both = await chat.text("/caidat nhac 5,2,0 baolanhdao 1", user="10")
+    assert "Đã lưu" in both and "5 ngày trước, 2 ngày trước, đúng ngày hạn" in both and "quá hạn 1 ngày" in both
     assert "không có quyền" in await chat.text("/caidat nhac 1", user="20")
 
 

@@ -19,17 +19,22 @@ ACCEPTED = [
     ("baolanhdao 2", SettingsChange(escalate_after_days=2)),
     ("báolãnhđạo 30", SettingsChange(escalate_after_days=30)),
     ("leothang 1", SettingsChange(escalate_after_days=1)),
+    ("nhac 5,2,0 baolanhdao 1", SettingsChange(lead_days=(5, 2, 0), escalate_after_days=1)),
+    ("baolanhdao 3 nhắc 1, 0", SettingsChange(lead_days=(1, 0), escalate_after_days=3)),
 ]
 REFUSED = [
-    ("nhac", "3,1,0"),
-    ("nhac hai", "3,1,0"),
-    ("nhac 3;1", "3,1,0"),
+    ("nhac", "thiếu số ngày nhắc"),
+    ("nhac hai", "'hai' không đọc được"),
+    ("nhac 3;1", "'3;1' không đọc được"),
     ("nhac 31", "tối đa là 30"),
-    ("nhac 1,,2", "3,1,0"),
+    ("nhac 1,,2", "không đọc được"),
     ("baolanhdao 0", "từ 1 đến 30"),
     ("baolanhdao 31", "từ 1 đến 30"),
     ("baolanhdao hai", "từ 1 đến 30"),
+    ("baolanhdao", "thiếu số ngày quá hạn"),
     ("mau 3", "Không có mục cài đặt 'mau'"),
+    ("nhac 3 nhac 2", "ghi hai lần"),
+    ("nhac 5,2,0 baolanhdao 0", "từ 1 đến 30"),
 ]
 
 
@@ -40,8 +45,9 @@ def test_accepted(text: str, expected: SettingsChange | None) -> None:
 
 @pytest.mark.parametrize(("text", "reason"), REFUSED)
 def test_refused_with_the_right_form(text: str, reason: str) -> None:
-    with pytest.raises(SettingsParseError, match=reason):
+    with pytest.raises(SettingsParseError, match=reason) as refused:
         parse_settings(text)
+    assert "Cách dùng" not in str(refused.value)  # the command adds the usage, once
 
 
 @given(st.text(max_size=40))
@@ -53,11 +59,13 @@ def test_any_input_is_read_or_refused_and_never_out_of_range(text: str) -> None:
         return
     if change is None:
         assert not text.strip()
-    elif change.lead_days is not None:
-        assert list(change.lead_days) == sorted(set(change.lead_days), reverse=True)
-        assert all(0 <= d <= 30 for d in change.lead_days)
     else:
-        assert change.escalate_after_days is not None and 1 <= change.escalate_after_days <= 30
+        assert change.lead_days is not None or change.escalate_after_days is not None
+        if change.lead_days is not None:
+            assert list(change.lead_days) == sorted(set(change.lead_days), reverse=True)
+            assert all(0 <= d <= 30 for d in change.lead_days)
+        if change.escalate_after_days is not None:
+            assert 1 <= change.escalate_after_days <= 30
 
 
 @given(st.lists(st.integers(min_value=0, max_value=30), min_size=1, max_size=6))

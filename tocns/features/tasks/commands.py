@@ -458,7 +458,7 @@ async def huyviec(ctx: Context) -> str:
     vi_name="cài đặt",
     roles=COMMUNE_LEADERS,
     summary="Cài đặt nhắc việc của xã: số ngày nhắc trước hạn, số ngày quá hạn thì báo lãnh đạo",
-    usage="/caidat nhac 3,1,0\n/caidat baolanhdao 2\n/caidat (xem cài đặt hiện tại)",
+    usage="/caidat nhac 3,1,0\n/caidat baolanhdao 2\n/caidat nhac 3,1,0 baolanhdao 2\n/caidat (xem cài đặt hiện tại)",
     order=60,
 )
 async def caidat(ctx: Context) -> str:
@@ -472,7 +472,8 @@ async def caidat(ctx: Context) -> str:
     try:
         change = parse_settings(ctx.args)
     except SettingsParseError as exc:
-        raise UserError(f"{exc} Cách dùng:\n{ctx.command.usage}") from exc
+        # The reason first, then the usage once.
+        raise UserError(f"{exc}\nCách dùng:\n{ctx.command.usage}") from exc
     if change is not None:
         lead = list(change.lead_days) if change.lead_days is not None else lead
         escalate = change.escalate_after_days if change.escalate_after_days is not None else escalate

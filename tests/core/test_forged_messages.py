@@ -72,7 +72,7 @@ async def test_note_with_nul_is_stored_without_it(app: BotApp, chat: ChatHarness
         ("/xong ²", "Thiếu mã việc"),
         ("/xong 99999999999", "Không có việc #99999999999"),
         ("/huyviec 99999999999", "Không có việc #99999999999"),
-        ("/caidat baolanhdao ²", "Cách dùng: /caidat baolanhdao"),
+        ("/caidat baolanhdao ²", "phải từ 1 đến 30 (bạn ghi '²')"),
     ],
 )
 async def test_odd_numbers_get_a_clear_answer(

@@ -51,7 +51,7 @@ async def test_unbinding_elsewhere_is_seen_on_the_next_message(
     async with app.db.session() as session:
         await org_store.deactivate_binding(session, "console", "group-1", reason="test")
     # Unbound chat: every role Lan holds counts, and her only team is Thôn 3.
-    assert "Thôn 3 (Xã Tân Lập)" in await chat.text("/ghi vneid 5", user=MEMBER)
+    assert "Thôn 3 (Xã Tân Lập)" in await chat.text("/ghi vneid 6", user=MEMBER)
 
 
 async def test_profile_refresh_keeps_one_person_and_known_details(

@@ -59,4 +59,4 @@ async def test_change_from_another_process_is_seen_after_the_ttl(
     async with app.db.engine.begin() as conn:
         await conn.execute(text("UPDATE indicator SET name = 'Dịch vụ công mới' WHERE code = 'dvc'"))
     monkeypatch.setattr(activity_store, "CATALOGUE_TTL_SECONDS", 0.0)
-    assert "Dịch vụ công mới (dvc): 2" in await chat.text("/ghi dvc 2", user=MEMBER)
+    assert "Dịch vụ công mới (dvc): 3" in await chat.text("/ghi dvc 3", user=MEMBER)

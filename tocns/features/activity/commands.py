@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from datetime import timedelta
 
 from tocns.core.context import Context, UserError
 from tocns.core.dates import day_label, fmt_date
@@ -22,6 +23,9 @@ from tocns.features.reports.period import PeriodError, parse_period
 
 COMMANDS = CommandGroup()
 """This feature's chat commands; `tocns.app` includes them in the registry."""
+
+DOUBLE_TAP_WINDOW = timedelta(minutes=2)
+"""An identical /ghi from the same person within this window is a double tap, not a second piece of work."""
 
 
 def item_lines(view: activity_store.RecordView, parsed: ParsedLog | None = None) -> list[str]:
@@ -78,12 +82,31 @@ async def ghi(ctx: Context) -> str:
         raise UserError(f"Hãy ghi chỉ tiêu và số lượng.\n{USAGE}")
     parsed, by_code = await _parse(ctx, ctx.args)
     activity_date = parsed.activity_date or ctx.today
+    items = [(by_code[i.code], i.quantity) for i in parsed.items]
+    # A double tap on a slow network sends the same message twice under two ids: the platform's redelivery key
+    # cannot see it, so the same person's identical record within a short window is pointed to, not repeated.
+    first = await activity_store.recent_identical_record(
+        ctx.session,
+        person_id=ctx.person.id or 0,
+        team_id=team.id or 0,
+        activity_date=activity_date,
+        items=items,
+        note=parsed.note,
+        since=ctx.now - DOUBLE_TAP_WINDOW,
+    )
+    if first is not None:
+        return (
+            f"Bạn vừa ghi đúng nội dung này (#{first}), nên lần này không ghi thêm. "
+            f"Nếu đây thật là một lần làm việc khác, hãy gửi lại sau "
+            f"{DOUBLE_TAP_WINDOW.seconds // 60} phút hoặc thêm ghi chú để phân biệt (ví dụ: 'buổi chiều'). "
+            f"Xem lại: /cuatoi"
+        )
     view = await activity_store.create_record(
         ctx.session,
         person=ctx.person,
         team=team,
         activity_date=activity_date,
-        items=[(by_code[i.code], i.quantity) for i in parsed.items],
+        items=items,
         note=parsed.note,
         message_text=ctx.msg.text,
         photo=ctx.msg.photo,

@@ -292,6 +292,38 @@ async def soft_delete(session: AsyncSession, view: RecordView, *, actor: Person,
     )
 
 
+async def recent_identical_record(
+    session: AsyncSession,
+    *,
+    person_id: int,
+    team_id: int,
+    activity_date: date,
+    items: list[tuple[Indicator, int]],
+    note: str | None,
+    since: datetime,
+) -> int | None:
+    """The id of this person's live record for the team since `since` with the same day, items and note, if any."""
+    result = await session.exec(
+        select(ActivityRecord)
+        .where(
+            ActivityRecord.person_id == person_id,
+            ActivityRecord.org_unit_id == team_id,
+            ActivityRecord.activity_date == activity_date,
+            col(ActivityRecord.deleted_at).is_(None),
+            col(ActivityRecord.created_at) >= since,
+        )
+        .order_by(col(ActivityRecord.id))
+    )
+    wanted = sorted((ind.id or 0, quantity) for ind, quantity in items)
+    for record in result.all():
+        if (record.note or None) != (note or None):
+            continue
+        have = sorted((item.indicator_id, item.quantity) for item, _ind in await _items(session, record.id or 0))
+        if have == wanted:
+            return record.id
+    return None
+
+
 async def records_of_person(session: AsyncSession, person_id: int, start: date, end: date) -> list[RecordView]:
     """A person's live records with activity dates in [start, end], oldest first."""
     result = await session.exec(

@@ -106,3 +106,18 @@ async def test_daily_commune_digest(app: BotApp, clock: FakeClock, tmp_path: Pat
     rows = {r.chat_id: r for r in await _outbox(app)}
     assert "từ 17/11/2026 đến 17/11/2026" in rows["u1"].text
     assert "Kích hoạt VNeID: 12" in rows["u1"].text
+
+
+async def test_the_summary_held_by_tet_goes_on_the_first_working_day(
+    app: BotApp, clock: FakeClock, tmp_path: Path
+) -> None:
+    await _setup(app, tmp_path)
+    clock.set_local("2027-02-08 07:30")  # Monday, the third day of Tết
+    assert await report_jobs.weekly_summary(app, clock()) == []
+    clock.set_local("2027-02-10 07:30")
+    assert await report_jobs.weekly_summary(app, clock()) == []
+    clock.set_local("2027-02-11 07:30")  # Thursday, the first working day after
+    assert len(await report_jobs.weekly_summary(app, clock())) == 2
+    assert all("tuần 01/02/2027 - 07/02/2027" in r.text for r in await _outbox(app))
+    clock.set_local("2027-02-15 07:30")  # the next Monday: its own week, as usual
+    assert len(await report_jobs.weekly_summary(app, clock())) == 2

@@ -178,3 +178,32 @@ async def test_two_tick_processes_send_once(
     ]
     rows = await outbox_rows(app)
     assert sorted(r.kind for r in rows) == ["nudge", "reminder", "reminder"]
+
+
+async def test_no_nudge_on_tet_eve_or_new_year_it_goes_on_the_working_day_before(
+    app: BotApp, chat: ChatHarness, clock: FakeClock
+) -> None:
+    await setup_commune(app, chat, clock)
+    # Friday 01/01/2027 is New Year's Day: the nudge goes on Thursday 31/12 at 16:00, and not again on the 1st.
+    assert _nudge_lines(await tick(app, clock, "2026-12-31 15:59")) == []
+    assert _nudge_lines(await tick(app, clock, "2026-12-31 16:00")) != []
+    assert _nudge_lines(await tick(app, clock, "2027-01-01 16:00")) == []
+    # Friday 05/02/2027 is Tết eve (04-10/02 off): Wednesday 03/02, nothing on the holidays.
+    assert _nudge_lines(await tick(app, clock, "2027-02-03 16:00")) != []
+    for moment in ("2027-02-04 16:00", "2027-02-05 16:00", "2027-02-06 10:00", "2027-02-07 10:00"):
+        assert _nudge_lines(await tick(app, clock, moment)) == [], moment
+    nudges = await outbox_rows(app, "nudge")
+    assert {r.created_at.date() for r in nudges} == {date(2026, 12, 31), date(2027, 2, 3)}
+
+
+async def test_a_deadline_in_tet_is_reminded_before_the_holidays(
+    app: BotApp, chat: ChatHarness, clock: FakeClock
+) -> None:
+    await setup_commune(app, chat, clock)
+    await chat.send("/caidat nhac 0", user="10")
+    await chat.send("/giaoviec 09/02/2027 Báo cáo số hộ tổ Thôn 1", user="10")  # the fourth day of Tết
+    assert _task_lines(await tick(app, clock, "2027-02-03 08:00")) == ["nhắc việc #1 (due) → console:group-1"]
+    for moment in ("2027-02-04 08:00", "2027-02-08 08:00", "2027-02-09 08:00"):
+        assert _task_lines(await tick(app, clock, moment)) == [], moment
+    [reminder] = await outbox_rows(app, "reminder")
+    assert "09/02/2027" in reminder.text

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -66,12 +65,3 @@ async def write_report_files(
     await write_workbook(report, stream_raw_records(session, unit, period.start, period.end), settings.tz, partial)
     partial.replace(root / xlsx_name)
     return ReportFiles(png_name=png_name, xlsx_name=xlsx_name, root=root)
-
-
-def due_today(now: datetime, settings: Settings, at: str, weekday: int | None) -> bool:
-    """Whether a job set for local time `at` (and `weekday`, None = every day) is due at `now`."""
-    local = now.astimezone(settings.tz)
-    if weekday is not None and local.weekday() != weekday:
-        return False
-    hour, minute = (int(x) for x in at.split(":"))
-    return (local.hour, local.minute) >= (hour, minute)

@@ -6,12 +6,13 @@ from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
-from tocns.core.dates import fmt_date, in_quiet_hours
+from tocns.core.dates import fmt_date, in_quiet_hours, is_holiday
 from tocns.core.roles import Level
+from tocns.core.schedule import daily_due, holiday_moved, weekly_due
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit
 from tocns.features.org.reach import Chat, load_reach
-from tocns.features.reports.files import due_today, write_report_files
+from tocns.features.reports.files import write_report_files
 from tocns.features.reports.period import Period, week_of
 from tocns.features.reports.render import CHARTS_NEED_EXTRA, render_text
 from tocns.features.reports.service import unit_report
@@ -29,9 +30,12 @@ if TYPE_CHECKING:
 async def weekly_summary(app: BotApp, now: datetime) -> list[str]:
     """Enqueue the summary of the week that just ended to each department chat, once per chat and week."""
     settings = app.settings
-    if not due_today(now, settings, settings.weekly_summary_time, settings.weekly_summary_weekday):
+    local_now = now.astimezone(settings.tz)
+    # Informative: on a public holiday it waits for the first day after (docs/holidays.md).
+    nominal = weekly_due(local_now, settings.weekly_summary_weekday, settings.weekly_summary_time, "info")
+    if nominal is None:
         return []
-    period = week_of(now.astimezone(settings.tz).date() - timedelta(days=7))
+    period = week_of(nominal - timedelta(days=7))
     sent: list[str] = []
     async with app.db.session() as session:
         groups = await root_chats(session)
@@ -77,14 +81,13 @@ async def weekly_summary(app: BotApp, now: datetime) -> list[str]:
 def digest_period(now: datetime, app: BotApp) -> Period | None:
     """The period the digest covers at `now` (last week, or yesterday when daily), or None when not due."""
     settings = app.settings
-    daily = settings.commune_digest_frequency == "daily"
-    if not due_today(now, settings, settings.commune_digest_time, None if daily else 0):
-        return None
-    today = now.astimezone(settings.tz).date()
-    if daily:
-        yesterday = today - timedelta(days=1)
-        return Period(yesterday, yesterday, "range")
-    return week_of(today - timedelta(days=7))
+    local_now = now.astimezone(settings.tz)
+    # Informative: not sent on a public holiday; the first day after covers what the holiday held back.
+    if settings.commune_digest_frequency == "daily":
+        days = daily_due(local_now, settings.commune_digest_time)
+        return None if days is None else Period(days[0], days[1], "range")
+    nominal = weekly_due(local_now, 0, settings.commune_digest_time, "info")
+    return None if nominal is None else week_of(nominal - timedelta(days=7))
 
 
 async def commune_digest(app: BotApp, now: datetime) -> list[str]:
@@ -148,8 +151,12 @@ async def nonreporter_nudge(app: BotApp, now: datetime) -> list[str]:
     if in_quiet_hours(local_now, app.settings.quiet_hours_start, app.settings.quiet_hours_end):
         return []
     monday = local_now.date() - timedelta(days=local_now.weekday())
-    nudge_at = datetime.combine(monday + timedelta(days=app.settings.nudge_weekday), time(app.settings.nudge_hour))
-    if local_now.replace(tzinfo=None) < nudge_at:
+    # It asks teams to act before Sunday: on a public holiday it goes on the last working day before, inside the
+    # week, and never on the holiday itself (docs/holidays.md).
+    nudge_day = holiday_moved(monday + timedelta(days=app.settings.nudge_weekday), "action", not_before=monday)
+    if nudge_day is None or is_holiday(local_now.date()):
+        return []
+    if local_now.replace(tzinfo=None) < datetime.combine(nudge_day, time(app.settings.nudge_hour)):
         return []
     sunday = monday + timedelta(days=6)
     sent: list[str] = []

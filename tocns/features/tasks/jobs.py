@@ -17,6 +17,7 @@ from tocns.core.dates import (
     weekday_name,
 )
 from tocns.core.roles import Role
+from tocns.core.schedule import holiday_moved
 from tocns.core.text import one_line
 from tocns.features.org.models import OrgUnit, Person
 from tocns.features.org.reach import Chat, Reach, load_reach
@@ -59,8 +60,8 @@ def reminder_slots(
 
     An advance reminder on a day off moves to the previous working day, never before the task was created
     (then it stays on its own day, or the creation day): moving it later could push it past the deadline.
-    The deadline day's reminder stays on the deadline. Overdue reminders follow OVERDUE_DAYS, moved off
-    public holidays to the next working day, and stop after four weeks.
+    The deadline day's reminder moves off a public holiday to the working day before. Overdue reminders follow
+    OVERDUE_DAYS, moved off public holidays to the next working day, and stop after four weeks.
     """
     created = created or date.min
     by_day: dict[date, Slot] = {}
@@ -73,8 +74,12 @@ def reminder_slots(
             continue
         # Nearer kinds come later and win a shared day.
         by_day[day] = Slot(kind=f"before{lead}", day=day)
-    if 0 in lead_days and due <= today:
-        by_day[due] = Slot(kind="due", day=due)
+    if 0 in lead_days:
+        # A deadline on a public holiday is reminded on the last working day before it (it asks for action), not
+        # on the holiday itself (docs/holidays.md); the reminder's text names the deadline's own date.
+        day = holiday_moved(due, "action", not_before=created) or due
+        if day <= today:
+            by_day[day] = Slot(kind="due", day=day)
     for after in OVERDUE_DAYS:
         day = _working_day(due + timedelta(days=after))
         if day <= today:

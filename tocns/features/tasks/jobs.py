@@ -12,7 +12,6 @@ from tocns.core.dates import (
     fmt_date,
     in_quiet_hours,
     is_day_off,
-    next_working_day,
     previous_working_day,
     weekday_name,
 )
@@ -34,7 +33,11 @@ if TYPE_CHECKING:
 
 
 # Holidays are fixed per date: memoised, thousands of tasks a minute share the same few dozen days.
-_working_day = lru_cache(maxsize=4096)(next_working_day)
+@lru_cache(maxsize=4096)
+def _working_day(day: date) -> date:
+    """Where an informative message of `day` goes under the holiday rule (docs/holidays.md)."""
+    return holiday_moved(day, "info") or day
+
 _is_day_off = lru_cache(maxsize=4096)(is_day_off)
 
 OVERDUE_DAYS = (1, 3, 7, 14, 21, 28)

@@ -164,6 +164,7 @@ def test_tick_dry_run_prints_everything_and_queues_nothing(app: BotApp, db_url: 
     assert dry.returncode == 0, dry.stderr
     assert "tin sẽ được xếp hàng, chưa xếp hàng tin nào" in dry.stdout
     assert "[digest → " in dry.stdout and "BÁO CÁO" in dry.stdout
+    assert not set("\x1d\x1e\x1f") & set(dry.stdout)  # no internal mention marker reaches the operator
     again = run_cli(["tick", "--at", monday, "--dry-run"], db_url)
     # Nothing was queued the first time: the second rehearsal would queue the same messages again.
     assert again.stdout.count("[digest → ") == dry.stdout.count("[digest → ") > 0

@@ -67,6 +67,7 @@ async def _rehearse(app: BotApp, now: datetime) -> list[str]:
     run leaves nothing in the database nor under FILES_DIR."""
     import tempfile
 
+    from tocns.core.mentions import render_plain
     from tocns.outbox import store as outbox_store
     from tocns.scheduler import run_due_jobs
 
@@ -86,5 +87,6 @@ async def _rehearse(app: BotApp, now: datetime) -> list[str]:
     out = [*lines, f"--- Chạy thử: {len(rows)} tin sẽ được xếp hàng, chưa xếp hàng tin nào ---"]
     for row in rows:
         files = f" (+{row.attachments.count('path')} tệp)" if row.attachments else ""
-        out.append(f"[{row.kind} → {row.platform}:{row.chat_id}]{files}\n{row.text}\n")
+        # As people will read it: a named person shows as their name, not as the outbox's internal marker.
+        out.append(f"[{row.kind} → {row.platform}:{row.chat_id}]{files}\n{render_plain(row.text)}\n")
     return out

@@ -94,20 +94,49 @@ class ConsoleChannel:
                 file=self.out,
             )
         loop = asyncio.get_running_loop()
-        while True:
+
+        async def next_line() -> str | None:
             if interactive:
                 try:
-                    line = await loop.run_in_executor(None, input, "> ")
+                    return await loop.run_in_executor(None, input, "> ")
                 except EOFError:
-                    break
-            else:
-                line = await loop.run_in_executor(None, stream.readline)
-                if not line:
-                    break
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            await self.send_line(line)
+                    return None
+            line = await loop.run_in_executor(None, stream.readline)
+            return line.rstrip("\r\n") if line else None
+
+        while (message := await read_message(next_line)) is not None:
+            if message.strip():
+                await self.send_line(message)
+
+
+MULTILINE_FENCE = '"""'
+"""A line holding only this opens (and closes) a pasted multi-line message in the console."""
+
+
+async def read_message(next_line: Callable[[], Awaitable[str | None]]) -> str | None:
+    """One message from typed lines: a line, lines joined while each ends with a backslash, or a fenced paste.
+
+    A paste is every line between two lines of three double quotes (MULTILINE_FENCE).
+
+    A month plan (`/giaoviec thang 12/2026` then one task per line) is one message on Telegram; the console needs
+    a way to say where such a message ends. None at the end of input.
+    """
+    line = await next_line()
+    if line is None:
+        return None
+    if line.strip() == MULTILINE_FENCE:
+        pasted: list[str] = []
+        while (more := await next_line()) is not None and more.strip() != MULTILINE_FENCE:
+            pasted.append(more)
+        return "\n".join(pasted)
+    lines = [line]
+    while lines[-1].endswith("\\"):
+        lines[-1] = lines[-1][:-1]
+        more = await next_line()
+        if more is None:
+            break
+        lines.append(more)
+    return "\n".join(lines)
 
 
 class ConsoleTransport:

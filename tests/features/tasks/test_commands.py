@@ -6,6 +6,7 @@ from sqlmodel import select
 
 from tests.factories import ChatHarness, FakeClock, setup_commune
 from tocns.app import BotApp
+from tocns.core.mentions import render_plain
 from tocns.features.tasks.models import Task
 
 
@@ -113,3 +114,33 @@ async def test_a_deadline_on_a_public_holiday_is_accepted_with_a_warning(
     assert "Đã giao việc #1" in reply
     assert "Hạn: Thứ Ba, 24/11/2026\nLưu ý: hạn rơi vào ngày nghỉ lễ (Ngày Văn hóa Việt Nam)." in reply
     assert "Lưu ý" not in await chat.text("/giaoviec 25/11 Họp tổ tất cả", user="10")
+
+
+async def _said(chat: ChatHarness, text: str, **kwargs: str) -> str:
+    """A reply as the person reads it: named people as names, ordinary spaces."""
+    return render_plain(await chat.text(text, **kwargs)).replace("\xa0", " ")
+
+
+async def test_people_are_named_by_whole_names_or_whole_words(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    await setup_commune(app, chat, clock)
+    await chat.send("/thamgia thon 3", user="40", name="Bế Thị Hoa")
+    await chat.send("/thamgia thon 3", user="41", name="Hoàng Văn Tùng")
+    await chat.send("/thamgia thon 1", user="42", name="Nguyễn Thị Hoa")
+    # The full name of several words, typed without a tap.
+    full = await _said(chat, "/giaoviec 30/11 Rà soát hộ nghèo @Bế Thị Hoa", user="10")
+    assert "Bế Thị Hoa" in full and "Rà soát hộ nghèo" in full and "Thiếu người" not in full, full
+    # A whole word of one name: "Tùng" is Hoàng Văn Tùng.
+    assert "Hoàng Văn Tùng" in await _said(chat, "/giaoviec 30/11 Cài VNeID @Tùng", user="10")
+    # A fragment of a word never matches: "Hoan" is not "Hoàng".
+    fragment = await _said(chat, "/giaoviec 30/11 Cài VNeID @Hoan", user="10")
+    assert "Không tìm thấy người" in fragment and "@Hoan" in fragment, fragment
+    # An ambiguous word lists the candidates with a way to pick.
+    ambiguous = await _said(chat, "/giaoviec 30/11 Cài VNeID @Hoa", user="10")
+    assert "Có 2 người khớp" in ambiguous and "1. @" in ambiguous and "2. @" in ambiguous, ambiguous
+    assert "Bế Thị Hoa" in ambiguous and "Nguyễn Thị Hoa" in ambiguous and "Tùng" not in ambiguous
+    # Several people, one of them with a several-word name.
+    both = await _said(chat, "/giaoviec 30/11 Họp tổ @Nguyễn Thị Hoa @Tùng", user="10")
+    assert "Nguyễn Thị Hoa" in both and "Hoàng Văn Tùng" in both, both
+    # An unknown team is named in the refusal.
+    unknown = await _said(chat, "/giaoviec 30/11 Họp tổ Thôn 9", user="10")
+    assert "Không tìm thấy tổ" in unknown and "Thôn 9" in unknown and "Thôn 1" in unknown, unknown

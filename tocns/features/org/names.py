@@ -75,3 +75,10 @@ def pick_team(
     if not exact and len(same) == 1:
         return same[0], []
     return None, exact or same or _candidates(query, teams, kinds)
+
+
+def name_words_match(query: str, name: str) -> bool:
+    """Whether every typed word is a whole word of the name, folded ("hoa" names "Bế Thị Hoa", never "Hoàng")."""
+    typed = fold(query).split()
+    words = set(fold(name).split())
+    return bool(typed) and all(word in words for word in typed)

@@ -23,6 +23,7 @@ from tocns.db.audit import append_audit_rows, record_audit
 from tocns.db.errors import Conflict, Expired, NotFound
 from tocns.db.upsert import per_dialect, table_of
 from tocns.features.org.models import ChatBinding, JoinCode, Membership, OrgUnit, Person, unit_label
+from tocns.features.org.names import name_words_match
 from tocns.features.org.sheet import Member, Problem, SheetRow, member_of
 
 JOIN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -347,7 +348,7 @@ async def person_of_mention(session: AsyncSession, platform: str, mention: Menti
 
 
 async def find_people(session: AsyncSession, unit: OrgUnit | None, query: str, platform: str) -> list[Person]:
-    """People matching `@username` or a display name, members of the unit's subtree first."""
+    """People matching `@username`, a whole display name, or whole words of it, in the unit's subtree."""
     q = query.strip().lstrip("@")
     if not q:
         return []
@@ -369,7 +370,8 @@ async def find_people(session: AsyncSession, unit: OrgUnit | None, query: str, p
     exact = [p for p in candidates if fold(p.display_name) == folded]
     if exact:
         return exact
-    return [p for p in candidates if folded in fold(p.display_name)]
+    # Whole words only: "@Hoa" is Bế Thị Hoa, never Hoàng Văn Tùng (docs/grammar.md, names).
+    return [p for p in candidates if name_words_match(q, p.display_name)]
 
 
 # ---------------------------------------------------------------- chat bindings

@@ -111,8 +111,14 @@ async def _resolve_person(ctx: Context, token: str, commune: OrgUnit, tapped: di
             "Hãy chạm vào tên người đó để nhắc tên (mention), hoặc người đó nhắn lệnh cho bot (ví dụ /thamgia) trước."
         )
     if len(found) > 1:
-        names = ", ".join(person_name(p.display_name) for p in found[:5])
-        raise UserError(f"Có nhiều người khớp với {quoted(token, 60)}: {names}. Hãy ghi rõ hơn (@tên đăng nhập).")
+        options = "\n".join(
+            f"{n}. @{person_name(p.display_name)}" + (f" (hoặc @{p.username})" if p.username else "")
+            for n, p in enumerate(found[:8], start=1)
+        )
+        raise UserError(
+            f"Có {len(found)} người khớp với {quoted(token, 60)}:\n{options}\n"
+            "Gửi lại lệnh với tên đầy đủ của người cần giao (như một dòng ở trên), hoặc chạm vào tên để nhắc."
+        )
     return found[0]
 
 
@@ -133,12 +139,18 @@ async def _read_task(ctx: Context, commune: OrgUnit, auth: Authority, text: str,
     scope: TaskScope | None = None
     people: list[Person] = []
     chosen: list[OrgUnit] = []
+    unknown_team = ""  # the words after the last "tổ" when they name no team
     if len(words) >= 2 and fold(" ".join(words[-2:])) == "tat ca":
         scope, chosen, words = TaskScope.COMMUNE, teams, words[:-2]
-    elif words and words[-1].startswith("@"):
+    elif (first_at := next((i for i, w in enumerate(words) if w.startswith("@")), None)) is not None:
+        # Everything from the first @ on names people; a name may have several words ("@Bế Thị Hoa @Tùng").
         tokens: list[str] = []
-        while words and words[-1].startswith("@"):
-            tokens.insert(0, words.pop())
+        for word in words[first_at:]:
+            if word.startswith("@") or not tokens:
+                tokens.append(word)
+            else:
+                tokens[-1] += f" {word}"
+        words = words[:first_at]
         scope = TaskScope.PEOPLE
         for token in tokens:
             person = await _resolve_person(ctx, token, commune, tapped)
@@ -147,14 +159,19 @@ async def _read_task(ctx: Context, commune: OrgUnit, auth: Authority, text: str,
     else:
         for i in range(len(words) - 2, -1, -1):
             if fold(words[i]) == "to":
-                team = _match_team(" ".join(words[i + 1 :]), teams)
+                named = " ".join(words[i + 1 :])
+                team = _match_team(named, teams)
                 if team is not None:
                     scope, chosen, words = TaskScope.TEAM, [team], words[:i]
                     break
+                unknown_team = unknown_team or named
     title = restore_tokens(" ".join(words), tapped).strip()
     if not title:
         raise UserError("Thiếu nội dung công việc. Ví dụ: /giaoviec 30/11 Nộp báo cáo tháng tất cả")
     if scope is None:
+        if month is None and unknown_team:
+            known = ", ".join(t.name for t in teams[:12]) or "chưa có tổ nào"
+            raise UserError(f"Không tìm thấy tổ {quoted(unknown_team, 60)} trong {commune.name}. Các tổ: {known}.")
         if month is None:
             raise UserError(
                 "Thiếu người nhận việc. Ghi ở cuối: @người (một hoặc nhiều), tổ <tên tổ> hoặc tất cả.\n"

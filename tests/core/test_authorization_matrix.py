@@ -258,6 +258,12 @@ RECORD = {"activity_record", "activity_item", AUDIT}
 DIRECTIVE_SENT = {"directive", "directive_target", "outbox"}
 
 LINK_BOUND = refused("Nhóm này đã được kết nối với")
+# A team's code typed in its commune's (or province's) group: the role is granted, the group stays bound.
+CODE_ROLE = done(
+    "Thôn 3 (X1-T02). Nhóm vẫn kết nối với",
+    {AUDIT, "join_code", "membership"},
+    grants={("X1-T02", Role.TEAM_LEADER)},
+)
 STAFF_CODE = refused("vai trò này chỉ giao ở cấp tỉnh")
 LINKED = done(
     "Đã kết nối nhóm này với Thôn 3 (X1-T02).",
@@ -334,13 +340,14 @@ EXPECTED: dict[str, list[Case]] = {
     "batdau": [Case("batdau", lambda w: "/batdau", every(all4(shown("Các lệnh bạn dùng được:"))))],
     "huongdan": [Case("huongdan", lambda w: "/huongdan", every(all4(shown("Các lệnh bạn dùng được:"))))],
     "ketnoi": [
-        # A join code is a bearer credential: whoever types it binds an unbound group; a bound group stays bound.
-        Case("ketnoi", lambda w: f"/ketnoi {w.team_code}", every((LINK_BOUND, LINK_BOUND, LINK_BOUND, LINKED))),
+        # A join code is a bearer credential: whoever types it binds an unbound group; a bound group stays bound,
+        # and in the group of the code's commune (or province) it grants the code's role.
+        Case("ketnoi", lambda w: f"/ketnoi {w.team_code}", every((CODE_ROLE, LINK_BOUND, LINK_BOUND, LINKED))),
         # A staff code issued on a commune (before the rule) grants nothing anywhere: staff belong to a province.
         Case(
             "ketnoi staff code on a commune",
             lambda w: f"/ketnoi {w.staff_code_on_commune}",
-            every((LINK_BOUND, LINK_BOUND, LINK_BOUND, STAFF_CODE)),
+            every((STAFF_CODE, LINK_BOUND, LINK_BOUND, STAFF_CODE)),
         ),
     ],
     "thamgia": [

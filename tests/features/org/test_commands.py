@@ -83,6 +83,7 @@ async def test_second_ketnoi_in_bound_chat_is_refused(app: BotApp, chat: ChatHar
     await chat.text(f"/ketnoi {first}")
     reply = await chat.text(f"/ketnoi {second}", user="2")
     assert "đã được kết nối với Xã Tân Lập" in reply
+    assert "chưa bị dùng" in reply and "tin nhắn riêng" in reply  # where the code does work
     async with app.db.session() as session:
         binding = await org_store.get_binding(session, "console", "group-1")
         assert binding is not None and binding.org_unit_id == tree.commune.id
@@ -295,3 +296,15 @@ async def test_a_staff_code_exists_only_for_a_province(app: BotApp, clock: FakeC
         with pytest.raises(Conflict, match="Cán bộ Sở chỉ giao ở cấp tỉnh"):
             await _code(app, unit, Role.STAFF, clock)
     assert await _code(app, tree.province, Role.STAFF, clock)
+
+
+async def test_a_team_leader_code_works_in_the_commune_group(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    """The import prints one code per team leader; the leader types it in the commune's group."""
+    tree = await _tree(app)
+    await chat.text(f"/ketnoi {await _code(app, tree.commune, Role.COMMUNE_LEADER, clock)}")
+    team = tree.teams[0]
+    reply = await chat.text(f"/ketnoi {await _code(app, team, Role.TEAM_LEADER, clock)}", user="7", name="Tùng")
+    assert f"Tùng là Tổ trưởng của {team.name}" in reply and "Nhóm vẫn kết nối với Xã Tân Lập" in reply, reply
+    async with app.db.session() as session:
+        binding = await org_store.get_binding(session, "console", "group-1")
+        assert binding is not None and binding.org_unit_id == tree.commune.id

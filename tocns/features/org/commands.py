@@ -31,9 +31,21 @@ async def ketnoi(ctx: Context) -> str:
         raise UserError("Thiếu mã kết nối. Cách dùng: /ketnoi <mã>, ví dụ: /ketnoi K7M2QX9P")
     if not ctx.msg.is_private and ctx.binding is not None:
         assert ctx.unit is not None
-        raise UserError(
-            f"Nhóm này đã được kết nối với {unit_label(ctx.unit)}. Mỗi nhóm chỉ kết nối một lần; "
-            "mã của bạn chưa bị dùng. Nếu cần đổi đơn vị, hãy liên hệ cán bộ quản trị."
+        _peek, code_unit = await org_store.check_join_code(ctx.session, code, ctx.now)
+        if not code_unit.path.startswith(ctx.unit.path):
+            raise UserError(
+                f"Nhóm này đã được kết nối với {unit_label(ctx.unit)}, còn mã của bạn là của {unit_label(code_unit)}. "
+                "Mã của bạn chưa bị dùng: hãy gõ /ketnoi <mã> trong tin nhắn riêng với bot, hoặc trong nhóm của "
+                f"{code_unit.name}. Nếu cần đổi đơn vị của nhóm này, hãy liên hệ cán bộ quản trị."
+            )
+        # A code of this group's unit or of a team under it (the import prints one per team leader): the sender
+        # gets its role here, and the group stays bound as it is.
+        join_code, unit = await org_store.redeem_join_code(ctx.session, code, ctx.person, ctx.now)
+        role = Role(join_code.role)
+        await org_store.set_membership(ctx.session, person=ctx.person, unit=unit, role=role, actor=ctx.person)
+        return (
+            f"Đã ghi nhận: {person_name(ctx.person.display_name)} là {role_label(role)} của {unit_label(unit)}. "
+            f"Nhóm vẫn kết nối với {unit_label(ctx.unit)}. Gõ /huongdan để xem các lệnh."
         )
     join_code, unit = await org_store.redeem_join_code(ctx.session, code, ctx.person, ctx.now)
     role = Role(join_code.role)

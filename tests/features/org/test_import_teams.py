@@ -185,3 +185,70 @@ async def test_cli_template_round_trip_and_exit_codes(app: BotApp, db_url: str, 
     assert "Không nhập gì: 2/2 dòng có lỗi." in refused.stderr
     missing = run_cli(["org", "import-teams", str(tmp_path / "khong-co.xlsx")], db_url)
     assert missing.returncode == 1 and "Không có tệp" in missing.stderr
+
+
+async def test_imported_people_are_never_created_twice(app: BotApp, tmp_path: Path) -> None:
+    """A roster imported by phone, then the same people arrive by chat: one person each, roles and tasks kept."""
+    from tests.factories import ChatHarness
+
+    async with app.db.session() as session:
+        tree = await build_tree(session)
+    rows = [
+        ["X1", "Thôn 5", "Hoàng Văn Tùng", "0912 345 678", "", "", "tổ trưởng"],
+        ["X1", "Thôn 5", "Bế Thị Hoa", "0987654321", "", "", ""],
+        ["X1", "Thôn 5", "Lò Văn Páo", "0977000111", "", "", ""],
+    ]
+    problems, outcome = await _import(app, _xlsx(tmp_path / "t.xlsx", rows))
+    assert outcome is not None, problems
+    leader_code = next(c.join_code for c in outcome.codes if c.team_name == "Thôn 5")
+    async with app.db.session() as session:
+        group_code = await org_store.create_join_code(
+            session, unit=tree.commune, role=org_store.Role.COMMUNE_LEADER, ttl=timedelta(days=1), now=app.clock()
+        )
+    chat = ChatHarness(app)
+    await chat.text(f"/ketnoi {group_code.code}", user="1", name="Chủ tịch")
+    # The leader types the code the import printed, in the commune's group: the roster entry becomes this account.
+    claimed = await chat.text(f"/ketnoi {leader_code}", user="77", name="Tùng HV")
+    assert "Bạn là Hoàng Văn Tùng trong danh sách đã nhập" in claimed, claimed
+    # A member joins and is offered the names nobody has claimed; the leader's is no longer among them.
+    joined = await chat.text("/thamgia thon 5", user="78", name="Hoa Bế")
+    assert "/toila" in joined and "1. Bế Thị Hoa" in joined and "2. Lò Văn Páo" in joined, joined
+    assert "Hoàng Văn Tùng" not in joined
+    assert "Đã nhận: bạn là Bế Thị Hoa" in await chat.text("/toila 1", user="78", name="Hoa Bế")
+    assert "Hãy gõ /toila và số" in await chat.text("/toila 9", user="78", name="Hoa Bế")
+    async with app.db.session() as session:
+        team = (await session.exec(select(OrgUnit).where(OrgUnit.name == "Thôn 5"))).one()
+        members = (await session.exec(select(Membership).where(Membership.org_unit_id == team.id))).all()
+        people = {m.person_id: m.role for m in members}
+        assert len(people) == 3  # Tùng, Hoa and the roster entry of Páo still waiting: no duplicate
+        assert sorted(people.values()) == ["member", "member", "team_leader"]
+        assert [p.display_name for p in await org_store.unclaimed_roster(session, team)] == ["Lò Văn Páo"]
+
+
+async def test_merge_people_repairs_duplicates_that_exist(app: BotApp, tmp_path: Path, db_url: str) -> None:
+    """Duplicates made before the fix: the same name in a team, once imported and once by chat; records kept."""
+    from tests.factories import ChatHarness
+
+    async with app.db.session() as session:
+        tree = await build_tree(session)
+        code = await org_store.create_join_code(
+            session, unit=tree.commune, role=org_store.Role.COMMUNE_LEADER, ttl=timedelta(days=1), now=app.clock()
+        )
+    problems, outcome = await _import(
+        app, _xlsx(tmp_path / "t.xlsx", [["X1", "Thôn 5", "Hoàng Văn Tùng", "0912345678", "", "", "tổ trưởng"]])
+    )
+    assert outcome is not None, problems
+    chat = ChatHarness(app)
+    await chat.text(f"/ketnoi {code.code}", user="1", name="Chủ tịch")
+    await chat.text("/thamgia thon 5", user="77", name="Hoàng Văn Tùng")  # ignores the /toila offer
+    assert "Đã ghi #" in await chat.text("/ghi vneid 3", user="77", name="Hoàng Văn Tùng")
+    listed = run_cli(["org", "merge-people"], db_url)
+    assert "Hoàng Văn Tùng (phone) → Hoàng Văn Tùng (console:77)" in listed.stdout and "--yes" in listed.stdout
+    merged = run_cli(["org", "merge-people", "--yes"], db_url)
+    assert "Đã gộp 1 cặp." in merged.stdout, merged.stderr
+    async with app.db.session() as session:
+        team = (await session.exec(select(OrgUnit).where(OrgUnit.name == "Thôn 5"))).one()
+        roles = [m.role for m in (await session.exec(select(Membership).where(Membership.org_unit_id == team.id)))]
+        assert roles == ["team_leader"]  # one person, with the higher of the two roles
+    assert "Không có người trùng." in run_cli(["org", "merge-people"], db_url).stdout
+    assert "Đã ghi #" in await chat.text("/ghi vneid 4", user="77", name="Hoàng Văn Tùng")

@@ -45,6 +45,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     lst.add_argument("--depth", type=int, default=None, help="số cấp hiển thị")
     lst.set_defaults(func=_list)
 
+    merge = org.add_parser(
+        "merge-people",
+        help="gộp người trùng (tên nhập từ bảng tính và tài khoản chat cùng tổ, cùng họ tên), giữ việc và vai trò",
+    )
+    merge.add_argument("--yes", action="store_true", help="gộp thật (mặc định chỉ liệt kê các cặp sẽ gộp)")
+    merge.set_defaults(func=_merge_people)
+
     code = sub.add_parser("joincode", help="cấp mã kết nối dùng một lần")
     code.add_argument("org_code")
     code.add_argument(
@@ -195,4 +202,33 @@ def _joincode(args: argparse.Namespace) -> int:
         f"Trong nhóm, gõ: /ketnoi {code}",
         file=sys.stderr,
     )
+    return 0
+
+
+def _merge_people(args: argparse.Namespace) -> int:
+    from tocns.cli.common import run_in_session
+    from tocns.core.text import person_name
+    from tocns.features.org import store as org_store
+
+    async def work(session: AsyncSession) -> list[str]:
+        pairs = await org_store.duplicate_people(session)
+        lines = []
+        for team, roster, account in pairs:
+            lines.append(
+                f"{team.code}\t{team.name}\t{person_name(roster.display_name)} ({roster.platform}) "
+                f"→ {person_name(account.display_name)} ({account.platform}:{account.user_id})"
+            )
+            if args.yes:
+                await org_store.merge_people(session, keep=account, gone=roster, actor_label=OPERATOR)
+        return lines
+
+    lines = run_in_session(work)
+    for line in lines:
+        print(line)
+    if not lines:
+        print("Không có người trùng.")
+    elif args.yes:
+        print(f"Đã gộp {len(lines)} cặp.")
+    else:
+        print(f"{len(lines)} cặp sẽ được gộp. Chạy lại với --yes để gộp.")
     return 0

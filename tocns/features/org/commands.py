@@ -42,17 +42,20 @@ async def ketnoi(ctx: Context) -> str:
         # gets its role here, and the group stays bound as it is.
         join_code, unit = await org_store.redeem_join_code(ctx.session, code, ctx.person, ctx.now)
         role = Role(join_code.role)
+        claimed = await _claim_imported_leader(ctx, unit, role)
         await org_store.set_membership(ctx.session, person=ctx.person, unit=unit, role=role, actor=ctx.person)
         return (
             f"Đã ghi nhận: {person_name(ctx.person.display_name)} là {role_label(role)} của {unit_label(unit)}. "
-            f"Nhóm vẫn kết nối với {unit_label(ctx.unit)}. Gõ /huongdan để xem các lệnh."
+            f"Nhóm vẫn kết nối với {unit_label(ctx.unit)}.{claimed} Gõ /huongdan để xem các lệnh."
         )
     join_code, unit = await org_store.redeem_join_code(ctx.session, code, ctx.person, ctx.now)
     role = Role(join_code.role)
+    claimed = await _claim_imported_leader(ctx, unit, role)
     await org_store.set_membership(ctx.session, person=ctx.person, unit=unit, role=role, actor=ctx.person)
     if ctx.msg.is_private:
         return (
-            f"Đã ghi nhận: {person_name(ctx.person.display_name)} là {role_label(role)} của {unit_label(unit)}.\n"
+            f"Đã ghi nhận: {person_name(ctx.person.display_name)} là {role_label(role)} của {unit_label(unit)}."
+            f"{claimed}\n"
             "Bạn dùng được các lệnh ngay trong tin nhắn riêng này (ghi kết quả /ghi, xem việc /nhiemvu, báo xong "
             "/xong, xác nhận chỉ đạo /danhan, xem báo cáo /baocao). Khi đơn vị của bạn chưa có nhóm kết nối, chỉ "
             "đạo, nhắc việc và bản tổng hợp được gửi tới đây. Gõ /huongdan để xem các lệnh."
@@ -140,9 +143,83 @@ async def _join(ctx: Context, team: OrgUnit) -> str:
             await org_store.remove_membership(ctx.session, membership, actor=ctx.person)
             moved_from = f" (đã rời {unit.name})"
     await org_store.set_membership(ctx.session, person=ctx.person, unit=team, role=Role.MEMBER, actor=ctx.person)
-    return (
+    reply = (
         f"{person_name(ctx.person.display_name)} đã tham gia {unit_label(team)}{moved_from}.\n"
         "Ghi kết quả hằng ngày bằng /ghi, xem việc được giao bằng /nhiemvu, gõ /huongdan để xem thêm."
+    )
+    return reply + await _roster_offer(ctx, team)
+
+
+async def _claim_imported_leader(ctx: Context, unit: OrgUnit, role: Role) -> str:
+    """The team leader's code the import printed: the one imported entry holding that role becomes this account."""
+    if role != Role.TEAM_LEADER or unit.level != Level.TEAM:
+        return ""
+    leaders = [
+        p
+        for p in await org_store.unclaimed_roster(ctx.session, unit)
+        if any(
+            m.role == Role.TEAM_LEADER and u.id == unit.id
+            for m, u in await org_store.memberships_of(ctx.session, p.id or 0)
+        )
+    ]
+    if len(leaders) != 1 or leaders[0].id == ctx.person.id:
+        return ""
+    await org_store.merge_people(
+        ctx.session, keep=ctx.person, gone=leaders[0], actor_label=f"{ctx.msg.platform}:{ctx.msg.user_id}"
+    )
+    return f" Bạn là {person_name(leaders[0].display_name)} trong danh sách đã nhập: không có hai người."
+
+
+async def _roster_offer(ctx: Context, team: OrgUnit) -> str:
+    """The team's imported names nobody has claimed yet, for the newcomer to say which one they are."""
+    roster = await org_store.unclaimed_roster(ctx.session, team)
+    if not roster:
+        return ""
+    names = "\n".join(f"{n}. {person_name(p.display_name)}" for n, p in enumerate(roster[:20], start=1))
+    return (
+        f"\nBạn có tên trong danh sách tổ đã nhập không? Nếu có, gõ /toila <số>:\n{names}\n"
+        "(Nếu không có tên bạn, không cần làm gì.)"
+    )
+
+
+@COMMANDS.command(
+    "toila",
+    group_only=True,
+    aliases=("iam",),
+    vi_name="tôi là",
+    roles=EVERYONE,
+    summary="Nhận tên của mình trong danh sách tổ đã nhập, để không thành hai người",
+    usage="/toila <số trong danh sách>\nVí dụ: /toila 2 (danh sách hiện ra khi gõ /thamgia)",
+    order=12,
+)
+async def toila(ctx: Context) -> str:
+    """Claim one of the team's imported roster names: it becomes this account (roles, tasks, records kept)."""
+    if ctx.unit is None:
+        raise UserError("Lệnh /toila dùng trong nhóm đã kết nối với xã/phường, sau khi /thamgia tổ của bạn.")
+    team = await org_store.team_of(ctx.session, ctx.person.id or 0, ctx.unit)
+    if team is None:
+        raise UserError("Bạn chưa ở tổ nào: gõ /thamgia <tên tổ> trước, danh sách tên sẽ hiện ra.")
+    roster = await org_store.unclaimed_roster(ctx.session, team)
+    if not roster:
+        raise UserError(f"{team.name} không còn tên nào trong danh sách đã nhập chờ nhận.")
+    listing = "\n".join(f"{n}. {person_name(p.display_name)}" for n, p in enumerate(roster[:20], start=1))
+    arg = ctx.args.strip()
+    if not arg.isdigit() or not 1 <= int(arg) <= min(len(roster), 20):
+        raise UserError(f"Hãy gõ /toila và số thứ tự tên của bạn trong danh sách của {team.name}:\n{listing}")
+    chosen = roster[int(arg) - 1]
+    roles = {Role(m.role) for m, _u in await org_store.memberships_of(ctx.session, chosen.id or 0)}
+    if any(role.rank > Role.MEMBER.rank for role in roles):
+        # A name with a leader's role is claimed with the code the import printed for it, never by choosing.
+        raise UserError(
+            f"{person_name(chosen.display_name)} có vai trò {', '.join(role_label(r) for r in roles)}: "
+            "hãy nhận bằng mã kết nối riêng do xã cấp (/ketnoi <mã>), không chọn từ danh sách."
+        )
+    await org_store.merge_people(
+        ctx.session, keep=ctx.person, gone=chosen, actor_label=f"{ctx.msg.platform}:{ctx.msg.user_id}"
+    )
+    return (
+        f"Đã nhận: bạn là {person_name(chosen.display_name)} trong danh sách của {unit_label(team)}. "
+        "Việc được giao và kết quả đã ghi của tên này nay là của bạn; không có hai người."
     )
 
 

@@ -374,6 +374,124 @@ async def find_people(session: AsyncSession, unit: OrgUnit | None, query: str, p
     return [p for p in candidates if name_words_match(q, p.display_name)]
 
 
+ROSTER_PLATFORM = "phone"
+"""The platform of a person imported from a sheet with only a phone number: a roster entry, not a chat account."""
+
+
+@dataclass
+class MergeOutcome:
+    """What merging two records of one person moved: rows per table, and roles kept."""
+
+    moved: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+def _person_references() -> list[tuple[Any, Any]]:
+    """(table, column) of every column that refers to person.id, in every table the process knows."""
+    person_table = table_of(Person)
+    refs = []
+    for table in person_table.metadata.tables.values():
+        for column in table.columns:
+            if any(fk.column.table is person_table for fk in column.foreign_keys):
+                refs.append((table, column))
+    return refs
+
+
+def _unique_sets(table: Any, column: Any) -> list[list[Any]]:
+    """The other columns of each unique constraint or index of `table` that includes `column`."""
+    from sqlalchemy import UniqueConstraint as _Unique
+
+    sets = [list(c.columns) for c in table.constraints if isinstance(c, _Unique)]
+    sets += [list(i.columns) for i in table.indexes if i.unique]
+    return [[c for c in cols if c is not column] for cols in sets if column in cols]
+
+
+async def merge_people(session: AsyncSession, *, keep: Person, gone: Person, actor_label: str) -> MergeOutcome:
+    """Make `gone` (e.g. an imported roster entry) part of `keep` (the account the person uses), then delete it.
+
+    Every row that refers to `gone` (records, tasks, acknowledgements, audit...) now refers to `keep`; where both
+    hold a row that must be unique (a membership of the same unit), `keep`'s stays, with the higher of the two roles.
+    """
+    from sqlalchemy import delete as _delete
+    from sqlalchemy import select as _select
+
+    if keep.id == gone.id:
+        raise Conflict("Hai bản ghi là cùng một người.")
+    outcome = MergeOutcome()
+    conn = await session.connection()
+    await session.flush()
+    # Roles: the higher of the two on a unit both hold.
+    mine_rows = await session.exec(select(Membership).where(Membership.person_id == keep.id))
+    kept = {m.org_unit_id: m for m in mine_rows.all()}
+    for theirs in (await session.exec(select(Membership).where(Membership.person_id == gone.id))).all():
+        mine = kept.get(theirs.org_unit_id)
+        if mine is not None and Role(theirs.role).rank > Role(mine.role).rank:
+            mine.role = theirs.role
+    await session.flush()
+    for table, column in _person_references():
+        for others in _unique_sets(table, column):
+            if not others:
+                continue
+            twin = table.alias("twin")
+            clash = (
+                _select(literal(1))
+                .select_from(twin)
+                .where(twin.c[column.name] == keep.id, *[twin.c[o.name] == table.c[o.name] for o in others])
+            )
+            result = await conn.execute(_delete(table).where(column == gone.id, clash.exists()))
+            if result.rowcount:
+                outcome.dropped[table.name] = outcome.dropped.get(table.name, 0) + result.rowcount
+        result = await conn.execute(update(table).where(column == gone.id).values({column.name: keep.id}))
+        if result.rowcount:
+            outcome.moved[table.name] = outcome.moved.get(table.name, 0) + result.rowcount
+    before = {"platform": gone.platform, "user_id": gone.user_id, "display_name": gone.display_name}
+    await conn.execute(_delete(table_of(Person)).where(table_of(Person).c.id == gone.id))
+    await record_audit(
+        session,
+        action="merge",
+        entity="person",
+        entity_id=keep.id,
+        actor_label=actor_label,
+        before=before,
+        after={"kept": keep.id, "moved": outcome.moved, "dropped": outcome.dropped},
+    )
+    session.expunge(gone)
+    return outcome
+
+
+async def unclaimed_roster(session: AsyncSession, team: OrgUnit) -> list[Person]:
+    """A team's imported roster entries (found by phone, no chat account yet), in a stable order."""
+    rows = await session.exec(
+        select(Person)
+        .join(Membership, col(Membership.person_id) == col(Person.id))
+        .where(Membership.org_unit_id == team.id, Person.platform == ROSTER_PLATFORM)
+        .order_by(col(Person.id))
+    )
+    return list(rows.all())
+
+
+async def duplicate_people(session: AsyncSession) -> list[tuple[OrgUnit, Person, Person]]:
+    """(team, roster entry, chat account) pairs of one person recorded twice: same team, same folded full name."""
+    rows = await session.exec(
+        select(Membership, Person, OrgUnit)
+        .join(Person, col(Person.id) == col(Membership.person_id))
+        .join(OrgUnit, col(OrgUnit.id) == col(Membership.org_unit_id))
+        .where(OrgUnit.level == Level.TEAM)
+        .order_by(col(OrgUnit.path), col(Person.id))
+    )
+    by_team: dict[int, tuple[OrgUnit, list[Person]]] = {}
+    for _membership, person, team in rows.all():
+        by_team.setdefault(team.id or 0, (team, []))[1].append(person)
+    pairs = []
+    for team, people in by_team.values():
+        accounts = [p for p in people if p.platform != ROSTER_PLATFORM]
+        for roster in (p for p in people if p.platform == ROSTER_PLATFORM):
+            same = [a for a in accounts if fold(a.display_name) == fold(roster.display_name)]
+            if len(same) == 1:  # two accounts with the name: a person must say which (/toila), never a guess
+                pairs.append((team, roster, same[0]))
+    return pairs
+
+
 # ---------------------------------------------------------------- chat bindings
 
 

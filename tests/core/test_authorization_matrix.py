@@ -272,6 +272,9 @@ LINKED = done(
 )
 JOINED = done("đã tham gia Bản Nà Hin (X1-T03)", {AUDIT, "membership"}, grants={("X1-T03", Role.MEMBER)})
 NO_SUCH_TEAM = refused("Không tìm thấy tổ “ban na hin”")
+NOT_IN_TEAM = refused("Bạn chưa ở tổ nào: gõ /thamgia <tên tổ> trước")
+NO_ROSTER = refused("không còn tên nào trong danh sách đã nhập chờ nhận")
+TOILA_IN_GROUP = refused("Lệnh /toila dùng trong nhóm đã kết nối")
 JOIN_IN_GROUP = refused("Lệnh /thamgia dùng trong nhóm điều phối đã kết nối")
 ROLE_IN_GROUP = refused("Lệnh /vaitro dùng trong nhóm đã kết nối với đơn vị.")
 MADE_TEAM_LEADER = done(
@@ -354,6 +357,18 @@ EXPECTED: dict[str, list[Case]] = {
         # Joining a team of the group's unit: presence in the group is the authority; staff's own group is the
         # province's, whose teams include X1's.
         Case("thamgia", lambda w: "/thamgia ban na hin", every((JOINED, NO_SUCH_TEAM, NO_SUCH_TEAM, JOIN_IN_GROUP)))
+    ],
+    "toila": [
+        # Claiming an imported name: only inside a team of the group's unit, and X1's teams have no roster left.
+        Case(
+            "toila",
+            lambda w: "/toila 1",
+            {
+                **every((NOT_IN_TEAM, NOT_IN_TEAM, NOT_IN_TEAM, TOILA_IN_GROUP)),
+                MEMBER: (NO_ROSTER, NOT_IN_TEAM, NOT_IN_TEAM, TOILA_IN_GROUP),
+                TEAM_LEADER: (NO_ROSTER, NOT_IN_TEAM, NOT_IN_TEAM, TOILA_IN_GROUP),
+            },
+        )
     ],
     "vaitro": [
         Case(
@@ -657,6 +672,7 @@ PRIVATE_CHAT: dict[str, dict[str, Outcome]] = {
     "ketnoi": every(done("Đã ghi nhận: ", {AUDIT, "join_code", "membership"}, grants={("X1-T02", Role.TEAM_LEADER)})),
     "ketnoi staff code on a commune": every(STAFF_CODE),
     "thamgia": every(JOIN_IN_GROUP),
+    "toila": every(TOILA_IN_GROUP),
     "vaitro team leader": {**every(ROLE_IN_GROUP), MEMBER: NO, STRANGER: NO},
     "vaitro staff": {**every(ROLE_IN_GROUP), MEMBER: NO, STRANGER: NO},
     "ghi": {**every(NO_TEAM), MEMBER: LOGGED, TEAM_LEADER: LOGGED},

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from tocns.core.messages import Attachment
 
-
 # What a stored file name may not carry: path separators, control characters (NUL included) and a "%" that reads as
 # a percent-encoding ("%2e"), so that every signed link to it passes signed_links.is_normalised.
 _UNSAFE = re.compile(r"[\\/\x00-\x1f\x7f]|%(?=[0-9A-Fa-f]{2})")

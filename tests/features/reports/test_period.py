@@ -130,5 +130,5 @@ def test_any_text_is_a_period_or_a_refusal(typed: str, today: date) -> None:
         return
     # A period the reports can use: its previous period and label compute, within the supported years.
     assert period.start <= period.end <= period.start + timedelta(days=366)
-    assert 1999 <= period.previous().start.year and period.end.year <= 2101
+    assert period.previous().start.year >= 1999 and period.end.year <= 2101
     assert period.label and period.slug

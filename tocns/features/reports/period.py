@@ -177,16 +177,11 @@ def parse_period(text: str, today: date) -> Period:
             week = week_of(date.fromisocalendar(year - 1, int(m[1]), 1))
         return _checked(week, today)
     if (m := _ISO_MONTH.match(key)) or (m := _MONTH.match(key)):
-        if m.re is _ISO_MONTH:
-            year: int | None = int(m[1])
-            month = int(m[2])
-        else:
-            month, year = int(m[1]), int(m[2]) if m[2] else None
-        if year is not None:
-            _year(year, text)
+        typed_year, month = (m[1], int(m[2])) if m.re is _ISO_MONTH else (m[2], int(m[1]))
+        month_year = _year(int(typed_year), text) if typed_year else None
         if not 1 <= month <= 12:
             raise PeriodError(f"Tháng '{text.strip()}' không có thật. Dùng: {USAGE}.")
-        first = date(year, month, 1) if year is not None else _latest_month(month, today)
+        first = date(month_year, month, 1) if month_year is not None else _latest_month(month, today)
         return _checked(month_of(first), today)
     if m := _ISO_RANGE.match(key):
         _year(int(m[1][:4]), text)

@@ -18,6 +18,7 @@ from tests.fakes.platforms import (
     TG_HEADER,
     TG_SECRET,
     adapters_for,
+    commune_join_code,
     inbound_rows,
     outbox,
     platform_app,
@@ -168,3 +169,46 @@ async def test_extreme_commands_through_the_webhook_park_nothing(
     rows = await inbound_rows(papp)
     assert [(row.state, row.attempts) for row in rows] == [(InboundState.DONE, 0)] * len(messages)
     assert len(await outbox(papp)) >= len(messages)
+
+
+_webhook_ready: set[int] = set()
+
+
+@hsettings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(name=st.sampled_from(NAMES), args=arguments, leader=st.booleans())
+async def test_random_commands_through_the_webhook_are_done_at_the_first_attempt(
+    app: BotApp,
+    settings: Settings,
+    tmp_path: Path,
+    clock: FakeClock,
+    tg_server: TelegramServer,
+    name: str,
+    args: str,
+    leader: bool,
+) -> None:
+    """The durable path itself: stored, processed once, answered; never retried or parked."""
+    papp = platform_app(app, platform_settings(settings, tmp_path))
+    adapters: list[Any] = list(adapters_for(papp, tg_server, FakeZaloApi()))
+    headers = {TG_HEADER: TG_SECRET}
+    async with web(papp, adapters) as (client, web_app):
+        if id(app) not in _webhook_ready:
+            code = await commune_join_code(papp)
+            for text, user in [(f"/ketnoi {code}", 9), ("/thamgia thon 3", 11)]:
+                await client.post("/webhook/telegram", json=tg_message_update(text, user_id=user), headers=headers)
+                await web_app.state.pipeline.drain()
+            clock.set_local(NOW)
+            _webhook_ready.add(id(app))
+        before = len(await outbox(papp))
+        body = tg_message_update(f"/{name} {args}", user_id=9 if leader else 11)
+        response = await client.post("/webhook/telegram", json=body, headers=headers)
+        await web_app.state.pipeline.drain()
+    if response.status_code == 400:
+        return  # refused at intake (e.g. a lone surrogate), nothing stored: nothing can be parked
+    assert response.status_code == 200, response.text
+    last = (await inbound_rows(papp))[-1]
+    assert (last.state, last.attempts, last.error) == (InboundState.DONE, 0, None), (name, args)
+    assert len(await outbox(papp)) > before, (name, args)

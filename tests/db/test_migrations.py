@@ -62,3 +62,23 @@ async def test_postgres_empty_database_upgrades(is_postgres: bool) -> None:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def test_the_default_catalogue_is_seeded_by_the_migration(tmp_path: Path) -> None:
+    # Seeded before any worker starts: two workers on a fresh database no longer race to insert it at first use.
+    from sqlalchemy import text
+
+    from tocns.features.activity.grammar import default_specs
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'seeded.db'}"
+    await _head_and_tables(url)
+    db = Database(url)
+    try:
+        async with db.engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT code, sort_order FROM indicator ORDER BY sort_order"))).all()
+            audit = (await conn.execute(text("SELECT count(*) FROM audit_log"))).scalar()
+    finally:
+        await db.dispose()
+    assert [code for code, _ in rows] == [spec.code for spec in default_specs()]
+    assert [order for _, order in rows] == [10 * i for i in range(1, len(rows) + 1)]
+    assert audit == 0

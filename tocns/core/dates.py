@@ -100,9 +100,19 @@ DEADLINE_HELP = "Hạn viết dạng dd/mm, dd/mm/yyyy, 'cuối tháng', 'thứ 
 
 Direction = Literal["past", "future"]
 
+# The one supported year range (docs/security.md, "Input limits"): every typed date, month, week or period outside
+# it is refused with YEAR_RANGE_REASON, in chat, on the CLI and in the API. Python's dates end at year 9999, and a
+# period at either end overflows when the report computes the period before it; no team records outside this range.
+MIN_YEAR = 2000
+MAX_YEAR = 2100
+
 
 class DateError(ValueError):
     """A typed date that cannot be read; the message is Vietnamese, quotes the words and shows the right form."""
+
+
+class YearOutOfRange(DateError):
+    """A typed year outside MIN_YEAR..MAX_YEAR; the message is year_refusal's."""
 
 
 # Tasks read deadlines with the same grammar; the old name stays for their callers.
@@ -116,6 +126,17 @@ class DateHit:
     value: date
     size: int
     typed: str
+
+
+def year_refusal(year: int, typed: str) -> str:
+    """The one Vietnamese reason for a year outside MIN_YEAR..MAX_YEAR, quoting what was typed."""
+    return f"Năm {year} trong '{typed}' nằm ngoài khoảng bot hỗ trợ: chỉ nhận năm từ {MIN_YEAR} đến {MAX_YEAR}."
+
+
+def check_year(year: int, typed: str) -> None:
+    """Refuse (DateError) a year outside the supported range MIN_YEAR..MAX_YEAR."""
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise YearOutOfRange(year_refusal(year, typed))
 
 
 def fmt_date(day: date) -> str:
@@ -144,7 +165,8 @@ def end_of_month(day: date) -> date:
 
 
 def make_date(year: int, month: int, day: int, typed: str) -> date:
-    """A real calendar date, or DateError quoting what was typed."""
+    """A real calendar date within the supported years, or DateError quoting what was typed."""
+    check_year(year, typed)
     try:
         return date(year, month, day)
     except ValueError as exc:
@@ -276,6 +298,7 @@ def parse_month(text: str, today: date) -> date:
     if not match or not 1 <= int(match.group(1)) <= 12:
         raise DateError(f"Không đọc được tháng {text.strip()!r}. Viết dạng mm/yyyy, ví dụ 12/2026.")
     year = int(match.group(2)) if match.group(2) else today.year
+    check_year(year, text.strip())
     return date(year, int(match.group(1)), 1)
 
 

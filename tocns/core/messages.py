@@ -121,3 +121,42 @@ class Reply:
     attachments: list[Attachment] = field(default_factory=list)
     # The topic of the chat to post in; None for the chat's main thread (a reply inherits its message's topic).
     thread_id: str | None = None
+
+
+# The widths of the columns each field of an incoming event is stored in (org: person, chat binding; inbound:
+# processed message; tasks: thread id; activity: photo). A field wider than its column would fail every attempt at
+# the update (and hold its chat); channels refuse such an update at intake instead (webhook 400; a polled one is
+# logged and skipped). tests/core/test_field_widths.py checks this table against the models.
+FIELD_WIDTHS: dict[str, int] = {
+    "platform": 20,
+    "chat_id": 64,
+    "new_chat_id": 64,
+    "user_id": 64,
+    "message_id": 64,
+    "display_name": 200,
+    "username": 100,
+    "chat_title": 255,
+    "thread_id": 32,
+    "photo": 1000,
+}
+
+
+def _first_too_wide(item: object, prefix: str) -> str | None:
+    for name, width in FIELD_WIDTHS.items():
+        value = getattr(item, name, None)
+        if isinstance(value, str) and len(value) > width:
+            return f"{prefix}{name} is {len(value)} characters, over the {width} it is stored in"
+    return None
+
+
+def too_wide(event: InboundEvent | None) -> str | None:
+    """Why an event cannot be stored: its first field (or a mention's) wider than its column; None when all fit."""
+    if event is None:
+        return None
+    reason = _first_too_wide(event, "")
+    message = event.message if isinstance(event, ChatEvent) else event
+    if reason is None and message is not None and message is not event:
+        reason = _first_too_wide(message, "message.")
+    for mention in message.mentions if message is not None else []:
+        reason = reason or _first_too_wide(mention, "mention.")
+    return reason

@@ -23,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.config import Settings
 from tocns.core.files import save_attachment
-from tocns.core.messages import ChatEvent, ChatEventKind, InboundEvent, IncomingMessage, Reply
+from tocns.core.messages import ChatEvent, ChatEventKind, InboundEvent, IncomingMessage, Reply, too_wide
 from tocns.core.router import INTERNAL_ERROR_TEXT, Router
 from tocns.core.text import one_line
 from tocns.db.engine import Database
@@ -71,6 +71,23 @@ class Failure:
     checked: Checked
     attempts: int
     error: str
+
+
+# The widths of inbound_update.update_key and chat_key (tocns/inbound/models.py).
+KEY_WIDTH = 200
+CHAT_KEY_WIDTH = 100
+
+
+def unstorable(checked: Checked) -> str | None:
+    """Why a checked update cannot be stored and processed (a key or a field wider than its column), or None.
+
+    Refused at intake, never stored: such an update would fail every attempt and hold its chat until parked.
+    """
+    if len(checked.key) > KEY_WIDTH:
+        return f"update key is {len(checked.key)} characters, over the {KEY_WIDTH} it is stored in"
+    if len(checked.chat) > CHAT_KEY_WIDTH:
+        return f"chat is {len(checked.chat)} characters, over the {CHAT_KEY_WIDTH} it is stored in"
+    return too_wide(checked.event)
 
 
 class LostClaim(Exception):
@@ -437,8 +454,16 @@ class Pipeline:
         task.add_done_callback(self._tasks.discard)
 
     async def receive(self, channel: InboundChannel, body: object) -> None:
-        """Check, store, then process inline (polling loops, which have no request to answer)."""
+        """Check, store, then process inline (polling loops, which have no request to answer).
+
+        An update that cannot be stored (a field wider than its column) is logged and skipped: a webhook would
+        answer it 400, and retrying it could only fail again.
+        """
         checked = channel.check(body)
+        reason = unstorable(checked)
+        if reason is not None:
+            log.warning("%s update skipped, it cannot be stored: %s", channel.platform, reason)
+            return
         row = await self._store_one(channel, checked, claim=True)
         if row is not None and row.id is not None:
             await self.process(channel, row.id, checked, claimed_at_store=row.claimed_by is not None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -11,6 +12,21 @@ from urllib.parse import quote
 from tocns.config import Settings
 
 LINK_PATH = "/files"
+
+
+# A leftover percent-encoding ("%2e", "%00") after the web server decoded the path once: a double-encoded trick.
+_ENCODED = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def is_normalised(relative: str) -> bool:
+    """Whether a path under FILES_DIR is in the one form sign_url makes: relative, forward slashes, no empty, "."
+    or ".." part, no NUL or other control character, no leftover percent-encoding. Anything else is refused
+    before it reaches the file system (a NUL there raises instead of answering)."""
+    if not relative or relative.startswith("/") or "\\" in relative or _ENCODED.search(relative):
+        return False
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in relative):
+        return False
+    return all(part not in ("", ".", "..") for part in relative.split("/"))
 
 
 def _signature(secret: str, relative: str, expires: int) -> str:
@@ -34,8 +50,11 @@ def sign_url(settings: Settings, path: Path, now: datetime) -> str:
 
 
 def verify(settings: Settings, relative: str, expires: int, sig: str, now: datetime) -> Path | None:
-    """The file a link points to if its signature is right, it has not expired and the file exists."""
+    """The file a link points to if its path is normalised, its signature is right, it has not expired and the file
+    exists."""
     secret = settings.link_signing_secret
+    if not is_normalised(relative):
+        return None
     if not secret or expires < now.timestamp():
         return None
     if not hmac.compare_digest(_signature(secret, relative, expires), sig):

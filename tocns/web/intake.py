@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from tocns.core.metrics import METRICS
-from tocns.core.pipeline import Pipeline
+from tocns.core.pipeline import Pipeline, unstorable
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,9 @@ async def intake(request: Request, platform: str) -> JSONResponse:
         checked = channel.check(body)
     except (ValueError, RecursionError) as exc:
         return _refuse(400, platform, str(exc)[:200])
+    # What cannot be stored is refused now, not accepted and then failed on every attempt (holding its chat).
+    if (reason := unstorable(checked)) is not None:
+        return _refuse(400, platform, reason)
     try:
         await pipeline.accept(channel, checked)
     except Exception:

@@ -324,3 +324,23 @@ async def test_preview_counts_the_groups_and_names_communes_no_group_reaches(
     assert "\nChưa có nhóm nào kết nối ở 1 xã/phường, sẽ không nhận được: Xã Khe Sanh (X3).\n" in preview
     assert await _outbox(app) == []
     assert "tới 3 nhóm của 2 xã/phường" in await _staff(chat, "/xacnhan 1")
+
+
+async def test_scopes_are_capped_with_a_clear_refusal(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    await _setup(app, chat, clock)
+    # Thousands of unknown names took 38 s and answered 126 KB: refused at once, before any name is looked up.
+    many = ", ".join(f"Xã {i}" for i in range(400))
+    reply = await _staff(chat, f"/chidao {many}: Họp gấp")
+    assert reply.startswith("Phạm vi dài quá (") and "tối đa 200 tên và 2000 ký tự" in reply
+    assert "Chưa gửi gì." in reply and len(reply) < 1000
+    names = ", ".join(["X1"] * 201)
+    assert "tối đa 200 tên" in await _staff(chat, f"/chidao {names}: Họp")
+    assert "Phạm vi dài quá (2001 ký tự" in await _staff(chat, f"/chidao {'x' * 2001}: Họp")
+    # Within the caps, unknown names are refused too, the first ten explained and the rest counted.
+    unknown = ", ".join(f"Xã Không Có {i}" for i in range(30))
+    reply = await _staff(chat, f"/chidao {unknown}: Họp")
+    assert reply.count("Không tìm thấy xã/đơn vị") == 10 and "… và 20 tên khác" in reply
+    assert await _outbox(app) == []
+    # 200 names that exist are accepted (each unit once).
+    reply = await _send(chat, f"/chidao {', '.join(['X1', 'X2'] * 100)}: Họp")
+    assert "(Xã Tân Lập (X1), Xã Hòa Bình (X2)) tới 3 nhóm của 2 xã/phường" in reply

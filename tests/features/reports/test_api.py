@@ -123,3 +123,52 @@ async def test_cli_and_api_csv_are_the_same_file(app: BotApp, db_url: str, tmp_p
     # Hòa Bình before Tân Lập; 1 of 3 teams reported (33%), its one record on time (100%).
     assert text.index("X2,Xã Hòa Bình,1,1,100,1,1,100") < text.index("X1,Xã Tân Lập,3,1,33,1,1,100")
     assert "X1,Xã Tân Lập,X1-T03,Bản Nà Hin," in text
+
+
+# Calendar edges (the audit found 19 of 24 answered 500): each is a report (200) or a Vietnamese 422, in every format.
+CALENDAR_EDGES = [
+    ("0001-W01", 422),
+    ("0001-01", 422),
+    ("0000-01", 422),
+    ("9999-W52", 422),
+    ("9999-12", 422),
+    ("tháng 12/9999", 422),
+    ("tháng 1/0001", 422),
+    ("tuần 1/0001", 422),
+    ("1999-12", 422),
+    ("2101-01", 422),
+    ("0001-01-01..0001-01-07", 422),
+    ("9999-12-25..9999-12-31", 422),
+    ("01/01/0001-07/01/0001", 422),
+    ("25/12/9999-31/12/9999", 422),
+    ("2025-W53", 422),
+    ("2026-W00", 422),
+    ("2026-00", 422),
+    ("2026-13", 422),
+    ("tháng 0", 422),
+    ("31/02-01/03", 422),
+    ("2026-02-29..2026-03-01", 422),
+    ("2000-W01", 200),
+    ("2000-01", 200),
+    ("2026-W53", 422),  # 2026 has a week 53, but it has not started on 25/11/2026
+]
+
+
+async def test_calendar_edges_are_a_report_or_a_422(app: BotApp, clock: FakeClock) -> None:
+    province_token, _ = await _data(app)
+    clock.set_local("2026-11-25 10:00")
+    auth = {"Authorization": f"Bearer {province_token}"}
+    async with _client(app) as client:
+        for period, status in CALENDAR_EDGES:
+            for fmt in ("json", "csv"):
+                response = await client.get(
+                    "/api/v1/reports/P01", params={"period": period, "format": fmt}, headers=auth
+                )
+                assert response.status_code == status, (period, fmt, response.text)
+                if status == 422:
+                    assert response.json()["detail"].startswith(
+                        ("Năm ", "Tuần ", "Tháng ", "Ngày ", "Khoảng", "Kỳ ")
+                    ), (
+                        period,
+                        response.text,
+                    )

@@ -48,6 +48,13 @@ REFUSED: list[tuple[str, str]] = [
     ("2026-W60", "Tuần '2026-W60' không có thật"),
     ("2026-13", "Tháng '2026-13' không có thật"),
     ("hom qua", "Không hiểu khoảng thời gian 'hom qua'"),
+    # The ends of the calendar: one reason for a year outside 2000..2100 everywhere (no 500, no parked update).
+    ("9999-W52", "Năm 9999 trong '9999-W52' nằm ngoài khoảng bot hỗ trợ: chỉ nhận năm từ 2000 đến 2100."),
+    ("9999-12", "Năm 9999 trong '9999-12' nằm ngoài khoảng bot hỗ trợ"),
+    ("tháng 12/9999", "Năm 9999 trong 'tháng 12/9999'"),
+    ("0001-W01", "Năm 1 trong '0001-W01'"),
+    ("0001-01-01..0001-01-05", "Năm 1"),
+    ("2025-W53", "Tuần '2025-W53' không có thật"),
 ]
 
 # Runs the real `tocns` entry point once per row inside one process (one interpreter start for the table).
@@ -116,3 +123,17 @@ async def test_chat_cli_and_api_accept_and_refuse_the_same_periods(
             for command in ("/baocao", "/cuatoi"):
                 reply = await chat.text(f"{command} {period}", chat="xa-group", user="10")
                 assert reply.splitlines()[0] == detail, (command, period, reply)
+
+
+def test_cli_times_and_dates_outside_the_years_are_one_line_refusals(db_url: str) -> None:
+    from tests.cli.test_cli import run_cli
+
+    at = run_cli(["report", "X1", "--at", "9999-12-31 23:00"], db_url)
+    assert at.returncode == 2
+    assert at.stderr.strip() == (
+        "Lỗi: Năm 9999 trong '9999-12-31 23:00' nằm ngoài khoảng bot hỗ trợ: chỉ nhận năm từ 2000 đến 2100."
+    )
+    since = run_cli(["export", "activities", "--since", "01/01/0001"], db_url)
+    assert since.returncode != 0 and since.stderr.strip().splitlines()[-1] == (
+        "Lỗi: --since: Năm 1 trong '01/01/0001' nằm ngoài khoảng bot hỗ trợ: chỉ nhận năm từ 2000 đến 2100."
+    )

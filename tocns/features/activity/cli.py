@@ -78,11 +78,18 @@ def _import(args: argparse.Namespace) -> int:
 def _date(text: str | None, flag: str) -> date | None:
     if not text:
         return None
+    from tocns.core.dates import DateError, check_year
+
     for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
         try:
-            return datetime.strptime(text.strip(), fmt).date()
+            day = datetime.strptime(text.strip(), fmt).date()
         except ValueError:
             continue
+        try:
+            check_year(day.year, text.strip())
+        except DateError as exc:
+            raise SystemExit(f"Lỗi: {flag}: {exc}") from exc
+        return day
     raise SystemExit(f"Lỗi: {flag} {text!r} không phải ngày hợp lệ; viết dd/mm/yyyy, ví dụ 01/11/2026.")
 
 

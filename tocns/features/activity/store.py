@@ -97,7 +97,11 @@ def _forget_after_commit(session: Session) -> None:
 
 
 async def indicators(session: AsyncSession) -> list[Indicator]:
-    """The active indicators in catalogue order; the default catalogue is seeded when the table is empty."""
+    """The active indicators in catalogue order.
+
+    Migration 0015 seeds the default catalogue, so a migrated database never has an empty table. Only one whose
+    rows were deleted afterwards (the test suite empties every table between tests) is seeded here, on first use.
+    """
     key = session.bind
     cached = _catalogues.get(key) if key is not None else None
     if cached is not None and time.monotonic() - cached[0] < CATALOGUE_TTL_SECONDS:

@@ -21,7 +21,6 @@ from tocns.outbox.models import OutboxState
 
 WHOLE_PROVINCE = {"toan tinh", "tat ca", "ca tinh"}
 URGENT_WORDS = {"khan", "khan cap"}
-MAX_SCOPE_CHARS = 300
 # A chat directive reaching more than one commune waits this long for /xacnhan from its author.
 CONFIRM_WITHIN = timedelta(minutes=10)
 PREVIEW_NAMES = 10
@@ -88,25 +87,50 @@ async def _suggestions(session: AsyncSession, item: str, within: Authority) -> l
     return [unit_label(by_name[name]) for name in closest(item, by_name, limit=3)]
 
 
+# A scope names at most this many units in at most this many characters (docs/security.md, "Input limits"): a
+# province has a few hundred communes, and "toàn tỉnh" or "đơn vị <mã>" name any number at once. 3,000 unknown
+# names used to take 38 s to resolve and answer 126 KB.
+MAX_SCOPE_NAMES = 200
+MAX_SCOPE_CHARS = 2000
+# Unknown or ambiguous names listed one by one (with suggestions); the rest are counted.
+MAX_LISTED_PROBLEMS = 10
+
+
+def scope_too_long(text: str) -> str | None:
+    """The Vietnamese refusal for a scope over MAX_SCOPE_CHARS characters or MAX_SCOPE_NAMES names, or None."""
+    names = text.count(",") + 1
+    if len(text) <= MAX_SCOPE_CHARS and names <= MAX_SCOPE_NAMES:
+        return None
+    return (
+        f"Phạm vi dài quá ({len(text)} ký tự, {names} tên): tối đa {MAX_SCOPE_NAMES} tên và {MAX_SCOPE_CHARS} ký tự. "
+        "Hãy ghi 'toàn tỉnh', 'đơn vị <mã>' (mọi xã thuộc đơn vị đó) hoặc chia thành nhiều chỉ đạo. Chưa gửi gì."
+    )
+
+
 async def _resolve_items(session: AsyncSession, items: list[str], within: Authority, tail: str) -> list[OrgUnit]:
-    """Each item to exactly one unit within reach; otherwise refuse the whole scope, naming every problem."""
+    """Each item to exactly one unit within reach; otherwise refuse the whole scope, naming its first problems."""
     found: list[OrgUnit] = []
     problems: list[str] = []
     outside: list[OrgUnit] = []
+    unlisted = 0
     for item in items:
         units = await store.find_units(session, item)
         inside = [u for u in units if _inside(u, within)]
         if len(inside) == 1:
             found.append(inside[0])
-        elif len(inside) > 1:
+        elif units and not inside:
+            outside.extend(units)
+        elif len(problems) >= MAX_LISTED_PROBLEMS:
+            unlisted += 1  # counted, not explained: the suggestions are the slow part and make a long answer
+        elif inside:
             options = ", ".join(unit_label(u) for u in inside[:8])
             problems.append(f"«{item}» khớp với nhiều đơn vị: {options}. Hãy ghi mã đơn vị.")
-        elif units:
-            outside.extend(units)
         else:
             hints = await _suggestions(session, item, within)
             hint = f" Có phải: {', '.join(hints)}?" if hints else ""
             problems.append(f"Không tìm thấy xã/đơn vị «{item}».{hint}")
+    if unlisted:
+        problems.append(f"… và {unlisted} tên khác cũng không tìm thấy hoặc chưa rõ.")
     if problems:
         raise UserError("\n".join(problems) + f"\nChưa gửi gì. Kiểm tra mã bằng tocns org list.{tail}")
     if outside:
@@ -122,6 +146,8 @@ async def parse_scope(session: AsyncSession, text: str, *, within: Authority = N
     whole scope (a misspelt commune never widens a directive). An empty scope is the whole area (the API).
     """
     tail = f"\nCách dùng: {usage}" if usage else ""
+    if (too_long := scope_too_long(text.strip())) is not None:
+        raise UserError(too_long + tail)
     folded = fold(text).strip()
     if not folded or folded in WHOLE_PROVINCE:
         return await whole_scope(session, within)
@@ -130,7 +156,8 @@ async def parse_scope(session: AsyncSession, text: str, *, within: Authority = N
         (unit,) = await _resolve_items(session, [name], within, tail)
         return Scope(f"các xã thuộc {unit_label(unit)}", await store.communes_under(session, unit))
     items = [i.strip() for i in text.split(",") if i.strip()]
-    found = await _resolve_items(session, items, within, tail)
+    # A unit named twice is named once (in the label too).
+    found = list({unit.id: unit for unit in await _resolve_items(session, items, within, tail)}.values())
     communes: dict[int, OrgUnit] = {}
     for unit in found:
         for commune in await store.communes_under(session, unit):
@@ -155,7 +182,9 @@ async def split_command(session: AsyncSession, args: str, usage: str, within: Au
     if sep and fold(first).strip() in URGENT_WORDS:
         urgent, args = True, rest.strip()
     colon = args.find(":")
-    if colon <= 0 or colon > MAX_SCOPE_CHARS or not args[:colon].strip():
+    if colon > MAX_SCOPE_CHARS:
+        raise UserError(f"{scope_too_long(args[:colon].strip())}\nCách dùng: {usage}")
+    if colon <= 0 or not args[:colon].strip():
         raise UserError(
             "Hãy ghi phạm vi trước dấu hai chấm, ví dụ «/chidao toàn tỉnh: …» hoặc «/chidao X1, X2: …». "
             f"Chưa gửi gì.\nCách dùng: {usage}"

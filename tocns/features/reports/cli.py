@@ -72,6 +72,13 @@ def _report(args: argparse.Namespace) -> int:
         except ValueError:
             print(f'Lỗi: thời điểm {args.at!r} không hợp lệ; viết dạng "2026-11-30 08:00".', file=sys.stderr)
             return 2
+        from tocns.core.dates import DateError, check_year
+
+        try:
+            check_year(local.year, args.at.strip())
+        except DateError as exc:
+            print(f"Lỗi: {exc}", file=sys.stderr)
+            return 2
         now = local.replace(tzinfo=settings.tz).astimezone(UTC)
     try:
         period = parse_cli_period(args.period, now.astimezone(settings.tz).date())

@@ -6,6 +6,7 @@ import io
 from datetime import date
 
 from tocns.core.context import Context, UserError
+from tocns.core.dates import MAX_YEAR
 from tocns.core.messages import Attachment, Reply
 from tocns.core.permissions import LEADERS, MEMBERS
 from tocns.core.registry import CommandGroup
@@ -27,7 +28,7 @@ COMMANDS = CommandGroup()
 # Telegram allows 4,096 characters and Zalo 2,000: split below the smaller one so a report reads the same on both.
 MESSAGE_LIMIT = 1900
 # Splitting "tổ Thôn 1 tháng 10" only needs to know which words have a period's shape, not whether it is due.
-_FAR_FUTURE = date(9000, 1, 1)
+_FAR_FUTURE = date(MAX_YEAR, 12, 31)
 # Words that start a unit: "/baocao tổ Thôn 1", "/baocao xã Lìa tháng 10".
 UNIT_KEYWORDS: dict[str, str] = {"to": Level.TEAM, "xa": Level.COMMUNE, "phuong": Level.COMMUNE}
 BAOCAO_USAGE = (

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from tocns.core.dates import ABSOLUTE_DATE, DateError, read_absolute
+from tocns.core.dates import ABSOLUTE_DATE, MAX_YEAR, MIN_YEAR, DateError, YearOutOfRange, read_absolute, year_refusal
 from tocns.core.text import fold
 
 
@@ -86,6 +86,13 @@ USAGE = (
 )
 
 
+def _year(year: int, text: str) -> int:
+    """`year` when it is in the supported range (tocns.core.dates.MIN_YEAR..MAX_YEAR); else the shared refusal."""
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise PeriodError(year_refusal(year, text.strip()))
+    return year
+
+
 def _day(text: str, today: date, year: int | None = None) -> tuple[date, bool]:
     """A dd/mm[/yy(yy)] of a range and whether a year was typed.
 
@@ -95,6 +102,8 @@ def _day(text: str, today: date, year: int | None = None) -> tuple[date, bool]:
     try:
         anchor = today if year is None else date(year, 1, 1)
         value = read_absolute(text, anchor, "past" if year is None else None)
+    except YearOutOfRange as exc:
+        raise PeriodError(str(exc)) from exc
     except DateError as exc:
         raise PeriodError(f"Ngày '{text}' không có thật. Dùng: {USAGE}.") from exc
     if value is None:
@@ -152,13 +161,14 @@ def parse_period(text: str, today: date) -> Period:
     if key in ("thang truoc", "thang roi", "last month", "thangtruoc"):
         return _checked(month_of(today.replace(day=1) - timedelta(days=1)), today)
     if m := _ISO_WEEK.match(key):
+        iso_year = _year(int(m[1]), text)
         try:
-            iso_week = week_of(date.fromisocalendar(int(m[1]), int(m[2]), 1))
+            iso_week = week_of(date.fromisocalendar(iso_year, int(m[2]), 1))
         except ValueError as exc:
             raise PeriodError(f"Tuần '{text.strip()}' không có thật. Dùng: {USAGE}.") from exc
         return _checked(iso_week, today)
     if m := _WEEK_NUMBER.match(key):
-        year = int(m[2]) if m[2] else today.isocalendar()[0]
+        year = _year(int(m[2]), text) if m[2] else today.isocalendar()[0]
         try:
             week = week_of(date.fromisocalendar(year, int(m[1]), 1))
         except ValueError as exc:
@@ -167,15 +177,15 @@ def parse_period(text: str, today: date) -> Period:
             week = week_of(date.fromisocalendar(year - 1, int(m[1]), 1))
         return _checked(week, today)
     if (m := _ISO_MONTH.match(key)) or (m := _MONTH.match(key)):
-        if m.re is _ISO_MONTH:
-            year, month = int(m[1]), int(m[2])
-        else:
-            month, year = int(m[1]), int(m[2]) if m[2] else 0
+        typed_year, month = (m[1], int(m[2])) if m.re is _ISO_MONTH else (m[2], int(m[1]))
+        month_year = _year(int(typed_year), text) if typed_year else None
         if not 1 <= month <= 12:
             raise PeriodError(f"Tháng '{text.strip()}' không có thật. Dùng: {USAGE}.")
-        first = date(year, month, 1) if year else _latest_month(month, today)
+        first = date(month_year, month, 1) if month_year is not None else _latest_month(month, today)
         return _checked(month_of(first), today)
     if m := _ISO_RANGE.match(key):
+        _year(int(m[1][:4]), text)
+        _year(int(m[2][:4]), text)
         try:
             start, end = date.fromisoformat(_iso(m[1])), date.fromisoformat(_iso(m[2]))
         except ValueError as exc:

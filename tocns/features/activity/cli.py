@@ -121,6 +121,7 @@ def _write_xlsx(rows: list[dict[str, Any]], target: Path, max_rows: int | None =
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
+    from tocns.features.reports.csvout import defuse
     from tocns.features.reports.workbook import DAY, EXCEL_MAX_ROWS, MOMENT, NUMBER
 
     max_rows = max_rows or EXCEL_MAX_ROWS
@@ -142,9 +143,10 @@ def _write_xlsx(rows: list[dict[str, Any]], target: Path, max_rows: int | None =
         for row in chunk:
             cells = []
             for key in KEYS:
-                cell = WriteOnlyCell(sheet, row[key])
-                if isinstance(row[key], str):
-                    cell.data_type = "s"  # user text is never a formula
+                value = row[key]
+                cell = WriteOnlyCell(sheet, defuse(value) if isinstance(value, str) else value)
+                if isinstance(value, str):
+                    cell.data_type = "s"  # user text is never a formula, and defused like the CSV
                 elif key in formats and row[key] is not None:
                     cell.number_format = formats[key]
                 cells.append(cell)

@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     zalo_oa_app_secret: str = ""
     # "Khóa bí mật OA" from the app's webhook page: the key of X-ZEvent-Signature (not the app secret).
     zalo_oa_secret_key: str = ""
+    # Which key signs X-ZEvent-Signature: `oa_secret` (the OA secret key above, as Zalo documents it) or `app_secret`
+    # (one spec's claim). Only that variant is accepted; a call signed any other way is logged and refused.
+    zalo_oa_signature_key: str = "oa_secret"
     # A refresh token to bootstrap the token store (`tocns zalo-oa authorize`); used once, Zalo rotates it.
     zalo_oa_refresh_token: str = ""
     zalo_oa_api_base_url: str = "https://openapi.zalo.me"
@@ -180,6 +183,16 @@ class Settings(BaseSettings):
         # A trial install leaves out asyncpg (the `postgres` extra): one line instead of a driver traceback.
         if value.startswith("postgresql+asyncpg") and importlib.util.find_spec("asyncpg") is None:
             raise ValueError('DATABASE_URL là PostgreSQL nhưng chưa cài gói bổ sung: pip install "tocns[postgres]"')
+        return value
+
+    @field_validator("zalo_oa_signature_key")
+    @classmethod
+    def _documented_signature_key(cls, value: str) -> str:
+        if value not in ("oa_secret", "app_secret"):
+            raise ValueError(
+                f"ZALO_OA_SIGNATURE_KEY={value!r} không có trong tài liệu của Zalo; dùng oa_secret (mặc định, "
+                "Khóa bí mật OA) hoặc app_secret"
+            )
         return value
 
     @field_validator("inbound_max_attempts")

@@ -163,6 +163,16 @@ class Settings(BaseSettings):
     polling_timeout_seconds: int = 30
     zalo_parse_mode: str = ""
 
+    # --- imports (issue 22): `tocns org import-teams` and `tocns indicators import`, checked before parsing
+    # Largest file accepted, in bytes (10 MB holds a province's sheet of teams many times over).
+    import_max_file_bytes: int = 10_000_000
+    # Largest total an .xlsx (a zip) may inflate to, in bytes, read from its directory before it is opened.
+    import_max_uncompressed_bytes: int = 50_000_000
+    # Largest compression ratio of one part of an .xlsx over 1 MB (real sheets: about 5-20; zip bombs: 1,000+).
+    import_max_compression_ratio: float = 100.0
+    # Most rows (besides the heading) one sheet may hold; a larger one is refused, not cut.
+    import_max_rows: int = 20_000
+
     # --- integration: one directory for every file the bot sends (reports, attachments), one link lifetime
     files_dir: str = "./data/files"
     signed_link_days: int = 7
@@ -193,6 +203,15 @@ class Settings(BaseSettings):
                 f"ZALO_OA_SIGNATURE_KEY={value!r} không có trong tài liệu của Zalo; dùng oa_secret (mặc định, "
                 "Khóa bí mật OA) hoặc app_secret"
             )
+        return value
+
+    @field_validator(
+        "import_max_file_bytes", "import_max_uncompressed_bytes", "import_max_compression_ratio", "import_max_rows"
+    )
+    @classmethod
+    def _positive_limit(cls, value: float, info: object) -> float:
+        if value <= 0:
+            raise ValueError(f"{getattr(info, 'field_name', 'giới hạn').upper()} phải lớn hơn 0")
         return value
 
     @field_validator("inbound_max_attempts")

@@ -56,14 +56,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from tocns.cli.common import run_in_session
+    from tocns.cli.common import prepared_settings, run_in_session
+    from tocns.core.filelimits import FileTooLarge, ImportLimits, check_file_size
     from tocns.features.activity import store as activity_store
     from tocns.features.activity.grammar import read_specs_file
 
     try:
+        check_file_size(args.file, ImportLimits.from_settings(prepared_settings()))
         specs = read_specs_file(args.file)
     except FileNotFoundError:
         raise SystemExit(f"Lỗi: không có tệp {args.file}.") from None
+    except FileTooLarge as exc:
+        raise SystemExit(f"Lỗi: {exc} Không nạp gì.") from None
     except (ValueError, json.JSONDecodeError) as exc:
         raise SystemExit(f"Lỗi: tệp chỉ tiêu {args.file} không hợp lệ: {exc}") from None
 

@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     zalo_oa_app_secret: str = ""
     # "Khóa bí mật OA" from the app's webhook page: the key of X-ZEvent-Signature (not the app secret).
     zalo_oa_secret_key: str = ""
+    # Which key signs X-ZEvent-Signature: `oa_secret` (the OA secret key above, as Zalo documents it) or `app_secret`
+    # (one spec's claim). Only that variant is accepted; a call signed any other way is logged and refused.
+    zalo_oa_signature_key: str = "oa_secret"
     # A refresh token to bootstrap the token store (`tocns zalo-oa authorize`); used once, Zalo rotates it.
     zalo_oa_refresh_token: str = ""
     zalo_oa_api_base_url: str = "https://openapi.zalo.me"
@@ -160,6 +163,16 @@ class Settings(BaseSettings):
     polling_timeout_seconds: int = 30
     zalo_parse_mode: str = ""
 
+    # --- imports (issue 22): `tocns org import-teams` and `tocns indicators import`, checked before parsing
+    # Largest file accepted, in bytes (10 MB holds a province's sheet of teams many times over).
+    import_max_file_bytes: int = 10_000_000
+    # Largest total an .xlsx (a zip) may inflate to, in bytes, read from its directory before it is opened.
+    import_max_uncompressed_bytes: int = 50_000_000
+    # Largest compression ratio of one part of an .xlsx over 1 MB (real sheets: about 5-20; zip bombs: 1,000+).
+    import_max_compression_ratio: float = 100.0
+    # Most rows (besides the heading) one sheet may hold; a larger one is refused, not cut.
+    import_max_rows: int = 20_000
+
     # --- integration: one directory for every file the bot sends (reports, attachments), one link lifetime
     files_dir: str = "./data/files"
     signed_link_days: int = 7
@@ -180,6 +193,25 @@ class Settings(BaseSettings):
         # A trial install leaves out asyncpg (the `postgres` extra): one line instead of a driver traceback.
         if value.startswith("postgresql+asyncpg") and importlib.util.find_spec("asyncpg") is None:
             raise ValueError('DATABASE_URL là PostgreSQL nhưng chưa cài gói bổ sung: pip install "tocns[postgres]"')
+        return value
+
+    @field_validator("zalo_oa_signature_key")
+    @classmethod
+    def _documented_signature_key(cls, value: str) -> str:
+        if value not in ("oa_secret", "app_secret"):
+            raise ValueError(
+                f"ZALO_OA_SIGNATURE_KEY={value!r} không có trong tài liệu của Zalo; dùng oa_secret (mặc định, "
+                "Khóa bí mật OA) hoặc app_secret"
+            )
+        return value
+
+    @field_validator(
+        "import_max_file_bytes", "import_max_uncompressed_bytes", "import_max_compression_ratio", "import_max_rows"
+    )
+    @classmethod
+    def _positive_limit(cls, value: float, info: object) -> float:
+        if value <= 0:
+            raise ValueError(f"{getattr(info, 'field_name', 'giới hạn').upper()} phải lớn hơn 0")
         return value
 
     @field_validator("inbound_max_attempts")

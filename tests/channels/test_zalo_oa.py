@@ -20,6 +20,7 @@ from tests.fakes.zalo_oa_api import (
     FIRST_REFRESH,
     GROUP,
     OA_ID,
+    SECRET_KEY,
     FakeZaloOa,
     deliver,
     group_text,
@@ -82,23 +83,59 @@ async def test_a_wrongly_signed_call_is_refused_and_nothing_is_processed(oa: OaB
         assert await org_store.get_binding(session, "zalo_oa", GROUP) is None
 
 
-@pytest.mark.parametrize(
-    ("variant", "logged"),
-    [
-        ({}, "app_id+oa_secret_key+body_timestamp"),
-        ({"prefix": False}, "app_id+oa_secret_key+body_timestamp"),
-        ({"id_field": "oa_id"}, "oa_id+oa_secret_key+body_timestamp"),
-        ({"key": APP_SECRET}, "app_id+app_secret+body_timestamp"),
-    ],
-)
-async def test_every_documented_signature_variant_is_accepted_and_the_one_met_is_logged(
-    oa: OaBot, variant: dict[str, object], logged: str, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("variant", [{}, {"prefix": False}])
+async def test_the_documented_signature_is_accepted_and_logged(
+    oa: OaBot, variant: dict[str, object], caplog: pytest.LogCaptureFixture
 ) -> None:
+    """sha256(app id + raw body + body timestamp + OA secret key), with or without the `mac=` prefix."""
     caplog.set_level(logging.INFO, logger="tocns.channels.zalo_oa")
     async with web(oa.app, [oa.channel]) as (client, _):
         assert (await deliver(client, group_text("/huongdan"), **variant)).status_code == 200
     assert "Các lệnh bạn dùng được" in (await outbox(oa.app, GROUP))[0].text
-    assert f"matched the {logged} variant" in caplog.text
+    assert "matched the app_id+oa_secret_key+body_timestamp variant" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("variant", "logged"),
+    [
+        ({"id_field": "oa_id"}, "oa_id+oa_secret_key+body_timestamp"),
+        ({"key": APP_SECRET}, "app_id+app_secret+body_timestamp"),
+        ({"key": APP_SECRET, "id_field": "oa_id"}, "oa_id+app_secret+body_timestamp"),
+        ({"header_timestamp": "1763863200000"}, "app_id+oa_secret_key+header_timestamp"),
+    ],
+)
+async def test_another_signature_variant_is_logged_and_refused(
+    oa: OaBot, variant: dict[str, object], logged: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 22: the app secret travels in every token request, so a call signed with it (or with the OA id, or a
+    header timestamp) is refused; the log names the variant it matched and never a key."""
+    caplog.set_level(logging.INFO, logger="tocns.channels.zalo_oa")
+    code = await commune_join_code(oa.app)
+    async with web(oa.app, [oa.channel]) as (client, _):
+        answer = await deliver(client, group_text(f"/ketnoi {code}", user_id=LEADER), **variant)
+    assert answer.status_code == 401
+    assert await inbound_rows(oa.app) == [] and await outbox(oa.app) == []
+    assert f"signature matched the {logged} variant, not the configured app_id+oa_secret_key" in caplog.text
+    assert APP_SECRET not in caplog.text and SECRET_KEY not in caplog.text
+
+
+async def test_the_app_secret_variant_is_accepted_only_when_configured(
+    oa: OaBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ZALO_OA_SIGNATURE_KEY=app_secret (the variant one spec names): then the app secret signs, and the OA secret
+    key's signature is the one refused."""
+    caplog.set_level(logging.INFO, logger="tocns.channels.zalo_oa")
+    oa.channel.settings = oa.channel.settings.model_copy(update={"zalo_oa_signature_key": "app_secret"})
+    async with web(oa.app, [oa.channel]) as (client, _):
+        assert (await deliver(client, group_text("/huongdan"), key=APP_SECRET)).status_code == 200
+        assert (await deliver(client, group_text("/huongdan"))).status_code == 401
+    assert "signature matched the app_id+oa_secret_key+body_timestamp variant, not the configured" in caplog.text
+
+
+def test_only_documented_signature_keys_are_settings(settings: Settings) -> None:
+    with pytest.raises(ValueError, match="ZALO_OA_SIGNATURE_KEY='oa_id' không có trong tài liệu của Zalo"):
+        Settings.model_validate({**settings.model_dump(), "zalo_oa_signature_key": "oa_id"})
+    assert Settings.model_validate(settings.model_dump()).zalo_oa_signature_key == "oa_secret"
 
 
 async def test_commands_work_with_or_without_tagging_the_oa_and_chatter_is_left_alone(oa: OaBot) -> None:

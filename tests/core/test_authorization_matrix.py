@@ -13,6 +13,7 @@ what was written (every table but the inbound marks and people's last-seen stamp
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -777,4 +778,173 @@ async def test_command_by_role_and_chat(
                 problem = expected(case, role, context).mismatch(seen)
                 if problem is not None:
                     wrong.append(f"{typed!r} as {role} in {context}: {problem}")
+    assert not wrong, "\n".join(wrong)
+
+
+# ------------------------------------------------------------------------------------ the API: route × token
+
+# One authority rule for chat and API (issue 22): a token acts with the role of its unit's authority (province →
+# department staff, commune → commune leader, team → team leader) through the same check as the chat.
+PROVINCE_TOKEN, COMMUNE_TOKEN, TEAM_TOKEN = "province", "commune", "team"
+TOKEN_UNITS = {PROVINCE_TOKEN: "P01", COMMUNE_TOKEN: "X1", TEAM_TOKEN: "X1-T01"}
+
+
+@dataclass(frozen=True)
+class ApiOutcome:
+    """The HTTP status and a phrase of the answer (the Vietnamese detail of a refusal); writes only when allowed."""
+
+    status: int
+    says: str = ""
+    writes: frozenset[str] = frozenset()
+
+
+def api_ok(status: int = 200, says: str = "", writes: Iterable[str] = ()) -> ApiOutcome:
+    """Allowed: this status, this phrase in the body, exactly these tables written."""
+    return ApiOutcome(status, says, frozenset(writes))
+
+
+def api_forbidden(says: str) -> ApiOutcome:
+    """Refused with 403 and this Vietnamese detail; nothing written."""
+    return ApiOutcome(403, says)
+
+
+def role_refusal(unit: str, role: str, command: str, who: str) -> ApiOutcome:
+    """The 403 of a token whose unit's role may not run the chat command the route does the work of."""
+    return api_forbidden(
+        f"Token của {unit} hành động với vai trò {role}; việc này như lệnh /{command} trong chat, chỉ dành cho: {who}."
+    )
+
+
+@dataclass(frozen=True)
+class ApiCase:
+    """One request to a route and its outcome for each token level."""
+
+    route: tuple[str, str]
+    method: str
+    url: str
+    body: dict[str, str] | None
+    outcomes: dict[str, ApiOutcome]
+
+
+TEAM_ROLE = ("Thôn 1 (X1-T01)", "Tổ trưởng")
+API_CASES = [
+    ApiCase(
+        ("GET", "/api/v1/reports/{org_code}"),
+        "GET",
+        "/api/v1/reports/X1",
+        None,
+        {
+            PROVINCE_TOKEN: api_ok(says='"unit_code":"X1"'),
+            COMMUNE_TOKEN: api_ok(says='"unit_code":"X1"'),
+            # /baocao is open to members: the team's token passes the role check, then the unit bound.
+            TEAM_TOKEN: api_forbidden("Token này chỉ đọc được báo cáo của Thôn 1 và đơn vị trực thuộc."),
+        },
+    ),
+    ApiCase(
+        ("GET", "/api/v1/reports/{org_code}"),
+        "GET",
+        "/api/v1/reports/Y1",
+        None,
+        {
+            PROVINCE_TOKEN: api_forbidden("Token này chỉ đọc được báo cáo của Tỉnh Thử và đơn vị trực thuộc."),
+            COMMUNE_TOKEN: api_forbidden("Token này chỉ đọc được báo cáo của Xã Tân Lập và đơn vị trực thuộc."),
+            TEAM_TOKEN: api_forbidden("Token này chỉ đọc được báo cáo của Thôn 1 và đơn vị trực thuộc."),
+        },
+    ),
+    ApiCase(
+        ("POST", "/api/v1/directives"),
+        "POST",
+        "/api/v1/directives",
+        {"text": "Họp giao ban", "scope": "X1"},
+        {
+            PROVINCE_TOKEN: api_ok(201, '"scope":"Xã Tân Lập (X1)"', DIRECTIVE_SENT | {"api_token"}),
+            COMMUNE_TOKEN: role_refusal("Xã Tân Lập (X1)", "Lãnh đạo xã/phường", "chidao", "Cán bộ Sở, Quản trị viên"),
+            TEAM_TOKEN: role_refusal(*TEAM_ROLE, "chidao", "Cán bộ Sở, Quản trị viên"),
+        },
+    ),
+    ApiCase(
+        ("POST", "/api/v1/directives"),
+        "POST",
+        "/api/v1/directives",
+        {"text": "Họp giao ban", "scope": "Y1"},
+        {
+            PROVINCE_TOKEN: api_forbidden("Chỉ gửi được tới các xã thuộc Tỉnh Thử (P01); ngoài phạm vi: Xã Yên Bình"),
+            COMMUNE_TOKEN: role_refusal("Xã Tân Lập (X1)", "Lãnh đạo xã/phường", "chidao", "Cán bộ Sở, Quản trị viên"),
+            TEAM_TOKEN: role_refusal(*TEAM_ROLE, "chidao", "Cán bộ Sở, Quản trị viên"),
+        },
+    ),
+    ApiCase(
+        ("GET", "/api/v1/directives/{directive_id}"),
+        "GET",
+        "/api/v1/directives/1",
+        None,
+        {
+            PROVINCE_TOKEN: api_ok(says='"not_acknowledged":[{"code":"X1"'),
+            COMMUNE_TOKEN: api_ok(says='"not_acknowledged":[{"code":"X1"'),
+            TEAM_TOKEN: role_refusal(*TEAM_ROLE, "tinhtrang", "Lãnh đạo xã/phường, Cán bộ Sở, Quản trị viên"),
+        },
+    ),
+    ApiCase(
+        ("GET", "/api/v1/directives/{directive_id}"),
+        "GET",
+        "/api/v1/directives/2",
+        None,
+        {
+            PROVINCE_TOKEN: api_forbidden("Token này chỉ xem được chỉ đạo gửi trong Tỉnh Thử (P01)."),
+            COMMUNE_TOKEN: api_forbidden("Token này chỉ xem được chỉ đạo gửi trong Xã Tân Lập (X1)."),
+            TEAM_TOKEN: role_refusal(*TEAM_ROLE, "tinhtrang", "Lãnh đạo xã/phường, Cán bộ Sở, Quản trị viên"),
+        },
+    ),
+]
+
+
+def test_every_api_route_has_rules(settings: Settings) -> None:
+    """A route added under /api/ without a case here fails (and a case for a route that went away)."""
+    from tocns.web.app import create_app
+
+    paths = create_app(settings).openapi()["paths"]
+    routes = {(method.upper(), path) for path, ops in paths.items() if path.startswith("/api/") for method in ops}
+    assert routes == {case.route for case in API_CASES}
+    for case in API_CASES:
+        assert set(case.outcomes) == set(TOKEN_UNITS), case.url
+
+
+async def test_api_route_by_token_level(app: BotApp, chat: ChatHarness, clock: FakeClock, settings: Settings) -> None:
+    """Each route, with a token of each level: the status, the Vietnamese detail, and writes only when allowed."""
+    import httpx
+
+    from tocns.features.apitokens.store import create_token
+    from tocns.web.app import create_app
+
+    await build_world(app, chat, clock)
+    tokens = {}
+    async with app.db.session() as session:
+        for level, code in TOKEN_UNITS.items():
+            unit = await org_store.require_unit(session, code)
+            tokens[level] = await create_token(session, unit, clock())
+    wrong: list[str] = []
+    for case in API_CASES:
+        for level, outcome in case.outcomes.items():
+            async with app.db.rehearsal() as view:
+                web = create_app(settings, bot_app=BotApp.build(settings, view, clock))
+                before = await snapshot(view)
+                transport = httpx.ASGITransport(app=web)
+                async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+                    answer = await client.request(
+                        case.method, case.url, json=case.body, headers={"Authorization": f"Bearer {tokens[level]}"}
+                    )
+                after = await snapshot(view)
+            written = {name for name in before if before[name] != after[name]}
+            body = answer.text
+            if answer.status_code == 403:
+                body = answer.json()["detail"]
+            elif answer.status_code < 300:
+                body = json.dumps(answer.json(), ensure_ascii=False, separators=(",", ":"))
+            problem = None
+            if answer.status_code != outcome.status or outcome.says not in body:
+                problem = f"expected {outcome.status} {outcome.says!r}, got {answer.status_code} {body[:200]!r}"
+            elif written - {"api_token"} != outcome.writes - {"api_token"}:
+                problem = f"wrote {sorted(written)}, expected {sorted(outcome.writes)}"
+            if problem:
+                wrong.append(f"{case.method} {case.url} with a {level} token: {problem}")
     assert not wrong, "\n".join(wrong)

@@ -346,13 +346,23 @@ def lifecycle(event_name: str, group_id: str = GROUP, users: list[str] | None = 
 
 
 def signed(
-    body: dict[str, Any], *, key: str = SECRET_KEY, id_field: str = "app_id", prefix: bool = True
+    body: dict[str, Any],
+    *,
+    key: str = SECRET_KEY,
+    id_field: str = "app_id",
+    prefix: bool = True,
+    header_timestamp: str | None = None,
 ) -> tuple[bytes, dict[str, str]]:
-    """The raw body and headers of a webhook call: `X-ZEvent-Signature: mac=sha256(id + body + timestamp + key)`."""
+    """The raw body and headers of a webhook call: `X-ZEvent-Signature: mac=sha256(id + body + timestamp + key)`,
+    as Zalo documents it (§4.3); the other variants sources report (the app secret as key, the OA id, a timestamp
+    sent in an `X-ZEvent-Timestamp` header) on request, to prove the bot refuses them."""
     raw = json.dumps(body, ensure_ascii=False).encode()
     ident = APP_ID if id_field == "app_id" else str(body.get("oa_id"))
-    digest = hashlib.sha256((ident + raw.decode() + str(body["timestamp"]) + key).encode()).hexdigest()
+    stamp = header_timestamp if header_timestamp is not None else str(body["timestamp"])
+    digest = hashlib.sha256((ident + raw.decode() + stamp + key).encode()).hexdigest()
     headers = {"Content-Type": "application/json", "X-ZEvent-Signature": f"mac={digest}" if prefix else digest}
+    if header_timestamp is not None:
+        headers["X-ZEvent-Timestamp"] = header_timestamp
     return raw, headers
 
 

@@ -1,9 +1,10 @@
 """Zalo Official Account with group chats (GMF): OA API v3 webhook events in, group messages out, OAuth v4 tokens.
 
 Facts and their confidence come from ../shared/platforms/zalo.md (§ numbers below). Where its sources disagree
-(the webhook signature's id and key, the lifecycle event names), every variant is accepted and the one met is
-logged. The channel never opens a database session: the token store is handed in (`TokenStore`), `tocns.app`
-wires the database one.
+on the lifecycle event names, every variant is accepted. The webhook signature is accepted in the configured
+variant only (ZALO_OA_SIGNATURE_KEY, the documented OA secret key by default); a call signed in another is logged
+(which variant) and refused. The channel never opens a database session: the token store is handed in
+(`TokenStore`), `tocns.app` wires the database one.
 """
 
 from __future__ import annotations
@@ -414,6 +415,17 @@ def matching_variant(raw: bytes, headers: Mapping[str, str], settings: Settings)
     return found
 
 
+SIGNATURE_KEYS = {"oa_secret": "oa_secret_key", "app_secret": "app_secret"}
+"""ZALO_OA_SIGNATURE_KEY values and the key each names (docs/zalo.md §4.3): `oa_secret`, the documented "Khóa bí
+mật OA" (the default), or `app_secret`, which one compiled spec claims; no other key is named by the docs."""
+
+
+def configured_variant(settings: Settings) -> str:
+    """The one signature variant the webhook accepts: the app id, the raw body, the body's timestamp and the key
+    ZALO_OA_SIGNATURE_KEY names (by default the OA secret key, as Zalo documents it)."""
+    return f"app_id+{SIGNATURE_KEYS[settings.zalo_oa_signature_key]}+body_timestamp"
+
+
 def _obj(value: object) -> dict[str, Any]:
     """A JSON object, or an empty one for anything else."""
     return value if isinstance(value, dict) else {}
@@ -591,12 +603,25 @@ class ZaloOaChannel:
         return self.settings.zalo_oa_secret_key
 
     def verify(self, raw: bytes, headers: Mapping[str, str]) -> bool:
-        """Whether the body is signed by Zalo (any documented variant; the one that matched is logged once)."""
+        """Whether the body is signed with the configured variant (`configured_variant`). A body signed with another
+        variant (the app secret, the OA id, a header timestamp) is refused, and which variant it matched is logged
+        once per variant (names only, never a key): the operator sees a misconfiguration, or someone who holds the
+        app secret, which travels in every token request, trying to forge events."""
         variant = matching_variant(raw, headers, self.settings)
+        expected = configured_variant(self.settings)
         if variant is not None and variant not in self._variants_seen:
             self._variants_seen.add(variant)
-            log.info("zalo_oa webhook signature matched the %s variant", variant)
-        return variant is not None
+            if variant == expected:
+                log.info("zalo_oa webhook signature matched the %s variant", variant)
+            else:
+                log.warning(
+                    "zalo_oa webhook call refused: its signature matched the %s variant, not the configured %s "
+                    "(ZALO_OA_SIGNATURE_KEY=%s)",
+                    variant,
+                    expected,
+                    self.settings.zalo_oa_signature_key,
+                )
+        return variant == expected
 
     async def refresh(self, checked: Checked) -> Checked:
         """Nothing to ask the OA again: the update as checked."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tocns.core.roles import Role
+from tocns.core.roles import Level, Role
 from tocns.core.text import fold
 
 GUEST = "guest"
@@ -74,3 +74,24 @@ def highest(roles: set[str] | frozenset[str]) -> Role | None:
 def allowed(command_roles: frozenset[str], person_roles: set[str] | frozenset[str]) -> bool:
     """Whether a person holding `person_roles` may run a command open to `command_roles`."""
     return bool(command_roles & set(person_roles))
+
+
+UNIT_AUTHORITY: dict[str, Role] = {
+    Level.PROVINCE: Role.STAFF,
+    Level.DISTRICT: Role.COMMUNE_LEADER,
+    Level.COMMUNE: Role.COMMUNE_LEADER,
+    Level.TEAM: Role.TEAM_LEADER,
+}
+"""The role a unit's own authority holds there: what an API token issued for the unit acts with (the highest role a
+person may hold on it; staff only on a province, as `org.store.role_fits_unit` says)."""
+
+
+def unit_authority(level: str) -> Role:
+    """The role an API token of a unit at `level` acts with (an unknown level: the lowest, a member)."""
+    return UNIT_AUTHORITY.get(level, Role.MEMBER)
+
+
+def who_may(command_roles: frozenset[str]) -> str:
+    """The roles that may run a command, in Vietnamese, lowest first: "Cán bộ Sở, Quản trị viên"."""
+    real = sorted((Role(r) for r in command_roles if r != GUEST), key=lambda r: r.rank)
+    return ", ".join(role_label(r) for r in real) if real else role_label(GUEST)

@@ -58,7 +58,7 @@ async def test_console_session_export_totals_match_receipts(app: BotApp, db_url:
     assert re.fullmatch(r"\d{2}/\d{2}/\d{4}", first["Ngày hoạt động"])
     assert re.fullmatch(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}", first["Ghi lúc"])
     assert any(r["Ghi chú"] == "tại nhà văn hóa" for r in rows)
-    assert any(r["Tin nhắn gốc"].endswith("DROP TABLE activity_record; --") for r in rows)
+    assert any(r["Tin nhắn gốc"].endswith("DROP TABLE activity_record; '--") for r in rows)
 
     lines = run_cli(["export", "activities", "--format", "jsonl", "--org", "00070"], db_url).stdout.splitlines()
     assert sum(json.loads(line)["quantity"] for line in lines) == sum(echoed)

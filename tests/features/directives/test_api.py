@@ -142,33 +142,47 @@ async def test_bad_requests_send_nothing(app: BotApp, chat: ChatHarness, clock: 
     assert len(await _directives(app)) == 1 and len(await _outbox(app)) == 3
 
 
-async def test_token_unit_bounds_scope_and_status(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+async def test_token_acts_with_its_units_role_like_the_chat(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    """One authority rule: a commune token acts as the commune's leader, who may not /chidao in a chat, so it
+    cannot POST a directive (issue 22: groups once got "CHỈ ĐẠO SỐ 7 … Người gửi: Xã Hòa An"); it reads the
+    status of its own communes' part, as /tinhtrang shows a commune leader."""
     tree = await _setup(app, chat, clock)
     province, commune = await _tokens(app, tree)
     async with _client(app) as client:
         own = await client.post("/api/v1/directives", json={"text": "Họp xã"}, headers=commune)
-        assert own.status_code == 201
-        assert own.json()["scope"] == "các xã thuộc Xã Tân Lập (X1)" and own.json()["targets"] == 2
-        assert sorted(r.chat_id for r in await _outbox(app)) == ["g-x1", "g-x1-t1"]
-        other = await client.post("/api/v1/directives", json={"text": "Họp", "scope": "X2"}, headers=commune)
-        assert other.status_code == 403 and "Chỉ gửi được tới các xã thuộc Xã Tân Lập (X1)" in other.json()["detail"]
-        above = await client.post("/api/v1/directives", json={"text": "Họp", "scope": "đơn vị P01"}, headers=commune)
-        assert above.status_code == 403
+        assert own.status_code == 403
+        assert own.json()["detail"] == (
+            "Token của Xã Tân Lập (X1) hành động với vai trò Lãnh đạo xã/phường; việc này như lệnh /chidao trong "
+            "chat, chỉ dành cho: Cán bộ Sở, Quản trị viên. Chưa làm gì."
+        )
+        keyed = await client.post(
+            "/api/v1/directives", json={"text": "Họp xã"}, headers={**commune, "Idempotency-Key": "k"}
+        )
+        assert keyed.status_code == 403
+        assert await _outbox(app) == [] and await _directives(app) == []
+        # The chat says the same to the commune's leader.
+        assert "Bạn không có quyền dùng lệnh /chidao" in await chat.text("/chidao X1: Họp", user="10", chat="g-x1")
+        only_x1 = await client.post("/api/v1/directives", json={"text": "Họp", "scope": "X1"}, headers=province)
+        assert only_x1.status_code == 201 and only_x1.json()["id"] == 1
         wide = await client.post("/api/v1/directives", json={"text": "Toàn tỉnh"}, headers=province)
         assert wide.json()["id"] == 2
+        only_x2 = await client.post("/api/v1/directives", json={"text": "Họp", "scope": "X2"}, headers=province)
+        assert only_x2.json()["id"] == 3
         assert (await client.get("/api/v1/directives/1", headers=commune)).status_code == 200
         assert (await client.get("/api/v1/directives/1", headers=province)).status_code == 200
-        refused = await client.get("/api/v1/directives/2", headers=commune)
+        part = await client.get("/api/v1/directives/2", headers=commune)
+        assert part.status_code == 200 and [c["code"] for c in part.json()["communes"]] == ["X1"]
+        refused = await client.get("/api/v1/directives/3", headers=commune)
         assert refused.status_code == 403 and "Xã Tân Lập" in refused.json()["detail"]
         missing = await client.get("/api/v1/directives/99", headers=province)
         assert missing.status_code == 404 and "Không có chỉ đạo số 99" in missing.json()["detail"]
         assert (await client.get("/api/v1/directives/1")).status_code == 401
-    assert len(await _outbox(app)) == 2 + 3
+    assert len(await _outbox(app)) == 2 + 3 + 1
 
 
 async def test_idempotency_key_returns_the_same_directive(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
     tree = await _setup(app, chat, clock)
-    province, commune = await _tokens(app, tree)
+    province, _commune = await _tokens(app, tree)
     body = {"text": "Kiểm tra điểm phát sóng", "scope": "X1"}
     async with _client(app) as client:
         first = await client.post("/api/v1/directives", json=body, headers={**province, "Idempotency-Key": "req-1"})
@@ -180,7 +194,9 @@ async def test_idempotency_key_returns_the_same_directive(app: BotApp, chat: Cha
         )
         assert changed.status_code == 422 and "đã dùng cho một chỉ đạo khác (số 1)" in changed.json()["detail"]
         # Keys belong to a token: another system's "req-1" is its own.
-        theirs = await client.post("/api/v1/directives", json=body, headers={**commune, "Idempotency-Key": "req-1"})
+        async with app.db.session() as session:
+            other = {"Authorization": f"Bearer {await create_token(session, tree.province, app.clock())}"}
+        theirs = await client.post("/api/v1/directives", json=body, headers={**other, "Idempotency-Key": "req-1"})
         assert theirs.json()["id"] == 2
         # Two retries racing each other still make one directive.
         racing = await asyncio.gather(

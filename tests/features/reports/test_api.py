@@ -102,6 +102,9 @@ async def test_cli_report_formats(app: BotApp, db_url: str, tmp_path: Path, cloc
     assert missing.returncode == 1 and "NOPE" in missing.stderr
     token = run_cli(["apitoken", "create", "P01"], db_url)
     assert token.returncode == 0 and token.stdout.strip().startswith("tocns_")
+    assert "hành động với vai trò Cán bộ Sở" in token.stderr
+    commune = run_cli(["apitoken", "create", "X1"], db_url)
+    assert "hành động với vai trò Lãnh đạo xã/phường" in commune.stderr
 
 
 async def test_cli_and_api_csv_are_the_same_file(app: BotApp, db_url: str, tmp_path: Path) -> None:

@@ -108,9 +108,10 @@ async def test_raw_rows_carry_id_real_date_note_and_photo(app: BotApp, clock: Fa
     assert isinstance(row[1].value, datetime) and row[1].value.date() == date(2026, 11, 17)
     assert row[1].number_format == "dd/mm/yyyy"
     assert row[7].value == 1234 and row[7].number_format == "#,##0"
-    # A note that looks like a formula stays text; the photo is a link.
-    assert row[9].value == "=1+1 hộ ông Tư" and row[9].data_type == "s"
-    assert row[10].value == '=HYPERLINK("https://example.org/anh.jpg","Xem ảnh")'
+    # A note that looks like a formula stays text (with Excel's text mark); the photo is a link, not a formula.
+    assert row[9].value == "'=1+1 hộ ông Tư" and row[9].data_type == "s"
+    assert row[10].value == "Xem ảnh" and row[10].data_type == "s"
+    assert row[10].hyperlink is not None and row[10].hyperlink.target == "https://example.org/anh.jpg"
     assert row[11].value == datetime(2026, 11, 17, 9, 0)  # local time
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:L2"
 

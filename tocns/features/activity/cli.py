@@ -56,14 +56,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from tocns.cli.common import run_in_session
+    from tocns.cli.common import prepared_settings, run_in_session
+    from tocns.core.filelimits import FileTooLarge, ImportLimits, check_file_size
     from tocns.features.activity import store as activity_store
     from tocns.features.activity.grammar import read_specs_file
 
     try:
+        check_file_size(args.file, ImportLimits.from_settings(prepared_settings()))
         specs = read_specs_file(args.file)
     except FileNotFoundError:
         raise SystemExit(f"Lỗi: không có tệp {args.file}.") from None
+    except FileTooLarge as exc:
+        raise SystemExit(f"Lỗi: {exc} Không nạp gì.") from None
     except (ValueError, json.JSONDecodeError) as exc:
         raise SystemExit(f"Lỗi: tệp chỉ tiêu {args.file} không hợp lệ: {exc}") from None
 
@@ -128,6 +132,7 @@ def _write_xlsx(rows: list[dict[str, Any]], target: Path, max_rows: int | None =
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
+    from tocns.features.reports.csvout import defuse
     from tocns.features.reports.workbook import DAY, EXCEL_MAX_ROWS, MOMENT, NUMBER
 
     max_rows = max_rows or EXCEL_MAX_ROWS
@@ -149,9 +154,10 @@ def _write_xlsx(rows: list[dict[str, Any]], target: Path, max_rows: int | None =
         for row in chunk:
             cells = []
             for key in KEYS:
-                cell = WriteOnlyCell(sheet, row[key])
-                if isinstance(row[key], str):
-                    cell.data_type = "s"  # user text is never a formula
+                value = row[key]
+                cell = WriteOnlyCell(sheet, defuse(value) if isinstance(value, str) else value)
+                if isinstance(value, str):
+                    cell.data_type = "s"  # user text is never a formula, and defused like the CSV
                 elif key in formats and row[key] is not None:
                     cell.number_format = formats[key]
                 cells.append(cell)

@@ -33,18 +33,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _create(args: argparse.Namespace) -> int:
     from tocns.cli.common import run_in_session
     from tocns.core.clock import utcnow
+    from tocns.core.permissions import role_label, unit_authority
     from tocns.features.apitokens.store import create_token
     from tocns.features.org import store as org_store
 
-    async def work(session: AsyncSession) -> tuple[str, str]:
+    async def work(session: AsyncSession) -> tuple[str, str, str]:
         unit = await org_store.require_unit(session, args.org_code)
         token = await create_token(session, unit, utcnow(), label=args.label, actor_label=OPERATOR)
-        return token, unit.name
+        return token, unit.name, unit.level
 
-    token, name = run_in_session(work)
+    token, name, level = run_in_session(work)
     print(token)
     print(
-        f"Token của {name} và các đơn vị trực thuộc. Chỉ hiện một lần; gửi kèm "
+        f"Token của {name} và các đơn vị trực thuộc, hành động với vai trò {role_label(unit_authority(level))} "
+        "(như trong chat: chỉ Cán bộ Sở, tức token cấp tỉnh, gửi được chỉ đạo). Chỉ hiện một lần; gửi kèm "
         "'Authorization: Bearer <token>' khi gọi /api/v1/reports/<mã> hoặc /api/v1/directives. Tài liệu: /docs",
         file=sys.stderr,
     )

@@ -20,6 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tocns.app import BotApp
 from tocns.core.context import UserError
 from tocns.core.parsing import MAX_ID
+from tocns.core.permissions import unit_authority
+from tocns.core.roles import Role
 from tocns.core.text import storable
 from tocns.features.apitokens.auth import require_token
 from tocns.features.directives import service, store
@@ -29,7 +31,12 @@ PREFIX = "/api/v1/directives"
 MAX_KEY_CHARS = 200
 router = APIRouter(prefix=PREFIX, tags=["directives"])
 
-AUTH_DOC = "Bearer <API token> from `tocns apitoken create` (the token's unit bounds the scope)"
+AUTH_DOC = (
+    "Bearer <API token> from `tocns apitoken create` (the token's unit bounds the scope, and the token acts with "
+    "the role of that unit's authority: province → Cán bộ Sở, commune → Lãnh đạo xã/phường, team → Tổ trưởng)"
+)
+# The chat commands whose roles each route checks: sending is /chidao (department staff), status is /tinhtrang.
+SEND_COMMAND, STATUS_COMMAND = "chidao", "tinhtrang"
 
 
 def _storable_text(value: str | None) -> str | None:
@@ -173,7 +180,7 @@ STATUS_EXAMPLE = {
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Thiếu, sai hoặc đã thu hồi API token"},
-    403: {"description": "Ngoài đơn vị của token"},
+    403: {"description": "Ngoài đơn vị của token, hoặc vai trò của token không được làm việc này (như trong chat)"},
 }
 
 
@@ -193,7 +200,7 @@ def _receipt(sent: service.Sent) -> dict[str, Any]:
 async def _replay(bot: BotApp, authorization: str, key: str, request_hash: str) -> Response | None:
     """The response of an earlier POST with this key, or None when there was none."""
     async with bot.db.session() as session:
-        token, _unit = await require_token(session, authorization, bot.clock())
+        token, _unit = await require_token(session, authorization, bot.clock(), bot.registry, SEND_COMMAND)
         earlier = await store.find_api_request(session, token.id or 0, key)
         if earlier is None:
             return None
@@ -237,7 +244,7 @@ async def create_directive(
     now = bot.clock()
     try:
         async with bot.db.session() as session:
-            token, unit = await require_token(session, authorization, now)
+            token, unit = await require_token(session, authorization, now, bot.registry, SEND_COMMAND)
             if not text:
                 raise HTTPException(422, "Thiếu nội dung chỉ đạo (trường «text»). Chưa gửi gì.")
             try:
@@ -284,14 +291,18 @@ async def get_directive_status(
     """Delivered, failed (with reason) and acknowledged per commune, and the communes not acknowledged."""
     bot: BotApp = request.app.state.bot
     async with bot.db.session() as session:
-        _token_row, unit = await require_token(session, authorization, bot.clock())
+        _token_row, unit = await require_token(session, authorization, bot.clock(), bot.registry, STATUS_COMMAND)
         # Ids are 32-bit in the database: a larger number names nothing (and must not reach the query).
         directive = await store.get_directive(session, directive_id) if 1 <= directive_id <= MAX_ID else None
         if directive is None:
             raise HTTPException(404, f"Không có chỉ đạo số {directive_id}.")
         status = await service.directive_status(session, directive)
         if not status.within(unit):
-            raise HTTPException(403, f"Token này chỉ xem được chỉ đạo gửi trong {unit_label(unit)}.")
+            # As /tinhtrang: a commune's authority sees its own part of a wider directive; staff see whole ones.
+            narrowed = status.only(unit) if unit_authority(unit.level) != Role.STAFF else None
+            if narrowed is None or not narrowed.communes:
+                raise HTTPException(403, f"Token này chỉ xem được chỉ đạo gửi trong {unit_label(unit)}.")
+            status = narrowed
         communes = [
             {
                 "code": c.commune.code if c.commune else "",

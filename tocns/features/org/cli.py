@@ -113,9 +113,11 @@ def _import_teams(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from tocns.core.filelimits import ImportLimits
+
     ttl = parse_duration(args.ttl)
     try:
-        rows = read_sheet(args.file)
+        rows = read_sheet(args.file, ImportLimits.from_settings(get_settings()))
     except SheetError as exc:
         print(f"Lỗi: {exc} Không nhập gì.", file=sys.stderr)
         return 1

@@ -9,16 +9,17 @@ store side (import_teams in store.py) checks the communes and applies all or not
 from __future__ import annotations
 
 import csv
-import io
 import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tocns.core.filelimits import FileTooLarge, ImportLimits, check_file_size, check_zip
 from tocns.core.permissions import parse_role
 from tocns.core.roles import Role
-from tocns.core.text import fold_compact, nfc
+from tocns.core.text import fold, fold_compact, nfc
+from tocns.features.org.models import OrgUnit, Person
 
 TEMPLATE_NAMES = ("mau-nhap-to.xlsx", "mau-nhap-to.csv")
 """The template files shipped in data/ beside this module (the same headings and example rows)."""
@@ -44,6 +45,10 @@ HEADINGS = {
 }
 IMPORT_ROLES = (Role.MEMBER, Role.TEAM_LEADER)
 """Roles a sheet may give on a team; commune leaders and staff get theirs with a join code."""
+
+# The widths of the columns a sheet's names go to: a longer name is refused, never cut (issue 22).
+TEAM_NAME_MAX = min(OrgUnit.__table__.c.name.type.length, OrgUnit.__table__.c.name_folded.type.length)  # type: ignore[attr-defined]
+MEMBER_NAME_MAX = Person.__table__.c.display_name.type.length  # type: ignore[attr-defined]
 
 _PHONE = re.compile(r"^0[1-9][0-9]{8}$")
 _TELEGRAM = re.compile(r"^[0-9]{5,15}$")
@@ -134,58 +139,117 @@ def _rows(table: list[tuple[int, list[Any], set[int]]]) -> list[SheetRow]:
     return out
 
 
-def read_sheet(path: Path) -> list[SheetRow]:
-    """The rows of an .xlsx or .csv sheet of teams; SheetError when it is not such a sheet."""
+def read_sheet(path: Path, limits: ImportLimits | None = None) -> list[SheetRow]:
+    """The rows of an .xlsx or .csv sheet of teams; SheetError when it is not such a sheet or is beyond a limit
+    (size on disk, size inflated, compression ratio, rows: checked before the sheet is parsed)."""
+    limits = limits or ImportLimits()
     if not path.is_file():
         raise SheetError(f"Không có tệp {path}.")
     suffix = path.suffix.lower()
     if suffix == ".xls":
         raise SheetError("Tệp .xls (Excel 97-2003) không đọc được: hãy mở và Lưu thành (Save As) .xlsx hoặc CSV UTF-8.")
-    if suffix == ".csv":
-        return _rows(_csv_table(path))
-    if suffix in (".xlsx", ".xlsm"):
-        return _rows(_xlsx_table(path))
-    raise SheetError(f"Tệp {path.name} không phải bảng tính: hãy dùng tệp .xlsx hoặc .csv (xem tệp mẫu).")
-
-
-def _csv_table(path: Path) -> list[tuple[int, list[Any], set[int]]]:
-    raw = path.read_bytes()
-    if b"\x00" in raw[:4096]:
-        raise SheetError(f"Tệp {path.name} không phải tệp CSV (có dữ liệu nhị phân).")
+    if suffix not in (".csv", ".xlsx", ".xlsm"):
+        raise SheetError(f"Tệp {path.name} không phải bảng tính: hãy dùng tệp .xlsx hoặc .csv (xem tệp mẫu).")
     try:
-        text = raw.decode("utf-8-sig")
+        check_file_size(path, limits)
+        if suffix == ".csv":
+            return _rows(_csv_table(path, limits.max_rows))
+        try:
+            check_zip(path, limits)
+        except (zipfile.BadZipFile, OSError):
+            raise SheetError(_BROKEN.format(name=path.name)) from None
+        return _rows(_xlsx_table(path, limits.max_rows))
+    except FileTooLarge as exc:
+        raise SheetError(str(exc)) from None
+
+
+_BROKEN = "Tệp {name} không phải bảng tính .xlsx hợp lệ (có thể đã hỏng hoặc đổi đuôi)."
+
+
+def _too_many_rows(name: str, max_rows: int) -> SheetError:
+    count = f"{max_rows:,}".replace(",", ".")  # 20.000, the Vietnamese way
+    return SheetError(
+        f"Tệp {name} có hơn {count} dòng (ngoài dòng tiêu đề), quá giới hạn IMPORT_MAX_ROWS: hãy chia thành nhiều tệp."
+    )
+
+
+def _csv_table(path: Path, max_rows: int) -> list[tuple[int, list[Any], set[int]]]:
+    # Read as a stream, row by row: memory holds the rows kept (at most max_rows), never the whole file.
+    with path.open("rb") as probe:
+        start = probe.read(4096)
+    if b"\x00" in start:
+        raise SheetError(f"Tệp {path.name} không phải tệp CSV (có dữ liệu nhị phân).")
+    not_utf8 = f"Tệp {path.name} không phải UTF-8: trong Excel hãy chọn Lưu thành (Save As) > 'CSV UTF-8'."
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as text:
+            # Vietnamese Excel writes ';' between cells (the comma is its decimal mark).
+            first = text.readline(65_536)
+            delimiter = max((",", ";", "\t"), key=first.count)
+            text.seek(0)
+            table = []
+            filled = 0
+            number = 0
+            try:
+                for number, cells in enumerate(csv.reader(text, delimiter=delimiter), start=1):
+                    if not any(c.strip() for c in cells):
+                        continue
+                    filled += 1
+                    if filled > max_rows + 1:  # the heading and max_rows rows
+                        raise _too_many_rows(path.name, max_rows)
+                    formulas = {i for i, c in enumerate(cells) if c.strip().startswith("=")}
+                    table.append((number, list(cells), formulas))
+            except csv.Error as exc:
+                raise SheetError(f"Dòng {number + 1}: tệp {path.name} không đọc được như CSV ({exc}).") from None
     except UnicodeDecodeError:
-        raise SheetError(
-            f"Tệp {path.name} không phải UTF-8: trong Excel hãy chọn Lưu thành (Save As) > 'CSV UTF-8'."
-        ) from None
-    # Vietnamese Excel writes ';' between cells (the comma is its decimal mark).
-    first = text.splitlines()[0] if text else ""
-    delimiter = max((",", ";", "\t"), key=first.count)
-    table = []
-    for number, cells in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1):
-        formulas = {i for i, c in enumerate(cells) if c.strip().startswith("=")}
-        table.append((number, list(cells), formulas))
+        raise SheetError(not_utf8) from None
     return table
 
 
-def _xlsx_table(path: Path) -> list[tuple[int, list[Any], set[int]]]:
+def _xlsx_table(path: Path, max_rows: int) -> list[tuple[int, list[Any], set[int]]]:
     from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
 
+    # openpyxl raises what its parser meets in a damaged file (IndexError for a shared string that is not there,
+    # KeyError, ValueError, TypeError, XML errors...): every one of them means the same to the operator.
     try:
         book = load_workbook(path, read_only=True, data_only=False)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError):
-        raise SheetError(f"Tệp {path.name} không phải bảng tính .xlsx hợp lệ (có thể đã hỏng hoặc đổi đuôi).") from None
+    except Exception:
+        raise SheetError(_BROKEN.format(name=path.name)) from None
     try:
+        if not book.worksheets:
+            raise SheetError(f"Tệp {path.name} không có trang tính nào.")
         sheet = book.worksheets[0]
         table = []
+        filled = 0
         for number, row in enumerate(sheet.iter_rows(), start=1):
             cells = [getattr(c, "value", None) for c in row]
+            if not any(_text(c) for c in cells):
+                continue
+            filled += 1
+            if filled > max_rows + 1:
+                raise _too_many_rows(path.name, max_rows)
             formulas = {i for i, c in enumerate(row) if getattr(c, "data_type", None) == "f"}
             table.append((number, cells, formulas))
         return table
+    except SheetError:
+        raise
+    except Exception:
+        raise SheetError(_BROKEN.format(name=path.name)) from None
     finally:
         book.close()
+
+
+def too_long(row: SheetRow) -> Problem | None:
+    """The problem of a row whose team or member name is wider than its column (refused, never cut)."""
+    for heading, value, limit in (
+        (HEADINGS["team"], row.team, TEAM_NAME_MAX),
+        (HEADINGS["member"], row.member, MEMBER_NAME_MAX),
+    ):
+        width = max(len(value), len(fold(value)))
+        if width > limit:
+            return Problem(
+                row.number, f"cột '{heading}' dài {width} ký tự, tối đa {limit} ký tự; hãy rút gọn (không nhập gì)."
+            )
+    return None
 
 
 def normalize_phone(text: str) -> str | None:

@@ -24,7 +24,7 @@ from tocns.db.errors import Conflict, Expired, NotFound
 from tocns.db.upsert import per_dialect, table_of
 from tocns.features.org.models import ChatBinding, JoinCode, Membership, OrgUnit, Person, unit_label
 from tocns.features.org.names import name_words_match
-from tocns.features.org.sheet import Member, Problem, SheetRow, member_of
+from tocns.features.org.sheet import Member, Problem, SheetRow, member_of, too_long
 
 JOIN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 JOIN_CODE_LENGTH = 8
@@ -1040,6 +1040,9 @@ async def plan_team_import(
         if not row.team:
             problems.append(Problem(row.number, "thiếu tên tổ."))
             continue
+        if (long := too_long(row)) is not None:
+            problems.append(long)
+            continue
         unit = communes.find(row.commune)
         if isinstance(unit, str):
             problems.append(Problem(row.number, unit))
@@ -1144,7 +1147,7 @@ async def apply_team_import(
     for _, m in members:
         if (m.platform, m.user_id) not in found:
             person = Person(
-                platform=m.platform, user_id=m.user_id, display_name=m.name[:200], created_at=now, last_seen_at=now
+                platform=m.platform, user_id=m.user_id, display_name=m.name, created_at=now, last_seen_at=now
             )
             found[(m.platform, m.user_id)] = person
             new_people.append(person)

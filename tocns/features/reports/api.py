@@ -21,6 +21,8 @@ from tocns.features.reports.store import stream_raw_records
 from tocns.features.reports.workbook import write_workbook
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
+REPORT_COMMAND = "baocao"
+"""The chat command whose roles the report route checks (one authority rule for chat and API)."""
 
 
 class ReportFormat(StrEnum):
@@ -48,7 +50,7 @@ async def get_report(
     bot: BotApp = request.app.state.bot
     now = bot.clock()
     async with bot.db.session() as session:
-        _token, allowed_unit = await require_token(session, authorization, now)
+        _token, allowed_unit = await require_token(session, authorization, now, bot.registry, REPORT_COMMAND)
         unit = await org_store.get_unit_by_code(session, org_code)
         if unit is None:
             raise HTTPException(404, f"Không có đơn vị mã {org_code!r}.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -14,20 +15,40 @@ BOM = "\ufeff"
 MOMENT_FORMAT = "%d/%m/%Y %H:%M"
 """Every timestamp in a CSV (local time): dd/mm/yyyy HH:MM."""
 
-# A cell starting with one of these is run as a formula by Excel ("CSV injection"): user text gets a leading quote.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_TRIGGERS = "=+-@\t\r"
+"""A cell starting with one of these is run as a formula by Excel or LibreOffice ("CSV injection")."""
+
+SEPARATORS = ",;\t\r\n"
+"""Characters a spreadsheet may split a cell on: the comma, the semicolon (Excel in Vietnamese and other locales that
+write decimals with a comma), tab, and line breaks (a parser that ignores quoting starts a new row there)."""
+
+# A trigger at the start, or after a separator, with only spaces or double quotes between (a parser strips both).
+_GAP = '[ "]*'
+_TRIGGER = "[" + re.escape(FORMULA_TRIGGERS) + "]"
+_AT_START = re.compile(f"^({_GAP})(?={_TRIGGER})")
+_AFTER_SEPARATOR = re.compile(f"([{re.escape(SEPARATORS)}]{_GAP})(?={_TRIGGER})")
+
+
+def defuse(text: str) -> str:
+    """Text that no spreadsheet can run, whichever separator it splits the cell on: an apostrophe goes before every
+    formula trigger (= + - @ tab CR) found at the start or after a separator (`,` `;` tab CR LF, spaces and double
+    quotes allowed between). The apostrophe is Excel's own "this is text" mark; everything else is kept as written.
+    The one neutralising function of every export (CSV, XLSX, API downloads); decision in docs/security.md."""
+    if not text:
+        return text
+    return _AFTER_SEPARATOR.sub(r"\1'", _AT_START.sub(r"\1'", text, count=1))
 
 
 def cell(value: Any) -> Any:
-    """A CSV cell: dates dd/mm/yyyy (core.dates.fmt_date), None empty, text Excel would run as a formula quoted."""
+    """A CSV cell: dates dd/mm/yyyy (core.dates.fmt_date), None empty, text defused (`defuse`)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         return value.strftime(MOMENT_FORMAT)
     if isinstance(value, date):
         return fmt_date(value)
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    if isinstance(value, str):
+        return defuse(value)
     return value
 
 

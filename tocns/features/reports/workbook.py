@@ -21,6 +21,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from tocns.features.reports.csvout import defuse
 from tocns.features.reports.store import Report
 
 EXCEL_MAX_ROWS = 1_048_576
@@ -97,17 +98,19 @@ def _day(value: Any) -> date:
 
 
 def _photo_cell(ws: WriteOnlyWorksheet, value: str | None) -> WriteOnlyCell:
+    # A cell hyperlink, not a HYPERLINK() formula: the workbook holds no formula at all (docs/security.md).
     if value and value.startswith(("http://", "https://")):
-        safe = value.replace('"', "%22")
-        cell = WriteOnlyCell(ws, f'=HYPERLINK("{safe}","Xem ảnh")')
+        cell = _text(ws, "Xem ảnh")
+        cell.hyperlink = value
         cell.font = Font(color="0563C1", underline="single")
         return cell
     return _text(ws, value or "")
 
 
 def _text(ws: WriteOnlyWorksheet, value: str) -> WriteOnlyCell:
-    """A text cell that stays text: a note typed as "=1+1" is never turned into a formula."""
-    cell = WriteOnlyCell(ws, value)
+    """A text cell that stays text: a note typed as "=1+1" is never a formula, and is defused (csvout.defuse) so it
+    cannot become one when the sheet is copied or saved as CSV."""
+    cell = WriteOnlyCell(ws, defuse(value))
     cell.data_type = "s"
     return cell
 

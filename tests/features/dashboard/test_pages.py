@@ -1,0 +1,92 @@
+"""Dashboard pages over HTTP (no browser): sign-in links, sessions, scoping, the /web command and the CLI link."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import httpx
+
+from tests.factories import ChatHarness, FakeClock, build_tree, make_logger
+from tests.features.reports.test_service import local
+from tocns.app import BotApp
+from tocns.core.roles import Role
+from tocns.features.dashboard import service
+from tocns.features.org import store as org_store
+from tocns.web.app import create_app
+
+
+def _client(app: BotApp) -> httpx.AsyncClient:
+    web = create_app(app.settings, bot_app=app, channels=[])
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://testserver")
+
+
+async def _staff_link(app: BotApp) -> str:
+    async with app.db.session() as session:
+        tree = await build_tree(session)
+        logger = await make_logger(session, app.clock())
+        await logger.log(tree.teams[0], date(2026, 11, 17), {"vneid": 12, "dvc": 2}, local(date(2026, 11, 17)))
+        await logger.log(tree.other_teams[0], date(2026, 11, 23), {"vneid": 3}, local(date(2026, 11, 23)))
+        staff = await org_store.upsert_person(
+            session, platform="console", user_id="s1", display_name="Cán bộ Sở", username=None,
+            private_chat_id="s1", now=app.clock(),
+        )
+        await org_store.set_membership(session, person=staff, unit=tree.province, role=Role.STAFF)
+        return await service.link_for_person(session, staff, app.clock())
+
+
+async def _sign_in(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    page = await client.get(f"/dashboard/vao/{token}")
+    assert page.status_code == 200 and "Đăng nhập" in page.text
+    return await client.post(f"/dashboard/vao/{token}")
+
+
+async def test_sign_in_overview_and_refusals(app: BotApp, clock: FakeClock) -> None:
+    token = await _staff_link(app)
+    async with _client(app) as client:
+        assert (await client.get("/dashboard/")).status_code == 401
+        signed = await _sign_in(client, token)
+        assert signed.status_code == 303
+        cookie = signed.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Max-Age=43200" in cookie
+        page = await client.get("/dashboard/")
+        assert page.status_code == 200, page.text
+        assert "Tỉnh Thử" in page.text and "Xã Tân Lập" in page.text
+        last = await client.get("/dashboard/", params={"ky": "tuần trước"})
+        assert "Kích hoạt VNeID" in last.text
+        # The link was used: a second use is refused in Vietnamese.
+        again = await client.post(f"/dashboard/vao/{token}")
+        assert again.status_code == 410 and "đã được dùng" in again.text
+        wrong = await client.get("/dashboard/", params={"ky": "2026-13"})
+        assert wrong.status_code == 422 and "không có thật" in wrong.text
+        xlsx = await client.get("/dashboard/tai/P01", params={"ky": "tuần trước", "dang": "xlsx"})
+        assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+        assert (await client.post("/dashboard/thoat")).status_code == 200
+        assert (await client.get("/dashboard/")).status_code == 401
+
+
+async def test_expired_link_refused(app: BotApp, clock: FakeClock) -> None:
+    token = await _staff_link(app)
+    clock.advance(minutes=16)
+    async with _client(app) as client:
+        page = await client.get(f"/dashboard/vao/{token}")
+        assert page.status_code == 410 and "hết hạn" in page.text
+        assert (await client.post(f"/dashboard/vao/{token}")).status_code == 410
+        assert (await client.get("/dashboard/")).status_code == 401
+
+
+async def test_web_command_only_in_private_and_for_leaders(app: BotApp, chat: ChatHarness) -> None:
+    async with app.db.session() as session:
+        tree = await build_tree(session)
+        staff = await org_store.upsert_person(
+            session, platform="console", user_id="s1", display_name="Cán bộ Sở", username=None,
+            private_chat_id="s1", now=app.clock(),
+        )
+        await org_store.set_membership(session, person=staff, unit=tree.province, role=Role.STAFF)
+    reply = await chat.text("/web", user="s1", chat="s1", private=True)
+    assert "http://testserver/dashboard/vao/" in reply and "15 phút" in reply
+    token = reply.rsplit("/", 1)[-1].strip()
+    async with _client(app) as client:
+        assert (await _sign_in(client, token)).status_code == 303
+        assert "Tỉnh Thử" in (await client.get("/dashboard/")).text
+    assert "tin nhắn riêng" in await chat.text("/web", user="s1", chat="group-9")
+    assert "http" not in await chat.text("/web", user="nobody", chat="nobody", private=True)

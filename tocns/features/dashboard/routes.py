@@ -57,12 +57,12 @@ def _bot(request: Request) -> BotApp:
     return request.app.state.bot  # type: ignore[no-any-return]
 
 
-def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+def _page(request: Request, name: str, http_status: int = 200, **context: Any) -> HTMLResponse:
     bot = _bot(request)
     context.setdefault("viewer", None)
     context["tz"] = bot.settings.tz
     context["fmt_time"] = lambda moment: fmt_time(moment, bot.settings.tz) if moment else ""
-    response = templates.TemplateResponse(request, name, context, status_code=status)
+    response = templates.TemplateResponse(request, name, context, status_code=http_status)
     # Pages hold a province's figures: never kept by a shared computer's cache or a proxy.
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
@@ -329,7 +329,7 @@ async def compose(request: Request) -> Response:
             )
             reach = await directive_store.groups_of(session, scope.communes)
         except UserError as exc:
-            await session.rollback()
+            # The services check before they write: nothing of a refused request is in the session.
             return _page(
                 request,
                 "compose.html",
@@ -366,7 +366,7 @@ async def confirm(request: Request, number: int) -> Response:
         try:
             await directives.confirm_directive(session, directive, viewer.person, bot.clock(), bot.settings.tz)
         except UserError as exc:
-            await session.rollback()
+            # The services check before they write: nothing of a refused request is in the session.
             return _message(request, "Chưa gửi", exc.message, 409, viewer)
     return RedirectResponse(f"{PREFIX}/chi-dao/{number}", status_code=303)
 
@@ -385,7 +385,7 @@ async def cancel(request: Request, number: int) -> Response:
         try:
             await directives.recall_directive(session, directive, viewer.person, bot.clock())
         except UserError as exc:
-            await session.rollback()
+            # The services check before they write: nothing of a refused request is in the session.
             return _message(request, "Không huỷ được", exc.message, 409, viewer)
     return RedirectResponse(f"{PREFIX}/chi-dao/{number}", status_code=303)
 

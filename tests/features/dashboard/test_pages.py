@@ -27,8 +27,13 @@ async def _staff_link(app: BotApp) -> str:
         await logger.log(tree.teams[0], date(2026, 11, 17), {"vneid": 12, "dvc": 2}, local(date(2026, 11, 17)))
         await logger.log(tree.other_teams[0], date(2026, 11, 23), {"vneid": 3}, local(date(2026, 11, 23)))
         staff = await org_store.upsert_person(
-            session, platform="console", user_id="s1", display_name="Cán bộ Sở", username=None,
-            private_chat_id="s1", now=app.clock(),
+            session,
+            platform="console",
+            user_id="s1",
+            display_name="Cán bộ Sở",
+            username=None,
+            private_chat_id="s1",
+            now=app.clock(),
         )
         await org_store.set_membership(session, person=staff, unit=tree.province, role=Role.STAFF)
         return await service.link_for_person(session, staff, app.clock())
@@ -78,8 +83,13 @@ async def test_web_command_only_in_private_and_for_leaders(app: BotApp, chat: Ch
     async with app.db.session() as session:
         tree = await build_tree(session)
         staff = await org_store.upsert_person(
-            session, platform="console", user_id="s1", display_name="Cán bộ Sở", username=None,
-            private_chat_id="s1", now=app.clock(),
+            session,
+            platform="console",
+            user_id="s1",
+            display_name="Cán bộ Sở",
+            username=None,
+            private_chat_id="s1",
+            now=app.clock(),
         )
         await org_store.set_membership(session, person=staff, unit=tree.province, role=Role.STAFF)
     reply = await chat.text("/web", user="s1", chat="s1", private=True)

@@ -30,9 +30,7 @@ def trend_svg(values: list[int], labels: list[str]) -> Markup:
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{height:.1f}" fill="{colour}">'
             f"<title>{escape(label)}: {value}</title></rect>"
         )
-        parts.append(
-            f'<text x="{x + bar / 2:.1f}" y="{y - 3:.1f}" font-size="10" text-anchor="middle">{value}</text>'
-        )
+        parts.append(f'<text x="{x + bar / 2:.1f}" y="{y - 3:.1f}" font-size="10" text-anchor="middle">{value}</text>')
         parts.append(
             f'<text x="{x + bar / 2:.1f}" y="{HEIGHT - 5}" font-size="9" text-anchor="middle" fill="#555">'
             f"{escape(label)}</text>"

@@ -28,7 +28,10 @@ def _link(args: argparse.Namespace) -> int:
 
     settings = prepared_settings()
     if not settings.link_signing_secret:
-        print("Chưa đặt LINK_SIGNING_SECRET trong .env: trang điều hành cần khóa này để ký phiên đăng nhập.", file=sys.stderr)
+        print(
+            "Chưa đặt LINK_SIGNING_SECRET trong .env: trang điều hành cần khóa này để ký phiên đăng nhập.",
+            file=sys.stderr,
+        )
         return 2
 
     async def work(session: AsyncSession) -> tuple[str, str]:

@@ -25,7 +25,9 @@ COMMANDS = CommandGroup()
 async def web(ctx: Context) -> str:
     """Answer with a one-time link bound to the sender and their roles; never in a group, where others could use it."""
     if not ctx.msg.is_private:
-        raise UserError("Link đăng nhập là của riêng bạn: hãy nhắn /web trong tin nhắn riêng với bot, không gõ trong nhóm.")
+        raise UserError(
+            "Link đăng nhập là của riêng bạn: hãy nhắn /web trong tin nhắn riêng với bot, không gõ trong nhóm."
+        )
     token = await service.link_for_person(ctx.session, ctx.person, ctx.now)
     minutes = int(LINK_TTL.total_seconds() // 60)
     return (

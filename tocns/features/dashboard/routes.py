@@ -340,9 +340,7 @@ async def compose(request: Request) -> Response:
                 problem=exc.message,
             )
         groups = len({(b.platform, b.chat_id) for _c, bindings in reach for b in bindings})
-        return _page(
-            request, "preview.html", viewer=viewer, directive=held, scope=scope, reach=reach, groups=groups
-        )
+        return _page(request, "preview.html", viewer=viewer, directive=held, scope=scope, reach=reach, groups=groups)
 
 
 async def _own_directive(session: AsyncSession, viewer: Viewer, number: int) -> directives.Directive | None:
@@ -409,4 +407,6 @@ async def directive_page(request: Request, number: int) -> Response:
 @router.get("/static/sort.js")
 async def sort_script() -> Response:
     """The one vendored script: sorts a table by a clicked heading (works without it too)."""
-    return FileResponse(HERE / "static" / "sort.js", media_type="text/javascript", headers={"Cache-Control": "max-age=3600"})
+    return FileResponse(
+        HERE / "static" / "sort.js", media_type="text/javascript", headers={"Cache-Control": "max-age=3600"}
+    )

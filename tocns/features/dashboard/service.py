@@ -179,6 +179,11 @@ class Trend:
     weeks: list[tuple[Period, int]]
     svg: str = ""
 
+    @property
+    def total(self) -> int:
+        """The sum over the weeks (an indicator without any is listed, not drawn)."""
+        return sum(value for _week, value in self.weeks)
+
 
 @dataclass
 class CommuneLine:

@@ -100,3 +100,23 @@ async def test_web_command_only_in_private_and_for_leaders(app: BotApp, chat: Ch
         assert "Tỉnh Thử" in (await client.get("/dashboard/")).text
     assert "tin nhắn riêng" in await chat.text("/web", user="s1", chat="group-9")
     assert "http" not in await chat.text("/web", user="nobody", chat="nobody", private=True)
+
+
+async def test_operator_link_from_the_cli_reads_but_sends_nothing(app: BotApp, db_url: str) -> None:
+    from tests.cli.test_cli import run_cli
+
+    await _staff_link(app)
+    env = {"LINK_SIGNING_SECRET": app.settings.link_signing_secret, "PUBLIC_BASE_URL": "http://testserver"}
+    done = run_cli(["dashboard", "link", "X1"], db_url, extra_env=env)
+    assert done.returncode == 0, done.stderr
+    url = done.stdout.strip().splitlines()[-1]
+    assert url.startswith("http://testserver/dashboard/vao/")
+    async with _client(app) as client:
+        assert (await _sign_in(client, url.rsplit("/", 1)[-1])).status_code == 303
+        page = await client.get("/dashboard/")
+        # Scoped to the commune: its figures, none of the other commune's or the province's.
+        assert "Xã Tân Lập" in page.text and "Xã Hòa Bình" not in page.text
+        assert (await client.get("/dashboard/don-vi/P01")).status_code == 404
+        assert (await client.get("/dashboard/chi-dao/moi")).status_code == 403
+    unknown = run_cli(["dashboard", "link", "KHONGCO"], db_url, extra_env=env)
+    assert unknown.returncode != 0 and "KHONGCO" in unknown.stderr

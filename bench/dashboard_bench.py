@@ -77,7 +77,8 @@ async def _bench(url: str, records: int, repeat: int) -> None:
                 report_times.append(report_elapsed)
     assert report.teams == 1000 and len(report.children) == 100
     page, alone = statistics.median(page_times), statistics.median(report_times)
-    print(f"  overview page (GET /dashboard/?ky={PERIOD}, {len(response.content) // 1024} KiB HTML): {page * 1000:.0f} ms")
+    size = len(response.content) // 1024
+    print(f"  overview page (GET /dashboard/?ky={PERIOD}, {size} KiB HTML): {page * 1000:.0f} ms")
     print(f"  report service alone (unit_report, same unit and week): {alone * 1000:.0f} ms; ratio {page / alone:.2f}x")
     print(f"  medians of {repeat} runs; target: overview under 300 ms on PostgreSQL")
     await db.dispose()

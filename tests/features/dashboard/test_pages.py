@@ -120,3 +120,23 @@ async def test_operator_link_from_the_cli_reads_but_sends_nothing(app: BotApp, d
         assert (await client.get("/dashboard/chi-dao/moi")).status_code == 403
     unknown = run_cli(["dashboard", "link", "KHONGCO"], db_url, extra_env=env)
     assert unknown.returncode != 0 and "KHONGCO" in unknown.stderr
+
+
+async def test_trend_agrees_with_the_weekly_reports(app: BotApp) -> None:
+    """Queried weeks (a month's overview draws all eight from the trend query) equal the report of each week."""
+    from tocns.features.reports.period import parse_period
+    from tocns.features.reports.service import unit_report
+
+    await _staff_link(app)
+    async with app.db.session() as session:
+        province = await org_store.get_unit_by_code(session, "P01")
+        assert province is not None
+        today = app.clock().astimezone(app.settings.tz).date()
+        month = parse_period("tháng này", today)
+        report = await unit_report(session, province, month, app.settings, app.clock())
+        trends = {t.code: t for t in await service.trends(session, province, report, month)}
+        for week, value in trends["vneid"].weeks:
+            weekly = await unit_report(session, province, week, app.settings, app.clock())
+            assert value == next(t.quantity for t in weekly.totals if t.code == "vneid")
+        # The month's last week (30/11-06/12) is drawn too: 12 in the week of 17/11, 3 in the week of 23/11, then 0.
+        assert [v for _w, v in trends["vneid"].weeks[-3:]] == [12, 3, 0]

@@ -216,14 +216,23 @@ class Overview:
 
 
 async def trends(session: AsyncSession, unit: OrgUnit, report: Report, period: Period) -> list[Trend]:
-    """The TREND_WEEKS weeks up to the period's last week, per indicator (the report's filters, one query)."""
+    """The TREND_WEEKS weeks up to the period's last week, per indicator (the report's filters, one query).
+
+    For a week's overview the last two bars are the report's own figures (this week and the previous one), so the
+    chart and the table cannot disagree and the query reads six weeks instead of eight.
+    """
     last = week_of(period.end)
     weeks = [week_of(last.start - timedelta(days=7 * k)) for k in range(TREND_WEEKS - 1, -1, -1)]
-    daily = await store.daily_totals(session, unit, weeks[0].start, weeks[-1].end)
+    reuse = period.kind == "week"
+    queried_end = weeks[-3].end if reuse else weeks[-1].end
+    daily = await store.daily_totals(session, unit, weeks[0].start, queried_end)
     out = []
     for total in report.totals:
         values = []
-        for week in weeks:
+        for index, week in enumerate(weeks):
+            if reuse and index >= TREND_WEEKS - 2:
+                values.append((week, total.quantity if index == TREND_WEEKS - 1 else total.previous))
+                continue
             days = [week.start + timedelta(days=d) for d in range(7)]
             values.append((week, sum(daily.get((day, total.code), 0) for day in days)))
         trend = Trend(total.code, total.name, total.unit, values)

@@ -140,3 +140,12 @@ async def test_trend_agrees_with_the_weekly_reports(app: BotApp) -> None:
             assert value == next(t.quantity for t in weekly.totals if t.code == "vneid")
         # The month's last week (30/11-06/12) is drawn too: 12 in the week of 17/11, 3 in the week of 23/11, then 0.
         assert [v for _w, v in trends["vneid"].weeks[-3:]] == [12, 3, 0]
+
+
+async def test_without_a_signing_secret_nobody_signs_in(app: BotApp, chat: ChatHarness) -> None:
+    token = await _staff_link(app)
+    app.settings.link_signing_secret = ""
+    assert "LINK_SIGNING_SECRET" in await chat.text("/web", user="s1", chat="s1", private=True)
+    async with _client(app) as client:
+        assert (await client.post(f"/dashboard/vao/{token}")).status_code == 503
+        assert (await client.get("/dashboard/")).status_code == 401

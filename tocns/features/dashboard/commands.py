@@ -28,6 +28,8 @@ async def web(ctx: Context) -> str:
         raise UserError(
             "Link đăng nhập là của riêng bạn: hãy nhắn /web trong tin nhắn riêng với bot, không gõ trong nhóm."
         )
+    if not service.enabled(ctx.settings):
+        raise UserError("Trang điều hành chưa được bật trên máy chủ này (thiếu LINK_SIGNING_SECRET). Hãy báo quản trị.")
     token = await service.link_for_person(ctx.session, ctx.person, ctx.now)
     minutes = int(LINK_TTL.total_seconds() // 60)
     return (

@@ -147,7 +147,7 @@ async def sign_in_page(request: Request, token: str) -> Response:
     problem = service.refusal(link, bot.clock())
     if problem is not None:
         return _message(request, "Không đăng nhập được", problem, 410 if link else 404)
-    return _page(request, "sign_in.html", token=token)
+    return _page(request, "sign_in.html", token=token, hours=SESSION_HOURS)
 
 
 @router.post("/vao/{token}")
@@ -155,6 +155,8 @@ async def sign_in(request: Request, token: str) -> Response:
     """Use the one-time link: set the signed session cookie and open the overview."""
     bot = _bot(request)
     now = bot.clock()
+    if not service.enabled(bot.settings):
+        return _message(request, "Chưa bật", "Máy chủ chưa đặt LINK_SIGNING_SECRET nên chưa đăng nhập được.", 503)
     try:
         async with bot.db.session() as session:
             link = await service.redeem(session, token, now)

@@ -320,6 +320,7 @@ async def compose(request: Request) -> Response:
             return _signed_out(request)
         if not viewer.authority or viewer.person is None:
             return _no_authority(request, viewer)
+        scope_text = text = ""
         try:
             form = await _form(request)
             scope_text, text = form.get("scope", "").strip(), form.get("text", "").strip()
@@ -337,8 +338,8 @@ async def compose(request: Request) -> Response:
                 "compose.html",
                 422,
                 viewer=viewer,
-                scope=locals().get("scope_text", ""),
-                text=locals().get("text", ""),
+                scope=scope_text,
+                text=text,
                 problem=exc.message,
             )
         groups = len({(b.platform, b.chat_id) for _c, bindings in reach for b in bindings})

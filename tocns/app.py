@@ -29,13 +29,14 @@ log = logging.getLogger(__name__)
 def build_registry() -> Registry:
     """Every feature's chat commands in one registry, included explicitly (help and menus follow this order)."""
     from tocns.features.activity.commands import COMMANDS as activity
+    from tocns.features.dashboard.commands import COMMANDS as dashboard
     from tocns.features.directives.commands import COMMANDS as directives
     from tocns.features.guide.commands import COMMANDS as guide
     from tocns.features.org.commands import COMMANDS as org
     from tocns.features.reports.commands import COMMANDS as reports
     from tocns.features.tasks.commands import COMMANDS as tasks
 
-    return Registry().include(guide, org, activity, tasks, reports, directives)
+    return Registry().include(guide, org, activity, tasks, reports, directives, dashboard)
 
 
 def scheduled_jobs() -> list[ScheduledJob]:

@@ -265,6 +265,8 @@ CODE_ROLE = done(
     {AUDIT, "join_code", "membership"},
     grants={("X1-T02", Role.TEAM_LEADER)},
 )
+WEB_PRIVATE_ONLY = refused("hãy nhắn /web trong tin nhắn riêng với bot")
+WEB_LINK = done("Link đăng nhập trang điều hành", {"dashboard_link"})
 STAFF_CODE = refused("vai trò này chỉ giao ở cấp tỉnh")
 LINKED = done(
     "Đã kết nối nhóm này với Thôn 3 (X1-T02).",
@@ -641,6 +643,20 @@ EXPECTED: dict[str, list[Case]] = {
             },
         ),
     ],
+    # The dashboard's one-time link: leaders and staff, only in a private chat (a group refuses, writes nothing).
+    "web": [
+        Case(
+            "web",
+            lambda w: "/web",
+            {
+                MEMBER: all4(NO),
+                TEAM_LEADER: (WEB_PRIVATE_ONLY, NO, NO, WEB_PRIVATE_ONLY),
+                COMMUNE_LEADER: (WEB_PRIVATE_ONLY, NO, NO, WEB_PRIVATE_ONLY),
+                STAFF: (WEB_PRIVATE_ONLY, WEB_PRIVATE_ONLY, NO, WEB_PRIVATE_ONLY),
+                STRANGER: all4(NO),
+            },
+        )
+    ],
     "xacnhan": [
         Case("xacnhan", lambda w: "/xacnhan 3", {**STAFF_ONLY, STAFF: (CONFIRMED, CONFIRMED, NO, CONFIRMED)}),
         # Only a directive's author confirms or recalls it: P02's directive stays untouched.
@@ -733,6 +749,7 @@ PRIVATE_CHAT: dict[str, dict[str, Outcome]] = {
     "danhan other province": every(NOT_SENT_HERE_2),
     "tinhtrang": {**every(NO), STAFF: STATUS_1, COMMUNE_LEADER: STATUS_1},  # issue 13: their communes' directives
     "tinhtrang other province": {**every(NO), STAFF: NO_DIRECTIVE_2, COMMUNE_LEADER: NO_DIRECTIVE_2},
+    "web": {**every(WEB_LINK), MEMBER: NO, STRANGER: NO},
     "xacnhan": {**every(NO), STAFF: CONFIRMED},
     "xacnhan other province": {**every(NO), STAFF: NOT_AUTHOR_2},
     "thuhoi": {**every(NO), STAFF: RECALLED},

@@ -17,6 +17,7 @@ from tocns.channels.base import Channel
 from tocns.config import Settings, get_settings
 from tocns.core.metrics import METRICS
 from tocns.core.pipeline import Pipeline
+from tocns.features.dashboard.routes import router as dashboard_router
 from tocns.features.directives import api as directives_api
 from tocns.features.reports.api import router as api_router
 
@@ -120,6 +121,7 @@ def create_app(
 
     app.include_router(api_router)
     app.include_router(directives_api.router)
+    app.include_router(dashboard_router)
     app.add_exception_handler(RequestValidationError, directives_api.validation_error)
     app.add_exception_handler(StarletteHTTPException, directives_api.body_error)
     from tocns.web import files, metrics, webhooks

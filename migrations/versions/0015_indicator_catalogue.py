@@ -3,7 +3,7 @@
 On a fresh PostgreSQL database two workers used to race to insert it at their first /ghi (UniqueViolation, 15-37
 updates failing their first attempt). Codes already present are left as they are (an operator's import wins).
 
-Revision ID: 0015_indicator_catalogue
+Revision ID: 0015
 Revises: 0014
 Create Date: 2026-12-06 01:40:00
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015_indicator_catalogue"
+revision: str = "0015"
 down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

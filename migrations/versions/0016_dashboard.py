@@ -1,7 +1,7 @@
 """Dashboard: one-time sign-in links, which become the server side of a browser session.
 
-Revision ID: 0015_dashboard
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-06 01:30:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0015_dashboard"
-down_revision: str | None = "0014"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

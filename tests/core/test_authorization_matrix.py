@@ -322,7 +322,7 @@ SETTINGS_SAVED = done("Đã lưu. Nhắc việc của Xã Tân Lập", {AUDIT, "
 SENT_TO_X1 = done("Đã gửi chỉ đạo số {n} (Xã Tân Lập (X1)) tới 1 nhóm", DIRECTIVE_SENT, queued={GROUP_X1})
 OUTSIDE_PROVINCE = refused("Chỉ gửi được tới các xã thuộc Tỉnh Thử (P01); ngoài phạm vi: Xã Yên Bình (Y1).")
 OUTSIDE_P02 = refused("Chỉ gửi được tới các xã thuộc Tỉnh Thử (P01); ngoài phạm vi: Tỉnh Khác (P02).")
-HELD_FOR_PROVINCE = done("Chỉ đạo số {n} sẽ gửi tới 2 nhóm của 2 xã/phường (toàn tỉnh)", {"directive"})
+HELD_FOR_PROVINCE = done("Chỉ đạo số {n} (toàn tỉnh) sẽ gửi tới 2 nhóm của 2 xã/phường", {"directive"})
 NOT_SENT_HERE_1 = refused("Chỉ đạo số 1 không gửi tới nhóm/đơn vị của bạn")
 NOT_SENT_HERE_2 = refused("Chỉ đạo số 2 không gửi tới nhóm/đơn vị của bạn")
 

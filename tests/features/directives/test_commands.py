@@ -220,7 +220,7 @@ async def test_wide_directive_waits_for_its_author_to_confirm(app: BotApp, chat:
     tree = await _setup(app, chat, clock)
     preview = await _staff(chat, "/chidao X1, X2: Họp giao ban")
     assert preview == (
-        "Chỉ đạo số 1 sẽ gửi tới 3 nhóm của 2 xã/phường (Xã Tân Lập (X1), Xã Hòa Bình (X2)): Xã Tân Lập (X1), "
+        "Chỉ đạo số 1 (Xã Tân Lập (X1), Xã Hòa Bình (X2)) sẽ gửi tới 3 nhóm của 2 xã/phường: Xã Tân Lập (X1), "
         "Xã Hòa Bình (X2).\nGõ /xacnhan 1 trong 10 phút để gửi, hoặc /thuhoi 1 để huỷ. Chưa gửi gì."
     )
     assert await _outbox(app) == []
@@ -320,8 +320,11 @@ async def test_preview_counts_the_groups_and_names_communes_no_group_reaches(
     async with app.db.session() as session:
         await org_store.create_unit(session, code="X3", name="Xã Khe Sanh", level=Level.COMMUNE, parent=tree.province)
     preview = await _staff(chat, "/chidao toàn tỉnh: Họp giao ban")
-    assert preview.startswith("Chỉ đạo số 1 sẽ gửi tới 3 nhóm của 3 xã/phường (toàn tỉnh): ")
-    assert "\nChưa có nhóm nào kết nối ở 1 xã/phường, sẽ không nhận được: Xã Khe Sanh (X3).\n" in preview
+    # The communes whose groups receive it first, then the ones that will not.
+    assert preview.startswith(
+        "Chỉ đạo số 1 (toàn tỉnh) sẽ gửi tới 3 nhóm của 2 xã/phường: Xã Tân Lập (X1), Xã Hòa Bình (X2).\n"
+    )
+    assert "\nKhông nhận được (chưa có nhóm kết nối): 1 xã/phường: Xã Khe Sanh (X3).\n" in preview
     assert await _outbox(app) == []
     assert "tới 3 nhóm của 2 xã/phường" in await _staff(chat, "/xacnhan 1")
 
@@ -344,3 +347,24 @@ async def test_scopes_are_capped_with_a_clear_refusal(app: BotApp, chat: ChatHar
     # 200 names that exist are accepted (each unit once).
     reply = await _send(chat, f"/chidao {', '.join(['X1', 'X2'] * 100)}: Họp")
     assert "(Xã Tân Lập (X1), Xã Hòa Bình (X2)) tới 3 nhóm của 2 xã/phường" in reply
+
+
+async def test_replies_say_exactly_what_happens(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    """A time in the text is not the scope's colon; a directive held by the quiet hours says when it goes; an
+    urgent one says so where it arrives."""
+    await _setup(app, chat, clock)
+    no_scope = await _staff(chat, "/chidao Họp giao ban trực tuyến 14:00 thứ Sáu")
+    assert no_scope.startswith("Hãy ghi phạm vi trước dấu hai chấm"), no_scope
+    assert "Không tìm thấy" not in no_scope
+    timed = await _staff(chat, "/chidao X1: Họp giao ban trực tuyến 14:00 thứ Sáu")
+    assert timed.startswith("Đã gửi chỉ đạo số 1"), timed
+    clock.set_local("2026-11-24 06:08")
+    held = await _staff(chat, "/chidao X1: Rà soát hộ nghèo")
+    assert held.startswith("Đã xếp hàng chỉ đạo số 2"), held
+    assert "sẽ tới các nhóm lúc 07:00 24/11/2026" in held and "khẩn:" in held
+    preview = await _staff(chat, "/chidao toàn tỉnh: Rà soát hộ nghèo")
+    assert "sẽ tới các nhóm lúc 07:00" in preview
+    urgent = await _staff(chat, "/chidao khẩn: X1: Phòng chống bão")
+    assert urgent.startswith("Đã gửi chỉ đạo số 4") and "giờ nghỉ" not in urgent
+    rows = [r for r in await _outbox(app) if "Phòng chống bão" in r.text]
+    assert rows and all(r.text.startswith("🚨 KHẨN — 📢 CHỈ ĐẠO SỐ 4") for r in rows)

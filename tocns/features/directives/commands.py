@@ -39,13 +39,22 @@ async def authority(ctx: Context) -> list[OrgUnit]:
     return [unit for membership, unit in memberships if membership.role in AUTHORITY_ROLES]
 
 
-def _receipt(sent: service.Sent) -> str:
+def _quiet(ctx: Context, urgent: bool) -> str | None:
+    s = ctx.settings
+    return service.quiet_note(ctx.now, s.tz, s.quiet_hours_start, s.quiet_hours_end, urgent)
+
+
+def _receipt(sent: service.Sent, held: str | None = None) -> str:
     directive_id = sent.directive.id
     chats = f"{sent.groups} nhóm" + (f" và {sent.people} người (tin nhắn riêng)" if sent.people else "")
+    # Held by the quiet hours it is queued, not sent: the reply says when it will arrive.
+    verb = "Đã xếp hàng" if held else "Đã gửi"
     lines = [
-        f"Đã gửi chỉ đạo số {directive_id} ({sent.scope.label}) tới {chats} của "
+        f"{verb} chỉ đạo số {directive_id} ({sent.scope.label}) tới {chats} của "
         f"{len(sent.reached)} xã/phường. Xem tình trạng: /tinhtrang {directive_id}"
     ]
+    if held:
+        lines.append(held)
     if sent.unreached:
         names = ", ".join(unit_label(c) for c in sent.unreached[:20])
         more = f" và {len(sent.unreached) - 20} xã khác" if len(sent.unreached) > 20 else ""
@@ -74,7 +83,7 @@ async def chidao(ctx: Context) -> str:
         held = await service.hold_directive(
             ctx.session, text=request.text, scope=scope, person=ctx.person, now=ctx.now, urgent=request.urgent
         )
-        return await service.preview(ctx.session, held, scope)
+        return await service.preview(ctx.session, held, scope, _quiet(ctx, request.urgent))
     sent = await service.send_directive(
         ctx.session,
         text=request.text,
@@ -85,7 +94,7 @@ async def chidao(ctx: Context) -> str:
         tz=ctx.settings.tz,
         urgent=request.urgent,
     )
-    return _receipt(sent)
+    return _receipt(sent, _quiet(ctx, request.urgent))
 
 
 @COMMANDS.command(
@@ -101,7 +110,7 @@ async def xacnhan(ctx: Context) -> str:
     """Send a held directive, if its author confirms within ten minutes."""
     directive = await _directive_arg(ctx)
     sent = await service.confirm_directive(ctx.session, directive, ctx.person, ctx.now, ctx.settings.tz)
-    return _receipt(sent)
+    return _receipt(sent, _quiet(ctx, directive.urgent))
 
 
 @COMMANDS.command(

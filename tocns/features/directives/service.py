@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.core.context import UserError
-from tocns.core.dates import fmt_time
+from tocns.core.dates import fmt_date, fmt_time, quiet_hours_end
 from tocns.core.text import clean_text, closest, fold, person_name
 from tocns.features.directives import store
 from tocns.features.directives.models import Directive, DirectiveState, DirectiveTarget
@@ -34,8 +34,10 @@ class ScopeForbidden(UserError):
 
 def render_directive(directive: Directive, sender: str, tz: ZoneInfo) -> str:
     """The text every group receives."""
+    # An urgent directive may arrive at night: it says so in its first line, where a notification shows it.
+    head = f"🚨 KHẨN — 📢 CHỈ ĐẠO SỐ {directive.id}" if directive.urgent else f"📢 CHỈ ĐẠO SỐ {directive.id}"
     return (
-        f"📢 CHỈ ĐẠO SỐ {directive.id}\n{clean_text(directive.text)}\n\n"
+        f"{head}\n{clean_text(directive.text)}\n\n"
         f"Người gửi: {person_name(sender)}, {fmt_time(directive.created_at, tz)}.\n"
         f"Trả lời /danhan {directive.id} để xác nhận."
     )
@@ -174,6 +176,14 @@ class Request:
     urgent: bool
 
 
+def scope_colon(text: str) -> int:
+    """Where the scope ends: the first colon that is not inside a time such as 14:00 (-1 when there is none)."""
+    for index, char in enumerate(text):
+        if char == ":" and not (text[index - 1 : index].isdigit() and text[index + 1 : index + 2].isdigit()):
+            return index
+    return -1
+
+
 async def split_command(session: AsyncSession, args: str, usage: str, within: Authority) -> Request:
     """Split "/chidao [khẩn:] <phạm vi>: <nội dung>" into scope, text and urgency; the scope is required."""
     args = args.strip()
@@ -181,7 +191,7 @@ async def split_command(session: AsyncSession, args: str, usage: str, within: Au
     first, sep, rest = args.partition(":")
     if sep and fold(first).strip() in URGENT_WORDS:
         urgent, args = True, rest.strip()
-    colon = args.find(":")
+    colon = scope_colon(args)
     if colon > MAX_SCOPE_CHARS:
         raise UserError(f"{scope_too_long(args[:colon].strip())}\nCách dùng: {usage}")
     if colon <= 0 or not args[:colon].strip():
@@ -280,23 +290,41 @@ def _first_names(units: list[OrgUnit]) -> str:
     return names + (f" và {rest} xã/phường khác" if rest > 0 else "")
 
 
-async def preview(session: AsyncSession, directive: Directive, scope: Scope) -> str:
-    """What the author reads before confirming: how many groups of how many communes, the first names, the
-    communes no group would reach, how to confirm."""
+async def preview(session: AsyncSession, directive: Directive, scope: Scope, held_until: str | None = None) -> str:
+    """What the author reads before confirming: the communes whose groups will receive it, then the communes no
+    group would reach, when it will go out, how to confirm."""
     reach = await store.groups_of(session, scope.communes)
     groups = len({(b.platform, b.chat_id) for _commune, bindings in reach for b in bindings})
+    reached = [commune for commune, bindings in reach if bindings]
     silent = [commune for commune, bindings in reach if not bindings]
     minutes = int(CONFIRM_WITHIN.total_seconds() // 60)
     urgent = " (khẩn: gửi ngay cả trong giờ nghỉ)" if directive.urgent else ""
-    unreached = (
-        f"\nChưa có nhóm nào kết nối ở {len(silent)} xã/phường, sẽ không nhận được: {_first_names(silent)}."
-        if silent
-        else ""
+    lines = [
+        f"Chỉ đạo số {directive.id}{urgent} ({scope.label}) sẽ gửi tới {groups} nhóm của {len(reached)} xã/phường: "
+        f"{_first_names(reached)}."
+        if reached
+        else f"Chỉ đạo số {directive.id} ({scope.label}) chưa tới nhóm nào."
+    ]
+    if silent:
+        lines.append(f"Không nhận được (chưa có nhóm kết nối): {len(silent)} xã/phường: {_first_names(silent)}.")
+    if held_until:
+        lines.append(held_until)
+    lines.append(
+        f"Gõ /xacnhan {directive.id} trong {minutes} phút để gửi, hoặc /thuhoi {directive.id} để huỷ. Chưa gửi gì."
     )
+    return "\n".join(lines)
+
+
+def quiet_note(now: datetime, tz: ZoneInfo, start_hour: int, end_hour: int, urgent: bool) -> str | None:
+    """When a directive confirmed at `now` will reach phones, if the quiet hours hold it (None when it goes now)."""
+    if urgent:
+        return None
+    end = quiet_hours_end(now.astimezone(tz), start_hour, end_hour)
+    if end is None:
+        return None
     return (
-        f"Chỉ đạo số {directive.id}{urgent} sẽ gửi tới {groups} nhóm của {len(scope.communes)} xã/phường "
-        f"({scope.label}): {_first_names(scope.communes)}.{unreached}\nGõ /xacnhan {directive.id} trong {minutes} "
-        f"phút để gửi, hoặc /thuhoi {directive.id} để huỷ. Chưa gửi gì."
+        f"Đang giờ nghỉ đêm: chỉ đạo sẽ tới các nhóm lúc {end:%H:%M} {fmt_date(end.date())}. "
+        "Cần gửi ngay thì gửi lại với «khẩn:» ở đầu, ví dụ /chidao khẩn: toàn tỉnh: …"
     )
 
 

@@ -63,6 +63,7 @@ _MAX_NAME_WORDS = 10
 # as "bot removed", and logged, so the real name can be confirmed on a live workspace.
 REMOVAL_EVENTS = frozenset({"bot_removed", "bot_left", "thread_removed", "member_removed", "member_left"})
 _REMOVED_ID_FIELDS = ("user_id", "member_id", "removed_user_id", "target_id", "bot_id")
+_TOP_IDS = ("thread_id", "from_user_id", "to_bot_id", "to_id", "from_id", "parent_message_id", "message_id")
 TOKEN_HINT = "kiểm tra GAPOWORK_BOT_TOKEN (khoá bot, gửi ở header x-gapo-api-key) và GAPOWORK_BOT_ID"
 _CHAT_GONE_WORDS = re.compile(r"thread|member|conversation|collab|not\s+(?:in|joined)|removed|kick", re.IGNORECASE)
 
@@ -176,6 +177,16 @@ class GapoWorkChannel:
         return self._check(_nfc(body))
 
     def _check(self, body: dict[str, Any]) -> Checked:
+        # Every id of the event is checked, wherever it lies, before any is used: an inexact one refuses the event.
+        for name in _TOP_IDS:
+            exact_id(body.get(name), name)
+        message = _obj(body.get("message"))
+        for name, value in (
+            ("message.id", message.get("id")),
+            ("message.thread.id", _obj(message.get("thread")).get("id")),
+            ("message.user.id", _obj(message.get("user")).get("id")),
+        ):
+            exact_id(value, name)
         # `to_bot_id` in the documented events, `to_id` in sub-thread messages (§3).
         to_bot = exact_id(body.get("to_bot_id"), "to_bot_id") or exact_id(body.get("to_id"), "to_id")
         if to_bot is None or not self.bot_id or to_bot != self.bot_id:

@@ -25,6 +25,7 @@ SUBCOMMAND_MODULES = (
     "tocns.cli.outbox",
     "tocns.inbound.cli",
     "tocns.features.zalo_oa.cli",
+    "tocns.cli.gapowork",
 )
 
 

@@ -243,3 +243,28 @@ def test_a_bot_id_must_be_an_exact_number() -> None:
     with pytest.raises(ValidationError, match="GAPOWORK_BOT_ID"):
         Settings(_env_file=None, gapowork_bot_id="5.8e18")  # type: ignore[call-arg]
     assert Settings(_env_file=None, gapowork_bot_id=str(BOT_ID)).gapowork_bot_id == str(BOT_ID)  # type: ignore[call-arg]
+
+
+async def test_a_removal_event_naming_the_bot_is_the_neutral_bot_removed_event(
+    app: BotApp, settings: Settings, tmp_path: Path, clock: FakeClock
+) -> None:
+    from tests.factories import build_tree, join_code
+    from tocns.core.roles import Role
+    from tocns.features.org import store as org_store
+
+    fake, user, group = _fake()
+    async with app.db.session() as session:
+        tree = await build_tree(session)
+        code = await join_code(session, tree.commune, Role.COMMUNE_LEADER, clock())
+    base = {"to_bot_id": BOT_ID, "thread_id": group}
+    async with gapo_bot(app, settings, tmp_path, fake) as bot:
+        await bot.post(fake.say(user, f"/ketnoi {code}", thread_id=group))
+        # Another member leaving is nothing for the bot, and nothing is stored for it.
+        before = len(await inbound_rows(bot.app))
+        await bot.post([{**base, "id": "evt-left", "event": "member_removed", "user_id": user}])
+        assert len(await inbound_rows(bot.app)) == before
+        async with bot.app.db.session() as session:
+            assert await org_store.get_binding(session, "gapowork", str(group)) is not None
+        await bot.post([{**base, "id": "evt-removed", "event": "member_removed", "user_id": BOT_ID}])
+        async with bot.app.db.session() as session:
+            assert await org_store.get_binding(session, "gapowork", str(group)) is None

@@ -120,6 +120,8 @@ def configured_platforms(settings: Settings) -> list[str]:
         platforms.append("zalo")
     if settings.zalo_oa_app_id:
         platforms.append("zalo_oa")
+    if settings.gapowork_bot_token:
+        platforms.append("gapowork")
     return platforms
 
 
@@ -139,6 +141,10 @@ def build_channels(app: BotApp, platforms: list[str]) -> list[Channel]:
         from tocns.features.zalo_oa.tokens import oa_tokens
 
         channels.append(ZaloOaChannel(app.settings, app.router, oa_tokens(app.db, app.settings, app.clock)))
+    if "gapowork" in platforms:
+        from tocns.channels.gapowork import GapoWorkChannel
+
+        channels.append(GapoWorkChannel(app.settings, app.router))
     return channels
 
 

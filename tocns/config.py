@@ -43,8 +43,13 @@ SECRET_FIELDS = (
     "zalo_oa_app_secret",
     "zalo_oa_secret_key",
     "zalo_oa_refresh_token",
+    "gapowork_bot_token",
+    "gapowork_webhook_secret",
     "link_signing_secret",
 )
+
+# The GapoWork webhook is protected by nothing but this secret at the end of its URL (the platform signs nothing).
+GAPOWORK_SECRET_MIN_LENGTH = 24
 
 
 def absolute_sqlite_url(url: str) -> tuple[str, bool]:
@@ -106,6 +111,17 @@ class Settings(BaseSettings):
     zalo_oa_oauth_base_url: str = "https://oauth.zaloapp.com"
     # Requests a second to the OA API: the Growth package allows about 100 a minute (uploads count too).
     zalo_oa_global_rate: float = 1.5
+
+    # GapoWork chatbot (docs/gapowork.md). Empty token: not served.
+    # The bot's numeric id (up to 19 digits), sent as bot_id with every message and checked against to_bot_id.
+    gapowork_bot_id: str = ""
+    # The bot's key, sent in the x-gapo-api-key header.
+    gapowork_bot_token: str = ""
+    # The last segment of the webhook URL (/webhook/gapowork/<secret>): GapoWork signs nothing, so this is the lock.
+    gapowork_webhook_secret: str = ""
+    gapowork_api_base_url: str = "https://api.gapowork.vn"
+    # Messages a second to GapoWork (no limit is published; a 429 slows the bot down further).
+    gapowork_global_rate: float = 5.0
 
     public_base_url: str = "http://127.0.0.1:8000"
     link_signing_secret: str = ""
@@ -185,6 +201,27 @@ class Settings(BaseSettings):
             raise PlaceholderSecretError(
                 f"{name} vẫn là giá trị mẫu {value!r} của .env.example; hãy đặt giá trị thật hoặc để trống."
             )
+        return value
+
+    @field_validator("gapowork_bot_id")
+    @classmethod
+    def _gapowork_bot_id(cls, value: str) -> str:
+        value = value.strip()
+        if value and not (value.isascii() and value.isdigit() and len(value) <= 19):
+            raise ValueError("GAPOWORK_BOT_ID là số id của bot GapoWork (tối đa 19 chữ số), ví dụ 5828367940457829714")
+        return value
+
+    @field_validator("gapowork_webhook_secret")
+    @classmethod
+    def _gapowork_secret(cls, value: str) -> str:
+        if value and len(value) < GAPOWORK_SECRET_MIN_LENGTH:
+            raise ValueError(
+                f"GAPOWORK_WEBHOOK_SECRET quá ngắn ({len(value)} ký tự): cần ít nhất {GAPOWORK_SECRET_MIN_LENGTH} ký "
+                "tự ngẫu nhiên, vì GapoWork không ký tin gửi tới, chỉ có bí mật này bảo vệ webhook. Tạo bằng: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        if value and not re.fullmatch(r"[A-Za-z0-9_\-]+", value):
+            raise ValueError("GAPOWORK_WEBHOOK_SECRET chỉ gồm chữ, số, '-' và '_' (nó nằm trong đường dẫn webhook)")
         return value
 
     @field_validator("database_url")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -309,3 +310,20 @@ async def test_the_whole_conversation_end_to_end(
     # A bot that cannot join groups never sent anything to one.
     if not mode.in_group:
         assert all(p["chat_id"] != GROUP for p in talk.fake.sent())
+
+
+@pytest.mark.parametrize("in_group", [True, False], ids=["gapowork-group", "gapowork-private"])
+async def test_the_conversation_through_gapowork(
+    app: BotApp, settings: Settings, tmp_path: Path, clock: FakeClock, in_group: bool
+) -> None:
+    """GapoWork: join, log, task, reminder ("Xong" button), directive ("Đã nhận" button), report, in a group chat or
+    in private chats (receiver_id), through the webhook and the outbox to the strict fake. A directive acknowledged
+    by the button reads in /tinhtrang exactly as one acknowledged by typing /danhan."""
+    from tests.channels.gapowork_conversation import gapowork_conversation
+
+    status = await gapowork_conversation(app, settings, tmp_path, clock, in_group)
+
+    def shape(text: str) -> str:
+        return re.sub(r"\d+", "#", text.replace("Họp giao ban", "").replace("Nộp báo cáo", ""))
+
+    assert shape(status["button"]) == shape(status["typed"]), status

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from tocns.core.messages import Attachment
+from tocns.core.messages import Attachment, Button
 from tocns.core.pipeline import Checked
 
 
@@ -56,6 +56,37 @@ class Transport(Protocol):
         """Send one outbox message, leaving out its first `skip` pieces; never raises for platform or network
         errors."""
         ...
+
+
+class ButtonTransport(Transport, Protocol):
+    """A transport that shows a message's command buttons (`supports_buttons` True); the sender passes them."""
+
+    supports_buttons: bool
+
+    async def send(
+        self,
+        chat_id: str,
+        text: str,
+        attachments: list[Attachment],
+        skip: int = 0,
+        thread_id: str | None = None,
+        buttons: list[Button] | None = None,
+    ) -> SendResult:
+        """Send one outbox message as `Transport.send` does, with `buttons` under its last text part."""
+        ...
+
+
+class UpdateIgnored(ValueError):
+    """A well-formed update that is nothing for the bot (an unknown event, a group chat message not addressed to
+    it, a button payload that is no command): answered 200 with a log line, never stored."""
+
+
+class UpdateRefused(ValueError):
+    """An update refused with `status` (a foreign bot id: 403); nothing is stored."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Channel(Protocol):

@@ -26,6 +26,7 @@ SUBCOMMAND_MODULES = (
     "tocns.cli.outbox",
     "tocns.inbound.cli",
     "tocns.features.zalo_oa.cli",
+    "tocns.cli.gapowork",
 )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -111,6 +113,45 @@ class Attachment:
         return self.mime_type.startswith("image/")
 
 
+@dataclass(frozen=True)
+class Button:
+    """A command a message offers as one tap, for people who do not type commands: `label` is what the button
+    shows, `command` the command it sends (exactly as if typed, e.g. "/danhan 12"). Platforms with buttons (GapoWork
+    quick replies; later Telegram inline keyboards) show them; the others send the text alone, which always says the
+    command in words too."""
+
+    label: str
+    command: str
+
+
+MAX_BUTTONS = 10
+"""Buttons one message may carry (GapoWork clients cap quick replies at 10-15)."""
+
+
+def buttons_to_json(buttons: Sequence[Button]) -> str | None:
+    """The outbox column's form of a message's buttons (None for none)."""
+    if not buttons:
+        return None
+    return json.dumps([{"label": b.label, "command": b.command} for b in buttons[:MAX_BUTTONS]], ensure_ascii=False)
+
+
+def buttons_from_json(raw: str | None) -> list[Button]:
+    """Buttons read back from the outbox column; anything malformed is dropped (the text still says the command)."""
+    if not raw:
+        return []
+    try:
+        items = json.loads(raw)
+    except ValueError:
+        return []
+    if not isinstance(items, list):
+        return []
+    return [
+        Button(str(item["label"]), str(item["command"]))
+        for item in items
+        if isinstance(item, dict) and item.get("label") and item.get("command")
+    ][:MAX_BUTTONS]
+
+
 @dataclass
 class Reply:
     """A message the core wants sent; chat_id None means the chat the command came from."""
@@ -121,6 +162,8 @@ class Reply:
     attachments: list[Attachment] = field(default_factory=list)
     # The topic of the chat to post in; None for the chat's main thread (a reply inherits its message's topic).
     thread_id: str | None = None
+    # Commands this reply offers as buttons where the platform has them (see Button).
+    buttons: list[Button] = field(default_factory=list)
 
 
 # The widths of the columns each field of an incoming event is stored in (org: person, chat binding; inbound:

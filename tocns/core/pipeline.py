@@ -207,6 +207,7 @@ class Pipeline:
                 dedupe_key=f"reply:{key}:{label or index}",
                 attachments=files or None,
                 now=self.clock(),
+                buttons=reply.buttons,
             )
 
     async def _run(self, channel: InboundChannel, row_id: int, checked: Checked) -> None:

@@ -54,3 +54,5 @@ class OutboxMessage(SQLModel, table=True):
     parts_sent: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # The forum topic to post in (Telegram message_thread_id); None for the chat's main thread.
     thread_id: str | None = Field(default=None, max_length=32)
+    # JSON list of {"label", "command"}: commands offered as buttons where the platform has them (core Button).
+    buttons: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -15,13 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
-from tocns.channels.base import SendResult, SendStatus, Transport
+from tocns.channels.base import ButtonTransport, SendResult, SendStatus, Transport
 from tocns.config import Settings
 from tocns.core.addressing import address_commands
 from tocns.core.clock import utcnow
 from tocns.core.dates import quiet_hours_end
-from tocns.core.messages import Attachment
+from tocns.core.messages import Attachment, buttons_from_json
 from tocns.core.metrics import METRICS
 from tocns.db.engine import Database
 from tocns.db.locks import advisory_lock
@@ -145,6 +146,10 @@ def limits_from_settings(settings: Settings) -> dict[str, PlatformLimits]:
         "zalo_oa": PlatformLimits.build(
             settings.zalo_oa_global_rate, settings.zalo_chat_per_minute, settings.outbox_senders
         ),
+        # No published limit (docs/gapowork.md): Zalo's per-group pace, and GAPOWORK_GLOBAL_RATE overall.
+        "gapowork": PlatformLimits.build(
+            settings.gapowork_global_rate, settings.zalo_chat_per_minute, settings.outbox_senders
+        ),
     }
 
 
@@ -177,7 +182,8 @@ def merge_replies(
     open_reply: dict[tuple[str, str, str], Job] = {}
     for row in rows:
         key = (row.platform, row.chat_id, row.thread_id or "")
-        if row.kind == "reply" and not row.attachments:
+        # A reply with buttons stays a message of its own: its buttons belong under its text, not a merged one.
+        if row.kind == "reply" and not row.attachments and not row.buttons:
             job = open_reply.get(key)
             joined = f"{job.text}\n\n{row.text}" if job else row.text
             if job is not None and text_length(row.platform)(joined) <= max_length(row.platform):
@@ -347,9 +353,15 @@ class OutboxSender:
         requests = max(1, requests)
         while (wait := limits.global_window.ready_at(self.monotonic(), requests) - self.monotonic()) > 0:
             await asyncio.sleep(wait)
-        result = await self.transports[head.platform].send(
-            head.chat_id, text, attachments, skip=skip, thread_id=head.thread_id
-        )
+        transport = self.transports[head.platform]
+        # Buttons go only to a transport that shows them; the text says each command in words anyway.
+        buttons = buttons_from_json(head.buttons) if getattr(transport, "supports_buttons", False) else []
+        if buttons:
+            result = await cast(ButtonTransport, transport).send(
+                head.chat_id, text, attachments, skip=skip, thread_id=head.thread_id, buttons=buttons
+            )
+        else:
+            result = await transport.send(head.chat_id, text, attachments, skip=skip, thread_id=head.thread_id)
         # Counted when the answer came back, not when the request left: the platform saw the request at or
         # before this moment, so spacing from here holds at the platform whatever the network delay was.
         done = self.monotonic()
@@ -486,8 +498,8 @@ def transports_from_settings(
     db: Database | None = None,
     files_served: bool = True,
 ) -> dict[str, Transport]:
-    """The transports this process can send through: Telegram and Zalo, each when its token is set, and the Zalo
-    OA when its app id is set (its tokens live in `db`); without `files_served` (nothing answers /files) Zalo
+    """The transports this process can send through: Telegram, Zalo and GapoWork, each when its token is set, and
+    the Zalo OA when its app id is set (its tokens live in `db`); without `files_served` (nothing answers /files) Zalo
     gets a note in place of each file."""
     transports: dict[str, Transport] = {}
     if settings.telegram_bot_token:
@@ -506,6 +518,10 @@ def transports_from_settings(
         from tocns.features.zalo_oa.tokens import oa_tokens
 
         transports["zalo_oa"] = ZaloOaTransport(settings, oa_tokens(db, settings, clock), clock=clock)
+    if settings.gapowork_bot_token and settings.gapowork_bot_id:
+        from tocns.channels.gapowork import GapoWorkTransport
+
+        transports["gapowork"] = GapoWorkTransport(settings, clock=clock, files_served=files_served)
     return transports
 
 

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.core.clock import utcnow
+from tocns.core.messages import Button, buttons_to_json
 from tocns.db.dialect import is_postgres
 from tocns.db.upsert import per_dialect, table_of
 from tocns.outbox.models import OutboxMessage, OutboxState
@@ -51,10 +52,13 @@ async def enqueue(
     attachments: Sequence[dict[str, str]] | None = None,
     now: datetime | None = None,
     thread_id: str | None = None,
+    buttons: Sequence[Button] = (),
 ) -> OutboxMessage | None:
-    """Add a message to the outbox in the caller's transaction; None if `dedupe_key` was already used."""
+    """Add a message to the outbox in the caller's transaction; None if `dedupe_key` was already used. `buttons`
+    are commands the message offers as one tap where the platform has buttons."""
     now = now or utcnow()
     files = json.dumps(list(attachments), ensure_ascii=False) if attachments else None
+    offered = buttons_to_json(buttons)
     if dedupe_key is None:
         row = OutboxMessage(
             platform=platform,
@@ -65,6 +69,7 @@ async def enqueue(
             next_attempt_at=now,
             created_at=now,
             thread_id=thread_id,
+            buttons=offered,
         )
         session.add(row)
         await session.flush()
@@ -87,6 +92,7 @@ async def enqueue(
         "o_merged_into_id": None,
         "o_parts_sent": 0,
         "o_thread_id": thread_id,
+        "o_buttons": offered,
     }
     stored: OutboxMessage | None = (await session.exec(_keyed_insert(session), params=params)).scalars().first()
     return stored

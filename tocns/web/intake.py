@@ -10,6 +10,7 @@ import re
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from tocns.channels.base import UpdateIgnored, UpdateRefused
 from tocns.core.metrics import METRICS
 from tocns.core.pipeline import Pipeline, unstorable
 
@@ -71,8 +72,9 @@ def _refuse(status: int, platform: str, reason: str) -> JSONResponse:
     return JSONResponse({"ok": False, "error": reason}, status_code=status)
 
 
-async def intake(request: Request, platform: str) -> JSONResponse:
-    """Check and store one webhook delivery, then process it in the background."""
+async def intake(request: Request, platform: str, path_secret: str | None = None) -> JSONResponse:
+    """Check and store one webhook delivery, then process it in the background; `path_secret` is the last segment
+    of `/webhook/<platform>/<secret>`, for a platform that signs nothing and echoes no header (GapoWork)."""
     pipeline: Pipeline = request.app.state.pipeline
     channels = request.app.state.channels
     # The URL names the platform (`/webhook/zalo`), or its path does when they differ (`/webhook/zalo-oa`).
@@ -84,7 +86,11 @@ async def intake(request: Request, platform: str) -> JSONResponse:
     platform = channel.platform
     # A channel whose platform signs the raw body (Zalo OA's X-ZEvent-Signature) checks it with `verify`.
     verify = getattr(channel, "verify", None)
-    if verify is None and not secret_ok(channel.webhook_secret, request.headers.get(channel.secret_header)):
+    in_path = getattr(channel, "secret_in_path", False)
+    if path_secret is not None and not in_path:
+        return _refuse(404, platform, "no such webhook path")
+    given = path_secret if in_path else request.headers.get(channel.secret_header)
+    if verify is None and not secret_ok(channel.webhook_secret, given):
         return _refuse(401, platform, "missing or wrong secret")
     try:
         raw = await read_limited(request, pipeline.settings.webhook_max_body_bytes)
@@ -105,6 +111,12 @@ async def intake(request: Request, platform: str) -> JSONResponse:
         return _refuse(400, platform, "body holds a lone surrogate (not valid Unicode)")
     try:
         checked = channel.check(body)
+    except UpdateIgnored as exc:
+        # Nothing for the bot (an unknown event, group chatter): answered so the platform does not retry, not kept.
+        log.info("%s webhook update ignored: %s", platform, str(exc)[:200])
+        return JSONResponse({"ok": True, "ignored": True})
+    except UpdateRefused as exc:
+        return _refuse(exc.status, platform, str(exc)[:200])
     except (ValueError, RecursionError) as exc:
         return _refuse(400, platform, str(exc)[:200])
     # What cannot be stored is refused now, not accepted and then failed on every attempt (holding its chat).

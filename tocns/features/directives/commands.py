@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from tocns.core.context import Context, UserError
 from tocns.core.dates import fmt_time
+from tocns.core.messages import Reply
 from tocns.core.permissions import COMMUNE_LEADERS, EVERYONE, STAFF, role_label
 from tocns.core.registry import CommandGroup
 from tocns.core.roles import Level, Role
@@ -71,7 +72,7 @@ def _receipt(sent: service.Sent, held: str | None = None) -> str:
     usage=USAGE,
     order=60,
 )
-async def chidao(ctx: Context) -> str:
+async def chidao(ctx: Context) -> str | Reply:
     """Send a directive to one commune at once, or show a wider one and wait for /xacnhan."""
     if not ctx.args.strip():
         raise UserError(f"Thiếu nội dung chỉ đạo.\nCách dùng: {USAGE}")
@@ -83,7 +84,9 @@ async def chidao(ctx: Context) -> str:
         held = await service.hold_directive(
             ctx.session, text=request.text, scope=scope, person=ctx.person, now=ctx.now, urgent=request.urgent
         )
-        return await service.preview(ctx.session, held, scope, _quiet(ctx, request.urgent))
+        # The preview offers confirm and cancel as buttons where the platform has them (the text says the commands).
+        text = await service.preview(ctx.session, held, scope, _quiet(ctx, request.urgent))
+        return Reply(text=text, buttons=service.confirm_buttons(held))
     sent = await service.send_directive(
         ctx.session,
         text=request.text,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from tocns.core.dates import fmt_date
 from tocns.core.text import clean_text
 from tocns.features.directives import store
+from tocns.features.directives.service import ack_buttons
 from tocns.outbox import store as outbox_store
 from tocns.outbox.models import OutboxState
 
@@ -42,6 +43,7 @@ async def directive_reminders(app: BotApp, now: datetime) -> list[str]:
                 kind="directive_reminder",
                 dedupe_key=key,
                 now=now,
+                buttons=ack_buttons(directive),
             )
             if queued is not None:
                 lines.append(f"nhắc chỉ đạo {directive.id} tới {target.platform}:{target.chat_id}")

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.core.context import UserError
 from tocns.core.dates import fmt_date, fmt_time, quiet_hours_end
+from tocns.core.messages import Button
 from tocns.core.text import clean_text, closest, fold, person_name
 from tocns.features.directives import store
 from tocns.features.directives.models import Directive, DirectiveState, DirectiveTarget
@@ -41,6 +42,16 @@ def render_directive(directive: Directive, sender: str, tz: ZoneInfo) -> str:
         f"Người gửi: {person_name(sender)}, {fmt_time(directive.created_at, tz)}.\n"
         f"Trả lời /danhan {directive.id} để xác nhận."
     )
+
+
+def ack_buttons(directive: Directive) -> list[Button]:
+    """The directive's copies offer its acknowledgement as one tap: the same as typing /danhan <số>."""
+    return [Button("Đã nhận", f"/danhan {directive.id}")]
+
+
+def confirm_buttons(directive: Directive) -> list[Button]:
+    """A held directive's preview offers sending it or cancelling it: /xacnhan <số> or /thuhoi <số>."""
+    return [Button("Xác nhận gửi", f"/xacnhan {directive.id}"), Button("Huỷ", f"/thuhoi {directive.id}")]
 
 
 @dataclass
@@ -233,7 +244,12 @@ async def _queue(
     session: AsyncSession, directive: Directive, scope: Scope, sender: str, now: datetime, tz: ZoneInfo
 ) -> Sent:
     queued = await store.queue_targets(
-        session, directive, scope.communes, now=now, message=render_directive(directive, sender, tz)
+        session,
+        directive,
+        scope.communes,
+        now=now,
+        message=render_directive(directive, sender, tz),
+        buttons=ack_buttons(directive),
     )
     if not queued:
         raise UserError(

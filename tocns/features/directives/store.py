@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -9,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tocns.core.messages import Button
 from tocns.core.roles import Level
 from tocns.core.text import fold
 from tocns.features.directives.api_models import DirectiveApiRequest
@@ -97,7 +99,13 @@ async def groups_of(session: AsyncSession, communes: list[OrgUnit]) -> list[tupl
 
 
 async def queue_targets(
-    session: AsyncSession, directive: Directive, communes: list[OrgUnit], *, now: datetime, message: str
+    session: AsyncSession,
+    directive: Directive,
+    communes: list[OrgUnit],
+    *,
+    now: datetime,
+    message: str,
+    buttons: Sequence[Button] = (),
 ) -> list[tuple[DirectiveTarget, Person | None]]:
     """Queue a directive to every active group of the communes (and of the units below them) and, on a platform
     where a commune has no group, to the private chat of each person holding a role there (`org.reach`).
@@ -118,6 +126,7 @@ async def queue_targets(
                 kind="directive_urgent" if directive.urgent else "directive",
                 dedupe_key=f"directive:{directive.id}:{chat.platform}:{chat.chat_id}",
                 now=now,
+                buttons=buttons,
             )
             if row is None:  # the same chat under two communes of the scope: once is enough
                 continue

@@ -15,6 +15,7 @@ from tocns.core.dates import (
     previous_working_day,
     weekday_name,
 )
+from tocns.core.messages import Button
 from tocns.core.roles import Role
 from tocns.core.schedule import holiday_moved
 from tocns.core.text import one_line
@@ -309,6 +310,8 @@ async def task_reminders(app: BotApp, now: datetime) -> list[str]:
                         chat_id=chat.chat_id,
                         text=text,
                         kind="reminder",
+                        # "Xong" as one tap where the platform has buttons: the same as typing /xong <số>.
+                        buttons=[Button("Xong", f"/xong {task.id}")],
                         dedupe_key=key if number == 0 else f"{key}:{chat.platform}:{chat.chat_id}",
                         now=now,
                         # The task's topic, only where the task was given (a private chat has no topics).

@@ -528,7 +528,7 @@ class Pipeline:
                     log.exception("inbound queue: a sweep failed; retrying in %.1f s", wait)
                 elif not away:
                     log.warning(
-                        "inbound queue: database unreachable (%s); retrying with backoff up to %.0f s",
+                        "inbound queue: database unreachable (%s); retrying with backoff up to %g s",
                         describe(exc),
                         self.settings.loop_backoff_max_seconds,
                     )

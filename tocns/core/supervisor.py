@@ -48,8 +48,10 @@ def is_outage(error: BaseException) -> bool:
 
 
 def describe(error: BaseException) -> str:
-    """One line naming an error, for a log line that stays one line."""
-    return one_line(f"{type(error).__name__}: {error}", 300)
+    """One line naming an error, for a log line that stays one line (a database error without its SQL and
+    parameters, which may carry people's messages)."""
+    detail = error.orig if isinstance(error, sa_exc.DBAPIError) and error.orig is not None else error
+    return one_line(f"{type(error).__name__}: {detail}", 300)
 
 
 class Backoff:

@@ -514,7 +514,7 @@ class OutboxSender:
             log.exception("outbox sender round failed; retrying in %.1f s", delay)
         elif self.outage is None:
             log.warning(
-                "outbox sender: database unreachable (%s); retrying with backoff up to %.0f s",
+                "outbox sender: database unreachable (%s); retrying with backoff up to %g s",
                 describe(exc),
                 self.settings.loop_backoff_max_seconds,
             )

@@ -518,7 +518,8 @@ class OutboxSender:
                 describe(exc),
                 self.settings.loop_backoff_max_seconds,
             )
-        self.outage = self.outage or describe(exc)
+        if is_outage(exc):
+            self.outage = self.outage or describe(exc)
         if self.health is not None:
             self.health.failed(LOOP_NAME, exc, due=True if self.owes else None)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, TextIO
 
@@ -17,6 +17,7 @@ from tocns.core.messages import ChatEventKind
 from tocns.core.pipeline import EventHandler, Pipeline
 from tocns.core.registry import Registry
 from tocns.core.router import Router
+from tocns.core.supervisor import LoopHealth
 from tocns.db.engine import Database, upgrade_database_async
 from tocns.log_setup import register_secrets
 
@@ -77,10 +78,14 @@ class BotApp:
     pipeline: Pipeline
     registry: Registry
     clock: Callable[[], datetime] = utcnow
+    # The background loops' progress (inbound queue, sender, scheduler), read by /healthz.
+    loops: LoopHealth = field(default_factory=LoopHealth)
 
     def __post_init__(self) -> None:
         # Settings copied with new secrets (model_copy) skip their own registration: the app makes sure.
         register_secrets(self.settings.secret_values())
+        self.loops.clock = lambda: self.clock()  # the app's clock, even if a test swaps it later
+        self.pipeline.health = self.loops
 
     @classmethod
     def build(cls, settings: Settings, db: Database, clock: Callable[[], datetime] = utcnow) -> BotApp:

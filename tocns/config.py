@@ -176,6 +176,12 @@ class Settings(BaseSettings):
     inbound_lease_seconds: float = 120.0
     # Seconds between two looks for due updates when there is nothing to do.
     inbound_poll_seconds: float = 1.0
+    # --- loops and health (issue 22): every background loop survives a database or network outage
+    # Longest wait between two tries of a loop whose database (or network) is away; the waits double up to it.
+    loop_backoff_max_seconds: float = 30.0
+    # /healthz answers 503 when a loop with work due (the outbox has due messages, updates wait) made no
+    # progress for this many seconds. Above the longest single send (uploads, request timeouts).
+    loop_stall_seconds: float = 120.0
     polling_timeout_seconds: int = 30
     zalo_parse_mode: str = ""
 

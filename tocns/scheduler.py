@@ -2,27 +2,43 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from tocns.app import BotApp, scheduled_jobs
+from tocns.core.supervisor import Backoff, describe, is_outage
 from tocns.db.locks import advisory_lock
 
 log = logging.getLogger(__name__)
 
 # Any fixed 64-bit number: every process of this bot contends for the same PostgreSQL advisory lock.
 JOBS_LOCK_KEY = 7_202_611_230_401
+# The name the scheduler reports its progress under (/healthz).
+LOOP_NAME = "scheduler"
+# A tick that meets a database outage tries again within its minute (with backoff), up to this long.
+TICK_RETRY_SECONDS = 50.0
+
+
+class JobsUnreachable(Exception):
+    """A job met a database (or network) outage: the tick is tried again, the jobs' dedupe keys prevent doubles."""
 
 
 async def _run_all(app: BotApp, now: datetime) -> list[str]:
     sent: list[str] = []
+    outage: Exception | None = None
     for job in scheduled_jobs():
         try:
             sent.extend(await job.run(app, now))
-        except Exception:
-            log.exception("job %s failed", job.name)
+        except Exception as exc:
+            if not is_outage(exc):
+                log.exception("job %s failed", job.name)
+            outage = outage or (exc if is_outage(exc) else None)
+    if outage is not None:
+        raise JobsUnreachable(describe(outage)) from outage
     return sent
 
 
@@ -41,9 +57,39 @@ async def run_due_jobs(app: BotApp, now: datetime | None = None, wait: bool = Fa
         return await _run_all(app, now)
 
 
+async def tick(app: BotApp) -> None:
+    """The scheduler's minute: run the due jobs; when the database is away, try again with a capped backoff within
+    the minute (one log line per outage), and report progress to the app's loop registry."""
+    backoff = Backoff(1.0, app.settings.loop_backoff_max_seconds)
+    started = time.monotonic()
+    logged = False
+    while True:
+        try:
+            await run_due_jobs(app)
+        except Exception as exc:
+            if not (is_outage(exc) or isinstance(exc, JobsUnreachable)):
+                log.exception("scheduled jobs failed")
+                app.loops.failed(LOOP_NAME, exc, due=True)
+                return
+            app.loops.failed(LOOP_NAME, exc, due=True)
+            delay = backoff.next()
+            if not logged:
+                log.warning("scheduler: database unreachable (%s); retrying with backoff", describe(exc))
+                logged = True
+            if time.monotonic() - started + delay > TICK_RETRY_SECONDS:
+                return  # the next minute's tick tries again
+            await asyncio.sleep(delay)
+            continue
+        if logged:
+            log.warning("scheduler: database reachable again")
+        app.loops.progress(LOOP_NAME, due=False)
+        return
+
+
 def start_scheduler(app: BotApp) -> AsyncIOScheduler:
     """Create and start the scheduler: one interval trigger that runs the due jobs every minute."""
     scheduler = AsyncIOScheduler(timezone=app.settings.tz)
-    scheduler.add_job(run_due_jobs, "interval", minutes=1, args=[app], id="tick", max_instances=1, coalesce=True)
+    app.loops.progress(LOOP_NAME, due=False)
+    scheduler.add_job(tick, "interval", minutes=1, args=[app], id="tick", max_instances=1, coalesce=True)
     scheduler.start()
     return scheduler

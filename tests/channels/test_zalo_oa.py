@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from tests.factories import FakeClock
@@ -422,3 +423,28 @@ async def test_before_the_secret_key_is_set_zalos_test_call_is_answered_and_noth
         answered = await deliver(client, group_text("/huongdan"))
     assert answered.status_code == 200
     assert await inbound_rows(oa.app) == [] and await outbox(oa.app) == []
+
+
+async def test_a_new_pair_the_database_could_not_store_is_kept_and_stored_when_it_is_back(
+    oa: OaBot, fake: FakeZaloOa, clock: FakeClock
+) -> None:
+    first = await _stored(oa)
+    store = oa.tokens.store
+    original = store.save
+    down = [True]
+
+    async def failing_save(state: object, replaced: str | None) -> bool:
+        if down[0]:
+            raise OperationalError("UPDATE zalo_oa_token", {}, ConnectionRefusedError("refused"))
+        return await original(state, replaced)  # type: ignore[arg-type]
+
+    store.save = failing_save  # type: ignore[method-assign]
+    clock.advance(hours=21)  # refreshed ahead; Zalo rotates the refresh token, the database is away
+    assert (await oa.transport.send(GROUP, "Nhắc việc", [])).status == SendStatus.OK
+    assert (await _stored(oa)).refresh_token == first.refresh_token  # not stored yet...
+    down[0] = False
+    assert (await oa.transport.send(GROUP, "Nhắc việc 2", [])).status == SendStatus.OK
+    second = await _stored(oa)
+    # ...stored at the next use: the only refresh token Zalo still accepts is not lost.
+    assert second.refresh_token == fake.refresh_token != first.refresh_token
+    assert fake.refreshes == 2  # the bootstrap and one refresh, never a second one

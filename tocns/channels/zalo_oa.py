@@ -35,6 +35,7 @@ from tocns.core.metrics import METRICS
 from tocns.core.pipeline import Checked
 from tocns.core.router import Router
 from tocns.core.signed_links import can_sign, sign_url
+from tocns.core.supervisor import describe
 from tocns.core.text import split_chunks, utf16_len
 from tocns.log_setup import register_secrets
 
@@ -169,6 +170,14 @@ class OaTokens:
         self.clock = clock
         self._lock = asyncio.Lock()
         self.dead: str | None = None
+        # A pair Zalo issued that the database could not store (it went away): the old refresh token is already
+        # dead at Zalo, so this one is used and stored as soon as the database answers, never dropped.
+        self._unsaved: tuple[TokenState, str | None] | None = None
+
+    async def _save(self, new: TokenState, replaced: str | None) -> None:
+        if not await self.store.save(new, replaced):
+            log.error("zalo_oa: the stored refresh token changed during a refresh; keeping ours")
+            await self.store.save(new, None)
 
     async def access_token(self) -> str:
         """A usable access token, refreshed first when it is close to expiry; raises TokenDead or TokenUnavailable."""
@@ -178,6 +187,15 @@ class OaTokens:
         return await self.refresh(state.access_token)
 
     async def _load(self) -> TokenState:
+        if self._unsaved is not None:
+            new, replaced = self._unsaved
+            try:
+                await self._save(new, replaced)
+            except Exception as exc:
+                log.warning("zalo_oa: the new token pair is still not stored (%s); using it from memory", describe(exc))
+                return new
+            self._unsaved = None
+            log.warning("zalo_oa: the new token pair is stored now")
         state = await self.store.load()
         if state is None:
             raise TokenDead(f"chưa có token Zalo OA: {AUTHORIZE_HINT}")
@@ -201,18 +219,13 @@ class OaTokens:
                 await self.store.mark_dead(state.refresh_token, reason)
                 self._alert(reason)
                 raise TokenDead(reason) from exc
-            # Stored before anyone uses it: the old refresh token is already dead at Zalo.
-            for attempt in range(3):
-                try:
-                    if not await self.store.save(new, state.refresh_token):
-                        log.error("zalo_oa: the stored refresh token changed during a refresh; keeping ours")
-                        await self.store.save(new, None)
-                    break
-                except Exception:
-                    log.exception("zalo_oa: storing the new token pair failed (attempt %d)", attempt + 1)
-                    if attempt == 2:
-                        raise
-                    await asyncio.sleep(0.5)
+            # Stored before anyone uses it: the old refresh token is already dead at Zalo. When the database is
+            # away, the pair is kept in memory and stored first thing on the next use (see _load), never lost.
+            try:
+                await self._save(new, state.refresh_token)
+            except Exception as exc:
+                log.warning("zalo_oa: storing the new token pair failed (%s); kept in memory", describe(exc))
+                self._unsaved = (new, state.refresh_token)
             log.info("zalo_oa: access token refreshed, valid until %s", new.expires_at.isoformat())
             return new.access_token
 

@@ -93,7 +93,9 @@ def _run(args: argparse.Namespace) -> int:
         platforms = configured_platforms(settings)
         files = await serve_files(app) if platforms else None
         scheduler = start_scheduler(app)
-        sender = start_sender(app.db, settings, app.clock, app.registry.names(), files_served=files is not None)
+        sender = start_sender(
+            app.db, settings, app.clock, app.registry.names(), files_served=files is not None, health=app.loops
+        )
         try:
             if platforms:
                 await run_polling(app, platforms)

@@ -25,6 +25,7 @@ from tocns.config import Settings
 from tocns.core.files import save_attachment
 from tocns.core.messages import ChatEvent, ChatEventKind, InboundEvent, IncomingMessage, Reply, too_wide
 from tocns.core.router import INTERNAL_ERROR_TEXT, Router
+from tocns.core.supervisor import Backoff, LoopHealth, describe, is_outage, supervise
 from tocns.core.text import one_line
 from tocns.db.engine import Database
 from tocns.inbound import store as inbound_store
@@ -41,6 +42,8 @@ MAX_STORE_BATCH = 200
 PROCESSING_SLOTS = 8
 # Updates one sweep of the processing loop claims at once (one per chat); more wait for the next sweep.
 SWEEP_BATCH = 4 * PROCESSING_SLOTS
+# The name the processing loop reports its progress under (/healthz).
+LOOP_NAME = "inbound_queue"
 # However many attempts are configured, a retry never waits longer than this.
 MAX_RETRY_SECONDS = 3600.0
 
@@ -150,6 +153,8 @@ class Pipeline:
         # was claimed meanwhile waits for them.
         self._loop_held: dict[str, set[int]] = {}
         self._wake = asyncio.Event()
+        # Where the processing loop reports its progress (`/healthz`); BotApp gives its own.
+        self.health: LoopHealth | None = None
 
     def add(self, channel: InboundChannel) -> None:
         """Register a platform channel."""
@@ -537,31 +542,41 @@ class Pipeline:
         """The processing loop every worker runs until `stop`: whatever is pending, due and unclaimed, it processes
         (an update stored while the database was away, a retry whose backoff is over, a dead worker's claim)."""
         away = False
+        backoff = Backoff(self.settings.inbound_poll_seconds, self.settings.loop_backoff_max_seconds)
         while True:  # one sweep at least, even when stopped at once: what a previous run left is taken at start
+            wait = self.settings.inbound_poll_seconds
             try:
                 taken = await self.sweep()
             except Exception as exc:
                 taken = 0
-                if not away:
+                wait = backoff.next()
+                if not is_outage(exc):
+                    log.exception("inbound queue: a sweep failed; retrying in %.1f s", wait)
+                elif not away:
                     log.warning(
-                        "inbound queue: database unreachable (%s: %s); retrying every %.0f s",
-                        type(exc).__name__,
-                        exc,
-                        self.settings.inbound_poll_seconds,
+                        "inbound queue: database unreachable (%s); retrying with backoff up to %g s",
+                        describe(exc),
+                        self.settings.loop_backoff_max_seconds,
                     )
-                    if self.metrics is not None:
-                        self.metrics.errors.labels("inbound_loop").inc()
+                if not away and self.metrics is not None:
+                    self.metrics.errors.labels("inbound_loop").inc()
                 away = True
+                if self.health is not None:
+                    # Failures the database missed are work due; otherwise what the last sweep knew stays.
+                    self.health.failed(LOOP_NAME, exc, due=True if self._unrecorded else None)
             else:
                 if away:
                     log.warning("inbound queue: database reachable again")
                 away = False
+                backoff.reset()
+                if self.health is not None:
+                    self.health.progress(LOOP_NAME, due=bool(taken))
             if stop.is_set():
                 return
             if taken:
                 continue  # the next update of each chat just became claimable
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.inbound_poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
             self._wake.clear()
             if stop.is_set():
                 return  # stopped while idle: no extra round on the way out
@@ -569,7 +584,9 @@ class Pipeline:
     def start(self) -> Callable[[], Awaitable[None]]:
         """Start the processing loop in the background; returns the coroutine function that stops it."""
         stop = asyncio.Event()
-        task = asyncio.create_task(self.run(stop))
+        # Under the supervisor: should the loop ever end on its own (a bug), it is started again, not lost.
+        backoff = Backoff(1.0, self.settings.loop_backoff_max_seconds)
+        task = asyncio.create_task(supervise(LOOP_NAME, lambda: self.run(stop), stop, self.health, backoff))
 
         async def halt() -> None:
             stop.set()

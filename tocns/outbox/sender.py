@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import math
@@ -24,6 +23,7 @@ from tocns.core.clock import utcnow
 from tocns.core.dates import quiet_hours_end
 from tocns.core.messages import Attachment, buttons_from_json
 from tocns.core.metrics import METRICS
+from tocns.core.supervisor import Backoff, LoopHealth, describe, is_outage, pause, supervise
 from tocns.db.engine import Database
 from tocns.db.locks import advisory_lock
 from tocns.features.directives import store as directive_store
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 # A little slack on every window against clock granularity (delays are covered by counting at completion).
 WINDOW_GUARD_SECONDS = 0.01
+# The name the sender reports its progress under (/healthz).
+LOOP_NAME = "outbox_sender"
 # Extra waiting replies claimed with a batch so that replies to one busy chat merge into one message.
 MERGE_LIMIT = 300
 
@@ -233,8 +235,10 @@ class OutboxSender:
         owner: str | None = None,
         limits: dict[str, PlatformLimits] | None = None,
         command_names: frozenset[str] = frozenset(),
+        health: LoopHealth | None = None,
     ) -> None:
         self.db = db
+        self.health = health
         self.settings = settings
         self.transports = transports
         self.clock = clock
@@ -249,6 +253,13 @@ class OutboxSender:
         self._command_names = command_names
         # Whether a chat is private never changes: asked of the database once per chat.
         self._private: dict[tuple[str, str], bool] = {}
+        # Sends made whose outcome the database could not take (it went away): recorded before anything else,
+        # so a message that went out is never handed back and sent again.
+        self._unrecorded: list[tuple[Job, SendResult, datetime]] = []
+        # A batch was cut short: rows this sender claimed and never attempted are handed back once it is back.
+        self._claims_left = False
+        # The outage this sender is in (its first error), None while the database answers.
+        self.outage: str | None = None
 
     async def rebuild_windows(self) -> int:
         """Count the sends of the last chat window (from the outbox) against this sender's windows.
@@ -295,8 +306,31 @@ class OutboxSender:
         """The platforms this sender still sends to (not stopped by a refused token)."""
         return [p for p in self.transports if p not in self.stopped]
 
+    @property
+    def owes(self) -> bool:
+        """Whether a cut-short batch left outcomes to record or claims to hand back."""
+        return bool(self._unrecorded) or self._claims_left
+
+    async def catch_up(self) -> None:
+        """Record what a cut-short batch left (the outcome of each send made), then hand back the rows it claimed
+        and never attempted; raises while the database is still away (nothing is lost, it is tried again)."""
+        while self._unrecorded:
+            job, result, at = self._unrecorded[0]
+            await self._record(job, result, at)
+            self._unrecorded.pop(0)
+        if self._claims_left:
+            async with self.db.session() as session:
+                released = await outbox_store.release_own_claims(
+                    session, list(self.transports), self.owner, self.clock()
+                )
+            self._claims_left = False
+            if released:
+                log.info("outbox: %d message(s) claimed before the outage handed back, unsent", released)
+
     async def run_once(self) -> int:
         """Claim one batch and send it; return how many rows were handled (0 when nothing was due)."""
+        if self.owes:
+            await self.catch_up()
         platforms = self.active_platforms
         if not platforms:
             return 0
@@ -315,7 +349,12 @@ class OutboxSender:
                 merge_limit=MERGE_LIMIT,
             )
         for job in merge_replies(rows, self._max_length, self._text_length):
-            await self._send(job)
+            try:
+                await self._send(job)
+            except Exception:
+                # The rest of the batch stays claimed by this sender until catch_up hands it back.
+                self._claims_left = True
+                raise
         return len(rows)
 
     async def _send(self, job: Job) -> None:
@@ -367,7 +406,16 @@ class OutboxSender:
         done = self.monotonic()
         limits.global_window.record(done, requests)
         limits.chat(head.chat_id).record(done, requests)
-        await self._record(job, result)
+        at = self.clock()
+        try:
+            await self._record(job, result, at)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            # The message went out (or failed) but the database did not hear it: keep the outcome, record it first
+            # when the database answers again (the rows stay claimed by this sender meanwhile).
+            self._unrecorded.append((job, result, at))
+            raise
 
     async def _in_chat_form(self, platform: str, chat_id: str, text: str) -> str:
         """The text with its commands written as this chat delivers them to the bot (`@Bot ghi` in a group of a
@@ -383,9 +431,8 @@ class OutboxSender:
             return text
         return address_commands(text, self._command_names, mention)
 
-    async def _record(self, job: Job, result: SendResult) -> None:
+    async def _record(self, job: Job, result: SendResult, now: datetime) -> None:
         head = job.head
-        now = self.clock()
         if result.status == SendStatus.OK:
             self._limits(head.platform).quota_strikes = 0
             async with self.db.session() as session:
@@ -466,30 +513,68 @@ class OutboxSender:
                 )
         log.warning("outbox %s to %s:%s failed: %s", job.ids, head.platform, head.chat_id, error)
 
-    async def drain(self, stop: asyncio.Event | None = None, until_empty: bool = False) -> None:
-        """Send until stopped (or, with until_empty, until nothing is pending or in flight)."""
+    def _beat(self, due: bool) -> None:
+        if self.outage is not None:
+            log.warning("outbox sender: database reachable again; sending resumes")
+            self.outage = None
+        if self.health is not None:
+            self.health.progress(LOOP_NAME, due)
+
+    def note_failure(self, exc: Exception, delay: float) -> None:
+        """Log a failed round once per outage (a bug: every time, with its traceback) and tell the registry."""
+        if not is_outage(exc):
+            log.exception("outbox sender round failed; retrying in %.1f s", delay)
+        elif self.outage is None:
+            log.warning(
+                "outbox sender: database unreachable (%s); retrying with backoff up to %g s",
+                describe(exc),
+                self.settings.loop_backoff_max_seconds,
+            )
+        if is_outage(exc):
+            self.outage = self.outage or describe(exc)
+        if self.health is not None:
+            self.health.failed(LOOP_NAME, exc, due=True if self.owes else None)
+
+    async def drain(
+        self, stop: asyncio.Event | None = None, until_empty: bool = False, leave_on_outage: bool = False
+    ) -> None:
+        """Send until stopped (or, with until_empty, until nothing is pending or in flight).
+
+        A failed round (the database or network away) never ends it: it waits (capped exponential backoff) and
+        goes on, the leases keeping the rows safe. With `leave_on_outage` it returns after an outage instead, so
+        `run_elected` can win the election again (the lock's connection died with the database).
+        """
         stop = stop or asyncio.Event()
-        if not self._windows_rebuilt:
-            await self.rebuild_windows()
+        backoff = Backoff(min(1.0, self.settings.outbox_poll_seconds), self.settings.loop_backoff_max_seconds)
         while not stop.is_set():
             try:
+                if not self._windows_rebuilt:
+                    await self.rebuild_windows()
                 handled = await self.run_once()
-            except Exception:
-                # A database hiccup must not end the sender; the leases keep the rows safe.
-                log.exception("outbox sender batch failed")
-                handled = 0
-            if handled:
-                continue
-            platforms = self.active_platforms
-            async with self.db.session() as session:
-                if until_empty and await outbox_store.unfinished(session, platforms) == 0:
+                if handled:
+                    backoff.reset()
+                    self._beat(True)
+                    continue
+                platforms = self.active_platforms
+                async with self.db.session() as session:
+                    if until_empty and await outbox_store.unfinished(session, platforms) == 0:
+                        self._beat(False)
+                        return
+                    due = await outbox_store.next_due(session, platforms)
+            except Exception as exc:
+                delay = backoff.next()
+                self.note_failure(exc, delay)
+                if leave_on_outage and is_outage(exc):
                     return
-                due = await outbox_store.next_due(session, platforms)
-            pause = self.settings.outbox_poll_seconds
+                await pause(stop, delay)
+                continue
+            backoff.reset()
+            wait = self.settings.outbox_poll_seconds
+            now = self.clock()
             if due is not None:
-                pause = min(pause, max(0.01, (due - self.clock()).total_seconds()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=pause)
+                wait = min(wait, max(0.01, (due - now).total_seconds()))
+            self._beat(due is not None and (due - now).total_seconds() <= 0)
+            await pause(stop, wait)
 
 
 def transports_from_settings(
@@ -540,33 +625,57 @@ async def run_elected(
     until_empty: bool = False,
     takeover_seconds: float | None = None,
     command_names: frozenset[str] = frozenset(),
+    health: LoopHealth | None = None,
 ) -> None:
     """Send only while holding the sender election lock (PostgreSQL), waiting for it otherwise.
 
     Every sender process (`tocns serve` workers, `tocns run`, `tocns outbox send`) goes through here: the rate
     windows live in one process's memory, so two senders at once would double the rate at the platform.
     The winner hands back at once whatever a previous holder had claimed: holding the lock proves that one is
-    gone, so its messages need not wait out their lease. With `until_empty`, a waiting sender also returns
-    once nothing is left to send (another sender did it).
+    gone, so its messages need not wait out their lease (unless this process saw the database go away lately:
+    then the previous holder may be alive and recording its sends, and the leases decide). With `until_empty`,
+    a waiting sender also returns once nothing is left to send (another sender did it).
+
+    The database going away never ends it: the lock's connection dies with it, so the sender leaves, waits
+    (capped exponential backoff) and stands for election again, keeping what it owes (docs/reliability.md).
     """
     platforms = list(transports)
+    # One sender for the whole run: the outcomes of sends the database did not hear survive a lost election.
+    sender = OutboxSender(db, settings, transports, clock=clock, command_names=command_names, health=health)
+    backoff = Backoff(min(1.0, takeover_seconds or SENDER_TAKEOVER_SECONDS), settings.loop_backoff_max_seconds)
+    last_outage: datetime | None = None
+    lease = settings.outbox_lease_seconds
     while not stop.is_set():
-        async with advisory_lock(db, SENDER_LOCK_KEY, wait=False) as got:
-            if got:
-                sender = OutboxSender(db, settings, transports, clock=clock, command_names=command_names)
-                if not db.is_sqlite:  # on SQLite the lock is not a real election: leases decide
-                    async with db.session() as session:
-                        released = await outbox_store.release_claims(session, platforms, sender.owner, clock())
-                    if released:
-                        log.warning("took over %d message(s) claimed by a sender that stopped", released)
-                await (sender.drain(stop, until_empty=True) if until_empty else sender.drain(stop))
-                return
-        if until_empty:
-            async with db.session() as session:
-                if await outbox_store.unfinished(session, platforms) == 0:
-                    return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=takeover_seconds or SENDER_TAKEOVER_SECONDS)
+        try:
+            if sender.owes:
+                await sender.catch_up()  # needs no lock: the rows are this sender's own
+            async with advisory_lock(db, SENDER_LOCK_KEY, wait=False) as got:
+                if got:
+                    recent = last_outage is not None and seconds_between(last_outage, clock()) < lease
+                    if not db.is_sqlite and not recent:  # on SQLite the lock is not a real election: leases decide
+                        async with db.session() as session:
+                            released = await outbox_store.release_claims(session, platforms, sender.owner, clock())
+                        if released:
+                            log.warning("took over %d message(s) claimed by a sender that stopped", released)
+                    await sender.drain(stop, until_empty=until_empty, leave_on_outage=not db.is_sqlite)
+                    if stop.is_set() or sender.outage is None:
+                        return
+                    raise ConnectionError(sender.outage)  # the lock's connection is gone with the database
+            if health is not None:
+                health.progress(LOOP_NAME, False)  # standing by: another process sends
+            backoff.reset()
+            if until_empty:
+                async with db.session() as session:
+                    if await outbox_store.unfinished(session, platforms) == 0:
+                        return
+            wait = takeover_seconds or SENDER_TAKEOVER_SECONDS
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            last_outage = clock()
+            wait = backoff.next()
+            sender.note_failure(exc, wait)
+        await pause(stop, wait)
 
 
 def start_sender(
@@ -575,18 +684,22 @@ def start_sender(
     clock: Callable[[], datetime] = utcnow,
     command_names: frozenset[str] = frozenset(),
     files_served: bool = True,
+    health: LoopHealth | None = None,
 ) -> tuple[asyncio.Task[None], asyncio.Event] | None:
-    """Start draining in the background (None when no platform transport is configured); `command_names` are
-    the registry's, for writing commands in each chat's form."""
+    """Start draining in the background under the supervisor (None when no platform transport is configured);
+    `command_names` are the registry's, for writing commands in each chat's form; progress goes to `health`."""
     transports = transports_from_settings(settings, clock, db=db, files_served=files_served)
     if not transports:
         return None
     stop = asyncio.Event()
 
+    async def elected() -> None:
+        # Several `tocns serve` workers each start a sender, but only the election winner sends.
+        await run_elected(db, settings, transports, stop, clock, command_names=command_names, health=health)
+
     async def run() -> None:
         try:
-            # Several `tocns serve` workers each start a sender, but only the election winner sends.
-            await run_elected(db, settings, transports, stop, clock, command_names=command_names)
+            await supervise(LOOP_NAME, elected, stop, health, Backoff(1.0, settings.loop_backoff_max_seconds))
         finally:
             for transport in transports.values():
                 close = getattr(transport, "close", None)

@@ -357,3 +357,26 @@ async def release_claims(session: AsyncSession, platforms: Sequence[str], owner:
         row.lease_owner = row.lease_until = None
         session.add(row)
     return len(rows)
+
+
+async def release_own_claims(session: AsyncSession, platforms: Sequence[str], owner: str, now: datetime) -> int:
+    """Hand back, due now, every message this sender still holds; return how many.
+
+    Called by a sender whose batch was cut short (the database went away mid-batch) once it has recorded the
+    outcome of every send it made: what it still holds was never attempted, so it goes back without waiting for
+    its lease.
+    """
+    result = await session.exec(
+        select(OutboxMessage).where(
+            col(OutboxMessage.platform).in_(list(platforms)),
+            OutboxMessage.state == OutboxState.SENDING,
+            col(OutboxMessage.lease_owner) == owner,
+        )
+    )
+    rows = list(result.all())
+    for row in rows:
+        row.state = OutboxState.PENDING
+        row.next_attempt_at = now
+        row.lease_owner = row.lease_until = None
+        session.add(row)
+    return len(rows)

@@ -92,7 +92,7 @@ def create_app(
 
             scheduler = start_scheduler(app.state.bot)
             bot = app.state.bot
-            sender = start_sender(bot.db, settings, bot.clock, bot.registry.names())
+            sender = start_sender(bot.db, settings, bot.clock, bot.registry.names(), health=bot.loops)
         try:
             yield
         finally:
@@ -111,13 +111,25 @@ def create_app(
 
     app = FastAPI(title="Tổ CNS bot", version="0.1.0", lifespan=lifespan)
 
-    @app.get("/healthz", tags=["ops"], responses={503: {"description": "Cơ sở dữ liệu không truy cập được"}})
+    @app.get(
+        "/healthz",
+        tags=["ops"],
+        responses={503: {"description": "Cơ sở dữ liệu không truy cập được, hoặc một vòng lặp nền bị kẹt"}},
+    )
     async def healthz(request: Request) -> Response:
-        """Liveness and database reachability: 200 when the database answers, 503 when it does not."""
+        """Liveness: 200 when the database answers and no background loop is stalled (work due, no progress for
+        LOOP_STALL_SECONDS); 503 otherwise, with each loop's last progress."""
         bot: BotApp = request.app.state.bot
-        if not await database_reachable(bot):
-            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
-        return JSONResponse({"status": "ok", "database": "ok"})
+        reachable = await database_reachable(bot)
+        body: dict[str, object] = {"status": "ok", "database": "ok" if reachable else "unreachable"}
+        loops = bot.loops.report(bot.settings.loop_stall_seconds)
+        stalled = sorted(name for name, loop in loops.items() if loop["stalled"])
+        if loops:
+            body["loops"] = loops
+        if not reachable or stalled:
+            body["status"] = "unavailable"
+            return JSONResponse(body, status_code=503)
+        return JSONResponse(body)
 
     app.include_router(api_router)
     app.include_router(directives_api.router)

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from tocns.core.dates import ABSOLUTE_DATE, DateError, read_absolute
+from tocns.core.dates import ABSOLUTE_DATE, RELATIVE_WEEKS, DateError, read_absolute
 from tocns.core.text import fold
 
 
@@ -145,6 +145,8 @@ def parse_period(text: str, today: date) -> Period:
     key = fold(text).strip(" .")
     if key in ("", "tuan", "tuan nay", "week", "this week", "tuannay"):
         return _checked(week_of(today), today)
+    if tuple(key.split()) in RELATIVE_WEEKS:  # every spelling of a relative week, as the date grammar reads it
+        return _checked(week_of(today + timedelta(days=7 * RELATIVE_WEEKS[tuple(key.split())])), today)
     if key in ("tuan truoc", "tuan roi", "last week", "tuantruoc"):
         return _checked(week_of(today - timedelta(days=7)), today)
     if key in ("thang", "thang nay", "month", "this month", "thangnay"):

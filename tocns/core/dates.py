@@ -248,6 +248,12 @@ def match_date(words: Sequence[str], i: int, today: date, direction: Direction) 
     value = read_absolute(word, today, direction)
     if value is not None:
         return DateHit(value, 1, word)
+    if (
+        re.fullmatch(r"[0-9]{1,2}", word)
+        and 1 <= int(word) <= 60
+        and tuple(words[i + 1 : i + 3]) in (("ngay", "truoc"), ("hom", "truoc"))
+    ):
+        return DateHit(today - timedelta(days=int(word)), 3, " ".join(words[i : i + 3]))  # "2 ngày trước"
     if len(two) == 2 and two in RELATIVE_DAYS:
         return DateHit(today + timedelta(days=RELATIVE_DAYS[two]), 2, " ".join(two))
     if (word,) in RELATIVE_DAYS:
@@ -288,7 +294,7 @@ def _longest(words: Sequence[str], i: int, table: Mapping[tuple[str, ...], objec
 
 
 def _small(word: str, low: int, high: int) -> int | None:
-    return int(word) if word.isdigit() and len(word) <= 2 and low <= int(word) <= high else None
+    return int(word) if re.fullmatch(r"[0-9]{1,2}", word) and low <= int(word) <= high else None
 
 
 def _spelled_day(words: Sequence[str], i: int, today: date, direction: Direction) -> DateHit | None:
@@ -308,7 +314,7 @@ def _spelled_day(words: Sequence[str], i: int, today: date, direction: Direction
         return None
     j += 1
     month: int | None = None
-    if j + 1 < len(words) and words[j] == "thang" and words[j + 1].isdigit():
+    if j + 1 < len(words) and words[j] == "thang" and re.fullmatch(r"[0-9]+", words[j + 1]):
         month = _small(words[j + 1], 1, 12)
         if month is None:
             raise DateError(f"Không có 'tháng {words[j + 1]}'. {DATE_FORMS}")
@@ -316,10 +322,9 @@ def _spelled_day(words: Sequence[str], i: int, today: date, direction: Direction
     elif head not in ("mung", "mong"):
         return None  # "ngày 20" alone: refused below as lacking a month; "3 người": not a date
     year: int | None = None
-    if month is not None and j + 1 < len(words) and words[j] == "nam" and words[j + 1].isdigit():
-        if len(words[j + 1]) == 4:
-            year = int(words[j + 1])
-            j += 2
+    if month is not None and j + 1 < len(words) and words[j] == "nam" and re.fullmatch(r"[0-9]{4}", words[j + 1]):
+        year = int(words[j + 1])
+        j += 2
     typed = " ".join(words[i:j])
     if month is None:
         value = make_date(today.year, today.month, day, typed)

@@ -47,7 +47,17 @@ CASES: list[tuple[str, list[tuple[str, int]] | None, date | None, str]] = [
     ("/ghi mo tai khoan 3", None, None, "Có phải bạn muốn ghi 'thanhtoan'"),
     ("/ghi vneid 5 hộ", None, None, "không tính theo hộ"),
     ("/ghi vneid 1e3", None, None, "Không đọc được số '1e3'"),
-    ("/ghi dvc 2 lượt", [("dvc", 2)], date(2026, 11, 25), "2 hồ sơ (chỉ tiêu tính theo hồ sơ; bạn ghi 'lượt')"),
+    # Issue 28: units must agree with the indicator (was recorded with a remark before).
+    ("/ghi dvc 2 lượt", None, None, "tính theo hồ sơ, không tính theo 'lượt'"),
+    ("/ghi vneid 5 đến 6 người", None, None, "'5 đến 6' là một khoảng, không phải một số"),
+    ("/ghi mai đi thôn 4 dvc 8", None, None, "'mai' là việc sắp làm"),
+    (
+        "/ghi vneid 4 cùng [@8756287263669629130] ở nhà văn hoá",
+        [("vneid", 4)],
+        date(2026, 11, 25),
+        "cùng người được gắn thẻ ở nhà văn hoá",
+    ),
+    ("/ghi hôm thứ 5 dvc 1, sđt 0987 654 321", [("dvc", 1)], date(2026, 11, 19), "sđt 0987 654 321"),
 ]
 
 

@@ -1080,6 +1080,15 @@ class _Reader:
             if j in self.unit_of:
                 continue  # "trong đó 2 người"
             if (
+                j >= 1
+                and self.words[j - 1] in ("o", "tai", "so")
+                and nxt is not None
+                and self.tokens[nxt].kind == "word"
+                and self.role[nxt] is None
+                and self.typed(nxt, nxt + 1)[:1].isupper()
+            ):
+                continue  # "ở 123 Trần Phú": a house number before a street name
+            if (
                 nxt is not None
                 and self.tokens[nxt].kind == "word"
                 and self.role[nxt] is None

@@ -49,15 +49,15 @@ CASES: list[tuple[str, list[tuple[str, int]] | None, date | None, str]] = [
     ("/ghi vneid 1e3", None, None, "Không đọc được số '1e3'"),
     # Issue 28: units must agree with the indicator (was recorded with a remark before).
     ("/ghi dvc 2 lượt", None, None, "tính theo hồ sơ, không tính theo 'lượt'"),
-    ("/ghi vneid 5 đến 6 người", None, None, "'5 đến 6' là một khoảng, không phải một số"),
-    ("/ghi mai đi thôn 4 dvc 8", None, None, "'mai' là việc sắp làm"),
+    ("/ghi vneid 7 tới 8 người", None, None, "'7 tới 8' là một khoảng, không phải một số"),
+    ("/ghi mai ra xóm 2 dvc 3", None, None, "'mai' là việc sắp làm"),
     (
-        "/ghi vneid 4 cùng [@8756287263669629130] ở nhà văn hoá",
-        [("vneid", 4)],
+        "/ghi dvc 3 cùng [@5123987412345678901] tại UBND",
+        [("dvc", 3)],
         date(2026, 11, 25),
-        "cùng người được gắn thẻ ở nhà văn hoá",
+        "cùng người được gắn thẻ tại UBND",
     ),
-    ("/ghi hôm thứ 5 dvc 1, sđt 0987 654 321", [("dvc", 1)], date(2026, 11, 19), "sđt 0987 654 321"),
+    ("/ghi hôm thứ 3 dvc 1, đt 0912 345 678", [("dvc", 1)], date(2026, 11, 24), "đt 0912 345 678"),
 ]
 
 

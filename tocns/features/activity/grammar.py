@@ -272,6 +272,10 @@ FUNCTION_WORDS = frozenset(
         "len",
     ]
 )
+# Words typed around an indicator's name ("cài ứng dụng", "hướng dẫn", "hỗ trợ", "tạo", "mở"): never a name alone.
+AROUND_NAME_WORDS = frozenset(
+    {"cai", "dat", "ung", "dung", "app", "cho", "ho", "tro", "huong", "dan", "tao", "mo", "giup", "lam", "nguoi"}
+)
 SUGGEST_WHOLE_CUTOFF = 0.8
 SUGGEST_COVERAGE = 0.6
 MAX_ALIAS_WORDS = 16
@@ -374,7 +378,8 @@ class Catalogue:
         Compared word by word after folding: "mo tai khoan" is close to "tài khoản thanh toán" (two of its three
         words), never to "tập huấn" through the fragment "khoan".
         """
-        query = _words(phrase)
+        # Only whole names count: the words around a name ("cài", "hướng dẫn", "ứng dụng") suggest nothing alone.
+        query = tuple(w for w in _words(phrase) if w not in AROUND_NAME_WORDS)
         if not query:
             return None
         best: tuple[float, IndicatorSpec] | None = None
@@ -665,7 +670,7 @@ class _Reader:
 
     def _quote_typed(self, message: str, i: int) -> str:
         """Quote the words as the member typed them ('hôm nọ'), not as the grammar folded them ('hom no')."""
-        for size in (3, 2, 1):
+        for size in (6, 5, 4, 3, 2, 1):
             folded = " ".join(self.words[i : i + size])
             if i + size <= len(self.tokens) and f"'{folded}'" in message:
                 return message.replace(f"'{folded}'", f"'{self.typed(i, i + size)}'", 1)

@@ -80,7 +80,11 @@ def score(rows: list[tuple[str, str]], today: date) -> Score:
             continue
         got = {i.code: i.quantity for i in parsed.items}
         day = parsed.activity_date
-        if expected is not None and got == expected[0] and (day == expected[1] or (day is None and expected[1] in (None, today))):
+        if (
+            expected is not None
+            and got == expected[0]
+            and (day == expected[1] or (day is None and expected[1] in (None, today)))
+        ):
             result.recorded_right += 1
         else:
             result.wrong.append(f"{message!r} recorded {got} on {day or today}, expected {expected_text}")

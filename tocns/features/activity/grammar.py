@@ -16,8 +16,8 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import date
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -491,9 +491,7 @@ def _tokenize(text: str, people: Sequence[str] = ()) -> list[_Token]:
             kind = match.lastgroup or "other"
             if kind == "dsep":
                 kind = "date"
-            tokens.append(
-                _Token(kind, match.group(), pos + offsets[match.start()], pos + offsets[match.end() - 1] + 1)
-            )
+            tokens.append(_Token(kind, match.group(), pos + offsets[match.start()], pos + offsets[match.end() - 1] + 1))
         if end > start:
             tokens.append(_Token("person", fold(text[start:end]), start, end))
         pos = end
@@ -796,7 +794,12 @@ class _Reader:
         if not tokens[i].text.isdigit() or int(tokens[i].text) > 24:
             return False
         end = i + 2
-        if end < len(tokens) and tokens[end].kind == "num" and tokens[end].text.isdigit() and int(tokens[end].text) < 60:
+        if (
+            end < len(tokens)
+            and tokens[end].kind == "num"
+            and tokens[end].text.isdigit()
+            and int(tokens[end].text) < 60
+        ):
             end += 1
             if end < len(tokens) and words[end] in ("phut", "p"):
                 end += 1
@@ -805,7 +808,7 @@ class _Reader:
         return True
 
     def _drop_generic_mentions(self) -> None:
-        """"ứng dụng", "app", "nền tảng" right next to another indicator's name are words around it, not a second
+        """Drop "ứng dụng", "app", "nền tảng" right next to another indicator's name: words around it, not a second
         indicator ("cài ứng dụng VNeID cho 3 người", "app VssID 2")."""
         kept: list[_Mention] = []
         for index, mention in enumerate(self.mentions):

@@ -70,6 +70,10 @@ RECORDED: list[tuple[str, list[tuple[str, int]], date | None, object]] = [
     # "Mai" the person is not "mai" the day
     ("vneid 3 cùng chị Mai thôn 2", [("vneid", 3)], None, "cùng chị Mai thôn 2"),
     ("dvc 2, cô Mai ở xóm 1 nhờ", [("dvc", 2)], None, ...),
+    # a later clause saying the work goes on is a note; the items before it are done
+    ("vneid 4, hẹn mai làm tiếp", [("vneid", 4)], None, "hẹn mai làm tiếp"),
+    ("dvc 3; mai sẽ làm nốt thôn 2", [("dvc", 3)], None, "mai sẽ làm nốt thôn 2"),
+    ("vneid 8 (có 2 cụ trên 80t)", [("vneid", 8)], None, "(có 2 cụ trên 80t)"),
     # unit synonyms the catalogue names
     ("tập huấn 1 lớp", [("taphuan", 1)], None, None),
     ("vneid 4 ng", [("vneid", 4)], None, None),
@@ -119,6 +123,7 @@ REFUSED: list[tuple[str, str]] = [
     ("Mai xuống thôn 5 làm dvc 4", "'Mai' là việc sắp làm"),
     ("sắp tới vneid 6", "là việc sắp làm"),
     ("dvc 2 tới đây", "'tới đây' là việc sắp làm"),
+    ("dvc 8 mai làm tiếp", "'mai' là việc sắp làm"),
     ("sáng mai vneid 3", "chưa tới"),
     ("vneid 5 ngày mốt", "chưa tới"),
     # relative weeks are not days

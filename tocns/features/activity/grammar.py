@@ -210,6 +210,7 @@ NOTE_NOUNS = frozenset(
         "chien",
         "h",
         "g",
+        "t",  # "80t": an age
         "con",
     }
 )
@@ -1004,6 +1005,8 @@ class _Reader:
                         continue
                     if phrase == ("se",) and self._typed_lower(k) not in ("sẽ", "se"):
                         continue
+                    if self._continues_later(k):
+                        continue
                     raise LogParseError(
                         f"'{self.typed(k, k + size)}' là việc sắp làm: /ghi chỉ ghi việc đã làm xong. Khi làm xong, "
                         "hãy ghi số đã làm trong ngày, ví dụ: /ghi vneid 8, hoặc hôm sau: /ghi hôm qua vneid 8."
@@ -1025,6 +1028,18 @@ class _Reader:
                         f"một phiếu. {EXACT_RULE} Hãy gửi mỗi ngày một tin, có ngày ở đầu, ví dụ: "
                         "/ghi thứ 2 vneid 3, rồi /ghi thứ 3 vneid 4."
                     )
+
+    def _continues_later(self, k: int) -> bool:
+        """Whether the plan word at `k` is in a clause after every item that says the work goes on later ("vneid 4,
+        hẹn mai làm tiếp"): the items before it are done, the clause is a note."""
+        items = [m for m in self.mentions if m.num is not None]
+        if not items or any(m.start > k for m in items):
+            return False
+        last = max(max(m.end, m.num or 0) for m in items)
+        if not any(t.kind == "sep" for t in self.tokens[last:k]):
+            return False
+        clause_end = next((n for n in range(k, len(self.tokens)) if self.tokens[n].kind == "sep"), len(self.tokens))
+        return any(self.words[n] in ("tiep", "not") for n in range(k, clause_end))
 
     def _tomorrow(self, k: int) -> bool:
         """Whether a bare "mai" at `k` means tomorrow, not a person named Mai ("chị Mai", "cùng Mai")."""

@@ -143,6 +143,7 @@ PLACE_WORDS = frozenset(
         "ngach",
         "kp",
         "tdp",
+        "nu",
     }
 )
 # Nouns that follow a number in a note phrase ("trong đó 2 người", "ở 3 thôn", "mất 2 giờ").
@@ -271,8 +272,23 @@ FUNCTION_WORDS = frozenset(
         "den",
         "tu",
         "len",
+        "tren",
+        "duoi",
+        "hon",
+        "tam",
+        "chung",
+        "ngoai",
+        "khi",
+        "hoac",
+        "hay",
+        "roi",
+        "sau",
+        "truoc",
     ]
 )
+# Units that only count items (documents, accounts, shops): a number in one is an item, never a note phrase, unless
+# the message records an indicator counted in it ("dvc 4 hồ sơ, trong đó 1 hồ sơ bị trả").
+ITEM_ONLY_UNITS = frozenset({"ho so", "hs", "bo ho so", "thu tuc", "tthc", "tai khoan", "tk", "gian hang", "gh"})
 # Words typed around an indicator's name ("cài ứng dụng", "hướng dẫn", "hỗ trợ", "tạo", "mở"): never a name alone.
 AROUND_NAME_WORDS = frozenset(
     {"cai", "dat", "ung", "dung", "app", "cho", "ho", "tro", "huong", "dan", "tao", "mo", "giup", "lam", "nguoi"}
@@ -364,6 +380,13 @@ class Catalogue:
             self.units.update(tuple(u.split()) for u in spec.unit_words)
         self.units.update(tuple(u.split()) for u in GENERIC_UNITS)
 
+    def _unit_names(self) -> dict[tuple[str, ...], IndicatorSpec]:
+        """Units that name one indicator only ("gian hàng", "tài khoản"): close enough to suggest it."""
+        owners: dict[tuple[str, ...], list[IndicatorSpec]] = {}
+        for spec in self.specs:
+            owners.setdefault(_words(spec.unit), []).append(spec)
+        return {words: specs[0] for words, specs in owners.items() if len(specs) == 1 and words}
+
     def get(self, code: str) -> IndicatorSpec | None:
         """The indicator with this code."""
         return next((s for s in self.specs if s.code == code), None)
@@ -385,7 +408,9 @@ class Catalogue:
             return None
         best: tuple[float, IndicatorSpec] | None = None
         compact = "".join(query)
-        for words, spec in self.by_words.items():
+        for words, spec in [*self.by_words.items(), *self._unit_names().items()]:
+            if sum(1 for w in words if w in query) / len(words) < 0.5 and len(words) > 2:
+                continue  # a fragment of a long name ("trên" in "gian hàng trên Voso") suggests nothing
             whole = difflib.SequenceMatcher(None, compact, "".join(words)).ratio()
             covered = 0.0
             for q in query:
@@ -426,7 +451,7 @@ class _Token:
 
 _TOKEN = re.compile(
     # A phone number in any grouping: 0987654321, 0987 654 321, 0987.654.321, +84 987 654 321, 024 3826 1234.
-    r"(?P<phone>(?<![0-9])(?:\+84[ .-]?|0)[0-9](?:[ .-]?[0-9]){8,9}(?![0-9]))"
+    r"(?P<phone>(?<![0-9])(?:(?:\+84[ .-]?|0)[0-9](?:[ .-]?[0-9]){8,9}|1[89]00[ .-]?[0-9]{4}(?:[ .-]?[0-9]{2})?)(?![0-9]))"
     # A time: 8h, 14h30, 9g15, 9g15p, 9:15.
     r"|(?P<time>[0-9]{1,2}(?:[:hg][0-9]{2}(?:ph|p)?|h|g)(?![0-9a-z]))"
     r"|(?P<date>[0-9]{1,2}(?P<dsep>[/.-])[0-9]{1,2}(?:(?P=dsep)(?:[0-9]{4}|[0-9]{2}))?(?![0-9]|[/.,-][0-9]))"
@@ -1100,6 +1125,30 @@ class _Reader:
             nxt = j + 1 if j + 1 < len(self.tokens) else None
             if self._after_place(j):
                 continue
+            if j in self.unit_of or (
+                nxt is not None
+                and self.tokens[nxt].kind == "word"
+                and self.role[nxt] is None
+                and self.words[nxt] in NOTE_NOUNS
+            ):
+                # "trong đó 2 người", "ở 3 thôn"; but right after words close to an indicator's name, or counted in
+                # the unit of an indicator the message does not record ("dv cong 1 hồ sơ"), the number is an item
+                # whose name was mistyped: refused, never lost in the note.
+                before = self._free_words(j, -1)
+                phrase = self.typed(before[0], before[-1] + 1) if before else ""
+                if (
+                    before
+                    and not all(self.words[k] in FUNCTION_WORDS for k in before)
+                    and self.catalogue.suggest(phrase)
+                ):
+                    raise LogParseError(_unknown_message(phrase, self.catalogue, typed))
+                unit = " ".join(self.words[slice(*self.unit_of[j])]) if j in self.unit_of else ""
+                owners = [m.spec.code for m in self.mentions if m.num is not None and unit in m.spec.unit_words]
+                if unit in ITEM_ONLY_UNITS and not owners:
+                    raise LogParseError(
+                        f"Số '{self.typed(j, self.unit_of[j][1])}' chưa rõ thuộc chỉ tiêu nào. Viết chỉ tiêu ngay "
+                        f"trước số, ví dụ 'dvc {typed}'; gõ /chitieu để xem các chỉ tiêu."
+                    )
             if j in self.unit_of:
                 continue  # "trong đó 2 người"
             if (

@@ -47,7 +47,17 @@ CASES: list[tuple[str, list[tuple[str, int]] | None, date | None, str]] = [
     ("/ghi mo tai khoan 3", None, None, "Có phải bạn muốn ghi 'thanhtoan'"),
     ("/ghi vneid 5 hộ", None, None, "không tính theo hộ"),
     ("/ghi vneid 1e3", None, None, "Không đọc được số '1e3'"),
-    ("/ghi dvc 2 lượt", [("dvc", 2)], date(2026, 11, 25), "2 hồ sơ (chỉ tiêu tính theo hồ sơ; bạn ghi 'lượt')"),
+    # Issue 28: units must agree with the indicator (was recorded with a remark before).
+    ("/ghi dvc 2 lượt", None, None, "tính theo hồ sơ, không tính theo 'lượt'"),
+    ("/ghi vneid 7 tới 8 người", None, None, "'7 tới 8' là một khoảng, không phải một số"),
+    ("/ghi mai ra xóm 2 dvc 3", None, None, "'mai' là việc sắp làm"),
+    (
+        "/ghi dvc 3 cùng [@5123987412345678901] tại UBND",
+        [("dvc", 3)],
+        date(2026, 11, 25),
+        "cùng người được gắn thẻ tại UBND",
+    ),
+    ("/ghi hôm thứ 3 dvc 1, đt 0912 345 678", [("dvc", 1)], date(2026, 11, 24), "đt 0912 345 678"),
 ]
 
 

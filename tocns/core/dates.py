@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
@@ -68,33 +68,54 @@ RELATIVE_DAYS: dict[tuple[str, ...], int] = {
     ("ngay", "kia"): 2,
     ("ngay", "mot"): 2,
 }
+# Relative weeks (folded words) -> weeks after this week. Every spelling is read alike: in a command that needs a
+# day a week is refused ("không phải một ngày"); after a weekday it says which week ("thứ 6 tuần trước nữa"); the
+# period grammar (tocns/features/reports/period.py) reads it as that week.
+RELATIVE_WEEKS: dict[tuple[str, ...], int] = {
+    ("tuan", "nay"): 0,
+    ("tuan", "nay", "nua"): 0,
+    ("tuan", "truoc"): -1,
+    ("tuan", "roi"): -1,
+    ("tuan", "qua"): -1,
+    ("tuan", "vua", "qua"): -1,
+    ("tuan", "vua", "roi"): -1,
+    ("tuan", "truoc", "nua"): -2,
+    ("tuan", "sau"): 1,
+    ("tuan", "toi"): 1,
+    ("tuan", "sau", "nua"): 2,
+}
 # Spans that are not one day: in a command that needs a day they are refused, never dropped.
 NOT_A_DAY: dict[tuple[str, ...], str] = {
     ("tuan", "nay"): "tuần này",
+    ("tuan", "nay", "nua"): "tuần này nữa",
     ("tuan", "truoc"): "tuần trước",
     ("tuan", "roi"): "tuần rồi",
+    ("tuan", "qua"): "tuần qua",
+    ("tuan", "vua", "qua"): "tuần vừa qua",
+    ("tuan", "vua", "roi"): "tuần vừa rồi",
+    ("tuan", "truoc", "nua"): "tuần trước nữa",
     ("tuan", "sau"): "tuần sau",
     ("tuan", "toi"): "tuần tới",
+    ("tuan", "sau", "nua"): "tuần sau nữa",
     ("thang", "nay"): "tháng này",
     ("thang", "truoc"): "tháng trước",
     ("thang", "roi"): "tháng rồi",
+    ("thang", "qua"): "tháng qua",
+    ("thang", "vua", "qua"): "tháng vừa qua",
     ("thang", "sau"): "tháng sau",
     ("cuoi", "tuan"): "cuối tuần",
+    ("dau", "tuan"): "đầu tuần",
+    ("giua", "tuan"): "giữa tuần",
 }
 # Weekday qualifiers: which week the weekday is in, relative to this week.
-_WEEK_SHIFT: dict[tuple[str, str], int] = {
-    ("tuan", "nay"): 0,
-    ("tuan", "truoc"): -1,
-    ("tuan", "roi"): -1,
-    ("tuan", "sau"): 1,
-    ("tuan", "toi"): 1,
-}
+_WEEK_SHIFT = RELATIVE_WEEKS
 # "hôm"/"bữa" followed by a word we do not know is a date we did not understand ("hôm nọ", "hôm bữa").
 _VAGUE_HEADS = ("hom", "bua")
 
 DATE_FORMS = (
-    "Ngày viết dạng 20/11, 20/11/2026, 20-11 hoặc 20.11 (có hoặc không có chữ 'ngày'), "
-    "'hôm nay', 'hôm qua', 'hôm kia', hoặc thứ trong tuần: 'thứ 6', 't6', 'chủ nhật', 'thứ 6 tuần trước'."
+    "Ngày viết dạng 20/11, 20/11/2026, 20-11, 20.11 hoặc 'ngày 20 tháng 11', 'mùng 3' (có hoặc không có chữ "
+    "'ngày'), 'hôm nay', 'hôm qua', 'hôm kia', hoặc thứ trong tuần: 'thứ 6', 'hôm thứ 5', 't6', 'chủ nhật', "
+    "'thứ 6 tuần trước'."
 )
 DEADLINE_HELP = "Hạn viết dạng dd/mm, dd/mm/yyyy, 'cuối tháng', 'thứ 6' hoặc 'thứ sáu tuần sau'."
 
@@ -225,6 +246,9 @@ def match_date(words: Sequence[str], i: int, today: date, direction: Direction) 
     word = words[i]
     two = tuple(words[i : i + 2])
     start = i
+    spelled = _spelled_day(words, i, today, direction)
+    if spelled is not None:
+        return spelled
     if word == "ngay" and i + 1 < len(words):
         nxt = words[i + 1]
         if ABSOLUTE_DATE.match(nxt):
@@ -238,9 +262,20 @@ def match_date(words: Sequence[str], i: int, today: date, direction: Direction) 
             inner = match_date(words, i + 1, today, direction)
             if inner is not None:
                 return DateHit(inner.value, inner.size + 1, f"ngay {inner.typed}")
+    if word in _VAGUE_HEADS and i + 1 < len(words) and _weekday_at(words, i + 1) is not None:
+        # "hôm thứ 5", "bữa chủ nhật": the weekday, the "hôm" counted with it.
+        inner = match_date(words, i + 1, today, direction)
+        if inner is not None:
+            return DateHit(inner.value, inner.size + 1, f"{word} {inner.typed}")
     value = read_absolute(word, today, direction)
     if value is not None:
         return DateHit(value, 1, word)
+    if (
+        re.fullmatch(r"[0-9]{1,2}", word)
+        and 1 <= int(word) <= 60
+        and tuple(words[i + 1 : i + 3]) in (("ngay", "truoc"), ("hom", "truoc"))
+    ):
+        return DateHit(today - timedelta(days=int(word)), 3, " ".join(words[i : i + 3]))  # "2 ngày trước"
     if len(two) == 2 and two in RELATIVE_DAYS:
         return DateHit(today + timedelta(days=RELATIVE_DAYS[two]), 2, " ".join(two))
     if (word,) in RELATIVE_DAYS:
@@ -251,24 +286,82 @@ def match_date(words: Sequence[str], i: int, today: date, direction: Direction) 
     if weekday is not None:
         day, used = weekday
         i += used
-        shift_key = tuple(words[i : i + 2])
         monday = today - timedelta(days=today.weekday())
-        if shift_key in _WEEK_SHIFT:
-            value = monday + timedelta(days=7 * _WEEK_SHIFT[shift_key] + day)  # type: ignore[index]
-            used += 2
+        shift = _longest(words, i, _WEEK_SHIFT)
+        if shift:
+            value = monday + timedelta(days=7 * _WEEK_SHIFT[tuple(words[i : i + shift])] + day)
+            used += shift
         elif direction == "past":
             value = today - timedelta(days=(today.weekday() - day) % 7)
         else:
             value = today + timedelta(days=(day - today.weekday()) % 7)
         return DateHit(value, used, " ".join(words[start : start + used]))
-    if two in NOT_A_DAY:
+    span = _longest(words, i, NOT_A_DAY)
+    if span:
         raise DateError(
-            f"'{NOT_A_DAY[two]}' không phải một ngày. Hãy ghi ngày cụ thể, ví dụ 'thứ 6 tuần trước' hoặc "
-            f"'{fmt_date(today - timedelta(days=7))[:5]}'. {DATE_FORMS}"
+            f"'{NOT_A_DAY[tuple(words[i : i + span])]}' không phải một ngày. Hãy ghi ngày cụ thể, ví dụ "
+            f"'thứ 6 tuần trước' hoặc '{fmt_date(today - timedelta(days=7))[:5]}'. {DATE_FORMS}"
         )
     if word in _VAGUE_HEADS and len(two) == 2 and two[1].isalpha():
         raise DateError(f"Chưa rõ '{' '.join(two)}' là ngày nào. {DATE_FORMS}")
     return None
+
+
+def _longest(words: Sequence[str], i: int, table: Mapping[tuple[str, ...], object]) -> int:
+    """How many words at `i` make the longest key of `table` (0 when none)."""
+    for size in (3, 2, 1):
+        if i + size <= len(words) and tuple(words[i : i + size]) in table:
+            return size
+    return 0
+
+
+def _small(word: str, low: int, high: int) -> int | None:
+    return int(word) if re.fullmatch(r"[0-9]{1,2}", word) and low <= int(word) <= high else None
+
+
+def _spelled_day(words: Sequence[str], i: int, today: date, direction: Direction) -> DateHit | None:
+    """A day spelled in words: "ngày 3 tháng 12 [năm 2026]", "3 tháng 12", "mùng 3 [tháng 12]", "mồng 3".
+
+    "mùng D" without a month is day D of this month (of the next month for a deadline already past); a record
+    refuses it when that day has not come yet. "ngày D" alone still lacks its month (refused by the caller).
+    """
+    j = i
+    head = words[j] if j < len(words) else ""
+    if head in ("ngay", "mung", "mong", "hom", "bua"):
+        j += 1
+        if head in ("hom", "bua") and j < len(words) and words[j] in ("mung", "mong"):
+            head, j = words[j], j + 1
+    day = _small(words[j], 1, 31) if j < len(words) else None
+    if day is None:
+        return None
+    j += 1
+    month: int | None = None
+    if j + 1 < len(words) and words[j] == "thang" and re.fullmatch(r"[0-9]+", words[j + 1]):
+        month = _small(words[j + 1], 1, 12)
+        if month is None:
+            raise DateError(f"Không có 'tháng {words[j + 1]}'. {DATE_FORMS}")
+        j += 2
+    elif head not in ("mung", "mong"):
+        return None  # "ngày 20" alone: refused below as lacking a month; "3 người": not a date
+    year: int | None = None
+    if month is not None and j + 1 < len(words) and words[j] == "nam" and re.fullmatch(r"[0-9]{4}", words[j + 1]):
+        year = int(words[j + 1])
+        j += 2
+    typed = " ".join(words[i:j])
+    if month is None:
+        value = make_date(today.year, today.month, day, typed)
+        if direction == "future" and value < today:
+            following = end_of_month(today) + timedelta(days=1)
+            value = make_date(following.year, following.month, day, typed)
+        return DateHit(value, j - i, typed)
+    if year is not None:
+        return DateHit(make_date(year, month, day, typed), j - i, typed)
+    value = make_date(today.year, month, day, typed)
+    if direction == "past" and (value - today).days > 180:
+        value = make_date(today.year - 1, month, day, typed)
+    elif direction == "future" and value < today:
+        value = make_date(today.year + 1, month, day, typed)
+    return DateHit(value, j - i, typed)
 
 
 def parse_deadline(text: str, today: date) -> tuple[date, str]:

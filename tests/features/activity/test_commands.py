@@ -169,3 +169,23 @@ async def test_a_double_tap_is_not_a_second_record(app: BotApp, chat: ChatHarnes
     assert "Đã ghi #" in await chat.text("/ghi vneid 1 buổi chiều", user=MEMBER, message_id="tap-x")
     clock.advance(minutes=3)
     assert "Đã ghi #" in await chat.text("/ghi vneid 1", user=MEMBER, message_id="tap-later")
+
+
+async def test_tagged_people_are_kept_in_the_note_by_name(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+    """Issue 28: a tapped name (Telegram), an OA tag `[@id]` of a person the bot knows and an unknown tag are people
+    in the note, never numbers or indicators."""
+    from tocns.core.messages import Mention
+
+    await setup_group(app, chat, clock)
+    await chat.text("/cuatoi", user=OTHER_MEMBER, name="Lò Thị Hoa")  # the bot now knows this person
+    tapped = Mention(user_id="555", display_name="Nguyễn Văn Nam", text="Nam Nguyễn")
+    tag = Mention(user_id=OTHER_MEMBER, text=f"[@{OTHER_MEMBER}]")
+    reply = await chat.text(
+        f"/ghi vneid 4 cùng Nam Nguyễn và [@{OTHER_MEMBER}] ở nhà văn hoá, [@f414c8ab] hỗ trợ",
+        user=MEMBER,
+        mentions=[tapped, tag],
+    )
+    rid = record_id(reply)
+    assert await _items(app, rid) == [("vneid", 4)]
+    (record,) = await _records(app)
+    assert record.note == "cùng Nguyễn Văn Nam và Lò Thị Hoa ở nhà văn hoá, người được gắn thẻ hỗ trợ"

@@ -164,7 +164,7 @@ GHI_REFUSED: list[tuple[str, str]] = [
     ("vneid 5 3", "Hai số 5 và 3 liền nhau"),
     ("2 vneid 3 dvc", "Thiếu số lượng cho Hướng dẫn dịch vụ công trực tuyến (dvc)"),
     ("vneid 2.5", "phải là số nguyên"),
-    ("vneid 2-5", "phải là số nguyên"),
+    ("vneid 2-5", "là một khoảng, không phải một số"),  # issue 28: a range, not a fraction
     ("vneid 5 ho tro thanh toan", "Thiếu số lượng cho Thanh toán"),
     ("20/11 vneid 5 21/11", "Mỗi tin chỉ ghi cho một ngày"),
 ]

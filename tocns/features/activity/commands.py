@@ -14,7 +14,7 @@ from tocns.core.registry import CommandGroup
 from tocns.core.roles import Role
 from tocns.core.text import person_name, quoted
 from tocns.features.activity import store as activity_store
-from tocns.features.activity.grammar import USAGE, LogParseError, ParsedLog, parse_log, unit_remark
+from tocns.features.activity.grammar import TAGGED_PERSON, USAGE, LogParseError, ParsedLog, parse_log
 from tocns.features.activity.models import Indicator
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit
@@ -29,19 +29,37 @@ DOUBLE_TAP_WINDOW = timedelta(minutes=2)
 
 
 def item_lines(view: activity_store.RecordView, parsed: ParsedLog | None = None) -> list[str]:
-    """One '- name: quantity unit' line per item, in the indicator's unit; a remark when another unit was typed."""
-    typed = {i.code: i.typed_unit for i in parsed.items} if parsed else {}
-    lines = []
-    for item, ind in view.items:
-        remark = unit_remark(ind.unit, typed.get(ind.code))
-        lines.append(f"- {ind.name} ({ind.code}): {item.quantity} {ind.unit}" + (f" ({remark})" if remark else ""))
-    return lines
+    """One '- name: quantity unit' line per item, in the indicator's unit (the grammar refuses a unit of another
+    kind, so a synonym typed, "hs" for "hồ sơ", needs no remark)."""
+    del parsed  # kept for callers; units are checked when the message is read
+    return [f"- {ind.name} ({ind.code}): {item.quantity} {ind.unit}" for item, ind in view.items]
+
+
+async def _people(ctx: Context) -> dict[str, str]:
+    """The people the platform marked in the message (span as typed -> name for the note), on every platform:
+    a tapped name, an @username, a Zalo OA tag `[@id]` (named from the people the bot knows)."""
+    people: dict[str, str] = {}
+    for mention in ctx.msg.mentions:
+        if not mention.text:
+            continue
+        name = mention.display_name
+        if not name and mention.user_id:
+            person = await org_store.get_person(ctx.session, ctx.msg.platform, mention.user_id)
+            name = person.display_name if person is not None else None
+        people[mention.text] = name or (f"@{mention.username}" if mention.username else TAGGED_PERSON)
+    return people
 
 
 async def _parse(ctx: Context, text: str) -> tuple[ParsedLog, dict[str, Indicator]]:
     rows = await activity_store.indicators(ctx.session)
     try:
-        parsed = parse_log(text, activity_store.to_catalogue(rows), ctx.today, ctx.settings.logging_edit_window_days)
+        parsed = parse_log(
+            text,
+            activity_store.to_catalogue(rows),
+            ctx.today,
+            ctx.settings.logging_edit_window_days,
+            people=await _people(ctx),
+        )
     except LogParseError as exc:
         raise UserError(exc.message) from None
     return parsed, {r.code: r for r in rows}

@@ -1,9 +1,11 @@
 """Pure parsing of `/ghi` messages: indicators, quantities, a date and a free-text note (no database).
 
 The grammar cannot lose an item: every `<indicator> <number> [unit]` (or `<number> [unit] <indicator>`) anywhere
-in the message is an item, and every other number must sit in a note phrase with its own noun ("thôn 3",
-"trong đó 2 người") or the whole message is refused with the reason. Dates come from the shared date grammar
-in bot/deadlines.py. The decisions are written down in docs/grammar.md.
+in the message is an item, and every other number must be a date, a time, a phone number, a tagged person or sit
+in a note phrase with its own noun ("thôn 3", "trong đó 2 người"), or the whole message is refused with the
+reason. Only exact counts of one day's finished work become records: ranges, approximate or open-ended numbers,
+multi-day totals, plans and additions are refused with the form to send instead (issue 28). Dates come from the
+one date grammar (tocns/core/dates.py). The decisions are written down in docs/grammar.md.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import difflib
 import json
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -54,6 +57,21 @@ GENERIC_UNITS = (
     "thanh nien",
     "doan vien",
     "hoi vien",
+    "ng",
+    "cong dan",
+    "bo ho so",
+    "thu tuc",
+    "tthc",
+    "vi",
+    "vi dien tu",
+    "gh",
+    "cua hang",
+    "shop",
+    "luot cai",
+    "lop",
+    "dot",
+    "hoi nghi",
+    "viec",
 )
 # People counted under another name: "2 cụ", "30 học sinh" are people.
 PERSON_NOUNS = frozenset({"cu", "ba con", "hoc sinh", "thanh nien", "doan vien", "hoi vien"})
@@ -61,12 +79,12 @@ PERSON_NOUNS = frozenset({"cu", "ba con", "hoc sinh", "thanh nien", "doan vien",
 HOUSEHOLD_UNITS = frozenset({"ho", "ho dan", "ho gia dinh"})
 # Units that are another spelling of an indicator's unit: the receipt needs no remark.
 UNIT_SYNONYMS: dict[str, frozenset[str]] = {
-    "nguoi": frozenset({"nguoi", "nguoi dan", "luot nguoi", "truong hop", "ca"}) | PERSON_NOUNS,
+    "nguoi": frozenset({"nguoi", "nguoi dan", "ng", "cong dan", "luot nguoi", "truong hop", "ca"}) | PERSON_NOUNS,
     "ho so": frozenset({"ho so", "hs"}),
     "tai khoan": frozenset({"tai khoan", "tk"}),
     "gian hang": frozenset({"gian hang"}),
     "luot": frozenset({"luot", "lan", "luot nguoi"}),
-    "buoi": frozenset({"buoi", "cuoc"}),
+    "buoi": frozenset({"buoi", "cuoc", "lop", "dot", "hoi nghi"}),
 }
 NOTE_MARKERS = (("ghi", "chu"), ("gc",), ("note",))
 # Words that name a place or a group and take a number after them in notes ("thôn 3", "nhà số 12").
@@ -115,6 +133,17 @@ PLACE_WORDS = frozenset(
         "cccd",
         "cmnd",
         "stk",
+        "sinh",
+        "ns",
+        "gio",
+        "phut",
+        "hotline",
+        "zalo",
+        "cau",
+        "ngach",
+        "kp",
+        "tdp",
+        "nu",
     }
 )
 # Nouns that follow a number in a note phrase ("trong đó 2 người", "ở 3 thôn", "mất 2 giờ").
@@ -182,11 +211,12 @@ NOTE_NOUNS = frozenset(
         "chien",
         "h",
         "g",
+        "t",  # "80t": an age
         "con",
     }
 )
 # Words that may stand between an indicator and its number: "vneid cho 3 người".
-LINK_WORDS = frozenset({"cho", "duoc", "la"})
+LINK_WORDS = frozenset({"cho", "duoc", "la", "them"})
 # Verbs that may stand between a number and its indicator: "5 người cài VNeID", "3 hộ mở tài khoản thanh toán".
 VERBS_BEFORE_INDICATOR = frozenset(
     {
@@ -242,7 +272,26 @@ FUNCTION_WORDS = frozenset(
         "den",
         "tu",
         "len",
+        "tren",
+        "duoi",
+        "hon",
+        "tam",
+        "chung",
+        "ngoai",
+        "khi",
+        "hoac",
+        "hay",
+        "roi",
+        "sau",
+        "truoc",
     ]
+)
+# Units that only count items (documents, accounts, shops): a number in one is an item, never a note phrase, unless
+# the message records an indicator counted in it ("dvc 4 hồ sơ, trong đó 1 hồ sơ bị trả").
+ITEM_ONLY_UNITS = frozenset({"ho so", "hs", "bo ho so", "thu tuc", "tthc", "tai khoan", "tk", "gian hang", "gh"})
+# Words typed around an indicator's name ("cài ứng dụng", "hướng dẫn", "hỗ trợ", "tạo", "mở"): never a name alone.
+AROUND_NAME_WORDS = frozenset(
+    {"cai", "dat", "ung", "dung", "app", "cho", "ho", "tro", "huong", "dan", "tao", "mo", "giup", "lam", "nguoi"}
 )
 SUGGEST_WHOLE_CUTOFF = 0.8
 SUGGEST_COVERAGE = 0.6
@@ -259,6 +308,15 @@ class IndicatorSpec:
     unit: str
     aliases: tuple[str, ...] = ()
     max_per_message: int = 500
+    # Unit words accepted for this indicator besides its unit ("hs" for "hồ sơ"); empty: the shared table's.
+    unit_synonyms: tuple[str, ...] = ()
+
+    @property
+    def unit_words(self) -> frozenset[str]:
+        """The folded unit words this indicator is counted in: its unit and the synonyms the catalogue names."""
+        own = " ".join(_words(self.unit))
+        named = {" ".join(_words(u)) for u in self.unit_synonyms}
+        return frozenset({own} | (named or UNIT_SYNONYMS.get(own, frozenset({own}))))
 
 
 @dataclass(frozen=True)
@@ -319,7 +377,15 @@ class Catalogue:
                 self.by_compact.setdefault("".join(words), spec)
                 self.longest = max(self.longest, min(len(words), MAX_ALIAS_WORDS))
             self.units.add(_words(spec.unit))
+            self.units.update(tuple(u.split()) for u in spec.unit_words)
         self.units.update(tuple(u.split()) for u in GENERIC_UNITS)
+
+    def _unit_names(self) -> dict[tuple[str, ...], IndicatorSpec]:
+        """Units that name one indicator only ("gian hàng", "tài khoản"): close enough to suggest it."""
+        owners: dict[tuple[str, ...], list[IndicatorSpec]] = {}
+        for spec in self.specs:
+            owners.setdefault(_words(spec.unit), []).append(spec)
+        return {words: specs[0] for words, specs in owners.items() if len(specs) == 1 and words}
 
     def get(self, code: str) -> IndicatorSpec | None:
         """The indicator with this code."""
@@ -336,12 +402,15 @@ class Catalogue:
         Compared word by word after folding: "mo tai khoan" is close to "tài khoản thanh toán" (two of its three
         words), never to "tập huấn" through the fragment "khoan".
         """
-        query = _words(phrase)
+        # Only whole names count: the words around a name ("cài", "hướng dẫn", "ứng dụng") suggest nothing alone.
+        query = tuple(w for w in _words(phrase) if w not in AROUND_NAME_WORDS)
         if not query:
             return None
         best: tuple[float, IndicatorSpec] | None = None
         compact = "".join(query)
-        for words, spec in self.by_words.items():
+        for words, spec in [*self.by_words.items(), *self._unit_names().items()]:
+            if sum(1 for w in words if w in query) / len(words) < 0.5 and len(words) > 2:
+                continue  # a fragment of a long name ("trên" in "gian hàng trên Voso") suggests nothing
             whole = difflib.SequenceMatcher(None, compact, "".join(words)).ratio()
             covered = 0.0
             for q in query:
@@ -360,27 +429,32 @@ class Catalogue:
         return best[1] if best else None
 
 
-def unit_remark(unit: str, typed_unit: str | None) -> str | None:
-    """A receipt remark when the unit typed is not the indicator's own `unit` (the count is in the indicator's unit)."""
+def unit_remark(unit: str, typed_unit: str | None, accepted: frozenset[str] | None = None) -> str | None:
+    """A receipt remark when the unit typed is not one of the indicator's units (the parser refuses those, so this
+    only shows for a record written before units had to agree)."""
     if not typed_unit:
         return None
     own = " ".join(_words(unit))
     typed = " ".join(_words(typed_unit))
-    if typed in UNIT_SYNONYMS.get(own, frozenset({own})):
+    if typed in (accepted or UNIT_SYNONYMS.get(own, frozenset({own}))):
         return None
     return f"chỉ tiêu tính theo {unit}; bạn ghi '{typed_unit}'"
 
 
 @dataclass
 class _Token:
-    kind: str  # time, date, num, word, sep, punct, other
+    kind: str  # phone, time, date, num, word, sep, punct, person, other
     text: str  # folded
     start: int  # offsets in the cleaned text
     end: int
 
 
 _TOKEN = re.compile(
-    r"(?P<time>[0-9]{1,2}(?:[:h][0-9]{2}|h|g)(?![0-9a-z]))"
+    # A phone number in any grouping: 0987654321, 0987 654 321, 0987.654.321, +84 987 654 321, 024 3826 1234.
+    r"(?P<phone>(?<![0-9])(?:(?:\+84[ .-]?|0)[0-9](?:[ .-]?[0-9]){8,9}"
+    r"|1[89]00[ .-]?[0-9]{4}(?:[ .-]?[0-9]{2})?)(?![0-9]))"
+    # A time: 8h, 14h30, 9g15, 9g15p, 9:15.
+    r"|(?P<time>[0-9]{1,2}(?:[:hg][0-9]{2}(?:ph|p)?|h|g)(?![0-9a-z]))"
     r"|(?P<date>[0-9]{1,2}(?P<dsep>[/.-])[0-9]{1,2}(?:(?P=dsep)(?:[0-9]{4}|[0-9]{2}))?(?![0-9]|[/.,-][0-9]))"
     r"|(?P<num>[-+]?[0-9]+(?:[.,][0-9]+)*(?:e[-+]?[0-9]+)?(?![0-9]))"
     r"|(?P<word>[^\W\d_]+)"
@@ -418,16 +492,36 @@ def numbers_in(text: str) -> list[str]:
     return re.findall(r"[0-9]+", folded)
 
 
-def _tokenize(text: str) -> list[_Token]:
-    folded, offsets = _fold_with_offsets(text)
+# Platform tags of people as they arrive in the text: a Zalo OA tag `[@<user id>]` (decimal or hexadecimal), a
+# Telegram `@username`, a Zalo Bot Platform `@Tên` (its first word; the rest of the name stays a note word).
+TAG = re.compile(r"\[@[^\[\]\s]{1,64}\]|(?<![\w@])@[^\W_][\w.]*(?<![.])")
+TAGGED_PERSON = "người được gắn thẻ"
+
+
+def _tokenize(text: str, people: Sequence[str] = ()) -> list[_Token]:
+    """Tokens of the cleaned text; each tag and each span in `people` (a tapped name) is one "person" token."""
+    spans: list[tuple[int, int]] = []
+    for span in sorted(people, key=len, reverse=True):
+        at = text.find(span) if span else -1
+        while at >= 0:
+            if not any(s < at + len(span) and at < e for s, e in spans):
+                spans.append((at, at + len(span)))
+            at = text.find(span, at + len(span))
+    for match in TAG.finditer(text):
+        if not any(s < match.end() and match.start() < e for s, e in spans):
+            spans.append((match.start(), match.end()))
     tokens: list[_Token] = []
-    for match in _TOKEN.finditer(folded):
-        kind = match.lastgroup or "other"
-        if kind == "dsep":
-            kind = "date"
-        start = offsets[match.start()]
-        end = offsets[match.end() - 1] + 1
-        tokens.append(_Token(kind, match.group(), start, end))
+    pos = 0
+    for start, end in [*sorted(spans), (len(text), len(text))]:
+        folded, offsets = _fold_with_offsets(text[pos:start])
+        for match in _TOKEN.finditer(folded):
+            kind = match.lastgroup or "other"
+            if kind == "dsep":
+                kind = "date"
+            tokens.append(_Token(kind, match.group(), pos + offsets[match.start()], pos + offsets[match.end() - 1] + 1))
+        if end > start:
+            tokens.append(_Token("person", fold(text[start:end]), start, end))
+        pos = end
     return tokens
 
 
@@ -447,7 +541,9 @@ def _quantity(token: _Token, spec: IndicatorSpec, typed: str) -> int:
         raise LogParseError(f"Không đọc được số '{typed}'{what}. Hãy ghi số nguyên bằng chữ số, ví dụ 1000.")
     if raw.startswith("-"):
         raise LogParseError(f"Số lượng{what} không được âm ({typed}). Hãy ghi số nguyên dương, ví dụ 5.")
-    if not raw.lstrip("+").isdigit():  # "2.5", "2,5", "1.000", "2-5"
+    if re.fullmatch(r"[0-9]+[/-][0-9]+", raw):  # "5-6": a range
+        raise LogParseError(f"'{typed}' là một khoảng, không phải một số. {EXACT_RULE} Ví dụ: /ghi {spec.code} 5")
+    if not raw.lstrip("+").isdigit():  # "2.5", "2,5", "1.000"
         raise LogParseError(f"Số lượng{what} phải là số nguyên, không có phần lẻ ({typed}). Ví dụ: 5.")
     value = int(raw.lstrip("+"))
     if value == 0:
@@ -471,7 +567,7 @@ _UNIT_BLOCKERS = frozenset(
         ("lan", "dau"),
     }
 )
-_DECIMAL_DATE = re.compile(r"^[0-9]{1,2}[.-][0-9]{1,2}$")
+_DECIMAL_DATE = re.compile(r"^[0-9]{1,2}[./-][0-9]{1,2}$")
 _WEAK_WORDS = frozenset({"va"})
 
 
@@ -502,14 +598,94 @@ def check_date(value: date, today: date, window_days: int) -> None:
     _check_date(value, today, window_days, fmt_date(value))
 
 
+# ---------------------------------------------------------------- only exact counts of one day's finished work
+
+EXACT_RULE = "Mỗi phiếu ghi việc đã làm xong của một ngày, mỗi chỉ tiêu một số đếm chính xác."
+# Words before a number that make it approximate or open-ended ("khoảng 5", "hơn 10", "gần 20", "tầm 6").
+APPROX_BEFORE = frozenset(
+    {
+        ("khoang",),
+        ("tam",),
+        ("chung",),
+        ("gan",),
+        ("hon",),
+        ("tren",),
+        ("duoi",),
+        ("ngot",),
+        ("uoc",),
+        ("xap", "xi"),
+        ("sap", "xi"),
+        ("uoc", "tinh"),
+        ("it", "nhat"),
+        ("toi", "thieu"),
+        ("toi", "da"),
+        ("khong", "qua"),
+        ("chua", "toi"),
+        ("chua", "den"),
+        ("len", "toi"),
+        ("len", "den"),
+        ("co", "the"),
+    }
+)
+# The same, recognised only as typed with their diacritics (unaccented they are common other words).
+APPROX_BEFORE_TYPED = frozenset({"độ", "cỡ", "ước", "tầm", "chừng", "gần", "hơn", "khoảng"})
+# Words after a number (or after its unit) that make it open-ended: "20 người trở lên", "10 hơn", "20 mấy".
+APPROX_AFTER = frozenset({("tro", "len"), ("hon",), ("may",), ("co", "le"), ("xap", "xi"), ("gi", "do"), ("ngoai",)})
+# Between two numbers, these make a range: "5-6", "5 đến 6", "5 tới 6", "5 hoặc 6", "5~6".
+RANGE_WORDS = frozenset({"den", "toi", "hoac", "hay", "-", "–", "—", "~", "or"})
+# Words that make a message a total over several days ("tổng", "cả tuần", "lũy kế").
+TOTAL_PHRASES = frozenset(
+    {
+        ("tong",),
+        ("ca", "tuan"),
+        ("ca", "thang"),
+        ("ca", "dot"),
+        ("suot", "tuan"),
+        ("trong", "tuan"),
+        ("trong", "thang"),
+        ("may", "ngay"),
+        ("may", "hom"),
+        ("cac", "ngay"),
+        ("nhung", "ngay"),
+        ("nhieu", "ngay"),
+        ("luy", "ke"),
+        ("cong", "don"),
+        ("tich", "luy"),
+        ("den", "nay"),
+        ("tinh", "den"),
+        ("tu", "dau"),
+    }
+)
+_NOT_TOTAL = frozenset({("tong", "dai"), ("tong", "bien", "tap")})
+# A number of days, weeks or months ("3 ngày", "2 tuần"): a total over several days.
+_SPAN_NOUNS = frozenset({"ngay", "hom", "tuan", "thang"})
+# Words that make a message a plan, not finished work ("sẽ", "dự kiến", "kế hoạch", "tới đây", a bare "mai").
+PLAN_PHRASES = frozenset(
+    {("du", "kien"), ("ke", "hoach"), ("toi", "day"), ("sap", "toi"), ("du", "dinh"), ("mai",), ("se",)}
+)
+PLAN_TYPED = frozenset({"sẽ", "sắp", "mốt"})
+# Before "Mai" these make it a person's name ("chị Mai"), not "tomorrow".
+PERSON_TITLES = frozenset(
+    {
+        "chi", "co", "ba", "em", "anh", "ong", "ban", "chau", "be", "con", "dc", "thay", "bac", "chu", "di", "cau",
+        "mo", "thim", "me", "bo", "nang", "a", "c", "e", "cung", "voi", "va", "nha", "ho", "ten",
+    }
+)  # fmt: skip
+# Around an indicator's name these words never name a second indicator ("cài ứng dụng VNeID", "app VssID").
+GENERIC_NAME_WORDS = frozenset(
+    {("ung", "dung"), ("app",), ("nen", "tang"), ("phan", "mem"), ("ung", "dung", "so"), ("nen", "tang", "so")}
+)
+
+
 class _Reader:
     """One pass over a message's tokens, marking each token's role; refuses at the first thing not understood."""
 
-    def __init__(self, text: str, catalogue: Catalogue, today: date) -> None:
+    def __init__(self, text: str, catalogue: Catalogue, today: date, people: Mapping[str, str] | None = None) -> None:
         self.source = clean(text)
         self.catalogue = catalogue
         self.today = today
-        self.tokens = _tokenize(self.source)
+        self.people = {clean(k): v for k, v in (people or {}).items() if clean(k)}
+        self.tokens = _tokenize(self.source, list(self.people))
         self.words = [t.text for t in self.tokens]
         self.role: list[str | None] = [None] * len(self.tokens)
         self.mentions: list[_Mention] = []
@@ -519,7 +695,7 @@ class _Reader:
 
     def _quote_typed(self, message: str, i: int) -> str:
         """Quote the words as the member typed them ('hôm nọ'), not as the grammar folded them ('hom no')."""
-        for size in (3, 2, 1):
+        for size in (6, 5, 4, 3, 2, 1):
             folded = " ".join(self.words[i : i + size])
             if i + size <= len(self.tokens) and f"'{folded}'" in message:
                 return message.replace(f"'{folded}'", f"'{self.typed(i, i + size)}'", 1)
@@ -569,8 +745,23 @@ class _Reader:
             tok = tokens[i]
             prev = self._prev(i)
             after_mention = prev is not None and self.role[prev] == "ind"
+            if tok.kind in ("phone", "time", "person"):
+                self.role[i] = tok.kind  # kept in the note as typed (a person as their name)
+                i += 1
+                continue
+            if tok.kind == "num" and self._time_phrase(i):
+                i += 1
+                continue
             if tok.kind == "date" and after_mention and _DECIMAL_DATE.match(tok.text):
                 tok.kind = "num"  # "vneid 2.5": a quantity with a fraction, refused below, not the 2nd of May
+                i += 1
+                continue
+            if tok.kind == "date" and _DECIMAL_DATE.match(tok.text) and self._phrase_at(i + 1, self.catalogue.units, 3):
+                tok.kind = "num"  # "5-6 người": a range of people (refused below), not the 5th of June
+                i += 1
+                continue
+            if tok.kind == "date" and self._after_place(i):
+                self.role[i] = "time"  # "nhà số 12/3": a house number, kept in the note
                 i += 1
                 continue
             if tok.kind in ("word", "date", "num"):
@@ -599,7 +790,9 @@ class _Reader:
                 continue
             if prev is not None and tokens[prev].kind == "num" and prev == i - 1:
                 unit = self._phrase_at(i, self.catalogue.units, 3)
-                blocked = tuple(self.words[i : i + 2]) in _UNIT_BLOCKERS
+                blocked = tuple(self.words[i : i + 2]) in _UNIT_BLOCKERS or (
+                    self.words[i] in PLACE_WORDS and i + 1 < len(tokens) and tokens[i + 1].kind == "num"
+                )
                 alias = self._alias_at(i)
                 if unit and not blocked and (alias is None or alias[1] - i <= unit):
                     for k in range(i, i + unit):
@@ -620,8 +813,57 @@ class _Reader:
             i += 1
         self._merge_mentions()
 
+    def _time_phrase(self, i: int) -> bool:
+        """Mark "8 giờ", "9 giờ 15", "9 giờ 15 phút", "9 h" at number `i` as a time; whether it was one."""
+        tokens, words = self.tokens, self.words
+        if not (i + 1 < len(tokens) and tokens[i + 1].kind == "word" and words[i + 1] in ("gio", "h", "g")):
+            return False
+        if not tokens[i].text.isdigit() or int(tokens[i].text) > 24:
+            return False
+        end = i + 2
+        if (
+            end < len(tokens)
+            and tokens[end].kind == "num"
+            and tokens[end].text.isdigit()
+            and int(tokens[end].text) < 60
+        ):
+            end += 1
+            if end < len(tokens) and words[end] in ("phut", "p"):
+                end += 1
+        for k in range(i, end):
+            self.role[k] = "time"
+        return True
+
+    def _drop_generic_mentions(self) -> None:
+        """Drop "ứng dụng", "app", "nền tảng" right next to another indicator's name: words around it, not a second
+        indicator ("cài ứng dụng VNeID cho 3 người", "app VssID 2")."""
+        kept: list[_Mention] = []
+        for index, mention in enumerate(self.mentions):
+            words = tuple(self.words[mention.start : mention.end])
+            if words in GENERIC_NAME_WORDS:
+                neighbours = self.mentions[index - 1 : index] + self.mentions[index + 1 : index + 2]
+                near = [
+                    other
+                    for other in neighbours
+                    if other.spec.code != mention.spec.code
+                    and tuple(self.words[other.start : other.end]) not in GENERIC_NAME_WORDS
+                    and all(
+                        t.kind == "word" and self.role[k] is None
+                        for k, t in enumerate(self.tokens)
+                        if min(other.end, mention.end) <= k < max(other.start, mention.start)
+                    )
+                    and max(other.start, mention.start) - min(other.end, mention.end) <= 2
+                ]
+                if near:
+                    for k in range(mention.start, mention.end):
+                        self.role[k] = "verb"
+                    continue
+            kept.append(mention)
+        self.mentions = kept
+
     def _merge_mentions(self) -> None:
         """Aliases of one indicator next to each other ("thanh toán không dùng tiền mặt") are one mention."""
+        self._drop_generic_mentions()
         merged: list[_Mention] = []
         for mention in self.mentions:
             last = merged[-1] if merged else None
@@ -656,14 +898,19 @@ class _Reader:
             j = mention.end
             while j < len(self.tokens) and self.tokens[j].kind == "punct":
                 j += 1
-            if (
-                j + 1 < len(self.tokens)
-                and self.words[j] in LINK_WORDS
-                and self.role[j] is None
-                and self._free_number(j + 1)
+            k = j
+            while (
+                k < len(self.tokens)
+                and k - j < 3
+                and self.tokens[k].kind in ("word", "other")
+                and self.role[k] is None
+                and (self.words[k] in LINK_WORDS or self._approx_word(k) or self.words[k] == "~")
             ):
-                self.role[j] = "verb"  # "kích hoạt vneid cho 3 người"
-                j += 1
+                k += 1
+            if k > j and self._free_number(k if k < len(self.tokens) else None):
+                for m in range(j, k):
+                    self.role[m] = "verb"  # "kích hoạt vneid cho 3 người"; "vneid khoảng 5" (refused below)
+                j = k
             if self._free_number(j if j < len(self.tokens) else None):
                 mention.num = j
                 self.role[j] = "num"
@@ -695,6 +942,172 @@ class _Reader:
                 for k in range(mention.start, mention.end):
                     self.role[k] = None
 
+    def _typed_lower(self, k: int) -> str:
+        return nfc(self.typed(k, k + 1)).lower()
+
+    def _approx_word(self, k: int) -> bool:
+        """Whether word `k` is (part of) a word that makes the next number approximate ("khoảng", "xấp xỉ")."""
+        if self.tokens[k].kind != "word":
+            return False
+        if (self.words[k],) in APPROX_BEFORE or self._typed_lower(k) in APPROX_BEFORE_TYPED:
+            return True
+        pair_next = tuple(self.words[k : k + 2])
+        pair_prev = tuple(self.words[k - 1 : k + 1]) if k else ()
+        return pair_next in APPROX_BEFORE or pair_prev in APPROX_BEFORE
+
+    def _example(self, spec: IndicatorSpec | None) -> str:
+        return f"/ghi {spec.code} 5" if spec else "/ghi vneid 5"
+
+    def inexact(self, j: int, spec: IndicatorSpec | None = None) -> str | None:
+        """Why number `j` is not one exact count (a range, an approximate or open-ended number), or None."""
+        tokens, words = self.tokens, self.words
+        example = self._example(spec)
+        raw = tokens[j].text
+        if re.fullmatch(r"[0-9]+[/-][0-9]+", raw):
+            return (
+                f"'{self.typed(j, j + 1)}' là một khoảng, không phải một số. {EXACT_RULE} "
+                f"Hãy đếm lại rồi ghi đúng một số, ví dụ: {example}"
+            )
+        k = j - 1
+        while k >= 0 and j - k <= 3 and self.role[k] in (None, "verb") and tokens[k].kind in ("word", "other"):
+            if self._approx_word(k) or words[k] == "~":
+                start = k - 1 if k >= 1 and (tuple(words[k - 1 : k + 1]) in APPROX_BEFORE) else k
+                return (
+                    f"'{self.typed(start, j + 1)}' không phải một số chính xác. {EXACT_RULE} "
+                    f"Hãy đếm lại rồi ghi đúng số đã làm, ví dụ: {example}"
+                )
+            k -= 1
+        end = self.unit_of.get(j, (j + 1, j + 1))[1] if j in self.unit_of else j + 1
+        if (
+            j + 1 < len(tokens)
+            and tokens[j + 1].text == "+"
+            and tokens[j + 1].start == tokens[j].end
+            and (j + 2 >= len(tokens) or tokens[j + 2].start > tokens[j + 1].end or tokens[j + 2].kind != "num")
+        ):
+            return (
+                f"'{self.typed(j, j + 2)}' không phải một số chính xác. {EXACT_RULE} "
+                f"Hãy ghi đúng số đã làm, ví dụ: {example}"
+            )
+        for size in (2, 1):
+            after = tuple(words[end : end + size])
+            if len(after) == size and after in APPROX_AFTER and all(r is None for r in self.role[end : end + size]):
+                return (
+                    f"'{self.typed(j, end + size)}' không phải một số chính xác. {EXACT_RULE} "
+                    f"Hãy ghi đúng số đã làm, ví dụ: {example}"
+                )
+        for at in {j + 1, end}:
+            if (
+                at + 1 < len(tokens)
+                and tokens[at].text in RANGE_WORDS
+                and self.role[at] in (None, "verb")
+                and tokens[at + 1].kind == "num"
+                and self.role[at + 1] in (None, "num")
+            ):
+                return (
+                    f"'{self.typed(j, at + 2)}' là một khoảng, không phải một số. {EXACT_RULE} "
+                    f"Hãy đếm lại rồi ghi đúng một số, ví dụ: {example}"
+                )
+        return None
+
+    def check_day_and_plan(self) -> None:
+        """Refuse a total over several days and a plan: only one day's finished work is recorded."""
+        tokens, words = self.tokens, self.words
+        free = ("word", None), ("word", "verb"), ("word", "unit")
+        for k, tok in enumerate(tokens):
+            if (tok.kind, self.role[k]) not in free:
+                continue
+            for size in (3, 2, 1):
+                phrase = tuple(words[k : k + size])
+                if len(phrase) < size or any(t.kind != "word" for t in tokens[k : k + size]):
+                    continue
+                if phrase in TOTAL_PHRASES and tuple(words[k : k + 2]) not in _NOT_TOTAL:
+                    raise LogParseError(
+                        f"Tin nhắn có '{self.typed(k, k + size)}': đó là tổng của nhiều ngày, không ghi được thành "
+                        f"một phiếu. {EXACT_RULE} Hãy gửi mỗi ngày một tin, có ngày ở đầu, ví dụ: "
+                        "/ghi thứ 2 vneid 3, rồi /ghi thứ 3 vneid 4."
+                    )
+                if phrase in PLAN_PHRASES or (size == 1 and self._typed_lower(k) in PLAN_TYPED):
+                    if phrase == ("mai",) and not self._tomorrow(k):
+                        continue
+                    if phrase == ("se",) and self._typed_lower(k) not in ("sẽ", "se"):
+                        continue
+                    if self._continues_later(k):
+                        continue
+                    raise LogParseError(
+                        f"'{self.typed(k, k + size)}' là việc sắp làm: /ghi chỉ ghi việc đã làm xong. Khi làm xong, "
+                        "hãy ghi số đã làm trong ngày, ví dụ: /ghi vneid 8, hoặc hôm sau: /ghi hôm qua vneid 8."
+                    )
+        for j, tok in enumerate(tokens):
+            nxt = j + 1
+            if tok.kind != "num" or self.role[j] not in (None, "num") or not tok.text.isdigit():
+                continue
+            if nxt < len(tokens) and tokens[nxt].kind == "word" and self.role[nxt] is None:
+                noun = words[nxt]
+                follows = tokens[nxt + 1] if nxt + 1 < len(tokens) else None
+                if (
+                    noun in _SPAN_NOUNS
+                    and (int(tok.text) >= 2 or noun in ("tuan", "thang"))
+                    and not (follows is not None and follows.kind in ("num", "date"))
+                ):
+                    raise LogParseError(
+                        f"Tin nhắn có '{self.typed(j, nxt + 1)}': đó là tổng của nhiều ngày, không ghi được thành "
+                        f"một phiếu. {EXACT_RULE} Hãy gửi mỗi ngày một tin, có ngày ở đầu, ví dụ: "
+                        "/ghi thứ 2 vneid 3, rồi /ghi thứ 3 vneid 4."
+                    )
+
+    def _continues_later(self, k: int) -> bool:
+        """Whether the plan word at `k` is in a clause after every item that says the work goes on later ("vneid 4,
+        hẹn mai làm tiếp"): the items before it are done, the clause is a note."""
+        items = [m for m in self.mentions if m.num is not None]
+        if not items or any(m.start > k for m in items):
+            return False
+        last = max(max(m.end, m.num or 0) for m in items)
+        if not any(t.kind == "sep" for t in self.tokens[last:k]):
+            return False
+        clause_end = next((n for n in range(k, len(self.tokens)) if self.tokens[n].kind == "sep"), len(self.tokens))
+        return any(self.words[n] in ("tiep", "not") for n in range(k, clause_end))
+
+    def _tomorrow(self, k: int) -> bool:
+        """Whether a bare "mai" at `k` means tomorrow, not a person named Mai ("chị Mai", "cùng Mai")."""
+        prev = k - 1
+        if prev >= 0 and (self.words[prev] in PERSON_TITLES or self.tokens[prev].kind == "person"):
+            return False
+        typed = self.typed(k, k + 1)
+        return not (typed[:1].isupper() and prev >= 0 and self.tokens[prev].kind not in ("sep", "punct"))
+
+    def check_exact(self) -> None:
+        """Refuse a quantity that is not one exact count, and an addition ("thêm 2 người nữa") left without its
+        indicator: added amounts are never dropped."""
+        for mention in self.mentions:
+            if mention.num is not None:
+                reason = self.inexact(mention.num, mention.spec)
+                if reason:
+                    raise LogParseError(reason)
+        for j, tok in enumerate(self.tokens):
+            if tok.kind != "num" or self.role[j] is not None:
+                continue
+            k = j - 1
+            while k >= 0 and self.words[k] in ("duoc", "lam") and self.role[k] is None:
+                k -= 1
+            end = self.unit_of[j][1] if j in self.unit_of else j + 1
+            tail = range(end, min(end + 3, len(self.tokens)))
+            more = any(self.words[m] == "nua" and self.role[m] is None for m in tail)
+            if not ((k >= 0 and self.words[k] == "them" and self.role[k] is None) or more):
+                continue
+            before = [m for m in self.mentions if m.num is not None and m.num < j]
+            typed = self.typed(k if self.words[k] == "them" else j, end + (1 if more else 0))
+            if len(before) == 1 and tok.text.isdigit() and self.tokens[before[0].num or 0].text.isdigit():
+                spec = before[0].spec
+                first = int(self.tokens[before[0].num or 0].text)
+                raise LogParseError(
+                    f"'{typed}' là số làm thêm: mỗi chỉ tiêu ghi một số trong một tin. Nếu đó là thêm {spec.code}, "
+                    f"hãy cộng lại và gửi: /ghi {spec.code} {first + int(tok.text)} ({first} + {int(tok.text)})."
+                )
+            raise LogParseError(
+                f"'{typed}' là số làm thêm nhưng chưa rõ của chỉ tiêu nào. Hãy cộng vào chỉ tiêu của nó và ghi mỗi "
+                "chỉ tiêu một số, ví dụ: /ghi vneid 5 (3 + 2)."
+            )
+
     def check_numbers(self) -> None:
         """Refuse a mention without a number, and a number that belongs to no mention and no note phrase."""
         for mention in self.mentions:
@@ -713,8 +1126,41 @@ class _Reader:
             nxt = j + 1 if j + 1 < len(self.tokens) else None
             if self._after_place(j):
                 continue
+            if j in self.unit_of or (
+                nxt is not None
+                and self.tokens[nxt].kind == "word"
+                and self.role[nxt] is None
+                and self.words[nxt] in NOTE_NOUNS
+            ):
+                # "trong đó 2 người", "ở 3 thôn"; but right after words close to an indicator's name, or counted in
+                # the unit of an indicator the message does not record ("dv cong 1 hồ sơ"), the number is an item
+                # whose name was mistyped: refused, never lost in the note.
+                before = self._free_words(j, -1)
+                phrase = self.typed(before[0], before[-1] + 1) if before else ""
+                if (
+                    before
+                    and not all(self.words[k] in FUNCTION_WORDS for k in before)
+                    and self.catalogue.suggest(phrase)
+                ):
+                    raise LogParseError(_unknown_message(phrase, self.catalogue, typed))
+                unit = " ".join(self.words[slice(*self.unit_of[j])]) if j in self.unit_of else ""
+                owners = [m.spec.code for m in self.mentions if m.num is not None and unit in m.spec.unit_words]
+                if unit in ITEM_ONLY_UNITS and not owners:
+                    raise LogParseError(
+                        f"Số '{self.typed(j, self.unit_of[j][1])}' chưa rõ thuộc chỉ tiêu nào. Viết chỉ tiêu ngay "
+                        f"trước số, ví dụ 'dvc {typed}'; gõ /chitieu để xem các chỉ tiêu."
+                    )
             if j in self.unit_of:
                 continue  # "trong đó 2 người"
+            if (
+                j >= 1
+                and self.words[j - 1] in ("o", "tai", "so")
+                and nxt is not None
+                and self.tokens[nxt].kind == "word"
+                and self.role[nxt] is None
+                and self.typed(nxt, nxt + 1)[:1].isupper()
+            ):
+                continue  # "ở 123 Trần Phú": a house number before a street name
             if (
                 nxt is not None
                 and self.tokens[nxt].kind == "word"
@@ -722,6 +1168,9 @@ class _Reader:
                 and self.words[nxt] in NOTE_NOUNS
             ):
                 continue  # "ở 3 thôn"
+            reason = self.inexact(j)  # a free number in a note phrase may be approximate ("trên 60 tuổi")
+            if reason:
+                raise LogParseError(reason)
             for k in (j - 1, j + 1):
                 if 0 <= k < len(self.tokens) and self.tokens[k].kind == "num":
                     first, second = sorted((j, k))
@@ -743,6 +1192,15 @@ class _Reader:
                 f"Số {typed} chưa rõ thuộc chỉ tiêu nào. Viết chỉ tiêu ngay trước số, ví dụ 'vneid {typed}'; "
                 "nếu số nằm trong ghi chú, kèm danh từ của nó, ví dụ 'trong đó 2 người', 'ở thôn 3'."
             )
+
+    def _person_name(self, k: int) -> str:
+        """How a tagged person shows in the note: the name the platform gave, "@username", never an id."""
+        typed = self.typed(k, k + 1)
+        if typed in self.people:
+            return self.people[typed]
+        if typed.startswith("[@"):
+            return TAGGED_PERSON
+        return typed
 
     def _free_words(self, j: int, step: int) -> list[int]:
         """Up to 5 free words right before (step -1) or after (step 1) token `j`, in text order."""
@@ -768,11 +1226,16 @@ class _Reader:
                 k for k in segment if self.tokens[k].kind not in ("sep", "punct") and self.words[k] not in _WEAK_WORDS
             ]
             if strong:
-                pieces.append(self.source[self.tokens[strong[0]].start : self.tokens[strong[-1]].end].strip())
+                start, end = self.tokens[strong[0]].start, self.tokens[strong[-1]].end
+                text = self.source[start:end]
+                for k in reversed([k for k in strong if self.tokens[k].kind == "person"]):
+                    tok = self.tokens[k]
+                    text = text[: tok.start - start] + self._person_name(k) + text[tok.end - start :]
+                pieces.append(text.strip())
             segment.clear()
 
         for k in range(len(self.tokens)):
-            if self.role[k] is None:
+            if self.role[k] in (None, "time", "phone", "person"):
                 segment.append(k)
             elif self.role[k] == "unit" and any(
                 s <= k < e and self.role[n] is None for n, (s, e) in self.unit_of.items()
@@ -789,14 +1252,19 @@ def parse_log(
     catalogue: Catalogue,
     today: date,
     window_days: int = 31,
+    people: Mapping[str, str] | None = None,
 ) -> ParsedLog:
     """Understand a `/ghi` message or raise LogParseError with a precise Vietnamese reply.
 
-    The date is None when the message names none (the caller decides: today, or the record's date).
+    The date is None when the message names none (the caller decides: today, or the record's date). `people`
+    maps the spans the platform marked as people (a tag, a tapped name) to the names the note shows; Zalo OA
+    tags `[@id]` and `@username` are people even without it.
     """
-    reader = _Reader(text, catalogue, today)
+    reader = _Reader(text, catalogue, today, people)
     reader.scan()
     reader.pair()
+    reader.check_day_and_plan()
+    reader.check_exact()
     reader.check_numbers()
     mentions = [m for m in reader.mentions if m.num is not None]
     if not mentions:
@@ -811,14 +1279,18 @@ def parse_log(
         typed = " và ".join(f"'{t}'" for _, t in reader.dates)
         raise LogParseError(f"Tin nhắn có hai ngày ({typed}). Mỗi tin chỉ ghi cho một ngày; hãy tách thành nhiều tin.")
     items: list[ParsedItem] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     for mention in mentions:
         spec = mention.spec
         assert mention.num is not None
-        if spec.code in seen:
-            raise LogParseError(f"Chỉ tiêu {spec.name} được ghi hai lần trong một tin; hãy cộng lại thành một số.")
-        seen.add(spec.code)
         quantity = _quantity(reader.tokens[mention.num], spec, reader.typed(mention.num, mention.num + 1))
+        if spec.code in seen:
+            first = seen[spec.code]
+            raise LogParseError(
+                f"Chỉ tiêu {spec.name} được ghi hai lần trong một tin ({first} và {quantity}). Nếu cả hai đều là việc "
+                f"của ngày này, hãy cộng lại thành một số: /ghi {spec.code} {first + quantity} ({first} + {quantity})."
+            )
+        seen[spec.code] = quantity
         if quantity > spec.max_per_message:
             raise LogParseError(
                 f"Số lượng {quantity} cho {spec.name} lớn bất thường (tối đa {spec.max_per_message} {spec.unit} "
@@ -826,14 +1298,16 @@ def parse_log(
             )
         unit_span = reader.unit_of.get(mention.num)
         typed_unit = reader.typed(*unit_span) if unit_span else None
-        if (
-            typed_unit
-            and " ".join(_words(typed_unit)) in HOUSEHOLD_UNITS
-            and " ".join(_words(spec.unit)) not in HOUSEHOLD_UNITS
-        ):
+        typed_key = " ".join(_words(typed_unit)) if typed_unit else None
+        if typed_key and typed_key in HOUSEHOLD_UNITS and typed_key not in spec.unit_words:
             raise LogParseError(
                 f"Chỉ tiêu {spec.name} tính theo {spec.unit}, không tính theo hộ ('{quantity} {typed_unit}'). "
-                f"Hãy ghi số {spec.unit}, ví dụ: /ghi {spec.code} {quantity}"
+                f"Hãy ghi số {spec.unit}, ví dụ: /ghi {spec.code} 5 {spec.unit}"
+            )
+        if typed_key and typed_key not in spec.unit_words:
+            raise LogParseError(
+                f"Chỉ tiêu {spec.name} ({spec.code}) tính theo {spec.unit}, không tính theo '{typed_unit}' "
+                f"('{quantity} {typed_unit}'). Hãy ghi số {spec.unit} đã làm, ví dụ: /ghi {spec.code} 5 {spec.unit}"
             )
         items.append(ParsedItem(spec.code, quantity, typed_unit))
     activity_date = reader.dates[0][0] if reader.dates else None
@@ -861,6 +1335,9 @@ def load_specs(data: Any) -> list[IndicatorSpec]:
         aliases = entry.get("aliases", [])
         if not isinstance(aliases, list):
             raise ValueError(f"mục {index} ({code}): aliases phải là danh sách")
+        synonyms = entry.get("unit_synonyms", [])
+        if not isinstance(synonyms, list):
+            raise ValueError(f"mục {index} ({code}): unit_synonyms phải là danh sách")
         cap = entry.get("max_per_message", 500)
         if not isinstance(cap, int) or cap <= 0:
             raise ValueError(f"mục {index} ({code}): max_per_message phải là số nguyên dương")
@@ -871,15 +1348,29 @@ def load_specs(data: Any) -> list[IndicatorSpec]:
                 unit=nfc(str(entry["unit"]).strip()),
                 aliases=tuple(nfc(str(a)) for a in aliases),
                 max_per_message=cap,
+                unit_synonyms=tuple(nfc(str(u)) for u in synonyms),
             )
         )
     return specs
 
 
+def shipped_unit_synonyms(code: str, unit: str) -> tuple[str, ...]:
+    """The unit synonyms the shipped catalogue names for an indicator with this code and unit (none otherwise)."""
+    spec = next((s for s in _shipped() if s.code == code), None)
+    if spec is None or _words(spec.unit) != _words(unit):
+        return ()
+    return spec.unit_synonyms
+
+
 def default_specs() -> list[IndicatorSpec]:
     """The catalogue shipped with the project (tocns/features/activity/data/indicators.json)."""
+    return list(_shipped())
+
+
+@lru_cache(maxsize=1)
+def _shipped() -> tuple[IndicatorSpec, ...]:
     text = resources.files("tocns.features.activity.data").joinpath("indicators.json").read_text(encoding="utf-8")
-    return load_specs(json.loads(text))
+    return tuple(load_specs(json.loads(text)))
 
 
 def read_specs_file(path: Path) -> list[IndicatorSpec]:

@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.db.audit import append_audit, record_audit
 from tocns.db.upsert import table_of
-from tocns.features.activity.grammar import Catalogue, IndicatorSpec, default_specs
+from tocns.features.activity.grammar import Catalogue, IndicatorSpec, default_specs, shipped_unit_synonyms
 from tocns.features.activity.models import ActivityItem, ActivityRecord, Indicator
 from tocns.features.org.models import OrgUnit, Person
 
@@ -129,7 +129,15 @@ def _catalogue(rows: tuple[tuple[str, str, str, str, int], ...]) -> Catalogue:
     # Keyed by content, so it can never be stale; building one folds every alias (~100 calls per /ghi).
     return Catalogue(
         [
-            IndicatorSpec(code=code, name=name, unit=unit, aliases=tuple(json.loads(aliases)), max_per_message=limit)
+            IndicatorSpec(
+                code=code,
+                name=name,
+                unit=unit,
+                aliases=tuple(json.loads(aliases)),
+                max_per_message=limit,
+                # The table has no column for them: the shipped catalogue's, while the unit is the same.
+                unit_synonyms=shipped_unit_synonyms(code, unit),
+            )
             for code, name, unit, aliases, limit in rows
         ]
     )

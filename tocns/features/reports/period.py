@@ -6,7 +6,16 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from tocns.core.dates import ABSOLUTE_DATE, MAX_YEAR, MIN_YEAR, DateError, YearOutOfRange, read_absolute, year_refusal
+from tocns.core.dates import (
+    ABSOLUTE_DATE,
+    MAX_YEAR,
+    MIN_YEAR,
+    RELATIVE_WEEKS,
+    DateError,
+    YearOutOfRange,
+    read_absolute,
+    year_refusal,
+)
 from tocns.core.text import fold
 
 
@@ -154,6 +163,8 @@ def parse_period(text: str, today: date) -> Period:
     key = fold(text).strip(" .")
     if key in ("", "tuan", "tuan nay", "week", "this week", "tuannay"):
         return _checked(week_of(today), today)
+    if tuple(key.split()) in RELATIVE_WEEKS:  # every spelling of a relative week, as the date grammar reads it
+        return _checked(week_of(today + timedelta(days=7 * RELATIVE_WEEKS[tuple(key.split())])), today)
     if key in ("tuan truoc", "tuan roi", "last week", "tuantruoc"):
         return _checked(week_of(today - timedelta(days=7)), today)
     if key in ("thang", "thang nay", "month", "this month", "thangnay"):

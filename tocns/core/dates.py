@@ -120,6 +120,8 @@ DATE_FORMS = (
 DEADLINE_HELP = "Hạn viết dạng dd/mm, dd/mm/yyyy, 'cuối tháng', 'thứ 6' hoặc 'thứ sáu tuần sau'."
 
 Direction = Literal["past", "future"]
+FUTURE_WINDOW_DAYS = 183
+"""How far ahead a day-month without a year may point (about six months)."""
 
 # The one supported year range (docs/security.md, "Input limits"): every typed date, month, week or period outside
 # it is refused with YEAR_RANGE_REASON, in chat, on the CLI and in the API. Python's dates end at year 9999, and a
@@ -198,7 +200,9 @@ def read_absolute(text: str, today: date, direction: Direction | None = None) ->
     """Read dd/mm, dd/mm/yy(yy), dd-mm, dd.mm; None when `text` has another shape, DateError when no such day.
 
     Without a year: in the past direction a day more than 180 days ahead means last year ("31/12" typed in
-    January); in the future direction a day already past means next year; with no direction, this year.
+    January); in the future direction it is the next such day within FUTURE_WINDOW_DAYS ("15/01" typed in
+    December), and a day further away, or just past, is refused naming the date it would be; with no direction,
+    this year.
     """
     match = ABSOLUTE_DATE.match(text.strip())
     if not match:
@@ -210,8 +214,16 @@ def read_absolute(text: str, today: date, direction: Direction | None = None) ->
     value = make_date(today.year, month, day, text.strip())
     if direction == "past" and (value - today).days > 180:
         value = make_date(today.year - 1, month, day, text.strip())
-    elif direction == "future" and value < today:
-        value = make_date(today.year + 1, month, day, text.strip())
+    elif direction == "future":
+        typed = text.strip()
+        if value < today:
+            following = make_date(today.year + 1, month, day, typed)
+            if (following - today).days > FUTURE_WINDOW_DAYS:
+                # A day that has just passed is a slip, not next year's: say which date would be meant.
+                raise DateError(f"{typed} đã qua; ý bạn là {fmt_date(following)}? Nếu đúng, hãy ghi cả năm.")
+            value = following
+        elif (value - today).days > FUTURE_WINDOW_DAYS:
+            raise DateError(f"{typed} còn hơn 6 tháng nữa ({fmt_date(value)}); nếu đúng, hãy ghi cả năm.")
     return value
 
 

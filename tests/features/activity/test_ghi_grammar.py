@@ -49,7 +49,7 @@ DATES = [
     ("thứ 6", "future", date(2026, 11, 27)),
     ("thứ sáu tuần sau", "future", date(2026, 12, 4)),
     ("t2", "future", date(2026, 11, 30)),
-    ("20/11", "future", date(2027, 11, 20)),
+    ("20/01", "future", date(2027, 1, 20)),  # the next such day within six months
     ("cuối tháng", "future", date(2026, 11, 30)),
     ("ngày mai", "future", date(2026, 11, 26)),
 ]

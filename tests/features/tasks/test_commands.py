@@ -144,3 +144,20 @@ async def test_people_are_named_by_whole_names_or_whole_words(app: BotApp, chat:
     # An unknown team is named in the refusal.
     unknown = await _said(chat, "/giaoviec 30/11 Họp tổ Thôn 9", user="10")
     assert "Không tìm thấy tổ" in unknown and "Thôn 9" in unknown and "Thôn 1" in unknown, unknown
+
+
+async def test_a_deadline_without_a_year_is_the_next_such_day_within_six_months(
+    app: BotApp, chat: ChatHarness, clock: FakeClock
+) -> None:
+    await setup_commune(app, chat, clock)
+    clock.set_local("2026-12-06 09:00")
+    past = await _said(chat, "/giaoviec 01/12 Nộp báo cáo tổ Thôn 1", user="10")
+    assert "01/12 đã qua; ý bạn là 01/12/2027?" in past and "Đã giao" not in past, past
+    long_past = await _said(chat, "/giaoviec 30/07 Tổng kết tổ Thôn 1", user="10")
+    assert "30/07 đã qua; ý bạn là 30/07/2027?" in long_past, long_past
+    january = await _said(chat, "/giaoviec 15/01 Rà soát hộ nghèo tổ Thôn 1", user="10")
+    assert "Hạn: Thứ Sáu, 15/01/2027" in january, january
+    assert "Hạn: Thứ Tư, 01/12/2027" in await _said(chat, "/giaoviec 01/12/2027 Tổng kết năm tổ Thôn 1", user="10")
+    clock.set_local("2027-01-05 09:00")
+    far = await _said(chat, "/giaoviec 30/11 Tổng kết tổ Thôn 1", user="10")
+    assert "30/11 còn hơn 6 tháng nữa (30/11/2027)" in far and "Đã giao" not in far, far

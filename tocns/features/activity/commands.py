@@ -116,7 +116,7 @@ async def ghi(ctx: Context) -> str:
         return (
             f"Bạn vừa ghi đúng nội dung này (#{first}), nên lần này không ghi thêm. "
             f"Nếu đây thật là một lần làm việc khác, hãy gửi lại sau "
-            f"{DOUBLE_TAP_WINDOW.seconds // 60} phút hoặc thêm ghi chú để phân biệt (ví dụ: 'buổi chiều'). "
+            f"{DOUBLE_TAP_WINDOW.seconds // 60} phút hoặc thêm ghi chú để phân biệt (ví dụ: 'ở thôn 4'). "
             f"Xem lại: /cuatoi"
         )
     view = await activity_store.create_record(

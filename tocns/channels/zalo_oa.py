@@ -16,8 +16,8 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -246,39 +246,6 @@ class OaTokens:
         new = await self.oauth.exchange(code.strip(), verifier, self.clock())
         await self.store.save(new, None)
         return new
-
-
-class MemoryTokenStore:
-    """A token store in memory (tests, one-off tools)."""
-
-    def __init__(self, state: TokenState | None = None) -> None:
-        self.state = state
-        self._lock = asyncio.Lock()
-
-    async def load(self) -> TokenState | None:
-        """The stored pair."""
-        return self.state
-
-    async def save(self, state: TokenState, replaced_refresh: str | None) -> bool:
-        """Replace the pair (only if it still holds `replaced_refresh`, when given)."""
-        if replaced_refresh is not None and self.state is not None and self.state.refresh_token != replaced_refresh:
-            return False
-        self.state = state
-        return True
-
-    async def mark_dead(self, refresh_token: str, reason: str) -> None:
-        """Mark the pair dead if it still holds this refresh token."""
-        if self.state is not None and self.state.refresh_token == refresh_token:
-            self.state = replace(self.state, dead=reason)
-
-    @asynccontextmanager
-    async def _held(self) -> AsyncIterator[None]:
-        async with self._lock:
-            yield
-
-    def lock(self) -> AbstractAsyncContextManager[None]:
-        """An in-process lock."""
-        return self._held()
 
 
 # ---------------------------------------------------------------- OA API v3 calls

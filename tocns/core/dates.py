@@ -439,13 +439,6 @@ def previous_working_day(day: date, is_off: Callable[[date], bool] = is_day_off)
     return day
 
 
-def next_working_day(day: date) -> date:
-    """`day` itself, or the first day after it that is not a public holiday."""
-    while is_holiday(day):
-        day += timedelta(days=1)
-    return day
-
-
 def in_quiet_hours(local: datetime, start_hour: int, end_hour: int) -> bool:
     """Whether a local time falls in the nightly quiet period (start to end, across midnight)."""
     if start_hour == end_hour:

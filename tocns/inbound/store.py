@@ -117,11 +117,6 @@ async def store_updates(
     return result
 
 
-async def get_update(session: AsyncSession, update_id: int) -> InboundUpdate | None:
-    """One stored update by its row id."""
-    return await session.get(InboundUpdate, update_id)
-
-
 async def finish_update(
     session: AsyncSession,
     update_id: int,

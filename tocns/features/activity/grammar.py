@@ -593,11 +593,6 @@ def _check_date(value: date, today: date, window_days: int, typed: str) -> None:
         )
 
 
-def check_date(value: date, today: date, window_days: int) -> None:
-    """Reject a future date or one older than the editable window."""
-    _check_date(value, today, window_days, fmt_date(value))
-
-
 # ---------------------------------------------------------------- only exact counts of one day's finished work
 
 EXACT_RULE = "Mỗi phiếu ghi việc đã làm xong của một ngày, mỗi chỉ tiêu một số đếm chính xác."

@@ -579,16 +579,6 @@ async def move_binding(session: AsyncSession, platform: str, old_chat_id: str, n
     return binding
 
 
-async def bindings_of_units(session: AsyncSession, unit_ids: list[int]) -> list[ChatBinding]:
-    """Active chat bindings of the given units."""
-    if not unit_ids:
-        return []
-    result = await session.exec(
-        select(ChatBinding).where(col(ChatBinding.org_unit_id).in_(unit_ids), ChatBinding.active == True)  # noqa: E712
-    )
-    return list(result.all())
-
-
 async def active_bindings(session: AsyncSession) -> list[tuple[ChatBinding, OrgUnit]]:
     """Every active chat binding with its unit (the groups that reach a unit and the units below it)."""
     result = await session.exec(

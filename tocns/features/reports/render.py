@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import io
 from collections.abc import Iterable, Sequence
-from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -278,8 +277,3 @@ def render_png(report: Report) -> bytes:
     return render_chart(report)
 
 
-def week_key(day: date) -> str:
-    """ISO week key of a day, e.g. '2026-W47' (for dedupe keys and file names)."""
-    monday = day - timedelta(days=day.weekday())
-    year, week, _ = monday.isocalendar()
-    return f"{year}-W{week:02d}"

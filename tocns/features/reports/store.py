@@ -401,13 +401,6 @@ async def raw_records(session: AsyncSession, unit: OrgUnit, start: date, end: da
     return [tuple(row) for row in result.all()]
 
 
-async def dedupe_key_used(session: AsyncSession, key: str) -> bool:
-    """Whether an outbox message with this dedupe key exists (skip rendering files for it again)."""
-    conn = await session.connection()
-    result = await conn.execute(text("SELECT 1 FROM outbox WHERE dedupe_key = :key"), {"key": key})
-    return result.first() is not None
-
-
 async def root_chats(session: AsyncSession) -> list[tuple[OrgUnit, str, str]]:
     """Active chats bound to a root unit (the department's chats): (unit, platform, chat_id)."""
     result = await session.exec(

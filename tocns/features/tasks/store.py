@@ -276,24 +276,6 @@ async def set_reminder_setting(
     return row
 
 
-async def reported_teams(session: AsyncSession, team_ids: Iterable[int], first: date, last: date) -> set[int]:
-    """Teams with at least one non-deleted activity record dated within [first, last]."""
-    wanted = list(team_ids)
-    if not wanted:
-        return set()
-    result = await session.exec(
-        select(ActivityRecord.org_unit_id)
-        .where(
-            col(ActivityRecord.org_unit_id).in_(wanted),
-            col(ActivityRecord.deleted_at).is_(None),
-            col(ActivityRecord.activity_date) >= first,
-            col(ActivityRecord.activity_date) <= last,
-        )
-        .distinct()
-    )
-    return set(result.all())
-
-
 async def teams_reported_between(session: AsyncSession, first: date, last: date) -> set[int]:
     """Every unit with at least one non-deleted activity record dated within [first, last]."""
     result = await session.exec(

@@ -10,7 +10,7 @@ from tocns.core.registry import Registry
 from tocns.core.roles import Role
 
 # GapoWork has no published limit on menu items; a phone shows a short list best.
-MENU_ITEMS = 20
+MENU_ITEMS = 32  # every command fits: a missing one could only be typed
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from tocns.core.text import one_line, vi_sort_key
 from tocns.features.reports.csvout import CsvText, percent
-from tocns.features.reports.period import Period, month_of, week_of
+from tocns.features.reports.period import Period, month_of, quarter_of, week_of, year_of
 from tocns.features.reports.store import ChildRow, Report, TaskFigures
 from tocns.features.reports.workbook import EXCEL_MAX_ROWS, ReportWorkbook
 
@@ -20,8 +20,9 @@ def period_of(report: Report) -> Period:
     """The report's period, recognising whole weeks and months for the label."""
     if week_of(report.start) == Period(report.start, report.end, "week"):
         return week_of(report.start)
-    if month_of(report.start) == Period(report.start, report.end, "month"):
-        return month_of(report.start)
+    for whole in (month_of, quarter_of, year_of):
+        if whole(report.start) == Period(report.start, report.end, whole(report.start).kind):
+            return whole(report.start)
     return Period(report.start, report.end, "range")
 
 
@@ -166,7 +167,7 @@ def render_text(report: Report, tz: ZoneInfo, silent_limit: int = 10, ranked: in
 def period_of_previous(report: Report) -> Period:
     """The previous period of the report, labelled like the current one."""
     current = period_of(report)
-    if current.kind in ("week", "month"):
+    if current.kind in ("week", "month", "quarter", "year"):
         return current.previous()
     return Period(report.previous_start, report.previous_end, "range")
 

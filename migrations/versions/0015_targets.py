@@ -100,7 +100,8 @@ _PG_TRIGGERS = [
     _PG_ADD,
     _PG_ITEM,
     _PG_RECORD,
-    "CREATE TRIGGER amt_item AFTER INSERT OR UPDATE OR DELETE ON activity_item FOR EACH ROW EXECUTE FUNCTION amt_item()",
+    "CREATE TRIGGER amt_item AFTER INSERT OR UPDATE OR DELETE ON activity_item FOR EACH ROW "
+    "EXECUTE FUNCTION amt_item()",
     "CREATE TRIGGER amt_record AFTER UPDATE OF activity_date, org_unit_id, deleted_at ON activity_record FOR EACH ROW "
     "WHEN (OLD.activity_date IS DISTINCT FROM NEW.activity_date OR OLD.org_unit_id IS DISTINCT FROM NEW.org_unit_id "
     "OR (OLD.deleted_at IS NULL) <> (NEW.deleted_at IS NULL)) EXECUTE FUNCTION amt_record()",
@@ -150,7 +151,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("org_unit_id", "indicator_id", "month", name="uq_activity_month_total_key"),
     )
-    op.create_index("ix_activity_month_total_month", "activity_month_total", ["month"])
+    op.create_index("ix_activity_month_total_indicator_month", "activity_month_total", ["indicator_id", "month"])
     sqlite = op.get_bind().dialect.name == "sqlite"
     month = (_SQLITE_MONTH if sqlite else _PG_MONTH).format(day="r.activity_date")
     op.execute(
@@ -172,7 +173,7 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS amt_record ON activity_record")
         for name in ("amt_item()", "amt_record()", "amt_add(integer, integer, date, bigint)"):
             op.execute(f"DROP FUNCTION IF EXISTS {name}")
-    op.drop_index("ix_activity_month_total_month", table_name="activity_month_total")
+    op.drop_index("ix_activity_month_total_indicator_month", table_name="activity_month_total")
     op.drop_table("activity_month_total")
     op.drop_table("unit_population")
     op.drop_index("ix_target_year", table_name="target")

@@ -55,7 +55,7 @@ class ActivityMonthTotal(SQLModel, table=True):
     __tablename__ = "activity_month_total"
     __table_args__ = (
         UniqueConstraint("org_unit_id", "indicator_id", "month", name="uq_activity_month_total_key"),
-        Index("ix_activity_month_total_month", "month"),
+        Index("ix_activity_month_total_indicator_month", "indicator_id", "month"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

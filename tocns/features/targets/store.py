@@ -1,0 +1,227 @@
+"""The targets feature's SQL: targets (audited), denominators, and year-to-date totals from the monthly totals."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from tocns.db.audit import record_audit
+from tocns.db.dialect import dialect_of
+from tocns.features.activity.models import Indicator
+from tocns.features.org.models import OrgUnit, Person
+from tocns.features.targets.models import WHOLE_YEAR, Target, UnitPopulation
+
+
+async def get_target(
+    session: AsyncSession, unit_id: int, indicator_id: int, year: int, month: int = WHOLE_YEAR
+) -> Target | None:
+    """The target of one unit, indicator and year (month 0) or month."""
+    result = await session.exec(
+        select(Target).where(
+            Target.org_unit_id == unit_id,
+            Target.indicator_id == indicator_id,
+            Target.year == year,
+            Target.month == month,
+        )
+    )
+    return result.first()
+
+
+async def set_target(
+    session: AsyncSession,
+    *,
+    unit: OrgUnit,
+    indicator: Indicator,
+    year: int,
+    month: int,
+    value: int,
+    actor: Person | None,
+    now: datetime,
+    share_of: str | None = None,
+    share_percent: int | None = None,
+    actor_label: str | None = None,
+) -> Target | None:
+    """Create, change or (value 0) remove a target, audited like records; returns the target (None if removed)."""
+    row = await get_target(session, unit.id or 0, indicator.id or 0, year, month)
+    before = row.model_dump() if row is not None else None
+    actor_id = actor.id if actor is not None else None
+    if value == 0:
+        if row is not None:
+            await session.delete(row)
+            await record_audit(
+                session, action="delete", entity="target", entity_id=row.id, actor_person_id=actor_id,
+                actor_label=actor_label, before=before,
+            )  # fmt: skip
+        return None
+    if row is None:
+        row = Target(org_unit_id=unit.id or 0, indicator_id=indicator.id or 0, year=year, month=month, value=value)
+        row.created_at = now
+    else:
+        row.updated_at = now
+    row.value = value
+    row.share_of = share_of
+    row.share_percent = share_percent
+    row.set_by_person_id = actor_id
+    session.add(row)
+    await session.flush()
+    await record_audit(
+        session, action="create" if before is None else "edit", entity="target", entity_id=row.id,
+        actor_person_id=actor_id, actor_label=actor_label, before=before, after=row,
+    )  # fmt: skip
+    return row
+
+
+async def targets_under(session: AsyncSession, unit: OrgUnit, year: int) -> list[tuple[Target, OrgUnit, Indicator]]:
+    """Every target of `year` for `unit` and the units below it, with the unit and the indicator."""
+    result = await session.exec(
+        select(Target, OrgUnit, Indicator)
+        .join(OrgUnit, col(OrgUnit.id) == col(Target.org_unit_id))
+        .join(Indicator, col(Indicator.id) == col(Target.indicator_id))
+        .where(Target.year == year, col(OrgUnit.path).startswith(unit.path), OrgUnit.active == True)  # noqa: E712
+        .order_by(col(OrgUnit.depth), col(Indicator.sort_order), col(Target.month))
+    )
+    return [(t, u, i) for t, u, i in result.all()]
+
+
+async def populations(session: AsyncSession, unit_ids: Sequence[int]) -> dict[int, UnitPopulation]:
+    """The denominators of these units (those that have any)."""
+    out: dict[int, UnitPopulation] = {}
+    ids = list(unit_ids)
+    for i in range(0, len(ids), 500):
+        result = await session.exec(select(UnitPopulation).where(col(UnitPopulation.org_unit_id).in_(ids[i : i + 500])))
+        out.update({row.org_unit_id: row for row in result.all()})
+    return out
+
+
+async def set_population(
+    session: AsyncSession,
+    unit: OrgUnit,
+    *,
+    households: int | None = None,
+    adults: int | None = None,
+    actor: Person | None,
+    now: datetime,
+    actor_label: str | None = None,
+) -> UnitPopulation:
+    """Set a unit's households and/or adults (None keeps the current figure), audited."""
+    row = (await populations(session, [unit.id or 0])).get(unit.id or 0)
+    before = row.model_dump() if row is not None else None
+    if row is None:
+        row = UnitPopulation(org_unit_id=unit.id or 0)
+    if households is not None:
+        row.households = households
+    if adults is not None:
+        row.adults = adults
+    row.updated_at = now
+    session.add(row)
+    await session.flush()
+    await record_audit(
+        session, action="edit" if before else "create", entity="unit_population", entity_id=row.id,
+        actor_person_id=actor.id if actor is not None else None, actor_label=actor_label, before=before, after=row,
+    )  # fmt: skip
+    return row
+
+
+def _param(dialect: str, value: date) -> date | str:
+    return value.isoformat() if dialect == "sqlite" else value
+
+
+async def team_totals(
+    session: AsyncSession, unit: OrgUnit, indicator_ids: Sequence[int], as_of: date
+) -> list[tuple[int, str, int, int]]:
+    """Per team under `unit` and indicator: (team id, team path, indicator id, live quantity from 1 January of
+    as_of's year to as_of).
+
+    Read from the monthly totals the triggers keep (January to as_of's month), minus the live items dated after
+    as_of in that month: a year costs a few thousand summary rows, not every item of the year.
+    """
+    if not indicator_ids:
+        return []
+    dialect = dialect_of(session)
+    conn = await session.connection()
+    ids = ", ".join(str(int(i)) for i in indicator_ids)
+    month_end = date(as_of.year + as_of.month // 12, as_of.month % 12 + 1, 1).toordinal() - 1
+    params: dict[str, Any] = {
+        "path": unit.path,
+        "plen": len(unit.path),
+        "lo": as_of.year * 100 + 1,
+        "hi": as_of.year * 100 + as_of.month,
+        "after": _param(dialect, date.fromordinal(as_of.toordinal() + 1)),
+        "end": _param(dialect, date.fromordinal(month_end)),
+    }
+    totals: dict[tuple[int, int], int] = {}
+    paths: dict[int, str] = {}
+    rows = (
+        await conn.execute(
+            text(
+                "SELECT m.org_unit_id, t.path, m.indicator_id, SUM(m.quantity) FROM activity_month_total m "
+                "JOIN org_unit t ON t.id = m.org_unit_id "
+                f"WHERE m.indicator_id IN ({ids}) AND m.month BETWEEN :lo AND :hi "
+                "AND substr(t.path, 1, :plen) = :path GROUP BY m.org_unit_id, t.path, m.indicator_id"
+            ),
+            params,
+        )
+    ).all()
+    for team_id, path, indicator_id, quantity in rows:
+        totals[(team_id, indicator_id)] = int(quantity or 0)
+        paths[team_id] = path
+    if as_of.toordinal() < month_end:
+        later = (
+            await conn.execute(
+                text(
+                    "SELECT r.org_unit_id, t.path, i.indicator_id, SUM(i.quantity) FROM activity_record r "
+                    "JOIN activity_item i ON i.record_id = r.id JOIN org_unit t ON t.id = r.org_unit_id "
+                    f"WHERE r.deleted_at IS NULL AND r.activity_date BETWEEN :after AND :end "
+                    f"AND i.indicator_id IN ({ids}) AND substr(t.path, 1, :plen) = :path "
+                    "GROUP BY r.org_unit_id, t.path, i.indicator_id"
+                ),
+                params,
+            )
+        ).all()
+        for team_id, path, indicator_id, quantity in later:
+            totals[(team_id, indicator_id)] = totals.get((team_id, indicator_id), 0) - int(quantity or 0)
+            paths[team_id] = path
+    return [(team, paths[team], indicator, quantity) for (team, indicator), quantity in totals.items()]
+
+
+async def month_totals(session: AsyncSession, unit: OrgUnit, indicator_ids: Sequence[int], year: int) -> dict:
+    """Live quantity per (indicator id, month 1-12) of `year` for every team under `unit` (the plan's months)."""
+    if not indicator_ids:
+        return {}
+    conn = await session.connection()
+    ids = ", ".join(str(int(i)) for i in indicator_ids)
+    rows = (
+        await conn.execute(
+            text(
+                "SELECT m.indicator_id, m.month, SUM(m.quantity) FROM activity_month_total m "
+                "JOIN org_unit t ON t.id = m.org_unit_id "
+                f"WHERE m.indicator_id IN ({ids}) AND m.month BETWEEN :lo AND :hi "
+                "AND substr(t.path, 1, :plen) = :path GROUP BY m.indicator_id, m.month"
+            ),
+            {"path": unit.path, "plen": len(unit.path), "lo": year * 100 + 1, "hi": year * 100 + 12},
+        )
+    ).all()
+    return {(indicator_id, month % 100): int(q or 0) for indicator_id, month, q in rows}
+
+
+async def teams_of(session: AsyncSession, unit: OrgUnit) -> list[OrgUnit]:
+    """The active teams directly under `unit` (a commune's teams), by name."""
+    result = await session.exec(
+        select(OrgUnit).where(OrgUnit.parent_id == unit.id, OrgUnit.level == "team", OrgUnit.active == True)  # noqa: E712
+    )
+    return list(result.all())
+
+
+async def unit_names(session: AsyncSession, unit_ids: Sequence[int]) -> dict[int, str]:
+    """The names of these units by id, in one query per 500."""
+    out: dict[int, str] = {}
+    ids = list(unit_ids)
+    for i in range(0, len(ids), 500):
+        result = await session.exec(select(OrgUnit.id, OrgUnit.name).where(col(OrgUnit.id).in_(ids[i : i + 500])))
+        out.update({unit_id or 0: name for unit_id, name in result.all()})
+    return out

@@ -172,3 +172,56 @@ def split_weighted(total: int, weights: dict[str, int]) -> dict[str, int]:
     for key in sorted(shares, key=lambda k: (-(shares[k] - out[k]), k))[:rest]:
         out[key] += 1
     return out
+
+
+POPULATION_USAGE = (
+    "/caidat [tổ <tên> | xã <tên>] hộ <số hộ> [người lớn <số người>]\n"
+    "Ví dụ: /caidat hộ 350 · /caidat tổ Thôn 3 hộ 120 người lớn 400"
+)
+_POPULATION_KEYS = {
+    ("so", "ho"): "households",
+    ("ho",): "households",
+    ("nguoi", "lon"): "adults",
+    ("nguoilon",): "adults",
+    ("nguoi", "truong", "thanh"): "adults",
+}
+MAX_POPULATION = 20_000_000
+
+
+@dataclass(frozen=True)
+class PopulationSpec:
+    """A `/caidat` of denominators: which unit (None: the chat's), households and adults (None: unchanged)."""
+
+    level: str | None
+    unit_name: str
+    households: int | None
+    adults: int | None
+
+
+def parse_population(text: str) -> PopulationSpec | None:
+    """Read `/caidat [tổ X] hộ N [người lớn M]`; None when the text is not about denominators."""
+    words = text.split()
+    folded = [fold(w) for w in words]
+    found: dict[str, int] = {}
+    first_key: int | None = None
+    i = 0
+    while i < len(folded):
+        for key, field_name in sorted(_POPULATION_KEYS.items(), key=lambda kv: -len(kv[0])):
+            if tuple(folded[i : i + len(key)]) == key and i + len(key) < len(folded):
+                number = _number(words[i + len(key)])
+                if number is None:
+                    break
+                if number < 0 or number > MAX_POPULATION:
+                    raise TargetParseError(f"Số {words[i + len(key)]} không hợp lệ.\nCách dùng: {POPULATION_USAGE}")
+                first_key = i if first_key is None else first_key
+                found[field_name] = number
+                i += len(key)
+                break
+        i += 1
+    if first_key is None:
+        return None
+    head = folded[:first_key]
+    level = UNIT_WORDS.get(head[0]) if head else None
+    if head and (level is None or len(head) < 2):
+        raise TargetParseError(f"Không hiểu '{' '.join(words[:first_key])}'.\nCách dùng: {POPULATION_USAGE}")
+    return PopulationSpec(level, " ".join(words[1:first_key]), found.get("households"), found.get("adults"))

@@ -94,53 +94,60 @@ async def unit_progress(session: AsyncSession, unit: OrgUnit, as_of: date) -> Pr
     targets = await store.targets_under(session, unit, year)
     if not targets:
         return progress
-    indicator_ids = sorted({i.id or 0 for _t, _u, i in targets})
+    indicator_ids = sorted({t.indicator_id for t in targets})
     done: dict[tuple[int, int], int] = {}
     for _team, path, indicator_id, quantity in await store.team_totals(session, unit, indicator_ids, as_of):
         for part in path.strip("/").split("/"):
             key = (int(part), indicator_id)
             done[key] = done.get(key, 0) + quantity
-    monthly_units = {u.id or 0: u for t, u, _i in targets if t.month != WHOLE_YEAR}
     by_month: dict[int, dict[tuple[int, int], int]] = {}
-    for unit_id, target_unit in monthly_units.items():
-        by_month[unit_id] = await store.month_totals(session, target_unit, indicator_ids, year)
-    units = {u.id or 0: u for _t, u, _i in targets}
-    parents = {u.parent_id for u in units.values() if u.parent_id}
+    for line in targets:
+        if line.month != WHOLE_YEAR and line.unit_id not in by_month:
+            # Monthly targets are few (a unit's own plan): one small query per unit that has them.
+            holder = OrgUnit(id=line.unit_id, code=line.unit_code, name=line.unit_name, name_folded="", level="")
+            holder.path = await store.unit_path(session, line.unit_id)
+            by_month[line.unit_id] = await store.month_totals(session, holder, indicator_ids, year)
+    parents = {t.parent_id for t in targets if t.parent_id}
     parent_names = await store.unit_names(session, [p for p in parents if p])
-    people = await store.populations(session, list(units))
-    for target, target_unit, indicator in targets:
-        uid = target_unit.id or 0
-        if target.month == WHOLE_YEAR:
-            reached = done.get((uid, indicator.id or 0), 0)
+    people = await store.populations(session, list({t.unit_id for t in targets}))
+    for t in targets:
+        if t.month == WHOLE_YEAR:
+            reached = done.get((t.unit_id, t.indicator_id), 0)
         else:
-            reached = by_month.get(uid, {}).get((indicator.id or 0, target.month), 0)
-        expected = pace(target.value, year, target.month, as_of)
-        population = people.get(uid)
+            reached = by_month.get(t.unit_id, {}).get((t.indicator_id, t.month), 0)
+        expected = pace(t.value, year, t.month, as_of)
+        population = people.get(t.unit_id)
         households = population.households if population else None
         progress.rows.append(
             ProgressRow(
-                unit_code=target_unit.code,
-                unit_name=target_unit.name,
-                unit_level=target_unit.level,
-                parent_name=parent_names.get(target_unit.parent_id or 0, ""),
-                depth=target_unit.depth - unit.depth,
-                indicator=indicator.code,
-                indicator_name=indicator.name,
-                indicator_unit=indicator.unit,
-                month=target.month,
-                target=target.value,
+                unit_code=t.unit_code,
+                unit_name=t.unit_name,
+                unit_level=t.unit_level,
+                parent_name=parent_names.get(t.parent_id or 0, ""),
+                depth=t.depth - unit.depth,
+                indicator=t.indicator_code,
+                indicator_name=t.indicator_name,
+                indicator_unit=t.indicator_unit,
+                month=t.month,
+                target=t.value,
                 done=reached,
                 expected=expected,
-                percent=reached / target.value if target.value else None,
+                percent=reached / t.value if t.value else None,
                 on_track=reached >= expected,
                 households=households,
                 adults=population.adults if population else None,
-                share_of=target.share_of,
-                share_percent=target.share_percent,
+                share_of=t.share_of,
+                share_percent=t.share_percent,
                 household_share=reached / households if households else None,
             )
         )
-    progress.rows.sort(
-        key=lambda r: (r.depth, r.month, vi_sort_key(r.parent_name), vi_sort_key(r.unit_name), r.indicator)
-    )
+    # Names repeat ("Thôn 1" in every commune): fold each once.
+    keys: dict[str, Any] = {}
+
+    def name_key(name: str) -> Any:
+        if name not in keys:
+            keys[name] = vi_sort_key(name)
+        return keys[name]
+
+    progress.rows.sort(key=lambda r: (r.depth, r.month, name_key(r.parent_name), name_key(r.unit_name), r.indicator))
     return progress

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import text
 from sqlmodel import col, select
@@ -76,25 +76,56 @@ async def set_target(
     return row
 
 
-async def targets_under(session: AsyncSession, unit: OrgUnit, year: int) -> list[tuple[Target, OrgUnit, Indicator]]:
+class TargetLine(NamedTuple):
+    """A target with what progress needs of its unit and indicator (read as plain rows: a province has thousands)."""
+
+    month: int
+    value: int
+    share_of: str | None
+    share_percent: int | None
+    unit_id: int
+    unit_code: str
+    unit_name: str
+    unit_level: str
+    parent_id: int | None
+    depth: int
+    indicator_id: int
+    indicator_code: str
+    indicator_name: str
+    indicator_unit: str
+
+
+_TARGETS_SQL = (
+    "SELECT t.month, t.value, t.share_of, t.share_percent, u.id, u.code, u.name, u.level, u.parent_id, u.depth, "
+    "i.id, i.code, i.name, i.unit FROM target t JOIN org_unit u ON u.id = t.org_unit_id "
+    "JOIN indicator i ON i.id = t.indicator_id "
+    "WHERE t.year = :year AND u.active = :true AND substr(u.path, 1, :plen) = :path "
+    "ORDER BY u.depth, i.sort_order, i.code, t.month"
+)
+
+
+async def targets_under(session: AsyncSession, unit: OrgUnit, year: int) -> list[TargetLine]:
     """Every target of `year` for `unit` and the units below it, with the unit and the indicator."""
-    result = await session.exec(
-        select(Target, OrgUnit, Indicator)
-        .join(OrgUnit, col(OrgUnit.id) == col(Target.org_unit_id))
-        .join(Indicator, col(Indicator.id) == col(Target.indicator_id))
-        .where(Target.year == year, col(OrgUnit.path).startswith(unit.path), OrgUnit.active == True)  # noqa: E712
-        .order_by(col(OrgUnit.depth), col(Indicator.sort_order), col(Target.month))
-    )
-    return [(t, u, i) for t, u, i in result.all()]
+    conn = await session.connection()
+    params = {"year": year, "true": True, "path": unit.path, "plen": len(unit.path)}
+    return [TargetLine(*row) for row in (await conn.execute(text(_TARGETS_SQL), params)).all()]
 
 
 async def populations(session: AsyncSession, unit_ids: Sequence[int]) -> dict[int, UnitPopulation]:
-    """The denominators of these units (those that have any)."""
+    """The denominators of these units (those that have any), read as plain rows."""
     out: dict[int, UnitPopulation] = {}
     ids = list(unit_ids)
+    conn = await session.connection()
     for i in range(0, len(ids), 500):
-        result = await session.exec(select(UnitPopulation).where(col(UnitPopulation.org_unit_id).in_(ids[i : i + 500])))
-        out.update({row.org_unit_id: row for row in result.all()})
+        chunk = ", ".join(str(int(x)) for x in ids[i : i + 500])
+        rows = await conn.execute(
+            text(
+                "SELECT id, org_unit_id, households, adults, updated_at FROM unit_population "
+                f"WHERE org_unit_id IN ({chunk})"
+            )
+        )
+        for row_id, unit_id, households, adults, _updated in rows.all():
+            out[unit_id] = UnitPopulation(id=row_id, org_unit_id=unit_id, households=households, adults=adults)
     return out
 
 
@@ -225,3 +256,9 @@ async def unit_names(session: AsyncSession, unit_ids: Sequence[int]) -> dict[int
         result = await session.exec(select(OrgUnit.id, OrgUnit.name).where(col(OrgUnit.id).in_(ids[i : i + 500])))
         out.update({unit_id or 0: name for unit_id, name in result.all()})
     return out
+
+
+async def unit_path(session: AsyncSession, unit_id: int) -> str:
+    """The materialized path of one unit."""
+    result = await session.exec(select(OrgUnit.path).where(OrgUnit.id == unit_id))
+    return result.first() or "/"

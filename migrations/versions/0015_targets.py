@@ -151,7 +151,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("org_unit_id", "indicator_id", "month", name="uq_activity_month_total_key"),
     )
-    op.create_index("ix_activity_month_total_indicator_month", "activity_month_total", ["indicator_id", "month"])
+    op.create_index(
+        "ix_activity_month_total_cover", "activity_month_total", ["indicator_id", "month", "org_unit_id", "quantity"]
+    )
     sqlite = op.get_bind().dialect.name == "sqlite"
     month = (_SQLITE_MONTH if sqlite else _PG_MONTH).format(day="r.activity_date")
     op.execute(
@@ -173,7 +175,7 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS amt_record ON activity_record")
         for name in ("amt_item()", "amt_record()", "amt_add(integer, integer, date, bigint)"):
             op.execute(f"DROP FUNCTION IF EXISTS {name}")
-    op.drop_index("ix_activity_month_total_indicator_month", table_name="activity_month_total")
+    op.drop_index("ix_activity_month_total_cover", table_name="activity_month_total")
     op.drop_table("activity_month_total")
     op.drop_table("unit_population")
     op.drop_index("ix_target_year", table_name="target")

@@ -190,10 +190,13 @@ async def team_totals(
     rows = (
         await conn.execute(
             text(
-                "SELECT m.org_unit_id, t.path, m.indicator_id, SUM(m.quantity) FROM activity_month_total m "
-                "JOIN org_unit t ON t.id = m.org_unit_id "
-                f"WHERE m.indicator_id IN ({ids}) AND m.month BETWEEN :lo AND :hi "
-                "AND substr(t.path, 1, :plen) = :path GROUP BY m.org_unit_id, t.path, m.indicator_id"
+                # A province: summed per team from the covering index first, then the sums joined to their paths.
+                # A commune or a team: only its teams' rows, found through the unique key (team, indicator, month).
+                "SELECT m.org_unit_id, t.path, m.indicator_id, m.q FROM (SELECT org_unit_id, indicator_id, "
+                "SUM(quantity) AS q FROM activity_month_total "
+                f"WHERE indicator_id IN ({ids}) AND month BETWEEN :lo AND :hi {_small_scope(unit)}"
+                "GROUP BY org_unit_id, indicator_id) m "
+                "JOIN org_unit t ON t.id = m.org_unit_id WHERE substr(t.path, 1, :plen) = :path"
             ),
             params,
         )
@@ -218,6 +221,15 @@ async def team_totals(
             totals[(team_id, indicator_id)] = totals.get((team_id, indicator_id), 0) - int(quantity or 0)
             paths[team_id] = path
     return [(team, paths[team], indicator, quantity) for (team, indicator), quantity in totals.items()]
+
+
+def _small_scope(unit: OrgUnit) -> str:
+    """SQL narrowing the monthly totals to a commune's or a team's own teams (empty for larger units)."""
+    if unit.level == "team":
+        return f"AND org_unit_id = {int(unit.id or 0)} "
+    if unit.level == "commune":
+        return f"AND org_unit_id IN (SELECT id FROM org_unit WHERE parent_id = {int(unit.id or 0)}) "
+    return ""
 
 
 async def month_totals(session: AsyncSession, unit: OrgUnit, indicator_ids: Sequence[int], year: int) -> dict:

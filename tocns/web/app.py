@@ -19,6 +19,7 @@ from tocns.core.metrics import METRICS
 from tocns.core.pipeline import Pipeline
 from tocns.features.directives import api as directives_api
 from tocns.features.reports.api import router as api_router
+from tocns.features.targets import api as targets_api
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,7 @@ def create_app(
         return JSONResponse({"status": "ok", "database": "ok"})
 
     app.include_router(api_router)
+    app.include_router(targets_api.router)
     app.include_router(directives_api.router)
     app.add_exception_handler(RequestValidationError, directives_api.validation_error)
     app.add_exception_handler(StarletteHTTPException, directives_api.body_error)

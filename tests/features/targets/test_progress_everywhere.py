@@ -86,6 +86,14 @@ async def test_same_progress_in_chat_workbook_api_and_digest(app: BotApp, chat: 
     rows = {(r["unit_code"], r["indicator"]): r for r in got.json()["progress"]["rows"]}
     assert rows[("X1", "vneid")]["done"] == 105 and rows[("X1", "vneid")]["target"] == 300
     assert [code for (code, _i), r in rows.items() if not r["on_track"]] == ["X1", _teams[2].code, _teams[1].code]
+    # The dashboard's read: the same function behind /api/v1/progress, as of the same day.
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://testserver") as client:
+        auth = {"Authorization": f"Bearer {token}"}
+        dash = await client.get("/api/v1/progress/X1", params={"as_of": "2026-11-22"}, headers=auth)
+        future = await client.get("/api/v1/progress/X1", params={"as_of": "2027-01-05"}, headers=auth)
+        other = await client.get("/api/v1/progress/X2", headers=auth)
+    assert dash.status_code == 200 and dash.json()["rows"] == got.json()["progress"]["rows"]
+    assert future.status_code == 422 and other.status_code == 403
     # The digest (Monday 07:00, the commune's group) names the teams behind pace.
     clock.set_local("2026-11-23 07:00")
     assert await report_jobs.commune_digest(app, clock())

@@ -40,6 +40,12 @@ async def _scopes(ctx: Context) -> list[OrgUnit]:
 
 
 async def _unit(ctx: Context, level: str | None, name: str, usage: str) -> OrgUnit:
+    if ctx.unit is None and not ctx.msg.is_private:
+        # A group not bound to any unit: nothing here says whose plan it is.
+        raise UserError(
+            f"Lệnh /{ctx.command.name} dùng trong nhóm đã kết nối với tổ, xã/phường hoặc Sở, "
+            f"hoặc trong tin nhắn riêng.\nCách dùng: {usage}"
+        )
     if level is None:
         if ctx.unit is None:
             raise UserError(f"Trong tin nhắn riêng, ghi rõ đơn vị: tổ <tên> hoặc xã <tên>.\nCách dùng: {usage}")

@@ -60,7 +60,8 @@ def progress_lines(progress: Progress, every_name: bool, limit: int = 5) -> list
             if len(behind) > len(shown):
                 lines.append(f"… và {len(behind) - len(shown)} mục khác (xem trang Kế hoạch trong tệp Excel).")
     elif not own:
-        lines.append("• Chưa có mục tiêu năm (đặt bằng /muctieu).")
+        # Only units further down have targets (a province whose teams have theirs): the workbook lists them.
+        lines.append("• Mục tiêu được đặt cho các đơn vị cấp dưới: xem /kehoach hoặc trang Kế hoạch trong tệp Excel.")
     return lines
 
 

@@ -107,23 +107,19 @@ async def unit_progress(session: AsyncSession, unit: OrgUnit, as_of: date) -> Pr
             holder = OrgUnit(id=line.unit_id, code=line.unit_code, name=line.unit_name, name_folded="", level="")
             holder.path = await store.unit_path(session, line.unit_id)
             by_month[line.unit_id] = await store.month_totals(session, holder, indicator_ids, year)
-    parents = {t.parent_id for t in targets if t.parent_id}
-    parent_names = await store.unit_names(session, [p for p in parents if p])
-    people = await store.populations(session, list({t.unit_id for t in targets}))
     for t in targets:
         if t.month == WHOLE_YEAR:
             reached = done.get((t.unit_id, t.indicator_id), 0)
         else:
             reached = by_month.get(t.unit_id, {}).get((t.indicator_id, t.month), 0)
         expected = pace(t.value, year, t.month, as_of)
-        population = people.get(t.unit_id)
-        households = population.households if population else None
+        households = t.households
         progress.rows.append(
             ProgressRow(
                 unit_code=t.unit_code,
                 unit_name=t.unit_name,
                 unit_level=t.unit_level,
-                parent_name=parent_names.get(t.parent_id or 0, ""),
+                parent_name=t.parent_name or "",
                 depth=t.depth - unit.depth,
                 indicator=t.indicator_code,
                 indicator_name=t.indicator_name,
@@ -135,7 +131,7 @@ async def unit_progress(session: AsyncSession, unit: OrgUnit, as_of: date) -> Pr
                 percent=reached / t.value if t.value else None,
                 on_track=reached >= expected,
                 households=households,
-                adults=population.adults if population else None,
+                adults=t.adults,
                 share_of=t.share_of,
                 share_percent=t.share_percent,
                 household_share=reached / households if households else None,

@@ -93,14 +93,19 @@ class TargetLine(NamedTuple):
     indicator_code: str
     indicator_name: str
     indicator_unit: str
+    parent_name: str | None
+    households: int | None
+    adults: int | None
 
 
+# One statement for everything progress shows beside the figures (unit, parent's name, indicator, denominators):
+# each round trip to the database thread costs more than these joins. Unordered: the service sorts by name.
 _TARGETS_SQL = (
     "SELECT t.month, t.value, t.share_of, t.share_percent, u.id, u.code, u.name, u.level, u.parent_id, u.depth, "
-    "i.id, i.code, i.name, i.unit FROM target t JOIN org_unit u ON u.id = t.org_unit_id "
-    "JOIN indicator i ON i.id = t.indicator_id "
-    "WHERE t.year = :year AND u.active = :true AND substr(u.path, 1, :plen) = :path "
-    "ORDER BY u.depth, i.sort_order, i.code, t.month"
+    "i.id, i.code, i.name, i.unit, p.name, pop.households, pop.adults "
+    "FROM target t JOIN org_unit u ON u.id = t.org_unit_id JOIN indicator i ON i.id = t.indicator_id "
+    "LEFT JOIN org_unit p ON p.id = u.parent_id LEFT JOIN unit_population pop ON pop.org_unit_id = u.id "
+    "WHERE t.year = :year AND u.active = :true AND substr(u.path, 1, :plen) = :path"
 )
 
 

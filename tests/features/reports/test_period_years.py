@@ -40,7 +40,9 @@ def test_a_quarter_without_year_that_has_not_started_is_last_years() -> None:
     assert parse_period("quý 3", date(2027, 2, 1)).label == "quý 3/2026"
 
 
-@pytest.mark.parametrize(("text", "reason"), [("quý 5", "không có thật"), ("2027", "chưa bắt đầu"), ("Q1/2027", "chưa")])
+@pytest.mark.parametrize(
+    ("text", "reason"), [("quý 5", "không có thật"), ("2027", "chưa bắt đầu"), ("Q1/2027", "chưa")]
+)
 def test_refused_with_the_reason(text: str, reason: str) -> None:
     with pytest.raises(PeriodError) as exc:
         parse_period(text, TODAY)

@@ -27,7 +27,10 @@ YEAR = 2026
         ("2027 vneid 1200", TargetSpec(2027, 0, None, "", "vneid", 1200)),
         ("2027 tổ Thôn 3 vneid 150", TargetSpec(2027, 0, "team", "Thôn 3", "vneid", 150)),
         ("năm 2027 to thon 3 VNeID 150", TargetSpec(2027, 0, "team", "thon 3", "vneid", 150)),
-        ("2027 xã Tân Lập vneid 1.200 chia đều", TargetSpec(2027, 0, "commune", "Tân Lập", "vneid", 1200, split="even")),
+        (
+            "2027 xã Tân Lập vneid 1.200 chia đều",
+            TargetSpec(2027, 0, "commune", "Tân Lập", "vneid", 1200, split="even"),
+        ),
         ("2027 vneid chia theo hộ", TargetSpec(2027, 0, None, "", "vneid", None, split="households")),
         ("2027 vneid 900 chia theo so ho", TargetSpec(2027, 0, None, "", "vneid", 900, split="households")),
         ("2027 tháng 3 vneid 100", TargetSpec(2027, 3, None, "", "vneid", 100)),

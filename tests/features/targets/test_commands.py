@@ -84,4 +84,8 @@ async def test_kehoach_shows_targets_progress_and_months(app: BotApp, chat: Chat
     assert "KẾ HOẠCH NĂM 2026: THÔN 1" in plan
     assert "Kích hoạt VNeID: 40/50" in plan and "(80%)" in plan
     assert "Tháng 11: 1 việc, 0 hoàn thành" in plan
+    # A monthly target: November's records against November's goal.
+    await chat.text("/muctieu 2026 tháng 11 tổ Thôn 1 vneid 30", user="10")
+    plan = await chat.text("/kehoach tổ Thôn 1", user="10")
+    assert "• tháng 11, Kích hoạt VNeID: 40/30" in plan and "(133%)" in plan
     assert "Chưa có mục tiêu năm 2027" in await chat.text("/kehoach 2027", user="10")

@@ -104,9 +104,8 @@ async def unit_progress(session: AsyncSession, unit: OrgUnit, as_of: date) -> Pr
     for line in targets:
         if line.month != WHOLE_YEAR and line.unit_id not in by_month:
             # Monthly targets are few (a unit's own plan): one small query per unit that has them.
-            holder = OrgUnit(id=line.unit_id, code=line.unit_code, name=line.unit_name, name_folded="", level="")
-            holder.path = await store.unit_path(session, line.unit_id)
-            by_month[line.unit_id] = await store.month_totals(session, holder, indicator_ids, year)
+            path = await store.unit_path(session, line.unit_id)
+            by_month[line.unit_id] = await store.month_totals(session, path, indicator_ids, year)
     for t in targets:
         if t.month == WHOLE_YEAR:
             reached = done.get((t.unit_id, t.indicator_id), 0)

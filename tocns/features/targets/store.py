@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import text
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.db.audit import record_audit
@@ -237,8 +237,10 @@ def _small_scope(unit: OrgUnit) -> str:
     return ""
 
 
-async def month_totals(session: AsyncSession, unit: OrgUnit, indicator_ids: Sequence[int], year: int) -> dict:
-    """Live quantity per (indicator id, month 1-12) of `year` for every team under `unit` (the plan's months)."""
+async def month_totals(
+    session: AsyncSession, path: str, indicator_ids: Sequence[int], year: int
+) -> dict[tuple[int, int], int]:
+    """Live quantity per (indicator id, month 1-12) of `year` for every team under the unit at `path`."""
     if not indicator_ids:
         return {}
     conn = await session.connection()
@@ -251,7 +253,7 @@ async def month_totals(session: AsyncSession, unit: OrgUnit, indicator_ids: Sequ
                 f"WHERE m.indicator_id IN ({ids}) AND m.month BETWEEN :lo AND :hi "
                 "AND substr(t.path, 1, :plen) = :path GROUP BY m.indicator_id, m.month"
             ),
-            {"path": unit.path, "plen": len(unit.path), "lo": year * 100 + 1, "hi": year * 100 + 12},
+            {"path": path, "plen": len(path), "lo": year * 100 + 1, "hi": year * 100 + 12},
         )
     ).all()
     return {(indicator_id, month % 100): int(q or 0) for indicator_id, month, q in rows}
@@ -263,16 +265,6 @@ async def teams_of(session: AsyncSession, unit: OrgUnit) -> list[OrgUnit]:
         select(OrgUnit).where(OrgUnit.parent_id == unit.id, OrgUnit.level == "team", OrgUnit.active == True)  # noqa: E712
     )
     return list(result.all())
-
-
-async def unit_names(session: AsyncSession, unit_ids: Sequence[int]) -> dict[int, str]:
-    """The names of these units by id, in one query per 500."""
-    out: dict[int, str] = {}
-    ids = list(unit_ids)
-    for i in range(0, len(ids), 500):
-        result = await session.exec(select(OrgUnit.id, OrgUnit.name).where(col(OrgUnit.id).in_(ids[i : i + 500])))
-        out.update({unit_id or 0: name for unit_id, name in result.all()})
-    return out
 
 
 async def unit_path(session: AsyncSession, unit_id: int) -> str:

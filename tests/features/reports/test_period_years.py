@@ -55,3 +55,19 @@ def test_quarters_and_years_tile_the_calendar(day: date) -> None:
     assert quarter.start <= day <= quarter.end and year.start <= day <= year.end
     assert quarter.previous().end.toordinal() + 1 == quarter.start.toordinal()
     assert year.previous().end.toordinal() + 1 == year.start.toordinal()
+
+
+@pytest.mark.parametrize(
+    ("words", "name", "period"),
+    [
+        ("Thôn 1 năm nay", "Thôn 1", "năm nay"),
+        ("Thôn 3 2026", "Thôn 3", "2026"),
+        ("Lìa quý 4", "Lìa", "quý 4"),
+        ("Lìa Q4/2026", "Lìa", "Q4/2026"),
+    ],
+)
+def test_baocao_splits_a_unit_from_a_year_or_quarter(words: str, name: str, period: str) -> None:
+    from tocns.features.reports.commands import split_unit_and_period
+
+    name_words, rest = split_unit_and_period(words.split())
+    assert (" ".join(name_words), rest) == (name, period)

@@ -89,6 +89,8 @@ async def _truncate(db: Database) -> None:
     async with db.engine.begin() as conn:
         for name in tables:
             await conn.execute(text(f'DELETE FROM "{name}"'))
+        # The monthly totals are kept by triggers on the record tables: deleting those rows above wrote to them.
+        await conn.execute(text("DELETE FROM activity_month_total"))
         if db.is_sqlite:
             await conn.execute(text("DELETE FROM sqlite_sequence")) if await _has_sqlite_sequence(conn) else None
         else:

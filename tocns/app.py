@@ -35,9 +35,10 @@ def build_registry() -> Registry:
     from tocns.features.guide.commands import COMMANDS as guide
     from tocns.features.org.commands import COMMANDS as org
     from tocns.features.reports.commands import COMMANDS as reports
+    from tocns.features.targets.commands import COMMANDS as targets
     from tocns.features.tasks.commands import COMMANDS as tasks
 
-    return Registry().include(guide, org, activity, tasks, reports, directives, dashboard)
+    return Registry().include(guide, org, activity, tasks, reports, targets, directives, dashboard)
 
 
 def scheduled_jobs() -> list[ScheduledJob]:

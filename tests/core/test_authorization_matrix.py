@@ -318,6 +318,10 @@ CANCELLED = done("Đã huỷ việc #1", {AUDIT, "task"})
 REPORT_X1 = shown("BÁO CÁO XÃ TÂN LẬP")
 NOT_IN_REACH = refused("Không tìm thấy xã/phường 'Yên Bình'")
 NOT_A_COMMUNE_OF_MINE = refused("Chưa chắc 'Yên Bình' là xã/phường nào")
+PLAN_X1 = shown("KẾ HOẠCH NĂM 2026: XÃ TÂN LẬP")
+TARGET_SET = done("Đã đặt mục tiêu năm 2026 của Thôn 1", {AUDIT, "target"})
+TWO_THON_1 = refused("Chưa chắc 'Thôn 1' là tổ nào. Có 2 đơn vị gần giống:\n- Thôn 1 (mã X1-T01)")
+NO_TARGET_RIGHT = refused("Bạn không có quyền đặt mục tiêu cho Thôn 1")
 SETTINGS_SAVED = done("Đã lưu. Nhắc việc của Xã Tân Lập", {AUDIT, "task_reminder_setting"})
 SENT_TO_X1 = done("Đã gửi chỉ đạo số {n} (Xã Tân Lập (X1)) tới 1 nhóm", DIRECTIVE_SENT, queued={GROUP_X1})
 OUTSIDE_PROVINCE = refused("Chỉ gửi được tới các xã thuộc Tỉnh Thử (P01); ngoài phạm vi: Xã Yên Bình (Y1).")
@@ -556,6 +560,39 @@ EXPECTED: dict[str, list[Case]] = {
             },
         ),
     ],
+    "kehoach": [
+        Case(
+            "kehoach",
+            lambda w: "/kehoach",
+            {
+                MEMBER: (PLAN_X1, NO, NO, in_group("kehoach")),
+                TEAM_LEADER: (PLAN_X1, NO, NO, in_group("kehoach")),
+                COMMUNE_LEADER: (PLAN_X1, NO, NO, in_group("kehoach")),
+                STAFF: (
+                    shown("KẾ HOẠCH NĂM 2026: TỈNH THỬ"),
+                    shown("KẾ HOẠCH NĂM 2026: XÃ HÒA BÌNH"),
+                    NO,
+                    in_group("kehoach"),
+                ),
+                STRANGER: all4(NO),
+            },
+        )
+    ],
+    "muctieu": [
+        # Commune leaders set their teams' targets; staff any unit of their province; nobody else.
+        Case(
+            "muctieu team",
+            lambda w: "/muctieu 2026 tổ Thôn 1 vneid 10",
+            {
+                MEMBER: (NO_TARGET_RIGHT, NO, NO, in_group("muctieu")),
+                TEAM_LEADER: (NO_TARGET_RIGHT, NO, NO, in_group("muctieu")),
+                COMMUNE_LEADER: (TARGET_SET, NO, NO, in_group("muctieu")),
+                # Two "Thôn 1" in the province: named back with their codes, never guessed.
+                STAFF: (TWO_THON_1, TARGET_SET, NO, in_group("muctieu")),
+                STRANGER: all4(NO),
+            },
+        )
+    ],
     "caidat": [
         Case(
             "caidat",
@@ -735,6 +772,14 @@ PRIVATE_CHAT: dict[str, dict[str, Outcome]] = {
         STAFF: NOT_A_COMMUNE_OF_MINE,
         STRANGER: NO,
     },
+    "kehoach": {
+        MEMBER: shown("KẾ HOẠCH NĂM 2026: THÔN 1"),
+        TEAM_LEADER: shown("KẾ HOẠCH NĂM 2026: THÔN 1"),
+        COMMUNE_LEADER: PLAN_X1,
+        STAFF: shown("KẾ HOẠCH NĂM 2026: TỈNH THỬ"),
+        STRANGER: NO,
+    },
+    "muctieu team": {**every(NO_TARGET_RIGHT), COMMUNE_LEADER: TARGET_SET, STAFF: TWO_THON_1, STRANGER: NO},
     "caidat": {**every(NO), COMMUNE_LEADER: SETTINGS_SAVED, STAFF: in_commune("caidat")},
     "chidao own commune": {**every(NO), STAFF: SENT_TO_X1},
     "chidao other province": {**every(NO), STAFF: OUTSIDE_PROVINCE},

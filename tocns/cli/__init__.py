@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES = (
     "tocns.cli.tick",
     "tocns.features.activity.cli",
     "tocns.features.reports.cli",
+    "tocns.features.targets.cli",
     "tocns.features.apitokens.cli",
     "tocns.features.dashboard.cli",
     "tocns.cli.outbox",

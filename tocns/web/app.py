@@ -20,6 +20,7 @@ from tocns.core.pipeline import Pipeline
 from tocns.features.dashboard.routes import router as dashboard_router
 from tocns.features.directives import api as directives_api
 from tocns.features.reports.api import router as api_router
+from tocns.features.targets import api as targets_api
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,7 @@ def create_app(
         return JSONResponse(body)
 
     app.include_router(api_router)
+    app.include_router(targets_api.router)
     app.include_router(directives_api.router)
     app.include_router(dashboard_router)
     app.add_exception_handler(RequestValidationError, directives_api.validation_error)

@@ -33,7 +33,7 @@ class Period:
 
     start: date
     end: date
-    kind: str  # week, month, range
+    kind: str  # week, month, quarter, year, range
 
     @property
     def label(self) -> str:
@@ -43,6 +43,10 @@ class Period:
             return f"tuần {span}"
         if self.kind == "month":
             return f"tháng {self.start:%m/%Y}"
+        if self.kind == "quarter":
+            return f"quý {(self.start.month - 1) // 3 + 1}/{self.start.year}"
+        if self.kind == "year":
+            return f"năm {self.start.year}"
         return f"từ {self.start:%d/%m/%Y} đến {self.end:%d/%m/%Y}"
 
     @property
@@ -53,6 +57,10 @@ class Period:
             return f"{year}-W{week:02d}"
         if self.kind == "month":
             return f"{self.start:%Y-%m}"
+        if self.kind == "quarter":
+            return f"{self.start.year}-Q{(self.start.month - 1) // 3 + 1}"
+        if self.kind == "year":
+            return f"{self.start.year}"
         return f"{self.start.isoformat()}_{self.end.isoformat()}"
 
     def previous(self) -> Period:
@@ -61,6 +69,10 @@ class Period:
             return week_of(self.start - timedelta(days=7))
         if self.kind == "month":
             return month_of(self.start - timedelta(days=1))
+        if self.kind == "quarter":
+            return quarter_of(self.start - timedelta(days=1))
+        if self.kind == "year":
+            return year_of(self.start - timedelta(days=1))
         length = self.end - self.start
         end = self.start - timedelta(days=1)
         return Period(end - length, end, "range")
@@ -79,6 +91,19 @@ def month_of(day: date) -> Period:
     return Period(start, following - timedelta(days=1), "month")
 
 
+def quarter_of(day: date) -> Period:
+    """The calendar quarter containing `day` (quý 1 = January to March)."""
+    first_month = (day.month - 1) // 3 * 3 + 1
+    start = date(day.year, first_month, 1)
+    end = month_of(date(day.year, first_month + 2, 1)).end
+    return Period(start, end, "quarter")
+
+
+def year_of(day: date) -> Period:
+    """The calendar year containing `day`."""
+    return Period(date(day.year, 1, 1), date(day.year, 12, 31), "year")
+
+
 MAX_RANGE_DAYS = 366
 # Year-less ranges that cross New Year ("28/12-03/01") are read across it only when that makes a short range.
 MAX_WRAPPED_DAYS = 92
@@ -89,9 +114,14 @@ _ISO_WEEK = re.compile(r"^([0-9]{4})-w([0-9]{1,2})$")
 _ISO_MONTH = re.compile(r"^([0-9]{4})-([0-9]{1,2})$")
 _MONTH = re.compile(r"^thang\s+([0-9]{1,2})(?:\s*[/-]\s*|\s+nam\s+|\s+)?([0-9]{4})?$")
 _WEEK_NUMBER = re.compile(r"^tuan\s+([0-9]{1,2})(?:\s*[/-]\s*|\s+nam\s+|\s+)?([0-9]{4})?$")
+# Years the grammar reads as a year period ("2026", "năm 2026"); a four-digit number outside is not one.
+_YEAR = r"((?:19|20)[0-9]{2})"
+_YEAR_WORDS = re.compile(rf"^(?:nam\s+)?{_YEAR}$")
+_QUARTER = re.compile(rf"^(?:quy|q)\s*([0-9])(?:\s*[/-]\s*|\s+nam\s+|\s+)?{_YEAR}?$")
+_ISO_QUARTER = re.compile(rf"^{_YEAR}\s*-\s*q([0-9])$")
 USAGE = (
-    "tuần này, tuần trước, tháng này, tháng trước, tháng 10, tháng 10/2026, 2026-W47, 2026-11, "
-    "01/11-15/11 hoặc 01/11/2026-15/11/2026"
+    "tuần này, tuần trước, tháng này, tháng trước, tháng 10, tháng 10/2026, quý 4, Q4/2026, năm nay, năm 2026, "
+    "2026-W47, 2026-11, 01/11-15/11 hoặc 01/11/2026-15/11/2026"
 )
 
 
@@ -157,7 +187,8 @@ def _latest_month(month: int, today: date) -> date:
 def parse_period(text: str, today: date) -> Period:
     """Read a period as typed in chat, on the CLI or in the API (default: this week); refuse what is not one.
 
-    Forms: tuần này/trước, tháng này/trước, tháng 10, tháng 10/2026, 2026-W47, 2026-11, dd/mm-dd/mm,
+    Forms: tuần này/trước, tháng này/trước, tháng 10, tháng 10/2026, quý 4, Q4/2026, 2026-Q4, quý này/trước,
+    năm nay/trước, năm 2026, 2026, 2026-W47, 2026-11, dd/mm-dd/mm,
     dd/mm/yyyy-dd/mm/yyyy, YYYY-MM-DD..YYYY-MM-DD. A reversed, over-long or not yet started period is refused.
     """
     key = fold(text).strip(" .")
@@ -171,6 +202,8 @@ def parse_period(text: str, today: date) -> Period:
         return _checked(month_of(today), today)
     if key in ("thang truoc", "thang roi", "last month", "thangtruoc"):
         return _checked(month_of(today.replace(day=1) - timedelta(days=1)), today)
+    if (year_or_quarter := _year_or_quarter(key, text, today)) is not None:
+        return _checked(year_or_quarter, today)
     if m := _ISO_WEEK.match(key):
         iso_year = _year(int(m[1]), text)
         try:
@@ -205,6 +238,33 @@ def parse_period(text: str, today: date) -> Period:
     if m := _RANGE.match(key):
         return _range(m[1], m[2], today)
     raise PeriodNotUnderstood(f"Không hiểu khoảng thời gian '{text.strip()}'. Dùng: {USAGE}.")
+
+
+def _year_or_quarter(key: str, text: str, today: date) -> Period | None:
+    """A year (năm nay/trước, năm 2026, 2026) or a quarter (quý này/trước, quý 4, Q4/2026, 2026-Q4), else None.
+
+    A quarter without a year is this year's, or last year's when this year's has not started.
+    """
+    if key in ("nam", "nam nay", "this year", "namnay"):
+        return year_of(today)
+    if key in ("nam truoc", "nam ngoai", "nam roi", "last year"):
+        return year_of(date(today.year - 1, 1, 1))
+    if key in ("quy", "quy nay", "this quarter"):
+        return quarter_of(today)
+    if key in ("quy truoc", "quy roi", "last quarter"):
+        return quarter_of(quarter_of(today).start - timedelta(days=1))
+    if m := _YEAR_WORDS.match(key):
+        return year_of(date(int(m[1]), 1, 1))
+    m = _QUARTER.match(key) or _ISO_QUARTER.match(key)
+    if m is None:
+        return None
+    number, year = (int(m[2]), int(m[1])) if m.re is _ISO_QUARTER else (int(m[1]), int(m[2]) if m[2] else 0)
+    if not 1 <= number <= 4:
+        raise PeriodError(f"Quý '{text.strip()}' không có thật (quý 1 đến quý 4). Dùng: {USAGE}.")
+    if year:
+        return quarter_of(date(year, number * 3, 1))
+    quarter = quarter_of(date(today.year, number * 3, 1))
+    return quarter if quarter.start <= today else quarter_of(date(today.year - 1, number * 3, 1))
 
 
 def _iso(text: str) -> str:

@@ -10,17 +10,19 @@ from zoneinfo import ZoneInfo
 
 from tocns.core.text import one_line, vi_sort_key
 from tocns.features.reports.csvout import CsvText, percent
-from tocns.features.reports.period import Period, month_of, week_of
+from tocns.features.reports.period import Period, month_of, quarter_of, week_of, year_of
 from tocns.features.reports.store import ChildRow, Report, TaskFigures
 from tocns.features.reports.workbook import EXCEL_MAX_ROWS, ReportWorkbook
+from tocns.features.targets.render import progress_lines
 
 
 def period_of(report: Report) -> Period:
     """The report's period, recognising whole weeks and months for the label."""
     if week_of(report.start) == Period(report.start, report.end, "week"):
         return week_of(report.start)
-    if month_of(report.start) == Period(report.start, report.end, "month"):
-        return month_of(report.start)
+    for whole in (month_of, quarter_of, year_of):
+        if whole(report.start) == Period(report.start, report.end, whole(report.start).kind):
+            return whole(report.start)
     return Period(report.start, report.end, "range")
 
 
@@ -136,6 +138,9 @@ def render_text(report: Report, tz: ZoneInfo, silent_limit: int = 10, ranked: in
     ]
     if report.tasks is not None:
         lines += _task_lines(report.tasks)
+    if report.progress is not None:
+        # A commune's leaders hear every team behind pace; a province's text the furthest behind (all in Excel).
+        lines += progress_lines(report.progress, every_name=report.unit_level == "commune", limit=ranked)
     if report.unit_level == "commune":
         # The commune's teams once each: those that reported with their figures, then the silent ones by name.
         units = {t.code: t.unit for t in report.totals}
@@ -165,7 +170,7 @@ def render_text(report: Report, tz: ZoneInfo, silent_limit: int = 10, ranked: in
 def period_of_previous(report: Report) -> Period:
     """The previous period of the report, labelled like the current one."""
     current = period_of(report)
-    if current.kind in ("week", "month"):
+    if current.kind in ("week", "month", "quarter", "year"):
         return current.previous()
     return Period(report.previous_start, report.previous_end, "range")
 
@@ -231,6 +236,35 @@ def render_csv(report: Report) -> str:
                 *(c.by_indicator.get(k, 0) for k in codes),
             ]
             for c in report.children
+        )
+    if report.progress is not None:
+        out.row()
+        out.row(
+            [
+                "Mã đơn vị",
+                "Đơn vị",
+                "Mã chỉ tiêu",
+                "Tháng (0 = cả năm)",
+                "Mục tiêu",
+                "Đã đạt",
+                "Tỷ lệ đạt (%)",
+                "Cần đạt theo tiến độ",
+                "Đúng tiến độ",
+            ]
+        )
+        out.rows(
+            [
+                r.unit_code,
+                r.unit_name,
+                r.indicator,
+                r.month,
+                r.target,
+                r.done,
+                percent(r.done, r.target),
+                r.expected,
+                "có" if r.on_track else "không",
+            ]
+            for r in report.progress.rows
         )
     if report.silent_teams:
         out.row()

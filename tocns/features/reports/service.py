@@ -11,6 +11,7 @@ from tocns.core.dates import fmt_date
 from tocns.features.org.models import OrgUnit
 from tocns.features.reports.period import Period
 from tocns.features.reports.store import Report, TaskFigures, build_report
+from tocns.features.targets.service import unit_progress
 from tocns.features.tasks.store import task_progress
 
 
@@ -41,4 +42,7 @@ async def unit_report(
         progress=[(t.id, t.title, t.done, t.total) for t in tasks],
         overdue_tasks=[(t.id, t.title, fmt_date(t.due_date), t.pending) for t in late],
     )
+    # Progress as of the period's last day, or today while the period is running: one computation for every output.
+    progress = await unit_progress(session, unit, min(period.end, today))
+    report.progress = progress if progress.rows else None
     return report

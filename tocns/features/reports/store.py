@@ -15,6 +15,7 @@ from tocns.core.roles import Level
 from tocns.core.text import vi_sort_key
 from tocns.db.dialect import dialect_of
 from tocns.features.org.models import ChatBinding, Membership, OrgUnit, Person
+from tocns.features.targets.service import Progress
 
 TIMELY_DAYS = 2
 """A record is timely when logged at most this many days after its activity date (local calendar days)."""
@@ -122,6 +123,8 @@ class Report:
     silent_teams: list[SilentTeam]
     tasks: TaskFigures | None = None
     team_rows: list[TeamRow] = field(default_factory=list)
+    # Progress towards the year's targets as of the period's end (or today); None when no target is set below.
+    progress: Progress | None = None
 
     @property
     def completeness(self) -> float:
@@ -151,6 +154,8 @@ class Report:
             row["timeliness"] = None if child.timeliness is None else round(child.timeliness, 4)
         for row, total in zip(data["totals"], self.totals, strict=True):
             row["change"] = total.change
+        if self.progress is not None:
+            data["progress"] = self.progress.to_dict()
         return data
 
 

@@ -36,8 +36,26 @@ SUMMARY = "Tổng hợp"
 BY_UNIT = "Theo đơn vị"
 BY_TEAM = "Theo tổ"
 SILENT = "Tổ chưa báo cáo"
+PLAN = "Kế hoạch"
 RAW = "Dữ liệu gốc"
-RESERVED = {SUMMARY, BY_UNIT, BY_TEAM, SILENT, RAW}
+RESERVED = {SUMMARY, BY_UNIT, BY_TEAM, SILENT, PLAN, RAW}
+PLAN_HEADERS = (
+    "Cấp",
+    "Mã đơn vị",
+    "Đơn vị",
+    "Đơn vị cấp trên",
+    "Mã chỉ tiêu",
+    "Chỉ tiêu",
+    "Kỳ",
+    "Mục tiêu",
+    "Đã đạt (luỹ kế)",
+    "Tỷ lệ đạt",
+    "Cần đạt theo tiến độ",
+    "Tiến độ",
+    "Số hộ",
+    "Đã đạt / số hộ",
+    "Số người trưởng thành",
+)
 
 RAW_HEADERS = (
     "Mã phiếu",
@@ -196,6 +214,7 @@ class ReportWorkbook:
         self._unit_sheet()
         self._team_sheet()
         self._silent_sheet()
+        self._plan_sheet()
         self._child_sheets()
         self._raw_sheets: list[WriteOnlyWorksheet] = []
         self._raw_in_sheet = 0
@@ -295,6 +314,37 @@ class ReportWorkbook:
         ws = self.wb.create_sheet(SILENT)
         rows = [[t.parent_code, t.parent_name, t.code, t.name, t.leader] for t in self.report.silent_teams]
         _Table(ws, ["Mã đơn vị cấp trên", "Đơn vị cấp trên", "Mã tổ", "Tổ", "Tổ trưởng"], [None] * 5, rows)
+
+    def _plan_sheet(self) -> None:
+        # The year's plan: every target under the unit with its progress, the same rows as the chat and the API.
+        progress = self.report.progress
+        if progress is None:
+            return
+        ws = self.wb.create_sheet(PLAN)
+        levels = {"team": "Tổ", "commune": "Xã/phường", "district": "Huyện", "province": "Tỉnh"}
+        rows = [
+            [
+                levels.get(r.unit_level, r.unit_level),
+                r.unit_code,
+                r.unit_name,
+                r.parent_name,
+                r.indicator,
+                r.indicator_name,
+                "Cả năm" if r.month == 0 else f"Tháng {r.month}",
+                r.target,
+                r.done,
+                r.percent,
+                r.expected,
+                "đúng tiến độ" if r.on_track else "chậm",
+                r.households,
+                r.household_share,
+                r.adults,
+            ]
+            for r in progress.rows
+        ]
+        formats = [None] * 7 + [NUMBER, NUMBER, PERCENT, NUMBER, None, NUMBER, PERCENT, NUMBER]
+        preamble = [[f"Kế hoạch và tiến độ năm {progress.year}, tính đến {progress.as_of:%d/%m/%Y}"], []]
+        _Table(ws, PLAN_HEADERS, formats, rows, preamble)
 
     def _child_sheets(self) -> None:
         # One sheet per child unit (a commune under a province) with its teams; none when the children are teams.

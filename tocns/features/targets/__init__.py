@@ -1,0 +1,1 @@
+"""Yearly plans and targets: goals per unit, indicator and year, and how far each unit is from them."""

@@ -168,6 +168,8 @@ def escape_markup(text: str, parse_mode: str) -> str:
     if mode.startswith("markdown"):
         return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
     return text
+
+
 # Vietnamese alphabetical order: ă and â follow a, đ follows d, ê follows e, ô and ơ follow o, ư follows u. Tones are
 # a secondary difference (CLDR "vi": none, huyền, hỏi, ngã, sắc, nặng), so "Ấp" sorts among the A's, never after Z.
 _VI_LETTERS = "aăâbcdđeêfghijklmnoôơpqrstuưvwxyz"

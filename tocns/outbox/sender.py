@@ -222,7 +222,7 @@ class OutboxSender:
         db: Database,
         settings: Settings,
         transports: dict[str, Transport],
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime],
         monotonic: Callable[[], float] = time.monotonic,
         owner: str | None = None,
         limits: dict[str, PlatformLimits] | None = None,
@@ -520,7 +520,7 @@ async def run_elected(
     settings: Settings,
     transports: dict[str, Transport],
     stop: asyncio.Event,
-    clock: Callable[[], datetime] = utcnow,
+    clock: Callable[[], datetime],
     until_empty: bool = False,
     takeover_seconds: float | None = None,
     command_names: frozenset[str] = frozenset(),
@@ -556,7 +556,7 @@ async def run_elected(
 def start_sender(
     db: Database,
     settings: Settings,
-    clock: Callable[[], datetime] = utcnow,
+    clock: Callable[[], datetime],
     command_names: frozenset[str] = frozenset(),
     files_served: bool = True,
 ) -> tuple[asyncio.Task[None], asyncio.Event] | None:

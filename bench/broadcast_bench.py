@@ -19,29 +19,18 @@ import asyncio
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.factories import VN, FakeClock, RunningClock, bound_groups, queue
+from _common import Clock, clock_at
+
+from tests.factories import bound_groups, queue
 from tests.fakes.telegram_server import SEND_METHODS, FakeTelegram, TelegramServer
 from tocns.channels.telegram import TelegramTransport
 from tocns.config import Settings
 from tocns.db.engine import Database, upgrade_database
 from tocns.outbox.sender import OutboxSender
-
-Clock = Callable[[], datetime]
-
-
-def clock_at(local: str) -> Clock:
-    """A clock starting at a local 'YYYY-MM-DD HH:MM' (Asia/Ho_Chi_Minh), moving on at real speed."""
-    try:
-        start = datetime.strptime(local.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=VN)
-    except ValueError as exc:
-        raise SystemExit(f'--at {local!r}: write it like "2026-11-23 09:00"') from exc
-    return RunningClock(FakeClock(start))
 
 
 async def run(groups: int, rate: float, rate_429: float, db_url: str, clock: Clock) -> dict[str, float]:

@@ -2,6 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
+Clock = Callable[[], datetime]
+
+
+def clock_at(local: str) -> Clock:
+    """The bot's clock for a bench run (its --at): starting at a local 'YYYY-MM-DD HH:MM' (Asia/Ho_Chi_Minh) and
+    moving on at real speed, so the figures do not depend on the hour the bench is run."""
+    from tests.factories import VN, FakeClock, RunningClock
+
+    try:
+        start = datetime.strptime(local.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=VN)
+    except ValueError as exc:
+        raise SystemExit(f'--at {local!r}: write it like "2026-11-23 09:00"') from exc
+    return RunningClock(FakeClock(start))
+
 
 async def recreate_postgres_database(url: str) -> None:
     """Drop and create the database named at the end of a postgresql+asyncpg URL (a scratch database)."""

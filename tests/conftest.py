@@ -17,6 +17,7 @@ from tests.factories import ChatHarness, FakeClock
 from tests.fakes.telegram_server import TelegramServer
 from tocns.app import BotApp
 from tocns.config import Settings
+from tocns.core.clock import CLOCK_START_ENV
 from tocns.db.engine import Database, upgrade_database
 
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -155,6 +156,8 @@ def _no_dotenv(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     monkeypatch.delenv("ZALO_BOT_TOKEN", raising=False)
     monkeypatch.delenv("ZALO_OA_APP_ID", raising=False)
+    # A subprocess's clock is the test's to give (tests.factories.clock_env), never a developer's shell's.
+    monkeypatch.delenv(CLOCK_START_ENV, raising=False)
     yield
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -11,6 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.app import BotApp
+from tocns.core.clock import CLOCK_START_ENV
 from tocns.core.mentions import render_plain
 from tocns.core.messages import ChatType, IncomingMessage, Mention, Reply
 from tocns.core.roles import Level, Role
@@ -41,6 +44,22 @@ class FakeClock:
     def advance(self, **kwargs: float) -> None:
         """Move the clock forward."""
         self.now += timedelta(**kwargs)
+
+
+class RunningClock:
+    """A fake clock's time moving on at real speed (so a sender really waits out a retry_after)."""
+
+    def __init__(self, base: Callable[[], datetime]) -> None:
+        self.base = base
+        self.start = time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.base() + timedelta(seconds=time.monotonic() - self.start)
+
+
+def clock_env(clock: Callable[[], datetime]) -> dict[str, str]:
+    """Environment for a `tocns` subprocess whose clock starts where `clock` is now (then runs at real speed)."""
+    return {CLOCK_START_ENV: clock().isoformat()}
 
 
 class ChatHarness:
@@ -303,8 +322,16 @@ async def bound_groups(db: Database, count: int, platform: str = "telegram") -> 
     return chats
 
 
-async def queue(db: Database, chats: list[str], text: str = "Chỉ đạo số {i}", kind: str = "directive") -> None:
-    """Queue one message per chat."""
+async def queue(
+    db: Database,
+    chats: list[str],
+    text: str = "Chỉ đạo số {i}",
+    kind: str = "directive",
+    now: datetime | None = None,
+) -> None:
+    """Queue one message per chat, due at `now` (default: the wall clock, for senders on the wall clock)."""
     async with db.session() as session:
         for i, chat in enumerate(chats):
-            await outbox_store.enqueue(session, platform="telegram", chat_id=chat, text=text.format(i=i), kind=kind)
+            await outbox_store.enqueue(
+                session, platform="telegram", chat_id=chat, text=text.format(i=i), kind=kind, now=now
+            )

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from uvicorn.logging import AccessFormatter
 
-from tests.factories import bound_groups
+from tests.factories import RunningClock, bound_groups
 from tests.fakes.platforms import (
     TG_HEADER,
     ZALO_HEADER,
@@ -89,13 +89,15 @@ async def test_no_configured_secret_in_any_log_line(
     chats = await bound_groups(papp.db, 1)
     async with papp.db.session() as session:
         await outbox_store.enqueue(
-            session, platform="telegram", chat_id=chats[0], text="Chỉ đạo số 1", kind="directive"
+            session, platform="telegram", chat_id=chats[0], text="Chỉ đạo số 1", kind="directive", now=papp.clock()
         )
     with TelegramServer(FakeTelegram()) as server:
         transport = TelegramTransport(psettings.telegram_bot_token, server.base_url, timeout=2)
         fast = psettings.model_copy(update={"outbox_poll_seconds": 0.05})
         limits = {"telegram": PlatformLimits.build(20, 20, 1)}
-        await OutboxSender(papp.db, fast, {"telegram": transport}, limits=limits).drain(until_empty=True)
+        # The app's clock (a weekday morning), not the wall clock: at night quiet hours would hold the directive.
+        sender = OutboxSender(papp.db, fast, {"telegram": transport}, RunningClock(papp.clock), limits=limits)
+        await sender.drain(until_empty=True)
     zalo_transport = ZaloTransport(psettings, client=zalo.client())
     document = Attachment(filename="bao-cao.xlsx", content=b"PK\x03\x04", mime_type="application/vnd.ms-excel")
     await zalo_transport.send("zgroup-1", "Báo cáo tuần", [document])

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, TextIO
 
 from tocns.config import Settings, get_settings
-from tocns.core.clock import utcnow
+from tocns.core.clock import clock_start, utcnow
 from tocns.core.jobs import ScheduledJob
 from tocns.core.messages import ChatEventKind
 from tocns.core.pipeline import EventHandler, Pipeline
@@ -110,6 +110,8 @@ class BotApp:
         settings.ensure_data_dir()
         if settings.auto_migrate if migrate is None else migrate:
             await upgrade_database_async(settings.database_url)
+        if clock is None and (start := clock_start()) is not None:
+            log.warning("the clock of this process started at %s (TOCNS_CLOCK_START): for tests and trials only", start)
         return cls.build(settings, Database(settings.database_url), clock or utcnow)
 
     async def close(self) -> None:

@@ -891,6 +891,18 @@ class ApiCase:
 TEAM_ROLE = ("Thôn 1 (X1-T01)", "Tổ trưởng")
 API_CASES = [
     ApiCase(
+        ("GET", "/api/v1/progress/{org_code}"),
+        "GET",
+        "/api/v1/progress/X1",
+        None,
+        {
+            PROVINCE_TOKEN: api_ok(says='"unit_code":"X1"'),
+            COMMUNE_TOKEN: api_ok(says='"unit_code":"X1"'),
+            # /kehoach is open to members: the team's token passes the role check, then the unit bound.
+            TEAM_TOKEN: api_forbidden("Token này chỉ đọc được số liệu của Thôn 1 và đơn vị trực thuộc."),
+        },
+    ),
+    ApiCase(
         ("GET", "/api/v1/reports/{org_code}"),
         "GET",
         "/api/v1/reports/X1",

@@ -5,17 +5,15 @@ from __future__ import annotations
 import itertools
 import signal
 import subprocess
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlmodel import col, select
 
-from tests.factories import FakeClock, build_tree, join_code
+from tests.factories import RunningClock, build_tree, join_code
 from tests.fakes import telegram_server, zalo_api
 from tocns.app import BotApp
 from tocns.channels.base import Transport
@@ -208,17 +206,6 @@ LEADER = 9
 MEMBER = 11
 
 
-class RunningClock:
-    """The fake clock's time, moving on at real speed (so the sender really waits out a retry_after)."""
-
-    def __init__(self, base: FakeClock) -> None:
-        self.base = base
-        self.start = time.monotonic()
-
-    def __call__(self) -> datetime:
-        return self.base() + timedelta(seconds=time.monotonic() - self.start)
-
-
 def e2e_settings(settings: Settings, tmp_path: Path, telegram_base: str) -> Settings:
     """Both platforms configured; Telegram pointed at a real local fake server; a fast-polling sender."""
     return platform_settings(settings, tmp_path).model_copy(
@@ -229,7 +216,7 @@ def e2e_settings(settings: Settings, tmp_path: Path, telegram_base: str) -> Sett
 def sender(app: BotApp, transports: dict[str, Transport]) -> OutboxSender:
     """A sender on the test database with generous limits (the limits have their own tests)."""
     limits = {name: PlatformLimits.build(30, 20, 1) for name in transports}
-    return OutboxSender(app.db, app.settings, transports, clock=RunningClock(app.clock), limits=limits)  # type: ignore[arg-type]
+    return OutboxSender(app.db, app.settings, transports, clock=RunningClock(app.clock), limits=limits)
 
 
 async def post_telegram(client: httpx.AsyncClient, body: dict[str, Any]) -> None:

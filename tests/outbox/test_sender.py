@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from tests.factories import bound_groups, queue
+from tests.factories import FakeClock, RunningClock, bound_groups, clock_env, queue
 from tests.fakes.telegram_server import FakeTelegram, Fault, TelegramServer
 from tocns.channels.telegram import TelegramTransport
 from tocns.config import Settings
@@ -169,9 +169,10 @@ def test_long_text_is_split_at_the_telegram_limit() -> None:
     assert "\n".join(parts) == text
 
 
-def _spawn(db_url: str, base_url: str, tmp: Path) -> subprocess.Popen[bytes]:
+def _spawn(db_url: str, base_url: str, tmp: Path, clock: Callable[[], datetime]) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
+        **clock_env(clock),
         "DATABASE_URL": db_url,
         "TELEGRAM_BOT_TOKEN": "123:abc",
         "TELEGRAM_API_BASE_URL": base_url,
@@ -187,15 +188,17 @@ def _spawn(db_url: str, base_url: str, tmp: Path) -> subprocess.Popen[bytes]:
 
 
 async def test_sender_killed_mid_broadcast_completes_after_restart(
-    db: Database, settings: Settings, tmp_path: Path
+    db: Database, settings: Settings, tmp_path: Path, clock: FakeClock
 ) -> None:
     chats = await bound_groups(db, 120)
-    await queue(db, chats)
+    # The subprocess's clock goes on from this test's: a weekday morning, outside the quiet hours.
+    running = RunningClock(clock)
+    await queue(db, chats, now=running())
     fake = FakeTelegram()
     with TelegramServer(fake) as server:
         crashes = 0
         for threshold in (30, 70):
-            proc = _spawn(settings.database_url, server.base_url, tmp_path)
+            proc = _spawn(settings.database_url, server.base_url, tmp_path, running)
             deadline = time.monotonic() + 30
             while len(fake.delivered()) < threshold and time.monotonic() < deadline and proc.poll() is None:
                 await asyncio.sleep(0.01)
@@ -204,7 +207,7 @@ async def test_sender_killed_mid_broadcast_completes_after_restart(
             crashes += 1
             # The kill really came mid-broadcast.
             assert threshold <= len(fake.delivered()) < len(chats)
-        proc = _spawn(settings.database_url, server.base_url, tmp_path)
+        proc = _spawn(settings.database_url, server.base_url, tmp_path, running)
         await asyncio.to_thread(proc.wait, 60)
         assert proc.returncode == 0, (tmp_path / "sender.log").read_text()
     per_chat = fake.delivered_per_chat()
@@ -351,16 +354,17 @@ async def test_quiet_hours_hold_what_the_bot_starts_and_never_replies(db: Databa
 
 
 async def test_private_chats_are_paced_one_a_second_while_groups_keep_their_burst(
-    db: Database, settings: Settings
+    db: Database, settings: Settings, clock: FakeClock
 ) -> None:
     private, group = "5550001", "-1005550002"
+    running = RunningClock(clock)  # a weekday morning: quiet hours would hold the reminders
     for i in range(3):
-        await queue(db, [private, group], text=f"Nhắc việc {i}", kind="reminder")
+        await queue(db, [private, group], text=f"Nhắc việc {i}", kind="reminder", now=running())
     fake = FakeTelegram()
     with TelegramServer(fake) as server:
         fast = settings.model_copy(update={"outbox_poll_seconds": 0.05})
         transport = TelegramTransport("123:abc", server.base_url, timeout=1)
-        sender = OutboxSender(db, fast, {"telegram": transport})  # the limits the settings give
+        sender = OutboxSender(db, fast, {"telegram": transport}, running)  # the limits the settings give
         await asyncio.wait_for(sender.drain(until_empty=True), timeout=30)
         await transport.close()
     assert fake.delivered_per_chat() == {private: 3, group: 3}

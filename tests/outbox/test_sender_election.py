@@ -10,11 +10,10 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from tests.factories import bound_groups, queue
+from tests.factories import FakeClock, RunningClock, bound_groups, queue
 from tests.fakes.telegram_server import FakeTelegram, Fault, TelegramServer
 from tocns.channels.telegram import TelegramTransport
 from tocns.config import Settings
-from tocns.core.clock import utcnow
 from tocns.db.engine import Database
 from tocns.outbox import store as outbox_store
 from tocns.outbox.models import OutboxMessage, OutboxState
@@ -25,10 +24,18 @@ def _fast(settings: Settings) -> Settings:
     return settings.model_copy(update={"outbox_poll_seconds": 0.05, "outbox_max_attempts": 5})
 
 
-def _sender(db: Database, settings: Settings, server: TelegramServer, per_chat: int = 20) -> OutboxSender:
+@pytest.fixture
+def running(clock: FakeClock) -> RunningClock:
+    """The test's clock (a weekday morning, outside the quiet hours) moving on at real speed."""
+    return RunningClock(clock)
+
+
+def _sender(
+    db: Database, settings: Settings, server: TelegramServer, running: RunningClock, per_chat: int = 20
+) -> OutboxSender:
     transport = TelegramTransport("123:abc", server.base_url, timeout=2)
     limits = {"telegram": PlatformLimits.build(30, per_chat, 1)}
-    return OutboxSender(db, _fast(settings), {"telegram": transport}, limits=limits)
+    return OutboxSender(db, _fast(settings), {"telegram": transport}, running, limits=limits)
 
 
 async def _rows(db: Database) -> list[OutboxMessage]:
@@ -36,13 +43,15 @@ async def _rows(db: Database) -> list[OutboxMessage]:
         return list((await session.exec(select(OutboxMessage).order_by(OutboxMessage.id))).all())
 
 
-async def test_a_429_with_retry_after_pauses_every_chat_of_the_platform(db: Database, settings: Settings) -> None:
+async def test_a_429_with_retry_after_pauses_every_chat_of_the_platform(
+    db: Database, settings: Settings, running: RunningClock
+) -> None:
     chats = await bound_groups(db, 6)
-    await queue(db, chats)
+    await queue(db, chats, now=running())
     fake = FakeTelegram()
     fake.script(chats[0], Fault("429", retry_after=2))
     with TelegramServer(fake) as server:
-        await asyncio.wait_for(_sender(db, settings, server).drain(until_empty=True), timeout=30)
+        await asyncio.wait_for(_sender(db, settings, server, running).drain(until_empty=True), timeout=30)
     flood = next(c for c in fake.calls if c.status == 429)
     after = [c for c in fake.calls if c.at > flood.at]
     # Telegram's flood control is per bot: nothing, to any chat, until retry_after has passed.
@@ -50,21 +59,23 @@ async def test_a_429_with_retry_after_pauses_every_chat_of_the_platform(db: Data
     assert set(fake.delivered_per_chat().values()) == {1} and len(fake.delivered_per_chat()) == 6
 
 
-async def test_a_restarted_sender_keeps_each_chats_minute_budget(db: Database, settings: Settings) -> None:
+async def test_a_restarted_sender_keeps_each_chats_minute_budget(
+    db: Database, settings: Settings, running: RunningClock
+) -> None:
     chats = await bound_groups(db, 1)
-    await queue(db, chats * 3)
+    await queue(db, chats * 3, now=running())
     fake = FakeTelegram()
     with TelegramServer(fake) as server:
-        await asyncio.wait_for(_sender(db, settings, server, per_chat=3).drain(until_empty=True), timeout=20)
+        await asyncio.wait_for(_sender(db, settings, server, running, per_chat=3).drain(until_empty=True), timeout=20)
         assert fake.delivered_per_chat()[chats[0]] == 3
-        await queue(db, chats, text="Tin thứ tư")
-        restarted = _sender(db, settings, server, per_chat=3)  # a new process: empty windows in memory
+        await queue(db, chats, text="Tin thứ tư", now=running())
+        restarted = _sender(db, settings, server, running, per_chat=3)  # a new process: empty windows in memory
         assert await restarted.rebuild_windows() == 3
         await restarted.run_once()
     assert fake.delivered_per_chat()[chats[0]] == 3
     fourth = (await _rows(db))[-1]
     assert fourth.state == OutboxState.PENDING and fourth.attempts == 0
-    assert fourth.next_attempt_at.replace(tzinfo=None) > (utcnow() + timedelta(seconds=30)).replace(tzinfo=None)
+    assert fourth.next_attempt_at.replace(tzinfo=None) > (running() + timedelta(seconds=30)).replace(tzinfo=None)
 
 
 @pytest.fixture
@@ -75,10 +86,10 @@ def pg_only(is_postgres: bool) -> None:
 
 
 async def test_outbox_send_waits_while_another_process_sends_then_takes_over(
-    db: Database, settings: Settings, pg_only: None
+    db: Database, settings: Settings, pg_only: None, running: RunningClock
 ) -> None:
     chats = await bound_groups(db, 4)
-    await queue(db, chats)
+    await queue(db, chats, now=running())
     fake = FakeTelegram()
     with TelegramServer(fake) as server:
         transport = TelegramTransport("123:abc", server.base_url, timeout=2)
@@ -91,6 +102,7 @@ async def test_outbox_send_waits_while_another_process_sends_then_takes_over(
                     _fast(settings),
                     {"telegram": transport},
                     asyncio.Event(),
+                    running,
                     until_empty=True,
                     takeover_seconds=0.2,
                 )
@@ -104,20 +116,21 @@ async def test_outbox_send_waits_while_another_process_sends_then_takes_over(
 
 
 async def test_a_dead_senders_claims_are_taken_over_in_seconds_not_after_the_lease(
-    db: Database, settings: Settings, pg_only: None
+    db: Database, settings: Settings, pg_only: None, running: RunningClock
 ) -> None:
     chats = await bound_groups(db, 5)
-    await queue(db, chats)
+    await queue(db, chats, now=running())
     async with db.session() as session:  # a sender claimed them for 300 s, then was killed
         claimed = await outbox_store.claim(
-            session, owner="killed-sender", platforms=["telegram"], now=utcnow(), lease_seconds=300, limit=10
+            session, owner="killed-sender", platforms=["telegram"], now=running(), lease_seconds=300, limit=10
         )
     assert len(claimed) == 5
     fake = FakeTelegram()
     with TelegramServer(fake) as server:
         transport = TelegramTransport("123:abc", server.base_url, timeout=2)
         await asyncio.wait_for(
-            run_elected(db, _fast(settings), {"telegram": transport}, asyncio.Event(), until_empty=True), timeout=20
+            run_elected(db, _fast(settings), {"telegram": transport}, asyncio.Event(), running, until_empty=True),
+            timeout=20,
         )
     assert set(fake.delivered_per_chat().values()) == {1} and len(fake.delivered_per_chat()) == 5
     assert {r.state for r in await _rows(db)} == {OutboxState.SENT}

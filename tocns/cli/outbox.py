@@ -26,11 +26,13 @@ def _send(args: argparse.Namespace) -> int:
 
     async def go() -> int:
         from tocns.app import build_registry
+        from tocns.core.clock import utcnow
         from tocns.db.engine import Database, upgrade_database_async
         from tocns.outbox.sender import run_elected, transports_from_settings
 
         db = Database(settings.database_url)
-        transports = transports_from_settings(settings, db=db)
+        # The process's clock (the wall clock, or TOCNS_CLOCK_START's in tests and trials), for every part.
+        transports = transports_from_settings(settings, utcnow, db=db)
         if not transports:
             await db.dispose()
             print("Chưa cấu hình token Telegram hay Zalo: không có nền tảng nào để gửi.", file=sys.stderr)
@@ -50,6 +52,7 @@ def _send(args: argparse.Namespace) -> int:
                 settings,
                 transports,
                 asyncio.Event(),
+                utcnow,
                 until_empty=args.until_empty,
                 command_names=build_registry().names(),
             )

@@ -28,6 +28,7 @@ def _tick(args: argparse.Namespace) -> int:
 
     from tocns.app import BotApp
     from tocns.cli.common import prepared_settings
+    from tocns.core.clock import utcnow
     from tocns.scheduler import run_due_jobs
 
     settings = prepared_settings()
@@ -38,9 +39,9 @@ def _tick(args: argparse.Namespace) -> int:
             raise SystemExit(f'Lỗi: thời điểm {args.at!r} không hợp lệ; viết dạng "2026-11-30 08:00".') from exc
         now = local.replace(tzinfo=settings.tz).astimezone(UTC)
     else:
-        now = datetime.now(UTC)
+        now = utcnow()
     # Messages queued "at" a future moment are real and due at once: a trial must not reach real groups by mistake.
-    if now > datetime.now(UTC) + timedelta(minutes=1) and not (args.dry_run or args.yes):
+    if now > utcnow() + timedelta(minutes=1) and not (args.dry_run or args.yes):
         raise SystemExit(
             f"Lỗi: thời điểm {args.at} ở tương lai; tin xếp hàng sẽ được gửi thật ngay. "
             "Thêm --dry-run để xem trước, hoặc --yes nếu thật sự muốn chạy."

@@ -225,7 +225,7 @@ class Pipeline:
                 await self._enqueue(session, checked.event, replies, f"{channel.platform}:{checked.key}")
             # The done-mark is conditional on still holding the claim: if the lease lapsed and another worker
             # took the update over, everything this attempt wrote is rolled back and that worker's run counts.
-            if not await inbound_store.finish_update(session, row_id, owner=self.owner):
+            if not await inbound_store.finish_update(session, row_id, owner=self.owner, now=self.clock()):
                 raise LostClaim(row_id)
 
     # ------------------------------------------------------------------ storing and scheduling
@@ -436,7 +436,9 @@ class Pipeline:
                     session, row_id, self.owner, failure.error, retry_at, failure.attempts
                 )
                 return
-            if not await inbound_store.finish_update(session, row_id, failure.error, owner=self.owner):
+            if not await inbound_store.finish_update(
+                session, row_id, failure.error, owner=self.owner, now=self.clock()
+            ):
                 return  # another worker took it over meanwhile: its outcome counts
             event, channel = failure.checked.event, failure.channel
             parsed = self.router.parse(event) if isinstance(event, IncomingMessage) else None

@@ -117,7 +117,7 @@ class Router:
     async def _mark_processed(self, session: AsyncSession, msg: IncomingMessage) -> bool:
         if msg.message_id is None:
             return True
-        return await inbound_store.mark_processed(session, msg.platform, msg.chat_id, msg.message_id)
+        return await inbound_store.mark_processed(session, msg.platform, msg.chat_id, msg.message_id, self.clock())
 
     async def _run(self, session: AsyncSession, msg: IncomingMessage, parsed: ParsedCommand) -> list[Reply]:
         now = self.clock()

@@ -122,9 +122,11 @@ async def finish_update(
     update_id: int,
     error: str | None = None,
     owner: str | None = None,
+    now: datetime | None = None,
 ) -> bool:
-    """Mark a pending update done, or parked (failed) with the error; with `owner`, only while that worker still
-    holds its claim. False when the update was not (or no longer) this worker's to finish."""
+    """Mark a pending update done, or parked (failed) with the error, at `now` (the app's clock); with `owner`,
+    only while that worker still holds its claim. False when the update was not (or no longer) this worker's to
+    finish."""
     query = update(InboundUpdate).where(
         col(InboundUpdate.id) == update_id, col(InboundUpdate.state) == InboundState.PENDING.value
     )
@@ -134,7 +136,7 @@ async def finish_update(
         query.values(
             state=InboundState.FAILED.value if error else InboundState.DONE.value,
             error=error[:500] if error else None,
-            processed_at=utcnow(),
+            processed_at=now or utcnow(),
             claimed_by=None,
             claimed_until=None,
             next_attempt_at=None,
@@ -313,10 +315,13 @@ _processed_insert = per_dialect(
 )
 
 
-async def mark_processed(session: AsyncSession, platform: str, chat_id: str, message_id: str) -> bool:
-    """Remember a platform message; False if it was already processed (a retried delivery)."""
+async def mark_processed(
+    session: AsyncSession, platform: str, chat_id: str, message_id: str, now: datetime | None = None
+) -> bool:
+    """Remember a platform message (at `now`, the app's clock); False if it was already processed (a retried
+    delivery)."""
     conn = await session.connection()
-    values = {"platform": platform, "chat_id": chat_id, "message_id": message_id, "processed_at": utcnow()}
+    values = {"platform": platform, "chat_id": chat_id, "message_id": message_id, "processed_at": now or utcnow()}
     result = await conn.execute(_processed_insert(session), values)
     return result.first() is not None
 

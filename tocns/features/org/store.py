@@ -295,7 +295,7 @@ async def upsert_person(
 ) -> Person:
     """Find or create a person, refreshing their name and private chat; safe when two updates race."""
     display_name = (display_name or "").strip()[:200] or f"Người dùng {user_id}"
-    stamp = utcnow()
+    stamp = now or utcnow()
     params = {
         "p_platform": platform,
         "p_user_id": user_id,

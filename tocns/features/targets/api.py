@@ -12,6 +12,9 @@ from tocns.features.apitokens.auth import require_token
 from tocns.features.org import store as org_store
 from tocns.features.targets.service import unit_progress
 
+PLAN_COMMAND = "kehoach"
+"""The chat command whose authority the progress route checks."""
+
 router = APIRouter(prefix="/api/v1", tags=["targets"])
 
 
@@ -30,7 +33,8 @@ async def get_progress(
     if day > today:
         raise HTTPException(422, f"Ngày {day:%d/%m/%Y} chưa tới; hôm nay là {today:%d/%m/%Y}.")
     async with bot.db.session() as session:
-        _token, allowed_unit = await require_token(session, authorization, now)
+        # The same authority as the yearly plan in chat (/kehoach): the token's unit acts with its role.
+        _token, allowed_unit = await require_token(session, authorization, now, bot.registry, PLAN_COMMAND)
         unit = await org_store.get_unit_by_code(session, org_code)
         if unit is None:
             raise HTTPException(404, f"Không có đơn vị mã {org_code!r}.")

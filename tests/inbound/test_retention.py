@@ -58,7 +58,7 @@ async def test_processed_bodies_go_after_the_retention_days_and_what_they_made_s
         failed = await inbound_store.store_update(session, "telegram", "f-1", {"update_id": 1}, now=papp.clock())
         pending = await inbound_store.store_update(session, "telegram", "p-1", {"update_id": 2}, now=papp.clock())
         assert failed is not None and pending is not None
-        await inbound_store.finish_update(session, failed.id or 0, error="ValueError: boom")
+        await inbound_store.finish_update(session, failed.id or 0, error="ValueError: boom", now=papp.clock())
     rows = await inbound_rows(papp)
     assert [r.state for r in rows] == ["done", "done", "done", "failed", "pending"]
     assert "họp thôn" in rows[2].body  # the personal data this is about

@@ -15,6 +15,7 @@ from tocns.app import BotApp
 from tocns.core.roles import Role
 from tocns.features.activity import store as activity_store
 from tocns.features.apitokens.store import create_token
+from tocns.features.dashboard import service as dashboard_service
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit
 from tocns.features.reports import jobs as report_jobs
@@ -94,6 +95,22 @@ async def test_same_progress_in_chat_workbook_api_and_digest(app: BotApp, chat: 
         other = await client.get("/api/v1/progress/X2", headers=auth)
     assert dash.status_code == 200 and dash.json()["rows"] == got.json()["progress"]["rows"]
     assert future.status_code == 422 and other.status_code == 403
+    # The dashboard page: the commune's leader signs in and reads the same figures in the targets card.
+    async with app.db.session() as session:
+        leader = await org_store.get_person(session, "console", "10")
+        assert leader is not None
+        link = await dashboard_service.link_for_person(session, leader, app.clock())
+    token = link.rstrip("/").rsplit("/", 1)[-1]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://testserver") as client:
+        await client.post(f"/dashboard/vao/{token}")
+        page = await client.get("/dashboard/don-vi/X1", params={"ky": "tuần trước"})
+    assert page.status_code == 200, page.text[:300]
+    card = page.text.split('id="targets"', 1)[1].split("</section>", 1)[0]
+    assert "Tiến độ so với chỉ tiêu năm 2026 (đến 22/11/2026)" in card
+    row = card.split('data-code="X1" data-indicator="vneid"', 1)[1].split("</tr>", 1)[0]
+    assert ">105<" in row and ">300<" in row and ">35%<" in row and "chậm" in row, row
+    thon3 = card.split(f'data-code="{_teams[1].code}" data-indicator="vneid"', 1)[1].split("</tr>", 1)[0]
+    assert ">10<" in thon3 and ">50<" in thon3 and ">20%<" in thon3, thon3
     # The digest (Monday 07:00, the commune's group) names the teams behind pace.
     clock.set_local("2026-11-23 07:00")
     assert await report_jobs.commune_digest(app, clock())

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import date
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -24,7 +25,7 @@ from tocns.features.dashboard.service import SESSION_HOURS, SignInRefused, Viewe
 from tocns.features.directives import service as directives
 from tocns.features.directives import store as directive_store
 from tocns.features.org import store as org_store
-from tocns.features.org.models import OrgUnit, unit_label
+from tocns.features.org.models import OrgUnit, Person, unit_label
 from tocns.features.reports.period import USAGE, Period, PeriodError, parse_period
 from tocns.features.reports.render import render_csv
 from tocns.features.reports.store import raw_records, stream_raw_records
@@ -353,9 +354,14 @@ async def _own_directive(session: AsyncSession, viewer: Viewer, number: int) -> 
     return directive
 
 
-@router.post("/chi-dao/{number}/gui")
-async def confirm(request: Request, number: int) -> Response:
-    """Send a held directive, through the same service as /xacnhan (only its author, within ten minutes)."""
+async def _act_on_own_directive(
+    request: Request,
+    number: int,
+    act: Callable[[AsyncSession, directives.Directive, Person, datetime], Awaitable[object]],
+    missing: str,
+    refused_title: str,
+) -> Response:
+    """Run a chat service (/xacnhan, /thuhoi) on one of the signed-in person's directives, then show it."""
     bot = _bot(request)
     async with bot.db.session() as session:
         viewer = await _viewer(request, session)
@@ -363,32 +369,32 @@ async def confirm(request: Request, number: int) -> Response:
             return _signed_out(request)
         directive = await _own_directive(session, viewer, number)
         if directive is None or viewer.person is None:
-            return _message(request, "Không có chỉ đạo", f"Bạn không có chỉ đạo số {number} chờ gửi.", 404, viewer)
+            return _message(request, "Không có chỉ đạo", missing, 404, viewer)
         try:
-            await directives.confirm_directive(session, directive, viewer.person, bot.clock(), bot.settings.tz)
+            await act(session, directive, viewer.person, bot.clock())
         except UserError as exc:
             # The services check before they write: nothing of a refused request is in the session.
-            return _message(request, "Chưa gửi", exc.message, 409, viewer)
+            return _message(request, refused_title, exc.message, 409, viewer)
     return RedirectResponse(f"{PREFIX}/chi-dao/{number}", status_code=303)
+
+
+@router.post("/chi-dao/{number}/gui")
+async def confirm(request: Request, number: int) -> Response:
+    """Send a held directive, through the same service as /xacnhan (only its author, within ten minutes)."""
+    tz = _bot(request).settings.tz
+
+    async def send(session: AsyncSession, directive: directives.Directive, person: Person, now: datetime) -> object:
+        return await directives.confirm_directive(session, directive, person, now, tz)
+
+    return await _act_on_own_directive(request, number, send, f"Bạn không có chỉ đạo số {number} chờ gửi.", "Chưa gửi")
 
 
 @router.post("/chi-dao/{number}/huy")
 async def cancel(request: Request, number: int) -> Response:
     """Cancel a held directive or recall a sent one, through the same service as /thuhoi."""
-    bot = _bot(request)
-    async with bot.db.session() as session:
-        viewer = await _viewer(request, session)
-        if viewer is None:
-            return _signed_out(request)
-        directive = await _own_directive(session, viewer, number)
-        if directive is None or viewer.person is None:
-            return _message(request, "Không có chỉ đạo", f"Bạn không có chỉ đạo số {number}.", 404, viewer)
-        try:
-            await directives.recall_directive(session, directive, viewer.person, bot.clock())
-        except UserError as exc:
-            # The services check before they write: nothing of a refused request is in the session.
-            return _message(request, "Không huỷ được", exc.message, 409, viewer)
-    return RedirectResponse(f"{PREFIX}/chi-dao/{number}", status_code=303)
+    return await _act_on_own_directive(
+        request, number, directives.recall_directive, f"Bạn không có chỉ đạo số {number}.", "Không huỷ được"
+    )
 
 
 @router.get("/chi-dao/{number}", response_class=HTMLResponse)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pytest
 from openpyxl import Workbook
 from sqlmodel import select
 
@@ -60,3 +61,16 @@ async def test_import_all_or_nothing(app: BotApp, clock: FakeClock, tmp_path: Pa
         progress = await unit_progress(session, tree.commune, date(2026, 11, 22))
     rows = {r.unit_code: r for r in progress.rows}
     assert rows["X1"].target == 1200 and rows["X1"].households == 900 and rows[team].target == 100
+
+
+def test_a_targets_sheet_has_the_import_limits(tmp_path: Path) -> None:
+    """The targets import reads sheets with the team import's reader: its limits hold here too."""
+    from tocns.core.filelimits import ImportLimits
+    from tocns.features.targets.sheet import SheetError as TargetSheetError
+    from tocns.features.targets.sheet import read_sheet as read_targets
+
+    sheet = tmp_path / "muctieu.csv"
+    sheet.write_text("Mã đơn vị,Chỉ tiêu,Năm,Mục tiêu\n" + "".join(f"X1,vneid,2027,{n}\n" for n in range(5)))
+    with pytest.raises(TargetSheetError, match="IMPORT_MAX_ROWS"):
+        read_targets(sheet, ImportLimits(max_rows=2))
+    assert len(read_targets(sheet, ImportLimits(max_rows=5))) == 5

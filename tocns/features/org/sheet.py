@@ -140,8 +140,14 @@ def _rows(table: list[tuple[int, list[Any], set[int]]]) -> list[SheetRow]:
 
 
 def read_sheet(path: Path, limits: ImportLimits | None = None) -> list[SheetRow]:
-    """The rows of an .xlsx or .csv sheet of teams; SheetError when it is not such a sheet or is beyond a limit
-    (size on disk, size inflated, compression ratio, rows: checked before the sheet is parsed)."""
+    """The rows of an .xlsx or .csv sheet of teams; SheetError when it is not such a sheet or is beyond a limit."""
+    return _rows(read_table(path, limits))
+
+
+def read_table(path: Path, limits: ImportLimits | None = None) -> list[tuple[int, list[Any], set[int]]]:
+    """The filled rows of an .xlsx or .csv file: (row number, cells, indexes of formula cells); SheetError when it
+    is not a sheet or is beyond a limit (size on disk, size inflated, compression ratio, rows: checked before the
+    sheet is parsed). Every import of a sheet reads it here."""
     limits = limits or ImportLimits()
     if not path.is_file():
         raise SheetError(f"Không có tệp {path}.")
@@ -153,12 +159,12 @@ def read_sheet(path: Path, limits: ImportLimits | None = None) -> list[SheetRow]
     try:
         check_file_size(path, limits)
         if suffix == ".csv":
-            return _rows(_csv_table(path, limits.max_rows))
+            return _csv_table(path, limits.max_rows)
         try:
             check_zip(path, limits)
         except (zipfile.BadZipFile, OSError):
             raise SheetError(_BROKEN.format(name=path.name)) from None
-        return _rows(_xlsx_table(path, limits.max_rows))
+        return _xlsx_table(path, limits.max_rows)
     except FileTooLarge as exc:
         raise SheetError(str(exc)) from None
 

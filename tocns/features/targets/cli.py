@@ -29,11 +29,12 @@ def _import(args: argparse.Namespace) -> int:
     from tocns.cli.common import run_in_session
     from tocns.config import get_settings
     from tocns.core.clock import utcnow
+    from tocns.core.filelimits import ImportLimits
     from tocns.features.targets.importer import apply_rows
     from tocns.features.targets.sheet import SheetError, read_sheet
 
     try:
-        rows = read_sheet(args.file)
+        rows = read_sheet(args.file, ImportLimits.from_settings(get_settings()))
     except SheetError as exc:
         print(f"Lỗi: {exc} Không nhập gì.", file=sys.stderr)
         return 1

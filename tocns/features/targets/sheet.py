@@ -7,15 +7,15 @@ is reported with its row number; the import applies all rows or none (the team i
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tocns.core.filelimits import ImportLimits
 from tocns.core.text import fold_compact, nfc
+from tocns.features.org.sheet import SheetError as TeamSheetError
+from tocns.features.org.sheet import read_table
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "unit": ("madonvi", "donvi", "ma", "code"),
@@ -55,36 +55,17 @@ def _text(value: Any) -> str:
     return nfc(" ".join(str(value).split()))
 
 
-def _table(path: Path) -> list[tuple[int, list[Any]]]:
-    if not path.is_file():
-        raise SheetError(f"Không có tệp {path}.")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        try:
-            text = path.read_bytes().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise SheetError(f"Tệp {path.name} không phải UTF-8: hãy lưu thành 'CSV UTF-8'.") from None
-        first = text.splitlines()[0] if text else ""
-        delimiter = max((",", ";", "\t"), key=first.count)
-        return list(enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1))  # type: ignore[arg-type]
-    if suffix in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
-        from openpyxl.utils.exceptions import InvalidFileException
-
-        try:
-            book = load_workbook(path, read_only=True, data_only=True)
-        except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError):
-            raise SheetError(f"Tệp {path.name} không phải bảng tính .xlsx hợp lệ.") from None
-        try:
-            return [(n, list(row)) for n, row in enumerate(book.worksheets[0].iter_rows(values_only=True), start=1)]
-        finally:
-            book.close()
-    raise SheetError(f"Tệp {path.name} không phải bảng tính: hãy dùng tệp .xlsx hoặc .csv.")
+def _table(path: Path, limits: ImportLimits | None) -> list[tuple[int, list[Any]]]:
+    # The one sheet reader of imports, with its limits (file size, zip bombs, rows), as the team import.
+    try:
+        return [(number, cells) for number, cells, _formulas in read_table(path, limits)]
+    except TeamSheetError as exc:
+        raise SheetError(str(exc)) from None
 
 
-def read_sheet(path: Path) -> list[TargetRow]:
-    """The rows of a targets sheet; SheetError when it is not one."""
-    body = [(n, cells) for n, cells in _table(path) if any(_text(c) for c in cells)]
+def read_sheet(path: Path, limits: ImportLimits | None = None) -> list[TargetRow]:
+    """The rows of a targets sheet; SheetError when it is not one or is beyond an import limit."""
+    body = [(n, cells) for n, cells in _table(path, limits) if any(_text(c) for c in cells)]
     if not body:
         raise SheetError("Tệp không có dòng nào.")
     found: dict[str, int] = {}

@@ -146,7 +146,7 @@ async def test_only_one_process_sends_and_another_takes_over_when_it_stops(
 
     draining: list[int] = []
 
-    async def fake_drain(self: outbox_sender.OutboxSender, stop: asyncio.Event | None = None) -> None:
+    async def fake_drain(self: outbox_sender.OutboxSender, stop: asyncio.Event | None = None, **_: object) -> None:
         draining.append(id(self.db))
         assert stop is not None
         await stop.wait()

@@ -104,11 +104,23 @@ def server(app: BotApp, clock: FakeClock) -> Iterator[Server]:
     running.stop()
 
 
+def _without_faked_clock() -> dict[str, str]:
+    """This process's environment without libfaketime (CI runs the suite at a faked hour, see docs/installs.md).
+
+    The browser and Playwright's driver keep the real clock: under libfaketime Chromium's and node's timers never
+    fire and every page load hangs. The pages' dates come from the server, which runs on the test's clock anyway.
+    """
+    return {k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and not k.startswith("FAKETIME")}
+
+
 @pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
+async def browser(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Browser]:
     """Debian's Chromium, headless, with nothing fetched from the network by the browser itself."""
+    clean = _without_faked_clock()
+    for name in set(os.environ) - set(clean):
+        monkeypatch.delenv(name)  # the driver is started from this environment
     async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, env=clean)
         yield chromium
         await chromium.close()
 

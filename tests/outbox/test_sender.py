@@ -35,11 +35,12 @@ def _sender(
     per_chat: int = 20,
     window: float = 60,
     clock: Callable[[], datetime] | None = None,
+    timeout: float = 0.3,
 ) -> OutboxSender:
     # These tests run on the wall clock: no quiet hours, so they pass at any hour (quiet hours are tested below).
     update = {"outbox_poll_seconds": 0.05, "outbox_max_attempts": 5, "quiet_hours_start": 0, "quiet_hours_end": 0}
     fast = settings.model_copy(update=update)
-    transport = TelegramTransport("123:abc", server.base_url, timeout=0.3)
+    transport = TelegramTransport("123:abc", server.base_url, timeout=timeout)
     limits = {"telegram": PlatformLimits.build(rate, per_chat, 1, chat_window=window)}
     return OutboxSender(db, fast, {"telegram": transport}, limits=limits, clock=clock or utcnow)
 
@@ -116,7 +117,7 @@ async def test_a_busy_group_gets_its_waiting_receipts_in_one_message(db: Databas
             await outbox_store.enqueue(session, platform="telegram", chat_id=other, text="Thông báo", kind="directive")
     fake = FakeTelegram()
     with TelegramServer(fake) as server:
-        sender = _sender(db, settings, server, rate=20, per_chat=1, window=2)
+        sender = _sender(db, settings, server, rate=20, per_chat=1, window=2, timeout=15)  # no ambiguous timeouts
         await asyncio.wait_for(sender.drain(until_empty=True), timeout=30)
     to_busy = [c.text for c in fake.delivered() if c.chat_id == busy]
     assert to_busy == ["\n\n".join(f"Đã ghi #{i}" for i in range(30))]
@@ -225,7 +226,9 @@ async def test_two_senders_share_the_work_and_the_bot_limit(db: Database, settin
     with TelegramServer(fake) as server:
         senders = []
         for _ in range(2):
-            sender = _sender(db, settings.model_copy(update={"outbox_senders": 2}), server)
+            # A request timed out by the client may still have been delivered (its retry would be a second copy):
+            # a long timeout keeps a loaded CI machine from turning slowness into that ambiguity.
+            sender = _sender(db, settings.model_copy(update={"outbox_senders": 2}), server, timeout=15)
             sender.limits = {"telegram": PlatformLimits.build(20, 20, share=2)}
             senders.append(sender)
         await asyncio.wait_for(asyncio.gather(*(s.drain(until_empty=True) for s in senders)), timeout=60)

@@ -170,6 +170,19 @@ def test_tick_dry_run_prints_everything_and_queues_nothing(app: BotApp, db_url: 
     assert again.stdout.count("[digest → ") == dry.stdout.count("[digest → ") > 0
 
 
+def test_tick_yes_at_a_future_moment_prints_what_is_due_then(app: BotApp, db_url: str) -> None:
+    """`tick --yes` at a future Monday: the console groups' digests are printed as they arrive, not held."""
+    assert run_cli(["demo"], db_url).returncode == 0
+    monday = "2030-01-07 07:00"
+    ran = run_cli(["tick", "--at", monday, "--yes"], db_url)
+    assert ran.returncode == 0, ran.stderr
+    assert "[bot gửi tới demo-xa-1]" in ran.stdout and "BÁO CÁO" in ran.stdout
+    assert "tin cho nhóm console" in ran.stdout
+    again = run_cli(["tick", "--at", monday, "--yes"], db_url)
+    # Delivered once: the second run at the same moment finds nothing new due.
+    assert "[bot gửi tới demo-xa-1]" not in again.stdout
+
+
 def test_tick_dry_run_writes_no_report_file(app: BotApp, db_url: str, tmp_path: Path) -> None:
     """The Monday summary a dry run shows comes with its chart and workbook, but none is left on disk."""
     files = tmp_path / "files"

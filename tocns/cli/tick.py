@@ -40,25 +40,45 @@ def _tick(args: argparse.Namespace) -> int:
         now = local.replace(tzinfo=settings.tz).astimezone(UTC)
     else:
         now = utcnow()
-    # Messages queued "at" a future moment are real and due at once: a trial must not reach real groups by mistake.
+    # Messages queued "at" a future moment are real: a trial must not reach real groups by mistake.
     if now > utcnow() + timedelta(minutes=1) and not (args.dry_run or args.yes):
         raise SystemExit(
-            f"Lỗi: thời điểm {args.at} ở tương lai; tin xếp hàng sẽ được gửi thật ngay. "
+            f"Lỗi: thời điểm {args.at} ở tương lai; tin xếp hàng là tin thật: tin cho nhóm console được in ngay, "
+            "tin cho nhóm Telegram/Zalo/GapoWork sẽ được gửi khi tới thời điểm đó. "
             "Thêm --dry-run để xem trước, hoặc --yes nếu thật sự muốn chạy."
         )
 
     async def go() -> list[str]:
         app = await BotApp.create(settings, clock=lambda: now, migrate=False)
         try:
-            if not args.dry_run:
-                return await run_due_jobs(app, now, wait=True)
-            return await _rehearse(app, now)
+            if args.dry_run:
+                return await _rehearse(app, now)
+            lines = await run_due_jobs(app, now, wait=True)
+            return [*lines, *await _deliver_at(app, now)]
         finally:
             await app.close()
 
     for line in asyncio.run(go()):
         print(line)
     return 0
+
+
+async def _deliver_at(app: BotApp, now: datetime) -> list[str]:
+    """Print what is due for console chats at the tick's moment (a trial sees its digests and reminders arrive);
+    say what waits for real platforms, and until when."""
+    from tocns.app import print_console_outbox
+    from tocns.channels.console import PLATFORM
+    from tocns.core.dates import fmt_time
+    from tocns.outbox import store as outbox_store
+
+    printed = await print_console_outbox(app)
+    async with app.db.session() as session:
+        waiting = await outbox_store.unfinished_except(session, PLATFORM)
+    out = [f"--- Đã in {printed} tin cho nhóm console ---"] if printed else []
+    if waiting:
+        when = fmt_time(now, app.settings.tz)
+        out.append(f"--- {waiting} tin cho nhóm Telegram/Zalo/GapoWork đang chờ gửi (không gửi trước {when}) ---")
+    return out
 
 
 async def _rehearse(app: BotApp, now: datetime) -> list[str]:

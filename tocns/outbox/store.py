@@ -285,6 +285,19 @@ async def mark_failed(session: AsyncSession, ids: Sequence[int], owner: str, err
         session.add(row)
 
 
+async def unfinished_except(session: AsyncSession, platform: str) -> int:
+    """How many messages of every platform but this one are still pending or being sent."""
+    result = await session.exec(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            col(OutboxMessage.platform) != platform,
+            col(OutboxMessage.state).in_([OutboxState.PENDING, OutboxState.SENDING]),
+        )
+    )
+    return int(result.one())
+
+
 async def unfinished(session: AsyncSession, platforms: Sequence[str]) -> int:
     """How many messages of these platforms are still pending or being sent."""
     result = await session.exec(

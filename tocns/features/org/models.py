@@ -57,6 +57,9 @@ class Person(SQLModel, table=True):
     platform: str = Field(max_length=20)
     user_id: str = Field(max_length=64)
     display_name: str = Field(max_length=200)
+    # The name a team sheet gave this person, kept when their chat account claimed the imported entry: leaders
+    # type the official name ("@Bế Thị Hoa") as often as the chat one ("Hoa Bế").
+    roster_name: str | None = Field(default=None, max_length=200)
     username: str | None = Field(default=None, max_length=100, index=True)
     # Set once the person has opened a private chat with the bot: digests go there.
     private_chat_id: str | None = Field(default=None, max_length=64)

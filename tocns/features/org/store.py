@@ -367,11 +367,16 @@ async def find_people(session: AsyncSession, unit: OrgUnit | None, query: str, p
         )
     candidates = list((await session.exec(people_query.distinct())).all())
     folded = fold(q)
-    exact = [p for p in candidates if fold(p.display_name) == folded]
+    exact = [p for p in candidates if folded in {fold(name) for name in _names_of(p)}]
     if exact:
         return exact
     # Whole words only: "@Hoa" is Bế Thị Hoa, never Hoàng Văn Tùng (docs/grammar.md, names).
-    return [p for p in candidates if name_words_match(q, p.display_name)]
+    return [p for p in candidates if any(name_words_match(q, name) for name in _names_of(p))]
+
+
+def _names_of(person: Person) -> list[str]:
+    """The names a person is called by: their chat name, and the imported roster name their account claimed."""
+    return [person.display_name, *([person.roster_name] if person.roster_name else [])]
 
 
 ROSTER_PLATFORM = "phone"
@@ -445,6 +450,8 @@ async def merge_people(session: AsyncSession, *, keep: Person, gone: Person, act
         if result.rowcount:
             outcome.moved[table.name] = outcome.moved.get(table.name, 0) + result.rowcount
     before = {"platform": gone.platform, "user_id": gone.user_id, "display_name": gone.display_name}
+    if gone.platform == ROSTER_PLATFORM and not keep.roster_name:
+        keep.roster_name = gone.roster_name or gone.display_name
     await conn.execute(_delete(table_of(Person)).where(table_of(Person).c.id == gone.id))
     await record_audit(
         session,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sqlmodel import select
 
 from tests.factories import ChatHarness, FakeClock, setup_commune
@@ -121,7 +123,10 @@ async def _said(chat: ChatHarness, text: str, **kwargs: str) -> str:
     return render_plain(await chat.text(text, **kwargs)).replace("\xa0", " ")
 
 
-async def test_people_are_named_by_whole_names_or_whole_words(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
+@pytest.mark.parametrize("platform", ["console", "telegram", "zalo", "zalo_oa", "gapowork"])
+async def test_people_are_named_by_whole_names_or_whole_words(app: BotApp, clock: FakeClock, platform: str) -> None:
+    """Typed names, no tap: the same on every platform (on Telegram a tap is also possible, tested elsewhere)."""
+    chat = ChatHarness(app, platform=platform)
     await setup_commune(app, chat, clock)
     await chat.send("/thamgia thon 3", user="40", name="Bế Thị Hoa")
     await chat.send("/thamgia thon 3", user="41", name="Hoàng Văn Tùng")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from sqlmodel import select
 
 from tests.factories import ChatHarness, FakeClock, setup_commune

@@ -142,6 +142,8 @@ async def join_code(
     return code.code
 
 
+# The one set of people of the test scenarios, as platform user ids (strings, as stored; int(...) where a platform's
+# JSON carries a number): the commune leader who binds group-1, and two members of Thôn 3.
 LEADER = "9"
 MEMBER = "1"
 OTHER_MEMBER = "2"

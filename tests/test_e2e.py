@@ -15,11 +15,9 @@ import httpx
 from fastapi import FastAPI
 
 from tests.cli.test_cli import TOCNS
-from tests.factories import FakeClock, build_tree
+from tests.factories import LEADER, MEMBER, FakeClock, build_tree
 from tests.fakes import zalo_api
 from tests.fakes.platforms import (
-    LEADER,
-    MEMBER,
     adapters_for,
     commune_join_code,
     e2e_settings,
@@ -74,8 +72,8 @@ async def _telegram_group_with_member(papp: BotApp) -> None:
     """Through the webhook: the leader binds the group, a member joins Thôn 3; their replies are delivered."""
     code = await commune_join_code(papp)
     async with web(papp) as (client, _):
-        await post_telegram(client, tg_message_update(f"/ketnoi {code}", chat_id=GROUP, user_id=LEADER))
-        await post_telegram(client, tg_message_update("/thamgia thon 3", chat_id=GROUP, user_id=MEMBER))
+        await post_telegram(client, tg_message_update(f"/ketnoi {code}", chat_id=GROUP, user_id=int(LEADER)))
+        await post_telegram(client, tg_message_update("/thamgia thon 3", chat_id=GROUP, user_id=int(MEMBER)))
 
 
 async def test_telegram_webhook_ghi_is_stored_and_the_receipt_reaches_the_group(
@@ -85,7 +83,7 @@ async def test_telegram_webhook_ghi_is_stored_and_the_receipt_reaches_the_group(
         papp = platform_app(app, e2e_settings(settings, tmp_path, server.base_url))
         await _telegram_group_with_member(papp)
         async with web(papp) as (client, _):
-            await post_telegram(client, tg_message_update("/ghi vneid 5", chat_id=GROUP, user_id=MEMBER))
+            await post_telegram(client, tg_message_update("/ghi vneid 5", chat_id=GROUP, user_id=int(MEMBER)))
         assert await logged_quantities(papp) == [("telegram", str(GROUP), 5)]
         before = METRICS.registry.get_sample_value("tocns_send_latency_seconds_count", {"platform": "telegram"}) or 0
         transport = telegram(papp)
@@ -114,7 +112,7 @@ async def test_reply_answered_429_arrives_once_after_retry_after(
         setup_calls = len(fake.calls)
         fake.script(str(GROUP), Fault("429", retry_after=1))
         async with web(papp) as (client, _):
-            await post_telegram(client, tg_message_update("/ghi vneid 5", chat_id=GROUP, user_id=MEMBER))
+            await post_telegram(client, tg_message_update("/ghi vneid 5", chat_id=GROUP, user_id=int(MEMBER)))
         await asyncio.wait_for(sender(papp, {"telegram": transport}).drain(until_empty=True), timeout=30)
         await transport.close()
     calls = fake.calls[setup_calls:]

@@ -4,7 +4,6 @@ from tocns.db import audit  # noqa: F401
 from tocns.features.activity import models as activity_models  # noqa: F401
 from tocns.features.apitokens import models as apitoken_models  # noqa: F401
 from tocns.features.dashboard import models as dashboard_models  # noqa: F401
-from tocns.features.directives import api_models as directive_api_models  # noqa: F401
 from tocns.features.directives import models as directive_models  # noqa: F401
 from tocns.features.org import models as org_models  # noqa: F401
 from tocns.features.targets import models as target_models  # noqa: F401

@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.factories import FakeClock, tick
-from tests.fakes.platforms import LEADER, commune_join_code, e2e_settings, inbound_rows, outbox, platform_app, sender
+from tests.factories import LEADER, FakeClock, tick
+from tests.fakes.platforms import commune_join_code, e2e_settings, inbound_rows, outbox, platform_app, sender
 from tocns.app import BotApp
 from tocns.channels.telegram import TelegramChannel, TelegramTransport
 from tocns.config import Settings
@@ -30,7 +30,7 @@ EMULATOR = Path(__file__).resolve().parents[1] / "emulator"
 GROUP = -1001234567890
 MAI = 4242  # a villager with no @username
 MAI_USER = {"id": MAI, "is_bot": False, "first_name": "Lò Thị", "last_name": "Mai"}
-LEADER_USER = {"id": LEADER, "is_bot": False, "first_name": "Hùng", "last_name": "Trần", "username": "hung_tran"}
+LEADER_USER = {"id": int(LEADER), "is_bot": False, "first_name": "Hùng", "last_name": "Trần", "username": "hung_tran"}
 ANONYMOUS = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
 CHAT = {"id": GROUP, "type": "supergroup", "title": "Xã Tân Lập - Tổ CNS"}
 

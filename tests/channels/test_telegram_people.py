@@ -12,9 +12,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.factories import FakeClock, tick
+from tests.factories import LEADER, FakeClock, tick
 from tests.fakes.platforms import (
-    LEADER,
     commune_join_code,
     e2e_settings,
     outbox,
@@ -58,7 +57,7 @@ def _utf16(text: str) -> int:
 
 def tapped(text: str, name: str, user: dict[str, Any]) -> dict[str, Any]:
     """A group message in which `name` was inserted by tapping the person (a text_mention entity, no "@")."""
-    update = tg_message_update(text, chat_id=GROUP, user_id=LEADER)
+    update = tg_message_update(text, chat_id=GROUP, user_id=int(LEADER))
     at = text.rindex(name)
     entity = {"type": "text_mention", "offset": _utf16(text[:at]), "length": _utf16(name), "user": user}
     update["message"]["entities"].append(entity)
@@ -83,7 +82,7 @@ async def test_a_task_given_by_tapping_a_name_reminds_her_with_a_real_mention(
         mai_joins = tg_message_update("/thamgia thon 3", chat_id=GROUP, user_id=MAI)
         mai_joins["message"]["from"] = MAI_USER
         async with web(papp) as (client, _):
-            await post_telegram(client, tg_message_update(f"/ketnoi {code}", chat_id=GROUP, user_id=LEADER))
+            await post_telegram(client, tg_message_update(f"/ketnoi {code}", chat_id=GROUP, user_id=int(LEADER)))
             await post_telegram(client, mai_joins)
             text = "/giaoviec 05/12 Kiểm tra sổ hộ Lò Thị Mai"
             await post_telegram(client, tapped(text, "Lò Thị Mai", MAI_USER))
@@ -111,7 +110,7 @@ async def test_vaitro_by_tapping_a_name_creates_the_person_the_bot_never_met(
         papp = platform_app(app, e2e_settings(settings, tmp_path, server.base_url))
         code = await commune_join_code(papp)
         async with web(papp) as (client, _):
-            await post_telegram(client, tg_message_update(f"/ketnoi {code}", chat_id=GROUP, user_id=LEADER))
+            await post_telegram(client, tg_message_update(f"/ketnoi {code}", chat_id=GROUP, user_id=int(LEADER)))
             await post_telegram(client, tapped("/vaitro Lò Thị Mai lanh dao xa", "Lò Thị Mai", MAI_USER))
         async with papp.db.session() as session:
             person = await org_store.get_person(session, "telegram", str(MAI))
@@ -145,7 +144,7 @@ async def test_an_anonymous_admin_is_answered_and_told_how_to_act_as_a_person(
         papp = platform_app(app, e2e_settings(settings, tmp_path, server.base_url))
         code = await commune_join_code(papp)
         async with web(papp) as (client, _):
-            await post_telegram(client, tg_message_update(f"/ketnoi {code}", chat_id=GROUP, user_id=LEADER))
+            await post_telegram(client, tg_message_update(f"/ketnoi {code}", chat_id=GROUP, user_id=int(LEADER)))
             await post_telegram(client, anonymous("/baocao"))
             await post_telegram(client, anonymous("/nhiemvu"))
             await post_telegram(client, anonymous("/giaoviec 05/12 Kiểm tra sổ hộ tất cả"))
@@ -190,9 +189,9 @@ async def test_a_command_in_a_forum_topic_is_answered_in_that_topic(
     forum = -1009990001
     with TelegramServer() as server:
         papp = platform_app(app, e2e_settings(settings, tmp_path, server.base_url))
-        in_topic = tg_message_update("/huongdan", chat_id=forum, user_id=LEADER)
+        in_topic = tg_message_update("/huongdan", chat_id=forum, user_id=int(LEADER))
         in_topic["message"].update({"message_thread_id": 77, "is_topic_message": True})
-        in_general = tg_message_update("/huongdan", chat_id=forum, user_id=LEADER)
+        in_general = tg_message_update("/huongdan", chat_id=forum, user_id=int(LEADER))
         async with web(papp) as (client, _):
             await post_telegram(client, in_topic)
             await post_telegram(client, in_general)
@@ -227,10 +226,10 @@ async def test_reminders_of_a_task_given_in_a_forum_topic_land_in_that_topic(
     with TelegramServer() as server:
         papp = platform_app(app, e2e_settings(settings, tmp_path, server.base_url))
         code = await commune_join_code(papp)
-        in_topic = tg_message_update("/giaoviec 05/12 Rà soát hộ nghèo tất cả", chat_id=forum, user_id=LEADER)
+        in_topic = tg_message_update("/giaoviec 05/12 Rà soát hộ nghèo tất cả", chat_id=forum, user_id=int(LEADER))
         in_topic["message"].update({"message_thread_id": 77, "is_topic_message": True})
         async with web(papp) as (client, _):
-            await post_telegram(client, tg_message_update(f"/ketnoi {code}", chat_id=forum, user_id=LEADER))
+            await post_telegram(client, tg_message_update(f"/ketnoi {code}", chat_id=forum, user_id=int(LEADER)))
             await post_telegram(client, in_topic)
         for day in range(1, 10):  # the reminders before, on and after the deadline, and the escalation
             await tick(papp, clock, f"2026-12-{day:02d} 08:00")

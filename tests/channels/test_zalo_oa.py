@@ -21,6 +21,8 @@ from tests.fakes.zalo_oa_api import (
     FIRST_REFRESH,
     GROUP,
     OA_ID,
+    OA_LEADER,
+    OA_MEMBER,
     SECRET_KEY,
     FakeZaloOa,
     deliver,
@@ -45,8 +47,6 @@ from tocns.outbox import store as outbox_store
 from tocns.outbox.models import OutboxState
 from tocns.web.app import create_app
 
-LEADER, MEMBER = "8756287263669629130", "2468135790246813579"
-
 
 @pytest.fixture
 def fake() -> FakeZaloOa:
@@ -67,7 +67,7 @@ async def _deliver_outbox(oa: OaBot) -> None:
 async def _bind(oa: OaBot) -> None:
     code = await commune_join_code(oa.app)
     async with web(oa.app, [oa.channel]) as (client, _):
-        assert (await deliver(client, group_text(f"/ketnoi {code}", user_id=LEADER))).status_code == 200
+        assert (await deliver(client, group_text(f"/ketnoi {code}", user_id=OA_LEADER))).status_code == 200
 
 
 # ---------------------------------------------------------------- webhook
@@ -76,7 +76,7 @@ async def _bind(oa: OaBot) -> None:
 async def test_a_wrongly_signed_call_is_refused_and_nothing_is_processed(oa: OaBot) -> None:
     code = await commune_join_code(oa.app)
     async with web(oa.app, [oa.channel]) as (client, _):
-        forged = await deliver(client, group_text(f"/ketnoi {code}", user_id=LEADER), key="not-the-oa-secret-key")
+        forged = await deliver(client, group_text(f"/ketnoi {code}", user_id=OA_LEADER), key="not-the-oa-secret-key")
         unsigned = await client.post("/webhook/zalo-oa", json=group_text("/huongdan"))
     assert (forged.status_code, unsigned.status_code) == (401, 401)
     assert await inbound_rows(oa.app) == [] and await outbox(oa.app) == []
@@ -113,7 +113,7 @@ async def test_another_signature_variant_is_logged_and_refused(
     caplog.set_level(logging.INFO, logger="tocns.channels.zalo_oa")
     code = await commune_join_code(oa.app)
     async with web(oa.app, [oa.channel]) as (client, _):
-        answer = await deliver(client, group_text(f"/ketnoi {code}", user_id=LEADER), **variant)
+        answer = await deliver(client, group_text(f"/ketnoi {code}", user_id=OA_LEADER), **variant)
     assert answer.status_code == 401
     assert await inbound_rows(oa.app) == [] and await outbox(oa.app) == []
     assert f"signature matched the {logged} variant, not the configured app_id+oa_secret_key" in caplog.text
@@ -160,8 +160,8 @@ async def test_a_redelivered_event_is_processed_once_and_the_oas_own_sends_are_i
 async def test_a_disbanded_group_loses_its_binding_and_members_coming_and_going_change_nothing(oa: OaBot) -> None:
     await _bind(oa)
     async with web(oa.app, [oa.channel]) as (client, _):
-        await deliver(client, lifecycle("user_join_group", users=[MEMBER]))
-        await deliver(client, lifecycle("user_out_group", users=[MEMBER]))
+        await deliver(client, lifecycle("user_join_group", users=[OA_MEMBER]))
+        await deliver(client, lifecycle("user_out_group", users=[OA_MEMBER]))
     async with oa.app.db.session() as session:
         assert (await org_store.get_binding(session, "zalo_oa", GROUP)) is not None
     async with web(oa.app, [oa.channel]) as (client, _):
@@ -174,16 +174,16 @@ async def test_members_are_called_by_their_zalo_names_even_those_who_joined_afte
     oa: OaBot, fake: FakeZaloOa
 ) -> None:
     other = "1357924680135792468"
-    fake.groups[GROUP]["members"] = {LEADER: "Chủ tịch Bình"}
+    fake.groups[GROUP]["members"] = {OA_LEADER: "Chủ tịch Bình"}
     await oa.channel.start()
     code = await commune_join_code(oa.app)
     async with web(oa.app, [oa.channel]) as (client, web_app):
-        await deliver(client, group_text(f"/ketnoi {code}", user_id=LEADER))
+        await deliver(client, group_text(f"/ketnoi {code}", user_id=OA_LEADER))
         # Lan joins: the bot reads the group's names again, so her first command already carries hers.
-        fake.groups[GROUP]["members"][MEMBER] = "Lò Thị Lan"
-        await deliver(client, lifecycle("user_join_group", users=[MEMBER]))
+        fake.groups[GROUP]["members"][OA_MEMBER] = "Lò Thị Lan"
+        await deliver(client, lifecycle("user_join_group", users=[OA_MEMBER]))
         await asyncio.gather(*oa.channel._learning)
-        await deliver(client, group_text("/thamgia thon 3", user_id=MEMBER))
+        await deliver(client, group_text("/thamgia thon 3", user_id=OA_MEMBER))
         # Someone the bot heard nothing about: a stand-in name first (events carry ids only), the real one next.
         fake.groups[GROUP]["members"][other] = "Vàng A Sử"
         later = time.monotonic() + 600.0  # ten minutes after the last reading (monotonic counts from boot)

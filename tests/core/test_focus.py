@@ -19,8 +19,8 @@ from tocns.app import BotApp
 from tocns.config import Settings
 from tocns.core.roles import Role
 
-LEADER = "10"  # Chủ tịch Hùng, commune leader of Xã Tân Lập (X1), bound to group-1
-PRIVATE = {"chat": "p10", "private": True, "user": LEADER}
+HUNG = "10"  # Chủ tịch Hùng, commune leader of Xã Tân Lập (X1), bound to group-1
+PRIVATE = {"chat": "p10", "private": True, "user": HUNG}
 
 
 async def _second_commune(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
@@ -35,7 +35,7 @@ async def _second_commune(app: BotApp, chat: ChatHarness, clock: FakeClock) -> N
 
 async def test_a_commune_leader_works_from_a_private_chat(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
     await setup_commune(app, chat, clock)
-    await chat.text("/giaoviec 30/11 Nộp báo cáo tháng tất cả", user=LEADER)
+    await chat.text("/giaoviec 30/11 Nộp báo cáo tháng tất cả", user=HUNG)
     report = await chat.text("/baocao", **PRIVATE)
     assert "BÁO CÁO XÃ TÂN LẬP (mã X1)" in report
     tasks = await chat.text("/nhiemvu", **PRIVATE)
@@ -47,7 +47,7 @@ async def test_a_commune_leader_works_from_a_private_chat(app: BotApp, chat: Cha
 
 async def test_a_member_sees_and_completes_tasks_privately(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
     await setup_commune(app, chat, clock)
-    await chat.text("/giaoviec 30/11 Hướng dẫn cài VNeID tổ Thôn 3", user=LEADER)
+    await chat.text("/giaoviec 30/11 Hướng dẫn cài VNeID tổ Thôn 3", user=HUNG)
     member = {"chat": "p31", "private": True, "user": "31"}
     assert "Hướng dẫn cài VNeID" in await chat.text("/nhiemvu", **member)
     assert "Đã ghi nhận Thôn 3 hoàn thành việc #1" in await chat.text("/xong 1 đã xong", **member)
@@ -64,7 +64,7 @@ async def test_several_units_ask_which_and_take_the_one_named(app: BotApp, chat:
     # A name without diacritics, with or without its kind word, names the unit too.
     assert "BÁO CÁO XÃ TÂN LẬP" in await chat.text("/baocao xa tan lap", **PRIVATE)
     assert "BÁO CÁO XÃ TÂN LẬP" in await chat.text("/report Tan Lap thang nay", **PRIVATE)
-    await chat.text("/giaoviec 30/11 Tập huấn tất cả", user=LEADER)
+    await chat.text("/giaoviec 30/11 Tập huấn tất cả", user=HUNG)
     assert "cần biết đơn vị nào" in await chat.text("/nhiemvu", **PRIVATE)
     assert "Tập huấn" in await chat.text("/nhiemvu X1", **PRIVATE)
     assert "Không có việc nào đang chờ" in await chat.text("/nhiemvu hoa binh", **PRIVATE)
@@ -82,7 +82,7 @@ async def test_status_privately_shows_the_leaders_own_communes(
     await chat.text(f"/ketnoi {code}", user="99", chat="p99", private=True, name="Sở KH&CN")
     assert "Chỉ đạo số 1" in await chat.text("/chidao toàn tỉnh: Rà soát VNeID", user="99", chat="p99", private=True)
     await chat.text("/xacnhan 1", user="99", chat="p99", private=True)
-    await chat.text("/danhan 1", user=LEADER)
+    await chat.text("/danhan 1", user=HUNG)
     status = await chat.text("/tinhtrang 1", **PRIVATE)
     assert "- Xã Tân Lập (X1): đã nhận tin 0/1 nhóm; đã xác nhận (Chủ tịch Hùng, Lãnh đạo xã/phường" in status
     assert "Hòa Bình" not in status
@@ -102,7 +102,7 @@ async def test_help_in_a_private_chat_lists_what_works_there(app: BotApp, chat: 
     assert "/thamgia" not in help_text and "/vaitro" not in help_text
     assert "Lãnh đạo xã/phường, Xã Tân Lập (X1); Lãnh đạo xã/phường, Xã Hòa Bình (X2)" in help_text
     assert "ví dụ /baocao X1" in help_text
-    in_group = await chat.text("/huongdan", user=LEADER)
+    in_group = await chat.text("/huongdan", user=HUNG)
     assert "/thamgia" in in_group and "/vaitro" in in_group
 
 

@@ -202,10 +202,6 @@ async def inbound_rows(app: BotApp) -> list[InboundUpdate]:
         return list((await session.exec(select(InboundUpdate).order_by(col(InboundUpdate.id)))).all())
 
 
-LEADER = 9
-MEMBER = 11
-
-
 def e2e_settings(settings: Settings, tmp_path: Path, telegram_base: str) -> Settings:
     """Both platforms configured; Telegram pointed at a real local fake server; a fast-polling sender."""
     return platform_settings(settings, tmp_path).model_copy(

@@ -41,6 +41,8 @@ OA_ID = "388613280878808645"
 BASE = "http://fake-zalo-oa.test"
 FIRST_REFRESH = "rt-bootstrap-0001"
 GROUP = "f414c8f76fa586fbdfb4"
+# Zalo user ids (as the OA sees them) of the commune leader and a member in the OA tests.
+OA_LEADER, OA_MEMBER = "8756287263669629130", "2468135790246813579"
 
 IMAGE_MAX = 1_000_000
 FILE_MAX = 5_000_000

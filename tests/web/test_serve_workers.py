@@ -15,7 +15,7 @@ import pytest
 from sqlmodel import func, select
 
 from tests.cli.test_cli import TOCNS
-from tests.factories import build_tree
+from tests.factories import MEMBER, build_tree
 from tests.fakes.platforms import TG_HEADER, TG_SECRET, stop_tocns, tg_message_update
 from tests.fakes.telegram_server import TelegramServer
 from tocns.app import BotApp
@@ -24,7 +24,6 @@ from tocns.features.activity.models import ActivityRecord
 from tocns.features.org import store as org_store
 
 GROUP = -1001777
-MEMBER = 11
 
 
 def _free_port() -> int:
@@ -58,7 +57,7 @@ async def test_served_workers_record_each_update_once_and_send_each_receipt_once
     async with app.db.session() as session:
         tree = await build_tree(session)
         await org_store.bind_chat(session, platform="telegram", chat_id=str(GROUP), unit=tree.commune, person=None)
-        person = await org_store.upsert_person(session, platform="telegram", user_id=str(MEMBER), display_name="Lan")
+        person = await org_store.upsert_person(session, platform="telegram", user_id=MEMBER, display_name="Lan")
         await org_store.set_membership(session, person=person, unit=tree.teams[0], role=Role.MEMBER)
     port = _free_port()
     with TelegramServer() as tg_server:
@@ -95,7 +94,8 @@ async def test_served_workers_record_each_update_once_and_send_each_receipt_once
                         break
                     await asyncio.sleep(0.1)
                 workers = len(_children(proc.pid))
-                updates = [tg_message_update(f"/ghi vneid {n}", chat_id=GROUP, user_id=MEMBER) for n in range(1, 13)]
+                member = int(MEMBER)
+                updates = [tg_message_update(f"/ghi vneid {n}", chat_id=GROUP, user_id=member) for n in range(1, 13)]
 
                 async def post(body: dict[str, object]) -> int:
                     response = await client.post("/webhook/telegram", json=body, headers={TG_HEADER: TG_SECRET})

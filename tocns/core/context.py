@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.config import Settings
-from tocns.core.messages import IncomingMessage, Reply
+from tocns.core.messages import IncomingMessage
 
 if TYPE_CHECKING:
     # Types only: the core never calls the org feature; `tocns.app` injects the function that resolves people.
@@ -69,7 +69,6 @@ class Context:
     unit: OrgUnit | None
     roles: set[str]
     now: datetime
-    extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def local_now(self) -> datetime:
@@ -80,7 +79,3 @@ class Context:
     def today(self) -> date:
         """Today's date in the bot's time zone."""
         return self.local_now.date()
-
-    def reply(self, text: str) -> Reply:
-        """A reply to the chat the command came from."""
-        return Reply(text=text)

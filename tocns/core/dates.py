@@ -182,6 +182,21 @@ def fmt_time(moment: datetime, tz: tzinfo) -> str:
     return moment.astimezone(tz).strftime("%H:%M %d/%m/%Y")
 
 
+def fmt_cell_time(local: datetime) -> str:
+    """A local moment as a spreadsheet cell, date first so a column sorts by day: "dd/mm/yyyy HH:MM"."""
+    return local.strftime("%d/%m/%Y %H:%M")
+
+
+def fmt_month(day: date) -> str:
+    """The month of `day` as people write it: "mm/yyyy"."""
+    return day.strftime("%m/%Y")
+
+
+def month_key(day: date) -> str:
+    """The month of `day` as a sortable key and file-name part: "yyyy-mm"."""
+    return day.strftime("%Y-%m")
+
+
 def end_of_month(day: date) -> date:
     """The last day of the month of `day`."""
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])

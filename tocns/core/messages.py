@@ -169,7 +169,7 @@ class Reply:
 # The widths of the columns each field of an incoming event is stored in (org: person, chat binding; inbound:
 # processed message; tasks: thread id; activity: photo). A field wider than its column would fail every attempt at
 # the update (and hold its chat); channels refuse such an update at intake instead (webhook 400; a polled one is
-# logged and skipped). tests/core/test_field_widths.py checks this table against the models.
+# logged and skipped). tests/web/test_intake_widths.py checks this table against the models.
 FIELD_WIDTHS: dict[str, int] = {
     "platform": 20,
     "chat_id": 64,

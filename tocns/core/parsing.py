@@ -15,11 +15,10 @@ _TRAILING_PUNCT = ":,.;!?"
 
 @dataclass(frozen=True)
 class ParsedCommand:
-    """A command as typed: folded name, raw (NFC) arguments and the bot it was addressed to."""
+    """A command as typed: folded name and raw (NFC) arguments."""
 
     name: str
     args: str
-    addressed_bot: str | None = None
 
 
 # How far into an unknown `@Bot ...` mention the command may start (Zalo bot names are a few words).
@@ -119,7 +118,7 @@ def parse_command(
         if names and fold(bot) not in {fold(n) for n in names}:
             return None
     args = (match.group("args") or "").strip()
-    return ParsedCommand(name=name, args=args, addressed_bot=bot)
+    return ParsedCommand(name=name, args=args)
 
 
 # Ids are 32-bit integers in the database: a larger number cannot name anything and must not reach a query.

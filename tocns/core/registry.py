@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tocns.core.permissions import allowed
@@ -28,7 +28,6 @@ class Command:
     aliases: tuple[str, ...] = ()
     vi_name: str = ""
     order: int = 100
-    names_folded: frozenset[str] = field(default_factory=frozenset)
     # Read-only: answered for an anonymous group admin, with the group's unit and an admin's authority there.
     anonymous: bool = False
     # Useful in a private chat with the bot: offered in the private chats' menu.
@@ -103,12 +102,11 @@ class Registry:
         for name in names:
             if name in self._by_name:
                 raise ValueError(f"command name {name!r} is declared twice")
-        stored = Command(**{**cmd.__dict__, "names_folded": frozenset(names)})
         for name in names:
-            self._by_name[name] = stored
-        self._commands.append(stored)
+            self._by_name[name] = cmd
+        self._commands.append(cmd)
         self._commands.sort(key=lambda c: (c.order, c.name))
-        return stored
+        return cmd
 
     def include(self, *groups: CommandGroup) -> Registry:
         """Add every command of each group (aiogram's include_routers); returns the registry."""

@@ -45,23 +45,6 @@ def snapshot(obj: SQLModel | dict[str, Any] | None) -> str | None:
     return json.dumps(data, ensure_ascii=False, default=_default, sort_keys=True)
 
 
-async def record_audit(
-    session: AsyncSession,
-    *,
-    action: str,
-    entity: str,
-    entity_id: object,
-    actor_person_id: int | None = None,
-    actor_label: str | None = None,
-    before: SQLModel | dict[str, Any] | None = None,
-    after: SQLModel | dict[str, Any] | None = None,
-) -> AuditLog:
-    """Append one audit row in the caller's transaction."""
-    row = AuditLog(**_values(action, entity, entity_id, actor_person_id, actor_label, before, after))
-    session.add(row)
-    return row
-
-
 def _values(
     action: str,
     entity: str,
@@ -71,7 +54,7 @@ def _values(
     before: SQLModel | dict[str, Any] | None,
     after: SQLModel | dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """The columns of one audit row (both ways of writing it)."""
+    """The columns of one audit row (one row or many)."""
     return {
         "actor_person_id": actor_person_id,
         "actor_label": actor_label,
@@ -86,7 +69,7 @@ def _values(
 _AUDIT_INSERT = insert(table_of(AuditLog))
 
 
-async def append_audit(
+async def record_audit(
     session: AsyncSession,
     *,
     action: str,
@@ -97,7 +80,8 @@ async def append_audit(
     before: SQLModel | dict[str, Any] | None = None,
     after: SQLModel | dict[str, Any] | None = None,
 ) -> None:
-    """Write one audit row now, as a plain INSERT (no ORM object); for hot paths that need no row back."""
+    """Write one audit row now, in the caller's transaction, as a plain INSERT (no ORM object to track: the hot path
+    of /ghi writes one per record)."""
     # Pending ORM rows (e.g. earlier audit rows) go first, so audit ids keep the order of the changes.
     await session.flush()
     conn = await session.connection()
@@ -106,7 +90,7 @@ async def append_audit(
 
 
 async def append_audit_rows(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
-    """Write many audit rows in one executemany INSERT (bulk imports); each entry holds append_audit's keywords."""
+    """Write many audit rows in one executemany INSERT (bulk imports); each entry holds record_audit's keywords."""
     if not entries:
         return
     await session.flush()

@@ -204,14 +204,6 @@ def test_suggestions_come_from_whole_aliases_never_fragments() -> None:
     assert suggested("khoan") != "taphuan"
 
 
-def test_receipt_unit_remark() -> None:
-    from tocns.features.activity.grammar import unit_remark
-
-    assert unit_remark("người", "nguoi") is None
-    assert unit_remark("hồ sơ", "hs") is None
-    assert unit_remark("hồ sơ", "lượt") == "chỉ tiêu tính theo hồ sơ; bạn ghi 'lượt'"
-
-
 # ---------------------------------------------------------------- properties
 
 _PIECES = st.one_of(

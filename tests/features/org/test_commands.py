@@ -141,22 +141,6 @@ async def test_nfd_input_behaves_like_nfc(app: BotApp, chat: ChatHarness, clock:
     assert "Các lệnh bạn dùng được" in await chat.text(nfd_help, user="1")
 
 
-async def test_help_for_other_bot_is_ignored(chat: ChatHarness) -> None:
-    assert await chat.send("/huongdan@OtherBot") == []
-    assert "Các lệnh bạn dùng được" in await chat.text("/huongdan@ToCNSBot")
-
-
-async def test_help_lists_only_allowed_commands(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
-    await _bound(app, chat, clock)
-    await chat.text("/thamgia thon 3", user="1")
-    member_help = await chat.text("/huongdan", user="1")
-    leader_help = await chat.text("/huongdan", user="leader")
-    assert "/vaitro" not in member_help
-    assert "/vaitro" in leader_help
-    for cmd in build_registry().available_to({GUEST, "member"}):
-        assert f"/{cmd.name}" in member_help
-
-
 async def test_unknown_command_suggests_closest(chat: ChatHarness) -> None:
     reply = await chat.text("/huongdna")
     assert "Không có lệnh /huongdna" in reply and "/huongdan" in reply
@@ -259,11 +243,6 @@ async def test_audit_log_records_binding_and_join(app: BotApp, chat: ChatHarness
 async def test_long_message_is_refused_clearly(chat: ChatHarness) -> None:
     reply = await chat.text("/thamgia " + "a" * 5000)
     assert "Tin nhắn quá dài" in reply
-
-
-async def test_private_start_greets(chat: ChatHarness) -> None:
-    reply = await chat.text("/start", private=True, name="Lan")
-    assert reply.startswith("Xin chào Lan")
 
 
 async def test_staff_role_goes_on_the_groups_province_under_a_national_root(

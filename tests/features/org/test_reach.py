@@ -13,7 +13,7 @@ from tocns.core.roles import Role
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit
 
-LEADER, MEMBER, OTHER, STAFF = "10", "31", "32", "99"
+LEADER_ID, MEMBER_ID, OTHER, STAFF = "10", "31", "32", "99"
 
 
 async def _code(app: BotApp, unit: OrgUnit, role: Role) -> str:
@@ -26,8 +26,8 @@ async def _private_commune(app: BotApp, chat: ChatHarness) -> Tree:
     async with app.db.session() as session:
         tree = await build_tree(session)
     people = [
-        (LEADER, "Chủ tịch Hùng", tree.commune, Role.COMMUNE_LEADER),
-        (MEMBER, "Lan", tree.teams[1], Role.MEMBER),
+        (LEADER_ID, "Chủ tịch Hùng", tree.commune, Role.COMMUNE_LEADER),
+        (MEMBER_ID, "Lan", tree.teams[1], Role.MEMBER),
         (OTHER, "Bình", tree.teams[1], Role.MEMBER),
         (STAFF, "Sở KH&CN", tree.province, Role.STAFF),
     ]
@@ -49,7 +49,7 @@ async def test_a_directive_reaches_each_person_privately_and_counts_their_acks(
     assert "tới 0 nhóm và 3 người (tin nhắn riêng) của 1 xã/phường" in str(receipt)
     sent = [r.chat_id for r in await outbox_rows(app, "directive")]
     assert sorted(sent) == ["p10", "p31", "p32"]
-    assert "Đã ghi nhận: Lan (Thành viên tổ, Xã Tân Lập)" in str(await _say(chat, MEMBER, "/danhan 1"))
+    assert "Đã ghi nhận: Lan (Thành viên tổ, Xã Tân Lập)" in str(await _say(chat, MEMBER_ID, "/danhan 1"))
     status = str(await _say(chat, STAFF, "/tinhtrang 1"))
     assert "Tin riêng: 0/3 người đã nhận, 1/3 người đã xác nhận." in status
     assert "1/3 người đã xác nhận, chưa: Chủ tịch Hùng, Bình" in status
@@ -76,7 +76,7 @@ async def test_the_api_sends_to_a_commune_reachable_only_privately(
         created = await client.post("/api/v1/directives", json={"text": "Họp", "scope": "X1"}, headers=province)
         assert created.status_code == 201, created.text
         assert (created.json()["targets"], created.json()["people"]) == (3, 3)
-        await _say(chat, LEADER, "/danhan 1")
+        await _say(chat, LEADER_ID, "/danhan 1")
         status = (await client.get("/api/v1/directives/1", headers=province)).json()
     (x1,) = status["communes"]
     assert (x1["groups"], x1["people"], x1["people_acknowledged"]) == (0, 3, 1)
@@ -103,13 +103,13 @@ async def test_a_task_set_privately_is_reminded_to_its_team_privately(
     app: BotApp, chat: ChatHarness, clock: FakeClock
 ) -> None:
     await _private_commune(app, chat)
-    assert "Đã giao việc #1" in str(await _say(chat, LEADER, "/giaoviec 25/11 Hướng dẫn VNeID tổ Thôn 3"))
+    assert "Đã giao việc #1" in str(await _say(chat, LEADER_ID, "/giaoviec 25/11 Hướng dẫn VNeID tổ Thôn 3"))
     await tick(app, clock, "2026-11-24 08:00")
     rows = await outbox_rows(app, "reminder")
     assert sorted(r.chat_id for r in rows) == ["p31", "p32"]
     assert all("⏰ Nhắc việc #1" in r.text for r in rows)
     # Once Lan's team is done, nobody is reminded any more.
-    await _say(chat, MEMBER, "/xong 1")
+    await _say(chat, MEMBER_ID, "/xong 1")
     await tick(app, clock, "2026-11-25 08:00")
     assert len(await outbox_rows(app, "reminder")) == 2
 

@@ -335,7 +335,6 @@ class ParsedLog:
     items: list[ParsedItem]
     activity_date: date | None
     note: str | None = None
-    date_given: bool = False
 
 
 class LogParseError(ValueError):
@@ -427,18 +426,6 @@ class Catalogue:
             if score and (best is None or score > best[0]):
                 best = (score, spec)
         return best[1] if best else None
-
-
-def unit_remark(unit: str, typed_unit: str | None, accepted: frozenset[str] | None = None) -> str | None:
-    """A receipt remark when the unit typed is not one of the indicator's units (the parser refuses those, so this
-    only shows for a record written before units had to agree)."""
-    if not typed_unit:
-        return None
-    own = " ".join(_words(unit))
-    typed = " ".join(_words(typed_unit))
-    if typed in (accepted or UNIT_SYNONYMS.get(own, frozenset({own}))):
-        return None
-    return f"chỉ tiêu tính theo {unit}; bạn ghi '{typed_unit}'"
 
 
 @dataclass
@@ -1308,7 +1295,7 @@ def parse_log(
     activity_date = reader.dates[0][0] if reader.dates else None
     if reader.dates:
         _check_date(reader.dates[0][0], today, window_days, reader.dates[0][1])
-    return ParsedLog(items=items, activity_date=activity_date, note=reader.note(), date_given=activity_date is not None)
+    return ParsedLog(items=items, activity_date=activity_date, note=reader.note())
 
 
 def load_specs(data: Any) -> list[IndicatorSpec]:

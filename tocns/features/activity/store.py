@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from tocns.db.audit import append_audit, record_audit
+from tocns.db.audit import record_audit
 from tocns.db.upsert import table_of
 from tocns.features.activity.grammar import Catalogue, IndicatorSpec, default_specs, shipped_unit_synonyms
 from tocns.features.activity.models import ActivityItem, ActivityRecord, Indicator
@@ -210,7 +210,7 @@ async def create_record(
         ActivityRecord(id=record_id, **values),
         [(ActivityItem(**row), ind) for row, (ind, _quantity) in zip(rows, items, strict=True)],
     )
-    await append_audit(
+    await record_audit(
         session,
         action="create",
         entity="activity_record",

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.core.context import UserError
-from tocns.core.dates import fmt_date, fmt_time, quiet_hours_end
+from tocns.core.dates import fmt_time, quiet_hours_end
 from tocns.core.messages import Button
 from tocns.core.text import clean_text, closest, fold, person_name
 from tocns.features.directives import store
@@ -339,7 +339,7 @@ def quiet_note(now: datetime, tz: ZoneInfo, start_hour: int, end_hour: int, urge
     if end is None:
         return None
     return (
-        f"Đang giờ nghỉ đêm: chỉ đạo sẽ tới các nhóm lúc {end:%H:%M} {fmt_date(end.date())}. "
+        f"Đang giờ nghỉ đêm: chỉ đạo sẽ tới các nhóm lúc {fmt_time(end, tz)}. "
         "Cần gửi ngay thì gửi lại với «khẩn:» ở đầu, ví dụ /chidao khẩn: toàn tỉnh: …"
     )
 

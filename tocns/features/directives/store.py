@@ -13,8 +13,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from tocns.core.messages import Button
 from tocns.core.roles import Level
 from tocns.core.text import fold
-from tocns.features.directives.api_models import DirectiveApiRequest
-from tocns.features.directives.models import Directive, DirectiveAck, DirectiveState, DirectiveTarget
+from tocns.features.directives.models import (
+    Directive,
+    DirectiveAck,
+    DirectiveApiRequest,
+    DirectiveState,
+    DirectiveTarget,
+)
 from tocns.features.org import store as org_store
 from tocns.features.org.models import ChatBinding, OrgUnit, Person
 from tocns.features.org.reach import load_reach

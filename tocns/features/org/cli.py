@@ -136,11 +136,13 @@ def _import_teams(args: argparse.Namespace) -> int:
         bad = len({p.row for p in problems})
         print(f"Không nhập gì: {bad}/{len(rows)} dòng có lỗi. Sửa các dòng trên rồi chạy lại.", file=sys.stderr)
         return 1
+    from tocns.core.dates import fmt_date
+
     tz = get_settings().tz
     print("Mã tổ\tTổ\tXã/phường\tMã kết nối (tổ trưởng)\tHết hạn")
     for code in outcome.codes:
         if code.join_code and code.expires_at:
-            join = f"{code.join_code}\t{code.expires_at.astimezone(tz):%d/%m/%Y}"
+            join = f"{code.join_code}\t{fmt_date(code.expires_at.astimezone(tz).date())}"
         else:
             join = f"(đã cấp trước; mã mới: tocns joincode {code.team_code} --role team_leader)\t"
         print(f"{code.team_code}\t{code.team_name}\t{code.commune_name}\t{join}")

@@ -9,12 +9,9 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from tocns.core.dates import fmt_date
+from tocns.core.dates import fmt_cell_time, fmt_date
 
 BOM = "\ufeff"
-MOMENT_FORMAT = "%d/%m/%Y %H:%M"
-"""Every timestamp in a CSV (local time): dd/mm/yyyy HH:MM."""
-
 FORMULA_TRIGGERS = "=+-@\t\r"
 """A cell starting with one of these is run as a formula by Excel or LibreOffice ("CSV injection")."""
 
@@ -40,11 +37,11 @@ def defuse(text: str) -> str:
 
 
 def cell(value: Any) -> Any:
-    """A CSV cell: dates dd/mm/yyyy (core.dates.fmt_date), None empty, text defused (`defuse`)."""
+    """A CSV cell: moments (local) dd/mm/yyyy HH:MM and dates dd/mm/yyyy (core.dates), None empty, text defused."""
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.strftime(MOMENT_FORMAT)
+        return fmt_cell_time(value)
     if isinstance(value, date):
         return fmt_date(value)
     if isinstance(value, str):

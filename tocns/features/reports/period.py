@@ -13,6 +13,9 @@ from tocns.core.dates import (
     RELATIVE_WEEKS,
     DateError,
     YearOutOfRange,
+    fmt_date,
+    fmt_month,
+    month_key,
     read_absolute,
     year_refusal,
 )
@@ -38,16 +41,16 @@ class Period:
     @property
     def label(self) -> str:
         """A Vietnamese description, e.g. 'tuần 16/11/2026 - 22/11/2026'."""
-        span = f"{self.start:%d/%m/%Y} - {self.end:%d/%m/%Y}"
+        span = f"{fmt_date(self.start)} - {fmt_date(self.end)}"
         if self.kind == "week":
             return f"tuần {span}"
         if self.kind == "month":
-            return f"tháng {self.start:%m/%Y}"
+            return f"tháng {fmt_month(self.start)}"
         if self.kind == "quarter":
             return f"quý {(self.start.month - 1) // 3 + 1}/{self.start.year}"
         if self.kind == "year":
             return f"năm {self.start.year}"
-        return f"từ {self.start:%d/%m/%Y} đến {self.end:%d/%m/%Y}"
+        return f"từ {fmt_date(self.start)} đến {fmt_date(self.end)}"
 
     @property
     def slug(self) -> str:
@@ -56,7 +59,7 @@ class Period:
             year, week, _ = self.start.isocalendar()
             return f"{year}-W{week:02d}"
         if self.kind == "month":
-            return f"{self.start:%Y-%m}"
+            return month_key(self.start)
         if self.kind == "quarter":
             return f"{self.start.year}-Q{(self.start.month - 1) // 3 + 1}"
         if self.kind == "year":
@@ -155,13 +158,13 @@ def _checked(period: Period, today: date) -> Period:
     """Refuse a reversed, too long or future period with the same Vietnamese reason for chat, CLI and API."""
     if period.end < period.start:
         raise PeriodError(
-            f"Khoảng ngày bị ngược: ngày kết thúc {period.end:%d/%m/%Y} trước ngày bắt đầu {period.start:%d/%m/%Y}. "
+            f"Khoảng ngày bị ngược: ngày kết thúc {fmt_date(period.end)} trước ngày bắt đầu {fmt_date(period.start)}. "
             "Viết ngày bắt đầu trước, ví dụ 01/11-15/11."
         )
     if (period.end - period.start).days + 1 > MAX_RANGE_DAYS:
         raise PeriodError(f"Khoảng ngày tối đa {MAX_RANGE_DAYS} ngày.")
     if period.start > today:
-        raise PeriodError(f"Kỳ {period.label} chưa bắt đầu; hôm nay là {today:%d/%m/%Y}.")
+        raise PeriodError(f"Kỳ {period.label} chưa bắt đầu; hôm nay là {fmt_date(today)}.")
     return period
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tocns.core.dates import fmt_time
 from tocns.core.text import one_line, vi_sort_key
 from tocns.features.reports.csvout import CsvText, percent
 from tocns.features.reports.period import Period, month_of, quarter_of, week_of, year_of
@@ -163,7 +164,7 @@ def render_text(report: Report, tz: ZoneInfo, silent_limit: int = 10, ranked: in
             lines.append(f"… và {len(silent) - limit} tổ khác (xem trang Tổ chưa báo cáo trong tệp Excel).")
     elif report.teams:
         lines += ["", "Tất cả các tổ đều đã báo cáo. 👏"]
-    lines += ["", f"Lập lúc {report.generated_at.astimezone(tz):%H:%M %d/%m/%Y}"]
+    lines += ["", f"Lập lúc {fmt_time(report.generated_at, tz)}"]
     return "\n".join(lines)
 
 
@@ -309,5 +310,3 @@ def render_png(report: Report) -> bytes:
     from tocns.features.reports.chart import render_chart
 
     return render_chart(report)
-
-

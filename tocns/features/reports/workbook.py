@@ -21,6 +21,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from tocns.core.dates import fmt_date
 from tocns.features.reports.csvout import defuse
 from tocns.features.reports.store import Report
 
@@ -343,7 +344,7 @@ class ReportWorkbook:
             for r in progress.rows
         ]
         formats = [None] * 7 + [NUMBER, NUMBER, PERCENT, NUMBER, None, NUMBER, PERCENT, NUMBER]
-        preamble = [[f"Kế hoạch và tiến độ năm {progress.year}, tính đến {progress.as_of:%d/%m/%Y}"], []]
+        preamble = [[f"Kế hoạch và tiến độ năm {progress.year}, tính đến {fmt_date(progress.as_of)}"], []]
         _Table(ws, PLAN_HEADERS, formats, rows, preamble)
 
     def _child_sheets(self) -> None:

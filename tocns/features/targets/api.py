@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 
 from tocns.app import BotApp
+from tocns.core.dates import fmt_date
 from tocns.features.apitokens.auth import require_token
 from tocns.features.org import store as org_store
 from tocns.features.targets.service import unit_progress
@@ -31,7 +32,7 @@ async def get_progress(
     today = now.astimezone(bot.settings.tz).date()
     day = as_of or today
     if day > today:
-        raise HTTPException(422, f"Ngày {day:%d/%m/%Y} chưa tới; hôm nay là {today:%d/%m/%Y}.")
+        raise HTTPException(422, f"Ngày {fmt_date(day)} chưa tới; hôm nay là {fmt_date(today)}.")
     async with bot.db.session() as session:
         # The same authority as the yearly plan in chat (/kehoach): the token's unit acts with its role.
         _token, allowed_unit = await require_token(session, authorization, now, bot.registry, PLAN_COMMAND)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tocns.core.dates import fmt_date
 from tocns.features.targets.grammar import SHARE_LABELS
 from tocns.features.targets.models import WHOLE_YEAR
 from tocns.features.targets.service import Progress, ProgressRow
@@ -41,7 +42,7 @@ def progress_lines(progress: Progress, every_name: bool, limit: int = 5) -> list
 
     `every_name`: a commune's leaders get every team behind; a province's text names the `limit` furthest behind.
     """
-    lines = ["", f"Mục tiêu năm {progress.year} (tính đến {progress.as_of:%d/%m/%Y}):"]
+    lines = ["", f"Mục tiêu năm {progress.year} (tính đến {fmt_date(progress.as_of)}):"]
     own = progress.yearly(0)
     for row in own:
         lines.append(f"• {row.indicator_name}: {row_figures(row)}")

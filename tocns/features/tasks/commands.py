@@ -12,7 +12,10 @@ from tocns.core.dates import (
     DeadlineError,
     end_of_month,
     fmt_date,
+    fmt_month,
+    fmt_time,
     holiday_name,
+    month_key,
     parse_deadline,
     parse_month,
     weekday_name,
@@ -135,7 +138,7 @@ async def _read_task(ctx: Context, commune: OrgUnit, auth: Authority, text: str,
             raise
         due, rest = end_of_month(month), text
     if month is not None and (due.year, due.month) != (month.year, month.month):
-        raise UserError(f"hạn {fmt_date(due)} không thuộc tháng {month.month:02d}/{month.year}.")
+        raise UserError(f"hạn {fmt_date(due)} không thuộc tháng {fmt_month(month)}.")
     rest, tapped = mention_tokens(rest, ctx.msg.mentions)
     words = rest.split()
     teams = await org_store.descendants(ctx.session, commune, level=Level.TEAM)
@@ -288,13 +291,13 @@ async def _month_plan(ctx: Context, commune: OrgUnit, auth: Authority, month_tex
         month = parse_month(month_text, ctx.today)
     except DeadlineError as exc:
         raise UserError(str(exc)) from exc
-    label = f"{month.month:02d}/{month.year}"
+    label = fmt_month(month)
     if end_of_month(month) < ctx.today:
         raise UserError(f"Tháng {label} đã qua; hãy lập kế hoạch cho tháng này hoặc các tháng tới.")
     if not lines:
         raise UserError(
             f"Kế hoạch tháng {label} chưa có việc nào. Viết mỗi việc một dòng sau dòng lệnh, ví dụ:\n"
-            f"/giaoviec thang {label}\n15/{month.month:02d} Hướng dẫn dịch vụ công tất cả\nNộp báo cáo tháng"
+            f"/giaoviec thang {label}\n15/{fmt_month(month)} Hướng dẫn dịch vụ công tất cả\nNộp báo cáo tháng"
         )
     if len(lines) > MAX_PLAN_LINES:
         raise UserError(f"Kế hoạch có {len(lines)} việc; mỗi lần tối đa {MAX_PLAN_LINES}. Chưa có gì được lưu.")
@@ -306,7 +309,7 @@ async def _month_plan(ctx: Context, commune: OrgUnit, auth: Authority, month_tex
             raise UserError(f"Dòng {number} ({quoted(line, 80)}): {exc}\nChưa có việc nào được lưu.") from exc
     out = [f"Đã lập kế hoạch tháng {label} cho {commune.name}: {len(specs)} việc."]
     for spec in specs:
-        task = await _save(ctx, commune, spec, f"{month.year:04d}-{month.month:02d}")
+        task = await _save(ctx, commune, spec, month_key(month))
         out.append(f"#{task.id} · {one_line(spec.title)} · hạn {fmt_date(spec.due)} · {_assignee_names(spec)}")
     out.append("Xem tiến độ: /nhiemvu thang")
     return "\n".join(out)
@@ -380,7 +383,7 @@ async def _month_view(ctx: Context, commune: OrgUnit, month_text: str) -> str:
         month = parse_month(month_text, ctx.today) if month_text else ctx.today.replace(day=1)
     except DeadlineError as exc:
         raise UserError(str(exc)) from exc
-    label = f"{month.month:02d}/{month.year}"
+    label = fmt_month(month)
     tasks = await task_store.month_tasks(ctx.session, commune.id or 0, month, end_of_month(month))
     if not tasks:
         return f"Tháng {label} chưa có việc nào của {commune.name}."
@@ -441,8 +444,8 @@ async def xong(ctx: Context) -> str:
         raise UserError(f"Việc #{task_id} không giao cho bạn hay tổ của bạn.")
     who = team.name if row.team_id and team else person_name(ctx.person.display_name)
     if row.completed_at is not None:
-        when = row.completed_at.astimezone(ctx.settings.tz)
-        raise UserError(f"Việc #{task_id} của {who} đã được báo xong lúc {when:%H:%M %d/%m/%Y}.")
+        when = fmt_time(row.completed_at, ctx.settings.tz)
+        raise UserError(f"Việc #{task_id} của {who} đã được báo xong lúc {when}.")
     await task_store.complete(ctx.session, row, ctx.person, result, ctx.now)
     done = sum(1 for r in rows if r.completed_at is not None)
     tail = " Việc đã hoàn thành hết." if done == len(rows) else ""

@@ -83,7 +83,9 @@ def _authorize(args: argparse.Namespace) -> int:
                 )
                 return 2
             state = await tokens.bootstrap(refresh)
-        expires = state.expires_at.astimezone(settings.tz).strftime("%H:%M %d/%m/%Y")
+        from tocns.core.dates import fmt_time
+
+        expires = fmt_time(state.expires_at, settings.tz)
         print(f"Đã lưu token Zalo OA (hết hạn {expires}; bot tự làm mới trước đó).")
         if not args.code:
             print(

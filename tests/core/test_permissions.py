@@ -34,13 +34,25 @@ from tocns.features.org.models import JoinCode, Person
 
 # ------------------------------------------------------------------------------------------------ the world
 
-MEMBER, TEAM_LEADER, COMMUNE_LEADER, STAFF, STRANGER = "member", "team_leader", "commune_leader", "staff", "stranger"
-ROLES = (MEMBER, TEAM_LEADER, COMMUNE_LEADER, STAFF, STRANGER)
+PLAIN_MEMBER, TEAM_LEADER, COMMUNE_LEADER, STAFF, STRANGER = (
+    "member",
+    "team_leader",
+    "commune_leader",
+    "staff",
+    "stranger",
+)
+ROLES = (PLAIN_MEMBER, TEAM_LEADER, COMMUNE_LEADER, STAFF, STRANGER)
 OWN, OTHER_UNIT, OTHER_PROVINCE, PRIVATE, UNBOUND = "own", "other_unit", "other_province", "private", "unbound"
 CONTEXTS = (OWN, OTHER_UNIT, OTHER_PROVINCE, PRIVATE, UNBOUND)
 
-USERS = {MEMBER: "u-member", TEAM_LEADER: "u-tl", COMMUNE_LEADER: "u-cl", STAFF: "u-staff", STRANGER: "u-stranger"}
-NAMES = {MEMBER: "Lan", TEAM_LEADER: "Minh", COMMUNE_LEADER: "Hùng", STAFF: "Mai", STRANGER: "Khách"}
+USERS = {
+    PLAIN_MEMBER: "u-member",
+    TEAM_LEADER: "u-tl",
+    COMMUNE_LEADER: "u-cl",
+    STAFF: "u-staff",
+    STRANGER: "u-stranger",
+}
+NAMES = {PLAIN_MEMBER: "Lan", TEAM_LEADER: "Minh", COMMUNE_LEADER: "Hùng", STAFF: "Mai", STRANGER: "Khách"}
 # The person /vaitro names: a member of X1's Thôn 1.
 TARGET_USER, TARGET_NAME, TARGET_USERNAME = "u-hoa", "Hoa", "hoa"
 # Province P02's staff, Y1's commune leader and a member of Y1's Thôn 1 (P02's directive and record #2).
@@ -92,7 +104,7 @@ async def build_world(app: BotApp, chat: ChatHarness, clock: FakeClock) -> World
                 session, platform="console", user_id=user, display_name=name, username=username, now=clock()
             )
         for key, unit, role in [
-            (MEMBER, thon1, Role.MEMBER),
+            (PLAIN_MEMBER, thon1, Role.MEMBER),
             ("target", thon1, Role.MEMBER),
             (TEAM_LEADER, thon1, Role.TEAM_LEADER),
             (COMMUNE_LEADER, tree.commune, Role.COMMUNE_LEADER),
@@ -118,7 +130,7 @@ async def build_world(app: BotApp, chat: ChatHarness, clock: FakeClock) -> World
         )
         session.add(bad)
     setup = [
-        (USERS[MEMBER], GROUP_X1, False, "/ghi vneid 3", "Đã ghi #1"),
+        (USERS[PLAIN_MEMBER], GROUP_X1, False, "/ghi vneid 3", "Đã ghi #1"),
         (MEMBER_Y1, GROUP_Y1, False, "/ghi dvc 1", "Đã ghi #2"),
         (USERS[COMMUNE_LEADER], GROUP_X1, False, "/giaoviec 30/11 Tập huấn VNeID tổ Thôn 1", "Đã giao việc #1"),
         (USERS[STAFF], f"p-{USERS[STAFF]}", True, "/chidao X1: Họp giao ban thứ Sáu", "Đã gửi chỉ đạo số 1"),
@@ -344,7 +356,7 @@ NOT_AUTHOR_2 = refused("Chỉ người soạn chỉ đạo số 2 mới xác nh�
 NOT_SENDER_2 = refused("Chỉ người gửi chỉ đạo số 2 mới thu hồi được.")
 
 # Columns: own unit, another unit of the same province (X2), another province (Y1), an unbound group.
-STAFF_ONLY = {MEMBER: all4(NO), TEAM_LEADER: all4(NO), COMMUNE_LEADER: all4(NO), STRANGER: all4(NO)}
+STAFF_ONLY = {PLAIN_MEMBER: all4(NO), TEAM_LEADER: all4(NO), COMMUNE_LEADER: all4(NO), STRANGER: all4(NO)}
 
 EXPECTED: dict[str, list[Case]] = {
     "batdau": [Case("batdau", lambda w: "/batdau", every(all4(shown("Các lệnh bạn dùng được:"))))],
@@ -372,7 +384,7 @@ EXPECTED: dict[str, list[Case]] = {
             lambda w: "/toila 1",
             {
                 **every((NOT_IN_TEAM, NOT_IN_TEAM, NOT_IN_TEAM, TOILA_IN_GROUP)),
-                MEMBER: (NO_ROSTER, NOT_IN_TEAM, NOT_IN_TEAM, TOILA_IN_GROUP),
+                PLAIN_MEMBER: (NO_ROSTER, NOT_IN_TEAM, NOT_IN_TEAM, TOILA_IN_GROUP),
                 TEAM_LEADER: (NO_ROSTER, NOT_IN_TEAM, NOT_IN_TEAM, TOILA_IN_GROUP),
             },
         )
@@ -382,7 +394,7 @@ EXPECTED: dict[str, list[Case]] = {
             "vaitro team leader",
             lambda w: "/vaitro @hoa to truong",
             {
-                MEMBER: all4(NO),
+                PLAIN_MEMBER: all4(NO),
                 TEAM_LEADER: (MADE_TEAM_LEADER, NO, NO, ROLE_IN_GROUP),
                 COMMUNE_LEADER: (MADE_TEAM_LEADER, NO, NO, ROLE_IN_GROUP),
                 STAFF: (MADE_TEAM_LEADER, refused("Hoa chưa tham gia tổ nào trong Xã Hòa Bình"), NO, ROLE_IN_GROUP),
@@ -394,7 +406,7 @@ EXPECTED: dict[str, list[Case]] = {
             "vaitro staff",
             lambda w: "/vaitro @hoa can bo so",
             {
-                MEMBER: all4(NO),
+                PLAIN_MEMBER: all4(NO),
                 TEAM_LEADER: (STAFF_ABOVE_RANK, NO, NO, ROLE_IN_GROUP),
                 COMMUNE_LEADER: (STAFF_ABOVE_RANK, NO, NO, ROLE_IN_GROUP),
                 STAFF: (MADE_STAFF, MADE_STAFF, NO, ROLE_IN_GROUP),
@@ -408,7 +420,7 @@ EXPECTED: dict[str, list[Case]] = {
             "ghi",
             lambda w: "/ghi vneid 2",
             {
-                MEMBER: (LOGGED, NO_TEAM, NO_TEAM, LOGGED),
+                PLAIN_MEMBER: (LOGGED, NO_TEAM, NO_TEAM, LOGGED),
                 TEAM_LEADER: (LOGGED, NO_TEAM, NO_TEAM, LOGGED),
                 COMMUNE_LEADER: all4(NO_TEAM),
                 STAFF: all4(NO_TEAM),
@@ -422,7 +434,7 @@ EXPECTED: dict[str, list[Case]] = {
             "sua",
             lambda w: "/sua 1 vneid 4",
             {
-                MEMBER: (EDITED, NO, NO, EDITED),
+                PLAIN_MEMBER: (EDITED, NO, NO, EDITED),
                 TEAM_LEADER: (EDITED, NO, NO, EDITED),
                 COMMUNE_LEADER: (EDITED, NO, NO, EDITED),
                 STAFF: (EDITED, EDITED, NO, EDITED),
@@ -434,7 +446,9 @@ EXPECTED: dict[str, list[Case]] = {
             "sua other province",
             lambda w: "/sua 2 dvc 9",
             {
-                **{r: (not_yours("sửa"), NO, NO, not_yours("sửa")) for r in (MEMBER, TEAM_LEADER, COMMUNE_LEADER)},
+                **{
+                    r: (not_yours("sửa"), NO, NO, not_yours("sửa")) for r in (PLAIN_MEMBER, TEAM_LEADER, COMMUNE_LEADER)
+                },
                 STAFF: (not_yours("sửa"), not_yours("sửa"), NO, not_yours("sửa")),
                 STRANGER: all4(NO),
             },
@@ -445,7 +459,7 @@ EXPECTED: dict[str, list[Case]] = {
             "xoa",
             lambda w: "/xoa 1",
             {
-                MEMBER: (DELETED, NO, NO, DELETED),
+                PLAIN_MEMBER: (DELETED, NO, NO, DELETED),
                 TEAM_LEADER: (DELETED, NO, NO, DELETED),
                 COMMUNE_LEADER: (DELETED, NO, NO, DELETED),
                 STAFF: (DELETED, DELETED, NO, DELETED),
@@ -456,7 +470,9 @@ EXPECTED: dict[str, list[Case]] = {
             "xoa other province",
             lambda w: "/xoa 2",
             {
-                **{r: (not_yours("xóa"), NO, NO, not_yours("xóa")) for r in (MEMBER, TEAM_LEADER, COMMUNE_LEADER)},
+                **{
+                    r: (not_yours("xóa"), NO, NO, not_yours("xóa")) for r in (PLAIN_MEMBER, TEAM_LEADER, COMMUNE_LEADER)
+                },
                 STAFF: (not_yours("xóa"), not_yours("xóa"), NO, not_yours("xóa")),
                 STRANGER: all4(NO),
             },
@@ -468,7 +484,7 @@ EXPECTED: dict[str, list[Case]] = {
             "cuatoi",
             lambda w: "/cuatoi",
             {
-                MEMBER: all4(shown("Phiếu của Lan trong tuần 23/11/2026 - 29/11/2026:")),
+                PLAIN_MEMBER: all4(shown("Phiếu của Lan trong tuần 23/11/2026 - 29/11/2026:")),
                 **{r: all4(shown("Bạn chưa ghi phiếu nào")) for r in (TEAM_LEADER, COMMUNE_LEADER, STAFF, STRANGER)},
             },
         )
@@ -479,7 +495,7 @@ EXPECTED: dict[str, list[Case]] = {
             "giaoviec",
             lambda w: "/giaoviec 30/11 Hướng dẫn dịch vụ công tổ Thôn 1",
             {
-                MEMBER: all4(NO),
+                PLAIN_MEMBER: all4(NO),
                 TEAM_LEADER: (ASSIGNED, NO, NO, in_group("giaoviec")),
                 COMMUNE_LEADER: (ASSIGNED, NO, NO, in_group("giaoviec")),
                 # In X2's group, staff (above X2) assign to X2's own Thôn 1.
@@ -493,7 +509,7 @@ EXPECTED: dict[str, list[Case]] = {
             "nhiemvu",
             lambda w: "/nhiemvu",
             {
-                MEMBER: (TASKS, NO, NO, in_group("nhiemvu")),
+                PLAIN_MEMBER: (TASKS, NO, NO, in_group("nhiemvu")),
                 TEAM_LEADER: (TASKS, NO, NO, in_group("nhiemvu")),
                 COMMUNE_LEADER: (TASKS, NO, NO, in_group("nhiemvu")),
                 STAFF: (in_commune("nhiemvu"), shown("Không có việc nào đang chờ."), NO, in_group("nhiemvu")),
@@ -507,7 +523,7 @@ EXPECTED: dict[str, list[Case]] = {
             "xong",
             lambda w: "/xong 1",
             {
-                MEMBER: (TASK_DONE, NO, NO, in_group("xong")),
+                PLAIN_MEMBER: (TASK_DONE, NO, NO, in_group("xong")),
                 TEAM_LEADER: (TASK_DONE, NO, NO, in_group("xong")),
                 COMMUNE_LEADER: (refused("Việc #1 không giao cho bạn hay tổ của bạn."), NO, NO, in_group("xong")),
                 STAFF: (in_commune("xong"), NO_TASK_HERE, NO, in_group("xong")),
@@ -521,7 +537,7 @@ EXPECTED: dict[str, list[Case]] = {
             "huyviec",
             lambda w: "/huyviec 1",
             {
-                MEMBER: all4(NO),
+                PLAIN_MEMBER: all4(NO),
                 TEAM_LEADER: (
                     refused("Chỉ người giao việc #1 hoặc lãnh đạo Xã Tân Lập mới huỷ được"),
                     NO,
@@ -539,7 +555,7 @@ EXPECTED: dict[str, list[Case]] = {
             "baocao",
             lambda w: "/baocao",
             {
-                MEMBER: (REPORT_X1, NO, NO, in_group("baocao")),
+                PLAIN_MEMBER: (REPORT_X1, NO, NO, in_group("baocao")),
                 TEAM_LEADER: (REPORT_X1, NO, NO, in_group("baocao")),
                 COMMUNE_LEADER: (REPORT_X1, NO, NO, in_group("baocao")),
                 STAFF: (shown("BÁO CÁO TỈNH THỬ"), shown("BÁO CÁO XÃ HÒA BÌNH"), NO, in_group("baocao")),
@@ -553,7 +569,7 @@ EXPECTED: dict[str, list[Case]] = {
             {
                 **{
                     r: (refused("Không tìm thấy xã/phường 'Yên Bình' trong Xã Tân Lập"), NO, NO, NOT_IN_REACH)
-                    for r in (MEMBER, TEAM_LEADER, COMMUNE_LEADER)
+                    for r in (PLAIN_MEMBER, TEAM_LEADER, COMMUNE_LEADER)
                 },
                 STAFF: (NOT_A_COMMUNE_OF_MINE, NOT_A_COMMUNE_OF_MINE, NO, NOT_A_COMMUNE_OF_MINE),
                 STRANGER: all4(NO),
@@ -565,7 +581,7 @@ EXPECTED: dict[str, list[Case]] = {
             "kehoach",
             lambda w: "/kehoach",
             {
-                MEMBER: (PLAN_X1, NO, NO, in_group("kehoach")),
+                PLAIN_MEMBER: (PLAN_X1, NO, NO, in_group("kehoach")),
                 TEAM_LEADER: (PLAN_X1, NO, NO, in_group("kehoach")),
                 COMMUNE_LEADER: (PLAN_X1, NO, NO, in_group("kehoach")),
                 STAFF: (
@@ -584,7 +600,7 @@ EXPECTED: dict[str, list[Case]] = {
             "muctieu team",
             lambda w: "/muctieu 2026 tổ Thôn 1 vneid 10",
             {
-                MEMBER: (NO_TARGET_RIGHT, NO, NO, in_group("muctieu")),
+                PLAIN_MEMBER: (NO_TARGET_RIGHT, NO, NO, in_group("muctieu")),
                 TEAM_LEADER: (NO_TARGET_RIGHT, NO, NO, in_group("muctieu")),
                 COMMUNE_LEADER: (TARGET_SET, NO, NO, in_group("muctieu")),
                 # Two "Thôn 1" in the province: named back with their codes, never guessed.
@@ -598,7 +614,7 @@ EXPECTED: dict[str, list[Case]] = {
             "caidat",
             lambda w: "/caidat nhac 3,1,0",
             {
-                MEMBER: all4(NO),
+                PLAIN_MEMBER: all4(NO),
                 TEAM_LEADER: all4(NO),
                 COMMUNE_LEADER: (SETTINGS_SAVED, NO, NO, in_group("caidat")),
                 STAFF: (
@@ -641,7 +657,7 @@ EXPECTED: dict[str, list[Case]] = {
             "danhan",
             lambda w: "/danhan 1",
             {
-                MEMBER: (acked("Lan (Thành viên tổ"), NOT_SENT_HERE_1, NOT_SENT_HERE_1, NOT_SENT_HERE_1),
+                PLAIN_MEMBER: (acked("Lan (Thành viên tổ"), NOT_SENT_HERE_1, NOT_SENT_HERE_1, NOT_SENT_HERE_1),
                 TEAM_LEADER: (acked("Minh (Tổ trưởng"), NOT_SENT_HERE_1, NOT_SENT_HERE_1, NOT_SENT_HERE_1),
                 COMMUNE_LEADER: (acked("Hùng (Lãnh đạo xã/phường"), NOT_SENT_HERE_1, NOT_SENT_HERE_1, NOT_SENT_HERE_1),
                 STAFF: all4(NOT_SENT_HERE_1),
@@ -686,7 +702,7 @@ EXPECTED: dict[str, list[Case]] = {
             "web",
             lambda w: "/web",
             {
-                MEMBER: all4(NO),
+                PLAIN_MEMBER: all4(NO),
                 TEAM_LEADER: (WEB_PRIVATE_ONLY, NO, NO, WEB_PRIVATE_ONLY),
                 COMMUNE_LEADER: (WEB_PRIVATE_ONLY, NO, NO, WEB_PRIVATE_ONLY),
                 STAFF: (WEB_PRIVATE_ONLY, WEB_PRIVATE_ONLY, NO, WEB_PRIVATE_ONLY),
@@ -727,19 +743,19 @@ PRIVATE_CHAT: dict[str, dict[str, Outcome]] = {
     "ketnoi staff code on a commune": every(STAFF_CODE),
     "thamgia": every(JOIN_IN_GROUP),
     "toila": every(TOILA_IN_GROUP),
-    "vaitro team leader": {**every(ROLE_IN_GROUP), MEMBER: NO, STRANGER: NO},
-    "vaitro staff": {**every(ROLE_IN_GROUP), MEMBER: NO, STRANGER: NO},
-    "ghi": {**every(NO_TEAM), MEMBER: LOGGED, TEAM_LEADER: LOGGED},
+    "vaitro team leader": {**every(ROLE_IN_GROUP), PLAIN_MEMBER: NO, STRANGER: NO},
+    "vaitro staff": {**every(ROLE_IN_GROUP), PLAIN_MEMBER: NO, STRANGER: NO},
+    "ghi": {**every(NO_TEAM), PLAIN_MEMBER: LOGGED, TEAM_LEADER: LOGGED},
     "sua": {**every(EDITED), STRANGER: NO},
     "sua other province": {**every(not_yours("sửa")), STRANGER: NO},
     "xoa": {**every(DELETED), STRANGER: NO},
     "xoa other province": {**every(not_yours("xóa")), STRANGER: NO},
-    "cuatoi": {**every(shown("Bạn chưa ghi phiếu nào")), MEMBER: shown("Phiếu của Lan")},
+    "cuatoi": {**every(shown("Bạn chưa ghi phiếu nào")), PLAIN_MEMBER: shown("Phiếu của Lan")},
     "chitieu": every(shown("Các chỉ tiêu")),
     # Issue 13: unit-scoped commands act in private on the unit where the person holds a role; staff hold a
     # province, where task commands do not apply.
     "giaoviec": {
-        MEMBER: NO,
+        PLAIN_MEMBER: NO,
         TEAM_LEADER: ASSIGNED,
         COMMUNE_LEADER: ASSIGNED,
         STAFF: in_commune("giaoviec"),
@@ -747,21 +763,21 @@ PRIVATE_CHAT: dict[str, dict[str, Outcome]] = {
     },
     "nhiemvu": {**every(TASKS), STAFF: in_commune("nhiemvu"), STRANGER: NO},
     "xong": {
-        MEMBER: TASK_DONE,
+        PLAIN_MEMBER: TASK_DONE,
         TEAM_LEADER: TASK_DONE,
         COMMUNE_LEADER: refused("Việc #1 không giao cho bạn hay tổ của bạn."),
         STAFF: in_commune("xong"),
         STRANGER: NO,
     },
     "huyviec": {
-        MEMBER: NO,
+        PLAIN_MEMBER: NO,
         TEAM_LEADER: refused("Chỉ người giao việc #1 hoặc lãnh đạo Xã Tân Lập mới huỷ được việc này."),
         COMMUNE_LEADER: CANCELLED,
         STAFF: in_commune("huyviec"),
         STRANGER: NO,
     },
     "baocao": {
-        MEMBER: shown("BÁO CÁO THÔN 1"),
+        PLAIN_MEMBER: shown("BÁO CÁO THÔN 1"),
         TEAM_LEADER: shown("BÁO CÁO THÔN 1"),
         COMMUNE_LEADER: REPORT_X1,
         STAFF: shown("BÁO CÁO TỈNH THỬ"),
@@ -773,7 +789,7 @@ PRIVATE_CHAT: dict[str, dict[str, Outcome]] = {
         STRANGER: NO,
     },
     "kehoach": {
-        MEMBER: shown("KẾ HOẠCH NĂM 2026: THÔN 1"),
+        PLAIN_MEMBER: shown("KẾ HOẠCH NĂM 2026: THÔN 1"),
         TEAM_LEADER: shown("KẾ HOẠCH NĂM 2026: THÔN 1"),
         COMMUNE_LEADER: PLAN_X1,
         STAFF: shown("KẾ HOẠCH NĂM 2026: TỈNH THỬ"),
@@ -787,14 +803,14 @@ PRIVATE_CHAT: dict[str, dict[str, Outcome]] = {
     "chidao whole province": {**every(NO), STAFF: HELD_FOR_PROVINCE},
     "danhan": {
         **every(NOT_SENT_HERE_1),
-        MEMBER: acked("Lan (Thành viên tổ"),
+        PLAIN_MEMBER: acked("Lan (Thành viên tổ"),
         TEAM_LEADER: acked("Minh (Tổ trưởng"),
         COMMUNE_LEADER: acked("Hùng (Lãnh đạo xã/phường"),
     },
     "danhan other province": every(NOT_SENT_HERE_2),
     "tinhtrang": {**every(NO), STAFF: STATUS_1, COMMUNE_LEADER: STATUS_1},  # issue 13: their communes' directives
     "tinhtrang other province": {**every(NO), STAFF: NO_DIRECTIVE_2, COMMUNE_LEADER: NO_DIRECTIVE_2},
-    "web": {**every(WEB_LINK), MEMBER: NO, STRANGER: NO},
+    "web": {**every(WEB_LINK), PLAIN_MEMBER: NO, STRANGER: NO},
     "xacnhan": {**every(NO), STAFF: CONFIRMED},
     "xacnhan other province": {**every(NO), STAFF: NOT_AUTHOR_2},
     "thuhoi": {**every(NO), STAFF: RECALLED},

@@ -24,6 +24,7 @@ from sqlmodel import select
 
 from tocns.db.audit import AuditLog
 from tocns.db.engine import Database, upgrade_database
+from tocns.features.org import service as org_service
 from tocns.features.org import store as org_store
 from tocns.features.org.models import JoinCode, Membership, OrgUnit, Person
 from tocns.features.org.sheet import read_sheet
@@ -66,13 +67,13 @@ async def _counts(db: Database) -> tuple[int, ...]:
     return tuple(counts)
 
 
-async def _import(db: Database, path: Path, now: datetime) -> tuple[float, org_store.ImportOutcome]:
+async def _import(db: Database, path: Path, now: datetime) -> tuple[float, org_service.ImportOutcome]:
     t = time.perf_counter()
     rows = read_sheet(path)
     async with db.session() as session:
-        plans, problems = await org_store.plan_team_import(session, rows)
+        plans, problems = await org_service.plan_team_import(session, rows)
         assert not problems, problems[:3]
-        outcome = await org_store.apply_team_import(session, plans, now, timedelta(days=30))
+        outcome = await org_service.apply_team_import(session, plans, now, timedelta(days=30))
     return time.perf_counter() - t, outcome
 
 

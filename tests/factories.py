@@ -19,6 +19,7 @@ from tocns.core.messages import ChatType, IncomingMessage, Mention, Reply
 from tocns.core.roles import Level, Role
 from tocns.db.engine import Database
 from tocns.features.activity.models import ActivityItem, ActivityRecord, Indicator
+from tocns.features.org import service as org_service
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit, Person
 from tocns.outbox import store as outbox_store
@@ -138,7 +139,7 @@ async def join_code(
     session: AsyncSession, unit: OrgUnit, role: Role, now: datetime, ttl: timedelta = timedelta(days=7)
 ) -> str:
     """Issue a join code in a test."""
-    code = await org_store.create_join_code(session, unit=unit, role=role, ttl=ttl, now=now)
+    code = await org_service.create_join_code(session, unit=unit, role=role, ttl=ttl, now=now)
     return code.code
 
 

@@ -21,7 +21,7 @@ from tocns.core.dates import fmt_time, is_holiday
 from tocns.core.mentions import render_plain
 from tocns.core.roles import Role
 from tocns.features.activity.models import ActivityRecord
-from tocns.features.org import store as org_store
+from tocns.features.org import service as org_service
 from tocns.features.org.models import Membership, OrgUnit, Person
 from tocns.features.org.sheet import read_sheet
 from tocns.outbox.sender import OutboxSender
@@ -52,12 +52,14 @@ def _sheet(path: Path) -> Path:
 
 
 async def _import_roster(app: BotApp, path: Path) -> dict[str, str]:
-    """The operator's `tocns org import-teams`: returns each team's leader code the import printed."""
+    """The operator's `tocns org import-teams`: each team's leader code, and each person's own code, by name."""
     async with app.db.session() as session:
-        plans, problems = await org_store.plan_team_import(session, read_sheet(path))
+        plans, problems = await org_service.plan_team_import(session, read_sheet(path))
         assert not problems, problems
-        outcome = await org_store.apply_team_import(session, plans, app.clock(), timedelta(days=30))
-    return {c.team_name: c.join_code for c in outcome.codes}
+        outcome = await org_service.apply_team_import(session, plans, app.clock(), timedelta(days=30))
+    codes = {c.team_name: c.join_code for c in outcome.codes}
+    codes.update({p.name: p.join_code for p in outcome.personal if p.join_code})
+    return codes
 
 
 async def _people_named(app: BotApp) -> dict[str, int]:
@@ -89,9 +91,9 @@ async def _join(app: BotApp, chat: ChatHarness, clock: FakeClock, tmp_path: Path
     offered = await chat.text("/thamgia thon 5", user="51", name="Hoa Bế", chat=GROUP)
     assert "1. Bế Thị Hoa" in offered, offered
     assert "Bế Thị Hoa" in await chat.text("/toila 1", user="51", name="Hoa Bế", chat=GROUP)
-    offered = await chat.text("/thamgia thon 5", user="52", name="Páo", chat=GROUP)
-    assert "1. Lò Văn Páo" in offered, offered
-    assert "Lò Văn Páo" in await chat.text("/toila 1", user="52", name="Páo", chat=GROUP)
+    # Another types the personal code the import printed for him, in the group.
+    own = await chat.text(f"/ketnoi {codes['Lò Văn Páo']}", user="52", name="Páo", chat=GROUP)
+    assert "Lò Văn Páo" in own, own
 
 
 async def _plain(harness: ChatHarness, text: str, **kwargs: object) -> str:

@@ -116,7 +116,7 @@ async def test_import_is_idempotent(app: BotApp, db_url: str) -> None:
     assert "126 xã/phường" in first.stdout
     again = run_cli(["org", "import", "--province", "01"], db_url)
     assert "0 tỉnh/thành phố và 0 xã/phường" in again.stdout
-    assert await _count_units(app) == 127
+    assert await _count_units(app) == 128  # the national unit, the province and its 126 wards
 
 
 @pytest.mark.parametrize("variable", ["TELEGRAM_BOT_TOKEN", "ZALO_WEBHOOK_SECRET", "LINK_SIGNING_SECRET"])

@@ -197,43 +197,36 @@ async def _print_outbox_forever(console: ConsoleChannel, every_seconds: float = 
             log.exception("printing the console outbox failed")
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import asyncio
-
-    import uvicorn
-
-    from tocns.config import get_settings
-    from tocns.log_setup import redact
-    from tocns.web.app import register_platforms
-
-    settings = get_settings()
-    logging.getLogger().setLevel(settings.log_level)
-    workers = args.workers or settings.web_workers
+def _serve_problem(settings: Settings, workers: int) -> str | None:
+    """Why the server cannot start with these settings and workers (before touching any platform), or None."""
     if workers < 1:
-        print("Số tiến trình (--workers / WEB_WORKERS) phải từ 1 trở lên.", file=sys.stderr)
-        return 2
+        return "Số tiến trình (--workers / WEB_WORKERS) phải từ 1 trở lên."
     if workers > 1 and settings.is_sqlite:
-        print(
+        return (
             f"SQLite chỉ cho một tiến trình ghi: không chạy được {workers} tiến trình. Dùng --workers 1, "
-            "hoặc chuyển sang PostgreSQL (DATABASE_URL=postgresql+asyncpg://...) cho nhiều tiến trình.",
-            file=sys.stderr,
+            "hoặc chuyển sang PostgreSQL (DATABASE_URL=postgresql+asyncpg://...) cho nhiều tiến trình."
         )
-        return 2
     if settings.telegram_bot_token:
         from tocns.channels.telegram import webhook_secret_problem
 
-        problem = webhook_secret_problem(settings.telegram_webhook_secret)
-        if problem is not None:
-            print(problem, file=sys.stderr)
-            return 2
-    # Migrations, setWebhook and the command menu run once here, not once per worker.
+        return webhook_secret_problem(settings.telegram_webhook_secret)
+    return None
+
+
+def _register_platforms(settings: Settings) -> dict[str, str] | None:
+    """Migrations, setWebhook and the command menu, once here and not once per worker; None (the cause printed
+    in one line, not a traceback) when a platform or the database refuses."""
+    import asyncio
+
     from tocns.channels.base import SetupError
+    from tocns.log_setup import redact
+    from tocns.web.app import register_platforms
 
     try:
-        urls = asyncio.run(register_platforms(settings))
+        return asyncio.run(register_platforms(settings))
     except SetupError as exc:  # a platform refused the configuration: the cause, in one line
         print(redact(str(exc)), file=sys.stderr)
-        return 2
+        return None
     except Exception as exc:  # the operator gets the cause in one line, not a traceback
         from tocns.cli.errors import operator_error
 
@@ -244,6 +237,23 @@ def _serve(args: argparse.Namespace) -> int:
             "ZALO_BOT_TOKEN, các *_API_BASE_URL, PUBLIC_BASE_URL và kết nối mạng, rồi chạy lại.",
             file=sys.stderr,
         )
+        return None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from tocns.config import get_settings
+
+    settings = get_settings()
+    logging.getLogger().setLevel(settings.log_level)
+    workers = args.workers or settings.web_workers
+    problem = _serve_problem(settings, workers)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
+    urls = _register_platforms(settings)
+    if urls is None:
         return 2
     for platform, url in urls.items():
         print(f"Webhook {platform}: {url} (đã kiểm tra)", flush=True)

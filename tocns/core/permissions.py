@@ -77,13 +77,14 @@ def allowed(command_roles: frozenset[str], person_roles: set[str] | frozenset[st
 
 
 UNIT_AUTHORITY: dict[str, Role] = {
+    Level.NATIONAL: Role.STAFF,
     Level.PROVINCE: Role.STAFF,
     Level.DISTRICT: Role.COMMUNE_LEADER,
     Level.COMMUNE: Role.COMMUNE_LEADER,
     Level.TEAM: Role.TEAM_LEADER,
 }
 """The role a unit's own authority holds there: what an API token issued for the unit acts with (the highest role a
-person may hold on it; staff only on a province, as `org.store.role_fits_unit` says)."""
+person may hold on it; staff only on a province, as `org.service.role_fits_unit` says)."""
 
 
 def unit_authority(level: str) -> Role:

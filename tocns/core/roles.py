@@ -23,6 +23,7 @@ class Role(StrEnum):
 class Level(StrEnum):
     """Kinds of org unit. The tree does not fix their number or order."""
 
+    NATIONAL = "national"
     PROVINCE = "province"
     DISTRICT = "district"
     COMMUNE = "commune"

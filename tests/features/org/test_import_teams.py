@@ -14,6 +14,7 @@ from tests.cli.test_cli import run_cli
 from tests.factories import build_tree
 from tocns.app import BotApp
 from tocns.db.audit import AuditLog
+from tocns.features.org import service as org_service
 from tocns.features.org import store as org_store
 from tocns.features.org.models import JoinCode, Membership, OrgUnit, Person
 from tocns.features.org.sheet import SheetError, read_sheet
@@ -47,13 +48,13 @@ async def _counts(app: BotApp) -> dict[str, int]:
         return out
 
 
-async def _import(app: BotApp, path: Path) -> tuple[list[str], org_store.ImportOutcome | None]:
+async def _import(app: BotApp, path: Path) -> tuple[list[str], org_service.ImportOutcome | None]:
     rows = read_sheet(path)
     async with app.db.session() as session:
-        plans, problems = await org_store.plan_team_import(session, rows)
+        plans, problems = await org_service.plan_team_import(session, rows)
         if problems:
             return [str(p) for p in problems], None
-        return [], await org_store.apply_team_import(session, plans, app.clock(), timedelta(days=30))
+        return [], await org_service.apply_team_import(session, plans, app.clock(), timedelta(days=30))
 
 
 async def test_import_creates_teams_members_and_codes_then_changes_nothing(app: BotApp, tmp_path: Path) -> None:
@@ -83,8 +84,15 @@ async def test_import_creates_teams_members_and_codes_then_changes_nothing(app: 
             "Nguyễn Văn An": ("phone", "0912345678", "team_leader"),
             "Trần Thị Bình": ("phone", "0987654321", "member"),
         }
-        join = (await session.exec(select(JoinCode).where(JoinCode.org_unit_id == team.id))).one()
+        leader_codes = select(JoinCode).where(JoinCode.org_unit_id == team.id, col(JoinCode.person_id).is_(None))
+        join = (await session.exec(leader_codes)).one()
         assert join.code == codes["Thôn 5"].join_code and join.role == "team_leader"
+    # One personal code per imported person, with their own team and role (issue 27).
+    personal = {p.name: p for p in outcome.personal}
+    assert set(personal) == {"Nguyễn Văn An", "Trần Thị Bình", "Lê Văn Cường", "Phạm Thị Dung"}
+    assert len({p.join_code for p in personal.values()}) == 4
+    assert (personal["Trần Thị Bình"].team_code, personal["Trần Thị Bình"].role) == ("X1-T04", "member")
+    assert personal["Phạm Thị Dung"].role == "team_leader" and personal["Phạm Thị Dung"].team_name == "Thôn 1"
     before = await _counts(app)
     # Again: nothing new, nothing changed; the new teams show the join codes they already have.
     problems, again = await _import(app, sheet)
@@ -92,6 +100,7 @@ async def test_import_creates_teams_members_and_codes_then_changes_nothing(app: 
     assert (again.teams_created, again.people_created, again.memberships_created, again.roles_changed) == (0, 0, 0, 0)
     assert await _counts(app) == before
     assert {c.team_name: c.join_code for c in again.codes}["Thôn 5"] == codes["Thôn 5"].join_code
+    assert {p.name: p.join_code for p in again.personal} == {n: p.join_code for n, p in personal.items()}
 
 
 async def test_every_bad_row_named_and_nothing_imported(app: BotApp, tmp_path: Path) -> None:

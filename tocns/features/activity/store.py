@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tocns.core.roles import Level
 from tocns.db.audit import record_audit
 from tocns.db.upsert import table_of
 from tocns.features.activity.grammar import Catalogue, IndicatorSpec, default_specs, shipped_unit_synonyms
@@ -396,7 +397,12 @@ async def export_rows(
     out: list[ExportRow] = []
     for record, item, indicator, unit in rows:
         person = people[record.person_id]
-        chain = [units[int(i)] for i in unit.path.strip("/").split("/") if i and int(i) in units]
+        # The national unit is above every row: the path people read starts at the province.
+        chain = [
+            units[int(i)]
+            for i in unit.path.strip("/").split("/")
+            if i and int(i) in units and units[int(i)].level != Level.NATIONAL
+        ]
         out.append(
             ExportRow(
                 record_id=record.id or 0,

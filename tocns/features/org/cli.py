@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
+    from tocns.features.org import service as org_service
     from tocns.features.org import store as org_store
     from tocns.features.org.sheet import Problem
 
@@ -100,6 +101,7 @@ def _import_teams(args: argparse.Namespace) -> int:
     from tocns.cli.common import parse_duration, run_in_session
     from tocns.config import get_settings
     from tocns.core.clock import utcnow
+    from tocns.features.org import service as org_service
     from tocns.features.org import store as org_store
     from tocns.features.org.sheet import SheetError, read_sheet, write_template
 
@@ -122,12 +124,12 @@ def _import_teams(args: argparse.Namespace) -> int:
         print(f"Lỗi: {exc} Không nhập gì.", file=sys.stderr)
         return 1
 
-    async def work(session: AsyncSession) -> tuple[list[Problem], org_store.ImportOutcome | None]:
+    async def work(session: AsyncSession) -> tuple[list[Problem], org_service.ImportOutcome | None]:
         under = await org_store.require_unit(session, args.under) if args.under else None
-        plans, problems = await org_store.plan_team_import(session, rows, under)
+        plans, problems = await org_service.plan_team_import(session, rows, under)
         if problems:
             return problems, None
-        return [], await org_store.apply_team_import(session, plans, utcnow(), ttl)
+        return [], await org_service.apply_team_import(session, plans, utcnow(), ttl)
 
     problems, outcome = run_in_session(work)
     if outcome is None:
@@ -136,7 +138,21 @@ def _import_teams(args: argparse.Namespace) -> int:
         bad = len({p.row for p in problems})
         print(f"Không nhập gì: {bad}/{len(rows)} dòng có lỗi. Sửa các dòng trên rồi chạy lại.", file=sys.stderr)
         return 1
+    _print_codes(outcome)
+    print(
+        f"Đã nhập {len(rows)} dòng: {outcome.teams_created} tổ mới ({outcome.teams_existing} đã có), "
+        f"{outcome.people_created} người mới, {outcome.memberships_created} thành viên mới, "
+        f"{outcome.roles_changed} vai trò cập nhật.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _print_codes(outcome: org_service.ImportOutcome) -> None:
+    """The codes to hand out: a team leader's per new team, then one per imported person (their own)."""
+    from tocns.config import get_settings
     from tocns.core.dates import fmt_date
+    from tocns.core.permissions import role_label
 
     tz = get_settings().tz
     print("Mã tổ\tTổ\tXã/phường\tMã kết nối (tổ trưởng)\tHết hạn")
@@ -146,13 +162,16 @@ def _import_teams(args: argparse.Namespace) -> int:
         else:
             join = f"(đã cấp trước; mã mới: tocns joincode {code.team_code} --role team_leader)\t"
         print(f"{code.team_code}\t{code.team_name}\t{code.commune_name}\t{join}")
-    print(
-        f"Đã nhập {len(rows)} dòng: {outcome.teams_created} tổ mới ({outcome.teams_existing} đã có), "
-        f"{outcome.people_created} người mới, {outcome.memberships_created} thành viên mới, "
-        f"{outcome.roles_changed} vai trò cập nhật.",
-        file=sys.stderr,
-    )
-    return 0
+    if not outcome.personal:
+        return
+    print("\nMã riêng của từng người (gõ /ketnoi <mã> trong nhóm của xã hoặc nhắn riêng cho bot)")
+    print("Họ tên\tMã tổ\tTổ\tVai trò\tMã kết nối riêng\tHết hạn")
+    for person in outcome.personal:
+        if person.join_code and person.expires_at:
+            join = f"{person.join_code}\t{fmt_date(person.expires_at.astimezone(tz).date())}"
+        else:
+            join = "(đã có tài khoản hoặc đã cấp trước)\t"
+        print(f"{person.name}\t{person.team_code}\t{person.team_name}\t{role_label(person.role)}\t{join}")
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -180,6 +199,7 @@ def _joincode(args: argparse.Namespace) -> int:
     from tocns.core.dates import fmt_time
     from tocns.core.permissions import parse_role, role_label
     from tocns.core.roles import Role
+    from tocns.features.org import service as org_service
     from tocns.features.org import store as org_store
 
     role = parse_role(args.role)
@@ -193,7 +213,7 @@ def _joincode(args: argparse.Namespace) -> int:
 
     async def work(session: AsyncSession) -> tuple[str, str, str]:
         unit = await org_store.require_unit(session, args.org_code)
-        code = await org_store.create_join_code(
+        code = await org_service.create_join_code(
             session, unit=unit, role=role, ttl=ttl, now=utcnow(), actor_label=OPERATOR
         )
         # An operator reads local time in the Vietnamese form, like every other date the bot prints.

@@ -7,6 +7,7 @@ from tocns.core.permissions import EVERYONE, LEADERS, parse_role, role_label
 from tocns.core.registry import CommandGroup
 from tocns.core.roles import Level, Role
 from tocns.core.text import fold, person_name, quoted
+from tocns.features.org import service as org_service
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit, Person, unit_label
 from tocns.features.org.names import pick_team
@@ -25,41 +26,30 @@ COMMANDS = CommandGroup()
     order=10,
 )
 async def ketnoi(ctx: Context) -> str:
-    """Bind this chat to the join code's unit and give the sender the code's role."""
+    """Bind this chat to the join code's unit and give the sender the code's role; a personal code (printed by
+    the import) makes the sender that imported person and never binds a chat."""
     code = ctx.args.split()[0] if ctx.args else ""
     if not code:
         raise UserError("Thiếu mã kết nối. Cách dùng: /ketnoi <mã>, ví dụ: /ketnoi K7M2QX9P")
     if not ctx.msg.is_private and ctx.binding is not None:
-        assert ctx.unit is not None
-        _peek, code_unit = await org_store.check_join_code(ctx.session, code, ctx.now)
-        if not code_unit.path.startswith(ctx.unit.path):
-            raise UserError(
-                f"Nhóm này đã được kết nối với {unit_label(ctx.unit)}, còn mã của bạn là của {unit_label(code_unit)}. "
-                "Mã của bạn chưa bị dùng: hãy gõ /ketnoi <mã> trong tin nhắn riêng với bot, hoặc trong nhóm của "
-                f"{code_unit.name}. Nếu cần đổi đơn vị của nhóm này, hãy liên hệ cán bộ quản trị."
-            )
-        # A code of this group's unit or of a team under it (the import prints one per team leader): the sender
-        # gets its role here, and the group stays bound as it is.
-        join_code, unit = await org_store.redeem_join_code(ctx.session, code, ctx.person, ctx.now)
-        role = Role(join_code.role)
-        claimed = await _claim_imported_leader(ctx, unit, role)
-        await org_store.set_membership(ctx.session, person=ctx.person, unit=unit, role=role, actor=ctx.person)
-        return (
-            f"Đã ghi nhận: {person_name(ctx.person.display_name)} là {role_label(role)} của {unit_label(unit)}. "
-            f"Nhóm vẫn kết nối với {unit_label(ctx.unit)}.{claimed} Gõ /huongdan để xem các lệnh."
-        )
-    join_code, unit = await org_store.redeem_join_code(ctx.session, code, ctx.person, ctx.now)
-    role = Role(join_code.role)
-    claimed = await _claim_imported_leader(ctx, unit, role)
-    await org_store.set_membership(ctx.session, person=ctx.person, unit=unit, role=role, actor=ctx.person)
+        return await _redeem_in_bound_group(ctx, code)
+    redeemed = await org_service.redeem_join_code(ctx.session, code, ctx.person, ctx.now)
+    claimed = await _claimed(ctx, redeemed)
+    granted = f"{person_name(ctx.person.display_name)} là {role_label(redeemed.role)} của {unit_label(redeemed.unit)}."
     if ctx.msg.is_private:
         return (
-            f"Đã ghi nhận: {person_name(ctx.person.display_name)} là {role_label(role)} của {unit_label(unit)}."
-            f"{claimed}\n"
+            f"Đã ghi nhận: {granted}{claimed}\n"
             "Bạn dùng được các lệnh ngay trong tin nhắn riêng này (ghi kết quả /ghi, xem việc /nhiemvu, báo xong "
             "/xong, xác nhận chỉ đạo /danhan, xem báo cáo /baocao). Khi đơn vị của bạn chưa có nhóm kết nối, chỉ "
             "đạo, nhắc việc và bản tổng hợp được gửi tới đây. Gõ /huongdan để xem các lệnh."
         )
+    if redeemed.code.person_id is not None:
+        # A person's own code grants their role; a group is connected only with a unit's code.
+        return (
+            f"Đã ghi nhận: {granted}{claimed}\nNhóm này chưa kết nối với đơn vị nào: người được cấp mã kết nối "
+            "của xã/tổ hãy gõ /ketnoi <mã> tại đây. Gõ /huongdan để xem các lệnh."
+        )
+    unit = redeemed.unit
     await org_store.bind_chat(
         ctx.session,
         platform=ctx.msg.platform,
@@ -75,9 +65,39 @@ async def ketnoi(ctx: Context) -> str:
     )
     return (
         f"Đã kết nối nhóm này với {unit_label(unit)}.\n"
-        f"{person_name(ctx.person.display_name)} được giao vai trò {role_label(role)}.\n"
+        f"{person_name(ctx.person.display_name)} được giao vai trò {role_label(redeemed.role)}.{claimed}\n"
         f"{next_step} Gõ /huongdan để xem các lệnh."
     )
+
+
+async def _redeem_in_bound_group(ctx: Context, code: str) -> str:
+    """A code of this group's unit or of a unit under it (a team leader's, a person's own): the sender gets its
+    role here and the group stays bound as it is; a code of another unit is refused and stays unused."""
+    assert ctx.unit is not None
+    _peek, code_unit = await org_store.check_join_code(ctx.session, code, ctx.now)
+    if not code_unit.path.startswith(ctx.unit.path):
+        raise UserError(
+            f"Nhóm này đã được kết nối với {unit_label(ctx.unit)}, còn mã của bạn là của {unit_label(code_unit)}. "
+            "Mã của bạn chưa bị dùng: hãy gõ /ketnoi <mã> trong tin nhắn riêng với bot, hoặc trong nhóm của "
+            f"{code_unit.name}. Nếu cần đổi đơn vị của nhóm này, hãy liên hệ cán bộ quản trị."
+        )
+    redeemed = await org_service.redeem_join_code(ctx.session, code, ctx.person, ctx.now)
+    claimed = await _claimed(ctx, redeemed)
+    return (
+        f"Đã ghi nhận: {person_name(ctx.person.display_name)} là {role_label(redeemed.role)} của "
+        f"{unit_label(redeemed.unit)}. Nhóm vẫn kết nối với {unit_label(ctx.unit)}.{claimed} "
+        "Gõ /huongdan để xem các lệnh."
+    )
+
+
+async def _claimed(ctx: Context, redeemed: org_service.Redeemed) -> str:
+    """Say which imported person the account now is: the one a personal code names, or the team's only imported
+    leader for a team leader's code."""
+    if redeemed.imported is not None:
+        if redeemed.imported.id == ctx.person.id:
+            return ""
+        return f" Bạn là {person_name(redeemed.imported.display_name)} trong danh sách đã nhập: không có hai người."
+    return await _claim_imported_leader(ctx, redeemed.unit, redeemed.role)
 
 
 @COMMANDS.command(
@@ -142,7 +162,7 @@ async def _join(ctx: Context, team: OrgUnit) -> str:
         if unit.level == Level.TEAM and ctx.unit is not None and unit.path.startswith(ctx.unit.path):
             await org_store.remove_membership(ctx.session, membership, actor=ctx.person)
             moved_from = f" (đã rời {unit.name})"
-    await org_store.set_membership(ctx.session, person=ctx.person, unit=team, role=Role.MEMBER, actor=ctx.person)
+    await org_service.set_membership(ctx.session, person=ctx.person, unit=team, role=Role.MEMBER, actor=ctx.person)
     reply = (
         f"{person_name(ctx.person.display_name)} đã tham gia {unit_label(team)}{moved_from}.\n"
         "Ghi kết quả hằng ngày bằng /ghi, xem việc được giao bằng /nhiemvu, gõ /huongdan để xem thêm."
@@ -313,5 +333,5 @@ async def vaitro(ctx: Context) -> str:
             raise UserError(
                 f"{person_name(target.display_name)} đang giữ vai trò cao hơn bạn; bạn không thể đổi vai trò này."
             )
-    await org_store.set_membership(ctx.session, person=target, unit=unit, role=role, actor=ctx.person)
+    await org_service.set_membership(ctx.session, person=target, unit=unit, role=role, actor=ctx.person)
     return f"Đã giao vai trò {role_label(role)} của {unit_label(unit)} cho {person_name(target.display_name)}."

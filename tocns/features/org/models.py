@@ -81,7 +81,7 @@ class Membership(SQLModel, table=True):
 
 
 class JoinCode(SQLModel, table=True):
-    """A one-time, expiring code that binds a chat and grants a role on an org unit."""
+    """A one-time, expiring code that binds a chat and grants a role on an org unit (or one imported person's)."""
 
     __tablename__ = "join_code"
 
@@ -89,6 +89,9 @@ class JoinCode(SQLModel, table=True):
     code: str = Field(index=True, unique=True, max_length=32)
     org_unit_id: int = Field(foreign_key="org_unit.id")
     role: str = Field(max_length=20)
+    # A personal code (printed by the team import): the imported person it is for; redeeming it makes the
+    # redeeming account that person, never a second one (issue 27).
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     used_at: datetime | None = None

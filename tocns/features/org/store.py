@@ -1,8 +1,7 @@
-"""Data access for the org tree, chats, people, memberships, join codes and processed messages."""
+"""The org feature's SQL: the tree, chats, people, memberships, join codes (rules and the team import: service.py)."""
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,18 +15,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.core.clock import utcnow
 from tocns.core.messages import Mention
-from tocns.core.permissions import role_label
 from tocns.core.roles import Level, Role
-from tocns.core.text import closest, fold, vi_sorted
+from tocns.core.text import fold, vi_sorted
 from tocns.db.audit import append_audit_rows, record_audit
 from tocns.db.errors import Conflict, Expired, NotFound
 from tocns.db.upsert import per_dialect, table_of
-from tocns.features.org.models import ChatBinding, JoinCode, Membership, OrgUnit, Person, unit_label
+from tocns.features.org import texts
+from tocns.features.org.models import ChatBinding, JoinCode, Membership, OrgUnit, Person
 from tocns.features.org.names import name_words_match
-from tocns.features.org.sheet import Member, Problem, SheetRow, member_of, too_long
 
 JOIN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 JOIN_CODE_LENGTH = 8
+_CHUNK = 500
 
 # ---------------------------------------------------------------- org units
 
@@ -52,7 +51,7 @@ async def require_unit(session: AsyncSession, code: str) -> OrgUnit:
     """Load an org unit by code or raise NotFound with a clear message."""
     unit = await get_unit_by_code(session, code)
     if unit is None:
-        raise NotFound(f"Không có đơn vị nào mang mã {code!r}. Xem danh sách bằng: tocns org list")
+        raise NotFound(texts.no_unit(code))
     return unit
 
 
@@ -67,7 +66,7 @@ async def create_unit(
 ) -> OrgUnit:
     """Create an org unit under `parent` (any depth) and record it in the audit log."""
     if await get_unit_by_code(session, code) is not None:
-        raise Conflict(f"Mã đơn vị {code!r} đã tồn tại.")
+        raise Conflict(texts.unit_code_taken(code))
     unit = OrgUnit(
         code=code,
         name=name,
@@ -152,11 +151,11 @@ async def add_team(session: AsyncSession, parent_code: str, name: str, actor_lab
     parent = await require_unit(session, parent_code)
     name = " ".join(name.split())
     if not name:
-        raise Conflict("Tên tổ không được để trống.")
+        raise Conflict(texts.TEAM_NAME_EMPTY)
     siblings = await children(session, parent)
     for sibling in siblings:
         if sibling.level == Level.TEAM and sibling.name_folded == fold(name):
-            raise Conflict(f"{parent.name} đã có tổ {sibling.name!r} (mã {sibling.code}).")
+            raise Conflict(texts.team_exists(parent, sibling.name, sibling.code))
     count = await session.scalar(
         select(func.count()).select_from(OrgUnit).where(OrgUnit.parent_id == parent.id, OrgUnit.level == Level.TEAM)
     )
@@ -166,6 +165,43 @@ async def add_team(session: AsyncSession, parent_code: str, name: str, actor_lab
         number += 1
         code = f"{parent.code}-T{number:02d}"
     return await create_unit(session, code=code, name=name, level=Level.TEAM, parent=parent, actor_label=actor_label)
+
+
+NATIONAL_CODE = "VN"
+NATIONAL_NAME = "Cả nước"
+
+
+async def ensure_national(session: AsyncSession, actor_label: str | None = None) -> OrgUnit:
+    """The national unit above every province: created when missing, and every province still at the root moved
+    under it (the paths and depths below follow, in one UPDATE per province)."""
+    query = select(OrgUnit).where(OrgUnit.level == Level.NATIONAL).order_by(col(OrgUnit.id)).limit(1)
+    national = (await session.exec(query)).first()
+    if national is None:
+        national = await create_unit(
+            session, code=NATIONAL_CODE, name=NATIONAL_NAME, level=Level.NATIONAL, actor_label=actor_label
+        )
+    roots = await session.exec(select(OrgUnit).where(col(OrgUnit.parent_id).is_(None), OrgUnit.level == Level.PROVINCE))
+    for province in roots.all():
+        before = province.path
+        await session.exec(
+            update(OrgUnit)  # type: ignore[call-overload]
+            .where(col(OrgUnit.path).startswith(province.path))
+            .values(path=literal(national.path.rstrip("/")) + col(OrgUnit.path), depth=col(OrgUnit.depth) + 1)
+            .execution_options(synchronize_session="evaluate")
+        )
+        province.parent_id = national.id
+        session.add(province)
+        await record_audit(
+            session,
+            action="move",
+            entity="org_unit",
+            entity_id=province.id,
+            actor_label=actor_label,
+            before={"path": before},
+            after={"path": province.path, "parent": national.code},
+        )
+    await session.flush()
+    return national
 
 
 @dataclass
@@ -188,7 +224,8 @@ async def import_divisions(
         wanted = province_code.strip().lstrip("0") or "0"
         provinces = [p for p in provinces if str(p.code.value) == wanted]
         if not provinces:
-            raise NotFound(f"Không có tỉnh/thành phố nào mang mã {province_code!r}.")
+            raise NotFound(texts.no_province(province_code))
+    national = await ensure_national(session, actor_label)
     existing_codes = set((await session.exec(select(OrgUnit.code))).all())
     result = ImportResult()
     for province in provinces:
@@ -198,7 +235,7 @@ async def import_divisions(
             result.skipped += 1
         else:
             unit = await create_unit(
-                session, code=code, name=province.name, level=Level.PROVINCE, actor_label=actor_label
+                session, code=code, name=province.name, level=Level.PROVINCE, parent=national, actor_label=actor_label
             )
             result.provinces += 1
         new_units: list[OrgUnit] = []
@@ -315,7 +352,7 @@ async def upsert_person(
         person: Person | None = (await session.exec(statement, params=params)).scalars().first()
         if person is not None:
             return person
-    raise NotFound(f"Không tìm thấy người dùng {platform}:{user_id}.")
+    raise NotFound(texts.no_person(platform, user_id))
 
 
 async def get_person(session: AsyncSession, platform: str, user_id: str) -> Person | None:
@@ -421,7 +458,7 @@ async def merge_people(session: AsyncSession, *, keep: Person, gone: Person, act
     from sqlalchemy import select as _select
 
     if keep.id == gone.id:
-        raise Conflict("Hai bản ghi là cùng một người.")
+        raise Conflict(texts.SAME_PERSON)
     outcome = MergeOutcome()
     conn = await session.connection()
     await session.flush()
@@ -524,7 +561,7 @@ async def bind_chat(
     """Bind a chat to an org unit; an inactive binding of the same chat is reused."""
     binding = await get_binding(session, platform, chat_id, active_only=False)
     if binding is not None and binding.active:
-        raise Conflict("Nhóm này đã được kết nối.")
+        raise Conflict(texts.CHAT_ALREADY_BOUND)
     before = binding.model_copy() if binding else None
     if binding is None:
         binding = ChatBinding(platform=platform, chat_id=chat_id, org_unit_id=unit.id or 0)
@@ -621,7 +658,7 @@ async def people_of_private_chats(
     if not wanted:
         return {}
     ids = sorted({chat_id for _platform, chat_id in wanted})
-    people: list[Person] = await _in_chunks(session, select(Person), Person.private_chat_id, ids)
+    people: list[Person] = await in_chunks(session, select(Person), Person.private_chat_id, ids)
     return {(p.platform, p.private_chat_id or ""): p for p in people if (p.platform, p.private_chat_id or "") in wanted}
 
 
@@ -744,24 +781,6 @@ async def team_of(session: AsyncSession, person_id: int, within: OrgUnit | None 
     return None
 
 
-BELOW_PROVINCE = frozenset({Level.DISTRICT, Level.COMMUNE, Level.TEAM})
-
-
-def role_fits_unit(role: Role, unit: OrgUnit) -> bool:
-    """Whether `role` may be held on `unit`: staff only on a province or above, since staff reach every unit under
-    theirs (a staff code issued on a commune once broadcast across two provinces, issue 14)."""
-    return not (role == Role.STAFF and unit.level in BELOW_PROVINCE)
-
-
-def check_role_on_unit(role: Role, unit: OrgUnit) -> None:
-    """Refuse a role the unit cannot hold (see role_fits_unit), naming the unit."""
-    if not role_fits_unit(role, unit):
-        raise Conflict(
-            f"Vai trò {role_label(role)} chỉ giao ở cấp tỉnh (hoặc cao hơn), không giao ở {unit_label(unit)}. "
-            "Chưa giao vai trò nào."
-        )
-
-
 async def set_membership(
     session: AsyncSession,
     *,
@@ -771,8 +790,8 @@ async def set_membership(
     actor: Person | None = None,
     actor_label: str | None = None,
 ) -> Membership:
-    """Give a person a role on a unit (creating or updating the membership); a staff role only on a province."""
-    check_role_on_unit(role, unit)
+    """Give a person a role on a unit (creating or updating the membership); service.set_membership checks the
+    role fits the unit first."""
     _forget_memberships(session)
     result = await session.exec(
         select(Membership).where(Membership.person_id == person.id, Membership.org_unit_id == unit.id)
@@ -816,7 +835,8 @@ async def remove_membership(session: AsyncSession, membership: Membership, actor
 # ---------------------------------------------------------------- join codes
 
 
-def _new_code() -> str:
+def new_code_value() -> str:
+    """A random join code: 8 characters that cannot be misread (no 0/O, 1/I)."""
     return "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(JOIN_CODE_LENGTH))
 
 
@@ -833,14 +853,22 @@ async def create_join_code(
     ttl: timedelta,
     now: datetime | None = None,
     actor_label: str | None = None,
+    for_person: Person | None = None,
 ) -> JoinCode:
-    """Issue a one-time code for a unit and role, valid for `ttl` (a staff code only on a province or above)."""
-    check_role_on_unit(role, unit)
+    """Store a one-time code for a unit and role, valid for `ttl`; `for_person` makes it one imported person's own
+    code. service.create_join_code checks the role fits the unit first."""
     now = now or utcnow()
-    code = _new_code()
+    code = new_code_value()
     while (await session.exec(select(JoinCode).where(JoinCode.code == code))).first() is not None:
-        code = _new_code()
-    join_code = JoinCode(code=code, org_unit_id=unit.id or 0, role=role.value, created_at=now, expires_at=now + ttl)
+        code = new_code_value()
+    join_code = JoinCode(
+        code=code,
+        org_unit_id=unit.id or 0,
+        role=role.value,
+        person_id=for_person.id if for_person else None,
+        created_at=now,
+        expires_at=now + ttl,
+    )
     session.add(join_code)
     await session.flush()
     await record_audit(
@@ -859,18 +887,18 @@ async def check_join_code(session: AsyncSession, code: str, now: datetime) -> tu
     normalized = normalize_join_code(code)
     join_code = (await session.exec(select(JoinCode).where(JoinCode.code == normalized))).first()
     if join_code is None:
-        raise NotFound(f"Mã kết nối {code.strip()!r} không đúng. Hãy kiểm tra lại mã do Sở hoặc xã cấp.")
+        raise NotFound(texts.code_unknown(code))
     if join_code.used_at is not None:
-        raise Conflict(f"Mã kết nối {normalized} đã được sử dụng. Mỗi mã chỉ dùng được một lần; hãy xin mã mới.")
+        raise Conflict(texts.code_used(normalized))
     if join_code.expires_at <= now:
-        raise Expired(f"Mã kết nối {normalized} đã hết hạn. Hãy xin mã mới.")
+        raise Expired(texts.code_expired(normalized))
     unit = await session.get(OrgUnit, join_code.org_unit_id)
     if unit is None:
-        raise NotFound("Đơn vị của mã này không còn tồn tại.")
+        raise NotFound(texts.CODE_UNIT_GONE)
     return join_code, unit
 
 
-async def redeem_join_code(session: AsyncSession, code: str, person: Person, now: datetime) -> tuple[JoinCode, OrgUnit]:
+async def claim_join_code(session: AsyncSession, code: str, person: Person, now: datetime) -> tuple[JoinCode, OrgUnit]:
     """Use a join code once, atomically; raise NotFound / Expired / Conflict with a clear message when it cannot be.
 
     One conditional UPDATE (`WHERE used_at IS NULL AND expires_at > now RETURNING`) is the whole decision: of
@@ -886,32 +914,32 @@ async def redeem_join_code(session: AsyncSession, code: str, person: Person, now
             col(JoinCode.expires_at) > now,
         )
         .values(used_at=now, used_by_person_id=person.id)
-        .returning(col(JoinCode.id), col(JoinCode.org_unit_id), col(JoinCode.role), col(JoinCode.expires_at))
+        .returning(
+            col(JoinCode.id),
+            col(JoinCode.org_unit_id),
+            col(JoinCode.role),
+            col(JoinCode.person_id),
+            col(JoinCode.expires_at),
+        )
         .execution_options(synchronize_session=False)
     )
     row = (await session.exec(claim)).first()  # type: ignore[call-overload]
     if row is None:
         await check_join_code(session, code, now)  # raises the precise reason (unknown, used, expired)
-        raise Conflict(f"Mã kết nối {normalized} đã được sử dụng. Mỗi mã chỉ dùng được một lần; hãy xin mã mới.")
+        raise Conflict(texts.code_used(normalized))
     join_code = JoinCode(
         id=row.id,
         code=normalized,
         org_unit_id=row.org_unit_id,
         role=row.role,
+        person_id=row.person_id,
         expires_at=row.expires_at,
         used_at=now,
         used_by_person_id=person.id,
     )
     unit = await session.get(OrgUnit, join_code.org_unit_id)
     if unit is None:
-        raise NotFound("Đơn vị của mã này không còn tồn tại.")
-    if not role_fits_unit(Role(join_code.role), unit):
-        # A code issued before staff were bound to a province: refused, and the refusal rolls the claim back.
-        raise Conflict(
-            f"Mã kết nối {normalized} không dùng được: nó cấp vai trò {role_label(join_code.role)} ở "
-            f"{unit_label(unit)}, mà vai trò này chỉ giao ở cấp tỉnh. Chưa kết nối, chưa giao vai trò nào; "
-            "hãy xin mã mới."
-        )
+        raise NotFound(texts.CODE_UNIT_GONE)
     await record_audit(
         session,
         action="redeem",
@@ -923,330 +951,67 @@ async def redeem_join_code(session: AsyncSession, code: str, person: Person, now
     return join_code, unit
 
 
-# ---------------------------------------------------------------- bulk import of teams (tocns org import-teams)
-# Applying a sheet of teams and members: resolve communes, check everything, then insert in bulk, all or nothing.
-# Idempotent: a team is found by its commune and folded name, a person by (platform, user id), a membership by
-# (person, team); what exists is left as it is (a changed role is updated), so a second run changes nothing.
-
-IMPORT_ACTOR = "operator-cli import-teams"
-_PREFIX = re.compile(r"^(xa|phuong|thi tran|dac khu|thon|to dan pho|ap|ban)\s+")
-_CHUNK = 500
+# ---------------------------------------------------------------- what the team import reads and writes in bulk
 
 
-@dataclass
-class TeamPlan:
-    """A team of the sheet: its commune, its name, the team already in the database if any, its members."""
-
-    row: int
-    commune: OrgUnit
-    name: str
-    existing: OrgUnit | None = None
-    members: list[Member] = field(default_factory=list)
-
-
-@dataclass
-class TeamCode:
-    """What the operator hands out for one team."""
-
-    team_code: str
-    team_name: str
-    commune_name: str
-    join_code: str | None
-    expires_at: datetime | None
-    created: bool
-
-
-@dataclass
-class ImportOutcome:
-    """What an import created and what it found already there."""
-
-    teams_created: int = 0
-    teams_existing: int = 0
-    people_created: int = 0
-    memberships_created: int = 0
-    roles_changed: int = 0
-    codes: list[TeamCode] = field(default_factory=list)
-
-
-def _key(name: str) -> str:
-    return fold(name)
-
-
-def _bare(name: str) -> str:
-    """A folded name without its "Xã"/"Phường"/"Thôn" prefix ("Xã Tân Lập" and "Tân Lập" meet)."""
-    return _PREFIX.sub("", fold(name))
-
-
-async def _in_chunks(session: AsyncSession, query: object, column: object, values: Sequence[object]) -> list:
+async def in_chunks(session: AsyncSession, query: object, column: object, values: Sequence[object]) -> list:
+    """Rows of `query` whose `column` is in `values`, asked in chunks (a parameter list has a limit)."""
     out: list = []
     for start in range(0, len(values), _CHUNK):
         out += (await session.exec(query.where(col(column).in_(values[start : start + _CHUNK])))).all()  # type: ignore[attr-defined]
     return out
 
 
-class _Communes:
-    """Every unit a team may hang under (not teams), found by code or by name."""
-
-    def __init__(self, units: Iterable[OrgUnit]) -> None:
-        self.by_code: dict[str, OrgUnit] = {}
-        self.by_name: dict[str, list[OrgUnit]] = {}
-        self.by_bare: dict[str, list[OrgUnit]] = {}
-        for unit in units:
-            self.by_code[unit.code.upper()] = unit
-            self.by_name.setdefault(_key(unit.name), []).append(unit)
-            if unit.level == Level.COMMUNE:
-                self.by_bare.setdefault(_bare(unit.name), []).append(unit)
-
-    def find(self, text: str) -> OrgUnit | str:
-        """The unit `text` names, or the reason why none."""
-        unit = self.by_code.get(text.strip().upper())
-        if unit is not None:
-            return unit
-        found = self.by_name.get(_key(text)) or self.by_bare.get(_bare(text)) or []
-        if len(found) == 1:
-            return found[0]
-        if found:
-            codes = ", ".join(f"{u.code} ({u.name})" for u in found[:5])
-            return f"có {len(found)} đơn vị tên {text!r}: {codes}; hãy ghi mã xã/phường."
-        hints = closest(text, [u.name for units in self.by_name.values() for u in units if u.level == Level.COMMUNE])
-        hint = f" Có phải: {', '.join(hints)}?" if hints else ""
-        return f"không có xã/phường {text!r} (mã hoặc tên).{hint}"
-
-
-async def plan_team_import(
-    session: AsyncSession, rows: list[SheetRow], under: OrgUnit | None = None
-) -> tuple[list[TeamPlan], list[Problem]]:
-    """Check every row against the database: the teams to create or reuse with their members, and the problems."""
+async def team_parents(session: AsyncSession, under: OrgUnit | None) -> list[OrgUnit]:
+    """Every active unit a team may hang under (anything but a team), optionally within `under`."""
     query = select(OrgUnit).where(OrgUnit.level != Level.TEAM, OrgUnit.active == True)  # noqa: E712
     if under is not None:
         query = query.where(col(OrgUnit.path).startswith(under.path))
-    communes = _Communes((await session.exec(query)).all())
-    problems: list[Problem] = []
-    teams: dict[tuple[int, str], TeamPlan] = {}
-    team_rows: dict[tuple[int, str], int] = {}
-    people: dict[tuple[str, str], int] = {}
-    for row in rows:
-        if row.formulas:
-            problems.append(
-                Problem(row.number, f"ô {', '.join(row.formulas)} là công thức; hãy dán giá trị (Paste Values).")
-            )
-            continue
-        if not row.commune:
-            problems.append(Problem(row.number, "thiếu xã/phường (mã hoặc tên)."))
-            continue
-        if not row.team:
-            problems.append(Problem(row.number, "thiếu tên tổ."))
-            continue
-        if (long := too_long(row)) is not None:
-            problems.append(long)
-            continue
-        unit = communes.find(row.commune)
-        if isinstance(unit, str):
-            problems.append(Problem(row.number, unit))
-            continue
-        member = member_of(row)
-        if isinstance(member, Problem):
-            problems.append(member)
-            continue
-        key = (unit.id or 0, _key(row.team))
-        plan = teams.setdefault(key, TeamPlan(row=row.number, commune=unit, name=row.team))
-        if member is None:
-            # A row naming only the team: a second one is a duplicate, not more information.
-            if key in team_rows:
-                problems.append(
-                    Problem(row.number, f"trùng tổ {row.team!r} của {unit.name} với dòng {team_rows[key]}.")
-                )
-                continue
-            team_rows[key] = row.number
-            continue
-        identity = (member.platform, member.user_id)
-        if identity in people:
-            label = {"telegram": "Telegram ID", "zalo": "Zalo ID", "phone": "số điện thoại"}[member.platform]
-            problems.append(
-                Problem(row.number, f"trùng người với dòng {people[identity]} (cùng {label} {member.user_id}).")
-            )
-            continue
-        people[identity] = row.number
-        plan.members.append(member)
-    plans = list(teams.values())
-    if plans:
-        commune_ids = list({p.commune.id or 0 for p in plans})
-        existing = await _in_chunks(
-            session, select(OrgUnit).where(OrgUnit.level == Level.TEAM), OrgUnit.parent_id, commune_ids
-        )
-        by_key = {(t.parent_id or 0, t.name_folded): t for t in existing}
-        for plan in plans:
-            plan.existing = by_key.get((plan.commune.id or 0, _key(plan.name)))
-    problems.sort(key=lambda p: p.row)
-    return plans, problems
+    return list((await session.exec(query)).all())
 
 
-async def _team_codes(session: AsyncSession, communes: list[OrgUnit]) -> dict[int, set[str]]:
+async def teams_of(session: AsyncSession, parent_ids: list[int]) -> list[OrgUnit]:
+    """The teams directly under these units."""
+    return await in_chunks(session, select(OrgUnit).where(OrgUnit.level == Level.TEAM), OrgUnit.parent_id, parent_ids)
+
+
+async def team_codes_taken(session: AsyncSession, parents: list[OrgUnit]) -> dict[int, set[str]]:
+    """The team codes ("<parent>-Tnn") already used under each parent."""
     taken: dict[int, set[str]] = {}
-    for commune in communes:
-        prefix = f"{commune.code}-T"
+    for parent in parents:
+        prefix = f"{parent.code}-T"
         codes = (await session.exec(select(OrgUnit.code).where(col(OrgUnit.code).startswith(prefix)))).all()
-        taken[commune.id or 0] = set(codes)
+        taken[parent.id or 0] = set(codes)
     return taken
 
 
-async def apply_team_import(
-    session: AsyncSession, plans: list[TeamPlan], now: datetime, code_ttl: timedelta
-) -> ImportOutcome:
-    """Create what the plans name and the database lacks, in bulk; a join code (team leader) per new team."""
-    outcome = ImportOutcome()
-    new_plans = [p for p in plans if p.existing is None]
-    communes = list({p.commune.id: p.commune for p in new_plans}.values())
-    taken = await _team_codes(session, communes)
-    counts: dict[int, int] = {cid: len(codes) for cid, codes in taken.items()}
-    created: list[OrgUnit] = []
-    for plan in new_plans:
-        cid = plan.commune.id or 0
-        number = counts[cid] + 1
-        while f"{plan.commune.code}-T{number:02d}" in taken[cid]:
-            number += 1
-        code = f"{plan.commune.code}-T{number:02d}"
-        taken[cid].add(code)
-        counts[cid] = number
-        name = " ".join(plan.name.split())
-        unit = OrgUnit(
-            code=code,
-            name=name,
-            name_folded=fold(name),
-            level=Level.TEAM,
-            parent_id=plan.commune.id,
-            depth=plan.commune.depth + 1,
-            created_at=now,
-        )
-        plan.existing = unit
-        created.append(unit)
-    session.add_all(created)
-    await session.flush()
-    audit: list[dict[str, Any]] = []
-    for plan in new_plans:
-        team = plan.existing
-        assert team is not None
-        team.path = f"{plan.commune.path}{team.id}/"
-        audit.append(
-            {"action": "create", "entity": "org_unit", "entity_id": team.id, "actor_label": IMPORT_ACTOR, "after": team}
-        )
-    outcome.teams_created = len(created)
-    outcome.teams_existing = len(plans) - len(created)
+async def people_by_user_id(session: AsyncSession, platform: str, user_ids: list[str]) -> list[Person]:
+    """The people of one platform with these user ids."""
+    return await in_chunks(session, select(Person).where(Person.platform == platform), Person.user_id, user_ids)
 
-    # People: found by (platform, user id); the new ones inserted together.
-    members = [(plan, m) for plan in plans for m in plan.members]
-    found: dict[tuple[str, str], Person] = {}
-    for platform in {m.platform for _, m in members}:
-        ids = [m.user_id for _, m in members if m.platform == platform]
-        for person in await _in_chunks(session, select(Person).where(Person.platform == platform), Person.user_id, ids):
-            found[(person.platform, person.user_id)] = person
-    new_people = []
-    for _, m in members:
-        if (m.platform, m.user_id) not in found:
-            person = Person(
-                platform=m.platform, user_id=m.user_id, display_name=m.name, created_at=now, last_seen_at=now
-            )
-            found[(m.platform, m.user_id)] = person
-            new_people.append(person)
-    session.add_all(new_people)
-    await session.flush()
-    outcome.people_created = len(new_people)
 
-    # Memberships: one per person and team; an existing one keeps its row, its role follows the sheet.
-    person_ids = [found[(m.platform, m.user_id)].id or 0 for _, m in members]
-    held = {
-        (ms.person_id, ms.org_unit_id): ms
-        for ms in await _in_chunks(session, select(Membership), Membership.person_id, person_ids)
-    }
-    new_memberships = []
-    for plan, m in members:
-        person = found[(m.platform, m.user_id)]
-        team = plan.existing
-        assert team is not None
-        current = held.get((person.id or 0, team.id or 0))
-        if current is None:
-            new_memberships.append(Membership(person_id=person.id or 0, org_unit_id=team.id or 0, role=m.role.value))
-        elif current.role != m.role.value and Role(current.role).rank <= Role.TEAM_LEADER.rank:
-            # Only within a team's roles: a sheet never demotes a commune leader or staff.
-            before = current.model_copy()
-            current.role = m.role.value
-            session.add(current)
-            audit.append(
-                {
-                    "action": "set_role",
-                    "entity": "membership",
-                    "entity_id": current.id,
-                    "actor_label": IMPORT_ACTOR,
-                    "before": before,
-                    "after": current.model_copy(),
-                }
-            )
-            outcome.roles_changed += 1
-    session.add_all(new_memberships)
-    await session.flush()
-    audit += [
-        {"action": "join", "entity": "membership", "entity_id": ms.id, "actor_label": IMPORT_ACTOR, "after": ms}
-        for ms in new_memberships
-    ]
-    outcome.memberships_created = len(new_memberships)
+async def memberships_of_people(session: AsyncSession, person_ids: list[int]) -> list[Membership]:
+    """Every membership of these people."""
+    return await in_chunks(session, select(Membership), Membership.person_id, person_ids)
 
-    # A join code per new team, for its leader's group; an existing team shows its still-valid code, if any.
-    fresh = {id(p) for p in new_plans}
-    existing_ids = [p.existing.id or 0 for p in plans if p.existing is not None and id(p) not in fresh]
-    valid: dict[int, JoinCode] = {}
-    if existing_ids:
-        query = select(JoinCode).where(
-            JoinCode.role == Role.TEAM_LEADER.value, col(JoinCode.used_at).is_(None), JoinCode.expires_at > now
-        )
-        for code in await _in_chunks(session, query, JoinCode.org_unit_id, existing_ids):
-            valid.setdefault(code.org_unit_id, code)
-    new_codes: list[JoinCode] = []
-    issued: set[str] = set()
-    # Codes already in the table (any unit): a new one never collides with them, so the insert cannot fail.
-    candidates = [_new_code() for _ in new_plans]
-    in_use = set(await _in_chunks(session, select(JoinCode.code), JoinCode.code, candidates))
-    pool = [c for c in candidates if c not in in_use]
-    for plan in plans:
-        team = plan.existing
-        assert team is not None
-        if id(plan) in fresh:
-            value = pool.pop() if pool else _new_code()
-            while value in issued or value in in_use:
-                value = _new_code()
-            issued.add(value)
-            join = JoinCode(
-                code=value,
-                org_unit_id=team.id or 0,
-                role=Role.TEAM_LEADER.value,
-                created_at=now,
-                expires_at=now + code_ttl,
-            )
-            new_codes.append(join)
-            outcome.codes.append(TeamCode(team.code, team.name, plan.commune.name, value, join.expires_at, True))
-        else:
-            old = valid.get(team.id or 0)
-            outcome.codes.append(
-                TeamCode(
-                    team.code,
-                    team.name,
-                    plan.commune.name,
-                    old.code if old else None,
-                    old.expires_at if old else None,
-                    False,
-                )
-            )
-    session.add_all(new_codes)
+
+async def valid_codes(session: AsyncSession, column: Any, ids: list[int], now: datetime) -> list[JoinCode]:
+    """Unused, unexpired codes whose `column` (JoinCode.org_unit_id or JoinCode.person_id) is in `ids`."""
+    query = select(JoinCode).where(col(JoinCode.used_at).is_(None), JoinCode.expires_at > now)
+    return await in_chunks(session, query.order_by(col(JoinCode.id)), column, ids)
+
+
+async def codes_in_use(session: AsyncSession, candidates: list[str]) -> set[str]:
+    """Which of these code values the table already holds."""
+    return set(await in_chunks(session, select(JoinCode.code), JoinCode.code, candidates))
+
+
+async def insert_all(session: AsyncSession, rows: Sequence[Any]) -> None:
+    """Insert new rows together and learn their ids."""
+    session.add_all(rows)
     await session.flush()
-    units = {p.existing.id: p.existing.code for p in new_plans if p.existing is not None}
-    audit += [
-        {
-            "action": "create",
-            "entity": "join_code",
-            "entity_id": jc.id,
-            "actor_label": IMPORT_ACTOR,
-            "after": {"org_unit": units.get(jc.org_unit_id), "role": jc.role, "expires_at": jc.expires_at},
-        }
-        for jc in new_codes
-    ]
-    await append_audit_rows(session, audit)
-    return outcome
+
+
+async def insert_audit(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Write audit rows in bulk."""
+    await append_audit_rows(session, rows)

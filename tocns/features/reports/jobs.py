@@ -16,7 +16,7 @@ from tocns.features.reports.files import write_report_files
 from tocns.features.reports.period import Period, week_of
 from tocns.features.reports.render import CHARTS_NEED_EXTRA, render_text
 from tocns.features.reports.service import unit_report
-from tocns.features.reports.store import Report, digest_recipients, root_chats
+from tocns.features.reports.store import Report, department_units, digest_recipients, root_chats
 from tocns.features.tasks import store as task_store
 from tocns.outbox import store as outbox
 
@@ -45,7 +45,7 @@ async def weekly_summary(app: BotApp, now: datetime) -> list[str]:
         ]
         # On a platform where the department has no group, its people get the summary privately, once each.
         reach = await load_reach(session)
-        for root in await org_store.list_units(session, max_depth=0):
+        for root in await department_units(session):
             platforms = {platform for unit, platform, _chat in groups if unit.id == root.id}
             chats += [
                 (root, chat.platform, chat.chat_id, f"weekly_summary:person:{chat.person.id}:{period.slug}")

@@ -406,12 +406,25 @@ async def raw_records(session: AsyncSession, unit: OrgUnit, start: date, end: da
     return [tuple(row) for row in result.all()]
 
 
+def _department() -> Any:
+    """SQL true for a department's unit: a province, the national unit, or a root (a tree with no province level)."""
+    return col(OrgUnit.level).in_([Level.PROVINCE, Level.NATIONAL]) | col(OrgUnit.parent_id).is_(None)
+
+
+async def department_units(session: AsyncSession) -> list[OrgUnit]:
+    """Every active department unit (provinces and the national unit), by code."""
+    query = select(OrgUnit).where(_department(), OrgUnit.active == True).order_by(col(OrgUnit.code))  # noqa: E712
+    return list((await session.exec(query)).all())
+
+
 async def root_chats(session: AsyncSession) -> list[tuple[OrgUnit, str, str]]:
-    """Active chats bound to a root unit (the department's chats): (unit, platform, chat_id)."""
+    """Active chats of the departments: bound to a province, to the national unit, or to any root unit (a tree with
+    no province level): (unit, platform, chat_id). A province keeps its weekly summary once a national unit is
+    created above it."""
     result = await session.exec(
         select(OrgUnit, ChatBinding.platform, ChatBinding.chat_id)
         .join(ChatBinding, col(ChatBinding.org_unit_id) == col(OrgUnit.id))
-        .where(col(OrgUnit.parent_id).is_(None), ChatBinding.active == True)  # noqa: E712
+        .where(_department(), ChatBinding.active == True)  # noqa: E712
         .order_by(col(OrgUnit.code), col(ChatBinding.chat_id))
     )
     return [(unit, platform, chat_id) for unit, platform, chat_id in result.all()]

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tocns.core.roles import Level
 from tocns.db.audit import append_audit, record_audit
 from tocns.db.upsert import table_of
 from tocns.features.activity.grammar import Catalogue, IndicatorSpec, default_specs, shipped_unit_synonyms
@@ -396,7 +397,9 @@ async def export_rows(
     out: list[ExportRow] = []
     for record, item, indicator, unit in rows:
         person = people[record.person_id]
+        # The national unit heads every row alike: the path starts at the province, as officers know it.
         chain = [units[int(i)] for i in unit.path.strip("/").split("/") if i and int(i) in units]
+        chain = [u for u in chain if u.level != Level.NATIONAL]
         out.append(
             ExportRow(
                 record_id=record.id or 0,

@@ -16,9 +16,9 @@ from pathlib import Path
 from radon.complexity import cc_rank, cc_visit
 
 MAX_LINES = 60
-ALLOWED_D_OR_WORSE = 25
-"""Blocks rated D or worse allowed (26 before issue 23's org split; the issue's goal is at most 8, which the lead sets
-once the parallel splits of issue 23 are merged)."""
+ALLOWED_D_OR_WORSE = 22
+"""Blocks rated D or worse allowed: 26 before issue 23's splits, 22 after the org, CLI, GapoWork and directives ones.
+The issue's goal is at most 8; the lead sets it once the parallel splits of issue 23 are merged."""
 REASON = "# long because:"
 PENDING_SPLITS = {
     # Long functions in modules other engineers were splitting at the same time (issue 23); the lead deletes each

@@ -105,6 +105,22 @@ def _nfc(value: Any) -> Any:
     return value
 
 
+def _message_ids(
+    body: dict[str, Any], message: dict[str, Any], thread: dict[str, Any], user: dict[str, Any]
+) -> tuple[str, str, str | None]:
+    """A message event's thread, sender and message ids, wherever this variant of the event puts them."""
+    thread_id = exact_id(thread.get("id"), "message.thread.id") or exact_id(body.get("thread_id"), "thread_id")
+    sender = (
+        exact_id(body.get("from_user_id"), "from_user_id")
+        or exact_id(user.get("id"), "message.user.id")
+        or exact_id(body.get("from_id"), "from_id")
+    )
+    message_id = exact_id(message.get("id"), "message.id") or exact_id(body.get("message_id"), "message_id")
+    if thread_id is None or sender is None:
+        raise ValueError("not a GapoWork message event: thread or sender missing")
+    return thread_id, sender, message_id
+
+
 def _obj(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -237,18 +253,9 @@ class GapoWorkChannel:
         message = body.get("message")
         if not isinstance(message, dict):
             raise ValueError("not a GapoWork message event: message missing")
-        thread = _obj(message.get("thread"))
-        thread_id = exact_id(thread.get("id"), "message.thread.id") or exact_id(body.get("thread_id"), "thread_id")
-        user = _obj(message.get("user"))
-        sender = (
-            exact_id(body.get("from_user_id"), "from_user_id")
-            or exact_id(user.get("id"), "message.user.id")
-            or exact_id(body.get("from_id"), "from_id")
-        )
-        message_id = exact_id(message.get("id"), "message.id") or exact_id(body.get("message_id"), "message_id")
+        thread, user = _obj(message.get("thread")), _obj(message.get("user"))
+        thread_id, sender, message_id = _message_ids(body, message, thread, user)
         parent = exact_id(body.get("parent_message_id"), "parent_message_id")
-        if thread_id is None or sender is None:
-            raise ValueError("not a GapoWork message event: thread or sender missing")
         direct = thread.get("type") == "direct"
         if not isinstance(thread.get("type"), str):
             self._variant("message without thread.type (taken as a group)")
@@ -256,22 +263,9 @@ class GapoWorkChannel:
         key = self._key(event_id, ["msg", thread_id, message_id])
         if sender == self.bot_id:
             return Checked(body=body, key=key, chat=chat, event=None)  # our own message coming back
-        kind = message.get("type") or "text"
-        mentions = [_obj(m) for m in _obj(message.get("metadata")).get("mentions") or [] if isinstance(m, dict)]
-        for item in mentions:
-            exact_id(item.get("target"), "mention target")
         name = user.get("name")
         display = name.strip() if isinstance(name, str) and name.strip() else f"Người dùng GapoWork {sender[-4:]}"
-        if kind in ("quick_reply", "menu"):
-            text = self._button_command(message.get("payload"), kind)
-            addressed, found = True, list[Mention]()
-        elif kind == "text":
-            raw = message.get("text")
-            if not isinstance(raw, str) or not raw.strip():
-                raise UpdateIgnored("GapoWork message without text")
-            text, addressed, found = self._text(raw, mentions)
-        else:
-            raise UpdateIgnored(f"GapoWork message of type {str(kind)[:20]!r} is not handled")
+        text, addressed, found = self._content(message)
         incoming = IncomingMessage(
             platform=PLATFORM,
             chat_id=chat,
@@ -290,6 +284,21 @@ class GapoWorkChannel:
         if not direct and self.router.parse(incoming) is None:
             raise UpdateIgnored("GapoWork group message that is no command for the bot")
         return Checked(body=body, key=key, chat=chat, event=incoming)
+
+    def _content(self, message: dict[str, Any]) -> tuple[str, bool, list[Mention]]:
+        """A message's command text, whether it addressed the bot, and the people it mentions (a tap, or text)."""
+        kind = message.get("type") or "text"
+        mentions = [_obj(m) for m in _obj(message.get("metadata")).get("mentions") or [] if isinstance(m, dict)]
+        for item in mentions:
+            exact_id(item.get("target"), "mention target")
+        if kind in ("quick_reply", "menu"):
+            return self._button_command(message.get("payload"), kind), True, []
+        if kind != "text":
+            raise UpdateIgnored(f"GapoWork message of type {str(kind)[:20]!r} is not handled")
+        raw = message.get("text")
+        if not isinstance(raw, str) or not raw.strip():
+            raise UpdateIgnored("GapoWork message without text")
+        return self._text(raw, mentions)
 
     def _button_command(self, payload: object, kind: str) -> str:
         """The command a menu tap or quick reply carries; UpdateIgnored when it names no command of ours."""

@@ -96,6 +96,21 @@ def _database_problem(exc: BaseException, url: str) -> str | None:
 
     errors = list(_chain(exc))
     target = _database_target(url)
+    found = _url_problem(errors, url) or _server_problem(errors, target)
+    if found is not None:
+        return found
+    for error in errors:
+        if isinstance(error, OSError | TimeoutError) and _raised_in(error, _DB_PACKAGES):
+            return f"không kết nối được cơ sở dữ liệu {target} ({_short(error)}); kiểm tra máy chủ và DATABASE_URL."
+    if any(isinstance(e, sa_exc.SQLAlchemyError) for e in errors):
+        return f"cơ sở dữ liệu {target} báo lỗi ({_short(exc)}); kiểm tra DATABASE_URL và máy chủ."
+    return None
+
+
+def _url_problem(errors: list[BaseException], url: str) -> str | None:
+    """A DATABASE_URL that cannot be read, or names a driver that cannot be loaded."""
+    from sqlalchemy import exc as sa_exc
+
     for error in errors:
         if isinstance(error, sa_exc.NoSuchModuleError) or (
             isinstance(error, sa_exc.InvalidRequestError) and "async" in str(error)
@@ -106,6 +121,11 @@ def _database_problem(exc: BaseException, url: str) -> str | None:
             return f"DATABASE_URL không đọc được; viết dạng {DATABASE_FORMS}."
         if isinstance(error, ModuleNotFoundError) and _raised_in(error, _DB_PACKAGES):
             return f"DATABASE_URL cần gói {error.name!r} chưa cài; dùng {DATABASE_FORMS}."
+    return None
+
+
+def _server_problem(errors: list[BaseException], target: str) -> str | None:
+    """A database the server does not have, credentials it refuses, or a SQLite file that cannot be opened."""
     for error in errors:
         name = type(error).__name__
         if name == "InvalidCatalogNameError" or ("does not exist" in str(error) and "database" in str(error)):
@@ -116,11 +136,6 @@ def _database_problem(exc: BaseException, url: str) -> str | None:
             return f"máy chủ PostgreSQL {target} từ chối tên người dùng hoặc mật khẩu trong DATABASE_URL."
         if "unable to open database file" in str(error):
             return f"không mở được tệp SQLite {target}: thư mục không có hoặc không được ghi; sửa DATABASE_URL."
-    for error in errors:
-        if isinstance(error, OSError | TimeoutError) and _raised_in(error, _DB_PACKAGES):
-            return f"không kết nối được cơ sở dữ liệu {target} ({_short(error)}); kiểm tra máy chủ và DATABASE_URL."
-    if any(isinstance(e, sa_exc.SQLAlchemyError) for e in errors):
-        return f"cơ sở dữ liệu {target} báo lỗi ({_short(exc)}); kiểm tra DATABASE_URL và máy chủ."
     return None
 
 

@@ -397,12 +397,9 @@ async def export_rows(
     out: list[ExportRow] = []
     for record, item, indicator, unit in rows:
         person = people[record.person_id]
-        # The national unit is above every row: the path people read starts at the province.
-        chain = [
-            units[int(i)]
-            for i in unit.path.strip("/").split("/")
-            if i and int(i) in units and units[int(i)].level != Level.NATIONAL
-        ]
+        # The national unit heads every row alike: the path starts at the province, as officers know it.
+        chain = [units[int(i)] for i in unit.path.strip("/").split("/") if i and int(i) in units]
+        chain = [u for u in chain if u.level != Level.NATIONAL]
         out.append(
             ExportRow(
                 record_id=record.id or 0,

@@ -236,6 +236,13 @@ async def tinhtrang(ctx: Context) -> str:
         raise UserError(f"Không có chỉ đạo số {directive.id}.")
     if directive.state == DirectiveState.PENDING:
         return f"Chỉ đạo số {directive.id} đang chờ xác nhận: gõ /xacnhan {directive.id} để gửi."
+    return _status_text(status, tz)
+
+
+def _status_text(status: service.DirectiveStatus, tz: ZoneInfo) -> str:
+    """A sent directive's status: the totals, then the communes needing attention first, then who has not
+    acknowledged."""
+    directive = status.directive
     acked = len(status.communes) - len(status.not_acknowledged)
     recalled = " — ĐÃ THU HỒI" if directive.state == DirectiveState.RECALLED else ""
     people = sum(len(c.people) for c in status.communes)

@@ -232,10 +232,11 @@ def _joincode(args: argparse.Namespace) -> int:
 def _merge_people(args: argparse.Namespace) -> int:
     from tocns.cli.common import run_in_session
     from tocns.core.text import person_name
+    from tocns.features.org import service as org_service
     from tocns.features.org import store as org_store
 
     async def work(session: AsyncSession) -> list[str]:
-        pairs = await org_store.duplicate_people(session)
+        pairs = await org_service.duplicate_people(session)
         lines = []
         for team, roster, account in pairs:
             lines.append(

@@ -102,6 +102,21 @@ async def _personal_claim(session: AsyncSession, join_code: JoinCode, person: Pe
     return imported
 
 
+async def duplicate_people(session: AsyncSession) -> list[tuple[OrgUnit, Person, Person]]:
+    """(team, roster entry, chat account) pairs of one person recorded twice: same team, same folded full name."""
+    by_team: dict[int, tuple[OrgUnit, list[Person]]] = {}
+    for team, person in await store.team_people(session):
+        by_team.setdefault(team.id or 0, (team, []))[1].append(person)
+    pairs = []
+    for team, people in by_team.values():
+        accounts = [p for p in people if p.platform != store.ROSTER_PLATFORM]
+        for roster in (p for p in people if p.platform == store.ROSTER_PLATFORM):
+            same = [a for a in accounts if fold(a.display_name) == fold(roster.display_name)]
+            if len(same) == 1:  # two accounts with the name: a person must say which (/toila), never a guess
+                pairs.append((team, roster, same[0]))
+    return pairs
+
+
 # ---------------------------------------------------------------- bulk import of teams (tocns org import-teams)
 # Applying a sheet of teams and members: resolve communes, check everything, then insert in bulk, all or nothing.
 # Idempotent: a team is found by its commune and folded name, a person by (platform, user id), a membership by

@@ -514,26 +514,16 @@ async def unclaimed_roster(session: AsyncSession, team: OrgUnit) -> list[Person]
     return list(rows.all())
 
 
-async def duplicate_people(session: AsyncSession) -> list[tuple[OrgUnit, Person, Person]]:
-    """(team, roster entry, chat account) pairs of one person recorded twice: same team, same folded full name."""
+async def team_people(session: AsyncSession) -> list[tuple[OrgUnit, Person]]:
+    """Every (team, person) membership pair, by team path then person id."""
     rows = await session.exec(
-        select(Membership, Person, OrgUnit)
+        select(OrgUnit, Person)
+        .join(Membership, col(Membership.org_unit_id) == col(OrgUnit.id))
         .join(Person, col(Person.id) == col(Membership.person_id))
-        .join(OrgUnit, col(OrgUnit.id) == col(Membership.org_unit_id))
         .where(OrgUnit.level == Level.TEAM)
         .order_by(col(OrgUnit.path), col(Person.id))
     )
-    by_team: dict[int, tuple[OrgUnit, list[Person]]] = {}
-    for _membership, person, team in rows.all():
-        by_team.setdefault(team.id or 0, (team, []))[1].append(person)
-    pairs = []
-    for team, people in by_team.values():
-        accounts = [p for p in people if p.platform != ROSTER_PLATFORM]
-        for roster in (p for p in people if p.platform == ROSTER_PLATFORM):
-            same = [a for a in accounts if fold(a.display_name) == fold(roster.display_name)]
-            if len(same) == 1:  # two accounts with the name: a person must say which (/toila), never a guess
-                pairs.append((team, roster, same[0]))
-    return pairs
+    return [(team, person) for team, person in rows.all()]
 
 
 # ---------------------------------------------------------------- chat bindings

@@ -14,6 +14,7 @@ from tocns.features.reports.period import Period, month_of, quarter_of, week_of,
 from tocns.features.reports.store import ChildRow, Report, TaskFigures
 from tocns.features.reports.workbook import EXCEL_MAX_ROWS, ReportWorkbook
 from tocns.features.targets.render import progress_lines
+from tocns.features.targets.service import ProgressRow
 
 
 def period_of(report: Report) -> Period:
@@ -205,6 +206,22 @@ def _counts(teams: int, reporting: int, records: int, timely: int) -> list[Any]:
     return [teams, reporting, percent(reporting, teams), records, timely, percent(timely, records)]
 
 
+def _progress_row(p: ProgressRow) -> list[Any]:
+    """One target-progress row under _PROGRESS_HEADINGS."""
+    on_track = "có" if p.on_track else "không"
+    return [
+        p.unit_code,
+        p.unit_name,
+        p.indicator,
+        p.month,
+        p.target,
+        p.done,
+        percent(p.done, p.target),
+        p.expected,
+        on_track,
+    ]
+
+
 def _section(out: CsvText, headings: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """A blank line, a heading row, then the rows."""
     out.row()
@@ -243,11 +260,7 @@ def render_csv(report: Report) -> str:
         _section(
             out,
             _PROGRESS_HEADINGS,
-            (
-                [p.unit_code, p.unit_name, p.indicator, p.month, p.target, p.done, percent(p.done, p.target)]
-                + [p.expected, "có" if p.on_track else "không"]
-                for p in report.progress.rows
-            ),
+            (_progress_row(p) for p in report.progress.rows),
         )
     if report.silent_teams:
         _section(

@@ -159,7 +159,7 @@ async def bench_ticks(db: Database, settings: Settings, repeat: int, busy: bool)
     event.remove(db.engine.sync_engine, "before_cursor_execute", count)
 
 
-async def _bench(url: str, repeat: int, busy: bool) -> None:
+async def _bench(url: str, repeat: int, busy: bool, ticks: bool) -> None:
     db = Database(url)
     files = tempfile.mkdtemp(prefix="national-bench-")
     settings = Settings(_env_file=None, database_url=url, files_dir=files, auto_migrate=False)  # type: ignore[call-arg]
@@ -173,7 +173,8 @@ async def _bench(url: str, repeat: int, busy: bool) -> None:
             ).one()  # fmt: skip
         print(f"PostgreSQL: {teams:,} teams, {items:,} items", flush=True)
         await bench_reports(db, settings, repeat)
-        await bench_ticks(db, settings, repeat, busy)
+        if ticks:
+            await bench_ticks(db, settings, repeat, busy)
     finally:
         await db.dispose()
         shutil.rmtree(files, ignore_errors=True)
@@ -185,8 +186,9 @@ def main() -> None:
     parser.add_argument("--url", default=DEFAULT_URL, help="the postgresql+asyncpg URL national_gen.py loaded")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per figure")
     parser.add_argument("--no-busy", action="store_true", help="skip the busy Monday tick (minutes at full scale)")
+    parser.add_argument("--no-ticks", action="store_true", help="reports only (no tick at all)")
     args = parser.parse_args()
-    asyncio.run(_bench(args.url, args.repeat, not args.no_busy))
+    asyncio.run(_bench(args.url, args.repeat, not args.no_busy, not args.no_ticks))
 
 
 if __name__ == "__main__":

@@ -159,7 +159,7 @@ async def bench_ticks(db: Database, settings: Settings, repeat: int, busy: bool)
     event.remove(db.engine.sync_engine, "before_cursor_execute", count)
 
 
-async def _bench(url: str, repeat: int, busy: bool, ticks: bool) -> None:
+async def _bench(url: str, repeat: int, busy: bool, ticks: bool, reports: bool) -> None:
     db = Database(url)
     files = tempfile.mkdtemp(prefix="national-bench-")
     settings = Settings(_env_file=None, database_url=url, files_dir=files, auto_migrate=False)  # type: ignore[call-arg]
@@ -172,7 +172,8 @@ async def _bench(url: str, repeat: int, busy: bool, ticks: bool) -> None:
                 )
             ).one()  # fmt: skip
         print(f"PostgreSQL: {teams:,} teams, {items:,} items", flush=True)
-        await bench_reports(db, settings, repeat)
+        if reports:
+            await bench_reports(db, settings, repeat)
         if ticks:
             await bench_ticks(db, settings, repeat, busy)
     finally:
@@ -187,8 +188,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per figure")
     parser.add_argument("--no-busy", action="store_true", help="skip the busy Monday tick (minutes at full scale)")
     parser.add_argument("--no-ticks", action="store_true", help="reports only (no tick at all)")
+    parser.add_argument("--no-reports", action="store_true", help="ticks only")
     args = parser.parse_args()
-    asyncio.run(_bench(args.url, args.repeat, not args.no_busy, not args.no_ticks))
+    asyncio.run(_bench(args.url, args.repeat, not args.no_busy, not args.no_ticks, not args.no_reports))
 
 
 if __name__ == "__main__":

@@ -146,6 +146,10 @@ async def test_no_row_is_lost_past_the_sheet_limit(app: BotApp, clock: FakeClock
     summary = {r[0]: r for r in wb["Tổng hợp"].iter_rows(values_only=True) if r and r[0]}
     assert summary["Số dòng dữ liệu gốc"][1] == 90
     assert summary["Số dòng dữ liệu gốc"][2] == "(trang Dữ liệu gốc, Dữ liệu gốc (2), Dữ liệu gốc (3))"
+    assert summary["Ghi chú"][1] == (
+        "Dữ liệu gốc nhiều hơn 39 dòng (giới hạn một trang Excel) nên được chia sang 3 trang; "
+        "đủ mọi dòng, không bỏ dòng nào."
+    )
 
 
 async def test_empty_period_has_blank_rates_not_zero(app: BotApp, clock: FakeClock) -> None:
@@ -158,4 +162,5 @@ async def test_empty_period_has_blank_rates_not_zero(app: BotApp, clock: FakeClo
     # 0 records: timeliness has nothing to count, so the cell is empty rather than a misleading 0%.
     assert summary["Lượt ghi"][1] == 0 and summary["Tỷ lệ đúng hạn"][1] is None
     assert summary["Tỷ lệ tổ báo cáo"][1] == 0.0 and summary["Số dòng dữ liệu gốc"][1] == 0
+    assert "Ghi chú" not in summary  # one raw sheet: no note about splitting
     assert len(list(wb["Tổ chưa báo cáo"].iter_rows(min_row=2))) == 4

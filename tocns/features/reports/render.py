@@ -15,6 +15,7 @@ from tocns.features.reports.period import Period, month_of, quarter_of, week_of,
 from tocns.features.reports.store import ChildRow, Report, TaskFigures
 from tocns.features.reports.workbook import EXCEL_MAX_ROWS, ReportWorkbook
 from tocns.features.targets.render import progress_lines
+from tocns.features.targets.service import ProgressRow
 
 
 def period_of(report: Report) -> Period:
@@ -179,98 +180,95 @@ def period_of_previous(report: Report) -> Period:
 # ---------------------------------------------------------------- CSV
 
 
+_COUNT_HEADINGS = [
+    "Số tổ",
+    "Tổ có báo cáo",
+    "Tỷ lệ tổ báo cáo (%)",
+    "Lượt ghi",
+    "Lượt ghi đúng hạn",
+    "Tỷ lệ đúng hạn (%)",
+]
+_PROGRESS_HEADINGS = [
+    "Mã đơn vị",
+    "Đơn vị",
+    "Mã chỉ tiêu",
+    "Tháng (0 = cả năm)",
+    "Mục tiêu",
+    "Đã đạt",
+    "Tỷ lệ đạt (%)",
+    "Cần đạt theo tiến độ",
+    "Đúng tiến độ",
+]
+_SILENT_HEADINGS = ["Mã đơn vị cấp trên", "Tổ chưa báo cáo: đơn vị cấp trên", "Mã tổ", "Tổ", "Tổ trưởng"]
+
+
+def _counts(teams: int, reporting: int, records: int, timely: int) -> list[Any]:
+    """The six figures under _COUNT_HEADINGS: teams, reporting teams and records with their rates."""
+    return [teams, reporting, percent(reporting, teams), records, timely, percent(timely, records)]
+
+
+def _progress_row(p: ProgressRow) -> list[Any]:
+    """One target-progress row under _PROGRESS_HEADINGS."""
+    on_track = "có" if p.on_track else "không"
+    return [
+        p.unit_code,
+        p.unit_name,
+        p.indicator,
+        p.month,
+        p.target,
+        p.done,
+        percent(p.done, p.target),
+        p.expected,
+        on_track,
+    ]
+
+
+def _section(out: CsvText, headings: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """A blank line, a heading row, then the rows."""
+    out.row()
+    out.row(headings)
+    out.rows(rows)
+
+
 def render_csv(report: Report) -> str:
     """The report as CSV with a BOM and Vietnamese headings: the CLI and the API serve these same bytes."""
     out = CsvText()
     out.row(["Đơn vị", "Mã", "Từ ngày", "Đến ngày"])
     out.row([report.unit_name, report.unit_code, report.start, report.end])
-    out.row()
-    out.row(["Mã chỉ tiêu", "Chỉ tiêu", "Đơn vị tính", "Kỳ này", "Kỳ trước", "Thay đổi"])
-    out.rows([t.code, t.name, t.unit, t.quantity, t.previous, t.change] for t in report.totals)
-    out.row()
-    out.row(
-        [
-            "Số tổ",
-            "Tổ có báo cáo",
-            "Tỷ lệ tổ báo cáo (%)",
-            "Lượt ghi",
-            "Lượt ghi đúng hạn",
-            "Tỷ lệ đúng hạn (%)",
-        ]
+    _section(
+        out,
+        ["Mã chỉ tiêu", "Chỉ tiêu", "Đơn vị tính", "Kỳ này", "Kỳ trước", "Thay đổi"],
+        ([t.code, t.name, t.unit, t.quantity, t.previous, t.change] for t in report.totals),
     )
-    out.row(
-        [
-            report.teams,
-            report.reporting_teams,
-            percent(report.reporting_teams, report.teams),
-            report.records,
-            report.timely_records,
-            percent(report.timely_records, report.records),
-        ]
-    )
+    r = report
+    _section(out, _COUNT_HEADINGS, [_counts(r.teams, r.reporting_teams, r.records, r.timely_records)])
     codes = [t.code for t in report.totals]
     if report.children:
-        out.row()
-        out.row(
-            [
-                "Mã đơn vị",
-                "Đơn vị",
-                "Số tổ",
-                "Tổ có báo cáo",
-                "Tỷ lệ tổ báo cáo (%)",
-                "Lượt ghi",
-                "Lượt ghi đúng hạn",
-                "Tỷ lệ đúng hạn (%)",
-                *(t.name for t in report.totals),
-            ]
-        )
-        out.rows(
-            [
-                c.code,
-                c.name,
-                c.teams,
-                c.reporting_teams,
-                percent(c.reporting_teams, c.teams),
-                c.records,
-                c.timely_records,
-                percent(c.timely_records, c.records),
-                *(c.by_indicator.get(k, 0) for k in codes),
-            ]
-            for c in report.children
+        _section(
+            out,
+            ["Mã đơn vị", "Đơn vị", *_COUNT_HEADINGS, *(t.name for t in report.totals)],
+            (
+                [
+                    c.code,
+                    c.name,
+                    *_counts(c.teams, c.reporting_teams, c.records, c.timely_records),
+                    *(c.by_indicator.get(k, 0) for k in codes),
+                ]
+                for c in report.children
+            ),
         )
     if report.progress is not None:
-        out.row()
-        out.row(
-            [
-                "Mã đơn vị",
-                "Đơn vị",
-                "Mã chỉ tiêu",
-                "Tháng (0 = cả năm)",
-                "Mục tiêu",
-                "Đã đạt",
-                "Tỷ lệ đạt (%)",
-                "Cần đạt theo tiến độ",
-                "Đúng tiến độ",
-            ]
-        )
-        out.rows(
-            [
-                r.unit_code,
-                r.unit_name,
-                r.indicator,
-                r.month,
-                r.target,
-                r.done,
-                percent(r.done, r.target),
-                r.expected,
-                "có" if r.on_track else "không",
-            ]
-            for r in report.progress.rows
+        _section(
+            out,
+            _PROGRESS_HEADINGS,
+            (_progress_row(p) for p in report.progress.rows),
         )
     if report.silent_teams:
-        out.row()
-        out.row(["Mã đơn vị cấp trên", "Tổ chưa báo cáo: đơn vị cấp trên", "Mã tổ", "Tổ", "Tổ trưởng"])
-        out.rows([t.parent_code, t.parent_name, t.code, t.name, t.leader] for t in report.silent_teams)
+        _section(
+            out,
+            _SILENT_HEADINGS,
+            ([t.parent_code, t.parent_name, t.code, t.name, t.leader] for t in report.silent_teams),
+        )
     return out.text()
 
 

@@ -435,6 +435,7 @@ class ReportWorkbook:
             ]
         lines += [
             [_text(ws, "Số dòng dữ liệu gốc"), _cell(ws, self.raw_count, NUMBER), _text(ws, f"(trang {raw_sheets})")],
+            *self._split_note(),
             [],
         ]
         for line in lines:
@@ -454,16 +455,31 @@ class ReportWorkbook:
                     _cell(ws, t.change, "+#,##0;-#,##0;0"),
                 ]
             )
-        last = header_row + len(r.totals)
         if r.totals:
-            chart = BarChart()
-            chart.type = "bar"
-            chart.title = "Kết quả theo chỉ tiêu: kỳ này và kỳ trước"
-            chart.add_data(Reference(ws, min_col=4, max_col=5, min_row=header_row, max_row=last), titles_from_data=True)
-            chart.set_categories(Reference(ws, min_col=2, min_row=header_row + 1, max_row=last))
-            chart.height = max(7.5, 0.9 * len(r.totals))
-            chart.width = 18
-            ws.add_chart(chart, "H2")
+            self._summary_chart(header_row, header_row + len(r.totals))
+
+    def _summary_chart(self, header_row: int, last: int) -> None:
+        """The bar chart of this period against the previous one, beside the indicator table."""
+        ws = self.summary
+        chart = BarChart()
+        chart.type = "bar"
+        chart.title = "Kết quả theo chỉ tiêu: kỳ này và kỳ trước"
+        chart.add_data(Reference(ws, min_col=4, max_col=5, min_row=header_row, max_row=last), titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=2, min_row=header_row + 1, max_row=last))
+        chart.height = max(7.5, 0.9 * len(self.report.totals))
+        chart.width = 18
+        ws.add_chart(chart, "H2")
+
+    def _split_note(self) -> list[list[Any]]:
+        """A line saying the raw data continues on more sheets (and nothing was left out); none for one sheet."""
+        if len(self._raw_sheets) < 2:
+            return []
+        per_sheet = f"{self.max_rows - 1:,}".replace(",", ".")
+        note = (
+            f"Dữ liệu gốc nhiều hơn {per_sheet} dòng (giới hạn một trang Excel) nên được chia sang "
+            f"{len(self._raw_sheets)} trang; đủ mọi dòng, không bỏ dòng nào."
+        )
+        return [[_text(self.summary, "Ghi chú"), _text(self.summary, note)]]
 
     def save(self, target: str | Path | IO[bytes]) -> int:
         """Write the workbook to a path or binary file; return the number of raw rows it holds."""

@@ -1,0 +1,197 @@
+"""National benchmark (not a test): scheduler ticks and reports on the data `bench/national_gen.py` loaded.
+
+On an existing generated database (not recreated; only the outbox is emptied first, so every run starts from the
+same state) it times:
+
+  busy tick: Monday 23/11/2026 08:00 (reminders, escalations, digests, the weekly summary), statements and seconds;
+  idle tick: Tuesday 24/11/2026 14:37 after a tick at 14:00 (nothing due): statements and seconds, best of --repeat;
+  reports of the week 16-22/11/2026 (with the previous week for the change) for the whole country, the largest
+  province and a commune of median size, each against a hand-written aggregate over the raw rows in the same run
+  (the same two weeks, one plain GROUP BY with the subtree filter an index can use), median of --repeat.
+
+The country is the national unit when the database has one (level "national" or "country"); otherwise an unsaved
+root unit with the path "/" (every team under it; no child rows, the same aggregate work).
+
+    python bench/national_bench.py --url postgresql+asyncpg://postgres@127.0.0.1:5432/national
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import event, text
+
+import tocns.all_models  # noqa: F401  (every table known)
+from tocns.app import BotApp
+from tocns.config import Settings
+from tocns.db.engine import Database
+from tocns.features.org.models import OrgUnit
+from tocns.features.reports.period import week_of
+from tocns.features.reports.service import unit_report
+from tocns.scheduler import run_due_jobs
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+BUSY = datetime(2026, 11, 23, 8, 0, tzinfo=TZ)
+WARM = datetime(2026, 11, 24, 14, 0, tzinfo=TZ)
+IDLE = datetime(2026, 11, 24, 14, 37, tzinfo=TZ)
+WEEK = week_of(date(2026, 11, 22))
+NOW = datetime(2026, 11, 23, 1, 30, tzinfo=UTC)
+DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/national"
+
+HAND_AGGREGATE = """
+SELECT i.indicator_id,
+       SUM(CASE WHEN r.activity_date >= :start THEN i.quantity ELSE 0 END),
+       SUM(CASE WHEN r.activity_date < :start THEN i.quantity ELSE 0 END),
+       COUNT(DISTINCT r.org_unit_id)
+FROM activity_record r JOIN activity_item i ON i.record_id = r.id JOIN org_unit t ON t.id = r.org_unit_id
+WHERE r.deleted_at IS NULL AND r.activity_date BETWEEN :pstart AND :end AND t.path LIKE :like
+GROUP BY i.indicator_id
+"""
+
+
+async def _units(db: Database) -> list[tuple[str, OrgUnit, int]]:
+    """The country, the province with most teams and a commune of median size: (label, unit, teams)."""
+    async with db.session() as session:
+        conn = await session.connection()
+        national = (
+            await conn.execute(text("SELECT id FROM org_unit WHERE level IN ('national', 'country') LIMIT 1"))
+        ).scalar()
+        # Teams per commune, and per province through its communes (the generated tree is province/commune/team).
+        communes = sorted(
+            (int(n), c, int(p))
+            for c, p, n in (
+                await conn.execute(
+                    text(
+                        "SELECT c.id, c.parent_id, COUNT(*) FROM org_unit t JOIN org_unit c ON c.id = t.parent_id "
+                        "WHERE t.level = 'team' AND c.level = 'commune' GROUP BY c.id, c.parent_id"
+                    )
+                )
+            ).all()
+        )
+        teams = sum(n for n, _, _ in communes)
+        by_province: dict[int, int] = {}
+        for n, _, p in communes:
+            by_province[p] = by_province.get(p, 0) + n
+        provinces = sorted((n, p) for p, n in by_province.items())
+        country = await session.get(OrgUnit, national) if national else None
+        if country is None:
+            country = OrgUnit(id=0, code="VN", name="Toàn quốc", name_folded="toan quoc", level="national", path="/")
+        province = await session.get(OrgUnit, provinces[-1][1])
+        commune = await session.get(OrgUnit, communes[len(communes) // 2][1])
+        assert province is not None and commune is not None
+        return [
+            ("country", country, teams),
+            (f"province {province.name}", province, provinces[-1][0]),
+            (f"commune {commune.name}", commune, communes[len(communes) // 2][0]),
+        ]
+
+
+async def _timed(repeat: int, work: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
+    """Median seconds of `repeat` runs after one warm-up, and the last result."""
+    result = await work()
+    samples = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        result = await work()
+        samples.append(time.perf_counter() - t)
+    return statistics.median(samples), result
+
+
+async def bench_reports(db: Database, settings: Settings, repeat: int) -> None:
+    """Each level's weekly report against the hand-written aggregate, in the same run."""
+    params = {"start": WEEK.start, "end": WEEK.end, "pstart": WEEK.previous().start}
+    for label, unit, teams in await _units(db):
+        async with db.session() as session:
+            conn = await session.connection()
+            report_s, report = await _timed(repeat, lambda u=unit, s=session: unit_report(s, u, WEEK, settings, NOW))
+            hand_s, hand = await _timed(
+                repeat,
+                lambda u=unit, c=conn: c.execute(text(HAND_AGGREGATE), {**params, "like": f"{u.path}%"}),
+            )
+            rows = hand.all()
+        assert sum(int(r[1]) for r in rows) == report.total_quantity, (label, "report and hand aggregate disagree")
+        print(
+            f"  {label} ({teams:,} teams) weekly report: {report_s * 1000:,.1f} ms; hand aggregate "
+            f"{hand_s * 1000:,.1f} ms; ratio {report_s / hand_s:.2f}x (median of {repeat}; week total "
+            f"{report.total_quantity:,})",
+            flush=True,
+        )
+
+
+async def _tick(app: BotApp, at: datetime, counter: list[int]) -> tuple[int, float, int]:
+    counter[0] = 0
+    t = time.perf_counter()
+    lines = await run_due_jobs(app, at.astimezone(UTC), wait=True)
+    return counter[0], time.perf_counter() - t, len(lines)
+
+
+async def bench_ticks(db: Database, settings: Settings, repeat: int, busy: bool) -> None:
+    """The busy Monday tick once, then the idle tick (best of `repeat`)."""
+    async with db.engine.begin() as conn:
+        # The jobs' dedupe keys live in the outbox: emptying it makes every run start from the generated state.
+        await conn.execute(text("DELETE FROM outbox"))
+    app = BotApp.build(settings, db)
+    counter = [0]
+
+    def count(*_args: object) -> None:
+        counter[0] += 1
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    if busy:
+        stmts, secs, sent = await _tick(app, BUSY, counter)
+        print(
+            f"  busy tick Mon 23/11 08:00: {sent:,} messages enqueued, {stmts:,} statements, {secs:.2f} s", flush=True
+        )
+    await _tick(app, WARM, counter)
+    idle = [await _tick(app, IDLE, counter) for _ in range(repeat)]
+    best = min(idle, key=lambda r: r[1])
+    assert all(r[2] == 0 for r in idle), "the idle tick enqueued something"
+    print(f"  idle tick Tue 24/11 14:37: {best[0]:,} statements, {best[1] * 1000:.0f} ms (best of {repeat})")
+    event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+
+
+async def _bench(url: str, repeat: int, busy: bool, ticks: bool, reports: bool) -> None:
+    db = Database(url)
+    files = tempfile.mkdtemp(prefix="national-bench-")
+    settings = Settings(_env_file=None, database_url=url, files_dir=files, auto_migrate=False)  # type: ignore[call-arg]
+    try:
+        async with db.engine.connect() as conn:
+            items, teams = (
+                await conn.execute(
+                    text("SELECT (SELECT COUNT(*) FROM activity_item), "
+                         "(SELECT COUNT(*) FROM org_unit WHERE level = 'team')")
+                )
+            ).one()  # fmt: skip
+        print(f"PostgreSQL: {teams:,} teams, {items:,} items", flush=True)
+        if reports:
+            await bench_reports(db, settings, repeat)
+        if ticks:
+            await bench_ticks(db, settings, repeat, busy)
+    finally:
+        await db.dispose()
+        shutil.rmtree(files, ignore_errors=True)
+
+
+def main() -> None:
+    """Parse arguments and run the benchmark on the generated database."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default=DEFAULT_URL, help="the postgresql+asyncpg URL national_gen.py loaded")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per figure")
+    parser.add_argument("--no-busy", action="store_true", help="skip the busy Monday tick (minutes at full scale)")
+    parser.add_argument("--no-ticks", action="store_true", help="reports only (no tick at all)")
+    parser.add_argument("--no-reports", action="store_true", help="ticks only")
+    args = parser.parse_args()
+    asyncio.run(_bench(args.url, args.repeat, not args.no_busy, not args.no_ticks, not args.no_reports))
+
+
+if __name__ == "__main__":
+    main()

@@ -293,7 +293,8 @@ MADE_STAFF = done(
 STAFF_ABOVE_RANK = refused("Bạn không có quyền giao vai trò Cán bộ Sở trong Tỉnh Thử")
 LOGGED = done("Đã ghi #{n} cho Thôn 1 (Xã Tân Lập)", RECORD)
 NO_TEAM = refused("Bạn chưa ở tổ nào")
-EDITED = done("Đã sửa phiếu #1.", RECORD)
+# Same day and team: the record counts stay, only the quantities move.
+EDITED = done("Đã sửa phiếu #1.", RECORD - {"rollup_team_day_records"})
 DELETED = done("Đã xóa phiếu #1", {"activity_record", AUDIT, *ROLLUPS})
 
 

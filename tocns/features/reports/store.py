@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import text
@@ -12,7 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.core.roles import Level
-from tocns.core.text import vi_sort_key
+from tocns.core.text import vi_sort_key as _vi_sort_key
 from tocns.db.dialect import dialect_of
 from tocns.features.org.models import ChatBinding, Membership, OrgUnit, Person
 from tocns.features.rollups.store import path_prefix, under_path
@@ -155,6 +156,11 @@ class Report:
         if self.progress is not None:
             data["progress"] = self.progress.to_dict()
         return data
+
+
+# A province's thousand teams share a few dozen names ("Thôn 1", "Tổ 3") and each parent name is shared by its
+# teams: the collation key (0.1-0.4 ms of Python each) is computed once per distinct name, not twice per team.
+vi_sort_key = lru_cache(maxsize=65536)(_vi_sort_key)
 
 
 def _date_param(dialect: str, value: date) -> date | str:

@@ -194,6 +194,17 @@ async def _generate(db: Database, records: int, provinces: int) -> None:
         )
         for table in ("org_unit", "person", "indicator", "activity_record", "activity_item"):
             await conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
+    finally:
+        await conn.close()
+    await _summaries(db)
+
+
+async def _summaries(db: Database) -> None:
+    """Triggers back on, then the monthly totals and the rollups computed once from the loaded rows; ANALYZE."""
+    import asyncpg
+
+    conn = await asyncpg.connect(db.url.replace("postgresql+asyncpg", "postgresql"))
+    try:
         for table in ("activity_record", "activity_item"):
             await conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
         month = "(EXTRACT(YEAR FROM r.activity_date)::int * 100 + EXTRACT(MONTH FROM r.activity_date)::int)"

@@ -16,7 +16,7 @@ from tocns.db.dialect import dialect_of
 from tocns.features.dashboard.models import DashboardLink
 from tocns.features.directives.models import Directive
 from tocns.features.org.models import OrgUnit, Person
-from tocns.features.rollups.store import path_prefix, under_path
+from tocns.features.rollups.store import under_path
 
 LINK_TTL = timedelta(minutes=15)
 
@@ -78,12 +78,9 @@ async def root_units(session: AsyncSession) -> list[OrgUnit]:
     return list(result.all())
 
 
-def _under(dialect: str, paths: list[str], column: str, params: dict[str, Any]) -> str:
+def _under(dialect: str, paths: list[str], column: str) -> str:
     """SQL true when `column` (a unit path) lies under one of `paths` (each an index range scan)."""
-    clauses = []
-    for i, path in enumerate(paths):
-        params[f"p{i}"] = path_prefix(dialect, path)
-        clauses.append(under_path(dialect, column, f"p{i}"))
+    clauses = [under_path(dialect, column, path) for path in paths]
     return "(" + " OR ".join(clauses or ["1 = 0"]) + ")"
 
 
@@ -93,7 +90,6 @@ async def daily_totals(session: AsyncSession, unit: OrgUnit, start: date, end: d
     params: dict[str, Any] = {
         "start": start.isoformat() if dialect == "sqlite" else start,
         "end": end.isoformat() if dialect == "sqlite" else end,
-        "prefix": path_prefix(dialect, unit.path),
         "true": True,
     }
     conn = await session.connection()
@@ -102,7 +98,7 @@ async def daily_totals(session: AsyncSession, unit: OrgUnit, start: date, end: d
             "SELECT q.day, ind.code, SUM(q.quantity) FROM rollup_team_day q "
             "JOIN org_unit t ON t.id = q.org_unit_id JOIN indicator ind ON ind.id = q.indicator_id "
             "WHERE q.day BETWEEN :start AND :end "
-            f"AND t.level = 'team' AND t.active = :true AND {under_path(dialect, 't.path')} "
+            f"AND t.level = 'team' AND t.active = :true AND {under_path(dialect, 't.path', unit.path)} "
             "GROUP BY q.day, ind.code"
         ),
         params,
@@ -119,7 +115,7 @@ async def directives_within(
 ) -> list[Directive]:
     """The latest directives that reached a commune inside `areas`, and those `person_id` wrote (newest first)."""
     params: dict[str, Any] = {"limit": limit, "person": person_id or -1}
-    under = _under(dialect_of(session), [a.path for a in areas], "c.path", params)
+    under = _under(dialect_of(session), [a.path for a in areas], "c.path")
     conn = await session.connection()
     ids = [
         row[0]

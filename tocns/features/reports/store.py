@@ -16,7 +16,7 @@ from tocns.core.roles import Level
 from tocns.core.text import vi_sort_key as _vi_sort_key
 from tocns.db.dialect import dialect_of
 from tocns.features.org.models import ChatBinding, Membership, OrgUnit, Person
-from tocns.features.rollups.store import path_prefix, under_path
+from tocns.features.rollups.store import under_path
 from tocns.features.targets.service import Progress
 
 
@@ -168,8 +168,8 @@ def _date_param(dialect: str, value: date) -> date | str:
     return value.isoformat() if dialect == "sqlite" else value
 
 
-def _team_child_sql(dialect: str) -> str:
-    """CTE of the active teams under :prefix, each with the child unit of the report it belongs to.
+def _team_child_sql(dialect: str, path: str) -> str:
+    """CTE of the active teams under the unit at `path`, each with the child unit of the report it belongs to.
 
     The child is the first id of the team's path after the unit's own path (the team itself for a team report):
     string work on the matching paths instead of joining every team to every child. The prefix filter is a range
@@ -180,7 +180,7 @@ def _team_child_sql(dialect: str) -> str:
     return (
         "team_child AS (SELECT t.id AS team_id, "
         f"CASE WHEN t.id = :unit_id THEN t.id ELSE CAST({first} AS INTEGER) END AS child_id "
-        f"FROM org_unit t WHERE t.level = 'team' AND t.active = :true AND {under_path(dialect, 't.path')})"
+        f"FROM org_unit t WHERE t.level = 'team' AND t.active = :true AND {under_path(dialect, 't.path', path)})"
     )
 
 
@@ -200,9 +200,9 @@ async def _fetch(session: AsyncSession, unit: OrgUnit, dates: dict[str, date]) -
     """Read the report's rows from the rollups (quantities and records per team) and the org tables."""
     dialect = dialect_of(session)
     conn = await session.connection()
-    params: dict[str, Any] = {"unit_id": unit.id, "true": True, "prefix": path_prefix(dialect, unit.path)}
+    params: dict[str, Any] = {"unit_id": unit.id, "true": True}
     params.update({"plen": len(unit.path), **{k: _date_param(dialect, v) for k, v in dates.items()}})
-    with_teams = f"WITH {_team_child_sql(dialect)} "
+    with_teams = f"WITH {_team_child_sql(dialect, unit.path)} "
 
     async def rows(sql: str) -> list[Any]:
         return list((await conn.execute(text(sql), params)).all())
@@ -354,9 +354,9 @@ async def build_report(
     )  # fmt: skip
 
 
-def raw_sql(dialect: str) -> str:
-    """The raw-records query of this database (the hierarchy filter differs, see under_path)."""
-    return RAW_SQL.replace(":under", under_path(dialect, "t.path"))
+def raw_sql(dialect: str, path: str) -> str:
+    """The raw-records query of the units under `path` on this database (see under_path)."""
+    return RAW_SQL.replace(":under", under_path(dialect, "t.path", path))
 
 
 RAW_SQL = (
@@ -374,13 +374,9 @@ RAW_SQL = (
 measure, note, photo, created at. No LIMIT: an export holds every row (streamed, see stream_raw_records)."""
 
 
-def _raw_params(session: AsyncSession, unit: OrgUnit, start: date, end: date) -> dict[str, Any]:
+def _raw_params(session: AsyncSession, start: date, end: date) -> dict[str, Any]:
     dialect = dialect_of(session)
-    return {
-        "start": _date_param(dialect, start),
-        "end": _date_param(dialect, end),
-        "prefix": path_prefix(dialect, unit.path),
-    }
+    return {"start": _date_param(dialect, start), "end": _date_param(dialect, end)}
 
 
 async def stream_raw_records(
@@ -388,7 +384,7 @@ async def stream_raw_records(
 ) -> AsyncIterator[list[tuple[Any, ...]]]:
     """The period's live items in batches, read through a server-side cursor so memory stays flat."""
     conn = await session.connection()
-    result = await conn.stream(text(raw_sql(dialect_of(session))), _raw_params(session, unit, start, end))
+    result = await conn.stream(text(raw_sql(dialect_of(session), unit.path)), _raw_params(session, start, end))
     async for partition in result.partitions(batch):
         yield [tuple(row) for row in partition]
 
@@ -396,7 +392,7 @@ async def stream_raw_records(
 async def raw_records(session: AsyncSession, unit: OrgUnit, start: date, end: date) -> list[tuple[Any, ...]]:
     """The period's live items as a list (small periods and tests; exports stream with stream_raw_records)."""
     conn = await session.connection()
-    result = await conn.execute(text(raw_sql(dialect_of(session))), _raw_params(session, unit, start, end))
+    result = await conn.execute(text(raw_sql(dialect_of(session), unit.path)), _raw_params(session, start, end))
     return [tuple(row) for row in result.all()]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,18 +30,20 @@ _RAW_RECORDS = (
 )
 
 
-def under_path(dialect: str, column: str, param: str = "prefix") -> str:
-    """SQL true when the unit path in `column` starts with the bound prefix (see path_prefix), index-assisted.
+_PATH = re.compile(r"/(?:[0-9]+/)*")
 
-    PostgreSQL range-scans `LIKE 'p%'` on the text_pattern_ops index; SQLite range-scans `GLOB 'p*'` on the plain
-    index (its LIKE is case-insensitive and cannot). A path holds only digits and slashes: no wildcard to escape.
+
+def under_path(dialect: str, column: str, path: str) -> str:
+    """SQL true when the unit path in `column` lies at or under `path` (a unit's path), as an index range scan.
+
+    PostgreSQL range-scans `LIKE '/1/2/%'` on the text_pattern_ops index; SQLite range-scans `GLOB '/1/2/*'` on
+    the plain index (its LIKE is case-insensitive and cannot). The prefix is written into the SQL, not bound: a
+    prepared statement's generic plan cannot turn `LIKE $1` into a range. Paths are checked to hold only digits
+    and slashes (no quote, no wildcard).
     """
-    return f"{column} {'GLOB' if dialect == 'sqlite' else 'LIKE'} :{param}"
-
-
-def path_prefix(dialect: str, path: str) -> str:
-    """The value to bind for under_path: every unit at or below the unit whose path is `path`."""
-    return path + ("*" if dialect == "sqlite" else "%")
+    if not _PATH.fullmatch(path):
+        raise ValueError(f"not a unit path: {path!r}")
+    return f"{column} GLOB '{path}*'" if dialect == "sqlite" else f"{column} LIKE '{path}%'"
 
 
 @dataclass

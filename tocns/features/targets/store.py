@@ -14,7 +14,7 @@ from tocns.db.audit import record_audit
 from tocns.db.dialect import dialect_of
 from tocns.features.activity.models import Indicator
 from tocns.features.org.models import OrgUnit, Person
-from tocns.features.rollups.store import path_prefix, under_path
+from tocns.features.rollups.store import under_path
 from tocns.features.targets.models import WHOLE_YEAR, Target, UnitPopulation
 
 
@@ -114,8 +114,8 @@ async def targets_under(session: AsyncSession, unit: OrgUnit, year: int) -> list
     """Every target of `year` for `unit` and the units below it, with the unit and the indicator."""
     dialect = dialect_of(session)
     conn = await session.connection()
-    params = {"year": year, "true": True, "prefix": path_prefix(dialect, unit.path)}
-    sql = _TARGETS_SQL.format(under=under_path(dialect, "u.path"))
+    params = {"year": year, "true": True}
+    sql = _TARGETS_SQL.format(under=under_path(dialect, "u.path", unit.path))
     return [TargetLine(*row) for row in (await conn.execute(text(sql), params)).all()]
 
 
@@ -185,9 +185,8 @@ async def team_totals(
     conn = await session.connection()
     ids = ", ".join(str(int(i)) for i in indicator_ids)
     month_end = date(as_of.year + as_of.month // 12, as_of.month % 12 + 1, 1).toordinal() - 1
-    under = under_path(dialect, "t.path")
+    under = under_path(dialect, "t.path", unit.path)
     params: dict[str, Any] = {
-        "prefix": path_prefix(dialect, unit.path),
         "lo": as_of.year * 100 + 1,
         "hi": as_of.year * 100 + as_of.month,
         "after": _param(dialect, date.fromordinal(as_of.toordinal() + 1)),
@@ -254,9 +253,9 @@ async def month_totals(
                 "SELECT m.indicator_id, m.month, SUM(m.quantity) FROM activity_month_total m "
                 "JOIN org_unit t ON t.id = m.org_unit_id "
                 f"WHERE m.indicator_id IN ({ids}) AND m.month BETWEEN :lo AND :hi "
-                f"AND {under_path(dialect, 't.path')} GROUP BY m.indicator_id, m.month"
+                f"AND {under_path(dialect, 't.path', path)} GROUP BY m.indicator_id, m.month"
             ),
-            {"prefix": path_prefix(dialect, path), "lo": year * 100 + 1, "hi": year * 100 + 12},
+            {"lo": year * 100 + 1, "hi": year * 100 + 12},
         )
     ).all()
     return {(indicator_id, month % 100): int(q or 0) for indicator_id, month, q in rows}

@@ -33,7 +33,7 @@ from tocns.db.engine import Database, upgrade_database
 from tocns.features.org.models import OrgUnit
 from tocns.features.reports.period import Period, week_of
 from tocns.features.reports.service import unit_report
-from tocns.features.reports.store import Report, stream_raw_records
+from tocns.features.reports.store import Report, build_report, stream_raw_records
 from tocns.features.reports.workbook import write_workbook
 from tocns.features.rollups import store as rollup_store
 
@@ -241,8 +241,8 @@ def _median(samples: list[float]) -> float:
 
 async def _compare(
     session: AsyncSession, unit: OrgUnit, period: Period, settings: Settings, now: datetime, repeat: int
-) -> tuple[float, float, Report]:
-    """Median seconds of the report and of the hand aggregate over raw rows (alternated), and the report."""
+) -> tuple[float, float, float, Report]:
+    """Median seconds of the report, of the hand aggregate over raw rows and of the figures alone; the report."""
     conn = await session.connection()
     sqlite = conn.dialect.name == "sqlite"
     params: dict[str, object] = {"start": period.start, "end": period.end, "pstart": period.previous().start}
@@ -250,29 +250,38 @@ async def _compare(
         params = {k: v.isoformat() for k, v in params.items()}  # type: ignore[attr-defined]
     params["prefix"] = unit.path + ("*" if sqlite else "%")
     hand_sql = text(HAND_AGGREGATE.format(like="GLOB" if sqlite else "LIKE"))
-    report_times, hand_times = [], []
+    report_times, hand_times, figures_times = [], [], []
+    previous = period.previous()
     for _ in range(repeat):
         t = time.perf_counter()
         report = await unit_report(session, unit, period, settings, now)
         report_times.append(time.perf_counter() - t)
         t = time.perf_counter()
+        await build_report(session, unit, period.start, period.end, previous.start, previous.end, now)
+        figures_times.append(time.perf_counter() - t)
+        t = time.perf_counter()
         hand = (await conn.execute(hand_sql, params)).all()
         hand_times.append(time.perf_counter() - t)
     assert sum(int(r[1]) for r in hand) == report.total_quantity, f"{unit.code}: report and hand aggregate disagree"
     assert sum(int(r[2]) for r in hand) == sum(t.previous for t in report.totals), "previous totals disagree"
-    return _median(report_times), _median(hand_times), report
+    return _median(report_times), _median(hand_times), _median(figures_times), report
 
 
-async def _bench(url: str, records: int, repeat: int, provinces: int, exports: bool = True) -> None:
-    if url.startswith("sqlite"):
-        Path(url.split(":///", 1)[1]).unlink(missing_ok=True)
+async def _bench(
+    url: str, records: int, repeat: int, provinces: int, exports: bool = True, reuse: bool = False
+) -> None:
+    if reuse:
+        db, generation = Database(url), 0.0
     else:
-        await recreate_postgres_database(url)
-    await asyncio.to_thread(upgrade_database, url)
-    db = Database(url)
-    t = time.perf_counter()
-    await _generate(db, records, provinces)
-    generation = time.perf_counter() - t
+        if url.startswith("sqlite"):
+            Path(url.split(":///", 1)[1]).unlink(missing_ok=True)
+        else:
+            await recreate_postgres_database(url)
+        await asyncio.to_thread(upgrade_database, url)
+        db = Database(url)
+        t = time.perf_counter()
+        await _generate(db, records, provinces)
+        generation = time.perf_counter() - t
     settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
     now = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)
     period = week_of(END)
@@ -282,17 +291,22 @@ async def _bench(url: str, records: int, repeat: int, provinces: int, exports: b
         counts = (
             await conn.execute(text("SELECT (SELECT COUNT(*) FROM activity_item), (SELECT COUNT(*) FROM org_unit)"))
         ).one()
-        print(f"{backend}: {counts[0]:,} items, {counts[1]:,} units; generation {generation:.1f} s")
-        assert await rollup_store.differences(session) == [], "rollups differ from raw rows"
+        print(f"{backend}: {counts[0]:,} items, {counts[1]:,} units; generation {generation:.1f} s", flush=True)
+        t = time.perf_counter()
+        assert reuse or await rollup_store.differences(session) == [], "rollups differ from raw rows"
+        if not reuse:
+            print(f"  rollups equal to the raw rows (checked in {time.perf_counter() - t:.1f} s)", flush=True)
         units = {
             name: await session.get(OrgUnit, uid) for name, uid in (("commune", 3), ("province", 2), ("country", 1))
         }
         for name, unit in units.items():
             assert unit is not None
-            rep, hnd, report = await _compare(session, unit, period, settings, now, repeat)
+            rep, hnd, fig, report = await _compare(session, unit, period, settings, now, repeat)
             print(
                 f"  weekly {name} report ({report.teams:,} teams): {rep * 1000:.1f} ms (median of {repeat}); "
-                f"hand-written aggregate over raw rows {hnd * 1000:.1f} ms; ratio {rep / hnd:.2f}x"
+                f"hand-written aggregate over raw rows {hnd * 1000:.1f} ms; ratio {rep / hnd:.2f}x; "
+                f"figures alone (build_report, no tasks or targets) {fig * 1000:.1f} ms, {fig / hnd:.2f}x",
+                flush=True,
             )
         province = units["province"]
         assert province is not None
@@ -344,9 +358,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--provinces", type=int, default=1, help="provinces of 1,000 teams each")
     parser.add_argument("--no-exports", action="store_true", help="reports only (no workbook, no CLI export)")
+    parser.add_argument("--reuse", action="store_true", help="keep the database of a previous run (no generation)")
     args = parser.parse_args()
     url = "sqlite+aiosqlite:////tmp/bench_reports.db" if args.db == "sqlite" else args.db
-    asyncio.run(_bench(url, args.records, args.repeat, args.provinces, exports=not args.no_exports))
+    asyncio.run(_bench(url, args.records, args.repeat, args.provinces, exports=not args.no_exports, reuse=args.reuse))
 
 
 if __name__ == "__main__":

@@ -90,8 +90,11 @@ async def _truncate(db: Database) -> None:
     async with db.engine.begin() as conn:
         for name in tables:
             await conn.execute(text(f'DELETE FROM "{name}"'))
-        # The monthly totals are kept by triggers on the record tables: deleting those rows above wrote to them.
+        # The monthly totals and the rollups are kept by triggers on the record tables: deleting those rows above
+        # wrote to them.
         await conn.execute(text("DELETE FROM activity_month_total"))
+        await conn.execute(text("DELETE FROM rollup_team_day"))
+        await conn.execute(text("DELETE FROM rollup_team_day_records"))
         if db.is_sqlite:
             await conn.execute(text("DELETE FROM sqlite_sequence")) if await _has_sqlite_sequence(conn) else None
         else:

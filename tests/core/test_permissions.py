@@ -267,7 +267,9 @@ class Case:
 # ----------------------------------------------------------------------------------------- the rules table
 
 AUDIT = "audit_log"
-RECORD = {"activity_record", "activity_item", "activity_month_total", AUDIT}  # the month totals follow (targets)
+# The month totals (targets) and the rollups follow every record.
+ROLLUPS = {"activity_month_total", "rollup_team_day", "rollup_team_day_records"}
+RECORD = {"activity_record", "activity_item", AUDIT, *ROLLUPS}
 DIRECTIVE_SENT = {"directive", "directive_target", "outbox"}
 
 LINK_BOUND = refused("Nhóm này đã được kết nối với")
@@ -303,8 +305,9 @@ MADE_STAFF = done(
 STAFF_ABOVE_RANK = refused("Bạn không có quyền giao vai trò Cán bộ Sở trong Tỉnh Thử")
 LOGGED = done("Đã ghi #{n} cho Thôn 1 (Xã Tân Lập)", RECORD)
 NO_TEAM = refused("Bạn chưa ở tổ nào")
-EDITED = done("Đã sửa phiếu #1.", RECORD)
-DELETED = done("Đã xóa phiếu #1", {"activity_record", "activity_month_total", AUDIT})
+# Same day and team: the record counts stay, only the quantities move.
+EDITED = done("Đã sửa phiếu #1.", RECORD - {"rollup_team_day_records"})
+DELETED = done("Đã xóa phiếu #1", {"activity_record", AUDIT, *ROLLUPS})
 
 
 def not_yours(verb: str) -> Outcome:

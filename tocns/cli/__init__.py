@@ -22,6 +22,7 @@ SUBCOMMAND_MODULES = (
     "tocns.features.activity.cli",
     "tocns.features.reports.cli",
     "tocns.features.targets.cli",
+    "tocns.features.rollups.cli",
     "tocns.features.apitokens.cli",
     "tocns.features.dashboard.cli",
     "tocns.cli.outbox",

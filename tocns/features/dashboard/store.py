@@ -16,6 +16,7 @@ from tocns.db.dialect import dialect_of
 from tocns.features.dashboard.models import DashboardLink
 from tocns.features.directives.models import Directive
 from tocns.features.org.models import OrgUnit, Person
+from tocns.features.rollups.store import under_path
 
 LINK_TTL = timedelta(minutes=15)
 
@@ -77,35 +78,28 @@ async def root_units(session: AsyncSession) -> list[OrgUnit]:
     return list(result.all())
 
 
-def _under(paths: list[str], column: str, params: dict[str, Any]) -> str:
-    """SQL true when `column` (a unit path) lies under one of `paths`."""
-    clauses = []
-    for i, path in enumerate(paths):
-        params[f"p{i}"] = path
-        clauses.append(f"substr({column}, 1, length(CAST(:p{i} AS VARCHAR))) = CAST(:p{i} AS VARCHAR)")
+def _under(dialect: str, paths: list[str], column: str) -> str:
+    """SQL true when `column` (a unit path) lies under one of `paths` (each an index range scan)."""
+    clauses = [under_path(dialect, column, path) for path in paths]
     return "(" + " OR ".join(clauses or ["1 = 0"]) + ")"
 
 
 async def daily_totals(session: AsyncSession, unit: OrgUnit, start: date, end: date) -> dict[tuple[date, str], int]:
-    """Quantity per (activity date, indicator code) of the active teams under `unit`, the report's own filters."""
+    """Quantity per (activity date, indicator code) of the active teams under `unit`, read from the rollups."""
     dialect = dialect_of(session)
     params: dict[str, Any] = {
         "start": start.isoformat() if dialect == "sqlite" else start,
         "end": end.isoformat() if dialect == "sqlite" else end,
-        "prefix": unit.path + "%",
         "true": True,
     }
     conn = await session.connection()
     rows = await conn.execute(
         text(
-            "SELECT r.activity_date, ind.code, SUM(i.quantity) FROM activity_record r "
-            "JOIN org_unit t ON t.id = r.org_unit_id "
-            "JOIN activity_item i ON i.record_id = r.id JOIN indicator ind ON ind.id = i.indicator_id "
-            "WHERE r.deleted_at IS NULL AND r.activity_date BETWEEN :start AND :end "
-            # LIKE on a path of digits and slashes (no wildcard inside): PostgreSQL estimates a prefix LIKE from
-            # its statistics and hash-joins the teams; with substr() it guesses 5 teams and loops over 1,000.
-            "AND t.level = 'team' AND t.active = :true AND t.path LIKE :prefix "
-            "GROUP BY r.activity_date, ind.code"
+            "SELECT q.day, ind.code, SUM(q.quantity) FROM rollup_team_day q "
+            "JOIN org_unit t ON t.id = q.org_unit_id JOIN indicator ind ON ind.id = q.indicator_id "
+            "WHERE q.day BETWEEN :start AND :end "
+            f"AND t.level = 'team' AND t.active = :true AND {under_path(dialect, 't.path', unit.path)} "
+            "GROUP BY q.day, ind.code"
         ),
         params,
     )
@@ -121,7 +115,7 @@ async def directives_within(
 ) -> list[Directive]:
     """The latest directives that reached a commune inside `areas`, and those `person_id` wrote (newest first)."""
     params: dict[str, Any] = {"limit": limit, "person": person_id or -1}
-    under = _under([a.path for a in areas], "c.path", params)
+    under = _under(dialect_of(session), [a.path for a in areas], "c.path")
     conn = await session.connection()
     ids = [
         row[0]

@@ -20,18 +20,7 @@ async def unit_report(
 ) -> Report:
     """The report of `unit` for `period`, compared with the previous period of the same kind."""
     previous = period.previous()
-    offset = now.astimezone(settings.tz).utcoffset()
-    report = await build_report(
-        session,
-        unit,
-        period.start,
-        period.end,
-        previous.start,
-        previous.end,
-        now,
-        tz_name=settings.timezone,
-        utc_offset_hours=offset.total_seconds() / 3600 if offset else 0.0,
-    )
+    report = await build_report(session, unit, period.start, period.end, previous.start, previous.end, now)
     today = now.astimezone(settings.tz).date()
     tasks = await task_progress(session, unit, period.start, period.end)
     late = [t for t in tasks if t.overdue(today)]

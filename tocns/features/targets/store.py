@@ -14,6 +14,7 @@ from tocns.db.audit import record_audit
 from tocns.db.dialect import dialect_of
 from tocns.features.activity.models import Indicator
 from tocns.features.org.models import OrgUnit, Person
+from tocns.features.rollups.store import under_path
 from tocns.features.targets.models import WHOLE_YEAR, Target, UnitPopulation
 
 
@@ -105,15 +106,17 @@ _TARGETS_SQL = (
     "i.id, i.code, i.name, i.unit, p.name, pop.households, pop.adults "
     "FROM target t JOIN org_unit u ON u.id = t.org_unit_id JOIN indicator i ON i.id = t.indicator_id "
     "LEFT JOIN org_unit p ON p.id = u.parent_id LEFT JOIN unit_population pop ON pop.org_unit_id = u.id "
-    "WHERE t.year = :year AND u.active = :true AND substr(u.path, 1, :plen) = :path"
+    "WHERE t.year = :year AND u.active = :true AND {under}"
 )
 
 
 async def targets_under(session: AsyncSession, unit: OrgUnit, year: int) -> list[TargetLine]:
     """Every target of `year` for `unit` and the units below it, with the unit and the indicator."""
+    dialect = dialect_of(session)
     conn = await session.connection()
-    params = {"year": year, "true": True, "path": unit.path, "plen": len(unit.path)}
-    return [TargetLine(*row) for row in (await conn.execute(text(_TARGETS_SQL), params)).all()]
+    params = {"year": year, "true": True}
+    sql = _TARGETS_SQL.format(under=under_path(dialect, "u.path", unit.path))
+    return [TargetLine(*row) for row in (await conn.execute(text(sql), params)).all()]
 
 
 async def populations(session: AsyncSession, unit_ids: Sequence[int]) -> dict[int, UnitPopulation]:
@@ -173,7 +176,7 @@ async def team_totals(
     """Per team under `unit` and indicator: (team id, team path, indicator id, live quantity from 1 January of
     as_of's year to as_of).
 
-    Read from the monthly totals the triggers keep (January to as_of's month), minus the live items dated after
+    Read from the monthly totals the triggers keep (January to as_of's month), minus the rollup's days after
     as_of in that month: a year costs a few thousand summary rows, not every item of the year.
     """
     if not indicator_ids:
@@ -182,9 +185,8 @@ async def team_totals(
     conn = await session.connection()
     ids = ", ".join(str(int(i)) for i in indicator_ids)
     month_end = date(as_of.year + as_of.month // 12, as_of.month % 12 + 1, 1).toordinal() - 1
+    under = under_path(dialect, "t.path", unit.path)
     params: dict[str, Any] = {
-        "path": unit.path,
-        "plen": len(unit.path),
         "lo": as_of.year * 100 + 1,
         "hi": as_of.year * 100 + as_of.month,
         "after": _param(dialect, date.fromordinal(as_of.toordinal() + 1)),
@@ -201,7 +203,7 @@ async def team_totals(
                 "SUM(quantity) AS q FROM activity_month_total "
                 f"WHERE indicator_id IN ({ids}) AND month BETWEEN :lo AND :hi {_small_scope(unit)}"
                 "GROUP BY org_unit_id, indicator_id) m "
-                "JOIN org_unit t ON t.id = m.org_unit_id WHERE substr(t.path, 1, :plen) = :path"
+                f"JOIN org_unit t ON t.id = m.org_unit_id WHERE {under}"
             ),
             params,
         )
@@ -213,11 +215,10 @@ async def team_totals(
         later = (
             await conn.execute(
                 text(
-                    "SELECT r.org_unit_id, t.path, i.indicator_id, SUM(i.quantity) FROM activity_record r "
-                    "JOIN activity_item i ON i.record_id = r.id JOIN org_unit t ON t.id = r.org_unit_id "
-                    f"WHERE r.deleted_at IS NULL AND r.activity_date BETWEEN :after AND :end "
-                    f"AND i.indicator_id IN ({ids}) AND substr(t.path, 1, :plen) = :path "
-                    "GROUP BY r.org_unit_id, t.path, i.indicator_id"
+                    "SELECT q.org_unit_id, t.path, q.indicator_id, SUM(q.quantity) FROM rollup_team_day q "
+                    "JOIN org_unit t ON t.id = q.org_unit_id "
+                    f"WHERE q.day BETWEEN :after AND :end AND q.indicator_id IN ({ids}) AND {under} "
+                    "GROUP BY q.org_unit_id, t.path, q.indicator_id"
                 ),
                 params,
             )
@@ -243,6 +244,7 @@ async def month_totals(
     """Live quantity per (indicator id, month 1-12) of `year` for every team under the unit at `path`."""
     if not indicator_ids:
         return {}
+    dialect = dialect_of(session)
     conn = await session.connection()
     ids = ", ".join(str(int(i)) for i in indicator_ids)
     rows = (
@@ -251,9 +253,9 @@ async def month_totals(
                 "SELECT m.indicator_id, m.month, SUM(m.quantity) FROM activity_month_total m "
                 "JOIN org_unit t ON t.id = m.org_unit_id "
                 f"WHERE m.indicator_id IN ({ids}) AND m.month BETWEEN :lo AND :hi "
-                "AND substr(t.path, 1, :plen) = :path GROUP BY m.indicator_id, m.month"
+                f"AND {under_path(dialect, 't.path', path)} GROUP BY m.indicator_id, m.month"
             ),
-            {"path": path, "plen": len(path), "lo": year * 100 + 1, "hi": year * 100 + 12},
+            {"lo": year * 100 + 1, "hi": year * 100 + 12},
         )
     ).all()
     return {(indicator_id, month % 100): int(q or 0) for indicator_id, month, q in rows}

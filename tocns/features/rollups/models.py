@@ -1,0 +1,44 @@
+"""Rollup tables kept by database triggers on the record tables (migration 0019): live totals per team and day."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import BigInteger, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class TeamDayTotal(SQLModel, table=True):
+    """Live quantity of one indicator logged by one team for one activity day.
+
+    No foreign keys on purpose: the triggers write it from inside the record tables' own statements.
+    """
+
+    __tablename__ = "rollup_team_day"
+    __table_args__ = (
+        # A commune's or a team's rows through the key; a province's or the country's through the covering index.
+        UniqueConstraint("org_unit_id", "day", "indicator_id", name="uq_rollup_team_day_key"),
+        Index("ix_rollup_team_day_cover", "day", "org_unit_id", "indicator_id", "quantity"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_unit_id: int
+    day: date
+    indicator_id: int
+    quantity: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class TeamDayRecords(SQLModel, table=True):
+    """Live records of one team for one activity day, and how many of them were logged on time."""
+
+    __tablename__ = "rollup_team_day_records"
+    __table_args__ = (
+        UniqueConstraint("org_unit_id", "day", name="uq_rollup_team_day_records_key"),
+        Index("ix_rollup_team_day_records_cover", "day", "org_unit_id", "records", "timely_records"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_unit_id: int
+    day: date
+    records: int = 0
+    timely_records: int = 0

@@ -1,0 +1,101 @@
+"""Rollup SQL: the hierarchy filter, rebuilding the rollups from raw rows, and comparing the two."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from tocns.db.dialect import dialect_of
+
+TIMELY_DAYS = 2
+"""A record is timely when logged at most this many days after its activity date (Vietnam's local days)."""
+
+# The triggers of migration 0019 count a record timely with the same expressions (r = the record's alias).
+_TIMELY = {
+    "postgresql": f"((r.created_at AT TIME ZONE 'Asia/Ho_Chi_Minh') < (r.activity_date + {TIMELY_DAYS + 1}))",
+    "sqlite": f"(julianday(r.created_at) + 7.0 / 24 < julianday(r.activity_date) + {TIMELY_DAYS + 1})",
+}
+_RAW_QUANTITIES = (
+    "SELECT r.org_unit_id, r.activity_date, i.indicator_id, SUM(i.quantity) FROM activity_record r "
+    "JOIN activity_item i ON i.record_id = r.id WHERE r.deleted_at IS NULL "
+    "GROUP BY r.org_unit_id, r.activity_date, i.indicator_id HAVING SUM(i.quantity) <> 0"
+)
+_RAW_RECORDS = (
+    "SELECT r.org_unit_id, r.activity_date, COUNT(*), SUM(CASE WHEN {timely} THEN 1 ELSE 0 END) "
+    "FROM activity_record r WHERE r.deleted_at IS NULL GROUP BY r.org_unit_id, r.activity_date"
+)
+
+
+_PATH = re.compile(r"/(?:[0-9]+/)*")
+
+
+def under_path(dialect: str, column: str, path: str) -> str:
+    """SQL true when the unit path in `column` lies at or under `path` (a unit's path), as an index range scan.
+
+    PostgreSQL range-scans `LIKE '/1/2/%'` on the text_pattern_ops index; SQLite range-scans `GLOB '/1/2/*'` on
+    the plain index (its LIKE is case-insensitive and cannot). The prefix is written into the SQL, not bound: a
+    prepared statement's generic plan cannot turn `LIKE $1` into a range. Paths are checked to hold only digits
+    and slashes (no quote, no wildcard).
+    """
+    if not _PATH.fullmatch(path):
+        raise ValueError(f"not a unit path: {path!r}")
+    return f"{column} GLOB '{path}*'" if dialect == "sqlite" else f"{column} LIKE '{path}%'"
+
+
+@dataclass
+class RebuildResult:
+    """What a rebuild wrote."""
+
+    quantity_rows: int
+    record_rows: int
+
+
+async def rebuild(session: AsyncSession) -> RebuildResult:
+    """Replace both rollups with sums over the live raw rows, in the caller's transaction."""
+    conn = await session.connection()
+    timely = _TIMELY[dialect_of(session)]
+    await conn.execute(text("DELETE FROM rollup_team_day"))
+    await conn.execute(text("DELETE FROM rollup_team_day_records"))
+    quantities = await conn.execute(
+        text(f"INSERT INTO rollup_team_day (org_unit_id, day, indicator_id, quantity) {_RAW_QUANTITIES}")
+    )
+    records = await conn.execute(
+        text(
+            "INSERT INTO rollup_team_day_records (org_unit_id, day, records, timely_records) "
+            + _RAW_RECORDS.format(timely=timely)
+        )
+    )
+    return RebuildResult(quantities.rowcount or 0, records.rowcount or 0)
+
+
+async def differences(session: AsyncSession) -> list[str]:
+    """Every rollup figure that differs from the raw rows' (empty when the rollups are exact), one line each."""
+    conn = await session.connection()
+    raw_q = await _keyed(conn, _RAW_QUANTITIES)
+    roll_q = await _keyed(
+        conn, "SELECT org_unit_id, day, indicator_id, quantity FROM rollup_team_day WHERE quantity <> 0"
+    )
+    raw_r = await _keyed(conn, _RAW_RECORDS.format(timely=_TIMELY[dialect_of(session)]))
+    roll_r = await _keyed(
+        conn,
+        "SELECT org_unit_id, day, records, timely_records FROM rollup_team_day_records "
+        "WHERE records <> 0 OR timely_records <> 0",
+    )
+    out = [f"quantity {k}: raw {raw_q.get(k)}, rollup {roll_q.get(k)}" for k in sorted(raw_q.keys() | roll_q.keys())
+           if raw_q.get(k) != roll_q.get(k)]  # fmt: skip
+    # Records are keyed by (team, day): the last two columns are the values.
+    raw_rk = {k[:2]: (k[2], v) for k, v in raw_r.items()}
+    roll_rk = {k[:2]: (k[2], v) for k, v in roll_r.items()}
+    out += [f"records {k}: raw {raw_rk.get(k)}, rollup {roll_rk.get(k)}" for k in sorted(raw_rk.keys() | roll_rk.keys())
+            if raw_rk.get(k) != roll_rk.get(k)]  # fmt: skip
+    return out
+
+
+async def _keyed(conn: Any, sql: str) -> dict[tuple[Any, ...], int]:
+    """Rows of four columns as {(first three as text): int(last)}: dates compare alike on both databases."""
+    rows = (await conn.execute(text(sql))).all()
+    return {(int(a), str(b), int(c)): int(d or 0) for a, b, c, d in rows}

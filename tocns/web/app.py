@@ -16,11 +16,11 @@ from tocns.app import BotApp, build_channels, configured_platforms
 from tocns.channels.base import Channel
 from tocns.config import Settings, get_settings
 from tocns.core.metrics import METRICS
-from tocns.core.pipeline import Pipeline
 from tocns.features.dashboard.routes import router as dashboard_router
 from tocns.features.directives import api as directives_api
 from tocns.features.reports.api import router as api_router
 from tocns.features.targets import api as targets_api
+from tocns.inbound.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 

@@ -71,6 +71,15 @@ def chat_events() -> dict[ChatEventKind, EventHandler]:
     }
 
 
+def register_session_listeners() -> None:
+    """Install the stores' SQLAlchemy session listeners, once per process: caches that forget changed rows."""
+    from tocns.features.activity.store import register_listeners as activity_listeners
+    from tocns.features.org.store import register_listeners as org_listeners
+
+    activity_listeners()
+    org_listeners()
+
+
 @dataclass
 class BotApp:
     """The running bot: one database, one router, one pipeline; channels and jobs hang off it."""
@@ -95,6 +104,7 @@ class BotApp:
         """Wire the registry, router and pipeline on an open database (no migration, no I/O)."""
         from tocns.features.org.events import identify
 
+        register_session_listeners()
         registry = build_registry()
         router = Router(settings, registry, identify, mark_processed, clock=clock)
         pipeline = Pipeline(db, settings, router, chat_events(), clock)

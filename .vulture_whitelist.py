@@ -15,7 +15,7 @@ _.fill  # openpyxl cell style
 _.alignment  # openpyxl cell style
 _.served_app  # uvicorn's app factory, named by the string "tocns.web.app:served_app" (cli/chat.py)
 _.ActivityMonthTotal  # table kept by database triggers (migration 0018), read by targets/store.py in SQL text
-_.TeamDayTotal  # rollup table kept by database triggers (migration 0021), read by the rollups and reports stores in SQL text
+_.TeamDayTotal  # rollup table kept by database triggers (migration 0021), read in SQL text
 _.TeamDayRecords  # rollup table kept by database triggers (migration 0021), read in SQL text
 
 # Read by templates or serialized, not by Python code.

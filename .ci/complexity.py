@@ -31,7 +31,6 @@ PENDING_SPLITS = {
     ("tocns/features/targets/grammar.py", "parse_target"): "the /muctieu grammar, not split yet",
     ("tocns/features/tasks/commands.py", "_read_task"): "the /giaoviec grammar, reworked for deadlines",
     ("tocns/features/tasks/jobs.py", "task_reminders"): "jobs are reworked to render outside the transaction",
-    ("tocns/web/app.py", "create_app"): "the wiring moves to tocns/app.py in the core-leaf change",
 }
 
 

@@ -15,7 +15,7 @@ from sqlmodel import SQLModel
 import tocns.all_models  # noqa: F401  (complete metadata for truncation)
 from tests.factories import ChatHarness, FakeClock
 from tests.fakes.telegram_server import TelegramServer
-from tocns.app import BotApp
+from tocns.app import BotApp, register_session_listeners
 from tocns.config import Settings
 from tocns.core.clock import CLOCK_START_ENV
 from tocns.db.engine import Database, upgrade_database
@@ -129,6 +129,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 async def db(settings: Settings) -> AsyncIterator[Database]:
     """An empty database (every table truncated) for one test."""
+    register_session_listeners()  # as BotApp.build and the CLI do: tests that use stores without an app
     database = Database(settings.database_url)
     await _truncate(database)
     yield database

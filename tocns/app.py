@@ -14,11 +14,13 @@ from tocns.config import Settings, get_settings
 from tocns.core.clock import clock_start, utcnow
 from tocns.core.jobs import ScheduledJob
 from tocns.core.messages import ChatEventKind
-from tocns.core.pipeline import EventHandler, Pipeline
 from tocns.core.registry import Registry
 from tocns.core.router import Router
 from tocns.core.supervisor import LoopHealth
+from tocns.core.updates import EventHandler
 from tocns.db.engine import Database, upgrade_database_async
+from tocns.inbound.pipeline import Pipeline
+from tocns.inbound.store import mark_processed
 from tocns.log_setup import register_secrets
 
 if TYPE_CHECKING:
@@ -69,6 +71,15 @@ def chat_events() -> dict[ChatEventKind, EventHandler]:
     }
 
 
+def register_session_listeners() -> None:
+    """Install the stores' SQLAlchemy session listeners, once per process: caches that forget changed rows."""
+    from tocns.features.activity.store import register_listeners as activity_listeners
+    from tocns.features.org.store import register_listeners as org_listeners
+
+    activity_listeners()
+    org_listeners()
+
+
 @dataclass
 class BotApp:
     """The running bot: one database, one router, one pipeline; channels and jobs hang off it."""
@@ -93,8 +104,9 @@ class BotApp:
         """Wire the registry, router and pipeline on an open database (no migration, no I/O)."""
         from tocns.features.org.events import identify
 
+        register_session_listeners()
         registry = build_registry()
-        router = Router(settings, registry, identify, clock=clock)
+        router = Router(settings, registry, identify, mark_processed, clock=clock)
         pipeline = Pipeline(db, settings, router, chat_events(), clock)
         return cls(settings=settings, db=db, router=router, pipeline=pipeline, registry=registry, clock=clock)
 

@@ -16,8 +16,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from tocns.db.dialect import is_sqlite_url
 from tocns.log_setup import register_secrets
+
+SQLITE = "sqlite"
+
+
+def is_sqlite_url(url: str) -> bool:
+    """Whether a database URL names SQLite (the embedded default) rather than PostgreSQL."""
+    return url.startswith(SQLITE)
+
 
 PLACEHOLDER_VALUES = frozenset(
     {

@@ -27,10 +27,10 @@ from tests.fakes.zalo_api import FakeZaloApi
 from tocns.app import BotApp, build_channels, configured_platforms, run_polling
 from tocns.channels.telegram import parse_update, to_incoming
 from tocns.config import Settings
-from tocns.core.pipeline import EDITED_TEXT
 from tocns.core.roles import Role
 from tocns.features.org import store as org_store
 from tocns.features.org.events import WELCOME_TEXT
+from tocns.inbound.pipeline import EDITED_TEXT
 from tocns.web.app import setup_platforms
 
 OK = {TG_HEADER: TG_SECRET}
@@ -371,7 +371,7 @@ async def test_webhook_decodes_each_update_once(
 
 
 async def test_many_chats_at_once_are_all_answered_a_few_at_a_time(papp: BotApp, adapters: list[Any]) -> None:
-    from tocns.core.pipeline import PROCESSING_SLOTS
+    from tocns.inbound.pipeline import PROCESSING_SLOTS
 
     running, peak = 0, 0
     original = papp.router.handle

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from tocns.core.messages import Attachment, Button
-from tocns.core.pipeline import Checked
+from tocns.core.updates import Checked
 
 
 class SendStatus(StrEnum):

@@ -13,7 +13,7 @@ from typing import TextIO
 from tocns.channels.base import SendResult, SendStatus
 from tocns.core.mentions import render_plain
 from tocns.core.messages import Attachment, ChatType, IncomingMessage, Reply
-from tocns.core.pipeline import Pipeline
+from tocns.core.updates import MessageHandler
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ class ConsoleChannel:
 
     def __init__(
         self,
-        pipeline: Pipeline,
+        pipeline: MessageHandler,
         *,
         chat_id: str = "console-group",
         user_id: str = "1",

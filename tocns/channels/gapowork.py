@@ -42,10 +42,10 @@ from tocns.core.messages import (
     Mention,
 )
 from tocns.core.parsing import parse_command
-from tocns.core.pipeline import Checked
 from tocns.core.router import Router
 from tocns.core.signed_links import can_sign, sign_url
 from tocns.core.text import fold, split_chunks
+from tocns.core.updates import Checked
 
 log = logging.getLogger(__name__)
 

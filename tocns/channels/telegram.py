@@ -34,11 +34,11 @@ from tocns.channels.base import SendResult, SendStatus
 from tocns.config import Settings
 from tocns.core.mentions import PersonRef, has_mentions, render
 from tocns.core.messages import Attachment, ChatEvent, ChatEventKind, ChatType, InboundEvent, IncomingMessage, Mention
-from tocns.core.pipeline import Checked
 from tocns.core.registry import Command, Registry
 from tocns.core.roles import Role
 from tocns.core.router import Router
 from tocns.core.text import split_chunks
+from tocns.core.updates import Checked
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from tocns.core.clock import utcnow
 from tocns.core.files import save_attachment
 from tocns.core.mentions import render_plain
 from tocns.core.messages import Attachment, ChatType, IncomingMessage
-from tocns.core.pipeline import Checked
 from tocns.core.router import Router
 from tocns.core.signed_links import can_sign, sign_url
 from tocns.core.text import escape_markup, split_chunks, utf16_len
+from tocns.core.updates import Checked
 
 log = logging.getLogger(__name__)
 

@@ -32,11 +32,11 @@ from tocns.core.files import save_attachment
 from tocns.core.mentions import render
 from tocns.core.messages import Attachment, ChatEvent, ChatEventKind, ChatType, InboundEvent, IncomingMessage, Mention
 from tocns.core.metrics import METRICS
-from tocns.core.pipeline import Checked
 from tocns.core.router import Router
 from tocns.core.signed_links import can_sign, sign_url
 from tocns.core.supervisor import describe
 from tocns.core.text import split_chunks, utf16_len
+from tocns.core.updates import Checked
 from tocns.log_setup import register_secrets
 
 log = logging.getLogger(__name__)

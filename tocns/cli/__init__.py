@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -12,32 +11,41 @@ from pydantic import ValidationError
 
 from tocns.log_setup import configure_logging
 
-# Each module adds its subcommands with `register(subparsers)`; a new feature adds one line here.
-SUBCOMMAND_MODULES = (
-    "tocns.cli.db",
-    "tocns.features.org.cli",
-    "tocns.cli.chat",
-    "tocns.cli.demo",
-    "tocns.cli.tick",
-    "tocns.features.activity.cli",
-    "tocns.features.reports.cli",
-    "tocns.features.targets.cli",
-    "tocns.features.rollups.cli",
-    "tocns.features.apitokens.cli",
-    "tocns.features.dashboard.cli",
-    "tocns.cli.outbox",
-    "tocns.inbound.cli",
-    "tocns.features.zalo_oa.cli",
-    "tocns.cli.gapowork",
-)
-
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand."""
+    """The argument parser with every subcommand, mounted explicitly in help order (a new feature adds one line)."""
+    # Imported here, not at the top: each module imports `tocns.cli.common`, which runs this package first.
+    from tocns.cli import chat, db, demo, gapowork, outbox, tick
+    from tocns.features.activity import cli as activity_cli
+    from tocns.features.apitokens import cli as apitokens_cli
+    from tocns.features.dashboard import cli as dashboard_cli
+    from tocns.features.org import cli as org_cli
+    from tocns.features.reports import cli as reports_cli
+    from tocns.features.rollups import cli as rollups_cli
+    from tocns.features.targets import cli as targets_cli
+    from tocns.features.zalo_oa import cli as zalo_oa_cli
+    from tocns.inbound import cli as inbound_cli
+
     parser = argparse.ArgumentParser(prog="tocns", description="Tổ CNS bot: vận hành và quản trị.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in SUBCOMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    for module in (
+        db,
+        org_cli,
+        chat,
+        demo,
+        tick,
+        activity_cli,
+        reports_cli,
+        targets_cli,
+        rollups_cli,
+        apitokens_cli,
+        dashboard_cli,
+        outbox,
+        inbound_cli,
+        zalo_oa_cli,
+        gapowork,
+    ):
+        module.register(sub)
     return parser
 
 
@@ -46,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(logging.WARNING)
+    # Commands that open sessions without a BotApp (imports, exports) keep the stores' caches right too.
+    from tocns.app import register_session_listeners
+
+    register_session_listeners()
     try:
         refused = _check_database(args)
         if refused is not None:

@@ -11,14 +11,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from tocns.config import Settings
 from tocns.core.clock import utcnow
 from tocns.core.context import Context, Identify, Sender, UserError
+from tocns.core.errors import StorageError
 from tocns.core.focus import choose_text, pick_choice
 from tocns.core.messages import IncomingMessage, Reply
 from tocns.core.parsing import ParsedCommand, parse_command
 from tocns.core.permissions import GUEST, allowed, role_label
 from tocns.core.registry import Command, Registry
 from tocns.core.roles import Role
-from tocns.db.errors import StorageError
-from tocns.inbound import store as inbound_store
+from tocns.core.updates import MarkProcessed
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +49,15 @@ class Router:
         settings: Settings,
         registry: Registry,
         identify: Identify,
+        mark_processed: MarkProcessed,
         clock: Callable[[], datetime] = utcnow,
         bot_names: Iterable[str] = (),
     ) -> None:
         self.settings = settings
         self.registry = registry
         self.identify = identify
+        # Injected (the inbound store's, by `tocns.app`): the core is a leaf and opens no table itself.
+        self.mark_processed = mark_processed
         self.clock = clock
         names = (settings.bot_username, settings.bot_display_name, settings.zalo_bot_name, *bot_names)
         self.bot_names: set[str] = {n for n in names if n}
@@ -117,7 +120,7 @@ class Router:
     async def _mark_processed(self, session: AsyncSession, msg: IncomingMessage) -> bool:
         if msg.message_id is None:
             return True
-        return await inbound_store.mark_processed(session, msg.platform, msg.chat_id, msg.message_id, self.clock())
+        return await self.mark_processed(session, msg.platform, msg.chat_id, msg.message_id, self.clock())
 
     async def _run(self, session: AsyncSession, msg: IncomingMessage, parsed: ParsedCommand) -> list[Reply]:
         now = self.clock()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+# Settings read the URL before any engine exists, and the core, a leaf, reads settings: the URL test lives there.
+from tocns.config import SQLITE, is_sqlite_url
+
+__all__ = ["POSTGRESQL", "SQLITE", "dialect_of", "is_postgres", "is_sqlite_url"]
+
 POSTGRESQL = "postgresql"
-SQLITE = "sqlite"
-
-
-def is_sqlite_url(url: str) -> bool:
-    """Whether a database URL names SQLite (the embedded default) rather than PostgreSQL."""
-    return url.startswith(SQLITE)
 
 
 def dialect_of(session_or_connection: Any) -> str:

@@ -1,8 +1,8 @@
 """Errors raised by data-access functions; their messages are Vietnamese and safe to show."""
 
+from tocns.core.errors import StorageError
 
-class StorageError(Exception):
-    """Base of every expected data-access failure."""
+__all__ = ["Conflict", "Expired", "NotFound", "StorageError"]
 
 
 class NotFound(StorageError):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -16,11 +17,11 @@ from tocns.app import BotApp, build_channels, configured_platforms
 from tocns.channels.base import Channel
 from tocns.config import Settings, get_settings
 from tocns.core.metrics import METRICS
-from tocns.core.pipeline import Pipeline
 from tocns.features.dashboard.routes import router as dashboard_router
 from tocns.features.directives import api as directives_api
 from tocns.features.reports.api import router as api_router
 from tocns.features.targets import api as targets_api
+from tocns.inbound.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -63,16 +64,77 @@ async def setup_platforms(channels: list[Channel], public_base_url: str, registe
     return urls
 
 
-def create_app(
-    settings: Settings | None = None,
-    with_scheduler: bool = False,
-    bot_app: BotApp | None = None,
-    channels: list[Channel] | None = None,
-    with_platforms: bool = False,
-    register_platforms: bool = True,
-) -> FastAPI:
-    """Build the web app; the bot (database, router) is created at startup unless one is given."""
-    settings = settings or get_settings()
+# The error handlers a feature gives for its own paths, by path prefix; FastAPI's usual answers everywhere else.
+ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
+_DEFAULT_HANDLERS: dict[type[Exception], ErrorHandler] = {
+    RequestValidationError: request_validation_exception_handler,  # type: ignore[dict-item]
+    StarletteHTTPException: http_exception_handler,  # type: ignore[dict-item]
+}
+
+ops = APIRouter()
+
+
+@ops.get(
+    "/healthz",
+    tags=["ops"],
+    responses={503: {"description": "Cơ sở dữ liệu không truy cập được, hoặc một vòng lặp nền bị kẹt"}},
+)
+async def healthz(request: Request) -> Response:
+    """Liveness: 200 when the database answers and no background loop is stalled (work due, no progress for
+    LOOP_STALL_SECONDS); 503 otherwise, with each loop's last progress."""
+    bot: BotApp = request.app.state.bot
+    reachable = await database_reachable(bot)
+    body: dict[str, object] = {"status": "ok", "database": "ok" if reachable else "unreachable"}
+    loops = bot.loops.report(bot.settings.loop_stall_seconds)
+    stalled = sorted(name for name, loop in loops.items() if loop["stalled"])
+    if loops:
+        body["loops"] = loops
+    if not reachable or stalled:
+        body["status"] = "unavailable"
+        return JSONResponse(body, status_code=503)
+    return JSONResponse(body)
+
+
+def register_routes(app: FastAPI) -> None:
+    """Mount every route of the web app, and each feature's error handlers for its own paths only."""
+    from tocns.web import files, metrics, webhooks
+
+    routers = (ops, api_router, targets_api.router, directives_api.router, dashboard_router)
+    for router in (*routers, webhooks.router, metrics.router, files.router):
+        app.include_router(router)
+    scoped: dict[str, dict[type[Exception], ErrorHandler]] = {
+        directives_api.PREFIX: {
+            RequestValidationError: directives_api.validation_error,
+            StarletteHTTPException: directives_api.body_error,
+        },
+    }
+    for kind, default in _DEFAULT_HANDLERS.items():
+        app.add_exception_handler(kind, _dispatch(kind, default, scoped))
+
+
+def _dispatch(
+    kind: type[Exception], default: ErrorHandler, scoped: dict[str, dict[type[Exception], ErrorHandler]]
+) -> ErrorHandler:
+    """One app-wide handler for `kind` that hands each error to the feature whose path it is, else `default`."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        for prefix, handlers in scoped.items():
+            if kind in handlers and request.url.path.startswith(prefix):
+                return await handlers[kind](request, exc)
+        return await default(request, exc)
+
+    return handle
+
+
+def _lifespan(
+    settings: Settings,
+    with_scheduler: bool,
+    bot_app: BotApp | None,
+    channels: list[Channel] | None,
+    with_platforms: bool,
+    register_platforms: bool,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """What each worker starts and stops around serving: the bot, its channels, the queue, scheduler and sender."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -110,40 +172,22 @@ def create_app(
             if owned:
                 await app.state.bot.close()
 
+    return lifespan
+
+
+def create_app(
+    settings: Settings | None = None,
+    with_scheduler: bool = False,
+    bot_app: BotApp | None = None,
+    channels: list[Channel] | None = None,
+    with_platforms: bool = False,
+    register_platforms: bool = True,
+) -> FastAPI:
+    """Build the web app; the bot (database, router) is created at startup unless one is given."""
+    settings = settings or get_settings()
+    lifespan = _lifespan(settings, with_scheduler, bot_app, channels, with_platforms, register_platforms)
     app = FastAPI(title="Tổ CNS bot", version="0.1.0", lifespan=lifespan)
-
-    @app.get(
-        "/healthz",
-        tags=["ops"],
-        responses={503: {"description": "Cơ sở dữ liệu không truy cập được, hoặc một vòng lặp nền bị kẹt"}},
-    )
-    async def healthz(request: Request) -> Response:
-        """Liveness: 200 when the database answers and no background loop is stalled (work due, no progress for
-        LOOP_STALL_SECONDS); 503 otherwise, with each loop's last progress."""
-        bot: BotApp = request.app.state.bot
-        reachable = await database_reachable(bot)
-        body: dict[str, object] = {"status": "ok", "database": "ok" if reachable else "unreachable"}
-        loops = bot.loops.report(bot.settings.loop_stall_seconds)
-        stalled = sorted(name for name, loop in loops.items() if loop["stalled"])
-        if loops:
-            body["loops"] = loops
-        if not reachable or stalled:
-            body["status"] = "unavailable"
-            return JSONResponse(body, status_code=503)
-        return JSONResponse(body)
-
-    app.include_router(api_router)
-    app.include_router(targets_api.router)
-    app.include_router(directives_api.router)
-    app.include_router(dashboard_router)
-    app.add_exception_handler(RequestValidationError, directives_api.validation_error)
-    app.add_exception_handler(StarletteHTTPException, directives_api.body_error)
-    from tocns.web import files, metrics, webhooks
-
-    app.include_router(webhooks.router)
-    app.include_router(metrics.router)
-    app.include_router(files.router)
-
+    register_routes(app)
     if bot_app is not None:
         _attach(app, bot_app, channels)
     return app

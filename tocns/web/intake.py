@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from tocns.channels.base import UpdateIgnored, UpdateRefused
 from tocns.core.metrics import METRICS
-from tocns.core.pipeline import Pipeline, unstorable
+from tocns.inbound.pipeline import Pipeline, unstorable
 
 log = logging.getLogger(__name__)
 

@@ -83,14 +83,19 @@ def forget_catalogue() -> None:
     _generation[0] += 1
 
 
-@event.listens_for(Session, "after_flush")
+def register_listeners() -> None:
+    """Clear the catalogue on every ORM write to an indicator in this process (called by `tocns.app`)."""
+    for name, listener in (("after_flush", _note_catalogue_change), ("after_commit", _forget_after_commit)):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)
+
+
 def _note_catalogue_change(session: Session, _context: object) -> None:
     if any(isinstance(o, Indicator) for o in (*session.new, *session.dirty, *session.deleted)):
         session.info[_CHANGED] = True
         forget_catalogue()
 
 
-@event.listens_for(Session, "after_commit")
 def _forget_after_commit(session: Session) -> None:
     # A reader between the flush and the commit may have cached the old rows again.
     if session.info.pop(_CHANGED, False):

@@ -684,7 +684,12 @@ async def bindings_under(session: AsyncSession, units: list[OrgUnit]) -> dict[in
 _MEMBERSHIPS = "org.memberships_of"
 
 
-@event.listens_for(Session, "after_soft_rollback")
+def register_listeners() -> None:
+    """Forget the per-session memberships when a session rolls back (called by `tocns.app`)."""
+    if not event.contains(Session, "after_soft_rollback", _forget_after_rollback):
+        event.listen(Session, "after_soft_rollback", _forget_after_rollback)
+
+
 def _forget_after_rollback(session: Session, _previous: object) -> None:
     # A rolled-back membership change must not survive in the per-session cache.
     session.info.pop(_MEMBERSHIPS, None)

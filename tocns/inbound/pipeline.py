@@ -17,16 +17,17 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.config import Settings
 from tocns.core.files import save_attachment
-from tocns.core.messages import ChatEvent, ChatEventKind, InboundEvent, IncomingMessage, Reply, too_wide
+from tocns.core.messages import ChatEventKind, InboundEvent, IncomingMessage, Reply, too_wide
 from tocns.core.router import INTERNAL_ERROR_TEXT, Router
 from tocns.core.supervisor import Backoff, LoopHealth, describe, is_outage, supervise
 from tocns.core.text import one_line
+from tocns.core.updates import Checked, EventHandler, InboundChannel
 from tocns.db.engine import Database
 from tocns.inbound import store as inbound_store
 from tocns.inbound.models import InboundUpdate
@@ -51,19 +52,6 @@ EDITED_TEXT = (
     "Bot không xử lý lại tin nhắn đã sửa, nên lệnh vừa sửa chưa được thực hiện lại. "
     "Nếu cần, hãy gửi lệnh đúng thành một tin nhắn mới."
 )
-
-EventHandler = Callable[[AsyncSession, ChatEvent, datetime], Awaitable[list[Reply]]]
-"""What a feature does with a chat event, inside the update's session (see `tocns.app`)."""
-
-
-@dataclass(frozen=True)
-class Checked:
-    """A platform update that passed its channel's checks: the body to store and what it means."""
-
-    body: dict[str, Any]
-    key: str  # identifies a redelivery of the same update
-    chat: str  # updates of one chat are processed one at a time, in order
-    event: InboundEvent | None  # None: nothing for the bot (a sticker, a service message)
 
 
 @dataclass(frozen=True)
@@ -100,21 +88,6 @@ class LostClaim(Exception):
 def first_line(error: str) -> str:
     """An error's first line, capped: what is stored for the operator."""
     return one_line(error.strip().splitlines()[0] if error.strip() else error, 500)
-
-
-class InboundChannel(Protocol):
-    """What the pipeline needs from a platform channel: translation only."""
-
-    platform: str
-
-    def check(self, body: object) -> Checked:
-        """Validate and translate a body; raises ValueError when it is not an update of this platform."""
-        ...
-
-    async def refresh(self, checked: Checked) -> Checked:
-        """The update translated again after asking the platform what a synchronous `check` could not (Telegram:
-        getMe when the bot joins a group); the same `checked` when nothing needs asking."""
-        ...
 
 
 class Pipeline:

@@ -11,14 +11,14 @@ from sqlmodel import func, select
 
 from tests.factories import MEMBER, ChatHarness, FakeClock, build_tree, setup_group
 from tocns.app import BotApp
-from tocns.core import pipeline as pipeline_module
 from tocns.core.messages import ChatType, IncomingMessage
-from tocns.core.pipeline import Checked
 from tocns.core.roles import Role
 from tocns.core.router import INTERNAL_ERROR_TEXT
+from tocns.core.updates import Checked
 from tocns.features.activity.models import ActivityRecord
 from tocns.features.org import store as org_store
 from tocns.features.org.models import Person
+from tocns.inbound import pipeline as pipeline_module
 from tocns.inbound.models import InboundUpdate
 from tocns.outbox import store as storage_outbox
 from tocns.outbox.models import OutboxMessage

@@ -1,0 +1,79 @@
+"""The walk of docs/architecture.md: one `/ghi` from the webhook to the outbox enters only the packages it names."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from tests.factories import FakeClock, build_tree, join_code
+from tests.fakes.platforms import (
+    TG_HEADER,
+    TG_SECRET,
+    adapters_for,
+    outbox,
+    platform_app,
+    platform_settings,
+    tg_message_update,
+    web,
+)
+from tests.fakes.telegram_server import TelegramServer
+from tests.fakes.zalo_api import FakeZaloApi
+from tocns.app import BotApp
+from tocns.config import Settings
+from tocns.core.roles import Role
+
+# Between the webhook (web) and the outbox: channels, inbound, core, features; db and config are the layers below.
+WALK = {"web", "channels", "inbound", "core", "features", "outbox", "db", "config"}
+FEATURES = {"activity", "org"}  # /ghi itself, and the identity `tocns.app` injects
+
+
+def _package(module: str) -> tuple[str, str | None]:
+    """`tocns.features.org.store` -> ("features", "org"); `tocns.web.intake` -> ("web", None)."""
+    parts = module.split(".")
+    return parts[1], parts[2] if parts[1] == "features" and len(parts) > 2 else None
+
+
+@pytest.fixture
+def papp(app: BotApp, settings: Settings, tmp_path: Path) -> BotApp:
+    """The bot configured for Telegram on the fake."""
+    return platform_app(app, platform_settings(settings, tmp_path))
+
+
+async def test_one_ghi_enters_only_the_packages_of_the_walk(
+    papp: BotApp, tg_server: TelegramServer, clock: FakeClock
+) -> None:
+    adapters: list[Any] = list(adapters_for(papp, tg_server, FakeZaloApi()))
+    async with papp.db.session() as session:
+        tree = await build_tree(session)
+        code = await join_code(session, tree.commune, Role.COMMUNE_LEADER, clock())
+    headers = {TG_HEADER: TG_SECRET}
+    entered: set[str] = set()
+
+    def note(frame: FrameType, event: str, _arg: object) -> None:
+        if event == "call":
+            name = frame.f_globals.get("__name__", "")
+            if name.startswith("tocns."):
+                entered.add(name)
+
+    async with web(papp, adapters) as (client, web_app):
+        await client.post("/webhook/telegram", json=tg_message_update(f"/ketnoi {code}", user_id=11), headers=headers)
+        await client.post("/webhook/telegram", json=tg_message_update("/thamgia thon 3", user_id=12), headers=headers)
+        await web_app.state.pipeline.drain()
+        sys.setprofile(note)
+        try:
+            response = await client.post(
+                "/webhook/telegram", json=tg_message_update("/ghi vneid 5", user_id=12), headers=headers
+            )
+            await web_app.state.pipeline.drain()
+        finally:
+            sys.setprofile(None)
+    assert response.status_code == 200
+    assert "Đã ghi #" in (await outbox(papp, "-1001"))[-1].text
+    packages = {_package(m) for m in entered}
+    assert {top for top, _ in packages} <= WALK, sorted(entered)
+    assert {feature for _, feature in packages if feature} <= FEATURES, sorted(entered)
+    assert {"web", "channels", "inbound", "core", "features", "outbox"} <= {top for top, _ in packages}

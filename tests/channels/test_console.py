@@ -12,6 +12,7 @@ from sqlmodel import select
 from tests.factories import MEMBER, ChatHarness, FakeClock, setup_commune, setup_group
 from tocns.app import BotApp
 from tocns.channels.console import ConsoleChannel, read_message
+from tocns.features.activity.evidence import keep_photos
 from tocns.features.activity.models import ActivityRecord
 
 
@@ -68,12 +69,14 @@ async def test_a_photo_with_a_caption_is_logged_as_photo_evidence(
     out = io.StringIO()
     console = ConsoleChannel(app.pipeline, chat_id="group-1", user_id=MEMBER, name="Lan", out=out)
     await console.send_line(f'/anh "{picture}" /ghi vneid 5')
-    assert "Ảnh minh chứng: đã lưu." in out.getvalue(), out.getvalue()
+    assert "Ảnh minh chứng: đã nhận" in out.getvalue(), out.getvalue()
+    # The photo job keeps it as it keeps a platform's photo: under FILES_DIR, the record pointing there.
+    assert await keep_photos(app, clock()) == ["ảnh minh chứng phiếu #1: đã lưu"]
     async with app.db.session() as session:
         record = (await session.exec(select(ActivityRecord))).one()
-    assert record.photo is not None
-    kept = Path(record.photo)
-    assert kept.is_relative_to(Path(app.settings.files_dir).resolve()) and kept.read_bytes() == picture.read_bytes()
+    assert record.photo is not None and record.photo.startswith("files:")
+    kept = Path(app.settings.files_dir).resolve() / record.photo.removeprefix("files:")
+    assert kept.read_bytes() == picture.read_bytes()
 
 
 @pytest.mark.parametrize(

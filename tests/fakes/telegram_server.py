@@ -85,6 +85,10 @@ class FakeTelegram:
     # Callback queries handed to the bot and not answered yet (a query is answered once).
     open_queries: set[str] = field(default_factory=set)
     _next_query: int = 1
+    # Files people sent (photos), by file id: (file_path, content), served by getFile and /file/bot<token>/<path>.
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    # The next this many file downloads answer 500 (a flaky file server).
+    failing_downloads: int = 0
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -387,6 +391,9 @@ def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
                     time.sleep(0.2)  # a short long-poll, so a polling client does not spin
                 self._answer(200, {"ok": True, "result": batch})
                 return
+            if method == "getFile":
+                self._get_file(params)
+                return
             if method == "getWebhookInfo":
                 fake.record(method, chat_id, "", 200, params=params)
                 url = fake.webhook_url if fake.reported_url is None else fake.reported_url
@@ -491,6 +498,40 @@ def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
             else:
                 fake.record(method, chat_id, text, 500)
                 self._answer(500, {"ok": False, "error_code": 500, "description": "Internal Server Error"})
+
+        def _get_file(self, params: dict[str, str]) -> None:
+            """getFile: the file's path for download, or 400 for an id Telegram does not know."""
+            file_id = params.get("file_id", "")
+            with fake.lock:
+                known = fake.files.get(file_id)
+            if known is None:
+                self._refuse("getFile", params, "invalid file_id")
+                return
+            fake.record("getFile", "", file_id, 200, params=params)
+            result = {
+                "file_id": file_id,
+                "file_unique_id": file_id[:8],
+                "file_size": len(known[1]),
+                "file_path": known[0],
+            }
+            self._answer(200, {"ok": True, "result": result})
+
+        def do_GET(self) -> None:
+            """A file download (https://api.telegram.org/file/bot<token>/<file_path>), as the Bot API serves it."""
+            match = re.fullmatch(r"/file/bot[^/]+/(.+)", self.path)
+            with fake.lock:
+                found = [c for p, c in fake.files.values() if match and p == match.group(1)]
+                failing = fake.failing_downloads > 0
+                fake.failing_downloads -= 1 if failing else 0
+            fake.record("download", "", self.path, 500 if failing else 200 if found else 404)
+            if failing or not found:
+                self._answer(500 if failing else 404, {"ok": False, "error_code": 404, "description": "Not Found"})
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(found[0])))
+            self.end_headers()
+            self.wfile.write(found[0])
 
         def _refuse(self, method: str, params: dict[str, str], description: str) -> None:
             fake.record(method, params.get("chat_id", ""), params.get("text", ""), 400, params=params)

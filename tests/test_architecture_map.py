@@ -33,7 +33,11 @@ def mapped_modules(page: str) -> set[str]:
 
 def source_modules() -> set[str]:
     """Every Python module under tocns/ but package markers."""
-    return {path.relative_to(ROOT).as_posix() for path in (ROOT / "tocns").rglob("*.py") if path.name != "__init__.py"}
+    return {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "tocns").rglob("*.py")
+        if path.name != "__init__.py"
+    }
 
 
 def test_the_map_names_every_module_and_nothing_else() -> None:

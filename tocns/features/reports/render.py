@@ -309,3 +309,5 @@ def render_png(report: Report) -> bytes:
     from tocns.features.reports.chart import render_chart
 
     return render_chart(report)
+
+

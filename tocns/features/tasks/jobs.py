@@ -39,7 +39,6 @@ def _working_day(day: date) -> date:
     """Where an informative message of `day` goes under the holiday rule (docs/holidays.md)."""
     return holiday_moved(day, "info") or day
 
-
 _is_day_off = lru_cache(maxsize=4096)(is_day_off)
 
 OVERDUE_DAYS = (1, 3, 7, 14, 21, 28)

@@ -45,6 +45,7 @@ def build_registry() -> Registry:
 
 def scheduled_jobs() -> list[ScheduledJob]:
     """Every scheduled job, in the order the scheduler runs them each minute."""
+    from tocns.features.activity.evidence import keep_photos
     from tocns.features.directives.jobs import directive_reminders
     from tocns.features.reports.jobs import commune_digest, nonreporter_nudge, weekly_summary
     from tocns.features.tasks.jobs import task_reminders
@@ -54,6 +55,7 @@ def scheduled_jobs() -> list[ScheduledJob]:
         ScheduledJob("commune_digest", commune_digest),
         ScheduledJob("directive_reminders", directive_reminders),
         ScheduledJob("inbound_retention", inbound_retention),
+        ScheduledJob("keep_photos", keep_photos),
         ScheduledJob("nonreporter_nudge", nonreporter_nudge),
         ScheduledJob("task_reminders", task_reminders),
         ScheduledJob("weekly_summary", weekly_summary),

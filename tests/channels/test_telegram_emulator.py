@@ -1,7 +1,7 @@
 """Issue 15's "Done when", against an independent Bot API emulator (npm telegram-test-api), not the project's fake.
 
 The emulator runs in node (tests/emulator: `npm ci --prefix tests/emulator`); `tests/emulator/start.js` says which
-three gaps of it are bridged and why. People's messages go in through the emulator's own client API (it hands them
+gaps of it are bridged and why. People's messages go in through the emulator's own client API (it hands them
 to the bot's getUpdates as it received them); what the bot sent is read back from the emulator's history.
 """
 
@@ -178,3 +178,86 @@ async def test_a_tapped_name_is_given_a_task_reminded_with_a_real_mention_and_an
     for reminder in reminders:
         assert reminder.get("parse_mode") == "HTML", reminder
         assert (f"tg://user?id={MAI}", "Lò Thị Mai") in _links(reminder["text"]), reminder["text"]
+
+
+async def _converse(papp: BotApp, client: httpx.AsyncClient, said: list[tuple[str, dict[str, Any]]]) -> None:
+    """Post each (client route, body) to the emulator while the bot long-polls it, each processed before the next."""
+    token = papp.settings.telegram_bot_token
+    channel = TelegramChannel(papp.settings, papp.router)
+    stop = asyncio.Event()
+    await channel.start()
+    papp.pipeline.add(channel)
+    polling = asyncio.create_task(channel.poll(papp.pipeline.receive, stop))
+    try:
+        for route, body in said:
+            seen = len(await inbound_rows(papp))
+            response = await client.post(route, json={**body, "botToken": token})
+            assert response.status_code == 200, response.text
+            for _ in range(200):
+                rows = await inbound_rows(papp)
+                if len(rows) > seen and rows[-1].state == "done":
+                    break
+                await asyncio.sleep(0.05)
+            assert len(rows) > seen and rows[-1].state == "done", [(r.state, r.error) for r in rows]
+    finally:
+        stop.set()
+        await asyncio.wait_for(polling, timeout=10)
+        await channel.close()
+
+
+async def _deliver(papp: BotApp, emulator: str) -> None:
+    transport = TelegramTransport(papp.settings.telegram_bot_token, emulator, timeout=5)
+    await asyncio.wait_for(sender(papp, {"telegram": transport}).drain(until_empty=True), timeout=30)
+    await transport.close()
+
+
+def _tap(bot_message: dict[str, Any], user: dict[str, Any], label: str) -> tuple[str, dict[str, Any]]:
+    """The emulator's client tapping the button `label` under a message the bot sent (as history holds it)."""
+    sent = bot_message["message"]
+    [data] = [b["callback_data"] for row in sent["reply_markup"]["inline_keyboard"] for b in row if b["text"] == label]
+    message = {
+        "message_id": bot_message["messageId"],
+        "date": int(time.time()),
+        "chat": CHAT,
+        "from": {"id": 666, "is_bot": True, "first_name": "Test First name", "username": "TestNameBot"},
+        "text": sent["text"],
+        "reply_markup": sent["reply_markup"],
+    }
+    return "/sendCallback", {"from": user, "message": message, "data": data}
+
+
+async def test_a_member_taps_xong_under_a_reminder_and_the_reminder_shows_who_did(
+    emulator: str, app: BotApp, settings: Settings, tmp_path: Path, clock: FakeClock
+) -> None:
+    papp = platform_app(app, e2e_settings(settings, tmp_path, emulator).model_copy(update={"outbox_max_attempts": 1}))
+    token = papp.settings.telegram_bot_token
+    code = await commune_join_code(papp)
+    stranger = {"id": 5151, "is_bot": False, "first_name": "Khách"}
+    async with httpx.AsyncClient(base_url=emulator, timeout=10) as client:
+        await _converse(
+            papp,
+            client,
+            [
+                ("/sendMessage", _message(f"/ketnoi {code}", LEADER_USER)),
+                ("/sendMessage", _message("/thamgia thon 3", MAI_USER)),
+                ("/sendMessage", _message("/giaoviec 05/12 Kiểm tra sổ hộ tất cả", LEADER_USER)),
+            ],
+        )
+        await tick(papp, clock, "2026-12-04 08:00")
+        await _deliver(papp, emulator)
+        history = (await client.post("/getUpdatesHistory", json={"token": token})).json()["result"]
+        [reminder] = [h for h in history if "reply_markup" in h["message"] and "Nhắc việc" in h["message"]["text"]]
+        assert reminder["message"]["reply_markup"]["inline_keyboard"] == [
+            [{"text": "Xong", "callback_data": "/xong 1"}]
+        ]
+        # A stranger taps first (refused to him alone), then Mai.
+        await _converse(papp, client, [_tap(reminder, stranger, "Xong"), _tap(reminder, MAI_USER, "Xong")])
+        await _deliver(papp, emulator)
+        history = (await client.post("/getUpdatesHistory", json={"token": token})).json()["result"]
+    sent = [h["message"]["text"] for h in history if "chat_id" in h.get("message", {})]
+    assert any(t.startswith("Đã ghi nhận Thôn 3 hoàn thành việc #1") for t in sent), sent
+    assert not any("không có quyền" in t for t in sent), sent
+    bot_messages = [h for h in history if "chat_id" in h.get("message", {})]
+    [edited] = [h["message"] for h in bot_messages if h["messageId"] == reminder["messageId"]]
+    assert edited["text"].endswith("✓ Lò Thị Mai: Xong"), edited["text"]
+    assert edited.get("parse_mode") == "HTML"

@@ -24,6 +24,9 @@ from tests.fakes.local_server import LocalServer
 TOKEN = "123456:TEST-telegram-token"
 BASE = "http://fake-telegram.test"
 SEND_METHODS = {"sendMessage", "sendPhoto", "sendDocument"}
+TAP_METHODS = {"answerCallbackQuery", "editMessageText"}
+MAX_CALLBACK_DATA = 64  # bytes of an inline button's callback_data (Bot API: 1-64 bytes)
+MAX_ANSWER_TEXT = 200  # characters of answerCallbackQuery's text (Bot API: 0-200)
 SETUP_METHODS = {"setWebhook", "deleteWebhook", "setMyCommands"}
 
 
@@ -77,6 +80,15 @@ class FakeTelegram:
     reported_url: str | None = None
     # Called (from the server's thread) when getUpdates finds nothing to hand out, before it answers.
     on_empty: Callable[[], None] | None = None
+    # Every message the bot sent and still shows, by (chat id, message id): its visible text and inline keyboard.
+    messages: dict[tuple[str, int], dict[str, object]] = field(default_factory=dict)
+    # Callback queries handed to the bot and not answered yet (a query is answered once).
+    open_queries: set[str] = field(default_factory=set)
+    _next_query: int = 1
+    # Files people sent (photos), by file id: (file_path, content), served by getFile and /file/bot<token>/<path>.
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    # The next this many file downloads answer 500 (a flaky file server).
+    failing_downloads: int = 0
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -112,6 +124,29 @@ class FakeTelegram:
         """Keep one call, stamped with the server's own clock."""
         with self.lock:
             self.calls.append(Call(time.monotonic(), method, chat_id, text, status, entities, params or {}))
+
+    def tap(self, chat_id: str, message_id: int, user: dict[str, object], label: str) -> dict[str, object]:
+        """A callback_query update for `user` tapping the button `label` under a message the bot sent, shaped as
+        Telegram sends it (the message with its text and keyboard); the query then waits for its answer."""
+        with self.lock:
+            sent = self.messages[(chat_id, message_id)]
+            self._next_query += 1
+            query_id = f"{4000000000000000000 + self._next_query}"
+            self.open_queries.add(query_id)
+        keyboard = sent.get("reply_markup") or {"inline_keyboard": []}
+        data = next(b["callback_data"] for row in keyboard["inline_keyboard"] for b in row if b["text"] == label)
+        chat_int = int(chat_id)
+        chat = {"id": chat_int, "type": "private"} if chat_int > 0 else {"id": chat_int, "type": "group", "title": "Xã"}
+        message = {
+            "message_id": message_id,
+            "date": 1795000000,
+            "chat": chat,
+            "from": {"id": 999, "is_bot": True, "first_name": "Tổ CNS", "username": "ToCNSBot"},
+            "text": sent["text"],
+            "reply_markup": keyboard,
+        }
+        query = {"id": query_id, "from": user, "chat_instance": "1", "message": message, "data": data}
+        return {"update_id": self._next_query + 900000, "callback_query": query}
 
     # -- what the tests check -------------------------------------------------
 
@@ -266,6 +301,25 @@ def _commands_problem(params: dict[str, str]) -> str | None:
     return None
 
 
+def _keyboard_problem(raw: str | None) -> str | None:
+    """Why the Bot API would refuse this reply_markup (an inline keyboard), or None."""
+    if raw is None:
+        return None
+    try:
+        markup = json.loads(raw)
+        rows = markup["inline_keyboard"]
+    except (ValueError, KeyError, TypeError):
+        return "can't parse reply keyboard markup JSON object"
+    for row in rows:
+        for button in row:
+            if not str(button.get("text", "")).strip():
+                return "BUTTON_TEXT_INVALID"
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(str(data).encode()) <= MAX_CALLBACK_DATA:
+                return "BUTTON_DATA_INVALID"
+    return None
+
+
 def _parse_body(content_type: str, body: bytes) -> dict[str, str]:
     if content_type.startswith("application/json"):
         data = json.loads(body or b"{}")
@@ -337,6 +391,9 @@ def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
                     time.sleep(0.2)  # a short long-poll, so a polling client does not spin
                 self._answer(200, {"ok": True, "result": batch})
                 return
+            if method == "getFile":
+                self._get_file(params)
+                return
             if method == "getWebhookInfo":
                 fake.record(method, chat_id, "", 200, params=params)
                 url = fake.webhook_url if fake.reported_url is None else fake.reported_url
@@ -372,6 +429,9 @@ def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
                 fake.record(method, chat_id, json.dumps(params, ensure_ascii=False), 200, params=params)
                 self._answer(200, {"ok": True, "result": True})
                 return
+            if method in TAP_METHODS:
+                self._tap_method(method, params)
+                return
             if method not in SEND_METHODS:
                 self._answer(404, {"ok": False, "error_code": 404, "description": "Not Found"})
                 return
@@ -379,15 +439,28 @@ def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
             if method == "sendMessage":
                 try:
                     text, entities = visible(text, params.get("parse_mode", ""))
+                    problem = _keyboard_problem(params.get("reply_markup"))
+                    if problem:
+                        raise EntityError(problem)
                 except EntityError as exc:
                     fake.record(method, chat_id, text, 400, params=params)
                     description = f"Bad Request: can't parse entities: {exc}"
+                    if "BUTTON" in str(exc) or "markup" in str(exc):
+                        description = f"Bad Request: {exc}"
                     self._answer(400, {"ok": False, "error_code": 400, "description": description})
                     return
             fault = fake.fault_for(chat_id)
             if fault is None or fault.kind == "pass":
                 fake.record(method, chat_id, text, 200, entities, params)
-                result = {"message_id": len(fake.calls), "date": int(time.time()), "chat": {"id": 0, "type": "group"}}
+                with fake.lock:
+                    message_id = len(fake.calls)
+                    markup = params.get("reply_markup")
+                    fake.messages[(chat_id, message_id)] = {
+                        "text": text,
+                        "reply_markup": json.loads(markup) if markup else None,
+                    }
+                chat = {"id": int(chat_id) if chat_id.lstrip("-").isdigit() else 0, "type": "group"}
+                result = {"message_id": message_id, "date": int(time.time()), "chat": chat}
                 self._answer(200, {"ok": True, "result": result})
             elif fault.kind == "429":
                 fake.record(method, chat_id, text, 429)
@@ -425,6 +498,82 @@ def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
             else:
                 fake.record(method, chat_id, text, 500)
                 self._answer(500, {"ok": False, "error_code": 500, "description": "Internal Server Error"})
+
+        def _get_file(self, params: dict[str, str]) -> None:
+            """getFile: the file's path for download, or 400 for an id Telegram does not know."""
+            file_id = params.get("file_id", "")
+            with fake.lock:
+                known = fake.files.get(file_id)
+            if known is None:
+                self._refuse("getFile", params, "invalid file_id")
+                return
+            fake.record("getFile", "", file_id, 200, params=params)
+            result = {
+                "file_id": file_id,
+                "file_unique_id": file_id[:8],
+                "file_size": len(known[1]),
+                "file_path": known[0],
+            }
+            self._answer(200, {"ok": True, "result": result})
+
+        def do_GET(self) -> None:
+            """A file download (https://api.telegram.org/file/bot<token>/<file_path>), as the Bot API serves it."""
+            match = re.fullmatch(r"/file/bot[^/]+/(.+)", self.path)
+            with fake.lock:
+                found = [c for p, c in fake.files.values() if match and p == match.group(1)]
+                failing = fake.failing_downloads > 0
+                fake.failing_downloads -= 1 if failing else 0
+            fake.record("download", "", self.path, 500 if failing else 200 if found else 404)
+            if failing or not found:
+                self._answer(500 if failing else 404, {"ok": False, "error_code": 404, "description": "Not Found"})
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(found[0])))
+            self.end_headers()
+            self.wfile.write(found[0])
+
+        def _refuse(self, method: str, params: dict[str, str], description: str) -> None:
+            fake.record(method, params.get("chat_id", ""), params.get("text", ""), 400, params=params)
+            self._answer(400, {"ok": False, "error_code": 400, "description": f"Bad Request: {description}"})
+
+        def _tap_method(self, method: str, params: dict[str, str]) -> None:
+            """answerCallbackQuery (each query once, text up to 200 characters) and editMessageText (a message the
+            bot sent, its text parsed as sendMessage's, refused when nothing changes)."""
+            if method == "answerCallbackQuery":
+                query_id = params.get("callback_query_id", "")
+                if len(params.get("text", "")) > MAX_ANSWER_TEXT:
+                    self._refuse(method, params, "MESSAGE_TOO_LONG")
+                    return
+                with fake.lock:
+                    known = query_id in fake.open_queries
+                    fake.open_queries.discard(query_id)
+                if not known:
+                    self._refuse(method, params, "query is too old and response timeout expired or query ID is invalid")
+                    return
+                fake.record(method, "", params.get("text", ""), 200, params=params)
+                self._answer(200, {"ok": True, "result": True})
+                return
+            chat_id, message_id = params.get("chat_id", ""), int(params.get("message_id") or 0)
+            try:
+                text, entities = visible(params.get("text", ""), params.get("parse_mode", ""))
+            except EntityError as exc:
+                self._refuse(method, params, f"can't parse entities: {exc}")
+                return
+            problem = _keyboard_problem(params.get("reply_markup"))
+            markup = json.loads(params["reply_markup"]) if params.get("reply_markup") else None
+            with fake.lock:
+                sent = fake.messages.get((chat_id, message_id))
+                unchanged = sent is not None and sent["text"] == text and sent["reply_markup"] == markup
+                if sent is not None and not problem and not unchanged:
+                    sent.update(text=text, reply_markup=markup)
+            if problem or sent is None or unchanged:
+                reason = problem or ("message to edit not found" if sent is None else "message is not modified")
+                self._refuse(method, params, reason)
+                return
+            fake.record(method, chat_id, text, 200, entities, params)
+            result = {"message_id": message_id, "date": 1795000000, "chat": {"id": int(chat_id), "type": "group"}}
+            self._answer(200, {"ok": True, "result": {**result, "text": text}})
 
     return Handler
 

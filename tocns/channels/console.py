@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import mimetypes
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
 
 from tocns.channels.base import SendResult, SendStatus
+from tocns.core.files import save_attachment
 from tocns.core.mentions import render_plain
 from tocns.core.messages import Attachment, ChatType, IncomingMessage, Reply
 from tocns.core.updates import MessageHandler
@@ -18,6 +21,41 @@ from tocns.core.updates import MessageHandler
 log = logging.getLogger(__name__)
 
 PLATFORM = "console"
+PHOTO_COMMAND = "/anh"
+"""`/anh FILE <caption>` sends the picture FILE with its caption, as a photo message on Telegram or Zalo would."""
+MAX_PHOTO_BYTES = 10_000_000
+"""The largest picture the console sends (Telegram's own limit for a photo)."""
+PHOTO_USAGE = (
+    "Cách gửi ảnh thử: /anh <tệp ảnh> <lời nhắn kèm ảnh>, ví dụ: /anh anh-hop-dan.jpg /ghi vneid 5. "
+    'Tên tệp có khoảng trắng thì đặt trong ngoặc kép: /anh "ảnh họp.jpg" /ghi vneid 5'
+)
+
+
+class ConsolePhotoError(ValueError):
+    """A `/anh` line that cannot be sent: its message is the Vietnamese line to print."""
+
+
+_PHOTO_LINE = re.compile(r"""(?:"([^"]+)"|'([^']+)'|(\S+))\s*(.*)""", re.DOTALL)
+
+
+def read_photo(line: str) -> tuple[Path, str]:
+    """The picture file and the caption of a `/anh FILE <caption>` line; raises ConsolePhotoError saying why not."""
+    rest = line.strip()[len(PHOTO_COMMAND) :].strip()
+    match = _PHOTO_LINE.fullmatch(rest)
+    if not rest or match is None:
+        raise ConsolePhotoError(f"Thiếu tệp ảnh. {PHOTO_USAGE}")
+    path = Path(match.group(1) or match.group(2) or match.group(3)).expanduser()
+    caption = match.group(4).strip()
+    if not caption:
+        raise ConsolePhotoError(f"Ảnh cần lời nhắn kèm theo (lệnh, ví dụ /ghi vneid 5). {PHOTO_USAGE}")
+    if not path.is_file():
+        raise ConsolePhotoError(f"Không tìm thấy tệp ảnh «{path}». {PHOTO_USAGE}")
+    mime = mimetypes.guess_type(path.name)[0] or ""
+    if not mime.startswith("image/"):
+        raise ConsolePhotoError(f"«{path.name}» không phải tệp ảnh (.jpg, .png, .webp). {PHOTO_USAGE}")
+    if path.stat().st_size > MAX_PHOTO_BYTES:
+        raise ConsolePhotoError(f"Ảnh «{path.name}» lớn hơn {MAX_PHOTO_BYTES // 1_000_000} MB; hãy chọn ảnh nhỏ hơn.")
+    return path, caption
 
 
 class ConsoleChannel:
@@ -32,6 +70,7 @@ class ConsoleChannel:
         name: str = "Người dùng thử",
         private: bool = False,
         attachments_dir: Path = Path("data/console"),
+        files_dir: Path = Path("data/files"),
         out: TextIO | None = None,
         deliver_outbox: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
@@ -41,13 +80,16 @@ class ConsoleChannel:
         self.name = name
         self.private = private
         self.attachments_dir = attachments_dir
+        # Where a `/anh` picture is kept, as a platform's photo would be (the app's FILES_DIR).
+        self.files_dir = files_dir
         self.out = out or sys.stdout
         self.transport = ConsoleTransport(self.out)
         self._deliver_outbox = deliver_outbox
 
-    def to_incoming(self, text: str) -> IncomingMessage:
-        """Translate a typed line into a neutral message."""
+    def to_incoming(self, text: str, photo: str | None = None) -> IncomingMessage:
+        """Translate a typed line (with the stored picture of a `/anh` line) into a neutral message."""
         return IncomingMessage(
+            photo=photo,
             platform=PLATFORM,
             chat_id=self.chat_id,
             user_id=self.user_id,
@@ -68,9 +110,25 @@ class ConsoleChannel:
             lines.append(f"[tệp đính kèm: {path}]")
         return "\n".join(lines)
 
+    def photo_message(self, line: str) -> IncomingMessage:
+        """A `/anh FILE <caption>` line as a photo message: the picture is kept under FILES_DIR (as a download from
+        a platform would be) and the caption is the message's text; raises ConsolePhotoError."""
+        path, caption = read_photo(line)
+        mime = mimetypes.guess_type(path.name)[0] or "image/jpeg"
+        kept = save_attachment(self.files_dir, Attachment(path.name, path.read_bytes(), mime))
+        return self.to_incoming(caption, photo=str(kept))
+
     async def send_line(self, text: str) -> list[Reply]:
-        """Handle one typed line and print its replies."""
-        replies = await self.pipeline.handle(self.to_incoming(text))
+        """Handle one typed message (a `/anh` line as a photo message) and print its replies."""
+        if text.split(maxsplit=1)[:1] == [PHOTO_COMMAND]:
+            try:
+                message = self.photo_message(text)
+            except ConsolePhotoError as exc:
+                print(str(exc), file=self.out, flush=True)
+                return []
+        else:
+            message = self.to_incoming(text)
+        replies = await self.pipeline.handle(message)
         for reply in replies:
             print(self.render(reply), file=self.out, flush=True)
         try:

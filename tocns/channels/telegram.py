@@ -20,7 +20,10 @@ from telegram import (
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
     BotCommandScopeDefault,
+    CallbackQuery,
     ChatMember,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
     InputFile,
     Message,
     Update,
@@ -33,7 +36,17 @@ from telegram.request import BaseRequest, HTTPXRequest
 from tocns.channels.base import SendResult, SendStatus
 from tocns.config import Settings
 from tocns.core.mentions import PersonRef, has_mentions, render
-from tocns.core.messages import Attachment, ChatEvent, ChatEventKind, ChatType, InboundEvent, IncomingMessage, Mention
+from tocns.core.messages import (
+    Attachment,
+    Button,
+    ChatEvent,
+    ChatEventKind,
+    ChatType,
+    InboundEvent,
+    IncomingMessage,
+    Mention,
+    Reply,
+)
 from tocns.core.registry import Command, Registry
 from tocns.core.roles import Role
 from tocns.core.router import Router
@@ -43,7 +56,7 @@ from tocns.core.updates import Checked
 log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
-ALLOWED_UPDATES = ["message", "edited_message", "my_chat_member"]
+ALLOWED_UPDATES = ["message", "edited_message", "my_chat_member", "callback_query"]
 MENU_LANGUAGE = "vi"
 ANONYMOUS_ADMIN_NAME = "Quản trị viên ẩn danh"
 # What Telegram accepts as a webhook secret_token (Bot API, setWebhook).
@@ -113,11 +126,29 @@ def _check_fields(body: dict[str, Any]) -> None:
             if not isinstance(sender.get("first_name"), str):
                 raise UpdateShapeError(f"malformed Telegram update: {kind}.from.first_name missing")
             _strings(sender, f"{kind}.from", "last_name", "username")
+    _check_tap(body.get("callback_query"))
     member = body.get("my_chat_member")
     if member is not None:
         chat = member.get("chat") if isinstance(member, dict) else None
         if not isinstance(chat, dict) or not _int_id(chat.get("id")):
             raise UpdateShapeError("malformed Telegram update: my_chat_member.chat.id missing")
+
+
+def _check_tap(query: object) -> None:
+    """Refuse a callback query without what a tap needs: its id, who tapped, the data, the message's chat."""
+    if query is None:
+        return
+    if not isinstance(query, dict) or not isinstance(query.get("id"), str):
+        raise UpdateShapeError("malformed Telegram update: callback_query.id missing")
+    sender = query.get("from")
+    if not isinstance(sender, dict) or not _int_id(sender.get("id")) or not isinstance(sender.get("first_name"), str):
+        raise UpdateShapeError("malformed Telegram update: callback_query.from missing")
+    _strings(query, "callback_query", "data")
+    message = query.get("message")
+    if message is not None:
+        chat = message.get("chat") if isinstance(message, dict) else None
+        if not isinstance(chat, dict) or not _int_id(chat.get("id")) or not _int_id(message.get("message_id")):
+            raise UpdateShapeError("malformed Telegram update: callback_query.message.chat missing")
 
 
 def parse_update(body: object) -> Update:
@@ -200,6 +231,31 @@ def to_incoming(message: Message) -> IncomingMessage | None:
     )
 
 
+def to_tap(query: CallbackQuery) -> IncomingMessage | None:
+    """Translate a tapped inline button into the command it carries, as if its tapper had typed it in that chat;
+    None for a tap on a message the bot can no longer see or a button without data."""
+    message = query.message
+    if not query.data or not isinstance(message, Message):
+        return None
+    user = query.from_user
+    return IncomingMessage(
+        platform=PLATFORM,
+        chat_id=str(message.chat.id),
+        user_id=str(user.id),
+        display_name=user.full_name,
+        username=user.username,
+        text=query.data,
+        # The query id is unique per tap: a redelivered tap is remembered as processed like a redelivered message.
+        message_id=f"tap:{query.id}",
+        chat_type=ChatType.PRIVATE if message.chat.type == "private" else ChatType.GROUP,
+        chat_title=message.chat.title,
+        addressed_to_bot=True,
+        is_bot=user.is_bot,
+        thread_id=_thread(message),
+        tap=True,
+    )
+
+
 def menu_commands(registry: Registry, keep: Callable[[Command], bool] = lambda _c: True) -> list[BotCommand]:
     """A command menu: the registry commands `keep` selects that have a Telegram-valid name, in Vietnamese."""
     commands = []
@@ -257,6 +313,8 @@ def translate(update: Update, privacy_mode: bool = False, username: str | None =
         if edited is None:
             return None
         return ChatEvent(ChatEventKind.MESSAGE_EDITED, PLATFORM, edited.chat_id, message=edited)
+    if update.callback_query is not None:
+        return to_tap(update.callback_query)
     message = update.message
     if message is None:
         return None
@@ -271,7 +329,8 @@ def _chat_of(update: Update) -> str:
     for part in (update.message, update.edited_message, update.my_chat_member):
         if part is not None:
             return str(part.chat.id)
-    return ""
+    tapped = update.callback_query.message if update.callback_query is not None else None
+    return str(tapped.chat.id) if tapped is not None else ""
 
 
 class TelegramChannel:
@@ -324,6 +383,34 @@ class TelegramChannel:
             log.info(
                 "telegram privacy mode is on: in groups where the bot is not an admin it sees only /cmd@%s",
                 self.bot.username,
+            )
+
+    async def answer_tap(self, checked: Checked, replies: list[Reply]) -> None:
+        """Answer a tapped button once its command is committed: a refusal as a short alert to the tapper alone;
+        otherwise a short confirmation, and the message edited to show who acted (docs/telegram.md, "Taps")."""
+        query = parse_update(checked.body).callback_query
+        if query is None:
+            return
+        refusal = next((reply for reply in replies if reply.refused), None)
+        if refusal is not None:
+            await _quietly(self.bot.answer_callback_query(query.id, text=tap_text(refusal.text), show_alert=True))
+            return
+        label = tapped_label(query)
+        await _quietly(self.bot.answer_callback_query(query.id, text=tap_text(f"✓ {label}")))
+        message = query.message
+        if not isinstance(message, Message) or not message.text:
+            return
+        edited = acted_html(message, query.from_user.full_name, label)
+        if edited is not None:
+            markup = message.reply_markup if _keeps_keyboard(message) else None
+            await _quietly(
+                self.bot.edit_message_text(
+                    edited,
+                    chat_id=message.chat.id,
+                    message_id=message.message_id,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                )
             )
 
     async def set_menu(self) -> None:
@@ -384,6 +471,70 @@ class TelegramChannel:
                 offset = update.update_id + 1
 
 
+# ---------------------------------------------------------------- taps
+
+MAX_CALLBACK_DATA = 64
+"""Bytes of callback_data Telegram accepts on an inline button (1-64)."""
+MAX_TAP_TEXT = 200
+"""Characters answerCallbackQuery shows (0-200)."""
+ACTED_MARK = "✓"
+
+
+async def _quietly(call: Any) -> None:
+    # The command stands whatever happens here: a tap answered late ("query is too old"), a message edited twice
+    # ("message is not modified") or a network error is logged, never retried.
+    try:
+        await call
+    except TelegramError as exc:
+        log.info("telegram tap answer or edit refused: %s", exc)
+
+
+def tap_text(text: str) -> str:
+    """A reply cut to what a tap's answer shows (its first paragraph, at most 200 characters)."""
+    first = text.strip().split("\n\n")[0]
+    return first if len(first) <= MAX_TAP_TEXT else first[: MAX_TAP_TEXT - 1].rstrip() + "…"
+
+
+def tapped_label(query: CallbackQuery) -> str:
+    """The label of the button that was tapped (its data when the keyboard is not in the update)."""
+    message = query.message
+    markup = message.reply_markup if isinstance(message, Message) else None
+    for row in markup.inline_keyboard if markup is not None else ():
+        for button in row:
+            if button.callback_data == query.data:
+                return button.text
+    return query.data or ""
+
+
+def _keeps_keyboard(message: Message) -> bool:
+    # One button ("Đã nhận", "Xong") stays for the next person; a choice ("Gửi" / "Huỷ") is made once.
+    markup = message.reply_markup
+    return markup is not None and sum(len(row) for row in markup.inline_keyboard) == 1
+
+
+def acted_html(message: Message, name: str, label: str) -> str | None:
+    """The bot's message as HTML with a line saying who tapped what; None when it would exceed Telegram's limit."""
+    text = message.text_html
+    last = text.rsplit("\n", 1)[-1]
+    joiner = "\n" if last.startswith(ACTED_MARK) else "\n\n"
+    edited = f"{text}{joiner}{ACTED_MARK} {html.escape(name)}: {html.escape(label)}"
+    visible = f"{message.text}{joiner}{ACTED_MARK} {name}: {label}"
+    return edited if len(visible) <= TELEGRAM_MAX_TEXT else None
+
+
+def keyboard(buttons: list[Button]) -> InlineKeyboardMarkup | None:
+    """An inline keyboard of the buttons whose command fits callback_data (64 bytes), up to three a row; None when
+    none fits (the text says each command in words anyway)."""
+    usable = [b for b in buttons if 1 <= len(b.command.encode()) <= MAX_CALLBACK_DATA]
+    for button in buttons:
+        if button not in usable:
+            log.warning("telegram button %r left out: its command is over %d bytes", button.label, MAX_CALLBACK_DATA)
+    if not usable:
+        return None
+    keys = [InlineKeyboardButton(b.label[:64], callback_data=b.command) for b in usable]
+    return InlineKeyboardMarkup([keys[i : i + 3] for i in range(0, len(keys), 3)])
+
+
 # ---------------------------------------------------------------- outbound
 
 TELEGRAM_MAX_TEXT = 4096
@@ -409,6 +560,7 @@ class TelegramTransport:
 
     platform = "telegram"
     max_text_length = TELEGRAM_MAX_TEXT
+    supports_buttons = True
 
     def __init__(self, token: str, base_url: str, timeout: float = 10.0) -> None:
         request = HTTPXRequest(
@@ -426,21 +578,37 @@ class TelegramTransport:
         await self.bot.get_me()
 
     async def send(
-        self, chat_id: str, text: str, attachments: list[Attachment], skip: int = 0, thread_id: str | None = None
+        self,
+        chat_id: str,
+        text: str,
+        attachments: list[Attachment],
+        skip: int = 0,
+        thread_id: str | None = None,
+        buttons: list[Button] | None = None,
     ) -> SendResult:
         """Send text (split at 4,096 characters) then each attachment, from piece `skip` on, in the forum topic
-        `thread_id` when given; never raises for API errors."""
+        `thread_id` when given, the buttons as an inline keyboard under the last text part; never raises for API
+        errors."""
         topic = int(thread_id) if thread_id else None
-        pieces: list[str | Attachment] = [*(split_chunks(text, self.max_text_length) if text else []), *attachments]
+        chunks = split_chunks(text, self.max_text_length) if text else []
+        pieces: list[str | Attachment] = [*chunks, *attachments]
         done = min(skip, len(pieces))
+        markup = keyboard(buttons or [])
         try:
-            for piece in pieces[done:]:
+            for index, piece in enumerate(pieces[done:], start=done):
+                under = markup if index == len(chunks) - 1 else None
                 if isinstance(piece, str) and has_mentions(piece):
                     await self.bot.send_message(
-                        chat_id=chat_id, text=to_html(piece), parse_mode=ParseMode.HTML, message_thread_id=topic
+                        chat_id=chat_id,
+                        text=to_html(piece),
+                        parse_mode=ParseMode.HTML,
+                        message_thread_id=topic,
+                        reply_markup=under,
                     )
                 elif isinstance(piece, str):
-                    await self.bot.send_message(chat_id=chat_id, text=piece, message_thread_id=topic)
+                    await self.bot.send_message(
+                        chat_id=chat_id, text=piece, message_thread_id=topic, reply_markup=under
+                    )
                 elif piece.is_image:
                     photo = InputFile(piece.content, filename=piece.filename)
                     await self.bot.send_photo(chat_id=chat_id, photo=photo, message_thread_id=topic)

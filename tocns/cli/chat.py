@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ def _console_channel(app: BotApp, args: argparse.Namespace) -> ConsoleChannel:
         user_id=args.user_id,
         name=args.name,
         private=args.private,
+        files_dir=Path(app.settings.files_dir),
         deliver_outbox=lambda: print_console_outbox(app),
     )
 

@@ -54,6 +54,9 @@ class IncomingMessage:
     anonymous_admin: bool = False
     # The forum topic the message was posted in (Telegram message_thread_id): replies go back to it.
     thread_id: str | None = None
+    # The command came from a tapped button (Telegram callback query), not typed: a refusal is answered to the
+    # tapper alone, and the channel answers the tap once the command's records are committed.
+    tap: bool = False
 
     def __post_init__(self) -> None:
         # NUL and lone surrogates reach us in JSON escapes; PostgreSQL refuses them, and a command that can
@@ -117,7 +120,7 @@ class Attachment:
 class Button:
     """A command a message offers as one tap, for people who do not type commands: `label` is what the button
     shows, `command` the command it sends (exactly as if typed, e.g. "/danhan 12"). Platforms with buttons (GapoWork
-    quick replies; later Telegram inline keyboards) show them; the others send the text alone, which always says the
+    quick replies, Telegram inline keyboards) show them; the others send the text alone, which always says the
     command in words too."""
 
     label: str
@@ -164,6 +167,8 @@ class Reply:
     thread_id: str | None = None
     # Commands this reply offers as buttons where the platform has them (see Button).
     buttons: list[Button] = field(default_factory=list)
+    # The command was not carried out (no permission, bad input, unknown command): nothing of it was kept.
+    refused: bool = False
 
 
 # The widths of the columns each field of an incoming event is stored in (org: person, chat binding; inbound:

@@ -94,7 +94,8 @@ class Router:
             return [
                 Reply(
                     text=f"Tin nhắn quá dài ({len(msg.text)} ký tự). Mỗi lệnh tối đa {MAX_INPUT_CHARS} "
-                    f"ký tự; hãy chia thành nhiều tin nhắn. Chưa có gì được lưu."
+                    f"ký tự; hãy chia thành nhiều tin nhắn. Chưa có gì được lưu.",
+                    refused=True,
                 )
             ]
         if not await self._mark_processed(session, msg):
@@ -105,7 +106,7 @@ class Router:
             return await self._run(session, msg, parsed)
         except (UserError, StorageError) as exc:
             self._notify(parsed.name, "rejected")
-            replies = [Reply(text=exc.message if isinstance(exc, UserError) else str(exc))]
+            replies = [Reply(text=exc.message if isinstance(exc, UserError) else str(exc), refused=True)]
         except Exception:
             # Unexpected (a bug, the database going away): nothing is kept, the caller's transaction is rolled back
             # and the caller decides. The pipeline retries the update and tells the sender only when it gives up
@@ -128,10 +129,10 @@ class Router:
         command = self.registry.lookup(parsed.name)
         if command is None:
             self._notify(parsed.name, "unknown")
-            return [Reply(text=self._unknown_command_text(parsed.name))]
+            return [Reply(text=self._unknown_command_text(parsed.name), refused=True)]
         if msg.anonymous_admin and not command.anonymous:
             self._notify(command.name, "anonymous")
-            return [Reply(text=ANONYMOUS_TEXT.format(name=command.name))]
+            return [Reply(text=ANONYMOUS_TEXT.format(name=command.name), refused=True)]
         args = parsed.args
         if msg.is_private and command.unit_scoped and sender.unit is None:
             focused = self._focus(command, sender, args)
@@ -145,7 +146,8 @@ class Router:
             return [
                 Reply(
                     text=f"Bạn không có quyền dùng lệnh /{command.name}. Lệnh này dành cho: {who}. "
-                    f"Gõ /huongdan để xem các lệnh bạn dùng được."
+                    f"Gõ /huongdan để xem các lệnh bạn dùng được.",
+                    refused=True,
                 )
             ]
         ctx = Context(

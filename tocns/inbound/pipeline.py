@@ -90,6 +90,25 @@ def first_line(error: str) -> str:
     return one_line(error.strip().splitlines()[0] if error.strip() else error, 500)
 
 
+def _posted(event: InboundEvent, replies: list[Reply]) -> list[Reply]:
+    """The replies that go to the chat: a tapped button's refusal is answered to the tapper alone (docs/telegram.md)."""
+    if isinstance(event, IncomingMessage) and event.tap:
+        return [reply for reply in replies if not reply.refused]
+    return replies
+
+
+async def _answer_tap(channel: InboundChannel, checked: Checked, replies: list[Reply]) -> None:
+    """Once a tapped button's command is committed, let its channel answer the tap (Telegram answerCallbackQuery
+    and the edit that shows who acted); a failure there is logged, the command stands."""
+    answer = getattr(channel, "answer_tap", None)
+    if answer is None or not (isinstance(checked.event, IncomingMessage) and checked.event.tap):
+        return
+    try:
+        await answer(checked, replies)
+    except Exception:
+        log.exception("answering tap %s:%s failed", channel.platform, checked.key)
+
+
 class Pipeline:
     """Stores each update once, processes it off the request path in one session, and counts what happens."""
 
@@ -191,15 +210,18 @@ class Pipeline:
     async def _run(self, channel: InboundChannel, row_id: int, checked: Checked) -> None:
         # Outside the session: asking the platform (a network call) must not hold a database connection.
         checked = await channel.refresh(checked)
+        replies: list[Reply] = []
         async with self.db.session() as session:
             # Dispatch comes first in the transaction: a refused command rolls it back (see Router.handle).
             if checked.event is not None:
                 replies = await self.dispatch(session, checked.event)
-                await self._enqueue(session, checked.event, replies, f"{channel.platform}:{checked.key}")
+                posted = _posted(checked.event, replies)
+                await self._enqueue(session, checked.event, posted, f"{channel.platform}:{checked.key}")
             # The done-mark is conditional on still holding the claim: if the lease lapsed and another worker
             # took the update over, everything this attempt wrote is rolled back and that worker's run counts.
             if not await inbound_store.finish_update(session, row_id, owner=self.owner, now=self.clock()):
                 raise LostClaim(row_id)
+        await _answer_tap(channel, checked, replies)
 
     # ------------------------------------------------------------------ storing and scheduling
 

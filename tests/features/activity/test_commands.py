@@ -37,7 +37,7 @@ async def test_ghi_echoes_exactly_what_was_recorded(app: BotApp, chat: ChatHarne
     assert "- Định danh điện tử VNeID (vneid): 5 người" in reply
     assert "- Hướng dẫn dịch vụ công trực tuyến (dvc): 3 hồ sơ" in reply
     assert "Ghi chú: “tại nhà văn hóa”" in reply
-    assert "Ảnh minh chứng: đã lưu." in reply
+    assert "Ảnh minh chứng: đã nhận, bot đang tải về để lưu" in reply
     assert f"/sua {rid}" in reply and f"/xoa {rid}" in reply
     assert await _items(app, rid) == [("vneid", 5), ("dvc", 3)]
     (record,) = await _records(app)

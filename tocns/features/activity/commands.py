@@ -13,6 +13,7 @@ from tocns.core.permissions import EVERYONE, MEMBERS
 from tocns.core.registry import CommandGroup
 from tocns.core.roles import Role
 from tocns.core.text import person_name, quoted
+from tocns.features.activity import evidence_store
 from tocns.features.activity import store as activity_store
 from tocns.features.activity.grammar import TAGGED_PERSON, USAGE, LogParseError, ParsedLog, parse_log
 from tocns.features.activity.models import Indicator
@@ -134,6 +135,9 @@ async def ghi(ctx: Context) -> str:
         now=ctx.now,
     )
     record_id = view.record.id
+    if ctx.msg.photo and record_id is not None:
+        # Fetched from the platform by the keep_photos job, off this transaction (docs/reports.md, "Photo evidence").
+        await evidence_store.add(ctx.session, record_id, ctx.msg.platform, ctx.msg.photo, ctx.now)
     lines = [
         f"Đã ghi #{record_id} cho {await _team_label(ctx, team.id or 0)}, ngày {day_label(activity_date)}, "
         f"người ghi {person_name(ctx.person.display_name)}:",
@@ -142,7 +146,7 @@ async def ghi(ctx: Context) -> str:
     if parsed.note:
         lines.append(f"Ghi chú: {quoted(parsed.note)}")
     if ctx.msg.photo:
-        lines.append("Ảnh minh chứng: đã lưu.")
+        lines.append("Ảnh minh chứng: đã nhận, bot đang tải về để lưu (nếu không lưu được, bot sẽ báo tại đây).")
     lines.append(f"Sai? Sửa: /sua {record_id} <nội dung mới> · Xóa: /xoa {record_id}")
     return "\n".join(lines)
 

@@ -61,3 +61,21 @@ class ActivityItem(SQLModel, table=True):
     record_id: int = Field(foreign_key="activity_record.id", index=True)
     indicator_id: int = Field(foreign_key="indicator.id", index=True)
     quantity: int
+
+
+class PhotoEvidence(SQLModel, table=True):
+    """The photo sent with a `/ghi`, being fetched from its platform into FILES_DIR (retried until kept or given up)."""
+
+    __tablename__ = "photo_evidence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: int = Field(foreign_key="activity_record.id", unique=True)
+    platform: str = Field(max_length=20)
+    # What the platform gave: a Telegram file id, a Zalo photo URL, a console file path.
+    source: str = Field(max_length=1000)
+    # pending (to fetch at next_attempt_at), kept (the record's photo now reads "files:<path>"), failed (given up).
+    state: str = Field(default="pending", max_length=10, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)

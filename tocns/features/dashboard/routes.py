@@ -20,6 +20,7 @@ from tocns.app import BotApp
 from tocns.core.context import UserError
 from tocns.core.dates import fmt_date, fmt_time
 from tocns.core.roles import Level
+from tocns.features.activity.evidence import photo_shown, shown_by
 from tocns.features.dashboard import service
 from tocns.features.dashboard.service import SESSION_HOURS, SignInRefused, Viewer
 from tocns.features.directives import service as directives
@@ -218,10 +219,24 @@ async def unit_page(request: Request, code: str) -> Response:
         report = await service.unit_report(session, unit, period, bot.settings, bot.clock())
         rows = await raw_records(session, unit, period.start, period.end)
         records: dict[int, dict[str, Any]] = {}
+        now = bot.clock()
+
+        def link(photo: str | None) -> str:
+            return photo_shown(bot.settings, photo, now)
+
         for rid, day, _parent, _code, _team, person, indicator, qty, measure, note, photo, created in rows:
             day = day if isinstance(day, date) else date.fromisoformat(str(day))
             record = records.setdefault(
-                rid, {"id": rid, "day": day, "person": person, "items": [], "note": note, "photo": photo, "at": created}
+                rid,
+                {
+                    "id": rid,
+                    "day": day,
+                    "person": person,
+                    "items": [],
+                    "note": note,
+                    "at": created,
+                    "photo": link(photo) or photo,
+                },
             )
             record["items"].append(f"{indicator}: {qty} {measure}")
         return _page(
@@ -263,7 +278,7 @@ async def download(request: Request, code: str) -> Response:
         os.close(fd)
         try:
             rows = stream_raw_records(session, unit, period.start, period.end)
-            await write_workbook(report, rows, bot.settings.tz, on_disk)
+            await write_workbook(report, rows, bot.settings.tz, on_disk, photo=shown_by(bot.settings, bot.clock()))
         except BaseException:
             os.unlink(on_disk)
             raise

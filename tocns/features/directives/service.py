@@ -51,7 +51,7 @@ def ack_buttons(directive: Directive) -> list[Button]:
 
 def confirm_buttons(directive: Directive) -> list[Button]:
     """A held directive's preview offers sending it or cancelling it: /xacnhan <số> or /thuhoi <số>."""
-    return [Button("Xác nhận gửi", f"/xacnhan {directive.id}"), Button("Huỷ", f"/thuhoi {directive.id}")]
+    return [Button("Gửi", f"/xacnhan {directive.id}"), Button("Huỷ", f"/thuhoi {directive.id}")]
 
 
 @dataclass

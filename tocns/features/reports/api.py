@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
 from tocns.app import BotApp
+from tocns.features.activity.evidence import shown_by
 from tocns.features.apitokens.auth import require_token
 from tocns.features.org import store as org_store
 from tocns.features.reports.period import PeriodError, parse_cli_period
@@ -75,7 +76,11 @@ async def get_report(
         os.close(fd)
         try:
             await write_workbook(
-                report, stream_raw_records(session, unit, chosen.start, chosen.end), bot.settings.tz, name_on_disk
+                report,
+                stream_raw_records(session, unit, chosen.start, chosen.end),
+                bot.settings.tz,
+                name_on_disk,
+                photo=shown_by(bot.settings, now),
             )
         except BaseException:
             os.unlink(name_on_disk)

@@ -112,6 +112,7 @@ def _report(args: argparse.Namespace) -> int:
 
 def _xlsx(args: argparse.Namespace, settings: Settings, period: Period, now: datetime) -> int:
     from tocns.cli.common import run_in_session
+    from tocns.features.activity.evidence import shown_by
     from tocns.features.org import store as org_store
     from tocns.features.reports.service import unit_report
     from tocns.features.reports.store import stream_raw_records
@@ -125,7 +126,7 @@ def _xlsx(args: argparse.Namespace, settings: Settings, period: Period, now: dat
         unit = await org_store.require_unit(session, args.org_code)
         report = await unit_report(session, unit, period, settings, now)
         rows = stream_raw_records(session, unit, period.start, period.end)
-        return await write_workbook(report, rows, settings.tz, partial)
+        return await write_workbook(report, rows, settings.tz, partial, photo=shown_by(settings, now))
 
     count = run_in_session(work)
     partial.replace(output)

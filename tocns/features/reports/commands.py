@@ -12,6 +12,7 @@ from tocns.core.permissions import LEADERS, MEMBERS
 from tocns.core.registry import CommandGroup
 from tocns.core.roles import Level, Role
 from tocns.core.text import fold, split_chunks
+from tocns.features.activity.evidence import shown_by
 from tocns.features.org import store as org_store
 from tocns.features.org.models import Membership, OrgUnit
 from tocns.features.org.names import COMMUNE_KIND_WORDS, TEAM_KIND_WORDS, pick_team
@@ -143,7 +144,7 @@ async def baocao(ctx: Context) -> list[Reply]:
         # the best and worst units, the workbook every unit, team and silent team.
         buffer = io.BytesIO()
         rows = stream_raw_records(ctx.session, unit, period.start, period.end)
-        await write_workbook(report, rows, ctx.settings.tz, buffer)
+        await write_workbook(report, rows, ctx.settings.tz, buffer, photo=shown_by(ctx.settings, ctx.now))
         name = f"bao-cao-{unit.code}-{period.slug}.xlsx"
         replies[-1].attachments.append(Attachment(filename=name, content=buffer.getvalue(), mime_type=XLSX_MIME))
     return replies

@@ -9,6 +9,8 @@ from pathlib import Path
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.config import Settings
+from tocns.core.clock import utcnow
+from tocns.features.activity.evidence import shown_by
 from tocns.features.org.models import OrgUnit
 from tocns.features.reports.period import Period
 from tocns.features.reports.render import ChartsUnavailable, render_png
@@ -62,6 +64,7 @@ async def write_report_files(
         (root / png_name).write_bytes(chart)
     # Streamed into a temporary name, then renamed: a reader never sees half a workbook.
     partial = root / f"{xlsx_name}.part"
-    await write_workbook(report, stream_raw_records(session, unit, period.start, period.end), settings.tz, partial)
+    raw = stream_raw_records(session, unit, period.start, period.end)
+    await write_workbook(report, raw, settings.tz, partial, photo=shown_by(settings, utcnow()))
     partial.replace(root / xlsx_name)
     return ReportFiles(png_name=png_name, xlsx_name=xlsx_name, root=root)

@@ -8,7 +8,7 @@ continued on "Dữ liệu gốc (2)", ... past Excel's 1,048,576 rows per sheet.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -199,9 +199,17 @@ def _sheet_title(name: str, used: set[str]) -> str:
 class ReportWorkbook:
     """Build a report workbook: feed the raw rows in batches (add_raw), then save; memory stays flat."""
 
-    def __init__(self, report: Report, tz: ZoneInfo, max_rows: int = EXCEL_MAX_ROWS) -> None:
+    def __init__(
+        self,
+        report: Report,
+        tz: ZoneInfo,
+        max_rows: int = EXCEL_MAX_ROWS,
+        photo: Callable[[str | None], str] | None = None,
+    ) -> None:
         if max_rows < 2:
             raise ValueError("max_rows must leave room for a header and a row")
+        # How a record's photo is shown (activity.evidence.photo_shown: a signed link to the kept picture).
+        self.photo = photo
         self.report = report
         self.tz = tz
         self.max_rows = max_rows
@@ -393,7 +401,7 @@ class ReportWorkbook:
             rid, day, parent, code, team, person, indicator, qty, unit, note, photo, created = row
             values = [rid, _day(day), parent or "", code, team, person, indicator, qty, unit, note or ""]
             cells = [_cell(ws, v, f) for v, f in zip(values, RAW_FORMATS, strict=False)]
-            cells.append(_photo_cell(ws, photo))
+            cells.append(_photo_cell(ws, self.photo(photo) if self.photo is not None else photo))
             cells.append(_cell(ws, _local(created, self.tz), MOMENT))
             ws.append(cells)
             self._raw_in_sheet += 1
@@ -497,9 +505,11 @@ async def write_workbook(
     tz: ZoneInfo,
     target: str | Path | IO[bytes],
     max_rows: int = EXCEL_MAX_ROWS,
+    photo: Callable[[str | None], str] | None = None,
 ) -> int:
-    """Stream raw rows from `batches` into a report workbook saved at `target`; return the raw row count."""
-    book = ReportWorkbook(report, tz, max_rows=max_rows)
+    """Stream raw rows from `batches` into a report workbook saved at `target`, each photo shown by `photo`; return
+    the raw row count."""
+    book = ReportWorkbook(report, tz, max_rows=max_rows, photo=photo)
     async for batch in batches:
         book.add_raw(batch)
     return book.save(target)

@@ -1,0 +1,120 @@
+"""Photo evidence (issue 27): a photo sent with /ghi is fetched from its platform into FILES_DIR, retried when the
+download fails, the chat told when it cannot be kept, and shown as a signed link."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from openpyxl import load_workbook
+from sqlmodel import select
+
+from tests.factories import LEADER, MEMBER, ChatHarness, FakeClock, record_id, setup_group
+from tests.fakes.platforms import e2e_settings, platform_app
+from tests.fakes.telegram_server import TelegramServer
+from tocns.app import BotApp
+from tocns.config import Settings
+from tocns.core.signed_links import LINK_PATH, verify
+from tocns.features.activity.evidence import MAX_ATTEMPTS, keep_photos, photo_link
+from tocns.features.activity.models import ActivityRecord
+from tocns.outbox.models import OutboxMessage
+
+PICTURE = b"\xff\xd8\xff\xe0 a photo of the commune meeting"
+
+
+async def _record(app: BotApp) -> ActivityRecord:
+    async with app.db.session() as session:
+        return (await session.exec(select(ActivityRecord))).one()
+
+
+async def _logged_with_photo(app: BotApp, clock: FakeClock, file_id: str) -> int:
+    chat = ChatHarness(app, platform="telegram")
+    await setup_group(app, chat, clock)
+    reply = await chat.text("/ghi vneid 5", user=MEMBER, photo=file_id)
+    assert "Ảnh minh chứng: đã nhận, bot đang tải về để lưu" in reply
+    return record_id(reply)
+
+
+def _opened(settings: Settings, link: str | None, clock: FakeClock) -> bytes:
+    """What a reader gets from a signed link (checked as GET /files checks it)."""
+    assert link is not None and link.startswith(f"{settings.public_base_url}{LINK_PATH}/"), link
+    parts = urlsplit(link)
+    query = parse_qs(parts.query)
+    relative = parts.path.removeprefix(f"{LINK_PATH}/")
+    path = verify(settings, relative, int(query["exp"][0]), query["sig"][0], clock())
+    assert path is not None
+    return path.read_bytes()
+
+
+async def test_a_telegram_photo_is_downloaded_kept_and_linked(
+    app: BotApp, settings: Settings, tmp_path: Path, clock: FakeClock
+) -> None:
+    with TelegramServer() as server:
+        server.fake.files["AgAD-photo"] = ("photos/file_7.jpg", PICTURE)
+        papp = platform_app(app, e2e_settings(settings, tmp_path, server.base_url))
+        rid = await _logged_with_photo(papp, clock, "AgAD-photo")
+        assert await keep_photos(papp, clock()) == [f"ảnh minh chứng phiếu #{rid}: đã lưu"]
+        assert server.fake.methods()[-2:] == ["getFile", "download"]
+    record = await _record(papp)
+    assert record.photo is not None and record.photo.startswith("files:"), record.photo
+    assert _opened(papp.settings, photo_link(papp.settings, record.photo, clock()), clock) == PICTURE
+    # Kept once: the next run has nothing to do.
+    assert await keep_photos(papp, clock() + timedelta(minutes=5)) == []
+
+
+async def test_a_failed_download_is_retried_a_minute_later(
+    app: BotApp, settings: Settings, tmp_path: Path, clock: FakeClock
+) -> None:
+    with TelegramServer() as server:
+        server.fake.files["AgAD-photo"] = ("photos/file_7.jpg", PICTURE)
+        server.fake.failing_downloads = 1
+        papp = platform_app(app, e2e_settings(settings, tmp_path, server.base_url))
+        rid = await _logged_with_photo(papp, clock, "AgAD-photo")
+        [first] = await keep_photos(papp, clock())
+        assert first.startswith(f"ảnh minh chứng phiếu #{rid}: sẽ thử lại"), first
+        assert await keep_photos(papp, clock() + timedelta(seconds=30)) == []
+        assert await keep_photos(papp, clock() + timedelta(minutes=1)) == [f"ảnh minh chứng phiếu #{rid}: đã lưu"]
+    assert (await _record(papp)).photo.startswith("files:")  # type: ignore[union-attr]
+
+
+async def test_a_photo_that_cannot_be_kept_is_reported_to_the_chat_once(
+    app: BotApp, settings: Settings, tmp_path: Path, clock: FakeClock
+) -> None:
+    with TelegramServer() as server:
+        papp = platform_app(app, e2e_settings(settings, tmp_path, server.base_url))
+        rid = await _logged_with_photo(papp, clock, "AgAD-unknown")
+        at = clock()
+        for _ in range(MAX_ATTEMPTS + 2):
+            await keep_photos(papp, at)
+            at += timedelta(hours=1)
+    async with papp.db.session() as session:
+        told = [r for r in (await session.exec(select(OutboxMessage))).all() if "Không lưu được ảnh" in r.text]
+    assert len(told) == 1 and told[0].chat_id == "group-1", [r.text for r in told]
+    assert f"phiếu #{rid}" in told[0].text and "invalid file_id" in told[0].text
+    assert (await _record(papp)).photo == "AgAD-unknown"  # the record stands, its photo unreadable as before
+    assert photo_link(papp.settings, "AgAD-unknown", clock()) is None
+
+
+async def test_the_leaders_workbook_links_the_kept_photo(
+    app: BotApp, settings: Settings, tmp_path: Path, clock: FakeClock
+) -> None:
+    with TelegramServer() as server:
+        server.fake.files["AgAD-photo"] = ("photos/file_7.jpg", PICTURE)
+        papp = platform_app(app, e2e_settings(settings, tmp_path, server.base_url))
+        chat = ChatHarness(papp, platform="telegram")
+        await setup_group(papp, chat, clock)
+        await chat.text("/ghi vneid 5", user=MEMBER, photo="AgAD-photo")
+        await chat.text("/ghi dvc 2", user=MEMBER, photo="AgAD-never-fetched")
+        await keep_photos(papp, clock())
+        replies = await chat.send("/baocao", user=LEADER)
+    [workbook] = [a for r in replies for a in r.attachments if a.filename.endswith(".xlsx")]
+    sheet = load_workbook(io.BytesIO(workbook.content))["Dữ liệu gốc"]
+    header = [c.value for c in sheet[1]]
+    column = header.index("Ảnh minh chứng")
+    cells = [row[column] for row in sheet.iter_rows(min_row=2)]
+    links = [c.hyperlink.target for c in cells if c.hyperlink is not None]
+    assert len(links) == 1 and _opened(papp.settings, links[0], clock) == PICTURE
+    # The photo that was not kept says so instead of showing a file id nobody can open.
+    assert "có ảnh (chưa lưu được)" in [c.value for c in cells]

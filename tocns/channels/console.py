@@ -115,7 +115,7 @@ class ConsoleChannel:
         a platform would be) and the caption is the message's text; raises ConsolePhotoError."""
         path, caption = read_photo(line)
         mime = mimetypes.guess_type(path.name)[0] or "image/jpeg"
-        kept = save_attachment(self.files_dir, Attachment(path.name, path.read_bytes(), mime))
+        kept = save_attachment(str(self.files_dir), Attachment(path.name, path.read_bytes(), mime))
         return self.to_incoming(caption, photo=str(kept))
 
     async def send_line(self, text: str) -> list[Reply]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
@@ -24,6 +24,7 @@ from tocns.outbox import store as outbox
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
+    from tocns.config import Settings
     from tocns.core.jobs import JobContext
     from tocns.db.engine import Database
 
@@ -182,43 +183,64 @@ async def _teams_by_commune(session: AsyncSession, communes: list[OrgUnit]) -> d
     return out
 
 
-async def nonreporter_nudge(app: JobContext, now: datetime) -> list[str]:
-    """From the nudge time until Sunday night, enqueue one message per commune group naming silent teams."""
-    local_now = now.astimezone(app.settings.tz)
-    if in_quiet_hours(local_now, app.settings.quiet_hours_start, app.settings.quiet_hours_end):
-        return []
+def _nudge_monday(settings: Settings, local_now: datetime) -> date | None:
+    """The Monday of the week whose nudge is due at `local_now`, or None when it is not due."""
+    if in_quiet_hours(local_now, settings.quiet_hours_start, settings.quiet_hours_end):
+        return None
     monday = local_now.date() - timedelta(days=local_now.weekday())
     # It asks teams to act before Sunday: on a public holiday it goes on the last working day before, inside the
     # week, and never on the holiday itself (docs/holidays.md).
-    nudge_day = holiday_moved(monday + timedelta(days=app.settings.nudge_weekday), "action", not_before=monday)
+    nudge_day = holiday_moved(monday + timedelta(days=settings.nudge_weekday), "action", not_before=monday)
     if nudge_day is None or is_holiday(local_now.date()):
-        return []
-    if local_now.replace(tzinfo=None) < datetime.combine(nudge_day, time(app.settings.nudge_hour)):
-        return []
+        return None
+    if local_now.replace(tzinfo=None) < datetime.combine(nudge_day, time(settings.nudge_hour)):
+        return None
+    return monday
+
+
+# (platform, chat id, the person's own unit or None for a group or a commune leader, commune, dedupe key)
+_NudgeTarget = tuple[str, str, int | None, OrgUnit, str]
+
+
+async def _nudge_targets(session: AsyncSession, settled: set[str], week: str) -> list[_NudgeTarget]:
+    """The commune groups, and people reached privately, not nudged this week nor known to have nothing to hear."""
+    targets: list[_NudgeTarget] = [
+        (b.platform, b.chat_id, None, commune, f"nudge:{b.platform}:{b.chat_id}:{week}")
+        for b, commune in await task_store.commune_bindings(session)
+    ]
+    targets += [
+        (chat.platform, chat.chat_id, chat.unit_id, commune, key)
+        for chat, commune, key in await _private_nudges(session, week)
+    ]
+    used = await outbox.used_keys(session, [t[4] for t in targets if t[4] not in settled])
+    return [t for t in targets if t[4] not in used and t[4] not in settled]
+
+
+def _nudge_text(commune: OrgUnit, monday: date, silent: list[OrgUnit], teams: list[OrgUnit]) -> str:
     sunday = monday + timedelta(days=6)
+    return (
+        f"📋 Tuần {fmt_date(monday)}–{fmt_date(sunday)}: {len(silent)}/{len(teams)} tổ của {commune.name} "
+        f"chưa ghi kết quả nào: {', '.join(t.name for t in silent)}.\n"
+        "Các tổ ghi kết quả bằng /ghi trước Chủ nhật nhé."
+    )
+
+
+async def nonreporter_nudge(app: JobContext, now: datetime) -> list[str]:
+    """From the nudge time until Sunday night, enqueue one message per commune group naming silent teams."""
+    monday = _nudge_monday(app.settings, now.astimezone(app.settings.tz))
+    if monday is None:
+        return []
+    week = monday.isoformat()
+    # Friday to Sunday night this runs every minute: once a group was nudged, it costs nothing more.
+    settled = _settled.setdefault(app.db, set())
+    settled.difference_update({k for k in settled if not k.endswith(week)})
     sent: list[str] = []
     async with app.db.session() as session:
-        bindings = [
-            (binding, commune, f"nudge:{binding.platform}:{binding.chat_id}:{monday.isoformat()}")
-            for binding, commune in await task_store.commune_bindings(session)
-        ]
-        # Friday to Sunday night this runs every minute: once a group was nudged, it costs nothing more.
-        settled = _settled.setdefault(app.db, set())
-        week = monday.isoformat()
-        settled.difference_update({k for k in settled if not k.endswith(week)})
-        people = await _private_nudges(session, week)
-        keys = [key for _b, _c, key in bindings] + [key for _chat, _c, key in people]
-        used = await outbox.used_keys(session, [key for key in keys if key not in settled])
-        todo = [(b, c, key) for b, c, key in bindings if key not in used and key not in settled]
-        private_todo = [(chat, c, key) for chat, c, key in people if key not in used and key not in settled]
-        if not todo and not private_todo:
+        targets = await _nudge_targets(session, settled, week)
+        if not targets:
             return []
-        teams_of = await _teams_by_commune(session, [c for _b, c, _k in todo] + [c for _p, c, _k in private_todo])
-        reported = await task_store.teams_reported_between(session, monday, sunday)
-        targets: list[tuple[str, str, int | None, OrgUnit, str]] = [
-            (b.platform, b.chat_id, None, c, key) for b, c, key in todo
-        ]
-        targets += [(chat.platform, chat.chat_id, chat.unit_id, c, key) for chat, c, key in private_todo]
+        teams_of = await _teams_by_commune(session, [t[3] for t in targets])
+        reported = await task_store.teams_reported_between(session, monday, monday + timedelta(days=6))
         for platform, chat_id, own_unit, commune, key in targets:
             teams = teams_of.get(commune.id or 0, [])
             silent = [t for t in teams if t.id not in reported]
@@ -227,11 +249,7 @@ async def nonreporter_nudge(app: JobContext, now: datetime) -> list[str]:
             if not concerned:
                 settled.add(key)
                 continue
-            text = (
-                f"📋 Tuần {fmt_date(monday)}–{fmt_date(sunday)}: {len(silent)}/{len(teams)} tổ của {commune.name} "
-                f"chưa ghi kết quả nào: {', '.join(t.name for t in silent)}.\n"
-                "Các tổ ghi kết quả bằng /ghi trước Chủ nhật nhé."
-            )
+            text = _nudge_text(commune, monday, silent, teams)
             row = await outbox.enqueue(
                 session, platform=platform, chat_id=chat_id, text=text, kind="nudge", dedupe_key=key, now=now
             )

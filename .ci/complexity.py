@@ -30,7 +30,6 @@ PENDING_SPLITS = {
     ("tocns/features/reports/cli.py", "_report"): "reports are reworked for rollups",
     ("tocns/features/targets/grammar.py", "parse_target"): "the /muctieu grammar, not split yet",
     ("tocns/features/tasks/commands.py", "_read_task"): "the /giaoviec grammar, reworked for deadlines",
-    ("tocns/features/tasks/jobs.py", "task_reminders"): "jobs are reworked to render outside the transaction",
 }
 
 

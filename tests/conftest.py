@@ -123,6 +123,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         public_base_url="http://testserver",
         link_signing_secret="test-link-signing-secret-0123456789",
         files_dir=str(tmp_path / "files"),  # never the working directory's ./data/files
+        render_workers=0,  # reports drawn in a thread: no process spawned per test
     )
 
 

@@ -129,7 +129,10 @@ class BotApp:
         return cls.build(settings, Database(settings.database_url), clock or utcnow)
 
     async def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections and stop the report drawing processes."""
+        from tocns.features.reports.files import shutdown_render_pool
+
+        shutdown_render_pool()
         await self.db.dispose()
 
 

@@ -204,6 +204,9 @@ class Settings(BaseSettings):
 
     # --- integration: one directory for every file the bot sends (reports, attachments), one link lifetime
     files_dir: str = "./data/files"
+    # Processes that draw the scheduled reports' charts and workbooks off the event loop (0: a thread instead, for
+    # a console or tests; each process costs about 80 MB once matplotlib is loaded).
+    render_workers: int = 1
     signed_link_days: int = 7
 
     @field_validator(*SECRET_FIELDS)

@@ -1,4 +1,4 @@
-"""The one APScheduler scheduler of a process; it runs every job of `tocns.core.jobs` each minute."""
+"""The one APScheduler scheduler of a process; each minute it runs the jobs `tocns.app.scheduled_jobs()` lists."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
-"""Scheduled jobs: the type every feature's jobs have.
+"""Scheduled jobs: the type every feature's jobs have, and the little of the app they are given to run.
 
-A job is a coroutine `run(app, now) -> list[str]` that computes from the database what is due at `now`, enqueues
+A job is a coroutine `run(ctx, now) -> list[str]` that computes from the database what is due at `now`, enqueues
 it in the outbox with a dedupe key, and returns a line per message enqueued. Because the dedupe key records what
 was sent, a restart, a missed run or a second process never sends twice, and running every job at any moment (the
-scheduler each minute, `tocns tick --at ...` by hand) is always safe. The list of jobs is declared in `tocns.app`.
+scheduler each minute, `tocns tick --at ...` by hand) is always safe. The list of jobs is declared in `tocns.app`;
+the jobs themselves never import it: they receive a `JobContext` (the running `BotApp` is one).
 """
 
 from __future__ import annotations
@@ -11,9 +12,28 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
-JobRun = Callable[[Any, datetime], Awaitable[list[str]]]
+if TYPE_CHECKING:
+    from tocns.config import Settings
+    from tocns.db.engine import Database
+
+
+class JobContext(Protocol):
+    """What a scheduled job needs of the running app: its settings and its database (the time comes as `now`)."""
+
+    @property
+    def settings(self) -> Settings:
+        """The app's settings."""
+        ...
+
+    @property
+    def db(self) -> Database:
+        """The app's database."""
+        ...
+
+
+JobRun = Callable[[JobContext, datetime], Awaitable[list[str]]]
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 from tocns.inbound.store import purge_processed_updates
 
 if TYPE_CHECKING:
-    from tocns.app import BotApp
+    from tocns.core.jobs import JobContext
 
 
-async def inbound_retention(app: BotApp, now: datetime) -> list[str]:
+async def inbound_retention(app: JobContext, now: datetime) -> list[str]:
     """Delete what has expired at `now`, one batch per run; idempotent, so any tick may run it."""
     days = app.settings.inbound_retention_days
     if days <= 0:

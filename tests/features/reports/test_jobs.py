@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import threading
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from openpyxl import load_workbook
 from sqlmodel import col, select
 
 from tests.factories import FakeClock, build_tree, make_logger
+from tests.fakes.platforms import (
+    adapters_for,
+    commune_join_code,
+    outbox,
+    platform_app,
+    platform_settings,
+    post_telegram,
+    tg_message_update,
+    web,
+)
+from tests.fakes.telegram_server import TelegramServer
+from tests.fakes.zalo_api import FakeZaloApi
 from tests.features.reports.test_service import local
 from tocns.app import BotApp
+from tocns.config import Settings
 from tocns.core.roles import Role
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit
+from tocns.features.reports import files as report_files
 from tocns.features.reports import jobs as report_jobs
 from tocns.outbox.models import OutboxMessage
 
@@ -121,3 +138,39 @@ async def test_the_summary_held_by_tet_goes_on_the_first_working_day(
     assert all("tuần 01/02/2027 - 07/02/2027" in r.text for r in await _outbox(app))
     clock.set_local("2027-02-15 07:30")  # the next Monday: its own week, as usual
     assert len(await report_jobs.weekly_summary(app, clock())) == 2
+
+
+async def test_a_webhook_ghi_is_answered_while_the_monday_summary_is_drawn(
+    app: BotApp, clock: FakeClock, settings: Settings, tmp_path: Path, tg_server: TelegramServer, monkeypatch: Any
+) -> None:
+    # On SQLite every session holds the write lock: a summary drawn inside its session made every webhook wait.
+    papp = platform_app(app, platform_settings(settings, tmp_path))
+    adapters: list[Any] = list(adapters_for(papp, tg_server, FakeZaloApi()))
+    code = await commune_join_code(papp)
+    async with web(papp, adapters) as (client, web_app):
+        await post_telegram(client, tg_message_update(f"/ketnoi {code}", chat_id=-1001, user_id=9))
+        await post_telegram(client, tg_message_update("/thamgia thon 3", chat_id=-1001, user_id=11))
+        await web_app.state.pipeline.drain()
+    async with papp.db.session() as session:
+        province = (await session.exec(select(OrgUnit).where(col(OrgUnit.parent_id).is_(None)))).one()
+        await org_store.bind_chat(session, platform="telegram", chat_id="-100so", unit=province, person=None)
+    drawing, release = threading.Event(), threading.Event()
+
+    def slow_chart(_report: object) -> bytes:
+        drawing.set()
+        assert release.wait(timeout=60), "the summary's drawing was never released"
+        return b"\x89PNG\r\n\x1a\n"
+
+    monkeypatch.setattr(report_files, "render_png", slow_chart)
+    clock.set_local("2026-11-23 07:30")
+    summary = asyncio.create_task(report_jobs.weekly_summary(papp, clock()))
+    try:
+        assert await asyncio.to_thread(drawing.wait, 30), "the summary was never drawn"
+        async with web(papp, adapters) as (client, web_app):
+            await post_telegram(client, tg_message_update("/ghi vneid 5", chat_id=-1001, user_id=11))
+            await asyncio.wait_for(web_app.state.pipeline.drain(), timeout=30)
+        receipts = [r for r in await outbox(papp, "-1001") if "Đã ghi #" in r.text]
+        assert len(receipts) == 1 and not summary.done()  # answered while the chart was still being drawn
+    finally:
+        release.set()
+    assert await summary == [f"weekly_summary {province.code} 2026-W47 -> telegram:-100so"]

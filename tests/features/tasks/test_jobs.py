@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
-from datetime import date
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
+from sqlmodel import select
 
-from tests.factories import ChatHarness, FakeClock, log_activity, outbox_rows, setup_commune, tick
+from tests.factories import VN, ChatHarness, FakeClock, build_tree, log_activity, outbox_rows, setup_commune, tick
 from tocns.app import BotApp
 from tocns.config import Settings
 from tocns.db.engine import Database
+from tocns.features.org import store as org_store
+from tocns.features.org.models import OrgUnit
+from tocns.features.tasks import store as task_store
+from tocns.features.tasks.models import Task, TaskScope
 
 
 async def _tasks_tick(app: BotApp, clock: FakeClock, local: str) -> list[str]:
@@ -207,3 +215,73 @@ async def test_a_deadline_in_tet_is_reminded_before_the_holidays(
         assert _task_lines(await tick(app, clock, moment)) == [], moment
     [reminder] = await outbox_rows(app, "reminder")
     assert "09/02/2027" in reminder.text
+
+
+async def _next_due(app: BotApp) -> dict[int, datetime | None]:
+    async with app.db.session() as session:
+        return {t.id or 0: t.next_due_at for t in (await session.exec(select(Task))).all()}
+
+
+async def test_a_task_is_looked_at_again_only_on_its_next_reminder_day(
+    app: BotApp, chat: ChatHarness, clock: FakeClock
+) -> None:
+    await setup_commune(app, chat, clock)
+    assert "Đã giao việc #1" in await chat.text("/giaoviec 27/11 Rà soát hộ chưa có VNeID @binh", user="10")
+    assert await _tasks_tick(app, clock, "2026-11-23 09:00") == ["nhắc việc #1 (before3) → console:group-1"]
+    # 24/11 is a holiday and 25/11 has no reminder: the next look is the day before the deadline, at 08:00.
+    assert await _next_due(app) == {1: datetime(2026, 11, 26, 8, tzinfo=VN).astimezone(UTC)}
+    assert await _tasks_tick(app, clock, "2026-11-26 08:00") == ["nhắc việc #1 (before1) → console:group-1"]
+    clock.set_local("2026-11-26 09:00")
+    await chat.send("/xong 1", user="31")
+    assert await _tasks_tick(app, clock, "2026-11-27 08:00") == []
+    assert await _next_due(app) == {1: None}  # finished: never read again
+
+
+def _count_statements(app: BotApp) -> tuple[list[str], Callable[[], None]]:
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(statement)
+
+    event.listen(app.db.engine.sync_engine, "before_cursor_execute", record)
+    return seen, lambda: event.remove(app.db.engine.sync_engine, "before_cursor_execute", record)
+
+
+async def _add_tasks(app: BotApp, count: int, now: datetime) -> None:
+    async with app.db.session() as session:
+        commune = (await session.exec(select(OrgUnit).where(OrgUnit.code == "X1"))).one()
+        team = (await session.exec(select(OrgUnit).where(OrgUnit.parent_id == commune.id))).first()
+        creator = await org_store.upsert_person(session, platform="console", user_id="boss", display_name="Hùng")
+        for number in range(count):
+            await task_store.create_task(
+                session,
+                commune=commune,
+                title=f"Việc {number}",
+                due_date=date(2026, 11, 20) + timedelta(days=3 * (number % 12)),
+                scope=TaskScope.TEAM,
+                platform="console",
+                chat_id="group-1",
+                creator=creator,
+                teams=[team] if team else [],
+                now=now,
+            )
+
+
+async def test_an_idle_minute_reads_only_due_tasks_whatever_their_number(app: BotApp, clock: FakeClock) -> None:
+    async with app.db.session() as session:
+        await build_tree(session)
+    counts = []
+    for size, day in ((4, "2026-11-24"), (60, "2026-11-25")):
+        clock.set_local(f"{day} 07:00")
+        await _add_tasks(app, size, clock())
+        await tick(app, clock, f"{day} 08:00")  # what the day has due is sent and each task's next time stored
+        seen, stop = _count_statements(app)
+        try:
+            assert [line for line in await tick(app, clock, f"{day} 14:37") if "việc" in line] == []
+        finally:
+            stop()
+        counts.append(len(seen))
+        # The only look at the tasks is the indexed range of those due; no open task's deadline is read.
+        task_reads = [s for s in seen if re.search(r"\bFROM task\b", s)]
+        assert task_reads and all("next_due_at <=" in s for s in task_reads), task_reads
+    assert counts[0] == counts[1] <= 20, counts

@@ -13,10 +13,10 @@ from tocns.outbox import store as outbox_store
 from tocns.outbox.models import OutboxState
 
 if TYPE_CHECKING:
-    from tocns.app import BotApp
+    from tocns.core.jobs import JobContext
 
 
-async def directive_reminders(app: BotApp, now: datetime) -> list[str]:
+async def directive_reminders(app: JobContext, now: datetime) -> list[str]:
     """Queue the reminders due at `now`; the dedupe key makes it one per group and directive."""
     lines: list[str] = []
     tz = app.settings.tz

@@ -1,25 +1,44 @@
-"""Building what the jobs send: report files written under FILES_DIR/reports and the outbox attachment entries."""
+"""Building what the jobs send: report files drawn with no session open and off the event loop (a small process
+pool), and the outbox attachment entries.
+
+A job reads what a file needs inside its session (the report, and the raw rows spooled to a temporary file so
+memory stays flat), closes the session, then draws: on SQLite every session holds the write lock, and a chart or
+a workbook takes seconds a webhook should not wait. The drawing runs in a process pool of RENDER_WORKERS processes
+(spawned, so it is safe with the event loop's threads), or in a thread when RENDER_WORKERS is 0 (tests, a console).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import multiprocessing
+import pickle
+import tempfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.config import Settings
 from tocns.core.clock import utcnow
-from tocns.features.activity.evidence import shown_by
+from tocns.features.activity.evidence import photo_shown
 from tocns.features.org.models import OrgUnit
 from tocns.features.reports.period import Period
 from tocns.features.reports.render import ChartsUnavailable, render_png
 from tocns.features.reports.store import Report, stream_raw_records
-from tocns.features.reports.workbook import write_workbook
+from tocns.features.reports.workbook import ReportWorkbook
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -45,26 +64,117 @@ class ReportFiles:
         return self.attachment(self.xlsx_name, XLSX_MIME)
 
 
-async def write_report_files(
-    session: AsyncSession, settings: Settings, unit: OrgUnit, period: Period, report: Report
-) -> ReportFiles:
-    """Render the chart (when matplotlib is installed) and the workbook of a report into FILES_DIR/reports/<period>/."""
-    root = Path(settings.files_dir).resolve() / "reports"
-    folder = root / period.slug
+@dataclass(frozen=True)
+class Drawing:
+    """Everything needed to draw one report's files, picklable for a worker process: no session, no database."""
+
+    report: Report
+    tz: ZoneInfo
+    root: str
+    base: str
+    spool: str
+    # For the photo links the workbook signs (activity.evidence.photo_shown), as of when the files are made.
+    settings: Settings
+    made_at: datetime
+
+
+# ---------------------------------------------------------------- inside the job's session
+
+
+async def spool_raw_records(session: AsyncSession, unit: OrgUnit, period: Period, folder: Path) -> str:
+    """Copy the period's raw rows of `unit` to a temporary file (pickled batches); return its path."""
     folder.mkdir(parents=True, exist_ok=True)
-    base = f"bao-cao-{unit.code}-{period.slug}"
+    with tempfile.NamedTemporaryFile("wb", dir=folder, suffix=".rows", delete=False) as out:
+        async for batch in stream_raw_records(session, unit, period.start, period.end):
+            pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)
+    return out.name
+
+
+async def prepare_drawing(
+    session: AsyncSession, settings: Settings, unit: OrgUnit, period: Period, report: Report
+) -> Drawing:
+    """Read what the files of `report` need while the session is open; drawing them needs no database."""
+    root = Path(settings.files_dir).resolve() / "reports"
+    spool = await spool_raw_records(session, unit, period, root / period.slug)
+    base = f"{period.slug}/bao-cao-{unit.code}-{period.slug}"
+    return Drawing(report, settings.tz, str(root), base, spool, settings, utcnow())
+
+
+# ---------------------------------------------------------------- in a worker (process or thread)
+
+
+def _spooled(path: str) -> Iterator[list[tuple[Any, ...]]]:
+    with open(path, "rb") as spool:
+        while True:
+            try:
+                yield pickle.load(spool)
+            except EOFError:
+                return
+
+
+def draw_report_files(drawing: Drawing) -> ReportFiles:
+    """Render the chart (when matplotlib is installed) and the workbook of a report into FILES_DIR/reports/<period>/."""
+    root = Path(drawing.root)
     png_name: str | None = None
-    xlsx_name = f"{period.slug}/{base}.xlsx"
+    xlsx_name = f"{drawing.base}.xlsx"
     try:
-        chart = render_png(report)
-    except ChartsUnavailable as exc:
-        log.warning("report chart skipped: %s", exc)
-    else:
-        png_name = f"{period.slug}/{base}.png"
-        (root / png_name).write_bytes(chart)
-    # Streamed into a temporary name, then renamed: a reader never sees half a workbook.
-    partial = root / f"{xlsx_name}.part"
-    raw = stream_raw_records(session, unit, period.start, period.end)
-    await write_workbook(report, raw, settings.tz, partial, photo=shown_by(settings, utcnow()))
-    partial.replace(root / xlsx_name)
+        try:
+            chart = render_png(drawing.report)
+        except ChartsUnavailable as exc:
+            log.warning("report chart skipped: %s", exc)
+        else:
+            png_name = f"{drawing.base}.png"
+            (root / png_name).write_bytes(chart)
+        settings, made = drawing.settings, drawing.made_at
+        book = ReportWorkbook(drawing.report, drawing.tz, photo=lambda value: photo_shown(settings, value, made))
+        for batch in _spooled(drawing.spool):
+            book.add_raw(batch)
+        # Saved under a temporary name, then renamed: a reader never sees half a workbook.
+        partial = root / f"{xlsx_name}.part"
+        book.save(partial)
+        partial.replace(root / xlsx_name)
+    finally:
+        Path(drawing.spool).unlink(missing_ok=True)
     return ReportFiles(png_name=png_name, xlsx_name=xlsx_name, root=root)
+
+
+# ---------------------------------------------------------------- the pool
+
+
+# One pool per process, created on first use and sized by the first settings that ask for it.
+_pool: ProcessPoolExecutor | None = None
+
+
+def _render_pool(workers: int) -> ProcessPoolExecutor:
+    global _pool
+    if _pool is None:
+        # Spawned, not forked: a fork would copy the event loop's threads and the database connections' locks.
+        _pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    return _pool
+
+
+def shutdown_render_pool() -> None:
+    """Stop the drawing processes, if any were started (the app calls it when it closes)."""
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=True, cancel_futures=True)
+        _pool = None
+
+
+async def off_loop(settings: Settings, draw: Callable[[T], Any], arg: T) -> Any:
+    """Run CPU-heavy `draw(arg)` in the drawing pool (or a thread when RENDER_WORKERS is 0), never on the loop."""
+    if settings.render_workers <= 0:
+        return await asyncio.to_thread(draw, arg)
+    try:
+        return await asyncio.get_running_loop().run_in_executor(_render_pool(settings.render_workers), draw, arg)
+    except BrokenProcessPool:
+        # A worker died (out of memory, killed): the next draw gets a fresh pool; this one is drawn in a thread.
+        log.warning("the drawing pool broke; drawing this report in a thread")
+        shutdown_render_pool()
+        return await asyncio.to_thread(draw, arg)
+
+
+async def draw_off_loop(settings: Settings, drawing: Drawing) -> ReportFiles:
+    """Draw one report's files in the drawing pool (no session open, the event loop free)."""
+    files: ReportFiles = await off_loop(settings, draw_report_files, drawing)
+    return files

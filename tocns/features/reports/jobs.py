@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from tocns.core.dates import fmt_date, in_quiet_hours, is_holiday
@@ -12,23 +13,68 @@ from tocns.core.schedule import daily_due, holiday_moved, weekly_due
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit
 from tocns.features.org.reach import Chat, load_reach
-from tocns.features.reports.files import write_report_files
+from tocns.features.reports.files import Drawing, draw_off_loop, prepare_drawing
 from tocns.features.reports.period import Period, week_of
 from tocns.features.reports.render import CHARTS_NEED_EXTRA, render_text
 from tocns.features.reports.service import unit_report
-from tocns.features.reports.store import Report, department_units, digest_recipients, root_chats
+from tocns.features.reports.store import department_units, digest_recipients, root_chats
 from tocns.features.tasks import store as task_store
 from tocns.outbox import store as outbox
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-    from tocns.app import BotApp
+    from tocns.config import Settings
+    from tocns.core.jobs import JobContext
     from tocns.db.engine import Database
 
 
-async def weekly_summary(app: BotApp, now: datetime) -> list[str]:
-    """Enqueue the summary of the week that just ended to each department chat, once per chat and week."""
+# Messages enqueued per session (one commit each): a Monday morning takes the write lock in short turns.
+ENQUEUE_BATCH = 200
+
+
+@dataclass(frozen=True)
+class _Summary:
+    """One weekly summary message to send: its unit (the report's), where it goes and its once-a-week key."""
+
+    unit: OrgUnit
+    platform: str
+    chat_id: str
+    key: str
+
+
+async def _summary_chats(session: AsyncSession, period: Period) -> list[_Summary]:
+    """Every department chat, and privately the department's people on a platform where it has no group."""
+    groups = await root_chats(session)
+    chats = [_Summary(u, p, c, f"weekly_summary:{p}:{c}:{period.slug}") for u, p, c in groups]
+    reach = await load_reach(session)
+    for root in await department_units(session):
+        platforms = {platform for unit, platform, _chat in groups if unit.id == root.id}
+        chats += [
+            _Summary(root, chat.platform, chat.chat_id, f"weekly_summary:person:{chat.person.id}:{period.slug}")
+            for chat in reach.people_of([root.id or 0], platforms)
+            if chat.person is not None
+        ]
+    return chats
+
+
+async def enqueue_batches(db: Database, messages: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Enqueue `messages` (outbox.enqueue's arguments) in sessions of ENQUEUE_BATCH; return those enqueued."""
+    queued: list[dict[str, Any]] = []
+    for first in range(0, len(messages), ENQUEUE_BATCH):
+        async with db.session() as session:
+            for message in messages[first : first + ENQUEUE_BATCH]:
+                if await outbox.enqueue(session, now=now, **message) is not None:
+                    queued.append(message)
+    return queued
+
+
+async def weekly_summary(app: JobContext, now: datetime) -> list[str]:
+    """Enqueue the summary of the week that just ended to each department chat, once per chat and week.
+
+    Three steps, so the write lock is never held while drawing: read (each unit's report once, its raw rows
+    spooled), draw with no session open (off the event loop), enqueue in short sessions.
+    """
     settings = app.settings
     local_now = now.astimezone(settings.tz)
     # Informative: on a public holiday it waits for the first day after (docs/holidays.md).
@@ -36,49 +82,43 @@ async def weekly_summary(app: BotApp, now: datetime) -> list[str]:
     if nominal is None:
         return []
     period = week_of(nominal - timedelta(days=7))
-    sent: list[str] = []
+    drawings: dict[int, Drawing] = {}
     async with app.db.session() as session:
-        groups = await root_chats(session)
-        chats = [
-            (unit, platform, chat_id, f"weekly_summary:{platform}:{chat_id}:{period.slug}")
-            for unit, platform, chat_id in groups
-        ]
         # On a platform where the department has no group, its people get the summary privately, once each.
-        reach = await load_reach(session)
-        for root in await department_units(session):
-            platforms = {platform for unit, platform, _chat in groups if unit.id == root.id}
-            chats += [
-                (root, chat.platform, chat.chat_id, f"weekly_summary:person:{chat.person.id}:{period.slug}")
-                for chat in reach.people_of([root.id or 0], platforms)
-                if chat.person is not None
-            ]
-        used = await outbox.used_keys(session, [key for *_c, key in chats])
-        for unit, platform, chat_id, key in chats:
-            if key in used:
-                continue
+        chats = await _summary_chats(session, period)
+        used = await outbox.used_keys(session, [chat.key for chat in chats])
+        todo = [chat for chat in chats if chat.key not in used]
+        for unit in {chat.unit.id or 0: chat.unit for chat in todo}.values():
             report = await unit_report(session, unit, period, settings, now)
-            files = await write_report_files(session, settings, unit, period, report)
-            text = render_text(report, settings.tz)
-            if files.png is None:
-                text += f"\n{CHARTS_NEED_EXTRA}"
-            # Both files go to every chat: the Zalo transport turns the workbook into a signed link.
-            attachments = [file for file in (files.png, files.xlsx) if file is not None]
-            row = await outbox.enqueue(
-                session,
-                platform=platform,
-                chat_id=chat_id,
-                text=text,
-                kind="summary",
-                dedupe_key=key,
-                attachments=attachments,
-                now=now,
-            )
-            if row is not None:
-                sent.append(f"weekly_summary {unit.code} {period.slug} -> {platform}:{chat_id}")
-    return sent
+            drawings[unit.id or 0] = await prepare_drawing(session, settings, unit, period, report)
+    texts: dict[int, str] = {}
+    attachments: dict[int, list[dict[str, str]]] = {}
+    for unit_id, drawing in drawings.items():
+        files = await draw_off_loop(settings, drawing)
+        texts[unit_id] = render_text(drawing.report, settings.tz)
+        if files.png is None:
+            texts[unit_id] += f"\n{CHARTS_NEED_EXTRA}"
+        # Both files go to every chat: the Zalo transport turns the workbook into a signed link.
+        attachments[unit_id] = [file for file in (files.png, files.xlsx) if file is not None]
+    messages = [
+        dict(
+            platform=chat.platform,
+            chat_id=chat.chat_id,
+            text=texts[chat.unit.id or 0],
+            kind="summary",
+            dedupe_key=chat.key,
+            attachments=attachments[chat.unit.id or 0],
+        )
+        for chat in todo
+    ]
+    by_key = {chat.key: chat for chat in todo}
+    return [
+        f"weekly_summary {by_key[m['dedupe_key']].unit.code} {period.slug} -> {m['platform']}:{m['chat_id']}"
+        for m in await enqueue_batches(app.db, messages, now)
+    ]
 
 
-def digest_period(now: datetime, app: BotApp) -> Period | None:
+def digest_period(now: datetime, app: JobContext) -> Period | None:
     """The period the digest covers at `now` (last week, or yesterday when daily), or None when not due."""
     settings = app.settings
     local_now = now.astimezone(settings.tz)
@@ -90,13 +130,14 @@ def digest_period(now: datetime, app: BotApp) -> Period | None:
     return None if nominal is None else week_of(nominal - timedelta(days=7))
 
 
-async def commune_digest(app: BotApp, now: datetime) -> list[str]:
-    """Enqueue each commune's digest to its leaders' private chats (or its groups), once per recipient and period."""
+async def commune_digest(app: JobContext, now: datetime) -> list[str]:
+    """Enqueue each commune's digest to its leaders' private chats (or its groups), once per recipient and period.
+
+    Committed per batch of recipients: each batch's session builds its communes' reports (once each) and enqueues.
+    """
     period = digest_period(now, app)
     if period is None:
         return []
-    sent: list[str] = []
-    reports: dict[int, Report] = {}
     async with app.db.session() as session:
         # Keyed by person, not chat: a leader who opens a private chat mid-week does not get the week twice.
         recipients = [
@@ -105,24 +146,21 @@ async def commune_digest(app: BotApp, now: datetime) -> list[str]:
         ]
         # One query for the whole period: once sent, the rest of the day costs three statements a minute.
         used = await outbox.used_keys(session, [key for *_r, key in recipients])
-        for commune, platform, chat_id, key in recipients:
-            if key in used:
-                continue
-            report = reports.get(commune.id or 0)
-            if report is None:
-                report = await unit_report(session, commune, period, app.settings, now)
-                reports[commune.id or 0] = report
-            row = await outbox.enqueue(
-                session,
-                platform=platform,
-                chat_id=chat_id,
-                text=render_text(report, app.settings.tz),
-                kind="digest",
-                dedupe_key=key,
-                now=now,
-            )
-            if row is not None:
-                sent.append(f"commune_digest {commune.code} {period.slug} -> {platform}:{chat_id}")
+    todo = [r for r in recipients if r[3] not in used]
+    sent: list[str] = []
+    texts: dict[int, str] = {}
+    for first in range(0, len(todo), ENQUEUE_BATCH):
+        async with app.db.session() as session:
+            for commune, platform, chat_id, key in todo[first : first + ENQUEUE_BATCH]:
+                text = texts.get(commune.id or 0)
+                if text is None:
+                    report = await unit_report(session, commune, period, app.settings, now)
+                    text = texts[commune.id or 0] = render_text(report, app.settings.tz)
+                row = await outbox.enqueue(
+                    session, platform=platform, chat_id=chat_id, text=text, kind="digest", dedupe_key=key, now=now
+                )
+                if row is not None:
+                    sent.append(f"commune_digest {commune.code} {period.slug} -> {platform}:{chat_id}")
     return sent
 
 
@@ -145,43 +183,64 @@ async def _teams_by_commune(session: AsyncSession, communes: list[OrgUnit]) -> d
     return out
 
 
-async def nonreporter_nudge(app: BotApp, now: datetime) -> list[str]:
-    """From the nudge time until Sunday night, enqueue one message per commune group naming silent teams."""
-    local_now = now.astimezone(app.settings.tz)
-    if in_quiet_hours(local_now, app.settings.quiet_hours_start, app.settings.quiet_hours_end):
-        return []
+def _nudge_monday(settings: Settings, local_now: datetime) -> date | None:
+    """The Monday of the week whose nudge is due at `local_now`, or None when it is not due."""
+    if in_quiet_hours(local_now, settings.quiet_hours_start, settings.quiet_hours_end):
+        return None
     monday = local_now.date() - timedelta(days=local_now.weekday())
     # It asks teams to act before Sunday: on a public holiday it goes on the last working day before, inside the
     # week, and never on the holiday itself (docs/holidays.md).
-    nudge_day = holiday_moved(monday + timedelta(days=app.settings.nudge_weekday), "action", not_before=monday)
+    nudge_day = holiday_moved(monday + timedelta(days=settings.nudge_weekday), "action", not_before=monday)
     if nudge_day is None or is_holiday(local_now.date()):
-        return []
-    if local_now.replace(tzinfo=None) < datetime.combine(nudge_day, time(app.settings.nudge_hour)):
-        return []
+        return None
+    if local_now.replace(tzinfo=None) < datetime.combine(nudge_day, time(settings.nudge_hour)):
+        return None
+    return monday
+
+
+# (platform, chat id, the person's own unit or None for a group or a commune leader, commune, dedupe key)
+_NudgeTarget = tuple[str, str, int | None, OrgUnit, str]
+
+
+async def _nudge_targets(session: AsyncSession, settled: set[str], week: str) -> list[_NudgeTarget]:
+    """The commune groups, and people reached privately, not nudged this week nor known to have nothing to hear."""
+    targets: list[_NudgeTarget] = [
+        (b.platform, b.chat_id, None, commune, f"nudge:{b.platform}:{b.chat_id}:{week}")
+        for b, commune in await task_store.commune_bindings(session)
+    ]
+    targets += [
+        (chat.platform, chat.chat_id, chat.unit_id, commune, key)
+        for chat, commune, key in await _private_nudges(session, week)
+    ]
+    used = await outbox.used_keys(session, [t[4] for t in targets if t[4] not in settled])
+    return [t for t in targets if t[4] not in used and t[4] not in settled]
+
+
+def _nudge_text(commune: OrgUnit, monday: date, silent: list[OrgUnit], teams: list[OrgUnit]) -> str:
     sunday = monday + timedelta(days=6)
+    return (
+        f"📋 Tuần {fmt_date(monday)}–{fmt_date(sunday)}: {len(silent)}/{len(teams)} tổ của {commune.name} "
+        f"chưa ghi kết quả nào: {', '.join(t.name for t in silent)}.\n"
+        "Các tổ ghi kết quả bằng /ghi trước Chủ nhật nhé."
+    )
+
+
+async def nonreporter_nudge(app: JobContext, now: datetime) -> list[str]:
+    """From the nudge time until Sunday night, enqueue one message per commune group naming silent teams."""
+    monday = _nudge_monday(app.settings, now.astimezone(app.settings.tz))
+    if monday is None:
+        return []
+    week = monday.isoformat()
+    # Friday to Sunday night this runs every minute: once a group was nudged, it costs nothing more.
+    settled = _settled.setdefault(app.db, set())
+    settled.difference_update({k for k in settled if not k.endswith(week)})
     sent: list[str] = []
     async with app.db.session() as session:
-        bindings = [
-            (binding, commune, f"nudge:{binding.platform}:{binding.chat_id}:{monday.isoformat()}")
-            for binding, commune in await task_store.commune_bindings(session)
-        ]
-        # Friday to Sunday night this runs every minute: once a group was nudged, it costs nothing more.
-        settled = _settled.setdefault(app.db, set())
-        week = monday.isoformat()
-        settled.difference_update({k for k in settled if not k.endswith(week)})
-        people = await _private_nudges(session, week)
-        keys = [key for _b, _c, key in bindings] + [key for _chat, _c, key in people]
-        used = await outbox.used_keys(session, [key for key in keys if key not in settled])
-        todo = [(b, c, key) for b, c, key in bindings if key not in used and key not in settled]
-        private_todo = [(chat, c, key) for chat, c, key in people if key not in used and key not in settled]
-        if not todo and not private_todo:
+        targets = await _nudge_targets(session, settled, week)
+        if not targets:
             return []
-        teams_of = await _teams_by_commune(session, [c for _b, c, _k in todo] + [c for _p, c, _k in private_todo])
-        reported = await task_store.teams_reported_between(session, monday, sunday)
-        targets: list[tuple[str, str, int | None, OrgUnit, str]] = [
-            (b.platform, b.chat_id, None, c, key) for b, c, key in todo
-        ]
-        targets += [(chat.platform, chat.chat_id, chat.unit_id, c, key) for chat, c, key in private_todo]
+        teams_of = await _teams_by_commune(session, [t[3] for t in targets])
+        reported = await task_store.teams_reported_between(session, monday, monday + timedelta(days=6))
         for platform, chat_id, own_unit, commune, key in targets:
             teams = teams_of.get(commune.id or 0, [])
             silent = [t for t in teams if t.id not in reported]
@@ -190,11 +249,7 @@ async def nonreporter_nudge(app: BotApp, now: datetime) -> list[str]:
             if not concerned:
                 settled.add(key)
                 continue
-            text = (
-                f"📋 Tuần {fmt_date(monday)}–{fmt_date(sunday)}: {len(silent)}/{len(teams)} tổ của {commune.name} "
-                f"chưa ghi kết quả nào: {', '.join(t.name for t in silent)}.\n"
-                "Các tổ ghi kết quả bằng /ghi trước Chủ nhật nhé."
-            )
+            text = _nudge_text(commune, monday, silent, teams)
             row = await outbox.enqueue(
                 session, platform=platform, chat_id=chat_id, text=text, kind="nudge", dedupe_key=key, now=now
             )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
+from weakref import WeakSet
 
 from tocns.core.dates import (
     fmt_date,
@@ -30,7 +31,9 @@ from tocns.outbox import store as outbox
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-    from tocns.app import BotApp
+    from tocns.config import Settings
+    from tocns.core.jobs import JobContext
+    from tocns.db.engine import Database
 
 
 # Holidays are fixed per date: memoised, thousands of tasks a minute share the same few dozen days.
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
 def _working_day(day: date) -> date:
     """Where an informative message of `day` goes under the holiday rule (docs/holidays.md)."""
     return holiday_moved(day, "info") or day
+
 
 _is_day_off = lru_cache(maxsize=4096)(is_day_off)
 
@@ -109,10 +113,30 @@ def escalation_day(due: date, escalate_after: int) -> date:
     return _working_day(due + timedelta(days=escalate_after))
 
 
-def _settings_from(app: BotApp, row: TaskReminderSetting | None) -> tuple[list[int], int]:
+def _settings_from(settings: Settings, row: TaskReminderSetting | None) -> tuple[list[int], int]:
     if row is None:
-        return app.settings.default_lead_days, app.settings.task_escalate_after_days
+        return settings.default_lead_days, settings.task_escalate_after_days
     return [int(p) for p in row.lead_days.split(",") if p], row.escalate_after_days
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What of a task is due at a moment: its reminder slot, whether to escalate, and when to look again."""
+
+    slot: Slot | None
+    escalate: bool
+    next_at: datetime | None
+
+
+def _plan(due: date, lead_days: list[int], escalate_after: int, created: date, local_now: datetime, hour: int) -> _Plan:
+    """A task's plan at `local_now`: its slot and escalation now, and the next moment something new is due."""
+    every = reminder_slots(due, lead_days, date.max, created)
+    today = local_now.date()
+    slot = current_slot([s for s in every if s.day <= today], local_now, hour)
+    escalate_at = datetime.combine(escalation_day(due, escalate_after), time(hour), local_now.tzinfo)
+    moments = [datetime.combine(s.day, time(hour), local_now.tzinfo) for s in every] + [escalate_at]
+    later = [m for m in moments if m > local_now]
+    return _Plan(slot, escalate_at <= local_now, min(later).astimezone(UTC) if later else None)
 
 
 async def _labels_by_task(
@@ -187,10 +211,6 @@ def _reminder_chats(
     return chats
 
 
-def _escalation_open(due: _Due, used: set[str]) -> bool:
-    return any(key not in used for key, _p in due.escalations)
-
-
 def _escalation_targets(task: OpenTask, leaders: list[Person]) -> list[tuple[str, Person | None]]:
     private = [p for p in leaders if p.private_chat_id and p.platform == task.platform]
     if private:
@@ -245,83 +265,152 @@ async def _escalate(
     return sent
 
 
-async def task_reminders(app: BotApp, now: datetime) -> list[str]:
-    """Enqueue every task reminder and escalation due at `now` that has not been enqueued yet."""
+# Databases whose open tasks this process has made due once: the settings from the environment (lead days, the
+# reminder hour) may differ from those of the process that stored their next-due times.
+_rechecked: WeakSet[Database] = WeakSet()
+
+# Tasks looked at per session (one commit each): a busy morning takes the write lock in short turns.
+TASK_BATCH = 500
+
+
+def _plans(
+    settings: Settings,
+    heads: list[OpenTask],
+    pending_by_task: dict[int, list[PendingAssignee]],
+    rows: dict[int, TaskReminderSetting],
+    local_now: datetime,
+) -> tuple[list[tuple[OpenTask, _Plan]], dict[int, datetime | None]]:
+    """The due tasks with something to send now, and every task's next-due time to store."""
+    # Tasks share a handful of deadlines and settings: each combination is worked out once per run.
+    plans: dict[tuple[date, tuple[int, ...], int, date], _Plan] = {}
+    candidates: list[tuple[OpenTask, _Plan]] = []
+    next_due: dict[int, datetime | None] = {}
+    for head in heads:
+        if not pending_by_task.get(head.id):
+            next_due[head.id] = None  # everyone finished: nothing more to remind
+            continue
+        lead_days, escalate_after = _settings_from(settings, rows.get(head.commune_id))
+        created = head.created_at.astimezone(settings.tz).date()
+        key = (head.due_date, tuple(lead_days), escalate_after, created)
+        plan = plans.get(key) or plans.setdefault(
+            key, _plan(head.due_date, lead_days, escalate_after, created, local_now, settings.task_reminder_hour)
+        )
+        next_due[head.id] = plan.next_at
+        if plan.slot is not None or plan.escalate:
+            candidates.append((head, plan))
+    return candidates, next_due
+
+
+async def _dues(
+    session: AsyncSession, settings: Settings, heads: list[OpenTask], local_now: datetime
+) -> tuple[list[_Due], dict[int, datetime | None]]:
+    """What is due now of `heads` (with the commune leaders of escalations), and their next-due times."""
+    pending_by_task = await task_store.pending_assignees(session, [h.id for h in heads])
+    rows = await task_store.reminder_settings(session, {h.commune_id for h in heads})
+    candidates, next_due = _plans(settings, heads, pending_by_task, rows, local_now)
+    leaders = await task_store.people_with_role(
+        session, {h.commune_id for h, plan in candidates if plan.escalate}, Role.COMMUNE_LEADER.value
+    )
+    dues = []
+    for head, plan in candidates:
+        chiefs = leaders.get(head.commune_id, []) if plan.escalate else []
+        targets = _escalation_targets(head, chiefs) if plan.escalate else []
+        dues.append(_Due(head, pending_by_task[head.id], plan.slot, targets, chiefs))
+    return dues, next_due
+
+
+async def _remind(
+    session: AsyncSession,
+    reach: Reach,
+    due: _Due,
+    task: Task,
+    commune: OrgUnit,
+    text: str,
+    people: dict[int, Person],
+    now: datetime,
+) -> list[str]:
+    """Enqueue one task reminder to every chat it goes to; the first chat carries the task's own key."""
+    key, slot = due.reminder_key, due.slot
+    assert key is not None and slot is not None
+    sent: list[str] = []
+    for number, chat in enumerate(_reminder_chats(reach, task, commune, due.pending, people)):
+        own_chat = (chat.platform, chat.chat_id) == (task.platform, task.chat_id)
+        row = await outbox.enqueue(
+            session,
+            platform=chat.platform,
+            chat_id=chat.chat_id,
+            text=text,
+            kind="reminder",
+            # "Xong" as one tap where the platform has buttons: the same as typing /xong <số>.
+            buttons=[Button("Xong", f"/xong {task.id}")],
+            # Once the first chat's row is queued, the next look at the task skips it.
+            dedupe_key=key if number == 0 else f"{key}:{chat.platform}:{chat.chat_id}",
+            now=now,
+            # The task's topic, only where the task was given (a private chat has no topics).
+            thread_id=task.thread_id if own_chat else None,
+        )
+        if row is not None:
+            sent.append(f"nhắc việc #{task.id} ({slot.kind}) → {chat.platform}:{chat.chat_id}")
+    return sent
+
+
+def _keys(due: _Due) -> list[str]:
+    keys = [key for key, _person in due.escalations]
+    return keys if due.reminder_key is None else [due.reminder_key, *keys]
+
+
+async def _not_sent(session: AsyncSession, dues: list[_Due]) -> tuple[list[_Due], set[str]]:
+    """The dues with a message not enqueued yet, and the keys already used."""
+    # One query tells which messages already went: a minute with nothing new enqueues, renders and inserts nothing.
+    used = await outbox.used_keys(session, [key for due in dues for key in _keys(due)])
+    return [due for due in dues if any(key not in used for key in _keys(due))], used
+
+
+async def _send(session: AsyncSession, dues: list[_Due], today: date, now: datetime) -> list[str]:
+    """Enqueue the reminders and escalations of `dues` not enqueued yet."""
+    todo, used = await _not_sent(session, dues)
+    full = await task_store.tasks_by_ids(session, [d.task.id for d in todo])
+    communes = await task_store.units_by_ids(session, [d.task.commune_id for d in todo])
+    labels = await _labels_by_task(session, {d.task.id: d.pending for d in todo})
+    people = await task_store.people_by_ids(session, [r.person_id for d in todo for r in d.pending if r.person_id])
+    reach: Reach | None = None
+    sent: list[str] = []
+    for due in todo:
+        task = full[due.task.id]
+        commune = communes.get(task.commune_id)
+        if commune is None:
+            continue
+        if due.reminder_key not in used and due.reminder_key is not None:
+            reach = reach or await load_reach(session)
+            text = _reminder_text(task, today, labels[task.id or 0])
+            sent += await _remind(session, reach, due, task, commune, text, people, now)
+        if due.escalations:
+            sent += await _escalate(session, due, task, commune, labels[task.id or 0], used, today, now)
+    return sent
+
+
+async def task_reminders(app: JobContext, now: datetime) -> list[str]:
+    """Enqueue every task reminder and escalation due at `now` that has not been enqueued yet.
+
+    Only the tasks whose stored next-due time has come are read (an idle minute is one indexed query); each one
+    looked at gets its next-due time stored again, from the same slots and holiday rule.
+    """
     local_now = now.astimezone(app.settings.tz)
     if in_quiet_hours(local_now, app.settings.quiet_hours_start, app.settings.quiet_hours_end):
         return []
-    today = local_now.date()
-    hour = app.settings.task_reminder_hour
+    if app.db not in _rechecked:
+        async with app.db.session() as session:
+            await task_store.recheck_open_tasks(session, now)
+        _rechecked.add(app.db)
     sent: list[str] = []
-    async with app.db.session() as session:
-        # Plain columns first: titles, chats and commune names are loaded only for what is actually sent.
-        tasks = await task_store.open_task_deadlines(session)
-        pending_by_task = await task_store.pending_assignees(session)
-        settings_rows = await task_store.reminder_settings(session, {t.commune_id for t in tasks})
-        candidates: list[tuple[OpenTask, list[PendingAssignee], Slot | None, bool]] = []
-        plans: dict[tuple[date, tuple[int, ...], int, date], tuple[Slot | None, bool]] = {}
-        for head in tasks:
-            pending = pending_by_task.get(head.id, [])
-            if not pending:
-                continue
-            lead_days, escalate_after = _settings_from(app, settings_rows.get(head.commune_id))
-            # Tasks share a handful of deadlines and settings: each combination is worked out once per run.
-            created = head.created_at.astimezone(app.settings.tz).date()
-            plan_key = (head.due_date, tuple(lead_days), escalate_after, created)
-            plan = plans.get(plan_key)
-            if plan is None:
-                slot = current_slot(reminder_slots(head.due_date, lead_days, today, created), local_now, hour)
-                day = escalation_day(head.due_date, escalate_after)
-                plan = plans[plan_key] = (slot, datetime.combine(day, time(hour), local_now.tzinfo) <= local_now)
-            slot, escalate = plan
-            if slot is not None or escalate:
-                candidates.append((head, pending, slot, escalate))
-        leaders = await task_store.people_with_role(
-            session, {t.commune_id for t, _p, _s, esc in candidates if esc}, Role.COMMUNE_LEADER.value
-        )
-        dues = []
-        for head, pending, slot, esc in candidates:
-            chiefs = leaders.get(head.commune_id, []) if esc else []
-            dues.append(_Due(head, pending, slot, _escalation_targets(head, chiefs) if esc else [], chiefs))
-        # One query tells which messages already went: an idle minute enqueues, renders and inserts nothing.
-        used = await outbox.used_keys(
-            session, [k for d in dues for k in [d.reminder_key, *(e for e, _p in d.escalations)] if k is not None]
-        )
-        todo = [d for d in dues if (d.reminder_key and d.reminder_key not in used) or _escalation_open(d, used)]
-        full = await task_store.tasks_by_ids(session, [d.task.id for d in todo])
-        communes = await task_store.units_by_ids(session, [d.task.commune_id for d in todo])
-        labels = await _labels_by_task(session, {d.task.id: d.pending for d in todo})
-        people = await task_store.people_by_ids(session, [r.person_id for d in todo for r in d.pending if r.person_id])
-        reach: Reach | None = None
-        for due in todo:
-            task = full[due.task.id]
-            if task.commune_id not in communes:
-                continue
-            key = due.reminder_key
-            if key is not None and key not in used and due.slot is not None:
-                reach = reach or await load_reach(session)
-                text = _reminder_text(task, today, labels[task.id or 0])
-                chats = _reminder_chats(reach, task, communes[task.commune_id], due.pending, people)
-                for number, chat in enumerate(chats):
-                    # The first chat carries the task's own key: once it is queued, an idle minute skips the task.
-                    row = await outbox.enqueue(
-                        session,
-                        platform=chat.platform,
-                        chat_id=chat.chat_id,
-                        text=text,
-                        kind="reminder",
-                        # "Xong" as one tap where the platform has buttons: the same as typing /xong <số>.
-                        buttons=[Button("Xong", f"/xong {task.id}")],
-                        dedupe_key=key if number == 0 else f"{key}:{chat.platform}:{chat.chat_id}",
-                        now=now,
-                        # The task's topic, only where the task was given (a private chat has no topics).
-                        thread_id=task.thread_id
-                        if (chat.platform, chat.chat_id) == (task.platform, task.chat_id)
-                        else None,
-                    )
-                    if row is not None:
-                        sent.append(f"nhắc việc #{task.id} ({due.slot.kind}) → {chat.platform}:{chat.chat_id}")
-            if due.escalations:
-                commune = communes[task.commune_id]
-                sent += await _escalate(session, due, task, commune, labels[task.id or 0], used, today, now)
-    return sent
+    seen: set[int] = set()
+    while True:
+        async with app.db.session() as session:
+            # Each task looked at gets a next-due time after `now`: a task seen twice would be a bug, not a loop.
+            heads = [h for h in await task_store.due_task_deadlines(session, now, TASK_BATCH) if h.id not in seen]
+            if not heads:
+                return sent
+            seen.update(h.id for h in heads)
+            dues, next_due = await _dues(session, app.settings, heads, local_now)
+            sent += await _send(session, dues, local_now.date(), now)
+            await task_store.store_next_due(session, next_due)

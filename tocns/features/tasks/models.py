@@ -46,6 +46,9 @@ class Task(SQLModel, table=True):
     created_by_person_id: int = Field(foreign_key="person.id")
     status: str = Field(default=TaskStatus.OPEN, max_length=10, index=True)
     created_at: datetime = Field(default_factory=utcnow)
+    # When the reminder job next has something to look at (UTC); NULL once nothing more can be due. The job
+    # stores it after each look, so an idle minute reads only the due tasks (docs/holidays.md keeps the days).
+    next_due_at: datetime | None = Field(default=None, index=True)
     cancelled_at: datetime | None = None
     cancelled_by_person_id: int | None = Field(default=None, foreign_key="person.id")
 

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from typing import NamedTuple
 
 from sqlalchemy import select as sa_select
+from sqlalchemy import update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -50,6 +51,7 @@ async def create_task(
     )
     if now is not None:
         task.created_at = now
+    task.next_due_at = task.created_at  # the reminder job looks at it on its next minute and stores the real time
     session.add(task)
     await session.flush()
     rows = [TaskAssignee(task_id=task.id or 0, person_id=p.id) for p in people]
@@ -89,13 +91,20 @@ class PendingAssignee(NamedTuple):
     team_id: int | None
 
 
-async def pending_assignees(session: AsyncSession) -> dict[int, list[PendingAssignee]]:
-    """The unfinished assignees of every open task, by task id, in assignment order."""
+async def pending_assignees(session: AsyncSession, task_ids: Iterable[int]) -> dict[int, list[PendingAssignee]]:
+    """The unfinished assignees of the given open tasks, by task id, in assignment order."""
+    ids = sorted(set(task_ids))
+    if not ids:
+        return {}
     conn = await session.connection()
     result = await conn.execute(
         select(TaskAssignee.task_id, TaskAssignee.person_id, TaskAssignee.team_id)
         .join(Task, col(Task.id) == col(TaskAssignee.task_id))
-        .where(Task.status == TaskStatus.OPEN, col(TaskAssignee.completed_at).is_(None))
+        .where(
+            col(TaskAssignee.task_id).in_(ids),
+            Task.status == TaskStatus.OPEN,
+            col(TaskAssignee.completed_at).is_(None),
+        )
         .order_by(col(TaskAssignee.id))
     )
     out: dict[int, list[PendingAssignee]] = {}
@@ -114,18 +123,39 @@ class OpenTask(NamedTuple):
     created_at: datetime
 
 
-async def open_task_deadlines(session: AsyncSession) -> list[OpenTask]:
-    """Every open task's id, commune, deadline, platform and creation (UTC), earliest deadline first."""
+async def due_task_deadlines(session: AsyncSession, now: datetime, limit: int) -> list[OpenTask]:
+    """Up to `limit` open tasks whose stored next-due time has come (an index range scan), earliest deadline first."""
     conn = await session.connection()
     result = await conn.execute(
         sa_select(col(Task.id), col(Task.commune_id), col(Task.due_date), col(Task.platform), col(Task.created_at))
-        .where(col(Task.status) == TaskStatus.OPEN)
-        .order_by(col(Task.due_date), col(Task.id))
+        .where(col(Task.next_due_at) <= now, col(Task.status) == TaskStatus.OPEN)
+        .order_by(col(Task.next_due_at), col(Task.id))
+        .limit(limit)
     )
-    return [
+    heads = [
         OpenTask(task_id or 0, commune_id, due, platform, created if created.tzinfo else created.replace(tzinfo=UTC))
         for task_id, commune_id, due, platform, created in result.all()
     ]
+    # Sent in deadline order, as the groups read them; the batch itself is the longest-waiting tasks.
+    return sorted(heads, key=lambda h: (h.due_date, h.id))
+
+
+async def store_next_due(session: AsyncSession, moments: dict[int, datetime | None]) -> None:
+    """Store each task's next-due time (None: nothing more is due), one UPDATE per distinct time."""
+    by_moment: dict[datetime | None, list[int]] = {}
+    for task_id, moment in moments.items():
+        by_moment.setdefault(moment, []).append(task_id)
+    conn = await session.connection()
+    for moment, ids in by_moment.items():
+        await conn.execute(update(Task).where(col(Task.id).in_(ids)).values(next_due_at=moment))
+
+
+async def recheck_open_tasks(session: AsyncSession, now: datetime, commune_id: int | None = None) -> None:
+    """Make every open task (of one commune) due now: the job recomputes their times after a settings change."""
+    query = update(Task).where(col(Task.status) == TaskStatus.OPEN).values(next_due_at=now)
+    if commune_id is not None:
+        query = query.where(col(Task.commune_id) == commune_id)
+    await (await session.connection()).execute(query)
 
 
 async def tasks_by_ids(session: AsyncSession, ids: Iterable[int]) -> dict[int, Task]:
@@ -188,6 +218,7 @@ async def cancel(session: AsyncSession, task: Task, person: Person, now: datetim
     task.status = TaskStatus.CANCELLED
     task.cancelled_at = now
     task.cancelled_by_person_id = person.id
+    task.next_due_at = None
     session.add(task)
     await session.flush()
     await record_audit(
@@ -264,6 +295,7 @@ async def set_reminder_setting(
     row.updated_at = now
     session.add(row)
     await session.flush()
+    await recheck_open_tasks(session, now, commune_id)  # their reminder days follow the new lead times
     await record_audit(
         session,
         action="set",

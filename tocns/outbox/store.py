@@ -318,6 +318,21 @@ async def retarget(session: AsyncSession, ids: Sequence[int], owner: str, new_ch
         session.add(row)
 
 
+async def move_waiting(session: AsyncSession, platform: str, old_chat_id: str, new_chat_id: str) -> int:
+    """Point the messages still waiting for a chat that moved at its new id; returns how many (those a sender holds
+    follow when it hears the chat moved)."""
+    result = await session.exec(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.platform) == platform,
+            col(OutboxMessage.chat_id) == old_chat_id,
+            col(OutboxMessage.state) == OutboxState.PENDING,
+        )
+        .values(chat_id=new_chat_id)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 async def recent_sends(
     session: AsyncSession, platforms: Sequence[str], since: datetime
 ) -> list[tuple[str, str, datetime]]:

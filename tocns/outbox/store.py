@@ -186,18 +186,32 @@ async def claim(
 ) -> list[OutboxMessage]:
     """Take due messages (and those whose sender's lease lapsed) for this sender, oldest first; with
     `merge_limit`, also up to that many more due replies to the chats of the replies taken."""
-    due = (col(OutboxMessage.state) == OutboxState.PENDING) & (col(OutboxMessage.next_attempt_at) <= now)
-    lapsed = (col(OutboxMessage.state) == OutboxState.SENDING) & (col(OutboxMessage.lease_until) < now)
-    query = (
-        select(OutboxMessage)
-        .where(col(OutboxMessage.platform).in_(list(platforms)), due | lapsed)
-        .order_by(col(OutboxMessage.id))
-        .limit(limit)
+    # Two range scans of ix_outbox_due (state, next_attempt_at), each stopped by its LIMIT: a claim reads only due
+    # rows, never the sent history (ordered by id, one claim walked every sent row: 0.8 s at 300,000 rows).
+    lapsed = select(OutboxMessage).where(
+        col(OutboxMessage.platform).in_(list(platforms)),
+        col(OutboxMessage.state) == OutboxState.SENDING,
+        col(OutboxMessage.lease_until) < now,
     )
-    if is_postgres(session):
-        # Several senders: each skips the rows another is claiming right now.
-        query = query.with_for_update(skip_locked=True)
-    rows = list((await session.exec(query)).all())
+    due = (
+        select(OutboxMessage)
+        .where(
+            col(OutboxMessage.platform).in_(list(platforms)),
+            col(OutboxMessage.state) == OutboxState.PENDING,
+            col(OutboxMessage.next_attempt_at) <= now,
+        )
+        # Oldest due first; messages queued together (one time) in the order they were queued.
+        .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
+    )
+    rows: list[OutboxMessage] = []
+    for query in (lapsed.order_by(col(OutboxMessage.id)), due):
+        if len(rows) >= limit:
+            break
+        query = query.limit(limit - len(rows))
+        if is_postgres(session):
+            # Several senders: each skips the rows another is claiming right now.
+            query = query.with_for_update(skip_locked=True)
+        rows += list((await session.exec(query)).all())
     reply_chats = {(r.platform, r.chat_id) for r in rows if r.kind == "reply" and not r.attachments}
     if reply_chats and merge_limit > 0:
         # Every reply already waiting for those chats comes along, so the sender can merge them into one message:

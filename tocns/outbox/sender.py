@@ -389,7 +389,8 @@ class OutboxSender:
             )
         for job in merge_replies(rows, self._max_length, self._text_length):
             try:
-                await self._send(job)
+                if not await self._follow_moved(job):
+                    await self._send(job)
             except Exception:
                 # The rest of the batch stays claimed by this sender until catch_up hands it back.
                 self._claims_left = True
@@ -402,10 +403,6 @@ class OutboxSender:
         if head.platform in self.stopped:
             # Claimed in the batch that found the token refused: back to waiting, no attempt counted.
             await self._reschedule(job, self.clock(), None, False)
-            return
-        if (new_chat_id := self._moved.get((head.platform, head.chat_id))) is not None:
-            async with self.db.session() as session:
-                await outbox_store.retarget(session, job.ids, self.owner, new_chat_id, self.clock())
             return
         margin = timedelta(
             seconds=min(self.settings.telegram_request_timeout + 5, self.settings.outbox_lease_seconds / 2)
@@ -459,6 +456,15 @@ class OutboxSender:
             # when the database answers again (the rows stay claimed by this sender meanwhile).
             self._unrecorded.append((job, result, at))
             raise
+
+    async def _follow_moved(self, job: Job) -> bool:
+        """Point a job at its chat's new id, due now, when a send of this batch learned the chat moved."""
+        new_chat_id = self._moved.get((job.head.platform, job.head.chat_id))
+        if new_chat_id is None:
+            return False
+        async with self.db.session() as session:
+            await outbox_store.retarget(session, job.ids, self.owner, new_chat_id, self.clock())
+        return True
 
     async def _in_chat_form(self, platform: str, chat_id: str, text: str) -> str:
         """The text with its commands written as this chat delivers them to the bot (`@Bot ghi` in a group of a
@@ -666,11 +672,8 @@ async def run_elected(
     The database going away never ends it: the lock's connection dies with it, so the sender leaves, waits
     (capped exponential backoff) and stands for election again, keeping what it owes (docs/reliability.md).
     """
-    platforms = list(transports)
-    # One sender for the whole run: the outcomes of sends the database did not hear survive a lost election.
-    sender = OutboxSender(
-        db, settings, transports, clock=clock, command_names=command_names, health=health, hooks=hooks
-    )
+    platforms = list(transports)  # one sender for the whole run: unrecorded outcomes survive a lost election
+    sender = OutboxSender(db, settings, transports, clock, command_names=command_names, health=health, hooks=hooks)
     backoff = Backoff(min(1.0, takeover_seconds or SENDER_TAKEOVER_SECONDS), settings.loop_backoff_max_seconds)
     last_outage: datetime | None = None
     lease = settings.outbox_lease_seconds

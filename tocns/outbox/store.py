@@ -174,6 +174,35 @@ async def hold_until(session: AsyncSession, platforms: Sequence[str], until: dat
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+async def _with_waiting_replies(
+    session: AsyncSession, rows: list[OutboxMessage], now: datetime, merge_limit: int
+) -> list[OutboxMessage]:
+    """The claimed rows and up to `merge_limit` more due replies to the chats of the replies among them, by id."""
+    reply_chats = {(r.platform, r.chat_id) for r in rows if r.kind == "reply" and not r.attachments}
+    if reply_chats:
+        # Every reply already waiting for those chats comes along, so the sender can merge them into one message:
+        # a busy group then gets one message per send slot instead of one receipt per slot.
+        taken = [r.id for r in rows]
+        more = (
+            select(OutboxMessage)
+            .where(
+                col(OutboxMessage.chat_id).in_([chat for _, chat in reply_chats]),
+                col(OutboxMessage.kind) == "reply",
+                col(OutboxMessage.attachments).is_(None),
+                col(OutboxMessage.state) == OutboxState.PENDING,
+                col(OutboxMessage.next_attempt_at) <= now,
+                col(OutboxMessage.id).not_in(taken),
+            )
+            .order_by(col(OutboxMessage.id))
+            .limit(merge_limit)
+        )
+        if is_postgres(session):
+            more = more.with_for_update(skip_locked=True)
+        extra = [r for r in (await session.exec(more)).all() if (r.platform, r.chat_id) in reply_chats]
+        rows = sorted(rows + extra, key=lambda r: r.id or 0)
+    return rows
+
+
 async def claim(
     session: AsyncSession,
     *,
@@ -212,28 +241,8 @@ async def claim(
             # Several senders: each skips the rows another is claiming right now.
             query = query.with_for_update(skip_locked=True)
         rows += list((await session.exec(query)).all())
-    reply_chats = {(r.platform, r.chat_id) for r in rows if r.kind == "reply" and not r.attachments}
-    if reply_chats and merge_limit > 0:
-        # Every reply already waiting for those chats comes along, so the sender can merge them into one message:
-        # a busy group then gets one message per send slot instead of one receipt per slot.
-        taken = [r.id for r in rows]
-        more = (
-            select(OutboxMessage)
-            .where(
-                col(OutboxMessage.chat_id).in_([chat for _, chat in reply_chats]),
-                col(OutboxMessage.kind) == "reply",
-                col(OutboxMessage.attachments).is_(None),
-                col(OutboxMessage.state) == OutboxState.PENDING,
-                col(OutboxMessage.next_attempt_at) <= now,
-                col(OutboxMessage.id).not_in(taken),
-            )
-            .order_by(col(OutboxMessage.id))
-            .limit(merge_limit)
-        )
-        if is_postgres(session):
-            more = more.with_for_update(skip_locked=True)
-        extra = [r for r in (await session.exec(more)).all() if (r.platform, r.chat_id) in reply_chats]
-        rows = sorted(rows + extra, key=lambda r: r.id or 0)
+    if merge_limit > 0:
+        rows = await _with_waiting_replies(session, rows, now, merge_limit)
     until = now + timedelta(seconds=lease_seconds)
     for row in rows:
         row.state = OutboxState.SENDING

@@ -24,7 +24,8 @@ from tocns.inbound.store import mark_processed
 from tocns.log_setup import register_secrets
 
 if TYPE_CHECKING:
-    from tocns.channels.base import Channel
+    from tocns.channels.base import Channel, Transport
+    from tocns.outbox.sender import ChatHooks
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +65,13 @@ def scheduled_jobs() -> list[ScheduledJob]:
 
 def chat_events() -> dict[ChatEventKind, EventHandler]:
     """What each chat event does (an edited command is answered by the pipeline itself)."""
+    from tocns.features.directives import events as directive_events
     from tocns.features.org import events
 
     return {
         ChatEventKind.BOT_ADDED: events.bot_added,
         ChatEventKind.BOT_REMOVED: events.bot_removed,
-        ChatEventKind.CHAT_MIGRATED: events.chat_migrated,
+        ChatEventKind.CHAT_MIGRATED: events.follow_moved_chat(directive_events.chat_migrated),
     }
 
 
@@ -171,6 +173,51 @@ def build_channels(app: BotApp, platforms: list[str]) -> list[Channel]:
 
         channels.append(GapoWorkChannel(app.settings, app.router))
     return channels
+
+
+def build_transports(
+    settings: Settings, clock: Callable[[], datetime] = utcnow, db: Database | None = None, files_served: bool = True
+) -> dict[str, Transport]:
+    """The transports this process sends through: Telegram, Zalo and GapoWork, each when its token is set, and the
+    Zalo OA when its app id is set (its tokens live in `db`); without `files_served` (nothing answers /files) Zalo
+    gets a note in place of each file."""
+    transports: dict[str, Transport] = {}
+    if settings.telegram_bot_token:
+        from tocns.channels.telegram import TelegramTransport
+
+        token, url, paid = settings.telegram_bot_token, settings.telegram_api_base_url, settings.telegram_paid_broadcast
+        transports["telegram"] = TelegramTransport(token, url, settings.telegram_request_timeout, paid)
+    if settings.zalo_bot_token:
+        from tocns.channels.zalo import ZaloTransport
+
+        transports["zalo"] = ZaloTransport(settings, clock=clock, files_served=files_served)
+    if settings.zalo_oa_app_id and db is not None:
+        from tocns.channels.zalo_oa import ZaloOaTransport
+        from tocns.features.zalo_oa.tokens import oa_tokens
+
+        transports["zalo_oa"] = ZaloOaTransport(settings, oa_tokens(db, settings, clock), clock=clock)
+    if settings.gapowork_bot_token and settings.gapowork_bot_id:
+        from tocns.channels.gapowork import GapoWorkTransport
+
+        transports["gapowork"] = GapoWorkTransport(settings, clock=clock, files_served=files_served)
+    return transports
+
+
+def sender_hooks() -> ChatHooks:
+    """What the sender tells the features (a chat moved or gone: the chat events' own handlers) and asks them."""
+    from tocns.features.org.store import is_private_chat
+    from tocns.outbox.sender import ChatHooks
+
+    return ChatHooks(events=chat_events(), is_private=is_private_chat)
+
+
+def start_sender(app: BotApp, files_served: bool = True) -> tuple[asyncio.Task[None], asyncio.Event] | None:
+    """This process's outbox sender, with its transports and hooks (None when no platform is configured)."""
+    from tocns.outbox import sender
+
+    transports = build_transports(app.settings, app.clock, app.db, files_served)
+    names, hooks = app.registry.names(), sender_hooks()
+    return sender.start_sender(app.db, app.settings, transports, app.clock, names, app.loops, hooks)
 
 
 async def run_polling(

@@ -30,7 +30,7 @@ from tests.fakes.platforms import (
 )
 from tests.fakes.telegram_server import TelegramServer
 from tests.fakes.zalo_api import FakeZaloApi
-from tocns.app import BotApp, print_console_outbox
+from tocns.app import BotApp, print_console_outbox, sender_hooks
 from tocns.channels.console import ConsoleChannel
 from tocns.channels.zalo import ZaloTransport
 from tocns.config import Settings
@@ -224,6 +224,7 @@ async def conversation(app: BotApp, settings: Settings, tmp_path: Path, mode: Mo
             {"zalo": transport},
             clock=clock,
             monotonic=lambda: (clock() - start).total_seconds(),
+            hooks=sender_hooks(),
         )
         async with web(papp, adapters) as (client, web_app):
             yield Conversation(papp, mode, fake, client, web_app, sender)

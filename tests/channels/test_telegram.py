@@ -152,7 +152,9 @@ async def test_supergroup_migration_moves_binding(papp: BotApp, adapters: list[A
         await web_app.state.pipeline.drain()
         await client.post("/webhook/telegram", json=tg_message_update("/batdau", chat_id=new_id), headers=OK)
     replies = await outbox(papp, str(new_id))
-    assert len(replies) == 1 and "Nhóm này thuộc: Xã Tân Lập" in replies[0].text
+    # The /ketnoi confirmation still waiting for the old id followed the group to its new id.
+    assert len(replies) == 2 and "Nhóm này thuộc: Xã Tân Lập" in replies[1].text
+    assert "Đã kết nối" in replies[0].text and await outbox(papp, "-1001") == []
     async with papp.db.session() as session:
         assert await org_store.get_binding(session, "telegram", "-1001") is None
 
@@ -444,3 +446,25 @@ async def test_an_update_the_database_refuses_does_not_refuse_the_others_in_its_
         )
     assert [r.status_code for r in answers] == [200, 503, 200, 200, 200]
     assert sorted(r.chat_id for r in await outbox(papp)) == sorted(str(u["message"]["chat"]["id"]) for u in others)
+
+
+@pytest.mark.parametrize("paid", [False, True])
+async def test_the_paid_broadcast_is_asked_for_only_when_enabled(paid: bool) -> None:
+    """TELEGRAM_PAID_BROADCAST puts allow_paid_broadcast on every send (it costs Stars); off, no send carries it."""
+    from tocns.app import build_transports
+    from tocns.channels.base import SendStatus
+
+    fake = FakeTelegram()
+    with TelegramServer(fake) as server:
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            telegram_bot_token="123:abc",
+            telegram_api_base_url=server.base_url,
+            telegram_paid_broadcast=paid,
+        )
+        transport = build_transports(settings)["telegram"]
+        result = await transport.send("-1001", "Chỉ đạo toàn quốc", [])
+        await transport.close()  # type: ignore[attr-defined]
+    assert result.status == SendStatus.OK
+    [sent] = fake.params("sendMessage")
+    assert (sent.get("allow_paid_broadcast") == "true") is paid

@@ -9,13 +9,12 @@ import httpx
 
 from tests.fakes.platforms import platform_app, platform_settings
 from tests.fakes.zalo_api import FakeZaloApi
-from tocns.app import BotApp
+from tocns.app import BotApp, build_transports
 from tocns.channels.base import SendStatus
 from tocns.channels.zalo import ZaloTransport
 from tocns.cli.chat import files_served_by_run, serve_files
 from tocns.config import Settings
 from tocns.core.messages import Attachment
-from tocns.outbox.sender import transports_from_settings
 
 CHART = Attachment("bieu-do.png", b"\x89PNG fake chart", "image/png")
 WORKBOOK = Attachment("bao-cao-tuan.xlsx", b"PK" + b"x" * 3000, "application/vnd.ms-excel")
@@ -66,7 +65,7 @@ async def test_without_a_files_server_zalo_gets_a_summary_line_per_file(
     """A signing secret alone is not enough: with nothing answering /files a link would be dead."""
     papp = platform_app(app, platform_settings(settings, tmp_path))
     zalo = FakeZaloApi(known_chats={"zgroup-1"}, can_join_groups=True, groups={"zgroup-1"})
-    transports = transports_from_settings(papp.settings, files_served=False)
+    transports = build_transports(papp.settings, files_served=False)
     transport = transports["zalo"]
     assert isinstance(transport, ZaloTransport)
     transport.api.client = zalo.client()

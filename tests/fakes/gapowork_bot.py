@@ -15,7 +15,7 @@ import httpx
 from tests.fakes import gapowork_api
 from tests.fakes.gapowork_api import FakeGapoWork
 from tests.fakes.platforms import outbox, web
-from tocns.app import BotApp
+from tocns.app import BotApp, sender_hooks
 from tocns.channels.gapowork import GapoWorkChannel, GapoWorkTransport
 from tocns.config import Settings
 from tocns.outbox import store as outbox_store
@@ -91,6 +91,7 @@ async def gapo_bot(app: BotApp, settings: Settings, tmp_path: Path, fake: FakeGa
         command_names=papp.registry.names(),
         # The fake clock stands still while the sender would wait for its rate window: limits have their own tests.
         limits={"gapowork": PlatformLimits.build(1000.0, 1000, 1)},
+        hooks=sender_hooks(),
     )
     async with web(papp, [channel]) as (client, web_app):
         yield GapoBot(papp, fake, client, web_app, sender)

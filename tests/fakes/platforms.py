@@ -15,7 +15,7 @@ from sqlmodel import col, select
 
 from tests.factories import RunningClock, build_tree, join_code
 from tests.fakes import telegram_server, zalo_api
-from tocns.app import BotApp
+from tocns.app import BotApp, sender_hooks
 from tocns.channels.base import Transport
 from tocns.channels.telegram import TelegramChannel, make_bot
 from tocns.channels.zalo import ZaloApi, ZaloChannel
@@ -212,7 +212,8 @@ def e2e_settings(settings: Settings, tmp_path: Path, telegram_base: str) -> Sett
 def sender(app: BotApp, transports: dict[str, Transport]) -> OutboxSender:
     """A sender on the test database with generous limits (the limits have their own tests)."""
     limits = {name: PlatformLimits.build(30, 20, 1) for name in transports}
-    return OutboxSender(app.db, app.settings, transports, clock=RunningClock(app.clock), limits=limits)
+    hooks = sender_hooks()
+    return OutboxSender(app.db, app.settings, transports, clock=RunningClock(app.clock), limits=limits, hooks=hooks)
 
 
 async def post_telegram(client: httpx.AsyncClient, body: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from tests.factories import FakeClock, build_tree, join_code
 from tests.fakes.platforms import ZALO_HEADER, ZALO_SECRET, adapters_for, platform_app, platform_settings, web
 from tests.fakes.platforms import zalo_update as update
 from tests.fakes.zalo_api import FakeZaloApi
-from tocns.app import BotApp
+from tocns.app import BotApp, sender_hooks
 from tocns.channels.zalo import ZaloTransport
 from tocns.config import Settings
 from tocns.core.addressing import address_commands
@@ -42,7 +42,10 @@ async def _conversation(app: BotApp, settings: Settings, tmp_path: Path, clock: 
         for chat in ("zgroup-1", "zuser-11"):
             await outbox_store.enqueue(session, platform="zalo", chat_id=chat, text=note, kind="nudge", now=clock())
     transport = ZaloTransport(papp.settings, client=zalo.client(), clock=clock)
-    sender = OutboxSender(papp.db, papp.settings, {"zalo": transport}, clock=clock, command_names=papp.registry.names())
+    names = papp.registry.names()
+    sender = OutboxSender(
+        papp.db, papp.settings, {"zalo": transport}, clock=clock, command_names=names, hooks=sender_hooks()
+    )
     await sender.drain(until_empty=True)
     received: dict[str, list[str]] = {}
     for sent in zalo.sent():

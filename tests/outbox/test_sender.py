@@ -16,6 +16,7 @@ from sqlmodel import select
 
 from tests.factories import FakeClock, RunningClock, bound_groups, clock_env, queue
 from tests.fakes.telegram_server import FakeTelegram, Fault, TelegramServer
+from tocns.app import sender_hooks
 from tocns.channels.telegram import TelegramTransport
 from tocns.config import Settings
 from tocns.core.clock import utcnow
@@ -42,7 +43,8 @@ def _sender(
     fast = settings.model_copy(update=update)
     transport = TelegramTransport("123:abc", server.base_url, timeout=timeout)
     limits = {"telegram": PlatformLimits.build(rate, per_chat, 1, chat_window=window)}
-    return OutboxSender(db, fast, {"telegram": transport}, limits=limits, clock=clock or utcnow)
+    hooks = sender_hooks()
+    return OutboxSender(db, fast, {"telegram": transport}, limits=limits, clock=clock or utcnow, hooks=hooks)
 
 
 async def _rows(db: Database) -> list[OutboxMessage]:

@@ -1,5 +1,6 @@
-"""One sender at a time, really: the election covers `tocns outbox send`, a 429 pauses the whole platform,
-a restart keeps the chats' budgets, and a dead sender's claims are taken over in seconds, not a lease."""
+"""One sender at a time, really: the election covers `tocns outbox send`, a 429 pauses its chat (the platform when
+several chats are refused in a row), a restart keeps the chats' budgets, and a dead sender's claims are taken over in
+seconds, not a lease."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from tocns.config import Settings
 from tocns.db.engine import Database
 from tocns.outbox import store as outbox_store
 from tocns.outbox.models import OutboxMessage, OutboxState
-from tocns.outbox.sender import SENDER_LOCK_KEY, OutboxSender, PlatformLimits, run_elected
+from tocns.outbox.sender import GLOBAL_429_STREAK, SENDER_LOCK_KEY, OutboxSender, PlatformLimits, run_elected
 
 
 def _fast(settings: Settings) -> Settings:
@@ -43,7 +44,7 @@ async def _rows(db: Database) -> list[OutboxMessage]:
         return list((await session.exec(select(OutboxMessage).order_by(OutboxMessage.id))).all())
 
 
-async def test_a_429_with_retry_after_pauses_every_chat_of_the_platform(
+async def test_a_429_from_one_chat_pauses_only_that_chat(
     db: Database, settings: Settings, running: RunningClock
 ) -> None:
     chats = await bound_groups(db, 6)
@@ -53,9 +54,29 @@ async def test_a_429_with_retry_after_pauses_every_chat_of_the_platform(
     with TelegramServer(fake) as server:
         await asyncio.wait_for(_sender(db, settings, server, running).drain(until_empty=True), timeout=30)
     flood = next(c for c in fake.calls if c.status == 429)
-    after = [c for c in fake.calls if c.at > flood.at]
-    # Telegram's flood control is per bot: nothing, to any chat, until retry_after has passed.
-    assert after and min(c.at for c in after) - flood.at >= 1.9
+    others = [c for c in fake.calls if c.chat_id != chats[0]]
+    again = [c for c in fake.calls if c.chat_id == chats[0] and c.at > flood.at]
+    # The other groups get the directive at once; the group that was refused waits its retry_after.
+    assert max(c.at for c in others) - flood.at < 1.5
+    assert again and min(c.at for c in again) - flood.at >= 1.9
+    assert set(fake.delivered_per_chat().values()) == {1} and len(fake.delivered_per_chat()) == 6
+
+
+async def test_429s_from_several_chats_in_a_row_pause_every_chat(
+    db: Database, settings: Settings, running: RunningClock
+) -> None:
+    chats = await bound_groups(db, 6)
+    await queue(db, chats, now=running())
+    fake = FakeTelegram()
+    for chat in chats[:GLOBAL_429_STREAK]:
+        fake.script(chat, Fault("429", retry_after=2))
+    with TelegramServer(fake) as server:
+        await asyncio.wait_for(_sender(db, settings, server, running).drain(until_empty=True), timeout=30)
+    floods = [c for c in fake.calls if c.status == 429]
+    after = [c for c in fake.calls if c.at > floods[-1].at]
+    # Refusals from several chats in a row are the bot's flood control: nothing, to any chat, until it has passed.
+    assert len(floods) == GLOBAL_429_STREAK
+    assert after and min(c.at for c in after) - floods[-1].at >= 1.9
     assert set(fake.delivered_per_chat().values()) == {1} and len(fake.delivered_per_chat()) == 6
 
 

@@ -141,6 +141,7 @@ async def test_only_one_process_sends_and_another_takes_over_when_it_stops(
 ) -> None:
     if not is_postgres:
         pytest.skip("the sender election is a PostgreSQL advisory lock")
+    from tocns.app import build_transports
     from tocns.db.engine import Database
     from tocns.outbox import sender as outbox_sender
 
@@ -157,9 +158,9 @@ async def test_only_one_process_sends_and_another_takes_over_when_it_stops(
     settings = app.settings.model_copy(update={"telegram_bot_token": "123:election"})
     first_db, second_db = Database(db_url), Database(db_url)  # two processes' own connection pools
     try:
-        first = outbox_sender.start_sender(first_db, settings, app.clock)
+        first = outbox_sender.start_sender(first_db, settings, build_transports(settings), app.clock)
         await asyncio.sleep(0.3)
-        second = outbox_sender.start_sender(second_db, settings, app.clock)
+        second = outbox_sender.start_sender(second_db, settings, build_transports(settings), app.clock)
         await asyncio.sleep(0.5)
         assert draining == [id(first_db)]  # the second worker waits instead of sending too
         await outbox_sender.stop_sender(first)

@@ -87,17 +87,15 @@ def _run(args: argparse.Namespace) -> int:
     logging.getLogger().setLevel(settings.log_level)
 
     async def go() -> None:
-        from tocns.app import configured_platforms, run_polling
-        from tocns.outbox.sender import start_sender, stop_sender
+        from tocns.app import configured_platforms, run_polling, start_sender
+        from tocns.outbox.sender import stop_sender
         from tocns.scheduler import start_scheduler
 
         app = await BotApp.create(settings)
         platforms = configured_platforms(settings)
         files = await serve_files(app) if platforms else None
         scheduler = start_scheduler(app)
-        sender = start_sender(
-            app.db, settings, app.clock, app.registry.names(), files_served=files is not None, health=app.loops
-        )
+        sender = start_sender(app, files_served=files is not None)
         try:
             if platforms:
                 await run_polling(app, platforms)

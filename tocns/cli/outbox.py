@@ -25,14 +25,14 @@ def _send(args: argparse.Namespace) -> int:
     logging.getLogger().setLevel(settings.log_level)
 
     async def go() -> int:
-        from tocns.app import build_registry
+        from tocns.app import build_registry, build_transports, sender_hooks
         from tocns.core.clock import utcnow
         from tocns.db.engine import Database, upgrade_database_async
-        from tocns.outbox.sender import run_elected, transports_from_settings
+        from tocns.outbox.sender import run_elected
 
         db = Database(settings.database_url)
         # The process's clock (the wall clock, or TOCNS_CLOCK_START's in tests and trials), for every part.
-        transports = transports_from_settings(settings, utcnow, db=db)
+        transports = build_transports(settings, utcnow, db=db)
         if not transports:
             await db.dispose()
             print("Chưa cấu hình token Telegram hay Zalo: không có nền tảng nào để gửi.", file=sys.stderr)
@@ -55,6 +55,7 @@ def _send(args: argparse.Namespace) -> int:
                 utcnow,
                 until_empty=args.until_empty,
                 command_names=build_registry().names(),
+                hooks=sender_hooks(),
             )
         finally:
             for transport in transports.values():

@@ -4,6 +4,7 @@ Vietnamese holidays, quiet hours."""
 from __future__ import annotations
 
 import calendar
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -195,6 +196,17 @@ def fmt_month(day: date) -> str:
 def month_key(day: date) -> str:
     """The month of `day` as a sortable key and file-name part: "yyyy-mm"."""
     return day.strftime("%Y-%m")
+
+
+def fmt_duration(seconds: float) -> str:
+    """A duration as people say it, rounded up: "45 giây", "12 phút", "1 giờ 5 phút"."""
+    if seconds < 60:
+        return f"{max(1, math.ceil(seconds))} giây"
+    minutes = math.ceil(seconds / 60)
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return f"{minutes} phút"
+    return f"{hours} giờ" + (f" {rest} phút" if rest else "")
 
 
 def end_of_month(day: date) -> date:

@@ -10,24 +10,23 @@ import random
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from tocns.channels.base import ButtonTransport, SendResult, SendStatus, Transport
 from tocns.config import Settings
 from tocns.core.addressing import address_commands
-from tocns.core.clock import utcnow
 from tocns.core.dates import quiet_hours_end
-from tocns.core.messages import Attachment, buttons_from_json
+from tocns.core.messages import Attachment, ChatEvent, ChatEventKind, buttons_from_json
 from tocns.core.metrics import METRICS
 from tocns.core.supervisor import Backoff, LoopHealth, describe, is_outage, pause, supervise
 from tocns.db.engine import Database
 from tocns.db.locks import advisory_lock
-from tocns.features.directives import store as directive_store
-from tocns.features.org import store as org_store
 from tocns.outbox import store as outbox_store
 from tocns.outbox.models import OutboxMessage
 
@@ -45,6 +44,10 @@ MAX_BACKOFF_SECONDS = 300.0
 # half an hour, so a quota storm costs a handful of requests instead of one a second per message.
 QUOTA_PAUSE_START_SECONDS = 60.0
 QUOTA_PAUSE_MAX_SECONDS = 1800.0
+# Answers in a row that were 429s from this many different chats show the platform's own limit (Telegram's flood
+# control on the whole bot), not one chat's: then, and only then, every chat of the platform waits
+# (docs/reliability.md).
+GLOBAL_429_STREAK = 3
 
 
 class SlidingWindow:
@@ -81,9 +84,11 @@ class PlatformLimits:
     is_private: Callable[[str], bool] | None = None
     private_window: float = 1.0
     blocked_until: dict[str, float] = field(default_factory=dict)
-    # A 429 with retry_after is flood control on the whole bot (Telegram counts per bot, not per chat):
-    # nothing goes to the platform before this monotonic moment.
+    # Set when the answers show the platform's own limit (GLOBAL_429_STREAK): nothing goes to the platform before
+    # this monotonic moment.
     paused_until: float = 0.0
+    # The chats of the 429s answered in a row (any other answer empties it).
+    streak_429: list[str] = field(default_factory=list)
     # Quota 429s in a row; the next pause is 60 s doubled this many times (reset by a delivery).
     quota_strikes: int = 0
 
@@ -124,6 +129,17 @@ class PlatformLimits:
         """When this chat may get its next message (its minute budget, a 429's retry_after, a platform pause)."""
         return max(self.chat(chat_id).ready_at(now), self.blocked_until.get(chat_id, 0.0), self.paused_until)
 
+    def answered_429(self, chat_id: str, wait: float, now: float) -> bool:
+        """Count a 429 with a retry time: the chat waits `wait` seconds; returns whether the whole platform waits
+        too (the last GLOBAL_429_STREAK answers were 429s, each from a different chat)."""
+        self.blocked_until[chat_id] = max(self.blocked_until.get(chat_id, 0.0), now + wait)
+        self.streak_429.append(chat_id)
+        if len(set(self.streak_429[-GLOBAL_429_STREAK:])) < GLOBAL_429_STREAK:
+            return False
+        self.paused_until = max(self.paused_until, now + wait)
+        self.streak_429.clear()
+        return True
+
     def quota_pause(self) -> float:
         """Seconds to pause the platform after one more quota 429 in a row."""
         self.quota_strikes += 1
@@ -135,11 +151,16 @@ def telegram_private_chat(chat_id: str) -> bool:
     return chat_id.isdigit()
 
 
+def telegram_rate(settings: Settings) -> float:
+    """Messages a second the whole bot sends on Telegram: the paid broadcast's rate when it is on."""
+    return settings.telegram_paid_broadcast_rate if settings.telegram_paid_broadcast else settings.telegram_global_rate
+
+
 def limits_from_settings(settings: Settings) -> dict[str, PlatformLimits]:
     """Per-platform limits from the settings."""
     return {
         "telegram": PlatformLimits.build(
-            settings.telegram_global_rate,
+            telegram_rate(settings),
             settings.telegram_chat_per_minute,
             settings.outbox_senders,
             private=(telegram_private_chat, settings.telegram_private_per_second),
@@ -153,6 +174,19 @@ def limits_from_settings(settings: Settings) -> dict[str, PlatformLimits]:
             settings.gapowork_global_rate, settings.zalo_chat_per_minute, settings.outbox_senders
         ),
     }
+
+
+DeliveryEventHandler = Callable[[AsyncSession, ChatEvent, datetime], Awaitable[object]]
+"""A chat event's handler (`tocns.app.chat_events`), run in the session that records the send's outcome."""
+
+
+@dataclass(frozen=True)
+class ChatHooks:
+    """What the sender learns from and tells the features, handed in by `tocns.app` (the outbox imports none):
+    the handler of each chat event a delivery reveals, and whether a chat is someone's private chat."""
+
+    events: Mapping[ChatEventKind, DeliveryEventHandler] = field(default_factory=dict)
+    is_private: Callable[[AsyncSession, str, str], Awaitable[bool]] | None = None
 
 
 @dataclass
@@ -236,8 +270,10 @@ class OutboxSender:
         limits: dict[str, PlatformLimits] | None = None,
         command_names: frozenset[str] = frozenset(),
         health: LoopHealth | None = None,
+        hooks: ChatHooks | None = None,
     ) -> None:
         self.db = db
+        self.hooks = hooks or ChatHooks()
         self.health = health
         self.settings = settings
         self.transports = transports
@@ -245,7 +281,7 @@ class OutboxSender:
         self.monotonic = monotonic
         self.owner = owner or f"sender-{uuid.uuid4().hex[:12]}"
         self.limits = limits or limits_from_settings(settings)
-        self.batch_size = max(1, math.ceil(max(settings.telegram_global_rate, settings.zalo_global_rate)))
+        self.batch_size = max(1, math.ceil(max(telegram_rate(settings), settings.zalo_global_rate)))
         self._windows_rebuilt = False
         # Platforms whose token was refused (401): nothing more is sent there until an operator fixes it.
         self.stopped: dict[str, str] = {}
@@ -260,6 +296,9 @@ class OutboxSender:
         self._claims_left = False
         # The outage this sender is in (its first error), None while the database answers.
         self.outage: str | None = None
+        # Chats a send's answer said moved (platform, old id) -> new id: the rest of a batch claimed for the old id
+        # follows without a request that would only be told the same.
+        self._moved: dict[tuple[str, str], str] = {}
 
     async def rebuild_windows(self) -> int:
         """Count the sends of the last chat window (from the outbox) against this sender's windows.
@@ -350,7 +389,8 @@ class OutboxSender:
             )
         for job in merge_replies(rows, self._max_length, self._text_length):
             try:
-                await self._send(job)
+                if not await self._follow_moved(job):
+                    await self._send(job)
             except Exception:
                 # The rest of the batch stays claimed by this sender until catch_up hands it back.
                 self._claims_left = True
@@ -417,6 +457,15 @@ class OutboxSender:
             self._unrecorded.append((job, result, at))
             raise
 
+    async def _follow_moved(self, job: Job) -> bool:
+        """Point a job at its chat's new id, due now, when a send of this batch learned the chat moved."""
+        new_chat_id = self._moved.get((job.head.platform, job.head.chat_id))
+        if new_chat_id is None:
+            return False
+        async with self.db.session() as session:
+            await outbox_store.retarget(session, job.ids, self.owner, new_chat_id, self.clock())
+        return True
+
     async def _in_chat_form(self, platform: str, chat_id: str, text: str) -> str:
         """The text with its commands written as this chat delivers them to the bot (`@Bot ghi` in a group of a
         platform that only hears mentions, `/ghi` everywhere else): the one place texts get the platform's form."""
@@ -425,14 +474,18 @@ class OutboxSender:
             return text
         key = (platform, chat_id)
         if key not in self._private:
+            if self.hooks.is_private is None:
+                return address_commands(text, self._command_names, mention)
             async with self.db.session() as session:
-                self._private[key] = await org_store.is_private_chat(session, platform, chat_id)
+                self._private[key] = await self.hooks.is_private(session, platform, chat_id)
         if self._private[key]:
             return text
         return address_commands(text, self._command_names, mention)
 
     async def _record(self, job: Job, result: SendResult, now: datetime) -> None:
         head = job.head
+        if result.status != SendStatus.RATE_LIMITED:
+            self._limits(head.platform).streak_429.clear()  # the platform answered: it is not refusing everything
         if result.status == SendStatus.OK:
             self._limits(head.platform).quota_strikes = 0
             async with self.db.session() as session:
@@ -440,10 +493,13 @@ class OutboxSender:
             for row in job.rows:
                 METRICS.send_latency.labels(head.platform).observe(seconds_between(row.created_at, now))
         elif result.new_chat_id:
+            moved = ChatEvent(ChatEventKind.CHAT_MIGRATED, head.platform, head.chat_id, new_chat_id=result.new_chat_id)
             async with self.db.session() as session:
-                await org_store.move_binding(session, head.platform, head.chat_id, result.new_chat_id)
-                await directive_store.move_chat(session, head.platform, head.chat_id, result.new_chat_id)
+                # What else follows the chat (its binding, directives, waiting messages) is the event's handler's
+                # decision, the same as when the migration arrives as an update; this job's own rows follow here.
+                await self._report(session, moved, now)
                 await outbox_store.retarget(session, job.ids, self.owner, result.new_chat_id, now)
+            self._moved[(head.platform, head.chat_id)] = result.new_chat_id
             log.info("%s:%s moved to %s", head.platform, head.chat_id, result.new_chat_id)
         elif result.status == SendStatus.UNAUTHORIZED:
             await self._stop_platform(job, result.error or "401")
@@ -452,11 +508,14 @@ class OutboxSender:
         elif result.status == SendStatus.RATE_LIMITED:
             wait = result.retry_after if result.retry_after is not None else self._backoff(head.attempts)
             limits = self._limits(head.platform)
-            limits.blocked_until[head.chat_id] = self.monotonic() + wait
-            if result.retry_after is not None:
-                # Flood control counts per bot: every chat of the platform waits, not only this one.
-                limits.paused_until = max(limits.paused_until, self.monotonic() + wait)
-            log.info("429 for %s:%s, retry after %.1fs", head.platform, head.chat_id, wait)
+            # A chat's own limit pauses that chat; the platform's shows as 429s from several chats in a row.
+            if result.retry_after is not None and limits.answered_429(head.chat_id, wait, self.monotonic()):
+                log.warning(
+                    "%s: 429s from %d chats in a row: every chat waits %.1f s", head.platform, GLOBAL_429_STREAK, wait
+                )
+            else:
+                limits.blocked_until[head.chat_id] = self.monotonic() + wait
+                log.info("429 for %s:%s, retry after %.1fs", head.platform, head.chat_id, wait)
             await self._reschedule(job, now + timedelta(seconds=wait), result.error, False, result.parts_sent)
         elif result.status == SendStatus.TRANSIENT and head.attempts + 1 < self.settings.outbox_max_attempts:
             when = now + timedelta(seconds=self._backoff(head.attempts))
@@ -503,14 +562,20 @@ class OutboxSender:
         async with self.db.session() as session:
             await outbox_store.reschedule(session, job.ids, self.owner, when, error, count_attempt, parts)
 
+    async def _report(self, session: AsyncSession, event: ChatEvent, now: datetime) -> None:
+        """Hand a chat event a delivery revealed to its handler; what it would say back is not sent (the chat is
+        gone, or the handler of a move has nothing to say)."""
+        handler = self.hooks.events.get(event.kind)
+        if handler is not None:
+            await handler(session, event, now)
+
     async def _fail(self, job: Job, error: str, chat_gone: bool = False) -> None:
-        head = job.head
+        head, now = job.head, self.clock()
         async with self.db.session() as session:
-            await outbox_store.mark_failed(session, job.ids, self.owner, error, self.clock())
+            await outbox_store.mark_failed(session, job.ids, self.owner, error, now)
             if chat_gone:
-                await org_store.deactivate_binding(
-                    session, head.platform, head.chat_id, reason=error, actor_label="outbox sender"
-                )
+                # The bot was removed or blocked, or the chat is gone: the same news as a removal update.
+                await self._report(session, ChatEvent(ChatEventKind.BOT_REMOVED, head.platform, head.chat_id), now)
         log.warning("outbox %s to %s:%s failed: %s", job.ids, head.platform, head.chat_id, error)
 
     def _beat(self, due: bool) -> None:
@@ -577,39 +642,6 @@ class OutboxSender:
             await pause(stop, wait)
 
 
-def transports_from_settings(
-    settings: Settings,
-    clock: Callable[[], datetime] = utcnow,
-    db: Database | None = None,
-    files_served: bool = True,
-) -> dict[str, Transport]:
-    """The transports this process can send through: Telegram, Zalo and GapoWork, each when its token is set, and
-    the Zalo OA when its app id is set (its tokens live in `db`); without `files_served` (nothing answers /files) Zalo
-    gets a note in place of each file."""
-    transports: dict[str, Transport] = {}
-    if settings.telegram_bot_token:
-        from tocns.channels.telegram import TelegramTransport
-
-        transports["telegram"] = TelegramTransport(
-            settings.telegram_bot_token, settings.telegram_api_base_url, settings.telegram_request_timeout
-        )
-    if settings.zalo_bot_token:
-        from tocns.channels.zalo import ZaloTransport
-
-        # Its pace comes from ZALO_GLOBAL_RATE and ZALO_CHAT_PER_MINUTE (limits_from_settings).
-        transports["zalo"] = ZaloTransport(settings, clock=clock, files_served=files_served)
-    if settings.zalo_oa_app_id and db is not None:
-        from tocns.channels.zalo_oa import ZaloOaTransport
-        from tocns.features.zalo_oa.tokens import oa_tokens
-
-        transports["zalo_oa"] = ZaloOaTransport(settings, oa_tokens(db, settings, clock), clock=clock)
-    if settings.gapowork_bot_token and settings.gapowork_bot_id:
-        from tocns.channels.gapowork import GapoWorkTransport
-
-        transports["gapowork"] = GapoWorkTransport(settings, clock=clock, files_served=files_served)
-    return transports
-
-
 # Any fixed 64-bit number, different from the scheduler's.
 SENDER_LOCK_KEY = 7_202_611_230_402
 # How often a waiting sender tries the election lock: a dead sender's work is taken over within this.
@@ -626,6 +658,7 @@ async def run_elected(
     takeover_seconds: float | None = None,
     command_names: frozenset[str] = frozenset(),
     health: LoopHealth | None = None,
+    hooks: ChatHooks | None = None,
 ) -> None:
     """Send only while holding the sender election lock (PostgreSQL), waiting for it otherwise.
 
@@ -639,9 +672,8 @@ async def run_elected(
     The database going away never ends it: the lock's connection dies with it, so the sender leaves, waits
     (capped exponential backoff) and stands for election again, keeping what it owes (docs/reliability.md).
     """
-    platforms = list(transports)
-    # One sender for the whole run: the outcomes of sends the database did not hear survive a lost election.
-    sender = OutboxSender(db, settings, transports, clock=clock, command_names=command_names, health=health)
+    platforms = list(transports)  # one sender for the whole run: unrecorded outcomes survive a lost election
+    sender = OutboxSender(db, settings, transports, clock, command_names=command_names, health=health, hooks=hooks)
     backoff = Backoff(min(1.0, takeover_seconds or SENDER_TAKEOVER_SECONDS), settings.loop_backoff_max_seconds)
     last_outage: datetime | None = None
     lease = settings.outbox_lease_seconds
@@ -681,21 +713,24 @@ async def run_elected(
 def start_sender(
     db: Database,
     settings: Settings,
+    transports: dict[str, Transport],
     clock: Callable[[], datetime],
     command_names: frozenset[str] = frozenset(),
-    files_served: bool = True,
     health: LoopHealth | None = None,
+    hooks: ChatHooks | None = None,
 ) -> tuple[asyncio.Task[None], asyncio.Event] | None:
-    """Start draining in the background under the supervisor (None when no platform transport is configured);
-    `command_names` are the registry's, for writing commands in each chat's form; progress goes to `health`."""
-    transports = transports_from_settings(settings, clock, db=db, files_served=files_served)
+    """Start draining through `transports` in the background under the supervisor (None when there is none);
+    `command_names` are the registry's, for writing commands in each chat's form; progress goes to `health`;
+    `hooks` carry what a delivery reveals about a chat to the features (`tocns.app.start_sender` wires them)."""
     if not transports:
         return None
     stop = asyncio.Event()
 
     async def elected() -> None:
         # Several `tocns serve` workers each start a sender, but only the election winner sends.
-        await run_elected(db, settings, transports, stop, clock, command_names=command_names, health=health)
+        await run_elected(
+            db, settings, transports, stop, clock, command_names=command_names, health=health, hooks=hooks
+        )
 
     async def run() -> None:
         try:

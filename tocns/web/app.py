@@ -150,12 +150,12 @@ def _lifespan(
         stop_processing = pipeline.start()
         scheduler = sender = None
         if with_scheduler:
-            from tocns.outbox.sender import start_sender
+            from tocns.app import start_sender
             from tocns.scheduler import start_scheduler
 
             scheduler = start_scheduler(app.state.bot)
             bot = app.state.bot
-            sender = start_sender(bot.db, settings, bot.clock, bot.registry.names(), health=bot.loops)
+            sender = start_sender(bot)
         try:
             yield
         finally:

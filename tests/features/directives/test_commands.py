@@ -368,3 +368,37 @@ async def test_replies_say_exactly_what_happens(app: BotApp, chat: ChatHarness, 
     assert urgent.startswith("Đã gửi chỉ đạo số 4") and "giờ nghỉ" not in urgent
     rows = [r for r in await _outbox(app) if "Phòng chống bão" in r.text]
     assert rows and all(r.text.startswith("🚨 KHẨN — 📢 CHỈ ĐẠO SỐ 4") for r in rows)
+
+
+async def test_a_national_preview_says_how_long_sending_takes_and_what_paid_broadcast_costs(
+    app: BotApp, clock: FakeClock
+) -> None:
+    """Before confirming a directive to hundreds of groups, staff see how long it takes at Telegram's pace, and with
+    the paid broadcast on, how many Stars it costs."""
+    from tests.factories import bound_groups
+    from tocns.features.org import store as org_store
+
+    await bound_groups(app.db, 400)
+    async with app.db.session() as session:
+        province = await org_store.get_unit_by_code(session, "P01")
+        assert province is not None
+        code = await join_code(session, province, Role.STAFF, clock())
+    chat = ChatHarness(app, platform="telegram")
+    await chat.text(f"/ketnoi {code}", user="7", name="Cán bộ Mai", chat="-999")
+    preview = await chat.text("/chidao toàn tỉnh: Rà soát VNeID", user="7", chat="-999")
+    assert "tới 400 nhóm" in preview
+    assert "Thời gian gửi dự kiến: khoảng 14 giây (Telegram tối đa 30 tin/giây)." in preview
+    assert "Stars" not in preview
+    paid = app.settings.model_copy(update={"telegram_paid_broadcast": True})
+    from collections import Counter
+
+    from tocns.features.directives.service import sending_estimate
+
+    assert sending_estimate(Counter(telegram=80_000), paid) == [
+        "Thời gian gửi dự kiến: khoảng 2 phút (Telegram tối đa 1.000 tin/giây).",
+        "Telegram gửi nhanh có phí (allow_paid_broadcast): tối đa 8.000 Telegram Stars (80.000 tin × 0,1 Star), trừ "
+        "vào số dư Stars của bot.",
+    ]
+    assert sending_estimate(Counter(telegram=80_000), app.settings) == [
+        "Thời gian gửi dự kiến: khoảng 45 phút (Telegram tối đa 30 tin/giây)."
+    ]

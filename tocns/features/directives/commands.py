@@ -85,7 +85,7 @@ async def chidao(ctx: Context) -> str | Reply:
             ctx.session, text=request.text, scope=scope, person=ctx.person, now=ctx.now, urgent=request.urgent
         )
         # The preview offers confirm and cancel as buttons where the platform has them (the text says the commands).
-        text = await service.preview(ctx.session, held, scope, _quiet(ctx, request.urgent))
+        text = await service.preview(ctx.session, held, scope, _quiet(ctx, request.urgent), ctx.settings)
         return Reply(text=text, buttons=service.confirm_buttons(held))
     sent = await service.send_directive(
         ctx.session,

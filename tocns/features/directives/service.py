@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -10,8 +11,9 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tocns.config import Settings
 from tocns.core.context import UserError
-from tocns.core.dates import fmt_time, quiet_hours_end
+from tocns.core.dates import fmt_duration, fmt_time, quiet_hours_end
 from tocns.core.messages import Button
 from tocns.core.text import clean_text, closest, fold, person_name
 from tocns.features.directives import store
@@ -306,11 +308,62 @@ def _first_names(units: list[OrgUnit]) -> str:
     return names + (f" và {rest} xã/phường khác" if rest > 0 else "")
 
 
-async def preview(session: AsyncSession, directive: Directive, scope: Scope, held_until: str | None = None) -> str:
+# Below this, sending takes too little time to be worth a line in the preview.
+SHOW_DURATION_FROM_SECONDS = 10.0
+# What Telegram charges for each message sent with allow_paid_broadcast (Bot API, sendMessage).
+PAID_BROADCAST_STARS = 0.1
+
+
+PLATFORM_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "zalo_oa": "Zalo OA", "gapowork": "GapoWork"}
+
+
+def _vn_number(value: float) -> str:
+    """A number written the Vietnamese way, one decimal at most: 8.000, 0,5, 1.234,5."""
+    text = f"{value:,.1f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+    return text.removesuffix(",0")
+
+
+def platform_rate(settings: Settings, platform: str) -> float:
+    """Messages a second the bot sends on a platform overall (TELEGRAM_GLOBAL_RATE, or the paid broadcast's)."""
+    if platform == "telegram":
+        paid = settings.telegram_paid_broadcast
+        return settings.telegram_paid_broadcast_rate if paid else settings.telegram_global_rate
+    rates = {"zalo_oa": settings.zalo_oa_global_rate, "gapowork": settings.gapowork_global_rate}
+    return rates.get(platform, settings.zalo_global_rate)
+
+
+def sending_estimate(groups: Counter[str], settings: Settings) -> list[str]:
+    """How long sending to `groups` (a count per platform) takes at each platform's overall rate, when long enough
+    to matter, and what Telegram's paid broadcast costs when it is on."""
+    lines = []
+    paced = [p for p in groups if p in PLATFORM_NAMES]  # a terminal (console) has no pace
+    slowest = max(paced, key=lambda p: groups[p] / platform_rate(settings, p), default=None)
+    if slowest is not None:
+        seconds = groups[slowest] / platform_rate(settings, slowest)
+        if seconds >= SHOW_DURATION_FROM_SECONDS:
+            rate, name = _vn_number(platform_rate(settings, slowest)), PLATFORM_NAMES.get(slowest, slowest)
+            lines.append(f"Thời gian gửi dự kiến: khoảng {fmt_duration(seconds)} ({name} tối đa {rate} tin/giây).")
+    if settings.telegram_paid_broadcast and groups["telegram"]:
+        stars = _vn_number(groups["telegram"] * PAID_BROADCAST_STARS)
+        lines.append(
+            f"Telegram gửi nhanh có phí (allow_paid_broadcast): tối đa {stars} Telegram Stars "
+            f"({_vn_number(groups['telegram'])} tin × 0,1 Star), trừ vào số dư Stars của bot."
+        )
+    return lines
+
+
+async def preview(
+    session: AsyncSession,
+    directive: Directive,
+    scope: Scope,
+    held_until: str | None = None,
+    settings: Settings | None = None,
+) -> str:
     """What the author reads before confirming: the communes whose groups will receive it, then the communes no
-    group would reach, when it will go out, how to confirm."""
+    group would reach, when it will go out and how long sending takes (with `settings`), how to confirm."""
     reach = await store.groups_of(session, scope.communes)
-    groups = len({(b.platform, b.chat_id) for _commune, bindings in reach for b in bindings})
+    chats = {(b.platform, b.chat_id) for _commune, bindings in reach for b in bindings}
+    groups = len(chats)
     reached = [commune for commune, bindings in reach if bindings]
     silent = [commune for commune, bindings in reach if not bindings]
     minutes = int(CONFIRM_WITHIN.total_seconds() // 60)
@@ -325,6 +378,8 @@ async def preview(session: AsyncSession, directive: Directive, scope: Scope, hel
         lines.append(f"Không nhận được (chưa có nhóm kết nối): {len(silent)} xã/phường: {_first_names(silent)}.")
     if held_until:
         lines.append(held_until)
+    if settings is not None:
+        lines += sending_estimate(Counter(platform for platform, _chat in chats), settings)
     lines.append(
         f"Gõ /xacnhan {directive.id} trong {minutes} phút để gửi, hoặc /thuhoi {directive.id} để huỷ. Chưa gửi gì."
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -13,6 +14,7 @@ from tocns.core.permissions import GUEST
 from tocns.core.roles import Level, Role
 from tocns.features.org import store as org_store
 from tocns.features.org.models import unit_label
+from tocns.outbox import store as outbox_store
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +94,35 @@ async def bot_removed(session: AsyncSession, event: ChatEvent, now: datetime) ->
 
 
 async def chat_migrated(session: AsyncSession, event: ChatEvent, now: datetime) -> list[Reply]:
-    """A group moved to a new id: its binding follows (the second half of a migration finds nothing to move)."""
+    """A group moved to a new id: its binding and the messages waiting for it follow (the second half of a
+    migration finds nothing to move)."""
     if event.new_chat_id is None:
         return []
     moved = await org_store.move_binding(session, event.platform, event.chat_id, event.new_chat_id)
-    if moved is not None:
-        log.info("%s chat %s migrated to %s; binding moved", event.platform, event.chat_id, event.new_chat_id)
+    waiting = await outbox_store.move_waiting(session, event.platform, event.chat_id, event.new_chat_id)
+    if moved is not None or waiting:
+        log.info(
+            "%s chat %s migrated to %s; binding %s, %d waiting message(s) moved",
+            event.platform,
+            event.chat_id,
+            event.new_chat_id,
+            "moved" if moved is not None else "none",
+            waiting,
+        )
     return []
+
+
+ChatEventHandler = Callable[[AsyncSession, ChatEvent, datetime], Awaitable[list[Reply]]]
+
+
+def follow_moved_chat(*followers: ChatEventHandler) -> ChatEventHandler:
+    """The one handler of a moved chat, whether an update or a send's answer told: the binding and waiting messages
+    move, then each of `followers` (another feature's records of the chat: directive targets), in one transaction."""
+
+    async def handle(session: AsyncSession, event: ChatEvent, now: datetime) -> list[Reply]:
+        replies = await chat_migrated(session, event, now)
+        for follower in followers:
+            replies += await follower(session, event, now)
+        return replies
+
+    return handle

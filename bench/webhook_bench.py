@@ -312,7 +312,7 @@ async def _server(args: argparse.Namespace) -> None:
     # The bot's Bot API calls (none are expected: updates arrive by webhook) go to the tests' fake server.
     fake_telegram = TelegramServer().__enter__()
     api = make_bot(settings.model_copy(update={"telegram_api_base_url": fake_telegram.base_url}))
-    adapter = TelegramChannel(settings, bot.router, bot=api)
+    channel = TelegramChannel(settings, bot.router, bot=api)
     done: dict[int, float] = {}
     process = bot.pipeline.process
 
@@ -321,7 +321,7 @@ async def _server(args: argparse.Namespace) -> None:
         done[checked.body["update_id"]] = time.time()
 
     bot.pipeline.process = timed  # type: ignore[method-assign]
-    web = create_app(settings, bot_app=bot, channels=[adapter])
+    web = create_app(settings, bot_app=bot, channels=[channel])
     bare = bare_app()
 
     async def settle(expected: set[int]) -> None:

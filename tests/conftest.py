@@ -168,6 +168,6 @@ def _no_dotenv(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 def tg_server() -> Iterator[TelegramServer]:
-    """The fake Bot API (a real HTTP server on a free loopback port), for channels built with adapters_for."""
+    """The fake Bot API (a real HTTP server on a free loopback port), for channels built with channels_for."""
     with TelegramServer() as server:
         yield server

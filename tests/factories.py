@@ -64,7 +64,7 @@ def clock_env(clock: Callable[[], datetime]) -> dict[str, str]:
 
 
 class ChatHarness:
-    """Sends neutral messages through the router, as any adapter would."""
+    """Sends neutral messages through the router, as any channel would."""
 
     def __init__(self, app: BotApp, platform: str = "console") -> None:
         self.app = app

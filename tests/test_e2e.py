@@ -18,7 +18,7 @@ from tests.cli.test_cli import TOCNS
 from tests.factories import LEADER, MEMBER, FakeClock, build_tree
 from tests.fakes import zalo_api
 from tests.fakes.platforms import (
-    adapters_for,
+    channels_for,
     commune_join_code,
     e2e_settings,
     logged_quantities,
@@ -49,18 +49,18 @@ HELP = "Các lệnh bạn dùng được"
 
 
 @asynccontextmanager
-async def web(app: BotApp, adapters: list[Any] | None = None) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
-    """The web app exactly as `tocns serve` builds it (adapters from the settings unless given)."""
-    web_app = create_app(app.settings, bot_app=app, channels=adapters)
+async def web(app: BotApp, channels: list[Any] | None = None) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
+    """The web app exactly as `tocns serve` builds it (channels from the settings unless given)."""
+    web_app = create_app(app.settings, bot_app=app, channels=channels)
     try:
         transport = httpx.ASGITransport(app=web_app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client, web_app
         await web_app.state.pipeline.drain()
     finally:
-        if adapters is None:
-            for adapter in web_app.state.channels.values():
-                await adapter.close()
+        if channels is None:
+            for channel in web_app.state.channels.values():
+                await channel.close()
 
 
 def telegram(app: BotApp) -> TelegramTransport:
@@ -129,8 +129,8 @@ async def test_zalo_webhook_ghi_is_stored_and_the_receipt_reaches_the_group(
     zalo = FakeZaloApi(known_chats={"zgroup-1"}, can_join_groups=True, groups={"zgroup-1"})
     papp = platform_app(app, e2e_settings(settings, tmp_path, "http://127.0.0.1:9"))
     code = await commune_join_code(papp)
-    adapters = list(adapters_for(papp, tg_server, zalo))
-    async with web(papp, adapters) as (client, _):
+    channels = list(channels_for(papp, tg_server, zalo))
+    async with web(papp, channels) as (client, _):
         await post_zalo(client, zalo_update(f"/ketnoi {code}", user_id="zlead"))
         await post_zalo(client, zalo_update("/thamgia thon 3", user_id="zmember"))
         await post_zalo(client, zalo_update("@ToCNSBot /ghi vneid 5", user_id="zmember"))

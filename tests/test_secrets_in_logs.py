@@ -15,7 +15,7 @@ from tests.factories import RunningClock, bound_groups
 from tests.fakes.platforms import (
     TG_HEADER,
     ZALO_HEADER,
-    adapters_for,
+    channels_for,
     platform_app,
     platform_settings,
     tg_message_update,
@@ -67,10 +67,10 @@ async def test_no_configured_secret_in_any_log_line(
     secrets = papp.settings.secret_values()
     assert len(secrets) == 5  # both tokens, both webhook secrets, the signing key
     zalo = FakeZaloApi()
-    adapters = list(adapters_for(papp, tg_server, zalo))
+    channels = list(channels_for(papp, tg_server, zalo))
 
-    # Start: adapters, setWebhook with its secret, the command menu.
-    async with web(papp, adapters) as (client, web_app):
+    # Start: channels, setWebhook with its secret, the command menu.
+    async with web(papp, channels) as (client, web_app):
         await setup_platforms(list(web_app.state.channels.values()), papp.settings.public_base_url)
         # Webhooks: good and bad secrets on both platforms.
         tg_ok = await client.post(

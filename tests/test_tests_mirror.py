@@ -14,6 +14,8 @@ TESTS = ROOT / "tests"
 CORE_WITHOUT_OWN_TESTS: dict[str, str] = {
     "context.py": "data for a command, plus two one-line properties (local_now, today) every command test reads",
     "roles.py": "two enumerations and a one-line rank, which the permission matrix (test_permissions.py) exercises",
+    "updates.py": "the neutral types of an update (Checked and protocols); tests/inbound/test_pipeline.py drives them",
+    "jobs.py": "the JobContext protocol and the ScheduledJob record; tests/test_scheduler.py runs jobs through them",
 }
 """Core modules with a function but no test module of their own, each with the reason."""
 

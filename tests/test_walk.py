@@ -13,7 +13,7 @@ from tests.factories import FakeClock, build_tree, join_code
 from tests.fakes.platforms import (
     TG_HEADER,
     TG_SECRET,
-    adapters_for,
+    channels_for,
     outbox,
     platform_app,
     platform_settings,
@@ -46,7 +46,7 @@ def papp(app: BotApp, settings: Settings, tmp_path: Path) -> BotApp:
 async def test_one_ghi_enters_only_the_packages_of_the_walk(
     papp: BotApp, tg_server: TelegramServer, clock: FakeClock
 ) -> None:
-    adapters: list[Any] = list(adapters_for(papp, tg_server, FakeZaloApi()))
+    channels: list[Any] = list(channels_for(papp, tg_server, FakeZaloApi()))
     async with papp.db.session() as session:
         tree = await build_tree(session)
         code = await join_code(session, tree.commune, Role.COMMUNE_LEADER, clock())
@@ -59,7 +59,7 @@ async def test_one_ghi_enters_only_the_packages_of_the_walk(
             if name.startswith("tocns."):
                 entered.add(name)
 
-    async with web(papp, adapters) as (client, web_app):
+    async with web(papp, channels) as (client, web_app):
         await client.post("/webhook/telegram", json=tg_message_update(f"/ketnoi {code}", user_id=11), headers=headers)
         await client.post("/webhook/telegram", json=tg_message_update("/thamgia thon 3", user_id=12), headers=headers)
         await web_app.state.pipeline.drain()

@@ -173,7 +173,7 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = 1.0
     directive_reminder_hours: float = 24.0
 
-    # --- adapters (issue 7): platform adapters, webhooks, Zalo transport
+    # --- channels (issue 7): platform channels, webhooks, Zalo transport
     webhook_max_body_bytes: int = 1_000_000
     # Days a processed update's raw body (names, ids, messages) is kept; the records and audit stay.
     inbound_retention_days: int = 14

@@ -1,4 +1,4 @@
-"""One conversation through the console, Telegram and Zalo adapters gets the same answers."""
+"""One conversation through the console, Telegram and Zalo channels gets the same answers."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from tests.fakes.platforms import (
     TG_SECRET,
     ZALO_HEADER,
     ZALO_SECRET,
-    adapters_for,
+    channels_for,
     outbox,
     platform_app,
     platform_settings,
@@ -60,9 +60,9 @@ async def _console(app: BotApp, lines: list[str]) -> list[str]:
     return answers
 
 
-async def _telegram(app: BotApp, adapters: list[Any], lines: list[str]) -> list[str]:
+async def _telegram(app: BotApp, channels: list[Any], lines: list[str]) -> list[str]:
     answers = []
-    async with web(app, adapters) as (client, web_app):
+    async with web(app, channels) as (client, web_app):
         for line in lines:
             before = len(await outbox(app))
             response = await client.post(
@@ -74,9 +74,9 @@ async def _telegram(app: BotApp, adapters: list[Any], lines: list[str]) -> list[
     return answers
 
 
-async def _zalo(app: BotApp, adapters: list[Any], lines: list[str]) -> list[str]:
+async def _zalo(app: BotApp, channels: list[Any], lines: list[str]) -> list[str]:
     answers = []
-    async with web(app, adapters) as (client, web_app):
+    async with web(app, channels) as (client, web_app):
         for line in lines:
             before = len(await outbox(app))
             # In a Zalo group the bot only sees messages that mention it.
@@ -90,13 +90,13 @@ async def _zalo(app: BotApp, adapters: list[Any], lines: list[str]) -> list[str]
 
 async def _run(papp: BotApp, platform: str, code: str, tg: TelegramServer) -> list[str]:
     lines = [line.format(code=code) for line in CONVERSATION]
-    adapters = list(adapters_for(papp, tg, FakeZaloApi()))
+    channels = list(channels_for(papp, tg, FakeZaloApi()))
     if platform == "console":
         answers = await _console(papp, lines)
     elif platform == "telegram":
-        answers = await _telegram(papp, adapters, lines)
+        answers = await _telegram(papp, channels, lines)
     else:
-        answers = await _zalo(papp, adapters, lines)
+        answers = await _zalo(papp, channels, lines)
     return [a.replace(code, "{code}") for a in answers]
 
 
@@ -214,7 +214,7 @@ async def conversation(app: BotApp, settings: Settings, tmp_path: Path, mode: Mo
     papp = platform_app(app, platform_settings(settings, tmp_path))
     fake = mode.fake()
     with TelegramServer() as tg:
-        adapters = list(adapters_for(papp, tg, fake))
+        channels = list(channels_for(papp, tg, fake))
         clock = papp.clock
         start = clock()
         transport = ZaloTransport(papp.settings, client=fake.client(), clock=clock)
@@ -226,7 +226,7 @@ async def conversation(app: BotApp, settings: Settings, tmp_path: Path, mode: Mo
             monotonic=lambda: (clock() - start).total_seconds(),
             hooks=sender_hooks(),
         )
-        async with web(papp, adapters) as (client, web_app):
+        async with web(papp, channels) as (client, web_app):
             yield Conversation(papp, mode, fake, client, web_app, sender)
         await transport.close()
 

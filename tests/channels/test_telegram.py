@@ -13,7 +13,7 @@ from tests.factories import FakeClock, build_tree, join_code
 from tests.fakes.platforms import (
     TG_HEADER,
     TG_SECRET,
-    adapters_for,
+    channels_for,
     inbound_rows,
     outbox,
     platform_app,
@@ -49,9 +49,9 @@ def tg(tg_server: TelegramServer) -> FakeTelegram:
 
 
 @pytest.fixture
-def adapters(papp: BotApp, tg_server: TelegramServer) -> list[Any]:
-    """Telegram and Zalo adapters on the fakes."""
-    return list(adapters_for(papp, tg_server, FakeZaloApi()))
+def channels(papp: BotApp, tg_server: TelegramServer) -> list[Any]:
+    """Telegram and Zalo channels on the fakes."""
+    return list(channels_for(papp, tg_server, FakeZaloApi()))
 
 
 def _stop_when_empty(tg: FakeTelegram, stop: asyncio.Event) -> None:
@@ -66,8 +66,8 @@ async def _code(app: BotApp, clock: FakeClock) -> str:
         return await join_code(session, tree.commune, Role.COMMUNE_LEADER, clock())
 
 
-async def test_webhook_command_reply_goes_to_outbox(papp: BotApp, adapters: list[Any]) -> None:
-    async with web(papp, adapters) as (client, _):
+async def test_webhook_command_reply_goes_to_outbox(papp: BotApp, channels: list[Any]) -> None:
+    async with web(papp, channels) as (client, _):
         response = await client.post("/webhook/telegram", json=tg_message_update("/huongdan"), headers=OK)
     assert response.status_code == 200
     rows = await outbox(papp)
@@ -77,9 +77,9 @@ async def test_webhook_command_reply_goes_to_outbox(papp: BotApp, adapters: list
 
 @pytest.mark.parametrize("headers", [{}, {TG_HEADER: "wrong"}, {TG_HEADER: TG_SECRET + "x"}])
 async def test_missing_or_wrong_secret_is_401_and_nothing_processed(
-    papp: BotApp, adapters: list[Any], headers: dict[str, str]
+    papp: BotApp, channels: list[Any], headers: dict[str, str]
 ) -> None:
-    async with web(papp, adapters) as (client, _):
+    async with web(papp, channels) as (client, _):
         response = await client.post("/webhook/telegram", json=tg_message_update("/huongdan"), headers=headers)
     assert response.status_code == 401
     assert await inbound_rows(papp) == []
@@ -87,11 +87,11 @@ async def test_missing_or_wrong_secret_is_401_and_nothing_processed(
 
 
 async def test_duplicate_delivery_makes_one_binding_and_one_reply(
-    papp: BotApp, adapters: list[Any], clock: FakeClock
+    papp: BotApp, channels: list[Any], clock: FakeClock
 ) -> None:
     code = await _code(papp, clock)
     update = tg_message_update(f"/ketnoi {code}")
-    async with web(papp, adapters) as (client, web_app):
+    async with web(papp, channels) as (client, web_app):
         first = await client.post("/webhook/telegram", json=update, headers=OK)
         await web_app.state.pipeline.drain()
         second = await client.post("/webhook/telegram", json=update, headers=OK)
@@ -101,29 +101,29 @@ async def test_duplicate_delivery_makes_one_binding_and_one_reply(
     assert len(await inbound_rows(papp)) == 1
 
 
-async def test_command_addressed_to_this_bot_or_another(papp: BotApp, adapters: list[Any]) -> None:
-    async with web(papp, adapters) as (client, _):
+async def test_command_addressed_to_this_bot_or_another(papp: BotApp, channels: list[Any]) -> None:
+    async with web(papp, channels) as (client, _):
         await client.post("/webhook/telegram", json=tg_message_update("/help@ToCNSBot"), headers=OK)
         await client.post("/webhook/telegram", json=tg_message_update("/help@OtherBot", chat_id=-2002), headers=OK)
     rows = await outbox(papp)
     assert [r.chat_id for r in rows] == ["-1001"]
 
 
-async def test_photo_with_command_caption(papp: BotApp, adapters: list[Any]) -> None:
+async def test_photo_with_command_caption(papp: BotApp, channels: list[Any]) -> None:
     body = tg_message_update(caption="/huongdan", photo=True)
     incoming = to_incoming(parse_update(body).message)  # type: ignore[arg-type]
     assert incoming is not None and incoming.photo == "large-id" and incoming.text == "/huongdan"
-    async with web(papp, adapters) as (client, _):
+    async with web(papp, channels) as (client, _):
         await client.post("/webhook/telegram", json=body, headers=OK)
     assert "Các lệnh bạn dùng được" in (await outbox(papp))[0].text
 
 
 async def test_bot_added_welcomes_and_removed_deactivates_binding(
-    papp: BotApp, adapters: list[Any], clock: FakeClock, tg: FakeTelegram
+    papp: BotApp, channels: list[Any], clock: FakeClock, tg: FakeTelegram
 ) -> None:
     tg.reads_all_group_messages = True  # privacy mode off: the plain welcome (the other case has its own test)
     code = await _code(papp, clock)
-    async with web(papp, adapters) as (client, web_app):
+    async with web(papp, channels) as (client, web_app):
         await client.post("/webhook/telegram", json=tg_member_update(-1001, "left", "member"), headers=OK)
         await web_app.state.pipeline.drain()
         await client.post("/webhook/telegram", json=tg_message_update(f"/ketnoi {code}"), headers=OK)
@@ -137,10 +137,10 @@ async def test_bot_added_welcomes_and_removed_deactivates_binding(
     assert gone is not None and gone.deactivated_reason == "bot bị xóa khỏi nhóm"
 
 
-async def test_supergroup_migration_moves_binding(papp: BotApp, adapters: list[Any], clock: FakeClock) -> None:
+async def test_supergroup_migration_moves_binding(papp: BotApp, channels: list[Any], clock: FakeClock) -> None:
     code = await _code(papp, clock)
     new_id = -1009876543210
-    async with web(papp, adapters) as (client, web_app):
+    async with web(papp, channels) as (client, web_app):
         await client.post("/webhook/telegram", json=tg_message_update(f"/ketnoi {code}", chat_id=-1001), headers=OK)
         await web_app.state.pipeline.drain()
         migrate = tg_message_update(chat_id=-1001, extra={"migrate_to_chat_id": new_id})
@@ -159,9 +159,9 @@ async def test_supergroup_migration_moves_binding(papp: BotApp, adapters: list[A
         assert await org_store.get_binding(session, "telegram", "-1001") is None
 
 
-async def test_edited_command_is_not_rerun(papp: BotApp, adapters: list[Any], clock: FakeClock) -> None:
+async def test_edited_command_is_not_rerun(papp: BotApp, channels: list[Any], clock: FakeClock) -> None:
     code = await _code(papp, clock)
-    async with web(papp, adapters) as (client, _):
+    async with web(papp, channels) as (client, _):
         await client.post("/webhook/telegram", json=tg_message_update(f"/ketnoi {code}", edited=True), headers=OK)
         await client.post("/webhook/telegram", json=tg_message_update("chào cả nhà", edited=True), headers=OK)
     rows = await outbox(papp)
@@ -183,21 +183,21 @@ async def test_edited_command_is_not_rerun(papp: BotApp, adapters: list[Any], cl
         (b'{"update_id": 9, "x": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", 400),
     ],
 )
-async def test_bad_bodies_get_400_never_500(papp: BotApp, adapters: list[Any], body: bytes, status: int) -> None:
-    async with web(papp, adapters) as (client, _):
+async def test_bad_bodies_get_400_never_500(papp: BotApp, channels: list[Any], body: bytes, status: int) -> None:
+    async with web(papp, channels) as (client, _):
         response = await client.post("/webhook/telegram", content=body, headers=OK)
     assert response.status_code == status
 
 
-async def test_body_over_one_megabyte_is_refused(papp: BotApp, adapters: list[Any]) -> None:
+async def test_body_over_one_megabyte_is_refused(papp: BotApp, channels: list[Any]) -> None:
     big = tg_message_update("/huongdan " + "a" * 1_100_000)
-    async with web(papp, adapters) as (client, _):
+    async with web(papp, channels) as (client, _):
         response = await client.post("/webhook/telegram", json=big, headers=OK)
     assert response.status_code == 413
     assert await inbound_rows(papp) == []
 
 
-async def test_answer_does_not_wait_for_processing(papp: BotApp, adapters: list[Any]) -> None:
+async def test_answer_does_not_wait_for_processing(papp: BotApp, channels: list[Any]) -> None:
     gate = asyncio.Event()
     original = papp.router.handle
 
@@ -206,7 +206,7 @@ async def test_answer_does_not_wait_for_processing(papp: BotApp, adapters: list[
         return await original(session, msg)
 
     papp.router.handle = slow_handle  # type: ignore[method-assign]
-    async with web(papp, adapters) as (client, _):
+    async with web(papp, channels) as (client, _):
         response = await asyncio.wait_for(
             client.post("/webhook/telegram", json=tg_message_update("/huongdan"), headers=OK), timeout=5
         )
@@ -219,9 +219,9 @@ async def test_answer_does_not_wait_for_processing(papp: BotApp, adapters: list[
 
 
 async def test_setup_sets_webhook_with_secret_and_vietnamese_menu(
-    papp: BotApp, adapters: list[Any], tg: FakeTelegram
+    papp: BotApp, channels: list[Any], tg: FakeTelegram
 ) -> None:
-    async with web(papp, adapters[:1]) as (_, web_app):
+    async with web(papp, channels[:1]) as (_, web_app):
         await setup_platforms(list(web_app.state.channels.values()), papp.settings.public_base_url)
     calls = {c.method: c.params for c in tg.calls}
     assert calls["setWebhook"]["url"] == "https://bot.example.vn/webhook/telegram"
@@ -234,13 +234,13 @@ async def test_setup_sets_webhook_with_secret_and_vietnamese_menu(
 
 
 async def test_polling_mode_processes_updates_and_sets_menu(
-    papp: BotApp, adapters: list[Any], tg: FakeTelegram
+    papp: BotApp, channels: list[Any], tg: FakeTelegram
 ) -> None:
     stop = asyncio.Event()
     tg.updates = [tg_message_update("/huongdan"), tg_message_update("/help", chat_id=-3003)]
     last_id = tg.updates[-1]["update_id"]
     _stop_when_empty(tg, stop)
-    await asyncio.wait_for(run_polling(papp, ["telegram"], channels=adapters[:1], stop=stop), timeout=10)
+    await asyncio.wait_for(run_polling(papp, ["telegram"], channels=channels[:1], stop=stop), timeout=10)
     menus_then_poll = [m for m in tg.methods() if m != "setMyCommands"][:2]
     assert tg.methods()[0] == "getMe" and tg.methods()[1] == "setMyCommands"
     assert menus_then_poll == ["getMe", "deleteWebhook"]
@@ -249,28 +249,28 @@ async def test_polling_mode_processes_updates_and_sets_menu(
     assert [r.chat_id for r in await outbox(papp)] == ["-1001", "-3003"]
 
 
-async def test_updates_stored_before_a_crash_are_processed_at_start(papp: BotApp, adapters: list[Any]) -> None:
-    update = adapters[0].check(tg_message_update("/huongdan"))
-    assert await papp.pipeline.store(adapters[0], update) is not None  # stored, then the process "died"
+async def test_updates_stored_before_a_crash_are_processed_at_start(papp: BotApp, channels: list[Any]) -> None:
+    update = channels[0].check(tg_message_update("/huongdan"))
+    assert await papp.pipeline.store(channels[0], update) is not None  # stored, then the process "died"
     assert await outbox(papp) == []
     assert await papp.pipeline.recover() == 0  # no channel for the platform: left pending
-    papp.pipeline.add(adapters[0])
+    papp.pipeline.add(channels[0])
     assert await papp.pipeline.recover() == 1
     assert [r.state for r in await inbound_rows(papp)] == ["done"]
     assert len(await outbox(papp)) == 1
 
 
-async def test_a_backlog_larger_than_one_batch_is_recovered_in_full(papp: BotApp, adapters: list[Any]) -> None:
+async def test_a_backlog_larger_than_one_batch_is_recovered_in_full(papp: BotApp, channels: list[Any]) -> None:
     pipeline = papp.pipeline
-    pipeline.add(adapters[0])
+    pipeline.add(channels[0])
     for n in range(230):
-        await pipeline.store(adapters[0], adapters[0].check(tg_message_update("/huongdan", chat_id=-7000 - n)))
+        await pipeline.store(channels[0], channels[0].check(tg_message_update("/huongdan", chat_id=-7000 - n)))
     assert await pipeline.recover() == 230
     assert {r.state for r in await inbound_rows(papp)} == {"done"}
     assert len(await outbox(papp)) == 230
 
 
-async def test_one_chat_is_processed_in_arrival_order(papp: BotApp, adapters: list[Any], clock: FakeClock) -> None:
+async def test_one_chat_is_processed_in_arrival_order(papp: BotApp, channels: list[Any], clock: FakeClock) -> None:
     code = await _code(papp, clock)
     seen: list[str] = []
     original = papp.router.handle
@@ -281,7 +281,7 @@ async def test_one_chat_is_processed_in_arrival_order(papp: BotApp, adapters: li
         return await original(session, msg)
 
     papp.router.handle = recording  # type: ignore[method-assign]
-    async with web(papp, adapters) as (client, _):
+    async with web(papp, channels) as (client, _):
         await client.post("/webhook/telegram", json=tg_message_update(f"/ketnoi {code}"), headers=OK)
         await client.post("/webhook/telegram", json=tg_message_update("/batdau"), headers=OK)
     assert seen == [f"/ketnoi {code}", "/batdau"]
@@ -289,47 +289,47 @@ async def test_one_chat_is_processed_in_arrival_order(papp: BotApp, adapters: li
 
 
 async def test_polling_keeps_the_offset_when_an_update_cannot_be_stored(
-    papp: BotApp, adapters: list[Any], tg: FakeTelegram
+    papp: BotApp, channels: list[Any], tg: FakeTelegram
 ) -> None:
     stop = asyncio.Event()
     tg.updates = [tg_message_update("/huongdan")]
     _stop_when_empty(tg, stop)
-    adapters[0].retry_delay = 0
+    channels[0].retry_delay = 0
 
-    async def database_down(adapter: Any, body: dict[str, Any]) -> None:
+    async def database_down(channel: Any, body: dict[str, Any]) -> None:
         raise ConnectionError("database down")
 
-    await asyncio.wait_for(adapters[0].poll(database_down, stop), timeout=10)
+    await asyncio.wait_for(channels[0].poll(database_down, stop), timeout=10)
     # The failed update was not acknowledged: the next getUpdates asks from the same offset again.
     assert [p.get("offset") for p in tg.params("getUpdates")] == [None, None]
 
 
-def test_adapters_use_the_configured_api_base_urls(papp: BotApp) -> None:
+def test_channels_use_the_configured_api_base_urls(papp: BotApp) -> None:
     telegram, zalo = build_channels(papp, configured_platforms(papp.settings))
     assert telegram.bot.base_url == "http://fake-telegram.test/bot123456:TEST-telegram-token"
     assert zalo.api.base_url == "http://fake-zalo.test" and zalo.api.token == "zalo-test-token-42"
 
 
 async def test_serve_startup_registers_webhooks_and_recovers(
-    papp: BotApp, adapters: list[Any], tg: FakeTelegram
+    papp: BotApp, channels: list[Any], tg: FakeTelegram
 ) -> None:
     from tocns.web.app import create_app
 
-    await papp.pipeline.store(adapters[0], adapters[0].check(tg_message_update("/huongdan")))  # before a crash
-    web_app = create_app(papp.settings, bot_app=papp, channels=adapters[:1], with_platforms=True)
+    await papp.pipeline.store(channels[0], channels[0].check(tg_message_update("/huongdan")))  # before a crash
+    web_app = create_app(papp.settings, bot_app=papp, channels=channels[:1], with_platforms=True)
     async with web_app.router.lifespan_context(web_app):
         assert "setWebhook" in tg.methods() and "setMyCommands" in tg.methods()
     assert len(await outbox(papp)) == 1
 
 
 async def test_a_burst_with_redeliveries_inside_it_stores_and_answers_each_update_once(
-    papp: BotApp, adapters: list[Any], clock: FakeClock
+    papp: BotApp, channels: list[Any], clock: FakeClock
 ) -> None:
     code = await _code(papp, clock)
     updates = [tg_message_update(f"/ketnoi {code}", chat_id=-5000)] + [
         tg_message_update("/huongdan", chat_id=-5001 - n) for n in range(8)
     ]
-    async with web(papp, adapters) as (client, _):
+    async with web(papp, channels) as (client, _):
         # All at once, every update three times: they reach the database in the same batch as their copies.
         statuses = await asyncio.gather(*(client.post("/webhook/telegram", json=u, headers=OK) for u in updates * 3))
     assert [r.status_code for r in statuses] == [200] * 27
@@ -354,9 +354,9 @@ async def test_store_updates_returns_a_row_only_for_the_first_copy(papp: BotApp)
 
 
 async def test_webhook_decodes_each_update_once(
-    papp: BotApp, adapters: list[Any], monkeypatch: pytest.MonkeyPatch
+    papp: BotApp, channels: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tocns.channels import telegram as telegram_adapter
+    from tocns.channels import telegram as telegram_channel
 
     decoded: list[int] = []
 
@@ -364,15 +364,15 @@ async def test_webhook_decodes_each_update_once(
         decoded.append(1)
         return parse_update(body)
 
-    monkeypatch.setattr(telegram_adapter, "parse_update", counting)
-    async with web(papp, adapters) as (client, web_app):
+    monkeypatch.setattr(telegram_channel, "parse_update", counting)
+    async with web(papp, channels) as (client, web_app):
         response = await client.post("/webhook/telegram", json=tg_message_update("/huongdan"), headers=OK)
         await web_app.state.pipeline.drain()
     assert response.status_code == 200 and len(decoded) == 1
     assert "Các lệnh bạn dùng được" in (await outbox(papp))[0].text
 
 
-async def test_many_chats_at_once_are_all_answered_a_few_at_a_time(papp: BotApp, adapters: list[Any]) -> None:
+async def test_many_chats_at_once_are_all_answered_a_few_at_a_time(papp: BotApp, channels: list[Any]) -> None:
     from tocns.inbound.pipeline import PROCESSING_SLOTS
 
     running, peak = 0, 0
@@ -390,7 +390,7 @@ async def test_many_chats_at_once_are_all_answered_a_few_at_a_time(papp: BotApp,
 
     papp.router.handle = counting  # type: ignore[method-assign]
     chats = [-8000 - n for n in range(40)]
-    async with web(papp, adapters) as (client, _):
+    async with web(papp, channels) as (client, _):
         await asyncio.gather(
             *(
                 client.post("/webhook/telegram", json=tg_message_update("/huongdan", chat_id=c), headers=OK)
@@ -403,7 +403,7 @@ async def test_many_chats_at_once_are_all_answered_a_few_at_a_time(papp: BotApp,
 
 
 async def test_a_failed_write_answers_503_and_the_platforms_retry_is_processed_once(
-    papp: BotApp, adapters: list[Any], monkeypatch: pytest.MonkeyPatch
+    papp: BotApp, channels: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tocns.inbound import store as inbound_store
 
@@ -413,7 +413,7 @@ async def test_a_failed_write_answers_503_and_the_platforms_retry_is_processed_o
         raise ConnectionError("database unreachable")
 
     updates = [tg_message_update("/huongdan", chat_id=-9100 - n) for n in range(3)]
-    async with web(papp, adapters) as (client, _):
+    async with web(papp, channels) as (client, _):
         monkeypatch.setattr(inbound_store, "store_updates", database_down)
         refused = await asyncio.gather(*(client.post("/webhook/telegram", json=u, headers=OK) for u in updates))
         monkeypatch.setattr(inbound_store, "store_updates", real)
@@ -426,7 +426,7 @@ async def test_a_failed_write_answers_503_and_the_platforms_retry_is_processed_o
 
 
 async def test_an_update_the_database_refuses_does_not_refuse_the_others_in_its_batch(
-    papp: BotApp, adapters: list[Any], monkeypatch: pytest.MonkeyPatch
+    papp: BotApp, channels: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tocns.inbound import store as inbound_store
 
@@ -440,7 +440,7 @@ async def test_an_update_the_database_refuses_does_not_refuse_the_others_in_its_
 
     monkeypatch.setattr(inbound_store, "store_updates", refuses_one)
     others = [tg_message_update("/huongdan", chat_id=-9201 - n) for n in range(4)]
-    async with web(papp, adapters) as (client, _):
+    async with web(papp, channels) as (client, _):
         answers = await asyncio.gather(
             *(client.post("/webhook/telegram", json=u, headers=OK) for u in [others[0], poison, *others[1:]])
         )

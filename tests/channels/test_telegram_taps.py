@@ -13,10 +13,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.factories import FakeClock, build_tree, join_code, tick
+from tests.factories import LEADER, MEMBER, FakeClock, build_tree, join_code, tick
 from tests.fakes.platforms import (
-    LEADER,
-    MEMBER,
     commune_join_code,
     e2e_settings,
     platform_app,
@@ -32,6 +30,10 @@ from tocns.config import Settings
 from tocns.core.messages import Button
 from tocns.core.roles import Role
 from tocns.web.app import create_app
+
+# Telegram carries user ids as numbers.
+LEADER_TG = int(LEADER)
+MEMBER_TG = int(MEMBER)
 
 GROUP = -1001
 STRANGER = 77
@@ -72,10 +74,10 @@ async def test_a_member_taps_xong_under_a_reminder_and_a_strangers_tap_is_refuse
         papp = platform_app(app, e2e_settings(settings, tmp_path, server.base_url))
         code = await commune_join_code(papp)
         async with web(papp) as (client, _):
-            await post_telegram(client, tg_message_update(f"/ketnoi {code}", chat_id=GROUP, user_id=LEADER))
-            await post_telegram(client, tg_message_update("/thamgia thon 3", chat_id=GROUP, user_id=MEMBER))
+            await post_telegram(client, tg_message_update(f"/ketnoi {code}", chat_id=GROUP, user_id=LEADER_TG))
+            await post_telegram(client, tg_message_update("/thamgia thon 3", chat_id=GROUP, user_id=MEMBER_TG))
             await post_telegram(
-                client, tg_message_update("/giaoviec 05/12 Rà soát hộ nghèo tất cả", chat_id=GROUP, user_id=LEADER)
+                client, tg_message_update("/giaoviec 05/12 Rà soát hộ nghèo tất cả", chat_id=GROUP, user_id=LEADER_TG)
             )
         await tick(papp, clock, "2026-12-04 08:00")  # the reminder the day before the deadline
         await _deliver(papp)
@@ -84,7 +86,7 @@ async def test_a_member_taps_xong_under_a_reminder_and_a_strangers_tap_is_refuse
         posted_before = len(server.fake.delivered())
 
         stranger = server.fake.tap(chat, message_id, tg_user(STRANGER, "Khách", "Lạ"), "Xong")
-        member = server.fake.tap(chat, message_id, tg_user(MEMBER), "Xong")
+        member = server.fake.tap(chat, message_id, tg_user(MEMBER_TG), "Xong")
         async with web(papp) as (client, _):
             await post_telegram(client, stranger)
             await post_telegram(client, member)
@@ -119,7 +121,7 @@ async def test_a_chidao_preview_is_sent_by_tapping_gui_and_its_choice_goes(
                 (await join_code(session, unit, role, papp.clock()), chat, user)
                 for unit, role, chat, user in (
                     (tree.province, Role.STAFF, official, official),
-                    (tree.commune, Role.COMMUNE_LEADER, -3001, LEADER),
+                    (tree.commune, Role.COMMUNE_LEADER, -3001, LEADER_TG),
                     (tree.other_commune, Role.COMMUNE_LEADER, -3002, 8),
                 )
             ]

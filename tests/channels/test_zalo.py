@@ -14,7 +14,7 @@ from tests.factories import FakeClock, build_tree, join_code
 from tests.fakes.platforms import (
     ZALO_HEADER,
     ZALO_SECRET,
-    adapters_for,
+    channels_for,
     inbound_rows,
     outbox,
     platform_app,
@@ -51,14 +51,14 @@ def zalo() -> FakeZaloApi:
 
 
 @pytest.fixture
-def adapters(papp: BotApp, zalo: FakeZaloApi, tg_server: TelegramServer) -> list[Any]:
-    """Telegram and Zalo adapters on the fakes."""
-    return list(adapters_for(papp, tg_server, zalo))
+def channels(papp: BotApp, zalo: FakeZaloApi, tg_server: TelegramServer) -> list[Any]:
+    """Telegram and Zalo channels on the fakes."""
+    return list(channels_for(papp, tg_server, zalo))
 
 
 @pytest.mark.parametrize("wrapped", [True, False])
-async def test_webhook_accepts_wrapped_and_bare_bodies(papp: BotApp, adapters: list[Any], wrapped: bool) -> None:
-    async with web(papp, adapters) as (client, _):
+async def test_webhook_accepts_wrapped_and_bare_bodies(papp: BotApp, channels: list[Any], wrapped: bool) -> None:
+    async with web(papp, channels) as (client, _):
         response = await client.post("/webhook/zalo", json=zalo_update("/huongdan", wrapped=wrapped), headers=OK)
     assert response.status_code == 200
     rows = await outbox(papp)
@@ -66,35 +66,35 @@ async def test_webhook_accepts_wrapped_and_bare_bodies(papp: BotApp, adapters: l
 
 
 @pytest.mark.parametrize("text", ["@ToCNSBot /huongdan", "@ToCNSBot huongdan", "@Tổ CNS huongdan", "@to cns help"])
-async def test_mentions_are_stripped(papp: BotApp, adapters: list[Any], text: str) -> None:
-    async with web(papp, adapters) as (client, _):
+async def test_mentions_are_stripped(papp: BotApp, channels: list[Any], text: str) -> None:
+    async with web(papp, channels) as (client, _):
         await client.post("/webhook/zalo", json=zalo_update(text), headers=OK)
     rows = await outbox(papp)
     assert len(rows) == 1 and HELP in rows[0].text
 
 
-async def test_mention_with_arguments_runs_the_command(papp: BotApp, adapters: list[Any], clock: FakeClock) -> None:
+async def test_mention_with_arguments_runs_the_command(papp: BotApp, channels: list[Any], clock: FakeClock) -> None:
     async with papp.db.session() as session:
         tree = await build_tree(session)
         code = await join_code(session, tree.commune, Role.COMMUNE_LEADER, clock())
-    async with web(papp, adapters) as (client, _):
+    async with web(papp, channels) as (client, _):
         await client.post("/webhook/zalo", json=zalo_update(f"@ToCNSBot ketnoi {code}"), headers=OK)
     assert "Đã kết nối nhóm này với Xã Tân Lập" in (await outbox(papp))[0].text
     async with papp.db.session() as session:
         assert await org_store.get_binding(session, "zalo", "zgroup-1") is not None
 
 
-async def test_own_messages_are_ignored(papp: BotApp, adapters: list[Any]) -> None:
-    adapters[1].bot_user_id = BOT_ID
-    async with web(papp, adapters) as (client, _):
+async def test_own_messages_are_ignored(papp: BotApp, channels: list[Any]) -> None:
+    channels[1].bot_user_id = BOT_ID
+    async with web(papp, channels) as (client, _):
         await client.post("/webhook/zalo", json=zalo_update("/huongdan", is_bot=True), headers=OK)
         await client.post("/webhook/zalo", json=zalo_update("/huongdan", user_id=BOT_ID), headers=OK)
     assert await outbox(papp) == []
 
 
-async def test_duplicate_message_id_is_processed_once(papp: BotApp, adapters: list[Any]) -> None:
+async def test_duplicate_message_id_is_processed_once(papp: BotApp, channels: list[Any]) -> None:
     body = zalo_update("/huongdan", message_id="zm-dup")
-    async with web(papp, adapters) as (client, web_app):
+    async with web(papp, channels) as (client, web_app):
         for _ in range(3):
             assert (await client.post("/webhook/zalo", json=body, headers=OK)).status_code == 200
             await web_app.state.pipeline.drain()
@@ -102,8 +102,8 @@ async def test_duplicate_message_id_is_processed_once(papp: BotApp, adapters: li
 
 
 @pytest.mark.parametrize("headers", [{}, {ZALO_HEADER: "nope"}, {"X-Telegram-Bot-Api-Secret-Token": ZALO_SECRET}])
-async def test_bad_secret_is_401(papp: BotApp, adapters: list[Any], headers: dict[str, str]) -> None:
-    async with web(papp, adapters) as (client, _):
+async def test_bad_secret_is_401(papp: BotApp, channels: list[Any], headers: dict[str, str]) -> None:
+    async with web(papp, channels) as (client, _):
         response = await client.post("/webhook/zalo", json=zalo_update("/huongdan"), headers=headers)
     assert response.status_code == 401
     assert await inbound_rows(papp) == [] and await outbox(papp) == []
@@ -119,13 +119,13 @@ async def test_bad_secret_is_401(papp: BotApp, adapters: list[Any], headers: dic
         b'{"message": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
     ],
 )
-async def test_unknown_shapes_are_400(papp: BotApp, adapters: list[Any], body: bytes) -> None:
-    async with web(papp, adapters) as (client, _):
+async def test_unknown_shapes_are_400(papp: BotApp, channels: list[Any], body: bytes) -> None:
+    async with web(papp, channels) as (client, _):
         response = await client.post("/webhook/zalo", content=body, headers=OK)
     assert response.status_code == 400
 
 
-async def test_polling_treats_408_as_no_update(papp: BotApp, adapters: list[Any], zalo: FakeZaloApi) -> None:
+async def test_polling_treats_408_as_no_update(papp: BotApp, channels: list[Any], zalo: FakeZaloApi) -> None:
     stop = asyncio.Event()
     zalo.fail["getUpdates"] = [(200, {"ok": False, "error_code": 408, "description": "Request timeout"})]
     empties = 0
@@ -139,14 +139,14 @@ async def test_polling_treats_408_as_no_update(papp: BotApp, adapters: list[Any]
             stop.set()
 
     zalo.on_empty = on_empty
-    await asyncio.wait_for(run_polling(papp, ["zalo"], channels=adapters[1:], stop=stop), timeout=10)
+    await asyncio.wait_for(run_polling(papp, ["zalo"], channels=channels[1:], stop=stop), timeout=10)
     methods = [m for m, _ in zalo.calls]
     assert methods[0] == "getMe" and methods.count("getUpdates") >= 4
     assert [r.chat_id for r in await outbox(papp)] == ["zgroup-1", "zgroup-2"]
 
 
-async def test_set_webhook_sends_url_and_secret(papp: BotApp, adapters: list[Any], zalo: FakeZaloApi) -> None:
-    await adapters[1].set_webhook("https://bot.example.vn/webhook/zalo")
+async def test_set_webhook_sends_url_and_secret(papp: BotApp, channels: list[Any], zalo: FakeZaloApi) -> None:
+    await channels[1].set_webhook("https://bot.example.vn/webhook/zalo")
     assert zalo.sent("setWebhook") == [{"url": "https://bot.example.vn/webhook/zalo", "secret_token": ZALO_SECRET}]
 
 
@@ -244,7 +244,7 @@ async def test_network_error_is_transient(papp: BotApp) -> None:
     assert (await transport.send("zgroup-1", "Xin chào", [])).status == SendStatus.TRANSIENT
 
 
-async def test_image_by_url_and_document_as_signed_link(papp: BotApp, zalo: FakeZaloApi, adapters: list[Any]) -> None:
+async def test_image_by_url_and_document_as_signed_link(papp: BotApp, zalo: FakeZaloApi, channels: list[Any]) -> None:
     png = Attachment("bieu-do.png", b"\x89PNG fake chart", "image/png")
     xlsx = Attachment("bao-cao-tuan.xlsx", b"PK fake excel", "application/vnd.ms-excel")
     result = await _transport(papp, zalo).send("zgroup-1", "Báo cáo tuần", [png, xlsx])
@@ -255,7 +255,7 @@ async def test_image_by_url_and_document_as_signed_link(papp: BotApp, zalo: Fake
     photo_url = zalo.sent("sendPhoto")[0]["photo"]
     assert photo_url.startswith("https://bot.example.vn/files/") and "bieu-do.png?exp=" in photo_url
     doc_url = text.rsplit(": ", 1)[1]
-    async with web(papp, adapters) as (client, _):
+    async with web(papp, channels) as (client, _):
         got = await client.get(doc_url.replace("https://bot.example.vn", ""))
         assert got.status_code == 200 and got.content == b"PK fake excel"
         good = photo_url.replace("https://bot.example.vn", "")
@@ -266,7 +266,7 @@ async def test_image_by_url_and_document_as_signed_link(papp: BotApp, zalo: Fake
         assert image.status_code == 200 and image.content == b"\x89PNG fake chart"
 
 
-async def test_image_with_command_caption_carries_the_photo_url(papp: BotApp, adapters: list[Any]) -> None:
+async def test_image_with_command_caption_carries_the_photo_url(papp: BotApp, channels: list[Any]) -> None:
     from tocns.channels.zalo import to_incoming, unwrap
 
     body = zalo_update("x", wrapped=False)
@@ -276,7 +276,7 @@ async def test_image_with_command_caption_carries_the_photo_url(papp: BotApp, ad
     message.update({"photo_url": "https://zalo.example/p/1.jpg", "caption": "@ToCNSBot huongdan"})
     incoming = to_incoming(unwrap(body))
     assert incoming is not None and incoming.photo == "https://zalo.example/p/1.jpg"
-    async with web(papp, adapters) as (client, _):
+    async with web(papp, channels) as (client, _):
         await client.post("/webhook/zalo", json=body, headers=OK)
     assert HELP in (await outbox(papp))[0].text
 
@@ -315,11 +315,11 @@ async def test_leading_and_trailing_zalo_mentions_log_clean_records(
     zname = "Bot Tổ CNS Xã Tân Lập"
     zsettings = platform_settings(settings, tmp_path).model_copy(update={"zalo_bot_name": zname if configured else ""})
     papp = platform_app(app, zsettings)
-    adapters = list(adapters_for(papp, tg_server, zalo))
+    channels = list(channels_for(papp, tg_server, zalo))
     async with papp.db.session() as session:
         tree = await build_tree(session)
         code = await join_code(session, tree.commune, Role.COMMUNE_LEADER, clock())
-    async with web(papp, adapters) as (client, _):
+    async with web(papp, channels) as (client, _):
         for text in (f"@{zname} ketnoi {code}", f"thamgia Thôn 3 @{zname}", f"@{zname} ghi vneid 5"):
             await client.post("/webhook/zalo", json=zalo_update(text), headers=OK)
         await client.post("/webhook/zalo", json=zalo_update(f"ghi dvc 2 @{zname}", user_id="zuser-11"), headers=OK)
@@ -336,7 +336,7 @@ async def test_start_reads_can_join_groups_and_says_what_it_means(
     papp: BotApp, can_join: bool, caplog: pytest.LogCaptureFixture, tg_server: TelegramServer
 ) -> None:
     fake = FakeZaloApi(can_join_groups=can_join)
-    channel = adapters_for(papp, tg_server, fake)[1]
+    channel = channels_for(papp, tg_server, fake)[1]
     with caplog.at_level("INFO", logger="tocns.channels.zalo"):
         await channel.start()
     assert channel.can_join_groups is can_join

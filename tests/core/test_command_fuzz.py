@@ -17,7 +17,7 @@ from tests.factories import LEADER, MEMBER, ChatHarness, FakeClock, join_code, s
 from tests.fakes.platforms import (
     TG_HEADER,
     TG_SECRET,
-    adapters_for,
+    channels_for,
     commune_join_code,
     inbound_rows,
     outbox,
@@ -155,11 +155,11 @@ async def test_extreme_commands_through_the_webhook_park_nothing(
 ) -> None:
     """The worst of the table through the Telegram webhook: every update done at its first attempt, each answered."""
     papp = platform_app(app, platform_settings(settings, tmp_path))
-    adapters: list[Any] = list(adapters_for(papp, tg_server, FakeZaloApi()))
+    channels: list[Any] = list(channels_for(papp, tg_server, FakeZaloApi()))
     clock.set_local(NOW)
     messages = [f"/{name}" for name in ("baocao", "cuatoi", "ghi", "giao", "xong", "sua", "xoa", "tinhtrang")]
     messages = [f"{m} {w}" for m in messages for w in ("9999-W52", "31/12/9999 việc", "99999999999", "\u202e١٢")]
-    async with web(papp, adapters) as (client, web_app):
+    async with web(papp, channels) as (client, web_app):
         for text in messages:
             response = await client.post(
                 "/webhook/telegram", json=tg_message_update(text, user_id=11), headers={TG_HEADER: TG_SECRET}
@@ -192,9 +192,9 @@ async def test_random_commands_through_the_webhook_are_done_at_the_first_attempt
 ) -> None:
     """The durable path itself: stored, processed once, answered; never retried or parked."""
     papp = platform_app(app, platform_settings(settings, tmp_path))
-    adapters: list[Any] = list(adapters_for(papp, tg_server, FakeZaloApi()))
+    channels: list[Any] = list(channels_for(papp, tg_server, FakeZaloApi()))
     headers = {TG_HEADER: TG_SECRET}
-    async with web(papp, adapters) as (client, web_app):
+    async with web(papp, channels) as (client, web_app):
         if id(app) not in _webhook_ready:
             code = await commune_join_code(papp)
             for text, user in [(f"/ketnoi {code}", 9), ("/thamgia thon 3", 11)]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.factories import ChatHarness, FakeClock, join_code, setup_commune
 from tests.fakes.platforms import (
-    adapters_for,
+    channels_for,
     outbox,
     platform_app,
     platform_settings,
@@ -115,8 +115,8 @@ async def test_telegram_leader_reads_the_report_privately(
 
         tree = await build_tree(session)
         code = await join_code(session, tree.commune, Role.COMMUNE_LEADER, clock())
-    adapters = list(adapters_for(papp, None, FakeZaloApi()))
-    async with web(papp, adapters) as (client, web_app):
+    channels = list(channels_for(papp, None, FakeZaloApi()))
+    async with web(papp, channels) as (client, web_app):
         await post_telegram(client, tg_message_update(f"/ketnoi {code}", chat_id=-1001, user_id=10))
         await post_telegram(client, tg_message_update("/giaoviec 30/11 Nộp báo cáo tất cả", chat_id=-1001, user_id=10))
         # Chats are processed in parallel: the private chat's commands come after the group's are done.

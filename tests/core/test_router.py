@@ -1,4 +1,4 @@
-"""Issue 12 through the router: the console chat, and the Telegram and Zalo adapters, understand each message
+"""Issue 12 through the router: the console chat, and the Telegram and Zalo channels, understand each message
 exactly or refuse it clearly with nothing recorded; /thamgia never joins a team the words do not name; /baocao
 names a team or a commune within the sender's authority."""
 
@@ -17,7 +17,7 @@ from tests.fakes.platforms import (
     TG_SECRET,
     ZALO_HEADER,
     ZALO_SECRET,
-    adapters_for,
+    channels_for,
     outbox,
     platform_app,
     platform_settings,
@@ -97,7 +97,7 @@ async def test_telegram_and_zalo(
     app: BotApp, settings: Settings, tmp_path: Path, clock: FakeClock, tg_server: TelegramServer, platform: str
 ) -> None:
     papp = platform_app(app, platform_settings(settings, tmp_path))
-    adapters: list[Any] = list(adapters_for(papp, tg_server, FakeZaloApi()))
+    channels: list[Any] = list(channels_for(papp, tg_server, FakeZaloApi()))
     async with papp.db.session() as session:
         tree = await build_tree(session)
         code = await join_code(session, tree.commune, Role.COMMUNE_LEADER, clock())
@@ -108,7 +108,7 @@ async def test_telegram_and_zalo(
         return zalo_update(text, user_id=f"zuser-{user}")
 
     headers = {TG_HEADER: TG_SECRET} if platform == "telegram" else {ZALO_HEADER: ZALO_SECRET}
-    async with web(papp, adapters) as (client, web_app):
+    async with web(papp, channels) as (client, web_app):
         for text, user in [(f"/ketnoi {code}", 90), ("/thamgia thon 3", 11)]:
             response = await client.post(f"/webhook/{platform}", json=body(text, user), headers=headers)
             assert response.status_code == 200

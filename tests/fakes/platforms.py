@@ -165,10 +165,10 @@ def zalo_update(
     return {"ok": True, "result": update} if wrapped else update
 
 
-def adapters_for(
+def channels_for(
     app: BotApp, tg: telegram_server.TelegramServer | None, zalo: zalo_api.FakeZaloApi
 ) -> tuple[TelegramChannel, ZaloChannel]:
-    """Both adapters talking to the fakes (Telegram to a running fake server; with None, to a closed port, for
+    """Both channels talking to the fakes (Telegram to a running fake server; with None, to a closed port, for
     tests that only translate Telegram updates and must fail loudly if the bot calls Telegram)."""
     api = ZaloApi(app.settings.zalo_api_base_url, app.settings.zalo_bot_token, zalo.client())
     bot = make_bot(
@@ -178,9 +178,9 @@ def adapters_for(
 
 
 @asynccontextmanager
-async def web(app: BotApp, adapters: list[Any]) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+async def web(app: BotApp, channels: list[Any]) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
     """An HTTP client on the web app, and the app (its state holds the inbound pipeline)."""
-    web_app = create_app(app.settings, bot_app=app, channels=adapters)
+    web_app = create_app(app.settings, bot_app=app, channels=channels)
     transport = httpx.ASGITransport(app=web_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client, web_app

@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from tests.cli.test_cli import run_cli
 from tests.fakes.platforms import (
-    adapters_for,
+    channels_for,
     inbound_rows,
     outbox,
     platform_app,
@@ -32,7 +32,7 @@ def qapp(app: BotApp, settings: Settings, tmp_path: Path) -> BotApp:
 
 async def _parked(qapp: BotApp, text: str, chat_id: int) -> int:
     """Store an update and fail its only attempt: it is parked."""
-    telegram = adapters_for(qapp, None, FakeZaloApi())[0]
+    telegram = channels_for(qapp, None, FakeZaloApi())[0]
     qapp.pipeline.add(telegram)
     original = qapp.router.handle
 

@@ -19,7 +19,7 @@ from tests.fakes.platforms import (
     TG_HEADER,
     TG_SECRET,
     RunningClock,
-    adapters_for,
+    channels_for,
     inbound_rows,
     logged_quantities,
     platform_settings,
@@ -47,7 +47,7 @@ async def worker(settings: Settings, clock: RunningClock) -> AsyncIterator[tuple
     """One `tocns serve` worker: its own engine (through the proxy), pipeline, processing loop and webhook route."""
     db = Database(settings.database_url)
     bot = BotApp.build(settings, db, clock)
-    telegram = adapters_for(bot, None, FakeZaloApi())[0]
+    telegram = channels_for(bot, None, FakeZaloApi())[0]
     web_app = create_app(settings, bot_app=bot, channels=[telegram])
     try:
         async with web_app.router.lifespan_context(web_app):  # starts the loop, as a worker does at start

@@ -14,7 +14,7 @@ from tests.factories import FakeClock
 from tests.fakes.platforms import (
     TG_HEADER,
     TG_SECRET,
-    adapters_for,
+    channels_for,
     inbound_rows,
     outbox,
     platform_app,
@@ -50,9 +50,9 @@ def qapp(app: BotApp, settings: Settings, tmp_path: Path) -> BotApp:
 
 
 @pytest.fixture
-def adapters(qapp: BotApp) -> list[Any]:
+def channels(qapp: BotApp) -> list[Any]:
     """Telegram and Zalo channels on the fakes."""
-    return list(adapters_for(qapp, None, FakeZaloApi()))
+    return list(channels_for(qapp, None, FakeZaloApi()))
 
 
 def failing(app: BotApp, times: int | None) -> list[str]:
@@ -71,18 +71,18 @@ def failing(app: BotApp, times: int | None) -> list[str]:
     return seen
 
 
-async def post(app: BotApp, adapters: list[Any], *bodies: dict[str, Any]) -> None:
+async def post(app: BotApp, channels: list[Any], *bodies: dict[str, Any]) -> None:
     """Deliver updates through the real webhook route (each acknowledged) and let the fast path finish."""
-    async with web(app, adapters) as (client, _):
+    async with web(app, channels) as (client, _):
         for body in bodies:
             assert (await client.post("/webhook/telegram", json=body, headers=OK)).status_code == 200
 
 
 async def test_a_failed_update_is_retried_after_its_backoff_and_processed_once(
-    qapp: BotApp, adapters: list[Any], clock: FakeClock
+    qapp: BotApp, channels: list[Any], clock: FakeClock
 ) -> None:
     asked = failing(qapp, times=1)
-    await post(qapp, adapters, tg_message_update("/huongdan"))
+    await post(qapp, channels, tg_message_update("/huongdan"))
     [row] = await inbound_rows(qapp)
     # The attempt failed: no reply yet (not even the error), the update waits for its retry.
     assert (row.state, row.attempts, row.claimed_by) == ("pending", 1, None)
@@ -100,10 +100,10 @@ async def test_a_failed_update_is_retried_after_its_backoff_and_processed_once(
 
 
 async def test_retries_exhausted_park_the_update_and_the_sender_hears_once(
-    qapp: BotApp, adapters: list[Any], clock: FakeClock
+    qapp: BotApp, channels: list[Any], clock: FakeClock
 ) -> None:
     asked = failing(qapp, times=None)
-    await post(qapp, adapters, tg_message_update("/huongdan"))
+    await post(qapp, channels, tg_message_update("/huongdan"))
     for _ in range(5):
         clock.advance(minutes=5)
         await qapp.pipeline.recover()
@@ -125,10 +125,10 @@ async def test_retries_exhausted_park_the_update_and_the_sender_hears_once(
 
 
 async def test_a_parked_update_put_back_by_the_operator_is_processed(
-    qapp: BotApp, adapters: list[Any], clock: FakeClock
+    qapp: BotApp, channels: list[Any], clock: FakeClock
 ) -> None:
     asked = failing(qapp, times=3)
-    await post(qapp, adapters, tg_message_update("/huongdan"))
+    await post(qapp, channels, tg_message_update("/huongdan"))
     for _ in range(3):
         clock.advance(minutes=5)
         await qapp.pipeline.recover()
@@ -145,14 +145,14 @@ async def test_a_parked_update_put_back_by_the_operator_is_processed(
 
 
 async def test_one_chat_waits_for_its_earlier_update_while_other_chats_go_on(
-    qapp: BotApp, adapters: list[Any], clock: FakeClock
+    qapp: BotApp, channels: list[Any], clock: FakeClock
 ) -> None:
     asked = failing(qapp, times=1)
     first = tg_message_update("/huongdan", chat_id=-1001)
     later = tg_message_update("/help", chat_id=-1001)
     elsewhere = tg_message_update("/huongdan", chat_id=-2002)
-    await post(qapp, adapters, first)
-    await post(qapp, adapters, later, elsewhere)
+    await post(qapp, channels, first)
+    await post(qapp, channels, later, elsewhere)
     # The first update failed and waits out its backoff; the chat's next update waits behind it, unclaimed.
     assert [(r.chat_key, r.state, r.attempts) for r in await inbound_rows(qapp)] == [
         ("-1001", "pending", 1),
@@ -168,12 +168,12 @@ async def test_one_chat_waits_for_its_earlier_update_while_other_chats_go_on(
     assert HELP in (await outbox(qapp))[1].text  # /huongdan's answer before /help's
 
 
-async def _second_worker(qapp: BotApp, adapters: list[Any]) -> AsyncIterator[BotApp]:
+async def _second_worker(qapp: BotApp, channels: list[Any]) -> AsyncIterator[BotApp]:
     """Another worker on the same database: its own engine, pipeline and claim owner."""
     db = Database(qapp.settings.database_url)
     other = BotApp.build(qapp.settings, db, qapp.clock)
-    for adapter in adapters:
-        other.pipeline.add(adapter)
+    for channel in channels:
+        other.pipeline.add(channel)
     try:
         yield other
     finally:
@@ -181,16 +181,16 @@ async def _second_worker(qapp: BotApp, adapters: list[Any]) -> AsyncIterator[Bot
 
 
 @pytest.fixture
-async def worker2(qapp: BotApp, adapters: list[Any]) -> AsyncIterator[BotApp]:
+async def worker2(qapp: BotApp, channels: list[Any]) -> AsyncIterator[BotApp]:
     """A second worker process, as `tocns serve --workers 2` runs."""
-    async for other in _second_worker(qapp, adapters):
+    async for other in _second_worker(qapp, channels):
         yield other
 
 
 async def test_two_workers_claiming_at_once_never_take_the_same_update(
-    qapp: BotApp, adapters: list[Any], worker2: BotApp
+    qapp: BotApp, channels: list[Any], worker2: BotApp
 ) -> None:
-    telegram = adapters[0]
+    telegram = channels[0]
     for n in range(30):
         for text in ("/huongdan", "/help"):  # two updates in each of 30 chats
             await qapp.pipeline.store(telegram, telegram.check(tg_message_update(text, chat_id=-5000 - n)))
@@ -214,9 +214,9 @@ async def test_two_workers_claiming_at_once_never_take_the_same_update(
 
 
 async def test_two_workers_draining_one_backlog_process_each_update_once(
-    qapp: BotApp, adapters: list[Any], worker2: BotApp
+    qapp: BotApp, channels: list[Any], worker2: BotApp
 ) -> None:
-    telegram = adapters[0]
+    telegram = channels[0]
     bodies = [tg_message_update(f"/huongdan {n}", chat_id=-6000 - n % 12) for n in range(60)]
     for body in bodies:
         await qapp.pipeline.store(telegram, telegram.check(body))
@@ -242,7 +242,7 @@ async def test_two_workers_draining_one_backlog_process_each_update_once(
 
 
 async def test_the_webhook_fast_path_holds_its_claim_while_it_processes(
-    qapp: BotApp, adapters: list[Any], worker2: BotApp
+    qapp: BotApp, channels: list[Any], worker2: BotApp
 ) -> None:
     gate = asyncio.Event()
     original = qapp.router.handle
@@ -252,7 +252,7 @@ async def test_the_webhook_fast_path_holds_its_claim_while_it_processes(
         return await original(session, msg)
 
     qapp.router.handle = slow  # type: ignore[method-assign]
-    async with web(qapp, adapters) as (client, _):
+    async with web(qapp, channels) as (client, _):
         assert (await client.post("/webhook/telegram", json=tg_message_update("/huongdan"), headers=OK)).is_success
         while not (rows := await inbound_rows(qapp)) or rows[0].claimed_by is None:
             await asyncio.sleep(0.01)
@@ -265,7 +265,7 @@ async def test_the_webhook_fast_path_holds_its_claim_while_it_processes(
 
 
 async def test_an_attempt_whose_lease_was_taken_over_keeps_nothing(
-    qapp: BotApp, adapters: list[Any], worker2: BotApp, clock: FakeClock
+    qapp: BotApp, channels: list[Any], worker2: BotApp, clock: FakeClock
 ) -> None:
     gate, started = asyncio.Event(), asyncio.Event()
     original = qapp.router.handle
@@ -276,7 +276,7 @@ async def test_an_attempt_whose_lease_was_taken_over_keeps_nothing(
         return await original(session, msg)
 
     qapp.router.handle = stuck  # type: ignore[method-assign]
-    telegram = adapters[0]
+    telegram = channels[0]
     checked = telegram.check(tg_message_update("/huongdan"))
     row_id = await qapp.pipeline.store(telegram, checked)
     assert row_id is not None
@@ -291,10 +291,10 @@ async def test_an_attempt_whose_lease_was_taken_over_keeps_nothing(
     assert len(await outbox(qapp)) == 1
 
 
-async def test_the_serve_loop_processes_what_is_stored_while_it_runs(qapp: BotApp, adapters: list[Any]) -> None:
+async def test_the_serve_loop_processes_what_is_stored_while_it_runs(qapp: BotApp, channels: list[Any]) -> None:
     app = platform_app(qapp, qapp.settings.model_copy(update={"inbound_poll_seconds": 0.02}))
-    web_app = create_app(app.settings, bot_app=app, channels=adapters[:1])
-    telegram = adapters[0]
+    web_app = create_app(app.settings, bot_app=app, channels=channels[:1])
+    telegram = channels[0]
     async with web_app.router.lifespan_context(web_app):
         await asyncio.sleep(0.1)  # started, idle: this is not the start-up recovery
         # Stored and acknowledged, then its processing never happened (the database went away after the INSERT).
@@ -307,26 +307,26 @@ async def test_the_serve_loop_processes_what_is_stored_while_it_runs(qapp: BotAp
 
 
 async def test_metrics_show_the_backlog_and_the_parked_updates(
-    qapp: BotApp, adapters: list[Any], clock: FakeClock
+    qapp: BotApp, channels: list[Any], clock: FakeClock
 ) -> None:
     failing(qapp, times=None)
-    await post(qapp, adapters, tg_message_update("/huongdan", chat_id=-1001))
+    await post(qapp, channels, tg_message_update("/huongdan", chat_id=-1001))
     for _ in range(3):
         clock.advance(minutes=5)
         await qapp.pipeline.recover()
-    telegram = adapters[0]
+    telegram = channels[0]
     for n in range(2):  # stored, not processed yet (the database went away right after, say)
         await qapp.pipeline.store(telegram, telegram.check(tg_message_update("/huongdan", chat_id=-3000 - n)))
-    async with web(qapp, adapters) as (client, _):
+    async with web(qapp, channels) as (client, _):
         body = (await client.get("/metrics")).text
     assert "tocns_inbound_backlog 2.0" in body
     assert "tocns_inbound_parked 1.0" in body
 
 
 async def test_an_update_whose_worker_died_on_its_last_attempt_is_parked_not_run_again(
-    qapp: BotApp, adapters: list[Any], worker2: BotApp, clock: FakeClock
+    qapp: BotApp, channels: list[Any], worker2: BotApp, clock: FakeClock
 ) -> None:
-    telegram = adapters[0]
+    telegram = channels[0]
     await qapp.pipeline.store(telegram, telegram.check(tg_message_update("/huongdan")))
     asked = failing(worker2, times=None)
     for dead in range(3):  # three workers took it and died mid-way (their leases lapse): the claims alone count
@@ -347,10 +347,10 @@ async def test_an_update_whose_worker_died_on_its_last_attempt_is_parked_not_run
     assert [m.text for m in await outbox(qapp)] == [FAILED_HELP]
 
 
-async def test_an_unreadable_stored_body_is_parked_at_once(qapp: BotApp, adapters: list[Any]) -> None:
+async def test_an_unreadable_stored_body_is_parked_at_once(qapp: BotApp, channels: list[Any]) -> None:
     async with qapp.db.session() as session:
         await inbound_store.store_update(session, "telegram", "broken", {"update_id": "x"}, chat="-1001")
-    qapp.pipeline.add(adapters[0])
+    qapp.pipeline.add(channels[0])
     assert await qapp.pipeline.recover() == 1
     [row] = await inbound_rows(qapp)
     assert row.state == "failed" and (row.error or "").startswith("unreadable: ")

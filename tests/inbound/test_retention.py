@@ -12,7 +12,7 @@ from tests.factories import build_tree, join_code
 from tests.fakes.platforms import (
     TG_HEADER,
     TG_SECRET,
-    adapters_for,
+    channels_for,
     inbound_rows,
     platform_app,
     platform_settings,
@@ -45,8 +45,8 @@ async def test_processed_bodies_go_after_the_retention_days_and_what_they_made_s
     async with papp.db.session() as session:
         tree = await build_tree(session)
         code = await join_code(session, tree.commune, Role.COMMUNE_LEADER, papp.clock())
-    adapters: list[Any] = list(adapters_for(papp, tg_server, FakeZaloApi()))
-    async with web(papp, adapters) as (client, web_app):
+    channels: list[Any] = list(channels_for(papp, tg_server, FakeZaloApi()))
+    async with web(papp, channels) as (client, web_app):
         for text, user in ((f"/ketnoi {code}", 9), ("/thamgia thon 3", 11), ("/ghi vneid 2 họp thôn", 11)):
             response = await client.post(
                 "/webhook/telegram", json=tg_message_update(text, user_id=user), headers={TG_HEADER: TG_SECRET}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.factories import FakeClock, build_tree, join_code
-from tests.fakes.platforms import ZALO_HEADER, ZALO_SECRET, adapters_for, platform_app, platform_settings, web
+from tests.fakes.platforms import ZALO_HEADER, ZALO_SECRET, channels_for, platform_app, platform_settings, web
 from tests.fakes.platforms import zalo_update as update
 from tests.fakes.zalo_api import FakeZaloApi
 from tocns.app import BotApp, sender_hooks
@@ -32,7 +32,7 @@ async def _conversation(app: BotApp, settings: Settings, tmp_path: Path, clock: 
     async with papp.db.session() as session:
         tree = await build_tree(session)
         code = await join_code(session, tree.commune, Role.COMMUNE_LEADER, clock())
-    async with web(papp, list(adapters_for(papp, None, zalo))) as (client, web_app):
+    async with web(papp, list(channels_for(papp, None, zalo))) as (client, web_app):
         for text in (f"@{BOT} ketnoi {code}", f"@{BOT} thamgia Thôn 3", f"@{BOT} ghi vneid 5", f"@{BOT} huongdan"):
             await client.post("/webhook/zalo", json=update(text), headers=OK)
         await client.post("/webhook/zalo", json=update("/huongdan", chat_id="zuser-11", private=True), headers=OK)

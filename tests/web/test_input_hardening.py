@@ -18,7 +18,7 @@ from tests.fakes.platforms import (
     TG_SECRET,
     ZALO_HEADER,
     ZALO_SECRET,
-    adapters_for,
+    channels_for,
     inbound_rows,
     platform_app,
     platform_settings,
@@ -157,8 +157,8 @@ async def test_telegram_updates_missing_what_the_bot_needs_are_refused_at_intake
     app: BotApp, settings: Settings, tmp_path: Path, tg_server: TelegramServer, body: dict[str, Any]
 ) -> None:
     papp = platform_app(app, platform_settings(settings, tmp_path))
-    adapters: list[Any] = list(adapters_for(papp, tg_server, FakeZaloApi()))
-    async with web(papp, adapters) as (client, _):
+    channels: list[Any] = list(channels_for(papp, tg_server, FakeZaloApi()))
+    async with web(papp, channels) as (client, _):
         response = await client.post("/webhook/telegram", json=body, headers={TG_HEADER: TG_SECRET})
     assert response.status_code == 400, response.text
     assert await inbound_rows(papp) == []
@@ -260,7 +260,7 @@ async def test_seeded_fuzz_of_webhooks_and_directive_api_never_500(
     rng = random.Random(FUZZ_SEED)
     token = await _province_token(app, chat, clock)
     papp = platform_app(app, platform_settings(settings, tmp_path))
-    adapters: list[Any] = list(adapters_for(papp, tg_server, FakeZaloApi()))
+    channels: list[Any] = list(channels_for(papp, tg_server, FakeZaloApi()))
     statuses: dict[int, int] = {}
     five_hundreds: list[tuple[str, bytes]] = []
     api_statuses: dict[int, int] = {}
@@ -270,7 +270,7 @@ async def test_seeded_fuzz_of_webhooks_and_directive_api_never_500(
         if status >= 500:
             five_hundreds.append((what, body[:300]))
 
-    async with web(papp, adapters) as (client, web_app):
+    async with web(papp, channels) as (client, web_app):
         for n in range(WEBHOOK_BODIES):
             if n % 2:
                 body, path, headers = _telegram_body(rng, n), "/webhook/telegram", {TG_HEADER: TG_SECRET}

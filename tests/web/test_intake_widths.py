@@ -13,7 +13,7 @@ from tests.fakes.platforms import (
     TG_SECRET,
     ZALO_HEADER,
     ZALO_SECRET,
-    adapters_for,
+    channels_for,
     inbound_rows,
     outbox,
     platform_app,
@@ -79,9 +79,9 @@ async def test_fields_wider_than_their_column_are_400_and_not_stored(
     reason: str,
 ) -> None:
     papp = platform_app(app, platform_settings(settings, tmp_path))
-    adapters: list[Any] = list(adapters_for(papp, tg_server, FakeZaloApi()))
+    channels: list[Any] = list(channels_for(papp, tg_server, FakeZaloApi()))
     headers = {TG_HEADER: TG_SECRET} if platform == "telegram" else {ZALO_HEADER: ZALO_SECRET}
-    async with web(papp, adapters) as (client, _):
+    async with web(papp, channels) as (client, _):
         response = await client.post(f"/webhook/{platform}", json=body, headers=headers)
     assert response.status_code == 400, response.text
     assert reason in response.json()["error"]
@@ -92,9 +92,9 @@ async def test_fields_at_their_width_are_processed(
     app: BotApp, settings: Settings, tmp_path: Path, tg_server: TelegramServer
 ) -> None:
     papp = platform_app(app, platform_settings(settings, tmp_path))
-    adapters: list[Any] = list(adapters_for(papp, tg_server, FakeZaloApi()))
+    channels: list[Any] = list(channels_for(papp, tg_server, FakeZaloApi()))
     body = _tg(from__username="u" * 100, chat__title="T" * 255, from__first_name="L" * 100, from__last_name="N" * 99)
-    async with web(papp, adapters) as (client, web_app):
+    async with web(papp, channels) as (client, web_app):
         response = await client.post("/webhook/telegram", json=body, headers={TG_HEADER: TG_SECRET})
         await web_app.state.pipeline.drain()
     assert response.status_code == 200

@@ -15,7 +15,7 @@ from tests.fakes.platforms import (
     TG_SECRET,
     ZALO_HEADER,
     ZALO_SECRET,
-    adapters_for,
+    channels_for,
     platform_app,
     platform_settings,
     tg_message_update,
@@ -65,9 +65,9 @@ async def test_fuzzed_bodies_never_500(
     route: tuple[str, dict[str, str]],
 ) -> None:
     papp = platform_app(app, platform_settings(settings, tmp_path))
-    adapters: list[Any] = list(adapters_for(papp, tg_server, FakeZaloApi()))
+    channels: list[Any] = list(channels_for(papp, tg_server, FakeZaloApi()))
     path, headers = route
-    async with web(papp, adapters) as (client, _):
+    async with web(papp, channels) as (client, _):
         response = await client.post(path, content=body, headers=headers)
     assert response.status_code in (200, 400), (response.status_code, body)
 
@@ -76,8 +76,8 @@ async def test_metrics_in_prometheus_format(
     app: BotApp, settings: Settings, tmp_path: Path, tg_server: TelegramServer
 ) -> None:
     papp = platform_app(app, platform_settings(settings, tmp_path))
-    adapters: list[Any] = list(adapters_for(papp, tg_server, FakeZaloApi()))
-    async with web(papp, adapters) as (client, web_app):
+    channels: list[Any] = list(channels_for(papp, tg_server, FakeZaloApi()))
+    async with web(papp, channels) as (client, web_app):
         await client.post("/webhook/telegram", json=tg_message_update("/huongdan"), headers=ROUTES[0][1])
         await client.post("/webhook/zalo", content=b"{bad", headers=ROUTES[1][1])
         await web_app.state.pipeline.drain()

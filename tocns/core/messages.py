@@ -1,4 +1,4 @@
-"""Platform-neutral message types: what adapters hand to the core and what the core hands back."""
+"""Platform-neutral message types: what channels hand to the core and what the core hands back."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ class Mention:
 
 @dataclass
 class IncomingMessage:
-    """One message from any platform, translated by its adapter."""
+    """One message from any platform, translated by its channel."""
 
     platform: str
     chat_id: str
@@ -60,7 +60,7 @@ class IncomingMessage:
 
     def __post_init__(self) -> None:
         # NUL and lone surrogates reach us in JSON escapes; PostgreSQL refuses them, and a command that can
-        # never be stored would fail on every retry. Strip them once here, for every adapter.
+        # never be stored would fail on every retry. Strip them once here, for every channel.
         for name in ("text", "display_name", "chat_title", "username"):
             value = getattr(self, name)
             if isinstance(value, str):

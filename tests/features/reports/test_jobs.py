@@ -15,7 +15,7 @@ from sqlmodel import col, select
 
 from tests.factories import FakeClock, build_tree, make_logger
 from tests.fakes.platforms import (
-    adapters_for,
+    channels_for,
     commune_join_code,
     outbox,
     platform_app,
@@ -145,9 +145,9 @@ async def test_a_webhook_ghi_is_answered_while_the_monday_summary_is_drawn(
 ) -> None:
     # On SQLite every session holds the write lock: a summary drawn inside its session made every webhook wait.
     papp = platform_app(app, platform_settings(settings, tmp_path))
-    adapters: list[Any] = list(adapters_for(papp, tg_server, FakeZaloApi()))
+    channels: list[Any] = list(channels_for(papp, tg_server, FakeZaloApi()))
     code = await commune_join_code(papp)
-    async with web(papp, adapters) as (client, web_app):
+    async with web(papp, channels) as (client, web_app):
         await post_telegram(client, tg_message_update(f"/ketnoi {code}", chat_id=-1001, user_id=9))
         await post_telegram(client, tg_message_update("/thamgia thon 3", chat_id=-1001, user_id=11))
         await web_app.state.pipeline.drain()
@@ -166,7 +166,7 @@ async def test_a_webhook_ghi_is_answered_while_the_monday_summary_is_drawn(
     summary = asyncio.create_task(report_jobs.weekly_summary(papp, clock()))
     try:
         assert await asyncio.to_thread(drawing.wait, 30), "the summary was never drawn"
-        async with web(papp, adapters) as (client, web_app):
+        async with web(papp, channels) as (client, web_app):
             await post_telegram(client, tg_message_update("/ghi vneid 5", chat_id=-1001, user_id=11))
             await asyncio.wait_for(web_app.state.pipeline.drain(), timeout=30)
         receipts = [r for r in await outbox(papp, "-1001") if "Đã ghi #" in r.text]

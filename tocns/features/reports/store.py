@@ -164,7 +164,7 @@ vi_sort_key = lru_cache(maxsize=65536)(_vi_sort_key)
 
 
 def _date_param(dialect: str, value: date) -> date | str:
-    # SQLite keeps dates as ISO text; passing text avoids sqlite3's deprecated date adapter.
+    # SQLite keeps dates as ISO text; passing text avoids sqlite3's deprecated date channel.
     return value.isoformat() if dialect == "sqlite" else value
 
 

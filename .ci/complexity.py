@@ -16,7 +16,7 @@ from pathlib import Path
 from radon.complexity import cc_rank, cc_visit
 
 MAX_LINES = 60
-ALLOWED_D_OR_WORSE = 22
+ALLOWED_D_OR_WORSE = 19  # 26 on 2026-12-06 before the splits; only goes down
 """Blocks rated D or worse allowed: 26 before issue 23's splits, 22 after the org, CLI, GapoWork and directives ones.
 The issue's goal is at most 8; the lead sets it once the parallel splits of issue 23 are merged."""
 REASON = "# long because:"

@@ -11,23 +11,20 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
 from sqlalchemy import func
 from sqlmodel import select
 
 from tests.factories import ChatHarness, FakeClock, build_tree, join_code, outbox_rows, record_id, tick
+from tests.features.org.test_import_teams import _import, _xlsx
 from tocns.app import BotApp
 from tocns.core.dates import fmt_time, is_holiday
 from tocns.core.mentions import render_plain
 from tocns.core.roles import Role
 from tocns.features.activity.models import ActivityRecord
-from tocns.features.org import service as org_service
 from tocns.features.org.models import Membership, OrgUnit, Person
-from tocns.features.org.sheet import read_sheet
 from tocns.outbox.sender import OutboxSender
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
-HEAD = ["Xã/phường (mã hoặc tên)", "Tổ", "Thành viên", "Điện thoại", "Telegram ID", "Zalo ID", "Vai trò"]
 ROSTER = [
     ["X1", "Thôn 5", "Hoàng Văn Tùng", "0912 345 678", "", "", "tổ trưởng"],
     ["X1", "Thôn 5", "Bế Thị Hoa", "0987 654 321", "", "", ""],
@@ -40,24 +37,11 @@ GROUP = "g-x1"
 STAFF_CHAT = "p-staff"
 
 
-def _sheet(path: Path) -> Path:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.append(HEAD)
-    for row in ROSTER:
-        sheet.append(row)
-    book.save(path)
-    return path
-
-
 async def _import_roster(app: BotApp, path: Path) -> dict[str, str]:
     """The operator's `tocns org import-teams`: each team's leader code, and each person's own code, by name."""
-    async with app.db.session() as session:
-        plans, problems = await org_service.plan_team_import(session, read_sheet(path))
-        assert not problems, problems
-        outcome = await org_service.apply_team_import(session, plans, app.clock(), timedelta(days=30))
-    codes = {c.team_name: c.join_code for c in outcome.codes}
+    problems, outcome = await _import(app, _xlsx(path, ROSTER))
+    assert outcome is not None, problems
+    codes = {c.team_name: c.join_code for c in outcome.codes if c.join_code}
     codes.update({p.name: p.join_code for p in outcome.personal if p.join_code})
     return codes
 
@@ -79,7 +63,7 @@ async def _join(app: BotApp, chat: ChatHarness, clock: FakeClock, tmp_path: Path
         tree = await build_tree(session)
         staff = await join_code(session, tree.province, Role.STAFF, clock())
         commune = await join_code(session, tree.commune, Role.COMMUNE_LEADER, clock(), ttl=timedelta(days=60))
-    codes = await _import_roster(app, _sheet(tmp_path / "to-cns.xlsx"))
+    codes = await _import_roster(app, tmp_path / "to-cns.xlsx")
     assert "Cán bộ Sở" in await chat.text(
         f"/ketnoi {staff}", user="1", name="Cán bộ Mai", private=True, chat=STAFF_CHAT
     )

@@ -54,7 +54,8 @@ def _tick(args: argparse.Namespace) -> int:
             if args.dry_run:
                 return await _rehearse(app, now)
             lines = await run_due_jobs(app, now, wait=True)
-            return [*lines, *await _deliver_at(app, now)]
+            # A confirmed trial at a future moment shows what arrives then; a tick now leaves delivery to the sender.
+            return [*lines, *await _deliver_at(app, now)] if args.yes else lines
         finally:
             await app.close()
 

@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from tocns.cli.common import prepared_settings, run_in_session
+    from tocns.cli_common import prepared_settings, run_in_session
     from tocns.core.filelimits import FileTooLarge, ImportLimits, check_file_size
     from tocns.features.activity import store as activity_store
     from tocns.features.activity.grammar import read_specs_file
@@ -167,7 +167,7 @@ def _write_xlsx(rows: list[dict[str, Any]], target: Path, max_rows: int | None =
 
 
 def _export(args: argparse.Namespace) -> int:
-    from tocns.cli.common import prepared_settings, run_in_session
+    from tocns.cli_common import prepared_settings, run_in_session
     from tocns.features.activity import store as activity_store
     from tocns.features.org import store as org_store
     from tocns.features.reports.csvout import CsvText

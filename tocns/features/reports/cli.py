@@ -45,7 +45,7 @@ def _report_database(args: argparse.Namespace) -> str:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from tocns.cli.common import prepared_settings, run_in_session
+    from tocns.cli_common import prepared_settings, run_in_session
     from tocns.core.clock import utcnow
     from tocns.features.org import store as org_store
     from tocns.features.reports.period import PeriodError, parse_cli_period
@@ -111,7 +111,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _xlsx(args: argparse.Namespace, settings: Settings, period: Period, now: datetime) -> int:
-    from tocns.cli.common import run_in_session
+    from tocns.cli_common import run_in_session
     from tocns.features.activity.evidence import shown_by
     from tocns.features.org import store as org_store
     from tocns.features.reports.service import unit_report

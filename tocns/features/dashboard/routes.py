@@ -18,6 +18,7 @@ from starlette.background import BackgroundTask
 
 from tocns.core.context import UserError
 from tocns.core.dates import fmt_date, fmt_time
+from tocns.core.period import USAGE, Period, PeriodError, parse_period
 from tocns.core.roles import Level
 from tocns.features.activity.evidence import photo_shown, shown_by
 from tocns.features.dashboard import service
@@ -26,7 +27,6 @@ from tocns.features.directives import service as directives
 from tocns.features.directives import store as directive_store
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit, Person, unit_label
-from tocns.features.reports.period import USAGE, Period, PeriodError, parse_period
 from tocns.features.reports.render import render_csv
 from tocns.features.reports.store import raw_records, stream_raw_records
 from tocns.features.reports.workbook import write_workbook

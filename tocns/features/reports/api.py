@@ -11,10 +11,10 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
+from tocns.core.period import PeriodError, parse_cli_period
 from tocns.features.activity.evidence import shown_by
 from tocns.features.apitokens.auth import require_token
 from tocns.features.org import store as org_store
-from tocns.features.reports.period import PeriodError, parse_cli_period
 from tocns.features.reports.render import render_csv
 from tocns.features.reports.service import unit_report
 from tocns.features.reports.store import stream_raw_records

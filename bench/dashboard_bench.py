@@ -21,11 +21,11 @@ from sqlmodel import select
 
 from tocns.app import BotApp
 from tocns.config import Settings
+from tocns.core.period import parse_period
 from tocns.db.engine import Database, upgrade_database
 from tocns.features.dashboard import service
 from tocns.features.dashboard.routes import COOKIE
 from tocns.features.org.models import OrgUnit
-from tocns.features.reports.period import parse_period
 from tocns.features.reports.service import unit_report
 from tocns.web.app import create_app
 

@@ -33,9 +33,9 @@ from sqlalchemy import event, text
 import tocns.all_models  # noqa: F401  (every table known)
 from tocns.app import BotApp
 from tocns.config import Settings
+from tocns.core.period import week_of
 from tocns.db.engine import Database
 from tocns.features.org.models import OrgUnit
-from tocns.features.reports.period import week_of
 from tocns.features.reports.service import unit_report
 from tocns.scheduler import run_due_jobs
 

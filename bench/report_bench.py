@@ -29,9 +29,9 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.config import Settings
+from tocns.core.period import Period, week_of
 from tocns.db.engine import Database, upgrade_database
 from tocns.features.org.models import OrgUnit
-from tocns.features.reports.period import Period, week_of
 from tocns.features.reports.service import unit_report
 from tocns.features.reports.store import Report, build_report, stream_raw_records
 from tocns.features.reports.workbook import write_workbook

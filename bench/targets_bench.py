@@ -28,10 +28,10 @@ from report_bench import END, INDICATORS, _generate
 from sqlalchemy import text
 
 from tocns.config import Settings
+from tocns.core.period import week_of
 from tocns.db.engine import Database, upgrade_database
 from tocns.features.org.models import OrgUnit
 from tocns.features.reports import service as report_service
-from tocns.features.reports.period import week_of
 from tocns.features.targets.service import Progress
 
 YTD = """

@@ -14,7 +14,7 @@ from tocns.log_setup import configure_logging
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand, mounted explicitly in help order (a new feature adds one line)."""
-    # Imported here, not at the top: each module imports `tocns.cli.common`, which runs this package first.
+    # Imported here, not at the top: `tocns --help` stays fast (each feature's CLI loads only when this runs).
     from tocns.cli import chat, db, demo, gapowork, outbox, tick
     from tocns.features.activity import cli as activity_cli
     from tocns.features.apitokens import cli as apitokens_cli

@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
 
-    from tocns.cli.common import run_in_session
+    from tocns.cli_common import run_in_session
     from tocns.demo import create_demo, describe
 
     async def work(session: AsyncSession) -> DemoResult:

@@ -27,7 +27,7 @@ def _tick(args: argparse.Namespace) -> int:
     import asyncio
 
     from tocns.app import BotApp
-    from tocns.cli.common import prepared_settings
+    from tocns.cli_common import prepared_settings
     from tocns.core.clock import utcnow
     from tocns.scheduler import run_due_jobs
 

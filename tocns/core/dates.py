@@ -71,7 +71,7 @@ RELATIVE_DAYS: dict[tuple[str, ...], int] = {
 }
 # Relative weeks (folded words) -> weeks after this week. Every spelling is read alike: in a command that needs a
 # day a week is refused ("không phải một ngày"); after a weekday it says which week ("thứ 6 tuần trước nữa"); the
-# period grammar (tocns/features/reports/period.py) reads it as that week.
+# period grammar (tocns/core/period.py) reads it as that week.
 RELATIVE_WEEKS: dict[tuple[str, ...], int] = {
     ("tuan", "nay"): 0,
     ("tuan", "nay", "nua"): 0,

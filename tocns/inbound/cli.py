@@ -43,7 +43,7 @@ def _row(update: InboundUpdate, tz: object) -> str:
 
 
 def _failed(args: argparse.Namespace) -> int:
-    from tocns.cli.common import prepared_settings, run_in_session
+    from tocns.cli_common import prepared_settings, run_in_session
     from tocns.inbound.store import parked_updates, queue_counts
 
     tz = prepared_settings().tz
@@ -68,9 +68,9 @@ def _failed(args: argparse.Namespace) -> int:
 
 
 def _retry(args: argparse.Namespace) -> int:
-    from tocns import all_models  # noqa: F401  (the audit row refers to the org tables)
-    from tocns.cli.common import run_in_session
+    from tocns.cli_common import run_in_session
     from tocns.db.audit import record_audit
+    from tocns.features.org import models as _org_models  # noqa: F401  (the audit row refers to person.id)
     from tocns.inbound.store import retry_parked
 
     async def work(session: AsyncSession) -> list[int]:

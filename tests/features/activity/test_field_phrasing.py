@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from tests.features.activity.blind_set import read_tsv, score
 from tocns.core.dates import DateError, match_date
+from tocns.core.period import parse_period
 from tocns.core.text import fold
 from tocns.features.activity.grammar import Catalogue, LogParseError, default_specs, numbers_in, parse_log
-from tocns.features.reports.period import parse_period
 
 TODAY = date(2026, 11, 25)  # a Wednesday
 CAT = Catalogue(default_specs())

@@ -124,7 +124,7 @@ async def test_operator_link_from_the_cli_reads_but_sends_nothing(app: BotApp, d
 
 async def test_trend_agrees_with_the_weekly_reports(app: BotApp) -> None:
     """Queried weeks (a month's overview draws all eight from the trend query) equal the report of each week."""
-    from tocns.features.reports.period import parse_period
+    from tocns.core.period import parse_period
     from tocns.features.reports.service import unit_report
 
     await _staff_link(app)

@@ -14,8 +14,8 @@ from openpyxl import load_workbook
 from tests.factories import FakeClock, build_tree, make_logger
 from tests.features.reports.test_service import local
 from tocns.app import BotApp
+from tocns.core.period import week_of
 from tocns.features.reports import files as report_files
-from tocns.features.reports.period import week_of
 from tocns.features.reports.service import unit_report
 
 

@@ -18,8 +18,8 @@ from tests.cli.test_cli import run_cli
 from tests.factories import build_tree, make_logger
 from tests.features.reports.test_service import local
 from tocns.app import BotApp
+from tocns.core.exports import FORMULA_TRIGGERS, SEPARATORS, defuse
 from tocns.features.apitokens.store import create_token
-from tocns.features.reports.csvout import FORMULA_TRIGGERS, SEPARATORS, defuse
 from tocns.web.app import create_app
 
 NOTE = "tại x;=cmd|' /C calc'!A"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tocns.features.reports.period import PeriodError, parse_period, quarter_of, year_of
+from tocns.core.period import PeriodError, parse_period, quarter_of, year_of
 
 TODAY = date(2026, 11, 23)
 

@@ -11,10 +11,10 @@ from openpyxl import load_workbook
 
 from tests.factories import DEFAULT_INDICATORS, VN, ChatHarness, FakeClock, Tree, build_tree, make_logger
 from tocns.app import BotApp
+from tocns.core.period import parse_period, week_of
 from tocns.core.roles import Role
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit
-from tocns.features.reports.period import parse_period, week_of
 from tocns.features.reports.render import render_text
 from tocns.features.reports.service import unit_report
 

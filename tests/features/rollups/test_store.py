@@ -14,9 +14,9 @@ from sqlalchemy import text
 from tests.cli.test_cli import run_cli
 from tests.factories import VN, add_indicators, build_tree
 from tocns.app import BotApp
+from tocns.core.period import week_of
 from tocns.features.activity import store as activity_store
 from tocns.features.org import store as org_store
-from tocns.features.reports.period import week_of
 from tocns.features.reports.service import unit_report
 from tocns.features.rollups import store
 

@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 from tests.factories import ChatHarness, FakeClock, make_logger, setup_commune
 from tests.features.reports.test_service import local
 from tocns.app import BotApp
+from tocns.core.period import week_of
 from tocns.core.roles import Role
 from tocns.features.activity import store as activity_store
 from tocns.features.apitokens.store import create_token
@@ -19,7 +20,6 @@ from tocns.features.dashboard import service as dashboard_service
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit
 from tocns.features.reports import jobs as report_jobs
-from tocns.features.reports.period import week_of
 from tocns.features.reports.service import unit_report
 from tocns.features.targets.service import unit_progress
 from tocns.outbox.models import OutboxMessage

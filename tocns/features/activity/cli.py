@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from tocns.cli.common import prepared_settings, run_in_session
+    from tocns.cli_common import prepared_settings, run_in_session
     from tocns.core.filelimits import FileTooLarge, ImportLimits, check_file_size
     from tocns.features.activity import store as activity_store
     from tocns.features.activity.grammar import read_specs_file
@@ -132,8 +132,7 @@ def _write_xlsx(rows: list[dict[str, Any]], target: Path, max_rows: int | None =
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    from tocns.features.reports.csvout import defuse
-    from tocns.features.reports.workbook import DAY, EXCEL_MAX_ROWS, MOMENT, NUMBER
+    from tocns.core.exports import DAY, EXCEL_MAX_ROWS, MOMENT, NUMBER, defuse
 
     max_rows = max_rows or EXCEL_MAX_ROWS
     formats = {"activity_date": DAY, "quantity": NUMBER, "created_at": MOMENT, "updated_at": MOMENT}
@@ -167,10 +166,10 @@ def _write_xlsx(rows: list[dict[str, Any]], target: Path, max_rows: int | None =
 
 
 def _export(args: argparse.Namespace) -> int:
-    from tocns.cli.common import prepared_settings, run_in_session
+    from tocns.cli_common import prepared_settings, run_in_session
+    from tocns.core.exports import CsvText
     from tocns.features.activity import store as activity_store
     from tocns.features.org import store as org_store
-    from tocns.features.reports.csvout import CsvText
 
     since, until = _date(args.since, "--since"), _date(args.until, "--until")
     if args.format == "xlsx" and args.output is None:

@@ -9,6 +9,8 @@ from datetime import timedelta
 from tocns.core.context import Context, UserError
 from tocns.core.dates import day_label, fmt_date
 from tocns.core.parsing import MAX_ID, parse_id
+from tocns.core.period import USAGE as PERIOD_USAGE
+from tocns.core.period import PeriodError, parse_period
 from tocns.core.permissions import EVERYONE, MEMBERS
 from tocns.core.registry import CommandGroup
 from tocns.core.roles import Role
@@ -19,8 +21,6 @@ from tocns.features.activity.grammar import TAGGED_PERSON, USAGE, LogParseError,
 from tocns.features.activity.models import Indicator
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit
-from tocns.features.reports.period import USAGE as PERIOD_USAGE
-from tocns.features.reports.period import PeriodError, parse_period
 
 COMMANDS = CommandGroup()
 """This feature's chat commands; `tocns.app` includes them in the registry."""

@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _create(args: argparse.Namespace) -> int:
-    from tocns.cli.common import run_in_session
+    from tocns.cli_common import run_in_session
     from tocns.core.clock import utcnow
     from tocns.core.permissions import role_label, unit_authority
     from tocns.features.apitokens.store import create_token
@@ -54,7 +54,7 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from tocns.cli.common import prepared_settings, run_in_session
+    from tocns.cli_common import prepared_settings, run_in_session
     from tocns.core.dates import fmt_time
     from tocns.features.apitokens.store import list_tokens
 
@@ -77,7 +77,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    from tocns.cli.common import run_in_session
+    from tocns.cli_common import run_in_session
     from tocns.core.clock import utcnow
     from tocns.features.apitokens.store import revoke_token
     from tocns.features.org import store as org_store

@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _link(args: argparse.Namespace) -> int:
-    from tocns.cli.common import prepared_settings, run_in_session
+    from tocns.cli_common import prepared_settings, run_in_session
     from tocns.core.clock import utcnow
     from tocns.features.dashboard import service
     from tocns.features.org import store as org_store

@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Request
@@ -16,9 +16,9 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.background import BackgroundTask
 
-from tocns.app import BotApp
 from tocns.core.context import UserError
 from tocns.core.dates import fmt_date, fmt_time
+from tocns.core.period import USAGE, Period, PeriodError, parse_period
 from tocns.core.roles import Level
 from tocns.features.activity.evidence import photo_shown, shown_by
 from tocns.features.dashboard import service
@@ -27,10 +27,12 @@ from tocns.features.directives import service as directives
 from tocns.features.directives import store as directive_store
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit, Person, unit_label
-from tocns.features.reports.period import USAGE, Period, PeriodError, parse_period
 from tocns.features.reports.render import render_csv
 from tocns.features.reports.store import raw_records, stream_raw_records
 from tocns.features.reports.workbook import write_workbook
+
+if TYPE_CHECKING:
+    from tocns.app import BotApp  # the web app's state carries it; imported for types only (no cycle)
 
 PREFIX = "/dashboard"
 COOKIE = "tocns_dashboard"

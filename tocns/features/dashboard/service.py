@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.config import Settings
 from tocns.core.context import UserError
+from tocns.core.period import Period, week_of
 from tocns.core.permissions import LEADERS
 from tocns.core.roles import Role
 from tocns.features.dashboard import store
@@ -19,7 +20,6 @@ from tocns.features.dashboard.models import DashboardLink
 from tocns.features.directives import service as directives
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit, Person
-from tocns.features.reports.period import Period, week_of
 from tocns.features.reports.service import unit_report
 from tocns.features.reports.store import Report
 from tocns.features.tasks.store import TaskProgress, task_progress

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Body, Header, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
@@ -17,7 +17,6 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tocns.app import BotApp
 from tocns.core.context import UserError
 from tocns.core.parsing import MAX_ID
 from tocns.core.permissions import unit_authority
@@ -26,6 +25,9 @@ from tocns.core.text import storable
 from tocns.features.apitokens.auth import require_token
 from tocns.features.directives import service, store
 from tocns.features.org.models import unit_label
+
+if TYPE_CHECKING:
+    from tocns.app import BotApp  # the web app's state carries it; imported for types only (no cycle)
 
 PREFIX = "/api/v1/directives"
 MAX_KEY_CHARS = 200

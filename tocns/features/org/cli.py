@@ -70,7 +70,7 @@ def _teams_database(args: argparse.Namespace) -> str:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from tocns.cli.common import run_in_session
+    from tocns.cli_common import run_in_session
     from tocns.features.org import store as org_store
 
     async def work(session: AsyncSession) -> org_store.ImportResult:
@@ -85,7 +85,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _add_team(args: argparse.Namespace) -> int:
-    from tocns.cli.common import run_in_session
+    from tocns.cli_common import run_in_session
     from tocns.features.org import store as org_store
 
     async def work(session: AsyncSession) -> str:
@@ -98,7 +98,7 @@ def _add_team(args: argparse.Namespace) -> int:
 
 
 def _import_teams(args: argparse.Namespace) -> int:
-    from tocns.cli.common import parse_duration, run_in_session
+    from tocns.cli_common import parse_duration, run_in_session
     from tocns.config import get_settings
     from tocns.core.clock import utcnow
     from tocns.features.org import service as org_service
@@ -175,7 +175,7 @@ def _print_codes(outcome: org_service.ImportOutcome) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from tocns.cli.common import run_in_session
+    from tocns.cli_common import run_in_session
     from tocns.features.org import store as org_store
 
     async def work(session: AsyncSession) -> list[str]:
@@ -193,7 +193,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _joincode(args: argparse.Namespace) -> int:
-    from tocns.cli.common import parse_duration, run_in_session
+    from tocns.cli_common import parse_duration, run_in_session
     from tocns.config import get_settings
     from tocns.core.clock import utcnow
     from tocns.core.dates import fmt_time
@@ -230,7 +230,7 @@ def _joincode(args: argparse.Namespace) -> int:
 
 
 def _merge_people(args: argparse.Namespace) -> int:
-    from tocns.cli.common import run_in_session
+    from tocns.cli_common import run_in_session
     from tocns.core.text import person_name
     from tocns.features.org import service as org_service
     from tocns.features.org import store as org_store

@@ -5,21 +5,23 @@ from __future__ import annotations
 import os
 import tempfile
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
-from tocns.app import BotApp
+from tocns.core.period import PeriodError, parse_cli_period
 from tocns.features.activity.evidence import shown_by
 from tocns.features.apitokens.auth import require_token
 from tocns.features.org import store as org_store
-from tocns.features.reports.period import PeriodError, parse_cli_period
 from tocns.features.reports.render import render_csv
 from tocns.features.reports.service import unit_report
 from tocns.features.reports.store import stream_raw_records
 from tocns.features.reports.workbook import write_workbook
+
+if TYPE_CHECKING:
+    from tocns.app import BotApp  # the web app's state carries it; imported for types only (no cycle)
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 REPORT_COMMAND = "baocao"

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from tocns.config import Settings
-    from tocns.features.reports.period import Period
+    from tocns.core.period import Period
 
 
 FORMATS = ("text", "json", "csv", "xlsx", "png")
@@ -45,10 +45,10 @@ def _report_database(args: argparse.Namespace) -> str:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from tocns.cli.common import prepared_settings, run_in_session
+    from tocns.cli_common import prepared_settings, run_in_session
     from tocns.core.clock import utcnow
+    from tocns.core.period import PeriodError, parse_cli_period
     from tocns.features.org import store as org_store
-    from tocns.features.reports.period import PeriodError, parse_cli_period
     from tocns.features.reports.render import (
         CHARTS_NEED_EXTRA,
         charts_available,
@@ -111,7 +111,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _xlsx(args: argparse.Namespace, settings: Settings, period: Period, now: datetime) -> int:
-    from tocns.cli.common import run_in_session
+    from tocns.cli_common import run_in_session
     from tocns.features.activity.evidence import shown_by
     from tocns.features.org import store as org_store
     from tocns.features.reports.service import unit_report

@@ -8,6 +8,7 @@ from datetime import date
 from tocns.core.context import Context, UserError
 from tocns.core.dates import MAX_YEAR
 from tocns.core.messages import Attachment, Reply
+from tocns.core.period import USAGE, Period, PeriodError, PeriodNotUnderstood, parse_period
 from tocns.core.permissions import LEADERS, MEMBERS
 from tocns.core.registry import CommandGroup
 from tocns.core.roles import Level, Role
@@ -17,7 +18,6 @@ from tocns.features.org import store as org_store
 from tocns.features.org.models import Membership, OrgUnit
 from tocns.features.org.names import COMMUNE_KIND_WORDS, TEAM_KIND_WORDS, pick_team
 from tocns.features.reports.files import XLSX_MIME
-from tocns.features.reports.period import USAGE, Period, PeriodError, PeriodNotUnderstood, parse_period
 from tocns.features.reports.render import render_text
 from tocns.features.reports.service import unit_report
 from tocns.features.reports.store import stream_raw_records

@@ -27,9 +27,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.config import Settings
 from tocns.core.clock import utcnow
+from tocns.core.period import Period
 from tocns.features.activity.evidence import photo_shown
 from tocns.features.org.models import OrgUnit
-from tocns.features.reports.period import Period
 from tocns.features.reports.render import ChartsUnavailable, render_png
 from tocns.features.reports.store import Report, stream_raw_records
 from tocns.features.reports.workbook import ReportWorkbook

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from tocns.core.dates import fmt_date, in_quiet_hours, is_holiday
+from tocns.core.period import Period, week_of
 from tocns.core.roles import Level
 from tocns.core.schedule import daily_due, holiday_moved, weekly_due
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit
 from tocns.features.org.reach import Chat, load_reach
 from tocns.features.reports.files import Drawing, draw_off_loop, prepare_drawing
-from tocns.features.reports.period import Period, week_of
 from tocns.features.reports.render import CHARTS_NEED_EXTRA, render_text
 from tocns.features.reports.service import unit_report
 from tocns.features.reports.store import department_units, digest_recipients, root_chats

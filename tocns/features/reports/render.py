@@ -9,11 +9,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tocns.core.dates import fmt_time
+from tocns.core.exports import EXCEL_MAX_ROWS, CsvText, percent
+from tocns.core.period import Period, month_of, quarter_of, week_of, year_of
 from tocns.core.text import one_line, vi_sort_key
-from tocns.features.reports.csvout import CsvText, percent
-from tocns.features.reports.period import Period, month_of, quarter_of, week_of, year_of
 from tocns.features.reports.store import ChildRow, Report, TaskFigures
-from tocns.features.reports.workbook import EXCEL_MAX_ROWS, ReportWorkbook
+from tocns.features.reports.workbook import ReportWorkbook
 from tocns.features.targets.render import progress_lines
 from tocns.features.targets.service import ProgressRow
 

@@ -8,8 +8,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.config import Settings
 from tocns.core.dates import fmt_date
+from tocns.core.period import Period
 from tocns.features.org.models import OrgUnit
-from tocns.features.reports.period import Period
 from tocns.features.reports.store import Report, TaskFigures, build_report
 from tocns.features.targets.service import unit_progress
 from tocns.features.tasks.store import task_progress

@@ -22,16 +22,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from tocns.core.dates import fmt_date
-from tocns.features.reports.csvout import defuse
+from tocns.core.exports import DAY, EXCEL_MAX_ROWS, MOMENT, NUMBER, PERCENT, defuse
 from tocns.features.reports.store import Report
-
-EXCEL_MAX_ROWS = 1_048_576
-"""Rows per worksheet in Excel (header included): the raw data continues on a new sheet past it."""
-
-NUMBER = "#,##0"
-PERCENT = "0%"
-DAY = "dd/mm/yyyy"
-MOMENT = "dd/mm/yyyy hh:mm"
 
 SUMMARY = "Tổng hợp"
 BY_UNIT = "Theo đơn vị"

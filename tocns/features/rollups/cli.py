@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _rebuild(_args: argparse.Namespace) -> int:
-    from tocns.cli.common import run_in_session
+    from tocns.cli_common import run_in_session
     from tocns.features.rollups import store
 
     async def work(session: AsyncSession) -> RebuildResult:
@@ -40,7 +40,7 @@ def _rebuild(_args: argparse.Namespace) -> int:
 
 
 def _check(_args: argparse.Namespace) -> int:
-    from tocns.cli.common import run_in_session
+    from tocns.cli_common import run_in_session
     from tocns.features.rollups import store
 
     differences = run_in_session(store.differences)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 
-from tocns.app import BotApp
 from tocns.core.dates import fmt_date
 from tocns.features.apitokens.auth import require_token
 from tocns.features.org import store as org_store
 from tocns.features.targets.service import unit_progress
+
+if TYPE_CHECKING:
+    from tocns.app import BotApp  # the web app's state carries it; imported for types only (no cycle)
 
 PLAN_COMMAND = "kehoach"
 """The chat command whose authority the progress route checks."""

@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from tocns.cli.common import run_in_session
+    from tocns.cli_common import run_in_session
     from tocns.config import get_settings
     from tocns.core.clock import utcnow
     from tocns.core.filelimits import ImportLimits

@@ -42,7 +42,7 @@ def _configured(settings: Settings) -> str | None:
 def _run(work: Any) -> int:
     """Run `work(settings, tokens)` against the configured database; Zalo's refusals become one line."""
     from tocns.channels.zalo_oa import TokenDead, TokenUnavailable
-    from tocns.cli.common import prepared_settings
+    from tocns.cli_common import prepared_settings
     from tocns.db.engine import Database
     from tocns.features.zalo_oa.tokens import oa_tokens
 
@@ -129,7 +129,7 @@ def _groups(args: argparse.Namespace) -> int:
 
 def _bind(args: argparse.Namespace) -> int:
     from tocns.channels.zalo_oa import PLATFORM
-    from tocns.cli.common import run_in_session
+    from tocns.cli_common import run_in_session
     from tocns.features.org import store as org_store
 
     async def work(session: AsyncSession) -> str:

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from tocns.features.reports.period import PeriodError, parse_cli_period, parse_period
+from tocns.core.period import PeriodError, parse_cli_period, parse_period
 
 TODAY = date(2026, 11, 25)  # a Wednesday
 

@@ -1,4 +1,7 @@
-"""Helpers shared by CLI subcommands: settings, a database session, clear errors."""
+"""Helpers shared by CLI subcommands: settings, a database session, clear errors.
+
+Outside the `tocns.cli` package so that a feature's `cli.py` never imports the package that mounts it (no cycle).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""CSV files people open in Excel: UTF-8 with a BOM (Excel on Windows reads Vietnamese right), text cells defused."""
+"""Exports people open in Excel: CSV in UTF-8 with a BOM (Excel on Windows reads Vietnamese right), text cells
+defused against formulas, and the cell formats every workbook uses."""
 
 from __future__ import annotations
 
@@ -74,3 +75,12 @@ class CsvText:
     def text(self) -> str:
         """The CSV so far, BOM first."""
         return self.buffer.getvalue()
+
+
+EXCEL_MAX_ROWS = 1_048_576
+"""Rows per worksheet in Excel (header included): the raw data continues on a new sheet past it."""
+
+NUMBER = "#,##0"
+PERCENT = "0%"
+DAY = "dd/mm/yyyy"
+MOMENT = "dd/mm/yyyy hh:mm"

@@ -41,7 +41,7 @@ async def test_the_pool_draws_the_chart_and_workbook_in_another_process(
         logger = await make_logger(session, clock())
         await logger.log(tree.teams[0], date(2026, 11, 17), {"vneid": 12}, local(date(2026, 11, 17)))
         report = await unit_report(session, tree.province, period, settings, clock())
-        drawing = await report_files.prepare_drawing(session, settings, tree.province, period, report)
+        drawing = await report_files.prepare_drawing(session, settings, tree.province, period, report, clock())
     # The session is closed: what the drawing needs is in the report and the spooled raw rows.
     files = await report_files.draw_off_loop(settings, drawing)
     assert await report_files.off_loop(settings, _pid, None) != os.getpid()

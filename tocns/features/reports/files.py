@@ -26,7 +26,6 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.config import Settings
-from tocns.core.clock import utcnow
 from tocns.core.period import Period
 from tocns.features.activity.evidence import photo_shown
 from tocns.features.org.models import OrgUnit
@@ -91,13 +90,13 @@ async def spool_raw_records(session: AsyncSession, unit: OrgUnit, period: Period
 
 
 async def prepare_drawing(
-    session: AsyncSession, settings: Settings, unit: OrgUnit, period: Period, report: Report
+    session: AsyncSession, settings: Settings, unit: OrgUnit, period: Period, report: Report, now: datetime
 ) -> Drawing:
     """Read what the files of `report` need while the session is open; drawing them needs no database."""
     root = Path(settings.files_dir).resolve() / "reports"
     spool = await spool_raw_records(session, unit, period, root / period.slug)
     base = f"{period.slug}/bao-cao-{unit.code}-{period.slug}"
-    return Drawing(report, settings.tz, str(root), base, spool, settings, utcnow())
+    return Drawing(report, settings.tz, str(root), base, spool, settings, now)
 
 
 # ---------------------------------------------------------------- in a worker (process or thread)

@@ -90,7 +90,7 @@ async def weekly_summary(app: JobContext, now: datetime) -> list[str]:
         todo = [chat for chat in chats if chat.key not in used]
         for unit in {chat.unit.id or 0: chat.unit for chat in todo}.values():
             report = await unit_report(session, unit, period, settings, now)
-            drawings[unit.id or 0] = await prepare_drawing(session, settings, unit, period, report)
+            drawings[unit.id or 0] = await prepare_drawing(session, settings, unit, period, report, now)
     texts: dict[int, str] = {}
     attachments: dict[int, list[dict[str, str]]] = {}
     for unit_id, drawing in drawings.items():

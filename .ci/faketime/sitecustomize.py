@@ -3,7 +3,8 @@
 libfaketime 0.9.10 with FAKETIME_DONT_FAKE_MONOTONIC=1 turns CPython's time.sleep, which waits with
 clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME), into "OSError: [Errno 22] Invalid argument"; faking the monotonic
 clock instead hangs every lock, queue or event wait with a timeout (sem_clockwait is not faked). So the monotonic
-clock stays real and time.sleep waits with select(), whose timeout is relative. See docs/installs.md.
+clock stays real and time.sleep waits with select(), whose timeout is relative; .ci/run also sets
+FAKETIME_FORCE_MONOTONIC_FIX=0, without which the GIL's own timed wait can hang. See docs/installs.md.
 """
 
 from __future__ import annotations

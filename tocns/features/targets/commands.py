@@ -1,4 +1,5 @@
-"""/muctieu (set or show a unit's targets) and /kehoach (a unit's plan for the year: targets, tasks, progress)."""
+"""/muctieu (set or show a unit's targets), /kehoach (a unit's plan for the year: targets, tasks, progress) and
+/caidat's households and adults (the denominators of targets)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import date
 from tocns.core.context import Context, UserError
 from tocns.core.permissions import MEMBERS
 from tocns.core.registry import CommandGroup
-from tocns.core.roles import Level
+from tocns.core.roles import Level, Role
 from tocns.core.text import fold, vi_sort_key
 from tocns.features.activity import store as activity_store
 from tocns.features.org import store as org_store
@@ -15,10 +16,13 @@ from tocns.features.org.models import OrgUnit
 from tocns.features.targets import store
 from tocns.features.targets.access import may_set, named_unit, refusal
 from tocns.features.targets.grammar import (
+    POPULATION_USAGE,
     SHARE_LABELS,
     USAGE,
+    PopulationSpec,
     TargetParseError,
     TargetSpec,
+    parse_population,
     parse_target,
     split_even,
     split_weighted,
@@ -216,3 +220,39 @@ async def kehoach(ctx: Context) -> str:
     if level is not None and len(words) < 2:
         raise UserError(f"Thiếu tên tổ hoặc xã.\nCách dùng: {KEHOACH_USAGE}")
     return await _plan_text(ctx, unit, year)
+
+
+async def population_setting(ctx: Context) -> str | None:
+    """`/caidat [tổ X] hộ N [người lớn M]`: save a unit's households and adults; None when /caidat asks otherwise."""
+    try:
+        population = parse_population(ctx.args)
+    except TargetParseError as exc:
+        raise UserError(str(exc)) from exc
+    if population is None:
+        return None
+    return await _set_population(ctx, population)
+
+
+async def _set_population(ctx: Context, spec: PopulationSpec) -> str:
+    """Save a unit's denominators (the chat's unit or a team or commune named)."""
+    if spec.level is None:
+        unit = ctx.unit
+        if unit is None:
+            raise UserError(f"Ghi rõ đơn vị: /caidat tổ <tên> hộ <số>.\nCách dùng: {POPULATION_USAGE}")
+    else:
+        unit = await named_unit(ctx.session, await _scopes(ctx), spec.level, spec.unit_name, POPULATION_USAGE)
+    memberships = await org_store.memberships_of(ctx.session, ctx.person.id or 0)
+    # The same authority as targets, and a commune's leaders for their own commune too.
+    if not may_set(memberships, unit) and not (
+        unit.level == Level.COMMUNE and any(m.role == Role.COMMUNE_LEADER and u.id == unit.id for m, u in memberships)
+    ):
+        raise UserError(f"Bạn không có quyền đổi số hộ, số người của {unit.name}. Chưa có gì được lưu.")
+    row = await store.set_population(
+        ctx.session, unit, households=spec.households, adults=spec.adults, actor=ctx.person, now=ctx.now
+    )
+    figures = []
+    if row.households is not None:
+        figures.append(f"{row.households:,} hộ".replace(",", "."))
+    if row.adults is not None:
+        figures.append(f"{row.adults:,} người trưởng thành".replace(",", "."))
+    return f"Đã lưu {unit.name}: {', '.join(figures)}."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -29,9 +30,6 @@ from tocns.core.roles import Level, Role
 from tocns.core.text import fold, fold_compact, one_line, person_name, quoted
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit, Person
-from tocns.features.targets import store as target_store
-from tocns.features.targets.access import may_set, named_unit
-from tocns.features.targets.grammar import POPULATION_USAGE, TargetParseError, parse_population
 from tocns.features.tasks import store as task_store
 from tocns.features.tasks.grammar import SettingsParseError, parse_settings
 from tocns.features.tasks.jobs import OVERDUE_DAYS
@@ -39,7 +37,7 @@ from tocns.features.tasks.models import Task, TaskAssignee, TaskScope
 from tocns.features.tasks.render import due_status, mention
 
 COMMANDS = CommandGroup()
-"""This feature's chat commands; `tocns.app` includes them in the registry."""
+"""This feature's chat commands but /caidat, which `command_group` adds with the other features' forms."""
 
 MAX_PLAN_LINES = 30
 
@@ -474,28 +472,46 @@ async def huyviec(ctx: Context) -> str:
     return f"Đã huỷ việc #{task_id}: {quoted(task.title)}. Sẽ không còn nhắc việc này."
 
 
-@COMMANDS.command(
-    "caidat",
-    unit_scoped=True,
-    aliases=("settings",),
-    vi_name="cài đặt",
-    roles=COMMUNE_LEADERS,
-    summary="Cài đặt nhắc việc của xã: số ngày nhắc trước hạn, số ngày quá hạn thì báo lãnh đạo",
-    usage=(
-        "/caidat nhac 3,1,0\n/caidat baolanhdao 2\n/caidat nhac 3,1,0 baolanhdao 2\n"
-        f"{POPULATION_USAGE}\n/caidat (xem cài đặt hiện tại)"
-    ),
-    order=60,
-)
-async def caidat(ctx: Context) -> str:
-    """Show or change the commune's reminder lead times and escalation delay, or a unit's households and adults."""
-    try:
-        population = parse_population(ctx.args)
-    except TargetParseError as exc:
-        raise UserError(str(exc)) from exc
-    if population is not None:
-        return await _set_population(ctx, population.level, population.unit_name, population.households,
-                                     population.adults)  # fmt: skip
+SETTINGS_USAGE = "/caidat nhac 3,1,0\n/caidat baolanhdao 2\n/caidat nhac 3,1,0 baolanhdao 2"
+
+
+@dataclass(frozen=True)
+class SettingsForm:
+    """Another feature's form of /caidat (the targets feature's households and adults), handed over by `tocns.app`."""
+
+    usage: str
+    # Its reply, or None when the arguments are not this form (they are then read as reminder settings).
+    answer: Callable[[Context], Awaitable[str | None]]
+
+
+def command_group(*forms: SettingsForm) -> CommandGroup:
+    """This feature's chat commands, /caidat answering the forms given first; `tocns.app` includes them."""
+    group = CommandGroup()
+    group.commands = list(COMMANDS.commands)
+
+    async def caidat(ctx: Context) -> str:
+        """Answer the first form that reads the arguments, else show or change the commune's reminder settings."""
+        for form in forms:
+            reply = await form.answer(ctx)
+            if reply is not None:
+                return reply
+        return await _reminder_settings(ctx)
+
+    group.command(
+        "caidat",
+        unit_scoped=True,
+        aliases=("settings",),
+        vi_name="cài đặt",
+        roles=COMMUNE_LEADERS,
+        summary="Cài đặt nhắc việc của xã: số ngày nhắc trước hạn, số ngày quá hạn thì báo lãnh đạo",
+        usage="\n".join([SETTINGS_USAGE, *(form.usage for form in forms), "/caidat (xem cài đặt hiện tại)"]),
+        order=60,
+    )(caidat)
+    return group
+
+
+async def _reminder_settings(ctx: Context) -> str:
+    """Show or change the commune's reminder lead times and escalation delay."""
     commune = await _commune(ctx)
     if not (await _authority(ctx, commune)).commune_wide:
         raise UserError(f"Chỉ lãnh đạo {commune.name} mới đổi được cài đặt nhắc việc.")
@@ -521,33 +537,3 @@ async def caidat(ctx: Context) -> str:
         f"khi quá hạn: sau {overdue_text} ngày rồi chỉ nêu trong bản tổng hợp; "
         f"báo lãnh đạo xã khi quá hạn {escalate} ngày."
     )
-
-
-async def _set_population(
-    ctx: Context, level: str | None, name: str, households: int | None, adults: int | None
-) -> str:
-    """Save a unit's denominators (the chat's unit or a team or commune named): the targets feature's store."""
-    if level is None:
-        unit = ctx.unit
-        if unit is None:
-            raise UserError(f"Ghi rõ đơn vị: /caidat tổ <tên> hộ <số>.\nCách dùng: {POPULATION_USAGE}")
-    else:
-        scopes = (
-            [ctx.unit] if ctx.unit else [u for _m, u in await org_store.memberships_of(ctx.session, ctx.person.id or 0)]
-        )
-        unit = await named_unit(ctx.session, scopes, level, name, POPULATION_USAGE)
-    memberships = await org_store.memberships_of(ctx.session, ctx.person.id or 0)
-    # The same authority as targets: staff for communes and the province, commune leaders for their teams.
-    if not may_set(memberships, unit) and not (
-        unit.level == Level.COMMUNE and any(m.role == Role.COMMUNE_LEADER and u.id == unit.id for m, u in memberships)
-    ):
-        raise UserError(f"Bạn không có quyền đổi số hộ, số người của {unit.name}. Chưa có gì được lưu.")
-    row = await target_store.set_population(
-        ctx.session, unit, households=households, adults=adults, actor=ctx.person, now=ctx.now
-    )
-    figures = []
-    if row.households is not None:
-        figures.append(f"{row.households:,} hộ".replace(",", "."))
-    if row.adults is not None:
-        figures.append(f"{row.adults:,} người trưởng thành".replace(",", "."))
-    return f"Đã lưu {unit.name}: {', '.join(figures)}."

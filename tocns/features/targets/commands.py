@@ -136,21 +136,9 @@ async def _split(
     from tocns.features.activity.models import Indicator
 
     assert isinstance(indicator, Indicator)
-    teams = sorted(await store.teams_of(ctx.session, unit), key=lambda t: (vi_sort_key(t.name), t.code))
-    if not teams:
-        raise UserError(f"{unit.name} chưa có tổ nào để chia mục tiêu. Chưa có gì được lưu.")
-    refused = [t for t in teams if not may_set(memberships, t)]
-    if refused:
-        raise UserError(refusal(refused[0]) + " Chưa có gì được lưu.")
+    teams = await _teams_to_split(ctx, unit, memberships)
     if spec.split == "households":
-        people = await store.populations(ctx.session, [t.id or 0 for t in teams])
-        missing = [t.name for t in teams if not (people.get(t.id or 0) and people[t.id or 0].households)]
-        if missing:
-            raise UserError(
-                f"Chưa chia được theo số hộ: {len(missing)} tổ chưa có số hộ ({', '.join(missing[:8])}). "
-                "Nhập số hộ bằng /caidat tổ <tên> hộ <số> hoặc chia đều. Chưa có gì được lưu."
-            )
-        shares = split_weighted(value, {t.code: people[t.id or 0].households or 0 for t in teams})
+        shares = await _households_shares(ctx, teams, value)
     else:
         shares = split_even(value, [t.code for t in teams])
     for team in teams:
@@ -161,6 +149,30 @@ async def _split(
     how = "theo số hộ" if spec.split == "households" else "đều"
     listing = ", ".join(f"{t.name} {num(shares[t.code])}" for t in teams)
     return f"Đã chia {num(value)} {indicator.unit} {indicator.name} {how} cho {len(teams)} tổ: {listing}."
+
+
+async def _teams_to_split(ctx: Context, unit: OrgUnit, memberships: list) -> list[OrgUnit]:
+    """The unit's teams in name order, refused when there is none or the sender may not set one of them."""
+    teams = sorted(await store.teams_of(ctx.session, unit), key=lambda t: (vi_sort_key(t.name), t.code))
+    if not teams:
+        raise UserError(f"{unit.name} chưa có tổ nào để chia mục tiêu. Chưa có gì được lưu.")
+    refused = [t for t in teams if not may_set(memberships, t)]
+    if refused:
+        raise UserError(refusal(refused[0]) + " Chưa có gì được lưu.")
+    return teams
+
+
+async def _households_shares(ctx: Context, teams: list[OrgUnit], value: int) -> dict[str, int]:
+    """`value` over the teams in proportion to their households, refused when a team has no household count."""
+    people = await store.populations(ctx.session, [t.id or 0 for t in teams])
+    households = {t.code: population.households for t in teams if (population := people.get(t.id or 0))}
+    missing = [t.name for t in teams if not households.get(t.code)]
+    if missing:
+        raise UserError(
+            f"Chưa chia được theo số hộ: {len(missing)} tổ chưa có số hộ ({', '.join(missing[:8])}). "
+            "Nhập số hộ bằng /caidat tổ <tên> hộ <số> hoặc chia đều. Chưa có gì được lưu."
+        )
+    return split_weighted(value, {t.code: households[t.code] or 0 for t in teams})
 
 
 async def _plan_text(ctx: Context, unit: OrgUnit, year: int, tasks: bool = True) -> str:

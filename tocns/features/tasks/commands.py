@@ -126,8 +126,20 @@ async def _resolve_person(ctx: Context, token: str, commune: OrgUnit, tapped: di
     return found[0]
 
 
-async def _read_task(ctx: Context, commune: OrgUnit, auth: Authority, text: str, month: date | None = None) -> TaskSpec:
-    """Read `<hạn> <nội dung> [@người ... | tổ <tên> | tất cả]`; in a month plan the deadline may be left out."""
+@dataclass
+class _Assignees:
+    """The assignees named at the end of a task line, and the words before them (the title)."""
+
+    words: list[str]
+    scope: TaskScope | None = None  # None: the line names nobody
+    people: list[Person] = field(default_factory=list)
+    teams: list[OrgUnit] = field(default_factory=list)
+    unknown_team: str = ""  # the words after the last "tổ" when they name no team
+
+
+def _read_due(ctx: Context, text: str, month: date | None) -> tuple[date, str]:
+    """The deadline at the front and the rest; in a month plan it may be left out (the month's last day) but must
+    fall in that month."""
     try:
         due, rest = parse_deadline(text, ctx.today)
     except DeadlineError:
@@ -137,59 +149,86 @@ async def _read_task(ctx: Context, commune: OrgUnit, auth: Authority, text: str,
         due, rest = end_of_month(month), text
     if month is not None and (due.year, due.month) != (month.year, month.month):
         raise UserError(f"hạn {fmt_date(due)} không thuộc tháng {fmt_month(month)}.")
-    rest, tapped = mention_tokens(rest, ctx.msg.mentions)
-    words = rest.split()
-    teams = await org_store.descendants(ctx.session, commune, level=Level.TEAM)
-    scope: TaskScope | None = None
-    people: list[Person] = []
-    chosen: list[OrgUnit] = []
-    unknown_team = ""  # the words after the last "tổ" when they name no team
+    return due, rest
+
+
+async def _read_assignees(
+    ctx: Context, commune: OrgUnit, words: list[str], teams: list[OrgUnit], tapped: dict[str, Mention]
+) -> _Assignees:
+    """The assignees at the end of the words: `tất cả`, `@người ...` or `tổ <tên>`."""
     if len(words) >= 2 and fold(" ".join(words[-2:])) == "tat ca":
-        scope, chosen, words = TaskScope.COMMUNE, teams, words[:-2]
-    elif (first_at := next((i for i, w in enumerate(words) if w.startswith("@")), None)) is not None:
-        # Everything from the first @ on names people; a name may have several words ("@Bế Thị Hoa @Tùng").
-        tokens: list[str] = []
-        for word in words[first_at:]:
-            if word.startswith("@") or not tokens:
-                tokens.append(word)
-            else:
-                tokens[-1] += f" {word}"
-        words = words[:first_at]
-        scope = TaskScope.PEOPLE
-        for token in tokens:
-            person = await _resolve_person(ctx, token, commune, tapped)
-            if person.id not in {p.id for p in people}:
-                people.append(person)
-    else:
-        for i in range(len(words) - 2, -1, -1):
-            if fold(words[i]) == "to":
-                named = " ".join(words[i + 1 :])
-                team = _match_team(named, teams)
-                if team is not None:
-                    scope, chosen, words = TaskScope.TEAM, [team], words[:i]
-                    break
-                unknown_team = unknown_team or named
-    title = restore_tokens(" ".join(words), tapped).strip()
+        return _Assignees(words[:-2], TaskScope.COMMUNE, teams=teams)
+    first_at = next((i for i, w in enumerate(words) if w.startswith("@")), None)
+    if first_at is not None:
+        people = await _people_named(ctx, commune, words[first_at:], tapped)
+        return _Assignees(words[:first_at], TaskScope.PEOPLE, people=people)
+    return _team_named(words, teams)
+
+
+async def _people_named(ctx: Context, commune: OrgUnit, words: list[str], tapped: dict[str, Mention]) -> list[Person]:
+    """The people named from the first @ on, each once; a name may have several words ("@Bế Thị Hoa @Tùng")."""
+    tokens: list[str] = []
+    for word in words:
+        if word.startswith("@") or not tokens:
+            tokens.append(word)
+        else:
+            tokens[-1] += f" {word}"
+    people: list[Person] = []
+    for token in tokens:
+        person = await _resolve_person(ctx, token, commune, tapped)
+        if person.id not in {p.id for p in people}:
+            people.append(person)
+    return people
+
+
+def _team_named(words: list[str], teams: list[OrgUnit]) -> _Assignees:
+    """`tổ <tên>` at the end, the last `tổ` that names a team; else nobody, with what followed `tổ` if anything."""
+    unknown_team = ""
+    for i in range(len(words) - 2, -1, -1):
+        if fold(words[i]) == "to":
+            named = " ".join(words[i + 1 :])
+            team = _match_team(named, teams)
+            if team is not None:
+                return _Assignees(words[:i], TaskScope.TEAM, teams=[team])
+            unknown_team = unknown_team or named
+    return _Assignees(words, unknown_team=unknown_team)
+
+
+def _unnamed_assignees(
+    commune: OrgUnit, auth: Authority, teams: list[OrgUnit], month: date | None, unknown_team: str
+) -> tuple[TaskScope, list[OrgUnit]]:
+    """A line that names nobody: refused with the reason, except in a month plan, where it goes to every team the
+    sender leads (all of them for a commune leader)."""
+    if month is None and unknown_team:
+        known = ", ".join(t.name for t in teams[:12]) or "chưa có tổ nào"
+        raise UserError(f"Không tìm thấy tổ {quoted(unknown_team, 60)} trong {commune.name}. Các tổ: {known}.")
+    if month is None:
+        raise UserError(
+            "Thiếu người nhận việc. Ghi ở cuối: @người (một hoặc nhiều), tổ <tên tổ> hoặc tất cả.\n"
+            "Ví dụ: /giaoviec 30/11 Nộp báo cáo tháng tổ Thôn 1"
+        )
+    if auth.commune_wide:
+        return TaskScope.COMMUNE, teams
+    return TaskScope.TEAM, [t for t in teams if t.id in auth.led_teams]
+
+
+async def _read_task(ctx: Context, commune: OrgUnit, auth: Authority, text: str, month: date | None = None) -> TaskSpec:
+    """Read `<hạn> <nội dung> [@người ... | tổ <tên> | tất cả]`; in a month plan the deadline may be left out."""
+    due, rest = _read_due(ctx, text, month)
+    rest, tapped = mention_tokens(rest, ctx.msg.mentions)
+    teams = await org_store.descendants(ctx.session, commune, level=Level.TEAM)
+    named = await _read_assignees(ctx, commune, rest.split(), teams, tapped)
+    title = restore_tokens(" ".join(named.words), tapped).strip()
     if not title:
         raise UserError("Thiếu nội dung công việc. Ví dụ: /giaoviec 30/11 Nộp báo cáo tháng tất cả")
-    if scope is None:
-        if month is None and unknown_team:
-            known = ", ".join(t.name for t in teams[:12]) or "chưa có tổ nào"
-            raise UserError(f"Không tìm thấy tổ {quoted(unknown_team, 60)} trong {commune.name}. Các tổ: {known}.")
-        if month is None:
-            raise UserError(
-                "Thiếu người nhận việc. Ghi ở cuối: @người (một hoặc nhiều), tổ <tên tổ> hoặc tất cả.\n"
-                "Ví dụ: /giaoviec 30/11 Nộp báo cáo tháng tổ Thôn 1"
-            )
-        # A month plan line without an assignee goes to every team the sender leads.
-        if auth.commune_wide:
-            scope, chosen = TaskScope.COMMUNE, teams
-        else:
-            scope, chosen = TaskScope.TEAM, [t for t in teams if t.id in auth.led_teams]
+    if named.scope is None:
+        scope, chosen = _unnamed_assignees(commune, auth, teams, month, named.unknown_team)
+    else:
+        scope, chosen = named.scope, named.teams
     if scope == TaskScope.COMMUNE and not chosen:
         raise UserError(f"{commune.name} chưa có tổ nào để giao việc.")
-    await _check_allowed(ctx, commune, auth, scope, people, chosen)
-    return TaskSpec(title=title, due=due, scope=scope, people=people, teams=chosen)
+    await _check_allowed(ctx, commune, auth, scope, named.people, chosen)
+    return TaskSpec(title=title, due=due, scope=scope, people=named.people, teams=chosen)
 
 
 async def _check_allowed(
@@ -344,6 +383,15 @@ async def nhiemvu(ctx: Context) -> str:
         return await _month_view(ctx, commune, words[1] if len(words) > 1 else "")
     if words:
         raise UserError("Cách dùng: /nhiemvu hoặc /nhiemvu thang [mm/yyyy].")
+    lines = await _open_lines(ctx, commune, auth)
+    if not lines:
+        return "Không có việc nào đang chờ. Lãnh đạo giao việc bằng /giaoviec."
+    lines.sort(key=lambda item: (item[0], item[1]))
+    return f"Việc chưa xong ({len(lines)}):\n" + "\n".join(text for *_k, text in lines)
+
+
+async def _open_lines(ctx: Context, commune: OrgUnit, auth: Authority) -> list[tuple[bool, date, str]]:
+    """A line for each open task the sender is concerned with, after its sort key (overdue first, then due)."""
     my_team = await org_store.team_of(ctx.session, ctx.person.id or 0, commune)
     tasks = await task_store.open_tasks(ctx.session, commune.id)
     rows_by_task = await task_store.assignees_of(ctx.session, [t.id or 0 for t in tasks])
@@ -351,29 +399,40 @@ async def nhiemvu(ctx: Context) -> str:
     lines: list[tuple[bool, date, str]] = []
     for task in tasks:
         rows = rows_by_task[task.id or 0]
-        pending = [r for r in rows if r.completed_at is None]
-        if not pending:
-            continue
-        mine = [r for r in pending if r.person_id == ctx.person.id or (my_team and r.team_id == my_team.id)]
-        if not auth.commune_wide and not mine and not any(r.team_id in auth.led_teams for r in pending):
-            continue
-        shown = pending if auth.commune_wide else mine or pending
-        who = ", ".join(labels.get(r.id or 0, "?") for r in shown[:6])
-        more = f" và {len(shown) - 6} nơi khác" if len(shown) > 6 else ""
-        done = len(rows) - len(pending)
-        overdue = task.due_date < ctx.today
-        lines.append(
-            (
-                not overdue,
-                task.due_date,
-                f"{'⚠️ ' if overdue else ''}#{task.id} {one_line(task.title)} · hạn {fmt_date(task.due_date)} "
-                f"({due_status(task.due_date, ctx.today)}) · chưa xong: {who}{more} · {done}/{len(rows)} xong",
-            )
-        )
-    if not lines:
-        return "Không có việc nào đang chờ. Lãnh đạo giao việc bằng /giaoviec."
-    lines.sort(key=lambda item: (item[0], item[1]))
-    return f"Việc chưa xong ({len(lines)}):\n" + "\n".join(text for *_k, text in lines)
+        shown = _shown_assignees(ctx, auth, my_team, rows)
+        if shown:
+            lines.append(_open_line(ctx, task, rows, shown, labels))
+    return lines
+
+
+def _shown_assignees(
+    ctx: Context, auth: Authority, my_team: OrgUnit | None, rows: list[TaskAssignee]
+) -> list[TaskAssignee]:
+    """The unfinished assignees the sender sees: all for a commune leader, else their own (or every one, when the
+    task is theirs or one of a team they lead); none when the task is finished or not their concern."""
+    pending = [r for r in rows if r.completed_at is None]
+    if auth.commune_wide:
+        return pending
+    mine = [r for r in pending if r.person_id == ctx.person.id or (my_team and r.team_id == my_team.id)]
+    if not mine and not any(r.team_id in auth.led_teams for r in pending):
+        return []
+    return mine or pending
+
+
+def _open_line(
+    ctx: Context, task: Task, rows: list[TaskAssignee], shown: list[TaskAssignee], labels: dict[int, str]
+) -> tuple[bool, date, str]:
+    """One open task in /nhiemvu (who has not finished, how many have) after its sort key."""
+    who = ", ".join(labels.get(r.id or 0, "?") for r in shown[:6])
+    more = f" và {len(shown) - 6} nơi khác" if len(shown) > 6 else ""
+    done = sum(1 for r in rows if r.completed_at is not None)
+    overdue = task.due_date < ctx.today
+    return (
+        not overdue,
+        task.due_date,
+        f"{'⚠️ ' if overdue else ''}#{task.id} {one_line(task.title)} · hạn {fmt_date(task.due_date)} "
+        f"({due_status(task.due_date, ctx.today)}) · chưa xong: {who}{more} · {done}/{len(rows)} xong",
+    )
 
 
 async def _month_view(ctx: Context, commune: OrgUnit, month_text: str) -> str:

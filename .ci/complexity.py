@@ -16,8 +16,9 @@ from pathlib import Path
 from radon.complexity import cc_rank, cc_visit
 
 MAX_LINES = 60
-ALLOWED_D_OR_WORSE = 19  # 26 on 2026-12-06 before the splits; only goes down
-"""Blocks rated D or worse allowed: 26 before issue 23's splits, 22 after the org, CLI, GapoWork and directives ones.
+ALLOWED_D_OR_WORSE = 13  # 26 on 2026-12-06 before the splits; only goes down
+"""Blocks rated D or worse allowed: 26 before issue 23's splits, 22 after the org, CLI, GapoWork and directives ones,
+13 after the tasks and targets ones (_read_task, nhiemvu, _reminder_chats, parse_target, apply_rows, _split).
 The issue's goal is at most 8; the lead sets it once the parallel splits of issue 23 are merged."""
 REASON = "# long because:"
 PENDING_SPLITS = {
@@ -28,8 +29,6 @@ PENDING_SPLITS = {
     ("tocns/features/activity/grammar.py", "scan"): "the /ghi grammar, not split yet",
     ("tocns/features/activity/grammar.py", "check_numbers"): "the /ghi grammar, not split yet",
     ("tocns/features/reports/cli.py", "_report"): "reports are reworked for rollups",
-    ("tocns/features/targets/grammar.py", "parse_target"): "the /muctieu grammar, not split yet",
-    ("tocns/features/tasks/commands.py", "_read_task"): "the /giaoviec grammar, reworked for deadlines",
 }
 
 

@@ -39,8 +39,12 @@ def build_registry() -> Registry:
     from tocns.features.org.commands import COMMANDS as org
     from tocns.features.reports.commands import COMMANDS as reports
     from tocns.features.targets.commands import COMMANDS as targets
-    from tocns.features.tasks.commands import COMMANDS as tasks
+    from tocns.features.targets.commands import population_setting
+    from tocns.features.targets.grammar import POPULATION_USAGE
+    from tocns.features.tasks.commands import SettingsForm, command_group
 
+    # One /caidat: the tasks feature's reminder settings, after the targets feature's households and adults.
+    tasks = command_group(SettingsForm(usage=POPULATION_USAGE, answer=population_setting))
     return Registry().include(guide, org, activity, tasks, reports, targets, directives, dashboard)
 
 

@@ -107,6 +107,17 @@ async def test_caidat_lead_days(app: BotApp, chat: ChatHarness, clock: FakeClock
     assert "không có quyền" in await chat.text("/caidat nhac 1", user="20")
 
 
+async def test_caidat_is_one_command_for_reminders_and_households(
+    app: BotApp, chat: ChatHarness, clock: FakeClock
+) -> None:
+    """The households form comes from the targets feature (wired by tocns.app): one usage, each form its own."""
+    await setup_commune(app, chat, clock)
+    refused = await chat.text("/caidat nhac hai", user="10")
+    assert "/caidat nhac 3,1,0 baolanhdao 2" in refused and "/caidat tổ Thôn 3 hộ 120 người lớn 400" in refused
+    assert "Đã lưu Thôn 1: 120 hộ" in await chat.text("/caidat tổ Thôn 1 hộ 120", user="10")
+    assert "3 ngày trước, 1 ngày trước, đúng ngày hạn" in await chat.text("/caidat", user="10")
+
+
 async def test_a_deadline_on_a_public_holiday_is_accepted_with_a_warning(
     app: BotApp, chat: ChatHarness, clock: FakeClock
 ) -> None:

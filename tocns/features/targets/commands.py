@@ -1,4 +1,5 @@
-"""/muctieu (set or show a unit's targets) and /kehoach (a unit's plan for the year: targets, tasks, progress)."""
+"""/muctieu (set or show a unit's targets), /kehoach (a unit's plan for the year: targets, tasks, progress) and
+/caidat's households and adults (the denominators of targets)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import date
 from tocns.core.context import Context, UserError
 from tocns.core.permissions import MEMBERS
 from tocns.core.registry import CommandGroup
-from tocns.core.roles import Level
+from tocns.core.roles import Level, Role
 from tocns.core.text import fold, vi_sort_key
 from tocns.features.activity import store as activity_store
 from tocns.features.org import store as org_store
@@ -15,10 +16,13 @@ from tocns.features.org.models import OrgUnit
 from tocns.features.targets import store
 from tocns.features.targets.access import may_set, named_unit, refusal
 from tocns.features.targets.grammar import (
+    POPULATION_USAGE,
     SHARE_LABELS,
     USAGE,
+    PopulationSpec,
     TargetParseError,
     TargetSpec,
+    parse_population,
     parse_target,
     split_even,
     split_weighted,
@@ -132,21 +136,9 @@ async def _split(
     from tocns.features.activity.models import Indicator
 
     assert isinstance(indicator, Indicator)
-    teams = sorted(await store.teams_of(ctx.session, unit), key=lambda t: (vi_sort_key(t.name), t.code))
-    if not teams:
-        raise UserError(f"{unit.name} chưa có tổ nào để chia mục tiêu. Chưa có gì được lưu.")
-    refused = [t for t in teams if not may_set(memberships, t)]
-    if refused:
-        raise UserError(refusal(refused[0]) + " Chưa có gì được lưu.")
+    teams = await _teams_to_split(ctx, unit, memberships)
     if spec.split == "households":
-        people = await store.populations(ctx.session, [t.id or 0 for t in teams])
-        missing = [t.name for t in teams if not (people.get(t.id or 0) and people[t.id or 0].households)]
-        if missing:
-            raise UserError(
-                f"Chưa chia được theo số hộ: {len(missing)} tổ chưa có số hộ ({', '.join(missing[:8])}). "
-                "Nhập số hộ bằng /caidat tổ <tên> hộ <số> hoặc chia đều. Chưa có gì được lưu."
-            )
-        shares = split_weighted(value, {t.code: people[t.id or 0].households or 0 for t in teams})
+        shares = await _households_shares(ctx, teams, value)
     else:
         shares = split_even(value, [t.code for t in teams])
     for team in teams:
@@ -157,6 +149,30 @@ async def _split(
     how = "theo số hộ" if spec.split == "households" else "đều"
     listing = ", ".join(f"{t.name} {num(shares[t.code])}" for t in teams)
     return f"Đã chia {num(value)} {indicator.unit} {indicator.name} {how} cho {len(teams)} tổ: {listing}."
+
+
+async def _teams_to_split(ctx: Context, unit: OrgUnit, memberships: list) -> list[OrgUnit]:
+    """The unit's teams in name order, refused when there is none or the sender may not set one of them."""
+    teams = sorted(await store.teams_of(ctx.session, unit), key=lambda t: (vi_sort_key(t.name), t.code))
+    if not teams:
+        raise UserError(f"{unit.name} chưa có tổ nào để chia mục tiêu. Chưa có gì được lưu.")
+    refused = [t for t in teams if not may_set(memberships, t)]
+    if refused:
+        raise UserError(refusal(refused[0]) + " Chưa có gì được lưu.")
+    return teams
+
+
+async def _households_shares(ctx: Context, teams: list[OrgUnit], value: int) -> dict[str, int]:
+    """`value` over the teams in proportion to their households, refused when a team has no household count."""
+    people = await store.populations(ctx.session, [t.id or 0 for t in teams])
+    households = {t.code: population.households for t in teams if (population := people.get(t.id or 0))}
+    missing = [t.name for t in teams if not households.get(t.code)]
+    if missing:
+        raise UserError(
+            f"Chưa chia được theo số hộ: {len(missing)} tổ chưa có số hộ ({', '.join(missing[:8])}). "
+            "Nhập số hộ bằng /caidat tổ <tên> hộ <số> hoặc chia đều. Chưa có gì được lưu."
+        )
+    return split_weighted(value, {t.code: households[t.code] or 0 for t in teams})
 
 
 async def _plan_text(ctx: Context, unit: OrgUnit, year: int, tasks: bool = True) -> str:
@@ -216,3 +232,39 @@ async def kehoach(ctx: Context) -> str:
     if level is not None and len(words) < 2:
         raise UserError(f"Thiếu tên tổ hoặc xã.\nCách dùng: {KEHOACH_USAGE}")
     return await _plan_text(ctx, unit, year)
+
+
+async def population_setting(ctx: Context) -> str | None:
+    """`/caidat [tổ X] hộ N [người lớn M]`: save a unit's households and adults; None when /caidat asks otherwise."""
+    try:
+        population = parse_population(ctx.args)
+    except TargetParseError as exc:
+        raise UserError(str(exc)) from exc
+    if population is None:
+        return None
+    return await _set_population(ctx, population)
+
+
+async def _set_population(ctx: Context, spec: PopulationSpec) -> str:
+    """Save a unit's denominators (the chat's unit or a team or commune named)."""
+    if spec.level is None:
+        unit = ctx.unit
+        if unit is None:
+            raise UserError(f"Ghi rõ đơn vị: /caidat tổ <tên> hộ <số>.\nCách dùng: {POPULATION_USAGE}")
+    else:
+        unit = await named_unit(ctx.session, await _scopes(ctx), spec.level, spec.unit_name, POPULATION_USAGE)
+    memberships = await org_store.memberships_of(ctx.session, ctx.person.id or 0)
+    # The same authority as targets, and a commune's leaders for their own commune too.
+    if not may_set(memberships, unit) and not (
+        unit.level == Level.COMMUNE and any(m.role == Role.COMMUNE_LEADER and u.id == unit.id for m, u in memberships)
+    ):
+        raise UserError(f"Bạn không có quyền đổi số hộ, số người của {unit.name}. Chưa có gì được lưu.")
+    row = await store.set_population(
+        ctx.session, unit, households=spec.households, adults=spec.adults, actor=ctx.person, now=ctx.now
+    )
+    figures = []
+    if row.households is not None:
+        figures.append(f"{row.households:,} hộ".replace(",", "."))
+    if row.adults is not None:
+        figures.append(f"{row.adults:,} người trưởng thành".replace(",", "."))
+    return f"Đã lưu {unit.name}: {', '.join(figures)}."

@@ -65,91 +65,148 @@ def _strip_suffix(folded: list[str], table: dict[tuple[str, ...], str]) -> tuple
     return None, 0
 
 
+def _refuse(reason: str) -> TargetParseError:
+    return TargetParseError(f"{reason}\nChưa có gì được lưu.\nCách dùng: {USAGE}")
+
+
+@dataclass
+class _Words:
+    """The words of a `/muctieu` still to read, as typed and folded; each step takes some from the front or back."""
+
+    typed: list[str]
+    folded: list[str]
+
+    def drop_front(self, count: int) -> None:
+        """Forget the first `count` words."""
+        self.typed, self.folded = self.typed[count:], self.folded[count:]
+
+    def drop_back(self, count: int) -> None:
+        """Forget the last `count` words."""
+        self.typed, self.folded = self.typed[:-count], self.folded[:-count]
+
+
+def _read_year(words: _Words, this_year: int) -> int:
+    """`[năm] 2027` at the front (default: this year), refused when past or too far ahead."""
+    year = this_year
+    if words.folded[0] == "nam" and len(words.folded) > 1 and words.folded[1].isdigit():
+        words.drop_front(1)
+    if re.fullmatch(r"[0-9]{4}", words.folded[0]):
+        year = int(words.folded[0])
+        words.drop_front(1)
+    if year < this_year:
+        raise _refuse(f"Năm {year} đã qua: chỉ đặt mục tiêu cho năm nay ({this_year}) hoặc các năm tới.")
+    if year > this_year + MAX_YEARS_AHEAD:
+        raise _refuse(f"Năm {year} quá xa: đặt mục tiêu tối đa {MAX_YEARS_AHEAD} năm tới.")
+    return year
+
+
+def _read_month(words: _Words) -> int:
+    """`tháng N` at the front: the month, or 0 for the whole year."""
+    if len(words.folded) < 2 or words.folded[0] != "thang":
+        return 0
+    if not words.folded[1].isdigit() or not 1 <= int(words.folded[1]) <= 12:
+        raise _refuse(f"Tháng '{words.typed[1]}' không có thật (1 đến 12).")
+    month = int(words.folded[1])
+    words.drop_front(2)
+    return month
+
+
+def _read_percent(words: _Words) -> int:
+    """The percent before a share's `hộ` or `người lớn`: `50%` or `50 %`, from 1 to 100."""
+    m = _PERCENT.match(words.typed[-1]) if words.typed else None
+    if m is None and len(words.typed) >= 2 and words.typed[-1] == "%" and words.typed[-2].isdigit():
+        words.drop_back(1)
+        m = _PERCENT.match(words.typed[-1] + "%")
+    if m is None:
+        raise _refuse("Mục tiêu theo hộ ghi bằng phần trăm, ví dụ: 50% hộ.")
+    percent = int(m[1])
+    if not 1 <= percent <= 100:
+        raise _refuse(f"Tỷ lệ {percent}% không hợp lệ: từ 1% đến 100%.")
+    words.drop_back(1)
+    return percent
+
+
+def _looks_like_value(word: str) -> bool:
+    return word.lstrip("+-").replace(".", "").replace(",", "").isdigit() or _PERCENT.match(word) is not None
+
+
+def _read_value(words: _Words) -> int:
+    """The target's number at the back, refused when it is a bare percent, unreadable, negative or too large."""
+    typed = words.typed[-1]
+    if _PERCENT.match(typed):
+        raise _refuse(f"'{typed}' là tỷ lệ: ghi rõ tỷ lệ của gì, ví dụ: {typed} hộ.")
+    value = _number(typed)
+    if value is None:
+        raise _refuse(f"Số '{typed}' không đọc được.")
+    if value < 0:
+        raise _refuse(f"Mục tiêu không thể là số âm ({typed}).")
+    if value > MAX_TARGET:
+        raise _refuse(f"Mục tiêu {typed} quá lớn (tối đa {MAX_TARGET:,}): kiểm tra lại số.".replace(",", "."))
+    words.drop_back(1)
+    return value
+
+
+def _read_amount(words: _Words, split: str | None) -> tuple[int | None, str | None, int | None]:
+    """How much, at the back: (value, None, None), or a share (None, of what, percent); nothing only for a split."""
+    share_of, used = _strip_suffix(words.folded, SHARES)
+    if used:
+        words.drop_back(used)
+        return None, share_of, _read_percent(words)
+    if words.typed and _looks_like_value(words.typed[-1]):
+        value = _read_value(words)
+        if split is not None and value == 0:
+            raise _refuse("Không chia được mục tiêu 0.")
+        return value, None, None
+    if split is None:
+        raise _refuse("Thiếu con số mục tiêu.")
+    return None, None, None
+
+
+def _read_indicator(words: _Words, catalogue: Catalogue, level: str | None) -> str:
+    """The indicator's code from the longest run of words at the back that names one; refused with a guess."""
+    start = 1 if level else 0
+    for size in range(min(catalogue.longest, len(words.folded) - start), 0, -1):
+        spec = catalogue.lookup(re.findall(r"[^\W_]+", " ".join(words.folded[-size:])))
+        if spec is not None:
+            words.drop_back(size)
+            return spec.code
+    typed = " ".join(words.typed[start:]) if not level else (words.typed[-1] if len(words.typed) > 1 else "")
+    guess = catalogue.suggest(typed) if typed else None
+    hint = f" Có phải '{guess.code}' ({guess.name})?" if guess else ""
+    codes = ", ".join(s.code for s in catalogue.specs[:12])
+    raise _refuse(f"Không có chỉ tiêu '{typed}'.{hint} Các chỉ tiêu: {codes}.")
+
+
+def _read_unit(words: _Words, level: str | None) -> str:
+    """The unit's name after `tổ` or `xã` (the words left); nothing may be left when no unit is named."""
+    name = " ".join(words.typed[1:] if level else words.typed)
+    if level and not name:
+        raise _refuse("Thiếu tên tổ hoặc xã sau chữ 'tổ'/'xã'.")
+    if not level and words.typed:
+        raise _refuse(f"Không hiểu '{' '.join(words.typed)}'. Tên đơn vị bắt đầu bằng 'tổ' hoặc 'xã'.")
+    return name
+
+
 def parse_target(text: str, catalogue: Catalogue, this_year: int) -> TargetSpec | None:
     """Read `/muctieu` arguments; None for no arguments (show the targets); TargetParseError with the reason."""
-    words = text.split()
-    if not words:
+    typed = text.split()
+    if not typed:
         return None
-    folded = [fold(w) for w in words]
-
-    def refuse(reason: str) -> TargetParseError:
-        return TargetParseError(f"{reason}\nChưa có gì được lưu.\nCách dùng: {USAGE}")
-
-    year = this_year
-    if folded[0] == "nam" and len(folded) > 1 and folded[1].isdigit():
-        words, folded = words[1:], folded[1:]
-    if re.fullmatch(r"[0-9]{4}", folded[0]):
-        year = int(folded[0])
-        words, folded = words[1:], folded[1:]
-    if year < this_year:
-        raise refuse(f"Năm {year} đã qua: chỉ đặt mục tiêu cho năm nay ({this_year}) hoặc các năm tới.")
-    if year > this_year + MAX_YEARS_AHEAD:
-        raise refuse(f"Năm {year} quá xa: đặt mục tiêu tối đa {MAX_YEARS_AHEAD} năm tới.")
-    month = 0
-    if len(folded) >= 2 and folded[0] == "thang":
-        if not folded[1].isdigit() or not 1 <= int(folded[1]) <= 12:
-            raise refuse(f"Tháng '{words[1]}' không có thật (1 đến 12).")
-        month = int(folded[1])
-        words, folded = words[2:], folded[2:]
-    split, used = _strip_suffix(folded, SPLITS)
+    words = _Words(typed, [fold(w) for w in typed])
+    year = _read_year(words, this_year)
+    month = _read_month(words)
+    split, used = _strip_suffix(words.folded, SPLITS)
     if used:
-        words, folded = words[:-used], folded[:-used]
-    share_of, used = _strip_suffix(folded, SHARES)
-    share_percent: int | None = None
-    value: int | None = None
-    if used:
-        words, folded = words[:-used], folded[:-used]
-        m = _PERCENT.match(words[-1]) if words else None
-        if m is None and len(words) >= 2 and words[-1] == "%" and words[-2].isdigit():
-            words, folded = words[:-1], folded[:-1]
-            m = _PERCENT.match(words[-1] + "%")
-        if m is None:
-            raise refuse("Mục tiêu theo hộ ghi bằng phần trăm, ví dụ: 50% hộ.")
-        share_percent = int(m[1])
-        if not 1 <= share_percent <= 100:
-            raise refuse(f"Tỷ lệ {share_percent}% không hợp lệ: từ 1% đến 100%.")
-        words, folded = words[:-1], folded[:-1]
-    elif words and (words[-1].lstrip("+-").replace(".", "").replace(",", "").isdigit() or _PERCENT.match(words[-1])):
-        if _PERCENT.match(words[-1]):
-            raise refuse(f"'{words[-1]}' là tỷ lệ: ghi rõ tỷ lệ của gì, ví dụ: {words[-1]} hộ.")
-        value = _number(words[-1])
-        if value is None:
-            raise refuse(f"Số '{words[-1]}' không đọc được.")
-        if value < 0:
-            raise refuse(f"Mục tiêu không thể là số âm ({words[-1]}).")
-        if value > MAX_TARGET:
-            raise refuse(f"Mục tiêu {words[-1]} quá lớn (tối đa {MAX_TARGET:,}): kiểm tra lại số.".replace(",", "."))
-        words, folded = words[:-1], folded[:-1]
-    elif split is None:
-        raise refuse("Thiếu con số mục tiêu.")
-    if split is not None and value == 0:
-        raise refuse("Không chia được mục tiêu 0.")
-    level = UNIT_WORDS.get(folded[0]) if folded else None
-    start = 1 if level else 0
-    indicator = None
-    for size in range(min(catalogue.longest, len(folded) - start), 0, -1):
-        spec = catalogue.lookup(re.findall(r"[^\W_]+", " ".join(folded[-size:])))
-        if spec is not None:
-            indicator = spec
-            words, folded = words[:-size], folded[:-size]
-            break
-    if indicator is None:
-        typed = " ".join(words[start:]) if not level else (words[-1] if len(words) > 1 else "")
-        guess = catalogue.suggest(typed) if typed else None
-        hint = f" Có phải '{guess.code}' ({guess.name})?" if guess else ""
-        codes = ", ".join(s.code for s in catalogue.specs[:12])
-        raise refuse(f"Không có chỉ tiêu '{typed}'.{hint} Các chỉ tiêu: {codes}.")
-    name = " ".join(words[start:])
-    if level and not name:
-        raise refuse("Thiếu tên tổ hoặc xã sau chữ 'tổ'/'xã'.")
-    if not level and words:
-        raise refuse(f"Không hiểu '{' '.join(words)}'. Tên đơn vị bắt đầu bằng 'tổ' hoặc 'xã'.")
+        words.drop_back(used)
+    value, share_of, share_percent = _read_amount(words, split)
+    level = UNIT_WORDS.get(words.folded[0]) if words.folded else None
+    indicator = _read_indicator(words, catalogue, level)
     return TargetSpec(
         year=year,
         month=month,
         level=level,
-        unit_name=name,
-        indicator=indicator.code,
+        unit_name=_read_unit(words, level),
+        indicator=indicator,
         value=value,
         share_of=share_of,
         share_percent=share_percent,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -29,9 +30,6 @@ from tocns.core.roles import Level, Role
 from tocns.core.text import fold, fold_compact, one_line, person_name, quoted
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit, Person
-from tocns.features.targets import store as target_store
-from tocns.features.targets.access import may_set, named_unit
-from tocns.features.targets.grammar import POPULATION_USAGE, TargetParseError, parse_population
 from tocns.features.tasks import store as task_store
 from tocns.features.tasks.grammar import SettingsParseError, parse_settings
 from tocns.features.tasks.jobs import OVERDUE_DAYS
@@ -39,7 +37,7 @@ from tocns.features.tasks.models import Task, TaskAssignee, TaskScope
 from tocns.features.tasks.render import due_status, mention
 
 COMMANDS = CommandGroup()
-"""This feature's chat commands; `tocns.app` includes them in the registry."""
+"""This feature's chat commands but /caidat, which `command_group` adds with the other features' forms."""
 
 MAX_PLAN_LINES = 30
 
@@ -128,8 +126,20 @@ async def _resolve_person(ctx: Context, token: str, commune: OrgUnit, tapped: di
     return found[0]
 
 
-async def _read_task(ctx: Context, commune: OrgUnit, auth: Authority, text: str, month: date | None = None) -> TaskSpec:
-    """Read `<hạn> <nội dung> [@người ... | tổ <tên> | tất cả]`; in a month plan the deadline may be left out."""
+@dataclass
+class _Assignees:
+    """The assignees named at the end of a task line, and the words before them (the title)."""
+
+    words: list[str]
+    scope: TaskScope | None = None  # None: the line names nobody
+    people: list[Person] = field(default_factory=list)
+    teams: list[OrgUnit] = field(default_factory=list)
+    unknown_team: str = ""  # the words after the last "tổ" when they name no team
+
+
+def _read_due(ctx: Context, text: str, month: date | None) -> tuple[date, str]:
+    """The deadline at the front and the rest; in a month plan it may be left out (the month's last day) but must
+    fall in that month."""
     try:
         due, rest = parse_deadline(text, ctx.today)
     except DeadlineError:
@@ -139,59 +149,86 @@ async def _read_task(ctx: Context, commune: OrgUnit, auth: Authority, text: str,
         due, rest = end_of_month(month), text
     if month is not None and (due.year, due.month) != (month.year, month.month):
         raise UserError(f"hạn {fmt_date(due)} không thuộc tháng {fmt_month(month)}.")
-    rest, tapped = mention_tokens(rest, ctx.msg.mentions)
-    words = rest.split()
-    teams = await org_store.descendants(ctx.session, commune, level=Level.TEAM)
-    scope: TaskScope | None = None
-    people: list[Person] = []
-    chosen: list[OrgUnit] = []
-    unknown_team = ""  # the words after the last "tổ" when they name no team
+    return due, rest
+
+
+async def _read_assignees(
+    ctx: Context, commune: OrgUnit, words: list[str], teams: list[OrgUnit], tapped: dict[str, Mention]
+) -> _Assignees:
+    """The assignees at the end of the words: `tất cả`, `@người ...` or `tổ <tên>`."""
     if len(words) >= 2 and fold(" ".join(words[-2:])) == "tat ca":
-        scope, chosen, words = TaskScope.COMMUNE, teams, words[:-2]
-    elif (first_at := next((i for i, w in enumerate(words) if w.startswith("@")), None)) is not None:
-        # Everything from the first @ on names people; a name may have several words ("@Bế Thị Hoa @Tùng").
-        tokens: list[str] = []
-        for word in words[first_at:]:
-            if word.startswith("@") or not tokens:
-                tokens.append(word)
-            else:
-                tokens[-1] += f" {word}"
-        words = words[:first_at]
-        scope = TaskScope.PEOPLE
-        for token in tokens:
-            person = await _resolve_person(ctx, token, commune, tapped)
-            if person.id not in {p.id for p in people}:
-                people.append(person)
-    else:
-        for i in range(len(words) - 2, -1, -1):
-            if fold(words[i]) == "to":
-                named = " ".join(words[i + 1 :])
-                team = _match_team(named, teams)
-                if team is not None:
-                    scope, chosen, words = TaskScope.TEAM, [team], words[:i]
-                    break
-                unknown_team = unknown_team or named
-    title = restore_tokens(" ".join(words), tapped).strip()
+        return _Assignees(words[:-2], TaskScope.COMMUNE, teams=teams)
+    first_at = next((i for i, w in enumerate(words) if w.startswith("@")), None)
+    if first_at is not None:
+        people = await _people_named(ctx, commune, words[first_at:], tapped)
+        return _Assignees(words[:first_at], TaskScope.PEOPLE, people=people)
+    return _team_named(words, teams)
+
+
+async def _people_named(ctx: Context, commune: OrgUnit, words: list[str], tapped: dict[str, Mention]) -> list[Person]:
+    """The people named from the first @ on, each once; a name may have several words ("@Bế Thị Hoa @Tùng")."""
+    tokens: list[str] = []
+    for word in words:
+        if word.startswith("@") or not tokens:
+            tokens.append(word)
+        else:
+            tokens[-1] += f" {word}"
+    people: list[Person] = []
+    for token in tokens:
+        person = await _resolve_person(ctx, token, commune, tapped)
+        if person.id not in {p.id for p in people}:
+            people.append(person)
+    return people
+
+
+def _team_named(words: list[str], teams: list[OrgUnit]) -> _Assignees:
+    """`tổ <tên>` at the end, the last `tổ` that names a team; else nobody, with what followed `tổ` if anything."""
+    unknown_team = ""
+    for i in range(len(words) - 2, -1, -1):
+        if fold(words[i]) == "to":
+            named = " ".join(words[i + 1 :])
+            team = _match_team(named, teams)
+            if team is not None:
+                return _Assignees(words[:i], TaskScope.TEAM, teams=[team])
+            unknown_team = unknown_team or named
+    return _Assignees(words, unknown_team=unknown_team)
+
+
+def _unnamed_assignees(
+    commune: OrgUnit, auth: Authority, teams: list[OrgUnit], month: date | None, unknown_team: str
+) -> tuple[TaskScope, list[OrgUnit]]:
+    """A line that names nobody: refused with the reason, except in a month plan, where it goes to every team the
+    sender leads (all of them for a commune leader)."""
+    if month is None and unknown_team:
+        known = ", ".join(t.name for t in teams[:12]) or "chưa có tổ nào"
+        raise UserError(f"Không tìm thấy tổ {quoted(unknown_team, 60)} trong {commune.name}. Các tổ: {known}.")
+    if month is None:
+        raise UserError(
+            "Thiếu người nhận việc. Ghi ở cuối: @người (một hoặc nhiều), tổ <tên tổ> hoặc tất cả.\n"
+            "Ví dụ: /giaoviec 30/11 Nộp báo cáo tháng tổ Thôn 1"
+        )
+    if auth.commune_wide:
+        return TaskScope.COMMUNE, teams
+    return TaskScope.TEAM, [t for t in teams if t.id in auth.led_teams]
+
+
+async def _read_task(ctx: Context, commune: OrgUnit, auth: Authority, text: str, month: date | None = None) -> TaskSpec:
+    """Read `<hạn> <nội dung> [@người ... | tổ <tên> | tất cả]`; in a month plan the deadline may be left out."""
+    due, rest = _read_due(ctx, text, month)
+    rest, tapped = mention_tokens(rest, ctx.msg.mentions)
+    teams = await org_store.descendants(ctx.session, commune, level=Level.TEAM)
+    named = await _read_assignees(ctx, commune, rest.split(), teams, tapped)
+    title = restore_tokens(" ".join(named.words), tapped).strip()
     if not title:
         raise UserError("Thiếu nội dung công việc. Ví dụ: /giaoviec 30/11 Nộp báo cáo tháng tất cả")
-    if scope is None:
-        if month is None and unknown_team:
-            known = ", ".join(t.name for t in teams[:12]) or "chưa có tổ nào"
-            raise UserError(f"Không tìm thấy tổ {quoted(unknown_team, 60)} trong {commune.name}. Các tổ: {known}.")
-        if month is None:
-            raise UserError(
-                "Thiếu người nhận việc. Ghi ở cuối: @người (một hoặc nhiều), tổ <tên tổ> hoặc tất cả.\n"
-                "Ví dụ: /giaoviec 30/11 Nộp báo cáo tháng tổ Thôn 1"
-            )
-        # A month plan line without an assignee goes to every team the sender leads.
-        if auth.commune_wide:
-            scope, chosen = TaskScope.COMMUNE, teams
-        else:
-            scope, chosen = TaskScope.TEAM, [t for t in teams if t.id in auth.led_teams]
+    if named.scope is None:
+        scope, chosen = _unnamed_assignees(commune, auth, teams, month, named.unknown_team)
+    else:
+        scope, chosen = named.scope, named.teams
     if scope == TaskScope.COMMUNE and not chosen:
         raise UserError(f"{commune.name} chưa có tổ nào để giao việc.")
-    await _check_allowed(ctx, commune, auth, scope, people, chosen)
-    return TaskSpec(title=title, due=due, scope=scope, people=people, teams=chosen)
+    await _check_allowed(ctx, commune, auth, scope, named.people, chosen)
+    return TaskSpec(title=title, due=due, scope=scope, people=named.people, teams=chosen)
 
 
 async def _check_allowed(
@@ -346,6 +383,15 @@ async def nhiemvu(ctx: Context) -> str:
         return await _month_view(ctx, commune, words[1] if len(words) > 1 else "")
     if words:
         raise UserError("Cách dùng: /nhiemvu hoặc /nhiemvu thang [mm/yyyy].")
+    lines = await _open_lines(ctx, commune, auth)
+    if not lines:
+        return "Không có việc nào đang chờ. Lãnh đạo giao việc bằng /giaoviec."
+    lines.sort(key=lambda item: (item[0], item[1]))
+    return f"Việc chưa xong ({len(lines)}):\n" + "\n".join(text for *_k, text in lines)
+
+
+async def _open_lines(ctx: Context, commune: OrgUnit, auth: Authority) -> list[tuple[bool, date, str]]:
+    """A line for each open task the sender is concerned with, after its sort key (overdue first, then due)."""
     my_team = await org_store.team_of(ctx.session, ctx.person.id or 0, commune)
     tasks = await task_store.open_tasks(ctx.session, commune.id)
     rows_by_task = await task_store.assignees_of(ctx.session, [t.id or 0 for t in tasks])
@@ -353,29 +399,40 @@ async def nhiemvu(ctx: Context) -> str:
     lines: list[tuple[bool, date, str]] = []
     for task in tasks:
         rows = rows_by_task[task.id or 0]
-        pending = [r for r in rows if r.completed_at is None]
-        if not pending:
-            continue
-        mine = [r for r in pending if r.person_id == ctx.person.id or (my_team and r.team_id == my_team.id)]
-        if not auth.commune_wide and not mine and not any(r.team_id in auth.led_teams for r in pending):
-            continue
-        shown = pending if auth.commune_wide else mine or pending
-        who = ", ".join(labels.get(r.id or 0, "?") for r in shown[:6])
-        more = f" và {len(shown) - 6} nơi khác" if len(shown) > 6 else ""
-        done = len(rows) - len(pending)
-        overdue = task.due_date < ctx.today
-        lines.append(
-            (
-                not overdue,
-                task.due_date,
-                f"{'⚠️ ' if overdue else ''}#{task.id} {one_line(task.title)} · hạn {fmt_date(task.due_date)} "
-                f"({due_status(task.due_date, ctx.today)}) · chưa xong: {who}{more} · {done}/{len(rows)} xong",
-            )
-        )
-    if not lines:
-        return "Không có việc nào đang chờ. Lãnh đạo giao việc bằng /giaoviec."
-    lines.sort(key=lambda item: (item[0], item[1]))
-    return f"Việc chưa xong ({len(lines)}):\n" + "\n".join(text for *_k, text in lines)
+        shown = _shown_assignees(ctx, auth, my_team, rows)
+        if shown:
+            lines.append(_open_line(ctx, task, rows, shown, labels))
+    return lines
+
+
+def _shown_assignees(
+    ctx: Context, auth: Authority, my_team: OrgUnit | None, rows: list[TaskAssignee]
+) -> list[TaskAssignee]:
+    """The unfinished assignees the sender sees: all for a commune leader, else their own (or every one, when the
+    task is theirs or one of a team they lead); none when the task is finished or not their concern."""
+    pending = [r for r in rows if r.completed_at is None]
+    if auth.commune_wide:
+        return pending
+    mine = [r for r in pending if r.person_id == ctx.person.id or (my_team and r.team_id == my_team.id)]
+    if not mine and not any(r.team_id in auth.led_teams for r in pending):
+        return []
+    return mine or pending
+
+
+def _open_line(
+    ctx: Context, task: Task, rows: list[TaskAssignee], shown: list[TaskAssignee], labels: dict[int, str]
+) -> tuple[bool, date, str]:
+    """One open task in /nhiemvu (who has not finished, how many have) after its sort key."""
+    who = ", ".join(labels.get(r.id or 0, "?") for r in shown[:6])
+    more = f" và {len(shown) - 6} nơi khác" if len(shown) > 6 else ""
+    done = sum(1 for r in rows if r.completed_at is not None)
+    overdue = task.due_date < ctx.today
+    return (
+        not overdue,
+        task.due_date,
+        f"{'⚠️ ' if overdue else ''}#{task.id} {one_line(task.title)} · hạn {fmt_date(task.due_date)} "
+        f"({due_status(task.due_date, ctx.today)}) · chưa xong: {who}{more} · {done}/{len(rows)} xong",
+    )
 
 
 async def _month_view(ctx: Context, commune: OrgUnit, month_text: str) -> str:
@@ -474,28 +531,46 @@ async def huyviec(ctx: Context) -> str:
     return f"Đã huỷ việc #{task_id}: {quoted(task.title)}. Sẽ không còn nhắc việc này."
 
 
-@COMMANDS.command(
-    "caidat",
-    unit_scoped=True,
-    aliases=("settings",),
-    vi_name="cài đặt",
-    roles=COMMUNE_LEADERS,
-    summary="Cài đặt nhắc việc của xã: số ngày nhắc trước hạn, số ngày quá hạn thì báo lãnh đạo",
-    usage=(
-        "/caidat nhac 3,1,0\n/caidat baolanhdao 2\n/caidat nhac 3,1,0 baolanhdao 2\n"
-        f"{POPULATION_USAGE}\n/caidat (xem cài đặt hiện tại)"
-    ),
-    order=60,
-)
-async def caidat(ctx: Context) -> str:
-    """Show or change the commune's reminder lead times and escalation delay, or a unit's households and adults."""
-    try:
-        population = parse_population(ctx.args)
-    except TargetParseError as exc:
-        raise UserError(str(exc)) from exc
-    if population is not None:
-        return await _set_population(ctx, population.level, population.unit_name, population.households,
-                                     population.adults)  # fmt: skip
+SETTINGS_USAGE = "/caidat nhac 3,1,0\n/caidat baolanhdao 2\n/caidat nhac 3,1,0 baolanhdao 2"
+
+
+@dataclass(frozen=True)
+class SettingsForm:
+    """Another feature's form of /caidat (the targets feature's households and adults), handed over by `tocns.app`."""
+
+    usage: str
+    # Its reply, or None when the arguments are not this form (they are then read as reminder settings).
+    answer: Callable[[Context], Awaitable[str | None]]
+
+
+def command_group(*forms: SettingsForm) -> CommandGroup:
+    """This feature's chat commands, /caidat answering the forms given first; `tocns.app` includes them."""
+    group = CommandGroup()
+    group.commands = list(COMMANDS.commands)
+
+    async def caidat(ctx: Context) -> str:
+        """Answer the first form that reads the arguments, else show or change the commune's reminder settings."""
+        for form in forms:
+            reply = await form.answer(ctx)
+            if reply is not None:
+                return reply
+        return await _reminder_settings(ctx)
+
+    group.command(
+        "caidat",
+        unit_scoped=True,
+        aliases=("settings",),
+        vi_name="cài đặt",
+        roles=COMMUNE_LEADERS,
+        summary="Cài đặt nhắc việc của xã: số ngày nhắc trước hạn, số ngày quá hạn thì báo lãnh đạo",
+        usage="\n".join([SETTINGS_USAGE, *(form.usage for form in forms), "/caidat (xem cài đặt hiện tại)"]),
+        order=60,
+    )(caidat)
+    return group
+
+
+async def _reminder_settings(ctx: Context) -> str:
+    """Show or change the commune's reminder lead times and escalation delay."""
     commune = await _commune(ctx)
     if not (await _authority(ctx, commune)).commune_wide:
         raise UserError(f"Chỉ lãnh đạo {commune.name} mới đổi được cài đặt nhắc việc.")
@@ -521,33 +596,3 @@ async def caidat(ctx: Context) -> str:
         f"khi quá hạn: sau {overdue_text} ngày rồi chỉ nêu trong bản tổng hợp; "
         f"báo lãnh đạo xã khi quá hạn {escalate} ngày."
     )
-
-
-async def _set_population(
-    ctx: Context, level: str | None, name: str, households: int | None, adults: int | None
-) -> str:
-    """Save a unit's denominators (the chat's unit or a team or commune named): the targets feature's store."""
-    if level is None:
-        unit = ctx.unit
-        if unit is None:
-            raise UserError(f"Ghi rõ đơn vị: /caidat tổ <tên> hộ <số>.\nCách dùng: {POPULATION_USAGE}")
-    else:
-        scopes = (
-            [ctx.unit] if ctx.unit else [u for _m, u in await org_store.memberships_of(ctx.session, ctx.person.id or 0)]
-        )
-        unit = await named_unit(ctx.session, scopes, level, name, POPULATION_USAGE)
-    memberships = await org_store.memberships_of(ctx.session, ctx.person.id or 0)
-    # The same authority as targets: staff for communes and the province, commune leaders for their teams.
-    if not may_set(memberships, unit) and not (
-        unit.level == Level.COMMUNE and any(m.role == Role.COMMUNE_LEADER and u.id == unit.id for m, u in memberships)
-    ):
-        raise UserError(f"Bạn không có quyền đổi số hộ, số người của {unit.name}. Chưa có gì được lưu.")
-    row = await target_store.set_population(
-        ctx.session, unit, households=households, adults=adults, actor=ctx.person, now=ctx.now
-    )
-    figures = []
-    if row.households is not None:
-        figures.append(f"{row.households:,} hộ".replace(",", "."))
-    if row.adults is not None:
-        figures.append(f"{row.adults:,} người trưởng thành".replace(",", "."))
-    return f"Đã lưu {unit.name}: {', '.join(figures)}."

@@ -198,17 +198,25 @@ def _reminder_chats(
     groups = reach.groups_of(commune)
     own = [b for b in groups if b.platform == task.platform and b.chat_id == task.chat_id]
     chosen = own or [b for b in groups if b.platform == task.platform]
-    chats = [Chat(b.platform, b.chat_id, b.org_unit_id) for b in chosen]
     platforms = {b.platform for b in groups}
-    seen: set[int] = set()
+    return [Chat(b.platform, b.chat_id, b.org_unit_id) for b in chosen] + _private_chats(
+        reach, commune, pending, people, platforms
+    )
+
+
+def _private_chats(
+    reach: Reach, commune: OrgUnit, pending: list[PendingAssignee], people: dict[int, Person], platforms: set[str]
+) -> list[Chat]:
+    """The private chats of the unfinished people, then of the unfinished teams' members (each person once), on
+    platforms where the commune has no group."""
+    chats: list[Chat] = []
     for row in pending:
         person = people.get(row.person_id or 0)
         if person is not None and person.private_chat_id and person.platform not in platforms:
-            seen.add(person.id or 0)
             chats.append(Chat(person.platform, person.private_chat_id, commune.id or 0, person))
+    seen = {c.person.id or 0 for c in chats if c.person is not None}
     teams = [r.team_id for r in pending if r.team_id]
-    chats += [c for c in reach.people_of(teams, platforms) if c.person is not None and c.person.id not in seen]
-    return chats
+    return chats + [c for c in reach.people_of(teams, platforms) if c.person is not None and c.person.id not in seen]
 
 
 def _escalation_targets(task: OpenTask, leaders: list[Person]) -> list[tuple[str, Person | None]]:

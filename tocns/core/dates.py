@@ -282,12 +282,18 @@ def match_date(words: Sequence[str], i: int, today: date, direction: Direction) 
     """
     if i >= len(words):
         return None
+    # The readers in the grammar's order of precedence: the first that reads the words wins.
+    for reader in (_spelled_day, _prefixed_day, _absolute_day, _relative_day, _weekday_day):
+        hit = reader(words, i, today, direction)
+        if hit is not None:
+            return hit
+    _refuse_not_a_day(words, i, today)
+    return None
+
+
+def _prefixed_day(words: Sequence[str], i: int, today: date, direction: Direction) -> DateHit | None:
+    """A day after "ngày" ("ngày 20/11", "ngày hôm qua", "ngày thứ 6") or after "hôm"/"bữa" ("hôm thứ 5")."""
     word = words[i]
-    two = tuple(words[i : i + 2])
-    start = i
-    spelled = _spelled_day(words, i, today, direction)
-    if spelled is not None:
-        return spelled
     if word == "ngay" and i + 1 < len(words):
         nxt = words[i + 1]
         if ABSOLUTE_DATE.match(nxt):
@@ -306,9 +312,19 @@ def match_date(words: Sequence[str], i: int, today: date, direction: Direction) 
         inner = match_date(words, i + 1, today, direction)
         if inner is not None:
             return DateHit(inner.value, inner.size + 1, f"{word} {inner.typed}")
-    value = read_absolute(word, today, direction)
-    if value is not None:
-        return DateHit(value, 1, word)
+    return None
+
+
+def _absolute_day(words: Sequence[str], i: int, today: date, direction: Direction) -> DateHit | None:
+    """A day written with digits in one word: "20/11", "20-11-2026", "20.11"."""
+    value = read_absolute(words[i], today, direction)
+    return DateHit(value, 1, words[i]) if value is not None else None
+
+
+def _relative_day(words: Sequence[str], i: int, today: date, direction: Direction) -> DateHit | None:
+    """A day counted from today ("hôm qua", "hqua", "2 ngày trước") or the end of this month ("cuối tháng")."""
+    word = words[i]
+    two = tuple(words[i : i + 2])
     if (
         re.fullmatch(r"[0-9]{1,2}", word)
         and 1 <= int(word) <= 60
@@ -321,29 +337,39 @@ def match_date(words: Sequence[str], i: int, today: date, direction: Direction) 
         return DateHit(today + timedelta(days=RELATIVE_DAYS[(word,)]), 1, word)  # "hqua", "hnay"
     if two == ("cuoi", "thang"):
         return DateHit(end_of_month(today), 2, "cuoi thang")
+    return None
+
+
+def _weekday_day(words: Sequence[str], i: int, today: date, direction: Direction) -> DateHit | None:
+    """A weekday ("thứ 6", "t6", "chủ nhật"), in the week a qualifier names ("tuần trước") or the nearest one."""
     weekday = _weekday_at(words, i)
-    if weekday is not None:
-        day, used = weekday
-        i += used
-        monday = today - timedelta(days=today.weekday())
-        shift = _longest(words, i, _WEEK_SHIFT)
-        if shift:
-            value = monday + timedelta(days=7 * _WEEK_SHIFT[tuple(words[i : i + shift])] + day)
-            used += shift
-        elif direction == "past":
-            value = today - timedelta(days=(today.weekday() - day) % 7)
-        else:
-            value = today + timedelta(days=(day - today.weekday()) % 7)
-        return DateHit(value, used, " ".join(words[start : start + used]))
+    if weekday is None:
+        return None
+    day, used = weekday
+    after = i + used
+    monday = today - timedelta(days=today.weekday())
+    shift = _longest(words, after, _WEEK_SHIFT)
+    if shift:
+        value = monday + timedelta(days=7 * _WEEK_SHIFT[tuple(words[after : after + shift])] + day)
+        used += shift
+    elif direction == "past":
+        value = today - timedelta(days=(today.weekday() - day) % 7)
+    else:
+        value = today + timedelta(days=(day - today.weekday()) % 7)
+    return DateHit(value, used, " ".join(words[i : i + used]))
+
+
+def _refuse_not_a_day(words: Sequence[str], i: int, today: date) -> None:
+    """Refuse (DateError) a span that is not one day ("tuần trước") or a "hôm"/"bữa" we do not know ("hôm nọ")."""
     span = _longest(words, i, NOT_A_DAY)
     if span:
         raise DateError(
             f"'{NOT_A_DAY[tuple(words[i : i + span])]}' không phải một ngày. Hãy ghi ngày cụ thể, ví dụ "
             f"'thứ 6 tuần trước' hoặc '{fmt_date(today - timedelta(days=7))[:5]}'. {DATE_FORMS}"
         )
-    if word in _VAGUE_HEADS and len(two) == 2 and two[1].isalpha():
+    two = tuple(words[i : i + 2])
+    if words[i] in _VAGUE_HEADS and len(two) == 2 and two[1].isalpha():
         raise DateError(f"Chưa rõ '{' '.join(two)}' là ngày nào. {DATE_FORMS}")
-    return None
 
 
 def _longest(words: Sequence[str], i: int, table: Mapping[tuple[str, ...], object]) -> int:
@@ -364,12 +390,28 @@ def _spelled_day(words: Sequence[str], i: int, today: date, direction: Direction
     "mùng D" without a month is day D of this month (of the next month for a deadline already past); a record
     refuses it when that day has not come yet. "ngày D" alone still lacks its month (refused by the caller).
     """
+    parts = _spelled_parts(words, i)
+    if parts is None:
+        return None
+    day, month, year, j = parts
+    typed = " ".join(words[i:j])
+    return DateHit(_spelled_value(day, month, year, typed, today, direction), j - i, typed)
+
+
+def _spelled_head(words: Sequence[str], i: int) -> tuple[str, int]:
+    """The word before a spelled day ("ngày", "mùng", "hôm mùng"...) and the index of the day after it."""
+    head = words[i] if i < len(words) else ""
     j = i
-    head = words[j] if j < len(words) else ""
     if head in ("ngay", "mung", "mong", "hom", "bua"):
         j += 1
         if head in ("hom", "bua") and j < len(words) and words[j] in ("mung", "mong"):
             head, j = words[j], j + 1
+    return head, j
+
+
+def _spelled_parts(words: Sequence[str], i: int) -> tuple[int, int | None, int | None, int] | None:
+    """(day, month, year, index after them) of a spelled day at `i`, or None when the words there are not one."""
+    head, j = _spelled_head(words, i)
     day = _small(words[j], 1, 31) if j < len(words) else None
     if day is None:
         return None
@@ -386,21 +428,28 @@ def _spelled_day(words: Sequence[str], i: int, today: date, direction: Direction
     if month is not None and j + 1 < len(words) and words[j] == "nam" and re.fullmatch(r"[0-9]{4}", words[j + 1]):
         year = int(words[j + 1])
         j += 2
-    typed = " ".join(words[i:j])
+    return day, month, year, j
+
+
+def _spelled_value(
+    day: int, month: int | None, year: int | None, typed: str, today: date, direction: Direction
+) -> date:
+    """The date a spelled day names: without a month this month's (next month's for a deadline already past);
+    without a year the nearest one the direction points to."""
     if month is None:
         value = make_date(today.year, today.month, day, typed)
         if direction == "future" and value < today:
             following = end_of_month(today) + timedelta(days=1)
             value = make_date(following.year, following.month, day, typed)
-        return DateHit(value, j - i, typed)
+        return value
     if year is not None:
-        return DateHit(make_date(year, month, day, typed), j - i, typed)
+        return make_date(year, month, day, typed)
     value = make_date(today.year, month, day, typed)
     if direction == "past" and (value - today).days > 180:
         value = make_date(today.year - 1, month, day, typed)
     elif direction == "future" and value < today:
         value = make_date(today.year + 1, month, day, typed)
-    return DateHit(value, j - i, typed)
+    return value
 
 
 def parse_deadline(text: str, today: date) -> tuple[date, str]:

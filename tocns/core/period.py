@@ -178,7 +178,7 @@ def _range(first: str, second: str, today: date) -> Period:
         wrapped = _day(first, today, end.year - 1)[0]
         if (end - wrapped).days + 1 <= MAX_WRAPPED_DAYS:
             start = wrapped
-    return _checked(Period(start, end, "range"), today)
+    return Period(start, end, "range")
 
 
 def _latest_month(month: int, today: date) -> date:
@@ -195,41 +195,61 @@ def parse_period(text: str, today: date) -> Period:
     dd/mm/yyyy-dd/mm/yyyy, YYYY-MM-DD..YYYY-MM-DD. A reversed, over-long or not yet started period is refused.
     """
     key = fold(text).strip(" .")
+    # The readers in the grammar's order of precedence: the first that reads the key wins.
+    for reader in (_relative_period, _year_or_quarter, _week_period, _month_period, _iso_range, _typed_range):
+        period = reader(key, text, today)
+        if period is not None:
+            return _checked(period, today)
+    raise PeriodNotUnderstood(f"Không hiểu khoảng thời gian '{text.strip()}'. Dùng: {USAGE}.")
+
+
+def _relative_period(key: str, text: str, today: date) -> Period | None:
+    """This or last week or month (tuần này, tuần trước, tháng này, tháng trước, every relative week), else None."""
     if key in ("", "tuan", "tuan nay", "week", "this week", "tuannay"):
-        return _checked(week_of(today), today)
+        return week_of(today)
     if tuple(key.split()) in RELATIVE_WEEKS:  # every spelling of a relative week, as the date grammar reads it
-        return _checked(week_of(today + timedelta(days=7 * RELATIVE_WEEKS[tuple(key.split())])), today)
+        return week_of(today + timedelta(days=7 * RELATIVE_WEEKS[tuple(key.split())]))
     if key in ("tuan truoc", "tuan roi", "last week", "tuantruoc"):
-        return _checked(week_of(today - timedelta(days=7)), today)
+        return week_of(today - timedelta(days=7))
     if key in ("thang", "thang nay", "month", "this month", "thangnay"):
-        return _checked(month_of(today), today)
+        return month_of(today)
     if key in ("thang truoc", "thang roi", "last month", "thangtruoc"):
-        return _checked(month_of(today.replace(day=1) - timedelta(days=1)), today)
-    if (year_or_quarter := _year_or_quarter(key, text, today)) is not None:
-        return _checked(year_or_quarter, today)
+        return month_of(today.replace(day=1) - timedelta(days=1))
+    return None
+
+
+def _week_period(key: str, text: str, today: date) -> Period | None:
+    """A numbered week (2026-W47, tuần 47, tuần 47/2026), else None; a week number without a year is this year's,
+    or last year's when this year's is more than 180 days ahead."""
     if m := _ISO_WEEK.match(key):
-        iso_year = _year(int(m[1]), text)
-        try:
-            iso_week = week_of(date.fromisocalendar(iso_year, int(m[2]), 1))
-        except ValueError as exc:
-            raise PeriodError(f"Tuần '{text.strip()}' không có thật. Dùng: {USAGE}.") from exc
-        return _checked(iso_week, today)
-    if m := _WEEK_NUMBER.match(key):
-        year = _year(int(m[2]), text) if m[2] else today.isocalendar()[0]
-        try:
-            week = week_of(date.fromisocalendar(year, int(m[1]), 1))
-        except ValueError as exc:
-            raise PeriodError(f"Tuần '{text.strip()}' không có thật. Dùng: {USAGE}.") from exc
-        if not m[2] and (week.start - today).days > 180:
-            week = week_of(date.fromisocalendar(year - 1, int(m[1]), 1))
-        return _checked(week, today)
+        iso_year, number, typed_year = _year(int(m[1]), text), int(m[2]), True
+    elif m := _WEEK_NUMBER.match(key):
+        iso_year = _year(int(m[2]), text) if m[2] else today.isocalendar()[0]
+        number, typed_year = int(m[1]), bool(m[2])
+    else:
+        return None
+    try:
+        week = week_of(date.fromisocalendar(iso_year, number, 1))
+    except ValueError as exc:
+        raise PeriodError(f"Tuần '{text.strip()}' không có thật. Dùng: {USAGE}.") from exc
+    if not typed_year and (week.start - today).days > 180:
+        week = week_of(date.fromisocalendar(iso_year - 1, number, 1))
+    return week
+
+
+def _month_period(key: str, text: str, today: date) -> Period | None:
+    """A month (2026-11, tháng 11, tháng 11/2026), else None; without a year the latest such month."""
     if (m := _ISO_MONTH.match(key)) or (m := _MONTH.match(key)):
         typed_year, month = (m[1], int(m[2])) if m.re is _ISO_MONTH else (m[2], int(m[1]))
         month_year = _year(int(typed_year), text) if typed_year else None
         if not 1 <= month <= 12:
             raise PeriodError(f"Tháng '{text.strip()}' không có thật. Dùng: {USAGE}.")
-        first = date(month_year, month, 1) if month_year is not None else _latest_month(month, today)
-        return _checked(month_of(first), today)
+        return month_of(date(month_year, month, 1) if month_year is not None else _latest_month(month, today))
+    return None
+
+
+def _iso_range(key: str, text: str, today: date) -> Period | None:
+    """A range of ISO days (YYYY-MM-DD..YYYY-MM-DD), else None."""
     if m := _ISO_RANGE.match(key):
         _year(int(m[1][:4]), text)
         _year(int(m[2][:4]), text)
@@ -237,10 +257,14 @@ def parse_period(text: str, today: date) -> Period:
             start, end = date.fromisoformat(_iso(m[1])), date.fromisoformat(_iso(m[2]))
         except ValueError as exc:
             raise PeriodError(f"Khoảng ngày '{text.strip()}' không có thật; dạng YYYY-MM-DD..YYYY-MM-DD.") from exc
-        return _checked(Period(start, end, "range"), today)
-    if m := _RANGE.match(key):
-        return _range(m[1], m[2], today)
-    raise PeriodNotUnderstood(f"Không hiểu khoảng thời gian '{text.strip()}'. Dùng: {USAGE}.")
+        return Period(start, end, "range")
+    return None
+
+
+def _typed_range(key: str, text: str, today: date) -> Period | None:
+    """A range of days as people type it (dd/mm-dd/mm, từ ngày dd/mm đến dd/mm/yyyy), else None."""
+    m = _RANGE.match(key)
+    return _range(m[1], m[2], today) if m else None
 
 
 def _year_or_quarter(key: str, text: str, today: date) -> Period | None:

@@ -6,12 +6,14 @@ import hmac
 import json
 import logging
 import re
+from collections.abc import Mapping
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from tocns.channels.base import UpdateIgnored, UpdateRefused
+from tocns.channels.base import Channel, UpdateIgnored, UpdateRefused
 from tocns.core.metrics import METRICS
+from tocns.core.updates import Checked
 from tocns.inbound.pipeline import Pipeline, unstorable
 
 log = logging.getLogger(__name__)
@@ -72,37 +74,45 @@ def _refuse(status: int, platform: str, reason: str) -> JSONResponse:
     return JSONResponse({"ok": False, "error": reason}, status_code=status)
 
 
-async def intake(request: Request, platform: str, path_secret: str | None = None) -> JSONResponse:
-    """Check and store one webhook delivery, then process it in the background; `path_secret` is the last segment
-    of `/webhook/<platform>/<secret>`, for a platform that signs nothing and echoes no header (GapoWork)."""
-    pipeline: Pipeline = request.app.state.pipeline
-    channels = request.app.state.channels
-    # The URL names the platform (`/webhook/zalo`), or its path does when they differ (`/webhook/zalo-oa`).
-    channel = channels.get(platform) or next(
+def _channel_for(channels: Mapping[str, Channel], platform: str) -> Channel | None:
+    """The channel a webhook URL names: by platform (`/webhook/zalo`) or by its path when they differ
+    (`/webhook/zalo-oa`)."""
+    return channels.get(platform) or next(
         (c for c in channels.values() if c.webhook_path == f"/webhook/{platform}"), None
     )
-    if channel is None:
-        return _refuse(404, platform, "platform not configured")
-    platform = channel.platform
-    # A channel whose platform signs the raw body (Zalo OA's X-ZEvent-Signature) checks it with `verify`.
-    verify = getattr(channel, "verify", None)
+
+
+def _refuse_secret(request: Request, channel: Channel, path_secret: str | None) -> JSONResponse | None:
+    """The refusal of a call without the channel's secret (in the header, or in the path for GapoWork), or None.
+
+    A channel whose platform signs the raw body (Zalo OA's X-ZEvent-Signature) is checked by `verify` instead."""
     in_path = getattr(channel, "secret_in_path", False)
     if path_secret is not None and not in_path:
-        return _refuse(404, platform, "no such webhook path")
+        return _refuse(404, channel.platform, "no such webhook path")
     given = path_secret if in_path else request.headers.get(channel.secret_header)
-    if verify is None and not secret_ok(channel.webhook_secret, given):
-        return _refuse(401, platform, "missing or wrong secret")
-    try:
-        raw = await read_limited(request, pipeline.settings.webhook_max_body_bytes)
-    except BodyTooLarge:
-        return _refuse(413, platform, "body too large")
-    if verify is not None:
-        if not channel.webhook_secret:
-            # Zalo shows the OA secret key only after it pinged the URL once: answer, keep nothing, until it is set.
-            log.warning("%s webhook call answered but not processed: its signature key is not configured", platform)
-            return JSONResponse({"ok": True})
-        if not verify(raw, request.headers):
-            return _refuse(401, platform, "missing or wrong signature")
+    if getattr(channel, "verify", None) is None and not secret_ok(channel.webhook_secret, given):
+        return _refuse(401, channel.platform, "missing or wrong secret")
+    return None
+
+
+def _refuse_signature(request: Request, channel: Channel, raw: bytes) -> JSONResponse | None:
+    """For a channel that signs the raw body: the answer when the signature cannot be or is not right, or None."""
+    verify = getattr(channel, "verify", None)
+    if verify is None:
+        return None
+    if not channel.webhook_secret:
+        # Zalo shows the OA secret key only after it pinged the URL once: answer, keep nothing, until it is set.
+        log.warning("%s webhook call answered but not processed: its signature key is not configured", channel.platform)
+        return JSONResponse({"ok": True})
+    if not verify(raw, request.headers):
+        return _refuse(401, channel.platform, "missing or wrong signature")
+    return None
+
+
+def _read_update(channel: Channel, raw: bytes) -> Checked | JSONResponse:
+    """The body decoded and checked by its channel, or the answer when it is not JSON, not storable or not an
+    update for the bot."""
+    platform = channel.platform
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser allows
@@ -122,6 +132,28 @@ async def intake(request: Request, platform: str, path_secret: str | None = None
     # What cannot be stored is refused now, not accepted and then failed on every attempt (holding its chat).
     if (reason := unstorable(checked)) is not None:
         return _refuse(400, platform, reason)
+    return checked
+
+
+async def intake(request: Request, platform: str, path_secret: str | None = None) -> JSONResponse:
+    """Check and store one webhook delivery, then process it in the background; `path_secret` is the last segment
+    of `/webhook/<platform>/<secret>`, for a platform that signs nothing and echoes no header (GapoWork)."""
+    pipeline: Pipeline = request.app.state.pipeline
+    channel = _channel_for(request.app.state.channels, platform)
+    if channel is None:
+        return _refuse(404, platform, "platform not configured")
+    platform = channel.platform
+    if (refused := _refuse_secret(request, channel, path_secret)) is not None:
+        return refused
+    try:
+        raw = await read_limited(request, pipeline.settings.webhook_max_body_bytes)
+    except BodyTooLarge:
+        return _refuse(413, platform, "body too large")
+    if (refused := _refuse_signature(request, channel, raw)) is not None:
+        return refused
+    checked = _read_update(channel, raw)
+    if isinstance(checked, JSONResponse):
+        return checked
     try:
         await pipeline.accept(channel, checked)
     except Exception:

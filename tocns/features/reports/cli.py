@@ -45,18 +45,10 @@ def _report_database(args: argparse.Namespace) -> str:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from tocns.cli_common import prepared_settings, run_in_session
-    from tocns.core.clock import utcnow
+    """Print (or write to -o) one unit's report in the chosen format; 2 with a Vietnamese reason on bad input."""
+    from tocns.cli_common import prepared_settings
     from tocns.core.period import PeriodError, parse_cli_period
-    from tocns.features.org import store as org_store
-    from tocns.features.reports.render import (
-        CHARTS_NEED_EXTRA,
-        charts_available,
-        render_csv,
-        render_png,
-        render_text,
-    )
-    from tocns.features.reports.service import unit_report
+    from tocns.features.reports.render import CHARTS_NEED_EXTRA, charts_available
 
     if args.format == "png" and not charts_available():
         print(f"Lỗi: {CHARTS_NEED_EXTRA}", file=sys.stderr)
@@ -65,29 +57,52 @@ def _report(args: argparse.Namespace) -> int:
     if args.format in ("xlsx", "png") and not args.output:
         print(f"Lỗi: định dạng {args.format} cần tệp ra: -o bao-cao.{args.format}", file=sys.stderr)
         return 2
-    now = utcnow()
-    if args.at:
-        try:
-            local = datetime.strptime(args.at.strip(), "%Y-%m-%d %H:%M")
-        except ValueError:
-            print(f'Lỗi: thời điểm {args.at!r} không hợp lệ; viết dạng "2026-11-30 08:00".', file=sys.stderr)
-            return 2
-        from tocns.core.dates import DateError, check_year
-
-        try:
-            check_year(local.year, args.at.strip())
-        except DateError as exc:
-            print(f"Lỗi: {exc}", file=sys.stderr)
-            return 2
-        now = local.replace(tzinfo=settings.tz).astimezone(UTC)
+    now = _moment(args.at, settings)
+    if now is None:
+        return 2
     try:
         period = parse_cli_period(args.period, now.astimezone(settings.tz).date())
     except PeriodError as exc:
         print(f"Lỗi: {exc}", file=sys.stderr)
         return 2
-
     if args.format == "xlsx":
         return _xlsx(args, settings, period, now)
+    data = _rendered(args, settings, period, now)
+    if args.output:
+        Path(args.output).write_bytes(data)
+        print(f"Đã ghi {args.output} ({len(data)} byte).", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    return 0
+
+
+def _moment(at: str | None, settings: Settings) -> datetime | None:
+    """The moment the report is made as of: now, or `--at` local time; None after printing why `--at` is refused."""
+    from tocns.core.clock import utcnow
+    from tocns.core.dates import DateError, check_year
+
+    if not at:
+        return utcnow()
+    try:
+        local = datetime.strptime(at.strip(), "%Y-%m-%d %H:%M")
+    except ValueError:
+        print(f'Lỗi: thời điểm {at!r} không hợp lệ; viết dạng "2026-11-30 08:00".', file=sys.stderr)
+        return None
+    try:
+        check_year(local.year, at.strip())
+    except DateError as exc:
+        print(f"Lỗi: {exc}", file=sys.stderr)
+        return None
+    return local.replace(tzinfo=settings.tz).astimezone(UTC)
+
+
+def _rendered(args: argparse.Namespace, settings: Settings, period: Period, now: datetime) -> bytes:
+    """The unit's report as text, JSON, CSV or PNG bytes."""
+    from tocns.cli_common import run_in_session
+    from tocns.features.org import store as org_store
+    from tocns.features.reports.render import render_csv, render_png, render_text
+    from tocns.features.reports.service import unit_report
 
     async def work(session: AsyncSession) -> bytes:
         unit = await org_store.require_unit(session, args.org_code)
@@ -100,17 +115,11 @@ def _report(args: argparse.Namespace) -> int:
             return render_csv(report).encode("utf-8")
         return render_png(report)
 
-    data = run_in_session(work)
-    if args.output:
-        Path(args.output).write_bytes(data)
-        print(f"Đã ghi {args.output} ({len(data)} byte).", file=sys.stderr)
-    else:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-    return 0
+    return run_in_session(work)
 
 
 def _xlsx(args: argparse.Namespace, settings: Settings, period: Period, now: datetime) -> int:
+    """Stream the workbook to the output file (every raw row, memory flat), then say how many rows it holds."""
     from tocns.cli_common import run_in_session
     from tocns.features.activity.evidence import shown_by
     from tocns.features.org import store as org_store
@@ -118,7 +127,6 @@ def _xlsx(args: argparse.Namespace, settings: Settings, period: Period, now: dat
     from tocns.features.reports.store import stream_raw_records
     from tocns.features.reports.workbook import write_workbook
 
-    """Stream the workbook to the output file (every raw row, memory flat), then say how many rows it holds."""
     output = Path(args.output)
     partial = output.with_name(output.name + ".part")
 

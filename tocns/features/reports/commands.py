@@ -63,37 +63,54 @@ def split_unit_and_period(words: list[str]) -> tuple[list[str], str]:
 
 async def _target(ctx: Context, level: str, name_words: list[str]) -> OrgUnit:
     """The team or commune named, searched under the chat's unit (or the sender's units in a private chat)."""
-    memberships = await org_store.memberships_of(ctx.session, ctx.person.id or 0)
-    if level == Level.TEAM and not name_words:
+    if not name_words:
+        return await _own_unit(ctx, level)
+    name = " ".join(name_words)
+    kinds = TEAM_KIND_WORDS if level == Level.TEAM else COMMUNE_KIND_WORDS
+    picked, options = pick_team(name, await _units_in_scope(ctx, level), kinds)
+    if picked is None:
+        raise UserError(_not_picked(ctx, level, name, options))
+    return picked
+
+
+async def _own_unit(ctx: Context, level: str) -> OrgUnit:
+    """The sender's team ("/baocao tổ"), or the commune of the chat's unit ("/baocao xã"), or a refusal."""
+    if level == Level.TEAM:
         team = await org_store.team_of(ctx.session, ctx.person.id or 0, ctx.unit)
         if team is None:
             raise UserError(
                 "Bạn chưa ở tổ nào nên chưa có báo cáo tổ. Gõ /baocao tổ <tên tổ>, ví dụ: /baocao tổ Thôn 1."
             )
         return team
-    if level == Level.COMMUNE and not name_words:
-        commune = await org_store.nearest_of_level(ctx.session, ctx.unit, Level.COMMUNE) if ctx.unit else None
-        if commune is None:
-            raise UserError(f"Hãy ghi tên xã/phường, ví dụ: /baocao xã Tân Lập. Cách dùng: {BAOCAO_USAGE}")
-        return commune
-    scopes = [ctx.unit] if ctx.unit is not None else [unit for _, unit in memberships]
+    commune = await org_store.nearest_of_level(ctx.session, ctx.unit, Level.COMMUNE) if ctx.unit else None
+    if commune is None:
+        raise UserError(f"Hãy ghi tên xã/phường, ví dụ: /baocao xã Tân Lập. Cách dùng: {BAOCAO_USAGE}")
+    return commune
+
+
+async def _units_in_scope(ctx: Context, level: str) -> list[OrgUnit]:
+    """The units of `level` under the chat's unit, or under each of the sender's units in a private chat."""
+    if ctx.unit is not None:
+        scopes = [ctx.unit]
+    else:
+        scopes = [unit for _, unit in await org_store.memberships_of(ctx.session, ctx.person.id or 0)]
     units: dict[int, OrgUnit] = {}
     for scope in scopes:
         for unit in await org_store.descendants(ctx.session, scope, level=level, include_self=scope.level == level):
             units[unit.id or 0] = unit
-    name = " ".join(name_words)
+    return list(units.values())
+
+
+def _not_picked(ctx: Context, level: str, name: str, options: list[OrgUnit]) -> str:
+    """Why no unit was picked: none found under the scope, or the close names to choose from."""
     kind = "tổ" if level == Level.TEAM else "xã/phường"
-    kinds = TEAM_KIND_WORDS if level == Level.TEAM else COMMUNE_KIND_WORDS
-    picked, options = pick_team(name, list(units.values()), kinds)
-    if picked is None:
+    if not options:
         where = f" trong {ctx.unit.name}" if ctx.unit is not None else ""
-        if not options:
-            raise UserError(f"Không tìm thấy {kind} '{name}'{where}. Cách dùng: {BAOCAO_USAGE}")
-        word = "tổ" if level == Level.TEAM else "đơn vị"
-        listing = "\n".join(f"- {u.name} (mã {u.code})" for u in options[:8])
-        count = "một" if len(options) == 1 else str(len(options))
-        raise UserError(f"Chưa chắc '{name}' là {kind} nào. Có {count} {word} gần giống:\n{listing}")
-    return picked
+        return f"Không tìm thấy {kind} '{name}'{where}. Cách dùng: {BAOCAO_USAGE}"
+    word = "tổ" if level == Level.TEAM else "đơn vị"
+    listing = "\n".join(f"- {u.name} (mã {u.code})" for u in options[:8])
+    count = "một" if len(options) == 1 else str(len(options))
+    return f"Chưa chắc '{name}' là {kind} nào. Có {count} {word} gần giống:\n{listing}"
 
 
 def _may_read(memberships: list[tuple[Membership, OrgUnit]], unit: OrgUnit) -> bool:

@@ -126,13 +126,7 @@ def render_text(report: Report, tz: ZoneInfo, silent_limit: int = 10, ranked: in
         "",
         "Chỉ tiêu: kỳ này (kỳ trước, thay đổi)",
     ]
-    shown = [t for t in report.totals if t.quantity or t.previous]
-    for total in shown:
-        lines.append(
-            f"• {total.name}: {_num(total.quantity)} {total.unit} ({_num(total.previous)}, {_change(total.change)})"
-        )
-    if not shown:
-        lines.append("• Chưa có kết quả nào được ghi trong kỳ.")
+    lines += _totals_lines(report)
     lines += [
         "",
         f"Tổ có báo cáo: {_rate(report.reporting_teams, report.teams)}",
@@ -144,29 +138,50 @@ def render_text(report: Report, tz: ZoneInfo, silent_limit: int = 10, ranked: in
         # A commune's leaders hear every team behind pace; a province's text the furthest behind (all in Excel).
         lines += progress_lines(report.progress, every_name=report.unit_level == "commune", limit=ranked)
     if report.unit_level == "commune":
-        # The commune's teams once each: those that reported with their figures, then the silent ones by name.
-        units = {t.code: t.unit for t in report.totals}
-        reporting = [c for c in report.children if c.reporting_teams]
-        if reporting:
-            lines += ["", "Theo tổ: lượt ghi, chỉ tiêu nhiều nhất"]
-            for child in reporting:
-                lines.append(f"• {child.name}: {child.records} lượt ghi{_top_figures(child.by_indicator, units)}")
+        lines += _teams_section(report)
     elif report.children:
         lines += _units_section(report, ranked)
-    silent = report.silent_teams
-    if silent:
-        # A commune's leader needs every name; a province's officer gets them all in the workbook.
-        limit = len(silent) if report.unit_level == "commune" else silent_limit
-        lines += ["", f"Tổ chưa báo cáo ({len(silent)}):"]
-        for team in silent[:limit]:
-            where = f" - {team.parent_name}" if team.parent_name and report.unit_level != "commune" else ""
-            lines.append(f"• {team.name}{where}")
-        if len(silent) > limit:
-            lines.append(f"… và {len(silent) - limit} tổ khác (xem trang Tổ chưa báo cáo trong tệp Excel).")
-    elif report.teams:
-        lines += ["", "Tất cả các tổ đều đã báo cáo. 👏"]
+    lines += _silent_lines(report, silent_limit)
     lines += ["", f"Lập lúc {fmt_time(report.generated_at, tz)}"]
     return "\n".join(lines)
+
+
+def _totals_lines(report: Report) -> list[str]:
+    """One line per indicator with a figure now or before: this period, the previous one and the change."""
+    shown = [t for t in report.totals if t.quantity or t.previous]
+    lines = [
+        f"• {total.name}: {_num(total.quantity)} {total.unit} ({_num(total.previous)}, {_change(total.change)})"
+        for total in shown
+    ]
+    return lines or ["• Chưa có kết quả nào được ghi trong kỳ."]
+
+
+def _teams_section(report: Report) -> list[str]:
+    """A commune's teams that reported, with their records and top figures (the silent ones are named below)."""
+    units = {t.code: t.unit for t in report.totals}
+    reporting = [c for c in report.children if c.reporting_teams]
+    if not reporting:
+        return []
+    lines = ["", "Theo tổ: lượt ghi, chỉ tiêu nhiều nhất"]
+    for child in reporting:
+        lines.append(f"• {child.name}: {child.records} lượt ghi{_top_figures(child.by_indicator, units)}")
+    return lines
+
+
+def _silent_lines(report: Report, silent_limit: int) -> list[str]:
+    """The teams that have not reported, or a word of praise when every team has; nothing for a unit with none."""
+    silent = report.silent_teams
+    if not silent:
+        return ["", "Tất cả các tổ đều đã báo cáo. 👏"] if report.teams else []
+    # A commune's leader needs every name; a province's officer gets them all in the workbook.
+    limit = len(silent) if report.unit_level == "commune" else silent_limit
+    lines = ["", f"Tổ chưa báo cáo ({len(silent)}):"]
+    for team in silent[:limit]:
+        where = f" - {team.parent_name}" if team.parent_name and report.unit_level != "commune" else ""
+        lines.append(f"• {team.name}{where}")
+    if len(silent) > limit:
+        lines.append(f"… và {len(silent) - limit} tổ khác (xem trang Tổ chưa báo cáo trong tệp Excel).")
+    return lines
 
 
 def period_of_previous(report: Report) -> Period:

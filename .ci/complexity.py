@@ -16,17 +16,15 @@ from pathlib import Path
 from radon.complexity import cc_rank, cc_visit
 
 MAX_LINES = 60
-ALLOWED_D_OR_WORSE = 19  # 26 on 2026-12-06 before the splits; only goes down
-"""Blocks rated D or worse allowed: 26 before issue 23's splits, 22 after the org, CLI, GapoWork and directives ones.
+ALLOWED_D_OR_WORSE = 12  # 26 on 2026-12-06 before the splits; only goes down
+"""Blocks rated D or worse allowed: 26 before issue 23's splits, 22 after the org, CLI, GapoWork and directives ones,
+12 after the /ghi grammar's 7.
 The issue's goal is at most 8; the lead sets it once the parallel splits of issue 23 are merged."""
 REASON = "# long because:"
 PENDING_SPLITS = {
     # Long functions in modules other engineers were splitting at the same time (issue 23); the lead deletes each
     # entry when its split is merged, and an entry that no longer matches is reported below.
     ("tocns/core/dates.py", "match_date"): "core/* is reworked in the core-leaf change",
-    ("tocns/features/activity/grammar.py", "parse_log"): "the /ghi grammar, not split yet",
-    ("tocns/features/activity/grammar.py", "scan"): "the /ghi grammar, not split yet",
-    ("tocns/features/activity/grammar.py", "check_numbers"): "the /ghi grammar, not split yet",
     ("tocns/features/reports/cli.py", "_report"): "reports are reworked for rollups",
     ("tocns/features/targets/grammar.py", "parse_target"): "the /muctieu grammar, not split yet",
     ("tocns/features/tasks/commands.py", "_read_task"): "the /giaoviec grammar, reworked for deadlines",

@@ -736,8 +736,8 @@ class _Reader:
         self._merge_mentions()
 
     def _scan_at(self, i: int) -> int:
-        """Mark what starts at token `i` (the first step of the scan table that understands it); the next index."""
-        for step in _SCAN_STEPS:
+        """Mark what starts at token `i` (the first step for its kind that understands it); the next index."""
+        for step in _SCAN_STEPS.get(self.tokens[i].kind, ()):
             nxt = step(self, i)
             if nxt is not None:
                 return nxt
@@ -745,22 +745,19 @@ class _Reader:
 
     def _scan_kept(self, i: int) -> int | None:
         """A phone number, a time or a tagged person: kept in the note as typed (a person as their name)."""
-        tok = self.tokens[i]
-        if tok.kind not in ("phone", "time", "person"):
-            return None
-        self.role[i] = tok.kind
+        self.role[i] = self.tokens[i].kind
         return i + 1
 
     def _scan_time(self, i: int) -> int | None:
         """A number that starts a time phrase ("8 giờ 15")."""
-        return i + 1 if self.tokens[i].kind == "num" and self._time_phrase(i) else None
+        return i + 1 if self._time_phrase(i) else None
 
     def _scan_decimal(self, i: int) -> int | None:
         """A date-shaped token read as a number: right after an indicator ("vneid 2.5", a quantity with a fraction,
         refused below, not the 2nd of May) or before a unit ("5-6 người", a range refused below, not the 5th of
         June)."""
         tok = self.tokens[i]
-        if tok.kind != "date" or not _DECIMAL_DATE.match(tok.text):
+        if not _DECIMAL_DATE.match(tok.text):
             return None
         prev = self._prev(i)
         if (prev is not None and self.role[prev] == "ind") or self._phrase_at(i + 1, self.catalogue.units, 3):
@@ -770,15 +767,13 @@ class _Reader:
 
     def _scan_house_number(self, i: int) -> int | None:
         """A date-shaped house number after a place word ("nhà số 12/3"), kept in the note."""
-        if self.tokens[i].kind != "date" or not self._after_place(i):
+        if not self._after_place(i):
             return None
         self.role[i] = "time"
         return i + 1
 
     def _scan_date(self, i: int) -> int | None:
         """A date from the one date grammar ("hôm qua", "thứ 2", "12/3"); its words are marked and remembered."""
-        if self.tokens[i].kind not in ("word", "date", "num"):
-            return None
         try:
             hit = match_date(self.words, i, self.today, "past")
         except DateError as exc:
@@ -792,7 +787,7 @@ class _Reader:
 
     def _scan_marker(self, i: int) -> int | None:
         """The note marker ("ghi chú:"): what follows is the note."""
-        marker = self._phrase_at(i, set(NOTE_MARKERS), 2) if self.tokens[i].kind == "word" else 0
+        marker = self._phrase_at(i, set(NOTE_MARKERS), 2)
         if not marker:
             return None
         for k in range(i, i + marker):
@@ -807,7 +802,7 @@ class _Reader:
     def _scan_unit(self, i: int) -> int | None:
         """Unit words right after a number ("5 người"), unless they start another phrase or a longer alias."""
         prev = self._prev(i)
-        if self.tokens[i].kind != "word" or prev is None or self.tokens[prev].kind != "num" or prev != i - 1:
+        if prev is None or self.tokens[prev].kind != "num" or prev != i - 1:
             return None
         unit = self._phrase_at(i, self.catalogue.units, 3)
         blocked = tuple(self.words[i : i + 2]) in _UNIT_BLOCKERS or (
@@ -823,7 +818,7 @@ class _Reader:
 
     def _scan_mention(self, i: int) -> int | None:
         """An indicator's code, alias or name."""
-        alias = self._alias_at(i) if self.tokens[i].kind == "word" else None
+        alias = self._alias_at(i)
         if alias is None:
             return None
         spec, end = alias
@@ -1081,8 +1076,9 @@ class _Reader:
             for size in (3, 2, 1):
                 if len(self.words[k : k + size]) == size and all(t.kind == "word" for t in self.tokens[k : k + size]):
                     self._refuse_total_or_plan(k, size)
-        for j in range(len(self.tokens)):
-            self._refuse_day_span(j)
+        for j, tok in enumerate(self.tokens):
+            if tok.kind == "num":
+                self._refuse_day_span(j)
 
     def _refuse_total_or_plan(self, k: int, size: int) -> None:
         """Refuse the `size` words at `k` when they make the message a total over days or a plan."""
@@ -1333,17 +1329,16 @@ class _Reader:
         return "; ".join(p for p in pieces if p) or None
 
 
-# The scan's steps in order: the first that understands the token at hand marks it and says where the scan goes on.
-_SCAN_STEPS: tuple[Callable[[_Reader, int], int | None], ...] = (
-    _Reader._scan_kept,
-    _Reader._scan_time,
-    _Reader._scan_decimal,
-    _Reader._scan_house_number,
-    _Reader._scan_date,
-    _Reader._scan_marker,
-    _Reader._scan_unit,
-    _Reader._scan_mention,
-)
+# The scan's steps for each kind of token, in order: the first that understands the token marks it and says where
+# the scan goes on; a token no step understands (or of a kind not listed: separators, punctuation) is left free.
+_SCAN_STEPS: dict[str, tuple[Callable[[_Reader, int], int | None], ...]] = {
+    "phone": (_Reader._scan_kept,),
+    "time": (_Reader._scan_kept,),
+    "person": (_Reader._scan_kept,),
+    "num": (_Reader._scan_time, _Reader._scan_date),
+    "date": (_Reader._scan_decimal, _Reader._scan_house_number, _Reader._scan_date),
+    "word": (_Reader._scan_date, _Reader._scan_marker, _Reader._scan_unit, _Reader._scan_mention),
+}
 # Why a number may not be one exact count, in the order the reply names the first reason found.
 _INEXACT_CHECKS: tuple[Callable[[_Reader, int, str], str | None], ...] = (
     _Reader._joined_range,

@@ -14,7 +14,7 @@ import difflib
 import json
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -659,6 +659,15 @@ GENERIC_NAME_WORDS = frozenset(
 )
 
 
+def _several_days(typed: str) -> LogParseError:
+    """The refusal of a message that is a total over several days ('typed' is the words that say so)."""
+    return LogParseError(
+        f"Tin nhắn có '{typed}': đó là tổng của nhiều ngày, không ghi được thành "
+        f"một phiếu. {EXACT_RULE} Hãy gửi mỗi ngày một tin, có ngày ở đầu, ví dụ: "
+        "/ghi thứ 2 vneid 3, rồi /ghi thứ 3 vneid 4."
+    )
+
+
 class _Reader:
     """One pass over a message's tokens, marking each token's role; refuses at the first thing not understood."""
 
@@ -722,78 +731,103 @@ class _Reader:
     def scan(self) -> None:
         """Mark dates, note markers, indicator mentions and unit words."""
         i = 0
-        tokens = self.tokens
-        while i < len(tokens):
-            tok = tokens[i]
-            prev = self._prev(i)
-            after_mention = prev is not None and self.role[prev] == "ind"
-            if tok.kind in ("phone", "time", "person"):
-                self.role[i] = tok.kind  # kept in the note as typed (a person as their name)
-                i += 1
-                continue
-            if tok.kind == "num" and self._time_phrase(i):
-                i += 1
-                continue
-            if tok.kind == "date" and after_mention and _DECIMAL_DATE.match(tok.text):
-                tok.kind = "num"  # "vneid 2.5": a quantity with a fraction, refused below, not the 2nd of May
-                i += 1
-                continue
-            if tok.kind == "date" and _DECIMAL_DATE.match(tok.text) and self._phrase_at(i + 1, self.catalogue.units, 3):
-                tok.kind = "num"  # "5-6 người": a range of people (refused below), not the 5th of June
-                i += 1
-                continue
-            if tok.kind == "date" and self._after_place(i):
-                self.role[i] = "time"  # "nhà số 12/3": a house number, kept in the note
-                i += 1
-                continue
-            if tok.kind in ("word", "date", "num"):
-                try:
-                    hit = match_date(self.words, i, self.today, "past")
-                except DateError as exc:
-                    raise LogParseError(self._quote_typed(str(exc), i)) from None
-                if hit is not None:
-                    for k in range(i, i + hit.size):
-                        self.role[k] = "date"
-                    self.dates.append((hit.value, self.typed(i, i + hit.size)))
-                    i += hit.size
-                    continue
-            if tok.kind != "word":
-                i += 1
-                continue
-            marker = self._phrase_at(i, set(NOTE_MARKERS), 2)
-            if marker:
-                for k in range(i, i + marker):
-                    self.role[k] = "marker"
-                i += marker
-                if i < len(tokens) and tokens[i].kind == "punct":
-                    self.role[i] = "marker"
-                    i += 1
-                self.note_from = i if self.note_from is None else self.note_from
-                continue
-            if prev is not None and tokens[prev].kind == "num" and prev == i - 1:
-                unit = self._phrase_at(i, self.catalogue.units, 3)
-                blocked = tuple(self.words[i : i + 2]) in _UNIT_BLOCKERS or (
-                    self.words[i] in PLACE_WORDS and i + 1 < len(tokens) and tokens[i + 1].kind == "num"
-                )
-                alias = self._alias_at(i)
-                if unit and not blocked and (alias is None or alias[1] - i <= unit):
-                    for k in range(i, i + unit):
-                        self.role[k] = "unit"
-                    self.unit_of[prev] = (i, i + unit)
-                    i += unit
-                    continue
-            alias = self._alias_at(i)
-            if alias is not None:
-                spec, end = alias
-                if end + 1 < len(tokens) and self.words[end] == "muc" and self.words[end + 1] in ("1", "2"):
-                    end += 2  # "định danh mức 2": the VNeID level belongs to the indicator, it is not a quantity
-                for k in range(i, end):
-                    self.role[k] = "ind"
-                self.mentions.append(_Mention(spec, i, end))
-                i = end
-                continue
-            i += 1
+        while i < len(self.tokens):
+            i = self._scan_at(i)
         self._merge_mentions()
+
+    def _scan_at(self, i: int) -> int:
+        """Mark what starts at token `i` (the first step for its kind that understands it); the next index."""
+        for step in _SCAN_STEPS.get(self.tokens[i].kind, ()):
+            nxt = step(self, i)
+            if nxt is not None:
+                return nxt
+        return i + 1
+
+    def _scan_kept(self, i: int) -> int | None:
+        """A phone number, a time or a tagged person: kept in the note as typed (a person as their name)."""
+        self.role[i] = self.tokens[i].kind
+        return i + 1
+
+    def _scan_time(self, i: int) -> int | None:
+        """A number that starts a time phrase ("8 giờ 15")."""
+        return i + 1 if self._time_phrase(i) else None
+
+    def _scan_decimal(self, i: int) -> int | None:
+        """A date-shaped token read as a number: right after an indicator ("vneid 2.5", a quantity with a fraction,
+        refused below, not the 2nd of May) or before a unit ("5-6 người", a range refused below, not the 5th of
+        June)."""
+        tok = self.tokens[i]
+        if not _DECIMAL_DATE.match(tok.text):
+            return None
+        prev = self._prev(i)
+        if (prev is not None and self.role[prev] == "ind") or self._phrase_at(i + 1, self.catalogue.units, 3):
+            tok.kind = "num"
+            return i + 1
+        return None
+
+    def _scan_house_number(self, i: int) -> int | None:
+        """A date-shaped house number after a place word ("nhà số 12/3"), kept in the note."""
+        if not self._after_place(i):
+            return None
+        self.role[i] = "time"
+        return i + 1
+
+    def _scan_date(self, i: int) -> int | None:
+        """A date from the one date grammar ("hôm qua", "thứ 2", "12/3"); its words are marked and remembered."""
+        try:
+            hit = match_date(self.words, i, self.today, "past")
+        except DateError as exc:
+            raise LogParseError(self._quote_typed(str(exc), i)) from None
+        if hit is None:
+            return None
+        for k in range(i, i + hit.size):
+            self.role[k] = "date"
+        self.dates.append((hit.value, self.typed(i, i + hit.size)))
+        return i + hit.size
+
+    def _scan_marker(self, i: int) -> int | None:
+        """The note marker ("ghi chú:"): what follows is the note."""
+        marker = self._phrase_at(i, set(NOTE_MARKERS), 2)
+        if not marker:
+            return None
+        for k in range(i, i + marker):
+            self.role[k] = "marker"
+        i += marker
+        if i < len(self.tokens) and self.tokens[i].kind == "punct":
+            self.role[i] = "marker"
+            i += 1
+        self.note_from = i if self.note_from is None else self.note_from
+        return i
+
+    def _scan_unit(self, i: int) -> int | None:
+        """Unit words right after a number ("5 người"), unless they start another phrase or a longer alias."""
+        prev = self._prev(i)
+        if prev is None or self.tokens[prev].kind != "num" or prev != i - 1:
+            return None
+        unit = self._phrase_at(i, self.catalogue.units, 3)
+        blocked = tuple(self.words[i : i + 2]) in _UNIT_BLOCKERS or (
+            self.words[i] in PLACE_WORDS and i + 1 < len(self.tokens) and self.tokens[i + 1].kind == "num"
+        )
+        alias = self._alias_at(i)
+        if not unit or blocked or (alias is not None and alias[1] - i > unit):
+            return None
+        for k in range(i, i + unit):
+            self.role[k] = "unit"
+        self.unit_of[prev] = (i, i + unit)
+        return i + unit
+
+    def _scan_mention(self, i: int) -> int | None:
+        """An indicator's code, alias or name."""
+        alias = self._alias_at(i)
+        if alias is None:
+            return None
+        spec, end = alias
+        if end + 1 < len(self.tokens) and self.words[end] == "muc" and self.words[end + 1] in ("1", "2"):
+            end += 2  # "định danh mức 2": the VNeID level belongs to the indicator, it is not a quantity
+        for k in range(i, end):
+            self.role[k] = "ind"
+        self.mentions.append(_Mention(spec, i, end))
+        return end
 
     def _time_phrase(self, i: int) -> bool:
         """Mark "8 giờ", "9 giờ 15", "9 giờ 15 phút", "9 h" at number `i` as a time; whether it was one."""
@@ -877,52 +911,68 @@ class _Reader:
     def pair(self) -> None:
         """Give each mention its number: the one right after it, else the one right before it ("5 vneid")."""
         for mention in self.mentions:
-            j = mention.end
-            while j < len(self.tokens) and self.tokens[j].kind == "punct":
-                j += 1
-            k = j
-            while (
-                k < len(self.tokens)
-                and k - j < 3
-                and self.tokens[k].kind in ("word", "other")
-                and self.role[k] is None
-                and (self.words[k] in LINK_WORDS or self._approx_word(k) or self.words[k] == "~")
-            ):
-                k += 1
-            if k > j and self._free_number(k if k < len(self.tokens) else None):
-                for m in range(j, k):
-                    self.role[m] = "verb"  # "kích hoạt vneid cho 3 người"; "vneid khoảng 5" (refused below)
-                j = k
-            if self._free_number(j if j < len(self.tokens) else None):
-                mention.num = j
-                self.role[j] = "num"
+            self._pair_after(mention)
         for mention in self.mentions:
-            if mention.num is not None:
-                continue
-            before = self._prev(mention.start)
-            for size in (2, 1):
-                if before is not None and before - size + 1 > 0:
-                    words = tuple(self.words[before - size + 1 : before + 1])
-                    kinds = {t.kind for t in self.tokens[before - size + 1 : before + 1]}
-                    roles = set(self.role[before - size + 1 : before + 1])
-                    if words in VERBS_BEFORE_INDICATOR and kinds == {"word"} and roles == {None}:
-                        verb = (before - size + 1, before + 1)
-                        before -= size
-                        break
-            else:
-                verb = None
-            if before is not None and self.role[before] == "unit":
-                before = next((n for n, (s, e) in self.unit_of.items() if s <= before < e), None)
-            if before is not None and self._free_number(before) and not self._after_place(before):
-                mention.num = before
-                self.role[before] = "num"
-                for k in range(*verb) if verb else ():
-                    self.role[k] = "verb"
+            if mention.num is None:
+                self._pair_before(mention)
         for mention in self.mentions:
             if mention.num is None and self.note_from is not None and mention.start >= self.note_from:
                 mention.in_note = True  # after "ghi chú:" an indicator word without a number is just a word
                 for k in range(mention.start, mention.end):
                     self.role[k] = None
+
+    def _link_word(self, k: int) -> bool:
+        """Whether free token `k` may stand between an indicator and its number ("cho", "khoảng", "~")."""
+        return (
+            self.tokens[k].kind in ("word", "other")
+            and self.role[k] is None
+            and (self.words[k] in LINK_WORDS or self._approx_word(k) or self.words[k] == "~")
+        )
+
+    def _pair_after(self, mention: _Mention) -> None:
+        """The free number right after a mention, past ':' and up to 3 link words ("vneid cho 3 người")."""
+        j = mention.end
+        while j < len(self.tokens) and self.tokens[j].kind == "punct":
+            j += 1
+        k = j
+        while k < len(self.tokens) and k - j < 3 and self._link_word(k):
+            k += 1
+        if k > j and self._free_number(k if k < len(self.tokens) else None):
+            for m in range(j, k):
+                self.role[m] = "verb"  # "kích hoạt vneid cho 3 người"; "vneid khoảng 5" (refused below)
+            j = k
+        if self._free_number(j if j < len(self.tokens) else None):
+            mention.num = j
+            self.role[j] = "num"
+
+    def _verb_before(self, before: int | None) -> tuple[int, int] | None:
+        """The free verb ("cài", "kích hoạt") ending at token `before`, as a token range, or None."""
+        if before is None:
+            return None
+        for size in (2, 1):
+            start = before - size + 1
+            if start <= 0:
+                continue
+            words = tuple(self.words[start : before + 1])
+            kinds = {t.kind for t in self.tokens[start : before + 1]}
+            roles = set(self.role[start : before + 1])
+            if words in VERBS_BEFORE_INDICATOR and kinds == {"word"} and roles == {None}:
+                return start, before + 1
+        return None
+
+    def _pair_before(self, mention: _Mention) -> None:
+        """The free number right before a mention, past a verb and a unit ("5 người cài vneid")."""
+        before = self._prev(mention.start)
+        verb = self._verb_before(before)
+        if verb is not None:
+            before = verb[0] - 1
+        if before is not None and self.role[before] == "unit":
+            before = next((n for n, (s, e) in self.unit_of.items() if s <= before < e), None)
+        if before is not None and self._free_number(before) and not self._after_place(before):
+            mention.num = before
+            self.role[before] = "num"
+            for k in range(*verb) if verb else ():
+                self.role[k] = "verb"
 
     def _typed_lower(self, k: int) -> str:
         return nfc(self.typed(k, k + 1)).lower()
@@ -940,16 +990,31 @@ class _Reader:
     def _example(self, spec: IndicatorSpec | None) -> str:
         return f"/ghi {spec.code} 5" if spec else "/ghi vneid 5"
 
+    def _number_end(self, j: int) -> int:
+        """The token index right after number `j` and its unit."""
+        return self.unit_of[j][1] if j in self.unit_of else j + 1
+
     def inexact(self, j: int, spec: IndicatorSpec | None = None) -> str | None:
         """Why number `j` is not one exact count (a range, an approximate or open-ended number), or None."""
-        tokens, words = self.tokens, self.words
         example = self._example(spec)
-        raw = tokens[j].text
-        if re.fullmatch(r"[0-9]+[/-][0-9]+", raw):
-            return (
-                f"'{self.typed(j, j + 1)}' là một khoảng, không phải một số. {EXACT_RULE} "
-                f"Hãy đếm lại rồi ghi đúng một số, ví dụ: {example}"
-            )
+        for check in _INEXACT_CHECKS:
+            reason = check(self, j, example)
+            if reason:
+                return reason
+        return None
+
+    def _joined_range(self, j: int, example: str) -> str | None:
+        """A range written as one token ("5-6", "5/6")."""
+        if not re.fullmatch(r"[0-9]+[/-][0-9]+", self.tokens[j].text):
+            return None
+        return (
+            f"'{self.typed(j, j + 1)}' là một khoảng, không phải một số. {EXACT_RULE} "
+            f"Hãy đếm lại rồi ghi đúng một số, ví dụ: {example}"
+        )
+
+    def _approx_before(self, j: int, example: str) -> str | None:
+        """An approximate word up to 3 free words before the number ("khoảng 5", "hơn 10", "~6")."""
+        tokens, words = self.tokens, self.words
         k = j - 1
         while k >= 0 and j - k <= 3 and self.role[k] in (None, "verb") and tokens[k].kind in ("word", "other"):
             if self._approx_word(k) or words[k] == "~":
@@ -959,25 +1024,36 @@ class _Reader:
                     f"Hãy đếm lại rồi ghi đúng số đã làm, ví dụ: {example}"
                 )
             k -= 1
-        end = self.unit_of.get(j, (j + 1, j + 1))[1] if j in self.unit_of else j + 1
-        if (
-            j + 1 < len(tokens)
-            and tokens[j + 1].text == "+"
-            and tokens[j + 1].start == tokens[j].end
-            and (j + 2 >= len(tokens) or tokens[j + 2].start > tokens[j + 1].end or tokens[j + 2].kind != "num")
-        ):
-            return (
-                f"'{self.typed(j, j + 2)}' không phải một số chính xác. {EXACT_RULE} "
-                f"Hãy ghi đúng số đã làm, ví dụ: {example}"
-            )
+        return None
+
+    def _open_plus(self, j: int, example: str) -> str | None:
+        """A '+' stuck to the number and followed by no other number ("10+")."""
+        tokens = self.tokens
+        if not (j + 1 < len(tokens) and tokens[j + 1].text == "+" and tokens[j + 1].start == tokens[j].end):
+            return None
+        if j + 2 < len(tokens) and tokens[j + 2].start <= tokens[j + 1].end and tokens[j + 2].kind == "num":
+            return None  # "3+2": a sum of two numbers, not an open-ended one
+        return (
+            f"'{self.typed(j, j + 2)}' không phải một số chính xác. {EXACT_RULE} "
+            f"Hãy ghi đúng số đã làm, ví dụ: {example}"
+        )
+
+    def _approx_after(self, j: int, example: str) -> str | None:
+        """An open-ended word after the number or its unit ("20 người trở lên", "10 hơn")."""
+        end = self._number_end(j)
         for size in (2, 1):
-            after = tuple(words[end : end + size])
+            after = tuple(self.words[end : end + size])
             if len(after) == size and after in APPROX_AFTER and all(r is None for r in self.role[end : end + size]):
                 return (
                     f"'{self.typed(j, end + size)}' không phải một số chính xác. {EXACT_RULE} "
                     f"Hãy ghi đúng số đã làm, ví dụ: {example}"
                 )
-        for at in {j + 1, end}:
+        return None
+
+    def _spelled_range(self, j: int, example: str) -> str | None:
+        """A range word between two numbers ("5 đến 6", "5 hoặc 6 người", "5 ~ 6")."""
+        tokens = self.tokens
+        for at in {j + 1, self._number_end(j)}:
             if (
                 at + 1 < len(tokens)
                 and tokens[at].text in RANGE_WORDS
@@ -993,49 +1069,54 @@ class _Reader:
 
     def check_day_and_plan(self) -> None:
         """Refuse a total over several days and a plan: only one day's finished work is recorded."""
-        tokens, words = self.tokens, self.words
         free = ("word", None), ("word", "verb"), ("word", "unit")
-        for k, tok in enumerate(tokens):
+        for k, tok in enumerate(self.tokens):
             if (tok.kind, self.role[k]) not in free:
                 continue
             for size in (3, 2, 1):
-                phrase = tuple(words[k : k + size])
-                if len(phrase) < size or any(t.kind != "word" for t in tokens[k : k + size]):
-                    continue
-                if phrase in TOTAL_PHRASES and tuple(words[k : k + 2]) not in _NOT_TOTAL:
-                    raise LogParseError(
-                        f"Tin nhắn có '{self.typed(k, k + size)}': đó là tổng của nhiều ngày, không ghi được thành "
-                        f"một phiếu. {EXACT_RULE} Hãy gửi mỗi ngày một tin, có ngày ở đầu, ví dụ: "
-                        "/ghi thứ 2 vneid 3, rồi /ghi thứ 3 vneid 4."
-                    )
-                if phrase in PLAN_PHRASES or (size == 1 and self._typed_lower(k) in PLAN_TYPED):
-                    if phrase == ("mai",) and not self._tomorrow(k):
-                        continue
-                    if phrase == ("se",) and self._typed_lower(k) not in ("sẽ", "se"):
-                        continue
-                    if self._continues_later(k):
-                        continue
-                    raise LogParseError(
-                        f"'{self.typed(k, k + size)}' là việc sắp làm: /ghi chỉ ghi việc đã làm xong. Khi làm xong, "
-                        "hãy ghi số đã làm trong ngày, ví dụ: /ghi vneid 8, hoặc hôm sau: /ghi hôm qua vneid 8."
-                    )
-        for j, tok in enumerate(tokens):
-            nxt = j + 1
-            if tok.kind != "num" or self.role[j] not in (None, "num") or not tok.text.isdigit():
-                continue
-            if nxt < len(tokens) and tokens[nxt].kind == "word" and self.role[nxt] is None:
-                noun = words[nxt]
-                follows = tokens[nxt + 1] if nxt + 1 < len(tokens) else None
-                if (
-                    noun in _SPAN_NOUNS
-                    and (int(tok.text) >= 2 or noun in ("tuan", "thang"))
-                    and not (follows is not None and follows.kind in ("num", "date"))
-                ):
-                    raise LogParseError(
-                        f"Tin nhắn có '{self.typed(j, nxt + 1)}': đó là tổng của nhiều ngày, không ghi được thành "
-                        f"một phiếu. {EXACT_RULE} Hãy gửi mỗi ngày một tin, có ngày ở đầu, ví dụ: "
-                        "/ghi thứ 2 vneid 3, rồi /ghi thứ 3 vneid 4."
-                    )
+                if len(self.words[k : k + size]) == size and all(t.kind == "word" for t in self.tokens[k : k + size]):
+                    self._refuse_total_or_plan(k, size)
+        for j, tok in enumerate(self.tokens):
+            if tok.kind == "num":
+                self._refuse_day_span(j)
+
+    def _refuse_total_or_plan(self, k: int, size: int) -> None:
+        """Refuse the `size` words at `k` when they make the message a total over days or a plan."""
+        phrase = tuple(self.words[k : k + size])
+        if phrase in TOTAL_PHRASES and tuple(self.words[k : k + 2]) not in _NOT_TOTAL:
+            raise _several_days(self.typed(k, k + size))
+        if self._plan_at(k, size, phrase):
+            raise LogParseError(
+                f"'{self.typed(k, k + size)}' là việc sắp làm: /ghi chỉ ghi việc đã làm xong. Khi làm xong, "
+                "hãy ghi số đã làm trong ngày, ví dụ: /ghi vneid 8, hoặc hôm sau: /ghi hôm qua vneid 8."
+            )
+
+    def _plan_at(self, k: int, size: int, phrase: tuple[str, ...]) -> bool:
+        """Whether `phrase` at `k` makes the message a plan ("sẽ", "dự kiến", a bare "mai" meaning tomorrow)."""
+        if not (phrase in PLAN_PHRASES or (size == 1 and self._typed_lower(k) in PLAN_TYPED)):
+            return False
+        if phrase == ("mai",) and not self._tomorrow(k):
+            return False  # "chị Mai": a person
+        if phrase == ("se",) and self._typed_lower(k) not in ("sẽ", "se"):
+            return False  # "sé", "sẻ": another word typed without its accent
+        return not self._continues_later(k)
+
+    def _refuse_day_span(self, j: int) -> None:
+        """Refuse number `j` when it counts days, weeks or months ("3 ngày", "2 tuần"): a total over several days."""
+        tokens = self.tokens
+        tok, nxt = tokens[j], j + 1
+        if tok.kind != "num" or self.role[j] not in (None, "num") or not tok.text.isdigit():
+            return
+        if nxt >= len(tokens) or tokens[nxt].kind != "word" or self.role[nxt] is not None:
+            return
+        noun = self.words[nxt]
+        follows = tokens[nxt + 1] if nxt + 1 < len(tokens) else None
+        if (
+            noun in _SPAN_NOUNS
+            and (int(tok.text) >= 2 or noun in ("tuan", "thang"))
+            and not (follows is not None and follows.kind in ("num", "date"))
+        ):
+            raise _several_days(self.typed(j, nxt + 1))
 
     def _continues_later(self, k: int) -> bool:
         """Whether the plan word at `k` is in a clause after every item that says the work goes on later ("vneid 4,
@@ -1066,29 +1147,41 @@ class _Reader:
                 if reason:
                     raise LogParseError(reason)
         for j, tok in enumerate(self.tokens):
-            if tok.kind != "num" or self.role[j] is not None:
-                continue
-            k = j - 1
-            while k >= 0 and self.words[k] in ("duoc", "lam") and self.role[k] is None:
-                k -= 1
-            end = self.unit_of[j][1] if j in self.unit_of else j + 1
-            tail = range(end, min(end + 3, len(self.tokens)))
-            more = any(self.words[m] == "nua" and self.role[m] is None for m in tail)
-            if not ((k >= 0 and self.words[k] == "them" and self.role[k] is None) or more):
-                continue
-            before = [m for m in self.mentions if m.num is not None and m.num < j]
-            typed = self.typed(k if self.words[k] == "them" else j, end + (1 if more else 0))
-            if len(before) == 1 and tok.text.isdigit() and self.tokens[before[0].num or 0].text.isdigit():
-                spec = before[0].spec
-                first = int(self.tokens[before[0].num or 0].text)
-                raise LogParseError(
-                    f"'{typed}' là số làm thêm: mỗi chỉ tiêu ghi một số trong một tin. Nếu đó là thêm {spec.code}, "
-                    f"hãy cộng lại và gửi: /ghi {spec.code} {first + int(tok.text)} ({first} + {int(tok.text)})."
-                )
+            if tok.kind == "num" and self.role[j] is None:
+                self._refuse_addition(j)
+
+    def _addition_span(self, j: int) -> tuple[int, int] | None:
+        """The tokens that make free number `j` an added amount ("thêm 2", "được thêm 2", "2 người nữa"), or None."""
+        k = j - 1
+        while k >= 0 and self.words[k] in ("duoc", "lam") and self.role[k] is None:
+            k -= 1
+        end = self._number_end(j)
+        tail = range(end, min(end + 3, len(self.tokens)))
+        more = any(self.words[m] == "nua" and self.role[m] is None for m in tail)
+        if not ((k >= 0 and self.words[k] == "them" and self.role[k] is None) or more):
+            return None
+        return k if self.words[k] == "them" else j, end + (1 if more else 0)
+
+    def _refuse_addition(self, j: int) -> None:
+        """Refuse free number `j` when it is an added amount, naming the sum to send when the message has one item
+        to add it to."""
+        span = self._addition_span(j)
+        if span is None:
+            return
+        before = [m for m in self.mentions if m.num is not None and m.num < j]
+        typed = self.typed(*span)
+        number = self.tokens[j].text
+        if len(before) == 1 and number.isdigit() and self.tokens[before[0].num or 0].text.isdigit():
+            spec = before[0].spec
+            first = int(self.tokens[before[0].num or 0].text)
             raise LogParseError(
-                f"'{typed}' là số làm thêm nhưng chưa rõ của chỉ tiêu nào. Hãy cộng vào chỉ tiêu của nó và ghi mỗi "
-                "chỉ tiêu một số, ví dụ: /ghi vneid 5 (3 + 2)."
+                f"'{typed}' là số làm thêm: mỗi chỉ tiêu ghi một số trong một tin. Nếu đó là thêm {spec.code}, "
+                f"hãy cộng lại và gửi: /ghi {spec.code} {first + int(number)} ({first} + {int(number)})."
             )
+        raise LogParseError(
+            f"'{typed}' là số làm thêm nhưng chưa rõ của chỉ tiêu nào. Hãy cộng vào chỉ tiêu của nó và ghi mỗi "
+            "chỉ tiêu một số, ví dụ: /ghi vneid 5 (3 + 2)."
+        )
 
     def check_numbers(self) -> None:
         """Refuse a mention without a number, and a number that belongs to no mention and no note phrase."""
@@ -1100,80 +1193,87 @@ class _Reader:
                     "Nếu đó là ghi chú, hãy viết sau chữ 'ghi chú:'."
                 )
         for j, tok in enumerate(self.tokens):
-            if tok.kind != "num" or self.role[j] is not None:
-                continue
-            typed = self.typed(j, j + 1)
-            if "e" in tok.text:
-                raise LogParseError(f"Không đọc được số '{typed}'. Hãy ghi số nguyên bằng chữ số, ví dụ 1000.")
-            nxt = j + 1 if j + 1 < len(self.tokens) else None
-            if self._after_place(j):
-                continue
-            if j in self.unit_of or (
-                nxt is not None
-                and self.tokens[nxt].kind == "word"
-                and self.role[nxt] is None
-                and self.words[nxt] in NOTE_NOUNS
-            ):
-                # "trong đó 2 người", "ở 3 thôn"; but right after words close to an indicator's name, or counted in
-                # the unit of an indicator the message does not record ("dv cong 1 hồ sơ"), the number is an item
-                # whose name was mistyped: refused, never lost in the note.
-                before = self._free_words(j, -1)
-                phrase = self.typed(before[0], before[-1] + 1) if before else ""
-                if (
-                    before
-                    and not all(self.words[k] in FUNCTION_WORDS for k in before)
-                    and self.catalogue.suggest(phrase)
-                ):
-                    raise LogParseError(_unknown_message(phrase, self.catalogue, typed))
-                unit = " ".join(self.words[slice(*self.unit_of[j])]) if j in self.unit_of else ""
-                owners = [m.spec.code for m in self.mentions if m.num is not None and unit in m.spec.unit_words]
-                if unit in ITEM_ONLY_UNITS and not owners:
-                    raise LogParseError(
-                        f"Số '{self.typed(j, self.unit_of[j][1])}' chưa rõ thuộc chỉ tiêu nào. Viết chỉ tiêu ngay "
-                        f"trước số, ví dụ 'dvc {typed}'; gõ /chitieu để xem các chỉ tiêu."
-                    )
-            if j in self.unit_of:
-                continue  # "trong đó 2 người"
-            if (
-                j >= 1
-                and self.words[j - 1] in ("o", "tai", "so")
-                and nxt is not None
-                and self.tokens[nxt].kind == "word"
-                and self.role[nxt] is None
-                and self.typed(nxt, nxt + 1)[:1].isupper()
-            ):
-                continue  # "ở 123 Trần Phú": a house number before a street name
-            if (
-                nxt is not None
-                and self.tokens[nxt].kind == "word"
-                and self.role[nxt] is None
-                and self.words[nxt] in NOTE_NOUNS
-            ):
-                continue  # "ở 3 thôn"
-            reason = self.inexact(j)  # a free number in a note phrase may be approximate ("trên 60 tuổi")
-            if reason:
-                raise LogParseError(reason)
-            for k in (j - 1, j + 1):
-                if 0 <= k < len(self.tokens) and self.tokens[k].kind == "num":
-                    first, second = sorted((j, k))
-                    raise LogParseError(
-                        f"Hai số {self.typed(first, first + 1)} và {self.typed(second, second + 1)} liền nhau: "
-                        "chưa rõ số nào của chỉ tiêu nào."
-                    )
-            before = self._free_words(j, -1)
-            if before and all(self.words[k] in FUNCTION_WORDS for k in before):
-                before = []
-            after = self._free_words(j, 1)
-            if after and all(self.words[k] in FUNCTION_WORDS for k in after):
-                after = []
-            if before:
-                raise LogParseError(_unknown_message(self.typed(before[0], before[-1] + 1), self.catalogue, typed))
-            if after:
-                raise LogParseError(_unknown_message(self.typed(after[0], after[-1] + 1), self.catalogue, typed))
+            if tok.kind == "num" and self.role[j] is None:
+                self._check_free_number(j)
+
+    def _check_free_number(self, j: int) -> None:
+        """Let free number `j` stay in the note only when a place word or a noun says what it counts."""
+        typed = self.typed(j, j + 1)
+        if "e" in self.tokens[j].text:
+            raise LogParseError(f"Không đọc được số '{typed}'. Hãy ghi số nguyên bằng chữ số, ví dụ 1000.")
+        if self._after_place(j):
+            return  # "thôn 3"
+        if j in self.unit_of or self._note_noun_after(j):
+            self._check_note_phrase(j, typed)
+            return  # "trong đó 2 người", "ở 3 thôn"
+        if self._house_number(j):
+            return  # "ở 123 Trần Phú"
+        reason = self.inexact(j)  # a free number in a note phrase may be approximate ("trên 60 tuổi")
+        if reason:
+            raise LogParseError(reason)
+        self._refuse_lost_number(j, typed)
+
+    def _free_word(self, k: int | None) -> bool:
+        """Whether token `k` is a word with no role yet."""
+        return k is not None and self.tokens[k].kind == "word" and self.role[k] is None
+
+    def _next_index(self, j: int) -> int | None:
+        """The index of the token after `j`, or None at the end."""
+        return j + 1 if j + 1 < len(self.tokens) else None
+
+    def _note_noun_after(self, j: int) -> bool:
+        """Whether number `j` is followed by a noun of a note phrase ("3 thôn", "2 giờ")."""
+        nxt = self._next_index(j)
+        return nxt is not None and self._free_word(nxt) and self.words[nxt] in NOTE_NOUNS
+
+    def _house_number(self, j: int) -> bool:
+        """Whether number `j` is a house number before a street name ("ở 123 Trần Phú")."""
+        nxt = self._next_index(j)
+        return (
+            j >= 1
+            and self.words[j - 1] in ("o", "tai", "so")
+            and nxt is not None
+            and self._free_word(nxt)
+            and self.typed(nxt, nxt + 1)[:1].isupper()
+        )
+
+    def _check_note_phrase(self, j: int, typed: str) -> None:
+        """Refuse a number in a note phrase that is really an item whose name was mistyped: right after words close
+        to an indicator's name, or counted in the unit of an indicator the message does not record ("dv cong 1 hồ
+        sơ"); such a number is never lost in the note."""
+        before = self._free_words(j, -1)
+        phrase = self.typed(before[0], before[-1] + 1) if before else ""
+        if before and not all(self.words[k] in FUNCTION_WORDS for k in before) and self.catalogue.suggest(phrase):
+            raise LogParseError(_unknown_message(phrase, self.catalogue, typed))
+        unit = " ".join(self.words[slice(*self.unit_of[j])]) if j in self.unit_of else ""
+        owners = [m.spec.code for m in self.mentions if m.num is not None and unit in m.spec.unit_words]
+        if unit in ITEM_ONLY_UNITS and not owners:
             raise LogParseError(
-                f"Số {typed} chưa rõ thuộc chỉ tiêu nào. Viết chỉ tiêu ngay trước số, ví dụ 'vneid {typed}'; "
-                "nếu số nằm trong ghi chú, kèm danh từ của nó, ví dụ 'trong đó 2 người', 'ở thôn 3'."
+                f"Số '{self.typed(j, self.unit_of[j][1])}' chưa rõ thuộc chỉ tiêu nào. Viết chỉ tiêu ngay "
+                f"trước số, ví dụ 'dvc {typed}'; gõ /chitieu để xem các chỉ tiêu."
             )
+
+    def _named_words(self, j: int, step: int) -> list[int]:
+        """The free words next to token `j` (see _free_words), or none when they are only function words."""
+        found = self._free_words(j, step)
+        return [] if found and all(self.words[k] in FUNCTION_WORDS for k in found) else found
+
+    def _refuse_lost_number(self, j: int, typed: str) -> None:
+        """Refuse free number `j`, which nothing claims, saying why as precisely as the words around it allow."""
+        for k in (j - 1, j + 1):
+            if 0 <= k < len(self.tokens) and self.tokens[k].kind == "num":
+                first, second = sorted((j, k))
+                raise LogParseError(
+                    f"Hai số {self.typed(first, first + 1)} và {self.typed(second, second + 1)} liền nhau: "
+                    "chưa rõ số nào của chỉ tiêu nào."
+                )
+        words = self._named_words(j, -1) or self._named_words(j, 1)
+        if words:
+            raise LogParseError(_unknown_message(self.typed(words[0], words[-1] + 1), self.catalogue, typed))
+        raise LogParseError(
+            f"Số {typed} chưa rõ thuộc chỉ tiêu nào. Viết chỉ tiêu ngay trước số, ví dụ 'vneid {typed}'; "
+            "nếu số nằm trong ghi chú, kèm danh từ của nó, ví dụ 'trong đó 2 người', 'ở thôn 3'."
+        )
 
     def _person_name(self, k: int) -> str:
         """How a tagged person shows in the note: the name the platform gave, "@username", never an id."""
@@ -1229,6 +1329,26 @@ class _Reader:
         return "; ".join(p for p in pieces if p) or None
 
 
+# The scan's steps for each kind of token, in order: the first that understands the token marks it and says where
+# the scan goes on; a token no step understands (or of a kind not listed: separators, punctuation) is left free.
+_SCAN_STEPS: dict[str, tuple[Callable[[_Reader, int], int | None], ...]] = {
+    "phone": (_Reader._scan_kept,),
+    "time": (_Reader._scan_kept,),
+    "person": (_Reader._scan_kept,),
+    "num": (_Reader._scan_time, _Reader._scan_date),
+    "date": (_Reader._scan_decimal, _Reader._scan_house_number, _Reader._scan_date),
+    "word": (_Reader._scan_date, _Reader._scan_marker, _Reader._scan_unit, _Reader._scan_mention),
+}
+# Why a number may not be one exact count, in the order the reply names the first reason found.
+_INEXACT_CHECKS: tuple[Callable[[_Reader, int, str], str | None], ...] = (
+    _Reader._joined_range,
+    _Reader._approx_before,
+    _Reader._open_plus,
+    _Reader._approx_after,
+    _Reader._spelled_range,
+)
+
+
 def parse_log(
     text: str,
     catalogue: Catalogue,
@@ -1250,52 +1370,67 @@ def parse_log(
     reader.check_numbers()
     mentions = [m for m in reader.mentions if m.num is not None]
     if not mentions:
-        free = [k for k, t in enumerate(reader.tokens) if t.kind == "word" and reader.role[k] is None]
-        phrase = reader.typed(free[0], free[-1] + 1) if free and len(free) <= 5 else None
-        has_number = any(t.kind == "num" for t in reader.tokens)
-        if phrase and (has_number or catalogue.suggest(phrase)):
-            raise LogParseError(_unknown_message(phrase, catalogue))
-        raise LogParseError("Chưa có chỉ tiêu nào trong tin nhắn.")
+        raise _no_item(reader, catalogue)
     distinct = {value for value, _ in reader.dates}
     if len(distinct) > 1:
         typed = " và ".join(f"'{t}'" for _, t in reader.dates)
         raise LogParseError(f"Tin nhắn có hai ngày ({typed}). Mỗi tin chỉ ghi cho một ngày; hãy tách thành nhiều tin.")
     items: list[ParsedItem] = []
-    seen: dict[str, int] = {}
     for mention in mentions:
-        spec = mention.spec
         assert mention.num is not None
-        quantity = _quantity(reader.tokens[mention.num], spec, reader.typed(mention.num, mention.num + 1))
-        if spec.code in seen:
-            first = seen[spec.code]
-            raise LogParseError(
-                f"Chỉ tiêu {spec.name} được ghi hai lần trong một tin ({first} và {quantity}). Nếu cả hai đều là việc "
-                f"của ngày này, hãy cộng lại thành một số: /ghi {spec.code} {first + quantity} ({first} + {quantity})."
-            )
-        seen[spec.code] = quantity
-        if quantity > spec.max_per_message:
-            raise LogParseError(
-                f"Số lượng {quantity} cho {spec.name} lớn bất thường (tối đa {spec.max_per_message} {spec.unit} "
-                "mỗi tin). Nếu đúng, hãy chia thành nhiều tin hoặc nhờ tổ trưởng xác nhận."
-            )
-        unit_span = reader.unit_of.get(mention.num)
-        typed_unit = reader.typed(*unit_span) if unit_span else None
-        typed_key = " ".join(_words(typed_unit)) if typed_unit else None
-        if typed_key and typed_key in HOUSEHOLD_UNITS and typed_key not in spec.unit_words:
-            raise LogParseError(
-                f"Chỉ tiêu {spec.name} tính theo {spec.unit}, không tính theo hộ ('{quantity} {typed_unit}'). "
-                f"Hãy ghi số {spec.unit}, ví dụ: /ghi {spec.code} 5 {spec.unit}"
-            )
-        if typed_key and typed_key not in spec.unit_words:
-            raise LogParseError(
-                f"Chỉ tiêu {spec.name} ({spec.code}) tính theo {spec.unit}, không tính theo '{typed_unit}' "
-                f"('{quantity} {typed_unit}'). Hãy ghi số {spec.unit} đã làm, ví dụ: /ghi {spec.code} 5 {spec.unit}"
-            )
-        items.append(ParsedItem(spec.code, quantity, typed_unit))
+        quantity = _quantity(reader.tokens[mention.num], mention.spec, reader.typed(mention.num, mention.num + 1))
+        _refuse_twice(mention.spec, items, quantity)
+        items.append(_item(reader, mention, quantity))
     activity_date = reader.dates[0][0] if reader.dates else None
     if reader.dates:
         _check_date(reader.dates[0][0], today, window_days, reader.dates[0][1])
     return ParsedLog(items=items, activity_date=activity_date, note=reader.note())
+
+
+def _no_item(reader: _Reader, catalogue: Catalogue) -> LogParseError:
+    """The refusal of a message with no item: the indicator it seems to name, or that it names none."""
+    free = [k for k, t in enumerate(reader.tokens) if t.kind == "word" and reader.role[k] is None]
+    phrase = reader.typed(free[0], free[-1] + 1) if free and len(free) <= 5 else None
+    has_number = any(t.kind == "num" for t in reader.tokens)
+    if phrase and (has_number or catalogue.suggest(phrase)):
+        return LogParseError(_unknown_message(phrase, catalogue))
+    return LogParseError("Chưa có chỉ tiêu nào trong tin nhắn.")
+
+
+def _refuse_twice(spec: IndicatorSpec, items: list[ParsedItem], quantity: int) -> None:
+    """Refuse an indicator written twice in one message, giving the sum to send instead."""
+    first = next((item.quantity for item in items if item.code == spec.code), None)
+    if first is not None:
+        raise LogParseError(
+            f"Chỉ tiêu {spec.name} được ghi hai lần trong một tin ({first} và {quantity}). Nếu cả hai đều là việc "
+            f"của ngày này, hãy cộng lại thành một số: /ghi {spec.code} {first + quantity} ({first} + {quantity})."
+        )
+
+
+def _item(reader: _Reader, mention: _Mention, quantity: int) -> ParsedItem:
+    """The item a paired mention records, or LogParseError when its quantity is too large or its unit is not the
+    indicator's."""
+    spec = mention.spec
+    assert mention.num is not None
+    if quantity > spec.max_per_message:
+        raise LogParseError(
+            f"Số lượng {quantity} cho {spec.name} lớn bất thường (tối đa {spec.max_per_message} {spec.unit} "
+            "mỗi tin). Nếu đúng, hãy chia thành nhiều tin hoặc nhờ tổ trưởng xác nhận."
+        )
+    unit_span = reader.unit_of.get(mention.num)
+    typed_unit = reader.typed(*unit_span) if unit_span else None
+    typed_key = " ".join(_words(typed_unit)) if typed_unit else None
+    if typed_key and typed_key in HOUSEHOLD_UNITS and typed_key not in spec.unit_words:
+        raise LogParseError(
+            f"Chỉ tiêu {spec.name} tính theo {spec.unit}, không tính theo hộ ('{quantity} {typed_unit}'). "
+            f"Hãy ghi số {spec.unit}, ví dụ: /ghi {spec.code} 5 {spec.unit}"
+        )
+    if typed_key and typed_key not in spec.unit_words:
+        raise LogParseError(
+            f"Chỉ tiêu {spec.name} ({spec.code}) tính theo {spec.unit}, không tính theo '{typed_unit}' "
+            f"('{quantity} {typed_unit}'). Hãy ghi số {spec.unit} đã làm, ví dụ: /ghi {spec.code} 5 {spec.unit}"
+        )
+    return ParsedItem(spec.code, quantity, typed_unit)
 
 
 def load_specs(data: Any) -> list[IndicatorSpec]:

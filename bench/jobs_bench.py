@@ -6,14 +6,17 @@ two teams each (one overdue for five weeks, one due this Thursday, one next mont
 and three directives to every commune group (some acknowledged). Then it times:
 
   busy: Monday 23/11/2026 08:00 (reminders, escalations, digests and the weekly summary all due);
-  idle: Tuesday 24/11/2026 14:37, after a tick at 14:00 sent what Tuesday had due (nothing new is due).
+  idle: Tuesday 24/11/2026 14:37, after a tick at 14:00 sent what Tuesday had due (nothing new is due);
+  idle Monday: 23/11/2026 15:37 after a tick at 15:00, the rest of the digests' and the summary's day;
+  idle Saturday: 28/11/2026 10:00 after the Friday 16:00 tick nudged the silent teams and one at 09:00 (the
+  nudge's window, Friday to Sunday night).
 
 It prints the SQL statements sent during each tick (a before_cursor_execute listener), the seconds, and how long
 the event loop stalled during the busy tick (a 10 ms sleeper's lateness: what a webhook would have waited).
 Against an older commit: `git archive <commit> | tar -x -C /tmp/base` and run this script with
 PYTHONPATH=/tmp/base (it imports only what every version has).
 
-    python bench/jobs_bench.py --db sqlite
+    python bench/jobs_bench.py --db sqlite [--communes 200] [--show-sql]
     python bench/jobs_bench.py --db postgresql+asyncpg://postgres@127.0.0.1:5432/bench_jobs
 """
 
@@ -48,9 +51,14 @@ T0 = datetime(2026, 11, 1, tzinfo=UTC)
 BUSY = datetime(2026, 11, 23, 8, 0, tzinfo=TZ)
 WARM = datetime(2026, 11, 24, 14, 0, tzinfo=TZ)
 IDLE = datetime(2026, 11, 24, 14, 37, tzinfo=TZ)
+WARM_MONDAY = datetime(2026, 11, 23, 15, 0, tzinfo=TZ)
+IDLE_MONDAY = datetime(2026, 11, 23, 15, 37, tzinfo=TZ)
+NUDGE = datetime(2026, 11, 27, 16, 0, tzinfo=TZ)
+WARM_SATURDAY = datetime(2026, 11, 28, 9, 0, tzinfo=TZ)
+IDLE_SATURDAY = datetime(2026, 11, 28, 10, 0, tzinfo=TZ)
 
 
-def _rows() -> dict[Any, list[dict[str, Any]]]:
+def _rows(communes: int) -> dict[Any, list[dict[str, Any]]]:
     rnd = random.Random(7)
     units = [
         dict(
@@ -77,7 +85,7 @@ def _rows() -> dict[Any, list[dict[str, Any]]]:
     leader_of: dict[int, int] = {}
     chat_of: dict[int, str] = {}
     uid = 2
-    for c in range(COMMUNES):
+    for c in range(communes):
         cid = uid
         uid += 1
         units.append(
@@ -230,11 +238,11 @@ def _rows() -> dict[Any, list[dict[str, Any]]]:
     }
 
 
-async def _generate(db: Database) -> None:
+async def _generate(db: Database, communes: int) -> None:
     async with db.engine.begin() as conn:
         # The migrations seed the indicator catalogue (ids 1-3 exist then); the records only need three of them.
         seeded = (await conn.execute(text("SELECT count(*) FROM indicator"))).scalar_one() >= 3
-        for model, rows in _rows().items():
+        for model, rows in _rows(communes).items():
             if model is Indicator and seeded:
                 continue
             table = model.__table__  # type: ignore[attr-defined]
@@ -253,9 +261,10 @@ async def _watch_loop(stalls: list[float], stop: asyncio.Event) -> None:
 
 
 async def _tick(
-    app: BotApp, at: datetime, counter: list[int], stalls: list[float] | None = None
+    app: BotApp, at: datetime, counter: list[Any], stalls: list[float] | None = None
 ) -> tuple[int, float, int]:
     counter[0] = 0
+    counter[1] = []
     stop = asyncio.Event()
     watcher = asyncio.create_task(_watch_loop(stalls if stalls is not None else [], stop))
     t = time.perf_counter()
@@ -266,7 +275,18 @@ async def _tick(
     return counter[0], elapsed, len(lines)
 
 
-async def _bench(url: str, repeat: int) -> None:
+async def _idle(app: BotApp, at: datetime, label: str, counter: list[Any], repeat: int, show_sql: bool) -> None:
+    """Time `repeat` ticks at `at` that must enqueue nothing; print the best and, if asked, its statements."""
+    idle = [await _tick(app, at, counter) for _ in range(repeat)]
+    best = min(idle, key=lambda r: r[1])
+    assert all(r[2] == 0 for r in idle), f"the idle tick {label} enqueued something"
+    print(f"  idle tick {label}: {best[0]:,} statements, {best[1] * 1000:.1f} ms (best of {repeat})")
+    if show_sql:
+        for statement in counter[1]:
+            print("      " + " ".join(statement.split())[:160])
+
+
+async def _bench(url: str, repeat: int, show_sql: bool, communes: int) -> None:
     if url.startswith("sqlite"):
         Path(url.split(":///", 1)[1]).unlink(missing_ok=True)
     else:
@@ -274,19 +294,20 @@ async def _bench(url: str, repeat: int) -> None:
     await asyncio.to_thread(upgrade_database, url)
     db = Database(url)
     t = time.perf_counter()
-    await _generate(db)
+    await _generate(db, communes)
     generation = time.perf_counter() - t
     files = tempfile.mkdtemp(prefix="jobs-bench-")
     settings = Settings(_env_file=None, database_url=url, files_dir=files, auto_migrate=False)  # type: ignore[call-arg]
     app = BotApp.build(settings, db)
-    counter = [0]
+    counter: list[Any] = [0, []]
 
-    def count(*_args: object) -> None:
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
         counter[0] += 1
+        counter[1].append(statement)
 
     event.listen(db.engine.sync_engine, "before_cursor_execute", count)
     backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
-    print(f"{backend}: {COMMUNES * TEAMS_PER_COMMUNE:,} teams in {COMMUNES:,} communes; generation {generation:.1f} s")
+    print(f"{backend}: {communes * TEAMS_PER_COMMUNE:,} teams in {communes:,} communes; generation {generation:.1f} s")
     stalls: list[float] = []
     stmts, secs, sent = await _tick(app, BUSY, counter, stalls)
     print(f"  busy tick Mon 23/11 08:00: {sent:,} messages enqueued, {stmts:,} statements, {secs:.2f} s")
@@ -294,11 +315,14 @@ async def _bench(url: str, repeat: int) -> None:
         f"    event loop during it: longest stall {max(stalls, default=0) * 1000:.0f} ms, "
         f"{sum(s for s in stalls if s > 0.1):.2f} s in stalls over 100 ms"
     )
+    await _tick(app, WARM_MONDAY, counter)
+    await _idle(app, IDLE_MONDAY, "Mon 23/11 15:37", counter, repeat, show_sql)
     await _tick(app, WARM, counter)
-    idle = [await _tick(app, IDLE, counter) for _ in range(repeat)]
-    best = min(idle, key=lambda r: r[1])
-    assert all(r[2] == 0 for r in idle), "the idle tick enqueued something"
-    print(f"  idle tick Tue 24/11 14:37: {best[0]:,} statements, {best[1]:.3f} s (best of {repeat})")
+    await _idle(app, IDLE, "Tue 24/11 14:37", counter, repeat, show_sql)
+    stmts, secs, sent = await _tick(app, NUDGE, counter)
+    print(f"  nudge tick Fri 27/11 16:00: {sent:,} messages enqueued, {stmts:,} statements, {secs:.2f} s")
+    await _tick(app, WARM_SATURDAY, counter)
+    await _idle(app, IDLE_SATURDAY, "Sat 28/11 10:00", counter, repeat, show_sql)
     await app.close()  # the database and, after issue 23, the drawing pool
 
 
@@ -307,9 +331,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", default="sqlite", help="sqlite or a postgresql+asyncpg URL (database recreated)")
     parser.add_argument("--repeat", type=int, default=5, help="idle ticks timed (the best is printed)")
+    parser.add_argument("--communes", type=int, default=COMMUNES, help=f"communes of {TEAMS_PER_COMMUNE} teams each")
+    parser.add_argument("--show-sql", action="store_true", help="print the statements of each idle tick")
     args = parser.parse_args()
     url = "sqlite+aiosqlite:////tmp/bench_jobs.db" if args.db == "sqlite" else args.db
-    asyncio.run(_bench(url, args.repeat))
+    asyncio.run(_bench(url, args.repeat, args.show_sql, args.communes))
 
 
 if __name__ == "__main__":

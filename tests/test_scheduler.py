@@ -1,15 +1,22 @@
-"""The scheduler's minute survives the database going away: it retries with backoff, reports progress (issue 22)."""
+"""The scheduler's minute survives the database going away: it retries with backoff, reports progress (issue 22);
+an idle minute reads only what is due, whatever the number of units (issue 24)."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
+from tests.factories import FakeClock, tick
 from tocns import scheduler
 from tocns.app import BotApp
+from tocns.core.roles import Level, Role
+from tocns.features.directives import store as directive_store
+from tocns.features.org import store as org_store
 
 
 async def test_a_tick_that_meets_an_outage_tries_again_and_reports_progress(
@@ -49,3 +56,82 @@ async def test_a_job_that_meets_an_outage_makes_the_tick_retry(app: BotApp, monk
     with pytest.raises(scheduler.JobsUnreachable):
         await scheduler.run_due_jobs(app)
     assert await scheduler.run_due_jobs(app) == ["sent"]
+
+
+async def _grow(app: BotApp, clock: FakeClock, first: int, count: int, directive_at: str) -> None:
+    """Add communes `first`..`first + count - 1` under P01 (two teams, a bound group, a leader reached privately),
+    then a directive to every commune group at `directive_at`."""
+    async with app.db.session() as session:
+        province = await org_store.get_unit_by_code(session, "P01")
+        if province is None:
+            province = await org_store.create_unit(session, code="P01", name="Tỉnh Thử", level=Level.PROVINCE)
+            await org_store.bind_chat(session, platform="telegram", chat_id="-1", unit=province, person=None)
+        for number in range(first, first + count):
+            commune = await org_store.create_unit(
+                session, code=f"X{number}", name=f"Xã {number}", level=Level.COMMUNE, parent=province
+            )
+            for team in ("Thôn 1", "Thôn 2"):
+                await org_store.add_team(session, commune.code, team)
+            group = f"-{100 + number}"
+            await org_store.bind_chat(session, platform="telegram", chat_id=group, unit=commune, person=None)
+            leader = await org_store.upsert_person(
+                session, platform="telegram", user_id=f"u{number}", display_name=f"Chủ tịch {number}",
+                private_chat_id=f"u{number}",
+            )  # fmt: skip
+            await org_store.set_membership(session, person=leader, unit=commune, role=Role.COMMUNE_LEADER)
+        clock.set_local(directive_at)
+        communes = await org_store.active_units(session, Level.COMMUNE)
+        directive = await directive_store.create_directive(
+            session, text="Rà soát hộ chưa có VNeID", scope_label="toàn tỉnh", person=None, now=clock()
+        )
+        await directive_store.queue_targets(session, directive, communes, now=clock(), message="Rà soát")
+
+
+async def _counted(app: BotApp, clock: FakeClock, local: str) -> list[str]:
+    """The statements of one tick at `local`, which must enqueue nothing."""
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(app.db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        assert await tick(app, clock, local) == [], local
+    finally:
+        event.remove(app.db.engine.sync_engine, "before_cursor_execute", record)
+    return seen
+
+
+async def _week(app: BotApp, clock: FakeClock, monday: int, saturday: int, friday: int) -> list[list[str]]:
+    """The busy moments of a December week (digests, summary, reminders, nudge), and the statements of an idle
+    Monday afternoon, Tuesday and Saturday morning after them."""
+    lines = await tick(app, clock, f"2026-12-{monday:02d} 08:00")
+    lines += await tick(app, clock, f"2026-12-{monday:02d} 11:00")
+    assert any(line.startswith("commune_digest") for line in lines) and any("weekly_summary" in line for line in lines)
+    assert any(line.startswith("nhắc chỉ đạo") for line in lines)
+    nudges = await tick(app, clock, f"2026-12-{friday:02d} 16:00")
+    assert any(line.startswith("nhắc tổ chưa báo cáo") for line in nudges)
+    return [
+        await _counted(app, clock, f"2026-12-{monday:02d} 15:37"),
+        await _counted(app, clock, f"2026-12-{monday + 1:02d} 14:37"),
+        await _counted(app, clock, f"2026-12-{saturday:02d} 10:00"),
+    ]
+
+
+# What an idle minute must not read: the units, chats, people and directive targets grow with the country.
+GROWING_TABLES = re.compile(r"\b(FROM|JOIN) (org_unit|chat_binding|person|membership|directive_target|outbox)\b")
+
+
+async def test_an_idle_minute_costs_the_same_few_statements_whatever_the_number_of_units(
+    app: BotApp, clock: FakeClock
+) -> None:
+    await _grow(app, clock, 1, 2, "2026-12-06 10:00")
+    small = await _week(app, clock, monday=7, friday=11, saturday=12)
+    await _grow(app, clock, 3, 10, "2026-12-13 10:00")  # six times the communes, groups, leaders and targets
+    large = await _week(app, clock, monday=14, friday=18, saturday=19)
+    # Monday after the digests and the summary, Tuesday with a directive's reminders sent, Saturday in the nudge's
+    # window: each minute reads what is due through indexes and one row per job, never the units or the targets.
+    assert [len(s) for s in small] == [len(s) for s in large], (small, large)
+    assert all(len(s) <= 20 for s in large), large
+    growing = [s for minute in small + large for s in minute if GROWING_TABLES.search(s)]
+    assert growing == [], growing

@@ -1,6 +1,6 @@
 """Import every module that defines tables, so SQLModel.metadata is complete (Alembic, tests)."""
 
-from tocns.db import audit  # noqa: F401
+from tocns.db import audit, job_done  # noqa: F401
 from tocns.features.activity import models as activity_models  # noqa: F401
 from tocns.features.apitokens import models as apitoken_models  # noqa: F401
 from tocns.features.dashboard import models as dashboard_models  # noqa: F401

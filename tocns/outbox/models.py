@@ -25,7 +25,8 @@ class OutboxMessage(SQLModel, table=True):
     """One message to send to one chat."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+    # The id last: rows queued together share next_attempt_at, and a claim takes them in id order without a sort.
+    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=20)

@@ -67,6 +67,9 @@ class PhotoEvidence(SQLModel, table=True):
     """The photo sent with a `/ghi`, being fetched from its platform into FILES_DIR (retried until kept or given up)."""
 
     __tablename__ = "photo_evidence"
+    # keep_photos reads the pending rows due, oldest first: a range of this index stopped by its LIMIT, never the
+    # kept and failed history.
+    __table_args__ = (Index("ix_photo_evidence_due", "state", "next_attempt_at", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     record_id: int = Field(foreign_key="activity_record.id", unique=True)
@@ -74,8 +77,8 @@ class PhotoEvidence(SQLModel, table=True):
     # What the platform gave: a Telegram file id, a Zalo photo URL, a console file path.
     source: str = Field(max_length=1000)
     # pending (to fetch at next_attempt_at), kept (the record's photo now reads "files:<path>"), failed (given up).
-    state: str = Field(default="pending", max_length=10, index=True)
+    state: str = Field(default="pending", max_length=10)
     attempts: int = 0
-    next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    next_attempt_at: datetime = Field(default_factory=utcnow)
     error: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow)

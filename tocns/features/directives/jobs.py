@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from tocns.core.dates import fmt_date
 from tocns.core.text import clean_text
+from tocns.db import job_done
 from tocns.features.directives import store
 from tocns.features.directives.service import ack_buttons
 from tocns.outbox import store as outbox_store
@@ -21,7 +22,9 @@ async def directive_reminders(app: JobContext, now: datetime) -> list[str]:
     lines: list[str] = []
     tz = app.settings.tz
     async with app.db.session() as session:
-        due = await store.unacked_targets(session, now, timedelta(hours=app.settings.directive_reminder_hours))
+        looked_at, due = await store.unacked_targets(
+            session, now, timedelta(hours=app.settings.directive_reminder_hours)
+        )
         keys = [f"directive-reminder:{d.id}:{t.platform}:{t.chat_id}" for d, t in due]
         # The week a directive is open for reminders, each minute costs a few statements, not two per group.
         used = await outbox_store.used_keys(session, keys)
@@ -47,4 +50,6 @@ async def directive_reminders(app: JobContext, now: datetime) -> list[str]:
             )
             if queued is not None:
                 lines.append(f"nhắc chỉ đạo {directive.id} tới {target.platform}:{target.chat_id}")
+        # One reminder per group and directive: once queued, the rest of the directive's week reads none of them.
+        await job_done.mark_finished(session, store.REMINDERS_JOB, store.REMINDERS_SENT, now, looked_at)
     return lines

@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from tocns.core.messages import Button
 from tocns.core.roles import Level
 from tocns.core.text import fold
+from tocns.db import job_done
 from tocns.features.directives.models import (
     Directive,
     DirectiveAck,
@@ -28,6 +29,9 @@ from tocns.outbox.models import OutboxMessage, OutboxState
 
 # Reminders are only looked for on directives younger than this, so old directives cost nothing.
 REMINDER_HORIZON = timedelta(days=7)
+# The job_done rows of directives whose reminders have all been queued (one reminder per group and directive).
+REMINDERS_JOB = "directive_reminders"
+REMINDERS_SENT = "sent"
 
 
 async def find_units(session: AsyncSession, text: str) -> list[OrgUnit]:
@@ -239,8 +243,9 @@ async def units_by_id(session: AsyncSession, ids: set[int]) -> dict[int, OrgUnit
 
 async def unacked_targets(
     session: AsyncSession, now: datetime, after: timedelta
-) -> list[tuple[Directive, DirectiveTarget]]:
-    """Target groups of directives older than `after` whose commune has not acknowledged, in three queries."""
+) -> tuple[list[int], list[tuple[Directive, DirectiveTarget]]]:
+    """The directives due for reminders whose reminders have not all gone yet (`REMINDERS_JOB`'s rows: an idle
+    minute reads no target), and their target groups whose commune has not acknowledged; four queries."""
     directives = (
         await session.exec(
             select(Directive)
@@ -252,9 +257,10 @@ async def unacked_targets(
             .order_by(col(Directive.id))
         )
     ).all()
-    by_id = {d.id or 0: d for d in directives}
+    done = await job_done.finished_scopes(session, REMINDERS_JOB, REMINDERS_SENT, [d.id or 0 for d in directives])
+    by_id = {d.id or 0: d for d in directives if d.id not in done}
     if not by_id:
-        return []
+        return [], []
     ack_query = select(DirectiveAck.directive_id, DirectiveAck.commune_id)
     acks = await session.exec(ack_query.where(col(DirectiveAck.directive_id).in_(list(by_id))))
     acked = set(acks.all())
@@ -263,7 +269,8 @@ async def unacked_targets(
         .where(col(DirectiveTarget.directive_id).in_(list(by_id)))
         .order_by(col(DirectiveTarget.directive_id), col(DirectiveTarget.id))
     )
-    return [(by_id[t.directive_id], t) for t in targets.all() if (t.directive_id, t.commune_id) not in acked]
+    due = [(by_id[t.directive_id], t) for t in targets.all() if (t.directive_id, t.commune_id) not in acked]
+    return list(by_id), due
 
 
 async def outbox_states(session: AsyncSession, outbox_ids: list[int]) -> dict[int, str]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
-from weakref import WeakKeyDictionary
 
 from tocns.core.dates import fmt_date, in_quiet_hours, is_holiday
 from tocns.core.period import Period, week_of
 from tocns.core.roles import Level
 from tocns.core.schedule import daily_due, holiday_moved, weekly_due
+from tocns.db import job_done
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit
 from tocns.features.org.reach import Chat, load_reach
@@ -84,6 +84,9 @@ async def weekly_summary(app: JobContext, now: datetime) -> list[str]:
     period = week_of(nominal - timedelta(days=7))
     drawings: dict[int, Drawing] = {}
     async with app.db.session() as session:
+        # The rest of the summary's day, each minute reads this one row instead of every department's chats.
+        if await job_done.finished(session, "weekly_summary", period.slug):
+            return []
         # On a platform where the department has no group, its people get the summary privately, once each.
         chats = await _summary_chats(session, period)
         used = await outbox.used_keys(session, [chat.key for chat in chats])
@@ -112,10 +115,13 @@ async def weekly_summary(app: JobContext, now: datetime) -> list[str]:
         for chat in todo
     ]
     by_key = {chat.key: chat for chat in todo}
-    return [
+    lines = [
         f"weekly_summary {by_key[m['dedupe_key']].unit.code} {period.slug} -> {m['platform']}:{m['chat_id']}"
         for m in await enqueue_batches(app.db, messages, now)
     ]
+    async with app.db.session() as session:
+        await job_done.mark_finished(session, "weekly_summary", period.slug, now)
+    return lines
 
 
 def digest_period(now: datetime, app: JobContext) -> Period | None:
@@ -139,12 +145,14 @@ async def commune_digest(app: JobContext, now: datetime) -> list[str]:
     if period is None:
         return []
     async with app.db.session() as session:
+        # Once every digest of the period is queued, the rest of the day costs one row a minute.
+        if await job_done.finished(session, "commune_digest", period.slug):
+            return []
         # Keyed by person, not chat: a leader who opens a private chat mid-week does not get the week twice.
         recipients = [
             (commune, platform, chat_id, f"commune_digest:{commune.code}:{who}:{period.slug}")
             for commune, platform, chat_id, who in await digest_recipients(session)
         ]
-        # One query for the whole period: once sent, the rest of the day costs three statements a minute.
         used = await outbox.used_keys(session, [key for *_r, key in recipients])
     todo = [r for r in recipients if r[3] not in used]
     sent: list[str] = []
@@ -161,13 +169,9 @@ async def commune_digest(app: JobContext, now: datetime) -> list[str]:
                 )
                 if row is not None:
                     sent.append(f"commune_digest {commune.code} {period.slug} -> {platform}:{chat_id}")
+    async with app.db.session() as session:
+        await job_done.mark_finished(session, "commune_digest", period.slug, now)
     return sent
-
-
-# Groups checked this week whose commune had no silent team. Friday to Sunday night the job runs every minute and
-# each check reads every team: without this, one fully reported commune made every tick read them all again.
-# Kept per database in this process; a restart checks those groups once more, which sends nothing new.
-_settled: WeakKeyDictionary[Database, set[str]] = WeakKeyDictionary()
 
 
 async def _teams_by_commune(session: AsyncSession, communes: list[OrgUnit]) -> dict[int, list[OrgUnit]]:
@@ -202,8 +206,8 @@ def _nudge_monday(settings: Settings, local_now: datetime) -> date | None:
 _NudgeTarget = tuple[str, str, int | None, OrgUnit, str]
 
 
-async def _nudge_targets(session: AsyncSession, settled: set[str], week: str) -> list[_NudgeTarget]:
-    """The commune groups, and people reached privately, not nudged this week nor known to have nothing to hear."""
+async def _nudge_targets(session: AsyncSession, week: str) -> list[_NudgeTarget]:
+    """The commune groups, and people reached privately, not nudged this week."""
     targets: list[_NudgeTarget] = [
         (b.platform, b.chat_id, None, commune, f"nudge:{b.platform}:{b.chat_id}:{week}")
         for b, commune in await task_store.commune_bindings(session)
@@ -212,8 +216,8 @@ async def _nudge_targets(session: AsyncSession, settled: set[str], week: str) ->
         (chat.platform, chat.chat_id, chat.unit_id, commune, key)
         for chat, commune, key in await _private_nudges(session, week)
     ]
-    used = await outbox.used_keys(session, [t[4] for t in targets if t[4] not in settled])
-    return [t for t in targets if t[4] not in used and t[4] not in settled]
+    used = await outbox.used_keys(session, [t[4] for t in targets])
+    return [t for t in targets if t[4] not in used]
 
 
 def _nudge_text(commune: OrgUnit, monday: date, silent: list[OrgUnit], teams: list[OrgUnit]) -> str:
@@ -231,13 +235,15 @@ async def nonreporter_nudge(app: JobContext, now: datetime) -> list[str]:
     if monday is None:
         return []
     week = monday.isoformat()
-    # Friday to Sunday night this runs every minute: once a group was nudged, it costs nothing more.
-    settled = _settled.setdefault(app.db, set())
-    settled.difference_update({k for k in settled if not k.endswith(week)})
     sent: list[str] = []
     async with app.db.session() as session:
-        targets = await _nudge_targets(session, settled, week)
+        # Friday to Sunday night this runs every minute: once the week's pass went through (every group nudged or
+        # found with nothing to hear), each minute reads this one row, not every group and team.
+        if await job_done.finished(session, "nonreporter_nudge", week):
+            return []
+        targets = await _nudge_targets(session, week)
         if not targets:
+            await job_done.mark_finished(session, "nonreporter_nudge", week, now)
             return []
         teams_of = await _teams_by_commune(session, [t[3] for t in targets])
         reported = await task_store.teams_reported_between(session, monday, monday + timedelta(days=6))
@@ -247,7 +253,6 @@ async def nonreporter_nudge(app: JobContext, now: datetime) -> list[str]:
             # Privately, a team's people hear only about their own team; a commune's leaders about every team.
             concerned = silent if own_unit in (None, commune.id) else [t for t in silent if t.id == own_unit]
             if not concerned:
-                settled.add(key)
                 continue
             text = _nudge_text(commune, monday, silent, teams)
             row = await outbox.enqueue(
@@ -255,6 +260,7 @@ async def nonreporter_nudge(app: JobContext, now: datetime) -> list[str]:
             )
             if row is not None:
                 sent.append(f"nhắc tổ chưa báo cáo ({len(silent)} tổ) → {platform}:{chat_id}")
+        await job_done.mark_finished(session, "nonreporter_nudge", week, now)
     return sent
 
 

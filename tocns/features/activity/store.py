@@ -393,16 +393,8 @@ async def _ancestor_names(session: AsyncSession) -> dict[int, tuple[str, str]]:
     return {int(i or 0): (name, code) for i, name, code in (await session.exec(query)).all()}
 
 
-async def stream_export_rows(
-    session: AsyncSession,
-    *,
-    since: date | None = None,
-    until: date | None = None,
-    under: OrgUnit | None = None,
-    batch: int = EXPORT_BATCH,
-) -> AsyncIterator[list[ExportRow]]:
-    """Every item of the live records in the date range (and subtree), by date then record, in batches read
-    through a server-side cursor: no export holds all its rows in memory."""
+def _export_query(since: date | None, until: date | None, under: OrgUnit | None) -> Any:
+    """The items of live records in the date range (and subtree), by date then record, with what a row shows."""
     query = (
         sa_select(
             col(ActivityRecord.id),
@@ -434,6 +426,20 @@ async def stream_export_rows(
     if under is not None:
         query = query.where(col(OrgUnit.path).startswith(under.path))
     query = query.order_by(col(ActivityRecord.activity_date), col(ActivityRecord.id), col(ActivityItem.id))
+    return query
+
+
+async def stream_export_rows(
+    session: AsyncSession,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    under: OrgUnit | None = None,
+    batch: int = EXPORT_BATCH,
+) -> AsyncIterator[list[ExportRow]]:
+    """Every item of the live records in the date range (and subtree), by date then record, in batches read
+    through a server-side cursor: no export holds all its rows in memory."""
+    query = _export_query(since, until, under)
     ancestors = await _ancestor_names(session)
     # One chain per parent path (a few thousand at national size), not per row.
     chains: dict[str, tuple[str, str]] = {}

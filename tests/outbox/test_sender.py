@@ -26,7 +26,7 @@ from tocns.db.engine import Database
 from tocns.features.org import store as org_store
 from tocns.outbox import store as outbox_store
 from tocns.outbox.models import OutboxMessage, OutboxState
-from tocns.outbox.sender import Job, OutboxSender, PlatformLimits
+from tocns.outbox.sender import PRUNE_AT, Job, OutboxSender, PlatformLimits
 
 
 def _sender(
@@ -379,3 +379,23 @@ async def test_private_chats_are_paced_one_a_second_while_groups_keep_their_burs
     # Measured on the server's clock: never two messages to the person within a second; the group is not slowed.
     assert fake.max_in_window(1.0, private) == 1
     assert fake.max_in_window(1.0, group) == 3
+
+
+def test_chat_windows_stay_bounded_over_a_national_broadcast_and_busy_chats_keep_their_limit() -> None:
+    limits = PlatformLimits.build(30, 20, 1)
+    busy = "-100busy"
+    for _ in range(20):
+        limits.chat(busy).record(0.0)
+    # A burst to many groups within the busy group's minute: its spent budget survives every pruning.
+    for n in range(2 * PRUNE_AT):
+        limits.chat(f"-200{n}").record(limits.chat_ready_at(f"-200{n}", 1.0))
+    assert limits.chat_ready_at(busy, 1.0) > 59
+    # Then 20,000 groups once each at 30 messages a second: only the chats of the last minute are held.
+    now = 120.0
+    for n in range(20_000):
+        chat = f"-300{n}"
+        assert limits.chat_ready_at(chat, now) == now
+        limits.chat(chat).record(now)
+        now += 1 / 30
+    assert len(limits.chats) <= 2 * 30 * 61 + PRUNE_AT
+    assert limits.chat_ready_at(busy, now) == now  # its minute is long over

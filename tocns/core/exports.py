@@ -8,7 +8,7 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TextIO
 
 from tocns.core.dates import fmt_cell_time, fmt_date
 
@@ -55,13 +55,12 @@ def percent(part: int, whole: int) -> int | None:
     return round(100 * part / whole) if whole else None
 
 
-class CsvText:
-    """Rows written to an in-memory CSV that starts with a BOM."""
+class CsvWriter:
+    """Rows written as CSV to a text stream (a file, stdout, a member of a zip), BOM first: nothing is kept."""
 
-    def __init__(self) -> None:
-        self.buffer = io.StringIO()
-        self.buffer.write(BOM)
-        self.writer = csv.writer(self.buffer)
+    def __init__(self, stream: TextIO) -> None:
+        stream.write(BOM)
+        self.writer = csv.writer(stream)
 
     def row(self, values: Iterable[Any] = ()) -> None:
         """Write one row (an empty row separates sections)."""
@@ -72,13 +71,22 @@ class CsvText:
         for values in rows:
             self.row(values)
 
+
+class CsvText(CsvWriter):
+    """Rows written to an in-memory CSV that starts with a BOM (reports: figures, never raw rows)."""
+
+    def __init__(self) -> None:
+        self.buffer = io.StringIO()
+        super().__init__(self.buffer)
+
     def text(self) -> str:
         """The CSV so far, BOM first."""
         return self.buffer.getvalue()
 
 
 EXCEL_MAX_ROWS = 1_048_576
-"""Rows per worksheet in Excel (header included): the raw data continues on a new sheet past it."""
+"""Rows per worksheet in Excel (header included): the raw data continues on a new sheet past it, and a CSV of raw
+rows is cut into files of at most this many rows (Excel opens a CSV as one sheet and drops the rest)."""
 
 NUMBER = "#,##0"
 PERCENT = "0%"

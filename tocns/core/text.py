@@ -44,6 +44,11 @@ def similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, fold_compact(a), fold_compact(b)).ratio()
 
 
+def grouped(value: int) -> str:
+    """A count as Vietnamese writes it: thousands grouped with dots (1.048.575)."""
+    return f"{value:,}".replace(",", ".")
+
+
 def utf16_len(text: str) -> int:
     """Length in UTF-16 code units: how Zalo counts its 2,000-character limit (an emoji counts 2)."""
     return len(text.encode("utf-16-le")) // 2

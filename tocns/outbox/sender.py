@@ -72,6 +72,11 @@ class SlidingWindow:
         self.events.extend([at] * n)
 
 
+PRUNE_AT = 1024
+"""Chat windows a platform's limits hold before the idle ones are dropped (then twice the chats still in a window):
+memory follows the chats of the last minute, not every chat ever sent to (a national broadcast is 80,000 groups)."""
+
+
 @dataclass
 class PlatformLimits:
     """One platform's limits: overall per second and per chat per minute."""
@@ -91,6 +96,8 @@ class PlatformLimits:
     streak_429: list[str] = field(default_factory=list)
     # Quota 429s in a row; the next pause is 60 s doubled this many times (reset by a delivery).
     quota_strikes: int = 0
+    # The number of chat windows at which the idle ones are next dropped (prune).
+    prune_at: int = PRUNE_AT
 
     @classmethod
     def build(
@@ -125,8 +132,16 @@ class PlatformLimits:
             self.chats[chat_id] = window
         return window
 
+    def prune(self, now: float) -> None:
+        """Forget the chats with no send left in their window and no 429 wait ahead: a fresh window is the same."""
+        self.chats = {c: w for c, w in self.chats.items() if w.events and w.events[-1] > now - w.window}
+        self.blocked_until = {c: until for c, until in self.blocked_until.items() if until > now}
+        self.prune_at = max(PRUNE_AT, 2 * len(self.chats))
+
     def chat_ready_at(self, chat_id: str, now: float) -> float:
         """When this chat may get its next message (its minute budget, a 429's retry_after, a platform pause)."""
+        if len(self.chats) >= self.prune_at:
+            self.prune(now)
         return max(self.chat(chat_id).ready_at(now), self.blocked_until.get(chat_id, 0.0), self.paused_until)
 
     def answered_429(self, chat_id: str, wait: float, now: float) -> bool:

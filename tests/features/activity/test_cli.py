@@ -6,14 +6,19 @@ import csv
 import io
 import json
 import re
+import zipfile
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from openpyxl import load_workbook
 
 from tests.cli.test_cli import run_cli
-from tests.factories import echoed_quantities
+from tests.factories import MEMBER, ChatHarness, FakeClock, echoed_quantities, record_id, setup_group
 from tocns.app import BotApp
+from tocns.config import Settings
+from tocns.core.signed_links import LINK_PATH, verify
+from tocns.features.activity.models import ActivityRecord
 
 CATALOGUE_FILE = Path(__file__).parents[3] / "tocns" / "features" / "activity" / "data" / "indicators.json"
 
@@ -133,3 +138,68 @@ async def test_demo_has_sample_activity_and_ghi_works_out_of_the_box(app: BotApp
     assert "Đã ghi #" in console.stdout and "Thôn 1 (Xã Tân Lập)" in console.stdout, console.stdout
     after = run_cli(["export", "activities", "--format", "jsonl"], db_url).stdout.splitlines()
     assert len(after) == len(before) + 1
+
+
+async def test_export_past_max_rows_keeps_every_row_and_links_kept_photos(
+    app: BotApp, db_url: str, tmp_path: Path, settings: Settings, clock: FakeClock
+) -> None:
+    chat = ChatHarness(app)
+    await setup_group(app, chat, clock)
+    kept = record_id(await chat.text("/ghi vneid 5, dvc 3", user=MEMBER))
+    unkept = record_id(await chat.text("/ghi vneid 4", user=MEMBER))
+    await chat.text("/ghi dvc 2, vssid 6", user=MEMBER)
+    async with app.db.session() as session:
+        for rid, photo in ((kept, "files:evidence/anh.jpg"), (unkept, "AgAD-never-fetched")):
+            record = await session.get(ActivityRecord, rid)
+            assert record is not None
+            record.photo = photo
+            session.add(record)
+    signing = settings.model_copy(
+        update={
+            "link_signing_secret": "export-link-secret-0123456789",
+            "public_base_url": "https://bot.example",
+            "files_dir": str(tmp_path),
+        }
+    )
+    (tmp_path / "evidence").mkdir()
+    (tmp_path / "evidence" / "anh.jpg").write_bytes(b"\xff\xd8 a kept photo")
+    env = {
+        "LINK_SIGNING_SECRET": signing.link_signing_secret,
+        "PUBLIC_BASE_URL": signing.public_base_url,
+        "FILES_DIR": str(tmp_path),
+        "TOCNS_CLOCK_START": clock().isoformat(),
+    }
+
+    book_path = tmp_path / "hoat-dong.xlsx"
+    split = run_cli(
+        ["export", "activities", "--format", "xlsx", "-o", str(book_path), "--max-rows", "3"], db_url, extra_env=env
+    )
+    assert split.returncode == 0, split.stderr
+    assert (
+        "Đã xuất 5 dòng" in split.stderr and "chia sang 3 trang" in split.stderr and "không bỏ dòng nào" in split.stderr
+    )
+    book = load_workbook(book_path)
+    assert book.sheetnames == ["Ghi chú", "Hoạt động", "Hoạt động (2)", "Hoạt động (3)"]
+    rows = [row for name in book.sheetnames[1:] for row in list(book[name].iter_rows(values_only=True))[1:]]
+    assert sum(int(row[7]) for row in rows) == 5 + 3 + 4 + 2 + 6
+    photos = {row[0]: row[10] for row in rows}
+    link = urlsplit(str(photos[kept]))
+    query = parse_qs(link.query)
+    assert f"{link.scheme}://{link.netloc}" == "https://bot.example"
+    relative = link.path.removeprefix(f"{LINK_PATH}/")
+    assert (
+        verify(signing, relative, int(query["exp"][0]), query["sig"][0], clock()) == tmp_path / "evidence" / "anh.jpg"
+    )
+    assert photos[unkept] == "có ảnh (chưa lưu được)"  # not the platform's file id nobody can open
+
+    csv_path = tmp_path / "hoat-dong.csv"
+    zipped = run_cli(["export", "activities", "-o", str(csv_path), "--max-rows", "3"], db_url, extra_env=env)
+    assert zipped.returncode == 0, zipped.stderr
+    assert "chia thành 3 tệp CSV" in zipped.stderr and "hoat-dong.zip" in zipped.stderr
+    with zipfile.ZipFile(tmp_path / "hoat-dong.zip") as archive:
+        texts = [archive.read(name).decode("utf-8").removeprefix("\ufeff") for name in archive.namelist()]
+    quantities = [int(r["Số lượng"]) for text in texts for r in csv.DictReader(io.StringIO(text))]
+    assert sorted(quantities) == [2, 3, 4, 5, 6]
+
+    refused = run_cli(["export", "activities", "--max-rows", "1"], db_url)
+    assert refused.returncode != 0 and "--max-rows phải từ 2 đến 1.048.576" in refused.stderr

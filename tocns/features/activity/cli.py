@@ -7,35 +7,13 @@ import json
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-    from tocns.features.activity import store as activity_store
-
 
 OPERATOR = "operator-cli"
-# (JSON lines key, Vietnamese heading of the CSV and the workbook); JSON lines keep the English keys for programs.
-COLUMNS = (
-    ("record_id", "Mã phiếu"),
-    ("activity_date", "Ngày hoạt động"),
-    ("org_path", "Đơn vị"),
-    ("org_codes", "Mã đơn vị"),
-    ("person", "Người ghi"),
-    ("indicator_code", "Mã chỉ tiêu"),
-    ("indicator_name", "Chỉ tiêu"),
-    ("quantity", "Số lượng"),
-    ("unit", "Đơn vị tính"),
-    ("note", "Ghi chú"),
-    ("photo", "Ảnh minh chứng"),
-    ("message_text", "Tin nhắn gốc"),
-    ("created_at", "Ghi lúc"),
-    ("updated_at", "Sửa lúc"),
-)
-KEYS = tuple(key for key, _ in COLUMNS)
-HEADINGS = tuple(heading for _, heading in COLUMNS)
-SHEET = "Hoạt động"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,6 +30,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     act.add_argument("--until", help="đến ngày (dd/mm/yyyy)")
     act.add_argument("--org", help="chỉ đơn vị này và cấp dưới (mã đơn vị)")
     act.add_argument("--output", "-o", type=Path, help="ghi ra tệp (bắt buộc với xlsx); mặc định stdout")
+    act.add_argument(
+        "--max-rows",
+        type=int,
+        default=None,
+        help="số dòng tối đa (kể cả dòng tiêu đề) của một trang Excel hoặc một tệp CSV; nhiều hơn thì chia sang "
+        "trang sau hoặc thành nhiều tệp CSV trong một tệp zip (mặc định 1.048.576, giới hạn của Excel)",
+    )
     act.set_defaults(func=_export)
 
 
@@ -97,104 +82,47 @@ def _date(text: str | None, flag: str) -> date | None:
     raise SystemExit(f"Lỗi: {flag} {text!r} không phải ngày hợp lệ; viết dd/mm/yyyy, ví dụ 01/11/2026.")
 
 
-def _values(row: activity_store.ExportRow, tz: Any) -> dict[str, Any]:
-    """One export row with typed values: dates as dates, timestamps in local time."""
-    return {
-        "record_id": row.record_id,
-        "activity_date": row.activity_date,
-        "org_path": row.org_path,
-        "org_codes": row.org_codes,
-        "person": row.person,
-        "indicator_code": row.indicator_code,
-        "indicator_name": row.indicator_name,
-        "quantity": row.quantity,
-        "unit": row.unit,
-        "note": row.note,
-        "photo": row.photo,
-        "message_text": row.message_text,
-        "created_at": row.created_at.astimezone(tz).replace(tzinfo=None),
-        "updated_at": row.updated_at.astimezone(tz).replace(tzinfo=None) if row.updated_at else None,
-    }
+def _max_rows(value: int | None) -> int:
+    from tocns.core.exports import EXCEL_MAX_ROWS
+    from tocns.core.text import grouped
 
-
-def _json_line(values: dict[str, Any]) -> str:
-    data = dict(values)
-    data["activity_date"] = values["activity_date"].isoformat()
-    for key in ("created_at", "updated_at"):
-        data[key] = values[key].isoformat(timespec="seconds") if values[key] else ""
-    return json.dumps(data, ensure_ascii=False) + "\n"
-
-
-def _write_xlsx(rows: list[dict[str, Any]], target: Path, max_rows: int | None = None) -> None:
-    """A write-only workbook: real dates, number formats, frozen header, filters; continued past a sheet's rows."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    from tocns.core.exports import DAY, EXCEL_MAX_ROWS, MOMENT, NUMBER, defuse
-
-    max_rows = max_rows or EXCEL_MAX_ROWS
-    formats = {"activity_date": DAY, "quantity": NUMBER, "created_at": MOMENT, "updated_at": MOMENT}
-    widths = {"org_path": 40, "message_text": 40, "note": 30, "indicator_name": 28, "person": 22}
-    book = Workbook(write_only=True)
-    chunks = [rows[i : i + max_rows - 1] for i in range(0, len(rows), max_rows - 1)] or [[]]
-    for number, chunk in enumerate(chunks, start=1):
-        sheet = book.create_sheet(SHEET if number == 1 else f"{SHEET} ({number})")
-        for index, key in enumerate(KEYS, start=1):
-            sheet.column_dimensions[get_column_letter(index)].width = widths.get(key, 15)
-        sheet.freeze_panes = "A2"
-        header = []
-        for heading in HEADINGS:
-            head = WriteOnlyCell(sheet, heading)
-            head.font = Font(bold=True)
-            header.append(head)
-        sheet.append(header)
-        for row in chunk:
-            cells = []
-            for key in KEYS:
-                value = row[key]
-                cell = WriteOnlyCell(sheet, defuse(value) if isinstance(value, str) else value)
-                if isinstance(value, str):
-                    cell.data_type = "s"  # user text is never a formula, and defused like the CSV
-                elif key in formats and row[key] is not None:
-                    cell.number_format = formats[key]
-                cells.append(cell)
-            sheet.append(cells)
-        sheet.auto_filter.ref = f"A1:{get_column_letter(len(KEYS))}{len(chunk) + 1}"
-    book.save(target)
+    if value is None:
+        return EXCEL_MAX_ROWS
+    if not 2 <= value <= EXCEL_MAX_ROWS:
+        raise SystemExit(f"Lỗi: --max-rows phải từ 2 đến {grouped(EXCEL_MAX_ROWS)} (giới hạn một trang Excel).")
+    return value
 
 
 def _export(args: argparse.Namespace) -> int:
     from tocns.cli_common import prepared_settings, run_in_session
-    from tocns.core.exports import CsvText
+    from tocns.core.clock import utcnow
     from tocns.features.activity import store as activity_store
+    from tocns.features.activity.evidence import shown_by
+    from tocns.features.activity.export import Written, open_writer, values
     from tocns.features.org import store as org_store
 
     since, until = _date(args.since, "--since"), _date(args.until, "--until")
+    max_rows = _max_rows(args.max_rows)
     if args.format == "xlsx" and args.output is None:
         raise SystemExit("Lỗi: định dạng xlsx cần --output TỆP.xlsx")
-    tz = prepared_settings().tz
+    settings = prepared_settings()
+    # Photo links are signed as of now, like every workbook's (the injected clock).
+    tz, photo = settings.tz, shown_by(settings, utcnow())
 
-    async def work(session: AsyncSession) -> list[activity_store.ExportRow]:
+    async def work(session: AsyncSession) -> Written:
         under = await org_store.require_unit(session, args.org) if args.org else None
-        return await activity_store.export_rows(session, since=since, until=until, under=under)
+        writer = open_writer(args.format, args.output, max_rows)
+        try:
+            async for batch in activity_store.stream_export_rows(session, since=since, until=until, under=under):
+                writer.add(values(row, tz, photo) for row in batch)
+            return writer.close()
+        except BaseException:
+            writer.discard()
+            raise
 
-    rows = [_values(r, tz) for r in run_in_session(work)]
-    if args.format == "xlsx":
-        _write_xlsx(rows, args.output)
-        print(f"Đã xuất {len(rows)} dòng vào {args.output}", file=sys.stderr)
-        return 0
-    if args.format == "csv":
-        out = CsvText()
-        out.row(HEADINGS)
-        out.rows([row[key] for key in KEYS] for row in rows)
-        data = out.text()
-    else:
-        data = "".join(_json_line(row) for row in rows)
-    if args.output is not None:
-        args.output.write_text(data, encoding="utf-8")
-        print(f"Đã xuất {len(rows)} dòng vào {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(data)
+    written = run_in_session(work)
+    if written.target != "stdout":
+        print(f"Đã xuất {written.rows} dòng vào {written.target}", file=sys.stderr)
+    if written.notice:
+        print(written.notice, file=sys.stderr)
     return 0

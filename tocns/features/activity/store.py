@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -11,6 +12,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import event, insert
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -377,15 +379,44 @@ class ExportRow:
     updated_at: datetime | None
 
 
-async def export_rows(
-    session: AsyncSession, *, since: date | None = None, until: date | None = None, under: OrgUnit | None = None
-) -> list[ExportRow]:
-    """Every item of the live records in the date range (and subtree), by date then record."""
+EXPORT_BATCH = 5000
+"""Rows an export reads from the database at a time (through a server-side cursor: memory stays flat)."""
+
+
+async def _ancestor_names(session: AsyncSession) -> dict[int, tuple[str, str]]:
+    """(name, code) of every unit that has units under it: the ancestors an export row names (teams are leaves, so
+    this stays a few thousand units at national size); the national unit is left out (it would head every row)."""
+    parents = select(col(OrgUnit.parent_id)).where(col(OrgUnit.parent_id).is_not(None)).distinct()
+    query = select(OrgUnit.id, OrgUnit.name, OrgUnit.code).where(
+        col(OrgUnit.id).in_(parents.scalar_subquery()), OrgUnit.level != Level.NATIONAL
+    )
+    return {int(i or 0): (name, code) for i, name, code in (await session.exec(query)).all()}
+
+
+def _export_query(since: date | None, until: date | None, under: OrgUnit | None) -> Any:
+    """The items of live records in the date range (and subtree), by date then record, with what a row shows."""
     query = (
-        select(ActivityRecord, ActivityItem, Indicator, OrgUnit)
+        sa_select(
+            col(ActivityRecord.id),
+            col(ActivityRecord.activity_date),
+            col(OrgUnit.path),
+            col(OrgUnit.name),
+            col(OrgUnit.code),
+            col(Person.display_name),
+            col(Indicator.code),
+            col(Indicator.name),
+            col(ActivityItem.quantity),
+            col(Indicator.unit),
+            col(ActivityRecord.note),
+            col(ActivityRecord.photo),
+            col(ActivityRecord.message_text),
+            col(ActivityRecord.created_at),
+            col(ActivityRecord.updated_at),
+        )
         .join(ActivityItem, col(ActivityItem.record_id) == col(ActivityRecord.id))
         .join(Indicator, col(Indicator.id) == col(ActivityItem.indicator_id))
         .join(OrgUnit, col(OrgUnit.id) == col(ActivityRecord.org_unit_id))
+        .join(Person, col(Person.id) == col(ActivityRecord.person_id))
         .where(col(ActivityRecord.deleted_at).is_(None))
     )
     if since is not None:
@@ -395,32 +426,50 @@ async def export_rows(
     if under is not None:
         query = query.where(col(OrgUnit.path).startswith(under.path))
     query = query.order_by(col(ActivityRecord.activity_date), col(ActivityRecord.id), col(ActivityItem.id))
-    rows = (await session.exec(query)).all()
-    units = {u.id: u for u in (await session.exec(select(OrgUnit))).all()}
-    person_ids = {record.person_id for record, _i, _n, _u in rows}
-    people = {p.id: p for p in (await session.exec(select(Person).where(col(Person.id).in_(person_ids)))).all()}
-    out: list[ExportRow] = []
-    for record, item, indicator, unit in rows:
-        person = people[record.person_id]
-        # The national unit heads every row alike: the path starts at the province, as officers know it.
-        chain = [units[int(i)] for i in unit.path.strip("/").split("/") if i and int(i) in units]
-        chain = [u for u in chain if u.level != Level.NATIONAL]
-        out.append(
-            ExportRow(
-                record_id=record.id or 0,
-                activity_date=record.activity_date,
-                org_path=" / ".join(u.name for u in chain),
-                org_codes="/".join(u.code for u in chain),
-                person=person.display_name,
-                indicator_code=indicator.code,
-                indicator_name=indicator.name,
-                quantity=item.quantity,
-                unit=indicator.unit,
-                note=record.note or "",
-                photo=record.photo or "",
-                message_text=record.message_text,
-                created_at=record.created_at,
-                updated_at=record.updated_at,
+    return query
+
+
+async def stream_export_rows(
+    session: AsyncSession,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    under: OrgUnit | None = None,
+    batch: int = EXPORT_BATCH,
+) -> AsyncIterator[list[ExportRow]]:
+    """Every item of the live records in the date range (and subtree), by date then record, in batches read
+    through a server-side cursor: no export holds all its rows in memory."""
+    query = _export_query(since, until, under)
+    ancestors = await _ancestor_names(session)
+    # One chain per parent path (a few thousand at national size), not per row.
+    chains: dict[str, tuple[str, str]] = {}
+    result = await session.stream(query)
+    async for partition in result.partitions(batch):
+        out: list[ExportRow] = []
+        for row in partition:
+            rid, day, path, name, code, person, ind_code, ind_name, qty, unit, note, photo, text, made, edited = row
+            head = path[: path.rstrip("/").rfind("/") + 1]  # "/1/5/77/" -> "/1/5/": the unit's ancestors
+            chain = chains.get(head)
+            if chain is None:
+                found = [ancestors[int(i)] for i in head.strip("/").split("/") if i and int(i) in ancestors]
+                chain = chains[head] = (" / ".join(n for n, _ in found), "/".join(c for _, c in found))
+            names, codes = chain
+            out.append(
+                ExportRow(
+                    record_id=rid or 0,
+                    activity_date=day,
+                    org_path=f"{names} / {name}" if names else name,
+                    org_codes=f"{codes}/{code}" if codes else code,
+                    person=person,
+                    indicator_code=ind_code,
+                    indicator_name=ind_name,
+                    quantity=qty,
+                    unit=unit,
+                    note=note or "",
+                    photo=photo or "",
+                    message_text=text,
+                    created_at=made,
+                    updated_at=edited,
+                )
             )
-        )
-    return out
+        yield out

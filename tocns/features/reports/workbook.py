@@ -23,6 +23,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from tocns.core.dates import fmt_date
 from tocns.core.exports import DAY, EXCEL_MAX_ROWS, MOMENT, NUMBER, PERCENT, defuse
+from tocns.core.text import grouped
 from tocns.features.reports.store import Report
 
 SUMMARY = "Tổng hợp"
@@ -474,7 +475,7 @@ class ReportWorkbook:
         """A line saying the raw data continues on more sheets (and nothing was left out); none for one sheet."""
         if len(self._raw_sheets) < 2:
             return []
-        per_sheet = f"{self.max_rows - 1:,}".replace(",", ".")
+        per_sheet = grouped(self.max_rows - 1)
         note = (
             f"Dữ liệu gốc nhiều hơn {per_sheet} dòng (giới hạn một trang Excel) nên được chia sang "
             f"{len(self._raw_sheets)} trang; đủ mọi dòng, không bỏ dòng nào."

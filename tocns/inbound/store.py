@@ -185,6 +185,7 @@ async def finish_with_messages(
     if len(messages) == 1 and is_postgres(session):
         params = outbox_store.keyed_params(**messages[0])
         params.update(u_id=update_id, u_owner=owner, u_now=now)
+        await session.flush()  # the command's pending ORM rows first, as the SQLite path's autoflush does
         conn = await session.connection()
         return (await conn.execute(_DONE_WITH_MESSAGE, params)).first() is not None
     for message in messages:

@@ -8,6 +8,7 @@ from types import FrameType
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from tests.factories import FakeClock, build_tree, join_code
 from tests.fakes.platforms import (
@@ -25,6 +26,7 @@ from tests.fakes.zalo_api import FakeZaloApi
 from tocns.app import BotApp
 from tocns.config import Settings
 from tocns.core.roles import Role
+from tocns.features.activity import store as activity_store
 
 # Between the webhook (web) and the outbox: channels, inbound, core, features; db and config are the layers below.
 WALK = {"web", "channels", "inbound", "core", "features", "outbox", "db", "config"}
@@ -77,3 +79,40 @@ async def test_one_ghi_enters_only_the_packages_of_the_walk(
     assert {top for top, _ in packages} <= WALK, sorted(entered)
     assert {feature for _, feature in packages if feature} <= FEATURES, sorted(entered)
     assert {"web", "channels", "inbound", "core", "features", "outbox"} <= {top for top, _ in packages}
+
+
+# What one /ghi of a known member costs in SQL statements (each one a round trip; BEGIN and COMMIT counted where
+# the driver sends them as statements, SQLite's BEGIN IMMEDIATE): the webhook's store and claim, then the
+# processed-mark; on PostgreSQL the sender's refresh with binding and memberships in one statement, the double-tap
+# check, record with items and audit in one, receipt with done-mark in one. A member notices each one as latency
+# under load (bench/webhook_bench.py); lower these when the walk gets leaner, never raise them.
+GHI_STATEMENTS = {"postgresql": 7, "sqlite": 13}
+
+
+async def test_one_ghi_costs_at_most_the_statements_of_the_lean_walk(
+    papp: BotApp, tg_server: TelegramServer, clock: FakeClock
+) -> None:
+    channel = channels_for(papp, tg_server, FakeZaloApi())[0]
+    async with papp.db.session() as session:
+        tree = await build_tree(session)
+        code = await join_code(session, tree.commune, Role.COMMUNE_LEADER, clock())
+    await papp.pipeline.receive(channel, tg_message_update(f"/ketnoi {code}", user_id=11))
+    await papp.pipeline.receive(channel, tg_message_update("/thamgia thon 3", user_id=12))
+    # An earlier record of the member: the double-tap check has a record to compare with.
+    await papp.pipeline.receive(channel, tg_message_update("/ghi dvc 1", user_id=12))
+    async with papp.db.session() as session:
+        await activity_store.indicators(session)  # the catalogue, cached as it is between a bot's updates
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    engine = papp.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        await papp.pipeline.receive(channel, tg_message_update("/ghi vneid 5", user_id=12))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    receipt = (await outbox(papp, "-1001"))[-1].text
+    assert receipt.startswith("Đã ghi #") and "vneid" in receipt
+    assert len(statements) <= GHI_STATEMENTS[engine.dialect.name], "\n".join(statements)

@@ -18,7 +18,6 @@ from tocns.core.updates import Checked
 from tocns.features.activity.models import ActivityRecord
 from tocns.features.org import store as org_store
 from tocns.features.org.models import Person
-from tocns.inbound import pipeline as pipeline_module
 from tocns.inbound.models import InboundUpdate
 from tocns.outbox import store as storage_outbox
 from tocns.outbox.models import OutboxMessage
@@ -91,13 +90,16 @@ async def test_record_and_receipt_commit_together(
     await setup_group(app, chat, clock)
     calls: list[str] = []
 
-    async def enqueue_failing_once(session: Any, **kwargs: Any) -> Any:
+    keyed_params = storage_outbox.keyed_params
+
+    def params_failing_once(**kwargs: Any) -> Any:
+        # Every keyed message passes here (the receipt folded into the done-mark on PostgreSQL, or enqueued).
         calls.append(kwargs["text"])
         if len(calls) == 1:
             raise ConnectionError("outbox unavailable")
-        return await storage_outbox.enqueue(session, **kwargs)
+        return keyed_params(**kwargs)
 
-    monkeypatch.setattr(pipeline_module, "enqueue", enqueue_failing_once)
+    monkeypatch.setattr(storage_outbox, "keyed_params", params_failing_once)
     msg = IncomingMessage(
         platform="console", chat_id="group-1", user_id=MEMBER, display_name="Lan", text="/ghi vneid 5", message_id="77"
     )

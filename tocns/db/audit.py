@@ -66,7 +66,23 @@ def _values(
     }
 
 
-_AUDIT_INSERT = insert(table_of(AuditLog))
+AUDIT_TABLE = table_of(AuditLog)
+_AUDIT_INSERT = insert(AUDIT_TABLE)
+
+
+def audit_values(
+    *,
+    action: str,
+    entity: str,
+    entity_id: object,
+    actor_person_id: int | None = None,
+    actor_label: str | None = None,
+    before: SQLModel | dict[str, Any] | None = None,
+    after: SQLModel | dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One audit row's columns as `record_audit` writes them, for a store that folds the row into its own
+    statement (the /ghi hot path on PostgreSQL)."""
+    return {"at": utcnow(), **_values(action, entity, entity_id, actor_person_id, actor_label, before, after)}
 
 
 async def record_audit(

@@ -180,9 +180,11 @@ class Pipeline:
             parsed = self.router.parse(msg)
             return [Reply(text=INTERNAL_ERROR_TEXT.format(name=parsed.name))] if parsed is not None else []
 
-    async def _enqueue(
-        self, session: AsyncSession, event: InboundEvent, replies: list[Reply], key: str, label: str | None = None
-    ) -> None:
+    def _messages(
+        self, event: InboundEvent, replies: list[Reply], key: str, label: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The outbox messages of an update's replies (`enqueue`'s keywords), each keyed by the update."""
+        messages = []
         for index, reply in enumerate(replies):
             files = [
                 {
@@ -194,32 +196,44 @@ class Pipeline:
             ]
             same_chat = reply.chat_id in (None, event.chat_id) and reply.platform in (None, event.platform)
             topic = reply.thread_id or (event.thread_id if same_chat and isinstance(event, IncomingMessage) else None)
-            await enqueue(
-                session,
-                thread_id=topic,
-                platform=reply.platform or event.platform,
-                chat_id=reply.chat_id or event.chat_id,
-                text=reply.text,
-                kind="reply",
-                dedupe_key=f"reply:{key}:{label or index}",
-                attachments=files or None,
-                now=self.clock(),
-                buttons=reply.buttons,
+            messages.append(
+                {
+                    "thread_id": topic,
+                    "platform": reply.platform or event.platform,
+                    "chat_id": reply.chat_id or event.chat_id,
+                    "text": reply.text,
+                    "kind": "reply",
+                    "dedupe_key": f"reply:{key}:{label or index}",
+                    "attachments": files or None,
+                    "now": self.clock(),
+                    "buttons": reply.buttons,
+                }
             )
+        return messages
+
+    async def _enqueue(
+        self, session: AsyncSession, event: InboundEvent, replies: list[Reply], key: str, label: str | None = None
+    ) -> None:
+        for message in self._messages(event, replies, key, label):
+            await enqueue(session, **message)
 
     async def _run(self, channel: InboundChannel, row_id: int, checked: Checked) -> None:
         # Outside the session: asking the platform (a network call) must not hold a database connection.
         checked = await channel.refresh(checked)
         replies: list[Reply] = []
         async with self.db.session() as session:
+            messages: list[dict[str, Any]] = []
             # Dispatch comes first in the transaction: a refused command rolls it back (see Router.handle).
             if checked.event is not None:
                 replies = await self.dispatch(session, checked.event)
                 posted = _posted(checked.event, replies)
-                await self._enqueue(session, checked.event, posted, f"{channel.platform}:{checked.key}")
+                messages = self._messages(checked.event, posted, f"{channel.platform}:{checked.key}")
             # The done-mark is conditional on still holding the claim: if the lease lapsed and another worker
             # took the update over, everything this attempt wrote is rolled back and that worker's run counts.
-            if not await inbound_store.finish_update(session, row_id, owner=self.owner, now=self.clock()):
+            done = await inbound_store.finish_with_messages(
+                session, row_id, messages, owner=self.owner, now=self.clock()
+            )
+            if not done:
                 raise LostClaim(row_id)
         await _answer_tap(channel, checked, replies)
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, update
+from sqlalchemy import bindparam, delete, exists, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
@@ -18,6 +18,7 @@ from tocns.core.clock import utcnow
 from tocns.db.dialect import is_postgres
 from tocns.db.upsert import per_dialect, table_of
 from tocns.inbound.models import InboundState, InboundUpdate, ProcessedMessage
+from tocns.outbox import store as outbox_store
 from tocns.outbox.models import OutboxMessage, OutboxState
 
 Claim = tuple[str, datetime]
@@ -143,6 +144,53 @@ async def finish_update(
         )
     )
     return bool(result.rowcount)
+
+
+_UPDATES = table_of(InboundUpdate)
+
+
+def _done_with_message() -> Any:
+    """PostgreSQL: one waiting message (the outbox's keyed INSERT, as a data-modifying CTE) and the update's
+    done-mark under this worker's claim, in one statement, built once; returns the update's id when marked."""
+    message = outbox_store.keyed_insert_pg().cte("new_message")
+    return (
+        update(_UPDATES)
+        .where(
+            _UPDATES.c.id == bindparam("u_id"),
+            _UPDATES.c.state == InboundState.PENDING.value,
+            _UPDATES.c.claimed_by == bindparam("u_owner"),
+        )
+        .values(
+            state=InboundState.DONE.value,
+            error=None,
+            processed_at=bindparam("u_now", type_=_UPDATES.c.processed_at.type),
+            claimed_by=None,
+            claimed_until=None,
+            next_attempt_at=None,
+        )
+        .returning(_UPDATES.c.id)
+        .add_cte(message)
+    )
+
+
+_DONE_WITH_MESSAGE = _done_with_message()
+
+
+async def finish_with_messages(
+    session: AsyncSession, update_id: int, messages: Sequence[dict[str, Any]], *, owner: str, now: datetime
+) -> bool:
+    """Enqueue an update's replies (each `outbox_store.enqueue`'s keywords, with a dedupe key) and mark it done
+    while `owner` holds its claim, in the caller's transaction; False when the claim was lost (the caller rolls
+    back). On PostgreSQL a single reply and the done-mark are one statement: the common command's last round trip."""
+    if len(messages) == 1 and is_postgres(session):
+        params = outbox_store.keyed_params(**messages[0])
+        params.update(u_id=update_id, u_owner=owner, u_now=now)
+        await session.flush()  # the command's pending ORM rows first, as the SQLite path's autoflush does
+        conn = await session.connection()
+        return (await conn.execute(_DONE_WITH_MESSAGE, params)).first() is not None
+    for message in messages:
+        await outbox_store.enqueue(session, **message)
+    return await finish_update(session, update_id, owner=owner, now=now)
 
 
 def _claimable(now: datetime) -> Any:

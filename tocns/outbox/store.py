@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import String, bindparam, func, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -31,14 +32,58 @@ def _outbox_param(column: str) -> Any:
 
 # Built once per dialect and run with new parameters: building the statement per call cost more CPU than
 # running it. ON CONFLICT DO NOTHING rather than a savepoint: fewer round trips on the reply path.
-_keyed_insert = per_dialect(
-    lambda insert: select(OutboxMessage).from_statement(
+def _build_keyed(insert: Any) -> Any:
+    return (
         insert(_OUTBOX)
         .values({c.name: _outbox_param(c.name) for c in _OUTBOX.c if c.name != "id"})
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(*_OUTBOX.c)
     )
-)
+
+
+_keyed_insert = per_dialect(lambda insert: select(OutboxMessage).from_statement(_build_keyed(insert)))
+
+
+def keyed_insert_pg() -> Any:
+    """PostgreSQL's Core INSERT ... ON CONFLICT (dedupe_key) DO NOTHING of one message, run with `keyed_params`
+    (the inbound store folds it into the update's done-mark)."""
+    return _build_keyed(pg_insert)
+
+
+def keyed_params(
+    *,
+    platform: str,
+    chat_id: str,
+    text: str,
+    kind: str = "reply",
+    dedupe_key: str,
+    attachments: Sequence[dict[str, str]] | None = None,
+    now: datetime | None = None,
+    thread_id: str | None = None,
+    buttons: Sequence[Button] = (),
+) -> dict[str, Any]:
+    """The parameters of `keyed_insert`: one waiting message, as `enqueue` stores it."""
+    now = now or utcnow()
+    return {
+        "o_platform": platform,
+        "o_chat_id": chat_id,
+        "o_text": text,
+        "o_attachments": json.dumps(list(attachments), ensure_ascii=False) if attachments else None,
+        "o_kind": kind,
+        "o_dedupe_key": dedupe_key,
+        "o_state": OutboxState.PENDING,
+        "o_attempts": 0,
+        "o_next_attempt_at": now,
+        "o_created_at": now,
+        "o_sent_at": None,
+        "o_last_error": None,
+        "o_lease_owner": None,
+        "o_lease_until": None,
+        "o_merged_into_id": None,
+        "o_parts_sent": 0,
+        "o_thread_id": thread_id,
+        "o_buttons": buttons_to_json(buttons),
+    }
 
 
 async def enqueue(
@@ -57,43 +102,32 @@ async def enqueue(
     """Add a message to the outbox in the caller's transaction; None if `dedupe_key` was already used. `buttons`
     are commands the message offers as one tap where the platform has buttons."""
     now = now or utcnow()
-    files = json.dumps(list(attachments), ensure_ascii=False) if attachments else None
-    offered = buttons_to_json(buttons)
     if dedupe_key is None:
         row = OutboxMessage(
             platform=platform,
             chat_id=chat_id,
             text=text,
             kind=kind,
-            attachments=files,
+            attachments=json.dumps(list(attachments), ensure_ascii=False) if attachments else None,
             next_attempt_at=now,
             created_at=now,
             thread_id=thread_id,
-            buttons=offered,
+            buttons=buttons_to_json(buttons),
         )
         session.add(row)
         await session.flush()
         return row
-    params = {
-        "o_platform": platform,
-        "o_chat_id": chat_id,
-        "o_text": text,
-        "o_attachments": files,
-        "o_kind": kind,
-        "o_dedupe_key": dedupe_key,
-        "o_state": OutboxState.PENDING,
-        "o_attempts": 0,
-        "o_next_attempt_at": now,
-        "o_created_at": now,
-        "o_sent_at": None,
-        "o_last_error": None,
-        "o_lease_owner": None,
-        "o_lease_until": None,
-        "o_merged_into_id": None,
-        "o_parts_sent": 0,
-        "o_thread_id": thread_id,
-        "o_buttons": offered,
-    }
+    params = keyed_params(
+        platform=platform,
+        chat_id=chat_id,
+        text=text,
+        kind=kind,
+        dedupe_key=dedupe_key,
+        attachments=attachments,
+        now=now,
+        thread_id=thread_id,
+        buttons=buttons,
+    )
     stored: OutboxMessage | None = (await session.exec(_keyed_insert(session), params=params)).scalars().first()
     return stored
 

@@ -11,14 +11,16 @@ from functools import lru_cache
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import event, insert
+from sqlalchemy import ARRAY, Integer, String, bindparam, cast, event, func, insert, literal, true
 from sqlalchemy import select as sa_select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.core.roles import Level
-from tocns.db.audit import record_audit
+from tocns.db.audit import AUDIT_TABLE, audit_values, record_audit
+from tocns.db.dialect import is_postgres
 from tocns.db.upsert import table_of
 from tocns.features.activity.grammar import Catalogue, IndicatorSpec, default_specs, shipped_unit_synonyms
 from tocns.features.activity.models import ActivityItem, ActivityRecord, Indicator
@@ -209,15 +211,14 @@ async def create_record(
     # than the statements. Pending ORM rows go first, so foreign keys and ids keep their order.
     await session.flush()
     conn = await session.connection()
+    if is_postgres(conn):
+        return await _create_record_pg(conn, person, values, items)
     record_id = (await conn.execute(_RECORD_INSERT, values)).scalar_one()
     rows = [{"record_id": record_id, "indicator_id": ind.id or 0, "quantity": quantity} for ind, quantity in items]
     if rows:
         await conn.execute(_ITEM_INSERT, rows)
     # The returned record and items are not in the session: callers only read them (ids, quantities, receipt).
-    view = RecordView(
-        ActivityRecord(id=record_id, **values),
-        [(ActivityItem(**row), ind) for row, (ind, _quantity) in zip(rows, items, strict=True)],
-    )
+    view = _view(record_id, values, items)
     await record_audit(
         session,
         action="create",
@@ -227,6 +228,84 @@ async def create_record(
         after=view.snapshot(),
     )
     return view
+
+
+def _view(record_id: int | None, values: dict[str, Any], items: list[tuple[Indicator, int]]) -> RecordView:
+    return RecordView(
+        ActivityRecord(id=record_id, **values),
+        [
+            (ActivityItem(record_id=record_id or 0, indicator_id=ind.id or 0, quantity=quantity), ind)
+            for ind, quantity in items
+        ],
+    )
+
+
+def _record_with_items_and_audit() -> Any:
+    """PostgreSQL: the record, its items and its audit row in one statement (data-modifying CTEs), built once.
+
+    The audit row's snapshot is serialised in Python with `"id": null` and the new id put in by `replace`: the
+    text is byte for byte what `record_audit` writes (a quote inside a value is escaped, so the slot is unique).
+    """
+    record = (
+        insert(_RECORD)
+        .values({c.name: bindparam(f"r_{c.name}", type_=c.type) for c in _RECORD.c if c.name != "id"})
+        .returning(_RECORD.c.id)
+        .cte("new_record")
+    )
+    listed = (
+        func.unnest(bindparam("i_indicators", type_=ARRAY(Integer)), bindparam("i_quantities", type_=ARRAY(Integer)))
+        .table_valued("indicator_id", "quantity", with_ordinality="n")
+        .render_derived(name="listed")
+    )
+    item_rows = (
+        insert(_ITEM)
+        .from_select(
+            ["record_id", "indicator_id", "quantity"],
+            sa_select(record.c.id, listed.c.indicator_id, listed.c.quantity)
+            .select_from(record.join(listed, true()))
+            .order_by(listed.c.n),
+        )
+        .cte("new_items")
+    )
+    audit_columns = [c.name for c in AUDIT_TABLE.c if c.name != "id"]
+    new_id = cast(record.c.id, String)
+    filled = {
+        "entity_id": new_id,
+        "after": func.replace(bindparam("a_after"), _ID_SLOT, literal('"id": ') + new_id + literal(",")),
+    }
+    audit = (
+        insert(AUDIT_TABLE)
+        .from_select(
+            audit_columns,
+            sa_select(
+                *(filled.get(c, bindparam(f"a_{c}", type_=AUDIT_TABLE.c[c].type)) for c in audit_columns)
+            ).select_from(record),
+        )
+        .cte("new_audit")
+    )
+    return sa_select(record.c.id).add_cte(item_rows, audit)
+
+
+_ID_SLOT = '"id": null,'
+_PG_CREATE_RECORD = _record_with_items_and_audit()
+
+
+async def _create_record_pg(
+    conn: AsyncConnection, person: Person, values: dict[str, Any], items: list[tuple[Indicator, int]]
+) -> RecordView:
+    view = _view(None, values, items)
+    audit = audit_values(
+        action="create", entity="activity_record", entity_id="", actor_person_id=person.id, after=view.snapshot()
+    )
+    params = {f"r_{k}": v for k, v in values.items()}
+    params.update({f"a_{k}": v for k, v in audit.items() if k not in ("entity_id", "after")})
+    params.update(
+        a_after=audit["after"],
+        i_indicators=[ind.id or 0 for ind, _quantity in items],
+        i_quantities=[quantity for _ind, quantity in items],
+    )
+    record_id = (await conn.execute(_PG_CREATE_RECORD, params)).scalar_one()
+    return _view(record_id, values, items)
 
 
 async def _add_items(
@@ -323,8 +402,10 @@ async def recent_identical_record(
     since: datetime,
 ) -> int | None:
     """The id of this person's live record for the team since `since` with the same day, items and note, if any."""
+    # One round trip whatever the number of candidates: the records with their items, compared here.
     result = await session.exec(
-        select(ActivityRecord)
+        select(ActivityRecord.id, ActivityRecord.note, ActivityItem.indicator_id, ActivityItem.quantity)
+        .outerjoin(ActivityItem, col(ActivityItem.record_id) == col(ActivityRecord.id))
         .where(
             ActivityRecord.person_id == person_id,
             ActivityRecord.org_unit_id == team_id,
@@ -334,14 +415,15 @@ async def recent_identical_record(
         )
         .order_by(col(ActivityRecord.id))
     )
-    wanted = sorted((ind.id or 0, quantity) for ind, quantity in items)
-    for record in result.all():
-        if (record.note or None) != (note or None):
+    candidates: dict[int, list[tuple[int, int]]] = {}
+    for record_id, record_note, indicator_id, quantity in result.all():
+        if (record_note or None) != (note or None) or record_id is None:
             continue
-        have = sorted((item.indicator_id, item.quantity) for item, _ind in await _items(session, record.id or 0))
-        if have == wanted:
-            return record.id
-    return None
+        have = candidates.setdefault(record_id, [])
+        if indicator_id is not None:
+            have.append((indicator_id, quantity or 0))
+    wanted = sorted((ind.id or 0, quantity) for ind, quantity in items)
+    return next((record_id for record_id, have in candidates.items() if sorted(have) == wanted), None)
 
 
 async def records_of_person(session: AsyncSession, person_id: int, start: date, end: date) -> list[RecordView]:

@@ -34,21 +34,38 @@ PRIVACY_TEXT = (
 
 async def identify(session: AsyncSession, msg: IncomingMessage, now: datetime) -> Sender:
     """The sender as a person (created on first contact), the chat's binding and unit, and the roles held there."""
-    person = await org_store.upsert_person(
-        session,
-        platform=msg.platform,
-        user_id=msg.user_id,
-        display_name=msg.display_name,
-        username=msg.username,
-        private_chat_id=msg.chat_id if msg.is_private else None,
-        now=now,
-    )
-    # In a group, the binding and the person's memberships (roles, team) come back in one query.
-    binding, unit = (
-        (None, None)
+    known = (
+        None
         if msg.is_private
-        else await org_store.chat_context(session, msg.platform, msg.chat_id, person.id or 0)
+        else await org_store.group_sender(
+            session,
+            platform=msg.platform,
+            user_id=msg.user_id,
+            display_name=msg.display_name,
+            username=msg.username,
+            chat_id=msg.chat_id,
+            now=now,
+        )
     )
+    if known is not None:
+        # PostgreSQL, a known sender in a group: person, binding and memberships came back in one round trip.
+        person, binding, unit = known
+    else:
+        person = await org_store.upsert_person(
+            session,
+            platform=msg.platform,
+            user_id=msg.user_id,
+            display_name=msg.display_name,
+            username=msg.username,
+            private_chat_id=msg.chat_id if msg.is_private else None,
+            now=now,
+        )
+        # In a group, the binding and the person's memberships (roles, team) come back in one query.
+        binding, unit = (
+            (None, None)
+            if msg.is_private
+            else await org_store.chat_context(session, msg.platform, msg.chat_id, person.id or 0)
+        )
     roles = {GUEST} | await org_store.roles_in_context(session, person.id or 0, unit)
     if msg.anonymous_admin and unit is not None:
         # An anonymous admin of a bound group acts with the authority of the group's unit's leader (read-only

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, event, func, literal, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Session, aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,6 +19,7 @@ from tocns.core.messages import Mention
 from tocns.core.roles import Level, Role
 from tocns.core.text import fold, vi_sorted
 from tocns.db.audit import append_audit_rows, record_audit
+from tocns.db.dialect import is_postgres
 from tocns.db.errors import Conflict, Expired, NotFound
 from tocns.db.upsert import per_dialect, table_of
 from tocns.features.org import texts
@@ -282,22 +284,23 @@ def _person_param(name: str, column: str) -> Any:
 
 # Refresh a known person: an empty username or private chat never erases a known one. Tried first because a
 # known person is the common case, and an UPDATE (unlike INSERT ... ON CONFLICT) draws no id from the sequence.
+_PERSON_UPDATE = (
+    update(_PERSON)
+    .where(_PERSON.c.platform == _person_param("p_platform", "platform"))
+    .where(_PERSON.c.user_id == _person_param("p_user_id", "user_id"))
+    .values(
+        display_name=_person_param("p_display_name", "display_name"),
+        username=func.coalesce(_person_param("p_new_username", "username"), _PERSON.c.username),
+        private_chat_id=func.coalesce(
+            _person_param("p_new_private_chat_id", "private_chat_id"), _PERSON.c.private_chat_id
+        ),
+        last_seen_at=_person_param("p_seen", "last_seen_at"),
+    )
+    .returning(*_PERSON.c)
+)
 _PERSON_REFRESH = (
     select(Person)
-    .from_statement(
-        update(_PERSON)
-        .where(_PERSON.c.platform == _person_param("p_platform", "platform"))
-        .where(_PERSON.c.user_id == _person_param("p_user_id", "user_id"))
-        .values(
-            display_name=_person_param("p_display_name", "display_name"),
-            username=func.coalesce(_person_param("p_new_username", "username"), _PERSON.c.username),
-            private_chat_id=func.coalesce(
-                _person_param("p_new_private_chat_id", "private_chat_id"), _PERSON.c.private_chat_id
-            ),
-            last_seen_at=_person_param("p_seen", "last_seen_at"),
-        )
-        .returning(*_PERSON.c)
-    )
+    .from_statement(_PERSON_UPDATE)
     # A Person already in the session (a long CLI or demo session) takes the stored values.
     .execution_options(populate_existing=True)
 )
@@ -331,19 +334,7 @@ async def upsert_person(
     now: datetime | None = None,
 ) -> Person:
     """Find or create a person, refreshing their name and private chat; safe when two updates race."""
-    display_name = (display_name or "").strip()[:200] or f"Người dùng {user_id}"
-    stamp = now or utcnow()
-    params = {
-        "p_platform": platform,
-        "p_user_id": user_id,
-        "p_display_name": display_name,
-        "p_username": username,
-        "p_private_chat_id": private_chat_id,
-        "p_stamp": stamp,
-        "p_new_username": username or None,
-        "p_new_private_chat_id": private_chat_id or None,
-        "p_seen": now or stamp,
-    }
+    params = _person_params(platform, user_id, display_name, username, private_chat_id, now)
     # A known person: one UPDATE ... RETURNING. A new one: INSERT ... ON CONFLICT DO NOTHING, because the same
     # new person's first messages in two chats may be processed at once (chats run in parallel); the loser
     # refreshes the winner's row instead of failing.
@@ -353,6 +344,29 @@ async def upsert_person(
         if person is not None:
             return person
     raise NotFound(texts.no_person(platform, user_id))
+
+
+def _person_params(
+    platform: str,
+    user_id: str,
+    display_name: str,
+    username: str | None,
+    private_chat_id: str | None,
+    now: datetime | None,
+) -> dict[str, Any]:
+    """The parameters of the person statements: the refresh, the insert and the group sender's (shared)."""
+    stamp = now or utcnow()
+    return {
+        "p_platform": platform,
+        "p_user_id": user_id,
+        "p_display_name": (display_name or "").strip()[:200] or f"Người dùng {user_id}",
+        "p_username": username,
+        "p_private_chat_id": private_chat_id,
+        "p_stamp": stamp,
+        "p_new_username": username or None,
+        "p_new_private_chat_id": private_chat_id or None,
+        "p_seen": stamp,
+    }
 
 
 async def get_person(session: AsyncSession, platform: str, user_id: str) -> Person | None:
@@ -749,6 +763,57 @@ async def chat_context(
     memberships = [(m, u) for _b, _bu, m, u in rows if m is not None and u is not None]
     session.info.setdefault(_MEMBERSHIPS, {})[person_id] = memberships
     return binding, unit
+
+
+_SENDER_ROW = _PERSON_UPDATE.cte("sender")
+_SENDER = aliased(Person, _SENDER_ROW, name="sender")
+# PostgreSQL: a known sender's refresh, the chat's binding and the sender's memberships in one round trip (the
+# UPDATE runs as a data-modifying CTE); no row when the sender is new (the caller then inserts them first).
+_GROUP_SENDER = (
+    sa_select(_SENDER, ChatBinding, _BINDING_UNIT, Membership, _MEMBER_UNIT)
+    .select_from(_SENDER)
+    .outerjoin(
+        ChatBinding,
+        and_(
+            col(ChatBinding.platform) == bindparam("b_platform"),
+            col(ChatBinding.chat_id) == bindparam("b_chat_id"),
+            col(ChatBinding.active) == True,  # noqa: E712
+        ),
+    )
+    .outerjoin(_BINDING_UNIT, col(_BINDING_UNIT.id) == col(ChatBinding.org_unit_id))
+    .outerjoin(Membership, col(Membership.person_id) == _SENDER.id)
+    .outerjoin(_MEMBER_UNIT, col(_MEMBER_UNIT.id) == col(Membership.org_unit_id))
+    .order_by(col(_MEMBER_UNIT.path))
+    .execution_options(populate_existing=True)
+)
+
+
+async def group_sender(
+    session: AsyncSession,
+    *,
+    platform: str,
+    user_id: str,
+    display_name: str,
+    username: str | None,
+    chat_id: str,
+    now: datetime,
+) -> tuple[Person, ChatBinding | None, OrgUnit | None] | None:
+    """A known sender in a group, refreshed, with the chat's binding and unit and their memberships, in one round
+    trip on PostgreSQL; None when the sender is new or on SQLite (no data-modifying CTE): `upsert_person` and
+    `chat_context` then do it in two."""
+    if not is_postgres(session):
+        return None
+    params = _person_params(platform, user_id, display_name, username, None, now)
+    params.update(b_platform=platform, b_chat_id=chat_id)
+    rows = (await session.exec(_GROUP_SENDER, params=params)).all()  # type: ignore[call-overload]
+    if not rows:
+        return None
+    person, binding, unit = rows[0][0], rows[0][1], rows[0][2]
+    if unit is None:
+        binding = None
+    memberships = [(m, u) for _p, _b, _bu, m, u in rows if m is not None and u is not None]
+    session.info.setdefault(_MEMBERSHIPS, {})[person.id or 0] = memberships
+    return person, binding, unit
 
 
 def _related(member_unit: OrgUnit, context_unit: OrgUnit) -> bool:

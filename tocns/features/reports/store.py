@@ -184,148 +184,160 @@ def _team_child_sql(dialect: str, path: str) -> str:
     )
 
 
-@dataclass
-class _Fetched:
-    """The rows build_report reads: a few per team or per child, never one per record."""
+# Per team: its records and timely records in the period, only for teams with at least one record.
+_TEAM_RECORDS = (
+    "team_records AS (SELECT c.org_unit_id AS team_id, SUM(c.records) AS records, "
+    "SUM(c.timely_records) AS timely FROM rollup_team_day_records c JOIN team_child tc ON tc.team_id = c.org_unit_id "
+    "WHERE c.day BETWEEN :start AND :end GROUP BY c.org_unit_id HAVING SUM(c.records) > 0)"
+)
 
-    children: list[Any]
-    indicators: list[Any]
-    items: list[Any]
-    records: list[Any]
-    teams: list[Any]
-    leaders: dict[int, list[str]]
+# Per child unit: teams, reporting teams, records and timely records (the child of a team report is the team).
+_CHILD_AGG = (
+    "child_agg AS (SELECT tc.child_id, COUNT(*) AS teams, COUNT(r.team_id) AS reporting, "
+    "COALESCE(SUM(r.records), 0) AS records, COALESCE(SUM(r.timely), 0) AS timely "
+    "FROM team_child tc LEFT JOIN team_records r ON r.team_id = tc.team_id GROUP BY tc.child_id)"
+)
+# The unit's figures (child id NULL: every team, under an inactive child too), then each active child unit's.
+_CHILDREN_SQL = (
+    "SELECT NULL, NULL, NULL, SUM(teams), SUM(reporting), SUM(records), SUM(timely) FROM child_agg "
+    "UNION ALL SELECT ch.id, ch.code, ch.name, COALESCE(a.teams, 0), COALESCE(a.reporting, 0), "
+    "COALESCE(a.records, 0), COALESCE(a.timely, 0) FROM org_unit ch LEFT JOIN child_agg a ON a.child_id = ch.id "
+    "WHERE ch.parent_id = :unit_id AND ch.active = :true"
+)
+
+# The catalogue, each indicator with its sums per child unit in the period and the previous one (NULL: none).
+_QUANTITIES_SQL = (
+    "SELECT ind.id, ind.code, ind.name, ind.unit, q.child_id, q.cur, q.prev FROM indicator ind "
+    "LEFT JOIN (SELECT tc.child_id, r.indicator_id, "
+    "SUM(CASE WHEN r.day BETWEEN :start AND :end THEN r.quantity ELSE 0 END) AS cur, "
+    "SUM(CASE WHEN r.day BETWEEN :pstart AND :pend THEN r.quantity ELSE 0 END) AS prev "
+    "FROM rollup_team_day r JOIN team_child tc ON tc.team_id = r.org_unit_id "
+    "WHERE r.day BETWEEN :lo AND :hi GROUP BY tc.child_id, r.indicator_id) q ON q.indicator_id = ind.id "
+    "ORDER BY ind.sort_order, ind.code, q.child_id"
+)
+
+# The teams without a record in the period, with their unit and leaders (one row per leader, in order).
+_SILENT_SQL = (
+    "SELECT t.id, t.code, t.name, p.name, p.code, pe.display_name FROM team_child tc "
+    "JOIN org_unit t ON t.id = tc.team_id LEFT JOIN org_unit p ON p.id = t.parent_id "
+    "LEFT JOIN membership m ON m.org_unit_id = t.id AND m.role = 'team_leader' "
+    "LEFT JOIN person pe ON pe.id = m.person_id "
+    "WHERE NOT EXISTS (SELECT 1 FROM team_records r WHERE r.team_id = tc.team_id) ORDER BY t.id, m.id"
+)
 
 
-async def _fetch(session: AsyncSession, unit: OrgUnit, dates: dict[str, date]) -> _Fetched:
-    """Read the report's rows from the rollups (quantities and records per team) and the org tables."""
-    dialect = dialect_of(session)
-    conn = await session.connection()
-    params: dict[str, Any] = {"unit_id": unit.id, "true": True}
-    params.update({"plen": len(unit.path), **{k: _date_param(dialect, v) for k, v in dates.items()}})
-    with_teams = f"WITH {_team_child_sql(dialect, unit.path)} "
+class _Reader:
+    """The report's statements on one connection, each with the team CTE of the unit and the period's dates."""
 
-    async def rows(sql: str) -> list[Any]:
-        return list((await conn.execute(text(sql), params)).all())
+    def __init__(self, session: AsyncSession, unit: OrgUnit, dates: dict[str, date]) -> None:
+        dialect = dialect_of(session)
+        self.session = session
+        self.params: dict[str, Any] = {"unit_id": unit.id, "true": True, "plen": len(unit.path)}
+        self.params.update({k: _date_param(dialect, v) for k, v in dates.items()})
+        self.ctes = f"WITH {_team_child_sql(dialect, unit.path)}, {_TEAM_RECORDS} "
 
-    children = await rows(
-        "SELECT id, code, name FROM org_unit WHERE parent_id = :unit_id AND active = :true ORDER BY code"
-    )
-    indicators = await rows("SELECT id, code, name, unit FROM indicator ORDER BY sort_order, code")
-    items = await rows(
-        with_teams + "SELECT q.org_unit_id, tc.child_id, q.indicator_id, "
-        "SUM(CASE WHEN q.day BETWEEN :start AND :end THEN q.quantity ELSE 0 END), "
-        "SUM(CASE WHEN q.day BETWEEN :pstart AND :pend THEN q.quantity ELSE 0 END) "
-        "FROM rollup_team_day q JOIN team_child tc ON tc.team_id = q.org_unit_id "
-        "WHERE q.day BETWEEN :lo AND :hi GROUP BY q.org_unit_id, tc.child_id, q.indicator_id"
-    )
-    # Per team: its records and timely records in the period (at most one row per team).
-    records = await rows(
-        with_teams + "SELECT c.org_unit_id, SUM(c.records), SUM(c.timely_records) "
-        "FROM rollup_team_day_records c JOIN team_child tc ON tc.team_id = c.org_unit_id "
-        "WHERE c.day BETWEEN :start AND :end GROUP BY c.org_unit_id HAVING SUM(c.records) > 0"
-    )
-    teams = await rows(
-        with_teams + "SELECT tc.team_id, tc.child_id, t.code, t.name, p.name, p.code FROM team_child tc "
-        "JOIN org_unit t ON t.id = tc.team_id LEFT JOIN org_unit p ON p.id = t.parent_id"
-    )
-    leaders: dict[int, list[str]] = {}
-    for team_id, leader_name in await rows(
-        with_teams + "SELECT m.org_unit_id, pe.display_name FROM membership m "
-        "JOIN team_child tc ON tc.team_id = m.org_unit_id JOIN person pe ON pe.id = m.person_id "
-        "WHERE m.role = 'team_leader' ORDER BY m.id"
-    ):
-        leaders.setdefault(team_id, []).append(leader_name)
-    return _Fetched(children, indicators, items, records, teams, leaders)
+    async def rows(self, sql: str, *ctes: str) -> list[Any]:
+        """The rows of one statement, prefixed with the team CTEs and any of its own."""
+        conn = await self.session.connection()
+        sql = self.ctes.rstrip() + "".join(f", {cte}" for cte in ctes) + " " + sql
+        return list((await conn.execute(text(sql), self.params)).all())
 
 
 @dataclass
 class _Quantities:
-    """The period's quantities summed per indicator, per child and per team (by indicator code)."""
+    """The period's quantities summed in SQL per child unit and indicator: totals and per-child figures."""
 
     totals: list[IndicatorTotal]
     child_cur: dict[int, dict[str, int]] = field(default_factory=dict)
     child_prev: dict[int, int] = field(default_factory=dict)
-    team_cur: dict[int, dict[str, int]] = field(default_factory=dict)
 
 
-def _quantities(fetched: _Fetched) -> _Quantities:
-    """Roll the (team x indicator) rows up into totals, children and teams."""
-    codes = {row[0]: row[1] for row in fetched.indicators}
-    cur_by: dict[int, int] = {}
-    prev_by: dict[int, int] = {}
+def _quantities(rows: list[Any]) -> _Quantities:
+    """Totals per indicator (every catalogue entry, in catalogue order) and each child's figures by code."""
     out = _Quantities(totals=[])
-    for team_id, child_id, indicator_id, cur, prev in fetched.items:
+    by_id: dict[int, IndicatorTotal] = {}
+    for indicator_id, code, name, unit, child_id, cur, prev in rows:
+        total = by_id.get(indicator_id)
+        if total is None:
+            total = by_id[indicator_id] = IndicatorTotal(code=code, name=name, unit=unit, quantity=0, previous=0)
+            out.totals.append(total)
+        if child_id is None:
+            continue
         cur, prev = int(cur or 0), int(prev or 0)
-        code = codes[indicator_id]
+        total.quantity += cur
+        total.previous += prev
         if cur:
-            out.team_cur.setdefault(team_id, {})[code] = cur
-            by_code = out.child_cur.setdefault(child_id, {})
-            by_code[code] = by_code.get(code, 0) + cur
-        cur_by[indicator_id] = cur_by.get(indicator_id, 0) + cur
-        prev_by[indicator_id] = prev_by.get(indicator_id, 0) + prev
+            out.child_cur.setdefault(child_id, {})[code] = cur
         out.child_prev[child_id] = out.child_prev.get(child_id, 0) + prev
-    out.totals = [
-        IndicatorTotal(code=r[1], name=r[2], unit=r[3], quantity=cur_by.get(r[0], 0), previous=prev_by.get(r[0], 0))
-        for r in fetched.indicators
-    ]
     return out
 
 
-@dataclass
-class _Teams:
-    """Per team and per child: team rows, silent teams, team counts and (records, reporting, timely)."""
-
-    rows: list[TeamRow] = field(default_factory=list)
-    silent: list[SilentTeam] = field(default_factory=list)
-    counts: dict[int, int] = field(default_factory=dict)
-    records: dict[int, tuple[int, int, int]] = field(default_factory=dict)
-
-
-def _teams(fetched: _Fetched, quantities: _Quantities) -> _Teams:
-    """Teams joined with their record counts: children's completeness, the team sheet, silent teams."""
-    per_team = {row[0]: (int(row[1]), int(row[2] or 0)) for row in fetched.records}
-    child_codes = {row[0]: row[1] for row in fetched.children}
-    out = _Teams()
-    for team_id, child_id, code, name, parent_name, parent_code in fetched.teams:
-        out.counts[child_id] = out.counts.get(child_id, 0) + 1
-        leader = ", ".join(fetched.leaders.get(team_id, []))
-        recs, timely = per_team.get(team_id, (0, 0))
-        out.rows.append(
-            TeamRow(
-                code=code, name=name, parent_code=parent_code or "", parent_name=parent_name or "", leader=leader,
-                records=recs, timely_records=timely, by_indicator=quantities.team_cur.get(team_id, {}),
-                child_code=child_codes.get(child_id, ""),
-            )
-        )  # fmt: skip
-        if team_id in per_team:
-            so_far = out.records.get(child_id, (0, 0, 0))
-            out.records[child_id] = (so_far[0] + recs, so_far[1] + 1, so_far[2] + timely)
-        else:
-            out.silent.append(
-                SilentTeam(code=code, name=name, parent_name=parent_name or "", parent_code=parent_code or "",
-                           leader=leader)
-            )  # fmt: skip
+def _silent(rows: list[Any]) -> list[SilentTeam]:
+    """Silent teams from (team, code, name, parent name, parent code, leader) rows, in Vietnamese order."""
+    teams: dict[int, SilentTeam] = {}
+    leaders: dict[int, list[str]] = {}
+    for team_id, code, name, parent_name, parent_code, leader in rows:
+        if team_id not in teams:
+            teams[team_id] = SilentTeam(code=code, name=name, parent_name=parent_name or "",
+                                        parent_code=parent_code or "")  # fmt: skip
+            leaders[team_id] = []
+        if leader is not None:
+            leaders[team_id].append(leader)
+    for team_id, team in teams.items():
+        team.leader = ", ".join(leaders[team_id])
     # Vietnamese alphabetical order for every list of names people read ("Ấp" among the A's, "Thôn 2" < "Thôn 10").
-    out.silent.sort(key=lambda t: (vi_sort_key(t.parent_name), vi_sort_key(t.name), t.code))
-    out.rows.sort(key=lambda t: (vi_sort_key(t.parent_name), vi_sort_key(t.name), t.code))
-    return out
+    return sorted(teams.values(), key=lambda t: (vi_sort_key(t.parent_name), vi_sort_key(t.name), t.code))
 
 
-def _children(fetched: _Fetched, quantities: _Quantities, teams: _Teams) -> list[ChildRow]:
-    """One row per child unit, in Vietnamese alphabetical order."""
-    children: list[ChildRow] = []
-    for child_id, code, name in fetched.children:
-        by_indicator = quantities.child_cur.get(child_id, {})
-        recs, reporting, timely = teams.records.get(child_id, (0, 0, 0))
-        children.append(
-            ChildRow(
-                code=code, name=name, teams=teams.counts.get(child_id, 0), reporting_teams=reporting, records=recs,
-                quantity=sum(by_indicator.values()), previous_quantity=quantities.child_prev.get(child_id, 0),
-                by_indicator=dict(by_indicator), timely_records=timely,
-            )
-        )  # fmt: skip
+def _children(rows: list[Any], quantities: _Quantities) -> list[ChildRow]:
+    """One row per active child unit (child rows of _CHILDREN_SQL), in Vietnamese alphabetical order."""
+    children = [
+        ChildRow(
+            code=code, name=name, teams=int(teams), reporting_teams=int(reporting), records=int(recs),
+            quantity=sum(quantities.child_cur.get(child_id, {}).values()),
+            previous_quantity=quantities.child_prev.get(child_id, 0),
+            by_indicator=dict(quantities.child_cur.get(child_id, {})), timely_records=int(timely),
+        )
+        for child_id, code, name, teams, reporting, recs, timely in rows
+        if child_id is not None
+    ]  # fmt: skip
     children.sort(key=lambda c: (vi_sort_key(c.name), c.code))
     return children
+
+
+async def _team_rows(reader: _Reader) -> list[TeamRow]:
+    """Every team's figures (the workbook's "Theo tổ" sheet): the only per-team read, done when asked for."""
+    teams = await reader.rows(
+        "SELECT tc.team_id, t.code, t.name, p.name, p.code, ch.code, r.records, r.timely FROM team_child tc "
+        "JOIN org_unit t ON t.id = tc.team_id LEFT JOIN org_unit p ON p.id = t.parent_id "
+        "LEFT JOIN org_unit ch ON ch.id = tc.child_id AND ch.parent_id = :unit_id AND ch.active = :true "
+        "LEFT JOIN team_records r ON r.team_id = tc.team_id"
+    )
+    by_indicator: dict[int, dict[str, int]] = {}
+    for team_id, code, cur in await reader.rows(
+        "SELECT q.org_unit_id, ind.code, SUM(q.quantity) FROM rollup_team_day q "
+        "JOIN team_child tc ON tc.team_id = q.org_unit_id JOIN indicator ind ON ind.id = q.indicator_id "
+        "WHERE q.day BETWEEN :start AND :end GROUP BY q.org_unit_id, ind.code, ind.sort_order "
+        "HAVING SUM(q.quantity) <> 0 ORDER BY ind.sort_order, ind.code"
+    ):
+        by_indicator.setdefault(team_id, {})[code] = int(cur)
+    leaders: dict[int, list[str]] = {}
+    for team_id, leader_name in await reader.rows(
+        "SELECT m.org_unit_id, pe.display_name FROM membership m "
+        "JOIN team_child tc ON tc.team_id = m.org_unit_id JOIN person pe ON pe.id = m.person_id "
+        "WHERE m.role = 'team_leader' ORDER BY m.id"
+    ):
+        leaders.setdefault(team_id, []).append(leader_name)
+    rows = [
+        TeamRow(
+            code=code, name=name, parent_code=parent_code or "", parent_name=parent_name or "",
+            leader=", ".join(leaders.get(team_id, [])), records=int(recs or 0), timely_records=int(timely or 0),
+            by_indicator=by_indicator.get(team_id, {}), child_code=child_code or "",
+        )
+        for team_id, code, name, parent_name, parent_code, child_code, recs, timely in teams
+    ]  # fmt: skip
+    rows.sort(key=lambda t: (vi_sort_key(t.parent_name), vi_sort_key(t.name), t.code))
+    return rows
 
 
 async def build_report(
@@ -336,21 +348,27 @@ async def build_report(
     previous_start: date,
     previous_end: date,
     now: datetime,
+    team_rows: bool = True,
 ) -> Report:
-    """Compute the report of `unit` for [start, end] compared with [previous_start, previous_end], from rollups."""
+    """Compute the report of `unit` for [start, end] compared with [previous_start, previous_end], from rollups.
+
+    The sums per child unit and per indicator are done in SQL (three statements); `team_rows` adds every team's
+    figures (the workbook's "Theo tổ" sheet, three more), which a text, a chart or a page does not need.
+    """
     lo, hi = min(start, previous_start), max(end, previous_end)
     dates = {"start": start, "end": end, "pstart": previous_start, "pend": previous_end, "lo": lo, "hi": hi}
-    fetched = await _fetch(session, unit, dates)
-    quantities = _quantities(fetched)
-    teams = _teams(fetched, quantities)
-    records = teams.records.values()
+    reader = _Reader(session, unit, dates)
+    child_rows = await reader.rows(_CHILDREN_SQL, _CHILD_AGG)
+    unit_row = next(r for r in child_rows if r[0] is None)
+    quantities = _quantities(await reader.rows(_QUANTITIES_SQL))
+    silent = _silent(await reader.rows(_SILENT_SQL))
     return Report(
         unit_code=unit.code, unit_name=unit.name, unit_level=unit.level, start=start, end=end,
         previous_start=previous_start, previous_end=previous_end, generated_at=now, totals=quantities.totals,
-        children=[] if unit.level == Level.TEAM else _children(fetched, quantities, teams),
-        teams=sum(teams.counts.values()), reporting_teams=sum(v[1] for v in records),
-        records=sum(v[0] for v in records), timely_records=sum(v[2] for v in records),
-        silent_teams=teams.silent, team_rows=teams.rows,
+        children=[] if unit.level == Level.TEAM else _children(child_rows, quantities),
+        teams=int(unit_row[3] or 0), reporting_teams=int(unit_row[4] or 0), records=int(unit_row[5] or 0),
+        timely_records=int(unit_row[6] or 0),
+        silent_teams=silent, team_rows=await _team_rows(reader) if team_rows else [],
     )  # fmt: skip
 
 

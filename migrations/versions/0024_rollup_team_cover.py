@@ -1,8 +1,8 @@
-"""Rollups: a covering index led by the team, so a commune's or a province's report reads its own teams' rows
+"""Rollups: covering indexes led by the team, so a commune's or a province's report reads its own teams' rows
 (an index-only range scan per team) instead of the whole country's rows of the period.
 
-The unique key (team, day, indicator) has no quantity: PostgreSQL preferred scanning the period for every team of
-the country through the day-led covering index (135,596 rows for a commune's 465 at 8,000 teams).
+The unique keys (team, day[, indicator]) hold no figures: PostgreSQL preferred scanning the period for every team
+of the country through the day-led covering indexes (135,596 rows for a commune's 465 at 8,000 teams).
 
 Revision ID: 0024
 Revises: 0023
@@ -23,7 +23,13 @@ def upgrade() -> None:
     op.create_index(
         "ix_rollup_team_day_team_cover", "rollup_team_day", ["org_unit_id", "day", "indicator_id", "quantity"]
     )
+    op.create_index(
+        "ix_rollup_team_day_records_team_cover",
+        "rollup_team_day_records",
+        ["org_unit_id", "day", "records", "timely_records"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_rollup_team_day_records_team_cover", table_name="rollup_team_day_records")
     op.drop_index("ix_rollup_team_day_team_cover", table_name="rollup_team_day")

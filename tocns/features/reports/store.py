@@ -178,7 +178,7 @@ def _team_child_sql(dialect: str, path: str) -> str:
     rest = "substr(t.path, :plen + 1)"
     first = f"split_part({rest}, '/', 1)" if dialect == "postgresql" else f"substr({rest}, 1, instr({rest}, '/') - 1)"
     return (
-        "team_child AS (SELECT t.id AS team_id, "
+        "team_child AS (SELECT t.id AS team_id, t.code, t.name, t.parent_id, "
         f"CASE WHEN t.id = :unit_id THEN t.id ELSE CAST({first} AS INTEGER) END AS child_id "
         f"FROM org_unit t WHERE t.level = 'team' AND t.active = :true AND {under_path(dialect, 't.path', path)})"
     )
@@ -197,32 +197,33 @@ _CHILD_AGG = (
     "COALESCE(SUM(r.records), 0) AS records, COALESCE(SUM(r.timely), 0) AS timely "
     "FROM team_child tc LEFT JOIN team_records r ON r.team_id = tc.team_id GROUP BY tc.child_id)"
 )
-# The unit's figures (child id NULL: every team, under an inactive child too), then each active child unit's.
-_CHILDREN_SQL = (
-    "SELECT NULL, NULL, NULL, SUM(teams), SUM(reporting), SUM(records), SUM(timely) FROM child_agg "
-    "UNION ALL SELECT ch.id, ch.code, ch.name, COALESCE(a.teams, 0), COALESCE(a.reporting, 0), "
-    "COALESCE(a.records, 0), COALESCE(a.timely, 0) FROM org_unit ch LEFT JOIN child_agg a ON a.child_id = ch.id "
-    "WHERE ch.parent_id = :unit_id AND ch.active = :true"
-)
-
-# The catalogue, each indicator with its sums per child unit in the period and the previous one (NULL: none).
-_QUANTITIES_SQL = (
-    "SELECT ind.id, ind.code, ind.name, ind.unit, q.child_id, q.cur, q.prev FROM indicator ind "
+# The whole summary in one statement (a commune's report is a few milliseconds: round trips and planning are most
+# of it), one kind of row per part, every row (kind, id, code, name, text x3, child id, number x4, order x3; the
+# first part's NULL child id is typed because PostgreSQL matches a UNION's types one branch after the other):
+#   0: the unit's teams, reporting teams, records, timely records (every team, under an inactive child too);
+#   1: each active child unit, with the same four figures;
+#   2: each catalogue indicator (name, measure unit) with its sums per child in the period and the previous one
+#      (no child: nothing logged), in catalogue order;
+#   3: each team without a record in the period (parent name, parent code, a leader), one row per leader in order.
+_SUMMARY_SQL = (
+    "SELECT 0, NULL, NULL, NULL, NULL, NULL, NULL, CAST(NULL AS INTEGER), SUM(teams), SUM(reporting), SUM(records), SUM(timely), "
+    "0, '', 0 FROM child_agg "
+    "UNION ALL SELECT 1, ch.id, ch.code, ch.name, NULL, NULL, NULL, NULL, COALESCE(a.teams, 0), "
+    "COALESCE(a.reporting, 0), COALESCE(a.records, 0), COALESCE(a.timely, 0), 0, '', 0 "
+    "FROM org_unit ch LEFT JOIN child_agg a ON a.child_id = ch.id WHERE ch.parent_id = :unit_id AND ch.active = :true "
+    "UNION ALL SELECT 2, ind.id, ind.code, ind.name, ind.unit, NULL, NULL, q.child_id, q.cur, q.prev, NULL, NULL, "
+    "ind.sort_order, ind.code, q.child_id FROM indicator ind "
     "LEFT JOIN (SELECT tc.child_id, r.indicator_id, "
     "SUM(CASE WHEN r.day BETWEEN :start AND :end THEN r.quantity ELSE 0 END) AS cur, "
     "SUM(CASE WHEN r.day BETWEEN :pstart AND :pend THEN r.quantity ELSE 0 END) AS prev "
     "FROM rollup_team_day r JOIN team_child tc ON tc.team_id = r.org_unit_id "
     "WHERE r.day BETWEEN :lo AND :hi GROUP BY tc.child_id, r.indicator_id) q ON q.indicator_id = ind.id "
-    "ORDER BY ind.sort_order, ind.code, q.child_id"
-)
-
-# The teams without a record in the period, with their unit and leaders (one row per leader, in order).
-_SILENT_SQL = (
-    "SELECT t.id, t.code, t.name, p.name, p.code, pe.display_name FROM team_child tc "
-    "JOIN org_unit t ON t.id = tc.team_id LEFT JOIN org_unit p ON p.id = t.parent_id "
-    "LEFT JOIN membership m ON m.org_unit_id = t.id AND m.role = 'team_leader' "
+    "UNION ALL SELECT 3, tc.team_id, tc.code, tc.name, p.name, p.code, pe.display_name, NULL, NULL, NULL, NULL, "
+    "NULL, tc.team_id, '', m.id FROM team_child tc LEFT JOIN org_unit p ON p.id = tc.parent_id "
+    "LEFT JOIN membership m ON m.org_unit_id = tc.team_id AND m.role = 'team_leader' "
     "LEFT JOIN person pe ON pe.id = m.person_id "
-    "WHERE NOT EXISTS (SELECT 1 FROM team_records r WHERE r.team_id = tc.team_id) ORDER BY t.id, m.id"
+    "WHERE NOT EXISTS (SELECT 1 FROM team_records r WHERE r.team_id = tc.team_id) "
+    "ORDER BY 1, 13, 14, 15"
 )
 
 
@@ -290,7 +291,7 @@ def _silent(rows: list[Any]) -> list[SilentTeam]:
 
 
 def _children(rows: list[Any], quantities: _Quantities) -> list[ChildRow]:
-    """One row per active child unit (child rows of _CHILDREN_SQL), in Vietnamese alphabetical order."""
+    """One row per active child unit from (id, code, name, teams, reporting, records, timely), in Vietnamese order."""
     children = [
         ChildRow(
             code=code, name=name, teams=int(teams), reporting_teams=int(reporting), records=int(recs),
@@ -299,7 +300,6 @@ def _children(rows: list[Any], quantities: _Quantities) -> list[ChildRow]:
             by_indicator=dict(quantities.child_cur.get(child_id, {})), timely_records=int(timely),
         )
         for child_id, code, name, teams, reporting, recs, timely in rows
-        if child_id is not None
     ]  # fmt: skip
     children.sort(key=lambda c: (vi_sort_key(c.name), c.code))
     return children
@@ -308,8 +308,8 @@ def _children(rows: list[Any], quantities: _Quantities) -> list[ChildRow]:
 async def _team_rows(reader: _Reader) -> list[TeamRow]:
     """Every team's figures (the workbook's "Theo tổ" sheet): the only per-team read, done when asked for."""
     teams = await reader.rows(
-        "SELECT tc.team_id, t.code, t.name, p.name, p.code, ch.code, r.records, r.timely FROM team_child tc "
-        "JOIN org_unit t ON t.id = tc.team_id LEFT JOIN org_unit p ON p.id = t.parent_id "
+        "SELECT tc.team_id, tc.code, tc.name, p.name, p.code, ch.code, r.records, r.timely FROM team_child tc "
+        "LEFT JOIN org_unit p ON p.id = tc.parent_id "
         "LEFT JOIN org_unit ch ON ch.id = tc.child_id AND ch.parent_id = :unit_id AND ch.active = :true "
         "LEFT JOIN team_records r ON r.team_id = tc.team_id"
     )
@@ -352,22 +352,24 @@ async def build_report(
 ) -> Report:
     """Compute the report of `unit` for [start, end] compared with [previous_start, previous_end], from rollups.
 
-    The sums per child unit and per indicator are done in SQL (three statements); `team_rows` adds every team's
+    The sums per child unit and per indicator are done in SQL (one statement); `team_rows` adds every team's
     figures (the workbook's "Theo tổ" sheet, three more), which a text, a chart or a page does not need.
     """
     lo, hi = min(start, previous_start), max(end, previous_end)
     dates = {"start": start, "end": end, "pstart": previous_start, "pend": previous_end, "lo": lo, "hi": hi}
     reader = _Reader(session, unit, dates)
-    child_rows = await reader.rows(_CHILDREN_SQL, _CHILD_AGG)
-    unit_row = next(r for r in child_rows if r[0] is None)
-    quantities = _quantities(await reader.rows(_QUANTITIES_SQL))
-    silent = _silent(await reader.rows(_SILENT_SQL))
+    parts: list[list[Any]] = [[], [], [], []]
+    for row in await reader.rows(_SUMMARY_SQL, _CHILD_AGG):
+        parts[row[0]].append(row)
+    (unit_row,), child_rows = parts[0], [(r[1], r[2], r[3], *r[8:12]) for r in parts[1]]
+    quantities = _quantities([(*r[1:5], r[7], r[8], r[9]) for r in parts[2]])
+    silent = _silent([r[1:7] for r in parts[3]])
     return Report(
         unit_code=unit.code, unit_name=unit.name, unit_level=unit.level, start=start, end=end,
         previous_start=previous_start, previous_end=previous_end, generated_at=now, totals=quantities.totals,
         children=[] if unit.level == Level.TEAM else _children(child_rows, quantities),
-        teams=int(unit_row[3] or 0), reporting_teams=int(unit_row[4] or 0), records=int(unit_row[5] or 0),
-        timely_records=int(unit_row[6] or 0),
+        teams=int(unit_row[8] or 0), reporting_teams=int(unit_row[9] or 0), records=int(unit_row[10] or 0),
+        timely_records=int(unit_row[11] or 0),
         silent_teams=silent, team_rows=await _team_rows(reader) if team_rows else [],
     )  # fmt: skip
 

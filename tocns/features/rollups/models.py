@@ -37,6 +37,7 @@ class TeamDayRecords(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("org_unit_id", "day", name="uq_rollup_team_day_records_key"),
         Index("ix_rollup_team_day_records_cover", "day", "org_unit_id", "records", "timely_records"),
+        Index("ix_rollup_team_day_records_team_cover", "org_unit_id", "day", "records", "timely_records"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -206,8 +206,8 @@ _CHILD_AGG = (
 #      (no child: nothing logged), in catalogue order;
 #   3: each team without a record in the period (parent name, parent code, a leader), one row per leader in order.
 _SUMMARY_SQL = (
-    "SELECT 0, NULL, NULL, NULL, NULL, NULL, NULL, CAST(NULL AS INTEGER), SUM(teams), SUM(reporting), SUM(records), SUM(timely), "
-    "0, '', 0 FROM child_agg "
+    "SELECT 0, NULL, NULL, NULL, NULL, NULL, NULL, CAST(NULL AS INTEGER), "
+    "SUM(teams), SUM(reporting), SUM(records), SUM(timely), 0, '', 0 FROM child_agg "
     "UNION ALL SELECT 1, ch.id, ch.code, ch.name, NULL, NULL, NULL, NULL, COALESCE(a.teams, 0), "
     "COALESCE(a.reporting, 0), COALESCE(a.records, 0), COALESCE(a.timely, 0), 0, '', 0 "
     "FROM org_unit ch LEFT JOIN child_agg a ON a.child_id = ch.id WHERE ch.parent_id = :unit_id AND ch.active = :true "

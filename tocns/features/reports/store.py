@@ -184,12 +184,25 @@ def _team_child_sql(dialect: str, path: str) -> str:
     )
 
 
-# Per team: its records and timely records in the period, only for teams with at least one record.
-_TEAM_RECORDS = (
-    "team_records AS (SELECT c.org_unit_id AS team_id, SUM(c.records) AS records, "
-    "SUM(c.timely_records) AS timely FROM rollup_team_day_records c JOIN team_child tc ON tc.team_id = c.org_unit_id "
-    "WHERE c.day BETWEEN :start AND :end GROUP BY c.org_unit_id HAVING SUM(c.records) > 0)"
-)
+# Per team: its records and timely records in the period, only for teams with at least one record. The country
+# reads the period's rows of every team through the day-led index (one range); any smaller unit looks each of its
+# teams up in the team-led index (a join there made PostgreSQL scan the whole country's period, as it estimates).
+_TEAM_RECORDS = {
+    "all": (
+        "team_records AS (SELECT c.org_unit_id AS team_id, SUM(c.records) AS records, "
+        "SUM(c.timely_records) AS timely FROM rollup_team_day_records c "
+        "JOIN team_child tc ON tc.team_id = c.org_unit_id "
+        "WHERE c.day BETWEEN :start AND :end GROUP BY c.org_unit_id HAVING SUM(c.records) > 0)"
+    ),
+    "each": (
+        "team_records AS (SELECT * FROM (SELECT tc.team_id, "
+        "(SELECT SUM(c.records) FROM rollup_team_day_records c "
+        "WHERE c.org_unit_id = tc.team_id AND c.day BETWEEN :start AND :end) AS records, "
+        "(SELECT SUM(c.timely_records) FROM rollup_team_day_records c "
+        "WHERE c.org_unit_id = tc.team_id AND c.day BETWEEN :start AND :end) AS timely "
+        "FROM team_child tc) x WHERE x.records > 0)"
+    ),
+}
 
 # Per child unit: teams, reporting teams, records and timely records (the child of a team report is the team).
 _CHILD_AGG = (
@@ -218,8 +231,9 @@ _SUMMARY_SQL = (
     "SUM(CASE WHEN r.day BETWEEN :pstart AND :pend THEN r.quantity ELSE 0 END) AS prev "
     "FROM rollup_team_day r JOIN team_child tc ON tc.team_id = r.org_unit_id "
     "WHERE r.day BETWEEN :lo AND :hi GROUP BY tc.child_id, r.indicator_id) q ON q.indicator_id = ind.id "
-    "UNION ALL SELECT 3, tc.team_id, tc.code, tc.name, p.name, p.code, pe.display_name, NULL, NULL, NULL, NULL, "
-    "NULL, tc.team_id, '', m.id FROM team_child tc LEFT JOIN org_unit p ON p.id = tc.parent_id "
+    "UNION ALL SELECT 3, tc.team_id, tc.code, tc.name, (SELECT p.name FROM org_unit p WHERE p.id = tc.parent_id), "
+    "(SELECT p.code FROM org_unit p WHERE p.id = tc.parent_id), pe.display_name, NULL, NULL, NULL, NULL, "
+    "NULL, tc.team_id, '', m.id FROM team_child tc "
     "LEFT JOIN membership m ON m.org_unit_id = tc.team_id AND m.role = 'team_leader' "
     "LEFT JOIN person pe ON pe.id = m.person_id "
     "WHERE NOT EXISTS (SELECT 1 FROM team_records r WHERE r.team_id = tc.team_id) "
@@ -235,7 +249,8 @@ class _Reader:
         self.session = session
         self.params: dict[str, Any] = {"unit_id": unit.id, "true": True, "plen": len(unit.path)}
         self.params.update({k: _date_param(dialect, v) for k, v in dates.items()})
-        self.ctes = f"WITH {_team_child_sql(dialect, unit.path)}, {_TEAM_RECORDS} "
+        scope = "all" if unit.level == Level.NATIONAL or unit.path == "/" else "each"
+        self.ctes = f"WITH {_team_child_sql(dialect, unit.path)}, {_TEAM_RECORDS[scope]} "
 
     async def rows(self, sql: str, *ctes: str) -> list[Any]:
         """The rows of one statement, prefixed with the team CTEs and any of its own."""

@@ -337,10 +337,15 @@ async def _team_rows(reader: _Reader, codes: dict[int, str]) -> list[TeamRow]:
     """
     concat = "string_agg" if reader.dialect == "postgresql" else "group_concat"
     teams = await reader.rows(
-        "SELECT tc.team_id, tc.code, tc.name, p.name, p.code, ch.code, r.records, r.timely, f.figures "
+        # Each team's records by key, once per team (joined to team_records, PostgreSQL misjudging a commune's team
+        # count as 1 re-ran it for every team: quadratic).
+        "SELECT tc.team_id, tc.code, tc.name, p.name, p.code, ch.code, "
+        "(SELECT SUM(c.records) FROM rollup_team_day_records c "
+        "WHERE c.org_unit_id = tc.team_id AND c.day BETWEEN :start AND :end), "
+        "(SELECT SUM(c.timely_records) FROM rollup_team_day_records c "
+        "WHERE c.org_unit_id = tc.team_id AND c.day BETWEEN :start AND :end), f.figures "
         "FROM team_child tc LEFT JOIN org_unit p ON p.id = tc.parent_id "
         "LEFT JOIN org_unit ch ON ch.id = tc.child_id AND ch.parent_id = :unit_id AND ch.active = :true "
-        "LEFT JOIN team_records r ON r.team_id = tc.team_id "
         f"LEFT JOIN ({_TEAM_FIGURES.format(concat=concat)}) f ON f.team_id = tc.team_id"
     )
     order = {indicator_id: i for i, indicator_id in enumerate(codes)}

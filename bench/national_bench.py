@@ -95,36 +95,46 @@ async def _units(db: Database) -> list[tuple[str, OrgUnit, int]]:
         ]
 
 
-async def _timed(repeat: int, work: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
-    """Median seconds of `repeat` runs after one warm-up, and the last result."""
-    result = await work()
-    samples = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        result = await work()
-        samples.append(time.perf_counter() - t)
-    return statistics.median(samples), result
-
-
 async def bench_reports(db: Database, settings: Settings, repeat: int) -> None:
-    """Each level's weekly report against the hand-written aggregate, in the same run."""
+    """Each level's weekly report against the hand-written aggregate, in the same run.
+
+    The report is timed as a text, a chart or a page reads it (`team_rows=False`: sums per child unit) and with
+    every team's figures (the workbook's "Theo tổ" sheet); the three are alternated run by run.
+    """
     params = {"start": WEEK.start, "end": WEEK.end, "pstart": WEEK.previous().start}
     for label, unit, teams in await _units(db):
         async with db.session() as session:
             conn = await session.connection()
-            report_s, report = await _timed(repeat, lambda u=unit, s=session: unit_report(s, u, WEEK, settings, NOW))
-            hand_s, hand = await _timed(
-                repeat,
-                lambda u=unit, c=conn: c.execute(text(HAND_AGGREGATE), {**params, "like": f"{u.path}%"}),
+
+            def report(rows: bool, u: OrgUnit = unit, s: Any = session) -> Awaitable[Any]:
+                return unit_report(s, u, WEEK, settings, NOW, team_rows=rows)
+
+            def hand(u: OrgUnit = unit, c: Any = conn) -> Awaitable[Any]:
+                return c.execute(text(HAND_AGGREGATE), {**params, "like": f"{u.path}%"})
+
+            (report_s, summary), (full_s, _full), (hand_s, result) = await _alternated(
+                repeat, [lambda: report(False), lambda: report(True), hand]
             )
-            rows = hand.all()
-        assert sum(int(r[1]) for r in rows) == report.total_quantity, (label, "report and hand aggregate disagree")
+            rows = result.all()
+        assert sum(int(r[1]) for r in rows) == summary.total_quantity, (label, "report and hand aggregate disagree")
         print(
-            f"  {label} ({teams:,} teams) weekly report: {report_s * 1000:,.1f} ms; hand aggregate "
-            f"{hand_s * 1000:,.1f} ms; ratio {report_s / hand_s:.2f}x (median of {repeat}; week total "
-            f"{report.total_quantity:,})",
+            f"  {label} ({teams:,} teams) weekly report: {report_s * 1000:,.1f} ms; with team rows "
+            f"{full_s * 1000:,.1f} ms; hand aggregate {hand_s * 1000:,.1f} ms; ratios {report_s / hand_s:.2f}x, "
+            f"{full_s / hand_s:.2f}x (median of {repeat}; week total {summary.total_quantity:,})",
             flush=True,
         )
+
+
+async def _alternated(repeat: int, works: list[Callable[[], Awaitable[Any]]]) -> list[tuple[float, Any]]:
+    """Median seconds of each work over `repeat` rounds (one warm-up round first), run in turn so load hits all."""
+    results = [await work() for work in works]
+    samples: list[list[float]] = [[] for _ in works]
+    for _ in range(repeat):
+        for i, work in enumerate(works):
+            t = time.perf_counter()
+            results[i] = await work()
+            samples[i].append(time.perf_counter() - t)
+    return [(statistics.median(s), r) for s, r in zip(samples, results, strict=True)]
 
 
 async def _tick(app: BotApp, at: datetime, counter: list[int]) -> tuple[int, float, int]:

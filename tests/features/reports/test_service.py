@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from openpyxl import load_workbook
+from sqlalchemy import event
 
 from tests.factories import DEFAULT_INDICATORS, VN, ChatHarness, FakeClock, Tree, build_tree, make_logger
 from tocns.app import BotApp
@@ -17,6 +18,7 @@ from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit
 from tocns.features.reports.render import render_text
 from tocns.features.reports.service import unit_report
+from tocns.features.reports.store import build_report
 
 WEEK = week_of(date(2026, 11, 16))  # Monday 16/11 to Sunday 22/11/2026
 
@@ -279,3 +281,33 @@ async def test_baocao_in_team_chat_by_a_member(app: BotApp, chat: ChatHarness, c
     assert "Tổ có báo cáo: 1/1 (100%)" in reply and "Theo" not in reply
     # Someone who holds no role in the group's unit may not read its report.
     assert "không có quyền" in await chat.text("/baocao", chat="thon3", user="99")
+
+
+async def test_figures_are_one_statement_and_team_rows_only_when_asked(app: BotApp, clock: FakeClock) -> None:
+    tree, rows = await _generate(app)
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if not statement.startswith("BEGIN"):  # SQLite's session opens its write transaction
+            statements.append(statement)
+
+    previous = WEEK.previous()
+    dates = (WEEK.start, WEEK.end, previous.start, previous.end, clock())
+    async with app.db.session() as session:
+        event.listen(app.db.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            summary = await build_report(session, tree.province, *dates, team_rows=False)
+            figures_statements = len(statements)
+            full = await build_report(session, tree.province, *dates)
+        finally:
+            event.remove(app.db.engine.sync_engine, "before_cursor_execute", count)
+    # The sums per commune and indicator, the totals and the silent teams come from one statement; every team's
+    # figures (the workbook's team sheet) cost two more, and only when asked for.
+    assert figures_statements == 1
+    assert len(statements) - figures_statements <= 3
+    assert summary.team_rows == []
+    assert {**full.to_dict(), "team_rows": []} == summary.to_dict()
+    by_team = {t.code: t for t in full.team_rows}
+    assert set(by_team) == {t.code for t in [*tree.teams, *tree.other_teams]}
+    for team in [*tree.teams, *tree.other_teams]:
+        assert by_team[team.code].by_indicator == _expected(rows, team, WEEK.start, WEEK.end)

@@ -271,7 +271,8 @@ async def overview(
     session: AsyncSession, viewer: Viewer, unit: OrgUnit, period: Period, settings: Settings, now: datetime
 ) -> Overview:
     """The overview of `unit`: the report service's figures, trends, overdue tasks and latest directives."""
-    report = await unit_report(session, unit, period, settings, now)
+    # The page shows children, totals and silent teams; every team's figures are only in the downloaded workbook.
+    report = await unit_report(session, unit, period, settings, now, team_rows=False)
     today = now.astimezone(settings.tz).date()
     return Overview(
         unit=unit,

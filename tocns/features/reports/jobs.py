@@ -162,7 +162,8 @@ async def commune_digest(app: JobContext, now: datetime) -> list[str]:
             for commune, platform, chat_id, key in todo[first : first + ENQUEUE_BATCH]:
                 text = texts.get(commune.id or 0)
                 if text is None:
-                    report = await unit_report(session, commune, period, app.settings, now)
+                    # A text only: the sums per team of the commune, not the workbook's team sheet.
+                    report = await unit_report(session, commune, period, app.settings, now, team_rows=False)
                     text = texts[commune.id or 0] = render_text(report, app.settings.tz)
                 row = await outbox.enqueue(
                     session, platform=platform, chat_id=chat_id, text=text, kind="digest", dedupe_key=key, now=now

@@ -16,11 +16,22 @@ from tocns.features.tasks.store import task_progress
 
 
 async def unit_report(
-    session: AsyncSession, unit: OrgUnit, period: Period, settings: Settings, now: datetime
+    session: AsyncSession,
+    unit: OrgUnit,
+    period: Period,
+    settings: Settings,
+    now: datetime,
+    team_rows: bool = True,
 ) -> Report:
-    """The report of `unit` for `period`, compared with the previous period of the same kind."""
+    """The report of `unit` for `period`, compared with the previous period of the same kind.
+
+    `team_rows=False` leaves out every team's figures (the workbook's "Theo tổ" sheet): a text, a chart or a page
+    that shows no such sheet reads only the sums per child unit.
+    """
     previous = period.previous()
-    report = await build_report(session, unit, period.start, period.end, previous.start, previous.end, now)
+    report = await build_report(
+        session, unit, period.start, period.end, previous.start, previous.end, now, team_rows=team_rows
+    )
     today = now.astimezone(settings.tz).date()
     tasks = await task_progress(session, unit, period.start, period.end)
     late = [t for t in tasks if t.overdue(today)]

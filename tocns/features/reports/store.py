@@ -178,154 +178,203 @@ def _team_child_sql(dialect: str, path: str) -> str:
     rest = "substr(t.path, :plen + 1)"
     first = f"split_part({rest}, '/', 1)" if dialect == "postgresql" else f"substr({rest}, 1, instr({rest}, '/') - 1)"
     return (
-        "team_child AS (SELECT t.id AS team_id, "
+        "team_child AS (SELECT t.id AS team_id, t.code, t.name, t.parent_id, "
         f"CASE WHEN t.id = :unit_id THEN t.id ELSE CAST({first} AS INTEGER) END AS child_id "
         f"FROM org_unit t WHERE t.level = 'team' AND t.active = :true AND {under_path(dialect, 't.path', path)})"
     )
 
 
-@dataclass
-class _Fetched:
-    """The rows build_report reads: a few per team or per child, never one per record."""
+# Per team: its records and timely records in the period, only for teams with at least one record. The country
+# reads the period's rows of every team through the day-led index (one range); any smaller unit looks each of its
+# teams up in the team-led index (a join there made PostgreSQL scan the whole country's period, as it estimates).
+_TEAM_RECORDS = {
+    "all": (
+        "team_records AS (SELECT c.org_unit_id AS team_id, SUM(c.records) AS records, "
+        "SUM(c.timely_records) AS timely FROM rollup_team_day_records c "
+        "JOIN team_child tc ON tc.team_id = c.org_unit_id "
+        "WHERE c.day BETWEEN :start AND :end GROUP BY c.org_unit_id HAVING SUM(c.records) > 0)"
+    ),
+    "each": (
+        "team_records AS (SELECT * FROM (SELECT tc.team_id, "
+        "(SELECT SUM(c.records) FROM rollup_team_day_records c "
+        "WHERE c.org_unit_id = tc.team_id AND c.day BETWEEN :start AND :end) AS records, "
+        "(SELECT SUM(c.timely_records) FROM rollup_team_day_records c "
+        "WHERE c.org_unit_id = tc.team_id AND c.day BETWEEN :start AND :end) AS timely "
+        "FROM team_child tc) x WHERE x.records > 0)"
+    ),
+}
 
-    children: list[Any]
-    indicators: list[Any]
-    items: list[Any]
-    records: list[Any]
-    teams: list[Any]
-    leaders: dict[int, list[str]]
+# Per child unit: teams, reporting teams, records and timely records (the child of a team report is the team).
+_CHILD_AGG = (
+    "child_agg AS (SELECT tc.child_id, COUNT(*) AS teams, COUNT(r.team_id) AS reporting, "
+    "COALESCE(SUM(r.records), 0) AS records, COALESCE(SUM(r.timely), 0) AS timely "
+    "FROM team_child tc LEFT JOIN team_records r ON r.team_id = tc.team_id GROUP BY tc.child_id)"
+)
+# The whole summary in one statement (a commune's report is a few milliseconds: round trips and planning are most
+# of it), one kind of row per part, every row (kind, id, code, name, text x3, child id, number x4, order x3; the
+# first part's NULL child id is typed because PostgreSQL matches a UNION's types one branch after the other):
+#   0: the unit's teams, reporting teams, records, timely records (every team, under an inactive child too);
+#   1: each active child unit, with the same four figures;
+#   2: each catalogue indicator (name, measure unit) with its sums per child in the period and the previous one
+#      (no child: nothing logged), in catalogue order;
+#   3: each team without a record in the period (parent name, parent code, a leader), one row per leader in order.
+_SUMMARY_SQL = (
+    "SELECT 0, NULL, NULL, NULL, NULL, NULL, NULL, CAST(NULL AS INTEGER), "
+    "SUM(teams), SUM(reporting), SUM(records), SUM(timely), 0, '', 0 FROM child_agg "
+    "UNION ALL SELECT 1, ch.id, ch.code, ch.name, NULL, NULL, NULL, NULL, COALESCE(a.teams, 0), "
+    "COALESCE(a.reporting, 0), COALESCE(a.records, 0), COALESCE(a.timely, 0), 0, '', 0 "
+    "FROM org_unit ch LEFT JOIN child_agg a ON a.child_id = ch.id WHERE ch.parent_id = :unit_id AND ch.active = :true "
+    "UNION ALL SELECT 2, ind.id, ind.code, ind.name, ind.unit, NULL, NULL, q.child_id, q.cur, q.prev, NULL, NULL, "
+    "ind.sort_order, ind.code, q.child_id FROM indicator ind "
+    "LEFT JOIN (SELECT tc.child_id, r.indicator_id, "
+    "SUM(CASE WHEN r.day BETWEEN :start AND :end THEN r.quantity ELSE 0 END) AS cur, "
+    "SUM(CASE WHEN r.day BETWEEN :pstart AND :pend THEN r.quantity ELSE 0 END) AS prev "
+    "FROM rollup_team_day r JOIN team_child tc ON tc.team_id = r.org_unit_id "
+    "WHERE r.day BETWEEN :lo AND :hi GROUP BY tc.child_id, r.indicator_id) q ON q.indicator_id = ind.id "
+    "UNION ALL SELECT 3, tc.team_id, tc.code, tc.name, (SELECT p.name FROM org_unit p WHERE p.id = tc.parent_id), "
+    "(SELECT p.code FROM org_unit p WHERE p.id = tc.parent_id), pe.display_name, NULL, NULL, NULL, NULL, "
+    "NULL, tc.team_id, '', m.id FROM team_child tc "
+    "LEFT JOIN membership m ON m.org_unit_id = tc.team_id AND m.role = 'team_leader' "
+    "LEFT JOIN person pe ON pe.id = m.person_id "
+    "WHERE NOT EXISTS (SELECT 1 FROM team_records r WHERE r.team_id = tc.team_id) "
+    "ORDER BY 1, 13, 14, 15"
+)
 
 
-async def _fetch(session: AsyncSession, unit: OrgUnit, dates: dict[str, date]) -> _Fetched:
-    """Read the report's rows from the rollups (quantities and records per team) and the org tables."""
-    dialect = dialect_of(session)
-    conn = await session.connection()
-    params: dict[str, Any] = {"unit_id": unit.id, "true": True}
-    params.update({"plen": len(unit.path), **{k: _date_param(dialect, v) for k, v in dates.items()}})
-    with_teams = f"WITH {_team_child_sql(dialect, unit.path)} "
+class _Reader:
+    """The report's statements on one connection, each with the team CTE of the unit and the period's dates."""
 
-    async def rows(sql: str) -> list[Any]:
-        return list((await conn.execute(text(sql), params)).all())
+    def __init__(self, session: AsyncSession, unit: OrgUnit, dates: dict[str, date]) -> None:
+        dialect = self.dialect = dialect_of(session)
+        self.session = session
+        self.params: dict[str, Any] = {"unit_id": unit.id, "true": True, "plen": len(unit.path)}
+        self.params.update({k: _date_param(dialect, v) for k, v in dates.items()})
+        scope = "all" if unit.level == Level.NATIONAL or unit.path == "/" else "each"
+        self.ctes = f"WITH {_team_child_sql(dialect, unit.path)}, {_TEAM_RECORDS[scope]} "
 
-    children = await rows(
-        "SELECT id, code, name FROM org_unit WHERE parent_id = :unit_id AND active = :true ORDER BY code"
-    )
-    indicators = await rows("SELECT id, code, name, unit FROM indicator ORDER BY sort_order, code")
-    items = await rows(
-        with_teams + "SELECT q.org_unit_id, tc.child_id, q.indicator_id, "
-        "SUM(CASE WHEN q.day BETWEEN :start AND :end THEN q.quantity ELSE 0 END), "
-        "SUM(CASE WHEN q.day BETWEEN :pstart AND :pend THEN q.quantity ELSE 0 END) "
-        "FROM rollup_team_day q JOIN team_child tc ON tc.team_id = q.org_unit_id "
-        "WHERE q.day BETWEEN :lo AND :hi GROUP BY q.org_unit_id, tc.child_id, q.indicator_id"
-    )
-    # Per team: its records and timely records in the period (at most one row per team).
-    records = await rows(
-        with_teams + "SELECT c.org_unit_id, SUM(c.records), SUM(c.timely_records) "
-        "FROM rollup_team_day_records c JOIN team_child tc ON tc.team_id = c.org_unit_id "
-        "WHERE c.day BETWEEN :start AND :end GROUP BY c.org_unit_id HAVING SUM(c.records) > 0"
-    )
-    teams = await rows(
-        with_teams + "SELECT tc.team_id, tc.child_id, t.code, t.name, p.name, p.code FROM team_child tc "
-        "JOIN org_unit t ON t.id = tc.team_id LEFT JOIN org_unit p ON p.id = t.parent_id"
-    )
-    leaders: dict[int, list[str]] = {}
-    for team_id, leader_name in await rows(
-        with_teams + "SELECT m.org_unit_id, pe.display_name FROM membership m "
-        "JOIN team_child tc ON tc.team_id = m.org_unit_id JOIN person pe ON pe.id = m.person_id "
-        "WHERE m.role = 'team_leader' ORDER BY m.id"
-    ):
-        leaders.setdefault(team_id, []).append(leader_name)
-    return _Fetched(children, indicators, items, records, teams, leaders)
+    async def rows(self, sql: str, *ctes: str) -> list[Any]:
+        """The rows of one statement, prefixed with the team CTEs and any of its own."""
+        conn = await self.session.connection()
+        sql = self.ctes.rstrip() + "".join(f", {cte}" for cte in ctes) + " " + sql
+        return list((await conn.execute(text(sql), self.params)).all())
 
 
 @dataclass
 class _Quantities:
-    """The period's quantities summed per indicator, per child and per team (by indicator code)."""
+    """The period's quantities summed in SQL per child unit and indicator: totals and per-child figures."""
 
     totals: list[IndicatorTotal]
     child_cur: dict[int, dict[str, int]] = field(default_factory=dict)
     child_prev: dict[int, int] = field(default_factory=dict)
-    team_cur: dict[int, dict[str, int]] = field(default_factory=dict)
 
 
-def _quantities(fetched: _Fetched) -> _Quantities:
-    """Roll the (team x indicator) rows up into totals, children and teams."""
-    codes = {row[0]: row[1] for row in fetched.indicators}
-    cur_by: dict[int, int] = {}
-    prev_by: dict[int, int] = {}
+def _quantities(rows: list[Any]) -> _Quantities:
+    """Totals per indicator (every catalogue entry, in catalogue order) and each child's figures by code."""
     out = _Quantities(totals=[])
-    for team_id, child_id, indicator_id, cur, prev in fetched.items:
+    by_id: dict[int, IndicatorTotal] = {}
+    for indicator_id, code, name, unit, child_id, cur, prev in rows:
+        total = by_id.get(indicator_id)
+        if total is None:
+            total = by_id[indicator_id] = IndicatorTotal(code=code, name=name, unit=unit, quantity=0, previous=0)
+            out.totals.append(total)
+        if child_id is None:
+            continue
         cur, prev = int(cur or 0), int(prev or 0)
-        code = codes[indicator_id]
+        total.quantity += cur
+        total.previous += prev
         if cur:
-            out.team_cur.setdefault(team_id, {})[code] = cur
-            by_code = out.child_cur.setdefault(child_id, {})
-            by_code[code] = by_code.get(code, 0) + cur
-        cur_by[indicator_id] = cur_by.get(indicator_id, 0) + cur
-        prev_by[indicator_id] = prev_by.get(indicator_id, 0) + prev
+            out.child_cur.setdefault(child_id, {})[code] = cur
         out.child_prev[child_id] = out.child_prev.get(child_id, 0) + prev
-    out.totals = [
-        IndicatorTotal(code=r[1], name=r[2], unit=r[3], quantity=cur_by.get(r[0], 0), previous=prev_by.get(r[0], 0))
-        for r in fetched.indicators
-    ]
     return out
 
 
-@dataclass
-class _Teams:
-    """Per team and per child: team rows, silent teams, team counts and (records, reporting, timely)."""
-
-    rows: list[TeamRow] = field(default_factory=list)
-    silent: list[SilentTeam] = field(default_factory=list)
-    counts: dict[int, int] = field(default_factory=dict)
-    records: dict[int, tuple[int, int, int]] = field(default_factory=dict)
-
-
-def _teams(fetched: _Fetched, quantities: _Quantities) -> _Teams:
-    """Teams joined with their record counts: children's completeness, the team sheet, silent teams."""
-    per_team = {row[0]: (int(row[1]), int(row[2] or 0)) for row in fetched.records}
-    child_codes = {row[0]: row[1] for row in fetched.children}
-    out = _Teams()
-    for team_id, child_id, code, name, parent_name, parent_code in fetched.teams:
-        out.counts[child_id] = out.counts.get(child_id, 0) + 1
-        leader = ", ".join(fetched.leaders.get(team_id, []))
-        recs, timely = per_team.get(team_id, (0, 0))
-        out.rows.append(
-            TeamRow(
-                code=code, name=name, parent_code=parent_code or "", parent_name=parent_name or "", leader=leader,
-                records=recs, timely_records=timely, by_indicator=quantities.team_cur.get(team_id, {}),
-                child_code=child_codes.get(child_id, ""),
-            )
-        )  # fmt: skip
-        if team_id in per_team:
-            so_far = out.records.get(child_id, (0, 0, 0))
-            out.records[child_id] = (so_far[0] + recs, so_far[1] + 1, so_far[2] + timely)
-        else:
-            out.silent.append(
-                SilentTeam(code=code, name=name, parent_name=parent_name or "", parent_code=parent_code or "",
-                           leader=leader)
-            )  # fmt: skip
+def _silent(rows: list[Any]) -> list[SilentTeam]:
+    """Silent teams from (team, code, name, parent name, parent code, leader) rows, in Vietnamese order."""
+    teams: dict[int, SilentTeam] = {}
+    leaders: dict[int, list[str]] = {}
+    for team_id, code, name, parent_name, parent_code, leader in rows:
+        if team_id not in teams:
+            teams[team_id] = SilentTeam(code=code, name=name, parent_name=parent_name or "",
+                                        parent_code=parent_code or "")  # fmt: skip
+            leaders[team_id] = []
+        if leader is not None:
+            leaders[team_id].append(leader)
+    for team_id, team in teams.items():
+        team.leader = ", ".join(leaders[team_id])
     # Vietnamese alphabetical order for every list of names people read ("Ấp" among the A's, "Thôn 2" < "Thôn 10").
-    out.silent.sort(key=lambda t: (vi_sort_key(t.parent_name), vi_sort_key(t.name), t.code))
-    out.rows.sort(key=lambda t: (vi_sort_key(t.parent_name), vi_sort_key(t.name), t.code))
-    return out
+    return sorted(teams.values(), key=lambda t: (vi_sort_key(t.parent_name), vi_sort_key(t.name), t.code))
 
 
-def _children(fetched: _Fetched, quantities: _Quantities, teams: _Teams) -> list[ChildRow]:
-    """One row per child unit, in Vietnamese alphabetical order."""
-    children: list[ChildRow] = []
-    for child_id, code, name in fetched.children:
-        by_indicator = quantities.child_cur.get(child_id, {})
-        recs, reporting, timely = teams.records.get(child_id, (0, 0, 0))
-        children.append(
-            ChildRow(
-                code=code, name=name, teams=teams.counts.get(child_id, 0), reporting_teams=reporting, records=recs,
-                quantity=sum(by_indicator.values()), previous_quantity=quantities.child_prev.get(child_id, 0),
-                by_indicator=dict(by_indicator), timely_records=timely,
-            )
-        )  # fmt: skip
+def _children(rows: list[Any], quantities: _Quantities) -> list[ChildRow]:
+    """One row per active child unit from (id, code, name, teams, reporting, records, timely), in Vietnamese order."""
+    children = [
+        ChildRow(
+            code=code, name=name, teams=int(teams), reporting_teams=int(reporting), records=int(recs),
+            quantity=sum(quantities.child_cur.get(child_id, {}).values()),
+            previous_quantity=quantities.child_prev.get(child_id, 0),
+            by_indicator=dict(quantities.child_cur.get(child_id, {})), timely_records=int(timely),
+        )
+        for child_id, code, name, teams, reporting, recs, timely in rows
+    ]  # fmt: skip
     children.sort(key=lambda c: (vi_sort_key(c.name), c.code))
     return children
+
+
+# Each team's quantities in the period as one text "indicator id:quantity,..." (one row per team, not per team and
+# indicator: at 8,000 teams decoding 60,000 rows cost more than the database's work).
+_TEAM_FIGURES = (
+    "SELECT s.team_id, {concat}(s.indicator_id || ':' || s.n, ',') AS figures FROM (SELECT q.org_unit_id AS team_id, "
+    "q.indicator_id, SUM(q.quantity) AS n FROM rollup_team_day q JOIN team_child tq ON tq.team_id = q.org_unit_id "
+    "WHERE q.day BETWEEN :start AND :end GROUP BY q.org_unit_id, q.indicator_id HAVING SUM(q.quantity) <> 0) s "
+    "GROUP BY s.team_id"
+)
+
+
+async def _team_rows(reader: _Reader, codes: dict[int, str]) -> list[TeamRow]:
+    """Every team's figures (the workbook's "Theo tổ" sheet): the only per-team read, done when asked for.
+
+    `codes` is the catalogue (indicator id to code, in catalogue order): each team's figures follow it.
+    """
+    concat = "string_agg" if reader.dialect == "postgresql" else "group_concat"
+    teams = await reader.rows(
+        # Each team's records by key, once per team (joined to team_records, PostgreSQL misjudging a commune's team
+        # count as 1 re-ran it for every team: quadratic).
+        "SELECT tc.team_id, tc.code, tc.name, p.name, p.code, ch.code, "
+        "(SELECT SUM(c.records) FROM rollup_team_day_records c "
+        "WHERE c.org_unit_id = tc.team_id AND c.day BETWEEN :start AND :end), "
+        "(SELECT SUM(c.timely_records) FROM rollup_team_day_records c "
+        "WHERE c.org_unit_id = tc.team_id AND c.day BETWEEN :start AND :end), f.figures "
+        "FROM team_child tc LEFT JOIN org_unit p ON p.id = tc.parent_id "
+        "LEFT JOIN org_unit ch ON ch.id = tc.child_id AND ch.parent_id = :unit_id AND ch.active = :true "
+        f"LEFT JOIN ({_TEAM_FIGURES.format(concat=concat)}) f ON f.team_id = tc.team_id"
+    )
+    order = {indicator_id: i for i, indicator_id in enumerate(codes)}
+    leaders: dict[int, list[str]] = {}
+    for team_id, leader_name in await reader.rows(
+        "SELECT m.org_unit_id, pe.display_name FROM membership m "
+        "JOIN team_child tc ON tc.team_id = m.org_unit_id JOIN person pe ON pe.id = m.person_id "
+        "WHERE m.role = 'team_leader' ORDER BY m.id"
+    ):
+        leaders.setdefault(team_id, []).append(leader_name)
+    rows = [
+        TeamRow(
+            code=code, name=name, parent_code=parent_code or "", parent_name=parent_name or "",
+            leader=", ".join(leaders.get(team_id, [])), records=int(recs or 0), timely_records=int(timely or 0),
+            by_indicator=_figures(figures, codes, order), child_code=child_code or "",
+        )
+        for team_id, code, name, parent_name, parent_code, child_code, recs, timely, figures in teams
+    ]  # fmt: skip
+    rows.sort(key=lambda t: (vi_sort_key(t.parent_name), vi_sort_key(t.name), t.code))
+    return rows
+
+
+def _figures(figures: str | None, codes: dict[int, str], order: dict[int, int]) -> dict[str, int]:
+    """A team's "indicator id:quantity,..." text as {code: quantity} in catalogue order."""
+    if not figures:
+        return {}
+    pairs = [(int(i), int(n)) for i, n in (pair.split(":") for pair in figures.split(","))]
+    pairs.sort(key=lambda p: order[p[0]])
+    return {codes[i]: n for i, n in pairs}
 
 
 async def build_report(
@@ -336,21 +385,30 @@ async def build_report(
     previous_start: date,
     previous_end: date,
     now: datetime,
+    team_rows: bool = True,
 ) -> Report:
-    """Compute the report of `unit` for [start, end] compared with [previous_start, previous_end], from rollups."""
+    """Compute the report of `unit` for [start, end] compared with [previous_start, previous_end], from rollups.
+
+    The sums per child unit and per indicator are done in SQL (one statement); `team_rows` adds every team's
+    figures (the workbook's "Theo tổ" sheet, three more), which a text, a chart or a page does not need.
+    """
     lo, hi = min(start, previous_start), max(end, previous_end)
     dates = {"start": start, "end": end, "pstart": previous_start, "pend": previous_end, "lo": lo, "hi": hi}
-    fetched = await _fetch(session, unit, dates)
-    quantities = _quantities(fetched)
-    teams = _teams(fetched, quantities)
-    records = teams.records.values()
+    reader = _Reader(session, unit, dates)
+    parts: list[list[Any]] = [[], [], [], []]
+    for row in await reader.rows(_SUMMARY_SQL, _CHILD_AGG):
+        parts[row[0]].append(row)
+    (unit_row,), child_rows = parts[0], [(r[1], r[2], r[3], *r[8:12]) for r in parts[1]]
+    quantities = _quantities([(*r[1:5], r[7], r[8], r[9]) for r in parts[2]])
+    silent = _silent([r[1:7] for r in parts[3]])
     return Report(
         unit_code=unit.code, unit_name=unit.name, unit_level=unit.level, start=start, end=end,
         previous_start=previous_start, previous_end=previous_end, generated_at=now, totals=quantities.totals,
-        children=[] if unit.level == Level.TEAM else _children(fetched, quantities, teams),
-        teams=sum(teams.counts.values()), reporting_teams=sum(v[1] for v in records),
-        records=sum(v[0] for v in records), timely_records=sum(v[2] for v in records),
-        silent_teams=teams.silent, team_rows=teams.rows,
+        children=[] if unit.level == Level.TEAM else _children(child_rows, quantities),
+        teams=int(unit_row[8] or 0), reporting_teams=int(unit_row[9] or 0), records=int(unit_row[10] or 0),
+        timely_records=int(unit_row[11] or 0),
+        silent_teams=silent,
+        team_rows=await _team_rows(reader, {r[1]: r[2] for r in parts[2]}) if team_rows else [],
     )  # fmt: skip
 
 

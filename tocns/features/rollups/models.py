@@ -16,9 +16,11 @@ class TeamDayTotal(SQLModel, table=True):
 
     __tablename__ = "rollup_team_day"
     __table_args__ = (
-        # A commune's or a team's rows through the key; a province's or the country's through the covering index.
+        # The country's rows of a period through the day-led covering index; a commune's or a province's through
+        # the team-led one (the key has no quantity: PostgreSQL would scan the whole country's period instead).
         UniqueConstraint("org_unit_id", "day", "indicator_id", name="uq_rollup_team_day_key"),
         Index("ix_rollup_team_day_cover", "day", "org_unit_id", "indicator_id", "quantity"),
+        Index("ix_rollup_team_day_team_cover", "org_unit_id", "day", "indicator_id", "quantity"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -35,6 +37,7 @@ class TeamDayRecords(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("org_unit_id", "day", name="uq_rollup_team_day_records_key"),
         Index("ix_rollup_team_day_records_cover", "day", "org_unit_id", "records", "timely_records"),
+        Index("ix_rollup_team_day_records_team_cover", "org_unit_id", "day", "records", "timely_records"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

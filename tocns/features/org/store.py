@@ -734,21 +734,30 @@ _MEMBER_UNIT = aliased(OrgUnit, name="member_unit")
 _ANCHOR = select(literal(1).label("one")).subquery("anchor")
 # One row per membership (or one row of NULLs), each carrying the chat's binding: both outer-joined to a
 # one-row anchor, so a chat without a binding or a person without memberships still answers in one round trip.
-_CHAT_CONTEXT = (
-    select(ChatBinding, _BINDING_UNIT, Membership, _MEMBER_UNIT)
-    .select_from(_ANCHOR)
-    .outerjoin(
-        ChatBinding,
-        and_(
-            col(ChatBinding.platform) == bindparam("platform"),
-            col(ChatBinding.chat_id) == bindparam("chat_id"),
-            col(ChatBinding.active) == True,  # noqa: E712
-        ),
+def _with_binding_and_memberships(query: Any, platform: str, chat_id: str, person_id: Any) -> Any:
+    """`query` outer-joined to the chat's active binding and its unit, then to the person's memberships and their
+    units (ordered by path): the one shape both the chat context and the group sender read."""
+    return (
+        query.outerjoin(
+            ChatBinding,
+            and_(
+                col(ChatBinding.platform) == bindparam(platform),
+                col(ChatBinding.chat_id) == bindparam(chat_id),
+                col(ChatBinding.active) == True,  # noqa: E712
+            ),
+        )
+        .outerjoin(_BINDING_UNIT, col(_BINDING_UNIT.id) == col(ChatBinding.org_unit_id))
+        .outerjoin(Membership, col(Membership.person_id) == person_id)
+        .outerjoin(_MEMBER_UNIT, col(_MEMBER_UNIT.id) == col(Membership.org_unit_id))
+        .order_by(col(_MEMBER_UNIT.path))
     )
-    .outerjoin(_BINDING_UNIT, col(_BINDING_UNIT.id) == col(ChatBinding.org_unit_id))
-    .outerjoin(Membership, col(Membership.person_id) == bindparam("person_id"))
-    .outerjoin(_MEMBER_UNIT, col(_MEMBER_UNIT.id) == col(Membership.org_unit_id))
-    .order_by(col(_MEMBER_UNIT.path))
+
+
+_CHAT_CONTEXT = _with_binding_and_memberships(
+    select(ChatBinding, _BINDING_UNIT, Membership, _MEMBER_UNIT).select_from(_ANCHOR),
+    "platform",
+    "chat_id",
+    bindparam("person_id"),
 )
 
 
@@ -769,23 +778,12 @@ _SENDER_ROW = _PERSON_UPDATE.cte("sender")
 _SENDER = aliased(Person, _SENDER_ROW, name="sender")
 # PostgreSQL: a known sender's refresh, the chat's binding and the sender's memberships in one round trip (the
 # UPDATE runs as a data-modifying CTE); no row when the sender is new (the caller then inserts them first).
-_GROUP_SENDER = (
-    sa_select(_SENDER, ChatBinding, _BINDING_UNIT, Membership, _MEMBER_UNIT)
-    .select_from(_SENDER)
-    .outerjoin(
-        ChatBinding,
-        and_(
-            col(ChatBinding.platform) == bindparam("b_platform"),
-            col(ChatBinding.chat_id) == bindparam("b_chat_id"),
-            col(ChatBinding.active) == True,  # noqa: E712
-        ),
-    )
-    .outerjoin(_BINDING_UNIT, col(_BINDING_UNIT.id) == col(ChatBinding.org_unit_id))
-    .outerjoin(Membership, col(Membership.person_id) == _SENDER.id)
-    .outerjoin(_MEMBER_UNIT, col(_MEMBER_UNIT.id) == col(Membership.org_unit_id))
-    .order_by(col(_MEMBER_UNIT.path))
-    .execution_options(populate_existing=True)
-)
+_GROUP_SENDER = _with_binding_and_memberships(
+    sa_select(_SENDER, ChatBinding, _BINDING_UNIT, Membership, _MEMBER_UNIT).select_from(_SENDER),
+    "b_platform",
+    "b_chat_id",
+    _SENDER.id,
+).execution_options(populate_existing=True)
 
 
 async def group_sender(

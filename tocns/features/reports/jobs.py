@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -96,8 +97,9 @@ async def weekly_summary(app: JobContext, now: datetime) -> list[str]:
             drawings[unit.id or 0] = await prepare_drawing(session, settings, unit, period, report, now)
     texts: dict[int, str] = {}
     attachments: dict[int, list[dict[str, str]]] = {}
-    for unit_id, drawing in drawings.items():
-        files = await draw_off_loop(settings, drawing)
+    # Every department's files handed to the pool at once: RENDER_WORKERS processes draw side by side.
+    drawn = await asyncio.gather(*(draw_off_loop(settings, drawing) for drawing in drawings.values()))
+    for (unit_id, drawing), files in zip(drawings.items(), drawn, strict=True):
         texts[unit_id] = render_text(drawing.report, settings.tz)
         if files.png is None:
             texts[unit_id] += f"\n{CHARTS_NEED_EXTRA}"

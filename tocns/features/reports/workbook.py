@@ -66,7 +66,6 @@ RAW_HEADERS = (
     "Ghi lúc",
 )
 RAW_WIDTHS = (10, 14, 24, 14, 24, 24, 30, 11, 12, 40, 16, 17)
-RAW_FORMATS: tuple[str | None, ...] = (None, DAY, None, None, None, None, None, NUMBER, None, None, None, MOMENT)
 
 _BOLD = Font(bold=True)
 _TITLE = Font(bold=True, size=14)

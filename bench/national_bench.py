@@ -164,8 +164,10 @@ async def _tick(
 async def bench_ticks(db: Database, settings: Settings, repeat: int, busy: bool) -> None:
     """The busy Monday tick once, then the idle tick (best of `repeat`)."""
     async with db.engine.begin() as conn:
-        # The jobs' dedupe keys live in the outbox: emptying it makes every run start from the generated state.
+        # The jobs' dedupe keys live in the outbox, and a finished job's mark in job_done (migration 0024): emptying
+        # both makes every run start from the generated state (else the second run skips the digests and summaries).
         await conn.execute(text("DELETE FROM outbox"))
+        await conn.execute(text("DELETE FROM job_done"))
     app = BotApp.build(settings, db)
     counter = [0]
 

@@ -137,18 +137,37 @@ async def _alternated(repeat: int, works: list[Callable[[], Awaitable[Any]]]) ->
     return [(statistics.median(s), r) for s, r in zip(samples, results, strict=True)]
 
 
-async def _tick(app: BotApp, at: datetime, counter: list[int]) -> tuple[int, float, int]:
+async def _watch_loop(stalls: list[float], stop: asyncio.Event) -> None:
+    """Record how late each 10 ms sleep wakes up: the event loop's stalls while a tick runs."""
+    while not stop.is_set():
+        t = time.perf_counter()
+        await asyncio.sleep(0.01)
+        stalls.append(time.perf_counter() - t - 0.01)
+
+
+async def _tick(
+    app: BotApp, at: datetime, counter: list[int], stalls: list[float] | None = None
+) -> tuple[int, float, int]:
     counter[0] = 0
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(_watch_loop(stalls if stalls is not None else [], stop))
     t = time.perf_counter()
-    lines = await run_due_jobs(app, at.astimezone(UTC), wait=True)
-    return counter[0], time.perf_counter() - t, len(lines)
+    try:
+        lines = await run_due_jobs(app, at.astimezone(UTC), wait=True)
+    finally:
+        secs = time.perf_counter() - t
+        stop.set()
+        await watcher
+    return counter[0], secs, len(lines)
 
 
 async def bench_ticks(db: Database, settings: Settings, repeat: int, busy: bool) -> None:
     """The busy Monday tick once, then the idle tick (best of `repeat`)."""
     async with db.engine.begin() as conn:
-        # The jobs' dedupe keys live in the outbox: emptying it makes every run start from the generated state.
+        # The jobs' dedupe keys live in the outbox, and a finished job's mark in job_done (migration 0024): emptying
+        # both makes every run start from the generated state (else the second run skips the digests and summaries).
         await conn.execute(text("DELETE FROM outbox"))
+        await conn.execute(text("DELETE FROM job_done"))
     app = BotApp.build(settings, db)
     counter = [0]
 
@@ -157,9 +176,13 @@ async def bench_ticks(db: Database, settings: Settings, repeat: int, busy: bool)
 
     event.listen(db.engine.sync_engine, "before_cursor_execute", count)
     if busy:
-        stmts, secs, sent = await _tick(app, BUSY, counter)
+        stalls: list[float] = []
+        stmts, secs, sent = await _tick(app, BUSY, counter, stalls)
         print(
-            f"  busy tick Mon 23/11 08:00: {sent:,} messages enqueued, {stmts:,} statements, {secs:.2f} s", flush=True
+            f"  busy tick Mon 23/11 08:00: {sent:,} messages enqueued, {stmts:,} statements, {secs:.2f} s; "
+            f"longest loop stall {max(stalls, default=0) * 1000:,.0f} ms, "
+            f"{sum(s for s in stalls if s > 0.1):.2f} s in stalls over 100 ms",
+            flush=True,
         )
     await _tick(app, WARM, counter)
     idle = [await _tick(app, IDLE, counter) for _ in range(repeat)]

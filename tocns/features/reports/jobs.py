@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -62,10 +63,10 @@ async def enqueue_batches(db: Database, messages: list[dict[str, Any]], now: dat
     """Enqueue `messages` (outbox.enqueue's arguments) in sessions of ENQUEUE_BATCH; return those enqueued."""
     queued: list[dict[str, Any]] = []
     for first in range(0, len(messages), ENQUEUE_BATCH):
+        batch = messages[first : first + ENQUEUE_BATCH]
         async with db.session() as session:
-            for message in messages[first : first + ENQUEUE_BATCH]:
-                if await outbox.enqueue(session, now=now, **message) is not None:
-                    queued.append(message)
+            stored = await outbox.enqueue_many(session, [{**message, "now": now} for message in batch])
+        queued += [message for message in batch if message["dedupe_key"] in stored]
     return queued
 
 
@@ -96,8 +97,9 @@ async def weekly_summary(app: JobContext, now: datetime) -> list[str]:
             drawings[unit.id or 0] = await prepare_drawing(session, settings, unit, period, report, now)
     texts: dict[int, str] = {}
     attachments: dict[int, list[dict[str, str]]] = {}
-    for unit_id, drawing in drawings.items():
-        files = await draw_off_loop(settings, drawing)
+    # Every department's files handed to the pool at once: RENDER_WORKERS processes draw side by side.
+    drawn = await asyncio.gather(*(draw_off_loop(settings, drawing) for drawing in drawings.values()))
+    for (unit_id, drawing), files in zip(drawings.items(), drawn, strict=True):
         texts[unit_id] = render_text(drawing.report, settings.tz)
         if files.png is None:
             texts[unit_id] += f"\n{CHARTS_NEED_EXTRA}"
@@ -158,18 +160,22 @@ async def commune_digest(app: JobContext, now: datetime) -> list[str]:
     sent: list[str] = []
     texts: dict[int, str] = {}
     for first in range(0, len(todo), ENQUEUE_BATCH):
+        batch = todo[first : first + ENQUEUE_BATCH]
         async with app.db.session() as session:
-            for commune, platform, chat_id, key in todo[first : first + ENQUEUE_BATCH]:
-                text = texts.get(commune.id or 0)
-                if text is None:
+            for commune, *_rest in batch:
+                if commune.id not in texts:
                     # A text only: the sums per team of the commune, not the workbook's team sheet.
                     report = await unit_report(session, commune, period, app.settings, now, team_rows=False)
-                    text = texts[commune.id or 0] = render_text(report, app.settings.tz)
-                row = await outbox.enqueue(
-                    session, platform=platform, chat_id=chat_id, text=text, kind="digest", dedupe_key=key, now=now
-                )
-                if row is not None:
-                    sent.append(f"commune_digest {commune.code} {period.slug} -> {platform}:{chat_id}")
+                    texts[commune.id or 0] = render_text(report, app.settings.tz)
+            # The batch's messages in one INSERT: a round trip per batch, not per leader.
+            stored = await outbox.enqueue_many(
+                session,
+                [
+                    dict(platform=p, chat_id=c, text=texts[u.id or 0], kind="digest", dedupe_key=key, now=now)
+                    for u, p, c, key in batch
+                ],
+            )
+        sent += [f"commune_digest {u.code} {period.slug} -> {p}:{c}" for u, p, c, key in batch if key in stored]
     async with app.db.session() as session:
         await job_done.mark_finished(session, "commune_digest", period.slug, now)
     return sent

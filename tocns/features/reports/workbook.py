@@ -66,7 +66,6 @@ RAW_HEADERS = (
     "Ghi lúc",
 )
 RAW_WIDTHS = (10, 14, 24, 14, 24, 24, 30, 11, 12, 40, 16, 17)
-RAW_FORMATS: tuple[str | None, ...] = (None, DAY, None, None, None, None, None, NUMBER, None, None, None, MOMENT)
 
 _BOLD = Font(bold=True)
 _TITLE = Font(bold=True, size=14)
@@ -109,9 +108,13 @@ def _day(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
+def _is_link(value: str | None) -> bool:
+    return bool(value) and str(value).startswith(("http://", "https://"))
+
+
 def _photo_cell(ws: WriteOnlyWorksheet, value: str | None) -> WriteOnlyCell:
     # A cell hyperlink, not a HYPERLINK() formula: the workbook holds no formula at all (docs/security.md).
-    if value and value.startswith(("http://", "https://")):
+    if _is_link(value):
         cell = _text(ws, "Xem ảnh")
         cell.hyperlink = value
         cell.font = Font(color="0563C1", underline="single")
@@ -134,6 +137,46 @@ def _cell(ws: WriteOnlyWorksheet, value: Any, fmt: str | None = None, font: Font
     if font is not None:
         cell.font = font
     return cell
+
+
+def _plain(ws: WriteOnlyWorksheet, value: Any) -> Any:
+    """A raw row's value as a plain value, not a cell object (a fraction of the cost at 100,000s of rows): openpyxl
+    writes a text as text unless it starts with "=", which a defused text never does (a text cell if it ever did)."""
+    if isinstance(value, str):
+        value = defuse(value)
+        if value.startswith("="):
+            return _text(ws, value)
+    return value
+
+
+class _StyledCells:
+    """One reusable cell per number format of the raw sheet: a write-only sheet writes each row as it is appended,
+    so the same cell can carry the next row's value (creating and styling a cell per value was most of the time)."""
+
+    def __init__(self, ws: WriteOnlyWorksheet) -> None:
+        self._day = _cell(ws, date(2000, 1, 1), DAY)
+        self._number = _cell(ws, 0, NUMBER)
+        self._moment = _cell(ws, datetime(2000, 1, 1), MOMENT)
+
+    @staticmethod
+    def _with(cell: WriteOnlyCell, value: Any) -> WriteOnlyCell | None:
+        # No value, no cell (as before: an empty cell carries no format).
+        if value is None:
+            return None
+        cell.value = value
+        return cell
+
+    def day(self, value: date) -> WriteOnlyCell | None:
+        """The activity date, formatted dd/mm/yyyy."""
+        return self._with(self._day, value)
+
+    def number(self, value: Any) -> WriteOnlyCell | None:
+        """A quantity with thousands separators."""
+        return self._with(self._number, value)
+
+    def moment(self, value: datetime | None) -> WriteOnlyCell | None:
+        """A local moment, formatted dd/mm/yyyy hh:mm."""
+        return self._with(self._moment, value)
 
 
 class _Table:
@@ -381,22 +424,37 @@ class ReportWorkbook:
             cell.fill = _HEADER_FILL
         ws.append(header)
         self._raw_sheets.append(ws)
+        self._raw_styled = _StyledCells(ws)
         self._raw_in_sheet = 0
         return ws
 
     def add_raw(self, rows: Iterable[Sequence[Any]]) -> None:
         """Append raw item rows (the RAW_SQL columns of the reports store); a full sheet continues on the next."""
         ws = self._raw_sheets[-1] if self._raw_sheets else self._new_raw_sheet()
+        styled = self._raw_styled
         for row in rows:
             if self._raw_in_sheet >= self.max_rows - 1:
                 self._close_raw(ws)
                 ws = self._new_raw_sheet()
+                styled = self._raw_styled
             rid, day, parent, code, team, person, indicator, qty, unit, note, photo, created = row
-            values = [rid, _day(day), parent or "", code, team, person, indicator, qty, unit, note or ""]
-            cells = [_cell(ws, v, f) for v, f in zip(values, RAW_FORMATS, strict=False)]
-            cells.append(_photo_cell(ws, self.photo(photo) if self.photo is not None else photo))
-            cells.append(_cell(ws, _local(created, self.tz), MOMENT))
-            ws.append(cells)
+            shown = self.photo(photo) if self.photo is not None else photo
+            ws.append(
+                [
+                    rid,
+                    styled.day(_day(day)),
+                    _plain(ws, parent or ""),
+                    _plain(ws, code),
+                    _plain(ws, team),
+                    _plain(ws, person),
+                    _plain(ws, indicator),
+                    styled.number(qty),
+                    _plain(ws, unit),
+                    _plain(ws, note or ""),
+                    _photo_cell(ws, shown) if _is_link(shown) else _plain(ws, shown or ""),
+                    styled.moment(_local(created, self.tz)),
+                ]
+            )
             self._raw_in_sheet += 1
             self.raw_count += 1
 

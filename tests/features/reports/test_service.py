@@ -292,13 +292,13 @@ async def test_figures_are_one_statement_and_team_rows_only_when_asked(app: BotA
             statements.append(statement)
 
     previous = WEEK.previous()
-    dates = (WEEK.start, WEEK.end, previous.start, previous.end, clock())
+    dates = (WEEK.start, WEEK.end, previous.start, previous.end)
     async with app.db.session() as session:
         event.listen(app.db.engine.sync_engine, "before_cursor_execute", count)
         try:
-            summary = await build_report(session, tree.province, *dates, team_rows=False)
+            summary, _tasks, _targets = await build_report(session, tree.province, dates, clock(), team_rows=False)
             figures_statements = len(statements)
-            full = await build_report(session, tree.province, *dates)
+            full, _tasks, _targets = await build_report(session, tree.province, dates, clock())
         finally:
             event.remove(app.db.engine.sync_engine, "before_cursor_execute", count)
     # The sums per commune and indicator, the totals and the silent teams come from one statement; every team's

@@ -343,39 +343,31 @@ _TEAM_FIGURES = (
 )
 
 
-# Kinds 6 and 7 of the summary, when every team's figures are asked for (the workbook's "Theo tổ" sheet): 6, each
-# team with its parent, its child unit of the report, its records and timely records (looked up by key once per
-# team: joined to team_records, PostgreSQL misjudging a commune's team count as 1 re-ran it for every team) and its
-# figures text; 7, each team leader's name, in membership order.
-_TEAM_PART = (
-    "UNION ALL SELECT 6, tc.team_id, tc.code, tc.name, p.name, p.code, ch.code, NULL, "
-    "(SELECT SUM(c.records) FROM rollup_team_day_records c "
-    "WHERE c.org_unit_id = tc.team_id AND c.day BETWEEN :start AND :end), "
-    "(SELECT SUM(c.timely_records) FROM rollup_team_day_records c "
-    "WHERE c.org_unit_id = tc.team_id AND c.day BETWEEN :start AND :end), NULL, NULL, 0, f.figures, 0 "
-    "FROM team_child tc LEFT JOIN org_unit p ON p.id = tc.parent_id "
-    "LEFT JOIN org_unit ch ON ch.id = tc.child_id AND ch.parent_id = :unit_id AND ch.active = :true "
-    "LEFT JOIN ({figures}) f ON f.team_id = tc.team_id "
-    "UNION ALL SELECT 7, m.org_unit_id, NULL, pe.display_name, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
-    "0, '', m.id FROM membership m JOIN team_child tc ON tc.team_id = m.org_unit_id "
-    "JOIN person pe ON pe.id = m.person_id WHERE m.role = 'team_leader' "
-)
-
-
-def _team_part(dialect: str) -> str:
-    """The summary's team-row kinds on this database (its text aggregate)."""
-    concat = "string_agg" if dialect == "postgresql" else "group_concat"
-    return _TEAM_PART.format(figures=_TEAM_FIGURES.format(concat=concat))
-
-
-def _team_rows(teams: list[Any], leader_rows: list[Any], codes: dict[int, str]) -> list[TeamRow]:
-    """Every team's figures from the summary's kinds 6 and 7, in Vietnamese order.
+async def _team_rows(reader: _Reader, codes: dict[int, str]) -> list[TeamRow]:
+    """Every team's figures (the workbook's "Theo tổ" sheet): the only per-team read, done when asked for.
 
     `codes` is the catalogue (indicator id to code, in catalogue order): each team's figures follow it.
     """
+    concat = "string_agg" if reader.dialect == "postgresql" else "group_concat"
+    teams = await reader.rows(
+        # Each team's records by key, once per team (joined to team_records, PostgreSQL misjudging a commune's team
+        # count as 1 re-ran it for every team: quadratic).
+        "SELECT tc.team_id, tc.code, tc.name, p.name, p.code, ch.code, "
+        "(SELECT SUM(c.records) FROM rollup_team_day_records c "
+        "WHERE c.org_unit_id = tc.team_id AND c.day BETWEEN :start AND :end), "
+        "(SELECT SUM(c.timely_records) FROM rollup_team_day_records c "
+        "WHERE c.org_unit_id = tc.team_id AND c.day BETWEEN :start AND :end), f.figures "
+        "FROM team_child tc LEFT JOIN org_unit p ON p.id = tc.parent_id "
+        "LEFT JOIN org_unit ch ON ch.id = tc.child_id AND ch.parent_id = :unit_id AND ch.active = :true "
+        f"LEFT JOIN ({_TEAM_FIGURES.format(concat=concat)}) f ON f.team_id = tc.team_id"
+    )
     order = {indicator_id: i for i, indicator_id in enumerate(codes)}
     leaders: dict[int, list[str]] = {}
-    for team_id, leader_name in leader_rows:
+    for team_id, leader_name in await reader.rows(
+        "SELECT m.org_unit_id, pe.display_name FROM membership m "
+        "JOIN team_child tc ON tc.team_id = m.org_unit_id JOIN person pe ON pe.id = m.person_id "
+        "WHERE m.role = 'team_leader' ORDER BY m.id"
+    ):
         leaders.setdefault(team_id, []).append(leader_name)
     rows = [
         TeamRow(
@@ -411,20 +403,18 @@ async def build_report(
     and, given `targets_year`, whether any target of that year lies at or under the unit.
 
     One statement: the sums per child unit and per indicator are done in SQL, the tasks and the targets check read
-    alongside; `team_rows` adds every team's figures (the workbook's "Theo tổ" sheet, two more kinds of rows), which
-    a text, a chart or a page does not need.
+    alongside; `team_rows` adds every team's figures (the workbook's "Theo tổ" sheet, two more statements), which a
+    text, a chart or a page does not need.
     """
     start, end, previous_start, previous_end = dates
     lo, hi = min(start, previous_start), max(end, previous_end)
     named = {"start": start, "end": end, "pstart": previous_start, "pend": previous_end, "lo": lo, "hi": hi}
     reader = _Reader(session, unit, named)
     sql = _SUMMARY_SQL + _TASKS_PART.format(tasks=task_rows_sql(reader.dialect, unit))
-    if team_rows:
-        sql += _team_part(reader.dialect)
     if targets_year is not None:
         reader.params["year"] = targets_year
         sql += _TARGETS_PART.format(exists=targets_exist_sql(reader.dialect, unit.path))
-    parts: list[list[Any]] = [[] for _ in range(8)]
+    parts: list[list[Any]] = [[] for _ in range(6)]
     for row in await reader.rows(sql + _SUMMARY_ORDER, _CHILD_AGG):
         parts[row[0]].append(row)
     (unit_row,), child_rows = parts[0], [(r[1], r[2], r[3], *r[8:12]) for r in parts[1]]
@@ -437,10 +427,7 @@ async def build_report(
         teams=int(unit_row[8] or 0), reporting_teams=int(unit_row[9] or 0), records=int(unit_row[10] or 0),
         timely_records=int(unit_row[11] or 0),
         silent_teams=silent,
-        team_rows=_team_rows(
-            [(*r[1:7], r[8], r[9], r[13]) for r in parts[6]], [(r[1], r[3]) for r in parts[7]],
-            {r[1]: r[2] for r in parts[2]},
-        ),
+        team_rows=await _team_rows(reader, {r[1]: r[2] for r in parts[2]}) if team_rows else [],
     )  # fmt: skip
     tasks = fold_task_rows((r[1], r[3], r[6], r[8], r[4], r[5], r[9]) for r in parts[4])
     return report, tasks, bool(parts[5])

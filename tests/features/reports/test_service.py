@@ -272,8 +272,19 @@ async def test_baocao_in_team_chat_by_a_member(app: BotApp, chat: ChatHarness, c
         await logger.log(tree.teams[0], date(2026, 11, 24), {"suckhoe": 9}, local(date(2026, 11, 24)))
     await _bind(app, tree.teams[1], "thon3", "30", Role.MEMBER)
     clock.set_local("2026-11-25 10:00")
-    sent = await chat.send("/baocao", chat="thon3", user="30")
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(app.db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        sent = await chat.send("/baocao", chat="thon3", user="30")
+    finally:
+        event.remove(app.db.engine.sync_engine, "before_cursor_execute", count)
     assert all(not r.attachments for r in sent)  # a member reads the text; the workbook is for leaders
+    # ... so every team's figures (the workbook's team sheet, aggregated into one text per team) are not read.
+    assert statements and not any("group_concat" in s or "string_agg" in s for s in statements)
     reply = "\n".join(r.text for r in sent)
     assert "BÁO CÁO THÔN 3 (mã X1-T02)" in reply
     assert "tuần 23/11/2026 - 29/11/2026" in reply
@@ -292,13 +303,13 @@ async def test_figures_are_one_statement_and_team_rows_only_when_asked(app: BotA
             statements.append(statement)
 
     previous = WEEK.previous()
-    dates = (WEEK.start, WEEK.end, previous.start, previous.end, clock())
+    dates = (WEEK.start, WEEK.end, previous.start, previous.end)
     async with app.db.session() as session:
         event.listen(app.db.engine.sync_engine, "before_cursor_execute", count)
         try:
-            summary = await build_report(session, tree.province, *dates, team_rows=False)
+            summary, _tasks, _targets = await build_report(session, tree.province, dates, clock(), team_rows=False)
             figures_statements = len(statements)
-            full = await build_report(session, tree.province, *dates)
+            full, _tasks, _targets = await build_report(session, tree.province, dates, clock())
         finally:
             event.remove(app.db.engine.sync_engine, "before_cursor_execute", count)
     # The sums per commune and indicator, the totals and the silent teams come from one statement; every team's

@@ -153,10 +153,12 @@ async def baocao(ctx: Context) -> list[Reply]:
             )
         period = read_period(ctx, ctx.args, BAOCAO_USAGE)
         unit = ctx.unit
-    report = await unit_report(ctx.session, unit, period, ctx.settings, ctx.now)
+    # Every team's figures only go to the workbook, which members do not get.
+    leader = bool(ctx.roles & LEADERS)
+    report = await unit_report(ctx.session, unit, period, ctx.settings, ctx.now, team_rows=leader)
     text = render_text(report, ctx.settings.tz)
     replies = [Reply(text=part) for part in split_chunks(text, MESSAGE_LIMIT)]
-    if ctx.roles & LEADERS:
+    if leader:
         # Leaders and staff get the workbook too (a document on Telegram, a signed link on Zalo): the text names
         # the best and worst units, the workbook every unit, team and silent team.
         buffer = io.BytesIO()

@@ -12,7 +12,6 @@ from tocns.core.period import Period
 from tocns.features.org.models import OrgUnit
 from tocns.features.reports.store import Report, TaskFigures, build_report
 from tocns.features.targets.service import unit_progress
-from tocns.features.tasks.store import task_progress
 
 
 async def unit_report(
@@ -29,11 +28,14 @@ async def unit_report(
     that shows no such sheet reads only the sums per child unit.
     """
     previous = period.previous()
-    report = await build_report(
-        session, unit, period.start, period.end, previous.start, previous.end, now, team_rows=team_rows
-    )
     today = now.astimezone(settings.tz).date()
-    tasks = await task_progress(session, unit, period.start, period.end)
+    # Progress as of the period's last day, or today while the period is running: one computation for every output.
+    as_of = min(period.end, today)
+    dates = (period.start, period.end, previous.start, previous.end)
+    # Figures, tasks and whether any target applies in one statement; progress only where a target is set.
+    report, tasks, has_targets = await build_report(
+        session, unit, dates, now, team_rows=team_rows, targets_year=as_of.year
+    )
     late = [t for t in tasks if t.overdue(today)]
     report.tasks = TaskFigures(
         due=len(tasks),
@@ -42,7 +44,7 @@ async def unit_report(
         progress=[(t.id, t.title, t.done, t.total) for t in tasks],
         overdue_tasks=[(t.id, t.title, fmt_date(t.due_date), t.pending) for t in late],
     )
-    # Progress as of the period's last day, or today while the period is running: one computation for every output.
-    progress = await unit_progress(session, unit, min(period.end, today))
-    report.progress = progress if progress.rows else None
+    if has_targets:
+        progress = await unit_progress(session, unit, as_of)
+        report.progress = progress if progress.rows else None
     return report

@@ -18,6 +18,8 @@ from tocns.db.dialect import dialect_of
 from tocns.features.org.models import ChatBinding, Membership, OrgUnit, Person
 from tocns.features.rollups.store import under_path
 from tocns.features.targets.service import Progress
+from tocns.features.targets.store import targets_exist_sql
+from tocns.features.tasks.store import TaskProgress, fold_task_rows, task_rows_sql
 
 
 @dataclass
@@ -237,7 +239,18 @@ _SUMMARY_SQL = (
     "LEFT JOIN membership m ON m.org_unit_id = tc.team_id AND m.role = 'team_leader' "
     "LEFT JOIN person pe ON pe.id = m.person_id "
     "WHERE NOT EXISTS (SELECT 1 FROM team_records r WHERE r.team_id = tc.team_id) "
-    "ORDER BY 1, 13, 14, 15"
+)
+_SUMMARY_ORDER = "ORDER BY 1, 13, 14, 15"
+# Two more kinds when unit_report asks, so a report is one round trip (three statements cost a commune's report
+# more in round trips than in work): 4, each assignment of the open tasks due in the period (tasks/store.py's rows:
+# task, title, deadline, done, team, person, assignment), ordered in Python; 5, one row when a target of the year
+# lies at or under the unit (targets/store.py's test), so the progress is read only where there is one.
+_TASKS_PART = (
+    "UNION ALL SELECT 4, tk.task_id, NULL, tk.title, tk.team_name, tk.person_name, tk.due, NULL, tk.done, "
+    "tk.assignee_id, NULL, NULL, 0, '', 0 FROM ({tasks}) tk "
+)
+_TARGETS_PART = (
+    "UNION ALL SELECT 5, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 1, NULL, NULL, NULL, 0, '', 0 WHERE {exists} "
 )
 
 
@@ -380,28 +393,34 @@ def _figures(figures: str | None, codes: dict[int, str], order: dict[int, int]) 
 async def build_report(
     session: AsyncSession,
     unit: OrgUnit,
-    start: date,
-    end: date,
-    previous_start: date,
-    previous_end: date,
+    dates: tuple[date, date, date, date],
     now: datetime,
+    *,
     team_rows: bool = True,
-) -> Report:
-    """Compute the report of `unit` for [start, end] compared with [previous_start, previous_end], from rollups.
+    targets_year: int | None = None,
+) -> tuple[Report, list[TaskProgress], bool]:
+    """The report of `unit` for (start, end, previous start, previous end) from rollups, the period's open tasks,
+    and, given `targets_year`, whether any target of that year lies at or under the unit.
 
-    The sums per child unit and per indicator are done in SQL (one statement); `team_rows` adds every team's
-    figures (the workbook's "Theo tổ" sheet, three more), which a text, a chart or a page does not need.
+    One statement: the sums per child unit and per indicator are done in SQL, the tasks and the targets check read
+    alongside; `team_rows` adds every team's figures (the workbook's "Theo tổ" sheet, two more statements), which a
+    text, a chart or a page does not need.
     """
+    start, end, previous_start, previous_end = dates
     lo, hi = min(start, previous_start), max(end, previous_end)
-    dates = {"start": start, "end": end, "pstart": previous_start, "pend": previous_end, "lo": lo, "hi": hi}
-    reader = _Reader(session, unit, dates)
-    parts: list[list[Any]] = [[], [], [], []]
-    for row in await reader.rows(_SUMMARY_SQL, _CHILD_AGG):
+    named = {"start": start, "end": end, "pstart": previous_start, "pend": previous_end, "lo": lo, "hi": hi}
+    reader = _Reader(session, unit, named)
+    sql = _SUMMARY_SQL + _TASKS_PART.format(tasks=task_rows_sql(reader.dialect, unit))
+    if targets_year is not None:
+        reader.params["year"] = targets_year
+        sql += _TARGETS_PART.format(exists=targets_exist_sql(reader.dialect, unit.path))
+    parts: list[list[Any]] = [[] for _ in range(6)]
+    for row in await reader.rows(sql + _SUMMARY_ORDER, _CHILD_AGG):
         parts[row[0]].append(row)
     (unit_row,), child_rows = parts[0], [(r[1], r[2], r[3], *r[8:12]) for r in parts[1]]
     quantities = _quantities([(*r[1:5], r[7], r[8], r[9]) for r in parts[2]])
     silent = _silent([r[1:7] for r in parts[3]])
-    return Report(
+    report = Report(
         unit_code=unit.code, unit_name=unit.name, unit_level=unit.level, start=start, end=end,
         previous_start=previous_start, previous_end=previous_end, generated_at=now, totals=quantities.totals,
         children=[] if unit.level == Level.TEAM else _children(child_rows, quantities),
@@ -410,6 +429,8 @@ async def build_report(
         silent_teams=silent,
         team_rows=await _team_rows(reader, {r[1]: r[2] for r in parts[2]}) if team_rows else [],
     )  # fmt: skip
+    tasks = fold_task_rows((r[1], r[3], r[6], r[8], r[4], r[5], r[9]) for r in parts[4])
+    return report, tasks, bool(parts[5])
 
 
 def raw_sql(dialect: str, path: str) -> str:

@@ -110,6 +110,19 @@ _TARGETS_SQL = (
 )
 
 
+def targets_exist_sql(dialect: str, path: str) -> str:
+    """SQL true when targets_under would find a target of :year for the unit at `path` or below it.
+
+    A report asks this inside its figures' statement: most units have no target, and then progress costs no
+    round trip of its own.
+    """
+    under = under_path(dialect, "u.path", path)
+    return (
+        "EXISTS (SELECT 1 FROM target t JOIN org_unit u ON u.id = t.org_unit_id JOIN indicator i ON i.id = "
+        f"t.indicator_id WHERE t.year = :year AND u.active = :true AND {under})"
+    )
+
+
 async def targets_under(session: AsyncSession, unit: OrgUnit, year: int) -> list[TargetLine]:
     """Every target of `year` for `unit` and the units below it, with the unit and the indicator."""
     dialect = dialect_of(session)

@@ -5,19 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import select as sa_select
-from sqlalchemy import update
-from sqlalchemy.orm import aliased
+from sqlalchemy import text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.core.roles import Level
 from tocns.core.text import vi_sorted
 from tocns.db.audit import record_audit
+from tocns.db.dialect import dialect_of
 from tocns.features.activity.models import ActivityRecord
 from tocns.features.org.models import ChatBinding, Membership, OrgUnit, Person
+from tocns.features.rollups.store import under_path
 from tocns.features.tasks.models import Task, TaskAssignee, TaskReminderSetting, TaskScope, TaskStatus
 
 
@@ -357,7 +358,39 @@ class TaskProgress:
         return self.due_date < today and self.done < self.total
 
 
-_TEAM = aliased(OrgUnit, name="team")
+def task_rows_sql(dialect: str, unit: OrgUnit) -> str:
+    """SELECT of the assignments of open tasks due in [:start, :end] under `unit`, unordered (see fold_task_rows).
+
+    A team unit counts only that team's assignments; any other unit every task of the communes in its subtree.
+    Columns: task id, title, deadline as ISO text, done (0/1), team name, person name, assignment id. Plain SQL so
+    a report can read it in the same statement as its figures (one round trip).
+    """
+    scope = "a.team_id = :unit_id" if unit.level == Level.TEAM else under_path(dialect, "c.path", unit.path)
+    return (
+        "SELECT k.id AS task_id, k.title, CAST(k.due_date AS TEXT) AS due, "
+        "CASE WHEN a.completed_at IS NULL THEN 0 ELSE 1 END AS done, tm.name AS team_name, "
+        "pe.display_name AS person_name, a.id AS assignee_id FROM task_assignee a "
+        "JOIN task k ON k.id = a.task_id JOIN org_unit c ON c.id = k.commune_id "
+        "LEFT JOIN org_unit tm ON tm.id = a.team_id LEFT JOIN person pe ON pe.id = a.person_id "
+        f"WHERE k.status = '{TaskStatus.OPEN}' AND k.due_date BETWEEN :start AND :end AND {scope}"
+    )
+
+
+def fold_task_rows(rows: Iterable[tuple[Any, ...]]) -> list[TaskProgress]:
+    """Tasks from task_rows_sql's rows, ordered by deadline (then id), each assignment counted in order."""
+    out: dict[int, TaskProgress] = {}
+    for task_id, title, due, done, team_name, person_name, _assignee in sorted(
+        rows, key=lambda r: (str(r[2])[:10], r[0], r[6])
+    ):
+        progress = out.get(task_id)
+        if progress is None:
+            progress = out[task_id] = TaskProgress(task_id, title, date.fromisoformat(str(due)[:10]))
+        progress.total += 1
+        if done:
+            progress.done += 1
+        else:
+            progress.pending.append(team_name or person_name or "?")
+    return list(out.values())
 
 
 async def task_progress(session: AsyncSession, unit: OrgUnit, first: date, last: date) -> list[TaskProgress]:
@@ -366,34 +399,9 @@ async def task_progress(session: AsyncSession, unit: OrgUnit, first: date, last:
     A team unit counts only that team's assignments; any other unit every task of the communes in its subtree.
     One query; tasks ordered by deadline.
     """
-    query = (
-        sa_select(
-            col(Task.id),
-            col(Task.title),
-            col(Task.due_date),
-            col(TaskAssignee.completed_at),
-            col(_TEAM.name),
-            col(Person.display_name),
-        )
-        .select_from(TaskAssignee)
-        .join(Task, col(Task.id) == col(TaskAssignee.task_id))
-        .join(OrgUnit, col(OrgUnit.id) == col(Task.commune_id))
-        .outerjoin(_TEAM, col(_TEAM.id) == col(TaskAssignee.team_id))
-        .outerjoin(Person, col(Person.id) == col(TaskAssignee.person_id))
-        .where(col(Task.status) == TaskStatus.OPEN, col(Task.due_date) >= first, col(Task.due_date) <= last)
-        .order_by(col(Task.due_date), col(Task.id), col(TaskAssignee.id))
-    )
-    if unit.level == Level.TEAM:
-        query = query.where(col(TaskAssignee.team_id) == unit.id)
-    else:
-        query = query.where(col(OrgUnit.path).startswith(unit.path))
-    out: dict[int, TaskProgress] = {}
+    dialect = dialect_of(session)
+    dates = {"start": first, "end": last}
+    params: dict[str, Any] = {k: v.isoformat() if dialect == "sqlite" else v for k, v in dates.items()}
+    params["unit_id"] = unit.id
     conn = await session.connection()
-    for task_id, title, due, completed, team_name, person_name in (await conn.execute(query)).all():
-        progress = out.setdefault(task_id or 0, TaskProgress(task_id or 0, title, due))
-        progress.total += 1
-        if completed is not None:
-            progress.done += 1
-        else:
-            progress.pending.append(team_name or person_name or "?")
-    return list(out.values())
+    return fold_task_rows((await conn.execute(text(task_rows_sql(dialect, unit)), params)).all())

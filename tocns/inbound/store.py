@@ -8,8 +8,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, exists, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -29,16 +27,25 @@ Claim = tuple[str, datetime]
 _EARLIER = aliased(InboundUpdate, name="earlier")
 
 
+_UPDATES = table_of(InboundUpdate)
+# Built once per dialect and run with the rows as parameters (one multi-row statement: SQLAlchemy's
+# "insertmanyvalues"): building a VALUES list per batch coerced every value and compiled once per batch size.
+_updates_insert = per_dialect(
+    lambda insert: (
+        insert(_UPDATES)
+        .on_conflict_do_nothing()
+        .returning(_UPDATES.c.id, _UPDATES.c.platform, _UPDATES.c.update_key)
+    )
+)
+
+
 async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
     """One INSERT ... ON CONFLICT DO NOTHING of these rows; per (platform, key) stored, its id."""
-    insert = pg_insert if is_postgres(session) else sqlite_insert
-    statement = (
-        insert(InboundUpdate)
-        .values(rows)
-        .on_conflict_do_nothing()
-        .returning(col(InboundUpdate.id), col(InboundUpdate.platform), col(InboundUpdate.update_key))
-    )
-    result = (await session.exec(statement)).all()  # type: ignore[call-overload]
+    if not rows:
+        return {}
+    await session.flush()  # pending ORM rows first, as the ORM execute path's autoflush did
+    conn = await session.connection()
+    result = (await conn.execute(_updates_insert(session), rows)).all()
     return {(platform, key): row_id for row_id, platform, key in result}
 
 

@@ -710,7 +710,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="load generator processes")
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop", help="server event loop")
     parser.add_argument("--workers", type=int, default=0, help="run `tocns serve --workers N` (PostgreSQL)")
-    parser.add_argument("--profile", default=None, help="in-process: write a pyinstrument profile of the bot's closed loop")
+    parser.add_argument("--profile", default=None, help="in-process: cProfile file of the bot's closed loop")
     parser.add_argument("--client", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="closed", help=argparse.SUPPRESS)
     parser.add_argument("--id-base", type=int, default=0, help=argparse.SUPPRESS)

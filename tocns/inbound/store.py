@@ -61,6 +61,30 @@ def _row(platform: str, key: str, body: dict[str, Any], received_at: datetime, c
     }
 
 
+def _claim_stored_statement() -> Any:
+    """Claim the stored ids whose chat has no earlier pending update not held by the owner (Core, built once)."""
+    ids = bindparam("ids", expanding=True)
+    owner = bindparam("owner", type_=_UPDATES.c.claimed_by.type)
+    earlier = _UPDATES.alias("earlier")
+    blocked = exists().where(
+        earlier.c.platform == _UPDATES.c.platform,
+        earlier.c.chat_key == _UPDATES.c.chat_key,
+        earlier.c.state == InboundState.PENDING.value,
+        earlier.c.id < _UPDATES.c.id,
+        earlier.c.claimed_by.is_(None) | (earlier.c.claimed_by != owner),
+        earlier.c.id.not_in(ids),
+    )
+    return (
+        update(_UPDATES)
+        .where(_UPDATES.c.id.in_(ids), ~blocked)
+        .values(claimed_by=owner, claimed_until=bindparam("until", type_=_UPDATES.c.claimed_until.type))
+        .returning(_UPDATES.c.id)
+    )
+
+
+_CLAIM_STORED = _claim_stored_statement()
+
+
 async def claim_stored(session: AsyncSession, ids: Sequence[int], claim: Claim) -> set[int]:
     """Right after storing `ids`, in the same transaction: claim for the storing worker those whose chat has no
     earlier update pending, other than the ones this worker holds or stored with them (it processes those first,
@@ -68,20 +92,9 @@ async def claim_stored(session: AsyncSession, ids: Sequence[int], claim: Claim) 
     if not ids:
         return set()
     owner, until = claim
-    blocked = exists().where(
-        col(_EARLIER.platform) == col(InboundUpdate.platform),
-        col(_EARLIER.chat_key) == col(InboundUpdate.chat_key),
-        col(_EARLIER.state) == InboundState.PENDING.value,
-        col(_EARLIER.id) < col(InboundUpdate.id),
-        col(_EARLIER.claimed_by).is_(None) | (col(_EARLIER.claimed_by) != owner),
-        col(_EARLIER.id).not_in(list(ids)),
-    )
-    result = await session.exec(  # type: ignore[call-overload]
-        update(InboundUpdate)
-        .where(col(InboundUpdate.id).in_(list(ids)), ~blocked)
-        .values(claimed_by=owner, claimed_until=until)
-        .returning(col(InboundUpdate.id))
-    )
+    # On the session's connection: the rows were just inserted by `_insert`, which flushed the session first.
+    conn = await session.connection()
+    result = await conn.execute(_CLAIM_STORED, {"ids": list(ids), "owner": owner, "until": until})
     return {row_id for (row_id,) in result.all()}
 
 

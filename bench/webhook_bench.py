@@ -681,8 +681,24 @@ def _profile_report(profiler: Any, args: argparse.Namespace) -> None:
 
 
 _PACKAGES = {
-    "sqlalchemy", "asyncpg", "telegram", "fastapi", "starlette", "uvicorn", "pydantic", "pydantic_core", "sqlmodel",
-    "tocns", "asyncio", "json", "logging", "greenlet", "uvloop", "anyio", "httptools", "bench",
+    "sqlalchemy",
+    "asyncpg",
+    "telegram",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "pydantic",
+    "pydantic_core",
+    "sqlmodel",
+    "tocns",
+    "asyncio",
+    "json",
+    "logging",
+    "greenlet",
+    "uvloop",
+    "anyio",
+    "httptools",
+    "bench",
 }
 
 

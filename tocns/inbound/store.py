@@ -32,9 +32,7 @@ _UPDATES = table_of(InboundUpdate)
 # "insertmanyvalues"): building a VALUES list per batch coerced every value and compiled once per batch size.
 _updates_insert = per_dialect(
     lambda insert: (
-        insert(_UPDATES)
-        .on_conflict_do_nothing()
-        .returning(_UPDATES.c.id, _UPDATES.c.platform, _UPDATES.c.update_key)
+        insert(_UPDATES).on_conflict_do_nothing().returning(_UPDATES.c.id, _UPDATES.c.platform, _UPDATES.c.update_key)
     )
 )
 
@@ -63,7 +61,7 @@ def _row(platform: str, key: str, body: dict[str, Any], received_at: datetime, c
 
 def _claim_stored_statement() -> Any:
     """Claim the stored ids whose chat has no earlier pending update not held by the owner (Core, built once)."""
-    ids = bindparam("ids", expanding=True)
+    ids: Any = bindparam("ids", expanding=True)
     owner = bindparam("owner", type_=_UPDATES.c.claimed_by.type)
     earlier = _UPDATES.alias("earlier")
     blocked = exists().where(

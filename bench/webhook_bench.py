@@ -3,7 +3,7 @@
 Usage:
     python bench/webhook_bench.py [--db URL] [--requests 1000] [--concurrency 50] [--rate 50] [--seconds 10]
                                   [--people 500] [--groups 20] [--clients 2] [--loop uvloop|asyncio]
-                                  [--workers N]
+                                  [--workers N] [--profile FILE]
 
 With --workers N (PostgreSQL) the bot is the real `tocns serve --workers N` in its own processes, its outbox sender
 delivers the receipts to a fake Telegram Bot API (a local HTTP server in this process), and the run fails unless

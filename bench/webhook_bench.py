@@ -3,7 +3,7 @@
 Usage:
     python bench/webhook_bench.py [--db URL] [--requests 1000] [--concurrency 50] [--rate 50] [--seconds 10]
                                   [--people 500] [--groups 20] [--clients 2] [--loop uvloop|asyncio]
-                                  [--workers N]
+                                  [--workers N] [--profile FILE]
 
 With --workers N (PostgreSQL) the bot is the real `tocns serve --workers N` in its own processes, its outbox sender
 delivers the receipts to a fake Telegram Bot API (a local HTTP server in this process), and the run fails unless
@@ -386,6 +386,8 @@ async def _server(args: argparse.Namespace) -> None:
         # First one message alone (creates the sender's person row), then a warm-up, then the two measured runs.
         for mode, count in (("closed", 1), ("closed", 50), ("closed", args.requests), ("open", open_count)):
             before, cpu_before = statements[0], time.process_time()
+            measured = mode == "closed" and count == args.requests
+            profiler = _profiler(args) if measured and name == "bot" else None
             sends = await _load(target, mode, count, args, id_base)
             id_base += count
             if name == "bot":
@@ -396,7 +398,9 @@ async def _server(args: argparse.Namespace) -> None:
             latencies = [ends[u] - t0 for u, t0, _ in sends]
             span = max(ends.values()) - min(t0 for _, t0, _ in sends)
             phases.append((count / span, latencies))
-            if mode == "closed" and count == args.requests:
+            if profiler is not None:
+                _profile_report(profiler, args)
+            if measured:
                 results[f"{name}_statements"] = (statements[0] - before) / count
                 results[f"{name}_cpu_ms"] = (time.process_time() - cpu_before) / count * 1000
         results[name] = phases[2:]
@@ -640,6 +644,64 @@ async def _wait_port(port: int) -> None:
     raise SystemExit("bare server did not start")
 
 
+def _profiler(args: argparse.Namespace) -> Any:
+    """A started profiler when --profile is given: cProfile timed by process CPU (time waiting for PostgreSQL or the
+    network is not counted), so its self times rank where the server's CPU goes."""
+    if not args.profile:
+        return None
+    import cProfile
+
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    return profiler
+
+
+def _profile_report(profiler: Any, args: argparse.Namespace) -> None:
+    """Stop the profiler, save its stats and print the CPU self time grouped by package, then the top functions."""
+    import pstats
+    from collections import Counter
+
+    profiler.disable()
+    profiler.dump_stats(args.profile)
+    stats = pstats.Stats(profiler)
+    by_package: Counter[str] = Counter()
+    by_function: Counter[str] = Counter()
+    for (path, line, function), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        parts = path.replace("\\", "/").split("/")
+        package = next((p for p in parts if p in _PACKAGES), parts[-1] if "/" in path else path)
+        by_package[package] += tottime
+        by_function[f"{'/'.join(parts[-2:])}:{line} {function}"] += tottime
+    total = sum(by_package.values())
+    print(f"profile: {total:.2f} s CPU in profiled functions; self time by package:")
+    for package, seconds in by_package.most_common(16):
+        print(f"  {seconds:6.3f} s {100 * seconds / total:5.1f}%  {package}")
+    print("top functions by self time:")
+    for function, seconds in by_function.most_common(25):
+        print(f"  {seconds:6.3f} s {100 * seconds / total:5.1f}%  {function}")
+
+
+_PACKAGES = {
+    "sqlalchemy",
+    "asyncpg",
+    "telegram",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "pydantic",
+    "pydantic_core",
+    "sqlmodel",
+    "tocns",
+    "asyncio",
+    "json",
+    "logging",
+    "greenlet",
+    "uvloop",
+    "anyio",
+    "httptools",
+    "bench",
+}
+
+
 def _print_rows(results: dict[str, Any], args: argparse.Namespace) -> None:
     for name in ("bot", "bare"):
         (rps, closed), (_, opened) = results[name]
@@ -664,6 +726,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="load generator processes")
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop", help="server event loop")
     parser.add_argument("--workers", type=int, default=0, help="run `tocns serve --workers N` (PostgreSQL)")
+    parser.add_argument("--profile", default=None, help="in-process: cProfile file of the bot's closed loop")
     parser.add_argument("--client", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="closed", help=argparse.SUPPRESS)
     parser.add_argument("--id-base", type=int, default=0, help=argparse.SUPPRESS)

@@ -8,8 +8,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, exists, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -29,16 +27,23 @@ Claim = tuple[str, datetime]
 _EARLIER = aliased(InboundUpdate, name="earlier")
 
 
+_UPDATES = table_of(InboundUpdate)
+# Built once per dialect and run with the rows as parameters (one multi-row statement: SQLAlchemy's
+# "insertmanyvalues"): building a VALUES list per batch coerced every value and compiled once per batch size.
+_updates_insert = per_dialect(
+    lambda insert: (
+        insert(_UPDATES).on_conflict_do_nothing().returning(_UPDATES.c.id, _UPDATES.c.platform, _UPDATES.c.update_key)
+    )
+)
+
+
 async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
     """One INSERT ... ON CONFLICT DO NOTHING of these rows; per (platform, key) stored, its id."""
-    insert = pg_insert if is_postgres(session) else sqlite_insert
-    statement = (
-        insert(InboundUpdate)
-        .values(rows)
-        .on_conflict_do_nothing()
-        .returning(col(InboundUpdate.id), col(InboundUpdate.platform), col(InboundUpdate.update_key))
-    )
-    result = (await session.exec(statement)).all()  # type: ignore[call-overload]
+    if not rows:
+        return {}
+    await session.flush()  # pending ORM rows first, as the ORM execute path's autoflush did
+    conn = await session.connection()
+    result = (await conn.execute(_updates_insert(session), rows)).all()
     return {(platform, key): row_id for row_id, platform, key in result}
 
 
@@ -54,6 +59,30 @@ def _row(platform: str, key: str, body: dict[str, Any], received_at: datetime, c
     }
 
 
+def _claim_stored_statement() -> Any:
+    """Claim the stored ids whose chat has no earlier pending update not held by the owner (Core, built once)."""
+    ids: Any = bindparam("ids", expanding=True)
+    owner = bindparam("owner", type_=_UPDATES.c.claimed_by.type)
+    earlier = _UPDATES.alias("earlier")
+    blocked = exists().where(
+        earlier.c.platform == _UPDATES.c.platform,
+        earlier.c.chat_key == _UPDATES.c.chat_key,
+        earlier.c.state == InboundState.PENDING.value,
+        earlier.c.id < _UPDATES.c.id,
+        earlier.c.claimed_by.is_(None) | (earlier.c.claimed_by != owner),
+        earlier.c.id.not_in(ids),
+    )
+    return (
+        update(_UPDATES)
+        .where(_UPDATES.c.id.in_(ids), ~blocked)
+        .values(claimed_by=owner, claimed_until=bindparam("until", type_=_UPDATES.c.claimed_until.type))
+        .returning(_UPDATES.c.id)
+    )
+
+
+_CLAIM_STORED = _claim_stored_statement()
+
+
 async def claim_stored(session: AsyncSession, ids: Sequence[int], claim: Claim) -> set[int]:
     """Right after storing `ids`, in the same transaction: claim for the storing worker those whose chat has no
     earlier update pending, other than the ones this worker holds or stored with them (it processes those first,
@@ -61,20 +90,9 @@ async def claim_stored(session: AsyncSession, ids: Sequence[int], claim: Claim) 
     if not ids:
         return set()
     owner, until = claim
-    blocked = exists().where(
-        col(_EARLIER.platform) == col(InboundUpdate.platform),
-        col(_EARLIER.chat_key) == col(InboundUpdate.chat_key),
-        col(_EARLIER.state) == InboundState.PENDING.value,
-        col(_EARLIER.id) < col(InboundUpdate.id),
-        col(_EARLIER.claimed_by).is_(None) | (col(_EARLIER.claimed_by) != owner),
-        col(_EARLIER.id).not_in(list(ids)),
-    )
-    result = await session.exec(  # type: ignore[call-overload]
-        update(InboundUpdate)
-        .where(col(InboundUpdate.id).in_(list(ids)), ~blocked)
-        .values(claimed_by=owner, claimed_until=until)
-        .returning(col(InboundUpdate.id))
-    )
+    # On the session's connection: the rows were just inserted by `_insert`, which flushed the session first.
+    conn = await session.connection()
+    result = await conn.execute(_CLAIM_STORED, {"ids": list(ids), "owner": owner, "until": until})
     return {row_id for (row_id,) in result.all()}
 
 

@@ -305,7 +305,11 @@ async def _create_record_pg(
         i_quantities=[quantity for _ind, quantity in items],
     )
     record_id = (await conn.execute(_PG_CREATE_RECORD, params)).scalar_one()
-    return _view(record_id, values, items)
+    # The view built for the snapshot gets its id rather than being built again (ORM objects cost CPU to make).
+    view.record.id = record_id
+    for item, _ind in view.items:
+        item.record_id = record_id
+    return view
 
 
 async def _add_items(
@@ -391,6 +395,20 @@ async def soft_delete(session: AsyncSession, view: RecordView, *, actor: Person,
     )
 
 
+_RECENT_IDENTICAL = (
+    sa_select(_RECORD.c.id, _RECORD.c.note, _ITEM.c.indicator_id, _ITEM.c.quantity)
+    .select_from(_RECORD.outerjoin(_ITEM, _ITEM.c.record_id == _RECORD.c.id))
+    .where(
+        _RECORD.c.person_id == bindparam("person_id"),
+        _RECORD.c.org_unit_id == bindparam("team_id"),
+        _RECORD.c.activity_date == bindparam("activity_date"),
+        _RECORD.c.deleted_at.is_(None),
+        _RECORD.c.created_at >= bindparam("since"),
+    )
+    .order_by(_RECORD.c.id)
+)
+
+
 async def recent_identical_record(
     session: AsyncSession,
     *,
@@ -402,19 +420,14 @@ async def recent_identical_record(
     since: datetime,
 ) -> int | None:
     """The id of this person's live record for the team since `since` with the same day, items and note, if any."""
-    # One round trip whatever the number of candidates: the records with their items, compared here.
-    result = await session.exec(
-        select(ActivityRecord.id, ActivityRecord.note, ActivityItem.indicator_id, ActivityItem.quantity)
-        .outerjoin(ActivityItem, col(ActivityItem.record_id) == col(ActivityRecord.id))
-        .where(
-            ActivityRecord.person_id == person_id,
-            ActivityRecord.org_unit_id == team_id,
-            ActivityRecord.activity_date == activity_date,
-            col(ActivityRecord.deleted_at).is_(None),
-            col(ActivityRecord.created_at) >= since,
-        )
-        .order_by(col(ActivityRecord.id))
-    )
+    # One round trip whatever the number of candidates: the records with their items, compared here. A Core
+    # statement built once, on the session's connection: every /ghi runs it, and building the query and the ORM's
+    # execution path cost more CPU than the round trip (pending ORM rows are flushed first, as autoflush would).
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    conn = await session.connection()
+    params = {"person_id": person_id, "team_id": team_id, "activity_date": activity_date, "since": since}
+    result = await conn.execute(_RECENT_IDENTICAL, params)
     candidates: dict[int, list[tuple[int, int]]] = {}
     for record_id, record_note, indicator_id, quantity in result.all():
         if (record_note or None) != (note or None) or record_id is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -31,3 +33,11 @@ async def recreate_postgres_database(url: str) -> None:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
+
+
+async def watch_loop(stalls: list[float], stop: asyncio.Event) -> None:
+    """Record how late each 10 ms sleep wakes up: the event loop's stalls while a tick runs."""
+    while not stop.is_set():
+        t = time.perf_counter()
+        await asyncio.sleep(0.01)
+        stalls.append(time.perf_counter() - t - 0.01)

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from _common import recreate_postgres_database
+from _common import recreate_postgres_database, watch_loop
 from sqlalchemy import event, insert, text
 
 import tocns.all_models  # noqa: F401  (every table known before inserting)
@@ -252,21 +252,13 @@ async def _generate(db: Database, communes: int) -> None:
             await conn.execute(text("ANALYZE"))
 
 
-async def _watch_loop(stalls: list[float], stop: asyncio.Event) -> None:
-    """Record how late each 10 ms sleep wakes up: the event loop's stalls while a tick runs."""
-    while not stop.is_set():
-        t = time.perf_counter()
-        await asyncio.sleep(0.01)
-        stalls.append(time.perf_counter() - t - 0.01)
-
-
 async def _tick(
     app: BotApp, at: datetime, counter: list[Any], stalls: list[float] | None = None
 ) -> tuple[int, float, int]:
     counter[0] = 0
     counter[1] = []
     stop = asyncio.Event()
-    watcher = asyncio.create_task(_watch_loop(stalls if stalls is not None else [], stop))
+    watcher = asyncio.create_task(watch_loop(stalls if stalls is not None else [], stop))
     t = time.perf_counter()
     lines = await run_due_jobs(app, at.astimezone(UTC), wait=True)
     elapsed = time.perf_counter() - t

@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from _common import watch_loop
 from sqlalchemy import event, text
 
 import tocns.all_models  # noqa: F401  (every table known)
@@ -137,20 +138,12 @@ async def _alternated(repeat: int, works: list[Callable[[], Awaitable[Any]]]) ->
     return [(statistics.median(s), r) for s, r in zip(samples, results, strict=True)]
 
 
-async def _watch_loop(stalls: list[float], stop: asyncio.Event) -> None:
-    """Record how late each 10 ms sleep wakes up: the event loop's stalls while a tick runs."""
-    while not stop.is_set():
-        t = time.perf_counter()
-        await asyncio.sleep(0.01)
-        stalls.append(time.perf_counter() - t - 0.01)
-
-
 async def _tick(
     app: BotApp, at: datetime, counter: list[int], stalls: list[float] | None = None
 ) -> tuple[int, float, int]:
     counter[0] = 0
     stop = asyncio.Event()
-    watcher = asyncio.create_task(_watch_loop(stalls if stalls is not None else [], stop))
+    watcher = asyncio.create_task(watch_loop(stalls if stalls is not None else [], stop))
     t = time.perf_counter()
     try:
         lines = await run_due_jobs(app, at.astimezone(UTC), wait=True)

@@ -20,6 +20,7 @@ from tocns.core.context import UserError
 from tocns.core.dates import fmt_date, fmt_time
 from tocns.core.period import USAGE, Period, PeriodError, parse_period
 from tocns.core.roles import Level
+from tocns.core.text import grouped
 from tocns.features.activity.evidence import photo_shown, shown_by
 from tocns.features.dashboard import service
 from tocns.features.dashboard.service import SESSION_HOURS, SignInRefused, Viewer
@@ -42,7 +43,7 @@ MAX_FORM_BYTES = 64_000
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["pct"] = lambda v: "–" if v is None else f"{v * 100:.0f}%"
-templates.env.filters["num"] = lambda v: f"{v:,}".replace(",", ".")
+templates.env.filters["num"] = grouped
 templates.env.filters["signed"] = lambda v: ("+" if v > 0 else "") + f"{v:,}".replace(",", ".")
 templates.env.globals.update(unit_label=unit_label, fmt_date=fmt_date, quote=quote, USAGE=USAGE)
 

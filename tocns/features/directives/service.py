@@ -15,7 +15,7 @@ from tocns.config import Settings
 from tocns.core.context import UserError
 from tocns.core.dates import fmt_duration, fmt_time, quiet_hours_end
 from tocns.core.messages import Button
-from tocns.core.text import clean_text, closest, fold, person_name
+from tocns.core.text import clean_text, closest, fold, grouped, person_name
 from tocns.features.directives import store
 from tocns.features.directives.models import Directive, DirectiveState, DirectiveTarget
 from tocns.features.org import store as org_store
@@ -236,7 +236,7 @@ class Sent:
 
 def _check_text(text: str, scope: Scope) -> None:
     if len(text) > MAX_TEXT_CHARS:
-        size, limit = (f"{n:,}".replace(",", ".") for n in (len(text), MAX_TEXT_CHARS))
+        size, limit = grouped(len(text)), grouped(MAX_TEXT_CHARS)
         raise UserError(f"Nội dung chỉ đạo dài {size} ký tự, tối đa {limit} ký tự. Hãy rút gọn. Chưa gửi gì.")
     if not scope.communes:
         raise UserError(f"Phạm vi «{scope.label}» không có xã/phường nào. Chưa gửi gì.")

@@ -18,7 +18,7 @@ from typing import Any
 from tocns.core.filelimits import FileTooLarge, ImportLimits, check_file_size, check_zip
 from tocns.core.permissions import parse_role
 from tocns.core.roles import Role
-from tocns.core.text import fold, fold_compact, nfc
+from tocns.core.text import fold, fold_compact, grouped, nfc
 from tocns.features.org.models import OrgUnit, Person
 
 TEMPLATE_NAMES = ("mau-nhap-to.xlsx", "mau-nhap-to.csv")
@@ -173,7 +173,7 @@ _BROKEN = "Tệp {name} không phải bảng tính .xlsx hợp lệ (có thể �
 
 
 def _too_many_rows(name: str, max_rows: int) -> SheetError:
-    count = f"{max_rows:,}".replace(",", ".")  # 20.000, the Vietnamese way
+    count = grouped(max_rows)  # 20.000, the Vietnamese way
     return SheetError(
         f"Tệp {name} có hơn {count} dòng (ngoài dòng tiêu đề), quá giới hạn IMPORT_MAX_ROWS: hãy chia thành nhiều tệp."
     )

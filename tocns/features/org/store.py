@@ -732,8 +732,8 @@ async def memberships_of(session: AsyncSession, person_id: int) -> list[tuple[Me
 _BINDING_UNIT = aliased(OrgUnit, name="binding_unit")
 _MEMBER_UNIT = aliased(OrgUnit, name="member_unit")
 _ANCHOR = select(literal(1).label("one")).subquery("anchor")
-# One row per membership (or one row of NULLs), each carrying the chat's binding: both outer-joined to a
-# one-row anchor, so a chat without a binding or a person without memberships still answers in one round trip.
+
+
 def _with_binding_and_memberships(query: Any, platform: str, chat_id: str, person_id: Any) -> Any:
     """`query` outer-joined to the chat's active binding and its unit, then to the person's memberships and their
     units (ordered by path): the one shape both the chat context and the group sender read."""
@@ -753,6 +753,8 @@ def _with_binding_and_memberships(query: Any, platform: str, chat_id: str, perso
     )
 
 
+# One row per membership (or one row of NULLs), each carrying the chat's binding: both outer-joined to a
+# one-row anchor, so a chat without a binding or a person without memberships still answers in one round trip.
 _CHAT_CONTEXT = _with_binding_and_memberships(
     select(ChatBinding, _BINDING_UNIT, Membership, _MEMBER_UNIT).select_from(_ANCHOR),
     "platform",

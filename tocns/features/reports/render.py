@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from tocns.core.dates import fmt_time
 from tocns.core.exports import EXCEL_MAX_ROWS, CsvText, percent
 from tocns.core.period import Period, month_of, quarter_of, week_of, year_of
-from tocns.core.text import one_line, vi_sort_key
+from tocns.core.text import grouped, one_line, vi_sort_key
 from tocns.features.reports.store import ChildRow, Report, TaskFigures
 from tocns.features.reports.workbook import ReportWorkbook
 from tocns.features.targets.render import progress_lines
@@ -38,9 +38,7 @@ def _rate(part: int, whole: int, noun: str = "") -> str:
     return f"{counted} ({_pct(part / whole) if whole else '—'})"
 
 
-def _num(value: int) -> str:
-    # Vietnamese groups thousands with dots.
-    return f"{value:,}".replace(",", ".")
+_num = grouped
 
 
 def _change(value: int) -> str:

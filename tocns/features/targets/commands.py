@@ -9,7 +9,7 @@ from tocns.core.context import Context, UserError
 from tocns.core.permissions import MEMBERS
 from tocns.core.registry import CommandGroup
 from tocns.core.roles import Level, Role
-from tocns.core.text import fold, vi_sort_key
+from tocns.core.text import fold, grouped, vi_sort_key
 from tocns.features.activity import store as activity_store
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit
@@ -264,7 +264,7 @@ async def _set_population(ctx: Context, spec: PopulationSpec) -> str:
     )
     figures = []
     if row.households is not None:
-        figures.append(f"{row.households:,} hộ".replace(",", "."))
+        figures.append(f"{grouped(row.households)} hộ")
     if row.adults is not None:
-        figures.append(f"{row.adults:,} người trưởng thành".replace(",", "."))
+        figures.append(f"{grouped(row.adults)} người trưởng thành")
     return f"Đã lưu {unit.name}: {', '.join(figures)}."

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tocns.core.text import fold
+from tocns.core.text import fold, grouped
 from tocns.features.activity.grammar import Catalogue
 
 MAX_TARGET = 5_000_000
@@ -141,7 +141,7 @@ def _read_value(words: _Words) -> int:
     if value < 0:
         raise _refuse(f"Mục tiêu không thể là số âm ({typed}).")
     if value > MAX_TARGET:
-        raise _refuse(f"Mục tiêu {typed} quá lớn (tối đa {MAX_TARGET:,}): kiểm tra lại số.".replace(",", "."))
+        raise _refuse(f"Mục tiêu {typed} quá lớn (tối đa {grouped(MAX_TARGET)}): kiểm tra lại số.")
     words.drop_back(1)
     return value
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from tocns.core.text import fold
+from tocns.core.text import fold, grouped
 from tocns.features.activity import store as activity_store
 from tocns.features.activity.models import Indicator
 from tocns.features.org import store as org_store
@@ -56,7 +56,7 @@ def _target_of(row: TargetRow, by_key: dict[str, Indicator], this_year: int) -> 
     if month is None:
         problems.append(f"{where}: tháng {row.month!r} không hợp lệ (1-12, bỏ trống là cả năm).")
     if value is None:
-        problems.append(f"{where}: mục tiêu {row.value!r} không hợp lệ (số từ 0 đến {MAX_TARGET:,}).")
+        problems.append(f"{where}: mục tiêu {row.value!r} không hợp lệ (số từ 0 đến {grouped(MAX_TARGET)}).")
     if indicator is None or year is None or month is None or value is None:
         return None, problems
     return (indicator, year, month, value), []

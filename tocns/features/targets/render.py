@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tocns.core.dates import fmt_date
+from tocns.core.text import grouped
 from tocns.features.targets.grammar import SHARE_LABELS
 from tocns.features.targets.models import WHOLE_YEAR
 from tocns.features.targets.service import Progress, ProgressRow
@@ -10,9 +11,7 @@ from tocns.features.targets.service import Progress, ProgressRow
 LEVEL_WORDS = {"team": "Tổ", "commune": "Xã/phường", "district": "Huyện", "province": "Tỉnh"}
 
 
-def num(value: int) -> str:
-    """A whole number with Vietnamese thousands dots."""
-    return f"{value:,}".replace(",", ".")
+num = grouped
 
 
 def pct(value: float | None) -> str:

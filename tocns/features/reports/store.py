@@ -16,7 +16,7 @@ from tocns.core.roles import Level
 from tocns.core.text import vi_sort_key as _vi_sort_key
 from tocns.db.dialect import dialect_of
 from tocns.features.org.models import ChatBinding, Membership, OrgUnit, Person
-from tocns.features.rollups.store import under_path
+from tocns.features.rollups.store import path_range, under_path, under_range
 from tocns.features.targets.service import Progress
 from tocns.features.targets.store import targets_exist_sql
 from tocns.features.tasks.store import TaskProgress, fold_task_rows, task_rows_sql
@@ -170,11 +170,11 @@ def _date_param(dialect: str, value: date) -> date | str:
     return value.isoformat() if dialect == "sqlite" else value
 
 
-def _team_child_sql(dialect: str, path: str) -> str:
-    """CTE of the active teams under the unit at `path`, each with the child unit of the report it belongs to.
+def _team_child_sql(dialect: str) -> str:
+    """CTE of the active teams under the unit bound as :under, each with the child unit of the report it belongs to.
 
     The child is the first id of the team's path after the unit's own path (the team itself for a team report):
-    string work on the matching paths instead of joining every team to every child. The prefix filter is a range
+    string work on the matching paths instead of joining every team to every child. The subtree filter is a range
     scan of the path index, so a commune's report reads its own teams, not the country's.
     """
     rest = "substr(t.path, :plen + 1)"
@@ -182,7 +182,7 @@ def _team_child_sql(dialect: str, path: str) -> str:
     return (
         "team_child AS (SELECT t.id AS team_id, t.code, t.name, t.parent_id, "
         f"CASE WHEN t.id = :unit_id THEN t.id ELSE CAST({first} AS INTEGER) END AS child_id "
-        f"FROM org_unit t WHERE t.level = 'team' AND t.active = :true AND {under_path(dialect, 't.path', path)})"
+        f"FROM org_unit t WHERE t.level = 'team' AND t.active = :true AND {under_range(dialect, 't.path')})"
     )
 
 
@@ -261,9 +261,10 @@ class _Reader:
         dialect = self.dialect = dialect_of(session)
         self.session = session
         self.params: dict[str, Any] = {"unit_id": unit.id, "true": True, "plen": len(unit.path)}
+        self.params.update(path_range(unit.path))
         self.params.update({k: _date_param(dialect, v) for k, v in dates.items()})
         scope = "all" if unit.level == Level.NATIONAL or unit.path == "/" else "each"
-        self.ctes = f"WITH {_team_child_sql(dialect, unit.path)}, {_TEAM_RECORDS[scope]} "
+        self.ctes = f"WITH {_team_child_sql(dialect)}, {_TEAM_RECORDS[scope]} "
 
     async def rows(self, sql: str, *ctes: str) -> list[Any]:
         """The rows of one statement, prefixed with the team CTEs and any of its own."""
@@ -341,33 +342,40 @@ _TEAM_FIGURES = (
     "WHERE q.day BETWEEN :start AND :end GROUP BY q.org_unit_id, q.indicator_id HAVING SUM(q.quantity) <> 0) s "
     "GROUP BY s.team_id"
 )
+# Two more kinds when the report has team rows (the workbook's "Theo tổ" sheet), in the same statement: one round
+# trip instead of three, which cost a commune's report more than their work. 6: every team (code, name, parent name,
+# parent code, figures text, records, timely records, and the child unit's code as its sort text); each team's
+# records are read by key, once per team (joined to team_records, PostgreSQL misjudging a commune's team count as 1
+# re-ran it for every team: quadratic). 7: each team leader (team, name), in membership order.
+_TEAM_ROWS_PART = (
+    "UNION ALL SELECT 6, tc.team_id, tc.code, tc.name, p.name, p.code, f.figures, NULL, "
+    "(SELECT SUM(c.records) FROM rollup_team_day_records c "
+    "WHERE c.org_unit_id = tc.team_id AND c.day BETWEEN :start AND :end), "
+    "(SELECT SUM(c.timely_records) FROM rollup_team_day_records c "
+    "WHERE c.org_unit_id = tc.team_id AND c.day BETWEEN :start AND :end), NULL, NULL, 0, ch.code, 0 "
+    "FROM team_child tc LEFT JOIN org_unit p ON p.id = tc.parent_id "
+    "LEFT JOIN org_unit ch ON ch.id = tc.child_id AND ch.parent_id = :unit_id AND ch.active = :true "
+    "LEFT JOIN ({figures}) f ON f.team_id = tc.team_id "
+    "UNION ALL SELECT 7, m.org_unit_id, NULL, pe.display_name, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+    "0, '', m.id FROM membership m JOIN team_child tc ON tc.team_id = m.org_unit_id "
+    "JOIN person pe ON pe.id = m.person_id WHERE m.role = 'team_leader' "
+)
 
 
-async def _team_rows(reader: _Reader, codes: dict[int, str]) -> list[TeamRow]:
-    """Every team's figures (the workbook's "Theo tổ" sheet): the only per-team read, done when asked for.
+def _team_rows_sql(dialect: str) -> str:
+    """The team rows' part of the report's statement on this database."""
+    concat = "string_agg" if dialect == "postgresql" else "group_concat"
+    return _TEAM_ROWS_PART.format(figures=_TEAM_FIGURES.format(concat=concat))
+
+
+def _team_rows(teams: list[Any], leader_rows: list[Any], codes: dict[int, str]) -> list[TeamRow]:
+    """Every team's figures (the workbook's "Theo tổ" sheet) from the statement's kinds 6 and 7, in Vietnamese order.
 
     `codes` is the catalogue (indicator id to code, in catalogue order): each team's figures follow it.
     """
-    concat = "string_agg" if reader.dialect == "postgresql" else "group_concat"
-    teams = await reader.rows(
-        # Each team's records by key, once per team (joined to team_records, PostgreSQL misjudging a commune's team
-        # count as 1 re-ran it for every team: quadratic).
-        "SELECT tc.team_id, tc.code, tc.name, p.name, p.code, ch.code, "
-        "(SELECT SUM(c.records) FROM rollup_team_day_records c "
-        "WHERE c.org_unit_id = tc.team_id AND c.day BETWEEN :start AND :end), "
-        "(SELECT SUM(c.timely_records) FROM rollup_team_day_records c "
-        "WHERE c.org_unit_id = tc.team_id AND c.day BETWEEN :start AND :end), f.figures "
-        "FROM team_child tc LEFT JOIN org_unit p ON p.id = tc.parent_id "
-        "LEFT JOIN org_unit ch ON ch.id = tc.child_id AND ch.parent_id = :unit_id AND ch.active = :true "
-        f"LEFT JOIN ({_TEAM_FIGURES.format(concat=concat)}) f ON f.team_id = tc.team_id"
-    )
     order = {indicator_id: i for i, indicator_id in enumerate(codes)}
     leaders: dict[int, list[str]] = {}
-    for team_id, leader_name in await reader.rows(
-        "SELECT m.org_unit_id, pe.display_name FROM membership m "
-        "JOIN team_child tc ON tc.team_id = m.org_unit_id JOIN person pe ON pe.id = m.person_id "
-        "WHERE m.role = 'team_leader' ORDER BY m.id"
-    ):
+    for team_id, leader_name in leader_rows:
         leaders.setdefault(team_id, []).append(leader_name)
     rows = [
         TeamRow(
@@ -375,7 +383,7 @@ async def _team_rows(reader: _Reader, codes: dict[int, str]) -> list[TeamRow]:
             leader=", ".join(leaders.get(team_id, [])), records=int(recs or 0), timely_records=int(timely or 0),
             by_indicator=_figures(figures, codes, order), child_code=child_code or "",
         )
-        for team_id, code, name, parent_name, parent_code, child_code, recs, timely, figures in teams
+        for team_id, code, name, parent_name, parent_code, figures, recs, timely, child_code in teams
     ]  # fmt: skip
     rows.sort(key=lambda t: (vi_sort_key(t.parent_name), vi_sort_key(t.name), t.code))
     return rows
@@ -403,8 +411,8 @@ async def build_report(
     and, given `targets_year`, whether any target of that year lies at or under the unit.
 
     One statement: the sums per child unit and per indicator are done in SQL, the tasks and the targets check read
-    alongside; `team_rows` adds every team's figures (the workbook's "Theo tổ" sheet, two more statements), which a
-    text, a chart or a page does not need.
+    alongside; `team_rows` adds every team's figures and leaders (the workbook's "Theo tổ" sheet, two more kinds of
+    row in the same statement), which a text, a chart or a page does not need.
     """
     start, end, previous_start, previous_end = dates
     lo, hi = min(start, previous_start), max(end, previous_end)
@@ -413,8 +421,10 @@ async def build_report(
     sql = _SUMMARY_SQL + _TASKS_PART.format(tasks=task_rows_sql(reader.dialect, unit))
     if targets_year is not None:
         reader.params["year"] = targets_year
-        sql += _TARGETS_PART.format(exists=targets_exist_sql(reader.dialect, unit.path))
-    parts: list[list[Any]] = [[] for _ in range(6)]
+        sql += _TARGETS_PART.format(exists=targets_exist_sql(reader.dialect))
+    if team_rows:
+        sql += _team_rows_sql(reader.dialect)
+    parts: list[list[Any]] = [[] for _ in range(8)]
     for row in await reader.rows(sql + _SUMMARY_ORDER, _CHILD_AGG):
         parts[row[0]].append(row)
     (unit_row,), child_rows = parts[0], [(r[1], r[2], r[3], *r[8:12]) for r in parts[1]]
@@ -427,7 +437,8 @@ async def build_report(
         teams=int(unit_row[8] or 0), reporting_teams=int(unit_row[9] or 0), records=int(unit_row[10] or 0),
         timely_records=int(unit_row[11] or 0),
         silent_teams=silent,
-        team_rows=await _team_rows(reader, {r[1]: r[2] for r in parts[2]}) if team_rows else [],
+        team_rows=_team_rows([(*r[1:7], r[8], r[9], r[13]) for r in parts[6]], [(r[1], r[3]) for r in parts[7]],
+                             {r[1]: r[2] for r in parts[2]}),
     )  # fmt: skip
     tasks = fold_task_rows((r[1], r[3], r[6], r[8], r[4], r[5], r[9]) for r in parts[4])
     return report, tasks, bool(parts[5])

@@ -46,6 +46,31 @@ def under_path(dialect: str, column: str, path: str) -> str:
     return f"{column} GLOB '{path}*'" if dialect == "sqlite" else f"{column} LIKE '{path}%'"
 
 
+def path_range(path: str) -> dict[str, str]:
+    """The bound values of under_range for `path` (a unit's path): its own path and the first string past its subtree.
+
+    Every path under "/1/2/" starts with it, and "/1/20" (the last "/" raised to "0", the next character) is the
+    smallest string above all of them; a path checked to hold only digits and slashes cannot fall in between.
+    """
+    if not _PATH.fullmatch(path):
+        raise ValueError(f"not a unit path: {path!r}")
+    return {"under": path, "under_end": path[:-1] + "0"}
+
+
+def under_range(dialect: str, column: str) -> str:
+    """SQL true when the unit path in `column` lies at or under the unit path bound as :under (see path_range).
+
+    The same text for every unit, so a prepared statement and its plan serve them all (a prefix written into the
+    SQL made each unit's statement new to PostgreSQL: planning cost a commune's report as much as its work). A
+    range on bound values stays an index range scan even in a generic plan, which `LIKE $1` does not: PostgreSQL
+    through the text_pattern_ops index with its byte-wise operators (whatever the database's collation), SQLite on
+    the plain index (its default collation is byte-wise).
+    """
+    if dialect == "postgresql":
+        return f"{column} ~>=~ :under AND {column} ~<~ :under_end"
+    return f"{column} >= :under AND {column} < :under_end"
+
+
 @dataclass
 class RebuildResult:
     """What a rebuild wrote."""

@@ -14,7 +14,7 @@ from tocns.db.audit import record_audit
 from tocns.db.dialect import dialect_of
 from tocns.features.activity.models import Indicator
 from tocns.features.org.models import OrgUnit, Person
-from tocns.features.rollups.store import under_path
+from tocns.features.rollups.store import under_path, under_range
 from tocns.features.targets.models import WHOLE_YEAR, Target, UnitPopulation
 
 
@@ -110,13 +110,13 @@ _TARGETS_SQL = (
 )
 
 
-def targets_exist_sql(dialect: str, path: str) -> str:
-    """SQL true when targets_under would find a target of :year for the unit at `path` or below it.
+def targets_exist_sql(dialect: str) -> str:
+    """SQL true when targets_under would find a target of :year for the unit bound as :under or below it.
 
     A report asks this inside its figures' statement: most units have no target, and then progress costs no
     round trip of its own.
     """
-    under = under_path(dialect, "u.path", path)
+    under = under_range(dialect, "u.path")
     return (
         "EXISTS (SELECT 1 FROM target t JOIN org_unit u ON u.id = t.org_unit_id JOIN indicator i ON i.id = "
         f"t.indicator_id WHERE t.year = :year AND u.active = :true AND {under})"

@@ -18,7 +18,7 @@ from tocns.db.audit import record_audit
 from tocns.db.dialect import dialect_of
 from tocns.features.activity.models import ActivityRecord
 from tocns.features.org.models import ChatBinding, Membership, OrgUnit, Person
-from tocns.features.rollups.store import under_path
+from tocns.features.rollups.store import path_range, under_range
 from tocns.features.tasks.models import Task, TaskAssignee, TaskReminderSetting, TaskScope, TaskStatus
 
 
@@ -363,9 +363,10 @@ def task_rows_sql(dialect: str, unit: OrgUnit) -> str:
 
     A team unit counts only that team's assignments; any other unit every task of the communes in its subtree.
     Columns: task id, title, deadline as ISO text, done (0/1), team name, person name, assignment id. Plain SQL so
-    a report can read it in the same statement as its figures (one round trip).
+    a report can read it in the same statement as its figures (one round trip). Binds :unit_id and, above a team,
+    the subtree's range (rollups' path_range of the unit's path): one text for every unit of a kind.
     """
-    scope = "a.team_id = :unit_id" if unit.level == Level.TEAM else under_path(dialect, "c.path", unit.path)
+    scope = "a.team_id = :unit_id" if unit.level == Level.TEAM else under_range(dialect, "c.path")
     return (
         "SELECT k.id AS task_id, k.title, CAST(k.due_date AS TEXT) AS due, "
         "CASE WHEN a.completed_at IS NULL THEN 0 ELSE 1 END AS done, tm.name AS team_name, "
@@ -403,5 +404,6 @@ async def task_progress(session: AsyncSession, unit: OrgUnit, first: date, last:
     dates = {"start": first, "end": last}
     params: dict[str, Any] = {k: v.isoformat() if dialect == "sqlite" else v for k, v in dates.items()}
     params["unit_id"] = unit.id
+    params.update(path_range(unit.path))
     conn = await session.connection()
     return fold_task_rows((await conn.execute(text(task_rows_sql(dialect, unit)), params)).all())

@@ -7,7 +7,10 @@ same state) it times:
   idle tick: Tuesday 24/11/2026 14:37 after a tick at 14:00 (nothing due): statements and seconds, best of --repeat;
   reports of the week 16-22/11/2026 (with the previous week for the change) for the whole country, the largest
   province and a commune of median size, each against a hand-written aggregate over the raw rows in the same run
-  (the same two weeks, one plain GROUP BY with the subtree filter an index can use), median of --repeat.
+  (the same two weeks, one plain GROUP BY with the subtree filter an index can use), median of --repeat; with
+  --rotate N, each round takes the next of the N largest provinces and of the N communes nearest the median size
+  (a unit's first report, as most are), and the CPU time of this process plus the database backend's besides the
+  wall time (what a loaded machine disturbs least).
 
 The country is the national unit when the database has one (level "national" or "country"); otherwise an unsaved
 root unit with the path "/" (every team under it; no child rows, the same aggregate work).
@@ -59,8 +62,12 @@ GROUP BY i.indicator_id
 """
 
 
-async def _units(db: Database) -> list[tuple[str, OrgUnit, int]]:
-    """The country, the province with most teams and a commune of median size: (label, unit, teams)."""
+async def _units(db: Database, rotate: int) -> list[tuple[str, list[OrgUnit], int]]:
+    """The country, the province with most teams and a commune of median size: (label, units, teams).
+
+    With `rotate` > 1 the province and the commune come with the next largest provinces and the communes nearest the
+    median size (`rotate` units in all): the rounds go through them, as reports for many units do.
+    """
     async with db.session() as session:
         conn = await session.connection()
         national = (
@@ -82,60 +89,100 @@ async def _units(db: Database) -> list[tuple[str, OrgUnit, int]]:
         by_province: dict[int, int] = {}
         for n, _, p in communes:
             by_province[p] = by_province.get(p, 0) + n
-        provinces = sorted((n, p) for p, n in by_province.items())
+        provinces = sorted(((n, p) for p, n in by_province.items()), reverse=True)[:rotate]
         country = await session.get(OrgUnit, national) if national else None
         if country is None:
             country = OrgUnit(id=0, code="VN", name="Toàn quốc", name_folded="toan quoc", level="national", path="/")
-        province = await session.get(OrgUnit, provinces[-1][1])
-        commune = await session.get(OrgUnit, communes[len(communes) // 2][1])
-        assert province is not None and commune is not None
+        mid = len(communes) // 2
+        # The median commune first, then its neighbours in size, alternately above and below.
+        near = sorted(range(len(communes)), key=lambda i: (abs(i - mid), i))[:rotate]
+        province_units = [u for _, p in provinces if (u := await session.get(OrgUnit, p)) is not None]
+        commune_units = [u for i in near if (u := await session.get(OrgUnit, communes[i][1])) is not None]
+        more = f" and {rotate - 1} more" if rotate > 1 else ""
         return [
-            ("country", country, teams),
-            (f"province {province.name}", province, provinces[-1][0]),
-            (f"commune {commune.name}", commune, communes[len(communes) // 2][0]),
+            ("country", [country], teams),
+            (f"province {province_units[0].name}{more}", province_units, provinces[0][0]),
+            (f"commune {commune_units[0].name}{more}", commune_units, communes[mid][0]),
         ]
 
 
-async def bench_reports(db: Database, settings: Settings, repeat: int) -> None:
+def _backend_cpu(pid: int) -> Callable[[], float]:
+    """Seconds of CPU the PostgreSQL backend `pid` has used (from /proc, so only for a server on this machine)."""
+
+    def read() -> float:
+        try:
+            with open(f"/proc/{pid}/schedstat", encoding="ascii") as f:
+                return int(f.read().split()[0]) / 1e9
+        except OSError:
+            return float("nan")
+
+    return read
+
+
+async def bench_reports(db: Database, settings: Settings, repeat: int, rotate: int) -> None:
     """Each level's weekly report against the hand-written aggregate, in the same run.
 
     The report is timed as a text, a chart or a page reads it (`team_rows=False`: sums per child unit) and with
-    every team's figures (the workbook's "Theo tổ" sheet); the three are alternated run by run.
+    every team's figures (the workbook's "Theo tổ" sheet); the three are alternated run by run, on the same unit in
+    a round (the next unit in the next round with --rotate). Besides the wall time, the CPU time of this process
+    plus the database backend's (read from /proc when PostgreSQL runs here): on a loaded machine it moves far less.
     """
     params = {"start": WEEK.start, "end": WEEK.end, "pstart": WEEK.previous().start}
-    for label, unit, teams in await _units(db):
+    for label, units, teams in await _units(db, rotate):
         async with db.session() as session:
             conn = await session.connection()
+            backend = _backend_cpu(int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()))
+            turn = [0]
 
-            def report(rows: bool, u: OrgUnit = unit, s: Any = session) -> Awaitable[Any]:
-                return unit_report(s, u, WEEK, settings, NOW, team_rows=rows)
+            def report(
+                rows: bool, s: Any = session, us: list[OrgUnit] = units, turn: list[int] = turn
+            ) -> Awaitable[Any]:
+                return unit_report(s, us[turn[0] % len(us)], WEEK, settings, NOW, team_rows=rows)
 
-            def hand(u: OrgUnit = unit, c: Any = conn) -> Awaitable[Any]:
-                return c.execute(text(HAND_AGGREGATE), {**params, "like": f"{u.path}%"})
+            def hand(c: Any = conn, us: list[OrgUnit] = units, turn: list[int] = turn) -> Awaitable[Any]:
+                return c.execute(text(HAND_AGGREGATE), {**params, "like": f"{us[turn[0] % len(us)].path}%"})
 
-            (report_s, summary), (full_s, _full), (hand_s, result) = await _alternated(
-                repeat, [lambda: report(False), lambda: report(True), hand]
-            )
+            (
+                (report_s, report_c, report_b, summary),
+                (full_s, full_c, full_b, _full),
+                (hand_s, hand_c, hand_b, result),
+            ) = await _alternated(repeat, [lambda: report(False), lambda: report(True), hand], backend, turn)
             rows = result.all()
         assert sum(int(r[1]) for r in rows) == summary.total_quantity, (label, "report and hand aggregate disagree")
         print(
             f"  {label} ({teams:,} teams) weekly report: {report_s * 1000:,.1f} ms; with team rows "
             f"{full_s * 1000:,.1f} ms; hand aggregate {hand_s * 1000:,.1f} ms; ratios {report_s / hand_s:.2f}x, "
-            f"{full_s / hand_s:.2f}x (median of {repeat}; week total {summary.total_quantity:,})",
+            f"{full_s / hand_s:.2f}x (median of {repeat}; week total {summary.total_quantity:,})\n"
+            f"    CPU (this process + backend): {report_c * 1000:,.2f} / {full_c * 1000:,.2f} / "
+            f"{hand_c * 1000:,.2f} ms; "
+            f"ratios {report_c / hand_c:.2f}x, {full_c / hand_c:.2f}x; of which the backend's {report_b * 1000:,.2f} / "
+            f"{full_b * 1000:,.2f} / {hand_b * 1000:,.2f} ms",
             flush=True,
         )
 
 
-async def _alternated(repeat: int, works: list[Callable[[], Awaitable[Any]]]) -> list[tuple[float, Any]]:
-    """Median seconds of each work over `repeat` rounds (one warm-up round first), run in turn so load hits all."""
+async def _alternated(
+    repeat: int, works: list[Callable[[], Awaitable[Any]]], backend: Callable[[], float], turn: list[int]
+) -> list[tuple[float, float, float, Any]]:
+    """Median wall seconds, CPU seconds (this process + `backend`) and the backend's CPU seconds of each work over
+    `repeat` rounds (one warm-up round first), run in turn so load hits all; `turn` holds the round's number."""
     results = [await work() for work in works]
     samples: list[list[float]] = [[] for _ in works]
-    for _ in range(repeat):
+    cpu: list[list[float]] = [[] for _ in works]
+    on_server: list[list[float]] = [[] for _ in works]
+    for n in range(repeat):
+        turn[0] = n + 1
         for i, work in enumerate(works):
-            t = time.perf_counter()
+            c, b, t = time.process_time(), backend(), time.perf_counter()
             results[i] = await work()
             samples[i].append(time.perf_counter() - t)
-    return [(statistics.median(s), r) for s, r in zip(samples, results, strict=True)]
+            server = backend() - b
+            cpu[i].append(time.process_time() - c + server)
+            on_server[i].append(server)
+    return [
+        (statistics.median(s), statistics.median(c), statistics.median(b), r)
+        for s, c, b, r in zip(samples, cpu, on_server, results, strict=True)
+    ]
 
 
 async def _tick(
@@ -185,7 +232,7 @@ async def bench_ticks(db: Database, settings: Settings, repeat: int, busy: bool)
     event.remove(db.engine.sync_engine, "before_cursor_execute", count)
 
 
-async def _bench(url: str, repeat: int, busy: bool, ticks: bool, reports: bool) -> None:
+async def _bench(url: str, repeat: int, busy: bool, ticks: bool, reports: bool, rotate: int) -> None:
     db = Database(url)
     files = tempfile.mkdtemp(prefix="national-bench-")
     settings = Settings(_env_file=None, database_url=url, files_dir=files, auto_migrate=False)  # type: ignore[call-arg]
@@ -199,7 +246,7 @@ async def _bench(url: str, repeat: int, busy: bool, ticks: bool, reports: bool) 
             ).one()  # fmt: skip
         print(f"PostgreSQL: {teams:,} teams, {items:,} items", flush=True)
         if reports:
-            await bench_reports(db, settings, repeat)
+            await bench_reports(db, settings, repeat, rotate)
         if ticks:
             await bench_ticks(db, settings, repeat, busy)
     finally:
@@ -215,8 +262,11 @@ def main() -> None:
     parser.add_argument("--no-busy", action="store_true", help="skip the busy Monday tick (minutes at full scale)")
     parser.add_argument("--no-ticks", action="store_true", help="reports only (no tick at all)")
     parser.add_argument("--no-reports", action="store_true", help="ticks only")
+    parser.add_argument(
+        "--rotate", type=int, default=1, help="reports: go through this many provinces and communes, one per round"
+    )
     args = parser.parse_args()
-    asyncio.run(_bench(args.url, args.repeat, not args.no_busy, not args.no_ticks, not args.no_reports))
+    asyncio.run(_bench(args.url, args.repeat, not args.no_busy, not args.no_ticks, not args.no_reports, args.rotate))
 
 
 if __name__ == "__main__":

@@ -84,7 +84,9 @@ def _run(tree: Path, url: str, out: str, every: int) -> float:
 def main() -> None:
     """Parse arguments; dump (in a subprocess per tree) or compare."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", required=True, help="postgresql+asyncpg URL (or sqlite+aiosqlite) of a loaded database")
+    parser.add_argument(
+        "--url", required=True, help="postgresql+asyncpg URL (or sqlite+aiosqlite) of a loaded database"
+    )
     parser.add_argument("--baseline", type=Path, help="the other source tree (e.g. /work/main); required to compare")
     parser.add_argument("--every", type=int, default=20, help="keep every n-th commune, and every n-th of their teams")
     parser.add_argument("--dump", help=argparse.SUPPRESS)

@@ -313,12 +313,43 @@ async def test_figures_are_one_statement_and_team_rows_only_when_asked(app: BotA
         finally:
             event.remove(app.db.engine.sync_engine, "before_cursor_execute", count)
     # The sums per commune and indicator, the totals and the silent teams come from one statement; every team's
-    # figures (the workbook's team sheet) cost two more, and only when asked for.
+    # figures (the workbook's team sheet) come in it too, and only when asked for.
     assert figures_statements == 1
-    assert len(statements) - figures_statements <= 3
+    assert len(statements) - figures_statements == 1
     assert summary.team_rows == []
     assert {**full.to_dict(), "team_rows": []} == summary.to_dict()
     by_team = {t.code: t for t in full.team_rows}
     assert set(by_team) == {t.code for t in [*tree.teams, *tree.other_teams]}
     for team in [*tree.teams, *tree.other_teams]:
         assert by_team[team.code].by_indicator == _expected(rows, team, WEEK.start, WEEK.end)
+
+
+async def test_every_commune_reads_through_the_same_statement(app: BotApp, clock: FakeClock) -> None:
+    """The unit is bound, not written into the SQL: PostgreSQL prepares and plans a report's statement once per
+    connection, not once per unit (planning cost a commune's report as much as its work)."""
+    tree, rows = await _generate(app)
+    statements: list[str] = []
+
+    def keep(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if not statement.startswith("BEGIN"):  # SQLite's session opens its write transaction
+            statements.append(statement)
+
+    previous = WEEK.previous()
+    dates = (WEEK.start, WEEK.end, previous.start, previous.end)
+    reports = []
+    async with app.db.session() as session:
+        event.listen(app.db.engine.sync_engine, "before_cursor_execute", keep)
+        try:
+            for commune in (tree.commune, tree.other_commune):
+                for team_rows in (False, True):
+                    reports.append(await build_report(session, commune, dates, clock(), team_rows=team_rows))
+        finally:
+            event.remove(app.db.engine.sync_engine, "before_cursor_execute", keep)
+    assert len(statements) == 4
+    assert statements[0] == statements[2] and statements[1] == statements[3]
+    # Each commune's figures are its own (the shared text still reads only the bound unit's teams).
+    for (report, _tasks, _targets), commune, teams in zip(
+        reports[1::2], (tree.commune, tree.other_commune), (tree.teams, tree.other_teams), strict=True
+    ):
+        assert {t.code for t in report.team_rows} == {t.code for t in teams}
+        assert {t.code: t.quantity for t in report.totals if t.quantity} == _expected(rows, commune, *dates[:2])

@@ -145,3 +145,34 @@ async def test_the_hierarchy_filter_range_scans_the_path_index(app: BotApp, is_p
     assert count == 7  # the province, two communes, four teams
     with pytest.raises(ValueError):
         store.under_path("postgresql", "path", "/1/' OR '1' = '1")
+
+
+async def test_the_bound_subtree_range_reads_the_unit_and_below_only(app: BotApp, is_postgres: bool) -> None:
+    """A unit's subtree as a bound range: the same SQL for every unit, through the path index, and "/1/2/" never
+    takes in "/1/20/" (a sibling whose id starts with the same digits)."""
+    async with app.db.session() as session:
+        tree = await build_tree(session)
+        await session.flush()
+        conn = await session.connection()
+        dialect = "postgresql" if is_postgres else "sqlite"
+        where = store.under_range(dialect, "path")
+        paths = [p for (p,) in (await conn.execute(text("SELECT path FROM org_unit"))).all()]
+        for path in paths:
+            # Exactly the paths that start with the unit's own, whatever the ids.
+            bound = store.path_range(path)
+            found = (await conn.execute(text(f"SELECT path FROM org_unit WHERE {where}"), bound)).scalars().all()
+            assert sorted(found) == sorted(p for p in paths if p.startswith(path))
+        assert store.path_range("/1/2/") == {"under": "/1/2/", "under_end": "/1/20"}
+        assert "/1/2/" <= "/1/2/77/" < "/1/20" <= "/1/20/"
+        province = store.path_range(tree.province.path)
+        if is_postgres:
+            await conn.execute(text("SET LOCAL enable_seqscan = off"))
+            plan = (await conn.execute(text(f"EXPLAIN SELECT id FROM org_unit WHERE {where}"), province)).all()
+            assert "ix_org_unit_path_prefix" in str(plan), plan
+        else:
+            plan = (
+                await conn.execute(text(f"EXPLAIN QUERY PLAN SELECT id FROM org_unit WHERE {where}"), province)
+            ).all()
+            assert "INDEX ix_org_unit_path (path>? AND path<?)" in str(plan), plan
+    with pytest.raises(ValueError):
+        store.path_range("/1/' OR '1' = '1")

@@ -170,19 +170,22 @@ def _date_param(dialect: str, value: date) -> date | str:
     return value.isoformat() if dialect == "sqlite" else value
 
 
-def _team_child_sql(dialect: str) -> str:
+def _team_child_sql(dialect: str, country: str | None) -> str:
     """CTE of the active teams under the unit bound as :under, each with the child unit of the report it belongs to.
 
     The child is the first id of the team's path after the unit's own path (the team itself for a team report):
     string work on the matching paths instead of joining every team to every child. The subtree filter is a range
-    scan of the path index, so a commune's report reads its own teams, not the country's.
+    scan of the path index, so a commune's report reads its own teams, not the country's. The country's own path
+    (given as `country`) is written into the SQL instead: one unit, one text anyway, and a plan made for a bound
+    range (a few dozen teams expected) would read the whole country team by team.
     """
+    under = under_range(dialect, "t.path") if country is None else under_path(dialect, "t.path", country)
     rest = "substr(t.path, :plen + 1)"
     first = f"split_part({rest}, '/', 1)" if dialect == "postgresql" else f"substr({rest}, 1, instr({rest}, '/') - 1)"
     return (
         "team_child AS (SELECT t.id AS team_id, t.code, t.name, t.parent_id, "
         f"CASE WHEN t.id = :unit_id THEN t.id ELSE CAST({first} AS INTEGER) END AS child_id "
-        f"FROM org_unit t WHERE t.level = 'team' AND t.active = :true AND {under_range(dialect, 't.path')})"
+        f"FROM org_unit t WHERE t.level = 'team' AND t.active = :true AND {under})"
     )
 
 
@@ -264,7 +267,8 @@ class _Reader:
         self.params.update(path_range(unit.path))
         self.params.update({k: _date_param(dialect, v) for k, v in dates.items()})
         scope = "all" if unit.level == Level.NATIONAL or unit.path == "/" else "each"
-        self.ctes = f"WITH {_team_child_sql(dialect)}, {_TEAM_RECORDS[scope]} "
+        self.country = scope == "all"
+        self.ctes = f"WITH {_team_child_sql(dialect, unit.path if self.country else None)}, {_TEAM_RECORDS[scope]} "
 
     async def rows(self, sql: str, *ctes: str) -> list[Any]:
         """The rows of one statement, prefixed with the team CTEs and any of its own."""
@@ -422,11 +426,17 @@ async def build_report(
     if targets_year is not None:
         reader.params["year"] = targets_year
         sql += _TARGETS_PART.format(exists=targets_exist_sql(reader.dialect))
-    if team_rows:
-        sql += _team_rows_sql(reader.dialect)
+    statements = [sql]
+    if team_rows and reader.country:
+        # The country's teams in a statement of their own: joined to the summary, the statement's estimated cost
+        # made PostgreSQL compile it (JIT), which cost more than the round trip saved.
+        statements.append(_team_rows_sql(reader.dialect).removeprefix("UNION ALL "))
+    elif team_rows:
+        statements[0] += _team_rows_sql(reader.dialect)
     parts: list[list[Any]] = [[] for _ in range(8)]
-    for row in await reader.rows(sql + _SUMMARY_ORDER, _CHILD_AGG):
-        parts[row[0]].append(row)
+    for statement in statements:
+        for row in await reader.rows(statement + _SUMMARY_ORDER, _CHILD_AGG):
+            parts[row[0]].append(row)
     (unit_row,), child_rows = parts[0], [(r[1], r[2], r[3], *r[8:12]) for r in parts[1]]
     quantities = _quantities([(*r[1:5], r[7], r[8], r[9]) for r in parts[2]])
     silent = _silent([r[1:7] for r in parts[3]])

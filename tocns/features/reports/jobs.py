@@ -76,6 +76,32 @@ async def enqueue_batches(db: Database, messages: list[dict[str, Any]], now: dat
     return queued
 
 
+@dataclass
+class _SummaryTodo:
+    """What is left of a week's summary: the chats still owed the text or the files, each unit's text, and the
+    drawing of each unit whose files are owed."""
+
+    texts_to: list[_Summary]
+    files_to: list[_Summary]
+    texts: dict[int, str]
+    drawings: dict[int, Drawing]
+
+
+async def _summary_todo(session: AsyncSession, settings: Settings, period: Period, now: datetime) -> _SummaryTodo:
+    """Read what the summary still owes: each unit's report once, its text, and its raw rows spooled to draw."""
+    # On a platform where the department has no group, its people get the summary privately, once each.
+    chats = await _summary_chats(session, period)
+    used = await outbox.used_keys(session, [key for chat in chats for key in (chat.key, chat.files_key)])
+    todo = _SummaryTodo([c for c in chats if c.key not in used], [c for c in chats if c.files_key not in used], {}, {})
+    to_draw = {chat.unit.id or 0 for chat in todo.files_to}
+    for unit in {chat.unit.id or 0: chat.unit for chat in todo.texts_to + todo.files_to}.values():
+        report = await unit_report(session, unit, period, settings, now)
+        todo.texts[unit.id or 0] = render_text(report, settings.tz)
+        if (unit.id or 0) in to_draw:
+            todo.drawings[unit.id or 0] = await prepare_drawing(session, settings, unit, period, report, now)
+    return todo
+
+
 async def weekly_summary(app: JobContext, now: datetime) -> list[str]:
     """Enqueue the summary of the week that just ended to each department chat, once per chat and week: the text
     first, then a second message with the files (chart, workbook, raw data's zip) once they are drawn.
@@ -90,31 +116,19 @@ async def weekly_summary(app: JobContext, now: datetime) -> list[str]:
     if nominal is None:
         return []
     period = week_of(nominal - timedelta(days=7))
-    drawings: dict[int, Drawing] = {}
-    texts: dict[int, str] = {}
     async with app.db.session() as session:
         # The rest of the summary's day, each minute reads this one row instead of every department's chats.
         if await job_done.finished(session, "weekly_summary", period.slug):
             return []
-        # On a platform where the department has no group, its people get the summary privately, once each.
-        chats = await _summary_chats(session, period)
-        used = await outbox.used_keys(session, [key for chat in chats for key in (chat.key, chat.files_key)])
-        text_todo = [chat for chat in chats if chat.key not in used]
-        files_todo = [chat for chat in chats if chat.files_key not in used]
-        to_draw = {chat.unit.id or 0 for chat in files_todo}
-        for unit in {chat.unit.id or 0: chat.unit for chat in text_todo + files_todo}.values():
-            report = await unit_report(session, unit, period, settings, now)
-            texts[unit.id or 0] = render_text(report, settings.tz)
-            if (unit.id or 0) in to_draw:
-                drawings[unit.id or 0] = await prepare_drawing(session, settings, unit, period, report, now)
+        todo = await _summary_todo(session, settings, period, now)
     # The texts go out now: a department reads its figures while the files are drawn (minutes at national scale).
-    text_messages = [(chat, chat.key, {"text": texts[chat.unit.id or 0]}) for chat in text_todo]
+    text_messages = [(chat, chat.key, {"text": todo.texts[chat.unit.id or 0]}) for chat in todo.texts_to]
     lines = await _enqueue_summaries(app, "weekly_summary", text_messages, period, now)
     # Every department's files handed to the pool at once: RENDER_WORKERS processes draw side by side.
-    drawn = await asyncio.gather(*(draw_off_loop(settings, drawing) for drawing in drawings.values()))
-    files = dict(zip(drawings, drawn, strict=True))
+    drawn = await asyncio.gather(*(draw_off_loop(settings, drawing) for drawing in todo.drawings.values()))
+    files = dict(zip(todo.drawings, drawn, strict=True))
     file_messages = [
-        (chat, chat.files_key, _files_message(files[chat.unit.id or 0], chat.unit, period)) for chat in files_todo
+        (chat, chat.files_key, _files_message(files[chat.unit.id or 0], chat.unit, period)) for chat in todo.files_to
     ]
     lines += await _enqueue_summaries(app, "weekly_summary files", file_messages, period, now)
     async with app.db.session() as session:

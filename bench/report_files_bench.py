@@ -8,9 +8,10 @@ photo shown as a signed link). Two settings alternated in the same process, `--r
   baseline  REPORT_RAW_SHEET_MAX_ROWS=0: every raw row on the workbook's "Dữ liệu gốc" sheet (main before the zip);
   new       REPORT_RAW_SHEET_MAX_ROWS=--limit: above it, the raw rows as CSV in a zip next to the workbook.
 
-Prints the best process CPU and wall seconds of each, the files' sizes and the ratio baseline/new.
+Prints the best process CPU and wall seconds of each, the files' sizes and the ratio baseline/new. `--no-chart`
+leaves the chart out (as without matplotlib) to time the workbook and the raw rows alone.
 
-    python bench/report_files_bench.py --rows 50000 --repeat 3
+    python bench/report_files_bench.py --rows 50000 --repeat 3 [--no-chart]
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from tocns.config import Settings
+from tocns.features.reports import files as report_files
 from tocns.features.reports.files import Drawing, ReportFiles, draw_report_files
+from tocns.features.reports.render import ChartsUnavailable
 from tocns.features.reports.store import Report
 
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
@@ -83,7 +86,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--limit", type=int, default=Settings.model_fields["report_raw_sheet_max_rows"].default)
+    parser.add_argument("--no-chart", action="store_true", help="draw no chart: the workbook and raw rows alone")
     args = parser.parse_args()
+    if args.no_chart:
+
+        def no_chart(_report: Report) -> bytes:
+            raise ChartsUnavailable("--no-chart")
+
+        report_files.render_png = no_chart  # type: ignore[assignment]
     rows = _rows(args.rows)
     folder = Path(tempfile.mkdtemp(prefix="report-files-bench-"))
     common: dict[str, Any] = {

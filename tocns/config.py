@@ -209,7 +209,8 @@ class Settings(BaseSettings):
     # --- integration: one directory for every file the bot sends (reports, attachments), one link lifetime
     files_dir: str = "./data/files"
     # Processes that draw the scheduled reports' charts and workbooks off the event loop (0: a thread instead, for
-    # a console or tests; each process costs about 80 MB once matplotlib is loaded).
+    # a console or tests; each process costs about 80 MB once matplotlib is loaded). 1 on 2 cores: measured in
+    # bench/RESULTS.md ("Raw rows as CSV in a zip"), 2 processes were not faster there.
     render_workers: int = 1
     signed_link_days: int = 7
     # Most raw rows a report workbook keeps on its "Dữ liệu gốc" sheet; above, every raw row goes as CSV in a zip

@@ -326,9 +326,11 @@ async def _excel(
     for _ in range(max(1, repeat // 2)):
         t = time.perf_counter()
         buffer = io.BytesIO()
-        raw_count = await write_workbook(
-            report, stream_raw_records(session, province, period.start, period.end), settings.tz, buffer
-        )
+        raw_count = (
+            await write_workbook(
+                report, stream_raw_records(session, province, period.start, period.end), settings.tz, buffer
+            )
+        ).raw_rows
         excel_times.append(time.perf_counter() - t)
     print(
         f"  Excel export ({raw_count:,} raw rows, {len(buffer.getvalue()) // 1024} KiB): {_median(excel_times):.2f} s"

@@ -155,20 +155,23 @@ async def test_weekly_summary_reaches_telegram_as_files_and_zalo_as_links(
             await org_store.bind_chat(session, platform="telegram", chat_id="-100so", unit=tree.province, person=None)
             await org_store.bind_chat(session, platform="zalo", chat_id="zso", unit=tree.province, person=None)
         clock.set_local("2026-11-23 07:30")
-        assert len(await report_jobs.weekly_summary(papp, clock())) == 2
+        assert len(await report_jobs.weekly_summary(papp, clock())) == 4  # per chat: the text, then the files
         zalo_transport = ZaloTransport(papp.settings, client=zalo.client(), clock=papp.clock)
         transports = {"telegram": telegram(papp), "zalo": zalo_transport}
         await asyncio.wait_for(sender(papp, transports).drain(until_empty=True), timeout=30)
         for transport in transports.values():
             await transport.close()  # type: ignore[attr-defined]
     got = [(c.method, c.chat_id) for c in server.fake.delivered()]
-    assert got == [("sendMessage", "-100so"), ("sendPhoto", "-100so"), ("sendDocument", "-100so")]
-    photo, document = (c.text for c in server.fake.delivered()[1:])
+    assert got == [("sendMessage", "-100so")] * 2 + [("sendPhoto", "-100so"), ("sendDocument", "-100so")]
+    photo, document = (c.text for c in server.fake.delivered()[2:])
     assert photo == "<file bao-cao-P01-2026-W47.png>" and document == "<file bao-cao-P01-2026-W47.xlsx>"
+    # The summary's text first, then the line that introduces the files.
     assert "BÁO CÁO TỈNH THỬ" in server.fake.delivered()[0].text
-    # Zalo: the text with a 7-day link to the workbook, the chart by URL; both links download from /files.
-    text = zalo.sent("sendMessage")[0]["text"]
-    assert "BÁO CÁO TỈNH THỬ" in text and "bao-cao-P01-2026-W47.xlsx (tải về trong 7 ngày): " in text
+    assert server.fake.delivered()[1].text.startswith("📎 Tệp báo cáo Tỉnh Thử")
+    # Zalo: the text, then the files' line with a 7-day link to the workbook, the chart by URL; both links download
+    # from /files.
+    summary, text = (m["text"] for m in zalo.sent("sendMessage"))
+    assert "BÁO CÁO TỈNH THỬ" in summary and "bao-cao-P01-2026-W47.xlsx (tải về trong 7 ngày): " in text
     link = text.rsplit(": ", 1)[1].removeprefix("https://bot.example.vn")
     picture = zalo.sent("sendPhoto")[0]["photo"].removeprefix("https://bot.example.vn")
     async with web(papp, []) as (client, _):

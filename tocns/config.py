@@ -209,9 +209,15 @@ class Settings(BaseSettings):
     # --- integration: one directory for every file the bot sends (reports, attachments), one link lifetime
     files_dir: str = "./data/files"
     # Processes that draw the scheduled reports' charts and workbooks off the event loop (0: a thread instead, for
-    # a console or tests; each process costs about 80 MB once matplotlib is loaded).
+    # a console or tests; each process costs about 80 MB once matplotlib is loaded). 1 on 2 cores: measured in
+    # bench/RESULTS.md ("Raw rows as CSV in a zip"), 2 processes were not faster there.
     render_workers: int = 1
     signed_link_days: int = 7
+    # Most raw rows a report workbook keeps on its "Dữ liệu gốc" sheet; above, every raw row goes as CSV in a zip
+    # sent next to the workbook (openpyxl writes a row in ~150 µs, CSV in a zip in a fraction of it). 0: never.
+    report_raw_sheet_max_rows: int = 5_000
+    # Largest zip of raw rows, in bytes: past it the rows go on in the next zip (Telegram bots upload at most 50 MB).
+    report_file_max_bytes: int = 45_000_000
 
     @field_validator(*SECRET_FIELDS)
     @classmethod

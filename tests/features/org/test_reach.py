@@ -130,5 +130,5 @@ async def test_the_weekly_summary_reaches_staff_privately_without_a_department_g
     await tick(app, clock, "2026-11-30 07:30")
     await tick(app, clock, "2026-11-30 07:35")
     summaries = await outbox_rows(app, "summary")
-    assert [r.chat_id for r in summaries] == ["p99"]
-    assert "BÁO CÁO TỈNH THỬ" in summaries[0].text
+    assert [r.chat_id for r in summaries] == ["p99", "p99"]  # the text, then the files
+    assert "BÁO CÁO TỈNH THỬ" in summaries[0].text and summaries[1].attachments

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from datetime import date
 from pathlib import Path
 
@@ -69,6 +70,25 @@ async def test_api_json_csv_xlsx_agree(app: BotApp) -> None:
         assert wrong.status_code == 422 and "không có thật" in wrong.json()["detail"]
         docs = await client.get("/openapi.json")
         assert "/api/v1/reports/{org_code}" in docs.json()["paths"]
+
+
+async def test_api_xlsx_above_the_raw_limit_is_one_zip_with_the_workbook_and_its_raw_rows(app: BotApp) -> None:
+    province_token, _commune_token = await _data(app)
+    app.settings.report_raw_sheet_max_rows = 2  # 3 raw rows this week: above the limit
+    auth = {"Authorization": f"Bearer {province_token}"}
+    async with _client(app) as client:
+        got = await client.get("/api/v1/reports/P01", params={"period": "2026-W47", "format": "xlsx"}, headers=auth)
+    assert got.status_code == 200 and got.headers["content-type"] == "application/zip"
+    assert 'filename="bao-cao-P01-2026-W47.zip"' in got.headers["content-disposition"]
+    with zipfile.ZipFile(io.BytesIO(got.content)) as bundle:
+        assert bundle.namelist() == ["bao-cao-P01-2026-W47.xlsx", "bao-cao-P01-2026-W47-du-lieu-goc.zip"]
+        wb = load_workbook(io.BytesIO(bundle.read("bao-cao-P01-2026-W47.xlsx")))
+        with zipfile.ZipFile(io.BytesIO(bundle.read("bao-cao-P01-2026-W47-du-lieu-goc.zip"))) as raw:
+            data = raw.read("bao-cao-P01-2026-W47-du-lieu-goc.csv").decode("utf-8-sig")
+    assert "Dữ liệu gốc" not in wb.sheetnames
+    summary = {r[0]: r for r in wb["Tổng hợp"].iter_rows(values_only=True) if r and r[0]}
+    assert summary["Số dòng dữ liệu gốc"][1] == 3
+    assert data.splitlines()[0].startswith("Mã phiếu,Ngày hoạt động,") and len(data.splitlines()) == 1 + 3
 
 
 async def test_signed_link_valid_seven_days(app: BotApp, clock: FakeClock, tmp_path: Path) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import io
 import json
 import threading
+import zipfile
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -42,13 +44,21 @@ async def _outbox(app: BotApp) -> list[OutboxMessage]:
         return list((await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all())
 
 
-async def _setup(app: BotApp, tmp_path: Path) -> tuple[OrgUnit, OrgUnit]:
+async def _setup(app: BotApp, tmp_path: Path, more: int = 0) -> tuple[OrgUnit, OrgUnit]:
     app.settings.files_dir = str(tmp_path / "files")
     async with app.db.session() as session:
         tree = await build_tree(session)
         logger = await make_logger(session, app.clock())
         await logger.log(tree.teams[0], date(2026, 11, 17), {"vneid": 12}, local(date(2026, 11, 17)))
         await logger.log(tree.other_teams[0], date(2026, 11, 22), {"dvc": 5}, local(date(2026, 11, 22)))
+        for n in range(more):
+            # `more` records of the same week: the first with a note a spreadsheet would run, the second a photo.
+            record = await logger.log(
+                tree.teams[n % 3], date(2026, 11, 18), {"vneid": n + 1}, local(date(2026, 11, 18))
+            )
+            record.note = "=1+1" if n == 0 else None
+            record.photo = "files:evidence/ab/anh.jpg" if n == 1 else None
+            session.add(record)
         await org_store.bind_chat(session, platform="telegram", chat_id="-100so", unit=tree.province, person=None)
         await org_store.bind_chat(session, platform="zalo", chat_id="zso", unit=tree.province, person=None)
         await org_store.bind_chat(session, platform="telegram", chat_id="-100x1", unit=tree.commune, person=None)
@@ -69,15 +79,20 @@ async def test_weekly_summary_monday_0730_once_per_chat(app: BotApp, clock: Fake
     assert await report_jobs.weekly_summary(app, clock()) == []
     clock.set_local("2026-11-23 07:30")
     lines = await report_jobs.weekly_summary(app, clock())
-    assert len(lines) == 2
+    assert len(lines) == 4  # per chat: the text, then the files
     assert await report_jobs.weekly_summary(app, clock()) == []  # a second run sends nothing
     clock.set_local("2026-11-24 07:30")
     assert await report_jobs.weekly_summary(app, clock()) == []  # Tuesday: not due
-    rows = {r.chat_id: r for r in await _outbox(app)}
-    telegram = rows["-100so"]
+    queued = await _outbox(app)
+    texts = {r.chat_id: r for r in queued if not r.attachments}
+    rows = {r.chat_id: r for r in queued if r.attachments}
+    telegram = texts["-100so"]
     assert telegram.kind == "summary"
     assert "BÁO CÁO TỈNH THỬ" in telegram.text and "tuần 16/11/2026 - 22/11/2026" in telegram.text
-    files = json.loads(telegram.attachments or "[]")
+    # The text is queued before the files, which follow in a message of their own.
+    assert telegram.id is not None and telegram.id < (rows["-100so"].id or 0)
+    assert rows["-100so"].text.startswith("📎 Tệp báo cáo Tỉnh")
+    files = json.loads(rows["-100so"].attachments or "[]")
     assert [f["mime_type"] for f in files] == [
         "image/png",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -85,12 +100,50 @@ async def test_weekly_summary_monday_0730_once_per_chat(app: BotApp, clock: Fake
     png, xlsx = (Path(f["path"]) for f in files)
     assert png.read_bytes().startswith(b"\x89PNG")
     wb = load_workbook(io.BytesIO(xlsx.read_bytes()))
+    # Below REPORT_RAW_SHEET_MAX_ROWS the raw rows stay in the workbook, and no zip goes with it.
+    assert len(list(wb["Dữ liệu gốc"].iter_rows(min_row=2))) == 2
     totals = {row[0]: row[3] for row in wb["Tổng hợp"].iter_rows(values_only=True) if row and row[0]}
     assert totals["vneid"] == 12 and totals["dvc"] == 5 and "TONG" not in totals
     assert png.is_relative_to(tmp_path / "files")  # where the signed /files/ links serve from
     # Zalo gets the same files; its transport turns the workbook into a signed link (tests/test_integration_e2e.py).
     zalo = rows["zso"]
-    assert zalo.attachments == telegram.attachments
+    assert zalo.attachments == rows["-100so"].attachments
+
+
+async def test_a_big_summary_sends_its_raw_rows_as_csv_in_a_zip_and_says_so(
+    app: BotApp, clock: FakeClock, tmp_path: Path
+) -> None:
+    await _setup(app, tmp_path, more=3)
+    app.settings.report_raw_sheet_max_rows = 4  # 5 raw rows this week: above the limit
+    clock.set_local("2026-11-23 07:30")
+    await report_jobs.weekly_summary(app, clock())
+    follow = next(r for r in await _outbox(app) if r.chat_id == "-100so" and r.attachments)
+    files = json.loads(follow.attachments or "[]")
+    assert [f["filename"] for f in files] == [
+        "bao-cao-P01-2026-W47.png",
+        "bao-cao-P01-2026-W47.xlsx",
+        "bao-cao-P01-2026-W47-du-lieu-goc.zip",
+    ]
+    assert [f["mime_type"] for f in files][2] == "application/zip"
+    assert "Dữ liệu gốc (5 dòng) ở dạng CSV trong tệp zip" in follow.text
+    # Every raw row is in the zip's CSV: UTF-8 with a BOM, the raw sheet's Vietnamese headers, text defused.
+    with zipfile.ZipFile(files[2]["path"]) as zipped:
+        assert zipped.namelist() == ["bao-cao-P01-2026-W47-du-lieu-goc.csv"]
+        data = zipped.read("bao-cao-P01-2026-W47-du-lieu-goc.csv").decode("utf-8")
+    assert data.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(data[1:])))
+    assert rows[0][:3] == ["Mã phiếu", "Ngày hoạt động", "Đơn vị cấp trên"] and rows[0][-1] == "Ghi lúc"
+    assert len(rows) == 1 + 5 and sum(int(r[7]) for r in rows[1:] if r[6] == "Kích hoạt VNeID") == 12 + 6
+    assert "'=1+1" in [r[9] for r in rows[1:]] and "18/11/2026" in [r[1] for r in rows[1:]]
+    assert any(r[10].startswith("http") and "/files/" in r[10] for r in rows[1:])  # the photo as its signed link
+    # The workbook holds no raw sheet and its summary says where the raw rows are and how many.
+    wb = load_workbook(files[1]["path"])
+    assert not [name for name in wb.sheetnames if name.startswith("Dữ liệu gốc")]
+    summary = {r[0]: r for r in wb["Tổng hợp"].iter_rows(values_only=True) if r and r[0]}
+    assert summary["Số dòng dữ liệu gốc"][1:3] == (5, "(trong tệp bao-cao-P01-2026-W47-du-lieu-goc.zip)")
+    assert summary["Ghi chú"][1].startswith(
+        "Dữ liệu gốc: 5 dòng, trong tệp bao-cao-P01-2026-W47-du-lieu-goc.zip (CSV UTF-8, mở bằng Excel)"
+    )
 
 
 async def test_commune_digest_goes_private_else_group(app: BotApp, clock: FakeClock, tmp_path: Path) -> None:
@@ -134,10 +187,10 @@ async def test_the_summary_held_by_tet_goes_on_the_first_working_day(
     clock.set_local("2027-02-10 07:30")
     assert await report_jobs.weekly_summary(app, clock()) == []
     clock.set_local("2027-02-11 07:30")  # Thursday, the first working day after
-    assert len(await report_jobs.weekly_summary(app, clock())) == 2
-    assert all("tuần 01/02/2027 - 07/02/2027" in r.text for r in await _outbox(app))
+    assert len(await report_jobs.weekly_summary(app, clock())) == 4
+    assert all("tuần 01/02/2027 - 07/02/2027" in r.text for r in await _outbox(app) if not r.attachments)
     clock.set_local("2027-02-15 07:30")  # the next Monday: its own week, as usual
-    assert len(await report_jobs.weekly_summary(app, clock())) == 2
+    assert len(await report_jobs.weekly_summary(app, clock())) == 4
 
 
 async def test_a_webhook_ghi_is_answered_while_the_monday_summary_is_drawn(
@@ -171,6 +224,12 @@ async def test_a_webhook_ghi_is_answered_while_the_monday_summary_is_drawn(
             await asyncio.wait_for(web_app.state.pipeline.drain(), timeout=30)
         receipts = [r for r in await outbox(papp, "-1001") if "Đã ghi #" in r.text]
         assert len(receipts) == 1 and not summary.done()  # answered while the chart was still being drawn
+        # The summary's text is already queued: the department reads its figures while the files are drawn.
+        queued = await outbox(papp, "-100so")
+        assert [r.text.splitlines()[0] for r in queued] == [f"📊 BÁO CÁO {province.name.upper()} (mã {province.code})"]
     finally:
         release.set()
-    assert await summary == [f"weekly_summary {province.code} 2026-W47 -> telegram:-100so"]
+    assert await summary == [
+        f"weekly_summary {province.code} 2026-W47 -> telegram:-100so",
+        f"weekly_summary files {province.code} 2026-W47 -> telegram:-100so",
+    ]

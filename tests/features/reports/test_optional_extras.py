@@ -38,10 +38,11 @@ async def test_weekly_summary_without_charts_sends_text_and_excel_and_says_why(
     without("matplotlib")
     await _setup(app, tmp_path)
     clock.set_local("2026-11-23 07:30")
-    assert len(await report_jobs.weekly_summary(app, clock())) == 2
-    rows: dict[str, OutboxMessage] = {r.chat_id: r for r in await _outbox(app)}
+    assert len(await report_jobs.weekly_summary(app, clock())) == 4  # per chat: the text, then the files
+    queued = await _outbox(app)
+    assert all("BÁO CÁO TỈNH THỬ" in row.text for row in queued if not row.attachments)
+    rows: dict[str, OutboxMessage] = {r.chat_id: r for r in queued if r.attachments}
     for row in rows.values():
-        assert "BÁO CÁO TỈNH THỬ" in row.text
         assert row.text.splitlines()[-1] == CHARTS_NEED_EXTRA
         files = json.loads(row.attachments or "[]")
         assert [f["mime_type"] for f in files] == [XLSX_MIME]

@@ -128,14 +128,14 @@ async def test_no_row_is_lost_past_the_sheet_limit(app: BotApp, clock: FakeClock
         report = await unit_report(session, tree.province, WEEK, app.settings, clock())
         target = tmp_path / "bao-cao.xlsx"
         # Batches of 7 through the server-side cursor; 40 rows per sheet (39 data rows under the header).
-        count = await write_workbook(
+        saved = await write_workbook(
             report,
             stream_raw_records(session, tree.province, WEEK.start, WEEK.end, batch=7),
             app.settings.tz,
             target,
             40,
         )
-    assert count == 90
+    assert saved.raw_rows == 90 and saved.raw_files == []
     wb = load_workbook(target)
     raw_sheets = [n for n in wb.sheetnames if n.startswith("Dữ liệu gốc")]
     assert raw_sheets == ["Dữ liệu gốc", "Dữ liệu gốc (2)", "Dữ liệu gốc (3)"]

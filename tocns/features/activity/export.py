@@ -4,17 +4,16 @@ CSV files in one zip; the output says so)."""
 
 from __future__ import annotations
 
-import io
 import json
 import sys
-import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
-from tocns.core.exports import DAY, EXCEL_MAX_ROWS, MOMENT, NUMBER, CsvWriter, defuse
+from tocns.core.exports import DAY, EXCEL_MAX_ROWS, MOMENT, NUMBER, CsvWriter, defuse, part_file
+from tocns.core.exports import CsvParts as Files
 from tocns.core.text import grouped
 from tocns.features.activity.store import ExportRow
 
@@ -93,17 +92,12 @@ class Writer(Protocol):
         """Remove what a failed export wrote."""
 
 
-def _part_file(target: Path) -> Path:
-    """Where a file is written before it is complete (renamed at the end: nobody reads half an export)."""
-    return target.with_name(target.name + ".part")
-
-
 class JsonLines:
     """JSON lines for programs: English keys, ISO dates, no row limit."""
 
     def __init__(self, target: Path | None) -> None:
         self.target = target
-        self.stream: TextIO = open(_part_file(target), "w", encoding="utf-8") if target else sys.stdout  # noqa: SIM115
+        self.stream: TextIO = open(part_file(target), "w", encoding="utf-8") if target else sys.stdout  # noqa: SIM115
         self.rows = 0
 
     def add(self, rows: Iterable[dict[str, Any]]) -> None:
@@ -122,14 +116,14 @@ class JsonLines:
             self.stream.flush()
             return Written(self.rows, "stdout")
         self.stream.close()
-        _part_file(self.target).replace(self.target)
+        part_file(self.target).replace(self.target)
         return Written(self.rows, str(self.target))
 
     def discard(self) -> None:
         """Remove the unfinished file."""
         if self.target is not None:
             self.stream.close()
-            _part_file(self.target).unlink(missing_ok=True)
+            part_file(self.target).unlink(missing_ok=True)
 
 
 def _csv_values(row: dict[str, Any]) -> list[Any]:
@@ -170,71 +164,33 @@ class CsvOut:
 
 class CsvParts:
     """A CSV file, or past `max_rows` (header included, Excel's rows per sheet by default) several CSV files of at
-    most that many rows, each with the header, streamed into one zip next to the target (`x.csv` -> `x.zip`)."""
+    most that many rows, each with the header, streamed into one zip next to the target (`x.csv` -> `x.zip`):
+    core.exports.CsvParts with the export's columns and its notice."""
 
     def __init__(self, target: Path, max_rows: int = EXCEL_MAX_ROWS) -> None:
-        self.target = target
-        self.zip_path = target.with_suffix(".zip")
-        self.per_part = max_rows - 1
-        self.names: list[str] = []
-        self.zip: zipfile.ZipFile | None = None
-        self.stream: TextIO | None = None
-        self.rows = self.in_part = 0
-        self._next_part()
-
-    def _name(self, number: int) -> str:
-        return f"{self.target.stem}-{number}.csv"
-
-    def _next_part(self) -> None:
-        if self.stream is None:
-            self.stream = open(_part_file(self.target), "w", encoding="utf-8", newline="")  # noqa: SIM115
-        else:
-            self.stream.close()
-            if self.zip is None:
-                # The first file becomes the zip's first member; the next ones are written straight into the zip.
-                self.zip = zipfile.ZipFile(_part_file(self.zip_path), "w", zipfile.ZIP_DEFLATED, allowZip64=True)
-                self.zip.write(_part_file(self.target), self._name(1))
-                _part_file(self.target).unlink()
-            member: IO[bytes] = self.zip.open(self._name(len(self.names) + 1), "w", force_zip64=True)
-            self.stream = io.TextIOWrapper(member, encoding="utf-8", newline="")
-        self.names.append(self._name(len(self.names) + 1))
-        self.writer = CsvWriter(self.stream)
-        self.writer.row(HEADINGS)
-        self.in_part = 0
+        self.files = Files(target, HEADINGS, max_rows)
 
     def add(self, rows: Iterable[dict[str, Any]]) -> None:
         """Write the rows, starting a new file past the limit."""
         for row in rows:
-            if self.in_part >= self.per_part:
-                self._next_part()
-            self.writer.row(_csv_values(row))
-            self.in_part += 1
-            self.rows += 1
+            self.files.row(_csv_values(row))
 
     def close(self) -> Written:
         """Rename the finished CSV (or zip) into place; the notice says when the rows were split."""
-        assert self.stream is not None
-        self.stream.close()
-        if self.zip is None:
-            _part_file(self.target).replace(self.target)
-            return Written(self.rows, str(self.target), [self.target.name])
-        self.zip.close()
-        _part_file(self.zip_path).replace(self.zip_path)
+        files = self.files
+        (written,) = files.close()
+        if written == files.target:
+            return Written(files.rows, str(written), [written.name])
         notice = (
-            f"Dữ liệu có {grouped(self.rows)} dòng, nhiều hơn {grouped(self.per_part)} dòng Excel mở được trong một "
-            f"tệp CSV, nên được chia thành {len(self.names)} tệp CSV trong {self.zip_path} "
-            f"({', '.join(self.names)}); {ALL_KEPT}."
+            f"Dữ liệu có {grouped(files.rows)} dòng, nhiều hơn {grouped(files.per_part)} dòng Excel mở được trong một "
+            f"tệp CSV, nên được chia thành {len(files.names)} tệp CSV trong {written} "
+            f"({', '.join(files.names)}); {ALL_KEPT}."
         )
-        return Written(self.rows, str(self.zip_path), list(self.names), notice)
+        return Written(files.rows, str(written), list(files.names), notice)
 
     def discard(self) -> None:
         """Remove the unfinished files."""
-        if self.stream is not None:
-            self.stream.close()
-        if self.zip is not None:
-            self.zip.close()
-        _part_file(self.target).unlink(missing_ok=True)
-        _part_file(self.zip_path).unlink(missing_ok=True)
+        self.files.discard()
 
 
 FORMATS = {"activity_date": DAY, "quantity": NUMBER, "created_at": MOMENT, "updated_at": MOMENT}
@@ -320,13 +276,13 @@ class Sheets:
             note.column_dimensions["A"].width = 120
             note.append([notice])
             self.book.move_sheet(NOTE_SHEET, offset=-len(self.sheets))
-        self.book.save(_part_file(self.target))
-        _part_file(self.target).replace(self.target)
+        self.book.save(part_file(self.target))
+        part_file(self.target).replace(self.target)
         return Written(self.rows, str(self.target), names, notice)
 
     def discard(self) -> None:
         """Remove the unfinished file (a write-only workbook is written only by close)."""
-        _part_file(self.target).unlink(missing_ok=True)
+        part_file(self.target).unlink(missing_ok=True)
 
 
 def open_writer(kind: str, target: Path | None, max_rows: int = EXCEL_MAX_ROWS) -> Writer:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -21,16 +19,16 @@ from tocns.core.dates import fmt_date, fmt_time
 from tocns.core.period import USAGE, Period, PeriodError, parse_period
 from tocns.core.roles import Level
 from tocns.core.text import grouped
-from tocns.features.activity.evidence import photo_shown, shown_by
+from tocns.features.activity.evidence import photo_shown
 from tocns.features.dashboard import service
 from tocns.features.dashboard.service import SESSION_HOURS, SignInRefused, Viewer
 from tocns.features.directives import service as directives
 from tocns.features.directives import store as directive_store
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit, Person, unit_label
+from tocns.features.reports.files import report_download
 from tocns.features.reports.render import render_csv
 from tocns.features.reports.store import raw_records, stream_raw_records
-from tocns.features.reports.workbook import write_workbook
 
 if TYPE_CHECKING:
     from tocns.app import BotApp  # the web app's state carries it; imported for types only (no cycle)
@@ -277,19 +275,13 @@ async def download(request: Request, code: str) -> Response:
                 media_type="text/csv; charset=utf-8",
                 headers={"Content-Disposition": f'attachment; filename="{name}.csv"', "Cache-Control": "no-store"},
             )
-        fd, on_disk = tempfile.mkstemp(suffix=".xlsx")
-        os.close(fd)
-        try:
-            rows = stream_raw_records(session, unit, period.start, period.end)
-            await write_workbook(report, rows, bot.settings.tz, on_disk, photo=shown_by(bot.settings, bot.clock()))
-        except BaseException:
-            os.unlink(on_disk)
-            raise
+        rows = stream_raw_records(session, unit, period.start, period.end)
+        download = await report_download(report, rows, bot.settings, bot.clock(), name)
     return FileResponse(
-        on_disk,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        filename=f"{name}.xlsx",
-        background=BackgroundTask(os.unlink, on_disk),
+        download.path,
+        media_type=download.media_type,
+        filename=download.filename,
+        background=BackgroundTask(download.remove),
         headers={"Cache-Control": "no-store"},
     )
 

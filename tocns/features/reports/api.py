@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -12,13 +10,12 @@ from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
 from tocns.core.period import PeriodError, parse_cli_period
-from tocns.features.activity.evidence import shown_by
 from tocns.features.apitokens.auth import require_token
 from tocns.features.org import store as org_store
+from tocns.features.reports.files import report_download
 from tocns.features.reports.render import render_csv
 from tocns.features.reports.service import unit_report
 from tocns.features.reports.store import stream_raw_records
-from tocns.features.reports.workbook import write_workbook
 
 if TYPE_CHECKING:
     from tocns.app import BotApp  # the web app's state carries it; imported for types only (no cycle)
@@ -73,23 +70,13 @@ async def get_report(
                 media_type="text/csv; charset=utf-8",
                 headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
             )
-        # Streamed to a temporary file and served from disk: a province's year never sits in memory.
-        fd, name_on_disk = tempfile.mkstemp(suffix=".xlsx")
-        os.close(fd)
-        try:
-            await write_workbook(
-                report,
-                stream_raw_records(session, unit, chosen.start, chosen.end),
-                bot.settings.tz,
-                name_on_disk,
-                photo=shown_by(bot.settings, now),
-            )
-        except BaseException:
-            os.unlink(name_on_disk)
-            raise
+        # Streamed to a temporary file and served from disk: a province's year never sits in memory. Above
+        # REPORT_RAW_SHEET_MAX_ROWS raw rows, a zip of the workbook and its raw data's CSV zips (docs/reports.md).
+        rows = stream_raw_records(session, unit, chosen.start, chosen.end)
+        download = await report_download(report, rows, bot.settings, now, name)
         return FileResponse(
-            name_on_disk,
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            filename=f"{name}.xlsx",
-            background=BackgroundTask(os.unlink, name_on_disk),
+            download.path,
+            media_type=download.media_type,
+            filename=download.filename,
+            background=BackgroundTask(download.remove),
         )

@@ -123,20 +123,28 @@ def _xlsx(args: argparse.Namespace, settings: Settings, period: Period, now: dat
     from tocns.cli_common import run_in_session
     from tocns.features.activity.evidence import shown_by
     from tocns.features.org import store as org_store
+    from tocns.features.reports.files import raw_outside
     from tocns.features.reports.service import unit_report
     from tocns.features.reports.store import stream_raw_records
-    from tocns.features.reports.workbook import write_workbook
+    from tocns.features.reports.workbook import Saved, write_workbook
 
     output = Path(args.output)
     partial = output.with_name(output.name + ".part")
 
-    async def work(session: AsyncSession) -> int:
+    async def work(session: AsyncSession) -> Saved:
         unit = await org_store.require_unit(session, args.org_code)
         report = await unit_report(session, unit, period, settings, now)
         rows = stream_raw_records(session, unit, period.start, period.end)
-        return await write_workbook(report, rows, settings.tz, partial, photo=shown_by(settings, now))
+        outside = raw_outside(settings, output)
+        return await write_workbook(report, rows, settings.tz, partial, photo=shown_by(settings, now), outside=outside)
 
-    count = run_in_session(work)
+    saved = run_in_session(work)
     partial.replace(output)
-    print(f"Đã ghi {args.output} ({output.stat().st_size} byte, {count} dòng dữ liệu gốc).", file=sys.stderr)
+    where = ""
+    if saved.raw_files:
+        where = f", ở dạng CSV trong {', '.join(str(p) for p in saved.raw_files)}"
+    print(
+        f"Đã ghi {args.output} ({output.stat().st_size} byte, {saved.raw_rows} dòng dữ liệu gốc{where}).",
+        file=sys.stderr,
+    )
     return 0

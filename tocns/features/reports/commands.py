@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import io
+import tempfile
 from datetime import date
+from pathlib import Path
 
 from tocns.core.context import Context, UserError
 from tocns.core.dates import MAX_YEAR
@@ -17,7 +18,7 @@ from tocns.features.activity.evidence import shown_by
 from tocns.features.org import store as org_store
 from tocns.features.org.models import Membership, OrgUnit
 from tocns.features.org.names import COMMUNE_KIND_WORDS, TEAM_KIND_WORDS, pick_team
-from tocns.features.reports.files import XLSX_MIME
+from tocns.features.reports.files import XLSX_MIME, ZIP_MIME, raw_outside
 from tocns.features.reports.render import render_text
 from tocns.features.reports.service import unit_report
 from tocns.features.reports.store import stream_raw_records
@@ -161,9 +162,20 @@ async def baocao(ctx: Context) -> list[Reply]:
     if leader:
         # Leaders and staff get the workbook too (a document on Telegram, a signed link on Zalo): the text names
         # the best and worst units, the workbook every unit, team and silent team.
-        buffer = io.BytesIO()
+        # Above REPORT_RAW_SHEET_MAX_ROWS raw rows, the raw data follows as CSV in a zip (docs/reports.md).
         rows = stream_raw_records(ctx.session, unit, period.start, period.end)
-        await write_workbook(report, rows, ctx.settings.tz, buffer, photo=shown_by(ctx.settings, ctx.now))
-        name = f"bao-cao-{unit.code}-{period.slug}.xlsx"
-        replies[-1].attachments.append(Attachment(filename=name, content=buffer.getvalue(), mime_type=XLSX_MIME))
+        with tempfile.TemporaryDirectory(prefix="tocns-baocao-") as folder:
+            target = Path(folder) / f"bao-cao-{unit.code}-{period.slug}.xlsx"
+            saved = await write_workbook(
+                report,
+                rows,
+                ctx.settings.tz,
+                target,
+                photo=shown_by(ctx.settings, ctx.now),
+                outside=raw_outside(ctx.settings, target),
+            )
+            replies[-1].attachments += [
+                Attachment(filename=path.name, content=path.read_bytes(), mime_type=mime)
+                for path, mime in [(target, XLSX_MIME), *((zipped, ZIP_MIME) for zipped in saved.raw_files)]
+            ]
     return replies

@@ -13,8 +13,10 @@ import asyncio
 import logging
 import multiprocessing
 import pickle
+import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+import zipfile
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -27,13 +29,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.config import Settings
 from tocns.core.period import Period
-from tocns.features.activity.evidence import photo_shown
+from tocns.features.activity.evidence import photo_shown, shown_by
 from tocns.features.org.models import OrgUnit
 from tocns.features.reports.render import ChartsUnavailable, render_png
 from tocns.features.reports.store import Report, stream_raw_records
-from tocns.features.reports.workbook import ReportWorkbook
+from tocns.features.reports.workbook import RawOutside, ReportWorkbook, Saved, raw_zip_for, write_workbook
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ZIP_MIME = "application/zip"
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,9 @@ class ReportFiles:
     png_name: str | None
     xlsx_name: str
     root: Path
+    # The zips holding the raw rows as CSV when they left the workbook (REPORT_RAW_SHEET_MAX_ROWS), and their count.
+    raw_zip_names: tuple[str, ...] = ()
+    raw_rows: int = 0
 
     def attachment(self, name: str, mime: str) -> dict[str, str]:
         """An outbox attachment entry for one of the files."""
@@ -61,6 +67,11 @@ class ReportFiles:
     def xlsx(self) -> dict[str, str]:
         """The workbook as an outbox attachment."""
         return self.attachment(self.xlsx_name, XLSX_MIME)
+
+    @property
+    def documents(self) -> list[dict[str, str]]:
+        """The workbook and the raw data's zips, if any, as outbox attachments (in that order)."""
+        return [self.xlsx, *(self.attachment(name, ZIP_MIME) for name in self.raw_zip_names)]
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,11 @@ async def prepare_drawing(
 # ---------------------------------------------------------------- in a worker (process or thread)
 
 
+def raw_outside(settings: Settings, workbook: str | Path) -> RawOutside:
+    """When and where the raw rows of the workbook at `workbook` leave it (one rule for every report workbook)."""
+    return RawOutside(settings.report_raw_sheet_max_rows, raw_zip_for(workbook), settings.report_file_max_bytes)
+
+
 def _spooled(path: str) -> Iterator[list[tuple[Any, ...]]]:
     with open(path, "rb") as spool:
         while True:
@@ -125,16 +141,27 @@ def draw_report_files(drawing: Drawing) -> ReportFiles:
             png_name = f"{drawing.base}.png"
             (root / png_name).write_bytes(chart)
         settings, made = drawing.settings, drawing.made_at
-        book = ReportWorkbook(drawing.report, drawing.tz, photo=lambda value: photo_shown(settings, value, made))
-        for batch in _spooled(drawing.spool):
-            book.add_raw(batch)
+        book = ReportWorkbook(
+            drawing.report,
+            drawing.tz,
+            photo=lambda value: photo_shown(settings, value, made),
+            outside=raw_outside(settings, root / xlsx_name),
+        )
+        try:
+            for batch in _spooled(drawing.spool):
+                book.add_raw(batch)
+        except BaseException:
+            book.discard()
+            raise
         # Saved under a temporary name, then renamed: a reader never sees half a workbook.
         partial = root / f"{xlsx_name}.part"
-        book.save(partial)
+        saved = book.save(partial)
         partial.replace(root / xlsx_name)
     finally:
         Path(drawing.spool).unlink(missing_ok=True)
-    return ReportFiles(png_name=png_name, xlsx_name=xlsx_name, root=root)
+    # Each raw zip's name relative to the root, next to the workbook's (the outbox keeps paths under FILES_DIR).
+    zips = tuple(str(Path(xlsx_name).parent / path.name) for path in saved.raw_files)
+    return ReportFiles(png_name, xlsx_name, root, zips, saved.raw_rows)
 
 
 # ---------------------------------------------------------------- the pool
@@ -177,3 +204,49 @@ async def draw_off_loop(settings: Settings, drawing: Drawing) -> ReportFiles:
     """Draw one report's files in the drawing pool (no session open, the event loop free)."""
     files: ReportFiles = await off_loop(settings, draw_report_files, drawing)
     return files
+
+
+# ---------------------------------------------------------------- one file to download (API, dashboard)
+
+
+@dataclass(frozen=True)
+class Download:
+    """A report to download as one file: the workbook, or a zip holding it and its raw data's zips."""
+
+    path: Path
+    filename: str
+    media_type: str
+
+    def remove(self) -> None:
+        """Remove the file and its temporary folder once it is served."""
+        shutil.rmtree(self.path.parent, ignore_errors=True)
+
+
+async def report_download(
+    report: Report, rows: AsyncIterator[list[tuple[Any, ...]]], settings: Settings, now: datetime, name: str
+) -> Download:
+    """The report workbook `name`.xlsx with its raw rows (the same rule as every report workbook), as one file for
+    an HTTP download: the workbook alone, or when the raw rows left it, `name`.zip holding the workbook and the raw
+    data's zips (stored, not compressed again)."""
+    folder = Path(tempfile.mkdtemp(prefix="tocns-report-"))
+    try:
+        workbook = folder / f"{name}.xlsx"
+        saved: Saved = await write_workbook(
+            report,
+            rows,
+            settings.tz,
+            workbook,
+            photo=shown_by(settings, now),
+            outside=raw_outside(settings, workbook),
+        )
+        if not saved.raw_files:
+            return Download(workbook, workbook.name, XLSX_MIME)
+        bundle = folder / f"{name}.zip"
+        with zipfile.ZipFile(bundle, "w", zipfile.ZIP_STORED, allowZip64=True) as out:
+            for path in (workbook, *saved.raw_files):
+                out.write(path, path.name)
+                path.unlink()
+        return Download(bundle, bundle.name, ZIP_MIME)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise

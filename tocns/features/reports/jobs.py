@@ -11,11 +11,12 @@ from tocns.core.dates import fmt_date, in_quiet_hours, is_holiday
 from tocns.core.period import Period, week_of
 from tocns.core.roles import Level
 from tocns.core.schedule import daily_due, holiday_moved, weekly_due
+from tocns.core.text import grouped
 from tocns.db import job_done
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit
 from tocns.features.org.reach import Chat, load_reach
-from tocns.features.reports.files import Drawing, draw_off_loop, prepare_drawing
+from tocns.features.reports.files import Drawing, ReportFiles, draw_off_loop, prepare_drawing
 from tocns.features.reports.render import CHARTS_NEED_EXTRA, render_text
 from tocns.features.reports.service import unit_report
 from tocns.features.reports.store import department_units, digest_recipients, root_chats
@@ -42,6 +43,11 @@ class _Summary:
     platform: str
     chat_id: str
     key: str
+
+    @property
+    def files_key(self) -> str:
+        """The once-a-week key of the message with the files, which follows the text."""
+        return self.key.replace("weekly_summary:", "weekly_summary_files:", 1)
 
 
 async def _summary_chats(session: AsyncSession, period: Period) -> list[_Summary]:
@@ -70,11 +76,38 @@ async def enqueue_batches(db: Database, messages: list[dict[str, Any]], now: dat
     return queued
 
 
+@dataclass
+class _SummaryTodo:
+    """What is left of a week's summary: the chats still owed the text or the files, each unit's text, and the
+    drawing of each unit whose files are owed."""
+
+    texts_to: list[_Summary]
+    files_to: list[_Summary]
+    texts: dict[int, str]
+    drawings: dict[int, Drawing]
+
+
+async def _summary_todo(session: AsyncSession, settings: Settings, period: Period, now: datetime) -> _SummaryTodo:
+    """Read what the summary still owes: each unit's report once, its text, and its raw rows spooled to draw."""
+    # On a platform where the department has no group, its people get the summary privately, once each.
+    chats = await _summary_chats(session, period)
+    used = await outbox.used_keys(session, [key for chat in chats for key in (chat.key, chat.files_key)])
+    todo = _SummaryTodo([c for c in chats if c.key not in used], [c for c in chats if c.files_key not in used], {}, {})
+    to_draw = {chat.unit.id or 0 for chat in todo.files_to}
+    for unit in {chat.unit.id or 0: chat.unit for chat in todo.texts_to + todo.files_to}.values():
+        report = await unit_report(session, unit, period, settings, now)
+        todo.texts[unit.id or 0] = render_text(report, settings.tz)
+        if (unit.id or 0) in to_draw:
+            todo.drawings[unit.id or 0] = await prepare_drawing(session, settings, unit, period, report, now)
+    return todo
+
+
 async def weekly_summary(app: JobContext, now: datetime) -> list[str]:
-    """Enqueue the summary of the week that just ended to each department chat, once per chat and week.
+    """Enqueue the summary of the week that just ended to each department chat, once per chat and week: the text
+    first, then a second message with the files (chart, workbook, raw data's zip) once they are drawn.
 
     Three steps, so the write lock is never held while drawing: read (each unit's report once, its raw rows
-    spooled), draw with no session open (off the event loop), enqueue in short sessions.
+    spooled) and enqueue the texts, draw with no session open (off the event loop), enqueue the files.
     """
     settings = app.settings
     local_now = now.astimezone(settings.tz)
@@ -83,47 +116,53 @@ async def weekly_summary(app: JobContext, now: datetime) -> list[str]:
     if nominal is None:
         return []
     period = week_of(nominal - timedelta(days=7))
-    drawings: dict[int, Drawing] = {}
     async with app.db.session() as session:
         # The rest of the summary's day, each minute reads this one row instead of every department's chats.
         if await job_done.finished(session, "weekly_summary", period.slug):
             return []
-        # On a platform where the department has no group, its people get the summary privately, once each.
-        chats = await _summary_chats(session, period)
-        used = await outbox.used_keys(session, [chat.key for chat in chats])
-        todo = [chat for chat in chats if chat.key not in used]
-        for unit in {chat.unit.id or 0: chat.unit for chat in todo}.values():
-            report = await unit_report(session, unit, period, settings, now)
-            drawings[unit.id or 0] = await prepare_drawing(session, settings, unit, period, report, now)
-    texts: dict[int, str] = {}
-    attachments: dict[int, list[dict[str, str]]] = {}
+        todo = await _summary_todo(session, settings, period, now)
+    # The texts go out now: a department reads its figures while the files are drawn (minutes at national scale).
+    text_messages = [(chat, chat.key, {"text": todo.texts[chat.unit.id or 0]}) for chat in todo.texts_to]
+    lines = await _enqueue_summaries(app, "weekly_summary", text_messages, period, now)
     # Every department's files handed to the pool at once: RENDER_WORKERS processes draw side by side.
-    drawn = await asyncio.gather(*(draw_off_loop(settings, drawing) for drawing in drawings.values()))
-    for (unit_id, drawing), files in zip(drawings.items(), drawn, strict=True):
-        texts[unit_id] = render_text(drawing.report, settings.tz)
-        if files.png is None:
-            texts[unit_id] += f"\n{CHARTS_NEED_EXTRA}"
-        # Both files go to every chat: the Zalo transport turns the workbook into a signed link.
-        attachments[unit_id] = [file for file in (files.png, files.xlsx) if file is not None]
-    messages = [
-        dict(
-            platform=chat.platform,
-            chat_id=chat.chat_id,
-            text=texts[chat.unit.id or 0],
-            kind="summary",
-            dedupe_key=chat.key,
-            attachments=attachments[chat.unit.id or 0],
-        )
-        for chat in todo
+    drawn = await asyncio.gather(*(draw_off_loop(settings, drawing) for drawing in todo.drawings.values()))
+    files = dict(zip(todo.drawings, drawn, strict=True))
+    file_messages = [
+        (chat, chat.files_key, _files_message(files[chat.unit.id or 0], chat.unit, period)) for chat in todo.files_to
     ]
-    by_key = {chat.key: chat for chat in todo}
-    lines = [
-        f"weekly_summary {by_key[m['dedupe_key']].unit.code} {period.slug} -> {m['platform']}:{m['chat_id']}"
-        for m in await enqueue_batches(app.db, messages, now)
-    ]
+    lines += await _enqueue_summaries(app, "weekly_summary files", file_messages, period, now)
     async with app.db.session() as session:
         await job_done.mark_finished(session, "weekly_summary", period.slug, now)
     return lines
+
+
+def _files_message(files: ReportFiles, unit: OrgUnit, period: Period) -> dict[str, Any]:
+    """The message that follows a summary's text: one line naming the files, then the files themselves (the Zalo
+    and GapoWork transports turn documents into signed links)."""
+    text = f"📎 Tệp báo cáo {unit.name}, {period.label}: biểu đồ và bảng tính Excel."
+    if files.png is None:
+        text = f"📎 Tệp báo cáo {unit.name}, {period.label}: bảng tính Excel.\n{CHARTS_NEED_EXTRA}"
+    if files.raw_zip_names:
+        text += (
+            f"\nDữ liệu gốc ({grouped(files.raw_rows)} dòng) ở dạng CSV trong tệp zip gửi kèm, không nằm trong bảng "
+            "tính (bảng tính ghi rõ điều này); đủ mọi dòng."
+        )
+    return {"text": text, "attachments": [file for file in (files.png, *files.documents) if file is not None]}
+
+
+async def _enqueue_summaries(
+    app: JobContext, what: str, chats: list[tuple[_Summary, str, dict[str, Any]]], period: Period, now: datetime
+) -> list[str]:
+    """Enqueue one message per (chat, once-a-week key, message), each key once; return the log lines."""
+    messages = [
+        dict(platform=chat.platform, chat_id=chat.chat_id, kind="summary", dedupe_key=key, **message)
+        for chat, key, message in chats
+    ]
+    by_key = {key: chat for chat, key, _message in chats}
+    return [
+        f"{what} {by_key[m['dedupe_key']].unit.code} {period.slug} -> {m['platform']}:{m['chat_id']}"
+        for m in await enqueue_batches(app.db, messages, now)
+    ]
 
 
 def digest_period(now: datetime, app: JobContext) -> Period | None:

@@ -3,12 +3,15 @@
 Sheets, in order: "Tổng hợp" (figures, row count, native charts), "Theo đơn vị" (one row per child unit with
 completeness and timeliness), "Theo tổ" (one row per team under its unit), "Tổ chưa báo cáo" (silent teams by name
 with unit and leader), one sheet per child unit (its teams), then "Dữ liệu gốc" (one row per recorded item),
-continued on "Dữ liệu gốc (2)", ... past Excel's 1,048,576 rows per sheet. Decisions: docs/reports.md.
+continued on "Dữ liệu gốc (2)", ... past Excel's 1,048,576 rows per sheet. Above REPORT_RAW_SHEET_MAX_ROWS raw
+rows (`RawOutside`), the raw rows leave the workbook for CSV in a zip next to it, and the summary sheet says where.
+Decisions: docs/reports.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -22,7 +25,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from tocns.core.dates import fmt_date
-from tocns.core.exports import DAY, EXCEL_MAX_ROWS, MOMENT, NUMBER, PERCENT, defuse
+from tocns.core.exports import DAY, EXCEL_MAX_ROWS, MOMENT, NUMBER, PERCENT, CsvParts, defuse
 from tocns.core.text import grouped
 from tocns.features.reports.store import Report
 
@@ -232,6 +235,34 @@ def _sheet_title(name: str, used: set[str]) -> str:
     return title
 
 
+RAW_ZIP_SUFFIX = "-du-lieu-goc.zip"
+"""The raw data's zip is named after its workbook: bao-cao-X-2026-W48.xlsx -> bao-cao-X-2026-W48-du-lieu-goc.zip."""
+
+
+def raw_zip_for(workbook: str | Path) -> Path:
+    """Where the raw data of the workbook at `workbook` goes when it leaves the workbook."""
+    path = Path(workbook)
+    return path.with_name(path.name.removesuffix(".part").removesuffix(".xlsx") + RAW_ZIP_SUFFIX)
+
+
+@dataclass(frozen=True)
+class RawOutside:
+    """When the raw rows leave the workbook: above `above` rows (REPORT_RAW_SHEET_MAX_ROWS; 0: never) every raw row
+    goes as CSV into the zip `target` (more zips past Excel's rows per CSV or `max_bytes` each)."""
+
+    above: int
+    target: Path
+    max_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What a saved report workbook holds: its raw row count and the zips its raw rows went to (none: on sheets)."""
+
+    raw_rows: int
+    raw_files: list[Path] = field(default_factory=list)
+
+
 class ReportWorkbook:
     """Build a report workbook: feed the raw rows in batches (add_raw), then save; memory stays flat."""
 
@@ -241,6 +272,7 @@ class ReportWorkbook:
         tz: ZoneInfo,
         max_rows: int = EXCEL_MAX_ROWS,
         photo: Callable[[str | None], str] | None = None,
+        outside: RawOutside | None = None,
     ) -> None:
         if max_rows < 2:
             raise ValueError("max_rows must leave room for a header and a row")
@@ -263,6 +295,11 @@ class ReportWorkbook:
         self._child_sheets()
         self._raw_sheets: list[WriteOnlyWorksheet] = []
         self._raw_in_sheet = 0
+        # Rows held until they pass `outside.above` (then all go to CSV) or the end (then all go on the raw sheet).
+        self._outside = outside if outside is not None and outside.above > 0 else None
+        self._held: list[Sequence[Any]] = []
+        self._csv: CsvParts | None = None
+        self._raw_files: list[Path] = []
 
     # ------------------------------------------------------------ fixed sheets
 
@@ -429,7 +466,34 @@ class ReportWorkbook:
         return ws
 
     def add_raw(self, rows: Iterable[Sequence[Any]]) -> None:
-        """Append raw item rows (the RAW_SQL columns of the reports store); a full sheet continues on the next."""
+        """Append raw item rows (the RAW_SQL columns of the reports store): on the raw sheet (a full sheet continues
+        on the next), or, once there are more than `outside.above`, all of them as CSV in the raw zip."""
+        if self._outside is None:
+            self._sheet_rows(rows)
+            return
+        if self._csv is None:
+            self._held.extend(rows)
+            if len(self._held) <= self._outside.above:
+                return
+            out = self._outside
+            self._csv = CsvParts(
+                out.target.with_suffix(".csv"), RAW_HEADERS, self.max_rows, zipped=True, max_bytes=out.max_bytes
+            )
+            rows, self._held = self._held, []
+        self._csv_rows(self._csv, rows)
+
+    def _csv_rows(self, csv: CsvParts, rows: Iterable[Sequence[Any]]) -> None:
+        """The raw rows as CSV cells (core.exports.cell: dates dd/mm/yyyy, text defused), the photo as its link."""
+        photo, tz = self.photo, self.tz
+        for row in rows:
+            rid, day, parent, code, team, person, indicator, qty, unit, note, shot, created = row
+            shown = photo(shot) if photo is not None else shot
+            csv.row(
+                (rid, _day(day), parent, code, team, person, indicator, qty, unit, note, shown, _local(created, tz))
+            )
+            self.raw_count += 1
+
+    def _sheet_rows(self, rows: Iterable[Sequence[Any]]) -> None:
         ws = self._raw_sheets[-1] if self._raw_sheets else self._new_raw_sheet()
         styled = self._raw_styled
         for row in rows:
@@ -474,6 +538,9 @@ class ReportWorkbook:
             ws.column_dimensions[col].width = 13
         generated = r.generated_at.astimezone(self.tz).replace(tzinfo=None)
         raw_sheets = ", ".join(s.title for s in self._raw_sheets) or RAW
+        where = f"(trang {raw_sheets})"
+        if self._raw_files:
+            where = f"(trong tệp {', '.join(p.name for p in self._raw_files)})"
         lines: list[list[Any]] = [
             [_cell(ws, f"Báo cáo {r.unit_name} (mã {r.unit_code})", font=_TITLE)],
             [_text(ws, "Kỳ báo cáo"), _text(ws, period_of(r).label)],
@@ -493,7 +560,7 @@ class ReportWorkbook:
                 [_text(ws, "Nhiệm vụ quá hạn"), _cell(ws, r.tasks.overdue, NUMBER)],
             ]
         lines += [
-            [_text(ws, "Số dòng dữ liệu gốc"), _cell(ws, self.raw_count, NUMBER), _text(ws, f"(trang {raw_sheets})")],
+            [_text(ws, "Số dòng dữ liệu gốc"), _cell(ws, self.raw_count, NUMBER), _text(ws, where)],
             *self._split_note(),
             [],
         ]
@@ -530,7 +597,18 @@ class ReportWorkbook:
         ws.add_chart(chart, "H2")
 
     def _split_note(self) -> list[list[Any]]:
-        """A line saying the raw data continues on more sheets (and nothing was left out); none for one sheet."""
+        """A line saying the raw data is in a zip, or continues on more sheets (and nothing was left out); none for
+        one sheet."""
+        if self._raw_files:
+            assert self._outside is not None
+            files = ", ".join(p.name for p in self._raw_files)
+            kind = "tệp" if len(self._raw_files) == 1 else f"{len(self._raw_files)} tệp"
+            note = (
+                f"Dữ liệu gốc: {grouped(self.raw_count)} dòng, trong {kind} {files} (CSV UTF-8, mở bằng Excel), "
+                f"gửi kèm bảng tính này: nhiều hơn {grouped(self._outside.above)} dòng nên không để trong bảng tính; "
+                "đủ mọi dòng, không bỏ dòng nào."
+            )
+            return [[_text(self.summary, "Ghi chú"), _text(self.summary, note)]]
         if len(self._raw_sheets) < 2:
             return []
         per_sheet = grouped(self.max_rows - 1)
@@ -540,14 +618,30 @@ class ReportWorkbook:
         )
         return [[_text(self.summary, "Ghi chú"), _text(self.summary, note)]]
 
-    def save(self, target: str | Path | IO[bytes]) -> int:
-        """Write the workbook to a path or binary file; return the number of raw rows it holds."""
-        if not self._raw_sheets:
-            self._new_raw_sheet()
-        self._close_raw(self._raw_sheets[-1])
-        self._write_summary()
-        self.wb.save(target)
-        return self.raw_count
+    def save(self, target: str | Path | IO[bytes]) -> Saved:
+        """Write the workbook to a path or binary file (and finish the raw zip, if the raw rows went there); say
+        how many raw rows there are and where."""
+        if self._csv is not None:
+            self._raw_files = self._csv.close()
+        else:
+            self._sheet_rows(self._held)
+            self._held = []
+            if not self._raw_sheets:
+                self._new_raw_sheet()
+            self._close_raw(self._raw_sheets[-1])
+        try:
+            self._write_summary()
+            self.wb.save(target)
+        except BaseException:
+            for path in self._raw_files:
+                path.unlink(missing_ok=True)
+            raise
+        return Saved(self.raw_count, list(self._raw_files))
+
+    def discard(self) -> None:
+        """Remove the raw zip's unfinished files (a drawing that failed before `save`)."""
+        if self._csv is not None:
+            self._csv.discard()
 
 
 async def write_workbook(
@@ -557,10 +651,15 @@ async def write_workbook(
     target: str | Path | IO[bytes],
     max_rows: int = EXCEL_MAX_ROWS,
     photo: Callable[[str | None], str] | None = None,
-) -> int:
-    """Stream raw rows from `batches` into a report workbook saved at `target`, each photo shown by `photo`; return
-    the raw row count."""
-    book = ReportWorkbook(report, tz, max_rows=max_rows, photo=photo)
-    async for batch in batches:
-        book.add_raw(batch)
+    outside: RawOutside | None = None,
+) -> Saved:
+    """Stream raw rows from `batches` into a report workbook saved at `target`, each photo shown by `photo` (the raw
+    rows as CSV in a zip when `outside` says so); say how many raw rows and where."""
+    book = ReportWorkbook(report, tz, max_rows=max_rows, photo=photo, outside=outside)
+    try:
+        async for batch in batches:
+            book.add_raw(batch)
+    except BaseException:
+        book.discard()
+        raise
     return book.save(target)

@@ -153,9 +153,13 @@ def _instrument(stages: Stages) -> None:
     from tocns.features.activity import store as activity_store
     from tocns.inbound import store as inbound_store
 
-    stages.wrap_async(router_mod.Router, "_mark_processed", "process: processed-mark statement")
+    # Since h-ghi3 the mark comes with the sender in one statement (`_mark_first`); before, the mark alone.
+    marking = "_mark_first" if hasattr(router_mod.Router, "_mark_first") else "_mark_processed"
+    stages.wrap_async(router_mod.Router, marking, "process: processed-mark statement (+ sender where folded)")
     stages.wrap_async(activity_store, "recent_identical_record", "process: double-tap check statement")
     stages.wrap_async(activity_store, "create_record", "process: record + items + audit statement")
+    if hasattr(activity_store, "record_once"):  # since h-ghi3: the double-tap check inside the record's statement
+        stages.wrap_async(activity_store, "record_once", "process: double-tap check + record statement (folded)")
     stages.wrap_async(inbound_store, "finish_with_messages", "process: receipt + done-mark statement")
     stages.wrap_sync(commands, "parse_log", "process: /ghi grammar (parse_log)")
     stages.wrap_async(inbound_store, "_insert", "store: INSERT statement")
@@ -174,7 +178,9 @@ def _instrument_router(stages: Stages, router: Any) -> None:
             return await original(ctx)
 
     object.__setattr__(command, "handler", handler)
-    stages.wrap_async(router, "identify", "process: sender + binding + memberships statement (identify)")
+    stages.wrap_async(
+        router, "identify", "process: sender + binding + memberships statement (identify, where not folded)"
+    )
 
 
 async def _floors(ctx: dict[str, Any], count: int) -> dict[str, float]:
@@ -237,6 +243,13 @@ async def _floors(ctx: dict[str, Any], count: int) -> dict[str, float]:
     return out
 
 
+def _callgrind(state: str) -> None:
+    """Mark the measured rounds for callgrind: run under `valgrind --tool=callgrind --zero-before=getppid
+    --dump-before=getpgrp`, the counters start at zero here ("on") and are written out here ("off")."""
+    if os.environ.get("GHI_CALLGRIND"):
+        os.getppid() if state == "on" else os.getpgrp()
+
+
 async def main_async(args: argparse.Namespace) -> None:
     """Seed a fresh database, warm up, then time the rounds and the floors."""
     from tests.fakes.telegram_server import TelegramServer
@@ -270,16 +283,20 @@ async def main_async(args: argparse.Namespace) -> None:
     web.state.pipeline.accept = accept_stub
     stages = Stages()
     ctx = {"stages": stages, "pipeline": pipeline, "channel": channel, "web": web, "url": url}
-    # Warm-up: every person once (creates nothing: they are seeded), caches and prepared statements filled.
-    await _round(ctx, 1, 500)
+    # Warm-up: people (seeded: nothing is created), caches and prepared statements filled.
+    await _round(ctx, 1, args.warmup)
     _instrument(stages)
     _instrument_router(stages, pipeline.router)
     results: dict[str, list[float]] = defaultdict(list)
     first = 1000
+    _callgrind("on")
     for _ in range(args.rounds):
         for name, micros in (await _round(ctx, first, args.updates)).items():
             results[name].append(micros)
         first += args.updates
+    _callgrind("off")
+    if args.no_floors:
+        args.rounds = 0
     floors: dict[str, list[float]] = defaultdict(list)
     for _ in range(args.rounds):
         for name, micros in (await _floors(ctx, args.updates)).items():
@@ -303,6 +320,8 @@ def main() -> None:
     parser.add_argument("--db", required=True, help="PostgreSQL URL of a scratch database (recreated)")
     parser.add_argument("--updates", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=500, help="updates before the measured rounds")
+    parser.add_argument("--no-floors", action="store_true", help="skip the floors (callgrind runs)")
     args = parser.parse_args()
     asyncio.run(main_async(args))
 

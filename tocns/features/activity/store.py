@@ -429,14 +429,20 @@ async def record_once(
             now=now,
         )
     values = _record_values(person, team, activity_date, note, message_text, photo, platform, chat_id, message_id, now)
+    return await _record_once_pg(session, person, values, items, since)
+
+
+async def _record_once_pg(
+    session: AsyncSession, person: Person, values: dict[str, Any], items: list[tuple[Indicator, int]], since: datetime
+) -> tuple[int | None, RecordView | None]:
     view, params = _record_params(person, values, items)
     wanted = sorted((ind.id or 0, quantity) for ind, quantity in items)
     params.update(
-        d_person_id=person.id or 0,
-        d_team_id=team.id or 0,
-        d_activity_date=activity_date,
+        d_person_id=values["person_id"],
+        d_team_id=values["org_unit_id"],
+        d_activity_date=values["activity_date"],
         d_since=since,
-        d_note=note,
+        d_note=values["note"],
         d_indicators=[indicator_id for indicator_id, _quantity in wanted],
         d_quantities=[quantity for _indicator_id, quantity in wanted],
     )

@@ -20,7 +20,7 @@ from tocns.core.supervisor import LoopHealth
 from tocns.core.updates import EventHandler
 from tocns.db.engine import Database, upgrade_database_async
 from tocns.inbound.pipeline import Pipeline
-from tocns.inbound.store import mark_processed
+from tocns.inbound.store import PROCESSED_MARK_PG, mark_params, mark_processed
 from tocns.log_setup import register_secrets
 
 if TYPE_CHECKING:
@@ -110,11 +110,13 @@ class BotApp:
     @classmethod
     def build(cls, settings: Settings, db: Database, clock: Callable[[], datetime] = utcnow) -> BotApp:
         """Wire the registry, router and pipeline on an open database (no migration, no I/O)."""
-        from tocns.features.org.events import identify
+        from tocns.features.org.events import identify, marking_identify
 
         register_session_listeners()
         registry = build_registry()
-        router = Router(settings, registry, identify, mark_processed, clock=clock)
+        # The processed-mark and the sender in one round trip (PostgreSQL): the inbound store's mark, run by org's.
+        both = marking_identify(PROCESSED_MARK_PG, mark_params)
+        router = Router(settings, registry, identify, mark_processed, clock=clock, mark_and_identify=both)
         pipeline = Pipeline(db, settings, router, chat_events(), clock)
         return cls(settings=settings, db=db, router=router, pipeline=pipeline, registry=registry, clock=clock)
 

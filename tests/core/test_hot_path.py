@@ -105,3 +105,31 @@ async def test_ghi_with_several_items_stores_and_audits_each(app: BotApp, chat: 
         assert view is not None
         stored = [(ind.code, item.quantity) for item, ind in view.items]
     assert stored == [("vneid", 4), ("dvc", 3)]
+
+
+async def test_a_retried_delivery_changes_nothing_not_even_the_senders_name(
+    app: BotApp, chat: ChatHarness, clock: FakeClock
+) -> None:
+    # On PostgreSQL the processed-mark and the sender's refresh are one statement: a retried delivery must still
+    # be quiet, record nothing and leave the person as the first delivery did.
+    await setup_group(app, chat, clock)
+    reply = await chat.text("/ghi vneid 5", user=MEMBER, name="Lan", message_id="m-7")
+    rid = record_id(reply)
+    first_seen = (await _person(app, MEMBER)).last_seen_at
+    clock.advance(minutes=1)
+    assert await chat.send("/ghi vneid 5", user=MEMBER, name="Lan Đổi Tên", message_id="m-7") == []
+    person = await _person(app, MEMBER)
+    assert (person.display_name, person.last_seen_at) == ("Lan", first_seen)
+    # A new message of the same sender is processed and refreshes them.
+    assert record_id(await chat.text("/ghi vneid 6", user=MEMBER, name="Lan Đổi Tên")) == rid + 1
+    assert (await _person(app, MEMBER)).display_name == "Lan Đổi Tên"
+
+
+async def test_first_message_of_a_new_sender_in_a_bound_group_is_answered_once(
+    app: BotApp, chat: ChatHarness, clock: FakeClock
+) -> None:
+    # The sender is not known yet: the mark is taken in the combined statement, then the person is created.
+    await setup_group(app, chat, clock)
+    assert "/ghi" in await chat.text("/huongdan", user="777", name="Mai", message_id="m-9")
+    assert await chat.send("/huongdan", user="777", name="Mai Đổi Tên", message_id="m-9") == []
+    assert (await _person(app, "777")).display_name == "Mai"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -30,6 +30,10 @@ INTERNAL_ERROR_TEXT = (
 
 CommandObserver = Callable[[str, str], None]
 
+MarkAndIdentify = Callable[[AsyncSession, IncomingMessage, str, datetime], Awaitable[tuple[bool, Sender | None] | None]]
+"""The processed-mark of a message (its id given) and the sender's `identify` in one step: whether the mark is new
+and the sender (None when `identify` must still run); None when the two cannot be done together here."""
+
 
 def _as_replies(result: Reply | list[Reply] | str | None) -> list[Reply]:
     if result is None:
@@ -52,12 +56,15 @@ class Router:
         mark_processed: MarkProcessed,
         clock: Callable[[], datetime] = utcnow,
         bot_names: Iterable[str] = (),
+        mark_and_identify: MarkAndIdentify | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
         self.identify = identify
         # Injected (the inbound store's, by `tocns.app`): the core is a leaf and opens no table itself.
         self.mark_processed = mark_processed
+        # Injected too, optional: the mark and the sender in one round trip where the database allows it.
+        self.mark_and_identify = mark_and_identify
         self.clock = clock
         names = (settings.bot_username, settings.bot_display_name, settings.zalo_bot_name, *bot_names)
         self.bot_names: set[str] = {n for n in names if n}
@@ -98,12 +105,13 @@ class Router:
                     refused=True,
                 )
             ]
-        if not await self._mark_processed(session, msg):
+        fresh, sender = await self._mark_first(session, msg)
+        if not fresh:
             log.info("duplicate delivery of message %s in %s:%s ignored", msg.message_id, msg.platform, msg.chat_id)
             self._notify(parsed.name, "duplicate")
             return []
         try:
-            return await self._run(session, msg, parsed)
+            return await self._run(session, msg, parsed, sender)
         except (UserError, StorageError) as exc:
             self._notify(parsed.name, "rejected")
             replies = [Reply(text=exc.message if isinstance(exc, UserError) else str(exc), refused=True)]
@@ -118,14 +126,24 @@ class Router:
         await self._mark_processed(session, msg)
         return replies
 
+    async def _mark_first(self, session: AsyncSession, msg: IncomingMessage) -> tuple[bool, Sender | None]:
+        """The processed-mark, with the sender when it came back in the same round trip (else None)."""
+        if msg.message_id is not None and self.mark_and_identify is not None:
+            done = await self.mark_and_identify(session, msg, msg.message_id, self.clock())
+            if done is not None:
+                return done
+        return await self._mark_processed(session, msg), None
+
     async def _mark_processed(self, session: AsyncSession, msg: IncomingMessage) -> bool:
         if msg.message_id is None:
             return True
         return await self.mark_processed(session, msg.platform, msg.chat_id, msg.message_id, self.clock())
 
-    async def _run(self, session: AsyncSession, msg: IncomingMessage, parsed: ParsedCommand) -> list[Reply]:
+    async def _run(
+        self, session: AsyncSession, msg: IncomingMessage, parsed: ParsedCommand, known: Sender | None = None
+    ) -> list[Reply]:
         now = self.clock()
-        sender = await self.identify(session, msg, now)
+        sender = known if known is not None else await self.identify(session, msg, now)
         command = self.registry.lookup(parsed.name)
         if command is None:
             self._notify(parsed.name, "unknown")

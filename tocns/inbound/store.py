@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, exists, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -390,6 +391,27 @@ async def mark_processed(
     values = {"platform": platform, "chat_id": chat_id, "message_id": message_id, "processed_at": now or utcnow()}
     result = await conn.execute(_processed_insert(session), values)
     return result.first() is not None
+
+
+def _processed_mark_pg() -> Any:
+    """PostgreSQL: the processed-mark with named parameters (`m_*`), for another statement to run first as a
+    data-modifying CTE (the group sender's: docs/inbound.md); returns the mark's id, none for a retried delivery."""
+    return (
+        pg_insert(_PROCESSED)
+        .values({c: bindparam(f"m_{c}", type_=_PROCESSED.c[c].type) for c in _MARK_COLUMNS})
+        .on_conflict_do_nothing(index_elements=["platform", "chat_id", "message_id"])
+        .returning(_PROCESSED.c.id)
+    )
+
+
+_MARK_COLUMNS = ("platform", "chat_id", "message_id", "processed_at")
+PROCESSED_MARK_PG = _processed_mark_pg()
+"""The processed-mark as one statement to run as a CTE (PostgreSQL), built once; `mark_params` fills it."""
+
+
+def mark_params(platform: str, chat_id: str, message_id: str, now: datetime) -> dict[str, Any]:
+    """The parameters of `PROCESSED_MARK_PG` for one message."""
+    return {"m_platform": platform, "m_chat_id": chat_id, "m_message_id": message_id, "m_processed_at": now}
 
 
 # Rows deleted per statement: the first run after an upgrade may find months of updates, and one huge

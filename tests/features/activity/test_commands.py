@@ -171,6 +171,22 @@ async def test_a_double_tap_is_not_a_second_record(app: BotApp, chat: ChatHarnes
     assert "Đã ghi #" in await chat.text("/ghi vneid 1", user=MEMBER, message_id="tap-later")
 
 
+async def test_a_double_tap_compares_the_items_not_their_order(
+    app: BotApp, chat: ChatHarness, clock: FakeClock
+) -> None:
+    # On PostgreSQL the check runs inside the record's statement: the same answers as the check made apart.
+    await setup_group(app, chat, clock)
+    rid = record_id(await chat.text("/ghi vneid 1, dvc 2", user=MEMBER))
+    assert f"#{rid}" in await chat.text("/ghi dvc 2, vneid 1", user=MEMBER)
+    assert "Đã ghi #" in await chat.text("/ghi dvc 3, vneid 1", user=MEMBER)  # another quantity
+    assert "Đã ghi #" in await chat.text("/ghi vneid 1", user=MEMBER)  # fewer items
+    assert "Đã ghi #" in await chat.text("/ghi vneid 1, dvc 2", user=OTHER_MEMBER)  # someone else
+    assert "đã xóa" in (await chat.text(f"/xoa {rid}", user=MEMBER)).lower()
+    again = record_id(await chat.text("/ghi vneid 1, dvc 2", user=MEMBER))  # the first one is deleted
+    assert again > rid
+    assert len(await _records(app)) == 5
+
+
 async def test_tagged_people_are_kept_in_the_note_by_name(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
     """Issue 28: a tapped name (Telegram), an OA tag `[@id]` of a person the bot knows and an unknown tag are people
     in the note, never numbers or indicators."""

@@ -104,23 +104,7 @@ async def ghi(ctx: Context) -> str:
     items = [(by_code[i.code], i.quantity) for i in parsed.items]
     # A double tap on a slow network sends the same message twice under two ids: the platform's redelivery key
     # cannot see it, so the same person's identical record within a short window is pointed to, not repeated.
-    first = await activity_store.recent_identical_record(
-        ctx.session,
-        person_id=ctx.person.id or 0,
-        team_id=team.id or 0,
-        activity_date=activity_date,
-        items=items,
-        note=parsed.note,
-        since=ctx.now - DOUBLE_TAP_WINDOW,
-    )
-    if first is not None:
-        return (
-            f"Bạn vừa ghi đúng nội dung này (#{first}), nên lần này không ghi thêm. "
-            f"Nếu đây thật là một lần làm việc khác, hãy gửi lại sau "
-            f"{DOUBLE_TAP_WINDOW.seconds // 60} phút hoặc thêm ghi chú để phân biệt (ví dụ: 'ở thôn 4'). "
-            f"Xem lại: /cuatoi"
-        )
-    view = await activity_store.create_record(
+    first, view = await activity_store.record_once(
         ctx.session,
         person=ctx.person,
         team=team,
@@ -133,7 +117,15 @@ async def ghi(ctx: Context) -> str:
         chat_id=ctx.msg.chat_id,
         message_id=ctx.msg.message_id,
         now=ctx.now,
+        since=ctx.now - DOUBLE_TAP_WINDOW,
     )
+    if first is not None or view is None:
+        return (
+            f"Bạn vừa ghi đúng nội dung này (#{first}), nên lần này không ghi thêm. "
+            f"Nếu đây thật là một lần làm việc khác, hãy gửi lại sau "
+            f"{DOUBLE_TAP_WINDOW.seconds // 60} phút hoặc thêm ghi chú để phân biệt (ví dụ: 'ở thôn 4'). "
+            f"Xem lại: /cuatoi"
+        )
     record_id = view.record.id
     if ctx.msg.photo and record_id is not None:
         # Fetched from the platform by the keep_photos job, off this transaction (docs/reports.md, "Photo evidence").

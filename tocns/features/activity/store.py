@@ -13,6 +13,7 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import ARRAY, Integer, String, bindparam, cast, event, func, insert, literal, true
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
@@ -192,21 +193,7 @@ async def create_record(
     now: datetime,
 ) -> RecordView:
     """Store one record with its items (audited) in the caller's transaction."""
-    values: dict[str, Any] = {
-        "person_id": person.id or 0,
-        "org_unit_id": team.id or 0,
-        "activity_date": activity_date,
-        "note": note,
-        "message_text": message_text,
-        "photo": photo,
-        "platform": platform,
-        "chat_id": chat_id,
-        "message_id": message_id,
-        "created_at": now,
-        "updated_at": None,
-        "deleted_at": None,
-        "deleted_by_person_id": None,
-    }
+    values = _record_values(person, team, activity_date, note, message_text, photo, platform, chat_id, message_id, now)
     # Plain INSERTs rather than ORM objects and a flush: every /ghi runs this, and the unit of work cost more CPU
     # than the statements. Pending ORM rows go first, so foreign keys and ids keep their order.
     await session.flush()
@@ -230,6 +217,36 @@ async def create_record(
     return view
 
 
+def _record_values(
+    person: Person,
+    team: OrgUnit,
+    activity_date: date,
+    note: str | None,
+    message_text: str,
+    photo: str | None,
+    platform: str,
+    chat_id: str,
+    message_id: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The columns of a new record."""
+    return {
+        "person_id": person.id or 0,
+        "org_unit_id": team.id or 0,
+        "activity_date": activity_date,
+        "note": note,
+        "message_text": message_text,
+        "photo": photo,
+        "platform": platform,
+        "chat_id": chat_id,
+        "message_id": message_id,
+        "created_at": now,
+        "updated_at": None,
+        "deleted_at": None,
+        "deleted_by_person_id": None,
+    }
+
+
 def _view(record_id: int | None, values: dict[str, Any], items: list[tuple[Indicator, int]]) -> RecordView:
     return RecordView(
         ActivityRecord(id=record_id, **values),
@@ -240,18 +257,24 @@ def _view(record_id: int | None, values: dict[str, Any], items: list[tuple[Indic
     )
 
 
-def _record_with_items_and_audit() -> Any:
+def _record_with_items_and_audit(once: bool = False) -> Any:
     """PostgreSQL: the record, its items and its audit row in one statement (data-modifying CTEs), built once.
 
     The audit row's snapshot is serialised in Python with `"id": null` and the new id put in by `replace`: the
     text is byte for byte what `record_audit` writes (a quote inside a value is escaped, so the slot is unique).
+    With `once`, the double-tap check (`recent_identical_record`'s question, `d_*` parameters) runs first in the
+    same statement: nothing is written when it finds a record, and the statement returns (first, created).
     """
-    record = (
-        insert(_RECORD)
-        .values({c.name: bindparam(f"r_{c.name}", type_=c.type) for c in _RECORD.c if c.name != "id"})
-        .returning(_RECORD.c.id)
-        .cte("new_record")
-    )
+    columns = [c for c in _RECORD.c if c.name != "id"]
+    values = {c.name: bindparam(f"r_{c.name}", type_=c.type) for c in columns}
+    identical = _identical_record().cte("identical") if once else None
+    if identical is None:
+        record = insert(_RECORD).values(values).returning(_RECORD.c.id).cte("new_record")
+    else:
+        unless = sa_select(*values.values()).where(~sa_select(identical.c.id).exists())
+        record = (
+            insert(_RECORD).from_select([c.name for c in columns], unless).returning(_RECORD.c.id).cte("new_record")
+        )
     listed = (
         func.unnest(bindparam("i_indicators", type_=ARRAY(Integer)), bindparam("i_quantities", type_=ARRAY(Integer)))
         .table_valued("indicator_id", "quantity", with_ordinality="n")
@@ -283,16 +306,69 @@ def _record_with_items_and_audit() -> Any:
         )
         .cte("new_audit")
     )
-    return sa_select(record.c.id).add_cte(item_rows, audit)
+    if identical is None:
+        return sa_select(record.c.id).add_cte(item_rows, audit)
+    first = sa_select(identical.c.id).scalar_subquery().label("first")
+    return sa_select(first, sa_select(record.c.id).scalar_subquery().label("created")).add_cte(item_rows, audit)
+
+
+def _identical_record() -> Any:
+    """PostgreSQL: the first of this person's live records for the team since `d_since` with the same day, note
+    (empty and none alike) and items (the same (indicator, quantity) pairs, in any order): what
+    `recent_identical_record` compares in Python, asked in SQL."""
+    pairs = (_ITEM.c.indicator_id, _ITEM.c.quantity)
+    return (
+        sa_select(_RECORD.c.id)
+        .select_from(_RECORD.join(_ITEM, _ITEM.c.record_id == _RECORD.c.id))
+        .where(
+            _RECORD.c.person_id == bindparam("d_person_id"),
+            _RECORD.c.org_unit_id == bindparam("d_team_id"),
+            _RECORD.c.activity_date == bindparam("d_activity_date", type_=_RECORD.c.activity_date.type),
+            _RECORD.c.deleted_at.is_(None),
+            _RECORD.c.created_at >= bindparam("d_since", type_=_RECORD.c.created_at.type),
+            func.coalesce(_RECORD.c.note, "") == func.coalesce(bindparam("d_note", type_=String), ""),
+        )
+        .group_by(_RECORD.c.id)
+        .having(
+            (
+                func.array_agg(aggregate_order_by(_ITEM.c.indicator_id, *pairs))
+                == bindparam("d_indicators", type_=ARRAY(Integer))
+            )
+            & (
+                func.array_agg(aggregate_order_by(_ITEM.c.quantity, *pairs))
+                == bindparam("d_quantities", type_=ARRAY(Integer))
+            )
+        )
+        .order_by(_RECORD.c.id)
+        .limit(1)
+    )
 
 
 _ID_SLOT = '"id": null,'
 _PG_CREATE_RECORD = _record_with_items_and_audit()
+_PG_CREATE_RECORD_ONCE = _record_with_items_and_audit(once=True)
 
 
 async def _create_record_pg(
     conn: AsyncConnection, person: Person, values: dict[str, Any], items: list[tuple[Indicator, int]]
 ) -> RecordView:
+    view, params = _record_params(person, values, items)
+    record_id = (await conn.execute(_PG_CREATE_RECORD, params)).scalar_one()
+    return _with_id(view, record_id)
+
+
+def _with_id(view: RecordView, record_id: int) -> RecordView:
+    # The view built for the snapshot gets its id rather than being built again (ORM objects cost CPU to make).
+    view.record.id = record_id
+    for item, _ind in view.items:
+        item.record_id = record_id
+    return view
+
+
+def _record_params(
+    person: Person, values: dict[str, Any], items: list[tuple[Indicator, int]]
+) -> tuple[RecordView, dict[str, Any]]:
+    """The new record's view (its id still None) and the parameters of the PostgreSQL record statement."""
     view = _view(None, values, items)
     audit = audit_values(
         action="create", entity="activity_record", entity_id="", actor_person_id=person.id, after=view.snapshot()
@@ -304,12 +380,78 @@ async def _create_record_pg(
         i_indicators=[ind.id or 0 for ind, _quantity in items],
         i_quantities=[quantity for _ind, quantity in items],
     )
-    record_id = (await conn.execute(_PG_CREATE_RECORD, params)).scalar_one()
-    # The view built for the snapshot gets its id rather than being built again (ORM objects cost CPU to make).
-    view.record.id = record_id
-    for item, _ind in view.items:
-        item.record_id = record_id
-    return view
+    return view, params
+
+
+async def record_once(
+    session: AsyncSession,
+    *,
+    person: Person,
+    team: OrgUnit,
+    activity_date: date,
+    items: list[tuple[Indicator, int]],
+    note: str | None,
+    message_text: str,
+    photo: str | None,
+    platform: str,
+    chat_id: str,
+    message_id: str | None,
+    now: datetime,
+    since: datetime,
+) -> tuple[int | None, RecordView | None]:
+    """`create_record`, unless `recent_identical_record` finds this person's identical record since `since` (a
+    double tap): (that record's id, None), else (None, the new record). On PostgreSQL the check and the record with
+    its items and audit are one statement."""
+    if not (is_postgres(session) and items):
+        first = await recent_identical_record(
+            session,
+            person_id=person.id or 0,
+            team_id=team.id or 0,
+            activity_date=activity_date,
+            items=items,
+            note=note,
+            since=since,
+        )
+        if first is not None:
+            return first, None
+        return None, await create_record(
+            session,
+            person=person,
+            team=team,
+            activity_date=activity_date,
+            items=items,
+            note=note,
+            message_text=message_text,
+            photo=photo,
+            platform=platform,
+            chat_id=chat_id,
+            message_id=message_id,
+            now=now,
+        )
+    values = _record_values(person, team, activity_date, note, message_text, photo, platform, chat_id, message_id, now)
+    return await _record_once_pg(session, person, values, items, since)
+
+
+async def _record_once_pg(
+    session: AsyncSession, person: Person, values: dict[str, Any], items: list[tuple[Indicator, int]], since: datetime
+) -> tuple[int | None, RecordView | None]:
+    view, params = _record_params(person, values, items)
+    wanted = sorted((ind.id or 0, quantity) for ind, quantity in items)
+    params.update(
+        d_person_id=values["person_id"],
+        d_team_id=values["org_unit_id"],
+        d_activity_date=values["activity_date"],
+        d_since=since,
+        d_note=values["note"],
+        d_indicators=[indicator_id for indicator_id, _quantity in wanted],
+        d_quantities=[quantity for _indicator_id, quantity in wanted],
+    )
+    await session.flush()
+    conn = await session.connection()
+    first, created = (await conn.execute(_PG_CREATE_RECORD_ONCE, params)).one()
+    if first is not None:
+        return first, None
+    return None, _with_id(view, created)
 
 
 async def _add_items(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -12,8 +13,9 @@ from tocns.core.context import Sender, UnitChoice
 from tocns.core.messages import ChatEvent, IncomingMessage, Reply
 from tocns.core.permissions import GUEST
 from tocns.core.roles import Level, Role
+from tocns.core.router import MarkAndIdentify
 from tocns.features.org import store as org_store
-from tocns.features.org.models import unit_label
+from tocns.features.org.models import ChatBinding, OrgUnit, Person, unit_label
 from tocns.outbox import store as outbox_store
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,13 @@ async def identify(session: AsyncSession, msg: IncomingMessage, now: datetime) -
             if msg.is_private
             else await org_store.chat_context(session, msg.platform, msg.chat_id, person.id or 0)
         )
+    return await _sender(session, msg, person, binding, unit)
+
+
+async def _sender(
+    session: AsyncSession, msg: IncomingMessage, person: Person, binding: ChatBinding | None, unit: OrgUnit | None
+) -> Sender:
+    """The sender with the roles held where the message was sent (memberships already read in the session)."""
     roles = {GUEST} | await org_store.roles_in_context(session, person.id or 0, unit)
     if msg.anonymous_admin and unit is not None:
         # An anonymous admin of a bound group acts with the authority of the group's unit's leader (read-only
@@ -73,6 +82,37 @@ async def identify(session: AsyncSession, msg: IncomingMessage, now: datetime) -
         roles.add(ADMIN_ROLE_OF_LEVEL.get(Level(unit.level), Role.STAFF))
     choices = await private_choices(session, person.id or 0) if msg.is_private else []
     return Sender(person=person, binding=binding, unit=unit, roles=roles, choices=choices)
+
+
+def marking_identify(mark: Any, params: Callable[[str, str, str, datetime], dict[str, Any]]) -> MarkAndIdentify:
+    """The router's processed-mark and `identify` in one round trip where they can be (PostgreSQL, a group):
+    `mark` is the mark as a data-modifying statement (the inbound store's, given by `tocns.app`) and `params` its
+    parameters for (platform, chat, message id, now). Elsewhere the router runs the two apart."""
+
+    async def mark_and_identify(
+        session: AsyncSession, msg: IncomingMessage, message_id: str, now: datetime
+    ) -> tuple[bool, Sender | None] | None:
+        if msg.is_private:
+            return None
+        found = await org_store.marked_group_sender(
+            session,
+            mark,
+            params(msg.platform, msg.chat_id, message_id, now),
+            platform=msg.platform,
+            user_id=msg.user_id,
+            display_name=msg.display_name,
+            username=msg.username,
+            chat_id=msg.chat_id,
+            now=now,
+        )
+        if found is None:
+            return None
+        fresh, known = found
+        if known is None:
+            return fresh, None  # a retried delivery, or a sender met for the first time (identify creates them)
+        return fresh, await _sender(session, msg, *known)
+
+    return mark_and_identify
 
 
 async def private_choices(session: AsyncSession, person_id: int) -> list[UnitChoice]:

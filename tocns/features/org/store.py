@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, event, func, literal, update
+from sqlalchemy import and_, bindparam, event, exists, func, literal, true, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Session, aliased
 from sqlmodel import col, select
@@ -814,6 +814,62 @@ async def group_sender(
     memberships = [(m, u) for _p, _b, _bu, m, u in rows if m is not None and u is not None]
     session.info.setdefault(_MEMBERSHIPS, {})[person.id or 0] = memberships
     return person, binding, unit
+
+
+def _marked_group_sender_statement(mark: Any) -> Any:
+    """`_GROUP_SENDER` with a data-modifying statement (the caller's processed-mark) run first as a CTE: the sender
+    is refreshed only when `mark` returned a row, and that row's first column comes back as `marked` (NULL: a
+    retried delivery). Outer-joined to the one-row anchor, so every case answers in one round trip."""
+    marked = mark.cte("mark")
+    sender_row = _PERSON_UPDATE.where(exists(sa_select(marked.c[0]))).cte("sender")
+    sender = aliased(Person, sender_row, name="sender")
+    query = (
+        sa_select(marked.c[0].label("marked"), sender, ChatBinding, _BINDING_UNIT, Membership, _MEMBER_UNIT)
+        .select_from(_ANCHOR)
+        .outerjoin(marked, true())
+        .outerjoin(sender, true())
+    )
+    return _with_binding_and_memberships(query, "b_platform", "b_chat_id", sender.id).execution_options(
+        populate_existing=True
+    )
+
+
+_MARKED_GROUP_SENDER: dict[int, tuple[Any, Any]] = {}
+
+
+async def marked_group_sender(
+    session: AsyncSession,
+    mark: Any,
+    mark_params: dict[str, Any],
+    *,
+    platform: str,
+    user_id: str,
+    display_name: str,
+    username: str | None,
+    chat_id: str,
+    now: datetime,
+) -> tuple[bool, tuple[Person, ChatBinding | None, OrgUnit | None] | None] | None:
+    """PostgreSQL: the message's processed-mark (`mark`, a data-modifying statement with `mark_params`) and
+    `group_sender` in one round trip: whether the mark is new (False: a retried delivery, nothing refreshed) and
+    the known sender with the chat's binding and unit, None for a sender the bot has not met. None on SQLite."""
+    if not is_postgres(session):
+        return None
+    built = _MARKED_GROUP_SENDER.get(id(mark))
+    if built is None or built[0] is not mark:
+        built = _MARKED_GROUP_SENDER[id(mark)] = (mark, _marked_group_sender_statement(mark))
+    params = _person_params(platform, user_id, display_name, username, None, now)
+    params.update(mark_params, b_platform=platform, b_chat_id=chat_id)
+    rows = (await session.exec(built[1], params=params)).all()  # type: ignore[call-overload]
+    if rows[0][0] is None:
+        return False, None
+    person, binding, unit = rows[0][1], rows[0][2], rows[0][3]
+    if person is None:
+        return True, None
+    if unit is None:
+        binding = None
+    memberships = [(m, u) for _k, _p, _b, _bu, m, u in rows if m is not None and u is not None]
+    session.info.setdefault(_MEMBERSHIPS, {})[person.id or 0] = memberships
+    return True, (person, binding, unit)
 
 
 def _related(member_unit: OrgUnit, context_unit: OrgUnit) -> bool:

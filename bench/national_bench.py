@@ -32,8 +32,10 @@ from _common import watch_loop
 from sqlalchemy import event, text
 
 import tocns.all_models  # noqa: F401  (every table known)
+from tocns import scheduler
 from tocns.app import BotApp
 from tocns.config import Settings
+from tocns.core.jobs import ScheduledJob
 from tocns.core.period import week_of
 from tocns.db.engine import Database
 from tocns.features.org.models import OrgUnit
@@ -154,8 +156,33 @@ async def _tick(
     return counter[0], secs, len(lines)
 
 
-async def bench_ticks(db: Database, settings: Settings, repeat: int, busy: bool) -> None:
-    """The busy Monday tick once, then the idle tick (best of `repeat`)."""
+def _timed_jobs(
+    counter: list[int], stalls: list[float], skip: set[str], lines: list[str]
+) -> Callable[[], list[ScheduledJob]]:
+    """The scheduler's jobs minus `skip`, each adding a line to `lines`: its statements, seconds, longest stall."""
+    jobs = scheduler.scheduled_jobs
+
+    def wrap(job: ScheduledJob) -> ScheduledJob:
+        async def run(app: Any, now: datetime) -> list[str]:
+            first, begun, t = counter[0], len(stalls), time.perf_counter()
+            out = await job.run(app, now)
+            secs, longest = time.perf_counter() - t, max(stalls[begun:], default=0)
+            lines.append(
+                f"    {job.name}: {len(out):,} lines, {counter[0] - first:,} statements, {secs:.2f} s, "
+                f"longest stall {longest * 1000:,.0f} ms"
+            )
+            return out
+
+        return ScheduledJob(job.name, run)
+
+    return lambda: [wrap(job) for job in jobs() if job.name not in skip]
+
+
+async def bench_ticks(
+    db: Database, settings: Settings, repeat: int, busy: bool, skip: frozenset[str] | set[str] = frozenset()
+) -> None:
+    """The busy Monday tick once (each job's figures too; the jobs in `skip` left out), then the idle tick (best
+    of `repeat`)."""
     async with db.engine.begin() as conn:
         # The jobs' dedupe keys live in the outbox, and a finished job's mark in job_done (migration 0024): emptying
         # both makes every run start from the generated state (else the second run skips the digests and summaries).
@@ -170,13 +197,21 @@ async def bench_ticks(db: Database, settings: Settings, repeat: int, busy: bool)
     event.listen(db.engine.sync_engine, "before_cursor_execute", count)
     if busy:
         stalls: list[float] = []
-        stmts, secs, sent = await _tick(app, BUSY, counter, stalls)
+        per_job: list[str] = []
+        every_job = scheduler.scheduled_jobs
+        scheduler.scheduled_jobs = _timed_jobs(counter, stalls, skip, per_job)  # type: ignore[assignment]
+        try:
+            stmts, secs, sent = await _tick(app, BUSY, counter, stalls)
+        finally:
+            scheduler.scheduled_jobs = every_job  # type: ignore[assignment]
         print(
             f"  busy tick Mon 23/11 08:00: {sent:,} messages enqueued, {stmts:,} statements, {secs:.2f} s; "
             f"longest loop stall {max(stalls, default=0) * 1000:,.0f} ms, "
-            f"{sum(s for s in stalls if s > 0.1):.2f} s in stalls over 100 ms",
+            f"{sum(s for s in stalls if s > 0.1):.2f} s in stalls over 100 ms"
+            + (f" (without {', '.join(sorted(skip))})" if skip else ""),
             flush=True,
         )
+        print("\n".join(per_job), flush=True)
     await _tick(app, WARM, counter)
     idle = [await _tick(app, IDLE, counter) for _ in range(repeat)]
     best = min(idle, key=lambda r: r[1])
@@ -185,7 +220,7 @@ async def bench_ticks(db: Database, settings: Settings, repeat: int, busy: bool)
     event.remove(db.engine.sync_engine, "before_cursor_execute", count)
 
 
-async def _bench(url: str, repeat: int, busy: bool, ticks: bool, reports: bool) -> None:
+async def _bench(url: str, repeat: int, busy: bool, ticks: bool, reports: bool, skip: set[str]) -> None:
     db = Database(url)
     files = tempfile.mkdtemp(prefix="national-bench-")
     settings = Settings(_env_file=None, database_url=url, files_dir=files, auto_migrate=False)  # type: ignore[call-arg]
@@ -201,7 +236,7 @@ async def _bench(url: str, repeat: int, busy: bool, ticks: bool, reports: bool) 
         if reports:
             await bench_reports(db, settings, repeat)
         if ticks:
-            await bench_ticks(db, settings, repeat, busy)
+            await bench_ticks(db, settings, repeat, busy, skip)
     finally:
         await db.dispose()
         shutil.rmtree(files, ignore_errors=True)
@@ -215,8 +250,13 @@ def main() -> None:
     parser.add_argument("--no-busy", action="store_true", help="skip the busy Monday tick (minutes at full scale)")
     parser.add_argument("--no-ticks", action="store_true", help="reports only (no tick at all)")
     parser.add_argument("--no-reports", action="store_true", help="ticks only")
+    parser.add_argument(
+        "--skip-job", action="append", default=[], metavar="NAME",
+        help="leave this job out of the busy tick (repeatable), e.g. weekly_summary to time the others",
+    )  # fmt: skip
     args = parser.parse_args()
-    asyncio.run(_bench(args.url, args.repeat, not args.no_busy, not args.no_ticks, not args.no_reports))
+    busy, ticks, reports = not args.no_busy, not args.no_ticks, not args.no_reports
+    asyncio.run(_bench(args.url, args.repeat, busy, ticks, reports, set(args.skip_job)))
 
 
 if __name__ == "__main__":

@@ -266,7 +266,6 @@ async def nonreporter_nudge(app: JobContext, now: datetime) -> list[str]:
     if monday is None:
         return []
     week = monday.isoformat()
-    sent: list[str] = []
     async with app.db.session() as session:
         # Friday to Sunday night this runs every minute: once the week's pass went through (every group nudged or
         # found with nothing to hear), each minute reads this one row, not every group and team.
@@ -278,19 +277,21 @@ async def nonreporter_nudge(app: JobContext, now: datetime) -> list[str]:
             return []
         teams_of = await _teams_by_commune(session, [t[3] for t in targets])
         reported = await task_store.teams_reported_between(session, monday, monday + timedelta(days=6))
-        for platform, chat_id, own_unit, commune, key in targets:
-            teams = teams_of.get(commune.id or 0, [])
-            silent = [t for t in teams if t.id not in reported]
-            # Privately, a team's people hear only about their own team; a commune's leaders about every team.
-            concerned = silent if own_unit in (None, commune.id) else [t for t in silent if t.id == own_unit]
-            if not concerned:
-                continue
-            text = _nudge_text(commune, monday, silent, teams)
-            row = await outbox.enqueue(
-                session, platform=platform, chat_id=chat_id, text=text, kind="nudge", dedupe_key=key, now=now
-            )
-            if row is not None:
-                sent.append(f"nhắc tổ chưa báo cáo ({len(silent)} tổ) → {platform}:{chat_id}")
+    messages: list[dict[str, Any]] = []
+    lines: dict[str, str] = {}
+    for platform, chat_id, own_unit, commune, key in targets:
+        teams = teams_of.get(commune.id or 0, [])
+        silent = [t for t in teams if t.id not in reported]
+        # Privately, a team's people hear only about their own team; a commune's leaders about every team.
+        concerned = silent if own_unit in (None, commune.id) else [t for t in silent if t.id == own_unit]
+        if not concerned:
+            continue
+        text = _nudge_text(commune, monday, silent, teams)
+        messages.append(dict(platform=platform, chat_id=chat_id, text=text, kind="nudge", dedupe_key=key))
+        lines[key] = f"nhắc tổ chưa báo cáo ({len(silent)} tổ) → {platform}:{chat_id}"
+    # Committed per batch, the event loop's turn in between: a country's groups do not hold one transaction.
+    sent = [lines[m["dedupe_key"]] for m in await enqueue_batches(app.db, messages, now)]
+    async with app.db.session() as session:
         await job_done.mark_finished(session, "nonreporter_nudge", week, now)
     return sent
 

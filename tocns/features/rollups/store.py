@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,12 @@ def under_path(dialect: str, column: str, path: str) -> str:
     if not _PATH.fullmatch(path):
         raise ValueError(f"not a unit path: {path!r}")
     return f"{column} GLOB '{path}*'" if dialect == "sqlite" else f"{column} LIKE '{path}%'"
+
+
+def under_paths(dialect: str, column: str, paths: Iterable[str]) -> str:
+    """SQL true when the unit path in `column` lies at or under one of `paths` (each an index range scan)."""
+    clauses = [under_path(dialect, column, path) for path in dict.fromkeys(paths)]
+    return "(" + " OR ".join(clauses or ["1 = 0"]) + ")"
 
 
 @dataclass

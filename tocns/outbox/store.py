@@ -140,10 +140,12 @@ ENQUEUE_MANY_ROWS = 200
 # sets, which SQLAlchemy sends as multi-row VALUES ("insertmanyvalues") of ENQUEUE_MANY_ROWS rows each. A statement
 # built with .values(rows) compiled thousands of bind parameters per batch: ~25 ms of CPU on the event loop each.
 _keyed_many = per_dialect(
-    lambda insert: insert(_OUTBOX)
-    .values({c.name: _outbox_param(c.name) for c in _OUTBOX.c if c.name != "id"})
-    .on_conflict_do_nothing(index_elements=["dedupe_key"])
-    .returning(_OUTBOX.c.dedupe_key)
+    lambda insert: (
+        insert(_OUTBOX)
+        .values({c.name: _outbox_param(c.name) for c in _OUTBOX.c if c.name != "id"})
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(_OUTBOX.c.dedupe_key)
+    )
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -348,6 +349,11 @@ async def _team_rows(reader: _Reader, codes: dict[int, str]) -> list[TeamRow]:
 
     `codes` is the catalogue (indicator id to code, in catalogue order): each team's figures follow it.
     """
+    return _fold_team_rows(*await _read_team_rows(reader), codes)
+
+
+async def _read_team_rows(reader: _Reader) -> tuple[list[Any], list[Any]]:
+    """The team rows' two statements: each team's figures, and the team leaders (team, name) in order."""
     concat = "string_agg" if reader.dialect == "postgresql" else "group_concat"
     teams = await reader.rows(
         # Each team's records by key, once per team (joined to team_records, PostgreSQL misjudging a commune's team
@@ -361,13 +367,19 @@ async def _team_rows(reader: _Reader, codes: dict[int, str]) -> list[TeamRow]:
         "LEFT JOIN org_unit ch ON ch.id = tc.child_id AND ch.parent_id = :unit_id AND ch.active = :true "
         f"LEFT JOIN ({_TEAM_FIGURES.format(concat=concat)}) f ON f.team_id = tc.team_id"
     )
-    order = {indicator_id: i for i, indicator_id in enumerate(codes)}
-    leaders: dict[int, list[str]] = {}
-    for team_id, leader_name in await reader.rows(
+    leader_rows = await reader.rows(
         "SELECT m.org_unit_id, pe.display_name FROM membership m "
         "JOIN team_child tc ON tc.team_id = m.org_unit_id JOIN person pe ON pe.id = m.person_id "
         "WHERE m.role = 'team_leader' ORDER BY m.id"
-    ):
+    )
+    return teams, leader_rows
+
+
+def _fold_team_rows(teams: list[Any], leader_rows: list[Any], codes: dict[int, str]) -> list[TeamRow]:
+    """TeamRows from _read_team_rows' rows, in Vietnamese order (pure: no session)."""
+    order = {indicator_id: i for i, indicator_id in enumerate(codes)}
+    leaders: dict[int, list[str]] = {}
+    for team_id, leader_name in leader_rows:
         leaders.setdefault(team_id, []).append(leader_name)
     rows = [
         TeamRow(
@@ -512,8 +524,25 @@ async def build_child_reports(
     reader.params["year"] = targets_year
     tasks_sql = task_rows_sql(reader.dialect, parent, with_commune=True)
     sql = _SUMMARY_SQL + _CHILD_TASKS_PART.format(tasks=tasks_sql) + _CHILD_TARGETS_PART
+    rows = await reader.rows(sql + _SUMMARY_ORDER, _CHILD_AGG)
+    teams, leaders = await _read_team_rows(reader)
+    # The folding (a province's thousands of teams) runs in a thread: the event loop keeps answering meanwhile.
+    named_children = [(c.id or 0, c.code, c.name, c.level) for c in children]
+    return await asyncio.to_thread(_fold_children, rows, teams, leaders, named_children, dates, now)
+
+
+def _fold_children(
+    rows: list[Any],
+    teams: list[Any],
+    leaders: list[Any],
+    children: list[tuple[int, str, str, str]],
+    dates: tuple[date, date, date, date],
+    now: datetime,
+) -> dict[int, ChildReport]:
+    """build_child_reports' reports from the parent's rows (pure: no session), for (id, code, name, level) children."""
+    start, end, previous_start, previous_end = dates
     parts: list[list[Any]] = [[] for _ in range(6)]
-    for row in await reader.rows(sql + _SUMMARY_ORDER, _CHILD_AGG):
+    for row in rows:
         parts[row[0]].append(row)
     figures = {r[1]: r[8:12] for r in parts[1]}
     catalogue, quantities = _child_quantities([(*r[1:5], r[7], r[8], r[9]) for r in parts[2]])
@@ -524,25 +553,24 @@ async def build_child_reports(
     for r in parts[4]:
         task_rows.setdefault(r[7], []).append((r[1], r[3], r[6], r[8], r[4], r[5], r[9]))
     with_targets = {r[1] for r in parts[5]}
-    team_children, nested = _team_children(await _team_rows(reader, {r[1]: r[2] for r in parts[2]}))
+    team_children, nested = _team_children(_fold_team_rows(teams, leaders, {r[1]: r[2] for r in parts[2]}))
     out: dict[int, ChildReport] = {}
-    for child in children:
-        child_id = child.id or 0
-        if child_id not in figures or child.code in nested:
+    for child_id, code, name, level in children:
+        if child_id not in figures or code in nested:
             continue
-        teams, reporting, records, timely = figures[child_id]
+        team_count, reporting, records, timely = figures[child_id]
         own = quantities.get(child_id, {})
         totals = [
-            IndicatorTotal(code=code, name=name, unit=unit, quantity=own.get(code, (0, 0))[0],
-                           previous=own.get(code, (0, 0))[1])
-            for code, name, unit in catalogue
+            IndicatorTotal(code=ind, name=ind_name, unit=unit, quantity=own.get(ind, (0, 0))[0],
+                           previous=own.get(ind, (0, 0))[1])
+            for ind, ind_name, unit in catalogue
         ]  # fmt: skip
         report = Report(
-            unit_code=child.code, unit_name=child.name, unit_level=child.level, start=start, end=end,
+            unit_code=code, unit_name=name, unit_level=level, start=start, end=end,
             previous_start=previous_start, previous_end=previous_end, generated_at=now, totals=totals,
-            children=[] if child.level == Level.TEAM else team_children.get(child.code, []),
-            teams=int(teams or 0), reporting_teams=int(reporting or 0), records=int(records or 0),
-            timely_records=int(timely or 0), silent_teams=_silent(silent_rows.get(child.code, [])),
+            children=[] if level == Level.TEAM else team_children.get(code, []),
+            teams=int(team_count or 0), reporting_teams=int(reporting or 0), records=int(records or 0),
+            timely_records=int(timely or 0), silent_teams=_silent(silent_rows.get(code, [])),
         )  # fmt: skip
         out[child_id] = ChildReport(report, fold_task_rows(task_rows.get(child_id, [])), child_id in with_targets)
     return out

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import shutil
 import statistics
 import tempfile
@@ -180,7 +181,12 @@ def _timed_jobs(
 
 
 async def bench_ticks(
-    db: Database, settings: Settings, repeat: int, busy: bool, skip: frozenset[str] | set[str] = frozenset()
+    db: Database,
+    settings: Settings,
+    repeat: int,
+    busy: bool,
+    skip: frozenset[str] | set[str] = frozenset(),
+    freeze: bool = False,
 ) -> None:
     """The busy Monday tick once (each job's figures too; the jobs in `skip` left out), then the idle tick (best
     of `repeat`)."""
@@ -204,12 +210,28 @@ async def bench_ticks(
         print(f"  holiday table built on first use: {(time.perf_counter() - t) * 1000:,.0f} ms (once per process)")
         stalls: list[float] = []
         per_job: list[str] = []
+        # The collector's pauses, to tell a full collection (the whole heap, on the loop) from the jobs' own work.
+        pauses: list[float] = []
+        started = [0.0]
+
+        def collected(phase: str, _info: dict[str, int]) -> None:
+            if phase == "start":
+                started[0] = time.perf_counter()
+            else:
+                pauses.append(time.perf_counter() - started[0])
+
+        gc.callbacks.append(collected)
+        if freeze:
+            # What a server would do once started: the objects of the imports and the app out of every collection.
+            gc.collect()
+            gc.freeze()
         every_job = scheduler.scheduled_jobs
         scheduler.scheduled_jobs = _timed_jobs(counter, stalls, skip, per_job)  # type: ignore[assignment]
         try:
             stmts, secs, sent = await _tick(app, BUSY, counter, stalls)
         finally:
             scheduler.scheduled_jobs = every_job  # type: ignore[assignment]
+            gc.callbacks.remove(collected)
         print(
             f"  busy tick Mon 23/11 08:00: {sent:,} messages enqueued, {stmts:,} statements, {secs:.2f} s; "
             f"longest loop stall {max(stalls, default=0) * 1000:,.0f} ms, "
@@ -218,6 +240,7 @@ async def bench_ticks(
             flush=True,
         )
         print("\n".join(per_job), flush=True)
+        print(f"    longest garbage collection during the tick: {max(pauses, default=0) * 1000:,.0f} ms", flush=True)
     await _tick(app, WARM, counter)
     idle = [await _tick(app, IDLE, counter) for _ in range(repeat)]
     best = min(idle, key=lambda r: r[1])
@@ -226,7 +249,7 @@ async def bench_ticks(
     event.remove(db.engine.sync_engine, "before_cursor_execute", count)
 
 
-async def _bench(url: str, repeat: int, busy: bool, ticks: bool, reports: bool, skip: set[str]) -> None:
+async def _bench(url: str, repeat: int, busy: bool, ticks: bool, reports: bool, skip: set[str], freeze: bool) -> None:
     db = Database(url)
     files = tempfile.mkdtemp(prefix="national-bench-")
     settings = Settings(_env_file=None, database_url=url, files_dir=files, auto_migrate=False)  # type: ignore[call-arg]
@@ -242,7 +265,7 @@ async def _bench(url: str, repeat: int, busy: bool, ticks: bool, reports: bool, 
         if reports:
             await bench_reports(db, settings, repeat)
         if ticks:
-            await bench_ticks(db, settings, repeat, busy, skip)
+            await bench_ticks(db, settings, repeat, busy, skip, freeze)
     finally:
         await db.dispose()
         shutil.rmtree(files, ignore_errors=True)
@@ -260,9 +283,13 @@ def main() -> None:
         "--skip-job", action="append", default=[], metavar="NAME",
         help="leave this job out of the busy tick (repeatable), e.g. weekly_summary to time the others",
     )  # fmt: skip
+    parser.add_argument(
+        "--gc-freeze", action="store_true",
+        help="gc.freeze() before the busy tick (the start-up objects left out of every garbage collection)",
+    )  # fmt: skip
     args = parser.parse_args()
     busy, ticks, reports = not args.no_busy, not args.no_ticks, not args.no_reports
-    asyncio.run(_bench(args.url, args.repeat, busy, ticks, reports, set(args.skip_job)))
+    asyncio.run(_bench(args.url, args.repeat, busy, ticks, reports, set(args.skip_job), args.gc_freeze))
 
 
 if __name__ == "__main__":

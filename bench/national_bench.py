@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import shutil
 import statistics
 import tempfile
@@ -35,8 +36,11 @@ from _common import watch_loop
 from sqlalchemy import event, text
 
 import tocns.all_models  # noqa: F401  (every table known)
+from tocns import scheduler
 from tocns.app import BotApp
 from tocns.config import Settings
+from tocns.core.dates import is_holiday
+from tocns.core.jobs import ScheduledJob
 from tocns.core.period import week_of
 from tocns.db.engine import Database
 from tocns.features.org.models import OrgUnit
@@ -201,8 +205,38 @@ async def _tick(
     return counter[0], secs, len(lines)
 
 
-async def bench_ticks(db: Database, settings: Settings, repeat: int, busy: bool) -> None:
-    """The busy Monday tick once, then the idle tick (best of `repeat`)."""
+def _timed_jobs(
+    counter: list[int], stalls: list[float], skip: set[str], lines: list[str]
+) -> Callable[[], list[ScheduledJob]]:
+    """The scheduler's jobs minus `skip`, each adding a line to `lines`: its statements, seconds, longest stall."""
+    jobs = scheduler.scheduled_jobs
+
+    def wrap(job: ScheduledJob) -> ScheduledJob:
+        async def run(app: Any, now: datetime) -> list[str]:
+            first, begun, t = counter[0], len(stalls), time.perf_counter()
+            out = await job.run(app, now)
+            secs, longest = time.perf_counter() - t, max(stalls[begun:], default=0)
+            lines.append(
+                f"    {job.name}: {len(out):,} lines, {counter[0] - first:,} statements, {secs:.2f} s, "
+                f"longest stall {longest * 1000:,.0f} ms"
+            )
+            return out
+
+        return ScheduledJob(job.name, run)
+
+    return lambda: [wrap(job) for job in jobs() if job.name not in skip]
+
+
+async def bench_ticks(
+    db: Database,
+    settings: Settings,
+    repeat: int,
+    busy: bool,
+    skip: frozenset[str] | set[str] = frozenset(),
+    freeze: bool = False,
+) -> None:
+    """The busy Monday tick once (each job's figures too; the jobs in `skip` left out), then the idle tick (best
+    of `repeat`)."""
     async with db.engine.begin() as conn:
         # The jobs' dedupe keys live in the outbox, and a finished job's mark in job_done (migration 0024): emptying
         # both makes every run start from the generated state (else the second run skips the digests and summaries).
@@ -216,14 +250,44 @@ async def bench_ticks(db: Database, settings: Settings, repeat: int, busy: bool)
 
     event.listen(db.engine.sync_engine, "before_cursor_execute", count)
     if busy:
+        # The holiday table (the `holidays` package's Vietnamese calendar) is built on first use, once per process
+        # and year, on the loop: timed apart so the tick's stalls are the jobs' own.
+        t = time.perf_counter()
+        is_holiday(BUSY.date())
+        print(f"  holiday table built on first use: {(time.perf_counter() - t) * 1000:,.0f} ms (once per process)")
         stalls: list[float] = []
-        stmts, secs, sent = await _tick(app, BUSY, counter, stalls)
+        per_job: list[str] = []
+        # The collector's pauses, to tell a full collection (the whole heap, on the loop) from the jobs' own work.
+        pauses: list[float] = []
+        started = [0.0]
+
+        def collected(phase: str, _info: dict[str, int]) -> None:
+            if phase == "start":
+                started[0] = time.perf_counter()
+            else:
+                pauses.append(time.perf_counter() - started[0])
+
+        gc.callbacks.append(collected)
+        if freeze:
+            # What a server would do once started: the objects of the imports and the app out of every collection.
+            gc.collect()
+            gc.freeze()
+        every_job = scheduler.scheduled_jobs
+        scheduler.scheduled_jobs = _timed_jobs(counter, stalls, skip, per_job)  # type: ignore[assignment]
+        try:
+            stmts, secs, sent = await _tick(app, BUSY, counter, stalls)
+        finally:
+            scheduler.scheduled_jobs = every_job  # type: ignore[assignment]
+            gc.callbacks.remove(collected)
         print(
             f"  busy tick Mon 23/11 08:00: {sent:,} messages enqueued, {stmts:,} statements, {secs:.2f} s; "
             f"longest loop stall {max(stalls, default=0) * 1000:,.0f} ms, "
-            f"{sum(s for s in stalls if s > 0.1):.2f} s in stalls over 100 ms",
+            f"{sum(s for s in stalls if s > 0.1):.2f} s in stalls over 100 ms"
+            + (f" (without {', '.join(sorted(skip))})" if skip else ""),
             flush=True,
         )
+        print("\n".join(per_job), flush=True)
+        print(f"    longest garbage collection during the tick: {max(pauses, default=0) * 1000:,.0f} ms", flush=True)
     await _tick(app, WARM, counter)
     idle = [await _tick(app, IDLE, counter) for _ in range(repeat)]
     best = min(idle, key=lambda r: r[1])
@@ -232,7 +296,9 @@ async def bench_ticks(db: Database, settings: Settings, repeat: int, busy: bool)
     event.remove(db.engine.sync_engine, "before_cursor_execute", count)
 
 
-async def _bench(url: str, repeat: int, busy: bool, ticks: bool, reports: bool, rotate: int) -> None:
+async def _bench(
+    url: str, repeat: int, busy: bool, ticks: bool, reports: bool, rotate: int, skip: set[str], freeze: bool
+) -> None:
     db = Database(url)
     files = tempfile.mkdtemp(prefix="national-bench-")
     settings = Settings(_env_file=None, database_url=url, files_dir=files, auto_migrate=False)  # type: ignore[call-arg]
@@ -248,7 +314,7 @@ async def _bench(url: str, repeat: int, busy: bool, ticks: bool, reports: bool, 
         if reports:
             await bench_reports(db, settings, repeat, rotate)
         if ticks:
-            await bench_ticks(db, settings, repeat, busy)
+            await bench_ticks(db, settings, repeat, busy, skip, freeze)
     finally:
         await db.dispose()
         shutil.rmtree(files, ignore_errors=True)
@@ -265,8 +331,17 @@ def main() -> None:
     parser.add_argument(
         "--rotate", type=int, default=1, help="reports: go through this many provinces and communes, one per round"
     )
+    parser.add_argument(
+        "--skip-job", action="append", default=[], metavar="NAME",
+        help="leave this job out of the busy tick (repeatable), e.g. weekly_summary to time the others",
+    )  # fmt: skip
+    parser.add_argument(
+        "--gc-freeze", action="store_true",
+        help="gc.freeze() before the busy tick (the start-up objects left out of every garbage collection)",
+    )  # fmt: skip
     args = parser.parse_args()
-    asyncio.run(_bench(args.url, args.repeat, not args.no_busy, not args.no_ticks, not args.no_reports, args.rotate))
+    busy, ticks, reports = not args.no_busy, not args.no_ticks, not args.no_reports
+    asyncio.run(_bench(args.url, args.repeat, busy, ticks, reports, args.rotate, set(args.skip_job), args.gc_freeze))
 
 
 if __name__ == "__main__":

@@ -285,3 +285,35 @@ async def test_an_idle_minute_reads_only_due_tasks_whatever_their_number(app: Bo
         task_reads = [s for s in seen if re.search(r"\bFROM task\b", s)]
         assert task_reads and all("next_due_at <=" in s for s in task_reads), task_reads
     assert counts[0] == counts[1] <= 20, counts
+
+
+async def test_a_busy_minutes_statements_do_not_grow_with_its_reminders(app: BotApp, clock: FakeClock) -> None:
+    from tocns.features.tasks import jobs as task_jobs
+
+    async with app.db.session() as session:
+        tree = await build_tree(session)
+        await org_store.bind_chat(session, platform="console", chat_id="group-1", unit=tree.commune, person=None)
+    clock.set_local("2026-11-23 07:00")
+    assert await task_jobs.task_reminders(app, clock()) == []  # the process's first look (open tasks rechecked)
+    counts = []
+    for size, day in ((3, date(2026, 11, 24)), (30, date(2026, 11, 25))):
+        clock.set_local(f"{day.isoformat()} 07:00")
+        async with app.db.session() as session:
+            creator = await org_store.upsert_person(session, platform="console", user_id="boss", display_name="Hùng")
+            for number in range(size):
+                await task_store.create_task(
+                    session, commune=tree.commune, title=f"Việc {day.day}-{number}", due_date=day,
+                    scope=TaskScope.TEAM, platform="console", chat_id="group-1", creator=creator,
+                    teams=[tree.teams[number % 3]], now=clock(),
+                )  # fmt: skip
+        clock.set_local(f"{day.isoformat()} 08:00")
+        seen, stop = _count_statements(app)
+        try:
+            lines = await task_jobs.task_reminders(app, clock())
+        finally:
+            stop()
+        # Each of the day's tasks reminded in the group on its deadline (yesterday's are overdue now).
+        assert len([line for line in lines if "(due) → console:group-1" in line]) == size, lines
+        counts.append(len(seen))
+    assert counts[0] == counts[1], counts
+    assert len(await outbox_rows(app, "reminder")) == 3 + 30 + 3

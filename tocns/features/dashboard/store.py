@@ -16,7 +16,7 @@ from tocns.db.dialect import dialect_of
 from tocns.features.dashboard.models import DashboardLink
 from tocns.features.directives.models import Directive
 from tocns.features.org.models import OrgUnit, Person
-from tocns.features.rollups.store import under_path
+from tocns.features.rollups.store import under_path, under_paths
 
 LINK_TTL = timedelta(minutes=15)
 
@@ -78,12 +78,6 @@ async def root_units(session: AsyncSession) -> list[OrgUnit]:
     return list(result.all())
 
 
-def _under(dialect: str, paths: list[str], column: str) -> str:
-    """SQL true when `column` (a unit path) lies under one of `paths` (each an index range scan)."""
-    clauses = [under_path(dialect, column, path) for path in paths]
-    return "(" + " OR ".join(clauses or ["1 = 0"]) + ")"
-
-
 async def daily_totals(session: AsyncSession, unit: OrgUnit, start: date, end: date) -> dict[tuple[date, str], int]:
     """Quantity per (activity date, indicator code) of the active teams under `unit`, read from the rollups."""
     dialect = dialect_of(session)
@@ -115,7 +109,7 @@ async def directives_within(
 ) -> list[Directive]:
     """The latest directives that reached a commune inside `areas`, and those `person_id` wrote (newest first)."""
     params: dict[str, Any] = {"limit": limit, "person": person_id or -1}
-    under = _under(dialect_of(session), [a.path for a in areas], "c.path")
+    under = under_paths(dialect_of(session), "c.path", [a.path for a in areas])
     conn = await session.connection()
     ids = [
         row[0]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, event, exists, func, literal, true, update
+from sqlalchemy import and_, bindparam, event, exists, func, literal, text, true, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Session, aliased
 from sqlmodel import col, select
@@ -19,12 +19,13 @@ from tocns.core.messages import Mention
 from tocns.core.roles import Level, Role
 from tocns.core.text import fold, vi_sorted
 from tocns.db.audit import append_audit_rows, record_audit
-from tocns.db.dialect import is_postgres
+from tocns.db.dialect import dialect_of, is_postgres
 from tocns.db.errors import Conflict, Expired, NotFound
 from tocns.db.upsert import per_dialect, table_of
 from tocns.features.org import texts
 from tocns.features.org.models import ChatBinding, JoinCode, Membership, OrgUnit, Person
 from tocns.features.org.names import name_words_match
+from tocns.features.rollups.store import under_paths
 
 JOIN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 JOIN_CODE_LENGTH = 8
@@ -627,26 +628,37 @@ async def move_binding(session: AsyncSession, platform: str, old_chat_id: str, n
     return binding
 
 
-async def active_bindings(session: AsyncSession) -> list[tuple[ChatBinding, OrgUnit]]:
-    """Every active chat binding with its unit (the groups that reach a unit and the units below it)."""
+def _under(session: AsyncSession, paths: Sequence[str] | None) -> Any:
+    """SQL true for the units at or under one of `paths` (each an index range scan); always true for None."""
+    if paths is None:
+        return true()
+    return text(under_paths(dialect_of(session), "org_unit.path", paths))
+
+
+async def active_bindings(
+    session: AsyncSession, under: Sequence[str] | None = None
+) -> list[tuple[ChatBinding, OrgUnit]]:
+    """Every active chat binding with its unit (the groups that reach a unit and the units below it); with
+    `under`, only those of the units at or below these paths."""
     result = await session.exec(
         select(ChatBinding, OrgUnit)
         .join(OrgUnit, col(OrgUnit.id) == col(ChatBinding.org_unit_id))
-        .where(ChatBinding.active == True, OrgUnit.active == True)  # noqa: E712
+        .where(ChatBinding.active == True, OrgUnit.active == True, _under(session, under))  # noqa: E712
         .order_by(col(ChatBinding.id))
     )
     return [(b, u) for b, u in result.all()]
 
 
 async def privately_reachable(
-    session: AsyncSession, roles: Iterable[str] | None = None
+    session: AsyncSession, roles: Iterable[str] | None = None, under: Sequence[str] | None = None
 ) -> list[tuple[Person, Membership, OrgUnit]]:
-    """Every membership (of the given roles) of a person who has a private chat with the bot, with its unit."""
+    """Every membership (of the given roles) of a person who has a private chat with the bot, with its unit; with
+    `under`, only the memberships of the units at or below these paths."""
     query = (
         select(Person, Membership, OrgUnit)
         .join(Membership, col(Membership.person_id) == col(Person.id))
         .join(OrgUnit, col(OrgUnit.id) == col(Membership.org_unit_id))
-        .where(col(Person.private_chat_id).is_not(None), OrgUnit.active == True)  # noqa: E712
+        .where(col(Person.private_chat_id).is_not(None), OrgUnit.active == True, _under(session, under))  # noqa: E712
         .order_by(col(OrgUnit.path), col(Person.id))
     )
     if roles is not None:

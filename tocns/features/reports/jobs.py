@@ -18,7 +18,7 @@ from tocns.features.org.models import OrgUnit
 from tocns.features.org.reach import Chat, load_reach
 from tocns.features.reports.files import Drawing, ReportFiles, draw_off_loop, prepare_drawing
 from tocns.features.reports.render import CHARTS_NEED_EXTRA, render_text
-from tocns.features.reports.service import unit_report
+from tocns.features.reports.service import child_reports, unit_report
 from tocns.features.reports.store import department_units, digest_recipients, root_chats
 from tocns.features.tasks import store as task_store
 from tocns.outbox import store as outbox
@@ -73,6 +73,8 @@ async def enqueue_batches(db: Database, messages: list[dict[str, Any]], now: dat
         async with db.session() as session:
             stored = await outbox.enqueue_many(session, [{**message, "now": now} for message in batch])
         queued += [message for message in batch if message["dedupe_key"] in stored]
+        # Between two batches the webhooks and the sender get the event loop.
+        await asyncio.sleep(0)
     return queued
 
 
@@ -177,10 +179,39 @@ def digest_period(now: datetime, app: JobContext) -> Period | None:
     return None if nominal is None else week_of(nominal - timedelta(days=7))
 
 
+# Digests rendered between two yields to the event loop (a few milliseconds of Python each).
+RENDER_BATCH = 20
+
+# (commune, platform, chat id, dedupe key) of one digest message.
+_Recipient = tuple[OrgUnit, str, str, str]
+
+
+async def _digest_texts(
+    app: JobContext, parent_id: int | None, communes: list[OrgUnit], period: Period, now: datetime
+) -> dict[int, str]:
+    """The digest text of each of `communes` (all under `parent_id`), by id: their reports read with the parent's
+    statements, rendered in batches that give the event loop a turn in between."""
+    async with app.db.session() as session:
+        parent = None if parent_id is None else await session.get(OrgUnit, parent_id)
+        if parent is None:
+            reports = {
+                c.id or 0: await unit_report(session, c, period, app.settings, now, team_rows=False) for c in communes
+            }
+        else:
+            reports = await child_reports(session, parent, communes, period, app.settings, now)
+    texts: dict[int, str] = {}
+    for number, (commune_id, report) in enumerate(reports.items(), 1):
+        texts[commune_id] = render_text(report, app.settings.tz)
+        if number % RENDER_BATCH == 0:
+            await asyncio.sleep(0)
+    return texts
+
+
 async def commune_digest(app: JobContext, now: datetime) -> list[str]:
     """Enqueue each commune's digest to its leaders' private chats (or its groups), once per recipient and period.
 
-    Committed per batch of recipients: each batch's session builds its communes' reports (once each) and enqueues.
+    Province by province: the communes' reports are read with their province's statements (a constant number per
+    province, not per commune), rendered, and enqueued in batches each committed on its own.
     """
     period = digest_period(now, app)
     if period is None:
@@ -190,31 +221,24 @@ async def commune_digest(app: JobContext, now: datetime) -> list[str]:
         if await job_done.finished(session, "commune_digest", period.slug):
             return []
         # Keyed by person, not chat: a leader who opens a private chat mid-week does not get the week twice.
-        recipients = [
+        recipients: list[_Recipient] = [
             (commune, platform, chat_id, f"commune_digest:{commune.code}:{who}:{period.slug}")
             for commune, platform, chat_id, who in await digest_recipients(session)
         ]
         used = await outbox.used_keys(session, [key for *_r, key in recipients])
-    todo = [r for r in recipients if r[3] not in used]
+    by_parent: dict[int | None, list[_Recipient]] = {}
+    for recipient in recipients:
+        if recipient[3] not in used:
+            by_parent.setdefault(recipient[0].parent_id, []).append(recipient)
     sent: list[str] = []
-    texts: dict[int, str] = {}
-    for first in range(0, len(todo), ENQUEUE_BATCH):
-        batch = todo[first : first + ENQUEUE_BATCH]
-        async with app.db.session() as session:
-            for commune, *_rest in batch:
-                if commune.id not in texts:
-                    # A text only: the sums per team of the commune, not the workbook's team sheet.
-                    report = await unit_report(session, commune, period, app.settings, now, team_rows=False)
-                    texts[commune.id or 0] = render_text(report, app.settings.tz)
-            # The batch's messages in one INSERT: a round trip per batch, not per leader.
-            stored = await outbox.enqueue_many(
-                session,
-                [
-                    dict(platform=p, chat_id=c, text=texts[u.id or 0], kind="digest", dedupe_key=key, now=now)
-                    for u, p, c, key in batch
-                ],
-            )
-        sent += [f"commune_digest {u.code} {period.slug} -> {p}:{c}" for u, p, c, key in batch if key in stored]
+    for parent_id, todo in by_parent.items():
+        communes = list({commune.id or 0: commune for commune, *_rest in todo}.values())
+        texts = await _digest_texts(app, parent_id, communes, period, now)
+        messages = [
+            dict(platform=p, chat_id=c, text=texts[u.id or 0], kind="digest", dedupe_key=key) for u, p, c, key in todo
+        ]
+        stored = {m["dedupe_key"] for m in await enqueue_batches(app.db, messages, now)}
+        sent += [f"commune_digest {u.code} {period.slug} -> {p}:{c}" for u, p, c, key in todo if key in stored]
     async with app.db.session() as session:
         await job_done.mark_finished(session, "commune_digest", period.slug, now)
     return sent
@@ -281,7 +305,6 @@ async def nonreporter_nudge(app: JobContext, now: datetime) -> list[str]:
     if monday is None:
         return []
     week = monday.isoformat()
-    sent: list[str] = []
     async with app.db.session() as session:
         # Friday to Sunday night this runs every minute: once the week's pass went through (every group nudged or
         # found with nothing to hear), each minute reads this one row, not every group and team.
@@ -293,19 +316,21 @@ async def nonreporter_nudge(app: JobContext, now: datetime) -> list[str]:
             return []
         teams_of = await _teams_by_commune(session, [t[3] for t in targets])
         reported = await task_store.teams_reported_between(session, monday, monday + timedelta(days=6))
-        for platform, chat_id, own_unit, commune, key in targets:
-            teams = teams_of.get(commune.id or 0, [])
-            silent = [t for t in teams if t.id not in reported]
-            # Privately, a team's people hear only about their own team; a commune's leaders about every team.
-            concerned = silent if own_unit in (None, commune.id) else [t for t in silent if t.id == own_unit]
-            if not concerned:
-                continue
-            text = _nudge_text(commune, monday, silent, teams)
-            row = await outbox.enqueue(
-                session, platform=platform, chat_id=chat_id, text=text, kind="nudge", dedupe_key=key, now=now
-            )
-            if row is not None:
-                sent.append(f"nhắc tổ chưa báo cáo ({len(silent)} tổ) → {platform}:{chat_id}")
+    messages: list[dict[str, Any]] = []
+    lines: dict[str, str] = {}
+    for platform, chat_id, own_unit, commune, key in targets:
+        teams = teams_of.get(commune.id or 0, [])
+        silent = [t for t in teams if t.id not in reported]
+        # Privately, a team's people hear only about their own team; a commune's leaders about every team.
+        concerned = silent if own_unit in (None, commune.id) else [t for t in silent if t.id == own_unit]
+        if not concerned:
+            continue
+        text = _nudge_text(commune, monday, silent, teams)
+        messages.append(dict(platform=platform, chat_id=chat_id, text=text, kind="nudge", dedupe_key=key))
+        lines[key] = f"nhắc tổ chưa báo cáo ({len(silent)} tổ) → {platform}:{chat_id}"
+    # Committed per batch, the event loop's turn in between: a country's groups do not hold one transaction.
+    sent = [lines[m["dedupe_key"]] for m in await enqueue_batches(app.db, messages, now)]
+    async with app.db.session() as session:
         await job_done.mark_finished(session, "nonreporter_nudge", week, now)
     return sent
 

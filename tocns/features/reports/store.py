@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -457,6 +458,137 @@ async def build_report(
     )  # fmt: skip
     tasks = fold_task_rows((r[1], r[3], r[6], r[8], r[4], r[5], r[9]) for r in parts[4])
     return report, tasks, bool(parts[5])
+
+
+# A parent's statement that also answers for each child (communes under their province, for the digests): each
+# child's tasks keyed by the task's commune in the child-id column, and one row per child with a target of :year at
+# or below it (`targets_exist_sql`'s test, per child).
+_CHILD_TASKS_PART = (
+    "UNION ALL SELECT 4, tk.task_id, NULL, tk.title, tk.team_name, tk.person_name, tk.due, tk.commune_id, tk.done, "
+    "tk.assignee_id, NULL, NULL, 0, '', 0 FROM ({tasks}) tk "
+)
+_CHILD_TARGETS_PART = (
+    "UNION ALL SELECT 5, ch.id, NULL, NULL, NULL, NULL, NULL, NULL, 1, NULL, NULL, NULL, 0, '', 0 FROM org_unit ch "
+    "WHERE ch.parent_id = :unit_id AND ch.active = :true AND EXISTS (SELECT 1 FROM target t "
+    "JOIN org_unit u ON u.id = t.org_unit_id JOIN indicator i ON i.id = t.indicator_id "
+    "WHERE t.year = :year AND u.active = :true AND substr(u.path, 1, length(ch.path)) = ch.path) "
+)
+
+
+@dataclass
+class ChildReport:
+    """A child unit's report read with its parent's (see build_child_reports), its tasks, and whether a target of
+    the year lies at or under it."""
+
+    report: Report
+    tasks: list[TaskProgress]
+    has_targets: bool
+
+
+def _child_quantities(rows: list[Any]) -> tuple[list[tuple[str, str, str]], dict[int, dict[str, tuple[int, int]]]]:
+    """The catalogue (code, name, measure unit) in order and each child's (current, previous) by indicator code."""
+    catalogue: dict[int, tuple[str, str, str]] = {}
+    by_child: dict[int, dict[str, tuple[int, int]]] = {}
+    for indicator_id, code, name, unit, child_id, cur, prev in rows:
+        catalogue.setdefault(indicator_id, (code, name, unit))
+        if child_id is not None:
+            by_child.setdefault(child_id, {})[code] = (int(cur or 0), int(prev or 0))
+    return list(catalogue.values()), by_child
+
+
+def _team_children(teams: list[TeamRow]) -> tuple[dict[str, list[ChildRow]], set[str]]:
+    """Each child's teams as its own report's child rows (by the child's code), and the children with a team not
+    directly under them (a level between: their report is read alone)."""
+    by_child: dict[str, list[ChildRow]] = {}
+    nested: set[str] = set()
+    for team in teams:
+        if team.parent_code != team.child_code:
+            nested.add(team.child_code)
+        by_child.setdefault(team.child_code, []).append(
+            ChildRow(
+                code=team.code, name=team.name, teams=1, reporting_teams=1 if team.records else 0,
+                records=team.records, quantity=sum(team.by_indicator.values()), previous_quantity=0,
+                by_indicator=dict(team.by_indicator), timely_records=team.timely_records if team.records else 0,
+            )
+        )  # fmt: skip
+    for rows in by_child.values():
+        rows.sort(key=lambda c: (vi_sort_key(c.name), c.code))
+    return by_child, nested
+
+
+async def build_child_reports(
+    session: AsyncSession,
+    parent: OrgUnit,
+    children: list[OrgUnit],
+    dates: tuple[date, date, date, date],
+    now: datetime,
+    targets_year: int,
+) -> dict[int, ChildReport]:
+    """The reports of `children` (active units directly under `parent`: a province's communes) as build_report
+    would give each with `team_rows=False`, from the parent's one statement, not one per child.
+
+    The parent's figures statement already sums per child (totals per indicator, teams, records, silent teams), with
+    each child's tasks and targets check alongside; its team rows give each child's teams. A child whose teams are
+    not all directly under it is left out (the caller reads it alone); the team rows carry no previous-period
+    quantity (`ChildRow.previous_quantity` is 0 there: no text shows it).
+    """
+    start, end, previous_start, previous_end = dates
+    lo, hi = min(start, previous_start), max(end, previous_end)
+    named = {"start": start, "end": end, "pstart": previous_start, "pend": previous_end, "lo": lo, "hi": hi}
+    reader = _Reader(session, parent, named)
+    reader.params["year"] = targets_year
+    tasks_sql = task_rows_sql(reader.dialect, parent, with_commune=True)
+    sql = _SUMMARY_SQL + _CHILD_TASKS_PART.format(tasks=tasks_sql) + _CHILD_TARGETS_PART
+    # The children's teams ride in the same statement (kinds 6 and 7, as build_report's team rows).
+    rows = await reader.rows(sql + _team_rows_sql(reader.dialect) + _SUMMARY_ORDER, _CHILD_AGG)
+    # The folding (a province's thousands of teams) runs in a thread: the event loop keeps answering meanwhile.
+    named_children = [(c.id or 0, c.code, c.name, c.level) for c in children]
+    return await asyncio.to_thread(_fold_children, rows, named_children, dates, now)
+
+
+def _fold_children(
+    rows: list[Any],
+    children: list[tuple[int, str, str, str]],
+    dates: tuple[date, date, date, date],
+    now: datetime,
+) -> dict[int, ChildReport]:
+    """build_child_reports' reports from the parent's rows (pure: no session), for (id, code, name, level) children."""
+    start, end, previous_start, previous_end = dates
+    parts: list[list[Any]] = [[] for _ in range(8)]
+    for row in rows:
+        parts[row[0]].append(row)
+    figures = {r[1]: r[8:12] for r in parts[1]}
+    catalogue, quantities = _child_quantities([(*r[1:5], r[7], r[8], r[9]) for r in parts[2]])
+    silent_rows: dict[str, list[Any]] = {}
+    for r in parts[3]:
+        silent_rows.setdefault(r[5] or "", []).append(r[1:7])
+    task_rows: dict[int, list[Any]] = {}
+    for r in parts[4]:
+        task_rows.setdefault(r[7], []).append((r[1], r[3], r[6], r[8], r[4], r[5], r[9]))
+    with_targets = {r[1] for r in parts[5]}
+    teams = _team_rows([(*r[1:7], r[8], r[9], r[13]) for r in parts[6]], [(r[1], r[3]) for r in parts[7]],
+                       {r[1]: r[2] for r in parts[2]})  # fmt: skip
+    team_children, nested = _team_children(teams)
+    out: dict[int, ChildReport] = {}
+    for child_id, code, name, level in children:
+        if child_id not in figures or code in nested:
+            continue
+        team_count, reporting, records, timely = figures[child_id]
+        own = quantities.get(child_id, {})
+        totals = [
+            IndicatorTotal(code=ind, name=ind_name, unit=unit, quantity=own.get(ind, (0, 0))[0],
+                           previous=own.get(ind, (0, 0))[1])
+            for ind, ind_name, unit in catalogue
+        ]  # fmt: skip
+        report = Report(
+            unit_code=code, unit_name=name, unit_level=level, start=start, end=end,
+            previous_start=previous_start, previous_end=previous_end, generated_at=now, totals=totals,
+            children=[] if level == Level.TEAM else team_children.get(code, []),
+            teams=int(team_count or 0), reporting_teams=int(reporting or 0), records=int(records or 0),
+            timely_records=int(timely or 0), silent_teams=_silent(silent_rows.get(code, [])),
+        )  # fmt: skip
+        out[child_id] = ChildReport(report, fold_task_rows(task_rows.get(child_id, [])), child_id in with_targets)
+    return out
 
 
 def raw_sql(dialect: str, path: str) -> str:

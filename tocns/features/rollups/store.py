@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +70,12 @@ def under_range(dialect: str, column: str) -> str:
     if dialect == "postgresql":
         return f"{column} ~>=~ :under AND {column} ~<~ :under_end"
     return f"{column} >= :under AND {column} < :under_end"
+
+
+def under_paths(dialect: str, column: str, paths: Iterable[str]) -> str:
+    """SQL true when the unit path in `column` lies at or under one of `paths` (each an index range scan)."""
+    clauses = [under_path(dialect, column, path) for path in dict.fromkeys(paths)]
+    return "(" + " OR ".join(clauses or ["1 = 0"]) + ")"
 
 
 @dataclass

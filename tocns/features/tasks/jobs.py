@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from weakref import WeakSet
 
 from tocns.core.dates import (
@@ -226,51 +227,36 @@ def _escalation_targets(task: OpenTask, leaders: list[Person]) -> list[tuple[str
     return [(f"task-escalation:{task.id}:chat", None)]
 
 
-async def _escalate(
-    session: AsyncSession,
-    due: _Due,
-    task: Task,
-    commune: OrgUnit,
-    labels: list[str],
-    used: set[str],
-    today: date,
-    now: datetime,
-) -> list[str]:
+def _escalation_messages(
+    due: _Due, task: Task, commune: OrgUnit, labels: list[str], used: set[str], today: date
+) -> list[tuple[dict[str, Any], str]]:
+    """The escalations of `due` not enqueued yet: (enqueue's arguments, the line to log when stored)."""
     text = (
         f"⚠️ Việc #{task.id} của {commune.name} đã {due_status(task.due_date, today)}: {one_line(task.title)}\n"
         f"Hạn: {fmt_date(task.due_date)}. Chưa xong: {', '.join(labels)}."
     )
-    sent: list[str] = []
+    out: list[tuple[dict[str, Any], str]] = []
     for key, person in due.escalations:
         if key in used:
             continue
         if person is not None:
-            row = await outbox.enqueue(
-                session,
-                platform=task.platform,
-                chat_id=person.private_chat_id or "",
-                text=text,
-                kind="escalation",
-                dedupe_key=key,
-                now=now,
+            chat_id = person.private_chat_id or ""
+            message: dict[str, Any] = dict(
+                platform=task.platform, chat_id=chat_id, text=text, kind="escalation", dedupe_key=key
             )
-            if row is not None:
-                sent.append(f"báo lãnh đạo việc #{task.id} → {person.display_name} ({task.platform}:{row.chat_id})")
+            out.append((message, f"báo lãnh đạo việc #{task.id} → {person.display_name} ({task.platform}:{chat_id})"))
             continue
         names = ", ".join(mention(p) for p in due.leaders)
-        row = await outbox.enqueue(
-            session,
+        message = dict(
             platform=task.platform,
             chat_id=task.chat_id,
             text=f"{names}\n{text}" if names else text,
             kind="escalation",
             dedupe_key=key,
-            now=now,
             thread_id=task.thread_id,
         )
-        if row is not None:
-            sent.append(f"báo lãnh đạo việc #{task.id} → {task.platform}:{task.chat_id}")
-    return sent
+        out.append((message, f"báo lãnh đạo việc #{task.id} → {task.platform}:{task.chat_id}"))
+    return out
 
 
 # Databases whose open tasks this process has made due once: the settings from the environment (lead days, the
@@ -327,24 +313,17 @@ async def _dues(
     return dues, next_due
 
 
-async def _remind(
-    session: AsyncSession,
-    reach: Reach,
-    due: _Due,
-    task: Task,
-    commune: OrgUnit,
-    text: str,
-    people: dict[int, Person],
-    now: datetime,
-) -> list[str]:
-    """Enqueue one task reminder to every chat it goes to; the first chat carries the task's own key."""
+def _reminder_messages(
+    reach: Reach, due: _Due, task: Task, commune: OrgUnit, text: str, people: dict[int, Person]
+) -> list[tuple[dict[str, Any], str]]:
+    """One task reminder to every chat it goes to (the first chat carries the task's own key): (enqueue's
+    arguments, the line to log when stored)."""
     key, slot = due.reminder_key, due.slot
     assert key is not None and slot is not None
-    sent: list[str] = []
+    out: list[tuple[dict[str, Any], str]] = []
     for number, chat in enumerate(_reminder_chats(reach, task, commune, due.pending, people)):
         own_chat = (chat.platform, chat.chat_id) == (task.platform, task.chat_id)
-        row = await outbox.enqueue(
-            session,
+        message = dict(
             platform=chat.platform,
             chat_id=chat.chat_id,
             text=text,
@@ -353,13 +332,11 @@ async def _remind(
             buttons=[Button("Xong", f"/xong {task.id}")],
             # Once the first chat's row is queued, the next look at the task skips it.
             dedupe_key=key if number == 0 else f"{key}:{chat.platform}:{chat.chat_id}",
-            now=now,
             # The task's topic, only where the task was given (a private chat has no topics).
             thread_id=task.thread_id if own_chat else None,
         )
-        if row is not None:
-            sent.append(f"nhắc việc #{task.id} ({slot.kind}) → {chat.platform}:{chat.chat_id}")
-    return sent
+        out.append((message, f"nhắc việc #{task.id} ({slot.kind}) → {chat.platform}:{chat.chat_id}"))
+    return out
 
 
 def _keys(due: _Due) -> list[str]:
@@ -375,26 +352,28 @@ async def _not_sent(session: AsyncSession, dues: list[_Due]) -> tuple[list[_Due]
 
 
 async def _send(session: AsyncSession, dues: list[_Due], today: date, now: datetime) -> list[str]:
-    """Enqueue the reminders and escalations of `dues` not enqueued yet."""
+    """Enqueue the reminders and escalations of `dues` not enqueued yet (multi-row inserts, not one per message)."""
     todo, used = await _not_sent(session, dues)
     full = await task_store.tasks_by_ids(session, [d.task.id for d in todo])
     communes = await task_store.units_by_ids(session, [d.task.commune_id for d in todo])
     labels = await _labels_by_task(session, {d.task.id: d.pending for d in todo})
     people = await task_store.people_by_ids(session, [r.person_id for d in todo for r in d.pending if r.person_id])
     reach: Reach | None = None
-    sent: list[str] = []
+    messages: list[tuple[dict[str, Any], str]] = []
     for due in todo:
         task = full[due.task.id]
         commune = communes.get(task.commune_id)
         if commune is None:
             continue
         if due.reminder_key not in used and due.reminder_key is not None:
-            reach = reach or await load_reach(session)
+            # The groups and people of these tasks' communes only, not the country's.
+            reach = reach or await load_reach(session, under=communes.values())
             text = _reminder_text(task, today, labels[task.id or 0])
-            sent += await _remind(session, reach, due, task, commune, text, people, now)
+            messages += _reminder_messages(reach, due, task, commune, text, people)
         if due.escalations:
-            sent += await _escalate(session, due, task, commune, labels[task.id or 0], used, today, now)
-    return sent
+            messages += _escalation_messages(due, task, commune, labels[task.id or 0], used, today)
+    stored = await outbox.enqueue_many(session, [{**message, "now": now} for message, _line in messages])
+    return outbox.stored_lines(messages, stored)
 
 
 async def task_reminders(app: JobContext, now: datetime) -> list[str]:
@@ -422,3 +401,5 @@ async def task_reminders(app: JobContext, now: datetime) -> list[str]:
             dues, next_due = await _dues(session, app.settings, heads, local_now)
             sent += await _send(session, dues, local_now.date(), now)
             await task_store.store_next_due(session, next_due)
+        # Between two batches the webhooks and the sender get the event loop.
+        await asyncio.sleep(0)

@@ -358,19 +358,21 @@ class TaskProgress:
         return self.due_date < today and self.done < self.total
 
 
-def task_rows_sql(dialect: str, unit: OrgUnit) -> str:
+def task_rows_sql(dialect: str, unit: OrgUnit, with_commune: bool = False) -> str:
     """SELECT of the assignments of open tasks due in [:start, :end] under `unit`, unordered (see fold_task_rows).
 
     A team unit counts only that team's assignments; any other unit every task of the communes in its subtree.
-    Columns: task id, title, deadline as ISO text, done (0/1), team name, person name, assignment id. Plain SQL so
-    a report can read it in the same statement as its figures (one round trip). Binds :unit_id and, above a team,
-    the subtree's range (rollups' path_range of the unit's path): one text for every unit of a kind.
+    Columns: task id, title, deadline as ISO text, done (0/1), team name, person name, assignment id, and with
+    `with_commune` the task's commune id (to split a province's rows per commune). Plain SQL so a report can read
+    it in the same statement as its figures (one round trip). Binds :unit_id and, above a team, the subtree's range
+    (rollups' path_range of the unit's path): one text for every unit of a kind.
     """
     scope = "a.team_id = :unit_id" if unit.level == Level.TEAM else under_range(dialect, "c.path")
+    commune = ", k.commune_id AS commune_id" if with_commune else ""
     return (
         "SELECT k.id AS task_id, k.title, CAST(k.due_date AS TEXT) AS due, "
         "CASE WHEN a.completed_at IS NULL THEN 0 ELSE 1 END AS done, tm.name AS team_name, "
-        "pe.display_name AS person_name, a.id AS assignee_id FROM task_assignee a "
+        f"pe.display_name AS person_name, a.id AS assignee_id{commune} FROM task_assignee a "
         "JOIN task k ON k.id = a.task_id JOIN org_unit c ON c.id = k.commune_id "
         "LEFT JOIN org_unit tm ON tm.id = a.team_id LEFT JOIN person pe ON pe.id = a.person_id "
         f"WHERE k.status = '{TaskStatus.OPEN}' AND k.due_date BETWEEN :start AND :end AND {scope}"

@@ -318,10 +318,11 @@ def _report(args: argparse.Namespace, raw: dict[str, Any]) -> None:
         (s0, p0), (s1, p1) = edges[0], edges[1]
         before_s, tick_s = max(1e-9, start - span[0]), max(1e-9, stop - start)
         print(
-            f"CPU seconds per wall second: server before {(s0 - cpu_ready[0]) / before_s:.2f}, during "
-            f"{(s1 - s0) / tick_s:.2f}; PostgreSQL before {(p0 - cpu_ready[1]) / before_s:.2f}, during "
-            f"{(p1 - p0) / tick_s:.2f}; the tick's CPU: server {s1 - s0:.1f} s, PostgreSQL {p1 - p0:.1f} s "
-            f"(load included: {args.rate:g}/s x {tick_s:.0f} s of /ghi)"
+            f"CPU seconds per wall second: server (with its drawing process) before "
+            f"{(s0 - cpu_ready[0]) / before_s:.2f}, "
+            f"during {(s1 - s0) / tick_s:.2f}; every PostgreSQL process of the machine (other databases' too) before "
+            f"{(p0 - cpu_ready[1]) / before_s:.2f}, during {(p1 - p0) / tick_s:.2f}; the server's CPU over the tick "
+            f"{s1 - s0:.1f} s ({args.rate:g}/s x {tick_s:.0f} s of /ghi included)"
         )
 
 

@@ -28,7 +28,7 @@ and this script polls `pg_locks` every 20 ms. Each update's latency is measured 
 
 Updates are grouped by when they were posted: before the tick (the baseline, same run), during it, after it.
 Printed: p50/p99/max of each, the ratios during/baseline, the tick's duration, and the CPU seconds of the server
-process tree and of PostgreSQL over each phase (robust to a loaded machine: the seconds are not).
+process tree over each phase (robust to a loaded machine: the seconds are not).
 """
 
 from __future__ import annotations
@@ -315,14 +315,12 @@ def _report(args: argparse.Namespace, raw: dict[str, Any]) -> None:
                 f"p99 {_pct(busy, 0.99) / _pct(base, 0.99):.1f}x"
             )
     if len(edges) >= 2:
-        (s0, p0), (s1, p1) = edges[0], edges[1]
+        (s0, _), (s1, _) = edges[0], edges[1]
         before_s, tick_s = max(1e-9, start - span[0]), max(1e-9, stop - start)
         print(
-            f"CPU seconds per wall second: server (with its drawing process) before "
-            f"{(s0 - cpu_ready[0]) / before_s:.2f}, "
-            f"during {(s1 - s0) / tick_s:.2f}; every PostgreSQL process of the machine (other databases' too) before "
-            f"{(p0 - cpu_ready[1]) / before_s:.2f}, during {(p1 - p0) / tick_s:.2f}; the server's CPU over the tick "
-            f"{s1 - s0:.1f} s ({args.rate:g}/s x {tick_s:.0f} s of /ghi included)"
+            f"CPU seconds per wall second of the server (with its drawing process): before the tick "
+            f"{(s0 - cpu_ready[0]) / before_s:.2f}, during {(s1 - s0) / tick_s:.2f}; over the tick {s1 - s0:.1f} s "
+            f"({args.rate:g}/s x {tick_s:.0f} s of /ghi included)"
         )
 
 

@@ -11,6 +11,13 @@ and any children, /proc VmRSS) is printed after start, after a warm-up and at ea
 sent so far is processed; the anchor is a bare FastAPI JSON endpoint (webhook_bench.bare_app) under uvicorn with
 one worker, given the same number of requests. The load stops early after --minutes of bot load (the figures say
 how many updates were reached). Growth between checkpoints, not the absolute figure, is what shows a leak.
+
+With --national, --db is an existing database bench/national_gen.py loaded (kept, not reseeded): the senders are
+--people of its team members, each posting in the group bound to their commune (webhook_bench.known_senders), so
+the server works at national data size. Run it once per database (the update ids are fixed per run).
+
+    python bench/memory_bench.py --national --db postgresql+asyncpg://postgres@127.0.0.1:5432/national \
+        --updates 95000 --warmup 5000 --checkpoints 19 --minutes 90 --people 5000
 """
 
 from __future__ import annotations
@@ -27,11 +34,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from webhook_bench import SECRET, _free_port, _fresh_database, _load, _start, _stop, _wait_port
+from webhook_bench import SECRET, _free_port, _fresh_database, _load, _start, _stop, _wait_port, known_senders
 
 
-def _rss_kib(pid: int) -> int:
-    """Resident memory of a process and its children, KiB (Linux /proc)."""
+def _rss_kib(pid: int, children: bool = True) -> int:
+    """Resident memory of a process and (unless `children` is off) its children, KiB (Linux /proc)."""
     total, pending = 0, [pid]
     while pending:
         current = pending.pop()
@@ -39,7 +46,8 @@ def _rss_kib(pid: int) -> int:
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1])
-            pending += [int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
+            if children:
+                pending += [int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError):
             continue
     return total
@@ -94,7 +102,7 @@ async def _run(name: str, args: argparse.Namespace, url: str, base_url: str, db:
         proc = await asyncio.create_subprocess_exec(*command, env=env)
         await _wait_port(port)
     target = f"http://127.0.0.1:{port}/webhook/telegram"
-    figures: list[Any] = [(0, _rss_kib(proc.pid), 0.0)]
+    figures: list[Any] = [(0, _rss_kib(proc.pid), 0.0, _rss_kib(proc.pid, children=False))]
     sent, id_base, started = 0, 2_000_000 if name == "bot" else 9_000_000, time.perf_counter()
     base = await _processed(db) if name == "bot" else 0
     steps = [args.warmup] + [total // args.checkpoints] * args.checkpoints
@@ -104,9 +112,11 @@ async def _run(name: str, args: argparse.Namespace, url: str, base_url: str, db:
             sent += step
             if name == "bot":
                 await _settled(db, base + sent)
-            figures.append((sent, _rss_kib(proc.pid), time.perf_counter() - started))
+            figures.append((sent, _rss_kib(proc.pid), time.perf_counter() - started, _rss_kib(proc.pid, False)))
             print(
-                f"  {name}: {sent:,} updates, RSS {figures[-1][1] / 1024:.0f} MiB, {figures[-1][2]:.0f} s", flush=True
+                f"  {name}: {sent:,} updates, RSS {figures[-1][1] / 1024:.1f} MiB (the server process alone "
+                f"{figures[-1][3] / 1024:.1f}), {figures[-1][2]:.0f} s, load {os.getloadavg()[0]:.1f}",
+                flush=True,
             )
             if name == "bot" and time.perf_counter() - started > args.minutes * 60:
                 break
@@ -120,7 +130,11 @@ async def main_async(args: argparse.Namespace) -> None:
     from tests.fakes.telegram_server import TelegramServer
     from tocns.db.engine import Database
 
-    url = await _fresh_database(args)
+    if args.national:
+        url = args.db
+        args.senders = await known_senders(url, args.people)
+    else:
+        url = await _fresh_database(args)
     db = Database(url)
     load = os.getloadavg()[0]
     with TelegramServer() as api:
@@ -128,17 +142,19 @@ async def main_async(args: argparse.Namespace) -> None:
         reached = bot[-1][0]
         bare = await _run("bare", args, url, api.base_url, db, reached - args.warmup)
     await db.dispose()
+    where = "the existing (national) database's team members in their communes' groups" if args.national else ""
     print(
-        f"`tocns serve --workers 1` (PostgreSQL), {args.people} people in {args.groups} groups, closed loop at "
+        f"`tocns serve --workers 1` (PostgreSQL), {args.people} people in {where or f'{args.groups} groups'}, "
+        "closed loop at "
         f"concurrency {args.concurrency}; cpus {os.cpu_count()}; load {load:.1f} at start, "
         f"{os.getloadavg()[0]:.1f} at end"
     )
     for name, figures in (("bot", bot), ("anchor", bare)):
-        line = ", ".join(f"{n:,}: {kib / 1024:.1f}" for n, kib, _ in figures)
+        line = ", ".join(f"{n:,}: {kib / 1024:.1f}" for n, kib, _, _ in figures)
         print(f"{name:6} RSS MiB after N updates: start {figures[0][1] / 1024:.0f}; {line}")
     end_bot, end_bare = bot[-1][1], bare[-1][1]
     # Growth from the middle checkpoint on: the warm-up (pools, caches filling once) is over, a leak is not.
-    (mid_n, mid_bot, _), (mid_bare_n, mid_bare, _) = bot[len(bot) // 2], bare[len(bare) // 2]
+    (mid_n, mid_bot, _, _), (mid_bare_n, mid_bare, _, _) = bot[len(bot) // 2], bare[len(bare) // 2]
     steady = (end_bot - mid_bot) / 1024 / (max(1, reached - mid_n) / 10_000)
     steady_bare = (end_bare - mid_bare) / 1024 / (max(1, bare[-1][0] - mid_bare_n) / 10_000)
     print(
@@ -160,6 +176,11 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=2000)
     parser.add_argument("--groups", type=int, default=200)
     parser.add_argument("--clients", type=int, default=1, help="load generator processes")
+    parser.add_argument(
+        "--national",
+        action="store_true",
+        help="--db is an existing database (bench/national_gen.py's), kept: its team members send, in their groups",
+    )
     args = parser.parse_args()
     # webhook_bench's load generator reads these.
     args.rate, args.seconds = 50.0, 0.0

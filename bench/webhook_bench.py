@@ -54,17 +54,19 @@ def _user_id(person: int) -> int:
     return 5000000 + person
 
 
-def _update(update_id: int, people: int, groups: int) -> dict[str, Any]:
-    """A real-shaped Telegram group message: /ghi from member `update_id % people` in their commune's group."""
+def _update(update_id: int, people: int, groups: int, senders: list[tuple[int, int]] | None = None) -> dict[str, Any]:
+    """A real-shaped Telegram group message: /ghi from member `update_id % people` in their commune's group (with
+    `senders`, the (user id, group chat id) pairs of known members of an existing database: `known_senders`)."""
     person = update_id % people
+    user, chat = senders[person] if senders else (_user_id(person), _chat_id(person % groups))
     return {
         "update_id": update_id,
         "message": {
             "message_id": update_id,
             "date": 1795000000,
-            "chat": {"id": _chat_id(person % groups), "type": "supergroup", "title": "Xã - Tổ CNS"},
+            "chat": {"id": chat, "type": "supergroup", "title": "Xã - Tổ CNS"},
             "from": {
-                "id": _user_id(person),
+                "id": user,
                 "is_bot": False,
                 "first_name": f"Lan {person}",
                 "last_name": "Nguyễn",
@@ -109,6 +111,36 @@ def bare_app() -> Any:
     return bare
 
 
+async def known_senders(url: str, people: int) -> str:
+    """A JSON file of `people` (Telegram user id, group chat id) pairs: team members of an existing database (e.g.
+    bench/national_gen.py's) with the group bound to their team's commune, spread over the communes; for --senders."""
+    from sqlalchemy import text
+
+    from tocns.db.engine import Database
+
+    db = Database(url)
+    async with db.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT p.user_id, b.chat_id FROM person p JOIN membership m ON m.person_id = p.id "
+                    "JOIN org_unit t ON t.id = m.org_unit_id AND t.level = 'team' "
+                    "JOIN chat_binding b ON b.org_unit_id = t.parent_id AND b.platform = 'telegram' AND b.active "
+                    "WHERE p.platform = 'telegram' AND m.role IN ('member', 'team_leader') "
+                    "ORDER BY hashtext(p.user_id) LIMIT :n"
+                ),
+                {"n": people},
+            )
+        ).all()
+    await db.dispose()
+    if len(rows) < people:
+        raise SystemExit(f"{url}: only {len(rows)} team members in bound groups, {people} asked")
+    handle, path = tempfile.mkstemp(prefix="bench-senders-", suffix=".json")
+    with os.fdopen(handle, "w") as out:
+        json.dump([[int(u), int(c)] for u, c in rows], out)
+    return path
+
+
 def _anchor_dsn(url: str) -> str | None:
     """The asyncpg DSN of the anchor's database (the bot's), or None on SQLite (the anchor then only parses)."""
     return url.replace("postgresql+asyncpg://", "postgresql://") if url.startswith("postgresql") else None
@@ -141,11 +173,12 @@ async def _client(args: argparse.Namespace) -> None:
 
     url, mode, count, concurrency, rate = args.client, args.mode, args.requests, args.concurrency, args.rate
     id_base, people, groups = args.id_base, args.people, args.groups
+    senders = [(int(u), int(c)) for u, c in json.loads(Path(args.senders).read_text())] if args.senders else None
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
 
     def request(update_id: int) -> bytes:
-        body = json.dumps(_update(update_id, people, groups), ensure_ascii=False).encode()
+        body = json.dumps(_update(update_id, people, groups, senders), ensure_ascii=False).encode()
         head = (
             f"POST {parts.path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
             f"{HEADER}: {SECRET}\r\nContent-Length: {len(body)}\r\n\r\n"
@@ -163,11 +196,16 @@ async def _client(args: argparse.Namespace) -> None:
         try:
             status, body = await connection.post(payload)
         except (asyncio.IncompleteReadError, ConnectionError):
-            if not reused:
+            if reused:
+                # The server closed a keep-alive connection that sat idle: open a new one (nothing was processed).
+                t0 = time.time()
+            elif mode == "closed":
                 raise
-            # The server closed a keep-alive connection that sat idle: open a new one (nothing was processed).
+            else:
+                # A new connection reset under an overload (open loop): sent again at once, as Telegram would retry
+                # (the queue dedupes the update id); its latency keeps the first attempt's start.
+                print(f"update {update_id}: connection reset, sent again", file=sys.stderr)
             connection = _Connection(*await asyncio.open_connection(host, port))
-            t0 = time.time()
             status, body = await connection.post(payload)
         if status != 200:
             raise SystemExit(f"HTTP {status}: {body[:200]!r}")
@@ -237,6 +275,7 @@ async def _load(url: str, mode: str, count: int, args: argparse.Namespace, id_ba
                 str(args.people),
                 "--groups",
                 str(args.groups),
+                *(["--senders", args.senders] if getattr(args, "senders", None) else []),
                 stdout=asyncio.subprocess.PIPE,
             )
         )
@@ -730,6 +769,7 @@ def main() -> None:
     parser.add_argument("--client", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="closed", help=argparse.SUPPRESS)
     parser.add_argument("--id-base", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--senders", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
         import uvloop

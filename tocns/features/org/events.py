@@ -34,21 +34,21 @@ PRIVACY_TEXT = (
 )
 
 
+def _sender_fields(msg: IncomingMessage, now: datetime) -> dict[str, Any]:
+    """The sender and chat of `msg` as the org store's group-sender lookups take them."""
+    return {
+        "platform": msg.platform,
+        "user_id": msg.user_id,
+        "display_name": msg.display_name,
+        "username": msg.username,
+        "chat_id": msg.chat_id,
+        "now": now,
+    }
+
+
 async def identify(session: AsyncSession, msg: IncomingMessage, now: datetime) -> Sender:
     """The sender as a person (created on first contact), the chat's binding and unit, and the roles held there."""
-    known = (
-        None
-        if msg.is_private
-        else await org_store.group_sender(
-            session,
-            platform=msg.platform,
-            user_id=msg.user_id,
-            display_name=msg.display_name,
-            username=msg.username,
-            chat_id=msg.chat_id,
-            now=now,
-        )
-    )
+    known = None if msg.is_private else await org_store.group_sender(session, **_sender_fields(msg, now))
     if known is not None:
         # PostgreSQL, a known sender in a group: person, binding and memberships came back in one round trip.
         person, binding, unit = known
@@ -95,15 +95,7 @@ def marking_identify(mark: Any, params: Callable[[str, str, str, datetime], dict
         if msg.is_private:
             return None
         found = await org_store.marked_group_sender(
-            session,
-            mark,
-            params(msg.platform, msg.chat_id, message_id, now),
-            platform=msg.platform,
-            user_id=msg.user_id,
-            display_name=msg.display_name,
-            username=msg.username,
-            chat_id=msg.chat_id,
-            now=now,
+            session, mark, params(msg.platform, msg.chat_id, message_id, now), **_sender_fields(msg, now)
         )
         if found is None:
             return None

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import event
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -338,3 +339,14 @@ async def queue(
             await outbox_store.enqueue(
                 session, platform="telegram", chat_id=chat, text=text.format(i=i), kind=kind, now=now
             )
+
+
+def count_statements(app: BotApp) -> tuple[list[str], Callable[[], None]]:
+    """Start recording every SQL statement `app` runs: (the list they go to, the function that stops recording)."""
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(statement)
+
+    event.listen(app.db.engine.sync_engine, "before_cursor_execute", record)
+    return seen, lambda: event.remove(app.db.engine.sync_engine, "before_cursor_execute", record)

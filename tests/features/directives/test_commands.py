@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from tests.factories import ChatHarness, FakeClock, Tree, build_tree, join_code
+from tests.factories import ChatHarness, FakeClock, Tree, build_tree, count_statements, join_code
 from tocns.app import BotApp
 from tocns.core.roles import Role
 from tocns.features.directives.jobs import directive_reminders as remind
@@ -402,3 +402,46 @@ async def test_a_national_preview_says_how_long_sending_takes_and_what_paid_broa
     assert sending_estimate(Counter(telegram=80_000), app.settings) == [
         "Thời gian gửi dự kiến: khoảng 45 phút (Telegram tối đa 30 tin/giây)."
     ]
+
+
+async def test_reminders_to_many_groups_go_once_each_in_the_same_statements(
+    app: BotApp, chat: ChatHarness, clock: FakeClock
+) -> None:
+    from tocns.core.roles import Level
+    from tocns.features.org import store as org_store
+
+    counts = []
+    for number, size in ((1, 3), (2, 60)):
+        async with app.db.session() as session:
+            province = await org_store.create_unit(
+                session, code=f"P{number}", name=f"Tỉnh {number}", level=Level.PROVINCE
+            )
+            for i in range(size):
+                commune = await org_store.create_unit(
+                    session, code=f"{number}{i:04d}", name=f"Xã {number}-{i}", level=Level.COMMUNE, parent=province
+                )
+                await org_store.bind_chat(
+                    session, platform="console", chat_id=f"g{number}-{i}", unit=commune, person=None
+                )
+            staff = await join_code(session, province, Role.STAFF, clock())
+        await chat.text(f"/ketnoi {staff}", user=f"s{number}", private=True, chat=f"p{number}")
+        staff_chat = {"user": f"s{number}", "private": True, "chat": f"p{number}"}
+        reply = await chat.text(f"/chidao toàn tỉnh: Kiểm tra {number}", **staff_chat)
+        if "/xacnhan " in reply:
+            reply = await chat.text(f"/xacnhan {reply.split('/xacnhan ')[1].split()[0]}", **staff_chat)
+        assert f"tới {size} nhóm của {size} xã/phường" in reply, reply
+        clock.advance(hours=24, minutes=1)
+        seen, stop = count_statements(app)
+        try:
+            lines = await remind(app, clock())
+        finally:
+            stop()
+        assert len(lines) == size and len(set(lines)) == size, lines
+        counts.append(len(seen))
+        assert await remind(app, clock()) == []  # once per group
+    reminders = [r for r in await _outbox(app) if r.kind == "directive_reminder"]
+    assert sorted(r.chat_id for r in reminders) == sorted(
+        [f"g1-{i}" for i in range(3)] + [f"g2-{i}" for i in range(60)]
+    )
+    # A directive to every commune of the country is one INSERT per batch of groups, not one per group.
+    assert counts[0] == counts[1], counts

@@ -6,15 +6,23 @@ import asyncio
 import os
 import re
 import sys
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
 from sqlmodel import select
 
-from tests.factories import VN, ChatHarness, FakeClock, build_tree, log_activity, outbox_rows, setup_commune, tick
+from tests.factories import (
+    VN,
+    ChatHarness,
+    FakeClock,
+    build_tree,
+    count_statements,
+    log_activity,
+    outbox_rows,
+    setup_commune,
+    tick,
+)
 from tocns.app import BotApp
 from tocns.config import Settings
 from tocns.db.engine import Database
@@ -237,16 +245,6 @@ async def test_a_task_is_looked_at_again_only_on_its_next_reminder_day(
     assert await _next_due(app) == {1: None}  # finished: never read again
 
 
-def _count_statements(app: BotApp) -> tuple[list[str], Callable[[], None]]:
-    seen: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        seen.append(statement)
-
-    event.listen(app.db.engine.sync_engine, "before_cursor_execute", record)
-    return seen, lambda: event.remove(app.db.engine.sync_engine, "before_cursor_execute", record)
-
-
 async def _add_tasks(app: BotApp, count: int, now: datetime) -> None:
     async with app.db.session() as session:
         commune = (await session.exec(select(OrgUnit).where(OrgUnit.code == "X1"))).one()
@@ -275,7 +273,7 @@ async def test_an_idle_minute_reads_only_due_tasks_whatever_their_number(app: Bo
         clock.set_local(f"{day} 07:00")
         await _add_tasks(app, size, clock())
         await tick(app, clock, f"{day} 08:00")  # what the day has due is sent and each task's next time stored
-        seen, stop = _count_statements(app)
+        seen, stop = count_statements(app)
         try:
             assert [line for line in await tick(app, clock, f"{day} 14:37") if "việc" in line] == []
         finally:
@@ -307,7 +305,7 @@ async def test_a_busy_minutes_statements_do_not_grow_with_its_reminders(app: Bot
                     teams=[tree.teams[number % 3]], now=clock(),
                 )  # fmt: skip
         clock.set_local(f"{day.isoformat()} 08:00")
-        seen, stop = _count_statements(app)
+        seen, stop = count_statements(app)
         try:
             lines = await task_jobs.task_reminders(app, clock())
         finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tocns.core.dates import fmt_date
 from tocns.core.text import clean_text
@@ -30,26 +30,28 @@ async def directive_reminders(app: JobContext, now: datetime) -> list[str]:
         used = await outbox_store.used_keys(session, keys)
         todo = [(d, t, key) for (d, t), key in zip(due, keys, strict=True) if key not in used]
         states = await store.outbox_states(session, [t.outbox_id for _d, t, _k in todo if t.outbox_id])
+        messages: list[tuple[dict[str, Any], str]] = []
         for directive, target, key in todo:
             if target.outbox_id and states.get(target.outbox_id) == OutboxState.FAILED:
                 continue  # the group never got it (the bot was removed): a reminder would fail the same way
             sent = fmt_date(directive.created_at.astimezone(tz).date())
-            queued = await outbox_store.enqueue(
-                session,
-                platform=target.platform,
-                chat_id=target.chat_id,
-                text=(
+            message = {
+                "platform": target.platform,
+                "chat_id": target.chat_id,
+                "text": (
                     f"⏰ Nhắc: chỉ đạo số {directive.id} gửi ngày {sent} chưa được xác nhận.\n"
                     f"{clean_text(directive.text)}\n\n"
                     f"Trả lời /danhan {directive.id} để xác nhận."
                 ),
-                kind="directive_reminder",
-                dedupe_key=key,
-                now=now,
-                buttons=ack_buttons(directive),
-            )
-            if queued is not None:
-                lines.append(f"nhắc chỉ đạo {directive.id} tới {target.platform}:{target.chat_id}")
+                "kind": "directive_reminder",
+                "dedupe_key": key,
+                "now": now,
+                "buttons": ack_buttons(directive),
+            }
+            messages.append((message, f"nhắc chỉ đạo {directive.id} tới {target.platform}:{target.chat_id}"))
+        # A directive to every commune has thousands of groups: one multi-row INSERT per batch, not one per group.
+        stored = await outbox_store.enqueue_many(session, [message for message, _line in messages])
+        lines += outbox_store.stored_lines(messages, stored)
         # One reminder per group and directive: once queued, the rest of the directive's week reads none of them.
         await job_done.mark_finished(session, store.REMINDERS_JOB, store.REMINDERS_SENT, now, looked_at)
     return lines

@@ -439,17 +439,29 @@ async def build_report(
         statements.append(_team_rows_sql(reader.dialect).removeprefix("UNION ALL "))
     elif team_rows:
         statements[0] += _team_rows_sql(reader.dialect)
+    rows = [row for statement in statements for row in await reader.rows(statement + _SUMMARY_ORDER, _CHILD_AGG)]
+    if team_rows:
+        # A province's thousands of team rows are folded in a thread: the event loop keeps answering meanwhile.
+        return await asyncio.to_thread(_fold_report, rows, (unit.code, unit.name, unit.level), dates, now)
+    return _fold_report(rows, (unit.code, unit.name, unit.level), dates, now)
+
+
+def _fold_report(
+    rows: list[Any], unit: tuple[str, str, str], dates: tuple[date, date, date, date], now: datetime
+) -> tuple[Report, list[TaskProgress], bool]:
+    """build_report's result from its statements' rows for the unit (code, name, level) (pure: no session)."""
+    unit_code, unit_name, unit_level = unit
+    start, end, previous_start, previous_end = dates
     parts: list[list[Any]] = [[] for _ in range(8)]
-    for statement in statements:
-        for row in await reader.rows(statement + _SUMMARY_ORDER, _CHILD_AGG):
-            parts[row[0]].append(row)
+    for row in rows:
+        parts[row[0]].append(row)
     (unit_row,), child_rows = parts[0], [(r[1], r[2], r[3], *r[8:12]) for r in parts[1]]
     quantities = _quantities([(*r[1:5], r[7], r[8], r[9]) for r in parts[2]])
     silent = _silent([r[1:7] for r in parts[3]])
     report = Report(
-        unit_code=unit.code, unit_name=unit.name, unit_level=unit.level, start=start, end=end,
+        unit_code=unit_code, unit_name=unit_name, unit_level=unit_level, start=start, end=end,
         previous_start=previous_start, previous_end=previous_end, generated_at=now, totals=quantities.totals,
-        children=[] if unit.level == Level.TEAM else _children(child_rows, quantities),
+        children=[] if unit_level == Level.TEAM else _children(child_rows, quantities),
         teams=int(unit_row[8] or 0), reporting_teams=int(unit_row[9] or 0), records=int(unit_row[10] or 0),
         timely_records=int(unit_row[11] or 0),
         silent_teams=silent,

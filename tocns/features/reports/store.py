@@ -558,49 +558,76 @@ async def build_child_reports(
     return await asyncio.to_thread(_fold_children, rows, named_children, dates, now)
 
 
+@dataclass
+class _ChildParts:
+    """A parent's statement rows sorted out per child: figures, quantities, silent teams, tasks, targets, teams."""
+
+    figures: dict[int, Any]
+    catalogue: list[tuple[str, str, str]]
+    quantities: dict[int, dict[str, tuple[int, int]]]
+    silent: dict[str, list[Any]]
+    tasks: dict[int, list[Any]]
+    with_targets: set[int]
+    team_children: dict[str, list[ChildRow]]
+    nested: set[str]
+
+
+def _child_parts(rows: list[Any]) -> _ChildParts:
+    """The parent's rows (by kind, see _SUMMARY_SQL) keyed by child."""
+    parts: list[list[Any]] = [[] for _ in range(8)]
+    for row in rows:
+        parts[row[0]].append(row)
+    catalogue, quantities = _child_quantities([(*r[1:5], r[7], r[8], r[9]) for r in parts[2]])
+    silent: dict[str, list[Any]] = {}
+    for r in parts[3]:
+        silent.setdefault(r[5] or "", []).append(r[1:7])
+    tasks: dict[int, list[Any]] = {}
+    for r in parts[4]:
+        tasks.setdefault(r[7], []).append((r[1], r[3], r[6], r[8], r[4], r[5], r[9]))
+    teams = _team_rows([(*r[1:7], r[8], r[9], r[13]) for r in parts[6]], [(r[1], r[3]) for r in parts[7]],
+                       {r[1]: r[2] for r in parts[2]})  # fmt: skip
+    team_children, nested = _team_children(teams)
+    figures = {r[1]: r[8:12] for r in parts[1]}
+    return _ChildParts(figures, catalogue, quantities, silent, tasks, {r[1] for r in parts[5]}, team_children, nested)
+
+
+def _child_report(
+    parts: _ChildParts, child: tuple[int, str, str, str], dates: tuple[date, date, date, date], now: datetime
+) -> ChildReport:
+    """One child's report, tasks and targets flag from its parent's sorted rows."""
+    child_id, code, name, level = child
+    start, end, previous_start, previous_end = dates
+    team_count, reporting, records, timely = parts.figures[child_id]
+    own = parts.quantities.get(child_id, {})
+    totals = [
+        IndicatorTotal(code=ind, name=ind_name, unit=unit, quantity=own.get(ind, (0, 0))[0],
+                       previous=own.get(ind, (0, 0))[1])
+        for ind, ind_name, unit in parts.catalogue
+    ]  # fmt: skip
+    report = Report(
+        unit_code=code, unit_name=name, unit_level=level, start=start, end=end,
+        previous_start=previous_start, previous_end=previous_end, generated_at=now, totals=totals,
+        children=[] if level == Level.TEAM else parts.team_children.get(code, []),
+        teams=int(team_count or 0), reporting_teams=int(reporting or 0), records=int(records or 0),
+        timely_records=int(timely or 0), silent_teams=_silent(parts.silent.get(code, [])),
+    )  # fmt: skip
+    return ChildReport(report, fold_task_rows(parts.tasks.get(child_id, [])), child_id in parts.with_targets)
+
+
 def _fold_children(
     rows: list[Any],
     children: list[tuple[int, str, str, str]],
     dates: tuple[date, date, date, date],
     now: datetime,
 ) -> dict[int, ChildReport]:
-    """build_child_reports' reports from the parent's rows (pure: no session), for (id, code, name, level) children."""
-    start, end, previous_start, previous_end = dates
-    parts: list[list[Any]] = [[] for _ in range(8)]
-    for row in rows:
-        parts[row[0]].append(row)
-    figures = {r[1]: r[8:12] for r in parts[1]}
-    catalogue, quantities = _child_quantities([(*r[1:5], r[7], r[8], r[9]) for r in parts[2]])
-    silent_rows: dict[str, list[Any]] = {}
-    for r in parts[3]:
-        silent_rows.setdefault(r[5] or "", []).append(r[1:7])
-    task_rows: dict[int, list[Any]] = {}
-    for r in parts[4]:
-        task_rows.setdefault(r[7], []).append((r[1], r[3], r[6], r[8], r[4], r[5], r[9]))
-    with_targets = {r[1] for r in parts[5]}
-    teams = _team_rows([(*r[1:7], r[8], r[9], r[13]) for r in parts[6]], [(r[1], r[3]) for r in parts[7]],
-                       {r[1]: r[2] for r in parts[2]})  # fmt: skip
-    team_children, nested = _team_children(teams)
-    out: dict[int, ChildReport] = {}
-    for child_id, code, name, level in children:
-        if child_id not in figures or code in nested:
-            continue
-        team_count, reporting, records, timely = figures[child_id]
-        own = quantities.get(child_id, {})
-        totals = [
-            IndicatorTotal(code=ind, name=ind_name, unit=unit, quantity=own.get(ind, (0, 0))[0],
-                           previous=own.get(ind, (0, 0))[1])
-            for ind, ind_name, unit in catalogue
-        ]  # fmt: skip
-        report = Report(
-            unit_code=code, unit_name=name, unit_level=level, start=start, end=end,
-            previous_start=previous_start, previous_end=previous_end, generated_at=now, totals=totals,
-            children=[] if level == Level.TEAM else team_children.get(code, []),
-            teams=int(team_count or 0), reporting_teams=int(reporting or 0), records=int(records or 0),
-            timely_records=int(timely or 0), silent_teams=_silent(silent_rows.get(code, [])),
-        )  # fmt: skip
-        out[child_id] = ChildReport(report, fold_task_rows(task_rows.get(child_id, [])), child_id in with_targets)
-    return out
+    """build_child_reports' reports from the parent's rows (pure: no session), for (id, code, name, level) children;
+    a child with a team not directly under it is left out (the caller reads it alone)."""
+    parts = _child_parts(rows)
+    return {
+        child[0]: _child_report(parts, child, dates, now)
+        for child in children
+        if child[0] in parts.figures and child[1] not in parts.nested
+    }
 
 
 def raw_sql(dialect: str, path: str) -> str:

@@ -38,7 +38,6 @@ import asyncio
 import json
 import os
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,7 +47,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from webhook_bench import (
-    SECRET,
     _free_port,
     _load,
     _pct,
@@ -57,6 +55,7 @@ from webhook_bench import (
     _stop,
     _tree_cpu,
     known_senders,
+    serve_env,
 )
 
 from tocns.scheduler import JOBS_LOCK_KEY
@@ -207,20 +206,7 @@ async def bench(args: argparse.Namespace) -> None:
     edges: list[tuple[float, float]] = []
     stop = asyncio.Event()
     with TelegramServer() as api:
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "AUTO_MIGRATE": "false",
-            "TELEGRAM_BOT_TOKEN": "123456:TEST-telegram-token",
-            "TELEGRAM_API_BASE_URL": api.base_url,
-            "TELEGRAM_WEBHOOK_SECRET": SECRET,
-            # Only registered with the fake Bot API, which (like Telegram) refuses a webhook that is not HTTPS.
-            "PUBLIC_BASE_URL": f"https://127.0.0.1:{port}",
-            "LINK_SIGNING_SECRET": "bench-link-signing-secret-0123456789",
-            "FILES_DIR": tempfile.mkdtemp(),
-            "LOG_LEVEL": "WARNING",
-            "TOCNS_CLOCK_START": CLOCK_START,
-        }
+        env = {**serve_env(url, api.base_url, port), "TOCNS_CLOCK_START": CLOCK_START}
         tocns = str(Path(sys.executable).with_name("tocns"))
         proc = await _start([tocns, "serve", "--workers", str(args.workers), "--port", str(port)], port, env)
         t_ready = time.time()

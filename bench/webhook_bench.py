@@ -237,6 +237,23 @@ async def _client(args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------- server (this process)
 
 
+def serve_env(url: str, api_base_url: str, port: int) -> dict[str, str]:
+    """The environment of a benched `tocns serve` on `url` and `port`, talking to the fake Bot API at `api_base_url`."""
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "AUTO_MIGRATE": "false",
+        "TELEGRAM_BOT_TOKEN": "123456:TEST-telegram-token",
+        "TELEGRAM_API_BASE_URL": api_base_url,
+        "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        # Only registered with the fake Bot API, which (like Telegram) refuses a webhook that is not HTTPS.
+        "PUBLIC_BASE_URL": f"https://127.0.0.1:{port}",
+        "LINK_SIGNING_SECRET": "bench-link-signing-secret-0123456789",
+        "FILES_DIR": tempfile.mkdtemp(),
+        "LOG_LEVEL": "WARNING",
+    }
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -576,20 +593,7 @@ async def _server_workers(args: argparse.Namespace) -> None:
     with TelegramServer() as api:
         for name in ("bare", "bot"):
             port = _free_port()
-            env = {
-                **os.environ,
-                "DATABASE_URL": url,
-                "AUTO_MIGRATE": "false",
-                "TELEGRAM_BOT_TOKEN": "123456:TEST-telegram-token",
-                "TELEGRAM_API_BASE_URL": api.base_url,
-                "TELEGRAM_WEBHOOK_SECRET": SECRET,
-                # Only registered with the fake Bot API, which (like Telegram) refuses a webhook that is not HTTPS.
-                "PUBLIC_BASE_URL": f"https://127.0.0.1:{port}",
-                "LINK_SIGNING_SECRET": "bench-link-signing-secret-0123456789",
-                "FILES_DIR": tempfile.mkdtemp(),
-                "LOG_LEVEL": "WARNING",
-                ANCHOR_ENV: _anchor_dsn(url) or "",
-            }
+            env = {**serve_env(url, api.base_url, port), ANCHOR_ENV: _anchor_dsn(url) or ""}
             if name == "bot":
                 command = [tocns, "serve", "--workers", str(args.workers), "--port", str(port)]
             else:

@@ -342,11 +342,13 @@ async def queue(
 
 
 def count_statements(app: BotApp) -> tuple[list[str], Callable[[], None]]:
-    """Start recording every SQL statement `app` runs: (the list they go to, the function that stops recording)."""
+    """Start recording every SQL statement `app` runs: (the list they go to, the function that stops recording).
+    SQLite's BEGIN (the session opening its write transaction) is not counted: the counts compare across databases."""
     seen: list[str] = []
 
     def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        seen.append(statement)
+        if not statement.startswith("BEGIN"):
+            seen.append(statement)
 
     event.listen(app.db.engine.sync_engine, "before_cursor_execute", record)
     return seen, lambda: event.remove(app.db.engine.sync_engine, "before_cursor_execute", record)

@@ -8,9 +8,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from openpyxl import load_workbook
-from sqlalchemy import event
 
-from tests.factories import DEFAULT_INDICATORS, VN, ChatHarness, FakeClock, Tree, build_tree, make_logger
+from tests.factories import (
+    DEFAULT_INDICATORS,
+    VN,
+    ChatHarness,
+    FakeClock,
+    Tree,
+    build_tree,
+    count_statements,
+    make_logger,
+)
 from tocns.app import BotApp
 from tocns.core.period import parse_period, week_of
 from tocns.core.roles import Role
@@ -272,16 +280,11 @@ async def test_baocao_in_team_chat_by_a_member(app: BotApp, chat: ChatHarness, c
         await logger.log(tree.teams[0], date(2026, 11, 24), {"suckhoe": 9}, local(date(2026, 11, 24)))
     await _bind(app, tree.teams[1], "thon3", "30", Role.MEMBER)
     clock.set_local("2026-11-25 10:00")
-    statements: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        statements.append(statement)
-
-    event.listen(app.db.engine.sync_engine, "before_cursor_execute", count)
+    statements, stop = count_statements(app)
     try:
         sent = await chat.send("/baocao", chat="thon3", user="30")
     finally:
-        event.remove(app.db.engine.sync_engine, "before_cursor_execute", count)
+        stop()
     assert all(not r.attachments for r in sent)  # a member reads the text; the workbook is for leaders
     # ... so every team's figures (the workbook's team sheet, aggregated into one text per team) are not read.
     assert statements and not any("group_concat" in s or "string_agg" in s for s in statements)
@@ -296,22 +299,16 @@ async def test_baocao_in_team_chat_by_a_member(app: BotApp, chat: ChatHarness, c
 
 async def test_figures_are_one_statement_and_team_rows_only_when_asked(app: BotApp, clock: FakeClock) -> None:
     tree, rows = await _generate(app)
-    statements: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if not statement.startswith("BEGIN"):  # SQLite's session opens its write transaction
-            statements.append(statement)
-
     previous = WEEK.previous()
     dates = (WEEK.start, WEEK.end, previous.start, previous.end)
     async with app.db.session() as session:
-        event.listen(app.db.engine.sync_engine, "before_cursor_execute", count)
+        statements, stop = count_statements(app)
         try:
             summary, _tasks, _targets = await build_report(session, tree.province, dates, clock(), team_rows=False)
             figures_statements = len(statements)
             full, _tasks, _targets = await build_report(session, tree.province, dates, clock())
         finally:
-            event.remove(app.db.engine.sync_engine, "before_cursor_execute", count)
+            stop()
     # The sums per commune and indicator, the totals and the silent teams come from one statement; every team's
     # figures (the workbook's team sheet) come in it too, and only when asked for.
     assert figures_statements == 1
@@ -328,23 +325,17 @@ async def test_every_commune_reads_through_the_same_statement(app: BotApp, clock
     """The unit is bound, not written into the SQL: PostgreSQL prepares and plans a report's statement once per
     connection, not once per unit (planning cost a commune's report as much as its work)."""
     tree, rows = await _generate(app)
-    statements: list[str] = []
-
-    def keep(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if not statement.startswith("BEGIN"):  # SQLite's session opens its write transaction
-            statements.append(statement)
-
     previous = WEEK.previous()
     dates = (WEEK.start, WEEK.end, previous.start, previous.end)
     reports = []
     async with app.db.session() as session:
-        event.listen(app.db.engine.sync_engine, "before_cursor_execute", keep)
+        statements, stop = count_statements(app)
         try:
             for commune in (tree.commune, tree.other_commune):
                 for team_rows in (False, True):
                     reports.append(await build_report(session, commune, dates, clock(), team_rows=team_rows))
         finally:
-            event.remove(app.db.engine.sync_engine, "before_cursor_execute", keep)
+            stop()
     assert len(statements) == 4
     assert statements[0] == statements[2] and statements[1] == statements[3]
     # Each commune's figures are its own (the shared text still reads only the bound unit's teams).

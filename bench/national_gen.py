@@ -35,6 +35,7 @@ from typing import Any
 from _common import recreate_postgres_database
 
 from tocns.core.text import fold
+from tocns.db.bulk import drop_and_rebuild, secondary_sql
 from tocns.db.engine import upgrade_database
 
 PROVINCES, COMMUNES, TEAMS, MEMBERS_PER_TEAM = 34, 3321, 80_000, 5
@@ -203,21 +204,10 @@ def items(record_count: int, seed: int, indicators: list[int]) -> Iterator[tuple
 
 async def _drop_secondary(conn: Any, table: str) -> list[str]:
     """Drop a table's unique constraints and non-key indexes; returns the statements that rebuild them."""
-    rebuild = []
-    for name, definition in await conn.fetch(
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'u'",
-        table,
-    ):
-        await conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-        rebuild.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
-    for name, definition in await conn.fetch(
-        "SELECT i.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
-        "WHERE x.indrelid = $1::regclass AND NOT x.indisprimary",
-        table,
-    ):
-        await conn.execute(f'DROP INDEX "{name}"')
-        rebuild.append(definition)
-    return rebuild
+    drop, build = drop_and_rebuild(table, [tuple(r) for r in await conn.fetch(secondary_sql(table))])
+    for sql in drop:
+        await conn.execute(sql)
+    return build
 
 
 MONTH_TOTALS = """

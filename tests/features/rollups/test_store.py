@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tests.cli.test_cli import run_cli
 from tests.factories import VN, add_indicators, build_tree
@@ -113,6 +114,9 @@ async def test_rebuild_repairs_a_damaged_rollup_and_the_report_reads_it(app: Bot
         assert len(await store.differences(session)) == 5
         damaged = await unit_report(session, province, WEEK, app.settings, app.clock())
         assert damaged.total_quantity == before.total_quantity + 3000 and damaged.records == 0
+    async with app.db.session() as session:
+        indexes_before = await _indexes(session)
+    assert len(indexes_before) >= 6
     checked = run_cli(["rollup", "check"], db_url)
     assert checked.returncode == 1 and "lệch 5 số liệu" in checked.stdout
     rebuilt = run_cli(["rollup", "rebuild"], db_url)
@@ -123,7 +127,23 @@ async def test_rebuild_repairs_a_damaged_rollup_and_the_report_reads_it(app: Bot
         after = await unit_report(session, province, WEEK, app.settings, app.clock())
     assert (after.total_quantity, after.records, after.timely_records) == (16, 2, 1)
     assert after.to_dict() == {**before.to_dict(), "generated_at": after.generated_at.isoformat()}
+    # The rebuild dropped and rebuilt the indexes on PostgreSQL: a record after it still lands in the rollups
+    # (its upsert needs the unique key back) and the reports' indexes are all there.
+    await _apply(app, ("create", 0, 1, {0: 4}, 0, 6, 0), teams, indicators, person)
+    async with app.db.session() as session:
+        assert await store.differences(session) == []
+        assert await _indexes(session) == indexes_before
     assert run_cli(["rollup", "check"], db_url).stdout.strip() == "Bảng tổng hợp khớp với các phiếu."
+
+
+async def _indexes(session: AsyncSession) -> set[str]:
+    """The rollup tables' index names (from the database's catalogue)."""
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        sql = "SELECT indexname FROM pg_indexes WHERE tablename IN ('rollup_team_day', 'rollup_team_day_records')"
+    else:
+        sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name LIKE 'rollup_team_day%'"
+    return {row[0] for row in (await conn.execute(text(sql))).all()}
 
 
 async def test_the_hierarchy_filter_range_scans_the_path_index(app: BotApp, is_postgres: bool) -> None:

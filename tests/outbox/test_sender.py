@@ -275,6 +275,29 @@ async def test_long_text_and_attachments_reach_the_group(db: Database, settings:
     ]
 
 
+async def test_a_summary_whose_text_is_retried_still_arrives_text_first(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    chats = await bound_groups(db, 1)
+    sheet = tmp_path / "bao-cao.xlsx"
+    sheet.write_bytes(b"PK\x03\x04")
+    files = [{"filename": "bao-cao.xlsx", "mime_type": "application/vnd.ms-excel", "path": str(sheet)}]
+    async with db.session() as session:
+        for text, attachments in (("Báo cáo tuần: 12 phiếu", None), ("Tệp báo cáo tuần", files)):
+            await outbox_store.enqueue(
+                session, platform="telegram", chat_id=chats[0], text=text, kind="summary", attachments=attachments
+            )
+    fake = FakeTelegram()
+    fake.script(chats[0], Fault("500"))  # the text's first attempt fails; the files are claimed in the same batch
+    with TelegramServer(fake) as server:
+        await asyncio.wait_for(_sender(db, settings, server).drain(until_empty=True), timeout=20)
+    assert [(c.method, c.text) for c in fake.delivered()] == [
+        ("sendMessage", "Báo cáo tuần: 12 phiếu"),
+        ("sendMessage", "Tệp báo cáo tuần"),
+        ("sendDocument", "<file bao-cao.xlsx>"),
+    ]
+
+
 async def test_missing_attachment_file_fails_with_reason(db: Database, settings: Settings, tmp_path: Path) -> None:
     chats = await bound_groups(db, 1)
     async with db.session() as session:

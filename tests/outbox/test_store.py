@@ -35,3 +35,28 @@ async def test_enqueue_many_stores_each_new_key_once_and_skips_used_ones(db: Dat
     # Enqueued again (a retried tick): nothing new.
     async with db.session() as session:
         assert await outbox_store.enqueue_many(session, messages) == set()
+
+
+async def test_a_retried_message_holds_back_the_later_ones_of_its_chat_and_kind(db: Database) -> None:
+    # A summary's text and then its files, to one group; another group's summary and the same group's digest.
+    summary = dict(platform="telegram", chat_id="-1", kind="summary", now=NOW)
+    async with db.session() as session:
+        await outbox_store.enqueue(session, text="Báo cáo tuần", dedupe_key="s-text", **summary)  # type: ignore[arg-type]
+        await outbox_store.enqueue(session, text="Tệp", dedupe_key="s-files", **summary)  # type: ignore[arg-type]
+        await outbox_store.enqueue(session, **{**_message(2, "other-chat"), "kind": "summary"})  # type: ignore[arg-type]
+        await outbox_store.enqueue(session, **{**_message(1, "other-kind")})  # type: ignore[arg-type]
+    async with db.session() as session:
+        first = await outbox_store.claim(session, owner="s", platforms=["telegram"], now=NOW, lease_seconds=60, limit=1)
+    assert [r.dedupe_key for r in first] == ["s-text"]
+    retry = datetime(2026, 11, 23, 1, 5, tzinfo=UTC)
+    async with db.session() as session:
+        await outbox_store.reschedule(session, [first[0].id or 0], "s", retry, "500")
+    async with db.session() as session:
+        due = await outbox_store.claim(session, owner="s", platforms=["telegram"], now=NOW, lease_seconds=3600, limit=9)
+    # The files wait for the text; the other chat's summary and the same chat's digest go now.
+    assert sorted(r.dedupe_key or "" for r in due) == ["other-chat", "other-kind"]
+    async with db.session() as session:
+        later = await outbox_store.claim(
+            session, owner="s", platforms=["telegram"], now=retry, lease_seconds=60, limit=9
+        )
+    assert [r.dedupe_key for r in later] == ["s-text", "s-files"]

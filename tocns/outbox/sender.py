@@ -222,6 +222,11 @@ class Job:
         return self.rows[0]
 
 
+def _stream(row: OutboxMessage) -> tuple[str, str, str]:
+    """The messages kept in order: one kind to one chat."""
+    return (row.platform, row.chat_id, row.kind)
+
+
 def merge_replies(
     rows: list[OutboxMessage],
     max_length: Callable[[str], int],
@@ -314,6 +319,9 @@ class OutboxSender:
         # Chats a send's answer said moved (platform, old id) -> new id: the rest of a batch claimed for the old id
         # follows without a request that would only be told the same.
         self._moved: dict[tuple[str, str], str] = {}
+        # Streams (platform, chat, kind) of this batch whose earlier message went back to waiting, with its retry
+        # time: the later ones wait with it, so a summary's files never arrive before its text.
+        self._held: dict[tuple[str, str, str], datetime] = {}
 
     async def rebuild_windows(self) -> int:
         """Count the sends of the last chat window (from the outbox) against this sender's windows.
@@ -402,9 +410,12 @@ class OutboxSender:
                 limit=self.batch_size,
                 merge_limit=MERGE_LIMIT,
             )
+        self._held = {}
         for job in merge_replies(rows, self._max_length, self._text_length):
             try:
-                if not await self._follow_moved(job):
+                if (held := self._held.get(_stream(job.head))) is not None:
+                    await self._reschedule(job, held, None, False)
+                elif not await self._follow_moved(job):
                     await self._send(job)
             except Exception:
                 # The rest of the batch stays claimed by this sender until catch_up hands it back.
@@ -576,6 +587,7 @@ class OutboxSender:
         parts = parts_sent if parts_sent is not None and len(job.rows) == 1 else None
         async with self.db.session() as session:
             await outbox_store.reschedule(session, job.ids, self.owner, when, error, count_attempt, parts)
+        self._held.setdefault(_stream(job.head), when)
 
     async def _report(self, session: AsyncSession, event: ChatEvent, now: datetime) -> None:
         """Hand a chat event a delivery revealed to its handler; what it would say back is not sent (the chat is

@@ -367,6 +367,7 @@ async def reschedule(
 ) -> None:
     """Put messages back to pending until `when` (a retry, or a chat at its rate limit), remembering how many
     pieces were delivered when `parts_sent` is given."""
+    streams: dict[tuple[str, str, str], int] = {}
     for row in await _owned(session, ids, owner):
         if parts_sent is not None:
             row.parts_sent = parts_sent
@@ -376,6 +377,34 @@ async def reschedule(
         row.last_error = error[:500] if error else row.last_error
         row.lease_owner = row.lease_until = None
         session.add(row)
+        key = (row.platform, row.chat_id, row.kind)
+        streams[key] = min(streams.get(key, row.id or 0), row.id or 0)
+    for (platform, chat_id, kind), first in streams.items():
+        await session.flush()
+        await hold_behind(session, platform, chat_id, kind, first, when)
+
+
+async def hold_behind(
+    session: AsyncSession, platform: str, chat_id: str, kind: str, after_id: int, when: datetime
+) -> None:
+    """Keep the messages of one kind queued to a chat after `after_id` from leaving before `when`, its retry time.
+
+    A summary's text and its files (or a long directive's parts) are queued in order; a retried first message must
+    not arrive after the ones behind it. The claim takes rows by (due time, id), so at the same due time the
+    earlier message goes first.
+    """
+    await session.exec(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.platform) == platform,
+            col(OutboxMessage.chat_id) == chat_id,
+            col(OutboxMessage.kind) == kind,
+            col(OutboxMessage.state) == OutboxState.PENDING,
+            col(OutboxMessage.id) > after_id,
+            col(OutboxMessage.next_attempt_at) < when,
+        )
+        .values(next_attempt_at=when)
+    )
 
 
 async def mark_failed(session: AsyncSession, ids: Sequence[int], owner: str, error: str, now: datetime) -> None:

@@ -10,8 +10,10 @@ a workbook takes seconds a webhook should not wait. The drawing runs in a proces
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
+import os
 import pickle
 import shutil
 import tempfile
@@ -172,11 +174,24 @@ def draw_report_files(drawing: Drawing) -> ReportFiles:
 _pool: ProcessPoolExecutor | None = None
 
 
+RENDER_NICENESS = 10
+"""How much lower the drawing processes run than the bot: on a small machine the webhooks and the database get the
+cores first while a busy Monday draws its workbooks (Linux gives a process at niceness 10 about a tenth of the CPU
+a niceness-0 process gets when both want it, and all of it when nothing else does)."""
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(OSError, AttributeError):  # a platform without nice() draws at normal priority
+        os.nice(RENDER_NICENESS)
+
+
 def _render_pool(workers: int) -> ProcessPoolExecutor:
     global _pool
     if _pool is None:
         # Spawned, not forked: a fork would copy the event loop's threads and the database connections' locks.
-        _pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        _pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority
+        )
     return _pool
 
 

@@ -26,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _rebuild(_args: argparse.Namespace) -> int:
     from tocns.cli_common import run_in_session
+    from tocns.core.text import grouped
     from tocns.features.rollups import store
 
     async def work(session: AsyncSession) -> RebuildResult:
@@ -33,21 +34,22 @@ def _rebuild(_args: argparse.Namespace) -> int:
 
     result = run_in_session(work)
     print(
-        f"Đã tính lại bảng tổng hợp: {result.quantity_rows} dòng số lượng (tổ, chỉ tiêu, ngày), "
-        f"{result.record_rows} dòng số phiếu (tổ, ngày)."
+        f"Đã tính lại bảng tổng hợp: {grouped(result.quantity_rows)} dòng số lượng (tổ, chỉ tiêu, ngày), "
+        f"{grouped(result.record_rows)} dòng số phiếu (tổ, ngày)."
     )
     return 0
 
 
 def _check(_args: argparse.Namespace) -> int:
     from tocns.cli_common import run_in_session
+    from tocns.core.text import grouped
     from tocns.features.rollups import store
 
     differences = run_in_session(store.differences)
     if not differences:
         print("Bảng tổng hợp khớp với các phiếu.")
         return 0
-    print(f"Bảng tổng hợp lệch {len(differences)} số liệu so với các phiếu; chạy `tocns rollup rebuild`.")
+    print(f"Bảng tổng hợp lệch {grouped(len(differences))} số liệu so với các phiếu; chạy `tocns rollup rebuild`.")
     for line in differences[:SHOWN]:
         print(f"  {line}")
     return 1

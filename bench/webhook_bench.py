@@ -50,6 +50,9 @@ def _chat_id(group: int) -> int:
     return -1001000000000 - group
 
 
+MESSAGE_ID_BASE = 1_000_000_000
+
+
 def _user_id(person: int) -> int:
     return 5000000 + person
 
@@ -62,7 +65,9 @@ def _update(update_id: int, people: int, groups: int, senders: list[tuple[int, i
     return {
         "update_id": update_id,
         "message": {
-            "message_id": update_id,
+            # Above the generators' record message ids (1 to 20 M, national_gen's rid): a bench update on a loaded
+            # database is a new message, not a copy of a stored one.
+            "message_id": MESSAGE_ID_BASE + update_id,
             "date": 1795000000,
             "chat": {"id": chat, "type": "supergroup", "title": "Xã - Tổ CNS"},
             "from": {

@@ -45,9 +45,7 @@ def _updates_insert_pg() -> Any:
     """PostgreSQL: a batch of updates as arrays, one row per element (unnest, in their order), in one statement of
     one text whatever the batch's size: prepared once on the session's asyncpg connection (`tocns.db.raw`)."""
     listed = (
-        func.unnest(
-            *(bindparam(f"u_{name}", type_=ARRAY(String)) for name in ("platforms", "keys", "bodies", "chats"))
-        )
+        func.unnest(*(bindparam(f"u_{name}", type_=ARRAY(String)) for name in ("platforms", "keys", "bodies", "chats")))
         .table_valued("platform", "update_key", "body", "chat_key", with_ordinality="n")
         .render_derived(name="listed")
     )
@@ -105,7 +103,7 @@ async def _insert(
             }
             for platform, key, body, chat in rows
         ]
-        result = (await conn.execute(_UPDATES_INSERT_SQLITE, values)).all()
+        result = list((await conn.execute(_UPDATES_INSERT_SQLITE, values)).all())
     return {(platform, key): row_id for row_id, platform, key in result}
 
 
@@ -139,9 +137,7 @@ def _claim_stored_statement(ids: Any, not_held: Any) -> Any:
 _IDS: Any = bindparam("ids", expanding=True)
 _CLAIM_STORED_SQLITE = _claim_stored_statement(lambda c: c.in_(_IDS), lambda c: c.not_in(_IDS))
 _ID_ARRAY = bindparam("ids", type_=ARRAY(Integer))
-_CLAIM_STORED_PG = raw.Prepared(
-    _claim_stored_statement(lambda c: c == any_(_ID_ARRAY), lambda c: c != all_(_ID_ARRAY))
-)
+_CLAIM_STORED_PG = raw.Prepared(_claim_stored_statement(lambda c: c == any_(_ID_ARRAY), lambda c: c != all_(_ID_ARRAY)))
 
 
 async def claim_stored(session: AsyncSession, ids: Sequence[int], claim: Claim) -> set[int]:
@@ -238,8 +234,6 @@ async def finish_update(
         )
     )
     return bool(result.rowcount)
-
-
 
 
 def _done_with_message() -> Any:

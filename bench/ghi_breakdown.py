@@ -2,7 +2,7 @@
 
 Usage:
     python bench/ghi_breakdown.py --db postgresql+asyncpg://postgres@127.0.0.1:5432/<scratch db> [--updates 400]
-                                  [--rounds 3]
+                                  [--rounds 3] [--profile FILE]
 
 The same real-shaped Telegram `/ghi` as bench/webhook_bench.py (500 members in 20 bound groups, PostgreSQL), but
 run sequentially in this process with `time.process_time()` around each stage, so the figures are CPU, not waiting
@@ -290,10 +290,13 @@ async def main_async(args: argparse.Namespace) -> None:
     results: dict[str, list[float]] = defaultdict(list)
     first = 1000
     _callgrind("on")
+    profiler = wb._profiler(args)  # --profile: cProfile by process CPU over the measured rounds
     for _ in range(args.rounds):
         for name, micros in (await _round(ctx, first, args.updates)).items():
             results[name].append(micros)
         first += args.updates
+    if profiler is not None:
+        wb._profile_report(profiler, args)
     _callgrind("off")
     if args.no_floors:
         args.rounds = 0
@@ -322,6 +325,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=500, help="updates before the measured rounds")
     parser.add_argument("--no-floors", action="store_true", help="skip the floors (callgrind runs)")
+    parser.add_argument("--profile", default=None, help="cProfile file of the measured rounds (stage times inflate)")
     args = parser.parse_args()
     asyncio.run(main_async(args))
 

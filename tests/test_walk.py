@@ -117,3 +117,36 @@ async def test_one_ghi_costs_at_most_the_statements_of_the_lean_walk(
     receipt = (await outbox(papp, "-1001"))[-1].text
     assert receipt.startswith("Đã ghi #") and "vneid" in receipt
     assert len(statements) <= GHI_STATEMENTS[engine.dialect.name], "\n".join(statements)
+
+
+async def test_one_ghi_on_postgresql_runs_every_statement_prepared_on_the_driver(
+    papp: BotApp, tg_server: TelegramServer, clock: FakeClock
+) -> None:
+    # SQLAlchemy's execute path costs more CPU than the statements (bench/RESULTS.md): on PostgreSQL each statement
+    # of a known member's /ghi runs on the session's asyncpg connection (tocns.db.raw), which SQLAlchemy's
+    # listeners see with no execution context of its own. SQLite keeps SQLAlchemy's path.
+    engine = papp.db.engine.sync_engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the driver path is PostgreSQL's")
+    channel = channels_for(papp, tg_server, FakeZaloApi())[0]
+    async with papp.db.session() as session:
+        tree = await build_tree(session)
+        code = await join_code(session, tree.commune, Role.COMMUNE_LEADER, clock())
+    await papp.pipeline.receive(channel, tg_message_update(f"/ketnoi {code}", user_id=11))
+    await papp.pipeline.receive(channel, tg_message_update("/thamgia thon 3", user_id=12))
+    await papp.pipeline.receive(channel, tg_message_update("/ghi dvc 1", user_id=12))  # the catalogue seeded
+    async with papp.db.session() as session:
+        await activity_store.indicators(session)  # and cached, as between a bot's updates
+    through_sqlalchemy: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, _params: object, context: object, _many: bool) -> None:
+        if context is not None:
+            through_sqlalchemy.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        await papp.pipeline.receive(channel, tg_message_update("/ghi vneid 5", user_id=12))
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert (await outbox(papp, "-1001"))[-1].text.startswith("Đã ghi #")
+    assert through_sqlalchemy == []

@@ -18,7 +18,8 @@ from tocns.core.updates import Checked
 from tocns.features.activity.models import ActivityRecord
 from tocns.features.org import store as org_store
 from tocns.features.org.models import Person
-from tocns.inbound.models import InboundUpdate
+from tocns.inbound import store as inbound_store
+from tocns.inbound.models import InboundUpdate, ProcessedMessage
 from tocns.outbox import store as storage_outbox
 from tocns.outbox.models import OutboxMessage
 
@@ -121,3 +122,56 @@ async def test_record_and_receipt_commit_together(
         update = await session.get(InboundUpdate, row_id)
     assert queued[-1] == INTERNAL_ERROR_TEXT.format(name="ghi")
     assert update is not None and update.state == "failed" and "outbox unavailable" in (update.error or "")
+
+
+async def test_a_failure_after_the_last_statement_keeps_nothing_and_the_retry_records_once(
+    app: BotApp, chat: ChatHarness, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On PostgreSQL the mark with the sender's refresh, the record and the receipt with the done-mark run on the
+    # session's asyncpg connection (tocns.db.raw): still one transaction with the rest. The connection lost after
+    # the last of them keeps nothing, not even the processed-mark (the retry is not taken for a redelivery), and
+    # the retry records the work once.
+    await setup_group(app, chat, clock)
+    finish = inbound_store.finish_with_messages
+    failed: list[bool] = []
+
+    async def finish_then_fail(*args: Any, **kwargs: Any) -> bool:
+        done = await finish(*args, **kwargs)
+        if not failed:
+            failed.append(done)
+            raise ConnectionError("connection lost before COMMIT")
+        return done
+
+    monkeypatch.setattr(inbound_store, "finish_with_messages", finish_then_fail)
+    msg = IncomingMessage(
+        platform="console",
+        chat_id="group-1",
+        user_id=MEMBER,
+        display_name="Lan Mới",
+        text="/ghi vneid 5",
+        message_id="78",
+    )
+
+    async def as_checked(checked: Checked) -> Checked:
+        return checked
+
+    channel = SimpleNamespace(platform="console", refresh=as_checked)
+    checked = Checked(body={"text": msg.text}, key="78", chat="group-1", event=msg)
+    row_id = await app.pipeline.store(channel, checked)  # type: ignore[arg-type]
+    assert row_id is not None
+    assert not await app.pipeline.process(channel, row_id, checked)  # type: ignore[arg-type]
+    assert failed == [True]  # the failure came after the done-mark's statement had run
+    async with app.db.session() as session:
+        assert (await session.exec(select(ActivityRecord))).all() == []
+        assert (await session.exec(select(ProcessedMessage).where(ProcessedMessage.message_id == "78"))).all() == []
+        assert [m.text for m in (await session.exec(select(OutboxMessage))).all() if "Đã ghi" in m.text] == []
+        person = await org_store.get_person(session, "console", MEMBER)
+        assert person is not None and person.display_name == "Lan"
+    clock.advance(minutes=5)
+    assert await app.pipeline.process(channel, row_id, checked)  # type: ignore[arg-type]
+    async with app.db.session() as session:
+        assert len((await session.exec(select(ActivityRecord))).all()) == 1
+        receipts = [m.text for m in (await session.exec(select(OutboxMessage))).all() if "Đã ghi" in m.text]
+        person = await org_store.get_person(session, "console", MEMBER)
+    assert len(receipts) == 1 and "vneid" in receipts[0]
+    assert person is not None and person.display_name == "Lan Mới"

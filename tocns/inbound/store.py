@@ -7,13 +7,16 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, update
+from sqlalchemy import ARRAY, Integer, String, all_, any_, bindparam, delete, exists, literal, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.core.clock import utcnow
+from tocns.db import raw
 from tocns.db.dialect import is_postgres
 from tocns.db.upsert import per_dialect, table_of
 from tocns.inbound.models import InboundState, InboundUpdate, ProcessedMessage
@@ -29,40 +32,90 @@ _EARLIER = aliased(InboundUpdate, name="earlier")
 
 
 _UPDATES = table_of(InboundUpdate)
-# Built once per dialect and run with the rows as parameters (one multi-row statement: SQLAlchemy's
+# SQLite: built once and run with the rows as parameters (one multi-row statement: SQLAlchemy's
 # "insertmanyvalues"): building a VALUES list per batch coerced every value and compiled once per batch size.
-_updates_insert = per_dialect(
-    lambda insert: (
-        insert(_UPDATES).on_conflict_do_nothing().returning(_UPDATES.c.id, _UPDATES.c.platform, _UPDATES.c.update_key)
-    )
+_UPDATES_INSERT_SQLITE = (
+    sqlite_insert(_UPDATES)
+    .on_conflict_do_nothing()
+    .returning(_UPDATES.c.id, _UPDATES.c.platform, _UPDATES.c.update_key)
 )
 
 
-async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
-    """One INSERT ... ON CONFLICT DO NOTHING of these rows; per (platform, key) stored, its id."""
+def _updates_insert_pg() -> Any:
+    """PostgreSQL: a batch of updates as arrays, one row per element (unnest, in their order), in one statement of
+    one text whatever the batch's size: prepared once on the session's asyncpg connection (`tocns.db.raw`)."""
+    listed = (
+        func.unnest(*(bindparam(f"u_{name}", type_=ARRAY(String)) for name in ("platforms", "keys", "bodies", "chats")))
+        .table_valued("platform", "update_key", "body", "chat_key", with_ordinality="n")
+        .render_derived(name="listed")
+    )
+    received_at = bindparam("u_received_at", type_=_UPDATES.c.received_at.type)
+    rows = sa_select(
+        listed.c.platform,
+        listed.c.update_key,
+        listed.c.body,
+        literal(InboundState.PENDING.value),
+        received_at,
+        listed.c.chat_key,
+        literal(0),
+    ).order_by(listed.c.n)
+    columns = ["platform", "update_key", "body", "state", "received_at", "chat_key", "attempts"]
+    return raw.Prepared(
+        pg_insert(_UPDATES)
+        .from_select(columns, rows)
+        .on_conflict_do_nothing()
+        .returning(_UPDATES.c.id, _UPDATES.c.platform, _UPDATES.c.update_key)
+    )
+
+
+_UPDATES_INSERT_PG = _updates_insert_pg()
+
+
+async def _insert(
+    session: AsyncSession, rows: list[tuple[str, str, str, str | None]], received_at: datetime
+) -> dict[tuple[str, str], int]:
+    """One INSERT ... ON CONFLICT DO NOTHING of these (platform, key, body, chat) rows, pending, received at
+    `received_at`; per (platform, key) stored, its id."""
     if not rows:
         return {}
-    await session.flush()  # pending ORM rows first, as the ORM execute path's autoflush did
-    conn = await session.connection()
-    result = (await conn.execute(_updates_insert(session), rows)).all()
+    if is_postgres(session):
+        platforms, keys, bodies, chats = (list(column) for column in zip(*rows, strict=True))
+        params = {
+            "u_platforms": platforms,
+            "u_keys": keys,
+            "u_bodies": bodies,
+            "u_chats": chats,
+            "u_received_at": received_at,
+        }
+        result = await raw.fetch(session, _UPDATES_INSERT_PG, params)
+    else:
+        await session.flush()  # pending ORM rows first, as the ORM execute path's autoflush did
+        conn = await session.connection()
+        values = [
+            {
+                "platform": platform,
+                "update_key": key,
+                "body": body,
+                "state": InboundState.PENDING.value,
+                "received_at": received_at,
+                "chat_key": chat,
+                "attempts": 0,
+            }
+            for platform, key, body, chat in rows
+        ]
+        result = list((await conn.execute(_UPDATES_INSERT_SQLITE, values)).all())
     return {(platform, key): row_id for row_id, platform, key in result}
 
 
-def _row(platform: str, key: str, body: dict[str, Any], received_at: datetime, chat: str | None) -> dict[str, Any]:
-    return {
-        "platform": platform,
-        "update_key": key[:200],
-        "body": json.dumps(body, ensure_ascii=False),
-        "state": InboundState.PENDING.value,
-        "received_at": received_at,
-        "chat_key": chat[:100] if chat is not None else None,
-        "attempts": 0,
-    }
+def _row(platform: str, key: str, body: dict[str, Any], chat: str | None) -> tuple[str, str, str, str | None]:
+    """An update as stored: (platform, key, body as JSON, chat), cut to their columns' widths."""
+    return platform, key[:200], json.dumps(body, ensure_ascii=False), chat[:100] if chat is not None else None
 
 
-def _claim_stored_statement() -> Any:
-    """Claim the stored ids whose chat has no earlier pending update not held by the owner (Core, built once)."""
-    ids: Any = bindparam("ids", expanding=True)
+def _claim_stored_statement(ids: Any, not_held: Any) -> Any:
+    """Claim the stored `ids` whose chat has no earlier pending update not held by the owner (Core, built once):
+    `ids` the ids' test and `not_held` the earlier row's, per database (SQLite expands a list, PostgreSQL takes
+    one array, so that its text is the same for every batch)."""
     owner = bindparam("owner", type_=_UPDATES.c.claimed_by.type)
     earlier = _UPDATES.alias("earlier")
     blocked = exists().where(
@@ -71,17 +124,20 @@ def _claim_stored_statement() -> Any:
         earlier.c.state == InboundState.PENDING.value,
         earlier.c.id < _UPDATES.c.id,
         earlier.c.claimed_by.is_(None) | (earlier.c.claimed_by != owner),
-        earlier.c.id.not_in(ids),
+        not_held(earlier.c.id),
     )
     return (
         update(_UPDATES)
-        .where(_UPDATES.c.id.in_(ids), ~blocked)
+        .where(ids(_UPDATES.c.id), ~blocked)
         .values(claimed_by=owner, claimed_until=bindparam("until", type_=_UPDATES.c.claimed_until.type))
         .returning(_UPDATES.c.id)
     )
 
 
-_CLAIM_STORED = _claim_stored_statement()
+_IDS: Any = bindparam("ids", expanding=True)
+_CLAIM_STORED_SQLITE = _claim_stored_statement(lambda c: c.in_(_IDS), lambda c: c.not_in(_IDS))
+_ID_ARRAY = bindparam("ids", type_=ARRAY(Integer))
+_CLAIM_STORED_PG = raw.Prepared(_claim_stored_statement(lambda c: c == any_(_ID_ARRAY), lambda c: c != all_(_ID_ARRAY)))
 
 
 async def claim_stored(session: AsyncSession, ids: Sequence[int], claim: Claim) -> set[int]:
@@ -91,9 +147,12 @@ async def claim_stored(session: AsyncSession, ids: Sequence[int], claim: Claim) 
     if not ids:
         return set()
     owner, until = claim
+    params = {"ids": list(ids), "owner": owner, "until": until}
+    if is_postgres(session):
+        return {row_id for (row_id,) in await raw.fetch(session, _CLAIM_STORED_PG, params)}
     # On the session's connection: the rows were just inserted by `_insert`, which flushed the session first.
     conn = await session.connection()
-    result = await conn.execute(_CLAIM_STORED, {"ids": list(ids), "owner": owner, "until": until})
+    result = await conn.execute(_CLAIM_STORED_SQLITE, params)
     return {row_id for (row_id,) in result.all()}
 
 
@@ -107,10 +166,22 @@ async def store_update(
 ) -> InboundUpdate | None:
     """Store an update (of `chat`, kept for in-order claims); None when the same (platform, key) was already
     stored."""
-    row = _row(platform, update_key, body, now or utcnow(), chat)
+    received_at = now or utcnow()
+    row = _row(platform, update_key, body, chat)
     # One INSERT ... ON CONFLICT DO NOTHING: no savepoint round trips on the webhook's hot path.
-    row_id = (await _insert(session, [row])).get((platform, row["update_key"]))
-    return InboundUpdate(id=row_id, **row) if row_id is not None else None
+    row_id = (await _insert(session, [row], received_at)).get((platform, row[1]))
+    if row_id is None:
+        return None
+    return InboundUpdate(
+        id=row_id,
+        platform=platform,
+        update_key=row[1],
+        body=row[2],
+        state=InboundState.PENDING.value,
+        received_at=received_at,
+        chat_key=row[3],
+        attempts=0,
+    )
 
 
 async def store_updates(
@@ -123,14 +194,14 @@ async def store_updates(
     row id, or None when the same (platform, key) was stored before or earlier in the same list (a redelivery)."""
     received_at = now or utcnow()
     first: dict[tuple[str, str], int] = {}
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[str, str, str, str | None]] = []
     for index, (platform, key, body) in enumerate(updates):
         ident = (platform, key[:200])
         if ident in first:
             continue
         first[ident] = index
-        rows.append(_row(platform, key, body, received_at, chats[index] if chats is not None else None))
-    stored = await _insert(session, rows)
+        rows.append(_row(platform, key, body, chats[index] if chats is not None else None))
+    stored = await _insert(session, rows, received_at)
     result: list[int | None] = [None] * len(updates)
     for ident, index in first.items():
         result[index] = stored.get(ident)
@@ -165,9 +236,6 @@ async def finish_update(
     return bool(result.rowcount)
 
 
-_UPDATES = table_of(InboundUpdate)
-
-
 def _done_with_message() -> Any:
     """PostgreSQL: one waiting message (the outbox's keyed INSERT, as a data-modifying CTE) and the update's
     done-mark under this worker's claim, in one statement, built once; returns the update's id when marked."""
@@ -192,7 +260,8 @@ def _done_with_message() -> Any:
     )
 
 
-_DONE_WITH_MESSAGE = _done_with_message()
+# The hot path's last statement: run on the session's asyncpg connection (`tocns.db.raw`), compiled once.
+_DONE_WITH_MESSAGE = raw.Prepared(_done_with_message())
 
 
 async def finish_with_messages(
@@ -204,9 +273,7 @@ async def finish_with_messages(
     if len(messages) == 1 and is_postgres(session):
         params = outbox_store.keyed_params(**messages[0])
         params.update(u_id=update_id, u_owner=owner, u_now=now)
-        await session.flush()  # the command's pending ORM rows first, as the SQLite path's autoflush does
-        conn = await session.connection()
-        return (await conn.execute(_DONE_WITH_MESSAGE, params)).first() is not None
+        return bool(await raw.fetch(session, _DONE_WITH_MESSAGE, params))
     for message in messages:
         await outbox_store.enqueue(session, **message)
     return await finish_update(session, update_id, owner=owner, now=now)

@@ -46,6 +46,10 @@ async def read_limited(request: Request, limit: int) -> bytes:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Where a decoded surrogate can come from in the raw body: a `\uD800`-`\uDFFF` escape or the bytes UTF-8 would
+# give one (which `json.loads` lets through). A body with neither (nearly every one) needs no walk; a match may be
+# an escaped backslash, so the walk still decides.
+_SURROGATE_SOURCE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 
 
 def has_lone_surrogate(value: object) -> bool:
@@ -117,7 +121,7 @@ def _read_update(channel: Channel, raw: bytes) -> Checked | JSONResponse:
         body = json.loads(raw)
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser allows
         return _refuse(400, platform, "body is not JSON")
-    if has_lone_surrogate(body):
+    if _SURROGATE_SOURCE.search(raw) and has_lone_surrogate(body):
         return _refuse(400, platform, "body holds a lone surrogate (not valid Unicode)")
     try:
         checked = channel.check(body)

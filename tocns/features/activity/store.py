@@ -20,6 +20,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.core.roles import Level
+from tocns.db import raw
 from tocns.db.audit import AUDIT_TABLE, audit_values, record_audit
 from tocns.db.dialect import is_postgres
 from tocns.db.upsert import table_of
@@ -248,10 +249,18 @@ def _record_values(
 
 
 def _view(record_id: int | None, values: dict[str, Any], items: list[tuple[Indicator, int]]) -> RecordView:
+    # Made as the ORM makes loaded rows (`raw.built`, every column given): the models' constructors validate, and
+    # every /ghi builds one record and its items.
     return RecordView(
-        ActivityRecord(id=record_id, **values),
+        raw.built(ActivityRecord, {"id": record_id, **values}),
         [
-            (ActivityItem(record_id=record_id or 0, indicator_id=ind.id or 0, quantity=quantity), ind)
+            (
+                raw.built(
+                    ActivityItem,
+                    {"id": None, "record_id": record_id or 0, "indicator_id": ind.id or 0, "quantity": quantity},
+                ),
+                ind,
+            )
             for ind, quantity in items
         ],
     )
@@ -346,7 +355,8 @@ def _identical_record() -> Any:
 
 _ID_SLOT = '"id": null,'
 _PG_CREATE_RECORD = _record_with_items_and_audit()
-_PG_CREATE_RECORD_ONCE = _record_with_items_and_audit(once=True)
+# The /ghi's statement: run on the session's asyncpg connection (`tocns.db.raw`), compiled once.
+_PG_CREATE_RECORD_ONCE = raw.Prepared(_record_with_items_and_audit(once=True))
 
 
 async def _create_record_pg(
@@ -446,9 +456,7 @@ async def _record_once_pg(
         d_indicators=[indicator_id for indicator_id, _quantity in wanted],
         d_quantities=[quantity for _indicator_id, quantity in wanted],
     )
-    await session.flush()
-    conn = await session.connection()
-    first, created = (await conn.execute(_PG_CREATE_RECORD_ONCE, params)).one()
+    ((first, created),) = await raw.fetch(session, _PG_CREATE_RECORD_ONCE, params)
     if first is not None:
         return first, None
     return None, _with_id(view, created)

@@ -18,6 +18,7 @@ from tocns.core.clock import utcnow
 from tocns.core.messages import Mention
 from tocns.core.roles import Level, Role
 from tocns.core.text import fold, vi_sorted
+from tocns.db import raw
 from tocns.db.audit import append_audit_rows, record_audit
 from tocns.db.dialect import dialect_of, is_postgres
 from tocns.db.errors import Conflict, Expired, NotFound
@@ -841,12 +842,27 @@ def _marked_group_sender_statement(mark: Any) -> Any:
         .outerjoin(marked, true())
         .outerjoin(sender, true())
     )
-    return _with_binding_and_memberships(query, "b_platform", "b_chat_id", sender.id).execution_options(
-        populate_existing=True
-    )
+    return _with_binding_and_memberships(query, "b_platform", "b_chat_id", sender.id)
 
 
-_MARKED_GROUP_SENDER: dict[int, tuple[Any, Any]] = {}
+# The entities of a marked group sender's row after `marked`, each as its table's columns in order (the order the
+# ORM selects an entity's columns in): the sender, the chat's binding and its unit, one membership and its unit.
+_SENDER_ROW_MODELS: tuple[tuple[Any, tuple[str, ...]], ...] = tuple(
+    (model, tuple(column.key for column in table_of(model).columns))
+    for model in (Person, ChatBinding, OrgUnit, Membership, OrgUnit)
+)
+_MARKED_GROUP_SENDER: dict[int, tuple[Any, raw.Prepared]] = {}
+
+
+def _row_entities(session: AsyncSession, row: Any, models: Sequence[tuple[Any, tuple[str, ...]]], at: int) -> list[Any]:
+    """The entities of one row from column `at` on, as persistent instances of the session (None where the outer
+    join found nothing)."""
+    found = []
+    for model, names in models:
+        values = dict(zip(names, row[at : at + len(names)], strict=True))
+        at += len(names)
+        found.append(None if values["id"] is None else raw.attach(session, model, values))
+    return found
 
 
 async def marked_group_sender(
@@ -863,23 +879,31 @@ async def marked_group_sender(
 ) -> tuple[bool, tuple[Person, ChatBinding | None, OrgUnit | None] | None] | None:
     """PostgreSQL: the message's processed-mark (`mark`, a data-modifying statement with `mark_params`) and
     `group_sender` in one round trip: whether the mark is new (False: a retried delivery, nothing refreshed) and
-    the known sender with the chat's binding and unit, None for a sender the bot has not met. None on SQLite."""
+    the known sender with the chat's binding and unit, None for a sender the bot has not met. None on SQLite.
+
+    The hot path's first statement: run on the session's asyncpg connection (`tocns.db.raw`), its rows made the
+    session's entities as the ORM would load them."""
     if not is_postgres(session):
         return None
     built = _MARKED_GROUP_SENDER.get(id(mark))
     if built is None or built[0] is not mark:
-        built = _MARKED_GROUP_SENDER[id(mark)] = (mark, _marked_group_sender_statement(mark))
+        built = _MARKED_GROUP_SENDER[id(mark)] = (mark, raw.Prepared(_marked_group_sender_statement(mark)))
     params = _person_params(platform, user_id, display_name, username, None, now)
     params.update(mark_params, b_platform=platform, b_chat_id=chat_id)
-    rows = (await session.exec(built[1], params=params)).all()  # type: ignore[call-overload]
+    rows = await raw.fetch(session, built[1], params)
     if rows[0][0] is None:
         return False, None
-    person, binding, unit = rows[0][1], rows[0][2], rows[0][3]
-    if person is None:
+    if rows[0][1] is None:
         return True, None
+    person, binding, unit = _row_entities(session, rows[0], _SENDER_ROW_MODELS[:3], 1)
     if unit is None:
         binding = None
-    memberships = [(m, u) for _k, _p, _b, _bu, m, u in rows if m is not None and u is not None]
+    start = 1 + sum(len(names) for _model, names in _SENDER_ROW_MODELS[:3])
+    memberships = []
+    for row in rows:
+        membership, member_unit = _row_entities(session, row, _SENDER_ROW_MODELS[3:], start)
+        if membership is not None and member_unit is not None:
+            memberships.append((membership, member_unit))
     session.info.setdefault(_MEMBERSHIPS, {})[person.id or 0] = memberships
     return True, (person, binding, unit)
 

@@ -25,7 +25,7 @@ WEEK = week_of(date(2026, 11, 16))
 # One step: (kind, team index, day offset, {indicator index: quantity}, days late, local hour, record pick).
 steps = st.lists(
     st.tuples(
-        st.sampled_from(["create", "create", "correct", "delete", "abandon"]),
+        st.sampled_from(["create", "create", "correct", "delete", "abandon", "move", "toggle"]),
         st.integers(0, 3),
         st.integers(-3, 9),
         st.dictionaries(st.integers(0, 2), st.integers(1, 50), min_size=1, max_size=3),
@@ -58,8 +58,27 @@ async def _world(app: BotApp) -> tuple[list, list, object]:
     return teams, indicators, person
 
 
+async def _reorganise(app: BotApp, kind: str, team_id: int, pick: int) -> None:
+    """Move a team to another commune (as an administrator's edit would) or switch it off or on: the commune
+    rollups follow (the trigger on org_unit of migration 0026)."""
+    async with app.db.session() as session:
+        conn = await session.connection()
+        if kind == "toggle":
+            await conn.execute(text("UPDATE org_unit SET active = NOT active WHERE id = :id"), {"id": team_id})
+            return
+        communes = (await conn.execute(text("SELECT id, path FROM org_unit WHERE level = 'commune' ORDER BY id"))).all()
+        commune_id, path = communes[pick % len(communes)]
+        await conn.execute(
+            text("UPDATE org_unit SET parent_id = :parent, path = :path WHERE id = :id"),
+            {"parent": commune_id, "path": f"{path}{team_id}/", "id": team_id},
+        )
+
+
 async def _apply(app: BotApp, step: tuple, teams: list, indicators: list, person: object) -> None:
     kind, team_i, offset, items, late, hour, pick = step
+    if kind in ("move", "toggle"):
+        await _reorganise(app, kind, teams[team_i].id, pick)
+        return
     day = WEEK.start + timedelta(days=offset)
     now = _local(day + timedelta(days=late), hour)
     chosen = [(indicators[i], q) for i, q in sorted(items.items())]

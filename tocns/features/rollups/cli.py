@@ -34,7 +34,8 @@ def _rebuild(_args: argparse.Namespace) -> int:
     result = run_in_session(work)
     print(
         f"Đã tính lại bảng tổng hợp: {result.quantity_rows} dòng số lượng (tổ, chỉ tiêu, ngày), "
-        f"{result.record_rows} dòng số phiếu (tổ, ngày)."
+        f"{result.record_rows} dòng số phiếu (tổ, ngày), {result.commune_quantity_rows} dòng số lượng (xã, chỉ tiêu, "
+        f"ngày), {result.commune_record_rows} dòng số phiếu (xã, ngày)."
     )
     return 0
 

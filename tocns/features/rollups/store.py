@@ -120,8 +120,14 @@ async def rebuild(session: AsyncSession) -> RebuildResult:
     conn = await session.connection()
     dialect = dialect_of(session)
     timely = _TIMELY[dialect]
-    for table in ("rollup_team_day", "rollup_team_day_records", "rollup_commune_day", "rollup_commune_day_records"):
+    for table in _TABLES:
         await conn.execute(text(f"DELETE FROM {table}"))
+    # PostgreSQL: the covering indexes are dropped and built again after the inserts (one sort each instead of
+    # tens of millions of row-by-row insertions at national scale, where the rebuild was WAL-bound for most of an
+    # hour); the keys stay. Dropped in this transaction: a failed rebuild leaves them as they were.
+    covering = await _covering_indexes(conn) if dialect == "postgresql" else []
+    for name, _definition in covering:
+        await conn.execute(text(f'DROP INDEX "{name}"'))
     quantities = await conn.execute(
         text(f"INSERT INTO rollup_team_day (org_unit_id, day, indicator_id, quantity) {_RAW_QUANTITIES}")
     )
@@ -132,7 +138,25 @@ async def rebuild(session: AsyncSession) -> RebuildResult:
         )
     )
     communes = [(await conn.execute(text(sql.format(true=_TRUE[dialect])))).rowcount or 0 for sql in _COMMUNE_FROM_TEAMS]
+    for _name, definition in covering:
+        await conn.execute(text(definition))
     return RebuildResult(quantities.rowcount or 0, records.rowcount or 0, *communes)
+
+
+_TABLES = ("rollup_team_day", "rollup_team_day_records", "rollup_commune_day", "rollup_commune_day_records")
+
+
+async def _covering_indexes(conn: Any) -> list[tuple[str, str]]:
+    """The rollups' indexes that back no constraint (PostgreSQL): (name, CREATE INDEX statement)."""
+    rows = await conn.execute(
+        text(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema() "
+            "AND i.tablename IN ('rollup_team_day', 'rollup_team_day_records', 'rollup_commune_day', "
+            "'rollup_commune_day_records') AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
+            "WHERE c.conname = i.indexname) ORDER BY i.indexname"
+        )
+    )
+    return [(str(name), str(definition)) for name, definition in rows.all()]
 
 
 async def differences(session: AsyncSession) -> list[str]:

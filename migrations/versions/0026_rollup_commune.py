@@ -196,10 +196,20 @@ END $$ LANGUAGE plpgsql
 _PG_SHIFT = f"""
 CREATE FUNCTION rollup_commune_shift(p_team integer, p_commune integer, p_sign integer) RETURNS void AS $$
 BEGIN
-  {_qty_upsert(_QTY["commune"], "SELECT p_commune, q.day, q.indicator_id, p_sign * q.quantity "
-               "FROM rollup_team_day q WHERE q.org_unit_id = p_team AND q.quantity <> 0")};
-  {_rec_upsert(_REC["commune"], "SELECT p_commune, c.day, p_sign * c.records, p_sign * c.timely_records "
-               "FROM rollup_team_day_records c WHERE c.org_unit_id = p_team")};
+  {
+    _qty_upsert(
+        _QTY["commune"],
+        "SELECT p_commune, q.day, q.indicator_id, p_sign * q.quantity "
+        "FROM rollup_team_day q WHERE q.org_unit_id = p_team AND q.quantity <> 0",
+    )
+};
+  {
+    _rec_upsert(
+        _REC["commune"],
+        "SELECT p_commune, c.day, p_sign * c.records, p_sign * c.timely_records "
+        "FROM rollup_team_day_records c WHERE c.org_unit_id = p_team",
+    )
+};
 END $$ LANGUAGE plpgsql
 """
 _PG_UNIT = f"""
@@ -260,7 +270,9 @@ def upgrade() -> None:
     for statement in BACKFILL:
         op.execute(statement)
     # The day-led covering indexes after the backfill: one sort each instead of a row-by-row insert.
-    op.create_index("ix_rollup_commune_day_cover", "rollup_commune_day", ["day", "org_unit_id", "indicator_id", "quantity"])
+    op.create_index(
+        "ix_rollup_commune_day_cover", "rollup_commune_day", ["day", "org_unit_id", "indicator_id", "quantity"]
+    )
     op.create_index(
         "ix_rollup_commune_day_records_cover",
         "rollup_commune_day_records",

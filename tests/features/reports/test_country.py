@@ -56,8 +56,8 @@ async def _country(app: BotApp) -> list[tuple[str, date, dict[str, int], datetim
             text("UPDATE org_unit SET parent_id = :parent, path = :path WHERE id = :id"),
             {"parent": commune.id, "path": f"{commune.path}{moved.id}/", "id": moved.id},
         )
-        await conn.execute(text("UPDATE org_unit SET active = :false WHERE id = :id"), {"false": False,
-                                                                                        "id": tree.teams[2].id})  # fmt: skip
+        switched_off = {"false": False, "id": tree.teams[2].id}
+        await conn.execute(text("UPDATE org_unit SET active = :false WHERE id = :id"), switched_off)
     return logged
 
 

@@ -127,16 +127,21 @@ async def test_rebuild_repairs_a_damaged_rollup_and_the_report_reads_it(app: Bot
         before = await unit_report(session, province, WEEK, app.settings, app.clock())
         await (await session.connection()).execute(text("UPDATE rollup_team_day SET quantity = quantity + 1000"))
         await (await session.connection()).execute(text("DELETE FROM rollup_team_day_records"))
+        await (await session.connection()).execute(
+            text("UPDATE rollup_commune_day SET quantity = quantity + 1000 WHERE quantity <> 0")
+        )
     async with app.db.session() as session:
-        # Two quantities, the zero the correction left on its old day, and two record counts.
-        assert len(await store.differences(session)) == 5
+        # Two quantities, the zero the correction left on its old day, two record counts; the commune's two
+        # quantities.
+        assert len(await store.differences(session)) == 7
         damaged = await unit_report(session, province, WEEK, app.settings, app.clock())
         assert damaged.total_quantity == before.total_quantity + 3000 and damaged.records == 0
     checked = run_cli(["rollup", "check"], db_url)
-    assert checked.returncode == 1 and "lệch 5 số liệu" in checked.stdout
+    assert checked.returncode == 1 and "lệch 7 số liệu" in checked.stdout
     rebuilt = run_cli(["rollup", "rebuild"], db_url)
     assert rebuilt.returncode == 0, rebuilt.stderr
-    assert "2 dòng số lượng" in rebuilt.stdout and "2 dòng số phiếu" in rebuilt.stdout
+    assert "2 dòng số lượng (tổ" in rebuilt.stdout and "2 dòng số phiếu (tổ" in rebuilt.stdout
+    assert "2 dòng số lượng (xã, chỉ tiêu, ngày), 1 dòng số phiếu (xã, ngày)" in rebuilt.stdout
     async with app.db.session() as session:
         assert await store.differences(session) == []
         after = await unit_report(session, province, WEEK, app.settings, app.clock())

@@ -67,9 +67,7 @@ class CommuneDayRecords(SQLModel, table=True):
     """Live records of the active teams directly under one unit (a commune) for one day, and the timely ones."""
 
     __tablename__ = "rollup_commune_day_records"
-    __table_args__ = (
-        Index("ix_rollup_commune_day_records_cover", "day", "org_unit_id", "records", "timely_records"),
-    )
+    __table_args__ = (Index("ix_rollup_commune_day_records_cover", "day", "org_unit_id", "records", "timely_records"),)
 
     org_unit_id: int = Field(primary_key=True)
     day: date = Field(primary_key=True)

@@ -137,7 +137,9 @@ async def rebuild(session: AsyncSession) -> RebuildResult:
             + _RAW_RECORDS.format(timely=timely)
         )
     )
-    communes = [(await conn.execute(text(sql.format(true=_TRUE[dialect])))).rowcount or 0 for sql in _COMMUNE_FROM_TEAMS]
+    communes = [
+        (await conn.execute(text(sql.format(true=_TRUE[dialect])))).rowcount or 0 for sql in _COMMUNE_FROM_TEAMS
+    ]
     for _name, definition in covering:
         await conn.execute(text(definition))
     return RebuildResult(quantities.rowcount or 0, records.rowcount or 0, *communes)

@@ -196,13 +196,13 @@ def _team_child_sql(dialect: str, country: str | None) -> str:
 
 
 # Per team: its records and timely records in the period, only for teams with at least one record. The country
-# reads the period's rows of every team through the day-led index (one range); any smaller unit looks each of its
-# teams up in the team-led index (a join there made PostgreSQL scan the whole country's period, as it estimates).
+# reads the period's rows of every team through the day-led index (one range), unjoined: it is only ever joined to
+# team_child (a join here sorted both sides); any smaller unit looks each of its teams up in the team-led index (a
+# join there made PostgreSQL scan the whole country's period, as it estimates).
 _TEAM_RECORDS = {
     "all": (
         "team_records AS (SELECT c.org_unit_id AS team_id, SUM(c.records) AS records, "
         "SUM(c.timely_records) AS timely FROM rollup_team_day_records c "
-        "JOIN team_child tc ON tc.team_id = c.org_unit_id "
         "WHERE c.day BETWEEN :start AND :end GROUP BY c.org_unit_id HAVING SUM(c.records) > 0)"
     ),
     "each": (

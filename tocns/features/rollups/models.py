@@ -1,4 +1,4 @@
-"""Rollup tables kept by database triggers on the record tables (0021, 0026): live totals per team or commune and day."""
+"""Rollup tables kept by database triggers on the record tables (0021, 0026): live totals per team or commune, day."""
 
 from __future__ import annotations
 

@@ -95,6 +95,8 @@ async def _truncate(db: Database) -> None:
         await conn.execute(text("DELETE FROM activity_month_total"))
         await conn.execute(text("DELETE FROM rollup_team_day"))
         await conn.execute(text("DELETE FROM rollup_team_day_records"))
+        await conn.execute(text("DELETE FROM rollup_commune_day"))
+        await conn.execute(text("DELETE FROM rollup_commune_day_records"))
         if db.is_sqlite:
             await conn.execute(text("DELETE FROM sqlite_sequence")) if await _has_sqlite_sequence(conn) else None
         else:

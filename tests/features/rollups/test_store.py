@@ -26,7 +26,7 @@ WEEK = week_of(date(2026, 11, 16))
 # One step: (kind, team index, day offset, {indicator index: quantity}, days late, local hour, record pick).
 steps = st.lists(
     st.tuples(
-        st.sampled_from(["create", "create", "correct", "delete", "abandon"]),
+        st.sampled_from(["create", "create", "correct", "delete", "abandon", "move", "toggle"]),
         st.integers(0, 3),
         st.integers(-3, 9),
         st.dictionaries(st.integers(0, 2), st.integers(1, 50), min_size=1, max_size=3),
@@ -59,8 +59,27 @@ async def _world(app: BotApp) -> tuple[list, list, object]:
     return teams, indicators, person
 
 
+async def _reorganise(app: BotApp, kind: str, team_id: int, pick: int) -> None:
+    """Move a team to another commune (as an administrator's edit would) or switch it off or on: the commune
+    rollups follow (the trigger on org_unit of migration 0026)."""
+    async with app.db.session() as session:
+        conn = await session.connection()
+        if kind == "toggle":
+            await conn.execute(text("UPDATE org_unit SET active = NOT active WHERE id = :id"), {"id": team_id})
+            return
+        communes = (await conn.execute(text("SELECT id, path FROM org_unit WHERE level = 'commune' ORDER BY id"))).all()
+        commune_id, path = communes[pick % len(communes)]
+        await conn.execute(
+            text("UPDATE org_unit SET parent_id = :parent, path = :path WHERE id = :id"),
+            {"parent": commune_id, "path": f"{path}{team_id}/", "id": team_id},
+        )
+
+
 async def _apply(app: BotApp, step: tuple, teams: list, indicators: list, person: object) -> None:
     kind, team_i, offset, items, late, hour, pick = step
+    if kind in ("move", "toggle"):
+        await _reorganise(app, kind, teams[team_i].id, pick)
+        return
     day = WEEK.start + timedelta(days=offset)
     now = _local(day + timedelta(days=late), hour)
     chosen = [(indicators[i], q) for i, q in sorted(items.items())]
@@ -109,19 +128,24 @@ async def test_rebuild_repairs_a_damaged_rollup_and_the_report_reads_it(app: Bot
         before = await unit_report(session, province, WEEK, app.settings, app.clock())
         await (await session.connection()).execute(text("UPDATE rollup_team_day SET quantity = quantity + 1000"))
         await (await session.connection()).execute(text("DELETE FROM rollup_team_day_records"))
+        await (await session.connection()).execute(
+            text("UPDATE rollup_commune_day SET quantity = quantity + 1000 WHERE quantity <> 0")
+        )
     async with app.db.session() as session:
-        # Two quantities, the zero the correction left on its old day, and two record counts.
-        assert len(await store.differences(session)) == 5
+        # Two quantities, the zero the correction left on its old day, two record counts; the commune's two
+        # quantities.
+        assert len(await store.differences(session)) == 7
         damaged = await unit_report(session, province, WEEK, app.settings, app.clock())
         assert damaged.total_quantity == before.total_quantity + 3000 and damaged.records == 0
     async with app.db.session() as session:
         indexes_before = await _indexes(session)
     assert len(indexes_before) >= 6
     checked = run_cli(["rollup", "check"], db_url)
-    assert checked.returncode == 1 and "lệch 5 số liệu" in checked.stdout
+    assert checked.returncode == 1 and "lệch 7 số liệu" in checked.stdout
     rebuilt = run_cli(["rollup", "rebuild"], db_url)
     assert rebuilt.returncode == 0, rebuilt.stderr
-    assert "2 dòng số lượng" in rebuilt.stdout and "2 dòng số phiếu" in rebuilt.stdout
+    assert "2 dòng số lượng (tổ" in rebuilt.stdout and "2 dòng số phiếu (tổ" in rebuilt.stdout
+    assert "2 dòng số lượng (xã, chỉ tiêu, ngày), 1 dòng số phiếu (xã, ngày)" in rebuilt.stdout
     async with app.db.session() as session:
         assert await store.differences(session) == []
         after = await unit_report(session, province, WEEK, app.settings, app.clock())

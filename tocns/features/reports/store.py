@@ -171,6 +171,12 @@ def _date_param(dialect: str, value: date) -> date | str:
     return value.isoformat() if dialect == "sqlite" else value
 
 
+def _first_id(dialect: str, column: str) -> str:
+    """SQL of the first unit id in the path in `column` after the report unit's own path (its length bound as :plen)."""
+    rest = f"substr({column}, :plen + 1)"
+    return f"split_part({rest}, '/', 1)" if dialect == "postgresql" else f"substr({rest}, 1, instr({rest}, '/') - 1)"
+
+
 def _team_child_sql(dialect: str, country: str | None) -> str:
     """CTE of the active teams under the unit bound as :under, each with the child unit of the report it belongs to.
 
@@ -181,8 +187,7 @@ def _team_child_sql(dialect: str, country: str | None) -> str:
     range (a few dozen teams expected) would read the whole country team by team.
     """
     under = under_range(dialect, "t.path") if country is None else under_path(dialect, "t.path", country)
-    rest = "substr(t.path, :plen + 1)"
-    first = f"split_part({rest}, '/', 1)" if dialect == "postgresql" else f"substr({rest}, 1, instr({rest}, '/') - 1)"
+    first = _first_id(dialect, "t.path")
     return (
         "team_child AS (SELECT t.id AS team_id, t.code, t.name, t.parent_id, "
         f"CASE WHEN t.id = :unit_id THEN t.id ELSE CAST({first} AS INTEGER) END AS child_id "
@@ -191,13 +196,13 @@ def _team_child_sql(dialect: str, country: str | None) -> str:
 
 
 # Per team: its records and timely records in the period, only for teams with at least one record. The country
-# reads the period's rows of every team through the day-led index (one range); any smaller unit looks each of its
-# teams up in the team-led index (a join there made PostgreSQL scan the whole country's period, as it estimates).
+# reads the period's rows of every team through the day-led index (one range), unjoined: it is only ever joined to
+# team_child (a join here sorted both sides); any smaller unit looks each of its teams up in the team-led index (a
+# join there made PostgreSQL scan the whole country's period, as it estimates).
 _TEAM_RECORDS = {
     "all": (
         "team_records AS (SELECT c.org_unit_id AS team_id, SUM(c.records) AS records, "
         "SUM(c.timely_records) AS timely FROM rollup_team_day_records c "
-        "JOIN team_child tc ON tc.team_id = c.org_unit_id "
         "WHERE c.day BETWEEN :start AND :end GROUP BY c.org_unit_id HAVING SUM(c.records) > 0)"
     ),
     "each": (
@@ -209,6 +214,46 @@ _TEAM_RECORDS = {
         "FROM team_child tc) x WHERE x.records > 0)"
     ),
 }
+
+# Per child unit and indicator: the quantities of the period (cur) and the previous one (prev). Below the country,
+# from the rows of the unit's teams (each looked up in the team-led index).
+_TEAM_QUANTITIES = (
+    "child_quantities AS (SELECT tc.child_id, r.indicator_id, "
+    "SUM(CASE WHEN r.day BETWEEN :start AND :end THEN r.quantity ELSE 0 END) AS cur, "
+    "SUM(CASE WHEN r.day BETWEEN :pstart AND :pend THEN r.quantity ELSE 0 END) AS prev "
+    "FROM rollup_team_day r JOIN team_child tc ON tc.team_id = r.org_unit_id "
+    "WHERE r.day BETWEEN :lo AND :hi GROUP BY tc.child_id, r.indicator_id)"
+)
+
+
+def _country_quantities_sql(dialect: str, country: str) -> str:
+    """The country's child_quantities from the commune rollups (migration 0026): the two periods' rows of every
+    commune (a few thousand communes, not tens of thousands of teams) summed per commune, then per child unit found
+    from the commune's path. A team directly under the country (or a root team under "/") is its own child unit: its
+    rows come from the team rollups (none in a real tree). A team's path is its parent's path and its own id, so the
+    commune's path gives the child the team's gives."""
+    cases = (
+        "SUM(CASE WHEN {r}.day BETWEEN :start AND :end THEN {r}.quantity ELSE 0 END) AS cur, "
+        "SUM(CASE WHEN {r}.day BETWEEN :pstart AND :pend THEN {r}.quantity ELSE 0 END) AS prev"
+    )
+    communes = (
+        f"SELECT CAST({_first_id(dialect, 'p.path')} AS INTEGER) AS child_id, q.indicator_id, q.cur, q.prev "
+        f"FROM (SELECT r.org_unit_id, r.indicator_id, {cases.format(r='r')} FROM rollup_commune_day r "
+        "WHERE r.day BETWEEN :lo AND :hi GROUP BY r.org_unit_id, r.indicator_id) q "
+        f"JOIN org_unit p ON p.id = q.org_unit_id WHERE {under_path(dialect, 'p.path', country)} "
+        f"AND p.path <> '{country}'"
+    )
+    top_teams = (
+        f"SELECT t.id AS child_id, r.indicator_id, {cases.format(r='r')} FROM org_unit t "
+        "JOIN rollup_team_day r ON r.org_unit_id = t.id AND r.day BETWEEN :lo AND :hi "
+        "WHERE t.level = 'team' AND t.active = :true AND (t.parent_id = :unit_id OR t.parent_id IS NULL) "
+        f"AND {under_path(dialect, 't.path', country)} GROUP BY t.id, r.indicator_id"
+    )
+    return (
+        "child_quantities AS (SELECT x.child_id, x.indicator_id, SUM(x.cur) AS cur, SUM(x.prev) AS prev "
+        f"FROM ({communes} UNION ALL {top_teams}) x GROUP BY x.child_id, x.indicator_id)"
+    )
+
 
 # Per child unit: teams, reporting teams, records and timely records (the child of a team report is the team).
 _CHILD_AGG = (
@@ -223,7 +268,9 @@ _CHILD_AGG = (
 #   1: each active child unit, with the same four figures;
 #   2: each catalogue indicator (name, measure unit) with its sums per child in the period and the previous one
 #      (no child: nothing logged), in catalogue order;
-#   3: each team without a record in the period (parent name, parent code, a leader), one row per leader in order.
+#   3: each team without a record in the period (parent name, parent code, a leader), one row per leader in order;
+#      the leader's name looked up by key per silent team's leader (joined, PostgreSQL hashed the whole country's
+#      people for the tenth of teams that are silent: a third of the country's report at 40,000 teams).
 _SUMMARY_SQL = (
     "SELECT 0, NULL, NULL, NULL, NULL, NULL, NULL, CAST(NULL AS INTEGER), "
     "SUM(teams), SUM(reporting), SUM(records), SUM(timely), 0, '', 0 FROM child_agg "
@@ -232,16 +279,12 @@ _SUMMARY_SQL = (
     "FROM org_unit ch LEFT JOIN child_agg a ON a.child_id = ch.id WHERE ch.parent_id = :unit_id AND ch.active = :true "
     "UNION ALL SELECT 2, ind.id, ind.code, ind.name, ind.unit, NULL, NULL, q.child_id, q.cur, q.prev, NULL, NULL, "
     "ind.sort_order, ind.code, q.child_id FROM indicator ind "
-    "LEFT JOIN (SELECT tc.child_id, r.indicator_id, "
-    "SUM(CASE WHEN r.day BETWEEN :start AND :end THEN r.quantity ELSE 0 END) AS cur, "
-    "SUM(CASE WHEN r.day BETWEEN :pstart AND :pend THEN r.quantity ELSE 0 END) AS prev "
-    "FROM rollup_team_day r JOIN team_child tc ON tc.team_id = r.org_unit_id "
-    "WHERE r.day BETWEEN :lo AND :hi GROUP BY tc.child_id, r.indicator_id) q ON q.indicator_id = ind.id "
+    "LEFT JOIN child_quantities q ON q.indicator_id = ind.id "
     "UNION ALL SELECT 3, tc.team_id, tc.code, tc.name, (SELECT p.name FROM org_unit p WHERE p.id = tc.parent_id), "
-    "(SELECT p.code FROM org_unit p WHERE p.id = tc.parent_id), pe.display_name, NULL, NULL, NULL, NULL, "
+    "(SELECT p.code FROM org_unit p WHERE p.id = tc.parent_id), "
+    "(SELECT pe.display_name FROM person pe WHERE pe.id = m.person_id), NULL, NULL, NULL, NULL, "
     "NULL, tc.team_id, '', m.id FROM team_child tc "
     "LEFT JOIN membership m ON m.org_unit_id = tc.team_id AND m.role = 'team_leader' "
-    "LEFT JOIN person pe ON pe.id = m.person_id "
     "WHERE NOT EXISTS (SELECT 1 FROM team_records r WHERE r.team_id = tc.team_id) "
 )
 _SUMMARY_ORDER = "ORDER BY 1, 13, 14, 15"
@@ -269,7 +312,11 @@ class _Reader:
         self.params.update({k: _date_param(dialect, v) for k, v in dates.items()})
         scope = "all" if unit.level == Level.NATIONAL or unit.path == "/" else "each"
         self.country = scope == "all"
-        self.ctes = f"WITH {_team_child_sql(dialect, unit.path if self.country else None)}, {_TEAM_RECORDS[scope]} "
+        quantities = _country_quantities_sql(dialect, unit.path) if self.country else _TEAM_QUANTITIES
+        self.ctes = (
+            f"WITH {_team_child_sql(dialect, unit.path if self.country else None)}, {_TEAM_RECORDS[scope]}, "
+            f"{quantities} "
+        )
 
     async def rows(self, sql: str, *ctes: str) -> list[Any]:
         """The rows of one statement, prefixed with the team CTEs and any of its own."""

@@ -35,7 +35,8 @@ def _rebuild(_args: argparse.Namespace) -> int:
     result = run_in_session(work)
     print(
         f"Đã tính lại bảng tổng hợp: {grouped(result.quantity_rows)} dòng số lượng (tổ, chỉ tiêu, ngày), "
-        f"{grouped(result.record_rows)} dòng số phiếu (tổ, ngày)."
+        f"{grouped(result.record_rows)} dòng số phiếu (tổ, ngày), {grouped(result.commune_quantity_rows)} dòng số "
+        f"lượng (xã, chỉ tiêu, ngày), {grouped(result.commune_record_rows)} dòng số phiếu (xã, ngày)."
     )
     return 0
 

@@ -1,4 +1,4 @@
-"""Rollup tables kept by database triggers on the record tables (migration 0019): live totals per team and day."""
+"""Rollup tables kept by database triggers on the record tables (0021, 0026): live totals per team or commune, day."""
 
 from __future__ import annotations
 
@@ -43,5 +43,33 @@ class TeamDayRecords(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     org_unit_id: int
     day: date
+    records: int = 0
+    timely_records: int = 0
+
+
+class CommuneDayTotal(SQLModel, table=True):
+    """Live quantity of one indicator logged by the active teams directly under one unit (a commune) for one day.
+
+    The whole country's report sums these (a few thousand communes) instead of its teams' rows (tens of thousands);
+    kept with rollup_team_day by the same triggers, and moved when a team changes commune or is (de)activated.
+    """
+
+    __tablename__ = "rollup_commune_day"
+    __table_args__ = (Index("ix_rollup_commune_day_cover", "day", "org_unit_id", "indicator_id", "quantity"),)
+
+    org_unit_id: int = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    indicator_id: int = Field(primary_key=True)
+    quantity: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class CommuneDayRecords(SQLModel, table=True):
+    """Live records of the active teams directly under one unit (a commune) for one day, and the timely ones."""
+
+    __tablename__ = "rollup_commune_day_records"
+    __table_args__ = (Index("ix_rollup_commune_day_records_cover", "day", "org_unit_id", "records", "timely_records"),)
+
+    org_unit_id: int = Field(primary_key=True)
+    day: date = Field(primary_key=True)
     records: int = 0
     timely_records: int = 0

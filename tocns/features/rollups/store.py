@@ -31,6 +31,32 @@ _RAW_RECORDS = (
     "FROM activity_record r WHERE r.deleted_at IS NULL GROUP BY r.org_unit_id, r.activity_date"
 )
 
+# The commune rollups (migration 0026): each active team's figures added to its parent's, from raw rows (check) or
+# from the team rollups just rebuilt (rebuild).
+_COUNTED = "t.level = 'team' AND t.active = {true} AND t.parent_id IS NOT NULL"
+_RAW_COMMUNE_QUANTITIES = (
+    "SELECT t.parent_id, r.activity_date, i.indicator_id, SUM(i.quantity) FROM activity_record r "
+    "JOIN activity_item i ON i.record_id = r.id JOIN org_unit t ON t.id = r.org_unit_id "
+    f"WHERE r.deleted_at IS NULL AND {_COUNTED} "
+    "GROUP BY t.parent_id, r.activity_date, i.indicator_id HAVING SUM(i.quantity) <> 0"
+)
+_RAW_COMMUNE_RECORDS = (
+    "SELECT t.parent_id, r.activity_date, COUNT(*), SUM(CASE WHEN {timely} THEN 1 ELSE 0 END) "
+    f"FROM activity_record r JOIN org_unit t ON t.id = r.org_unit_id WHERE r.deleted_at IS NULL AND {_COUNTED} "
+    "GROUP BY t.parent_id, r.activity_date"
+)
+_COMMUNE_FROM_TEAMS = (
+    "INSERT INTO rollup_commune_day (org_unit_id, day, indicator_id, quantity) "
+    "SELECT t.parent_id, q.day, q.indicator_id, SUM(q.quantity) FROM rollup_team_day q "
+    f"JOIN org_unit t ON t.id = q.org_unit_id WHERE {_COUNTED} "
+    "GROUP BY t.parent_id, q.day, q.indicator_id HAVING SUM(q.quantity) <> 0",
+    "INSERT INTO rollup_commune_day_records (org_unit_id, day, records, timely_records) "
+    "SELECT t.parent_id, c.day, SUM(c.records), SUM(c.timely_records) FROM rollup_team_day_records c "
+    f"JOIN org_unit t ON t.id = c.org_unit_id WHERE {_COUNTED} "
+    "GROUP BY t.parent_id, c.day HAVING SUM(c.records) <> 0 OR SUM(c.timely_records) <> 0",
+)
+_TRUE = {"postgresql": "true", "sqlite": "1"}
+
 
 _PATH = re.compile(r"/(?:[0-9]+/)*")
 
@@ -79,7 +105,7 @@ def under_paths(dialect: str, column: str, paths: Iterable[str]) -> str:
     return "(" + " OR ".join(clauses or ["1 = 0"]) + ")"
 
 
-ROLLUP_TABLES = ("rollup_team_day", "rollup_team_day_records")
+ROLLUP_TABLES = ("rollup_team_day", "rollup_team_day_records", "rollup_commune_day", "rollup_commune_day_records")
 """The rollup tables, each rebuilt from raw rows by `tocns rollup rebuild`."""
 
 
@@ -89,10 +115,13 @@ class RebuildResult:
 
     quantity_rows: int
     record_rows: int
+    commune_quantity_rows: int = 0
+    commune_record_rows: int = 0
 
 
 async def rebuild(session: AsyncSession) -> RebuildResult:
-    """Replace both rollups with sums over the live raw rows, in the caller's transaction.
+    """Replace the rollups with sums over the live raw rows (the communes' over the teams'), in the caller's
+    transaction.
 
     On PostgreSQL the tables are emptied with TRUNCATE and their secondary indexes dropped around the insert and
     built once after it (in the same transaction: a failure leaves the old rollups): at national size the insert
@@ -122,9 +151,12 @@ async def rebuild(session: AsyncSession) -> RebuildResult:
             + _RAW_RECORDS.format(timely=_TIMELY[dialect])
         )
     )
+    communes = [
+        (await conn.execute(text(sql.format(true=_TRUE[dialect])))).rowcount or 0 for sql in _COMMUNE_FROM_TEAMS
+    ]
     for sql in rebuild_indexes:
         await conn.execute(text(sql))
-    return RebuildResult(quantities.rowcount or 0, records.rowcount or 0)
+    return RebuildResult(quantities.rowcount or 0, records.rowcount or 0, *communes)
 
 
 async def differences(session: AsyncSession) -> list[str]:
@@ -140,14 +172,29 @@ async def differences(session: AsyncSession) -> list[str]:
         "SELECT org_unit_id, day, records, timely_records FROM rollup_team_day_records "
         "WHERE records <> 0 OR timely_records <> 0",
     )
-    out = [f"quantity {k}: raw {raw_q.get(k)}, rollup {roll_q.get(k)}" for k in sorted(raw_q.keys() | roll_q.keys())
-           if raw_q.get(k) != roll_q.get(k)]  # fmt: skip
-    # Records are keyed by (team, day): the last two columns are the values.
-    raw_rk = {k[:2]: (k[2], v) for k, v in raw_r.items()}
-    roll_rk = {k[:2]: (k[2], v) for k, v in roll_r.items()}
-    out += [f"records {k}: raw {raw_rk.get(k)}, rollup {roll_rk.get(k)}" for k in sorted(raw_rk.keys() | roll_rk.keys())
-            if raw_rk.get(k) != roll_rk.get(k)]  # fmt: skip
-    return out
+    out = _compare("quantity", raw_q, roll_q) + _compare("records", raw_r, roll_r)
+    true = _TRUE[dialect_of(session)]
+    raw_cq = await _keyed(conn, _RAW_COMMUNE_QUANTITIES.format(true=true))
+    roll_cq = await _keyed(
+        conn, "SELECT org_unit_id, day, indicator_id, quantity FROM rollup_commune_day WHERE quantity <> 0"
+    )
+    raw_cr = await _keyed(conn, _RAW_COMMUNE_RECORDS.format(timely=_TIMELY[dialect_of(session)], true=true))
+    roll_cr = await _keyed(
+        conn,
+        "SELECT org_unit_id, day, records, timely_records FROM rollup_commune_day_records "
+        "WHERE records <> 0 OR timely_records <> 0",
+    )
+    return out + _compare("commune quantity", raw_cq, roll_cq) + _compare("commune records", raw_cr, roll_cr)
+
+
+def _compare(label: str, raw: dict[tuple[Any, ...], int], rollup: dict[tuple[Any, ...], int]) -> list[str]:
+    """One line per differing figure of two _keyed results; "records" ones are keyed by (unit, day): the last two
+    columns are the values."""
+    if label.endswith("records"):
+        raw = {k[:2]: (k[2], v) for k, v in raw.items()}  # type: ignore[misc]
+        rollup = {k[:2]: (k[2], v) for k, v in rollup.items()}  # type: ignore[misc]
+    return [f"{label} {k}: raw {raw.get(k)}, rollup {rollup.get(k)}" for k in sorted(raw.keys() | rollup.keys())
+            if raw.get(k) != rollup.get(k)]  # fmt: skip
 
 
 async def _keyed(conn: Any, sql: str) -> dict[tuple[Any, ...], int]:

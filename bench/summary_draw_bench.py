@@ -10,9 +10,9 @@ communes, ~2,400 teams and ~22,000 raw rows, as at 80,000 teams.
 
 The drawing then runs in a fresh process per --trees source tree (PYTHONPATH=<tree>: before and after), alternated
 --repeat times; printed: each tree's best process CPU seconds (the drawing alone) and wall seconds, the ratio to
-the first tree, and whether each tree's files are the same to a user as the first's: every sheet's name and cells
-(value, number format, bold), the CSV in the zips byte for byte, the chart's pixels. --profile writes cProfile statistics of one drawing
-per tree (sorted by own time, top 30 printed).
+the first tree, and whether each tree's files are the same to a user as the first's: every sheet's name and
+cells (value, number format, bold), the CSV in the zips byte for byte, the chart's pixels. --profile writes
+cProfile statistics of one drawing per tree (sorted by own time, top 30 printed).
 
     python bench/summary_draw_bench.py --url postgresql+asyncpg://postgres@127.0.0.1:5432/h_jobproc_8k \\
         --trees /work/main . [--repeat 3] [--profile]
@@ -148,15 +148,18 @@ async def _prepare(args: argparse.Namespace, folder: Path) -> tuple[Path, dict[s
     period = week_of(BUSY.date().replace(day=16))
     try:
         async with db.session() as session:
-            code = args.province or (
-                await session.exec(
-                    text(
-                        "SELECT p.code FROM org_unit p JOIN org_unit c ON c.parent_id = p.id JOIN org_unit t "
-                        "ON t.parent_id = c.id WHERE p.level = 'province' GROUP BY p.code ORDER BY count(*) DESC "
-                        "LIMIT 1"
+            code = (
+                args.province
+                or (
+                    await session.exec(
+                        text(
+                            "SELECT p.code FROM org_unit p JOIN org_unit c ON c.parent_id = p.id JOIN org_unit t "
+                            "ON t.parent_id = c.id WHERE p.level = 'province' GROUP BY p.code ORDER BY count(*) DESC "
+                            "LIMIT 1"
+                        )
                     )
-                )
-            ).one()[0]
+                ).one()[0]
+            )
             found = await session.exec(select(OrgUnit).where(OrgUnit.code == code, OrgUnit.level == "province"))
             province = found.one()
             report = await unit_report(session, province, period, settings, BUSY)

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -63,6 +64,8 @@ def _env(db_url: str, api_base_url: str, tmp_path: Path) -> dict[str, str]:
         "LINK_SIGNING_SECRET": "jobs-process-link-secret-0123456789",
         "OUTBOX_POLL_SECONDS": "0.2",
         "FILES_DIR": str(tmp_path / "files"),
+        # The jobs process publishes its health every third of this: a frozen one shows within seconds.
+        "LOOP_STALL_SECONDS": "6",
     }
 
 
@@ -75,6 +78,18 @@ async def _until(check: object, seconds: float = 30.0) -> None:
 
 def _receipts(server: TelegramServer) -> list[int]:
     return [int(n) for call in server.fake.delivered() for n in re.findall(r"Đã ghi #(\d+)", call.text)]
+
+
+async def _health_while(client: httpx.AsyncClient, wanted: Any) -> dict[str, Any]:
+    """The /healthz body once its status is `wanted` (within 30 s), else the last one."""
+    body: dict[str, Any] = {}
+    for _ in range(300):
+        response = await client.get("/healthz")
+        body = dict(response.json())
+        if wanted(response.status_code):
+            return body
+        await asyncio.sleep(0.1)
+    return body
 
 
 async def _healthy(client: httpx.AsyncClient, proc: subprocess.Popen[bytes]) -> dict[str, object]:
@@ -125,6 +140,11 @@ async def test_on_postgres_the_jobs_run_in_a_process_of_their_own_restarted_when
                 await _until(lambda: len(set(_receipts(tg_server))) >= 1)
                 receipts_before_kill = len(set(_receipts(tg_server)))
                 health = await _healthy(client, proc)
+                # A frozen jobs process (nothing sent, no tick) turns the web worker's /healthz to 503, and back.
+                os.kill(first[0], signal.SIGSTOP)
+                frozen = await _health_while(client, lambda status: status == 503)
+                os.kill(first[0], signal.SIGCONT)
+                thawed = await _health_while(client, lambda status: status == 200)
                 os.kill(first[0], signal.SIGKILL)  # the jobs process dies (out of memory, a bug, an operator)
                 await _until(lambda: _jobs_processes(proc.pid) not in ([], first))
                 second = _jobs_processes(proc.pid)
@@ -133,9 +153,11 @@ async def test_on_postgres_the_jobs_run_in_a_process_of_their_own_restarted_when
                 receipts_after_restart = len(set(_receipts(tg_server)))
         finally:
             stderr = stop_tocns(proc, timeout=60)
-    # The web worker answers and processes updates, but runs neither the scheduler nor the sender.
+    # The web worker's /healthz reports its own loop and the jobs process's, as that process last published them.
     loops = set(health.get("loops", {}))  # type: ignore[call-overload]
-    assert "inbound_queue" in loops and not loops & {"scheduler", "outbox_sender"}, health
+    assert {"inbound_queue", "scheduler", "jobs_process"} <= loops, health
+    assert frozen["loops"]["jobs_process"]["stalled"] is True, frozen
+    assert thawed["loops"]["jobs_process"]["stalled"] is False, thawed
     assert len(first) == 1, stderr[-2000:]
     assert receipts_before_kill == 1  # the jobs process sends the receipts
     assert len(second) == 1 and second != first, stderr[-2000:]  # restarted
@@ -152,9 +174,7 @@ async def test_on_sqlite_one_process_runs_the_webhook_and_the_jobs(tmp_path: Pat
     with TelegramServer() as tg_server:
         env = {**_env(f"sqlite+aiosqlite:///{tmp_path / 'one.db'}", tg_server.base_url, tmp_path)}
         env["AUTO_MIGRATE"] = "true"
-        proc = subprocess.Popen(
-            [*TOCNS, "serve", "--port", str(port)], env=env, cwd=tmp_path, stderr=subprocess.PIPE
-        )
+        proc = subprocess.Popen([*TOCNS, "serve", "--port", str(port)], env=env, cwd=tmp_path, stderr=subprocess.PIPE)
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
                 health = await _healthy(client, proc)
@@ -162,4 +182,5 @@ async def test_on_sqlite_one_process_runs_the_webhook_and_the_jobs(tmp_path: Pat
         finally:
             stderr = stop_tocns(proc, timeout=60)
     assert jobs == [], stderr[-2000:]
-    assert {"inbound_queue", "scheduler"} <= set(health.get("loops", {})), health  # type: ignore[arg-type]
+    loops = set(health.get("loops", {}))  # type: ignore[call-overload]
+    assert {"inbound_queue", "scheduler"} <= loops and "jobs_process" not in loops, health

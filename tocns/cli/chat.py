@@ -266,7 +266,11 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"Webhook {platform}: {url} (đã kiểm tra)", flush=True)
     from tocns.jobs_process import JobsProcess, separate_jobs
 
-    jobs = JobsProcess() if separate_jobs(settings) else None
+    jobs = None
+    if separate_jobs(settings):
+        # The jobs process publishes its loops here for the web workers' /healthz (removed at exit).
+        state_dir = tempfile.mkdtemp(prefix="tocns-jobs-")
+        jobs = JobsProcess(health_file=Path(state_dir) / "health.json")
     metrics_dir = None
     if (workers > 1 or jobs is not None) and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Each process writes its counters here and /metrics adds them up, whichever worker answers the scrape
@@ -288,6 +292,7 @@ def _serve(args: argparse.Namespace) -> int:
         # After the web workers: an update they took in until the end still gets its receipt sent.
         if jobs is not None:
             jobs.stop()
+            shutil.rmtree(state_dir, ignore_errors=True)
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0

@@ -23,6 +23,7 @@ from tocns.features.directives import api as directives_api
 from tocns.features.reports.api import router as api_router
 from tocns.features.targets import api as targets_api
 from tocns.inbound.pipeline import Pipeline
+from tocns.jobs_process import jobs_health, separate_jobs
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,8 @@ async def healthz(request: Request) -> Response:
     reachable = await database_reachable(bot)
     body: dict[str, object] = {"status": "ok", "database": "ok" if reachable else "unreachable"}
     loops = bot.loops.report(bot.settings.loop_stall_seconds)
+    # Beside `tocns serve`'s jobs process: its scheduler and sender as it last reported them, and whether it did.
+    loops.update(jobs_health(bot.clock(), bot.settings.loop_stall_seconds))
     stalled = sorted(name for name, loop in loops.items() if loop["stalled"])
     if loops:
         body["loops"] = loops
@@ -217,8 +220,6 @@ def served_app() -> FastAPI:
     settings = get_settings()
     # A worker is a fresh process: it needs the redacting log handlers the CLI installs in the parent.
     configure_logging(settings.log_level)
-    from tocns.jobs_process import separate_jobs
-
     # On PostgreSQL the scheduler and sender run in `tocns serve`'s jobs process, away from the webhook's loop.
     with_scheduler = not separate_jobs(settings)
     return create_app(settings, with_scheduler=with_scheduler, with_platforms=True, register_platforms=False)

@@ -9,10 +9,11 @@ On a database bench/national_gen.py loaded (kept; only the outbox and `job_done`
 national_bench.py, so every run's tick does the whole Monday's work) it starts the real `tocns serve` with its
 outbox sender delivering to a fake Telegram Bot API in this process (the tests' fake, as webhook_bench.py does) and
 the process's clock set by TOCNS_CLOCK_START (tocns/core/clock.py: the setting tests and trials use to run `tocns`
-at a chosen moment) to Monday 23/11/2026 07:59:10 local. The served process's own scheduler then runs its first
-minute's tick at about 08:00:10 by its clock: the busy Monday tick (weekly summary, commune digests, task
-reminders and escalations, the nudge), in the same process and event loop that answers the webhook, exactly as in
-production. Nothing in the server is patched.
+at a chosen moment) to Monday 23/11/2026 07:59:10 local. The server's scheduler then runs its first minute's tick
+at about 08:00:10 by its clock: the busy Monday tick (weekly summary, commune digests, task reminders and
+escalations, the nudge), exactly as in production: in the worker that answers the webhook before 06/12/2026, in
+`tocns serve`'s jobs process since (PostgreSQL; tocns/jobs_process.py). Nothing in the server is patched.
+--trees runs the server once from each source tree in turn (before, after) on the same database and load.
 
 From the moment the server answers /healthz, --people known team members (bench/webhook_bench.py's
 `known_senders`: each in the group bound to their team's commune) post `/ghi vneid N thon 3` through the Telegram

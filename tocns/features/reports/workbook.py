@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
@@ -170,7 +171,8 @@ class _Columns:
         for value, fmt, styled in zip(values, self.formats, self.styled, strict=True):
             if value is None or styled is None:
                 out.append(_plain(self.ws, value))
-            elif isinstance(value, str):
+            elif not isinstance(value, int | float | Decimal):
+                # A text, or a date (openpyxl would give the reused cell a date format that stays): a cell of its own.
                 out.append(_cell(self.ws, value, fmt))
             else:
                 styled.value = value

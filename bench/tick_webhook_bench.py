@@ -3,15 +3,17 @@
 Usage:
     python bench/tick_webhook_bench.py --url postgresql+asyncpg://postgres@127.0.0.1:5432/national
                                        [--rate 50] [--people 2000] [--workers 1] [--after 15] [--clients 1]
+                                       [--trees /work/main .]   (before and after, one run each, same load)
 
 On a database bench/national_gen.py loaded (kept; only the outbox and `job_done` are emptied first, as in
 national_bench.py, so every run's tick does the whole Monday's work) it starts the real `tocns serve` with its
 outbox sender delivering to a fake Telegram Bot API in this process (the tests' fake, as webhook_bench.py does) and
 the process's clock set by TOCNS_CLOCK_START (tocns/core/clock.py: the setting tests and trials use to run `tocns`
-at a chosen moment) to Monday 23/11/2026 07:59:10 local. The served process's own scheduler then runs its first
-minute's tick at about 08:00:10 by its clock: the busy Monday tick (weekly summary, commune digests, task
-reminders and escalations, the nudge), in the same process and event loop that answers the webhook, exactly as in
-production. Nothing in the server is patched.
+at a chosen moment) to Monday 23/11/2026 07:59:10 local. The server's scheduler then runs its first minute's tick
+at about 08:00:10 by its clock: the busy Monday tick (weekly summary, commune digests, task reminders and
+escalations, the nudge), exactly as in production: in the worker that answers the webhook before 06/12/2026, in
+`tocns serve`'s jobs process since (PostgreSQL; tocns/jobs_process.py). Nothing in the server is patched.
+--trees runs the server once from each source tree in turn (before, after) on the same database and load.
 
 From the moment the server answers /healthz, --people known team members (bench/webhook_bench.py's
 `known_senders`: each in the group bound to their team's commune) post `/ghi vneid N thon 3` through the Telegram
@@ -190,8 +192,9 @@ def _row(label: str, values: list[float]) -> str:
     )
 
 
-async def bench(args: argparse.Namespace) -> None:
-    """Start the server on the Monday clock, load it, watch the tick, then print the figures."""
+async def bench(args: argparse.Namespace, tree: str | None = None) -> dict[str, Any]:
+    """Start the server (its code from `tree` when given) on the Monday clock, load it, watch the tick, then print
+    the figures; the run's raw figures."""
     from tests.fakes.telegram_server import TelegramServer
 
     url = args.url
@@ -207,6 +210,8 @@ async def bench(args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     with TelegramServer() as api:
         env = {**serve_env(url, api.base_url, port), "TOCNS_CLOCK_START": CLOCK_START}
+        if tree is not None:
+            env["PYTHONPATH"] = str(Path(tree).resolve())  # that tree's tocns, in the venv's interpreter
         tocns = str(Path(sys.executable).with_name("tocns"))
         proc = await _start([tocns, "serve", "--workers", str(args.workers), "--port", str(port)], port, env)
         t_ready = time.time()
@@ -255,13 +260,45 @@ async def bench(args: argparse.Namespace) -> None:
         "cpu_ready": cpu_ready,
         "probes": probes,
     }
-    Path(args.save).write_text(json.dumps(raw))
+    save = args.save if tree is None else f"{Path(args.save).stem}.{Path(tree).resolve().name}.json"
+    Path(save).write_text(json.dumps(raw))
     _report(args, raw)
     print(
         f"{len(sends):,} updates, every one processed; {delivered:,} messages reached the fake Bot API by the stop; "
         f"load average {load_start[0]:.1f} at start, {load_end[0]:.1f} at end (1-minute), "
         f"{load_end[2]:.1f} (15-minute); cpus {os.cpu_count()}"
     )
+    return raw
+
+
+async def compare(args: argparse.Namespace) -> None:
+    """One run per --trees source tree, in turn on the same database and load; then their p99s side by side."""
+    runs = []
+    for tree in args.trees:
+        print(f"=== server code from {tree}", flush=True)
+        runs.append((tree, await bench(args, tree)))
+    print("=== side by side (during the tick; the first tree is the baseline)")
+    base = None
+    for tree, raw in runs:
+        during = _during(raw)
+        line = "  ".join(f"{kind} p99 {_pct(v, 0.99):7.1f} ms" for kind, v in during.items() if v)
+        tick = raw["tick"][1] - raw["tick"][0]
+        if base is None:
+            base = during
+            print(f"  {tree:28} tick {tick:6.1f} s  {line}")
+            continue
+        ratios = "  ".join(
+            f"{kind} {_pct(v, 0.99) / _pct(base[kind], 0.99):.2f}x" for kind, v in during.items() if v and base[kind]
+        )
+        print(f"  {tree:28} tick {tick:6.1f} s  {line}  (p99 vs baseline: {ratios})")
+
+
+def _during(raw: dict[str, Any]) -> dict[str, list[float]]:
+    """The ack latencies and loop probes of the updates posted while the tick ran (seconds)."""
+    start, stop = raw["tick"]
+    ack = [t1 - t0 for _, t0, t1 in raw["sends"] if start <= t0 <= stop]
+    loop = [latency for at, latency in raw.get("probes", []) if start <= at <= stop]
+    return {"ack": ack, "loop": loop}
 
 
 def _report(args: argparse.Namespace, raw: dict[str, Any]) -> None:
@@ -322,10 +359,19 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1, help="load generator processes per piece")
     parser.add_argument("--save", default="tick_webhook_bench.json", help="the run's raw figures (JSON)")
     parser.add_argument("--report", default=None, help="print the figures of a saved run instead of running")
+    parser.add_argument(
+        "--trees",
+        nargs="+",
+        default=None,
+        help="run the server once from each of these source trees in turn (git worktrees: before, after), "
+        "the first being the baseline; the same database, load and machine",
+    )
     args = parser.parse_args()
     args.concurrency, args.groups = 1, 1  # webhook_bench's load generator reads these (unused in open loop)
     if args.report:
         _report(args, json.loads(Path(args.report).read_text()))
+    elif args.trees:
+        asyncio.run(compare(args))
     else:
         asyncio.run(bench(args))
 

@@ -40,6 +40,17 @@ def test_no_defused_cell_starts_with_a_formula_trigger_whatever_the_separator(te
     assert not any(_runs_as_formula(part) for part in re.split(r"[,;\t\r\n]", out)), out
 
 
+_TEXT_NEAR_TRIGGERS = st.text(alphabet=st.sampled_from(list("=+-@\t\r,;\n \"ab'")), max_size=12)
+
+
+@given(_TEXT_NEAR_TRIGGERS)
+def test_a_text_is_defused_only_where_a_trigger_follows_the_start_or_a_separator(text: str) -> None:
+    # The one-search fast path changes nothing: exactly the texts either substitution would change are changed.
+    at_start = re.compile(r'^([ "]*)(?=[=+\-@\t\r])')
+    after_separator = re.compile(r'([,;\t\r\n][ "]*)(?=[=+\-@\t\r])')
+    assert defuse(text) == after_separator.sub(r"\1'", at_start.sub(r"\1'", text, count=1))
+
+
 def test_csv_starts_with_a_bom_and_reads_back_defused() -> None:
     sheet = CsvText()
     sheet.row(["Tổ", "=1+1"])

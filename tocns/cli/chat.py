@@ -32,11 +32,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     _console_args(run)
     run.set_defaults(func=_run, database="creates")
 
-    serve = sub.add_parser("serve", help="chạy máy chủ webhook (FastAPI) kèm bộ lập lịch")
+    serve = sub.add_parser(
+        "serve", help="chạy máy chủ webhook (FastAPI) kèm bộ lập lịch (trên PostgreSQL: một tiến trình riêng)"
+    )
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
-    serve.add_argument("--workers", type=int, default=None, help="số tiến trình (mặc định WEB_WORKERS)")
+    serve.add_argument("--workers", type=int, default=None, help="số tiến trình webhook (mặc định WEB_WORKERS)")
     serve.set_defaults(func=_serve, database="creates")
+
+    jobs = sub.add_parser(
+        "jobs", help="chạy bộ lập lịch và bộ gửi tin trong một tiến trình (tocns serve tự chạy lệnh này)"
+    )
+    jobs.set_defaults(func=_jobs, database="creates")
 
 
 def _console_args(parser: argparse.ArgumentParser) -> None:
@@ -257,12 +264,22 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     for platform, url in urls.items():
         print(f"Webhook {platform}: {url} (đã kiểm tra)", flush=True)
+    from tocns.jobs_process import JobsProcess, separate_jobs
+
+    jobs = None
+    if separate_jobs(settings):
+        # The jobs process publishes its loops here for the web workers' /healthz (removed at exit).
+        state_dir = tempfile.mkdtemp(prefix="tocns-jobs-")
+        jobs = JobsProcess(health_file=Path(state_dir) / "health.json")
     metrics_dir = None
-    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # Each worker writes its counters here and /metrics adds them up, whichever worker answers the scrape.
+    if (workers > 1 or jobs is not None) and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Each process writes its counters here and /metrics adds them up, whichever worker answers the scrape
+        # (the sender's, counted in the jobs process, too).
         metrics_dir = tempfile.mkdtemp(prefix="tocns-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
+        if jobs is not None:
+            jobs.start()
         uvicorn.run(
             "tocns.web.app:served_app",
             factory=True,
@@ -272,6 +289,20 @@ def _serve(args: argparse.Namespace) -> int:
             log_level=settings.log_level.lower(),
         )
     finally:
+        # After the web workers: an update they took in until the end still gets its receipt sent.
+        if jobs is not None:
+            jobs.stop()
+            shutil.rmtree(state_dir, ignore_errors=True)
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    from tocns.config import get_settings
+    from tocns.jobs_process import serve_jobs
+
+    settings = get_settings()
+    logging.getLogger().setLevel(settings.log_level)
+    serve_jobs(settings)
     return 0

@@ -14,17 +14,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tocns.app import BotApp, build_channels, configured_platforms
+from tocns.app import BotApp, build_channels, configured_platforms, settle_for_serving, start_sender
 from tocns.channels.base import Channel
 from tocns.config import Settings, get_settings
-from tocns.core.clock import utcnow
-from tocns.core.dates import warm_holidays
 from tocns.core.metrics import METRICS
 from tocns.features.dashboard.routes import router as dashboard_router
 from tocns.features.directives import api as directives_api
 from tocns.features.reports.api import router as api_router
 from tocns.features.targets import api as targets_api
 from tocns.inbound.pipeline import Pipeline
+from tocns.jobs_process import jobs_health, separate_jobs
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +88,8 @@ async def healthz(request: Request) -> Response:
     reachable = await database_reachable(bot)
     body: dict[str, object] = {"status": "ok", "database": "ok" if reachable else "unreachable"}
     loops = bot.loops.report(bot.settings.loop_stall_seconds)
+    # Beside `tocns serve`'s jobs process: its scheduler and sender as it last reported them, and whether it did.
+    loops.update(jobs_health(bot.clock(), bot.settings.loop_stall_seconds))
     stalled = sorted(name for name, loop in loops.items() if loop["stalled"])
     if loops:
         body["loops"] = loops
@@ -129,18 +130,6 @@ def _dispatch(
     return handle
 
 
-def _settle_for_serving() -> None:
-    """Warm what the first tick would build on the loop, then keep start-up's objects out of garbage collection.
-
-    A full collection walked every object the imports made (300-850 ms of wall time at national scale, the longest
-    stalls of the busy tick, bench/RESULTS.md); frozen, they are never walked again (CPython's gc.freeze, meant for
-    long-lived servers).
-    """
-    warm_holidays(utcnow().date())
-    gc.collect()
-    gc.freeze()
-
-
 def _lifespan(
     settings: Settings,
     with_scheduler: bool,
@@ -149,7 +138,8 @@ def _lifespan(
     with_platforms: bool,
     register_platforms: bool,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """What each worker starts and stops around serving: the bot, its channels, the queue, scheduler and sender."""
+    """What each worker starts and stops around serving: the bot, its channels, the queue; with `with_scheduler`
+    (SQLite's one process, tests) the scheduler and sender too, which tocns.jobs_process runs otherwise."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -163,10 +153,10 @@ def _lifespan(
         # Every worker processes the queue all the time: a backlog left by a stop, an update stored while the
         # database was away, a retry whose backoff is over, a dead worker's claim (see docs/inbound.md).
         stop_processing = pipeline.start()
+        if with_platforms or with_scheduler:  # a served worker, long-lived (not an app a test builds and drops)
+            settle_for_serving()
         scheduler = sender = None
         if with_scheduler:
-            _settle_for_serving()
-            from tocns.app import start_sender
             from tocns.scheduler import start_scheduler
 
             scheduler = start_scheduler(app.state.bot)
@@ -181,7 +171,7 @@ def _lifespan(
                 await stop_sender(sender)
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
-                gc.unfreeze()  # a process that serves again (tests) collects what this start-up froze
+            gc.unfreeze()  # a process that serves again (tests) collects what this start-up froze
             await stop_processing()
             await pipeline.drain()
             for channel in running:
@@ -230,4 +220,6 @@ def served_app() -> FastAPI:
     settings = get_settings()
     # A worker is a fresh process: it needs the redacting log handlers the CLI installs in the parent.
     configure_logging(settings.log_level)
-    return create_app(settings, with_scheduler=True, with_platforms=True, register_platforms=False)
+    # On PostgreSQL the scheduler and sender run in `tocns serve`'s jobs process, away from the webhook's loop.
+    with_scheduler = not separate_jobs(settings)
+    return create_app(settings, with_scheduler=with_scheduler, with_platforms=True, register_platforms=False)

@@ -164,3 +164,24 @@ async def test_empty_period_has_blank_rates_not_zero(app: BotApp, clock: FakeClo
     assert summary["Tỷ lệ tổ báo cáo"][1] == 0.0 and summary["Số dòng dữ liệu gốc"][1] == 0
     assert "Ghi chú" not in summary  # one raw sheet: no note about splitting
     assert len(list(wb["Tổ chưa báo cáo"].iter_rows(min_row=2))) == 4
+
+
+def test_a_note_that_reads_like_an_excel_error_stays_text(tmp_path: Path) -> None:
+    """A member's note "#N/A" is a text in the raw sheet, not an error cell Excel would show and count as an error."""
+    from zoneinfo import ZoneInfo
+
+    from tocns.features.reports.workbook import ReportWorkbook
+
+    day = date(2026, 11, 16)
+    report = Report(
+        unit_code="79", unit_name="Tỉnh thử", unit_level="province", start=day, end=day + timedelta(days=6),
+        previous_start=day - timedelta(days=7), previous_end=day - timedelta(days=1),
+        generated_at=datetime(2026, 11, 23, 1, 0), totals=[], children=[], teams=0, reporting_teams=0, records=0,
+        timely_records=0, silent_teams=[],
+    )  # fmt: skip
+    book = ReportWorkbook(report, ZoneInfo("Asia/Ho_Chi_Minh"))
+    created = datetime(2026, 11, 16, 3, 0)
+    book.add_raw([(1, day, "Xã A", "79-T01", "Tổ 1", "Lan", "Kích hoạt VNeID", 3, "người", "#N/A", None, created)])
+    book.save(tmp_path / "bao-cao.xlsx")
+    note = load_workbook(tmp_path / "bao-cao.xlsx")["Dữ liệu gốc"]["J2"]
+    assert (note.value, note.data_type) == ("#N/A", "s")

@@ -17,6 +17,8 @@ _.served_app  # uvicorn's app factory, named by the string "tocns.web.app:served
 _.ActivityMonthTotal  # table kept by database triggers (migration 0018), read by targets/store.py in SQL text
 _.TeamDayTotal  # rollup table kept by database triggers (migration 0021), read in SQL text
 _.TeamDayRecords  # rollup table kept by database triggers (migration 0021), read in SQL text
+_.CommuneDayTotal  # rollup table kept by database triggers (migration 0026), read in SQL text
+_.CommuneDayRecords  # rollup table kept by database triggers (migration 0026), read in SQL text
 
 # Read by templates or serialized, not by Python code.
 _.svg  # dashboard overview.html draws each trend's SVG

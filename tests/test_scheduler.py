@@ -3,6 +3,7 @@ an idle minute reads only what is due, whatever the number of units (issue 24)."
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import datetime
 from typing import Any
@@ -56,6 +57,31 @@ async def test_a_job_that_meets_an_outage_makes_the_tick_retry(app: BotApp, monk
     with pytest.raises(scheduler.JobsUnreachable):
         await scheduler.run_due_jobs(app)
     assert await scheduler.run_due_jobs(app) == ["sent"]
+
+
+async def test_on_postgresql_the_jobs_run_side_by_side_and_their_lines_keep_the_jobs_order(
+    app: BotApp, monkeypatch: pytest.MonkeyPatch, is_postgres: bool
+) -> None:
+    # The weekly summary's drawing (in the drawing processes) runs while the digests are built: the first job still
+    # waiting when the second starts is what lets them overlap. SQLite has one writer: the jobs take turns.
+    steps: list[str] = []
+
+    class Job:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def run(self, bot: Any, now: datetime) -> list[str]:
+            steps.append(f"{self.name} starts")
+            await asyncio.sleep(0)  # a drawing handed to the pool, a statement sent: the loop is free meanwhile
+            steps.append(f"{self.name} ends")
+            return [f"{self.name} sent"]
+
+    monkeypatch.setattr(scheduler, "scheduled_jobs", lambda: [Job("summary"), Job("digest")])
+    assert await scheduler.run_due_jobs(app) == ["summary sent", "digest sent"]
+    if is_postgres:
+        assert steps == ["summary starts", "digest starts", "summary ends", "digest ends"]
+    else:
+        assert steps == ["summary starts", "summary ends", "digest starts", "digest ends"]
 
 
 async def _grow(app: BotApp, clock: FakeClock, first: int, count: int, directive_at: str) -> None:

@@ -158,7 +158,12 @@ async def snapshot(db: Database) -> Rows:
         for table in SQLModel.metadata.sorted_tables:
             if table.name not in IGNORED_TABLES:
                 rows = (await conn.execute(text(f'SELECT * FROM "{table.name}"'))).all()
-                out[table.name] = {row.id: dict(row._mapping) for row in rows}
+                # A table keyed by one column (most: `id`) by its value; a composite key by the tuple.
+                key = [column.name for column in table.primary_key.columns]
+                out[table.name] = {
+                    (row._mapping[key[0]] if len(key) == 1 else tuple(row._mapping[k] for k in key)): dict(row._mapping)
+                    for row in rows
+                }
     return out
 
 
@@ -268,7 +273,13 @@ class Case:
 
 AUDIT = "audit_log"
 # The month totals (targets) and the rollups follow every record.
-ROLLUPS = {"activity_month_total", "rollup_team_day", "rollup_team_day_records"}
+ROLLUPS = {
+    "activity_month_total",
+    "rollup_team_day",
+    "rollup_team_day_records",
+    "rollup_commune_day",
+    "rollup_commune_day_records",
+}
 RECORD = {"activity_record", "activity_item", AUDIT, *ROLLUPS}
 DIRECTIVE_SENT = {"directive", "directive_target", "outbox"}
 
@@ -306,7 +317,7 @@ STAFF_ABOVE_RANK = refused("Bạn không có quyền giao vai trò Cán bộ S�
 LOGGED = done("Đã ghi #{n} cho Thôn 1 (Xã Tân Lập)", RECORD)
 NO_TEAM = refused("Bạn chưa ở tổ nào")
 # Same day and team: the record counts stay, only the quantities move.
-EDITED = done("Đã sửa phiếu #1.", RECORD - {"rollup_team_day_records"})
+EDITED = done("Đã sửa phiếu #1.", RECORD - {"rollup_team_day_records", "rollup_commune_day_records"})
 DELETED = done("Đã xóa phiếu #1", {"activity_record", AUDIT, *ROLLUPS})
 
 

@@ -41,8 +41,8 @@ async def _run_one(app: BotApp, job: ScheduledJob, now: datetime) -> tuple[list[
 
 async def _run_all(app: BotApp, now: datetime) -> list[str]:
     jobs = scheduled_jobs()
-    if app.settings.is_sqlite:
-        # One writer: the jobs take turns (a commune's or a trial's jobs are small).
+    if not app.db.parallel_sessions:
+        # SQLite (one writer) or a rehearsal (`tocns tick --dry-run`: one connection): the jobs take turns.
         results = [await _run_one(app, job, now) for job in jobs]
     else:
         # Side by side, each on its own connections: while the weekly summary's workbooks are drawn in the drawing

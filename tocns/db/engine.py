@@ -65,6 +65,8 @@ class Database:
         self.url = url
         self.engine = create_engine(url, **engine_kwargs)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        # Whether sessions may work side by side (the scheduled jobs do on PostgreSQL): SQLite has one writer.
+        self.parallel_sessions = not is_sqlite_url(url)
 
     @property
     def is_sqlite(self) -> bool:
@@ -93,6 +95,7 @@ class Database:
             outer = await conn.begin()
             view = Database.__new__(Database)
             view.url, view.engine = self.url, self.engine
+            view.parallel_sessions = False  # one connection: its sessions are savepoints, taken in turn
             view._sessions = async_sessionmaker(
                 bind=conn, class_=AsyncSession, expire_on_commit=False, join_transaction_mode="create_savepoint"
             )

@@ -16,7 +16,7 @@ from tocns.db import job_done
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit
 from tocns.features.org.reach import Chat, load_reach
-from tocns.features.reports.files import Drawing, ReportFiles, draw_off_loop, prepare_drawing
+from tocns.features.reports.files import ReportFiles, draw_off_loop, prepare_drawing
 from tocns.features.reports.render import CHARTS_NEED_EXTRA, render_text
 from tocns.features.reports.service import child_reports, unit_report
 from tocns.features.reports.store import department_units, digest_recipients, root_chats
@@ -86,7 +86,9 @@ class _SummaryTodo:
     texts_to: list[_Summary]
     files_to: list[_Summary]
     texts: dict[int, str]
-    drawings: dict[int, Drawing]
+    # Each unit's files, being drawn already: a unit's drawing starts as soon as its rows are read, so the drawing
+    # processes work while the next units are read (read first, then drawn, the national Monday took 80 s).
+    drawings: dict[int, asyncio.Future[ReportFiles]]
 
 
 async def _summary_todo(session: AsyncSession, settings: Settings, period: Period, now: datetime) -> _SummaryTodo:
@@ -96,11 +98,18 @@ async def _summary_todo(session: AsyncSession, settings: Settings, period: Perio
     used = await outbox.used_keys(session, [key for chat in chats for key in (chat.key, chat.files_key)])
     todo = _SummaryTodo([c for c in chats if c.key not in used], [c for c in chats if c.files_key not in used], {}, {})
     to_draw = {chat.unit.id or 0 for chat in todo.files_to}
-    for unit in {chat.unit.id or 0: chat.unit for chat in todo.texts_to + todo.files_to}.values():
-        report = await unit_report(session, unit, period, settings, now)
-        todo.texts[unit.id or 0] = render_text(report, settings.tz)
-        if (unit.id or 0) in to_draw:
-            todo.drawings[unit.id or 0] = await prepare_drawing(session, settings, unit, period, report, now)
+    try:
+        for unit in {chat.unit.id or 0: chat.unit for chat in todo.texts_to + todo.files_to}.values():
+            report = await unit_report(session, unit, period, settings, now)
+            todo.texts[unit.id or 0] = render_text(report, settings.tz)
+            if (unit.id or 0) in to_draw:
+                drawing = await prepare_drawing(session, settings, unit, period, report, now)
+                todo.drawings[unit.id or 0] = asyncio.ensure_future(draw_off_loop(settings, drawing))
+    except BaseException:
+        # The job fails and runs again next minute: nothing waits for the drawings already started.
+        for started in todo.drawings.values():
+            started.cancel()
+        raise
     return todo
 
 
@@ -126,8 +135,8 @@ async def weekly_summary(app: JobContext, now: datetime) -> list[str]:
     # The texts go out now: a department reads its figures while the files are drawn (minutes at national scale).
     text_messages = [(chat, chat.key, {"text": todo.texts[chat.unit.id or 0]}) for chat in todo.texts_to]
     lines = await _enqueue_summaries(app, "weekly_summary", text_messages, period, now)
-    # Every department's files handed to the pool at once: RENDER_WORKERS processes draw side by side.
-    drawn = await asyncio.gather(*(draw_off_loop(settings, drawing) for drawing in todo.drawings.values()))
+    # RENDER_WORKERS processes draw side by side, each department's files handed over as soon as they were read.
+    drawn = await asyncio.gather(*todo.drawings.values())
     files = dict(zip(todo.drawings, drawn, strict=True))
     file_messages = [
         (chat, chat.files_key, _files_message(files[chat.unit.id or 0], chat.unit, period)) for chat in todo.files_to

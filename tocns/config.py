@@ -209,9 +209,10 @@ class Settings(BaseSettings):
     # --- integration: one directory for every file the bot sends (reports, attachments), one link lifetime
     files_dir: str = "./data/files"
     # Processes that draw the scheduled reports' charts and workbooks off the event loop (0: a thread instead, for
-    # a console or tests; each process costs about 80 MB once matplotlib is loaded). 1 on 2 cores: measured in
-    # bench/RESULTS.md ("Raw rows as CSV in a zip"), 2 processes were not faster there.
-    render_workers: int = 1
+    # a console or tests; each process costs about 80 MB once matplotlib is loaded). 2: at 80,000 teams on 2 cores
+    # the busy Monday took 60-85 s with 2 and 105 s with 1, the webhook's p99 37 ms either way (they run at a lower
+    # priority, in the jobs process; bench/RESULTS.md, "The whole country after the third round").
+    render_workers: int = 2
     signed_link_days: int = 7
     # Most raw rows a report workbook keeps on its "Dữ liệu gốc" sheet; above, every raw row goes as CSV in a zip
     # sent next to the workbook (openpyxl writes a row in ~150 µs, CSV in a zip in a fraction of it). 0: never.

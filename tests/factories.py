@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,6 +58,13 @@ class RunningClock:
 
     def __call__(self) -> datetime:
         return self.base() + timedelta(seconds=time.monotonic() - self.start)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on now (for a server a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def clock_env(clock: Callable[[], datetime]) -> dict[str, str]:

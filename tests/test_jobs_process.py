@@ -7,7 +7,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import httpx
 import pytest
 
 from tests.cli.test_cli import TOCNS
-from tests.factories import MEMBER, build_tree
+from tests.factories import MEMBER, build_tree, free_port
 from tests.fakes.platforms import TG_HEADER, TG_SECRET, stop_tocns, tg_message_update
 from tests.fakes.telegram_server import TelegramServer
 from tocns.app import BotApp
@@ -24,12 +23,6 @@ from tocns.core.roles import Role
 from tocns.features.org import store as org_store
 
 GROUP = -1001888
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _jobs_processes(pid: int) -> list[int]:
@@ -115,7 +108,7 @@ async def test_on_postgres_the_jobs_run_in_a_process_of_their_own_restarted_when
         await org_store.bind_chat(session, platform="telegram", chat_id=str(GROUP), unit=tree.commune, person=None)
         person = await org_store.upsert_person(session, platform="telegram", user_id=MEMBER, display_name="Lan")
         await org_store.set_membership(session, person=person, unit=tree.teams[0], role=Role.MEMBER)
-    port = _free_port()
+    port = free_port()
     with TelegramServer() as tg_server:
         proc = subprocess.Popen(
             [*TOCNS, "serve", "--workers", "1", "--port", str(port)],
@@ -170,7 +163,7 @@ async def test_on_postgres_the_jobs_run_in_a_process_of_their_own_restarted_when
 
 
 async def test_on_sqlite_one_process_runs_the_webhook_and_the_jobs(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     with TelegramServer() as tg_server:
         env = {**_env(f"sqlite+aiosqlite:///{tmp_path / 'one.db'}", tg_server.base_url, tmp_path)}
         env["AUTO_MIGRATE"] = "true"

@@ -90,19 +90,25 @@ async def test_one_ghi_enters_only_the_packages_of_the_walk(
 GHI_STATEMENTS = {"postgresql": 5, "sqlite": 13}
 
 
-async def test_one_ghi_costs_at_most_the_statements_of_the_lean_walk(
-    papp: BotApp, tg_server: TelegramServer, clock: FakeClock
-) -> None:
+async def _known_member_with_a_record(papp: BotApp, tg_server: TelegramServer, clock: FakeClock) -> Any:
+    """A commune's group with a member of "thôn 3" who has one record (the double-tap check has one to compare
+    with) and the catalogue cached, as between a bot's updates; the Telegram channel."""
     channel = channels_for(papp, tg_server, FakeZaloApi())[0]
     async with papp.db.session() as session:
         tree = await build_tree(session)
         code = await join_code(session, tree.commune, Role.COMMUNE_LEADER, clock())
     await papp.pipeline.receive(channel, tg_message_update(f"/ketnoi {code}", user_id=11))
     await papp.pipeline.receive(channel, tg_message_update("/thamgia thon 3", user_id=12))
-    # An earlier record of the member: the double-tap check has a record to compare with.
     await papp.pipeline.receive(channel, tg_message_update("/ghi dvc 1", user_id=12))
     async with papp.db.session() as session:
-        await activity_store.indicators(session)  # the catalogue, cached as it is between a bot's updates
+        await activity_store.indicators(session)
+    return channel
+
+
+async def test_one_ghi_costs_at_most_the_statements_of_the_lean_walk(
+    papp: BotApp, tg_server: TelegramServer, clock: FakeClock
+) -> None:
+    channel = await _known_member_with_a_record(papp, tg_server, clock)
     statements: list[str] = []
 
     def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
@@ -128,15 +134,7 @@ async def test_one_ghi_on_postgresql_runs_every_statement_prepared_on_the_driver
     engine = papp.db.engine.sync_engine
     if engine.dialect.name != "postgresql":
         pytest.skip("the driver path is PostgreSQL's")
-    channel = channels_for(papp, tg_server, FakeZaloApi())[0]
-    async with papp.db.session() as session:
-        tree = await build_tree(session)
-        code = await join_code(session, tree.commune, Role.COMMUNE_LEADER, clock())
-    await papp.pipeline.receive(channel, tg_message_update(f"/ketnoi {code}", user_id=11))
-    await papp.pipeline.receive(channel, tg_message_update("/thamgia thon 3", user_id=12))
-    await papp.pipeline.receive(channel, tg_message_update("/ghi dvc 1", user_id=12))  # the catalogue seeded
-    async with papp.db.session() as session:
-        await activity_store.indicators(session)  # and cached, as between a bot's updates
+    channel = await _known_member_with_a_record(papp, tg_server, clock)
     through_sqlalchemy: list[str] = []
 
     def note(_conn: object, _cursor: object, statement: str, _params: object, context: object, _many: bool) -> None:

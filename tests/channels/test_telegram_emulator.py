@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.factories import LEADER, FakeClock, tick
+from tests.factories import LEADER, FakeClock, free_port, tick
 from tests.fakes.platforms import commune_join_code, e2e_settings, inbound_rows, outbox, platform_app, sender
 from tocns.app import BotApp
 from tocns.channels.telegram import TelegramChannel, TelegramTransport
@@ -43,19 +42,13 @@ def _missing() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def emulator() -> Iterator[str]:
     """The emulator listening on a free loopback port; its base URL."""
     reason = _missing()
     if reason:
         pytest.skip(reason)
-    port = _free_port()
+    port = free_port()
     node = shutil.which("node") or "node"
     proc = subprocess.Popen(
         [node, "start.js", str(port)], cwd=EMULATOR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

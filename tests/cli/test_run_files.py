@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import httpx
 
+from tests.factories import free_port
 from tests.fakes.platforms import platform_app, platform_settings
 from tests.fakes.zalo_api import FakeZaloApi
 from tocns.app import BotApp, build_transports
@@ -20,12 +20,6 @@ CHART = Attachment("bieu-do.png", b"\x89PNG fake chart", "image/png")
 WORKBOOK = Attachment("bao-cao-tuan.xlsx", b"PK" + b"x" * 3000, "application/vnd.ms-excel")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_files_are_served_only_when_a_public_base_url_was_set() -> None:
     secret = "run-files-link-secret-0123456789"
     assert not files_served_by_run(Settings(_env_file=None, link_signing_secret=secret))  # type: ignore[call-arg]
@@ -35,7 +29,7 @@ def test_files_are_served_only_when_a_public_base_url_was_set() -> None:
 
 
 async def test_run_serves_the_links_it_sends_to_zalo(app: BotApp, settings: Settings, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     zsettings = Settings(
         **{**platform_settings(settings, tmp_path).model_dump(), "http_host": "127.0.0.1", "http_port": port}
     )

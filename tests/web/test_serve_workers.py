@@ -15,7 +15,7 @@ import pytest
 from sqlmodel import func, select
 
 from tests.cli.test_cli import TOCNS
-from tests.factories import MEMBER, build_tree
+from tests.factories import MEMBER, build_tree, free_port
 from tests.fakes.platforms import TG_HEADER, TG_SECRET, stop_tocns, tg_message_update
 from tests.fakes.telegram_server import TelegramServer
 from tocns.app import BotApp
@@ -24,12 +24,6 @@ from tocns.features.activity.models import ActivityRecord
 from tocns.features.org import store as org_store
 
 GROUP = -1001777
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _children(pid: int) -> list[int]:
@@ -59,7 +53,7 @@ async def test_served_workers_record_each_update_once_and_send_each_receipt_once
         await org_store.bind_chat(session, platform="telegram", chat_id=str(GROUP), unit=tree.commune, person=None)
         person = await org_store.upsert_person(session, platform="telegram", user_id=MEMBER, display_name="Lan")
         await org_store.set_membership(session, person=person, unit=tree.teams[0], role=Role.MEMBER)
-    port = _free_port()
+    port = free_port()
     with TelegramServer() as tg_server:
         env = {
             **os.environ,

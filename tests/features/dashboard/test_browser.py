@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import uvicorn
 from openpyxl import load_workbook
 from playwright.async_api import Browser, Page, async_playwright
 
-from tests.factories import ChatHarness, FakeClock, build_tree, join_code, make_logger
+from tests.factories import ChatHarness, FakeClock, build_tree, free_port, join_code, make_logger
 from tests.features.reports.test_service import local
 from tocns.app import BotApp
 from tocns.config import Settings
@@ -50,12 +49,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Server(threading.Thread):
     """`create_app` served by uvicorn in a thread, with its own loop and engine, on the test's clock."""
 
@@ -63,7 +56,7 @@ class Server(threading.Thread):
         super().__init__(daemon=True)
         self.settings = settings
         self.clock = clock
-        self.port = _free_port()
+        self.port = free_port()
         self.server: uvicorn.Server | None = None
         self.ready = threading.Event()
 

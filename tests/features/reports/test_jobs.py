@@ -12,7 +12,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 from openpyxl import load_workbook
+from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
 from tests.factories import FakeClock, build_tree, make_logger
@@ -219,17 +221,52 @@ async def test_a_webhook_ghi_is_answered_while_the_monday_summary_is_drawn(
     summary = asyncio.create_task(report_jobs.weekly_summary(papp, clock()))
     try:
         assert await asyncio.to_thread(drawing.wait, 30), "the summary was never drawn"
+        # The drawing starts as soon as the department's rows are read; its text is queued while the chart is
+        # still being drawn (the drawing waits for `release`): the department reads its figures meanwhile.
+        for _ in range(600):
+            if queued := await outbox(papp, "-100so"):
+                break
+            await asyncio.sleep(0.05)
+        assert [r.text.splitlines()[0] for r in queued] == [f"📊 BÁO CÁO {province.name.upper()} (mã {province.code})"]
         async with web(papp, channels) as (client, web_app):
             await post_telegram(client, tg_message_update("/ghi vneid 5", chat_id=-1001, user_id=11))
             await asyncio.wait_for(web_app.state.pipeline.drain(), timeout=30)
         receipts = [r for r in await outbox(papp, "-1001") if "Đã ghi #" in r.text]
         assert len(receipts) == 1 and not summary.done()  # answered while the chart was still being drawn
-        # The summary's text is already queued: the department reads its figures while the files are drawn.
-        queued = await outbox(papp, "-100so")
-        assert [r.text.splitlines()[0] for r in queued] == [f"📊 BÁO CÁO {province.name.upper()} (mã {province.code})"]
     finally:
         release.set()
     assert await summary == [
         f"weekly_summary {province.code} 2026-W47 -> telegram:-100so",
         f"weekly_summary files {province.code} 2026-W47 -> telegram:-100so",
     ]
+
+
+async def test_a_summary_that_meets_an_outage_leaves_no_drawing_behind(
+    app: BotApp, clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each department's drawing starts as soon as its rows are read; when queueing the texts then meets a database
+    # outage, the job fails (the scheduler runs it again next minute) and the drawings it started are let go.
+    await _setup(app, tmp_path)
+    drawings: list[str] = []
+
+    async def slow_draw(_settings: Settings, _drawing: object) -> object:
+        drawings.append("started")
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            drawings.append("cancelled")
+            raise
+        return None  # pragma: no cover - never set
+
+    async def outage(*_args: object) -> list[str]:
+        await asyncio.sleep(0)  # the drawing has begun
+        raise OperationalError("INSERT INTO outbox", {}, OSError("connection refused"))
+
+    monkeypatch.setattr(report_jobs, "draw_off_loop", slow_draw)
+    monkeypatch.setattr(report_jobs, "_enqueue_summaries", outage)
+    clock.set_local("2026-11-23 07:30")
+    with pytest.raises(OperationalError):
+        await report_jobs.weekly_summary(app, clock())
+    await asyncio.sleep(0)
+    assert drawings == ["started", "cancelled"]
+    assert await _outbox(app) == []

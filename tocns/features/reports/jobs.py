@@ -134,9 +134,15 @@ async def weekly_summary(app: JobContext, now: datetime) -> list[str]:
         todo = await _summary_todo(session, settings, period, now)
     # The texts go out now: a department reads its figures while the files are drawn (minutes at national scale).
     text_messages = [(chat, chat.key, {"text": todo.texts[chat.unit.id or 0]}) for chat in todo.texts_to]
-    lines = await _enqueue_summaries(app, "weekly_summary", text_messages, period, now)
-    # RENDER_WORKERS processes draw side by side, each department's files handed over as soon as they were read.
-    drawn = await asyncio.gather(*todo.drawings.values())
+    try:
+        lines = await _enqueue_summaries(app, "weekly_summary", text_messages, period, now)
+        # RENDER_WORKERS processes draw side by side, each department's files handed over as soon as they were read.
+        drawn = await asyncio.gather(*todo.drawings.values())
+    except BaseException:
+        # The job runs again next minute (the database away, a drawing failed): nobody waits for the others.
+        for started in todo.drawings.values():
+            started.cancel()
+        raise
     files = dict(zip(todo.drawings, drawn, strict=True))
     file_messages = [
         (chat, chat.files_key, _files_message(files[chat.unit.id or 0], chat.unit, period)) for chat in todo.files_to

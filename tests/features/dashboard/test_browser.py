@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 from openpyxl import load_workbook
+from playwright._impl import transport
 from playwright.async_api import Browser, Page, async_playwright
 
 from tests.factories import ChatHarness, FakeClock, build_tree, free_port, join_code, make_logger
@@ -97,6 +98,11 @@ def server(app: BotApp, clock: FakeClock) -> Iterator[Server]:
     running.stop()
 
 
+def _driver_extras(env: dict[str, str]) -> dict[str, str]:
+    """What Playwright adds to the environment of its driver (its PW_ variables)."""
+    return {k: v for k, v in env.items() if k.startswith("PW_")}
+
+
 def _without_faked_clock() -> dict[str, str]:
     """This process's environment without libfaketime (CI runs the suite at a faked hour, see docs/installs.md).
 
@@ -110,8 +116,12 @@ def _without_faked_clock() -> dict[str, str]:
 async def browser(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Browser]:
     """Debian's Chromium, headless, with nothing fetched from the network by the browser itself."""
     clean = _without_faked_clock()
-    for name in set(os.environ) - set(clean):
-        monkeypatch.delenv(name)  # the driver is started from this environment
+    # The driver gets the clean environment; this process's own is left alone. Deleting FAKETIME from it (as
+    # this fixture once did) put the whole test process on the real clock: libfaketime re-reads FAKETIME every
+    # few seconds, so the next test in the worker could start on the real date and move to the faked one midway
+    # (a dashboard cookie set at one and read at the other, three days on, had expired).
+    driver_env = transport.get_driver_env
+    monkeypatch.setattr(transport, "get_driver_env", lambda: _without_faked_clock() | _driver_extras(driver_env()))
     async with async_playwright() as pw:
         chromium = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, env=clean)
         yield chromium

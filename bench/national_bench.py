@@ -37,7 +37,7 @@ from sqlalchemy import event, text
 
 import tocns.all_models  # noqa: F401  (every table known)
 from tocns import scheduler
-from tocns.app import BotApp
+from tocns.app import BotApp, collect_between_ticks, hold_full_collections
 from tocns.config import Settings
 from tocns.core.dates import is_holiday
 from tocns.core.jobs import ScheduledJob
@@ -234,6 +234,7 @@ async def bench_ticks(
     busy: bool,
     skip: frozenset[str] | set[str] = frozenset(),
     freeze: bool = False,
+    hold: bool = False,
 ) -> None:
     """The busy Monday tick once (each job's figures too; the jobs in `skip` left out), then the idle tick (best
     of `repeat`)."""
@@ -272,6 +273,10 @@ async def bench_ticks(
             # What a server would do once started: the objects of the imports and the app out of every collection.
             gc.collect()
             gc.freeze()
+        thresholds = gc.get_threshold()
+        if hold:
+            # What the jobs process does: no full collection inside the minute, one after its jobs.
+            hold_full_collections()
         every_job = scheduler.scheduled_jobs
         scheduler.scheduled_jobs = _timed_jobs(counter, stalls, skip, per_job)  # type: ignore[assignment]
         try:
@@ -279,6 +284,10 @@ async def bench_ticks(
         finally:
             scheduler.scheduled_jobs = every_job  # type: ignore[assignment]
             gc.callbacks.remove(collected)
+        t = time.perf_counter()
+        collect_between_ticks()
+        after_tick = time.perf_counter() - t
+        gc.set_threshold(*thresholds)
         print(
             f"  busy tick Mon 23/11 08:00: {sent:,} messages enqueued, {stmts:,} statements, {secs:.2f} s; "
             f"longest loop stall {max(stalls, default=0) * 1000:,.0f} ms, "
@@ -288,6 +297,8 @@ async def bench_ticks(
         )
         print("\n".join(per_job), flush=True)
         print(f"    longest garbage collection during the tick: {max(pauses, default=0) * 1000:,.0f} ms", flush=True)
+        if hold:
+            print(f"    the full collection after the tick (on the loop): {after_tick * 1000:,.0f} ms", flush=True)
     await _tick(app, WARM, counter)
     idle = [await _tick(app, IDLE, counter) for _ in range(repeat)]
     best = min(idle, key=lambda r: r[1])
@@ -297,7 +308,15 @@ async def bench_ticks(
 
 
 async def _bench(
-    url: str, repeat: int, busy: bool, ticks: bool, reports: bool, rotate: int, skip: set[str], freeze: bool
+    url: str,
+    repeat: int,
+    busy: bool,
+    ticks: bool,
+    reports: bool,
+    rotate: int,
+    skip: set[str],
+    freeze: bool,
+    hold: bool,
 ) -> None:
     db = Database(url)
     files = tempfile.mkdtemp(prefix="national-bench-")
@@ -314,7 +333,7 @@ async def _bench(
         if reports:
             await bench_reports(db, settings, repeat, rotate)
         if ticks:
-            await bench_ticks(db, settings, repeat, busy, skip, freeze)
+            await bench_ticks(db, settings, repeat, busy, skip, freeze, hold)
     finally:
         await db.dispose()
         shutil.rmtree(files, ignore_errors=True)
@@ -339,9 +358,14 @@ def main() -> None:
         "--gc-freeze", action="store_true",
         help="gc.freeze() before the busy tick (the start-up objects left out of every garbage collection)",
     )  # fmt: skip
+    parser.add_argument(
+        "--hold-gc", action="store_true",
+        help="as the jobs process: no full garbage collection during the tick, one after it (timed)",
+    )  # fmt: skip
     args = parser.parse_args()
     busy, ticks, reports = not args.no_busy, not args.no_ticks, not args.no_reports
-    asyncio.run(_bench(args.url, args.repeat, busy, ticks, reports, args.rotate, set(args.skip_job), args.gc_freeze))
+    skip = set(args.skip_job)
+    asyncio.run(_bench(args.url, args.repeat, busy, ticks, reports, args.rotate, skip, args.gc_freeze, args.hold_gc))
 
 
 if __name__ == "__main__":

@@ -231,6 +231,29 @@ def settle_for_serving() -> None:
     gc.freeze()
 
 
+# The oldest generation's threshold while full collections are held: never reached (CPython counts young
+# collections against it).
+_HELD_THRESHOLD = 2**31 - 1
+
+
+def hold_full_collections() -> None:
+    """Leave full garbage collections to `collect_between_ticks`, in the scheduler's quiet moments.
+
+    A full (oldest-generation) collection walks every live object: in the middle of a busy tick that is the tick's
+    rows, ~200 ms at national scale (bench/RESULTS.md), a stall of the loop that also runs the sender. The young
+    generations are still collected as they fill. Only a process that runs the scheduler holds them, since its
+    every minute ends with the full collection.
+    """
+    young, middle, _oldest = gc.get_threshold()
+    gc.set_threshold(young, middle, _HELD_THRESHOLD)
+
+
+def collect_between_ticks() -> None:
+    """The full collection held back during the minute (a no-op where `hold_full_collections` was not called)."""
+    if gc.get_threshold()[2] == _HELD_THRESHOLD:
+        gc.collect()
+
+
 def start_sender(app: BotApp, files_served: bool = True) -> tuple[asyncio.Task[None], asyncio.Event] | None:
     """This process's outbox sender, with its transports and hooks (None when no platform is configured)."""
     from tocns.outbox import sender

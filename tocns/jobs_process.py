@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tocns.app import BotApp, settle_for_serving, start_sender
+from tocns.app import BotApp, hold_full_collections, settle_for_serving, start_sender
 from tocns.config import Settings
 from tocns.core.clock import utcnow
 from tocns.core.supervisor import Backoff
@@ -61,6 +61,7 @@ async def run_jobs(settings: Settings, stop: asyncio.Event) -> None:
 
     bot = await BotApp.create(settings)
     settle_for_serving()
+    hold_full_collections()
     scheduler = start_scheduler(bot)
     sender = start_sender(bot)
     health_file = os.environ.get(HEALTH_FILE_ENV)

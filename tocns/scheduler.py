@@ -9,7 +9,7 @@ from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from tocns.app import BotApp, scheduled_jobs
+from tocns.app import BotApp, collect_between_ticks, scheduled_jobs
 from tocns.core.jobs import ScheduledJob
 from tocns.core.supervisor import Backoff, describe, is_outage
 from tocns.db.locks import advisory_lock
@@ -73,6 +73,15 @@ async def run_due_jobs(app: BotApp, now: datetime | None = None, wait: bool = Fa
 async def tick(app: BotApp) -> None:
     """The scheduler's minute: run the due jobs; when the database is away, try again with a capped backoff within
     the minute (one log line per outage), and report progress to the app's loop registry."""
+    try:
+        await _run_with_retries(app)
+    finally:
+        # After the minute's jobs, when what they read is gone: the full collection is short here (see
+        # tocns.app.hold_full_collections).
+        collect_between_ticks()
+
+
+async def _run_with_retries(app: BotApp) -> None:
     backoff = Backoff(1.0, app.settings.loop_backoff_max_seconds)
     started = time.monotonic()
     logged = False

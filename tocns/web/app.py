@@ -14,7 +14,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tocns.app import BotApp, build_channels, configured_platforms, settle_for_serving, start_sender
+from tocns.app import (
+    BotApp,
+    build_channels,
+    configured_platforms,
+    hold_full_collections,
+    settle_for_serving,
+    start_sender,
+)
 from tocns.channels.base import Channel
 from tocns.config import Settings, get_settings
 from tocns.core.metrics import METRICS
@@ -159,6 +166,8 @@ def _lifespan(
         if with_scheduler:
             from tocns.scheduler import start_scheduler
 
+            if with_platforms:  # served, not a test's app: this process's minute ends with the full collection
+                hold_full_collections()
             scheduler = start_scheduler(app.state.bot)
             bot = app.state.bot
             sender = start_sender(bot)

@@ -259,14 +259,14 @@ async def bench_ticks(
         stalls: list[float] = []
         per_job: list[str] = []
         # The collector's pauses, to tell a full collection (the whole heap, on the loop) from the jobs' own work.
-        pauses: list[float] = []
+        pauses: list[tuple[float, int]] = []  # (seconds, generation)
         started = [0.0]
 
-        def collected(phase: str, _info: dict[str, int]) -> None:
+        def collected(phase: str, info: dict[str, int]) -> None:
             if phase == "start":
                 started[0] = time.perf_counter()
             else:
-                pauses.append(time.perf_counter() - started[0])
+                pauses.append((time.perf_counter() - started[0], info["generation"]))
 
         if freeze:
             # What a server would do once started: the objects of the imports and the app out of every collection.
@@ -296,7 +296,13 @@ async def bench_ticks(
             flush=True,
         )
         print("\n".join(per_job), flush=True)
-        print(f"    longest garbage collection during the tick: {max(pauses, default=0) * 1000:,.0f} ms", flush=True)
+        longest = max(pauses, default=(0.0, 0))
+        full = [p for p, generation in pauses if generation == 2]
+        print(
+            f"    longest garbage collection during the tick: {longest[0] * 1000:,.0f} ms (generation {longest[1]}); "
+            f"{len(pauses):,} collections, {len(full)} full ({sum(full) * 1000:,.0f} ms)",
+            flush=True,
+        )
         if hold:
             print(f"    the full collection after the tick (on the loop): {after_tick * 1000:,.0f} ms", flush=True)
     await _tick(app, WARM, counter)

@@ -460,7 +460,13 @@ class OutboxSender:
             ready = max(ready, limits.reply_ready_at(head.chat_id, self.monotonic()))
         if ready > self.monotonic():
             # This chat used its budget: put the rows back without counting an attempt.
-            await self._reschedule(job, self.clock() + timedelta(seconds=ready - self.monotonic()), None, False)
+            when = self.clock() + timedelta(seconds=ready - self.monotonic())
+            if mergeable(head):
+                async with self.db.session() as session:
+                    await outbox_store.hold_replies(session, job.ids, self.owner, when)
+                self._held.setdefault(_stream(head), when)
+            else:
+                await self._reschedule(job, when, None, False)
             return
         try:
             attachments = load_attachments(head.attachments)

@@ -597,12 +597,12 @@ async def _database_stats(db: Any) -> dict[str, float]:
 
     async with db.engine.connect() as conn:
         commits = (
-            await conn.execute(text("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"))
+            await conn.execute(
+                text("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")
+            )
         ).scalar_one()
         stats = {"transactions": float(commits)}
-        rows = await conn.execute(
-            text("SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables")
-        )
+        rows = await conn.execute(text("SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables"))
         for name, ins, upd, dele in rows:
             stats[f"{name} ins"] = float(ins)
             stats[f"{name} upd"] = float(upd)
@@ -697,9 +697,8 @@ async def _processed_at(db: Any, update_ids: set[int]) -> dict[int, float]:
 
 
 async def _server_workers(args: argparse.Namespace) -> None:
-    import re
 
-    from sqlmodel import col, func, select
+    from sqlmodel import col, select
 
     from tests.fakes.telegram_server import TelegramServer
     from tocns.db.engine import Database

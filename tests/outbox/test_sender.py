@@ -439,7 +439,9 @@ async def test_a_busy_groups_receipts_come_every_few_seconds_merged_not_after_it
         draining = asyncio.create_task(sender.drain(stop))
         for i in range(24):  # a burst of /ghi in one group: a receipt every 0.1 s
             async with db.session() as session:
-                await outbox_store.enqueue(session, platform="telegram", chat_id=group, text=f"Đã ghi #{i}", kind="reply")
+                await outbox_store.enqueue(
+                    session, platform="telegram", chat_id=group, text=f"Đã ghi #{i}", kind="reply"
+                )
             queued[i] = time.monotonic()
             await asyncio.sleep(0.1)
         for _ in range(100):
@@ -468,6 +470,8 @@ async def test_a_sent_merged_message_marks_every_reply_it_carried_once(db: Datab
         await asyncio.wait_for(_sender(db, settings, server).drain(until_empty=True), timeout=20)
     assert [c.text for c in fake.delivered()] == ["Đã ghi #0\n\nĐã ghi #1\n\nĐã ghi #2"]
     rows = await _rows(db)
-    assert [(r.state, r.attempts, r.lease_owner, r.lease_until) for r in rows] == [(OutboxState.SENT, 1, None, None)] * 3
+    assert [(r.state, r.attempts, r.lease_owner, r.lease_until) for r in rows] == [
+        (OutboxState.SENT, 1, None, None)
+    ] * 3
     assert [r.merged_into_id for r in rows] == [None, rows[0].id, rows[0].id]
     assert len({r.sent_at for r in rows}) == 1 and rows[0].sent_at is not None

@@ -439,34 +439,42 @@ class OutboxSender:
                 raise
         return len(rows)
 
-    async def _send(self, job: Job) -> None:
+    async def _handed_back(self, job: Job, limits: PlatformLimits) -> bool:
+        """Put a claimed job back to waiting when it may not go now (its platform stopped, its lease nearly out,
+        its chat's budget or slot not come), no attempt counted; whether it was."""
         head = job.head
-        limits = self._limits(head.platform)
         if head.platform in self.stopped:
             # Claimed in the batch that found the token refused: back to waiting, no attempt counted.
             await self._reschedule(job, self.clock(), None, False)
-            return
+            return True
         margin = timedelta(
             seconds=min(self.settings.telegram_request_timeout + 5, self.settings.outbox_lease_seconds / 2)
         )
         if head.lease_until is not None and self.clock() >= head.lease_until - margin:
             # Slow sends ate the lease: another sender may take these rows now, so hand them back unsent.
             await self._reschedule(job, self.clock(), None, False)
-            return
+            return True
         ready = limits.chat_ready_at(head.chat_id, self.monotonic())
         if mergeable(head):
             # Replies to a group that just had a message wait for its next even slot, merged with those that
             # arrive meanwhile: a burst of `/ghi` in one group costs a message every few seconds, not one each.
             ready = max(ready, limits.reply_ready_at(head.chat_id, self.monotonic()))
-        if ready > self.monotonic():
-            # This chat used its budget: put the rows back without counting an attempt.
-            when = self.clock() + timedelta(seconds=ready - self.monotonic())
-            if mergeable(head):
-                async with self.db.session() as session:
-                    await outbox_store.hold_replies(session, job.ids, self.owner, when)
-                self._held.setdefault(_stream(head), when)
-            else:
-                await self._reschedule(job, when, None, False)
+        if ready <= self.monotonic():
+            return False
+        # This chat used its budget (or its slot is not come): put the rows back without counting an attempt.
+        when = self.clock() + timedelta(seconds=ready - self.monotonic())
+        if mergeable(head):
+            async with self.db.session() as session:
+                await outbox_store.hold_replies(session, job.ids, self.owner, when)
+            self._held.setdefault(_stream(head), when)
+        else:
+            await self._reschedule(job, when, None, False)
+        return True
+
+    async def _send(self, job: Job) -> None:
+        head = job.head
+        limits = self._limits(head.platform)
+        if await self._handed_back(job, limits):
             return
         try:
             attachments = load_attachments(head.attachments)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -521,6 +522,94 @@ def _postgres_cpu() -> float:
     return total
 
 
+def _roles(pid: int) -> dict[str, float]:
+    """CPU seconds so far of each kind of process under `tocns serve` (Linux /proc): "web" (the uvicorn workers and
+    their supervisor), "jobs" (the `tocns jobs` process: scheduler and outbox sender) and "drawing" (its pool)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals = {"web": 0.0, "jobs": 0.0, "drawing": 0.0}
+    pending = [(pid, "web")]
+    while pending:
+        current, role = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            argv = Path(f"/proc/{current}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            children = [int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if argv.rstrip().endswith("tocns.cli jobs"):
+            role = "jobs"
+        elif role == "jobs" and current != pid and "multiprocessing" in argv:
+            role = "drawing"
+        totals[role] += (int(fields[11]) + int(fields[12])) / ticks
+        pending += [(c, role) for c in children]
+    return totals
+
+
+def _tree_pids(pid: int) -> list[int]:
+    """A process and all its descendants."""
+    pids, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        pids.append(current)
+        try:
+            pending += [int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return pids
+
+
+BENCH_APP = "webhook_bench"
+"""The application_name of the bench's own connections: left out of the server's PostgreSQL CPU."""
+
+
+async def _database_backends(db: Any) -> list[int]:
+    """The PostgreSQL backends serving this database, the bench's own connections left out."""
+    from sqlalchemy import text
+
+    async with db.engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name <> :bench AND pid <> pg_backend_pid()"
+            ),
+            {"bench": BENCH_APP},
+        )
+        return [int(pid) for (pid,) in rows]
+
+
+def _pids_cpu(pids: list[int]) -> dict[int, float]:
+    """CPU seconds so far of each of these processes (those still alive)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return cpu
+
+
+async def _database_stats(db: Any) -> dict[str, float]:
+    """This database's transactions and the row changes of the hot tables so far (pg_stat_*; the bench's own
+    reads are not changes)."""
+    from sqlalchemy import text
+
+    async with db.engine.connect() as conn:
+        commits = (
+            await conn.execute(
+                text("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")
+            )
+        ).scalar_one()
+        stats = {"transactions": float(commits)}
+        rows = await conn.execute(text("SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables"))
+        for name, ins, upd, dele in rows:
+            stats[f"{name} ins"] = float(ins)
+            stats[f"{name} upd"] = float(upd)
+            stats[f"{name} del"] = float(dele)
+    return stats
+
+
 def _busy_cpu() -> float:
     """Machine-wide busy CPU seconds so far (all processes, all cores)."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -555,6 +644,35 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
         await proc.wait()
 
 
+def _signal_tree(pid: int, name: str) -> None:
+    """Send a signal to `tocns serve` and every process under it (--profile-served: start or stop profiling)."""
+    import signal
+
+    for current in _tree_pids(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(current, getattr(signal, name))
+
+
+async def _delivered(api: Any, db: Any, polls: int) -> list[int]:
+    """The record numbers of the receipts the fake Bot API got, once it has one for every record (or after `polls`
+    tenths of a second)."""
+    import re
+
+    from sqlmodel import func, select
+
+    from tocns.features.activity.models import ActivityRecord
+
+    async with db.session() as session:
+        records = int(await session.scalar(select(func.count()).select_from(ActivityRecord)) or 0)
+    delivered: list[int] = []
+    for _ in range(polls):
+        delivered = [int(n) for c in api.fake.delivered() for n in re.findall(r"Đã ghi #(\d+)", c.text)]
+        if len(set(delivered)) >= records:
+            break
+        await asyncio.sleep(0.1)
+    return delivered
+
+
 async def _processed_at(db: Any, update_ids: set[int]) -> dict[int, float]:
     """When each update was marked processed (epoch seconds), for the ones that are."""
     from datetime import UTC
@@ -579,9 +697,8 @@ async def _processed_at(db: Any, update_ids: set[int]) -> dict[int, float]:
 
 
 async def _server_workers(args: argparse.Namespace) -> None:
-    import re
 
-    from sqlmodel import col, func, select
+    from sqlmodel import col, select
 
     from tests.fakes.telegram_server import TelegramServer
     from tocns.db.engine import Database
@@ -590,7 +707,7 @@ async def _server_workers(args: argparse.Namespace) -> None:
     url = await _fresh_database(args)
     if not url.startswith("postgresql"):
         raise SystemExit("--workers needs PostgreSQL (--db postgresql+asyncpg://...)")
-    db = Database(url)
+    db = Database(url, connect_args={"server_settings": {"application_name": BENCH_APP}})
     tocns = str(Path(sys.executable).with_name("tocns"))
     results: dict[str, Any] = {}
     id_base = 1_000_000
@@ -599,6 +716,11 @@ async def _server_workers(args: argparse.Namespace) -> None:
         for name in ("bare", "bot"):
             port = _free_port()
             env = {**serve_env(url, api.base_url, port), ANCHOR_ENV: _anchor_dsn(url) or ""}
+            if args.profile_served:
+                os.makedirs(args.profile_served, exist_ok=True)
+                site = str(Path(__file__).resolve().parent / "served_profile")
+                env["PYTHONPATH"] = os.pathsep.join(filter(None, [site, env.get("PYTHONPATH")]))
+                env["BENCH_PROFILE_DIR"] = args.profile_served
             if name == "bot":
                 command = [tocns, "serve", "--workers", str(args.workers), "--port", str(port)]
             else:
@@ -613,11 +735,18 @@ async def _server_workers(args: argparse.Namespace) -> None:
             else:
                 proc = await _start(command, port, env)
             target = f"http://127.0.0.1:{port}/webhook/telegram"
+            stats_before, id_base_start = await _database_stats(db), id_base
             phases = []
             last_post = 0.0
             try:
                 for mode, count in (("closed", 1), ("closed", 50), ("closed", args.requests), ("open", open_count)):
+                    measured = mode == "closed" and count == args.requests
                     cpu_before, busy_before, pg_before = _tree_cpu(proc.pid), _busy_cpu(), _postgres_cpu()
+                    roles_before = _roles(proc.pid)
+                    backends = await _database_backends(db)
+                    backends_before = _pids_cpu(backends)
+                    if measured and name == "bot" and args.profile_served:
+                        _signal_tree(proc.pid, "SIGUSR1")
                     sends = await _load(target, mode, count, args, id_base)
                     id_base += count
                     if name == "bot":
@@ -636,23 +765,41 @@ async def _server_workers(args: argparse.Namespace) -> None:
                     latencies = [ends[u] - t0 for u, t0, _ in sends]
                     span = max(ends.values()) - min(t0 for _, t0, _ in sends)
                     phases.append((count / span, latencies))
-                    if mode == "closed" and count == args.requests:
+                    if measured:
                         results[f"{name}_cpu_ms"] = (_tree_cpu(proc.pid) - cpu_before) / count * 1000
                         results[f"{name}_busy_ms"] = (_busy_cpu() - busy_before) / count * 1000
                         results[f"{name}_pg_ms"] = (_postgres_cpu() - pg_before) / count * 1000
+                        if name == "bot":
+                            # Until the sender is done with this phase's receipts too (it trails the processing).
+                            await _delivered(api, db, 600)
+                            if args.profile_served:
+                                _signal_tree(proc.pid, "SIGUSR2")
+                        roles_after = _roles(proc.pid)
+                        results[f"{name}_roles_ms"] = {
+                            role: (roles_after[role] - roles_before[role]) / count * 1000 for role in roles_after
+                        }
+                        backends_after = _pids_cpu(backends)
+                        results[f"{name}_db_ms"] = (
+                            sum(backends_after[p] - backends_before[p] for p in backends_after if p in backends_before)
+                            / count
+                            * 1000
+                        )
+                        results[f"{name}_backends"] = len(backends)
                 results[name] = phases[2:]
                 if name == "bot":
                     # Every receipt must reach the (fake) Bot API exactly once.
                     async with db.session() as session:
-                        records = int(await session.scalar(select(func.count()).select_from(ActivityRecord)) or 0)
                         ids = set((await session.exec(select(col(ActivityRecord.id)))).all())
-                    delivered: list[int] = []
-                    for _ in range(6000):
-                        delivered = [int(n) for c in api.fake.delivered() for n in re.findall(r"Đã ghi #(\d+)", c.text)]
-                        if len(set(delivered)) >= records:
-                            break
-                        await asyncio.sleep(0.1)
+                    records = len(ids)
+                    delivered = await _delivered(api, db, 6000)
                     results["delivered_after"] = time.time() - last_post
+                    # PostgreSQL publishes a backend's counters within about ten seconds of its last transaction.
+                    await asyncio.sleep(11)
+                    stats_after = await _database_stats(db)
+                    total = id_base - id_base_start
+                    results["db_stats"] = {
+                        key: (value - stats_before.get(key, 0.0)) / total for key, value in stats_after.items()
+                    }
                     if sorted(delivered) != sorted(ids):
                         raise SystemExit(f"bench check failed: {records} records, {len(delivered)} receipts delivered")
                     results["records"] = records
@@ -672,6 +819,18 @@ async def _server_workers(args: argparse.Namespace) -> None:
         f"{results['bot_busy_ms']:.1f} ms; anchor (FastAPI + asyncpg insert): server {results['bare_cpu_ms']:.2f} ms, "
         f"PostgreSQL {results['bare_pg_ms']:.2f} ms; ratio bot/anchor server CPU "
         f"{results['bot_cpu_ms'] / results['bare_cpu_ms']:.1f}"
+    )
+    roles = results["bot_roles_ms"]
+    print(
+        "CPU per update, closed loop until its receipts were delivered: "
+        + ", ".join(f"{role} {ms:.2f} ms" for role, ms in roles.items())
+        + f" (processes of `tocns serve`); PostgreSQL backends of this database {results['bot_db_ms']:.2f} ms "
+        f"({results['bot_backends']} backends; anchor {results['bare_db_ms']:.2f} ms)"
+    )
+    stats = results["db_stats"]
+    print(
+        f"per update over the whole run: {stats.pop('transactions'):.2f} transactions; rows changed: "
+        + ", ".join(f"{key} {value:.2f}" for key, value in stats.items() if value >= 0.005)
     )
     print(
         f"receipts delivered to the fake Bot API: all {results['records']} exactly once, in {results['messages']} "
@@ -775,6 +934,11 @@ def main() -> None:
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop", help="server event loop")
     parser.add_argument("--workers", type=int, default=0, help="run `tocns serve --workers N` (PostgreSQL)")
     parser.add_argument("--profile", default=None, help="in-process: cProfile file of the bot's closed loop")
+    parser.add_argument(
+        "--profile-served",
+        default=None,
+        help="with --workers: a directory for one cProfile file per process of `tocns serve`, over the closed loop",
+    )
     parser.add_argument("--client", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="closed", help=argparse.SUPPRESS)
     parser.add_argument("--id-base", type=int, default=0, help=argparse.SUPPRESS)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib.util
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -227,6 +229,7 @@ def settle_for_serving() -> None:
     long-lived servers). Every long-lived process does it: the jobs process and each web worker.
     """
     warm_holidays(utcnow().date())
+    note_absent_sniffio()
     gc.collect()
     gc.freeze()
 
@@ -252,6 +255,16 @@ def collect_between_ticks() -> None:
     """The full collection held back during the minute (a no-op where `hold_full_collections` was not called)."""
     if gc.get_threshold()[2] == _HELD_THRESHOLD:
         gc.collect()
+def note_absent_sniffio() -> None:
+    """Record `sniffio` as absent when it is not installed, so that importing it fails at once.
+
+    httpcore imports it on every HTTP request the transports make (`current_async_library`, four times per Bot API
+    call); anyio 4 no longer installs it, and a failed import is not remembered: each one searched sys.path again,
+    ~40 µs, a few percent of the jobs process's CPU per message sent (bench/RESULTS.md, branch h-ghi5). Installed,
+    it is left alone.
+    """
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
 def start_sender(app: BotApp, files_served: bool = True) -> tuple[asyncio.Task[None], asyncio.Event] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -422,3 +423,55 @@ def test_chat_windows_stay_bounded_over_a_national_broadcast_and_busy_chats_keep
         now += 1 / 30
     assert len(limits.chats) <= 2 * 30 * 61 + PRUNE_AT
     assert limits.chat_ready_at(busy, now) == now  # its minute is long over
+
+
+async def test_a_busy_groups_receipts_come_every_few_seconds_merged_not_after_its_minute(
+    db: Database, settings: Settings
+) -> None:
+    chats = await bound_groups(db, 1)
+    group = chats[0]
+    queued: dict[int, float] = {}
+    fake = FakeTelegram()
+    with TelegramServer(fake) as server:
+        # Eight messages per 8 s window: four at once, then one a second.
+        sender = _sender(db, settings, server, rate=100, per_chat=8, window=8, timeout=5)
+        stop = asyncio.Event()
+        draining = asyncio.create_task(sender.drain(stop))
+        for i in range(24):  # a burst of /ghi in one group: a receipt every 0.1 s
+            async with db.session() as session:
+                await outbox_store.enqueue(
+                    session, platform="telegram", chat_id=group, text=f"Đã ghi #{i}", kind="reply"
+                )
+            queued[i] = time.monotonic()
+            await asyncio.sleep(0.1)
+        for _ in range(100):
+            if "Đã ghi #23" in "\n".join(c.text for c in fake.delivered()):
+                break
+            await asyncio.sleep(0.1)
+        stop.set()
+        await draining
+    delivered = fake.delivered()
+    # Every receipt exactly once, in order, the later ones merged.
+    assert "\n\n".join(c.text for c in delivered) == "\n\n".join(f"Đã ghi #{i}" for i in range(24))
+    arrived = {int(n): c.at for c in delivered for n in re.findall(r"#(\d+)", c.text)}
+    # None waited for the group's window to run out (8 s after the first): each came within a few seconds.
+    assert max(arrived[i] - queued[i] for i in range(24)) < 4.0
+    assert len(delivered) < 12
+    assert fake.max_in_window(8.0, group) <= 8
+    rows = await _rows(db)
+    assert all(r.state == OutboxState.SENT and r.attempts == 1 for r in rows)
+
+
+async def test_a_sent_merged_message_marks_every_reply_it_carried_once(db: Database, settings: Settings) -> None:
+    chats = await bound_groups(db, 1)
+    await queue(db, chats * 3, text="Đã ghi #{i}", kind="reply")
+    fake = FakeTelegram()
+    with TelegramServer(fake) as server:
+        await asyncio.wait_for(_sender(db, settings, server).drain(until_empty=True), timeout=20)
+    assert [c.text for c in fake.delivered()] == ["Đã ghi #0\n\nĐã ghi #1\n\nĐã ghi #2"]
+    rows = await _rows(db)
+    assert [(r.state, r.attempts, r.lease_owner, r.lease_until) for r in rows] == [
+        (OutboxState.SENT, 1, None, None)
+    ] * 3
+    assert [r.merged_into_id for r in rows] == [None, rows[0].id, rows[0].id]
+    assert len({r.sent_at for r in rows}) == 1 and rows[0].sent_at is not None

@@ -144,6 +144,17 @@ class PlatformLimits:
             self.prune(now)
         return max(self.chat(chat_id).ready_at(now), self.blocked_until.get(chat_id, 0.0), self.paused_until)
 
+    def reply_ready_at(self, chat_id: str, now: float) -> float:
+        """When a reply may go to this group: at once while it has used less than half its budget of the chat
+        window, then spaced evenly over the window (Telegram: 20 a minute, one every 3 s), so that the replies of
+        a busy group merge instead of spending the minute's budget in its first seconds and then waiting out the
+        rest; a private chat keeps its own pace."""
+        window = self.chat(chat_id)
+        window.ready_at(now)  # forgets the sends that left the window
+        if len(window.events) < max(1, window.count // 2) or (self.is_private is not None and self.is_private(chat_id)):
+            return now
+        return window.events[-1] + self.chat_window / self.chat_count
+
     def answered_429(self, chat_id: str, wait: float, now: float) -> bool:
         """Count a 429 with a retry time: the chat waits `wait` seconds; returns whether the whole platform waits
         too (the last GLOBAL_429_STREAK answers were 429s, each from a different chat)."""
@@ -227,6 +238,12 @@ def _stream(row: OutboxMessage) -> tuple[str, str, str]:
     return (row.platform, row.chat_id, row.kind)
 
 
+def mergeable(row: OutboxMessage) -> bool:
+    """Whether a message is a plain reply, which goes out merged with the others waiting for its chat (a reply with
+    buttons stays a message of its own: its buttons belong under its text, not a merged one)."""
+    return row.kind == "reply" and not row.attachments and not row.buttons
+
+
 def merge_replies(
     rows: list[OutboxMessage],
     max_length: Callable[[str], int],
@@ -238,8 +255,7 @@ def merge_replies(
     open_reply: dict[tuple[str, str, str], Job] = {}
     for row in rows:
         key = (row.platform, row.chat_id, row.thread_id or "")
-        # A reply with buttons stays a message of its own: its buttons belong under its text, not a merged one.
-        if row.kind == "reply" and not row.attachments and not row.buttons:
+        if mergeable(row):
             job = open_reply.get(key)
             joined = f"{job.text}\n\n{row.text}" if job else row.text
             if job is not None and text_length(row.platform)(joined) <= max_length(row.platform):
@@ -423,24 +439,42 @@ class OutboxSender:
                 raise
         return len(rows)
 
-    async def _send(self, job: Job) -> None:
+    async def _handed_back(self, job: Job, limits: PlatformLimits) -> bool:
+        """Put a claimed job back to waiting when it may not go now (its platform stopped, its lease nearly out,
+        its chat's budget or slot not come), no attempt counted; whether it was."""
         head = job.head
-        limits = self._limits(head.platform)
         if head.platform in self.stopped:
             # Claimed in the batch that found the token refused: back to waiting, no attempt counted.
             await self._reschedule(job, self.clock(), None, False)
-            return
+            return True
         margin = timedelta(
             seconds=min(self.settings.telegram_request_timeout + 5, self.settings.outbox_lease_seconds / 2)
         )
         if head.lease_until is not None and self.clock() >= head.lease_until - margin:
             # Slow sends ate the lease: another sender may take these rows now, so hand them back unsent.
             await self._reschedule(job, self.clock(), None, False)
-            return
+            return True
         ready = limits.chat_ready_at(head.chat_id, self.monotonic())
-        if ready > self.monotonic():
-            # This chat used its budget: put the rows back without counting an attempt.
-            await self._reschedule(job, self.clock() + timedelta(seconds=ready - self.monotonic()), None, False)
+        if mergeable(head):
+            # Replies to a group that just had a message wait for its next even slot, merged with those that
+            # arrive meanwhile: a burst of `/ghi` in one group costs a message every few seconds, not one each.
+            ready = max(ready, limits.reply_ready_at(head.chat_id, self.monotonic()))
+        if ready <= self.monotonic():
+            return False
+        # This chat used its budget (or its slot is not come): put the rows back without counting an attempt.
+        when = self.clock() + timedelta(seconds=ready - self.monotonic())
+        if mergeable(head):
+            async with self.db.session() as session:
+                await outbox_store.hold_replies(session, job.ids, self.owner, when)
+            self._held.setdefault(_stream(head), when)
+        else:
+            await self._reschedule(job, when, None, False)
+        return True
+
+    async def _send(self, job: Job) -> None:
+        head = job.head
+        limits = self._limits(head.platform)
+        if await self._handed_back(job, limits):
             return
         try:
             attachments = load_attachments(head.attachments)

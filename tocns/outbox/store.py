@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, bindparam, func, text, update
+from sqlalchemy import Integer, String, any_, bindparam, case, func, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import col, select
@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.core.clock import utcnow
 from tocns.core.messages import Button, buttons_to_json
+from tocns.db import raw
 from tocns.db.dialect import is_postgres
 from tocns.db.upsert import per_dialect, table_of
 from tocns.outbox.models import OutboxMessage, OutboxState
@@ -255,13 +256,14 @@ async def hold_until(session: AsyncSession, platforms: Sequence[str], until: dat
 
 
 async def _with_waiting_replies(
-    session: AsyncSession, rows: list[OutboxMessage], now: datetime, merge_limit: int
+    session: AsyncSession, rows: list[OutboxMessage], merge_limit: int
 ) -> list[OutboxMessage]:
-    """The claimed rows and up to `merge_limit` more due replies to the chats of the replies among them, by id."""
+    """The claimed rows and up to `merge_limit` more waiting replies to the chats of the replies among them, by id."""
     reply_chats = {(r.platform, r.chat_id) for r in rows if r.kind == "reply" and not r.attachments}
     if reply_chats:
         # Every reply already waiting for those chats comes along, so the sender can merge them into one message:
-        # a busy group then gets one message per send slot instead of one receipt per slot.
+        # a busy group then gets one message per send slot instead of one receipt per slot. Those held for a later
+        # slot too (not due yet): a newer reply must never leave before them.
         taken = [r.id for r in rows]
         more = (
             select(OutboxMessage)
@@ -270,7 +272,6 @@ async def _with_waiting_replies(
                 col(OutboxMessage.kind) == "reply",
                 col(OutboxMessage.attachments).is_(None),
                 col(OutboxMessage.state) == OutboxState.PENDING,
-                col(OutboxMessage.next_attempt_at) <= now,
                 col(OutboxMessage.id).not_in(taken),
             )
             .order_by(col(OutboxMessage.id))
@@ -323,7 +324,7 @@ async def claim(
             query = query.with_for_update(skip_locked=True)
         rows += list((await session.exec(query)).all())
     if merge_limit > 0:
-        rows = await _with_waiting_replies(session, rows, now, merge_limit)
+        rows = await _with_waiting_replies(session, rows, merge_limit)
     until = now + timedelta(seconds=lease_seconds)
     for row in rows:
         row.state = OutboxState.SENDING
@@ -345,15 +346,75 @@ async def _owned(session: AsyncSession, ids: Sequence[int], owner: str) -> list[
     return list(result.all())
 
 
+def _mark_sent(ids: Any) -> Any:
+    """The rows `ids` (the test of the id per database) still claimed by the owner, marked sent in one UPDATE: the
+    first of the ids is the message that went out, the others point at it (merged). Built once per database."""
+    head = bindparam("head", type_=_OUTBOX.c.id.type)
+    return (
+        update(_OUTBOX)
+        .where(
+            ids(_OUTBOX.c.id),
+            _OUTBOX.c.lease_owner == bindparam("owner", type_=_OUTBOX.c.lease_owner.type),
+            _OUTBOX.c.state == OutboxState.SENDING.value,
+        )
+        .values(
+            state=OutboxState.SENT.value,
+            sent_at=bindparam("now", type_=_OUTBOX.c.sent_at.type),
+            attempts=_OUTBOX.c.attempts + 1,
+            lease_owner=None,
+            lease_until=None,
+            merged_into_id=case((_OUTBOX.c.id == head, None), else_=head),
+        )
+    )
+
+
+# PostgreSQL: one array parameter, one prepared text for any number of merged replies (run on the driver).
+_MARK_SENT_PG = raw.Prepared(_mark_sent(lambda c: c == any_(bindparam("ids", type_=ARRAY(Integer)))))
+_MARK_SENT_SQLITE = _mark_sent(lambda c: c.in_(bindparam("ids", expanding=True)))
+
+
 async def mark_sent(session: AsyncSession, ids: Sequence[int], owner: str, now: datetime) -> None:
-    """Record that the message ids[0] was sent (the other ids were merged into it)."""
-    for row in await _owned(session, ids, owner):
-        row.state = OutboxState.SENT
-        row.sent_at = now
-        row.attempts += 1
-        row.lease_owner = row.lease_until = None
-        row.merged_into_id = ids[0] if row.id != ids[0] else None
-        session.add(row)
+    """Record that the message ids[0] was sent (the other ids were merged into it), in one statement: the
+    sender's round trip after every message."""
+    params = {"ids": list(ids), "owner": owner, "now": now, "head": ids[0]}
+    if is_postgres(session):
+        await raw.fetch(session, _MARK_SENT_PG, params)
+    else:
+        await session.exec(_MARK_SENT_SQLITE, params=params)  # type: ignore[call-overload]
+
+
+def _hold_replies(ids: Any) -> Any:
+    """The rows `ids` (the test of the id per database) still claimed by the owner, back to waiting until `when`,
+    no attempt counted: one UPDATE, built once per database."""
+    return (
+        update(_OUTBOX)
+        .where(
+            ids(_OUTBOX.c.id),
+            _OUTBOX.c.lease_owner == bindparam("owner", type_=_OUTBOX.c.lease_owner.type),
+            _OUTBOX.c.state == OutboxState.SENDING.value,
+        )
+        .values(
+            state=OutboxState.PENDING.value,
+            next_attempt_at=bindparam("when", type_=_OUTBOX.c.next_attempt_at.type),
+            lease_owner=None,
+            lease_until=None,
+        )
+    )
+
+
+_HOLD_REPLIES_PG = raw.Prepared(_hold_replies(lambda c: c == any_(bindparam("ids", type_=ARRAY(Integer)))))
+_HOLD_REPLIES_SQLITE = _hold_replies(lambda c: c.in_(bindparam("ids", expanding=True)))
+
+
+async def hold_replies(session: AsyncSession, ids: Sequence[int], owner: str, when: datetime) -> None:
+    """Put claimed plain replies back to waiting until `when` (their chat's next slot), no attempt counted, in one
+    statement. Nothing behind them needs holding: the claim takes every waiting reply of a chat with the first one
+    due, so a newer reply never leaves before them."""
+    params = {"ids": list(ids), "owner": owner, "when": when}
+    if is_postgres(session):
+        await raw.fetch(session, _HOLD_REPLIES_PG, params)
+    else:
+        await session.exec(_HOLD_REPLIES_SQLITE, params=params)  # type: ignore[call-overload]
 
 
 async def reschedule(

@@ -255,6 +255,8 @@ def collect_between_ticks() -> None:
     """The full collection held back during the minute (a no-op where `hold_full_collections` was not called)."""
     if gc.get_threshold()[2] == _HELD_THRESHOLD:
         gc.collect()
+
+
 def note_absent_sniffio() -> None:
     """Record `sniffio` as absent when it is not installed, so that importing it fails at once.
 

@@ -334,10 +334,18 @@ async def bench_ticks(
 
 
 async def _bench(
-    url: str, repeat: int, busy: bool, ticks: bool, reports: bool, rotate: int, skip: set[str], freeze: bool
+    url: str,
+    repeat: int,
+    busy: bool,
+    ticks: bool,
+    reports: bool,
+    rotate: int,
+    skip: set[str],
+    freeze: bool,
+    keep: str | None = None,
 ) -> None:
     db = Database(url)
-    files = tempfile.mkdtemp(prefix="national-bench-")
+    files = keep or tempfile.mkdtemp(prefix="national-bench-")
     settings = Settings(_env_file=None, database_url=url, files_dir=files, auto_migrate=False)  # type: ignore[call-arg]
     try:
         async with db.engine.connect() as conn:
@@ -354,7 +362,8 @@ async def _bench(
             await bench_ticks(db, settings, repeat, busy, skip, freeze)
     finally:
         await db.dispose()
-        shutil.rmtree(files, ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(files, ignore_errors=True)
 
 
 def main() -> None:
@@ -376,9 +385,14 @@ def main() -> None:
         "--gc-freeze", action="store_true",
         help="gc.freeze() before the busy tick (the start-up objects left out of every garbage collection)",
     )  # fmt: skip
+    parser.add_argument(
+        "--keep-files", metavar="DIR", default=None,
+        help="FILES_DIR of the run, kept afterwards (the drawn files, to compare two trees' outputs)",
+    )  # fmt: skip
     args = parser.parse_args()
     busy, ticks, reports = not args.no_busy, not args.no_ticks, not args.no_reports
-    asyncio.run(_bench(args.url, args.repeat, busy, ticks, reports, args.rotate, set(args.skip_job), args.gc_freeze))
+    skip, freeze = set(args.skip_job), args.gc_freeze
+    asyncio.run(_bench(args.url, args.repeat, busy, ticks, reports, args.rotate, skip, freeze, args.keep_files))
 
 
 if __name__ == "__main__":

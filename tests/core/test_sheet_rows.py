@@ -124,3 +124,33 @@ def test_any_plain_values_are_written_as_openpyxl_writes_them(values: list[list[
             _sheet_xml(rows, fast=False)
         return
     assert fast == _sheet_xml(rows, fast=False)
+
+
+def test_numbers_texts_and_dates_skip_openpyxl_s_cell_writer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cells a report is made of are written as text; only a hyperlink goes through openpyxl's writer."""
+    import openpyxl.worksheet._writer as openpyxl_rows
+
+    import tocns.core.sheet_rows as sheet_rows
+
+    through_openpyxl: list[Any] = []
+    for module in (openpyxl_rows, sheet_rows):
+        original = module.write_cell
+
+        def counted(xf: Any, ws: Any, cell: Any, styled: Any = None, _original: Any = original) -> None:
+            through_openpyxl.append(cell.value)
+            _original(xf, ws, cell, styled)
+
+        monkeypatch.setattr(module, "write_cell", counted)
+
+    def rows(ws: Any) -> list[list[Any]]:
+        number, day = _styled(ws, 0, "#,##0"), _styled(ws, date(2000, 1, 1), "dd/mm/yyyy")
+        link = WriteOnlyCell(ws, "Xem ảnh")
+        link.hyperlink = "https://example.org/anh"
+        out = [[_styled(ws, "Mã", bold=True), _styled(ws, "Tổ", bold=True)]]
+        for n in range(50):
+            number.value, day.value = n, date(2026, 11, 1 + n % 28)
+            out.append([f"19768-T{n:02}", "Tổ CNS thôn 3", n, 0.5, None, number, day])
+        return [*out, [link]]
+
+    _sheet_xml(rows, fast=True)
+    assert through_openpyxl == ["Xem ảnh"]

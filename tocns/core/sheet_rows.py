@@ -2,10 +2,12 @@
 its cost: openpyxl binds each appended value to a cell, then builds and serialises an element tree per cell in pure
 Python (et_xmlfile), ~10 µs a cell; a report workbook at national size has 100,000s of cells a province.
 
-Numbers and texts, plain or in a reused styled cell, are written here; anything else (a date as a plain value, a
-hyperlink, a comment, a formula, an error, a text openpyxl would refuse or cut) goes through openpyxl's own cell
-writer, in place. With lxml installed openpyxl writes through lxml's serialiser, which takes no raw text: the sheet
-is then left to openpyxl. tests/core/test_sheet_rows.py compares the XML with openpyxl's byte for byte.
+Numbers and texts (plain or in a styled cell) and dates in a styled cell are written here, through et_xmlfile's raw
+writer; anything else (a date as a plain value, a hyperlink, a comment, a formula, an error, a text openpyxl would
+refuse or cut) goes through openpyxl's own cell writer, in place. It uses openpyxl's internals (pinned in
+constraints.txt): tests/core/test_sheet_rows.py compares whole workbooks with openpyxl's byte for byte, so an
+upgrade that changes the bytes fails there. With lxml installed openpyxl writes through lxml's serialiser, which
+takes no raw text: the sheet is then left to openpyxl.
 """
 
 from __future__ import annotations

@@ -50,3 +50,6 @@ _.audit_trail  # one record's audit rows, oldest first (tests; an operator in `p
 _.current_revision  # the database's Alembic revision (migration tests)
 _.render_xlsx  # the whole workbook as bytes: the tests' one-call form of write_workbook
 _.numbers_in  # the parser's view of the digits in a message: the field-phrasing tests check no number is lost
+
+# Attributes a library reads that our code only sets.
+_._write_rows  # openpyxl's WriteOnlyWorksheet calls it on the first append (core.sheet_rows writes the rows as text)

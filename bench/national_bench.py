@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import shutil
 import statistics
 import tempfile
@@ -44,6 +45,7 @@ from tocns.core.jobs import ScheduledJob
 from tocns.core.period import week_of
 from tocns.db.engine import Database
 from tocns.features.org.models import OrgUnit
+from tocns.features.reports import files as report_files
 from tocns.features.reports.service import unit_report
 from tocns.scheduler import run_due_jobs
 
@@ -189,6 +191,31 @@ async def _alternated(
     ]
 
 
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of process `pid` so far, from /proc (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _backends_cpu(db: Database) -> dict[int, float]:
+    """CPU seconds so far of every PostgreSQL backend connected to this database (a server on this machine)."""
+    async with db.engine.connect() as conn:
+        pids = (
+            await conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"))
+        ).scalars()
+        return {pid: _backend_cpu(pid)() for pid in pids}
+
+
+def _drawing_cpu() -> float:
+    """CPU seconds so far of the drawing pool's processes (reports.files), 0 when none was started."""
+    pool = report_files._pool
+    return sum(_proc_cpu(pid) for pid in (pool._processes or {})) if pool is not None else 0.0
+
+
 async def _tick(
     app: BotApp, at: datetime, counter: list[int], stalls: list[float] | None = None
 ) -> tuple[int, float, int]:
@@ -279,8 +306,13 @@ async def bench_ticks(
             hold_full_collections()
         every_job = scheduler.scheduled_jobs
         scheduler.scheduled_jobs = _timed_jobs(counter, stalls, skip, per_job)  # type: ignore[assignment]
+        report_files.shutdown_render_pool()
+        cpu, backends = time.process_time(), await _backends_cpu(db)
         try:
             stmts, secs, sent = await _tick(app, BUSY, counter, stalls)
+            own, drawing = time.process_time() - cpu, _drawing_cpu()
+            after = await _backends_cpu(db)
+            server = sum(v - backends.get(pid, 0.0) for pid, v in after.items())
         finally:
             scheduler.scheduled_jobs = every_job  # type: ignore[assignment]
             gc.callbacks.remove(collected)
@@ -305,6 +337,11 @@ async def bench_ticks(
         )
         if hold:
             print(f"    the full collection after the tick (on the loop): {after_tick * 1000:,.0f} ms", flush=True)
+        print(
+            f"    CPU during the tick: this process {own:.1f} s, the drawing processes {drawing:.1f} s, PostgreSQL "
+            f"backends of this database {server:.1f} s; total {own + drawing + server:.1f} s",
+            flush=True,
+        )
     await _tick(app, WARM, counter)
     idle = [await _tick(app, IDLE, counter) for _ in range(repeat)]
     best = min(idle, key=lambda r: r[1])
@@ -323,9 +360,10 @@ async def _bench(
     skip: set[str],
     freeze: bool,
     hold: bool,
+    keep: str | None = None,
 ) -> None:
     db = Database(url)
-    files = tempfile.mkdtemp(prefix="national-bench-")
+    files = keep or tempfile.mkdtemp(prefix="national-bench-")
     settings = Settings(_env_file=None, database_url=url, files_dir=files, auto_migrate=False)  # type: ignore[call-arg]
     try:
         async with db.engine.connect() as conn:
@@ -342,7 +380,8 @@ async def _bench(
             await bench_ticks(db, settings, repeat, busy, skip, freeze, hold)
     finally:
         await db.dispose()
-        shutil.rmtree(files, ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(files, ignore_errors=True)
 
 
 def main() -> None:
@@ -368,10 +407,16 @@ def main() -> None:
         "--hold-gc", action="store_true",
         help="as the jobs process: no full garbage collection during the tick, one after it (timed)",
     )  # fmt: skip
+    parser.add_argument(
+        "--keep-files", metavar="DIR", default=None,
+        help="FILES_DIR of the run, kept afterwards (the drawn files, to compare two trees' outputs)",
+    )  # fmt: skip
     args = parser.parse_args()
     busy, ticks, reports = not args.no_busy, not args.no_ticks, not args.no_reports
-    skip = set(args.skip_job)
-    asyncio.run(_bench(args.url, args.repeat, busy, ticks, reports, args.rotate, skip, args.gc_freeze, args.hold_gc))
+    skip, freeze = set(args.skip_job), args.gc_freeze
+    asyncio.run(
+        _bench(args.url, args.repeat, busy, ticks, reports, args.rotate, skip, freeze, args.hold_gc, args.keep_files)
+    )
 
 
 if __name__ == "__main__":

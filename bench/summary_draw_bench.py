@@ -8,10 +8,11 @@ repeated --communes-x times and each team --teams-x times (new codes), each raw 
 scale-0.1 database has ~17 communes and ~235 teams a province, so the defaults (x3.5 communes, x3 teams) give ~60
 communes, ~2,400 teams and ~22,000 raw rows, as at 80,000 teams.
 
-The drawing then runs in a fresh process per --trees source tree (PYTHONPATH=<tree>: before and after), alternated
---repeat times; printed: each tree's best process CPU seconds (the drawing alone) and wall seconds, the ratio to
-the first tree, and whether each tree's files are the same to a user as the first's: every sheet's name and
-cells (value, number format, bold), the CSV in the zips byte for byte, the chart's pixels. --profile writes
+The drawing then runs in a fresh process per --trees source tree (PYTHONPATH=<tree>, in the tree: before and
+after), alternated --repeat times; printed: each tree's best process CPU seconds (the drawing alone) and wall
+seconds, the ratio to the first tree, and whether each tree's files are the same to a user as the first's: every
+sheet's name and cells (value, number format, bold), the workbook's parts (sheet XML, styles, charts: all but the
+properties) and the CSV in the zips byte for byte, the chart's pixels. --profile writes
 cProfile statistics of one drawing per tree (sorted by own time, top 30 printed).
 
     python bench/summary_draw_bench.py --url postgresql+asyncpg://postgres@127.0.0.1:5432/h_jobproc_8k \\
@@ -185,6 +186,8 @@ def _draw(tree: str, drawing: Path, profile: str | None) -> dict[str, Any]:
         done = subprocess.run(
             [sys.executable, "-c", CHILD, str(drawing), profile or "-"],
             env=env,
+            # In the tree: `python -c` puts the working directory first on sys.path, before PYTHONPATH.
+            cwd=Path(tree).resolve(),
             capture_output=True,
             text=True,
             check=False,
@@ -209,6 +212,9 @@ def _contents(result: dict[str, Any]) -> dict[str, Any]:
         for ws in book.worksheets
     }
     book.close()
+    # The workbook's parts byte for byte too (sheets, styles, charts), all but the properties (the moment it was saved).
+    with zipfile.ZipFile(root / result["xlsx"]) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist() if name != "docProps/core.xml"}
     csvs: dict[str, bytes] = {}
     for name in result["zips"]:
         with zipfile.ZipFile(root / name) as archive:
@@ -219,7 +225,7 @@ def _contents(result: dict[str, Any]) -> dict[str, Any]:
         from matplotlib.image import imread
 
         pixels = imread(io.BytesIO((root / result["png"]).read_bytes()), format="png").tobytes()
-    return {"sheets": sheets, "csv": csvs, "png": pixels}
+    return {"sheets": sheets, "parts": parts, "csv": csvs, "png": pixels}
 
 
 def _differences(base: dict[str, Any], other: dict[str, Any]) -> list[str]:
@@ -232,6 +238,10 @@ def _differences(base: dict[str, Any], other: dict[str, Any]) -> list[str]:
         if theirs is not None and theirs != rows:
             first = next(i for i, (a, b) in enumerate(zip(rows, theirs, strict=False)) if a != b) if rows else 0
             found.append(f"sheet {title!r} cells (first at row {first + 1})")
+    differing = sorted(name for name in base["parts"].keys() | other["parts"].keys()
+                       if base["parts"].get(name) != other["parts"].get(name))  # fmt: skip
+    if differing:
+        found.append(f"workbook parts not the same bytes: {', '.join(differing[:5])}")
     if base["csv"] != other["csv"]:
         found.append("raw CSV")
     if base["png"] != other["png"]:

@@ -112,6 +112,13 @@ def test_formatters_write_local_vietnamese_forms() -> None:
     assert month_key(date(2026, 3, 7)) == "2026-03"
 
 
+@given(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)))
+def test_cell_dates_are_strftimes_forms(moment: datetime) -> None:
+    """fmt_date and fmt_cell_time format by hand (a tenth of strftime's cost): the same text as strftime's."""
+    assert fmt_date(moment.date()) == moment.date().strftime("%d/%m/%Y")
+    assert fmt_cell_time(moment) == moment.strftime("%d/%m/%Y %H:%M")
+
+
 def _formats_with_codes(node: ast.AST) -> bool:
     """A call format(value, "...%d...")."""
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "format"):

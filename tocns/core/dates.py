@@ -165,7 +165,8 @@ def check_year(year: int, typed: str) -> None:
 
 def fmt_date(day: date) -> str:
     """A date as dd/mm/yyyy."""
-    return day.strftime("%d/%m/%Y")
+    # strftime's "%d/%m/%Y" by hand: a tenth of its cost, and a report's raw rows write two dates each (100,000s).
+    return f"{day.day:02}/{day.month:02}/{day.year}"
 
 
 def weekday_name(day: date) -> str:
@@ -185,7 +186,7 @@ def fmt_time(moment: datetime, tz: tzinfo) -> str:
 
 def fmt_cell_time(local: datetime) -> str:
     """A local moment as a spreadsheet cell, date first so a column sorts by day: "dd/mm/yyyy HH:MM"."""
-    return local.strftime("%d/%m/%Y %H:%M")
+    return f"{fmt_date(local)} {local.hour:02}:{local.minute:02}"  # strftime's "%d/%m/%Y %H:%M", as fmt_date
 
 
 def fmt_month(day: date) -> str:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import zipfile
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from openpyxl import Workbook, load_workbook
 from sqlmodel import select
 
@@ -16,6 +18,7 @@ from tocns.app import BotApp
 from tocns.core.roles import Role
 from tocns.features.activity.models import ActivityRecord
 from tocns.features.org import store as org_store
+from tocns.features.reports import workbook
 from tocns.features.reports.render import render_xlsx
 from tocns.features.reports.service import unit_report
 from tocns.features.reports.store import Report, raw_records, stream_raw_records
@@ -185,3 +188,19 @@ def test_a_note_that_reads_like_an_excel_error_stays_text(tmp_path: Path) -> Non
     book.save(tmp_path / "bao-cao.xlsx")
     note = load_workbook(tmp_path / "bao-cao.xlsx")["Dữ liệu gốc"]["J2"]
     assert (note.value, note.data_type) == ("#N/A", "s")
+
+
+async def test_rows_written_as_text_are_openpyxl_s_bytes(
+    app: BotApp, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A province's workbook (every sheet, raw rows on the sheet) is byte for byte the one openpyxl alone writes."""
+    report, raw, _wb = await _province_workbook(app, clock)
+
+    def parts() -> dict[str, bytes]:
+        with zipfile.ZipFile(io.BytesIO(render_xlsx(report, raw, app.settings.tz))) as saved:
+            # All but the document's properties, which hold the moment it was saved.
+            return {name: saved.read(name) for name in saved.namelist() if name != "docProps/core.xml"}
+
+    as_text = parts()
+    monkeypatch.setattr(workbook, "write_rows_as_text", lambda _ws: None)
+    assert as_text == parts()

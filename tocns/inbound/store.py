@@ -7,7 +7,20 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ARRAY, Integer, String, all_, any_, bindparam, delete, exists, literal, update
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    String,
+    all_,
+    any_,
+    bindparam,
+    delete,
+    exists,
+    literal,
+    literal_column,
+    tuple_,
+    update,
+)
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -29,6 +42,11 @@ Claim = tuple[str, datetime]
 # Another row of the same table, in subqueries: aliased, so that it is never mistaken for the row being updated;
 # one alias for every statement, so that each statement compiles once and is cached.
 _EARLIER = aliased(InboundUpdate, name="earlier")
+
+# 'pending' written in the statement, not a parameter: a prepared statement's generic plan can then use the partial
+# index of pending updates (`ix_inbound_update_pending`), and so can SQLite's planner, which matches an index's WHERE
+# only against literal terms.
+_PENDING = literal_column(f"'{InboundState.PENDING.value}'")
 
 
 _UPDATES = table_of(InboundUpdate)
@@ -121,7 +139,7 @@ def _claim_stored_statement(ids: Any, not_held: Any) -> Any:
     blocked = exists().where(
         earlier.c.platform == _UPDATES.c.platform,
         earlier.c.chat_key == _UPDATES.c.chat_key,
-        earlier.c.state == InboundState.PENDING.value,
+        earlier.c.state == _PENDING,
         earlier.c.id < _UPDATES.c.id,
         earlier.c.claimed_by.is_(None) | (earlier.c.claimed_by != owner),
         not_held(earlier.c.id),
@@ -283,7 +301,82 @@ def _claimable(now: datetime) -> Any:
     """Pending, due, and not held by a live claim."""
     due = col(InboundUpdate.next_attempt_at).is_(None) | (col(InboundUpdate.next_attempt_at) <= now)
     free = col(InboundUpdate.claimed_by).is_(None) | (col(InboundUpdate.claimed_until) < now)
-    return (col(InboundUpdate.state) == InboundState.PENDING.value) & due & free
+    return (col(InboundUpdate.state) == _PENDING) & due & free
+
+
+def _claim_heads_statement(of_platforms: Any) -> Any:
+    """Claim the due, unclaimed heads of their chats, oldest first, for `owner` (Core, built once; `of_platforms`
+    the platforms' test, per database).
+
+    A chat's head is its oldest pending update: the only one of the chat that may be claimed, and only while it is
+    due and unclaimed (a head that is claimed, or waiting out a retry, holds its chat). The heads are found by a
+    loose index scan of `ix_inbound_update_pending` (a recursive CTE: from each chat, one descent to the first
+    pending row of the next chat), so the cost is one probe per chat with something pending, not one per pending
+    row; updates of no chat (chat_key NULL) are each their own head. On PostgreSQL the rows are taken with
+    FOR UPDATE SKIP LOCKED, so that several workers claiming at once skip each other's; the recursion reads a
+    snapshot, and a head another worker claimed or finished meanwhile fails the claimable test on its new
+    version, so it is never taken twice (docs/inbound.md, "Claiming each chat's head").
+    """
+    u = _UPDATES.alias("candidate")  # not the UPDATE's own table: never correlated with it
+    one = literal_column("1")  # written in: a generic plan then knows each step reads one row
+    first = _UPDATES.alias("first_pending")
+    ordered = (first.c.platform, first.c.chat_key, first.c.id)
+    # The first chat's head in a subquery of its own: SQLite refuses a parenthesised SELECT in a UNION.
+    start = (
+        sa_select(*ordered)
+        .where(first.c.state == _PENDING, first.c.chat_key.is_not(None))
+        .order_by(*ordered)
+        .limit(one)
+        .subquery("first_head")
+    )
+    chats = sa_select(start.c.platform, start.c.chat_key, start.c.id).cte("chats", recursive=True)
+    following = _UPDATES.alias("following")
+    nxt = _UPDATES.alias("next_head")
+    next_id = (
+        sa_select(following.c.id)
+        .where(
+            following.c.state == _PENDING,
+            tuple_(following.c.platform, following.c.chat_key) > tuple_(chats.c.platform, chats.c.chat_key),
+        )
+        .order_by(following.c.platform, following.c.chat_key, following.c.id)
+        .limit(one)
+        .scalar_subquery()
+    )
+    chats = chats.union_all(
+        sa_select(nxt.c.platform, nxt.c.chat_key, nxt.c.id).select_from(chats.join(nxt, nxt.c.id == next_id))
+    )
+    alone = _UPDATES.alias("unchatted")
+    unchatted = sa_select(alone.c.id).where(
+        alone.c.state == _PENDING, alone.c.chat_key.is_(None), of_platforms(alone.c.platform)
+    )
+    heads = sa_select(chats.c.id).union_all(unchatted)
+    now = bindparam("now", type_=u.c.claimed_until.type)
+    due = u.c.next_attempt_at.is_(None) | (u.c.next_attempt_at <= now)
+    free = u.c.claimed_by.is_(None) | (u.c.claimed_until < now)
+    taken = (
+        sa_select(u.c.id)
+        .where(u.c.id.in_(heads), u.c.state == _PENDING, due, free, of_platforms(u.c.platform))
+        .order_by(u.c.id)
+        .limit(bindparam("limit", type_=Integer))
+        .with_for_update(skip_locked=True, of=u)  # not rendered on SQLite (one writer: BEGIN IMMEDIATE)
+    )
+    claimed = _UPDATES
+    return (
+        update(claimed)
+        .where(claimed.c.id.in_(taken.scalar_subquery()))
+        .values(
+            claimed_by=bindparam("owner", type_=claimed.c.claimed_by.type),
+            claimed_until=bindparam("until", type_=claimed.c.claimed_until.type),
+            attempts=claimed.c.attempts + 1,
+        )
+        .returning(*(claimed.c[name] for name in _CLAIMED_COLUMNS))
+    )
+
+
+_CLAIMED_COLUMNS = tuple(column.key for column in _UPDATES.c)
+_PLATFORMS: Any = bindparam("platforms", expanding=True)
+_CLAIM_HEADS_SQLITE = _claim_heads_statement(lambda c: c.in_(_PLATFORMS))
+_CLAIM_HEADS_PG = raw.Prepared(_claim_heads_statement(lambda c: c == any_(bindparam("platforms", type_=ARRAY(String)))))
 
 
 async def claim_updates(
@@ -294,37 +387,25 @@ async def claim_updates(
     now: datetime,
     lease_seconds: float,
     limit: int,
-    ids: Sequence[int] | None = None,
 ) -> list[InboundUpdate]:
-    """Claim due pending updates (of `ids`, or the oldest) for `owner` until now + `lease_seconds`; one attempt
-    more is counted on each. An update waits while an earlier update of its chat is pending (claimed, or waiting
-    out a retry): one chat's updates are processed one at a time, in arrival order."""
-    blocked = _earlier_of_chat(InboundUpdate.platform, InboundUpdate.chat_key, InboundUpdate.id)
-    query = (
-        select(InboundUpdate)
-        .where(col(InboundUpdate.platform).in_(list(platforms)), _claimable(now), ~blocked)
-        .order_by(col(InboundUpdate.id))
-        .limit(limit)
-    )
-    if ids is not None:
-        query = query.where(col(InboundUpdate.id).in_(list(ids)))
+    """Claim due pending updates, the oldest first, for `owner` until now + `lease_seconds`; one attempt more is
+    counted on each. Only a chat's oldest pending update is ever claimed (an update waits while an earlier update
+    of its chat is pending, claimed or waiting out a retry): one chat's updates are processed one at a time, in
+    arrival order. One statement; its cost grows with the chats that have something pending, not the backlog."""
+    params = {
+        "owner": owner,
+        "until": now + timedelta(seconds=lease_seconds),
+        "now": now,
+        "limit": limit,
+        "platforms": list(platforms),
+    }
     if is_postgres(session):
-        # Several workers: each skips the rows another is claiming right now. On SQLite every transaction
-        # starts with BEGIN IMMEDIATE (one writer), so this read and the update below cannot interleave.
-        query = query.with_for_update(skip_locked=True, of=InboundUpdate)
-    rows = list((await session.exec(query)).all())
-    if not rows:
-        return rows
-    until = now + timedelta(seconds=lease_seconds)
-    await session.exec(  # type: ignore[call-overload]
-        update(InboundUpdate)
-        .where(col(InboundUpdate.id).in_([row.id for row in rows]))
-        .values(claimed_by=owner, claimed_until=until, attempts=col(InboundUpdate.attempts) + 1)
-        .execution_options(synchronize_session=False)
-    )
-    for row in rows:
-        row.claimed_by, row.claimed_until, row.attempts = owner, until, row.attempts + 1
-    return rows
+        rows: list[Any] = await raw.fetch(session, _CLAIM_HEADS_PG, params)
+    else:
+        conn = await session.connection()
+        rows = list((await conn.execute(_CLAIM_HEADS_SQLITE, params)).all())
+    claimed = [raw.built(InboundUpdate, dict(zip(_CLAIMED_COLUMNS, row, strict=True))) for row in rows]
+    return sorted(claimed, key=lambda row: row.id)
 
 
 async def claim_update(
@@ -351,7 +432,7 @@ def _earlier_of_chat(platform: Any, chat_key: Any, row_id: Any) -> Any:
     return exists().where(
         col(_EARLIER.platform) == platform,
         col(_EARLIER.chat_key) == chat_key,
-        col(_EARLIER.state) == InboundState.PENDING.value,
+        col(_EARLIER.state) == _PENDING,
         col(_EARLIER.id) < row_id,
     )
 

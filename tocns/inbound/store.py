@@ -18,6 +18,7 @@ from sqlalchemy import (
     exists,
     literal,
     literal_column,
+    true,
     tuple_,
     update,
 )
@@ -304,58 +305,70 @@ def _claimable(now: datetime) -> Any:
     return (col(InboundUpdate.state) == _PENDING) & due & free
 
 
-def _claim_heads_statement(of_platforms: Any) -> Any:
+def _takeable(row: Any, now: Any) -> Any:
+    """Due, and not held by a live claim (of a pending row: `row` a table or the heads' CTE)."""
+    due = row.c.next_attempt_at.is_(None) | (row.c.next_attempt_at <= now)
+    return due & (row.c.claimed_by.is_(None) | (row.c.claimed_until < now))
+
+
+# What the walk over the chats carries of each head: its place in the index, and what says whether it is takeable.
+_HEAD_COLUMNS = ("platform", "chat_key", "id", "next_attempt_at", "claimed_by", "claimed_until")
+
+
+def _claim_heads_statement(of_platforms: Any, lateral: bool) -> Any:
     """Claim the due, unclaimed heads of their chats, oldest first, for `owner` (Core, built once; `of_platforms`
-    the platforms' test, per database).
+    the platforms' test and `lateral` whether the database has LATERAL, per database).
 
     A chat's head is its oldest pending update: the only one of the chat that may be claimed, and only while it is
     due and unclaimed (a head that is claimed, or waiting out a retry, holds its chat). The heads are found by a
     loose index scan of `ix_inbound_update_pending` (a recursive CTE: from each chat, one descent to the first
     pending row of the next chat), so the cost is one probe per chat with something pending, not one per pending
     row; updates of no chat (chat_key NULL) are each their own head. On PostgreSQL the rows are taken with
-    FOR UPDATE SKIP LOCKED, so that several workers claiming at once skip each other's; the recursion reads a
-    snapshot, and a head another worker claimed or finished meanwhile fails the claimable test on its new
-    version, so it is never taken twice (docs/inbound.md, "Claiming each chat's head").
+    FOR UPDATE SKIP LOCKED, so that several workers claiming at once skip each other's; the walk reads a
+    snapshot, and a head another worker claimed or finished meanwhile fails the test again on its new version
+    (it is repeated on the locked row), so it is never taken twice (docs/inbound.md, "Claiming each chat's head").
     """
-    u = _UPDATES.alias("candidate")  # not the UPDATE's own table: never correlated with it
     one = literal_column("1")  # written in: a generic plan then knows each step reads one row
+    now = bindparam("now", type_=_UPDATES.c.claimed_until.type)
     first = _UPDATES.alias("first_pending")
-    ordered = (first.c.platform, first.c.chat_key, first.c.id)
     # The first chat's head in a subquery of its own: SQLite refuses a parenthesised SELECT in a UNION.
     start = (
-        sa_select(*ordered)
+        sa_select(*(first.c[name] for name in _HEAD_COLUMNS))
         .where(first.c.state == _PENDING, first.c.chat_key.is_not(None))
-        .order_by(*ordered)
+        .order_by(first.c.platform, first.c.chat_key, first.c.id)
         .limit(one)
         .subquery("first_head")
     )
-    chats = sa_select(start.c.platform, start.c.chat_key, start.c.id).cte("chats", recursive=True)
+    chats = sa_select(*(start.c[name] for name in _HEAD_COLUMNS)).cte("chats", recursive=True)
     following = _UPDATES.alias("following")
-    nxt = _UPDATES.alias("next_head")
-    next_id = (
-        sa_select(following.c.id)
+    next_head = (
+        sa_select(*(following.c[name] for name in _HEAD_COLUMNS))
         .where(
             following.c.state == _PENDING,
             tuple_(following.c.platform, following.c.chat_key) > tuple_(chats.c.platform, chats.c.chat_key),
         )
         .order_by(following.c.platform, following.c.chat_key, following.c.id)
         .limit(one)
-        .scalar_subquery()
     )
-    chats = chats.union_all(
-        sa_select(nxt.c.platform, nxt.c.chat_key, nxt.c.id).select_from(chats.join(nxt, nxt.c.id == next_id))
-    )
+    if lateral:
+        # PostgreSQL: the next chat's head read in one descent of the index and one visit of its row.
+        step: Any = next_head.lateral("next_head")
+        joined = chats.join(step, true())
+    else:
+        # SQLite has no LATERAL: the next head's id, then its row by primary key.
+        step = _UPDATES.alias("next_head")
+        joined = chats.join(step, step.c.id == next_head.with_only_columns(following.c.id).scalar_subquery())
+    chats = chats.union_all(sa_select(*(step.c[name] for name in _HEAD_COLUMNS)).select_from(joined))
     alone = _UPDATES.alias("unchatted")
+    heads = sa_select(chats.c.id).where(_takeable(chats, now), of_platforms(chats.c.platform))
     unchatted = sa_select(alone.c.id).where(
         alone.c.state == _PENDING, alone.c.chat_key.is_(None), of_platforms(alone.c.platform)
     )
-    heads = sa_select(chats.c.id).union_all(unchatted)
-    now = bindparam("now", type_=u.c.claimed_until.type)
-    due = u.c.next_attempt_at.is_(None) | (u.c.next_attempt_at <= now)
-    free = u.c.claimed_by.is_(None) | (u.c.claimed_until < now)
+    u = _UPDATES.alias("candidate")  # not the UPDATE's own table: never correlated with it
     taken = (
         sa_select(u.c.id)
-        .where(u.c.id.in_(heads), u.c.state == _PENDING, due, free, of_platforms(u.c.platform))
+        # The test again on the row itself: under FOR UPDATE it is made on the row's latest version.
+        .where(u.c.id.in_(heads.union_all(unchatted)), u.c.state == _PENDING, _takeable(u, now))
         .order_by(u.c.id)
         .limit(bindparam("limit", type_=Integer))
         .with_for_update(skip_locked=True, of=u)  # not rendered on SQLite (one writer: BEGIN IMMEDIATE)
@@ -375,8 +388,10 @@ def _claim_heads_statement(of_platforms: Any) -> Any:
 
 _CLAIMED_COLUMNS = tuple(column.key for column in _UPDATES.c)
 _PLATFORMS: Any = bindparam("platforms", expanding=True)
-_CLAIM_HEADS_SQLITE = _claim_heads_statement(lambda c: c.in_(_PLATFORMS))
-_CLAIM_HEADS_PG = raw.Prepared(_claim_heads_statement(lambda c: c == any_(bindparam("platforms", type_=ARRAY(String)))))
+_CLAIM_HEADS_SQLITE = _claim_heads_statement(lambda c: c.in_(_PLATFORMS), lateral=False)
+_CLAIM_HEADS_PG = raw.Prepared(
+    _claim_heads_statement(lambda c: c == any_(bindparam("platforms", type_=ARRAY(String))), lateral=True)
+)
 
 
 async def claim_updates(

@@ -109,11 +109,11 @@ async def case(url: str, name: str, pending: int, chats: int, done: int, hold: b
             "until": now + timedelta(seconds=120),
             "now": now,
             "limit": LIMIT,
-            "platforms": ["telegram"],
+            "platform_0": "telegram",
         }
         from sqlalchemy.dialects.postgresql.asyncpg import dialect
 
-        sql, args = inbound_store._CLAIM_HEADS_PG.args(dialect(), params)
+        sql, args = inbound_store._claim_heads(1, postgres=True).args(dialect(), params)
         after = await explain(conn, sql, args, repeat)
     finally:
         await conn.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -19,7 +20,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     true,
-    tuple_,
+    union_all,
     update,
 )
 from sqlalchemy import select as sa_select
@@ -315,39 +316,48 @@ def _takeable(row: Any, now: Any) -> Any:
 _HEAD_COLUMNS = ("platform", "chat_key", "id", "next_attempt_at", "claimed_by", "claimed_until")
 
 
-def _claim_heads_statement(of_platforms: Any, lateral: bool) -> Any:
-    """Claim the due, unclaimed heads of their chats, oldest first, for `owner` (Core, built once; `of_platforms`
-    the platforms' test and `lateral` whether the database has LATERAL, per database).
+def _claim_heads_statement(platforms: int, lateral: bool) -> Any:
+    """Claim the due, unclaimed heads of their chats, oldest first, for `owner` (Core): of the platforms given as
+    parameters `platform_0` … (`platforms` of them), `lateral` whether the database has LATERAL.
 
     A chat's head is its oldest pending update: the only one of the chat that may be claimed, and only while it is
     due and unclaimed (a head that is claimed, or waiting out a retry, holds its chat). The heads are found by a
     loose index scan of `ix_inbound_update_pending` (a recursive CTE: from each chat, one descent to the first
-    pending row of the next chat), so the cost is one probe per chat with something pending, not one per pending
-    row; updates of no chat (chat_key NULL) are each their own head. On PostgreSQL the rows are taken with
+    pending row of the platform's next chat), so the cost is one probe per chat with something pending, not one per
+    pending row; updates of no chat (chat_key NULL) are each their own head. On PostgreSQL the rows are taken with
     FOR UPDATE SKIP LOCKED, so that several workers claiming at once skip each other's; the walk reads a
     snapshot, and a head another worker claimed or finished meanwhile fails the test again on its new version
     (it is repeated on the locked row), so it is never taken twice (docs/inbound.md, "Claiming each chat's head").
     """
     one = literal_column("1")  # written in: a generic plan then knows each step reads one row
     now = bindparam("now", type_=_UPDATES.c.claimed_until.type)
-    first = _UPDATES.alias("first_pending")
-    # The first chat's head in a subquery of its own: SQLite refuses a parenthesised SELECT in a UNION.
-    start = (
-        sa_select(*(first.c[name] for name in _HEAD_COLUMNS))
-        .where(first.c.state == _PENDING, first.c.chat_key.is_not(None))
-        .order_by(first.c.platform, first.c.chat_key, first.c.id)
-        .limit(one)
-        .subquery("first_head")
-    )
-    chats = sa_select(*(start.c[name] for name in _HEAD_COLUMNS)).cte("chats", recursive=True)
+    names = [bindparam(f"platform_{n}", type_=_UPDATES.c.platform.type) for n in range(platforms)]
+    firsts = []
+    for n, name in enumerate(names):
+        first = _UPDATES.alias(f"first_pending_{n}")
+        # Each platform's first chat in a subquery of its own: SQLite refuses a parenthesised SELECT in a UNION.
+        start = (
+            sa_select(*(first.c[column] for column in _HEAD_COLUMNS))
+            .where(first.c.state == _PENDING, first.c.platform == name, first.c.chat_key.is_not(None))
+            .order_by(first.c.chat_key, first.c.id)
+            .limit(one)
+            .subquery(f"first_head_{n}")
+        )
+        firsts.append(sa_select(*(start.c[column] for column in _HEAD_COLUMNS)))
+    if len(firsts) > 1:
+        together = union_all(*firsts).subquery("first_heads")
+        firsts = [sa_select(*(together.c[column] for column in _HEAD_COLUMNS))]
+    chats = firsts[0].cte("chats", recursive=True)
     following = _UPDATES.alias("following")
+    # Within the platform (an equality and a range: both databases seek the index with them).
     next_head = (
-        sa_select(*(following.c[name] for name in _HEAD_COLUMNS))
+        sa_select(*(following.c[column] for column in _HEAD_COLUMNS))
         .where(
             following.c.state == _PENDING,
-            tuple_(following.c.platform, following.c.chat_key) > tuple_(chats.c.platform, chats.c.chat_key),
+            following.c.platform == chats.c.platform,
+            following.c.chat_key > chats.c.chat_key,
         )
-        .order_by(following.c.platform, following.c.chat_key, following.c.id)
+        .order_by(following.c.chat_key, following.c.id)
         .limit(one)
     )
     if lateral:
@@ -358,11 +368,11 @@ def _claim_heads_statement(of_platforms: Any, lateral: bool) -> Any:
         # SQLite has no LATERAL: the next head's id, then its row by primary key.
         step = _UPDATES.alias("next_head")
         joined = chats.join(step, step.c.id == next_head.with_only_columns(following.c.id).scalar_subquery())
-    chats = chats.union_all(sa_select(*(step.c[name] for name in _HEAD_COLUMNS)).select_from(joined))
+    chats = chats.union_all(sa_select(*(step.c[column] for column in _HEAD_COLUMNS)).select_from(joined))
+    heads = sa_select(chats.c.id).where(_takeable(chats, now))
     alone = _UPDATES.alias("unchatted")
-    heads = sa_select(chats.c.id).where(_takeable(chats, now), of_platforms(chats.c.platform))
     unchatted = sa_select(alone.c.id).where(
-        alone.c.state == _PENDING, alone.c.chat_key.is_(None), of_platforms(alone.c.platform)
+        alone.c.state == _PENDING, alone.c.platform.in_(names), alone.c.chat_key.is_(None)
     )
     u = _UPDATES.alias("candidate")  # not the UPDATE's own table: never correlated with it
     taken = (
@@ -387,11 +397,14 @@ def _claim_heads_statement(of_platforms: Any, lateral: bool) -> Any:
 
 
 _CLAIMED_COLUMNS = tuple(column.key for column in _UPDATES.c)
-_PLATFORMS: Any = bindparam("platforms", expanding=True)
-_CLAIM_HEADS_SQLITE = _claim_heads_statement(lambda c: c.in_(_PLATFORMS), lateral=False)
-_CLAIM_HEADS_PG = raw.Prepared(
-    _claim_heads_statement(lambda c: c == any_(bindparam("platforms", type_=ARRAY(String))), lateral=True)
-)
+
+
+@cache
+def _claim_heads(platforms: int, postgres: bool) -> Any:
+    """The claim of heads for this many platforms, built once per database (a process has one set of channels)."""
+    if postgres:
+        return raw.Prepared(_claim_heads_statement(platforms, lateral=True))
+    return _claim_heads_statement(platforms, lateral=False)
 
 
 async def claim_updates(
@@ -403,22 +416,28 @@ async def claim_updates(
     lease_seconds: float,
     limit: int,
 ) -> list[InboundUpdate]:
-    """Claim due pending updates, the oldest first, for `owner` until now + `lease_seconds`; one attempt more is
-    counted on each. Only a chat's oldest pending update is ever claimed (an update waits while an earlier update
-    of its chat is pending, claimed or waiting out a retry): one chat's updates are processed one at a time, in
-    arrival order. One statement; its cost grows with the chats that have something pending, not the backlog."""
-    params = {
+    """Claim due pending updates of `platforms`, the oldest first, for `owner` until now + `lease_seconds`; one
+    attempt more is counted on each. Only a chat's oldest pending update is ever claimed (an update waits while an
+    earlier update of its chat is pending, claimed or waiting out a retry): one chat's updates are processed one at
+    a time, in arrival order. One statement; its cost grows with the chats that have something pending, not with
+    the backlog behind them."""
+    wanted = sorted(set(platforms))
+    if not wanted:
+        return []
+    params: dict[str, Any] = {
         "owner": owner,
         "until": now + timedelta(seconds=lease_seconds),
         "now": now,
         "limit": limit,
-        "platforms": list(platforms),
+        **{f"platform_{n}": platform for n, platform in enumerate(wanted)},
     }
-    if is_postgres(session):
-        rows: list[Any] = await raw.fetch(session, _CLAIM_HEADS_PG, params)
+    postgres = is_postgres(session)
+    statement = _claim_heads(len(wanted), postgres)
+    if postgres:
+        rows: list[Any] = await raw.fetch(session, statement, params)
     else:
         conn = await session.connection()
-        rows = list((await conn.execute(_CLAIM_HEADS_SQLITE, params)).all())
+        rows = list((await conn.execute(statement, params)).all())
     claimed = [raw.built(InboundUpdate, dict(zip(_CLAIMED_COLUMNS, row, strict=True))) for row in rows]
     return sorted(claimed, key=lambda row: row.id)
 

@@ -35,16 +35,15 @@ LIMIT = 32  # the loop's SWEEP_BATCH
 # Migration 0026's claim (tocns/inbound/store.py before 0027), as SQLAlchemy compiled it; then the UPDATE of the ids.
 BEFORE = (
     "SELECT inbound_update.id FROM inbound_update WHERE inbound_update.platform IN ('telegram') "
-    "AND inbound_update.state = $2 AND (inbound_update.next_attempt_at IS NULL OR inbound_update.next_attempt_at <= $1) "
+    "AND inbound_update.state = $2 "
+    "AND (inbound_update.next_attempt_at IS NULL OR inbound_update.next_attempt_at <= $1) "
     "AND (inbound_update.claimed_by IS NULL OR inbound_update.claimed_until < $1) AND NOT (EXISTS (SELECT * "
     "FROM inbound_update AS earlier WHERE earlier.platform = inbound_update.platform "
     "AND earlier.chat_key = inbound_update.chat_key AND earlier.state = $2 AND earlier.id < inbound_update.id)) "
     f"ORDER BY inbound_update.id LIMIT {LIMIT} FOR UPDATE OF inbound_update SKIP LOCKED"
 )
 OLD_INDEX = "CREATE INDEX ix_inbound_update_chat ON inbound_update (platform, chat_key, state)"
-NEW_INDEX = (
-    "CREATE INDEX ix_inbound_update_pending ON inbound_update (platform, chat_key, id) WHERE state = 'pending'"
-)
+NEW_INDEX = "CREATE INDEX ix_inbound_update_pending ON inbound_update (platform, chat_key, id) WHERE state = 'pending'"
 FILL = (
     "INSERT INTO inbound_update (platform, update_key, body, state, received_at, processed_at, chat_key, attempts) "
     "SELECT 'telegram', 'd' || g, '{}', 'done', now() - interval '1 hour', now() - interval '1 hour', "
@@ -143,7 +142,8 @@ async def main() -> None:
         r = await case(args.database_url, name, pending, chats, args.done, hold, args.repeat)
         b, a = r["before"], r["after"]
         print(
-            f"| {name} | {pending} | {chats} | {args.done} | {b['ms']} ({b['planning']}) | {b['buffers']} | {b['rows']} "
+            f"| {name} | {pending} | {chats} | {args.done} | {b['ms']} ({b['planning']}) | {b['buffers']} "
+            f"| {b['rows']} "
             f"| {a['ms']} ({a['planning']}) | {a['buffers']} | {a['rows']} | {a['ms'] / b['ms']:.2f}x |"
         )
 

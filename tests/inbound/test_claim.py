@@ -62,9 +62,7 @@ async def test_updates_of_no_chat_are_each_claimable_and_hold_nobody(db: Databas
     assert [row.id for row in await _claim(db, clock)] == [g2]
 
 
-async def test_a_chat_is_one_per_platform_and_a_worker_takes_only_its_platforms(
-    db: Database, clock: FakeClock
-) -> None:
+async def test_a_chat_is_one_per_platform_and_a_worker_takes_only_its_platforms(db: Database, clock: FakeClock) -> None:
     [tg] = await _store(db, clock, "-1001")
     [zalo1, zalo2] = await _store(db, clock, "-1001", "-1001", platform="zalo")
     assert [row.id for row in await _claim(db, clock)] == [tg]  # a Telegram worker: the Zalo chat is not its own

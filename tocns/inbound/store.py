@@ -48,7 +48,7 @@ _EARLIER = aliased(InboundUpdate, name="earlier")
 # 'pending' written in the statement, not a parameter: a prepared statement's generic plan can then use the partial
 # index of pending updates (`ix_inbound_update_pending`), and so can SQLite's planner, which matches an index's WHERE
 # only against literal terms.
-_PENDING = literal_column(f"'{InboundState.PENDING.value}'")
+_PENDING: Any = literal_column(f"'{InboundState.PENDING.value}'")
 
 
 _UPDATES = table_of(InboundUpdate)
@@ -321,17 +321,48 @@ def _claim_heads_statement(platforms: int, lateral: bool) -> Any:
     parameters `platform_0` … (`platforms` of them), `lateral` whether the database has LATERAL.
 
     A chat's head is its oldest pending update: the only one of the chat that may be claimed, and only while it is
-    due and unclaimed (a head that is claimed, or waiting out a retry, holds its chat). The heads are found by a
-    loose index scan of `ix_inbound_update_pending` (a recursive CTE: from each chat, one descent to the first
-    pending row of the platform's next chat), so the cost is one probe per chat with something pending, not one per
-    pending row; updates of no chat (chat_key NULL) are each their own head. On PostgreSQL the rows are taken with
-    FOR UPDATE SKIP LOCKED, so that several workers claiming at once skip each other's; the walk reads a
-    snapshot, and a head another worker claimed or finished meanwhile fails the test again on its new version
-    (it is repeated on the locked row), so it is never taken twice (docs/inbound.md, "Claiming each chat's head").
+    due and unclaimed (a head that is claimed, or waiting out a retry, holds its chat). Updates of no chat (chat_key
+    NULL) are each their own head. On PostgreSQL the rows are taken with FOR UPDATE SKIP LOCKED, so that several
+    workers claiming at once skip each other's; the walk (`_heads`) reads a snapshot, and a head another worker
+    claimed or finished meanwhile fails the test again on its new version (it is repeated on the locked row), so it
+    is never taken twice (docs/inbound.md, "Claiming each chat's head").
     """
-    one = literal_column("1")  # written in: a generic plan then knows each step reads one row
     now = bindparam("now", type_=_UPDATES.c.claimed_until.type)
     names = [bindparam(f"platform_{n}", type_=_UPDATES.c.platform.type) for n in range(platforms)]
+    alone = _UPDATES.alias("unchatted")
+    unchatted = sa_select(alone.c.id).where(
+        alone.c.state == _PENDING, alone.c.platform.in_(names), alone.c.chat_key.is_(None)
+    )
+    u = _UPDATES.alias("candidate")  # not the UPDATE's own table: never correlated with it
+    taken = (
+        sa_select(u.c.id)
+        # The test again on the row itself: under FOR UPDATE it is made on the row's latest version.
+        .where(u.c.id.in_(_heads(names, lateral, now).union_all(unchatted)), u.c.state == _PENDING, _takeable(u, now))
+        .order_by(u.c.id)
+        .limit(bindparam("limit", type_=Integer))
+        .with_for_update(skip_locked=True, of=u)  # not rendered on SQLite (one writer: BEGIN IMMEDIATE)
+    )
+    claimed = _UPDATES
+    return (
+        update(claimed)
+        .where(claimed.c.id.in_(taken.scalar_subquery()))
+        .values(
+            claimed_by=bindparam("owner", type_=claimed.c.claimed_by.type),
+            claimed_until=bindparam("until", type_=claimed.c.claimed_until.type),
+            attempts=claimed.c.attempts + 1,
+        )
+        .returning(*(claimed.c[name] for name in _CLAIMED_COLUMNS))
+    )
+
+
+def _heads(names: list[Any], lateral: bool, now: Any) -> Any:
+    """The ids of the chats' heads (of the platforms `names`) that are due and unclaimed at `now`.
+
+    A loose index scan of `ix_inbound_update_pending` (a recursive CTE: from each chat, one descent to the first
+    pending row of the platform's next chat), carrying what says whether each head is takeable: the cost is one
+    probe per chat with something pending, not one per pending row.
+    """
+    one: Any = literal_column("1")  # written in: a generic plan then knows each step reads one row
     firsts = []
     for n, name in enumerate(names):
         first = _UPDATES.alias(f"first_pending_{n}")
@@ -369,31 +400,7 @@ def _claim_heads_statement(platforms: int, lateral: bool) -> Any:
         step = _UPDATES.alias("next_head")
         joined = chats.join(step, step.c.id == next_head.with_only_columns(following.c.id).scalar_subquery())
     chats = chats.union_all(sa_select(*(step.c[column] for column in _HEAD_COLUMNS)).select_from(joined))
-    heads = sa_select(chats.c.id).where(_takeable(chats, now))
-    alone = _UPDATES.alias("unchatted")
-    unchatted = sa_select(alone.c.id).where(
-        alone.c.state == _PENDING, alone.c.platform.in_(names), alone.c.chat_key.is_(None)
-    )
-    u = _UPDATES.alias("candidate")  # not the UPDATE's own table: never correlated with it
-    taken = (
-        sa_select(u.c.id)
-        # The test again on the row itself: under FOR UPDATE it is made on the row's latest version.
-        .where(u.c.id.in_(heads.union_all(unchatted)), u.c.state == _PENDING, _takeable(u, now))
-        .order_by(u.c.id)
-        .limit(bindparam("limit", type_=Integer))
-        .with_for_update(skip_locked=True, of=u)  # not rendered on SQLite (one writer: BEGIN IMMEDIATE)
-    )
-    claimed = _UPDATES
-    return (
-        update(claimed)
-        .where(claimed.c.id.in_(taken.scalar_subquery()))
-        .values(
-            claimed_by=bindparam("owner", type_=claimed.c.claimed_by.type),
-            claimed_until=bindparam("until", type_=claimed.c.claimed_until.type),
-            attempts=claimed.c.attempts + 1,
-        )
-        .returning(*(claimed.c[name] for name in _CLAIMED_COLUMNS))
-    )
+    return sa_select(chats.c.id).where(_takeable(chats, now))
 
 
 _CLAIMED_COLUMNS = tuple(column.key for column in _UPDATES.c)

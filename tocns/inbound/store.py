@@ -26,7 +26,6 @@ from sqlalchemy import (
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -41,9 +40,6 @@ from tocns.outbox.models import OutboxMessage, OutboxState
 Claim = tuple[str, datetime]
 """Who claims (the worker's owner id) and until when."""
 
-# Another row of the same table, in subqueries: aliased, so that it is never mistaken for the row being updated;
-# one alias for every statement, so that each statement compiles once and is cached.
-_EARLIER = aliased(InboundUpdate, name="earlier")
 
 # 'pending' written in the statement, not a parameter: a prepared statement's generic plan can then use the partial
 # index of pending updates (`ix_inbound_update_pending`), and so can SQLite's planner, which matches an index's WHERE
@@ -299,13 +295,6 @@ async def finish_with_messages(
     return await finish_update(session, update_id, owner=owner, now=now)
 
 
-def _claimable(now: datetime) -> Any:
-    """Pending, due, and not held by a live claim."""
-    due = col(InboundUpdate.next_attempt_at).is_(None) | (col(InboundUpdate.next_attempt_at) <= now)
-    free = col(InboundUpdate.claimed_by).is_(None) | (col(InboundUpdate.claimed_until) < now)
-    return (col(InboundUpdate.state) == _PENDING) & due & free
-
-
 def _takeable(row: Any, now: Any) -> Any:
     """Due, and not held by a live claim (of a pending row: `row` a table or the heads' CTE)."""
     due = row.c.next_attempt_at.is_(None) | (row.c.next_attempt_at <= now)
@@ -449,33 +438,45 @@ async def claim_updates(
     return sorted(claimed, key=lambda row: row.id)
 
 
+def _claim_one_statement() -> Any:
+    """Claim the update `u_id` if it is pending, due, unclaimed and the head of its chat (Core, built once)."""
+    earlier = _UPDATES.alias("earlier")  # another row of the table: never mistaken for the row being updated
+    now = bindparam("u_now", type_=_UPDATES.c.claimed_until.type)
+    blocked = exists().where(
+        earlier.c.platform == _UPDATES.c.platform,
+        earlier.c.chat_key == _UPDATES.c.chat_key,
+        earlier.c.state == _PENDING,
+        earlier.c.id < _UPDATES.c.id,
+    )
+    return (
+        update(_UPDATES)
+        .where(_UPDATES.c.id == bindparam("u_id"), _UPDATES.c.state == _PENDING, _takeable(_UPDATES, now), ~blocked)
+        .values(
+            claimed_by=bindparam("u_owner", type_=_UPDATES.c.claimed_by.type),
+            claimed_until=bindparam("u_until", type_=_UPDATES.c.claimed_until.type),
+            attempts=_UPDATES.c.attempts + 1,
+        )
+        .returning(_UPDATES.c.attempts)
+    )
+
+
+_CLAIM_ONE_SQLITE = _claim_one_statement()
+# Run for every update stored behind another of its chat: on the driver on PostgreSQL (`tocns.db.raw`).
+_CLAIM_ONE_PG = raw.Prepared(_claim_one_statement())
+
+
 async def claim_update(
     session: AsyncSession, update_id: int, *, owner: str, now: datetime, lease_seconds: float
 ) -> int | None:
     """Claim one stored update if it is claimable and its chat's turn (one conditional UPDATE: the fast path of
     an update stored behind another of its chat); its attempt number, or None."""
-    blocked = _earlier_of_chat(InboundUpdate.platform, InboundUpdate.chat_key, InboundUpdate.id)
-    result = await session.exec(  # type: ignore[call-overload]
-        update(InboundUpdate)
-        .where(col(InboundUpdate.id) == update_id, _claimable(now), ~blocked)
-        .values(
-            claimed_by=owner,
-            claimed_until=now + timedelta(seconds=lease_seconds),
-            attempts=col(InboundUpdate.attempts) + 1,
-        )
-        .returning(col(InboundUpdate.attempts))
-    )
-    return result.scalar_one_or_none()
-
-
-def _earlier_of_chat(platform: Any, chat_key: Any, row_id: Any) -> Any:
-    """An earlier pending update of the same chat exists (it must be processed first)."""
-    return exists().where(
-        col(_EARLIER.platform) == platform,
-        col(_EARLIER.chat_key) == chat_key,
-        col(_EARLIER.state) == _PENDING,
-        col(_EARLIER.id) < row_id,
-    )
+    params = {"u_id": update_id, "u_owner": owner, "u_now": now, "u_until": now + timedelta(seconds=lease_seconds)}
+    if is_postgres(session):
+        rows: list[Any] = await raw.fetch(session, _CLAIM_ONE_PG, params)
+    else:
+        conn = await session.connection()
+        rows = list((await conn.execute(_CLAIM_ONE_SQLITE, params)).all())
+    return int(rows[0][0]) if rows else None
 
 
 async def hand_back(session: AsyncSession, update_id: int, owner: str) -> bool:

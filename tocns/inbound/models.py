@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from tocns.core.clock import utcnow
@@ -30,8 +30,16 @@ class InboundUpdate(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("platform", "update_key", name="uq_inbound_update_key"),
         Index("ix_inbound_update_state", "state", "received_at"),
-        # The claim looks for an earlier pending update of the same chat (one chat is processed in order).
-        Index("ix_inbound_update_chat", "platform", "chat_key", "state"),
+        # Pending updates only, by chat then arrival (migration 0027): the claim finds each chat's oldest pending
+        # update with one descent per chat, and whether an earlier update of a chat is pending with one probe.
+        Index(
+            "ix_inbound_update_pending",
+            "platform",
+            "chat_key",
+            "id",
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

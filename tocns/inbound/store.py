@@ -5,13 +5,27 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ARRAY, Integer, String, all_, any_, bindparam, delete, exists, literal, update
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    String,
+    all_,
+    any_,
+    bindparam,
+    delete,
+    exists,
+    literal,
+    literal_column,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,9 +40,11 @@ from tocns.outbox.models import OutboxMessage, OutboxState
 Claim = tuple[str, datetime]
 """Who claims (the worker's owner id) and until when."""
 
-# Another row of the same table, in subqueries: aliased, so that it is never mistaken for the row being updated;
-# one alias for every statement, so that each statement compiles once and is cached.
-_EARLIER = aliased(InboundUpdate, name="earlier")
+
+# 'pending' written in the statement, not a parameter: a prepared statement's generic plan can then use the partial
+# index of pending updates (`ix_inbound_update_pending`), and so can SQLite's planner, which matches an index's WHERE
+# only against literal terms.
+_PENDING: Any = literal_column(f"'{InboundState.PENDING.value}'")
 
 
 _UPDATES = table_of(InboundUpdate)
@@ -121,7 +137,7 @@ def _claim_stored_statement(ids: Any, not_held: Any) -> Any:
     blocked = exists().where(
         earlier.c.platform == _UPDATES.c.platform,
         earlier.c.chat_key == _UPDATES.c.chat_key,
-        earlier.c.state == InboundState.PENDING.value,
+        earlier.c.state == _PENDING,
         earlier.c.id < _UPDATES.c.id,
         earlier.c.claimed_by.is_(None) | (earlier.c.claimed_by != owner),
         not_held(earlier.c.id),
@@ -279,11 +295,112 @@ async def finish_with_messages(
     return await finish_update(session, update_id, owner=owner, now=now)
 
 
-def _claimable(now: datetime) -> Any:
-    """Pending, due, and not held by a live claim."""
-    due = col(InboundUpdate.next_attempt_at).is_(None) | (col(InboundUpdate.next_attempt_at) <= now)
-    free = col(InboundUpdate.claimed_by).is_(None) | (col(InboundUpdate.claimed_until) < now)
-    return (col(InboundUpdate.state) == InboundState.PENDING.value) & due & free
+def _takeable(row: Any, now: Any) -> Any:
+    """Due, and not held by a live claim (of a pending row: `row` a table or the heads' CTE)."""
+    due = row.c.next_attempt_at.is_(None) | (row.c.next_attempt_at <= now)
+    return due & (row.c.claimed_by.is_(None) | (row.c.claimed_until < now))
+
+
+# What the walk over the chats carries of each head: its place in the index, and what says whether it is takeable.
+_HEAD_COLUMNS = ("platform", "chat_key", "id", "next_attempt_at", "claimed_by", "claimed_until")
+
+
+def _claim_heads_statement(platforms: int, lateral: bool) -> Any:
+    """Claim the due, unclaimed heads of their chats, oldest first, for `owner` (Core): of the platforms given as
+    parameters `platform_0` … (`platforms` of them), `lateral` whether the database has LATERAL.
+
+    A chat's head is its oldest pending update: the only one of the chat that may be claimed, and only while it is
+    due and unclaimed (a head that is claimed, or waiting out a retry, holds its chat). Updates of no chat (chat_key
+    NULL) are each their own head. On PostgreSQL the rows are taken with FOR UPDATE SKIP LOCKED, so that several
+    workers claiming at once skip each other's; the walk (`_heads`) reads a snapshot, and a head another worker
+    claimed or finished meanwhile fails the test again on its new version (it is repeated on the locked row), so it
+    is never taken twice (docs/inbound.md, "Claiming each chat's head").
+    """
+    now = bindparam("now", type_=_UPDATES.c.claimed_until.type)
+    names = [bindparam(f"platform_{n}", type_=_UPDATES.c.platform.type) for n in range(platforms)]
+    alone = _UPDATES.alias("unchatted")
+    unchatted = sa_select(alone.c.id).where(
+        alone.c.state == _PENDING, alone.c.platform.in_(names), alone.c.chat_key.is_(None)
+    )
+    u = _UPDATES.alias("candidate")  # not the UPDATE's own table: never correlated with it
+    taken = (
+        sa_select(u.c.id)
+        # The test again on the row itself: under FOR UPDATE it is made on the row's latest version.
+        .where(u.c.id.in_(_heads(names, lateral, now).union_all(unchatted)), u.c.state == _PENDING, _takeable(u, now))
+        .order_by(u.c.id)
+        .limit(bindparam("limit", type_=Integer))
+        .with_for_update(skip_locked=True, of=u)  # not rendered on SQLite (one writer: BEGIN IMMEDIATE)
+    )
+    claimed = _UPDATES
+    return (
+        update(claimed)
+        .where(claimed.c.id.in_(taken.scalar_subquery()))
+        .values(
+            claimed_by=bindparam("owner", type_=claimed.c.claimed_by.type),
+            claimed_until=bindparam("until", type_=claimed.c.claimed_until.type),
+            attempts=claimed.c.attempts + 1,
+        )
+        .returning(*(claimed.c[name] for name in _CLAIMED_COLUMNS))
+    )
+
+
+def _heads(names: list[Any], lateral: bool, now: Any) -> Any:
+    """The ids of the chats' heads (of the platforms `names`) that are due and unclaimed at `now`.
+
+    A loose index scan of `ix_inbound_update_pending` (a recursive CTE: from each chat, one descent to the first
+    pending row of the platform's next chat), carrying what says whether each head is takeable: the cost is one
+    probe per chat with something pending, not one per pending row.
+    """
+    one: Any = literal_column("1")  # written in: a generic plan then knows each step reads one row
+    firsts = []
+    for n, name in enumerate(names):
+        first = _UPDATES.alias(f"first_pending_{n}")
+        # Each platform's first chat in a subquery of its own: SQLite refuses a parenthesised SELECT in a UNION.
+        start = (
+            sa_select(*(first.c[column] for column in _HEAD_COLUMNS))
+            .where(first.c.state == _PENDING, first.c.platform == name, first.c.chat_key.is_not(None))
+            .order_by(first.c.chat_key, first.c.id)
+            .limit(one)
+            .subquery(f"first_head_{n}")
+        )
+        firsts.append(sa_select(*(start.c[column] for column in _HEAD_COLUMNS)))
+    if len(firsts) > 1:
+        together = union_all(*firsts).subquery("first_heads")
+        firsts = [sa_select(*(together.c[column] for column in _HEAD_COLUMNS))]
+    chats = firsts[0].cte("chats", recursive=True)
+    following = _UPDATES.alias("following")
+    # Within the platform (an equality and a range: both databases seek the index with them).
+    next_head = (
+        sa_select(*(following.c[column] for column in _HEAD_COLUMNS))
+        .where(
+            following.c.state == _PENDING,
+            following.c.platform == chats.c.platform,
+            following.c.chat_key > chats.c.chat_key,
+        )
+        .order_by(following.c.chat_key, following.c.id)
+        .limit(one)
+    )
+    if lateral:
+        # PostgreSQL: the next chat's head read in one descent of the index and one visit of its row.
+        step: Any = next_head.lateral("next_head")
+        joined = chats.join(step, true())
+    else:
+        # SQLite has no LATERAL: the next head's id, then its row by primary key.
+        step = _UPDATES.alias("next_head")
+        joined = chats.join(step, step.c.id == next_head.with_only_columns(following.c.id).scalar_subquery())
+    chats = chats.union_all(sa_select(*(step.c[column] for column in _HEAD_COLUMNS)).select_from(joined))
+    return sa_select(chats.c.id).where(_takeable(chats, now))
+
+
+_CLAIMED_COLUMNS = tuple(column.key for column in _UPDATES.c)
+
+
+@cache
+def _claim_heads(platforms: int, postgres: bool) -> Any:
+    """The claim of heads for this many platforms, built once per database (a process has one set of channels)."""
+    if postgres:
+        return raw.Prepared(_claim_heads_statement(platforms, lateral=True))
+    return _claim_heads_statement(platforms, lateral=False)
 
 
 async def claim_updates(
@@ -294,37 +411,58 @@ async def claim_updates(
     now: datetime,
     lease_seconds: float,
     limit: int,
-    ids: Sequence[int] | None = None,
 ) -> list[InboundUpdate]:
-    """Claim due pending updates (of `ids`, or the oldest) for `owner` until now + `lease_seconds`; one attempt
-    more is counted on each. An update waits while an earlier update of its chat is pending (claimed, or waiting
-    out a retry): one chat's updates are processed one at a time, in arrival order."""
-    blocked = _earlier_of_chat(InboundUpdate.platform, InboundUpdate.chat_key, InboundUpdate.id)
-    query = (
-        select(InboundUpdate)
-        .where(col(InboundUpdate.platform).in_(list(platforms)), _claimable(now), ~blocked)
-        .order_by(col(InboundUpdate.id))
-        .limit(limit)
+    """Claim due pending updates of `platforms`, the oldest first, for `owner` until now + `lease_seconds`; one
+    attempt more is counted on each. Only a chat's oldest pending update is ever claimed (an update waits while an
+    earlier update of its chat is pending, claimed or waiting out a retry): one chat's updates are processed one at
+    a time, in arrival order. One statement; its cost grows with the chats that have something pending, not with
+    the backlog behind them."""
+    wanted = sorted(set(platforms))
+    if not wanted:
+        return []
+    params: dict[str, Any] = {
+        "owner": owner,
+        "until": now + timedelta(seconds=lease_seconds),
+        "now": now,
+        "limit": limit,
+        **{f"platform_{n}": platform for n, platform in enumerate(wanted)},
+    }
+    postgres = is_postgres(session)
+    statement = _claim_heads(len(wanted), postgres)
+    if postgres:
+        rows: list[Any] = await raw.fetch(session, statement, params)
+    else:
+        conn = await session.connection()
+        rows = list((await conn.execute(statement, params)).all())
+    claimed = [raw.built(InboundUpdate, dict(zip(_CLAIMED_COLUMNS, row, strict=True))) for row in rows]
+    return sorted(claimed, key=lambda row: row.id)
+
+
+def _claim_one_statement() -> Any:
+    """Claim the update `u_id` if it is pending, due, unclaimed and the head of its chat (Core, built once)."""
+    earlier = _UPDATES.alias("earlier")  # another row of the table: never mistaken for the row being updated
+    now = bindparam("u_now", type_=_UPDATES.c.claimed_until.type)
+    blocked = exists().where(
+        earlier.c.platform == _UPDATES.c.platform,
+        earlier.c.chat_key == _UPDATES.c.chat_key,
+        earlier.c.state == _PENDING,
+        earlier.c.id < _UPDATES.c.id,
     )
-    if ids is not None:
-        query = query.where(col(InboundUpdate.id).in_(list(ids)))
-    if is_postgres(session):
-        # Several workers: each skips the rows another is claiming right now. On SQLite every transaction
-        # starts with BEGIN IMMEDIATE (one writer), so this read and the update below cannot interleave.
-        query = query.with_for_update(skip_locked=True, of=InboundUpdate)
-    rows = list((await session.exec(query)).all())
-    if not rows:
-        return rows
-    until = now + timedelta(seconds=lease_seconds)
-    await session.exec(  # type: ignore[call-overload]
-        update(InboundUpdate)
-        .where(col(InboundUpdate.id).in_([row.id for row in rows]))
-        .values(claimed_by=owner, claimed_until=until, attempts=col(InboundUpdate.attempts) + 1)
-        .execution_options(synchronize_session=False)
+    return (
+        update(_UPDATES)
+        .where(_UPDATES.c.id == bindparam("u_id"), _UPDATES.c.state == _PENDING, _takeable(_UPDATES, now), ~blocked)
+        .values(
+            claimed_by=bindparam("u_owner", type_=_UPDATES.c.claimed_by.type),
+            claimed_until=bindparam("u_until", type_=_UPDATES.c.claimed_until.type),
+            attempts=_UPDATES.c.attempts + 1,
+        )
+        .returning(_UPDATES.c.attempts)
     )
-    for row in rows:
-        row.claimed_by, row.claimed_until, row.attempts = owner, until, row.attempts + 1
-    return rows
+
+
+_CLAIM_ONE_SQLITE = _claim_one_statement()
+# Run for every update stored behind another of its chat: on the driver on PostgreSQL (`tocns.db.raw`).
+_CLAIM_ONE_PG = raw.Prepared(_claim_one_statement())
 
 
 async def claim_update(
@@ -332,28 +470,13 @@ async def claim_update(
 ) -> int | None:
     """Claim one stored update if it is claimable and its chat's turn (one conditional UPDATE: the fast path of
     an update stored behind another of its chat); its attempt number, or None."""
-    blocked = _earlier_of_chat(InboundUpdate.platform, InboundUpdate.chat_key, InboundUpdate.id)
-    result = await session.exec(  # type: ignore[call-overload]
-        update(InboundUpdate)
-        .where(col(InboundUpdate.id) == update_id, _claimable(now), ~blocked)
-        .values(
-            claimed_by=owner,
-            claimed_until=now + timedelta(seconds=lease_seconds),
-            attempts=col(InboundUpdate.attempts) + 1,
-        )
-        .returning(col(InboundUpdate.attempts))
-    )
-    return result.scalar_one_or_none()
-
-
-def _earlier_of_chat(platform: Any, chat_key: Any, row_id: Any) -> Any:
-    """An earlier pending update of the same chat exists (it must be processed first)."""
-    return exists().where(
-        col(_EARLIER.platform) == platform,
-        col(_EARLIER.chat_key) == chat_key,
-        col(_EARLIER.state) == InboundState.PENDING.value,
-        col(_EARLIER.id) < row_id,
-    )
+    params = {"u_id": update_id, "u_owner": owner, "u_now": now, "u_until": now + timedelta(seconds=lease_seconds)}
+    if is_postgres(session):
+        rows: list[Any] = await raw.fetch(session, _CLAIM_ONE_PG, params)
+    else:
+        conn = await session.connection()
+        rows = list((await conn.execute(_CLAIM_ONE_SQLITE, params)).all())
+    return int(rows[0][0]) if rows else None
 
 
 async def hand_back(session: AsyncSession, update_id: int, owner: str) -> bool:

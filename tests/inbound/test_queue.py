@@ -278,6 +278,58 @@ async def test_the_webhook_fast_path_holds_its_claim_while_it_processes(
     assert await worker2.pipeline.recover() == 0
 
 
+async def test_an_update_behind_another_workers_is_taken_as_soon_as_that_one_is_done(
+    qapp: BotApp, channels: list[Any], settings: Settings, tmp_path: Path
+) -> None:
+    """Two workers: a member's second message lands on the worker that is not processing their first. It cannot be
+    claimed then; it must not wait for that worker's next poll (a minute here) once the first is done."""
+    slow_poll = _queue_settings(settings, tmp_path, inbound_poll_seconds=60.0)
+    first_app = platform_app(qapp, slow_poll)
+    async for second_app in _second_worker(first_app, channels):
+        gate, started = asyncio.Event(), asyncio.Event()
+        original = first_app.router.handle
+
+        async def held(session: Any, msg: Any) -> Any:
+            started.set()
+            await gate.wait()
+            return await original(session, msg)
+
+        first_app.router.handle = held  # type: ignore[method-assign]
+        sweeps: list[int] = []
+        sweep = second_app.pipeline.sweep
+
+        async def counted_sweep() -> int:
+            taken = await sweep()
+            sweeps.append(taken)
+            return taken
+
+        second_app.pipeline.sweep = counted_sweep  # type: ignore[method-assign]
+        telegram = channels[0]
+        stop_loop = second_app.pipeline.start()  # its first sweep finds nothing; then it would sleep 60 s
+        try:
+            one = telegram.check(tg_message_update("/huongdan", chat_id=-1001))
+            row_id = await first_app.pipeline.store(telegram, one)
+            assert row_id is not None
+            first = asyncio.create_task(first_app.pipeline.process(telegram, row_id, one))
+            await started.wait()
+            assert await second_app.pipeline.accept(telegram, telegram.check(tg_message_update("/help", chat_id=-1001)))
+            await second_app.pipeline.drain()  # its fast path was refused: the first update is still pending
+            assert [r.state for r in await inbound_rows(first_app)] == ["pending", "pending"]
+            swept = len(sweeps)
+            async with asyncio.timeout(20):  # the loop has looked again since, and found the chat still busy
+                while len(sweeps) < swept + 2:
+                    await asyncio.sleep(0.01)
+            gate.set()
+            assert await first
+            async with asyncio.timeout(20):  # far less than the 60 s poll
+                while {r.state for r in await inbound_rows(first_app)} != {"done"}:
+                    await asyncio.sleep(0.02)
+        finally:
+            await stop_loop()
+    texts = [m.text for m in await outbox(first_app)]
+    assert len(texts) == 2 and HELP in texts[0]  # the first message's answer, then the second's
+
+
 async def test_an_attempt_whose_lease_was_taken_over_keeps_nothing(
     qapp: BotApp, channels: list[Any], worker2: BotApp, clock: FakeClock
 ) -> None:

@@ -285,7 +285,9 @@ async def test_an_update_behind_another_workers_is_taken_as_soon_as_that_one_is_
     claimed then; it must not wait for that worker's next poll (a minute here) once the first is done."""
     slow_poll = _queue_settings(settings, tmp_path, inbound_poll_seconds=60.0)
     first_app = platform_app(qapp, slow_poll)
-    async for second_app in _second_worker(first_app, channels):
+    workers = _second_worker(first_app, channels)
+    second_app = await anext(workers)
+    try:
         gate, started = asyncio.Event(), asyncio.Event()
         original = first_app.router.handle
 
@@ -326,6 +328,8 @@ async def test_an_update_behind_another_workers_is_taken_as_soon_as_that_one_is_
                     await asyncio.sleep(0.02)
         finally:
             await stop_loop()
+    finally:
+        await workers.aclose()
     texts = [m.text for m in await outbox(first_app)]
     assert len(texts) == 2 and HELP in texts[0]  # the first message's answer, then the second's
 

@@ -346,17 +346,22 @@ async def _owned(session: AsyncSession, ids: Sequence[int], owner: str) -> list[
     return list(result.all())
 
 
+def _still_claimed(ids: Any) -> list[Any]:
+    """The rows `ids` (the test of the id per database) that the owner (a parameter) still holds, being sent."""
+    return [
+        ids(_OUTBOX.c.id),
+        _OUTBOX.c.lease_owner == bindparam("owner", type_=_OUTBOX.c.lease_owner.type),
+        _OUTBOX.c.state == OutboxState.SENDING.value,
+    ]
+
+
 def _mark_sent(ids: Any) -> Any:
     """The rows `ids` (the test of the id per database) still claimed by the owner, marked sent in one UPDATE: the
     first of the ids is the message that went out, the others point at it (merged). Built once per database."""
     head = bindparam("head", type_=_OUTBOX.c.id.type)
     return (
         update(_OUTBOX)
-        .where(
-            ids(_OUTBOX.c.id),
-            _OUTBOX.c.lease_owner == bindparam("owner", type_=_OUTBOX.c.lease_owner.type),
-            _OUTBOX.c.state == OutboxState.SENDING.value,
-        )
+        .where(*_still_claimed(ids))
         .values(
             state=OutboxState.SENT.value,
             sent_at=bindparam("now", type_=_OUTBOX.c.sent_at.type),
@@ -388,11 +393,7 @@ def _hold_replies(ids: Any) -> Any:
     no attempt counted: one UPDATE, built once per database."""
     return (
         update(_OUTBOX)
-        .where(
-            ids(_OUTBOX.c.id),
-            _OUTBOX.c.lease_owner == bindparam("owner", type_=_OUTBOX.c.lease_owner.type),
-            _OUTBOX.c.state == OutboxState.SENDING.value,
-        )
+        .where(*_still_claimed(ids))
         .values(
             state=OutboxState.PENDING.value,
             next_attempt_at=bindparam("when", type_=_OUTBOX.c.next_attempt_at.type),

@@ -193,13 +193,14 @@ async def test_in_a_process_that_holds_full_collections_they_wait_for_the_end_of
     gc.collect()
     gc.callbacks.append(seen)
     try:
-        hold_full_collections()
+        release = hold_full_collections()
         await scheduler.tick(app)
         assert during and 2 not in during, "a full collection ran in the middle of the minute"
         assert generations[-1] == 2  # the minute ended with the full collection
         # Not held (a test's app, a CLI): the collector keeps its own rhythm (it may run a full collection any
         # time), the tick forces none.
-        gc.set_threshold(*thresholds)
+        release()
+        assert gc.get_threshold() == thresholds
         forced: list[int] = []
         monkeypatch.setattr(gc, "collect", lambda generation=2: forced.append(generation) or 0)
         monkeypatch.setattr(scheduler, "run_due_jobs", lambda *_a, **_k: asyncio.sleep(0, result=[]))

@@ -239,16 +239,22 @@ def settle_for_serving() -> None:
 _HELD_THRESHOLD = 2**31 - 1
 
 
-def hold_full_collections() -> None:
+def hold_full_collections() -> Callable[[], None]:
     """Leave full garbage collections to `collect_between_ticks`, in the scheduler's quiet moments.
 
     A full (oldest-generation) collection walks every live object: in the middle of a busy tick that is the tick's
     rows, ~200 ms at national scale (bench/RESULTS.md), a stall of the loop that also runs the sender. The young
     generations are still collected as they fill. Only a process that runs the scheduler holds them, since its
-    every minute ends with the full collection.
+    every minute ends with the full collection. Returns the function that gives the thresholds back.
     """
-    young, middle, _oldest = gc.get_threshold()
+    young, middle, oldest = gc.get_threshold()
     gc.set_threshold(young, middle, _HELD_THRESHOLD)
+
+    def release() -> None:
+        """The thresholds as they were (a process that stops serving, a test)."""
+        gc.set_threshold(young, middle, oldest)
+
+    return release
 
 
 def collect_between_ticks() -> None:

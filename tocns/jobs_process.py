@@ -61,7 +61,7 @@ async def run_jobs(settings: Settings, stop: asyncio.Event) -> None:
 
     bot = await BotApp.create(settings)
     settle_for_serving()
-    hold_full_collections()
+    release_collections = hold_full_collections()
     scheduler = start_scheduler(bot)
     sender = start_sender(bot)
     health_file = os.environ.get(HEALTH_FILE_ENV)
@@ -74,6 +74,7 @@ async def run_jobs(settings: Settings, stop: asyncio.Event) -> None:
         if sender is not None:
             await stop_sender(sender)
         scheduler.shutdown(wait=False)
+        release_collections()
         await bot.close()
 
 

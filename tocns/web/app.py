@@ -163,11 +163,12 @@ def _lifespan(
         if with_platforms or with_scheduler:  # a served worker, long-lived (not an app a test builds and drops)
             settle_for_serving()
         scheduler = sender = None
+        release_collections: Callable[[], None] | None = None
         if with_scheduler:
             from tocns.scheduler import start_scheduler
 
             if with_platforms:  # served, not a test's app: this process's minute ends with the full collection
-                hold_full_collections()
+                release_collections = hold_full_collections()
             scheduler = start_scheduler(app.state.bot)
             bot = app.state.bot
             sender = start_sender(bot)
@@ -181,6 +182,8 @@ def _lifespan(
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
             gc.unfreeze()  # a process that serves again (tests) collects what this start-up froze
+            if release_collections is not None:
+                release_collections()
             await stop_processing()
             await pipeline.drain()
             for channel in running:

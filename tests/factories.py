@@ -144,6 +144,16 @@ async def build_tree(session: AsyncSession) -> Tree:
     return Tree(province, commune, other, teams, other_teams)
 
 
+async def member_in_bound_group(app: BotApp, group: int) -> Tree:
+    """The tree, Telegram group `group` bound to commune X1 and MEMBER ("Lan") in its first team (served tests)."""
+    async with app.db.session() as session:
+        tree = await build_tree(session)
+        await org_store.bind_chat(session, platform="telegram", chat_id=str(group), unit=tree.commune, person=None)
+        person = await org_store.upsert_person(session, platform="telegram", user_id=MEMBER, display_name="Lan")
+        await org_store.set_membership(session, person=person, unit=tree.teams[0], role=Role.MEMBER)
+    return tree
+
+
 async def join_code(
     session: AsyncSession, unit: OrgUnit, role: Role, now: datetime, ttl: timedelta = timedelta(days=7)
 ) -> str:

@@ -15,12 +15,10 @@ import httpx
 import pytest
 
 from tests.cli.test_cli import TOCNS
-from tests.factories import MEMBER, build_tree, free_port
+from tests.factories import MEMBER, free_port, member_in_bound_group
 from tests.fakes.platforms import TG_HEADER, TG_SECRET, stop_tocns, tg_message_update
 from tests.fakes.telegram_server import TelegramServer
 from tocns.app import BotApp
-from tocns.core.roles import Role
-from tocns.features.org import store as org_store
 
 GROUP = -1001888
 
@@ -103,11 +101,7 @@ async def test_on_postgres_the_jobs_run_in_a_process_of_their_own_restarted_when
 ) -> None:
     if not is_postgres:
         pytest.skip("a separate jobs process is PostgreSQL's layout (SQLite: one process writes)")
-    async with app.db.session() as session:
-        tree = await build_tree(session)
-        await org_store.bind_chat(session, platform="telegram", chat_id=str(GROUP), unit=tree.commune, person=None)
-        person = await org_store.upsert_person(session, platform="telegram", user_id=MEMBER, display_name="Lan")
-        await org_store.set_membership(session, person=person, unit=tree.teams[0], role=Role.MEMBER)
+    await member_in_bound_group(app, GROUP)
     port = free_port()
     with TelegramServer() as tg_server:
         proc = subprocess.Popen(

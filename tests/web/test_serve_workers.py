@@ -15,13 +15,11 @@ import pytest
 from sqlmodel import func, select
 
 from tests.cli.test_cli import TOCNS
-from tests.factories import MEMBER, build_tree, free_port
+from tests.factories import MEMBER, free_port, member_in_bound_group
 from tests.fakes.platforms import TG_HEADER, TG_SECRET, stop_tocns, tg_message_update
 from tests.fakes.telegram_server import TelegramServer
 from tocns.app import BotApp
-from tocns.core.roles import Role
 from tocns.features.activity.models import ActivityRecord
-from tocns.features.org import store as org_store
 
 GROUP = -1001777
 
@@ -48,11 +46,7 @@ async def test_served_workers_record_each_update_once_and_send_each_receipt_once
 ) -> None:
     # Two worker processes on PostgreSQL; on SQLite the same command with its one worker (in the main process).
     workers_wanted = 2 if is_postgres else 1
-    async with app.db.session() as session:
-        tree = await build_tree(session)
-        await org_store.bind_chat(session, platform="telegram", chat_id=str(GROUP), unit=tree.commune, person=None)
-        person = await org_store.upsert_person(session, platform="telegram", user_id=MEMBER, display_name="Lan")
-        await org_store.set_membership(session, person=person, unit=tree.teams[0], role=Role.MEMBER)
+    await member_in_bound_group(app, GROUP)
     port = free_port()
     with TelegramServer() as tg_server:
         env = {

@@ -307,13 +307,14 @@ async def test_an_update_behind_another_workers_is_taken_as_soon_as_that_one_is_
 
         second_app.pipeline.sweep = counted_sweep  # type: ignore[method-assign]
         telegram = channels[0]
+        one = telegram.check(tg_message_update("/huongdan", chat_id=-1001))
+        row_id = await first_app.pipeline.store(telegram, one)
+        assert row_id is not None
+        first = asyncio.create_task(first_app.pipeline.process(telegram, row_id, one))
+        async with asyncio.timeout(20):
+            await started.wait()  # the first worker holds the first update (claimed before the other loop runs)
         stop_loop = second_app.pipeline.start()  # its first sweep finds nothing; then it would sleep 60 s
         try:
-            one = telegram.check(tg_message_update("/huongdan", chat_id=-1001))
-            row_id = await first_app.pipeline.store(telegram, one)
-            assert row_id is not None
-            first = asyncio.create_task(first_app.pipeline.process(telegram, row_id, one))
-            await started.wait()
             assert await second_app.pipeline.accept(telegram, telegram.check(tg_message_update("/help", chat_id=-1001)))
             await second_app.pipeline.drain()  # its fast path was refused: the first update is still pending
             assert [r.state for r in await inbound_rows(first_app)] == ["pending", "pending"]

@@ -84,7 +84,9 @@ async def _apply(app: BotApp, step: tuple, teams: list, indicators: list, person
     now = _local(day + timedelta(days=late), hour)
     chosen = [(indicators[i], q) for i, q in sorted(items.items())]
     async with app.db.session() as session:
-        live = (await session.connection()).execute(text("SELECT id FROM activity_record WHERE deleted_at IS NULL"))
+        # In id order: PostgreSQL returns rows in whatever order its heap holds them, and the example picks by index.
+        live_ids = text("SELECT id FROM activity_record WHERE deleted_at IS NULL ORDER BY id")
+        live = (await session.connection()).execute(live_ids)
         ids = [row[0] for row in (await live).all()]
         if kind in ("create", "abandon") or not ids:
             await activity_store.create_record(

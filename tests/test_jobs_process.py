@@ -165,6 +165,12 @@ async def test_on_sqlite_one_process_runs_the_webhook_and_the_jobs(tmp_path: Pat
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
                 health = await _healthy(client, proc)
+                # Each loop shows in /healthz from its first round: the first answer may come before the queue's.
+                for _ in range(300):
+                    if {"inbound_queue", "scheduler"} <= set(health.get("loops", {})):  # type: ignore[call-overload]
+                        break
+                    await asyncio.sleep(0.1)
+                    health = await _healthy(client, proc)
             jobs = _jobs_processes(proc.pid)
         finally:
             stderr = stop_tocns(proc, timeout=60)

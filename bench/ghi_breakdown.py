@@ -133,12 +133,17 @@ async def _round(ctx: dict[str, Any], first_id: int, count: int) -> dict[str, fl
             assert await _asgi(web, raw, "/webhook/telegram", headers) == 200
         with stages.stage("decode: json + surrogates + PTB Update.de_json + translate"):
             checked = _read_update(channel, raw)
-        with stages.stage("store: session + INSERT + claim + commit"):
-            async with pipeline.db.session() as session:
-                (row_id,) = await inbound_store.store_updates(
-                    session, [(channel.platform, checked.key, checked.body)], now=pipeline.clock(), chats=[checked.chat]
-                )
-                await inbound_store.claim_stored(session, [row_id], pipeline._new_claim())
+        with stages.stage("store: INSERT with its claim (one statement, no session)"):
+            (stored,) = await inbound_store.store_new_updates(
+                pipeline.db,
+                [(channel.platform, checked.key, checked.body)],
+                chats=[checked.chat],
+                claimable=[True],
+                claim=pipeline._new_claim(),
+                now=pipeline.clock(),
+            )
+            assert stored is not None
+            row_id = stored[0]
         with stages.stage("process: session open/close, pipeline (own time)"):
             await pipeline._run(channel, row_id, checked)
     return {name: seconds / count * 1e6 for name, seconds in stages.total.items()}
@@ -164,7 +169,7 @@ def _instrument(stages: Stages) -> None:
     stages.wrap_sync(commands, "parse_log", "process: /ghi grammar (parse_log)")
     stages.wrap_async(inbound_store, "_insert", "store: INSERT statement")
     stages.wrap_async(inbound_store, "claim_stored", "store: claim statement")
-    stages.wrap_async(AsyncSession, "commit", "COMMIT (both sessions)")
+    stages.wrap_async(AsyncSession, "commit", "COMMIT (the sessions)")
     stages.wrap_async(router_mod.Router, "handle", "process: router (own time)")
 
 

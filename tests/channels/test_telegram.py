@@ -407,16 +407,16 @@ async def test_a_failed_write_answers_503_and_the_platforms_retry_is_processed_o
 ) -> None:
     from tocns.inbound import store as inbound_store
 
-    real = inbound_store.store_updates
+    real = inbound_store.store_new_updates
 
     async def database_down(*args: Any, **kwargs: Any) -> Any:
         raise ConnectionError("database unreachable")
 
     updates = [tg_message_update("/huongdan", chat_id=-9100 - n) for n in range(3)]
     async with web(papp, channels) as (client, _):
-        monkeypatch.setattr(inbound_store, "store_updates", database_down)
+        monkeypatch.setattr(inbound_store, "store_new_updates", database_down)
         refused = await asyncio.gather(*(client.post("/webhook/telegram", json=u, headers=OK) for u in updates))
-        monkeypatch.setattr(inbound_store, "store_updates", real)
+        monkeypatch.setattr(inbound_store, "store_new_updates", real)
         retried = await asyncio.gather(*(client.post("/webhook/telegram", json=u, headers=OK) for u in updates))
     # 503 tells the platform to deliver again later; nothing was half-stored in between.
     assert [r.status_code for r in refused] == [503] * 3
@@ -430,15 +430,15 @@ async def test_an_update_the_database_refuses_does_not_refuse_the_others_in_its_
 ) -> None:
     from tocns.inbound import store as inbound_store
 
-    real = inbound_store.store_updates
+    real = inbound_store.store_new_updates
     poison = tg_message_update("/huongdan", chat_id=-9200)
 
-    async def refuses_one(session: Any, updates: list[Any], **kwargs: Any) -> Any:
+    async def refuses_one(db: Any, updates: list[Any], **kwargs: Any) -> Any:
         if any(body.get("update_id") == poison["update_id"] for _, _, body in updates):
             raise ValueError("value out of range for the column")
-        return await real(session, updates, **kwargs)
+        return await real(db, updates, **kwargs)
 
-    monkeypatch.setattr(inbound_store, "store_updates", refuses_one)
+    monkeypatch.setattr(inbound_store, "store_new_updates", refuses_one)
     others = [tg_message_update("/huongdan", chat_id=-9201 - n) for n in range(4)]
     async with web(papp, channels) as (client, _):
         answers = await asyncio.gather(

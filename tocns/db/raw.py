@@ -15,13 +15,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.db.dialect import is_postgres
 
-__all__ = ["Prepared", "attach", "built", "fetch", "is_postgres"]
+__all__ = ["Prepared", "attach", "built", "fetch", "fetch_alone", "is_postgres"]
 
 
 _REQUIRED = object()
@@ -85,6 +86,23 @@ async def fetch(session: AsyncSession, prepared: Prepared, params: Mapping[str, 
         return list(await driver.fetch(text, *args))
     except Exception as error:
         raise _wrapped(conn, adapted, text, args, error) from error
+
+
+async def fetch_alone(engine: AsyncEngine, prepared: Prepared, params: Mapping[str, Any]) -> list[Any]:
+    """Run `prepared` with `params` as a transaction of its own (one statement commits itself) on a connection of
+    the engine's pool, outside any session; its rows. PostgreSQL only: for a write that needs no unit of work."""
+    async with engine.connect() as conn:
+        fairy = await conn.get_raw_connection()
+        adapted: Any = fairy.dbapi_connection
+        driver: Any = fairy.driver_connection
+        text, args = prepared.args(conn.dialect, params)
+        sync_conn = conn.sync_connection
+        if sync_conn is not None and sync_conn.dispatch.before_cursor_execute:
+            sync_conn.dispatch.before_cursor_execute(sync_conn, None, text, args, None, False)
+        try:
+            return list(await driver.fetch(text, *args))
+        except Exception as error:
+            raise _wrapped(conn, adapted, text, args, error) from error
 
 
 _CONNECTION = "tocns.db.raw.connection"

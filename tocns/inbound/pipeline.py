@@ -289,20 +289,15 @@ class Pipeline:
 
     async def _write(self, batch: list[tuple[InboundChannel, Checked, asyncio.Future[bool]]]) -> None:
         try:
-            async with self.db.session() as session:
-                row_ids = await inbound_store.store_updates(
-                    session,
-                    [(c.platform, u.key, u.body) for c, u, _ in batch],
-                    now=self.clock(),
-                    chats=[u.chat for _, u, _ in batch],
-                )
-                # In the same transaction: the fast path holds its claim from the moment the update exists.
-                mine = [
-                    row_id
-                    for (channel, checked, _), row_id in zip(batch, row_ids, strict=True)
-                    if row_id is not None and self.follows_own(f"{channel.platform}:{checked.chat}")
-                ]
-                claimed = await inbound_store.claim_stored(session, mine, self._new_claim())
+            # Claimed in the same transaction: the fast path holds its claim from the moment the update exists.
+            stored = await inbound_store.store_new_updates(
+                self.db,
+                [(c.platform, u.key, u.body) for c, u, _ in batch],
+                chats=[u.chat for _, u, _ in batch],
+                claimable=[self.follows_own(f"{c.platform}:{u.chat}") for c, u, _ in batch],
+                claim=self._new_claim(),
+                now=self.clock(),
+            )
         except Exception as exc:
             if len(batch) > 1:
                 # One update the database refuses must not refuse the others that arrived with it.
@@ -313,13 +308,13 @@ class Pipeline:
                 if not done.done():
                     done.set_exception(exc)
             return
-        for (channel, checked, done), row_id in zip(batch, row_ids, strict=True):
+        for (channel, checked, done), row in zip(batch, stored, strict=True):
             if self.metrics is not None:
-                self.metrics.updates_received.labels(channel.platform, "new" if row_id else "duplicate").inc()
-            if row_id is not None:
-                self.submit(channel, row_id, checked, claimed_at_store=row_id in claimed)
+                self.metrics.updates_received.labels(channel.platform, "new" if row else "duplicate").inc()
+            if row is not None:
+                self.submit(channel, row[0], checked, claimed_at_store=row[1])
             if not done.done():
-                done.set_result(row_id is not None)
+                done.set_result(row is not None)
 
     async def process(
         self, channel: InboundChannel, row_id: int, checked: Checked, claimed_at_store: bool = False

@@ -10,11 +10,13 @@ from typing import Any
 
 from sqlalchemy import (
     ARRAY,
+    Boolean,
     Integer,
     String,
     all_,
     any_,
     bindparam,
+    case,
     delete,
     exists,
     literal,
@@ -32,6 +34,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from tocns.core.clock import utcnow
 from tocns.db import raw
 from tocns.db.dialect import is_postgres
+from tocns.db.engine import Database
 from tocns.db.upsert import per_dialect, table_of
 from tocns.inbound.models import InboundState, InboundUpdate, ProcessedMessage
 from tocns.outbox import store as outbox_store
@@ -57,14 +60,24 @@ _UPDATES_INSERT_SQLITE = (
 )
 
 
+_LISTED_COLUMNS = ("platforms", "keys", "bodies", "chats")
+
+
+def _listed(*extra: Any) -> Any:
+    """PostgreSQL: the batch's arrays as rows, one per element with its ordinal `n` (unnest, in their order)."""
+    arrays = (bindparam(f"u_{name}", type_=ARRAY(String)) for name in _LISTED_COLUMNS)
+    names = ("platform", "update_key", "body", "chat_key", *(name for name, _ in extra))
+    return (
+        func.unnest(*arrays, *(array for _, array in extra))
+        .table_valued(*names, with_ordinality="n")
+        .render_derived(name="listed")
+    )
+
+
 def _updates_insert_pg() -> Any:
     """PostgreSQL: a batch of updates as arrays, one row per element (unnest, in their order), in one statement of
     one text whatever the batch's size: prepared once on the session's asyncpg connection (`tocns.db.raw`)."""
-    listed = (
-        func.unnest(*(bindparam(f"u_{name}", type_=ARRAY(String)) for name in ("platforms", "keys", "bodies", "chats")))
-        .table_valued("platform", "update_key", "body", "chat_key", with_ordinality="n")
-        .render_derived(name="listed")
-    )
+    listed = _listed()
     received_at = bindparam("u_received_at", type_=_UPDATES.c.received_at.type)
     rows = sa_select(
         listed.c.platform,
@@ -85,6 +98,44 @@ def _updates_insert_pg() -> Any:
 
 
 _UPDATES_INSERT_PG = _updates_insert_pg()
+
+
+def _updates_insert_claiming_pg() -> Any:
+    """PostgreSQL: `_updates_insert_pg` that also claims, as it inserts, each update marked claimable whose chat has
+    no pending update the owner does not hold: `claim_stored`'s rule, decided in the same statement (the rows of
+    the batch itself are not visible to it, so they never block each other, as in `claim_stored`)."""
+    listed = _listed(("claimable", bindparam("u_claimable", type_=ARRAY(Boolean))))
+    owner = bindparam("owner", type_=_UPDATES.c.claimed_by.type)
+    until = bindparam("until", type_=_UPDATES.c.claimed_until.type)
+    earlier = _UPDATES.alias("earlier")
+    blocked = exists().where(
+        earlier.c.platform == listed.c.platform,
+        earlier.c.chat_key == listed.c.chat_key,
+        earlier.c.state == _PENDING,
+        earlier.c.claimed_by.is_(None) | (earlier.c.claimed_by != owner),
+    )
+    taken = sa_select(listed, (listed.c.claimable & ~blocked).label("taken")).select_from(listed).subquery("decided")
+    rows = sa_select(
+        taken.c.platform,
+        taken.c.update_key,
+        taken.c.body,
+        literal(InboundState.PENDING.value),
+        bindparam("u_received_at", type_=_UPDATES.c.received_at.type),
+        taken.c.chat_key,
+        literal(0),
+        case((taken.c.taken, owner)),
+        case((taken.c.taken, until)),
+    ).order_by(taken.c.n)
+    columns = ["platform", "update_key", "body", "state", "received_at", "chat_key", "attempts"]
+    return raw.Prepared(
+        pg_insert(_UPDATES)
+        .from_select([*columns, "claimed_by", "claimed_until"], rows)
+        .on_conflict_do_nothing()
+        .returning(_UPDATES.c.id, _UPDATES.c.platform, _UPDATES.c.update_key, _UPDATES.c.claimed_by)
+    )
+
+
+_UPDATES_INSERT_CLAIMING_PG = _updates_insert_claiming_pg()
 
 
 async def _insert(
@@ -208,7 +259,60 @@ async def store_updates(
 ) -> list[int | None]:
     """Store several (platform, key, body) updates (of `chats`, one per update) in one statement; per update its
     row id, or None when the same (platform, key) was stored before or earlier in the same list (a redelivery)."""
-    received_at = now or utcnow()
+    first, rows = _unique_rows(updates, chats)
+    stored = await _insert(session, rows, now or utcnow())
+    result: list[int | None] = [None] * len(updates)
+    for ident, index in first.items():
+        result[index] = stored.get(ident)
+    return result
+
+
+async def store_new_updates(
+    db: Database,
+    updates: list[tuple[str, str, dict[str, Any]]],
+    chats: Sequence[str | None],
+    claimable: Sequence[bool],
+    claim: Claim,
+    now: datetime,
+) -> list[tuple[int, bool] | None]:
+    """The webhook's write: store (platform, key, body) updates of `chats` and claim for `claim`'s owner, in the
+    same transaction, those `claimable` whose chat has nothing pending held elsewhere (`claim_stored`'s rule); per
+    update (row id, claimed), or None for a redelivery. PostgreSQL: one statement on a pooled connection, outside
+    any session (the session's own work per transaction cost more CPU than the write); SQLite: a session with
+    `store_updates` then `claim_stored`."""
+    if db.is_sqlite:
+        async with db.session() as session:
+            row_ids = await store_updates(session, updates, now=now, chats=chats)
+            mine = [row_id for row_id, able in zip(row_ids, claimable, strict=True) if row_id is not None and able]
+            claimed = await claim_stored(session, mine, claim)
+        return [None if row_id is None else (row_id, row_id in claimed) for row_id in row_ids]
+    first, rows = _unique_rows(updates, chats)
+    taken = [claimable[index] for index in first.values()]
+    platforms, keys, bodies, chat_keys = (list(column) for column in zip(*rows, strict=True))
+    params = {
+        "u_platforms": platforms,
+        "u_keys": keys,
+        "u_bodies": bodies,
+        "u_chats": chat_keys,
+        "u_claimable": taken,
+        "u_received_at": now,
+        "owner": claim[0],
+        "until": claim[1],
+    }
+    stored = {
+        (platform, key): (row_id, owner is not None)
+        for row_id, platform, key, owner in await raw.fetch_alone(db.engine, _UPDATES_INSERT_CLAIMING_PG, params)
+    }
+    result: list[tuple[int, bool] | None] = [None] * len(updates)
+    for ident, index in first.items():
+        result[index] = stored.get(ident)
+    return result
+
+
+def _unique_rows(
+    updates: list[tuple[str, str, dict[str, Any]]], chats: Sequence[str | None] | None
+) -> tuple[dict[tuple[str, str], int], list[tuple[str, str, str, str | None]]]:
+    """Each (platform, key) once, with the index of its first update, and the rows to insert for them."""
     first: dict[tuple[str, str], int] = {}
     rows: list[tuple[str, str, str, str | None]] = []
     for index, (platform, key, body) in enumerate(updates):
@@ -217,11 +321,7 @@ async def store_updates(
             continue
         first[ident] = index
         rows.append(_row(platform, key, body, chats[index] if chats is not None else None))
-    stored = await _insert(session, rows, received_at)
-    result: list[int | None] = [None] * len(updates)
-    for ident, index in first.items():
-        result[index] = stored.get(ident)
-    return result
+    return first, rows
 
 
 async def finish_update(

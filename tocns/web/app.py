@@ -111,7 +111,8 @@ def register_routes(app: FastAPI) -> None:
     from tocns.web import files, metrics, webhooks
 
     routers = (ops, api_router, targets_api.router, directives_api.router, dashboard_router)
-    for router in (*routers, webhooks.router, metrics.router, files.router):
+    # The webhooks first: the busiest path, matched before the routes FastAPI would otherwise try one by one.
+    for router in (webhooks.router, *routers, metrics.router, files.router):
         app.include_router(router)
     scoped: dict[str, dict[type[Exception], ErrorHandler]] = {
         directives_api.PREFIX: {

@@ -16,8 +16,7 @@ from typing import Any
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.db.dialect import is_postgres
@@ -162,6 +161,9 @@ def attach(session: AsyncSession, model: type[Any], values: Mapping[str, Any]) -
             set_committed_value(present, name, value)
         return present
     instance = built(model, values)
-    make_transient_to_detached(instance)
-    sync.add(instance)
+    # What the ORM's own loading does for a row it has not met (`loading._instance`): the identity key, the
+    # session, the identity map. `make_transient_to_detached` then `Session.add` cost three times more.
+    state: Any = instance_state(instance)
+    state.key, state.identity_token, state.session_id = key, key[2], sync.hash_key
+    sync.identity_map._add_unpresent(state, key)
     return instance

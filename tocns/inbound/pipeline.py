@@ -288,13 +288,14 @@ class Pipeline:
             await self._write(batch)
 
     async def _write(self, batch: list[tuple[InboundChannel, Checked, asyncio.Future[bool]]]) -> None:
+        claimable = [self.follows_own(f"{c.platform}:{u.chat}") for c, u, _ in batch]
         try:
             # Claimed in the same transaction: the fast path holds its claim from the moment the update exists.
             stored = await inbound_store.store_new_updates(
                 self.db,
                 [(c.platform, u.key, u.body) for c, u, _ in batch],
                 chats=[u.chat for _, u, _ in batch],
-                claimable=[self.follows_own(f"{c.platform}:{u.chat}") for c, u, _ in batch],
+                claimable=claimable,
                 claim=self._new_claim(),
                 now=self.clock(),
             )
@@ -308,11 +309,16 @@ class Pipeline:
                 if not done.done():
                     done.set_exception(exc)
             return
-        for (channel, checked, done), row in zip(batch, stored, strict=True):
+        for (channel, checked, done), row, tried in zip(batch, stored, claimable, strict=True):
             if self.metrics is not None:
                 self.metrics.updates_received.labels(channel.platform, "new" if row else "duplicate").inc()
-            if row is not None:
+            if row is not None and (row[1] or not tried):
                 self.submit(channel, row[0], checked, claimed_at_store=row[1])
+            elif row is not None:
+                # Refused at store: an earlier update of its chat is pending and not this worker's (another
+                # worker holds it, or it waits for a retry). A claim now would be refused as well; the loop's
+                # follow-up polls take it in its turn.
+                self._follow_up()
             if not done.done():
                 done.set_result(row is not None)
 

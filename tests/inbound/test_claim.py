@@ -6,6 +6,8 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+from sqlmodel import select
+
 from tests.factories import FakeClock
 from tocns.db.engine import Database
 from tocns.inbound import store as inbound_store
@@ -124,3 +126,34 @@ async def test_workers_claiming_at_once_never_hold_two_updates_of_a_chat(
             await own.dispose()
     assert sorted(claims) == sorted(set(claims)) and len(claims) == 48  # each once
     assert all(ids == sorted(ids) and len(ids) == 6 for ids in done.values())  # each chat in arrival order
+
+
+async def test_the_webhooks_write_claims_what_claim_stored_would(db: Database, clock: FakeClock) -> None:
+    """`store_new_updates` (on PostgreSQL one statement that stores and claims) follows `claim_stored`'s rule: an
+    update is claimed for the storing worker unless its chat has a pending update another worker holds or nobody
+    does; the worker's own pending updates and the batch's own rows do not hold it back."""
+    mine, theirs, _loose = await _store(db, clock, "mine", "theirs", "loose")
+    async with db.session() as session:
+        assert await inbound_store.claim_stored(session, [mine], ("w1", clock() + timedelta(minutes=1)))
+        assert await inbound_store.claim_stored(session, [theirs], ("w2", clock() + timedelta(minutes=1)))
+    chats = ["mine", "theirs", "loose", "new", "new", "quiet", None]
+    updates = [("telegram", f"k-{n}", {"n": n}) for n in range(len(chats))] + [("telegram", "k-0", {"n": 0})]
+    stored = await inbound_store.store_new_updates(
+        db,
+        updates,
+        chats=[*chats, "mine"],
+        claimable=[True, True, True, True, True, False, True, True],
+        claim=("w1", clock() + timedelta(minutes=1)),
+        now=clock(),
+    )
+    assert [row[1] if row else None for row in stored] == [True, False, False, True, True, False, True, None]
+    async with db.session() as session:
+        rows = {row.update_key: row for row in (await session.exec(select(InboundUpdate))).all()}
+    assert {key: rows[key].claimed_by for key in ("k-0", "k-1", "k-3", "k-5")} == {
+        "k-0": "w1",
+        "k-1": None,
+        "k-3": "w1",
+        "k-5": None,
+    }
+    assert rows["k-0"].claimed_until == clock() + timedelta(minutes=1)
+    assert rows["k-6"].chat_key is None and rows["k-2"].state == "pending"

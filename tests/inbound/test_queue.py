@@ -279,10 +279,11 @@ async def test_the_webhook_fast_path_holds_its_claim_while_it_processes(
 
 
 async def test_an_update_behind_another_workers_is_taken_as_soon_as_that_one_is_done(
-    qapp: BotApp, channels: list[Any], settings: Settings, tmp_path: Path
+    qapp: BotApp, channels: list[Any], settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two workers: a member's second message lands on the worker that is not processing their first. It cannot be
-    claimed then; it must not wait for that worker's next poll (a minute here) once the first is done."""
+    claimed then; it must not wait for that worker's next poll (a minute here) once the first is done. Refused at
+    store, it is not claimed again right away (that claim would be refused too: one transaction for nothing)."""
     slow_poll = _queue_settings(settings, tmp_path, inbound_poll_seconds=60.0)
     first_app = platform_app(qapp, slow_poll)
     workers = _second_worker(first_app, channels)
@@ -314,10 +315,19 @@ async def test_an_update_behind_another_workers_is_taken_as_soon_as_that_one_is_
         async with asyncio.timeout(20):
             await started.wait()  # the first worker holds the first update (claimed before the other loop runs)
         stop_loop = second_app.pipeline.start()  # its first sweep finds nothing; then it would sleep 60 s
+        claims_of_one: list[int] = []
+        claim_update = inbound_store.claim_update
+
+        async def counted_claim(session: Any, update_id: int, **kwargs: Any) -> Any:
+            claims_of_one.append(update_id)
+            return await claim_update(session, update_id, **kwargs)
+
+        monkeypatch.setattr(inbound_store, "claim_update", counted_claim)
         try:
             assert await second_app.pipeline.accept(telegram, telegram.check(tg_message_update("/help", chat_id=-1001)))
             await second_app.pipeline.drain()  # its fast path was refused: the first update is still pending
             assert [r.state for r in await inbound_rows(first_app)] == ["pending", "pending"]
+            assert claims_of_one == []
             swept = len(sweeps)
             async with asyncio.timeout(20):  # the loop has looked again since, and found the chat still busy
                 while len(sweeps) < swept + 2:

@@ -53,3 +53,5 @@ _.numbers_in  # the parser's view of the digits in a message: the field-phrasing
 
 # Attributes a library reads that our code only sets.
 _._write_rows  # openpyxl's WriteOnlyWorksheet calls it on the first append (core.sheet_rows writes the rows as text)
+_.identity_token  # SQLAlchemy's InstanceState reads it (db.raw.attach sets it as the ORM's loading does)
+_.session_id  # SQLAlchemy's InstanceState: the session an attached row belongs to (db.raw.attach)

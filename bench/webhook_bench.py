@@ -804,6 +804,7 @@ async def _server_workers(args: argparse.Namespace) -> None:
                         raise SystemExit(f"bench check failed: {records} records, {len(delivered)} receipts delivered")
                     results["records"] = records
                     results["messages"] = len(api.fake.delivered())
+                    results["busiest_second"] = _busiest_second([call.at for call in api.fake.delivered()])
             finally:
                 await _stop(proc)
     await db.dispose()
@@ -835,9 +836,19 @@ async def _server_workers(args: argparse.Namespace) -> None:
     print(
         f"receipts delivered to the fake Bot API: all {results['records']} exactly once, in {results['messages']} "
         f"messages (replies to a group merged under the rate limits), the last {results['delivered_after']:.1f} s "
-        "after the last POST"
+        f"after the last POST; at most {results['busiest_second']} in any one second (Telegram's limit: 30)"
     )
     _print_rows(results, args)
+
+
+def _busiest_second(times: list[float]) -> int:
+    """The most of these moments (seconds) inside any one-second span."""
+    ordered, start, most = sorted(times), 0, 0
+    for end, moment in enumerate(ordered):
+        while moment - ordered[start] >= 1.0:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
 
 
 async def _wait_port(port: int) -> None:

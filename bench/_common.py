@@ -35,9 +35,61 @@ async def recreate_postgres_database(url: str) -> None:
         await admin.close()
 
 
-async def watch_loop(stalls: list[float], stop: asyncio.Event) -> None:
-    """Record how late each 10 ms sleep wakes up: the event loop's stalls while a tick runs."""
+async def watch_loop(stalls: list[float], stop: asyncio.Event, sampler: StallSampler | None = None) -> None:
+    """Record how late each 10 ms sleep wakes up: the event loop's stalls while a tick runs (and tell `sampler` the
+    loop is alive at each wake)."""
     while not stop.is_set():
         t = time.perf_counter()
+        if sampler is not None:
+            sampler.beat = t
         await asyncio.sleep(0.01)
         stalls.append(time.perf_counter() - t - 0.01)
+
+
+class StallSampler:
+    """A thread that, while the loop's watcher has not woken for `late` seconds, samples the loop thread's stack
+    every 5 ms: what the loop is busy with during its stalls, by the innermost frames of the project and overall."""
+
+    def __init__(self, late: float = 0.05) -> None:
+        import threading
+        from collections import Counter
+
+        self.beat = time.perf_counter()
+        self.late = late
+        self.samples: Counter[str] = Counter()
+        self._target = threading.get_ident()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="stall-sampler")
+
+    def __enter__(self) -> StallSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        import sys
+
+        while not self._stop.wait(0.005):
+            if time.perf_counter() - self.beat < self.late:
+                continue
+            frame = sys._current_frames().get(self._target)
+            ours, inner = None, None
+            while frame is not None:
+                code = frame.f_code
+                where = f"{'/'.join(code.co_filename.rsplit('/', 2)[-2:])}:{frame.f_lineno} {code.co_name}"
+                inner = inner or where
+                if ours is None and "/tocns/" in code.co_filename:
+                    ours = where
+                frame = frame.f_back
+            self.samples[f"{ours} <- innermost {inner}"] += 1
+
+    def report(self, top: int = 12) -> str:
+        """The most sampled places, each with its share of the samples (5 ms each)."""
+        total = sum(self.samples.values())
+        lines = [f"  stall samples (5 ms each, loop late by {self.late * 1000:.0f} ms or more): {total}"]
+        for place, count in self.samples.most_common(top):
+            lines.append(f"    {count:5d} {100 * count / max(1, total):5.1f}%  {place}")
+        return "\n".join(lines)

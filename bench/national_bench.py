@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import os
 import shutil
@@ -33,7 +34,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from _common import watch_loop
+from _common import StallSampler, watch_loop
 from sqlalchemy import event, text
 
 import tocns.all_models  # noqa: F401  (every table known)
@@ -221,15 +222,21 @@ async def _tick(
 ) -> tuple[int, float, int]:
     counter[0] = 0
     stop = asyncio.Event()
-    watcher = asyncio.create_task(watch_loop(stalls if stalls is not None else [], stop))
+    sampler = SAMPLER if stalls is not None else None
+    watcher = asyncio.create_task(watch_loop(stalls if stalls is not None else [], stop, sampler))
     t = time.perf_counter()
-    try:
-        lines = await run_due_jobs(app, at.astimezone(UTC), wait=True)
-    finally:
-        secs = time.perf_counter() - t
-        stop.set()
-        await watcher
+    with sampler or contextlib.nullcontext():
+        try:
+            lines = await run_due_jobs(app, at.astimezone(UTC), wait=True)
+        finally:
+            secs = time.perf_counter() - t
+            stop.set()
+            await watcher
     return counter[0], secs, len(lines)
+
+
+# --sample-stalls: what the loop was busy with while it stalled during the busy tick.
+SAMPLER: StallSampler | None = None
 
 
 def _timed_jobs(
@@ -337,6 +344,8 @@ async def bench_ticks(
         )
         if hold:
             print(f"    the full collection after the tick (on the loop): {after_tick * 1000:,.0f} ms", flush=True)
+        if SAMPLER is not None:
+            print(SAMPLER.report(), flush=True)
         print(
             f"    CPU during the tick: this process {own:.1f} s, the drawing processes {drawing:.1f} s, PostgreSQL "
             f"backends of this database {server:.1f} s; total {own + drawing + server:.1f} s",
@@ -408,12 +417,19 @@ def main() -> None:
         help="as the jobs process: no full garbage collection during the tick, one after it (timed)",
     )  # fmt: skip
     parser.add_argument(
+        "--sample-stalls", action="store_true",
+        help="sample the loop's stack while it stalls (50 ms or more) during the busy tick; print the top places",
+    )  # fmt: skip
+    parser.add_argument(
         "--keep-files", metavar="DIR", default=None,
         help="FILES_DIR of the run, kept afterwards (the drawn files, to compare two trees' outputs)",
     )  # fmt: skip
     args = parser.parse_args()
     busy, ticks, reports = not args.no_busy, not args.no_ticks, not args.no_reports
     skip, freeze = set(args.skip_job), args.gc_freeze
+    if args.sample_stalls:
+        global SAMPLER
+        SAMPLER = StallSampler()
     asyncio.run(
         _bench(args.url, args.repeat, busy, ticks, reports, args.rotate, skip, freeze, args.hold_gc, args.keep_files)
     )

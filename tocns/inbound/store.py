@@ -60,6 +60,19 @@ _UPDATES_INSERT_SQLITE = (
 )
 
 
+def _held_elsewhere(row: Any, owner: Any, also: Any) -> Any:
+    """Whether `row`'s chat (its platform and chat_key columns) has a pending update, meeting `also(earlier)`, that
+    `owner` does not hold: held by another worker or by nobody. The claim at store time is refused then."""
+    earlier = _UPDATES.alias("earlier")
+    return exists().where(
+        earlier.c.platform == row.platform,
+        earlier.c.chat_key == row.chat_key,
+        earlier.c.state == _PENDING,
+        earlier.c.claimed_by.is_(None) | (earlier.c.claimed_by != owner),
+        also(earlier),
+    )
+
+
 _LISTED_COLUMNS = ("platforms", "keys", "bodies", "chats")
 
 
@@ -107,13 +120,7 @@ def _updates_insert_claiming_pg() -> Any:
     listed = _listed(("claimable", bindparam("u_claimable", type_=ARRAY(Boolean))))
     owner = bindparam("owner", type_=_UPDATES.c.claimed_by.type)
     until = bindparam("until", type_=_UPDATES.c.claimed_until.type)
-    earlier = _UPDATES.alias("earlier")
-    blocked = exists().where(
-        earlier.c.platform == listed.c.platform,
-        earlier.c.chat_key == listed.c.chat_key,
-        earlier.c.state == _PENDING,
-        earlier.c.claimed_by.is_(None) | (earlier.c.claimed_by != owner),
-    )
+    blocked = _held_elsewhere(listed.c, owner, lambda earlier: true())
     taken = sa_select(listed, (listed.c.claimable & ~blocked).label("taken")).select_from(listed).subquery("decided")
     rows = sa_select(
         taken.c.platform,
@@ -184,14 +191,8 @@ def _claim_stored_statement(ids: Any, not_held: Any) -> Any:
     `ids` the ids' test and `not_held` the earlier row's, per database (SQLite expands a list, PostgreSQL takes
     one array, so that its text is the same for every batch)."""
     owner = bindparam("owner", type_=_UPDATES.c.claimed_by.type)
-    earlier = _UPDATES.alias("earlier")
-    blocked = exists().where(
-        earlier.c.platform == _UPDATES.c.platform,
-        earlier.c.chat_key == _UPDATES.c.chat_key,
-        earlier.c.state == _PENDING,
-        earlier.c.id < _UPDATES.c.id,
-        earlier.c.claimed_by.is_(None) | (earlier.c.claimed_by != owner),
-        not_held(earlier.c.id),
+    blocked = _held_elsewhere(
+        _UPDATES.c, owner, lambda earlier: (earlier.c.id < _UPDATES.c.id) & not_held(earlier.c.id)
     )
     return (
         update(_UPDATES)

@@ -145,6 +145,18 @@ def _updates_insert_claiming_pg() -> Any:
 _UPDATES_INSERT_CLAIMING_PG = _updates_insert_claiming_pg()
 
 
+def _listed_params(rows: list[tuple[str, str, str, str | None]], received_at: datetime) -> dict[str, Any]:
+    """The parameters of `_listed`'s arrays (one per column of the rows) and the time they were received."""
+    platforms, keys, bodies, chats = (list(column) for column in zip(*rows, strict=True))
+    return {
+        "u_platforms": platforms,
+        "u_keys": keys,
+        "u_bodies": bodies,
+        "u_chats": chats,
+        "u_received_at": received_at,
+    }
+
+
 async def _insert(
     session: AsyncSession, rows: list[tuple[str, str, str, str | None]], received_at: datetime
 ) -> dict[tuple[str, str], int]:
@@ -153,15 +165,7 @@ async def _insert(
     if not rows:
         return {}
     if is_postgres(session):
-        platforms, keys, bodies, chats = (list(column) for column in zip(*rows, strict=True))
-        params = {
-            "u_platforms": platforms,
-            "u_keys": keys,
-            "u_bodies": bodies,
-            "u_chats": chats,
-            "u_received_at": received_at,
-        }
-        result = await raw.fetch(session, _UPDATES_INSERT_PG, params)
+        result = await raw.fetch(session, _UPDATES_INSERT_PG, _listed_params(rows, received_at))
     else:
         await session.flush()  # pending ORM rows first, as the ORM execute path's autoflush did
         conn = await session.connection()
@@ -289,14 +293,9 @@ async def store_new_updates(
         return [None if row_id is None else (row_id, row_id in claimed) for row_id in row_ids]
     first, rows = _unique_rows(updates, chats)
     taken = [claimable[index] for index in first.values()]
-    platforms, keys, bodies, chat_keys = (list(column) for column in zip(*rows, strict=True))
     params = {
-        "u_platforms": platforms,
-        "u_keys": keys,
-        "u_bodies": bodies,
-        "u_chats": chat_keys,
+        **_listed_params(rows, now),
         "u_claimable": taken,
-        "u_received_at": now,
         "owner": claim[0],
         "until": claim[1],
     }

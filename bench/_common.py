@@ -70,21 +70,25 @@ class StallSampler:
         self._thread.join()
 
     def _run(self) -> None:
-        import sys
+        # faulthandler walks the stacks in C: Python's own view of another running thread's frames
+        # (sys._current_frames) crashed CPython 3.11 once here.
+        import faulthandler
+        import tempfile
 
-        while not self._stop.wait(0.005):
-            if time.perf_counter() - self.beat < self.late:
-                continue
-            frame = sys._current_frames().get(self._target)
-            ours, inner = None, None
-            while frame is not None:
-                code = frame.f_code
-                where = f"{'/'.join(code.co_filename.rsplit('/', 2)[-2:])}:{frame.f_lineno} {code.co_name}"
-                inner = inner or where
-                if ours is None and "/tocns/" in code.co_filename:
-                    ours = where
-                frame = frame.f_back
-            self.samples[f"{ours} <- innermost {inner}"] += 1
+        header = f"hread 0x{self._target:016x}"
+        with tempfile.TemporaryFile("w+") as dump:
+            while not self._stop.wait(0.005):
+                if time.perf_counter() - self.beat < self.late:
+                    continue
+                dump.seek(0)
+                dump.truncate()
+                faulthandler.dump_traceback(dump, all_threads=True)
+                dump.seek(0)
+                block = dump.read().split(header, 1)[-1].split("\n\n", 1)[0]
+                frames = [line.strip() for line in block.splitlines()[1:] if line.strip().startswith("File ")]
+                ours = next((f for f in frames if "/tocns/" in f), None)
+                inner = frames[0] if frames else None
+                self.samples[f"{_short(ours)} <- innermost {_short(inner)}"] += 1
 
     def report(self, top: int = 12) -> str:
         """The most sampled places, each with its share of the samples (5 ms each)."""
@@ -93,3 +97,11 @@ class StallSampler:
         for place, count in self.samples.most_common(top):
             lines.append(f"    {count:5d} {100 * count / max(1, total):5.1f}%  {place}")
         return "\n".join(lines)
+
+
+def _short(frame: str | None) -> str | None:
+    """`File "/a/b/c/d.py", line 12 in f` as `c/d.py:12 f`."""
+    if frame is None:
+        return None
+    path, _, rest = frame.removeprefix('File "').partition('", line ')
+    return f"{'/'.join(path.rsplit('/', 2)[-2:])}:{rest.replace(' in ', ' ', 1)}"

@@ -27,6 +27,7 @@ import gc
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -417,6 +418,10 @@ def main() -> None:
         help="as the jobs process: no full garbage collection during the tick, one after it (timed)",
     )  # fmt: skip
     parser.add_argument(
+        "--switch-interval", type=float, default=None, metavar="SECONDS",
+        help="sys.setswitchinterval for the run (CPython's default 0.005): how long a thread may keep the GIL",
+    )  # fmt: skip
+    parser.add_argument(
         "--sample-stalls", action="store_true",
         help="sample the loop's stack while it stalls (50 ms or more) during the busy tick; print the top places",
     )  # fmt: skip
@@ -430,6 +435,8 @@ def main() -> None:
     if args.sample_stalls:
         global SAMPLER
         SAMPLER = StallSampler()
+    if args.switch_interval is not None:
+        sys.setswitchinterval(args.switch_interval)
     asyncio.run(
         _bench(args.url, args.repeat, busy, ticks, reports, args.rotate, skip, freeze, args.hold_gc, args.keep_files)
     )

@@ -3,14 +3,16 @@ and rows made the session's own entities."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, insert, make_url, select
 from sqlalchemy import exc as sa_exc
 from sqlmodel import col
 
 from tests.factories import build_tree
+from tests.fakes.tcp_proxy import TcpProxy
 from tocns.db import raw
 from tocns.db.engine import Database
 from tocns.db.upsert import table_of
@@ -80,3 +82,44 @@ async def test_attached_rows_are_the_sessions_own_entities(db: Database) -> None
         # Attached again in a session that already holds it: the stored values win, as with populate_existing.
         again = raw.attach(session, OrgUnit, {**values, "name": "Xã Khác"})
         assert again is stored and stored.name == "Xã Khác" and not session.dirty
+
+
+@pytest.mark.parametrize("alone", [True, False], ids=["outside a session", "in a session"])
+async def test_driver_statements_work_again_once_the_database_is_back(
+    db: Database, db_url: str, is_postgres: bool, alone: bool
+) -> None:
+    """The database goes away and comes back (a restart): the pool's connections are dead. The first driver
+    statement fails on one of them, as SQLAlchemy's own path would; the next ones run on fresh connections, not on
+    the other dead ones for ever (the webhook would answer 503 until the process restarted)."""
+    if not is_postgres:
+        pytest.skip("the driver path is PostgreSQL's")
+    direct = make_url(db_url)
+    proxy = TcpProxy(direct.host or "127.0.0.1", direct.port or 5432)
+    await proxy.start()
+    through = Database(direct.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False), pool_size=3)
+
+    async def mark(message_id: str) -> None:
+        if alone:
+            await raw.fetch_alone(through.engine, _MARK, _mark(message_id))
+            return
+        async with through.session() as session:
+            await raw.fetch(session, _MARK, _mark(message_id))
+
+    try:
+        await asyncio.gather(*(mark(f"before-{n}") for n in range(3)))  # three pooled connections
+        await proxy.cut()
+        await proxy.restore()
+        outcomes = []
+        for n in range(4):
+            try:
+                await mark(f"after-{n}")
+                outcomes.append("ok")
+            except sa_exc.DBAPIError as error:
+                assert error.connection_invalidated
+                outcomes.append("lost")
+    finally:
+        await through.dispose()
+        await proxy.close()
+    assert outcomes in (["ok"] * 4, ["lost", "ok", "ok", "ok"])
+    stored = set(await _marks(db))
+    assert {f"after-{n}" for n, outcome in enumerate(outcomes) if outcome == "ok"} <= stored

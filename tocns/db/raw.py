@@ -15,8 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
+from sqlalchemy.util import greenlet_spawn
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tocns.db.dialect import is_postgres
@@ -84,7 +85,9 @@ async def fetch(session: AsyncSession, prepared: Prepared, params: Mapping[str, 
             await adapted._start_transaction()
         return list(await driver.fetch(text, *args))
     except Exception as error:
-        raise _wrapped(conn, adapted, text, args, error) from error
+        wrapped = _wrapped(conn, adapted, text, args, error)
+        await _forget_if_lost(conn, fairy, wrapped)
+        raise wrapped from error
 
 
 async def fetch_alone(engine: AsyncEngine, prepared: Prepared, params: Mapping[str, Any]) -> list[Any]:
@@ -101,7 +104,9 @@ async def fetch_alone(engine: AsyncEngine, prepared: Prepared, params: Mapping[s
         try:
             return list(await driver.fetch(text, *args))
         except Exception as error:
-            raise _wrapped(conn, adapted, text, args, error) from error
+            wrapped = _wrapped(conn, adapted, text, args, error)
+            await _forget_if_lost(conn, fairy, wrapped)
+            raise wrapped from error
 
 
 _CONNECTION = "tocns.db.raw.connection"
@@ -120,6 +125,16 @@ async def _connection(session: AsyncSession) -> tuple[Any, Any]:
     fairy = await conn.get_raw_connection()
     sync.info[_CONNECTION] = (sync.get_transaction(), conn, fairy)
     return conn, fairy
+
+
+async def _forget_if_lost(conn: AsyncConnection, fairy: Any, error: BaseException) -> None:
+    """After a lost connection (the database restarted or went away), what SQLAlchemy's own execute path does
+    (`Connection._handle_dbapi_exception`): every connection the pool made before now is replaced at its next
+    checkout, and this one is closed, not put back. Without it the pool kept handing out dead connections and every
+    statement of this module failed until the process restarted."""
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated and not conn.invalidated:
+        await greenlet_spawn(conn.sync_engine.pool._invalidate, fairy, error)
+        await conn.invalidate(error)
 
 
 def _wrapped(conn: Any, adapted: Any, text: str, args: list[Any], error: Exception) -> BaseException:

@@ -85,6 +85,21 @@ def failing(app: BotApp, times: int | None) -> list[str]:
     return seen
 
 
+def hold_commands(app: BotApp) -> tuple[asyncio.Event, asyncio.Event]:
+    """Make the app's commands wait at the door: (gate, started), `started` set when one is waiting, `gate` to let
+    them go on."""
+    gate, started = asyncio.Event(), asyncio.Event()
+    original = app.router.handle
+
+    async def held(session: Any, msg: Any) -> Any:
+        started.set()
+        await gate.wait()
+        return await original(session, msg)
+
+    app.router.handle = held  # type: ignore[method-assign]
+    return gate, started
+
+
 async def post(app: BotApp, channels: list[Any], *bodies: dict[str, Any]) -> None:
     """Deliver updates through the real webhook route (each acknowledged) and let the fast path finish."""
     async with web(app, channels) as (client, _):
@@ -289,15 +304,7 @@ async def test_an_update_behind_another_workers_is_taken_as_soon_as_that_one_is_
     workers = _second_worker(first_app, channels)
     second_app = await anext(workers)
     try:
-        gate, started = asyncio.Event(), asyncio.Event()
-        original = first_app.router.handle
-
-        async def held(session: Any, msg: Any) -> Any:
-            started.set()
-            await gate.wait()
-            return await original(session, msg)
-
-        first_app.router.handle = held  # type: ignore[method-assign]
+        gate, started = hold_commands(first_app)
         sweeps: list[int] = []
         sweep = second_app.pipeline.sweep
 
@@ -348,15 +355,7 @@ async def test_an_update_behind_another_workers_is_taken_as_soon_as_that_one_is_
 async def test_an_attempt_whose_lease_was_taken_over_keeps_nothing(
     qapp: BotApp, channels: list[Any], worker2: BotApp, clock: FakeClock
 ) -> None:
-    gate, started = asyncio.Event(), asyncio.Event()
-    original = qapp.router.handle
-
-    async def stuck(session: Any, msg: Any) -> Any:
-        started.set()
-        await gate.wait()
-        return await original(session, msg)
-
-    qapp.router.handle = stuck  # type: ignore[method-assign]
+    gate, started = hold_commands(qapp)
     telegram = channels[0]
     checked = telegram.check(tg_message_update("/huongdan"))
     row_id = await qapp.pipeline.store(telegram, checked)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Integer, String, any_, bindparam, case, func, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -325,14 +326,38 @@ async def claim(
         rows += list((await session.exec(query)).all())
     if merge_limit > 0:
         rows = await _with_waiting_replies(session, rows, merge_limit)
-    until = now + timedelta(seconds=lease_seconds)
-    for row in rows:
-        row.state = OutboxState.SENDING
-        row.lease_owner = owner
-        row.lease_until = until
-        session.add(row)
-    await session.flush()
+    if rows:
+        until = now + timedelta(seconds=lease_seconds)
+        params = {"ids": [row.id for row in rows], "owner": owner, "until": until}
+        # One UPDATE for the batch: the ORM's flush sent one per row (2,096 statements for 1,551 receipts in a
+        # served `/ghi` run), each a round trip of the sender's and a statement of PostgreSQL's.
+        if is_postgres(session):
+            await raw.fetch(session, _TAKE_PG, params)
+        else:
+            await session.exec(_TAKE_SQLITE, params=params)  # type: ignore[call-overload]
+        for row in rows:
+            set_committed_value(row, "state", OutboxState.SENDING)
+            set_committed_value(row, "lease_owner", owner)
+            set_committed_value(row, "lease_until", until)
     return rows
+
+
+def _take(ids: Any) -> Any:
+    """The rows `ids` (the test of the id per database), claimed by `owner` until `until`: one UPDATE, built once per
+    database (the rows are already locked by the claim's SELECT ... FOR UPDATE on PostgreSQL)."""
+    return (
+        update(_OUTBOX)
+        .where(ids(_OUTBOX.c.id))
+        .values(
+            state=OutboxState.SENDING.value,
+            lease_owner=bindparam("owner", type_=_OUTBOX.c.lease_owner.type),
+            lease_until=bindparam("until", type_=_OUTBOX.c.lease_until.type),
+        )
+    )
+
+
+_TAKE_PG = raw.Prepared(_take(lambda c: c == any_(bindparam("ids", type_=ARRAY(Integer)))))
+_TAKE_SQLITE = _take(lambda c: c.in_(bindparam("ids", expanding=True)))
 
 
 async def _owned(session: AsyncSession, ids: Sequence[int], owner: str) -> list[OutboxMessage]:

@@ -298,7 +298,9 @@ async def test_an_update_behind_another_workers_is_taken_as_soon_as_that_one_is_
 ) -> None:
     """Two workers: a member's second message lands on the worker that is not processing their first. It cannot be
     claimed then; it must not wait for that worker's next poll (a minute here) once the first is done. Refused at
-    store, it is not claimed again right away (that claim would be refused too: one transaction for nothing)."""
+    store, it is not claimed again right away (that claim would be refused too: one transaction for nothing). Its
+    worker keeps it as read: the follow-up polls claim it by id, without walking over every chat, and process it
+    without reading its stored body again."""
     slow_poll = _queue_settings(settings, tmp_path, inbound_poll_seconds=60.0)
     first_app = platform_app(qapp, slow_poll)
     workers = _second_worker(first_app, channels)
@@ -308,8 +310,8 @@ async def test_an_update_behind_another_workers_is_taken_as_soon_as_that_one_is_
         sweeps: list[int] = []
         sweep = second_app.pipeline.sweep
 
-        async def counted_sweep() -> int:
-            taken = await sweep()
+        async def counted_sweep(walk: bool = True) -> int:
+            taken = await sweep(walk)
             sweeps.append(taken)
             return taken
 
@@ -330,8 +332,24 @@ async def test_an_update_behind_another_workers_is_taken_as_soon_as_that_one_is_
             return await claim_update(session, update_id, **kwargs)
 
         monkeypatch.setattr(inbound_store, "claim_update", counted_claim)
+        walks: list[int] = []
+        claim_updates = inbound_store.claim_updates
+
+        async def counted_walk(session: Any, **kwargs: Any) -> Any:
+            walks.append(1)
+            return await claim_updates(session, **kwargs)
+
+        monkeypatch.setattr(inbound_store, "claim_updates", counted_walk)
+        reads: list[Any] = []
+        check = telegram.check
+
+        def counted_check(body: Any) -> Any:
+            reads.append(body)
+            return check(body)
+
         try:
             assert await second_app.pipeline.accept(telegram, telegram.check(tg_message_update("/help", chat_id=-1001)))
+            monkeypatch.setattr(telegram, "check", counted_check)
             await second_app.pipeline.drain()  # its fast path was refused: the first update is still pending
             assert [r.state for r in await inbound_rows(first_app)] == ["pending", "pending"]
             assert claims_of_one == []
@@ -339,11 +357,14 @@ async def test_an_update_behind_another_workers_is_taken_as_soon_as_that_one_is_
             async with asyncio.timeout(20):  # the loop has looked again since, and found the chat still busy
                 while len(sweeps) < swept + 2:
                     await asyncio.sleep(0.01)
+            walked = len(walks)  # the loop's first sweep walks over the chats
             gate.set()
             assert await first
             async with asyncio.timeout(20):  # far less than the 60 s poll
                 while {r.state for r in await inbound_rows(first_app)} != {"done"}:
                     await asyncio.sleep(0.02)
+            assert reads == []  # processed as the webhook read it
+            assert len(walks) == walked  # the follow-up polls looked at that update alone
         finally:
             await stop_loop()
     finally:

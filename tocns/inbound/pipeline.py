@@ -49,6 +49,11 @@ SWEEP_BATCH = 4 * PROCESSING_SLOTS
 # that finds every head held reads only the heads (docs/inbound.md).
 FOLLOW_UP_SECONDS = 2.0
 FOLLOW_UP_POLL_SECONDS = 0.02
+# An update refused at store stays in the memory of the worker that stored it, already read, for this long: its
+# follow-up polls claim it by id (no walk over the chats) and process it without reading its body again. Past
+# that (or past MAX_WAITING such updates), the loop's walk over the chats takes it like any other.
+WAITING_SECONDS = 30.0
+MAX_WAITING = 1000
 # The name the processing loop reports its progress under (/healthz).
 LOOP_NAME = "inbound_queue"
 # However many attempts are configured, a retry never waits longer than this.
@@ -153,6 +158,11 @@ class Pipeline:
         self._wake = asyncio.Event()
         # When (loop time) a claim was last refused because an earlier update of its chat was pending elsewhere.
         self._refused_at: float | None = None
+        # Updates refused at store, by id, as read then, with when (loop time): see WAITING_SECONDS.
+        self._waiting: dict[int, tuple[InboundChannel, Checked, float]] = {}
+        # When (loop time) the loop last walked the chats' heads, and whether that walk took something.
+        self._walked_at: float | None = None
+        self._walk_again = False
         # Where the processing loop reports its progress (`/healthz`); BotApp gives its own.
         self.health: LoopHealth | None = None
 
@@ -317,8 +327,8 @@ class Pipeline:
             elif row is not None:
                 # Refused at store: an earlier update of its chat is pending and not this worker's (another
                 # worker holds it, or it waits for a retry). A claim now would be refused as well; the loop's
-                # follow-up polls take it in its turn.
-                self._follow_up()
+                # follow-up polls take it in its turn, as it was read here.
+                self._wait_for_turn(row[0], channel, checked)
             if not done.done():
                 done.set_result(row is not None)
 
@@ -364,7 +374,7 @@ class Pipeline:
                         )
                         return False
                     if attempts is None:
-                        self._follow_up()
+                        self._wait_for_turn(row_id, channel, checked)
                         return False
                 if not at_store and self._stalled.get(key, row_id) < row_id:
                     # Claimed under the database's check: nothing earlier of its chat is pending any more.
@@ -432,15 +442,39 @@ class Pipeline:
                 lease_seconds=self.settings.inbound_lease_seconds,
             )
 
+    def _wait_for_turn(self, row_id: int, channel: InboundChannel, checked: Checked) -> None:
+        """Keep an update refused at store for the follow-up polls (WAITING_SECONDS), and have them start."""
+        now = asyncio.get_running_loop().time()
+        self._waiting[row_id] = (channel, checked, now)
+        if len(self._waiting) > MAX_WAITING or next(iter(self._waiting.values()))[2] < now - WAITING_SECONDS:
+            # Oldest first (dicts keep their order): what is dropped is taken by the walk over the chats instead.
+            self._waiting = {
+                row: kept
+                for row, kept in list(self._waiting.items())[-MAX_WAITING:]
+                if kept[2] >= now - WAITING_SECONDS
+            }
+        self._follow_up()
+
+    def _walk_due(self) -> bool:
+        """Whether the next sweep walks over the chats' heads: always, except in the follow-up polls, which claim
+        only the updates waiting here (by id) and walk once a poll interval, or again after a walk took some."""
+        if self._walk_again or self._walked_at is None or not self._following_up():
+            return True
+        return asyncio.get_running_loop().time() - self._walked_at >= self.settings.inbound_poll_seconds
+
     def _follow_up(self) -> None:
         """An update waits behind its chat's pending one (perhaps another worker's): the loop looks again soon."""
         self._refused_at = asyncio.get_running_loop().time()
         self._wake.set()
 
+    def _following_up(self) -> bool:
+        """Whether a claim was refused lately (FOLLOW_UP_SECONDS): the refused update may soon become claimable."""
+        return self._refused_at is not None and asyncio.get_running_loop().time() - self._refused_at < FOLLOW_UP_SECONDS
+
     def _poll_wait(self) -> float:
         """How long the idle loop waits before its next sweep: briefly while a refused update may be about to become
         claimable, INBOUND_POLL_SECONDS otherwise."""
-        if self._refused_at is not None and asyncio.get_running_loop().time() - self._refused_at < FOLLOW_UP_SECONDS:
+        if self._following_up():
             return min(FOLLOW_UP_POLL_SECONDS, self.settings.inbound_poll_seconds)
         return self.settings.inbound_poll_seconds
 
@@ -516,10 +550,10 @@ class Pipeline:
 
     # ------------------------------------------------------------------ the processing loop
 
-    async def sweep(self) -> int:
+    async def sweep(self, walk: bool = True) -> int:
         """One round of the loop: record failures the database missed, then claim the due updates (the oldest
         pending one of each chat) and process them; returns how many were claimed. Raises when the database is
-        away."""
+        away. Without `walk`, only the updates refused at store here and waiting for their turn are looked at."""
         for row_id, failure in list(self._unrecorded.items()):
             await self._record_failure(row_id, failure)
             del self._unrecorded[row_id]
@@ -529,15 +563,22 @@ class Pipeline:
             self._to_hand_back.discard(row_id)
         if not self.channels:
             return 0
+        lease = self.settings.inbound_lease_seconds
         async with self.db.session() as session:
-            rows = await inbound_store.claim_updates(
-                session,
-                owner=self.owner,
-                platforms=list(self.channels),
-                now=self.clock(),
-                lease_seconds=self.settings.inbound_lease_seconds,
-                limit=SWEEP_BATCH,
+            rows = await inbound_store.claim_listed(
+                session, list(self._waiting)[:SWEEP_BATCH], owner=self.owner, now=self.clock(), lease_seconds=lease
             )
+            if walk and len(rows) < SWEEP_BATCH:
+                walked = await inbound_store.claim_updates(
+                    session,
+                    owner=self.owner,
+                    platforms=list(self.channels),
+                    now=self.clock(),
+                    lease_seconds=lease,
+                    limit=SWEEP_BATCH - len(rows),
+                )
+                self._walked_at, self._walk_again = asyncio.get_running_loop().time(), bool(walked)
+                rows += walked
             # Before the claim commits: a fast-path update of the same chat claimed after it must see it.
             for row in rows:
                 self._loop_held.setdefault(f"{row.platform}:{row.chat_key}", set()).add(row.id or 0)
@@ -545,8 +586,10 @@ class Pipeline:
         for row in rows:
             channel = self.channels[row.platform]
             assert row.id is not None
+            waiting = self._waiting.pop(row.id, None)
             try:
-                checked = channel.check(json.loads(row.body))
+                # Read again only when this worker did not keep it as the webhook read it.
+                checked = waiting[1] if waiting is not None else channel.check(json.loads(row.body))
             except (ValueError, RecursionError) as exc:
                 # Stored by an older version, or a channel that became stricter: no attempt can ever read it.
                 unreadable = Checked(body={}, key=row.update_key, chat=row.chat_key or "", event=None)
@@ -579,7 +622,7 @@ class Pipeline:
         while True:  # one sweep at least, even when stopped at once: what a previous run left is taken at start
             wait = self._poll_wait()
             try:
-                taken = await self.sweep()
+                taken = await self.sweep(walk=self._walk_due())
             except Exception as exc:
                 taken = 0
                 wait = backoff.next()

@@ -538,19 +538,29 @@ async def claim_updates(
     return sorted(claimed, key=lambda row: row.id)
 
 
+def _behind_pending(row: Any) -> Any:
+    """Whether `row` (the table being updated) has an earlier pending update of its chat: then it is not its chat's
+    head, and may not be claimed."""
+    earlier = _UPDATES.alias("earlier")  # another row of the table: never mistaken for the row being updated
+    return exists().where(
+        earlier.c.platform == row.c.platform,
+        earlier.c.chat_key == row.c.chat_key,
+        earlier.c.state == _PENDING,
+        earlier.c.id < row.c.id,
+    )
+
+
 def _claim_one_statement() -> Any:
     """Claim the update `u_id` if it is pending, due, unclaimed and the head of its chat (Core, built once)."""
-    earlier = _UPDATES.alias("earlier")  # another row of the table: never mistaken for the row being updated
     now = bindparam("u_now", type_=_UPDATES.c.claimed_until.type)
-    blocked = exists().where(
-        earlier.c.platform == _UPDATES.c.platform,
-        earlier.c.chat_key == _UPDATES.c.chat_key,
-        earlier.c.state == _PENDING,
-        earlier.c.id < _UPDATES.c.id,
-    )
     return (
         update(_UPDATES)
-        .where(_UPDATES.c.id == bindparam("u_id"), _UPDATES.c.state == _PENDING, _takeable(_UPDATES, now), ~blocked)
+        .where(
+            _UPDATES.c.id == bindparam("u_id"),
+            _UPDATES.c.state == _PENDING,
+            _takeable(_UPDATES, now),
+            ~_behind_pending(_UPDATES),
+        )
         .values(
             claimed_by=bindparam("u_owner", type_=_UPDATES.c.claimed_by.type),
             claimed_until=bindparam("u_until", type_=_UPDATES.c.claimed_until.type),
@@ -558,6 +568,44 @@ def _claim_one_statement() -> Any:
         )
         .returning(_UPDATES.c.attempts)
     )
+
+
+def _claim_listed_statement(ids: Any) -> Any:
+    """Claim those of the updates `ids` (the ids' test, per database) that are pending, due, unclaimed and the head
+    of their chat; `claim_updates`' columns of each (Core, built once per database)."""
+    now = bindparam("now", type_=_UPDATES.c.claimed_until.type)
+    return (
+        update(_UPDATES)
+        .where(ids(_UPDATES.c.id), _UPDATES.c.state == _PENDING, _takeable(_UPDATES, now), ~_behind_pending(_UPDATES))
+        .values(
+            claimed_by=bindparam("owner", type_=_UPDATES.c.claimed_by.type),
+            claimed_until=bindparam("until", type_=_UPDATES.c.claimed_until.type),
+            attempts=_UPDATES.c.attempts + 1,
+        )
+        .returning(*(_UPDATES.c[name] for name in _CLAIMED_COLUMNS))
+    )
+
+
+_CLAIM_LISTED_SQLITE = _claim_listed_statement(lambda c: c.in_(bindparam("ids", expanding=True)))
+_CLAIM_LISTED_PG = raw.Prepared(_claim_listed_statement(lambda c: c == any_(bindparam("ids", type_=ARRAY(Integer)))))
+
+
+async def claim_listed(
+    session: AsyncSession, ids: Sequence[int], *, owner: str, now: datetime, lease_seconds: float
+) -> list[InboundUpdate]:
+    """Claim, of the stored updates `ids`, those whose chat's turn has come (each pending, due, unclaimed and its
+    chat's oldest pending update), for `owner` until now + `lease_seconds`, one attempt more counted; by id. One
+    statement that reads only those rows: the follow-up of updates this worker stored behind another worker's."""
+    if not ids:
+        return []
+    params = {"ids": list(ids), "owner": owner, "now": now, "until": now + timedelta(seconds=lease_seconds)}
+    if is_postgres(session):
+        rows: list[Any] = await raw.fetch(session, _CLAIM_LISTED_PG, params)
+    else:
+        conn = await session.connection()
+        rows = list((await conn.execute(_CLAIM_LISTED_SQLITE, params)).all())
+    claimed = [raw.built(InboundUpdate, dict(zip(_CLAIMED_COLUMNS, row, strict=True))) for row in rows]
+    return sorted(claimed, key=lambda row: row.id)
 
 
 _CLAIM_ONE_SQLITE = _claim_one_statement()

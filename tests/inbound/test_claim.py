@@ -92,6 +92,37 @@ async def test_a_head_waiting_out_a_retry_holds_its_chat_and_a_parked_one_releas
     assert [row.id for row in await _claim(db, clock)] == [a2]
 
 
+async def _claim_listed(db: Database, clock: FakeClock, ids: list[int], owner: str = "w2") -> list[int]:
+    async with db.session() as session:
+        rows = await inbound_store.claim_listed(session, ids, owner=owner, now=clock(), lease_seconds=60)
+    assert all(row.claimed_by == owner for row in rows)
+    return [row.id or 0 for row in rows]
+
+
+async def test_listed_updates_are_claimed_only_in_their_chats_turn(db: Database, clock: FakeClock) -> None:
+    """The follow-up of updates a worker stored behind another worker's: of the ids it lists, only those that are
+    now their chat's oldest pending update, due and unclaimed, are claimed; never one behind its chat's head."""
+    a1, a2, a3, b1, b2, c1 = await _store(db, clock, "-1", "-1", "-1", "-2", "-2", "-3")
+    assert [row.id for row in await _claim(db, clock)] == [a1, b1, c1]  # w1 holds each chat's head
+    listed = [a2, a3, b2]
+    assert await _claim_listed(db, clock, listed) == []  # every chat is busy at w1
+    await _finish(db, a1)
+    assert await _claim_listed(db, clock, listed) == [a2]  # a3 waits behind a2, b2 behind b1
+    assert await _claim_listed(db, clock, listed) == []  # a2 is held now (by w2 itself: once, in order)
+    await _finish(db, a2)
+    async with db.session() as session:  # b1 failed: back to waiting out its retry, which holds its chat
+        assert await inbound_store.release_update(session, b1, "w1", "boom", clock() + timedelta(seconds=30), 1)
+    assert await _claim_listed(db, clock, listed) == [a3]
+    await _finish(db, a3)
+    assert await _claim_listed(db, clock, [a3, b2]) == []  # a3 is done; b2 still waits behind b1's retry
+    clock.advance(seconds=31)
+    [b1_again] = await _claim(db, clock, owner="w3")  # due again: the walk takes b1; b2 still waits
+    assert b1_again.id == b1 and await _claim_listed(db, clock, [b2]) == []
+    await _finish(db, b1)
+    [b2_row] = await _claim(db, clock, owner="w3")  # the walk may take a listed update first: it is then held
+    assert b2_row.id == b2 and await _claim_listed(db, clock, [b2]) == []
+
+
 async def test_workers_claiming_at_once_never_hold_two_updates_of_a_chat(
     db: Database, clock: FakeClock, settings: Any
 ) -> None:

@@ -444,16 +444,18 @@ class Pipeline:
 
     def _wait_for_turn(self, row_id: int, channel: InboundChannel, checked: Checked) -> None:
         """Keep an update refused at store for the follow-up polls (WAITING_SECONDS), and have them start."""
-        now = asyncio.get_running_loop().time()
-        self._waiting[row_id] = (channel, checked, now)
-        if len(self._waiting) > MAX_WAITING or next(iter(self._waiting.values()))[2] < now - WAITING_SECONDS:
-            # Oldest first (dicts keep their order): what is dropped is taken by the walk over the chats instead.
-            self._waiting = {
-                row: kept
-                for row, kept in list(self._waiting.items())[-MAX_WAITING:]
-                if kept[2] >= now - WAITING_SECONDS
-            }
+        self._waiting[row_id] = (channel, checked, asyncio.get_running_loop().time())
+        self._forget_old_waiting()
         self._follow_up()
+
+    def _forget_old_waiting(self) -> None:
+        """Drop the updates kept past WAITING_SECONDS, and the oldest past MAX_WAITING: the walk over the chats
+        takes them instead (or another worker took them already)."""
+        since = asyncio.get_running_loop().time() - WAITING_SECONDS
+        if self._waiting and (len(self._waiting) > MAX_WAITING or next(iter(self._waiting.values()))[2] < since):
+            # Oldest first: a dict keeps the order the updates were added in.
+            kept = list(self._waiting.items())[-MAX_WAITING:]
+            self._waiting = {row_id: waiting for row_id, waiting in kept if waiting[2] >= since}
 
     def _walk_due(self) -> bool:
         """Whether the next sweep walks over the chats' heads: always, except in the follow-up polls, which claim
@@ -564,6 +566,7 @@ class Pipeline:
         if not self.channels:
             return 0
         lease = self.settings.inbound_lease_seconds
+        self._forget_old_waiting()
         async with self.db.session() as session:
             rows = await inbound_store.claim_listed(
                 session, list(self._waiting)[:SWEEP_BATCH], owner=self.owner, now=self.clock(), lease_seconds=lease

@@ -162,7 +162,8 @@ async def test_workers_claiming_at_once_never_hold_two_updates_of_a_chat(
 async def test_the_webhooks_write_claims_what_claim_stored_would(db: Database, clock: FakeClock) -> None:
     """`store_new_updates` (on PostgreSQL one statement that stores and claims) follows `claim_stored`'s rule: an
     update is claimed for the storing worker unless its chat has a pending update another worker holds or nobody
-    does; the worker's own pending updates and the batch's own rows do not hold it back."""
+    does; the worker's own pending updates and the batch's own rows do not hold it back. A claimable update refused
+    so is held for its worker's follow-up, briefly, not claimed."""
     mine, theirs, _loose = await _store(db, clock, "mine", "theirs", "loose")
     async with db.session() as session:
         assert await inbound_store.claim_stored(session, [mine], ("w1", clock() + timedelta(minutes=1)))
@@ -176,15 +177,50 @@ async def test_the_webhooks_write_claims_what_claim_stored_would(db: Database, c
         claimable=[True, True, True, True, True, False, True, True],
         claim=("w1", clock() + timedelta(minutes=1)),
         now=clock(),
+        hold_until=clock() + timedelta(seconds=2),
     )
     assert [row[1] if row else None for row in stored] == [True, False, False, True, True, False, True, None]
     async with db.session() as session:
         rows = {row.update_key: row for row in (await session.exec(select(InboundUpdate))).all()}
     assert {key: rows[key].claimed_by for key in ("k-0", "k-1", "k-3", "k-5")} == {
         "k-0": "w1",
-        "k-1": None,
+        "k-1": "w1",  # held for its turn
         "k-3": "w1",
         "k-5": None,
     }
     assert rows["k-0"].claimed_until == clock() + timedelta(minutes=1)
+    assert rows["k-1"].claimed_until == rows["k-2"].claimed_until == clock() + timedelta(seconds=2)
+    assert {rows[key].attempts for key in rows} == {0}
     assert rows["k-6"].chat_key is None and rows["k-2"].state == "pending"
+
+
+async def test_an_update_held_for_its_turn_is_left_to_its_worker_until_the_hold_ends(
+    db: Database, clock: FakeClock
+) -> None:
+    """Stored behind another worker's update, an update is held for the worker that stored it (and read it): once
+    its turn comes, that worker claims it by id and no other worker's walk takes it first; if the worker never
+    does (it stopped), the hold ends and any worker's walk takes it."""
+    a1, b1 = await _store(db, clock, "-1", "-2")
+    assert [row.id for row in await _claim(db, clock)] == [a1, b1]  # w1 processes both chats' first updates
+
+    async def behind(n: int, chat: str) -> int:
+        [stored] = await inbound_store.store_new_updates(
+            db,
+            [("telegram", f"behind-{n}", {})],
+            chats=[chat],
+            claimable=[True],
+            claim=("w2", clock() + timedelta(minutes=1)),
+            now=clock(),
+            hold_until=clock() + timedelta(seconds=2),
+        )
+        assert stored is not None and stored[1] is False  # refused: w1 holds the chat
+        return stored[0]
+
+    a2, b2 = await behind(1, "-1"), await behind(2, "-2")
+    await _finish(db, a1)
+    await _finish(db, b1)
+    assert await _claim(db, clock, owner="w3") == []  # both held for w2
+    assert await _claim_listed(db, clock, [a2]) == [a2]  # w2's follow-up takes its own
+    clock.advance(seconds=3)  # w2 never came back for b2: the hold is over
+    assert [row.id for row in await _claim(db, clock, owner="w3")] == [b2]
+    assert await _claim_listed(db, clock, [b2]) == []

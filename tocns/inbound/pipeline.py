@@ -308,6 +308,9 @@ class Pipeline:
                 claimable=claimable,
                 claim=self._new_claim(),
                 now=self.clock(),
+                # Those refused (another worker holds their chat) wait here, as read, for their turn: held for this
+                # worker while its follow-up polls look, so that no other worker's walk reads them again.
+                hold_until=self.clock() + timedelta(seconds=FOLLOW_UP_SECONDS),
             )
         except Exception as exc:
             if len(batch) > 1:

@@ -116,10 +116,12 @@ _UPDATES_INSERT_PG = _updates_insert_pg()
 def _updates_insert_claiming_pg() -> Any:
     """PostgreSQL: `_updates_insert_pg` that also claims, as it inserts, each update marked claimable whose chat has
     no pending update the owner does not hold: `claim_stored`'s rule, decided in the same statement (the rows of
-    the batch itself are not visible to it, so they never block each other, as in `claim_stored`)."""
+    the batch itself are not visible to it, so they never block each other, as in `claim_stored`). A claimable
+    update refused so is held for its turn instead (`hold_for_turn`); RETURNING says which were claimed."""
     listed = _listed(("claimable", bindparam("u_claimable", type_=ARRAY(Boolean))))
     owner = bindparam("owner", type_=_UPDATES.c.claimed_by.type)
     until = bindparam("until", type_=_UPDATES.c.claimed_until.type)
+    hold = bindparam("hold_until", type_=_UPDATES.c.claimed_until.type)
     blocked = _held_elsewhere(listed.c, owner, lambda earlier: true())
     taken = sa_select(listed, (listed.c.claimable & ~blocked).label("taken")).select_from(listed).subquery("decided")
     rows = sa_select(
@@ -130,15 +132,15 @@ def _updates_insert_claiming_pg() -> Any:
         bindparam("u_received_at", type_=_UPDATES.c.received_at.type),
         taken.c.chat_key,
         literal(0),
-        case((taken.c.taken, owner)),
-        case((taken.c.taken, until)),
+        case((taken.c.claimable, owner)),
+        case((taken.c.taken, until), (taken.c.claimable, hold)),
     ).order_by(taken.c.n)
     columns = ["platform", "update_key", "body", "state", "received_at", "chat_key", "attempts"]
     return raw.Prepared(
         pg_insert(_UPDATES)
         .from_select([*columns, "claimed_by", "claimed_until"], rows)
         .on_conflict_do_nothing()
-        .returning(_UPDATES.c.id, _UPDATES.c.platform, _UPDATES.c.update_key, _UPDATES.c.claimed_by)
+        .returning(_UPDATES.c.id, _UPDATES.c.platform, _UPDATES.c.update_key, _UPDATES.c.claimed_until == until)
     )
 
 
@@ -279,17 +281,21 @@ async def store_new_updates(
     claimable: Sequence[bool],
     claim: Claim,
     now: datetime,
+    hold_until: datetime | None = None,
 ) -> list[tuple[int, bool] | None]:
     """The webhook's write: store (platform, key, body) updates of `chats` and claim for `claim`'s owner, in the
-    same transaction, those `claimable` whose chat has nothing pending held elsewhere (`claim_stored`'s rule); per
-    update (row id, claimed), or None for a redelivery. PostgreSQL: one statement on a pooled connection, outside
-    any session (the session's own work per transaction cost more CPU than the write); SQLite: a session with
-    `store_updates` then `claim_stored`."""
+    same transaction, those `claimable` whose chat has nothing pending held elsewhere (`claim_stored`'s rule), and
+    hold the other claimable ones for their turn until `hold_until` (`hold_for_turn`; default: now); per update
+    (row id, claimed), or None for a redelivery. PostgreSQL: one statement on a pooled connection, outside any
+    session (the session's own work per transaction cost more CPU than the write); SQLite: a session with
+    `store_updates`, `claim_stored` and `hold_for_turn`."""
+    hold = hold_until or now
     if db.is_sqlite:
         async with db.session() as session:
             row_ids = await store_updates(session, updates, now=now, chats=chats)
             mine = [row_id for row_id, able in zip(row_ids, claimable, strict=True) if row_id is not None and able]
             claimed = await claim_stored(session, mine, claim)
+            await hold_for_turn(session, [row_id for row_id in mine if row_id not in claimed], claim[0], hold)
         return [None if row_id is None else (row_id, row_id in claimed) for row_id in row_ids]
     first, rows = _unique_rows(updates, chats)
     taken = [claimable[index] for index in first.values()]
@@ -298,15 +304,28 @@ async def store_new_updates(
         "u_claimable": taken,
         "owner": claim[0],
         "until": claim[1],
+        "hold_until": hold,
     }
     stored = {
-        (platform, key): (row_id, owner is not None)
-        for row_id, platform, key, owner in await raw.fetch_alone(db.engine, _UPDATES_INSERT_CLAIMING_PG, params)
+        (platform, key): (row_id, bool(claimed))
+        for row_id, platform, key, claimed in await raw.fetch_alone(db.engine, _UPDATES_INSERT_CLAIMING_PG, params)
     }
     result: list[tuple[int, bool] | None] = [None] * len(updates)
     for ident, index in first.items():
         result[index] = stored.get(ident)
     return result
+
+
+async def hold_for_turn(session: AsyncSession, ids: Sequence[int], owner: str, until: datetime) -> None:
+    """Hold the stored, unclaimed updates `ids` for `owner` until `until`: updates its worker keeps to claim by id in
+    their turn (`claim_listed`), which no other worker's walk takes before then, nor counts as an attempt. Past
+    `until` (its worker gone, or their turn slow to come) any worker's walk may take them."""
+    if ids:
+        await session.exec(  # type: ignore[call-overload]
+            update(InboundUpdate)
+            .where(col(InboundUpdate.id).in_(list(ids)), col(InboundUpdate.claimed_by).is_(None))
+            .values(claimed_by=owner, claimed_until=until)
+        )
 
 
 def _unique_rows(
@@ -571,14 +590,23 @@ def _claim_one_statement() -> Any:
 
 
 def _claim_listed_statement(ids: Any) -> Any:
-    """Claim those of the updates `ids` (the ids' test, per database) that are pending, due, unclaimed and the head
-    of their chat; `claim_updates`' columns of each (Core, built once per database)."""
+    """Claim those of the updates `ids` (the ids' test, per database) that are pending, due, unclaimed (or held for
+    their turn by the owner: `hold_for_turn`) and the head of their chat; `claim_updates`' columns of each (Core,
+    built once per database)."""
     now = bindparam("now", type_=_UPDATES.c.claimed_until.type)
+    owner = bindparam("owner", type_=_UPDATES.c.claimed_by.type)
+    held_here = (_UPDATES.c.claimed_by == owner) & (_UPDATES.c.attempts == 0)  # held for its turn by this worker
+    due = _UPDATES.c.next_attempt_at.is_(None) | (_UPDATES.c.next_attempt_at <= now)
     return (
         update(_UPDATES)
-        .where(ids(_UPDATES.c.id), _UPDATES.c.state == _PENDING, _takeable(_UPDATES, now), ~_behind_pending(_UPDATES))
+        .where(
+            ids(_UPDATES.c.id),
+            _UPDATES.c.state == _PENDING,
+            _takeable(_UPDATES, now) | (due & held_here),
+            ~_behind_pending(_UPDATES),
+        )
         .values(
-            claimed_by=bindparam("owner", type_=_UPDATES.c.claimed_by.type),
+            claimed_by=owner,
             claimed_until=bindparam("until", type_=_UPDATES.c.claimed_until.type),
             attempts=_UPDATES.c.attempts + 1,
         )
@@ -593,9 +621,10 @@ _CLAIM_LISTED_PG = raw.Prepared(_claim_listed_statement(lambda c: c == any_(bind
 async def claim_listed(
     session: AsyncSession, ids: Sequence[int], *, owner: str, now: datetime, lease_seconds: float
 ) -> list[InboundUpdate]:
-    """Claim, of the stored updates `ids`, those whose chat's turn has come (each pending, due, unclaimed and its
-    chat's oldest pending update), for `owner` until now + `lease_seconds`, one attempt more counted; by id. One
-    statement that reads only those rows: the follow-up of updates this worker stored behind another worker's."""
+    """Claim, of the stored updates `ids`, those whose chat's turn has come (each pending, due, unclaimed or held
+    for its turn by `owner`, and its chat's oldest pending update), for `owner` until now + `lease_seconds`, one
+    attempt more counted; by id. One statement that reads only those rows: the follow-up of updates this worker
+    stored behind another worker's."""
     if not ids:
         return []
     params = {"ids": list(ids), "owner": owner, "now": now, "until": now + timedelta(seconds=lease_seconds)}

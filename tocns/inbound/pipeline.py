@@ -45,9 +45,11 @@ PROCESSING_SLOTS = 8
 SWEEP_BATCH = 4 * PROCESSING_SLOTS
 # An update stored behind its chat's update that another worker is processing cannot be claimed at once; for this
 # long after such a refusal the loop looks again every FOLLOW_UP_POLL_SECONDS instead of INBOUND_POLL_SECONDS, so
-# the member's answer does not wait a whole poll (the p99 of /ghi at 50/s with two workers was 0.6-0.95 s). A poll
-# that finds every head held reads only the heads (docs/inbound.md).
-FOLLOW_UP_SECONDS = 2.0
+# the member's answer does not wait a whole poll (the p99 of /ghi at 50/s with two workers was 0.6-0.95 s), and the
+# update is held for this worker meanwhile. Such a poll looks only at the updates waiting here, by id; it walks
+# over every chat's head once an INBOUND_POLL_SECONDS (docs/inbound.md). Under a burst of two workers an update
+# waited 1-2 s for its turn (p50-p99): a shorter hold lapsed, and the other worker's walk read the update again.
+FOLLOW_UP_SECONDS = 10.0
 FOLLOW_UP_POLL_SECONDS = 0.02
 # An update refused at store stays in the memory of the worker that stored it, already read, for this long: its
 # follow-up polls claim it by id (no walk over the chats) and process it without reading its body again. Past
@@ -566,10 +568,10 @@ class Pipeline:
             async with self.db.session() as session:
                 await inbound_store.hand_back(session, row_id, self.owner)
             self._to_hand_back.discard(row_id)
-        if not self.channels:
+        self._forget_old_waiting()
+        if not self.channels or not (walk or self._waiting):
             return 0
         lease = self.settings.inbound_lease_seconds
-        self._forget_old_waiting()
         async with self.db.session() as session:
             rows = await inbound_store.claim_listed(
                 session, list(self._waiting)[:SWEEP_BATCH], owner=self.owner, now=self.clock(), lease_seconds=lease

@@ -373,6 +373,45 @@ async def test_an_update_behind_another_workers_is_taken_as_soon_as_that_one_is_
     assert len(texts) == 2 and HELP in texts[0]  # the first message's answer, then the second's
 
 
+async def test_a_kept_update_is_not_overtaken_by_the_next_message_of_its_chat(
+    qapp: BotApp, channels: list[Any], settings: Settings, tmp_path: Path
+) -> None:
+    """The second worker keeps a message refused at store (the first worker was busy with the chat) for its turn.
+    Once the first is done, the chat's next message also reaches the second worker and is claimed at store; it
+    must still go after the kept one, so the group's answers come in the order its members typed."""
+    first_app = platform_app(qapp, _queue_settings(settings, tmp_path, inbound_poll_seconds=60.0))
+    workers = _second_worker(first_app, channels)
+    second_app = await anext(workers)
+    try:
+        gate, started = hold_commands(first_app)
+        telegram = channels[0]
+        one = telegram.check(tg_message_update("/huongdan", chat_id=-1001))
+        row_id = await first_app.pipeline.store(telegram, one)
+        assert row_id is not None
+        first = asyncio.create_task(first_app.pipeline.process(telegram, row_id, one))
+        async with asyncio.timeout(20):
+            await started.wait()
+        kept, later = (telegram.check(tg_message_update("/huongdan", chat_id=-1001)) for _ in range(2))
+        assert await second_app.pipeline.accept(telegram, kept)  # refused at store: kept for its turn
+        await second_app.pipeline.drain()
+        gate.set()
+        assert await first
+        assert await second_app.pipeline.accept(telegram, later)  # nothing of the chat is held elsewhere now
+        await second_app.pipeline.drain()
+        assert [r.state for r in await inbound_rows(first_app)] == ["done", "pending", "pending"]
+        stop_loop = second_app.pipeline.start()
+        try:
+            async with asyncio.timeout(20):
+                while {r.state for r in await inbound_rows(first_app)} != {"done"}:
+                    await asyncio.sleep(0.02)
+        finally:
+            await stop_loop()
+    finally:
+        await workers.aclose()
+    answered = [m.dedupe_key for m in await outbox(first_app)]
+    assert answered == [f"reply:telegram:{checked.key}:0" for checked in (one, kept, later)]
+
+
 async def test_an_attempt_whose_lease_was_taken_over_keeps_nothing(
     qapp: BotApp, channels: list[Any], worker2: BotApp, clock: FakeClock
 ) -> None:

@@ -160,8 +160,10 @@ class Pipeline:
         self._wake = asyncio.Event()
         # When (loop time) a claim was last refused because an earlier update of its chat was pending elsewhere.
         self._refused_at: float | None = None
-        # Updates refused at store, by id, as read then, with when (loop time): see WAITING_SECONDS.
+        # Updates refused at store, by id, as read then, with when (loop time): see WAITING_SECONDS; and how many
+        # of them each chat (platform:chat) has.
         self._waiting: dict[int, tuple[InboundChannel, Checked, float]] = {}
+        self._waiting_chats: dict[str, int] = {}
         # When (loop time) the loop last walked the chats' heads, and whether that walk took something.
         self._walked_at: float | None = None
         self._walk_again = False
@@ -327,7 +329,11 @@ class Pipeline:
         for (channel, checked, done), row, tried in zip(batch, stored, claimable, strict=True):
             if self.metrics is not None:
                 self.metrics.updates_received.labels(channel.platform, "new" if row else "duplicate").inc()
-            if row is not None and (row[1] or not tried):
+            if row is not None and row[1] and self._waiting_chats.get(f"{channel.platform}:{checked.chat}"):
+                # Claimed behind an update of its chat that this worker keeps for its turn (held, not claimed): it
+                # goes after that one, through the same follow-up claim, not before it through the fast path.
+                self._wait_for_turn(row[0], channel, checked)
+            elif row is not None and (row[1] or not tried):
                 self.submit(channel, row[0], checked, claimed_at_store=row[1])
             elif row is not None:
                 # Refused at store: an earlier update of its chat is pending and not this worker's (another
@@ -450,17 +456,28 @@ class Pipeline:
     def _wait_for_turn(self, row_id: int, channel: InboundChannel, checked: Checked) -> None:
         """Keep an update refused at store for the follow-up polls (WAITING_SECONDS), and have them start."""
         self._waiting[row_id] = (channel, checked, asyncio.get_running_loop().time())
+        key = f"{channel.platform}:{checked.chat}"
+        self._waiting_chats[key] = self._waiting_chats.get(key, 0) + 1
         self._forget_old_waiting()
         self._follow_up()
+
+    def _stop_waiting(self, row_id: int) -> tuple[InboundChannel, Checked, float] | None:
+        """Forget an update kept for its turn (claimed now, or kept too long); what was kept, if it was."""
+        waiting = self._waiting.pop(row_id, None)
+        if waiting is not None:
+            key = f"{waiting[0].platform}:{waiting[1].chat}"
+            self._waiting_chats[key] -= 1
+            if not self._waiting_chats[key]:
+                del self._waiting_chats[key]
+        return waiting
 
     def _forget_old_waiting(self) -> None:
         """Drop the updates kept past WAITING_SECONDS, and the oldest past MAX_WAITING: the walk over the chats
         takes them instead (or another worker took them already)."""
         since = asyncio.get_running_loop().time() - WAITING_SECONDS
-        if self._waiting and (len(self._waiting) > MAX_WAITING or next(iter(self._waiting.values()))[2] < since):
-            # Oldest first: a dict keeps the order the updates were added in.
-            kept = list(self._waiting.items())[-MAX_WAITING:]
-            self._waiting = {row_id: waiting for row_id, waiting in kept if waiting[2] >= since}
+        while self._waiting and (len(self._waiting) > MAX_WAITING or next(iter(self._waiting.values()))[2] < since):
+            # The oldest first: a dict keeps the order the updates were added in.
+            self._stop_waiting(next(iter(self._waiting)))
 
     def _walk_due(self) -> bool:
         """Whether the next sweep walks over the chats' heads: always, except in the follow-up polls, which claim
@@ -573,8 +590,9 @@ class Pipeline:
             return 0
         lease = self.settings.inbound_lease_seconds
         async with self.db.session() as session:
+            # Every update kept (at most MAX_WAITING): a chat whose turn has come may be behind others still waiting.
             rows = await inbound_store.claim_listed(
-                session, list(self._waiting)[:SWEEP_BATCH], owner=self.owner, now=self.clock(), lease_seconds=lease
+                session, list(self._waiting), owner=self.owner, now=self.clock(), lease_seconds=lease
             )
             if walk and len(rows) < SWEEP_BATCH:
                 walked = await inbound_store.claim_updates(
@@ -594,7 +612,7 @@ class Pipeline:
         for row in rows:
             channel = self.channels[row.platform]
             assert row.id is not None
-            waiting = self._waiting.pop(row.id, None)
+            waiting = self._stop_waiting(row.id)
             try:
                 # Read again only when this worker did not keep it as the webhook read it.
                 checked = waiting[1] if waiting is not None else channel.check(json.loads(row.body))

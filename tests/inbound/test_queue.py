@@ -28,6 +28,7 @@ from tocns.config import Settings
 from tocns.core.messages import IncomingMessage
 from tocns.core.router import INTERNAL_ERROR_TEXT
 from tocns.db.engine import Database
+from tocns.inbound import pipeline as pipeline_module
 from tocns.inbound import store as inbound_store
 from tocns.inbound.jobs import inbound_retention
 from tocns.web.app import create_app
@@ -410,6 +411,53 @@ async def test_a_kept_update_is_not_overtaken_by_the_next_message_of_its_chat(
         await workers.aclose()
     answered = [m.dedupe_key for m in await outbox(first_app)]
     assert answered == [f"reply:telegram:{checked.key}:0" for checked in (one, kept, later)]
+
+
+async def test_updates_kept_past_the_memory_limit_are_still_claimed_in_their_turn(
+    qapp: BotApp, channels: list[Any], settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst can leave more updates waiting for their turn than a worker keeps as read (MAX_WAITING): the oldest
+    are then kept as ids alone. They are still held for that worker, so it must still claim them in their turn (by
+    id, reading their bodies again), not leave their chats waiting for the hold to end."""
+    monkeypatch.setattr(pipeline_module, "MAX_WAITING", 1)
+    first_app = platform_app(qapp, _queue_settings(settings, tmp_path, inbound_poll_seconds=60.0))
+    workers = _second_worker(first_app, channels)
+    second_app = await anext(workers)
+    try:
+        gate, started = hold_commands(first_app)
+        telegram = channels[0]
+        busy = [telegram.check(tg_message_update("/huongdan", chat_id=chat)) for chat in (-1001, -1002)]
+        ids = [await first_app.pipeline.store(telegram, checked) for checked in busy]
+        held = [
+            asyncio.create_task(first_app.pipeline.process(telegram, row_id or 0, c))
+            for row_id, c in zip(ids, busy, strict=True)
+        ]
+        async with asyncio.timeout(20):
+            await started.wait()
+        kept = [telegram.check(tg_message_update("/huongdan", chat_id=chat)) for chat in (-1001, -1002)]
+        for checked in kept:  # both refused at store: the first worker holds both chats
+            assert await second_app.pipeline.accept(telegram, checked)
+        await second_app.pipeline.drain()
+        reads: list[Any] = []
+        check = telegram.check
+
+        def counted_check(body: Any) -> Any:
+            reads.append(body)
+            return check(body)
+
+        monkeypatch.setattr(telegram, "check", counted_check)
+        stop_loop = second_app.pipeline.start()
+        try:
+            gate.set()
+            assert all(await asyncio.gather(*held))
+            async with asyncio.timeout(5):  # the updates' hold lasts 10 s; the follow-up polls come every 20 ms
+                while {r.state for r in await inbound_rows(first_app)} != {"done"}:
+                    await asyncio.sleep(0.02)
+        finally:
+            await stop_loop()
+    finally:
+        await workers.aclose()
+    assert [body["update_id"] for body in reads] == [int(kept[0].key)]  # the older one, kept as its id alone
 
 
 async def test_an_attempt_whose_lease_was_taken_over_keeps_nothing(

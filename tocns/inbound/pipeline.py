@@ -51,9 +51,11 @@ SWEEP_BATCH = 4 * PROCESSING_SLOTS
 # waited 1-2 s for its turn (p50-p99): a shorter hold lapsed, and the other worker's walk read the update again.
 FOLLOW_UP_SECONDS = 10.0
 FOLLOW_UP_POLL_SECONDS = 0.02
-# An update refused at store stays in the memory of the worker that stored it, already read, for this long: its
-# follow-up polls claim it by id (no walk over the chats) and process it without reading its body again. Past
-# that (or past MAX_WAITING such updates), the loop's walk over the chats takes it like any other.
+# An update refused at store stays in the memory of the worker that stored it for this long: its follow-up polls
+# claim it by id (no walk over the chats), and process it without reading its body again. Past that, the loop's
+# walk over the chats takes it like any other. Of more than MAX_WAITING such updates, the oldest are kept as ids
+# alone (claimed by id all the same, their bodies read again): a burst's backlog held 1,500 updates at once, and
+# one dropped from memory while still held for its worker held its chat until the hold ended (a 10 s stall).
 WAITING_SECONDS = 30.0
 MAX_WAITING = 1000
 # The name the processing loop reports its progress under (/healthz).
@@ -160,9 +162,10 @@ class Pipeline:
         self._wake = asyncio.Event()
         # When (loop time) a claim was last refused because an earlier update of its chat was pending elsewhere.
         self._refused_at: float | None = None
-        # Updates refused at store, by id, as read then, with when (loop time): see WAITING_SECONDS; and how many
-        # of them each chat (platform:chat) has.
-        self._waiting: dict[int, tuple[InboundChannel, Checked, float]] = {}
+        # Updates refused at store, by id, with when (loop time) and their chat (platform:chat): see
+        # WAITING_SECONDS; the most recent MAX_WAITING of them as read then; how many of them each chat has.
+        self._waiting: dict[int, tuple[float, str]] = {}
+        self._read: dict[int, Checked] = {}
         self._waiting_chats: dict[str, int] = {}
         # When (loop time) the loop last walked the chats' heads, and whether that walk took something.
         self._walked_at: float | None = None
@@ -455,29 +458,32 @@ class Pipeline:
 
     def _wait_for_turn(self, row_id: int, channel: InboundChannel, checked: Checked) -> None:
         """Keep an update refused at store for the follow-up polls (WAITING_SECONDS), and have them start."""
-        self._waiting[row_id] = (channel, checked, asyncio.get_running_loop().time())
         key = f"{channel.platform}:{checked.chat}"
-        self._waiting_chats[key] = self._waiting_chats.get(key, 0) + 1
+        if row_id not in self._waiting:
+            self._waiting_chats[key] = self._waiting_chats.get(key, 0) + 1
+        self._waiting[row_id] = (asyncio.get_running_loop().time(), key)
+        self._read[row_id] = checked
+        if len(self._read) > MAX_WAITING:
+            del self._read[next(iter(self._read))]  # the oldest: a dict keeps the order of its keys
         self._forget_old_waiting()
         self._follow_up()
 
-    def _stop_waiting(self, row_id: int) -> tuple[InboundChannel, Checked, float] | None:
-        """Forget an update kept for its turn (claimed now, or kept too long); what was kept, if it was."""
+    def _stop_waiting(self, row_id: int) -> Checked | None:
+        """Forget an update kept for its turn (claimed now, or kept too long); it as read, if that was kept."""
         waiting = self._waiting.pop(row_id, None)
         if waiting is not None:
-            key = f"{waiting[0].platform}:{waiting[1].chat}"
+            key = waiting[1]
             self._waiting_chats[key] -= 1
             if not self._waiting_chats[key]:
                 del self._waiting_chats[key]
-        return waiting
+        return self._read.pop(row_id, None)
 
     def _forget_old_waiting(self) -> None:
-        """Drop the updates kept past WAITING_SECONDS, and the oldest past MAX_WAITING: the walk over the chats
-        takes them instead (or another worker took them already)."""
+        """Drop the updates kept past WAITING_SECONDS: the walk over the chats takes them instead (or another
+        worker took them already)."""
         since = asyncio.get_running_loop().time() - WAITING_SECONDS
-        while self._waiting and (len(self._waiting) > MAX_WAITING or next(iter(self._waiting.values()))[2] < since):
-            # The oldest first: a dict keeps the order the updates were added in.
-            self._stop_waiting(next(iter(self._waiting)))
+        while self._waiting and next(iter(self._waiting.values()))[0] < since:
+            self._stop_waiting(next(iter(self._waiting)))  # the oldest first
 
     def _walk_due(self) -> bool:
         """Whether the next sweep walks over the chats' heads: always, except in the follow-up polls, which claim
@@ -612,10 +618,10 @@ class Pipeline:
         for row in rows:
             channel = self.channels[row.platform]
             assert row.id is not None
-            waiting = self._stop_waiting(row.id)
+            kept = self._stop_waiting(row.id)
             try:
                 # Read again only when this worker did not keep it as the webhook read it.
-                checked = waiting[1] if waiting is not None else channel.check(json.loads(row.body))
+                checked = kept if kept is not None else channel.check(json.loads(row.body))
             except (ValueError, RecursionError) as exc:
                 # Stored by an older version, or a channel that became stricter: no attempt can ever read it.
                 unreadable = Checked(body={}, key=row.update_key, chat=row.chat_key or "", event=None)

@@ -374,6 +374,21 @@ async def test_an_update_behind_another_workers_is_taken_as_soon_as_that_one_is_
     assert len(texts) == 2 and HELP in texts[0]  # the first message's answer, then the second's
 
 
+async def _first_worker_busy(app: BotApp, telegram: Any, *chats: int) -> tuple[asyncio.Event, list[Any], list[Any]]:
+    """The first worker takes one message in each chat and holds them at the door: (the gate that lets them go
+    on, the messages as read, their processing tasks), once one of them is waiting there."""
+    gate, started = hold_commands(app)
+    busy = [telegram.check(tg_message_update("/huongdan", chat_id=chat)) for chat in chats]
+    tasks = []
+    for checked in busy:
+        row_id = await app.pipeline.store(telegram, checked)
+        assert row_id is not None
+        tasks.append(asyncio.create_task(app.pipeline.process(telegram, row_id, checked)))
+    async with asyncio.timeout(20):
+        await started.wait()
+    return gate, busy, tasks
+
+
 async def test_a_kept_update_is_not_overtaken_by_the_next_message_of_its_chat(
     qapp: BotApp, channels: list[Any], settings: Settings, tmp_path: Path
 ) -> None:
@@ -384,14 +399,8 @@ async def test_a_kept_update_is_not_overtaken_by_the_next_message_of_its_chat(
     workers = _second_worker(first_app, channels)
     second_app = await anext(workers)
     try:
-        gate, started = hold_commands(first_app)
         telegram = channels[0]
-        one = telegram.check(tg_message_update("/huongdan", chat_id=-1001))
-        row_id = await first_app.pipeline.store(telegram, one)
-        assert row_id is not None
-        first = asyncio.create_task(first_app.pipeline.process(telegram, row_id, one))
-        async with asyncio.timeout(20):
-            await started.wait()
+        gate, [one], [first] = await _first_worker_busy(first_app, telegram, -1001)
         kept, later = (telegram.check(tg_message_update("/huongdan", chat_id=-1001)) for _ in range(2))
         assert await second_app.pipeline.accept(telegram, kept)  # refused at store: kept for its turn
         await second_app.pipeline.drain()
@@ -424,16 +433,8 @@ async def test_updates_kept_past_the_memory_limit_are_still_claimed_in_their_tur
     workers = _second_worker(first_app, channels)
     second_app = await anext(workers)
     try:
-        gate, started = hold_commands(first_app)
         telegram = channels[0]
-        busy = [telegram.check(tg_message_update("/huongdan", chat_id=chat)) for chat in (-1001, -1002)]
-        ids = [await first_app.pipeline.store(telegram, checked) for checked in busy]
-        held = [
-            asyncio.create_task(first_app.pipeline.process(telegram, row_id or 0, c))
-            for row_id, c in zip(ids, busy, strict=True)
-        ]
-        async with asyncio.timeout(20):
-            await started.wait()
+        gate, _, held = await _first_worker_busy(first_app, telegram, -1001, -1002)
         kept = [telegram.check(tg_message_update("/huongdan", chat_id=chat)) for chat in (-1001, -1002)]
         for checked in kept:  # both refused at store: the first worker holds both chats
             assert await second_app.pipeline.accept(telegram, checked)

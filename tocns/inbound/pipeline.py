@@ -8,6 +8,7 @@ knows a platform.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import json
 import logging
@@ -51,12 +52,12 @@ SWEEP_BATCH = 4 * PROCESSING_SLOTS
 # waited 1-2 s for its turn (p50-p99): a shorter hold lapsed, and the other worker's walk read the update again.
 FOLLOW_UP_SECONDS = 10.0
 FOLLOW_UP_POLL_SECONDS = 0.02
-# An update refused at store stays in the memory of the worker that stored it for this long: its follow-up polls
-# claim it by id (no walk over the chats), and process it without reading its body again. Past that, the loop's
-# walk over the chats takes it like any other. Of more than MAX_WAITING such updates, the oldest are kept as ids
-# alone (claimed by id all the same, their bodies read again): a burst's backlog held 1,500 updates at once, and
-# one dropped from memory while still held for its worker held its chat until the hold ended (a 10 s stall).
-WAITING_SECONDS = 30.0
+# An update refused at store stays in the memory of the worker that stored it while it is held for it (see
+# FOLLOW_UP_SECONDS): its follow-up polls claim it by id (no walk over the chats), and process it without reading
+# its body again. Then the loop's walk over the chats takes it like any other. Of more than MAX_WAITING such
+# updates, the oldest are kept as ids alone (claimed by id all the same, their bodies read again): a burst's
+# backlog held 1,500 updates at once, and one dropped from memory while still held for its worker held its chat
+# until the hold ended (a 10 s stall).
 MAX_WAITING = 1000
 # The name the processing loop reports its progress under (/healthz).
 LOOP_NAME = "inbound_queue"
@@ -162,11 +163,11 @@ class Pipeline:
         self._wake = asyncio.Event()
         # When (loop time) a claim was last refused because an earlier update of its chat was pending elsewhere.
         self._refused_at: float | None = None
-        # Updates refused at store, by id, with when (loop time) and their chat (platform:chat): see
-        # WAITING_SECONDS; the most recent MAX_WAITING of them as read then; how many of them each chat has.
+        # Updates refused at store, by id, with when (loop time) and their chat (platform:chat): see MAX_WAITING;
+        # the most recent MAX_WAITING of them as read then; their ids by chat, in order.
         self._waiting: dict[int, tuple[float, str]] = {}
         self._read: dict[int, Checked] = {}
-        self._waiting_chats: dict[str, int] = {}
+        self._kept_by_chat: dict[str, list[int]] = {}
         # When (loop time) the loop last walked the chats' heads, and whether that walk took something.
         self._walked_at: float | None = None
         self._walk_again = False
@@ -332,7 +333,7 @@ class Pipeline:
         for (channel, checked, done), row, tried in zip(batch, stored, claimable, strict=True):
             if self.metrics is not None:
                 self.metrics.updates_received.labels(channel.platform, "new" if row else "duplicate").inc()
-            if row is not None and row[1] and self._waiting_chats.get(f"{channel.platform}:{checked.chat}"):
+            if row is not None and row[1] and f"{channel.platform}:{checked.chat}" in self._kept_by_chat:
                 # Claimed behind an update of its chat that this worker keeps for its turn (held, not claimed): it
                 # goes after that one, through the same follow-up claim, not before it through the fast path.
                 self._wait_for_turn(row[0], channel, checked)
@@ -457,10 +458,10 @@ class Pipeline:
             )
 
     def _wait_for_turn(self, row_id: int, channel: InboundChannel, checked: Checked) -> None:
-        """Keep an update refused at store for the follow-up polls (WAITING_SECONDS), and have them start."""
+        """Keep an update refused at store for the follow-up polls (while it is held), and have them start."""
         key = f"{channel.platform}:{checked.chat}"
         if row_id not in self._waiting:
-            self._waiting_chats[key] = self._waiting_chats.get(key, 0) + 1
+            bisect.insort(self._kept_by_chat.setdefault(key, []), row_id)
         self._waiting[row_id] = (asyncio.get_running_loop().time(), key)
         self._read[row_id] = checked
         if len(self._read) > MAX_WAITING:
@@ -473,17 +474,21 @@ class Pipeline:
         waiting = self._waiting.pop(row_id, None)
         if waiting is not None:
             key = waiting[1]
-            self._waiting_chats[key] -= 1
-            if not self._waiting_chats[key]:
-                del self._waiting_chats[key]
+            kept = self._kept_by_chat[key]
+            kept.remove(row_id)
+            if not kept:
+                del self._kept_by_chat[key]
         return self._read.pop(row_id, None)
 
     def _forget_old_waiting(self) -> None:
-        """Drop the updates kept past WAITING_SECONDS: the walk over the chats takes them instead (or another
-        worker took them already)."""
-        since = asyncio.get_running_loop().time() - WAITING_SECONDS
+        """Drop the updates kept past their hold: the walk over the chats takes them instead (or another worker took
+        them already). Each is handed back at the next sweep: one claimed at store behind a kept one (not merely
+        held) would otherwise wait for its lease to end."""
+        since = asyncio.get_running_loop().time() - FOLLOW_UP_SECONDS
         while self._waiting and next(iter(self._waiting.values()))[0] < since:
-            self._stop_waiting(next(iter(self._waiting)))  # the oldest first
+            row_id = next(iter(self._waiting))  # the oldest first
+            self._stop_waiting(row_id)
+            self._to_hand_back.add(row_id)
 
     def _walk_due(self) -> bool:
         """Whether the next sweep walks over the chats' heads: always, except in the follow-up polls, which claim
@@ -596,9 +601,14 @@ class Pipeline:
             return 0
         lease = self.settings.inbound_lease_seconds
         async with self.db.session() as session:
-            # Every update kept (at most MAX_WAITING): a chat whose turn has come may be behind others still waiting.
+            # Of each chat the first update kept: only a chat's oldest pending update can be claimed. Listing every
+            # one kept probed hundreds of rows per poll in a burst's backlog.
             rows = await inbound_store.claim_listed(
-                session, list(self._waiting), owner=self.owner, now=self.clock(), lease_seconds=lease
+                session,
+                [kept[0] for kept in self._kept_by_chat.values()],
+                owner=self.owner,
+                now=self.clock(),
+                lease_seconds=lease,
             )
             if walk and len(rows) < SWEEP_BATCH:
                 walked = await inbound_store.claim_updates(

@@ -547,8 +547,13 @@ async def claim_updates(
         **{f"platform_{n}": platform for n, platform in enumerate(wanted)},
     }
     postgres = is_postgres(session)
-    statement = _claim_heads(len(wanted), postgres)
-    if postgres:
+    return await _claimed(session, _claim_heads(len(wanted), postgres), params)
+
+
+async def _claimed(session: AsyncSession, statement: Any, params: dict[str, Any]) -> list[InboundUpdate]:
+    """Run a claim that returns `_CLAIMED_COLUMNS` (`raw.Prepared` on PostgreSQL, Core on SQLite); the updates it
+    claimed, by id, as unattached rows."""
+    if isinstance(statement, raw.Prepared):
         rows: list[Any] = await raw.fetch(session, statement, params)
     else:
         conn = await session.connection()
@@ -628,13 +633,7 @@ async def claim_listed(
     if not ids:
         return []
     params = {"ids": list(ids), "owner": owner, "now": now, "until": now + timedelta(seconds=lease_seconds)}
-    if is_postgres(session):
-        rows: list[Any] = await raw.fetch(session, _CLAIM_LISTED_PG, params)
-    else:
-        conn = await session.connection()
-        rows = list((await conn.execute(_CLAIM_LISTED_SQLITE, params)).all())
-    claimed = [raw.built(InboundUpdate, dict(zip(_CLAIMED_COLUMNS, row, strict=True))) for row in rows]
-    return sorted(claimed, key=lambda row: row.id)
+    return await _claimed(session, _CLAIM_LISTED_PG if is_postgres(session) else _CLAIM_LISTED_SQLITE, params)
 
 
 _CLAIM_ONE_SQLITE = _claim_one_statement()

@@ -599,6 +599,35 @@ class Pipeline:
         self._forget_old_waiting()
         if not self.channels or not (walk or self._waiting):
             return 0
+        rows = await self._claim_due(walk)
+        attempts = []
+        for row in rows:
+            channel = self.channels[row.platform]
+            assert row.id is not None
+            kept = self._stop_waiting(row.id)
+            try:
+                # Read again only when this worker did not keep it as the webhook read it.
+                checked = kept if kept is not None else channel.check(json.loads(row.body))
+            except (ValueError, RecursionError) as exc:
+                # Stored by an older version, or a channel that became stricter: no attempt can ever read it.
+                unreadable = Checked(body={}, key=row.update_key, chat=row.chat_key or "", event=None)
+                failure = Failure(channel, unreadable, self.settings.inbound_max_attempts, f"unreadable: {exc}")
+                await self._settle(row.id, failure)
+                self._release_loop_hold(f"{row.platform}:{row.chat_key}", row.id)
+                continue
+            if row.attempts > self.settings.inbound_max_attempts:
+                # The last attempt never reported back (its worker stopped mid-way): park, do not run it again.
+                error = row.error or "tiến trình xử lý đã dừng giữa chừng"
+                await self._settle(row.id, Failure(channel, checked, row.attempts, error))
+                self._release_loop_hold(f"{row.platform}:{row.chat_key}", row.id)
+                continue
+            attempts.append(self._attempt(channel, row.id, checked, row.attempts, from_loop=True))
+        await asyncio.gather(*attempts)
+        return len(rows)
+
+    async def _claim_due(self, walk: bool) -> list[InboundUpdate]:
+        """Claim, in one transaction, the updates kept here whose turn has come and, with `walk`, the due heads of
+        every chat (up to SWEEP_BATCH in all)."""
         lease = self.settings.inbound_lease_seconds
         async with self.db.session() as session:
             # Of each chat the first update kept: only a chat's oldest pending update can be claimed. Listing every
@@ -624,30 +653,7 @@ class Pipeline:
             # Before the claim commits: a fast-path update of the same chat claimed after it must see it.
             for row in rows:
                 self._loop_held.setdefault(f"{row.platform}:{row.chat_key}", set()).add(row.id or 0)
-        attempts = []
-        for row in rows:
-            channel = self.channels[row.platform]
-            assert row.id is not None
-            kept = self._stop_waiting(row.id)
-            try:
-                # Read again only when this worker did not keep it as the webhook read it.
-                checked = kept if kept is not None else channel.check(json.loads(row.body))
-            except (ValueError, RecursionError) as exc:
-                # Stored by an older version, or a channel that became stricter: no attempt can ever read it.
-                unreadable = Checked(body={}, key=row.update_key, chat=row.chat_key or "", event=None)
-                failure = Failure(channel, unreadable, self.settings.inbound_max_attempts, f"unreadable: {exc}")
-                await self._settle(row.id, failure)
-                self._release_loop_hold(f"{row.platform}:{row.chat_key}", row.id)
-                continue
-            if row.attempts > self.settings.inbound_max_attempts:
-                # The last attempt never reported back (its worker stopped mid-way): park, do not run it again.
-                error = row.error or "tiến trình xử lý đã dừng giữa chừng"
-                await self._settle(row.id, Failure(channel, checked, row.attempts, error))
-                self._release_loop_hold(f"{row.platform}:{row.chat_key}", row.id)
-                continue
-            attempts.append(self._attempt(channel, row.id, checked, row.attempts, from_loop=True))
-        await asyncio.gather(*attempts)
-        return len(rows)
+        return rows
 
     async def recover(self) -> int:
         """Sweep until nothing is claimable now (a backlog after a stop, tests); returns how many were taken."""

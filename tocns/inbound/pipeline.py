@@ -605,6 +605,7 @@ class Pipeline:
             channel = self.channels[row.platform]
             assert row.id is not None
             kept = self._stop_waiting(row.id)
+            self._to_hand_back.discard(row.id)  # forgotten, then taken by this worker's walk: it is this run's now
             try:
                 # Read again only when this worker did not keep it as the webhook read it.
                 checked = kept if kept is not None else channel.check(json.loads(row.body))

@@ -361,9 +361,7 @@ async def test_an_update_behind_another_workers_is_taken_as_soon_as_that_one_is_
             walked = len(walks)  # the loop's first sweep walks over the chats
             gate.set()
             assert await first
-            async with asyncio.timeout(20):  # far less than the 60 s poll
-                while {r.state for r in await inbound_rows(first_app)} != {"done"}:
-                    await asyncio.sleep(0.02)
+            await _all_done(first_app, within=20)  # far less than the 60 s poll
             assert reads == []  # processed as the webhook read it
             assert len(walks) == walked  # the follow-up polls looked at that update alone
         finally:
@@ -372,6 +370,13 @@ async def test_an_update_behind_another_workers_is_taken_as_soon_as_that_one_is_
         await workers.aclose()
     texts = [m.text for m in await outbox(first_app)]
     assert len(texts) == 2 and HELP in texts[0]  # the first message's answer, then the second's
+
+
+async def _all_done(app: BotApp, within: float) -> None:
+    """Wait until every stored update is done; TimeoutError after `within` seconds."""
+    async with asyncio.timeout(within):
+        while {r.state for r in await inbound_rows(app)} != {"done"}:
+            await asyncio.sleep(0.02)
 
 
 async def _first_worker_busy(app: BotApp, telegram: Any, *chats: int) -> tuple[asyncio.Event, list[Any], list[Any]]:
@@ -411,9 +416,7 @@ async def test_a_kept_update_is_not_overtaken_by_the_next_message_of_its_chat(
         assert [r.state for r in await inbound_rows(first_app)] == ["done", "pending", "pending"]
         stop_loop = second_app.pipeline.start()
         try:
-            async with asyncio.timeout(20):
-                while {r.state for r in await inbound_rows(first_app)} != {"done"}:
-                    await asyncio.sleep(0.02)
+            await _all_done(first_app, within=20)
         finally:
             await stop_loop()
     finally:
@@ -451,9 +454,7 @@ async def test_updates_kept_past_the_memory_limit_are_still_claimed_in_their_tur
         try:
             gate.set()
             assert all(await asyncio.gather(*held))
-            async with asyncio.timeout(5):  # the updates' hold lasts 10 s; the follow-up polls come every 20 ms
-                while {r.state for r in await inbound_rows(first_app)} != {"done"}:
-                    await asyncio.sleep(0.02)
+            await _all_done(first_app, within=5)  # the updates' hold lasts 10 s; the follow-up polls come every 20 ms
         finally:
             await stop_loop()
     finally:

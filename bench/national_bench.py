@@ -426,15 +426,19 @@ def main() -> None:
         help="sample the loop's stack while it stalls (50 ms or more) during the busy tick; print the top places",
     )  # fmt: skip
     parser.add_argument(
+        "--split-stalls", action="store_true",
+        help="split each stall of 50 ms or more into the loop thread's running, waiting for a CPU and asleep (Linux)",
+    )  # fmt: skip
+    parser.add_argument(
         "--keep-files", metavar="DIR", default=None,
         help="FILES_DIR of the run, kept afterwards (the drawn files, to compare two trees' outputs)",
     )  # fmt: skip
     args = parser.parse_args()
     busy, ticks, reports = not args.no_busy, not args.no_ticks, not args.no_reports
     skip, freeze = set(args.skip_job), args.gc_freeze
-    if args.sample_stalls:
+    if args.sample_stalls or args.split_stalls:
         global SAMPLER
-        SAMPLER = StallSampler()
+        SAMPLER = StallSampler(stacks=args.sample_stalls)
     if args.switch_interval is not None:
         sys.setswitchinterval(args.switch_interval)
     asyncio.run(

@@ -48,7 +48,9 @@ async def _run_all(app: BotApp, now: datetime) -> list[str]:
         # Side by side, each on its own connections: while the weekly summary's workbooks are drawn in the drawing
         # processes, the digests and reminders are built and queued (in turn they took the busy Monday 120 s at
         # national size, the drawing alone most of it).
-        results = list(await asyncio.gather(*(_run_one(app, job, now) for job in jobs)))
+        # Each job's task named after it: a slow step or a stack dump names the job.
+        tasks = [asyncio.create_task(_run_one(app, job, now), name=f"job {job.name}") for job in jobs]
+        results = list(await asyncio.gather(*tasks))
     outage = next((exc for _, exc in results if exc is not None), None)
     if outage is not None:
         raise JobsUnreachable(describe(outage)) from outage

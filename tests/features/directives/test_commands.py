@@ -120,6 +120,21 @@ async def test_ack_and_status_per_commune(app: BotApp, chat: ChatHarness, clock:
     assert "- Xã Tân Lập (X1): đã nhận tin 2/2 nhóm; đã xác nhận (Hùng" in own and "Hòa Bình" not in own
 
 
+async def test_no_reminder_to_a_group_the_directive_never_reached(
+    app: BotApp, chat: ChatHarness, clock: FakeClock
+) -> None:
+    await _setup(app, chat, clock)
+    await _send(chat, "/chidao toàn tỉnh: Rà soát thuê bao")
+    async with app.db.session() as session:
+        for row in (await session.exec(select(OutboxMessage))).all():
+            row.state = OutboxState.FAILED if row.chat_id == "g-x2" else OutboxState.SENT
+            session.add(row)
+    clock.advance(hours=24, minutes=1)
+    # X2 did not acknowledge, but its group is gone (the bot was removed): a reminder would fail the same way.
+    lines = sorted(await remind(app, clock()))
+    assert lines == ["nhắc chỉ đạo 1 tới console:g-x1", "nhắc chỉ đạo 1 tới console:g-x1-t1"]
+
+
 async def test_ack_outside_the_scope_is_refused(app: BotApp, chat: ChatHarness, clock: FakeClock) -> None:
     await _setup(app, chat, clock)
     await _staff(chat, "/chidao X2: Họp riêng xã Hòa Bình")

@@ -11,10 +11,12 @@ from tocns.db import job_done
 from tocns.features.directives import store
 from tocns.features.directives.service import ack_buttons
 from tocns.outbox import store as outbox_store
-from tocns.outbox.models import OutboxState
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from tocns.core.jobs import JobContext
+    from tocns.features.directives.models import Directive
 
 
 async def directive_reminders(app: JobContext, now: datetime) -> list[str]:
@@ -28,30 +30,33 @@ async def directive_reminders(app: JobContext, now: datetime) -> list[str]:
         keys = [f"directive-reminder:{d.id}:{t.platform}:{t.chat_id}" for d, t in due]
         # The week a directive is open for reminders, each minute costs a few statements, not two per group.
         used = await outbox_store.used_keys(session, keys)
-        todo = [(d, t, key) for (d, t), key in zip(due, keys, strict=True) if key not in used]
-        states = await store.outbox_states(session, [t.outbox_id for _d, t, _k in todo if t.outbox_id])
-        messages: list[tuple[dict[str, Any], str]] = []
-        for directive, target, key in todo:
-            if target.outbox_id and states.get(target.outbox_id) == OutboxState.FAILED:
-                continue  # the group never got it (the bot was removed): a reminder would fail the same way
-            sent = fmt_date(directive.created_at.astimezone(tz).date())
-            message = {
-                "platform": target.platform,
-                "chat_id": target.chat_id,
-                "text": (
-                    f"⏰ Nhắc: chỉ đạo số {directive.id} gửi ngày {sent} chưa được xác nhận.\n"
-                    f"{clean_text(directive.text)}\n\n"
-                    f"Trả lời /danhan {directive.id} để xác nhận."
-                ),
-                "kind": "directive_reminder",
-                "dedupe_key": key,
-                "now": now,
-                "buttons": ack_buttons(directive),
-            }
-            messages.append((message, f"nhắc chỉ đạo {directive.id} tới {target.platform}:{target.chat_id}"))
+        directives = {d.id: d for d, _t in due}  # a handful, each with thousands of groups
+        texts = {key: _reminder_text(d, tz) for key, d in directives.items()}
+        buttons = {key: ack_buttons(d) for key, d in directives.items()}
+        messages: list[tuple[dict[str, Any], str]] = [
+            (
+                {
+                    "platform": target.platform, "chat_id": target.chat_id, "text": texts[directive.id],
+                    "kind": "directive_reminder", "dedupe_key": key, "now": now, "buttons": buttons[directive.id],
+                },
+                f"nhắc chỉ đạo {directive.id} tới {target.platform}:{target.chat_id}",
+            )
+            for (directive, target), key in zip(due, keys, strict=True)
+            if key not in used
+        ]  # fmt: skip
         # A directive to every commune has thousands of groups: one multi-row INSERT per batch, not one per group.
         stored = await outbox_store.enqueue_many(session, [message for message, _line in messages])
         lines += outbox_store.stored_lines(messages, stored)
         # One reminder per group and directive: once queued, the rest of the directive's week reads none of them.
         await job_done.mark_finished(session, store.REMINDERS_JOB, store.REMINDERS_SENT, now, looked_at)
     return lines
+
+
+def _reminder_text(directive: Directive, tz: ZoneInfo) -> str:
+    """The reminder of a directive not yet acknowledged: the same text to each of its groups."""
+    sent = fmt_date(directive.created_at.astimezone(tz).date())
+    return (
+        f"⏰ Nhắc: chỉ đạo số {directive.id} gửi ngày {sent} chưa được xác nhận.\n"
+        f"{clean_text(directive.text)}\n\n"
+        f"Trả lời /danhan {directive.id} để xác nhận."
+    )

@@ -129,7 +129,9 @@ def one_line(text: str | None, limit: int = USER_TEXT_LIMIT) -> str:
     characters with an ellipsis: what anyone typed can never start a line of the bot's reply."""
     if not text:
         return ""
-    flat = "".join(ch if _visible(ch) else " " for ch in nfc(text))
+    flat = nfc(text)
+    if not flat.isprintable():  # printable (checked in C) has none of the invisible categories: the common case
+        flat = "".join(ch if _visible(ch) else " " for ch in flat)
     flat = _SPACES.sub(" ", flat).strip()
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 

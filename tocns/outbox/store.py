@@ -157,14 +157,17 @@ async def enqueue_many(session: AsyncSession, messages: Sequence[dict[str, Any]]
 
     A Monday's thousands of digests and reminders: one round trip per batch instead of one per message.
     """
+    stored: set[str] = set()
     if not messages:
-        return set()
+        return stored
     conn = await session.connection()
-    result = await conn.execute(
-        _keyed_many(session).execution_options(insertmanyvalues_page_size=ENQUEUE_MANY_ROWS),
-        [keyed_params(**message) for message in messages],
-    )
-    return {key for (key,) in result.all()}
+    # One page at a time, parameters included: the event loop runs other work between two pages, instead of
+    # waiting while a directive's thousands of messages are turned into parameters at once.
+    for start in range(0, len(messages), ENQUEUE_MANY_ROWS):
+        page = [keyed_params(**message) for message in messages[start : start + ENQUEUE_MANY_ROWS]]
+        result = await conn.execute(_keyed_many(session), page)
+        stored.update(key for (key,) in result.all())
+    return stored
 
 
 def stored_lines(messages: Sequence[tuple[dict[str, Any], str]], stored: set[str]) -> list[str]:

@@ -263,8 +263,9 @@ def _escalation_messages(
 # reminder hour) may differ from those of the process that stored their next-due times.
 _rechecked: WeakSet[Database] = WeakSet()
 
-# Tasks looked at per session (one commit each): a busy morning takes the write lock in short turns.
-TASK_BATCH = 500
+# Tasks looked at per session (one commit each): a busy morning takes the write lock in short turns, and the event
+# loop is held ~25 ms at most between two statements (500 held it ~50 ms, bench/RESULTS.md).
+TASK_BATCH = 250
 
 
 def _plans(

@@ -25,9 +25,10 @@ from tests.factories import (
 )
 from tocns.app import BotApp
 from tocns.config import Settings
+from tocns.core.roles import Level, Role
 from tocns.db.engine import Database
 from tocns.features.org import store as org_store
-from tocns.features.org.models import OrgUnit
+from tocns.features.org.models import Membership, OrgUnit
 from tocns.features.tasks import store as task_store
 from tocns.features.tasks.models import Task, TaskScope
 
@@ -315,3 +316,17 @@ async def test_a_busy_minutes_statements_do_not_grow_with_its_reminders(app: Bot
         counts.append(len(seen))
     assert counts[0] == counts[1], counts
     assert len(await outbox_rows(app, "reminder")) == 3 + 30 + 3
+
+
+async def test_a_teams_leaders_are_named_in_vietnamese_order(app: BotApp) -> None:
+    # Byte order puts "Em" before "Đạt"; the alphabet the villagers learnt puts Đ between D and E.
+    async with app.db.session() as session:
+        team = await org_store.create_unit(session, code="T-ORDER", name="Tổ thứ tự", level=Level.TEAM)
+        other = await org_store.create_unit(session, code="T-ALONE", name="Tổ một người", level=Level.TEAM)
+        for user_id, name, unit in (("1", "Em", team), ("2", "Đạt", team), ("3", "Anh", team), ("4", "Ý", other)):
+            person = await org_store.upsert_person(session, platform="console", user_id=user_id, display_name=name)
+            session.add(Membership(person_id=person.id or 0, org_unit_id=unit.id or 0, role=Role.TEAM_LEADER.value))
+        await session.flush()
+        leaders = await task_store.people_with_role(session, [team.id or 0, other.id or 0], Role.TEAM_LEADER.value)
+    assert [p.display_name for p in leaders[team.id or 0]] == ["Anh", "Đạt", "Em"]
+    assert [p.display_name for p in leaders[other.id or 0]] == ["Ý"]

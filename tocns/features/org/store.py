@@ -651,10 +651,13 @@ async def active_bindings(
 
 
 async def privately_reachable(
-    session: AsyncSession, roles: Iterable[str] | None = None, under: Sequence[str] | None = None
+    session: AsyncSession,
+    roles: Iterable[str] | None = None,
+    under: Sequence[str] | None = None,
+    on: Iterable[int] | None = None,
 ) -> list[tuple[Person, Membership, OrgUnit]]:
     """Every membership (of the given roles) of a person who has a private chat with the bot, with its unit; with
-    `under`, only the memberships of the units at or below these paths."""
+    `under`, only the memberships of the units at or below these paths; with `on`, only those of these units."""
     query = (
         select(Person, Membership, OrgUnit)
         .join(Membership, col(Membership.person_id) == col(Person.id))
@@ -664,6 +667,8 @@ async def privately_reachable(
     )
     if roles is not None:
         query = query.where(col(Membership.role).in_(list(roles)))
+    if on is not None:
+        query = query.where(col(Membership.org_unit_id).in_(list(on)))
     return [(p, m, u) for p, m, u in (await session.exec(query)).all()]
 
 

@@ -15,7 +15,7 @@ from tocns.core.text import grouped
 from tocns.db import job_done
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit
-from tocns.features.org.reach import Chat, load_reach
+from tocns.features.org.reach import Chat, Reach, load_reach
 from tocns.features.reports.files import ReportFiles, draw_off_loop, prepare_drawing
 from tocns.features.reports.render import CHARTS_NEED_EXTRA, render_text
 from tocns.features.reports.service import child_reports, unit_report
@@ -54,8 +54,11 @@ async def _summary_chats(session: AsyncSession, period: Period) -> list[_Summary
     """Every department chat, and privately the department's people on a platform where it has no group."""
     groups = await root_chats(session)
     chats = [_Summary(u, p, c, f"weekly_summary:{p}:{c}:{period.slug}") for u, p, c in groups]
-    reach = await load_reach(session)
-    for root in await department_units(session):
+    roots = await department_units(session)
+    # Only the people holding a role on a department unit itself are asked for: read theirs, not the country's
+    # thousands of groups and private chats (~50 ms of the jobs' event loop at national size, bench/RESULTS.md).
+    reach = Reach([], await org_store.privately_reachable(session, on=[root.id or 0 for root in roots]))
+    for root in roots:
         platforms = {platform for unit, platform, _chat in groups if unit.id == root.id}
         chats += [
             _Summary(root, chat.platform, chat.chat_id, f"weekly_summary:person:{chat.person.id}:{period.slug}")

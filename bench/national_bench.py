@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import os
 import shutil
@@ -257,7 +258,7 @@ def _timed_jobs(
             )
             return out
 
-        return ScheduledJob(job.name, run)
+        return dataclasses.replace(job, run=run)
 
     return lambda: [wrap(job) for job in jobs() if job.name not in skip]
 

@@ -15,7 +15,8 @@ from sqlalchemy.exc import OperationalError
 
 from tests.factories import FakeClock, tick
 from tocns import scheduler
-from tocns.app import BotApp, hold_full_collections
+from tocns.app import BotApp, hold_full_collections, scheduled_jobs
+from tocns.core.jobs import ScheduledJob
 from tocns.core.roles import Level, Role
 from tocns.features.directives import store as directive_store
 from tocns.features.org import store as org_store
@@ -46,6 +47,7 @@ async def test_a_tick_that_meets_an_outage_tries_again_and_reports_progress(
 async def test_a_job_that_meets_an_outage_makes_the_tick_retry(app: BotApp, monkeypatch: pytest.MonkeyPatch) -> None:
     class Job:
         name = "flaky"
+        beside = False
         runs = 0
 
         async def run(self, bot: Any, now: datetime) -> list[str]:
@@ -60,29 +62,49 @@ async def test_a_job_that_meets_an_outage_makes_the_tick_retry(app: BotApp, monk
     assert await scheduler.run_due_jobs(app) == ["sent"]
 
 
-async def test_on_postgresql_the_jobs_run_side_by_side_and_their_lines_keep_the_jobs_order(
+async def test_on_postgresql_the_summary_draws_beside_the_other_jobs_which_take_turns(
     app: BotApp, monkeypatch: pytest.MonkeyPatch, is_postgres: bool
 ) -> None:
-    # The weekly summary's drawing (in the drawing processes) runs while the digests are built: the first job still
-    # waiting when the second starts is what lets them overlap. SQLite has one writer: the jobs take turns.
+    # The weekly summary's drawing (in the drawing processes) runs while the digests and reminders are built, so a
+    # busy Monday lasts as long as the drawing; the digests and reminders take turns, so their database work never
+    # runs two at a time beside it. SQLite has one writer: every job takes its turn.
     steps: list[str] = []
+    others_done = asyncio.Event()
 
-    class Job:
-        def __init__(self, name: str) -> None:
-            self.name = name
+    async def summary(_bot: Any, _now: datetime) -> list[str]:
+        steps.append("summary starts")
+        try:
+            await asyncio.wait_for(others_done.wait(), timeout=1)  # the drawing, finished once the others are
+            steps.append("summary ends")
+        except TimeoutError:
+            steps.append("summary ends alone")
+        return ["summary sent"]
 
-        async def run(self, bot: Any, now: datetime) -> list[str]:
-            steps.append(f"{self.name} starts")
-            await asyncio.sleep(0)  # a drawing handed to the pool, a statement sent: the loop is free meanwhile
-            steps.append(f"{self.name} ends")
-            return [f"{self.name} sent"]
+    def in_turn(name: str) -> Any:
+        async def run(_bot: Any, _now: datetime) -> list[str]:
+            steps.append(f"{name} starts")
+            await asyncio.sleep(0)  # a statement sent: the loop is free meanwhile
+            steps.append(f"{name} ends")
+            if name == "reminders":
+                others_done.set()
+            return [f"{name} sent"]
 
-    monkeypatch.setattr(scheduler, "scheduled_jobs", lambda: [Job("summary"), Job("digest")])
-    assert await scheduler.run_due_jobs(app) == ["summary sent", "digest sent"]
+        return run
+
+    jobs = [ScheduledJob("summary", summary, beside=True)]
+    jobs += [ScheduledJob(name, in_turn(name)) for name in ("digest", "reminders")]
+    monkeypatch.setattr(scheduler, "scheduled_jobs", lambda: jobs)
+    assert await scheduler.run_due_jobs(app) == ["summary sent", "digest sent", "reminders sent"]
+    turns = ["digest starts", "digest ends", "reminders starts", "reminders ends"]
     if is_postgres:
-        assert steps == ["summary starts", "digest starts", "summary ends", "digest ends"]
+        assert steps == ["summary starts", *turns, "summary ends"]
     else:
-        assert steps == ["summary starts", "summary ends", "digest starts", "digest ends"]
+        assert steps == ["summary starts", "summary ends alone", *turns]
+
+
+async def test_the_weekly_summary_is_the_job_that_draws_beside_the_others() -> None:
+    # Only the job that waits for the drawing processes; a digest beside the reminders crowds PostgreSQL's cores.
+    assert [job.name for job in scheduled_jobs() if job.beside] == ["weekly_summary"]
 
 
 async def _grow(app: BotApp, clock: FakeClock, first: int, count: int, directive_at: str) -> None:

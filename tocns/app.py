@@ -67,7 +67,7 @@ def scheduled_jobs() -> list[ScheduledJob]:
         ScheduledJob("keep_photos", keep_photos),
         ScheduledJob("nonreporter_nudge", nonreporter_nudge),
         ScheduledJob("task_reminders", task_reminders),
-        ScheduledJob("weekly_summary", weekly_summary),
+        ScheduledJob("weekly_summary", weekly_summary, beside=True),
     ]
 
 

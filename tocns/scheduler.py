@@ -39,18 +39,31 @@ async def _run_one(app: BotApp, job: ScheduledJob, now: datetime) -> tuple[list[
         return [], exc
 
 
+def _started(app: BotApp, job: ScheduledJob, now: datetime) -> asyncio.Task[tuple[list[str], Exception | None]]:
+    # Each job's task named after it: a slow step or a stack dump names the job.
+    return asyncio.create_task(_run_one(app, job, now), name=f"job {job.name}")
+
+
 async def _run_all(app: BotApp, now: datetime) -> list[str]:
     jobs = scheduled_jobs()
     if not app.db.parallel_sessions:
         # SQLite (one writer) or a rehearsal (`tocns tick --dry-run`: one connection): the jobs take turns.
         results = [await _run_one(app, job, now) for job in jobs]
     else:
-        # Side by side, each on its own connections: while the weekly summary's workbooks are drawn in the drawing
-        # processes, the digests and reminders are built and queued (in turn they took the busy Monday 120 s at
-        # national size, the drawing alone most of it).
-        # Each job's task named after it: a slow step or a stack dump names the job.
-        tasks = [asyncio.create_task(_run_one(app, job, now), name=f"job {job.name}") for job in jobs]
-        results = list(await asyncio.gather(*tasks))
+        # Two lanes, each on its own connections: while the weekly summary's workbooks are drawn in the drawing
+        # processes, the digests and reminders are built and queued (all in turn took the busy Monday 120 s at
+        # national size, the drawing alone most of it). The digests and reminders take turns with each other: side
+        # by side their PostgreSQL backends crowded the cores the jobs' loop and the webhooks need, for no shorter
+        # tick (the summary is the longest lane; see docs/decisions.md).
+        beside = {job.name: _started(app, job, now) for job in jobs if job.beside}
+        try:
+            done = {job.name: await _started(app, job, now) for job in jobs if not job.beside}
+            done |= dict(zip(beside, await asyncio.gather(*beside.values()), strict=True))
+        except BaseException:  # the tick cancelled (shutdown): no job is left running behind it
+            for task in beside.values():
+                task.cancel()
+            raise
+        results = [done[job.name] for job in jobs]
     outage = next((exc for _, exc in results if exc is not None), None)
     if outage is not None:
         raise JobsUnreachable(describe(outage)) from outage

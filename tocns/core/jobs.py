@@ -42,3 +42,6 @@ class ScheduledJob:
 
     name: str
     run: JobRun
+    # A job whose time is mostly spent waiting for other processes (the weekly summary's drawings) runs beside the
+    # others; the rest take turns, so that their database work does not crowd the machine's cores (tocns.scheduler).
+    beside: bool = False

@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import json
+import os
 import threading
 import zipfile
 from datetime import date
@@ -249,7 +250,7 @@ async def test_a_summary_that_meets_an_outage_leaves_no_drawing_behind(
     await _setup(app, tmp_path)
     drawings: list[str] = []
 
-    async def slow_draw(_settings: Settings, _drawing: object) -> object:
+    async def slow_draw(_settings: Settings, _draw: object, _drawing: object) -> object:
         drawings.append("started")
         try:
             await asyncio.Event().wait()
@@ -262,7 +263,7 @@ async def test_a_summary_that_meets_an_outage_leaves_no_drawing_behind(
         await asyncio.sleep(0)  # the drawing has begun
         raise OperationalError("INSERT INTO outbox", {}, OSError("connection refused"))
 
-    monkeypatch.setattr(report_jobs, "draw_off_loop", slow_draw)
+    monkeypatch.setattr(report_files, "off_loop", slow_draw)  # waits for a drawing process that never comes
     monkeypatch.setattr(report_jobs, "_enqueue_summaries", outage)
     clock.set_local("2026-11-23 07:30")
     with pytest.raises(OperationalError):
@@ -270,3 +271,26 @@ async def test_a_summary_that_meets_an_outage_leaves_no_drawing_behind(
     await asyncio.sleep(0)
     assert drawings == ["started", "cancelled"]
     assert await _outbox(app) == []
+    # The rows it had spooled for the drawing are gone with it: each retry would leave another copy on the disk.
+    reports = tmp_path / "files" / "reports"
+    assert reports.is_dir() and list(reports.rglob("*.rows")) == []
+
+
+async def test_files_left_by_a_drawing_killed_midway_are_removed_when_the_next_summary_draws(
+    app: BotApp, clock: FakeClock, tmp_path: Path
+) -> None:
+    # The jobs process killed while drawing (out of memory, a restart) cannot remove its spooled rows and half-written
+    # workbook; a bot left alone for months must not fill its disk with them.
+    await _setup(app, tmp_path)
+    clock.set_local("2026-11-23 07:30")
+    left = tmp_path / "files" / "reports" / "2026-W46"
+    left.mkdir(parents=True)
+    stale = clock().timestamp() - 2 * 3600
+    for name in ("tmpab12.rows", "bao-cao-P01-2026-W46.xlsx.part", "bao-cao-P01-2026-W46.xlsx", "under-way.rows"):
+        (left / name).write_bytes(b"x")
+        os.utime(left / name, (stale, stale))
+    os.utime(left / "under-way.rows", (clock().timestamp() - 60,) * 2)  # another drawing's, a minute old
+    assert len(await report_jobs.weekly_summary(app, clock())) == 4
+    # The finished workbook of that week stays (its message may still point at it); the one under way too.
+    assert sorted(path.name for path in left.iterdir()) == ["bao-cao-P01-2026-W46.xlsx", "under-way.rows"]
+    assert list((tmp_path / "files" / "reports").rglob("*.rows")) == [left / "under-way.rows"]

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -218,8 +218,37 @@ async def off_loop(settings: Settings, draw: Callable[[T], Any], arg: T) -> Any:
 
 async def draw_off_loop(settings: Settings, drawing: Drawing) -> ReportFiles:
     """Draw one report's files in the drawing pool (no session open, the event loop free)."""
-    files: ReportFiles = await off_loop(settings, draw_report_files, drawing)
+    try:
+        files: ReportFiles = await off_loop(settings, draw_report_files, drawing)
+    except asyncio.CancelledError:
+        # Let go before a drawing process took it (the job failed and runs again next minute): nobody would ever
+        # read its spooled rows. A drawing already under way reads the file it opened, and removes it itself.
+        Path(drawing.spool).unlink(missing_ok=True)
+        raise
     return files
+
+
+LEFTOVER_AGE = timedelta(hours=1)
+"""How old a spool file or a half-written file must be to count as left by a drawing that was killed (a drawing
+under way is minutes old; a killed process cannot remove its own)."""
+LEFTOVER_PATTERNS = ("*.rows", "*.part")
+
+
+def remove_leftovers(settings: Settings, now: datetime) -> int:
+    """Remove the spooled rows and half-written files that drawings killed midway (the process killed, out of
+    memory, the machine restarted) left under FILES_DIR/reports, older than LEFTOVER_AGE at `now`; how many."""
+    root = Path(settings.files_dir).resolve() / "reports"
+    before = (now - LEFTOVER_AGE).timestamp()
+    removed = 0
+    for pattern in LEFTOVER_PATTERNS:
+        for path in root.glob(f"*/{pattern}"):
+            with contextlib.suppress(OSError):  # gone meanwhile, or not ours to remove: the next run tries again
+                if path.stat().st_mtime < before:
+                    path.unlink()
+                    removed += 1
+    if removed:
+        log.warning("removed %s file(s) left by drawings that never finished under %s", removed, root)
+    return removed
 
 
 # ---------------------------------------------------------------- one file to download (API, dashboard)

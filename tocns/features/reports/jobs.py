@@ -16,7 +16,7 @@ from tocns.db import job_done
 from tocns.features.org import store as org_store
 from tocns.features.org.models import OrgUnit
 from tocns.features.org.reach import Chat, Reach, load_reach
-from tocns.features.reports.files import ReportFiles, draw_off_loop, prepare_drawing
+from tocns.features.reports.files import ReportFiles, draw_off_loop, prepare_drawing, remove_leftovers
 from tocns.features.reports.render import CHARTS_NEED_EXTRA, render_text
 from tocns.features.reports.service import child_reports, unit_report
 from tocns.features.reports.store import department_units, digest_recipients, root_chats
@@ -101,6 +101,8 @@ async def _summary_todo(session: AsyncSession, settings: Settings, period: Perio
     used = await outbox.used_keys(session, [key for chat in chats for key in (chat.key, chat.files_key)])
     todo = _SummaryTodo([c for c in chats if c.key not in used], [c for c in chats if c.files_key not in used], {}, {})
     to_draw = {chat.unit.id or 0 for chat in todo.files_to}
+    if to_draw:
+        remove_leftovers(settings, now)  # what a killed drawing left: once a week, before this week's spools
     try:
         for unit in {chat.unit.id or 0: chat.unit for chat in todo.texts_to + todo.files_to}.values():
             report = await unit_report(session, unit, period, settings, now)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 from tocns.config import Settings, get_settings
 from tocns.core.clock import clock_start, utcnow
 from tocns.core.dates import warm_holidays
+from tocns.core.files import PhotoFetch
 from tocns.core.jobs import ScheduledJob
 from tocns.core.messages import ChatEventKind
 from tocns.core.registry import Registry
@@ -139,6 +140,13 @@ class BotApp:
         if clock is None and (start := clock_start()) is not None:
             log.warning("the clock of this process started at %s (TOCNS_CLOCK_START): for tests and trials only", start)
         return cls.build(settings, Database(settings.database_url), clock or utcnow)
+
+    @property
+    def photo_sources(self) -> dict[str, PhotoFetch]:
+        """How each platform that names a photo in its own way hands it over (a web address needs none)."""
+        from tocns.channels import console, telegram
+
+        return {"telegram": telegram.fetch_photo, "console": console.fetch_photo}
 
     async def close(self) -> None:
         """Release the database connections and stop the report drawing processes."""

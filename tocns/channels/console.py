@@ -10,13 +10,18 @@ import re
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from tocns.channels.base import SendResult, SendStatus
-from tocns.core.files import save_attachment
+from tocns.core.files import FetchError, save_attachment
 from tocns.core.mentions import render_plain
 from tocns.core.messages import Attachment, ChatType, IncomingMessage, Reply
 from tocns.core.updates import MessageHandler
+
+if TYPE_CHECKING:
+    import httpx
+
+    from tocns.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +61,14 @@ def read_photo(line: str) -> tuple[Path, str]:
     if path.stat().st_size > MAX_PHOTO_BYTES:
         raise ConsolePhotoError(f"Ảnh «{path.name}» lớn hơn {MAX_PHOTO_BYTES // 1_000_000} MB; hãy chọn ảnh nhỏ hơn.")
     return path, caption
+
+
+async def fetch_photo(_settings: Settings, source: str, _client: httpx.AsyncClient) -> tuple[bytes, str]:
+    """A photo typed with /anh: the file it names on this machine; its bytes and name (raises FetchError when gone)."""
+    path = Path(source)
+    if not path.is_file():
+        raise FetchError("không biết tải ảnh này từ đâu")
+    return path.read_bytes(), path.name
 
 
 class ConsoleChannel:

@@ -10,8 +10,10 @@ import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import PurePosixPath
 from typing import Any
 
+import httpx
 from telegram import (
     Bot,
     BotCommand,
@@ -35,6 +37,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from tocns.channels.base import SendResult, SendStatus
 from tocns.config import Settings
+from tocns.core.files import FetchError
 from tocns.core.mentions import PersonRef, has_mentions, render
 from tocns.core.messages import (
     Attachment,
@@ -276,6 +279,21 @@ def menus(registry: Registry) -> list[tuple[BotCommandScope, list[BotCommand]]]:
         (BotCommandScopeAllGroupChats(), menu_commands(registry, lambda c: Role.MEMBER in c.roles)),
         (BotCommandScopeAllChatAdministrators(), menu_commands(registry, lambda c: Role.ADMIN in c.roles)),
     ]
+
+
+async def fetch_photo(settings: Settings, file_id: str, client: httpx.AsyncClient) -> tuple[bytes, str]:
+    """A photo a message carried, by its file id: the Bot API's getFile, then its file URL (files up to 20 MB);
+    its bytes and the file's name. Raises FetchError (the Bot API refused) or httpx.HTTPError."""
+    base = settings.telegram_api_base_url.rstrip("/")
+    answer = (await client.post(f"{base}/bot{settings.telegram_bot_token}/getFile", json={"file_id": file_id})).json()
+    if not answer.get("ok"):
+        raise FetchError(f"Telegram getFile: {answer.get('description', 'lỗi')}")
+    file_path = str(answer["result"].get("file_path") or "")
+    if not file_path:
+        raise FetchError("Telegram getFile không trả đường dẫn tệp")
+    response = await client.get(f"{base}/file/bot{settings.telegram_bot_token}/{file_path}")
+    response.raise_for_status()
+    return response.content, PurePosixPath(file_path).name
 
 
 def make_bot(settings: Settings, request: BaseRequest | None = None) -> Bot:

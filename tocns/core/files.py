@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from tocns.core.messages import Attachment
+
+if TYPE_CHECKING:
+    import httpx
+
+    from tocns.config import Settings
 
 # What a stored file name may not carry: path separators, control characters (NUL included) and a "%" that reads as
 # a percent-encoding ("%2e"), so that every signed link to it passes signed_links.is_normalised.
@@ -29,3 +37,24 @@ def save_attachment(files_dir: str, attachment: Attachment) -> Path:
     if not path.exists():
         path.write_bytes(attachment.content)
     return path
+
+
+class FetchError(Exception):
+    """A platform did not hand a file over (its message says why, for the operator's log and the chat)."""
+
+
+PhotoFetch = Callable[["Settings", str, "httpx.AsyncClient"], Awaitable[tuple[bytes, str]]]
+"""How a platform hands over a photo it names in its own way (Telegram's file id, the console's path): its bytes and
+a file name. Each channel module that has one provides it; `tocns.app.photo_sources` lists them."""
+
+
+def is_web_address(source: str) -> bool:
+    """Whether a photo's source is a plain web address, which any platform's photo may be (Zalo's always are)."""
+    return source.startswith(("http://", "https://"))
+
+
+async def fetch_web_file(source: str, client: httpx.AsyncClient) -> tuple[bytes, str]:
+    """The bytes behind a web address and the last part of its path; raises httpx.HTTPError."""
+    response = await client.get(source, follow_redirects=True)
+    response.raise_for_status()
+    return response.content, Path(urlsplit(source).path).name

@@ -9,13 +9,14 @@ the jobs themselves never import it: they receive a `JobContext` (the running `B
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from tocns.config import Settings
+    from tocns.core.files import PhotoFetch
     from tocns.db.engine import Database
 
 
@@ -30,6 +31,11 @@ class JobContext(Protocol):
     @property
     def db(self) -> Database:
         """The app's database."""
+        ...
+
+    @property
+    def photo_sources(self) -> Mapping[str, PhotoFetch]:
+        """How each platform that names a photo in its own way hands it over (the channels', given by the app)."""
         ...
 
 

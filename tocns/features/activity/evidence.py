@@ -5,16 +5,16 @@ evidence")."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from tocns.config import Settings
-from tocns.core.files import safe_name, save_attachment
+from tocns.core.files import FetchError, PhotoFetch, fetch_web_file, is_web_address, safe_name, save_attachment
+from tocns.core.jobs import JobContext
 from tocns.core.messages import Attachment
 from tocns.core.signed_links import can_sign, sign_url
 from tocns.core.supervisor import describe
@@ -37,10 +37,6 @@ GIVEN_UP_TEXT = (
 )
 
 
-class FetchError(Exception):
-    """The platform did not hand the photo over (its message says why, for the operator's log and the chat)."""
-
-
 def photo_link(settings: Settings, value: str | None, now: datetime) -> str | None:
     """What a reader opens for a record's photo: a signed link to the kept picture, the platform's own URL while it
     is not kept yet (Zalo), or None (a Telegram file id nobody can open, or no signing secret)."""
@@ -50,7 +46,7 @@ def photo_link(settings: Settings, value: str | None, now: datetime) -> str | No
         if not can_sign(settings):
             return None
         return sign_url(settings, Path(settings.files_dir) / value.removeprefix(KEPT_PREFIX), now)
-    return value if value.startswith(("http://", "https://")) else None
+    return value if is_web_address(value) else None
 
 
 NOT_KEPT_TEXT = "có ảnh (chưa lưu được)"
@@ -63,30 +59,15 @@ def photo_shown(settings: Settings, value: str | None, now: datetime) -> str:
     return photo_link(settings, value, now) or (NOT_KEPT_TEXT if value else "")
 
 
-async def _telegram(settings: Settings, file_id: str, client: httpx.AsyncClient) -> tuple[bytes, str]:
-    base = f"{settings.telegram_api_base_url.rstrip('/')}"
-    answer = (await client.post(f"{base}/bot{settings.telegram_bot_token}/getFile", json={"file_id": file_id})).json()
-    if not answer.get("ok"):
-        raise FetchError(f"Telegram getFile: {answer.get('description', 'lỗi')}")
-    file_path = str(answer["result"].get("file_path") or "")
-    if not file_path:
-        raise FetchError("Telegram getFile không trả đường dẫn tệp")
-    response = await client.get(f"{base}/file/bot{settings.telegram_bot_token}/{file_path}")
-    response.raise_for_status()
-    return response.content, Path(file_path).name
-
-
-async def fetch(settings: Settings, platform: str, source: str, client: httpx.AsyncClient) -> tuple[bytes, str]:
-    """The photo's bytes and a file name: Telegram by getFile then its file URL, Zalo by its photo URL, the console
-    from the file it copied; raises FetchError or httpx.HTTPError."""
-    if platform == "telegram" and not source.startswith(("http://", "https://")):
-        content, name = await _telegram(settings, source, client)
-    elif source.startswith(("http://", "https://")):
-        response = await client.get(source, follow_redirects=True)
-        response.raise_for_status()
-        content, name = response.content, Path(urlsplit(source).path).name
-    elif platform == "console" and Path(source).is_file():
-        content, name = Path(source).read_bytes(), Path(source).name
+async def fetch(
+    settings: Settings, platform: str, source: str, client: httpx.AsyncClient, sources: Mapping[str, PhotoFetch]
+) -> tuple[bytes, str]:
+    """The photo's bytes and a file name: a web address fetched as it is, any other source by its platform's own
+    way in `sources` (Telegram's getFile, the console's file); raises FetchError or httpx.HTTPError."""
+    if is_web_address(source):
+        content, name = await fetch_web_file(source, client)
+    elif platform in sources:
+        content, name = await sources[platform](settings, source, client)
     else:
         raise FetchError("không biết tải ảnh này từ đâu")
     if not content or len(content) > MAX_PHOTO_BYTES:
@@ -110,10 +91,12 @@ async def _give_up(session: Any, evidence_id: int, record_id: int, error: str, n
     )
 
 
-async def _attempt(app: Any, row: tuple[int, int, str, str, int], client: httpx.AsyncClient, now: datetime) -> str:
+async def _attempt(
+    app: JobContext, row: tuple[int, int, str, str, int], client: httpx.AsyncClient, now: datetime
+) -> str:
     evidence_id, record_id, platform, source, attempts = row
     try:
-        content, name = await fetch(app.settings, platform, source, client)
+        content, name = await fetch(app.settings, platform, source, client, app.photo_sources)
         kept = save_attachment(app.settings.files_dir, Attachment(name, content, "image/jpeg"))
         relative = kept.relative_to(Path(app.settings.files_dir).resolve()).as_posix()
     except (FetchError, httpx.HTTPError, ValueError, KeyError, OSError) as exc:
@@ -130,7 +113,7 @@ async def _attempt(app: Any, row: tuple[int, int, str, str, int], client: httpx.
     return f"ảnh minh chứng phiếu #{record_id}: đã lưu"
 
 
-async def keep_photos(app: Any, now: datetime) -> list[str]:
+async def keep_photos(app: JobContext, now: datetime) -> list[str]:
     """Fetch the photos due at `now` into FILES_DIR (no database session is held while downloading)."""
     async with app.db.session() as session:
         rows = [

@@ -9,7 +9,9 @@ What it enforces, from ../shared/platforms/zalo.md §6 (Bot Platform) and its so
   webhook is set (`deleteWebhook` first); `getWebhookInfo` answers `{url, updated_at}`;
 - `sendMessage` text is 1-2,000 characters; `sendPhoto` `caption`, when present, is 1-2,000 characters;
 - a bot that cannot join groups is never in one: group updates are not delivered to it and sends to a group chat
-  are refused.
+  are refused;
+- an image message's picture is an address on the CDN (`photo`, or `photo_url` in some sources: the channel
+  accepts both), served to a plain GET without the token; `photos` holds what it serves, anything else is a 404.
 The exact descriptions of the refusals are not documented; the codes and the envelope are.
 """
 
@@ -24,6 +26,8 @@ import httpx
 TOKEN = "zalo-test-token-42"
 BASE = "http://fake-zalo.test"
 BOT_ID = "zbot-1"
+# Where the fake servers' CDN serves the pictures of image messages (the real ones are on Zalo's own hosts).
+PHOTO_PATH = "/photos/"
 # getMe has no display name: account_name is a handle (the research notes saw "bot.VDKyGxQvc").
 ACCOUNT_NAME = "bot.TcnsTest42"
 
@@ -69,6 +73,16 @@ class FakeZaloApi:
         # method -> list of (http status, body) answered before normal service resumes
         self.fail: dict[str, list[tuple[int, dict[str, Any]] | None]] = {}
         self.reject_markdown = False
+        # The pictures users sent, as Zalo's CDN serves the `photo` (or `photo_url`) address of an image message:
+        # a plain GET with no token; one it no longer has (expired, removed) is a 404.
+        self.photos: dict[str, bytes] = {}
+
+    def photo(self, request: httpx.Request) -> httpx.Response:
+        """The CDN's answer to a GET of a photo's address (`/photos/<name>`)."""
+        content = self.photos.get(request.url.path.removeprefix(PHOTO_PATH))
+        if request.method != "GET" or content is None:
+            return httpx.Response(404, text="Not Found")
+        return httpx.Response(200, content=content, headers={"Content-Type": "image/jpeg"})
 
     def _is_group(self, chat_id: object) -> bool:
         return isinstance(chat_id, str) and chat_id in self.groups

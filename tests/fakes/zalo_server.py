@@ -29,6 +29,16 @@ def _handler(fake: FakeZaloApi, lock: threading.Lock) -> type[BaseHTTPRequestHan
             self.end_headers()
             self.wfile.write(response.content)
 
+        def do_GET(self) -> None:
+            # Only the CDN of image messages answers a GET; the Bot API's methods are all POSTs.
+            with lock:
+                response = fake.photo(httpx.Request("GET", f"http://fake-zalo{self.path}"))
+            self.send_response(response.status_code)
+            self.send_header("Content-Type", response.headers.get("Content-Type", "text/plain"))
+            self.send_header("Content-Length", str(len(response.content)))
+            self.end_headers()
+            self.wfile.write(response.content)
+
     return Handler
 
 

@@ -14,6 +14,8 @@ from sqlmodel import select
 from tests.factories import LEADER, MEMBER, ChatHarness, FakeClock, record_id, setup_group
 from tests.fakes.platforms import e2e_settings, platform_app
 from tests.fakes.telegram_server import TelegramServer
+from tests.fakes.zalo_api import PHOTO_PATH
+from tests.fakes.zalo_server import ZaloServer
 from tocns.app import BotApp
 from tocns.config import Settings
 from tocns.core.signed_links import LINK_PATH, verify
@@ -77,6 +79,29 @@ async def test_a_failed_download_is_retried_a_minute_later(
         assert await keep_photos(papp, clock() + timedelta(seconds=30)) == []
         assert await keep_photos(papp, clock() + timedelta(minutes=1)) == [f"ảnh minh chứng phiếu #{rid}: đã lưu"]
     assert (await _record(papp)).photo.startswith("files:")  # type: ignore[union-attr]
+
+
+async def test_a_zalo_photo_is_kept_from_its_address_and_one_gone_from_the_cdn_is_retried(
+    app: BotApp, settings: Settings, tmp_path: Path, clock: FakeClock
+) -> None:
+    # Zalo gives an image message's picture as an address on its CDN (`photo` or `photo_url`), fetched with no
+    # token; a picture the CDN no longer has answers 404, and the record waits for the next attempt.
+    with ZaloServer() as server:
+        server.fake.photos["hop-thon-3.jpg"] = PICTURE
+        papp = platform_app(app, e2e_settings(settings, tmp_path, "http://127.0.0.1:9"))
+        chat = ChatHarness(papp, platform="zalo")
+        await setup_group(papp, chat, clock)
+        kept = await chat.text("/ghi vneid 5", user=MEMBER, photo=f"{server.base_url}{PHOTO_PATH}hop-thon-3.jpg")
+        gone = await chat.text("/ghi dvc 2", user=MEMBER, photo=f"{server.base_url}{PHOTO_PATH}het-han.jpg")
+        lines = await keep_photos(papp, clock())
+    assert lines[0] == f"ảnh minh chứng phiếu #{record_id(kept)}: đã lưu"
+    assert lines[1].startswith(f"ảnh minh chứng phiếu #{record_id(gone)}: sẽ thử lại") and "404" in lines[1]
+    async with papp.db.session() as session:
+        photos = {r.id: r.photo for r in (await session.exec(select(ActivityRecord))).all()}
+    link = photo_link(papp.settings, photos[record_id(kept)], clock())
+    assert _opened(papp.settings, link, clock) == PICTURE
+    # Not kept yet: readers still get Zalo's own address, as before the download.
+    assert photo_link(papp.settings, photos[record_id(gone)], clock()) == f"{server.base_url}{PHOTO_PATH}het-han.jpg"
 
 
 async def test_a_photo_that_cannot_be_kept_is_reported_to_the_chat_once(

@@ -77,11 +77,12 @@ async def _team(ctx: Context) -> OrgUnit:
     return team
 
 
-async def _team_label(ctx: Context, team_id: int) -> str:
-    team = await org_store.get_unit(ctx.session, team_id)
-    if team is None:
-        return "?"
-    parent = await org_store.get_unit(ctx.session, team.parent_id) if team.parent_id else None
+async def _team_label(ctx: Context, team: OrgUnit) -> str:
+    # In a commune's group the team's commune is the chat's own unit, already in hand (no lookup on the hot path).
+    if team.parent_id is None:
+        return team.name
+    known = ctx.unit if ctx.unit is not None and ctx.unit.id == team.parent_id else None
+    parent = known or await org_store.get_unit(ctx.session, team.parent_id)
     return f"{team.name} ({parent.name})" if parent else team.name
 
 
@@ -131,7 +132,7 @@ async def ghi(ctx: Context) -> str:
         # Fetched from the platform by the keep_photos job, off this transaction (docs/reports.md, "Photo evidence").
         await evidence_store.add(ctx.session, record_id, ctx.msg.platform, ctx.msg.photo, ctx.now)
     lines = [
-        f"Đã ghi #{record_id} cho {await _team_label(ctx, team.id or 0)}, ngày {day_label(activity_date)}, "
+        f"Đã ghi #{record_id} cho {await _team_label(ctx, team)}, ngày {day_label(activity_date)}, "
         f"người ghi {person_name(ctx.person.display_name)}:",
         *item_lines(view, parsed),
     ]

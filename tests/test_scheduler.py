@@ -102,6 +102,35 @@ async def test_on_postgresql_the_summary_draws_beside_the_other_jobs_which_take_
         assert steps == ["summary starts", "summary ends alone", *turns]
 
 
+async def test_after_an_outage_the_jobs_in_turn_wait_for_the_retry(
+    app: BotApp, monkeypatch: pytest.MonkeyPatch, is_postgres: bool
+) -> None:
+    # The database away: the next jobs would each meet it too, one connection timeout after the other, and the
+    # minute's retry would come that much later. They run in the retry, once the database is back.
+    if not is_postgres:
+        pytest.skip("SQLite's jobs all take their turn, each retried with the tick")
+    ran: list[str] = []
+    outages = [OperationalError("SELECT 1", {}, ConnectionRefusedError("refused"))]
+
+    async def digest(_bot: Any, _now: datetime) -> list[str]:
+        ran.append("digest")
+        if outages:
+            raise outages.pop()
+        return ["digest sent"]
+
+    async def reminders(_bot: Any, _now: datetime) -> list[str]:
+        ran.append("reminders")
+        return ["reminders sent"]
+
+    jobs = [ScheduledJob("digest", digest), ScheduledJob("reminders", reminders)]
+    monkeypatch.setattr(scheduler, "scheduled_jobs", lambda: jobs)
+    with pytest.raises(scheduler.JobsUnreachable):
+        await scheduler.run_due_jobs(app)
+    assert ran == ["digest"]
+    assert await scheduler.run_due_jobs(app) == ["digest sent", "reminders sent"]
+    assert ran == ["digest", "digest", "reminders"]
+
+
 async def test_the_weekly_summary_is_the_job_that_draws_beside_the_others() -> None:
     # Only the job that waits for the drawing processes; a digest beside the reminders crowds PostgreSQL's cores.
     assert [job.name for job in scheduled_jobs() if job.beside] == ["weekly_summary"]

@@ -44,6 +44,19 @@ def _started(app: BotApp, job: ScheduledJob, now: datetime) -> asyncio.Task[tupl
     return asyncio.create_task(_run_one(app, job, now), name=f"job {job.name}")
 
 
+async def _in_turn(
+    app: BotApp, jobs: list[ScheduledJob], now: datetime
+) -> dict[str, tuple[list[str], Exception | None]]:
+    """Run `jobs` one after the other; after one meets an outage the rest wait for the tick's retry (each would
+    meet it too, one connection timeout after the other)."""
+    done: dict[str, tuple[list[str], Exception | None]] = {}
+    for job in jobs:
+        done[job.name] = await _started(app, job, now)
+        if done[job.name][1] is not None:
+            break
+    return done
+
+
 async def _run_all(app: BotApp, now: datetime) -> list[str]:
     jobs = scheduled_jobs()
     if not app.db.parallel_sessions:
@@ -57,13 +70,13 @@ async def _run_all(app: BotApp, now: datetime) -> list[str]:
         # tick (the summary is the longest lane; see docs/decisions.md).
         beside = {job.name: _started(app, job, now) for job in jobs if job.beside}
         try:
-            done = {job.name: await _started(app, job, now) for job in jobs if not job.beside}
+            done = await _in_turn(app, [job for job in jobs if not job.beside], now)
             done |= dict(zip(beside, await asyncio.gather(*beside.values()), strict=True))
         except BaseException:  # the tick cancelled (shutdown): no job is left running behind it
             for task in beside.values():
                 task.cancel()
             raise
-        results = [done[job.name] for job in jobs]
+        results = [done.get(job.name, ([], None)) for job in jobs]
     outage = next((exc for _, exc in results if exc is not None), None)
     if outage is not None:
         raise JobsUnreachable(describe(outage)) from outage

@@ -1,4 +1,4 @@
-"""Files the bot sends: written once under FILES_DIR, named by their content."""
+"""Files the bot sends and keeps: written once under FILES_DIR, named by their content; a photo fetched from the web."""
 
 from __future__ import annotations
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import text
 from sqlmodel import col, select
@@ -329,6 +330,16 @@ class _Reader:
 # its two dozen bind names with a regular expression each time) is kept too.
 _statement = lru_cache(maxsize=64)(text)
 
+# One thread folds at a time, for every report of the process: two folds at once (the summary's and the digests')
+# took the GIL from each other and from the event loop in turns, and the loop waited for both (bench/RESULTS.md).
+_FOLDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fold")
+_Folded = TypeVar("_Folded")
+
+
+async def _folded(fold: Callable[..., _Folded], *args: Any) -> _Folded:
+    """`fold(*args)` in the process's one folding thread, off the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(_FOLDER, fold, *args)
+
 
 @dataclass
 class _Quantities:
@@ -489,7 +500,7 @@ async def build_report(
     rows = [row for statement in statements for row in await reader.rows(statement + _SUMMARY_ORDER, _CHILD_AGG)]
     if team_rows:
         # A province's thousands of team rows are folded in a thread: the event loop keeps answering meanwhile.
-        return await asyncio.to_thread(_fold_report, rows, (unit.code, unit.name, unit.level), dates, now)
+        return await _folded(_fold_report, rows, (unit.code, unit.name, unit.level), dates, now)
     return _fold_report(rows, (unit.code, unit.name, unit.level), dates, now)
 
 
@@ -602,7 +613,7 @@ async def build_child_reports(
     rows = await reader.rows(sql + _team_rows_sql(reader.dialect) + _SUMMARY_ORDER, _CHILD_AGG)
     # The folding (a province's thousands of teams) runs in a thread: the event loop keeps answering meanwhile.
     named_children = [(c.id or 0, c.code, c.name, c.level) for c in children]
-    return await asyncio.to_thread(_fold_children, rows, named_children, dates, now)
+    return await _folded(_fold_children, rows, named_children, dates, now)
 
 
 @dataclass

@@ -1,0 +1,56 @@
+"""The reports' store: what the folding of a report's rows costs the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from datetime import date
+from typing import Any
+
+import pytest
+
+from tests.factories import FakeClock, build_tree
+from tocns.app import BotApp
+from tocns.core.period import week_of
+from tocns.features.reports import store as report_store
+from tocns.features.reports.service import unit_report
+
+
+async def test_two_reports_read_at_once_fold_in_turn_off_the_event_loop(
+    app: BotApp, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, is_postgres: bool
+) -> None:
+    # The weekly summary's and the digests' reports are read side by side on a busy Monday (and two dashboard
+    # requests may be): their folding is CPU-bound Python, and side by side two folds took the GIL from each other and
+    # from the event loop in turns, the loop waiting for both. One folds at a time, never on the loop.
+    if not is_postgres:
+        pytest.skip("SQLite's write lock already makes two reports' sessions take turns")
+    async with app.db.session() as session:
+        tree = await build_tree(session)
+    loop_thread = threading.get_ident()
+    lock = threading.Lock()
+    inside, most, threads = [0], [0], set()
+    original = report_store._fold_report
+
+    def fold(*args: Any) -> Any:
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+            threads.add(threading.get_ident())
+        try:
+            time.sleep(0.2)  # a province's thousands of teams: long enough for the other fold to start beside it
+            return original(*args)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(report_store, "_fold_report", fold)
+    period = week_of(date(2026, 11, 16))
+
+    async def report() -> Any:
+        async with app.db.session() as session:
+            return await unit_report(session, tree.province, period, app.settings, clock())
+
+    first, second = await asyncio.gather(report(), report())
+    assert first.unit_code == second.unit_code == tree.province.code
+    assert most[0] == 1 and loop_thread not in threads

@@ -22,7 +22,8 @@ async def test_two_reports_read_at_once_fold_in_turn_off_the_event_loop(
 ) -> None:
     # The weekly summary's and the digests' reports are read side by side on a busy Monday (and two dashboard
     # requests may be): their folding is CPU-bound Python, and side by side two folds took the GIL from each other and
-    # from the event loop in turns, the loop waiting for both. One folds at a time, never on the loop.
+    # from the event loop in turns, the loop waiting for both. One folds at a time, never on the loop (a report of
+    # a few rows, a commune's, folds on the loop at once, never waiting behind a country's).
     if not is_postgres:
         pytest.skip("SQLite's write lock already makes two reports' sessions take turns")
     async with app.db.session() as session:
@@ -45,6 +46,7 @@ async def test_two_reports_read_at_once_fold_in_turn_off_the_event_loop(
                 inside[0] -= 1
 
     monkeypatch.setattr(report_store, "_fold_report", fold)
+    monkeypatch.setattr(report_store, "FOLD_ON_LOOP_ROWS", 1)  # the test tree's province stands for a real one
     period = week_of(date(2026, 11, 16))
 
     async def report() -> Any:

@@ -330,15 +330,20 @@ class _Reader:
 # its two dozen bind names with a regular expression each time) is kept too.
 _statement = lru_cache(maxsize=64)(text)
 
-# One thread folds at a time, for every report of the process: two folds at once (the summary's and the digests')
-# took the GIL from each other and from the event loop in turns, and the loop waited for both (bench/RESULTS.md).
+# One thread folds the big reports, one at a time, for every report of the process: two folds at once (the
+# summary's and the digests') took the GIL from each other and from the event loop in turns, and the loop waited for
+# both (bench/RESULTS.md). A report of fewer rows (a commune's) folds on the loop in a few milliseconds, so it never
+# waits behind a country's fold.
 _FOLDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fold")
+FOLD_ON_LOOP_ROWS = 500
 _Folded = TypeVar("_Folded")
 
 
-async def _folded(fold: Callable[..., _Folded], *args: Any) -> _Folded:
-    """`fold(*args)` in the process's one folding thread, off the event loop."""
-    return await asyncio.get_running_loop().run_in_executor(_FOLDER, fold, *args)
+async def _folded(fold: Callable[..., _Folded], rows: list[Any], *args: Any) -> _Folded:
+    """`fold(rows, *args)`: on the loop for a few rows, else in the process's one folding thread."""
+    if len(rows) < FOLD_ON_LOOP_ROWS:
+        return fold(rows, *args)
+    return await asyncio.get_running_loop().run_in_executor(_FOLDER, fold, rows, *args)
 
 
 @dataclass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from datetime import date
 from typing import Any
 
@@ -29,21 +28,26 @@ async def test_two_reports_read_at_once_fold_in_turn_off_the_event_loop(
     async with app.db.session() as session:
         tree = await build_tree(session)
     loop_thread = threading.get_ident()
-    lock = threading.Lock()
-    inside, most, threads = [0], [0], set()
+    turns = threading.Condition()
+    inside, most, folded, threads = [0], [0], [0], set()
     original = report_store._fold_report
 
     def fold(*args: Any) -> Any:
-        with lock:
+        with turns:
             inside[0] += 1
             most[0] = max(most[0], inside[0])
             threads.add(threading.get_ident())
+            turns.notify_all()
+            # The first fold holds on until the second one is beside it (two threads) or 2 s have passed (one
+            # thread: the second waits its turn); a fold after another has ended has nobody to wait for.
+            turns.wait_for(lambda: inside[0] == 2 or folded[0] > 0, timeout=2)
         try:
-            time.sleep(0.2)  # a province's thousands of teams: long enough for the other fold to start beside it
             return original(*args)
         finally:
-            with lock:
+            with turns:
                 inside[0] -= 1
+                folded[0] += 1
+                turns.notify_all()
 
     monkeypatch.setattr(report_store, "_fold_report", fold)
     monkeypatch.setattr(report_store, "FOLD_ON_LOOP_ROWS", 1)  # the test tree's province stands for a real one

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tocns.core.text import vi_sort_key, vi_sorted
+from tocns.core.text import fold, vi_sort_key, vi_sorted
 
 ORDERED = [
     # (earlier, later): each pair as a Vietnamese dictionary orders it.
@@ -58,3 +60,32 @@ def test_total_order_on_any_text(names: list[str]) -> None:
     """Any text sorts without error, and sorting twice changes nothing."""
     once = vi_sorted(names)
     assert vi_sorted(once) == once and sorted(once) == sorted(names)
+
+
+def _fold_whole_text(text: str) -> str:
+    """`fold` as first written: the whole text decomposed at once (the reference its fast paths must equal)."""
+    decomposed = unicodedata.normalize("NFD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    stripped = stripped.replace("đ", "d").replace("Đ", "D")
+    return re.sub(r"\s+", " ", stripped.lower()).strip()
+
+
+FOLDED = [
+    ("Thôn 3", "thon 3"),
+    ("ĐỊNH DANH điện tử", "dinh danh dien tu"),
+    ("  Hỗ   trợ\tDVC ", "ho tro dvc"),
+    ("cài VNeID", "cai vneid"),
+    ("Ơ ư ă â ê ô đ", "o u a a e o d"),
+    ("ΟΔΟΣ", "οδος"),  # Greek: lower-cased as a whole, so the final sigma stays final
+]
+
+
+@pytest.mark.parametrize(("text", "folded"), FOLDED)
+def test_fold_reads_vietnamese_without_marks_or_case(text: str, folded: str) -> None:
+    assert fold(text) == folded
+
+
+@given(st.text())
+def test_fold_character_by_character_equals_folding_the_whole_text(text: str) -> None:
+    # Remembering each character's bare form is exact: canonical reordering only moves the marks it drops.
+    assert fold(text) == _fold_whole_text(text)

@@ -327,7 +327,7 @@ def _relative_day(words: Sequence[str], i: int, today: date, direction: Directio
     word = words[i]
     two = tuple(words[i : i + 2])
     if (
-        re.fullmatch(r"[0-9]{1,2}", word)
+        _ONE_OR_TWO_DIGITS.fullmatch(word)
         and 1 <= int(word) <= 60
         and tuple(words[i + 1 : i + 3]) in (("ngay", "truoc"), ("hom", "truoc"))
     ):
@@ -381,8 +381,11 @@ def _longest(words: Sequence[str], i: int, table: Mapping[tuple[str, ...], objec
     return 0
 
 
+_ONE_OR_TWO_DIGITS = re.compile(r"[0-9]{1,2}")
+
+
 def _small(word: str, low: int, high: int) -> int | None:
-    return int(word) if re.fullmatch(r"[0-9]{1,2}", word) and low <= int(word) <= high else None
+    return int(word) if _ONE_OR_TWO_DIGITS.fullmatch(word) and low <= int(word) <= high else None
 
 
 def _spelled_day(words: Sequence[str], i: int, today: date, direction: Direction) -> DateHit | None:

@@ -20,10 +20,18 @@ def nfc(text: str) -> str:
 
 def fold(text: str) -> str:
     """Lower-case, strip Vietnamese diacritics (đ -> d) and collapse whitespace, for matching."""
-    decomposed = unicodedata.normalize("NFD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    stripped = stripped.replace("đ", "d").replace("Đ", "D")
-    return _SPACES.sub(" ", stripped.lower()).strip()
+    if not text.isascii():
+        # Character by character, each one's bare form remembered: the same as decomposing the whole text, since
+        # canonical reordering only moves the combining marks dropped here. Lower-cased whole (Greek final sigma).
+        text = "".join(map(_bare, text))
+    return _SPACES.sub(" ", text.lower()).strip()
+
+
+@lru_cache(maxsize=4096)
+def _bare(ch: str) -> str:
+    """One character without its diacritics (NFD, combining marks dropped; đ -> d)."""
+    decomposed = unicodedata.normalize("NFD", ch)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("đ", "d").replace("Đ", "D")
 
 
 def fold_compact(text: str) -> str:

@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 
 from tocns.core.dates import DateError, match_date, parse_deadline
 from tocns.core.text import fold
-from tocns.features.activity.grammar import Catalogue, LogParseError, clean, default_specs, numbers_in, parse_log
+from tocns.features.activity.grammar import (
+    Catalogue,
+    LogParseError,
+    _fold_with_offsets,
+    clean,
+    default_specs,
+    numbers_in,
+    parse_log,
+)
 
 TODAY = date(2026, 11, 25)  # a Wednesday
 CAT = Catalogue(default_specs())
@@ -315,3 +323,34 @@ def test_a_recorded_date_is_never_in_the_future(text: str, today: date) -> None:
 
 def test_clean_drops_invisible_characters() -> None:
     assert clean("\u200bvn\u200ceid\u2060 5\ufeff") == "vneid 5"
+
+
+def _fold_each_character(text: str) -> tuple[str, list[int]]:
+    """The message's folding as first written, character by character with no remembered forms (the reference)."""
+    out: list[str] = []
+    offsets: list[int] = []
+    for index, ch in enumerate(text):
+        decomposed = unicodedata.normalize("NFKD" if 0xFF01 <= ord(ch) <= 0xFF5E else "NFD", ch)
+        base = "".join(c for c in decomposed if not unicodedata.combining(c))
+        for piece in base.replace("đ", "d").replace("Đ", "D").lower():
+            out.append(piece)
+            offsets.append(index)
+    return "".join(out), offsets
+
+
+@given(st.text())
+@example("VNEID ５ người")  # full-width digit
+@example("İstanbul ﬁ")  # one character folding to two; a ligature kept
+def test_the_message_folds_as_each_character_did_alone(text: str) -> None:
+    assert _fold_with_offsets(text) == _fold_each_character(text)
+
+
+@given(st.text())
+@example(" \u00a0vneid\u200b 5 ")
+def test_clean_keeps_plain_text_as_typed_but_trimmed(text: str) -> None:
+    cleaned = clean(text)
+    expected = unicodedata.normalize("NFC", text)
+    expected = "".join(
+        " " if ch in "\u00a0\u2007\u202f\u3000" else ch for ch in expected if unicodedata.category(ch) != "Cf"
+    )
+    assert cleaned == expected.strip()

@@ -346,9 +346,13 @@ class LogParseError(ValueError):
         self.message = text
 
 
+_WORD = re.compile(r"[^\W_]+")
+
+
+@lru_cache(maxsize=4096)
 def _words(text: str) -> tuple[str, ...]:
-    """The folded words of an alias or a name, punctuation dropped."""
-    return tuple(re.findall(r"[^\W_]+", fold(text)))
+    """The folded words of an alias or a name, punctuation dropped (the catalogue's texts: remembered)."""
+    return tuple(_WORD.findall(fold(text)))
 
 
 def _name_pieces(name: str) -> list[str]:
@@ -453,24 +457,34 @@ _TOKEN = re.compile(
 
 def clean(text: str) -> str:
     """NFC text without invisible characters (zero-width spaces, joiners, BOM) and with odd spaces made plain."""
-    text = nfc(text or "")
+    text = text or ""
+    if text.isascii():  # already NFC, and none of those characters is ASCII
+        return text.strip()
+    text = nfc(text)
     text = "".join(" " if ch in _INVISIBLE_SPACES else ch for ch in text if unicodedata.category(ch) != "Cf")
     return text.strip()
 
 
 def _fold_with_offsets(text: str) -> tuple[str, list[int]]:
     """Fold text character by character (full-width forms made plain), remembering where each came from."""
+    if text.isascii():  # nothing to strip: each character folds to one, its lower case
+        return text.lower(), list(range(len(text)))
     out: list[str] = []
     offsets: list[int] = []
     for index, ch in enumerate(text):
-        # Full-width letters and digits ("５") are read as plain ones; other compatibility forms ("²") are not.
-        decomposed = unicodedata.normalize("NFKD" if 0xFF01 <= ord(ch) <= 0xFF5E else "NFD", ch)
-        base = "".join(c for c in decomposed if not unicodedata.combining(c))
-        base = base.replace("đ", "d").replace("Đ", "D").lower()
-        for piece in base:
-            out.append(piece)
-            offsets.append(index)
+        base = _folded_char(ch)
+        out.append(base)
+        offsets.extend([index] * len(base))
     return "".join(out), offsets
+
+
+@lru_cache(maxsize=4096)
+def _folded_char(ch: str) -> str:
+    """What one character folds to in a message (possibly several characters, or none)."""
+    # Full-width letters and digits ("５") are read as plain ones; other compatibility forms ("²") are not.
+    decomposed = unicodedata.normalize("NFKD" if 0xFF01 <= ord(ch) <= 0xFF5E else "NFD", ch)
+    base = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return base.replace("đ", "d").replace("Đ", "D").lower()
 
 
 def numbers_in(text: str) -> list[str]:

@@ -23,13 +23,13 @@ def fold(text: str) -> str:
     if not text.isascii():
         # Character by character, each one's bare form remembered: the same as decomposing the whole text, since
         # canonical reordering only moves the combining marks dropped here. Lower-cased whole (Greek final sigma).
-        text = "".join(map(_bare, text))
+        text = "".join(map(bare_character, text))
     return _SPACES.sub(" ", text.lower()).strip()
 
 
 @lru_cache(maxsize=4096)
-def _bare(ch: str) -> str:
-    """One character without its diacritics (NFD, combining marks dropped; đ -> d)."""
+def bare_character(ch: str) -> str:
+    """One character without its diacritics (NFD, combining marks dropped; đ -> d), case kept; remembered."""
     decomposed = unicodedata.normalize("NFD", ch)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("đ", "d").replace("Đ", "D")
 

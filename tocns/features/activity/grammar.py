@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tocns.core.dates import DateError, fmt_date, match_date
-from tocns.core.text import fold, nfc
+from tocns.core.text import bare_character, fold, nfc
 
 USAGE = (
     "Cách ghi: /ghi [ngày] <chỉ tiêu> <số> [đơn vị], <chỉ tiêu> <số> ... [ghi chú]\n"
@@ -481,10 +481,11 @@ def _fold_with_offsets(text: str) -> tuple[str, list[int]]:
 @lru_cache(maxsize=4096)
 def _folded_char(ch: str) -> str:
     """What one character folds to in a message (possibly several characters, or none)."""
-    # Full-width letters and digits ("５") are read as plain ones; other compatibility forms ("²") are not.
-    decomposed = unicodedata.normalize("NFKD" if 0xFF01 <= ord(ch) <= 0xFF5E else "NFD", ch)
-    base = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return base.replace("đ", "d").replace("Đ", "D").lower()
+    # Full-width letters and digits ("５") are read as plain ones (their compatibility forms are plain ASCII);
+    # other compatibility forms ("²") are not.
+    if 0xFF01 <= ord(ch) <= 0xFF5E:
+        return unicodedata.normalize("NFKD", ch).lower()
+    return bare_character(ch).lower()
 
 
 def numbers_in(text: str) -> list[str]:

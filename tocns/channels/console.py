@@ -67,7 +67,7 @@ async def fetch_photo(_settings: Settings, source: str, _client: httpx.AsyncClie
     """A photo typed with /anh: the file it names on this machine; its bytes and name (raises FetchError when gone)."""
     path = Path(source)
     if not path.is_file():
-        raise FetchError("không biết tải ảnh này từ đâu")
+        raise FetchError("tệp ảnh không còn trên máy này", str(path))
     return path.read_bytes(), path.name
 
 

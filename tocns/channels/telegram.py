@@ -287,10 +287,10 @@ async def fetch_photo(settings: Settings, file_id: str, client: httpx.AsyncClien
     base = settings.telegram_api_base_url.rstrip("/")
     answer = (await client.post(f"{base}/bot{settings.telegram_bot_token}/getFile", json={"file_id": file_id})).json()
     if not answer.get("ok"):
-        raise FetchError(f"Telegram getFile: {answer.get('description', 'lỗi')}")
+        raise FetchError("Telegram không cho tải ảnh này", f"getFile: {answer.get('description', '')}")
     file_path = str(answer["result"].get("file_path") or "")
     if not file_path:
-        raise FetchError("Telegram getFile không trả đường dẫn tệp")
+        raise FetchError("Telegram không cho biết ảnh nằm ở đâu", "getFile answered no file_path")
     response = await client.get(f"{base}/file/bot{settings.telegram_bot_token}/{file_path}")
     response.raise_for_status()
     return response.content, PurePosixPath(file_path).name

@@ -40,7 +40,13 @@ def save_attachment(files_dir: str, attachment: Attachment) -> Path:
 
 
 class FetchError(Exception):
-    """A platform did not hand a file over (its message says why, for the operator's log and the chat)."""
+    """A platform did not hand a file over: `reason` says why in words a member reads (the chat is told it);
+    `detail`, the platform's own answer, is for the operator's log only."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason} ({detail})" if detail else reason)
+        self.reason = reason
+        self.detail = detail
 
 
 PhotoFetch = Callable[["Settings", str, "httpx.AsyncClient"], Awaitable[tuple[bytes, str]]]

@@ -8,6 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
+import pytest
 from openpyxl import load_workbook
 from sqlmodel import select
 
@@ -18,9 +20,10 @@ from tests.fakes.zalo_api import PHOTO_PATH
 from tests.fakes.zalo_server import ZaloServer
 from tocns.app import BotApp
 from tocns.config import Settings
+from tocns.core.files import FetchError
 from tocns.core.signed_links import LINK_PATH, verify
-from tocns.features.activity.evidence import MAX_ATTEMPTS, keep_photos, photo_link
-from tocns.features.activity.models import ActivityRecord
+from tocns.features.activity.evidence import MAX_ATTEMPTS, chat_reason, keep_photos, photo_link
+from tocns.features.activity.models import ActivityRecord, PhotoEvidence
 from tocns.outbox.models import OutboxMessage
 
 PICTURE = b"\xff\xd8\xff\xe0 a photo of the commune meeting"
@@ -117,7 +120,12 @@ async def test_a_photo_that_cannot_be_kept_is_reported_to_the_chat_once(
     async with papp.db.session() as session:
         told = [r for r in (await session.exec(select(OutboxMessage))).all() if "Không lưu được ảnh" in r.text]
     assert len(told) == 1 and told[0].chat_id == "group-1", [r.text for r in told]
-    assert f"phiếu #{rid}" in told[0].text and "invalid file_id" in told[0].text
+    # The group reads why in Vietnamese; the Bot API's own answer is kept for the operator, not shown to it.
+    assert f"phiếu #{rid}" in told[0].text and "(Telegram không cho tải ảnh này)" in told[0].text
+    assert "invalid file_id" not in told[0].text and "getFile" not in told[0].text
+    async with papp.db.session() as session:
+        [evidence] = (await session.exec(select(PhotoEvidence))).all()
+    assert evidence.state == "failed" and "invalid file_id" in (evidence.error or "")
     assert (await _record(papp)).photo == "AgAD-unknown"  # the record stands, its photo unreadable as before
     assert photo_link(papp.settings, "AgAD-unknown", clock()) is None
 
@@ -143,3 +151,29 @@ async def test_the_leaders_workbook_links_the_kept_photo(
     assert len(links) == 1 and _opened(papp.settings, links[0], clock) == PICTURE
     # The photo that was not kept says so instead of showing a file id nobody can open.
     assert "có ảnh (chưa lưu được)" in [c.value for c in cells]
+
+
+def _status(code: int) -> httpx.HTTPStatusError:
+    request = httpx.Request("GET", "https://cdn.example/anh.jpg")
+    return httpx.HTTPStatusError("status", request=request, response=httpx.Response(code, request=request))
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (
+            FetchError("Telegram không cho tải ảnh này", "getFile: Bad Request: wrong file_id"),
+            "Telegram không cho tải ảnh này",
+        ),
+        (_status(404), "ảnh không còn trên máy chủ của nền tảng"),
+        (_status(410), "ảnh không còn trên máy chủ của nền tảng"),
+        (_status(502), "máy chủ của nền tảng trả lỗi 502"),
+        (httpx.ConnectTimeout("timed out"), "không kết nối được máy chủ của nền tảng"),
+        (PermissionError("files/anh.jpg"), "không ghi được ảnh vào ổ đĩa của bot"),
+        (ValueError("Expecting value: line 1 column 1"), "nền tảng trả lời không đúng dạng"),
+        (KeyError("result"), "nền tảng trả lời không đúng dạng"),
+    ],
+)
+def test_the_chat_is_told_why_a_photo_was_not_kept_in_vietnamese(error: Exception, reason: str) -> None:
+    # What the group reads after the last attempt names the cause in its words, never the platform's English answer.
+    assert chat_reason(error) == reason

@@ -75,17 +75,32 @@ async def fetch(
     return content, safe_name(name if "." in name else f"{name or 'anh'}.jpg")
 
 
+def chat_reason(error: Exception) -> str:
+    """Why a photo was not kept, in words the group reads; the technical error stays in the log and the row."""
+    if isinstance(error, FetchError):
+        return error.reason
+    if isinstance(error, httpx.HTTPStatusError):
+        if error.response.status_code in (403, 404, 410):
+            return "ảnh không còn trên máy chủ của nền tảng"
+        return f"máy chủ của nền tảng trả lỗi {error.response.status_code}"
+    if isinstance(error, httpx.HTTPError):
+        return "không kết nối được máy chủ của nền tảng"
+    if isinstance(error, OSError):
+        return "không ghi được ảnh vào ổ đĩa của bot"
+    return "nền tảng trả lời không đúng dạng"  # a getFile answer that is not JSON, or without its result
+
+
 def _retry_at(attempts: int, now: datetime) -> datetime | None:
     """When to try again after `attempts` failures; None once they are all spent."""
     return now + timedelta(minutes=2 ** (attempts - 1)) if attempts < MAX_ATTEMPTS else None
 
 
-async def _give_up(session: Any, evidence_id: int, record_id: int, error: str, now: datetime) -> None:
+async def _give_up(session: Any, evidence_id: int, record_id: int, reason: str, now: datetime) -> None:
     place = await evidence_store.record_place(session, record_id)
     if place is None:
         return
     platform, chat_id, _ = place
-    text = GIVEN_UP_TEXT.format(record=record_id, attempts=MAX_ATTEMPTS, error=error)
+    text = GIVEN_UP_TEXT.format(record=record_id, attempts=MAX_ATTEMPTS, error=reason)
     await enqueue(
         session, platform=platform, chat_id=chat_id, text=text, dedupe_key=f"evidence-failed:{evidence_id}", now=now
     )
@@ -105,7 +120,7 @@ async def _attempt(
         async with app.db.session() as session:
             failed = await evidence_store.mark_failed(session, evidence_id, error, retry_at)
             if failed is not None and retry_at is None:
-                await _give_up(session, evidence_id, record_id, error, now)
+                await _give_up(session, evidence_id, record_id, chat_reason(exc), now)
         log.warning("photo of record %s not fetched (attempt %s): %s", record_id, attempts + 1, error)
         return f"ảnh minh chứng phiếu #{record_id}: {'bỏ cuộc' if retry_at is None else 'sẽ thử lại'} ({error})"
     async with app.db.session() as session:
